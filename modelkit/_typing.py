@@ -1,0 +1,13 @@
+"""Shared type aliases.  Leaf module."""
+
+from __future__ import annotations
+
+import os
+from typing import Union
+
+import numpy as np
+import numpy.typing as npt
+
+PathLike = Union[str, "os.PathLike[str]"]
+IdArray = npt.NDArray[np.int64]
+ArrayLike = npt.ArrayLike

@@ -1,0 +1,184 @@
+"""The ``modelkit`` command line: ``info`` and ``validate`` (``run`` and ``plot`` come with their layers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from modelkit.errors import ModelkitError
+
+__all__ = ["main", "info"]
+
+
+def info(path: str) -> dict[str, Any]:
+    """What ``modelkit info PATH --json`` prints: populations, counts, types and problems.
+
+    Returns
+    -------
+    dict
+        ``{"path", "kind", "nodes": {pop: {"count", "node_types", ...}},
+        "edges": {pop: {"count", "source", "target", ...}}, "problems": [...]}``;
+        spikes and report files give ``spikes`` / ``report`` instead of nodes/edges.
+    """
+    from modelkit.sonata import CompartmentReport, Network, read_spikes, validate
+    from modelkit.sonata.config import SimulationConfig, load_config
+    from modelkit.sonata.network import classify_h5
+    p = os.path.abspath(path)
+    out: dict[str, Any] = {"path": p}
+    problems = validate(p)
+    kind = "folder" if os.path.isdir(p) else None
+    try:
+        if kind is None and p.endswith(".json"):
+            cfg = load_config(p)
+            kind = "simulation_config" if isinstance(cfg, SimulationConfig) else "circuit_config"
+            if isinstance(cfg, SimulationConfig):
+                out["run"] = {"tstart": cfg.run.tstart, "tstop": cfg.run.tstop, "dt": cfg.run.dt}
+                out["inputs"] = {k: {"input_type": v.input_type, "module": v.module} for k, v in cfg.inputs.items()}
+                out["reports"] = {k: {"module": v.module, "variable_name": v.variable_name}
+                                  for k, v in cfg.reports.items()}
+                out["output_dir"] = cfg.output.output_dir
+            net = Network.from_config(cfg)
+            out.update(net.summary())
+        elif kind is None:
+            kind = classify_h5(p)
+            if kind in ("nodes", "edges"):
+                out.update(Network.load(p).summary())
+            elif kind == "spikes":
+                out["spikes"] = {str(k): {"count": len(v), "n_nodes": int(len(set(v.node_ids.tolist()))),
+                                          "t_min": float(v.timestamps.min()) if len(v) else None,
+                                          "t_max": float(v.timestamps.max()) if len(v) else None,
+                                          "sorting": v.sorting}
+                                 for k, v in read_spikes(p).items()}
+            elif kind == "report":
+                rep = CompartmentReport(p)
+                out["report"] = {r.population: {"n_nodes": len(r.node_ids), "n_elements": len(r.element_ids),
+                                                "n_frames": r.n_frames, "time": list(r.time),
+                                                "variable": r.variable, "units": r.units} for r in rep}
+        else:
+            out.update(Network.load(p).summary())
+    except ModelkitError:
+        pass  # already among the problems
+    out["kind"] = kind
+    out.setdefault("nodes", {})
+    out.setdefault("edges", {})
+    out["problems"] = [pr.to_dict() for pr in problems]
+    return out
+
+
+def _print_info(d: dict[str, Any]) -> None:
+    print(f"{d['path']}  ({d.get('kind')})")
+    if "run" in d:
+        r = d["run"]
+        print(f"run: {r['tstart']} .. {r['tstop']} ms, dt {r['dt']} ms; output_dir {d.get('output_dir')}")
+        for k, v in d.get("inputs", {}).items():
+            print(f"  input  {k}: {v['input_type']} ({v['module']})")
+        for k, v in d.get("reports", {}).items():
+            print(f"  report {k}: {v['variable_name']} ({v['module']})")
+    if d["nodes"]:
+        print("node populations:")
+        w = max(len(k) for k in d["nodes"])
+        for k, v in d["nodes"].items():
+            types = ", ".join(f"{t}: {n}" for t, n in v["node_types"].items())
+            models = ", ".join(f"{t}: {n}" for t, n in v.get("model_types", {}).items())
+            print(f"  {k:<{w}}  {v['count']:>10,} nodes   node types {{{types}}}" + (f"   model types {{{models}}}"
+                                                                                    if models else ""))
+    if d["edges"]:
+        print("edge populations:")
+        w = max(len(k) for k in d["edges"])
+        for k, v in d["edges"].items():
+            print(f"  {k:<{w}}  {v['count']:>10,} edges   {v['source']} -> {v['target']}   "
+                  f"{len(v.get('edge_types', {}))} edge types")
+    if d.get("node_sets"):
+        print("node sets: " + ", ".join(d["node_sets"]))
+    for key in ("spikes", "report"):
+        for k, v in d.get(key, {}).items():
+            print(f"{key} {k}: " + ", ".join(f"{a}={b}" for a, b in v.items()))
+    _print_problems(d["problems"])
+
+
+def _print_problems(problems: list[dict]) -> None:
+    errors = [p for p in problems if p["severity"] == "error"]
+    warnings = [p for p in problems if p["severity"] != "error"]
+    print(f"problems: {len(errors)} error(s), {len(warnings)} warning(s)")
+    for p in errors + warnings:
+        s = f"  {p['severity']}: {p['path']}"
+        if p["key"]:
+            s += f": {p['key']}"
+        s += f": expected {p['expected']}"
+        if p["found"] is not None:
+            s += f", found {p['found']}"
+        print(s)
+
+
+def demo(path: str, output: str) -> int:
+    """Load a network, print its summary and validation, save a copy with modelkit's writers, reload it."""
+    import time
+
+    from modelkit.sonata import Network
+    t0 = time.perf_counter()
+    d = info(path)
+    _print_info(d)
+    net = Network.load(path)
+    out = os.path.abspath(os.path.join(output, "network"))
+    cfg = net.save(out, overwrite=True)
+    again = Network.load(cfg)
+    same = again.summary()
+    for kind in ("nodes", "edges"):
+        for k, v in d[kind].items():
+            if same[kind][k]["count"] != v["count"]:
+                print(f"demo: {kind} {k}: {same[kind][k]['count']} after saving, {v['count']} before", file=sys.stderr)
+                return 1
+    n_nodes = sum(v["count"] for v in d["nodes"].values())
+    n_edges = sum(v["count"] for v in d["edges"].values())
+    print(f"saved a copy ({n_nodes:,} nodes, {n_edges:,} edges) to {out} and read it back "
+          f"in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``modelkit`` console script."""
+    ap = argparse.ArgumentParser(prog="modelkit", description="Build, simulate and analyze SONATA network models.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("info", help="populations, counts, types and problems of a config, folder or file")
+    a.add_argument("path")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    v = sub.add_parser("validate", help="list every problem; exit status 1 when there are errors")
+    v.add_argument("path")
+    v.add_argument("--json", action="store_true", help="print the problems as JSON")
+    v.add_argument("--strict", action="store_true", help="warnings count as errors")
+    dm = sub.add_parser("demo", help="summarise an example network and round-trip it through modelkit's writers")
+    dm.add_argument("path")
+    dm.add_argument("--output", default="demo_output")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "info":
+            d = info(args.path)
+            if args.json:
+                json.dump(d, sys.stdout, indent=1, default=str)
+                print()
+            else:
+                _print_info(d)
+            return 0
+        if args.command == "validate":
+            from modelkit.sonata import validate
+            probs = [p.to_dict() for p in validate(args.path)]
+            if args.json:
+                json.dump(probs, sys.stdout, indent=1)
+                print()
+            else:
+                _print_problems(probs)
+            bad = [p for p in probs if p["severity"] == "error" or args.strict]
+            return 1 if bad else 0
+        if args.command == "demo":
+            return demo(args.path, args.output)
+    except ModelkitError as e:
+        print(f"modelkit: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

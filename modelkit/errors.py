@@ -1,0 +1,110 @@
+"""The modelkit exception tree.
+
+Every error says *where* the problem is: the file, the dataset or key inside it,
+and what was expected there.  Leaf module: imports nothing from modelkit.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = [
+    "ModelkitError",
+    "SonataFormatError",
+    "ConfigError",
+    "NodeSetError",
+    "SelectionError",
+    "OutputExistsError",
+    "UnknownModelError",
+    "BackendUnavailableError",
+]
+
+
+def _where(path: Any, key: str | None) -> str:
+    parts = []
+    if path is not None:
+        parts.append(os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path))
+    if key:
+        parts.append(str(key))
+    return ": ".join(parts)
+
+
+class ModelkitError(Exception):
+    """Base class of every error modelkit raises on purpose."""
+
+
+class SonataFormatError(ModelkitError):
+    """A SONATA file (HDF5 or CSV) does not have the layout or content expected.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    dataset : str or None
+        The HDF5 dataset / group / attribute, or the CSV column or row, at fault.
+    expected : str
+        What should have been there.
+    found : str, optional
+        What was there instead.
+    """
+
+    def __init__(self, path: Any, dataset: str | None, expected: str, found: str | None = None):
+        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        self.dataset = dataset
+        self.expected = expected
+        self.found = found
+        msg = f"{_where(path, dataset)}: expected {expected}"
+        if found is not None:
+            msg += f", found {found}"
+        super().__init__(msg)
+
+    def __reduce__(self):  # keep picklable across ipyparallel engines
+        return (type(self), (self.path, self.dataset, self.expected, self.found))
+
+
+class ConfigError(ModelkitError):
+    """A circuit / simulation config or node-sets file is malformed or unresolvable.
+
+    Parameters
+    ----------
+    path : str or PathLike or None
+        The JSON file.
+    key : str or None
+        Dotted path of the offending key (``run.tstop``, ``networks.nodes[0].nodes_file``).
+    expected : str
+        What was expected there.
+    """
+
+    def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None):
+        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        self.key = key
+        self.expected = expected
+        self.found = found
+        msg = f"{_where(path, key)}: expected {expected}"
+        if found is not None:
+            msg += f", found {found}"
+        super().__init__(msg)
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.key, self.expected, self.found))
+
+
+class NodeSetError(ConfigError):
+    """A node set is undefined, cyclic or has an invalid rule."""
+
+
+class SelectionError(ModelkitError):
+    """Ids or a query do not select anything valid in a population (e.g. an id out of range)."""
+
+
+class OutputExistsError(ModelkitError):
+    """Refusing to overwrite an existing network or output (pass ``overwrite=True``)."""
+
+
+class UnknownModelError(ModelkitError):
+    """No backend or model handles a ``model_type`` / ``model_template``."""
+
+
+class BackendUnavailableError(ModelkitError):
+    """A simulator backend cannot be imported; the message gives the install hint."""

@@ -1,0 +1,260 @@
+"""HDF5 primitives: opening with clear errors, range reads, string rules, atomic writes.
+
+Everything that touches h5py directly and is shared by nodes, edges, spikes and
+reports lives here, so that every low-level failure is translated into a
+:class:`~modelkit.errors.SonataFormatError` that names the file and dataset.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import h5py
+import numpy as np
+
+from modelkit.errors import ModelkitError, OutputExistsError, SonataFormatError
+from modelkit.options import OPTIONS
+
+__all__ = [
+    "open_h5",
+    "guard",
+    "require_group",
+    "require_dataset",
+    "read_ranges",
+    "read_indices",
+    "read_array",
+    "as_ids",
+    "atomic_output",
+    "write_root_attrs",
+    "SORTING_ENUM",
+    "STR_DTYPE",
+]
+
+MAGIC = 0x0A7A
+VERSION = np.array([0, 1], dtype=np.uint32)
+#: SONATA spike ``sorting`` attribute: an HDF5 enum on int8 (as libsonata requires)
+SORTING_ENUM = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype="i1")
+STR_DTYPE = h5py.string_dtype("utf-8")
+
+# h5py and the HDF5 library raise a zoo of exception types on malformed files.
+_LOW_LEVEL = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError,
+              AttributeError, OverflowError, MemoryError, UnicodeDecodeError, SystemError)
+
+
+def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
+    """Open an HDF5 file read-only.
+
+    Raises
+    ------
+    SonataFormatError
+        The file is missing, unreadable or not HDF5.
+    """
+    p = os.fspath(path)
+    if not os.path.exists(p):
+        raise SonataFormatError(p, None, f"an existing {kind}", "no such file")
+    if os.path.isdir(p):
+        raise SonataFormatError(p, None, f"a {kind}", "a directory")
+    try:
+        return h5py.File(p, "r")
+    except _LOW_LEVEL as e:
+        raise SonataFormatError(p, None, f"a readable {kind}", f"{type(e).__name__}: {e}") from e
+
+
+@contextlib.contextmanager
+def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
+    """Translate any low-level h5py/numpy failure inside the block into SonataFormatError."""
+    try:
+        yield
+    except ModelkitError:
+        raise
+    except _LOW_LEVEL as e:
+        raise SonataFormatError(path, dataset, expected, f"{type(e).__name__}: {e}") from e
+
+
+def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group") -> h5py.Group:
+    """Return ``parent[name]`` and check that it is a group."""
+    full = _join(parent.name, name)
+    with guard(path, full, what):
+        obj = parent.get(name)
+        if obj is None:
+            raise SonataFormatError(path, full, what, "nothing")
+        if not isinstance(obj, h5py.Group):
+            raise SonataFormatError(path, full, what, type(obj).__name__)
+        return obj
+
+
+def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "any",
+                    ndim: int | None = 1, length: int | None = None) -> h5py.Dataset:
+    """Return ``parent[name]`` checked to be a dataset of the given kind.
+
+    Parameters
+    ----------
+    kind : {'any', 'integer', 'number', 'string'}
+        ``integer`` also accepts integral floats (seen in the wild for edge_group_id).
+    ndim : int or None
+        Required number of dimensions.
+    length : int or None
+        Required length of the first axis.
+    """
+    full = _join(parent.name, name)
+    expected = _describe(kind, ndim, length)
+    with guard(path, full, expected):
+        obj = parent.get(name)
+        if obj is None:
+            raise SonataFormatError(path, full, expected, "nothing")
+        if not isinstance(obj, h5py.Dataset):
+            raise SonataFormatError(path, full, expected, type(obj).__name__)
+        dt = obj.dtype
+        ok = {
+            "any": True,
+            "integer": dt.kind in "iuf",
+            "number": dt.kind in "iufb",
+            "string": dt.kind in "SOU" or h5py.check_string_dtype(dt) is not None,
+        }[kind]
+        if not ok:
+            raise SonataFormatError(path, full, expected, f"dtype {dt}")
+        if ndim is not None and obj.ndim != ndim:
+            raise SonataFormatError(path, full, expected, f"shape {obj.shape}")
+        if length is not None and obj.shape[0] != length:
+            raise SonataFormatError(path, full, expected, f"length {obj.shape[0]}")
+        return obj
+
+
+def _describe(kind: str, ndim: int | None, length: int | None) -> str:
+    words = {"any": "a dataset", "integer": "an integer dataset", "number": "a numeric dataset",
+             "string": "a string dataset"}[kind]
+    if ndim == 1:
+        words = words.replace("dataset", "1-D dataset")
+    elif ndim:
+        words = words.replace("dataset", f"{ndim}-D dataset")
+    if length is not None:
+        words += f" of length {length}"
+    return words
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent.rstrip('/')}/{name}"
+
+
+def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarray:
+    """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays."""
+    with guard(path, ds.name):
+        if h5py.check_string_dtype(ds.dtype) is not None:
+            out = ds.asstr()[()] if sl is None else ds.asstr()[sl]
+            return np.asarray(out, dtype=object)
+        out = ds[()] if sl is None else ds[sl]
+        return np.asarray(out)
+
+
+def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
+    """Convert an id array read from a file to int64, checking it is integral and non-negative."""
+    a = np.asarray(a)
+    if a.dtype == np.int64:
+        out = a
+    elif a.dtype == np.uint64:
+        if a.size and a.max() > np.iinfo(np.int64).max:
+            raise SonataFormatError(path, dataset, "ids below 2**63", f"max {a.max()}")
+        out = a.view(np.int64)
+    elif a.dtype.kind in "iu":
+        out = a.astype(np.int64)
+    elif a.dtype.kind == "f":
+        if a.size and not (np.isfinite(a).all() and (a == np.round(a)).all()):
+            raise SonataFormatError(path, dataset, "integral values", "non-integral floats")
+        out = a.astype(np.int64)
+    else:
+        raise SonataFormatError(path, dataset, "an integer dataset", f"dtype {a.dtype}")
+    if out.size and out.min() < 0:
+        raise SonataFormatError(path, dataset, "non-negative ids", f"min {out.min()}")
+    return out
+
+
+def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: Any) -> np.ndarray:
+    """Read the rows ``ds[a:b]`` for every ``(a, b)`` in sorted disjoint ``ranges``, concatenated.
+
+    Nearby ranges are coalesced into one hyperslab (gap below ``coalesce_gap``) so that
+    many small ranges cost a few HDF5 calls, not one each.
+    """
+    ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    n = int((ranges[:, 1] - ranges[:, 0]).sum()) if len(ranges) else 0
+    string = h5py.check_string_dtype(ds.dtype) is not None
+    if n == 0:
+        return np.empty((0,) + ds.shape[1:], dtype=object if string else ds.dtype)
+    if len(ranges) == 1:
+        a, b = ranges[0]
+        return read_array(ds, path, slice(int(a), int(b)))
+    gap = OPTIONS["coalesce_gap"]
+    starts, stops = ranges[:, 0], ranges[:, 1]
+    # blocks of ranges whose gaps are small enough to read in one go
+    brk = np.flatnonzero(starts[1:] - stops[:-1] > gap) + 1
+    block_first = np.concatenate(([0], brk))
+    block_last = np.concatenate((brk - 1, [len(ranges) - 1]))
+    parts = []
+    for f, l in zip(block_first.tolist(), block_last.tolist()):
+        lo, hi = int(starts[f]), int(stops[l])
+        chunk = read_array(ds, path, slice(lo, hi))
+        if f == l:
+            parts.append(chunk)
+            continue
+        sub = ranges[f:l + 1] - lo
+        lens = sub[:, 1] - sub[:, 0]
+        idx = np.repeat(sub[:, 0] - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(lens.sum())
+        parts.append(chunk[idx])
+    return np.concatenate(parts)
+
+
+def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: Any) -> np.ndarray:
+    """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array."""
+    idx = np.asarray(idx, dtype=np.int64)
+    size = ds.shape[0]
+    if idx.size == 0:
+        return read_ranges(ds, np.empty((0, 2), np.int64), path)
+    if idx.min() < 0 or idx.max() >= size:
+        raise SonataFormatError(path, ds.name, f"indices within [0, {size})",
+                                f"index {int(idx.max()) if idx.max() >= size else int(idx.min())}")
+    if idx.size * 4 >= size:
+        return read_array(ds, path)[idx]
+    uniq, inv = np.unique(idx, return_inverse=True)
+    brk = np.flatnonzero(np.diff(uniq) != 1) + 1
+    starts = uniq[np.concatenate(([0], brk))]
+    stops = uniq[np.concatenate((brk - 1, [len(uniq) - 1]))] + 1
+    vals = read_ranges(ds, np.stack([starts, stops], axis=1), path)
+    return vals[inv]
+
+
+def write_root_attrs(f: h5py.File) -> None:
+    """Write the SONATA root attributes ``version`` = [0, 1] and ``magic`` = 0x0A7A (uint32)."""
+    f.attrs.create("version", VERSION, dtype=np.uint32)
+    f.attrs.create("magic", MAGIC, dtype=np.uint32)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Any, *, overwrite: bool = False) -> Iterator[str]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path``.
+
+    A crash or exception leaves ``path`` untouched and removes the temporary file.
+
+    Raises
+    ------
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is false.
+    """
+    p = os.fspath(path)
+    if os.path.exists(p) and not overwrite:
+        raise OutputExistsError(f"{p}: exists; refusing to overwrite it (pass overwrite=True)")
+    d = os.path.dirname(os.path.abspath(p))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(p) + ".", suffix=".tmp", dir=d)
+    os.close(fd)
+    try:
+        yield tmp
+        if os.path.exists(p) and not overwrite:  # appeared while we wrote
+            raise OutputExistsError(f"{p}: appeared during the write; refusing to overwrite it")
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

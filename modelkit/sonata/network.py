@@ -1,0 +1,342 @@
+"""Network: the node and edge populations of a circuit, loaded from a config, a folder or a file."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import h5py
+import numpy as np
+
+from modelkit.errors import ConfigError, ModelkitError, NodeSetError, SonataFormatError
+from modelkit.sonata import h5
+from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
+from modelkit.sonata.edges import EdgePopulation, write_edges
+from modelkit.sonata.node_sets import NodeSets
+from modelkit.sonata.nodes import NodePopulation, write_nodes
+from modelkit.sonata.selection import Selection
+from modelkit.sonata.types_table import TypesTable, read_types_csv, write_types_csv
+
+__all__ = ["Network", "Populations", "classify_h5", "types_csv_for"]
+
+
+class Populations(Mapping):
+    """Read-only name -> population mapping with a readable repr."""
+
+    def __init__(self, items: dict[str, Any], kind: str) -> None:
+        self._items = dict(items)
+        self._kind = kind
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise KeyError(f"no {self._kind} population {name!r}; have {sorted(self._items)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"{self._kind} populations: " + ", ".join(f"{k} ({len(v)})" for k, v in self._items.items())
+
+
+def classify_h5(path: Any) -> str:
+    """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``."""
+    f = h5.open_h5(path)
+    try:
+        with h5.guard(path, "/", "a readable HDF5 root group"):
+            keys = set(f.keys())
+    finally:
+        f.close()
+    for k in ("nodes", "edges", "spikes", "report", "ecp"):
+        if k in keys:
+            return k
+    return "other"
+
+
+def types_csv_for(h5_path: str, kind: str) -> str | None:
+    """Types CSV that bmtk's naming pairs with a nodes/edges file (``x_nodes.h5`` -> ``x_node_types.csv``)."""
+    d, base = os.path.split(h5_path)
+    stem = os.path.splitext(base)[0]
+    word = "nodes" if kind == "nodes" else "edges"
+    tword = "node_types" if kind == "nodes" else "edge_types"
+    cands = []
+    if stem.endswith(word):
+        cands.append(stem[: -len(word)] + tword + ".csv")
+    cands.append(stem + "_" + tword + ".csv")
+    for c in cands:
+        p = os.path.join(d, c)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def _population_names(path: str, root: str) -> list[str]:
+    f = h5.open_h5(path, f"SONATA {root} file")
+    try:
+        g = h5.require_group(f, root, path, f"a /{root} group")
+        with h5.guard(path, f"/{root}", "a readable group"):
+            names = [k for k in g.keys() if isinstance(g.get(k), h5py.Group)]
+    finally:
+        f.close()
+    return names
+
+
+class Network:
+    """A SONATA circuit: node populations, edge populations, node sets.
+
+    Construct with :meth:`load`; nothing is read until a population is used.
+
+    Examples
+    --------
+    >>> net = Network.load("circuit_config.json")    # doctest: +SKIP
+    >>> net.nodes["cortex"].get(["model_type"])       # doctest: +SKIP
+    """
+
+    def __init__(self, nodes: Mapping[str, NodePopulation], edges: Mapping[str, EdgePopulation],
+                 config: CircuitConfig | SimulationConfig | None = None, node_sets: NodeSets | None = None,
+                 path: str | None = None) -> None:
+        self.nodes = Populations(dict(nodes), "node")
+        self.edges = Populations(dict(edges), "edge")
+        self.config = config
+        self.node_sets = node_sets if node_sets is not None else NodeSets()
+        self.path = path
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, path: Any) -> "Network":
+        """Load a network from a circuit/simulation config, a folder of SONATA files, or one h5 file.
+
+        Raises
+        ------
+        ConfigError, SonataFormatError
+        """
+        p = os.path.abspath(os.fspath(path))
+        if os.path.isdir(p):
+            return cls._from_folder(p)
+        if not os.path.exists(p):
+            raise ModelkitError(f"{p}: no such file or folder")
+        if p.endswith(".json"):
+            return cls.from_config(load_config(p))
+        kind = classify_h5(p)
+        if kind not in ("nodes", "edges"):
+            raise SonataFormatError(p, "/", "a nodes or edges file (a network)", f"a {kind} file")
+        return cls._from_files([p], p)
+
+    @classmethod
+    def from_config(cls, cfg: CircuitConfig | SimulationConfig) -> "Network":
+        """Populations of every enabled network entry of a parsed config."""
+        circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
+        if circuit is None:
+            raise ConfigError(cfg.path, "network", "a circuit (a 'network' file or inline 'networks')", "none")
+        types_cache: dict[str, TypesTable] = {}
+        nodes: dict[str, NodePopulation] = {}
+        edges: dict[str, EdgePopulation] = {}
+        for i, e in enumerate(circuit.nodes):
+            if not e.enabled:
+                continue
+            t = _types(e.node_types_file, "node_type_id", types_cache, cfg.path, f"networks.nodes[{i}]")
+            for name in _population_names(_must_exist(e.nodes_file, cfg.path, f"networks.nodes[{i}].nodes_file"),
+                                          "nodes"):
+                if name in nodes:
+                    raise ConfigError(cfg.path, f"networks.nodes[{i}]", "unique node population names",
+                                      f"{name!r} also in {nodes[name].path}")
+                nodes[name] = NodePopulation(e.nodes_file, name, t)
+        for i, ee in enumerate(circuit.edges):
+            if not ee.enabled:
+                continue
+            t = _types(ee.edge_types_file, "edge_type_id", types_cache, cfg.path, f"networks.edges[{i}]")
+            for name in _population_names(_must_exist(ee.edges_file, cfg.path, f"networks.edges[{i}].edges_file"),
+                                          "edges"):
+                if name in edges:
+                    raise ConfigError(cfg.path, f"networks.edges[{i}]", "unique edge population names",
+                                      f"{name!r} also in {edges[name].path}")
+                edges[name] = EdgePopulation(ee.edges_file, name, t)
+        ns = NodeSets()
+        nsf = cfg.node_sets_file if isinstance(cfg, SimulationConfig) else circuit.node_sets_file
+        if nsf:
+            ns = NodeSets.from_file(_must_exist(nsf, cfg.path, "node_sets_file"))
+        return cls(nodes, edges, cfg, ns, cfg.path)
+
+    @classmethod
+    def _from_folder(cls, folder: str) -> "Network":
+        for name in ("circuit_config.json", "config.circuit.json"):
+            if os.path.exists(os.path.join(folder, name)):
+                return cls.from_config(load_config(os.path.join(folder, name)))
+        files = sorted(glob.glob(os.path.join(folder, "*.h5")) + glob.glob(os.path.join(folder, "*.hdf5")))
+        net_files = [f for f in files if classify_h5(f) in ("nodes", "edges")]
+        if not net_files:
+            raise ModelkitError(f"{folder}: no SONATA nodes/edges files (*.h5) and no circuit_config.json")
+        return cls._from_files(net_files, folder)
+
+    @classmethod
+    def _from_files(cls, files: list[str], path: str) -> "Network":
+        nodes: dict[str, NodePopulation] = {}
+        edges: dict[str, EdgePopulation] = {}
+        for f in files:
+            kind = classify_h5(f)
+            csv = types_csv_for(f, kind)
+            t = read_types_csv(csv, "node_type_id" if kind == "nodes" else "edge_type_id") if csv else None
+            for name in _population_names(f, kind):
+                target = nodes if kind == "nodes" else edges
+                if name in target:
+                    raise SonataFormatError(f, f"/{kind}/{name}", "unique population names across files",
+                                            f"also in {target[name].path}")
+                target[name] = (NodePopulation if kind == "nodes" else EdgePopulation)(f, name, t)  # type: ignore[assignment]
+        return cls(nodes, edges, None, NodeSets(), path)
+
+    # ------------------------------------------------------------- node sets
+    def resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+        """Materialise a node-set reference as used in configs.
+
+        ``ref`` may be a name from the node-sets file, a bare population name (bmtk's
+        fallback), an inline dict (``{"population": "v1", "node_id": [...]}``), a list
+        of node ids (applied to every population) or a list of names.
+
+        Returns
+        -------
+        how : str
+            ``node_sets_file``, ``population_name_fallback``, ``inline(dict)`` or ``inline(list)``.
+        selections : dict
+            Population name -> Selection.
+
+        Raises
+        ------
+        NodeSetError
+            An unknown name.
+        """
+        if isinstance(ref, str):
+            if ref in self.node_sets:
+                return "node_sets_file", {n: self.node_sets.materialize(ref, p) for n, p in self.nodes.items()}
+            if ref in self.nodes:
+                return "population_name_fallback", {n: (p.ids() if n == ref else Selection())
+                                                    for n, p in self.nodes.items()}
+            raise NodeSetError(self.node_sets.path or self.path, ref,
+                               f"a node set (known: {self.node_sets.names}) or a population name "
+                               f"(known: {sorted(self.nodes)})", "undefined")
+        if isinstance(ref, Mapping):
+            return "inline(dict)", {n: self.node_sets.materialize(dict(ref), p) for n, p in self.nodes.items()}
+        if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
+            ref = [int(ref)]
+        if isinstance(ref, (list, tuple)):
+            if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in ref):
+                ids = np.asarray(ref, dtype=np.int64)
+                return "inline(list)", {n: Selection.from_values(ids[(ids >= 0) & (ids < p.size)])
+                                        if p.layout.ids is None else p.select(node_id=list(map(int, ids)))
+                                        for n, p in self.nodes.items()}
+            return "inline(list)", {n: self.node_sets.materialize(list(ref), p) for n, p in self.nodes.items()}
+        raise NodeSetError(self.path, None, "a node set name, dict or list", type(ref).__name__)
+
+    def materialize(self, ref: Any) -> dict[str, Selection]:
+        """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
+        return self.resolve_node_set(ref)[1]
+
+    # ------------------------------------------------------------- summaries
+    def summary(self) -> dict[str, Any]:
+        """``{"nodes": {pop: {"count", "node_types", ...}}, "edges": {pop: {"count", "source", "target", ...}}}``."""
+        nodes = {}
+        for n, p in self.nodes.items():
+            nodes[n] = {"count": p.size, "node_types": {str(k): v for k, v in p.type_counts().items()},
+                        "file": p.path}
+            try:
+                nodes[n]["model_types"] = {str(k): len(v) for k, v in p.split_by("model_type").items()} \
+                    if "model_type" in p.attribute_names else {}
+            except ModelkitError:
+                nodes[n]["model_types"] = {}
+        edges = {}
+        for n, e in self.edges.items():
+            edges[n] = {"count": e.size, "source": e.source, "target": e.target,
+                        "edge_types": {str(k): v for k, v in e.type_counts().items()}, "file": e.path}
+        return {"nodes": nodes, "edges": edges, "node_sets": self.node_sets.names}
+
+    def __repr__(self) -> str:
+        return (f"<Network {self.path}: nodes {dict((k, len(v)) for k, v in self.nodes.items())}, "
+                f"edges {dict((k, len(v)) for k, v in self.edges.items())}>")
+
+    def _repr_html_(self) -> str:
+        from modelkit.formatting_html import network_html
+        return network_html(self.path, self.summary())
+
+    # ------------------------------------------------------------- writing
+    def save(self, output_dir: Any, *, overwrite: bool = False) -> str:
+        """Write every population as SONATA files plus a ``circuit_config.json``.
+
+        One nodes file (and types CSV) per node population, one edges file per edge
+        population, all through atomic writes.
+
+        Returns
+        -------
+        str
+            Path of the written circuit config.
+
+        Raises
+        ------
+        OutputExistsError
+            A file exists and ``overwrite`` is false.
+        """
+        out = os.path.abspath(os.fspath(output_dir))
+        os.makedirs(out, exist_ok=True)
+        cfg: dict[str, Any] = {"manifest": {"$NETWORK_DIR": "${configdir}"},
+                               "networks": {"nodes": [], "edges": []}}
+        targets = []
+        for n in self.nodes:
+            targets += [f"{n}_nodes.h5", f"{n}_node_types.csv"]
+        for n in self.edges:
+            targets += [f"{n}_edges.h5", f"{n}_edge_types.csv"]
+        targets.append("circuit_config.json")
+        if not overwrite:
+            existing = [t for t in targets if os.path.exists(os.path.join(out, t))]
+            if existing:
+                from modelkit.errors import OutputExistsError
+                raise OutputExistsError(f"{out}: {existing} exist; refusing to overwrite (pass overwrite=True)")
+        for n, p in self.nodes.items():
+            write_nodes(os.path.join(out, f"{n}_nodes.h5"), [p.to_data()], overwrite=overwrite)
+            entry = {"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5"}
+            if p.types is not None:
+                write_types_csv(os.path.join(out, f"{n}_node_types.csv"), p.types, overwrite=overwrite)
+                entry["node_types_file"] = f"$NETWORK_DIR/{n}_node_types.csv"
+            cfg["networks"]["nodes"].append(entry)
+        for n, e in self.edges.items():
+            data = e.to_data()
+            if e.source in self.nodes:
+                data.source_node_count = self.nodes[e.source].size
+            if e.target in self.nodes:
+                data.target_node_count = self.nodes[e.target].size
+            write_edges(os.path.join(out, f"{n}_edges.h5"), [data], overwrite=overwrite)
+            entry = {"edges_file": f"$NETWORK_DIR/{n}_edges.h5"}
+            if e.types is not None:
+                write_types_csv(os.path.join(out, f"{n}_edge_types.csv"), e.types, overwrite=overwrite)
+                entry["edge_types_file"] = f"$NETWORK_DIR/{n}_edge_types.csv"
+            cfg["networks"]["edges"].append(entry)
+        path = os.path.join(out, "circuit_config.json")
+        with h5.atomic_output(path, overwrite=overwrite) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(cfg, f, indent=2)
+                f.write("\n")
+        return path
+
+    def close(self) -> None:
+        """Close every open HDF5 handle."""
+        for p in list(self.nodes.values()) + list(self.edges.values()):
+            p.close()
+
+
+def _must_exist(p: str, cfg_path: str | None, key: str) -> str:
+    if not os.path.exists(p):
+        raise ConfigError(cfg_path, key, "an existing file", p)
+    return p
+
+
+def _types(p: str | None, id_col: str, cache: dict[str, TypesTable], cfg_path: str | None,
+           key: str) -> TypesTable | None:
+    if not p:
+        return None
+    if p not in cache:
+        cache[p] = read_types_csv(_must_exist(p, cfg_path, key), id_col)
+    return cache[p]

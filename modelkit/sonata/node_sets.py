@@ -1,0 +1,161 @@
+"""Node sets: basic (property rules), compound (lists of names), materialised per population."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import NodeSetError, SelectionError
+from modelkit.sonata.config import read_json
+from modelkit.sonata.query import check_rule_value
+from modelkit.sonata.selection import Selection
+
+__all__ = ["NodeSets", "materialize_rule"]
+
+#: keys that select ids rather than attribute values (``gids``/``node_ids`` are legacy spellings)
+ID_KEYS = ("node_id", "node_ids", "gids")
+
+
+def _check_definition(defn: Any, path: str | None, key: str) -> None:
+    if isinstance(defn, list):
+        for i, item in enumerate(defn):
+            if isinstance(item, Mapping):
+                _check_definition(item, path, f"{key}[{i}]")
+            elif not isinstance(item, str):
+                raise NodeSetError(path, f"{key}[{i}]", "a node set name (string)", repr(item))
+        return
+    if not isinstance(defn, Mapping):
+        raise NodeSetError(path, key, "an object of rules or a list of node set names", type(defn).__name__)
+    for attr, value in defn.items():
+        k = f"{key}.{attr}"
+        if attr == "population":
+            if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+                raise NodeSetError(path, k, "a population name or a list of names", repr(value))
+            continue
+        if attr in ID_KEYS:
+            vals = value if isinstance(value, list) else [value]
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in vals):
+                raise NodeSetError(path, k, "a non-negative integer id or a list of them", repr(value)[:80])
+            continue
+        err = check_rule_value(value)
+        if err:
+            raise NodeSetError(path, k, err, repr(value)[:80])
+
+
+def materialize_rule(defn: Mapping, population: Any) -> Selection:
+    """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation."""
+    pops = defn.get("population")
+    if pops is not None:
+        names = [pops] if isinstance(pops, str) else list(pops)
+        if population.name not in names:
+            return Selection()
+    rules = {k: v for k, v in defn.items() if k != "population"}
+    ids = None
+    for k in ID_KEYS:
+        if k in rules:
+            v = rules.pop(k)
+            arr = np.atleast_1d(np.asarray(v, dtype=np.int64))
+            ids = arr if ids is None else np.intersect1d(ids, arr)
+    sel = population.select(**rules) if rules else population.ids()
+    if ids is not None:
+        sel = sel & Selection.from_values(ids[(ids >= 0)])
+    return sel
+
+
+class NodeSets:
+    """The node sets of a circuit or simulation.
+
+    Parameters
+    ----------
+    definitions : dict
+        Name -> definition (dict = basic set, list of names = compound set).
+    path : str, optional
+        File they came from, for error messages.
+
+    Examples
+    --------
+    >>> ns = NodeSets({"exc": {"ei": "e"}, "all_exc": ["exc"]})
+    >>> ns.names
+    ['all_exc', 'exc']
+    """
+
+    def __init__(self, definitions: Mapping[str, Any] | None = None, path: str | None = None) -> None:
+        self.path = path
+        self.definitions = dict(definitions or {})
+        for name, defn in self.definitions.items():
+            _check_definition(defn, path, name)
+
+    @classmethod
+    def from_file(cls, path: Any) -> "NodeSets":
+        """Read a node-sets JSON file.
+
+        Raises
+        ------
+        NodeSetError
+            Malformed JSON or an invalid definition (file and key named).
+        """
+        p = os.fspath(path)
+        return cls(read_json(p, "node sets file"), p)
+
+    @property
+    def names(self) -> list[str]:
+        """Defined node set names, sorted."""
+        return sorted(self.definitions)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.definitions
+
+    def __getitem__(self, name: str) -> Any:
+        return self.definitions[name]
+
+    def update(self, other: "NodeSets") -> "NodeSets":
+        """A new NodeSets with ``other``'s definitions added (they win on clashes)."""
+        out = NodeSets(None, other.path or self.path)
+        out.definitions = {**self.definitions, **other.definitions}
+        return out
+
+    def materialize(self, node_set: Any, population: Any) -> Selection:
+        """Sorted ids of ``population`` in a node set.
+
+        Parameters
+        ----------
+        node_set : str, dict or list
+            A defined name, an inline basic definition, or a list (compound).
+        population : NodePopulation
+
+        Returns
+        -------
+        Selection
+
+        Raises
+        ------
+        NodeSetError
+            Unknown names, cycles, invalid rules.
+        """
+        return self._materialize(node_set, population, ())
+
+    def _materialize(self, node_set: Any, population: Any, chain: tuple[str, ...]) -> Selection:
+        if isinstance(node_set, str):
+            if node_set in chain:
+                cyc = " -> ".join(chain[chain.index(node_set):] + (node_set,))
+                raise NodeSetError(self.path, node_set, "node sets without cycles", cyc)
+            if node_set not in self.definitions:
+                raise NodeSetError(self.path, node_set, f"a defined node set (known: {self.names})", "undefined")
+            return self._materialize(self.definitions[node_set], population, chain + (node_set,))
+        if isinstance(node_set, list):
+            out = Selection()
+            for item in node_set:
+                out = out | self._materialize(item, population, chain)
+            return out
+        if isinstance(node_set, Mapping):
+            key = chain[-1] if chain else "(inline)"
+            _check_definition(node_set, self.path, key)
+            try:
+                return materialize_rule(node_set, population)
+            except SelectionError as e:
+                raise NodeSetError(self.path, key, "rules that apply to the population", str(e)) from e
+        raise NodeSetError(self.path, chain[-1] if chain else None,
+                           "a node set name, definition or list", type(node_set).__name__)

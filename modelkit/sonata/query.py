@@ -1,0 +1,100 @@
+"""Property rules of node sets and queries, evaluated as vectorised masks.
+
+A rule maps an attribute name to a value (equality), a list (any of), or one
+operator ``{"$gt"|"$lt"|"$gte"|"$lte": number}`` / ``{"$regex": pattern}``.
+``$regex`` is an unanchored search, as libsonata does.  An attribute absent
+from a population matches nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["OPERATORS", "rule_mask", "check_rule_value"]
+
+OPERATORS = ("$gt", "$lt", "$gte", "$lte", "$regex")
+_CMP: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "$gt": np.greater, "$lt": np.less, "$gte": np.greater_equal, "$lte": np.less_equal,
+}
+
+
+def check_rule_value(value: Any) -> str | None:
+    """Return an error description if ``value`` is not a valid rule value, else None."""
+    if value is None:
+        return "a number, string, boolean, list of them, or one $-operator (null is not allowed)"
+    if isinstance(value, Mapping):
+        if len(value) != 1:
+            return f"exactly one operator of {OPERATORS}"
+        (op, arg), = value.items()
+        if op not in OPERATORS:
+            return f"an operator among {OPERATORS}"
+        if op == "$regex":
+            if not isinstance(arg, str):
+                return "a string pattern for $regex"
+            try:
+                re.compile(arg)
+            except re.error as e:
+                return f"a valid regular expression ({e})"
+        elif isinstance(arg, bool) or not isinstance(arg, (int, float)):
+            return f"a number for {op}"
+        return None
+    if isinstance(value, list):
+        for v in value:
+            if isinstance(v, (list, dict)) or v is None:
+                return "a list of numbers, strings or booleans"
+        return None
+    if not isinstance(value, (int, float, str, bool)):
+        return "a number, string or boolean"
+    return None
+
+
+def _numeric_view(col: np.ndarray) -> np.ndarray:
+    """Float view of a column; strings that are not numbers become NaN."""
+    if col.dtype.kind in "biuf":
+        return col.astype(np.float64, copy=False)
+    return pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+
+
+def _eq(col: np.ndarray, v: Any) -> np.ndarray:
+    if isinstance(v, bool):
+        v = int(v)
+    if col.dtype.kind in "biuf":
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                return np.zeros(len(col), dtype=bool)
+        return col == v
+    # object column: strings (and None)
+    if isinstance(v, str):
+        return np.asarray(col == v, dtype=bool)
+    return _numeric_view(col) == v
+
+
+def rule_mask(col: np.ndarray, value: Any) -> np.ndarray:
+    """Boolean mask of the elements of ``col`` that satisfy one rule value."""
+    if isinstance(value, Mapping):
+        (op, arg), = value.items()
+        if op == "$regex":
+            if col.dtype.kind != "O":
+                return np.zeros(len(col), dtype=bool)
+            s = pd.Series(col, dtype=object)
+            isstr = s.map(lambda x: isinstance(x, str)).to_numpy(dtype=bool)
+            out = np.zeros(len(col), dtype=bool)
+            if isstr.any():
+                out[isstr] = s[isstr].astype(str).str.contains(arg, regex=True).to_numpy(dtype=bool)
+            return out
+        num = _numeric_view(col)
+        with np.errstate(invalid="ignore"):
+            return _CMP[op](num, float(arg)) & ~np.isnan(num)
+    if isinstance(value, list):
+        mask = np.zeros(len(col), dtype=bool)
+        for v in value:
+            mask |= _eq(col, v)
+        return mask
+    return _eq(col, value)

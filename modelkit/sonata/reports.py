@@ -1,0 +1,432 @@
+"""Frame-oriented compartment reports (membrane potential and any other variable) and ECP reports.
+
+Layout::
+
+    /report/<population>/data                   [T, V]  (attrs units, variable)
+    /report/<population>/mapping/node_ids       [n]
+    /report/<population>/mapping/index_pointers [n+1]   (Allen files: index_pointer)
+    /report/<population>/mapping/element_ids    [V]
+    /report/<population>/mapping/element_pos    [V]     (optional)
+    /report/<population>/mapping/time           [3]     start, stop, dt (ms)
+
+Written spec-exact, as libsonata reads them: data float32 (float64 on request),
+``units`` on data and time, ``index_pointers``.  :class:`ReportWriter` streams
+frames block by block, so a simulation never holds a whole report in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from modelkit.errors import SonataFormatError
+from modelkit.sonata import h5
+from modelkit.sonata.spikes import _decode_attr
+
+__all__ = ["CompartmentReport", "ReportPopulation", "ReportWriter", "write_compartment_report",
+           "EcpReport", "read_ecp", "write_ecp", "n_frames"]
+
+
+def n_frames(start: float, stop: float, dt: float) -> int:
+    """Frames of a report from ``start`` to ``stop`` (excluded) every ``dt`` ms."""
+    if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(dt)) or dt <= 0 or stop < start:
+        raise ValueError(f"invalid time window start={start}, stop={stop}, dt={dt}")
+    return int(round((stop - start) / dt))
+
+
+@dataclass(frozen=True)
+class ReportPopulation:
+    """One population of a compartment report; the data are read lazily.
+
+    Attributes
+    ----------
+    node_ids : ndarray of int64
+    index_pointers : ndarray of int64, length n+1
+    element_ids : ndarray of int64
+    element_pos : ndarray of float64 or None
+    time : tuple of float
+        (start, stop, dt) in ms; frame k is at ``start + k * dt``.
+    units, variable : str or None
+    """
+
+    path: str
+    population: str
+    node_ids: np.ndarray
+    index_pointers: np.ndarray
+    element_ids: np.ndarray
+    element_pos: np.ndarray | None
+    time: tuple[float, float, float]
+    units: str | None
+    variable: str | None
+    shape: tuple[int, int]
+
+    @property
+    def times(self) -> np.ndarray:
+        """Frame times in ms."""
+        start, _, dt = self.time
+        return start + dt * np.arange(self.shape[0])
+
+    @property
+    def n_frames(self) -> int:
+        return self.shape[0]
+
+    def columns_of(self, node_ids: Any) -> np.ndarray:
+        """Data columns of the given nodes (in the order given).
+
+        Raises
+        ------
+        SonataFormatError
+            A node is not in the report.
+        """
+        return self._columns(node_ids)[0]
+
+    def _columns(self, node_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
+        order = np.argsort(self.node_ids, kind="stable")
+        if len(order) == 0:
+            ok = np.zeros(len(ids), dtype=bool)
+            rows = np.zeros(len(ids), dtype=np.int64)
+        else:
+            k = np.minimum(np.searchsorted(self.node_ids, ids, sorter=order), len(order) - 1)
+            rows = order[k]
+            ok = self.node_ids[rows] == ids
+        if not np.all(ok):
+            raise SonataFormatError(self.path, f"/report/{self.population}/mapping/node_ids",
+                                    "the requested node ids", f"ids {ids[~ok][:5].tolist()} not reported")
+        a, b = self.index_pointers[rows], self.index_pointers[rows + 1]
+        lens = b - a
+        cols = np.repeat(a - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(lens.sum())
+        return cols.astype(np.int64), np.repeat(ids, lens)
+
+    def _frame_range(self, t_start: float | None, t_stop: float | None) -> slice:
+        start, _, dt = self.time
+        nf = self.shape[0]
+        k0 = 0 if t_start is None else int(np.clip(np.ceil((t_start - start) / dt - 1e-9), 0, nf))
+        k1 = nf if t_stop is None else int(np.clip(np.ceil((t_stop - start) / dt - 1e-9), 0, nf))
+        return slice(k0, max(k0, k1))
+
+    def data(self, node_ids: Any = None, t_start: float | None = None, t_stop: float | None = None,
+             stride: int = 1) -> np.ndarray:
+        """Values, shape (frames, columns), for the given nodes and time window (ms, stop excluded).
+
+        Parameters
+        ----------
+        node_ids : array of int, optional
+            All reported nodes when omitted.
+        t_start, t_stop : float, optional
+            Window in ms.
+        stride : int
+            Keep every ``stride``-th frame (downsampling).
+        """
+        if stride < 1:
+            raise ValueError("stride must be >= 1")
+        fr = self._frame_range(t_start, t_stop)
+        cols = None if node_ids is None else self.columns_of(node_ids)
+        f = h5.open_h5(self.path, "SONATA report file")
+        try:
+            ds = h5.require_dataset(f, f"report/{self.population}/data", self.path, ndim=2)
+            with h5.guard(self.path, ds.name):
+                if cols is None:
+                    out = ds[fr.start:fr.stop:stride, :]
+                elif len(cols) == 0:
+                    out = np.empty((len(range(fr.start, fr.stop, stride)), 0), dtype=ds.dtype)
+                else:
+                    lo, hi = int(cols.min()), int(cols.max()) + 1
+                    out = ds[fr.start:fr.stop:stride, lo:hi][:, cols - lo]
+        finally:
+            f.close()
+        return np.asarray(out)
+
+    def to_frame(self, node_ids: Any = None, t_start: float | None = None, t_stop: float | None = None,
+                 stride: int = 1) -> pd.DataFrame:
+        """Values as a DataFrame: index ``time`` (ms), columns MultiIndex (``node_id``, ``element_id``)."""
+        ids = self.node_ids if node_ids is None else np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
+        cols, owner = self._columns(ids)
+        vals = self.data(ids, t_start, t_stop, stride)
+        fr = self._frame_range(t_start, t_stop)
+        times = self.times[fr.start:fr.stop:stride]
+        mi = pd.MultiIndex.from_arrays([owner, self.element_ids[cols]], names=["node_id", "element_id"])
+        return pd.DataFrame(vals, index=pd.Index(times, name="time"), columns=mi)
+
+
+class CompartmentReport:
+    """A SONATA compartment (frame) report file.
+
+    Examples
+    --------
+    >>> rep = CompartmentReport("output/membrane_potential.h5")   # doctest: +SKIP
+    >>> v = rep["cortex"].data([0, 20])                            # doctest: +SKIP
+    """
+
+    def __init__(self, path: Any) -> None:
+        self.path = os.fspath(path)
+        self._pops: dict[str, ReportPopulation] | None = None
+
+    def _load(self) -> dict[str, ReportPopulation]:
+        if self._pops is None:
+            f = h5.open_h5(self.path, "SONATA report file")
+            try:
+                rep = h5.require_group(f, "report", self.path, "a /report group")
+                with h5.guard(self.path, "/report", "a readable group"):
+                    names = list(rep.keys())
+                self._pops = {n: _read_mapping(self.path, rep, n) for n in names}
+            finally:
+                f.close()
+        return self._pops
+
+    @property
+    def populations(self) -> list[str]:
+        """Population names in the report."""
+        return list(self._load())
+
+    def __getitem__(self, population: str) -> ReportPopulation:
+        pops = self._load()
+        if population not in pops:
+            raise SonataFormatError(self.path, f"/report/{population}", "a report population of that name",
+                                    f"populations {sorted(pops)}")
+        return pops[population]
+
+    def __iter__(self):
+        return iter(self._load().values())
+
+    def __repr__(self) -> str:
+        return f"<CompartmentReport {self.path}: {self.populations}>"
+
+
+def _read_mapping(path: str, rep: h5py.Group, name: str) -> ReportPopulation:
+    g = h5.require_group(rep, name, path, "a report population group")
+    m = h5.require_group(g, "mapping", path, "a mapping group")
+    data = h5.require_dataset(g, "data", path, kind="number", ndim=2)
+    node_ids = h5.as_ids(h5.read_array(h5.require_dataset(m, "node_ids", path, kind="integer"), path),
+                         path, f"{m.name}/node_ids")
+    ip_name = "index_pointers" if "index_pointers" in m else "index_pointer"
+    ip_ds = h5.require_dataset(m, ip_name, path, kind="integer", length=len(node_ids) + 1)
+    ip = h5.as_ids(h5.read_array(ip_ds, path), path, ip_ds.name)
+    el_ds = h5.require_dataset(m, "element_ids", path, kind="integer")
+    el = h5.as_ids(h5.read_array(el_ds, path), path, el_ds.name)
+    pos = None
+    if "element_pos" in m:
+        pos_ds = h5.require_dataset(m, "element_pos", path, kind="number", length=len(el))
+        pos = h5.read_array(pos_ds, path).astype(np.float64)
+    t_ds = h5.require_dataset(m, "time", path, kind="number", length=3)
+    t = h5.read_array(t_ds, path).astype(np.float64)
+    if len(np.unique(node_ids)) != len(node_ids):
+        raise SonataFormatError(path, f"{m.name}/node_ids", "unique node ids", "repeated ids")
+    if ip.size and (ip[0] != 0 or np.any(np.diff(ip) < 0) or ip[-1] != len(el)):
+        raise SonataFormatError(path, ip_ds.name, f"non-decreasing offsets from 0 to {len(el)}",
+                                f"{ip[:3].tolist()}...{ip[-1:].tolist()}")
+    if data.shape[1] != len(el):
+        raise SonataFormatError(path, data.name, f"{len(el)} columns (one per element)", f"shape {data.shape}")
+    try:
+        nf = n_frames(*t.tolist())
+    except ValueError as e:
+        raise SonataFormatError(path, t_ds.name, "start, stop, dt with dt > 0 and stop >= start",
+                                str(t.tolist())) from e
+    if nf != data.shape[0]:
+        raise SonataFormatError(path, data.name, f"{nf} frames as mapping/time says", f"{data.shape[0]}")
+    with h5.guard(path, data.name, "readable attributes"):
+        units = _decode_attr(data.attrs.get("units"))
+        variable = _decode_attr(data.attrs.get("variable"))
+    return ReportPopulation(path, name, node_ids, ip, el, pos, (t[0], t[1], t[2]),
+                            units if isinstance(units, str) else None,
+                            variable if isinstance(variable, str) else None, tuple(data.shape))  # type: ignore[arg-type]
+
+
+class ReportWriter:
+    """Stream a one-population compartment report to disk, frames appended in blocks.
+
+    The file is written under a temporary name and renamed on :meth:`close`; an
+    exception inside a ``with`` block discards it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    population : str
+    node_ids : array of int
+    index_pointers : array of int, length n+1
+    element_ids : array of int
+    time : (start, stop, dt) in ms
+    element_pos : array of float, optional
+    units : str
+        Units of the data (e.g. ``mV``).
+    variable : str, optional
+        Variable name (``v``, ``V_m``, ``cai``...).
+    dtype : numpy dtype
+        float32 (default, what libsonata reads) or float64.
+    overwrite : bool
+    """
+
+    def __init__(self, path: Any, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
+                 time: tuple[float, float, float], *, element_pos: Any = None, units: str = "mV",
+                 variable: str | None = None, dtype: Any = np.float32, overwrite: bool = False) -> None:
+        self.path = os.fspath(path)
+        self.population = population
+        self.node_ids = np.asarray(node_ids, dtype=np.int64)
+        self.index_pointers = np.asarray(index_pointers, dtype=np.int64)
+        self.element_ids = np.asarray(element_ids, dtype=np.int64)
+        self.element_pos = None if element_pos is None else np.asarray(element_pos, dtype=np.float64)
+        self.time = tuple(float(x) for x in time)
+        self.units = units
+        self.variable = variable
+        self.dtype = np.dtype(dtype)
+        self.overwrite = overwrite
+        self._ctx: Any = None
+        self._f: h5py.File | None = None
+        self._ds: h5py.Dataset | None = None
+        self._k = 0
+
+    def open(self) -> "ReportWriter":
+        """Create the temporary file and its datasets."""
+        n = len(self.node_ids)
+        if len(self.index_pointers) != n + 1 or self.index_pointers[0] != 0 or \
+                self.index_pointers[-1] != len(self.element_ids) or np.any(np.diff(self.index_pointers) < 0):
+            raise ValueError("index_pointers must rise from 0 to len(element_ids), one more than node_ids")
+        if self.element_pos is not None and len(self.element_pos) != len(self.element_ids):
+            raise ValueError("element_pos must have one value per element")
+        self.n_frames = n_frames(*self.time)
+        self._ctx = h5.atomic_output(self.path, overwrite=self.overwrite)
+        tmp = self._ctx.__enter__()
+        self._f = h5py.File(tmp, "w")
+        h5.write_root_attrs(self._f)
+        g = self._f.create_group(f"report/{self.population}")
+        m = g.create_group("mapping")
+        ds = m.create_dataset("node_ids", data=self.node_ids.astype(np.uint64))
+        ds.attrs.create("sorted", np.uint8(bool(np.all(np.diff(self.node_ids) > 0))), dtype=np.uint8)
+        m.create_dataset("index_pointers", data=self.index_pointers.astype(np.uint64))
+        m.create_dataset("element_ids", data=self.element_ids.astype(np.uint32))
+        if self.element_pos is not None:
+            m.create_dataset("element_pos", data=self.element_pos.astype(np.float32))
+        t = m.create_dataset("time", data=np.array(self.time, dtype=np.float64))
+        t.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
+        v = max(len(self.element_ids), 1)
+        chunk_rows = int(max(1, min(self.n_frames, (1 << 20) // (v * self.dtype.itemsize))))
+        self._ds = g.create_dataset("data", shape=(self.n_frames, len(self.element_ids)), dtype=self.dtype,
+                                    chunks=(chunk_rows, len(self.element_ids)) if self.n_frames and v else None)
+        self._ds.attrs.create("units", self.units, dtype=h5.STR_DTYPE)
+        if self.variable:
+            self._ds.attrs.create("variable", self.variable, dtype=h5.STR_DTYPE)
+        return self
+
+    def append(self, frames: Any) -> None:
+        """Write the next frames, shape (k, n_elements)."""
+        if self._ds is None:
+            raise RuntimeError("ReportWriter is not open")
+        a = np.asarray(frames, dtype=self.dtype)
+        if a.ndim != 2 or a.shape[1] != self._ds.shape[1]:
+            raise ValueError(f"frames must have shape (k, {self._ds.shape[1]}), got {a.shape}")
+        if self._k + len(a) > self.n_frames:
+            raise ValueError(f"too many frames: {self._k + len(a)} > {self.n_frames}")
+        self._ds[self._k:self._k + len(a)] = a
+        self._k += len(a)
+
+    def close(self) -> None:
+        """Finish the file and move it into place (all frames must have been written)."""
+        if self._f is None:
+            return
+        if self._k != self.n_frames:
+            self._abort(ValueError(f"{self.path}: {self._k} of {self.n_frames} frames written"))
+            raise ValueError(f"{self.path}: only {self._k} of {self.n_frames} frames were written")
+        self._f.close()
+        self._f = None
+        self._ctx.__exit__(None, None, None)
+
+    def _abort(self, exc: BaseException) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        if self._ctx is not None:
+            try:
+                self._ctx.__exit__(type(exc), exc, None)
+            except BaseException:  # noqa: BLE001 - we only want the temp file gone
+                pass
+            self._ctx = None
+
+    def __enter__(self) -> "ReportWriter":
+        return self.open()
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> None:
+        if et is None:
+            self.close()
+        else:
+            self._abort(ev)
+
+
+def write_compartment_report(path: Any, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
+                             time: tuple[float, float, float], data: Any, **kw: Any) -> None:
+    """Write a whole one-population compartment report (see :class:`ReportWriter` for the keywords)."""
+    with ReportWriter(path, population, node_ids, index_pointers, element_ids, time, **kw) as w:
+        w.append(data)
+
+
+# --------------------------------------------------------------------------- ECP
+@dataclass(frozen=True)
+class EcpReport:
+    """Extracellular potential: ``data`` shape (frames, channels), whatever the file's orientation."""
+
+    path: str
+    channel_ids: np.ndarray
+    time: tuple[float, float, float]
+    data: np.ndarray
+    units: str | None
+
+    @property
+    def times(self) -> np.ndarray:
+        return self.time[0] + self.time[2] * np.arange(self.data.shape[0])
+
+
+def read_ecp(path: Any) -> EcpReport:
+    """Read ``/ecp/{data,channel_id,time}``; data may be (channels, frames) as the guide
+    says or (frames, channels) as bmtk writes: the time window decides."""
+    p = os.fspath(path)
+    f = h5.open_h5(p, "SONATA ECP report")
+    try:
+        g = h5.require_group(f, "ecp", p, "an /ecp group")
+        ch = h5.as_ids(h5.read_array(h5.require_dataset(g, "channel_id", p, kind="integer"), p), p, "/ecp/channel_id")
+        t_ds = h5.require_dataset(g, "time", p, kind="number", length=3)
+        t = h5.read_array(t_ds, p).astype(np.float64)
+        d_ds = h5.require_dataset(g, "data", p, kind="number", ndim=2)
+        data = h5.read_array(d_ds, p)
+        with h5.guard(p, d_ds.name, "readable attributes"):
+            units = _decode_attr(d_ds.attrs.get("units"))
+    finally:
+        f.close()
+    try:
+        nf = n_frames(*t.tolist())
+    except ValueError as e:
+        raise SonataFormatError(p, "/ecp/time", "start, stop, dt with dt > 0", str(t.tolist())) from e
+    c = len(ch)
+    if data.shape == (c, nf) and not (data.shape == (nf, c) and nf == c):
+        data = data.T
+    elif data.shape != (nf, c):
+        raise SonataFormatError(p, "/ecp/data", f"shape ({c}, {nf}) or ({nf}, {c})", f"shape {data.shape}")
+    return EcpReport(p, ch, (t[0], t[1], t[2]), data, units if isinstance(units, str) else None)
+
+
+def write_ecp(path: Any, channel_ids: Any, time: tuple[float, float, float], data: Any, *, units: str = "mV",
+              overwrite: bool = False) -> None:
+    """Write an ECP report as the guide lays it out: ``/ecp/data`` (channels, frames).
+
+    Parameters
+    ----------
+    data : array, shape (frames, channels)
+        Potentials, one column per channel (transposed on write).
+    """
+    ch = np.asarray(channel_ids, dtype=np.int64)
+    d = np.asarray(data, dtype=np.float64)
+    nf = n_frames(*time)
+    if d.shape != (nf, len(ch)):
+        raise ValueError(f"data must have shape ({nf}, {len(ch)}), got {d.shape}")
+    with h5.atomic_output(path, overwrite=overwrite) as tmp:
+        with h5py.File(tmp, "w") as f:
+            h5.write_root_attrs(f)
+            g = f.create_group("ecp")
+            g.create_dataset("channel_id", data=ch.astype(np.uint64))
+            t = g.create_dataset("time", data=np.asarray(time, dtype=np.float64))
+            t.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
+            ds = g.create_dataset("data", data=d.T)
+            ds.attrs.create("units", units, dtype=h5.STR_DTYPE)

@@ -1,0 +1,250 @@
+"""node_types.csv / edge_types.csv: quote-aware reading into typed columns, and writing.
+
+The SONATA dialect: the first line is the header, fields are separated by one or
+more spaces, a field with spaces is wrapped in double quotes (a literal quote is
+doubled).  ``NULL`` and ``NONE`` mean "not set for this type".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelkit.errors import SonataFormatError
+from modelkit.sonata.h5 import atomic_output
+
+__all__ = ["TypesTable", "read_types_csv", "write_types_csv", "NULL_TOKENS", "tokenize_line"]
+
+NULL_TOKENS = frozenset({"NULL", "NONE"})
+_TOKEN = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
+_INT = re.compile(r"[+-]?\d+\Z")
+
+
+def tokenize_line(line: str) -> list[str]:
+    """Split one CSV line on runs of whitespace, honouring double quotes."""
+    out: list[str] = []
+    pos = 0
+    line = line.rstrip("\r\n")
+    while True:
+        while pos < len(line) and line[pos].isspace():
+            pos += 1
+        if pos >= len(line):
+            return out
+        m = _TOKEN.match(line, pos)
+        if m is None:  # an unterminated quote: take the rest of the line literally
+            raise ValueError(f"unterminated quote at column {pos + 1}")
+        out.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
+        pos = m.end()
+
+
+def _typed(tokens: list[str]) -> np.ndarray:
+    """Typed column from raw tokens: int64, float64 (NaN for NULL) or object (None for NULL)."""
+    nulls = [t in NULL_TOKENS for t in tokens]
+    vals = [t for t, n in zip(tokens, nulls) if not n]
+    if vals and all(_INT.match(t) for t in vals):
+        ints = [int(t) for t in vals]
+        if not any(nulls) and all(-(2**63) <= i < 2**63 for i in ints):
+            return np.array(ints, dtype=np.int64)
+        if all(abs(i) < 2**53 for i in ints):
+            out = np.full(len(tokens), np.nan)
+            out[~np.array(nulls)] = ints
+            return out
+    if vals:
+        try:
+            fl = [float(t) for t in vals]
+        except ValueError:
+            pass
+        else:
+            out = np.full(len(tokens), np.nan)
+            out[~np.array(nulls)] = fl
+            return out
+    if not vals:  # entirely NULL: no values, keep as object Nones
+        return np.array([None] * len(tokens), dtype=object)
+    return np.array([None if n else t for t, n in zip(tokens, nulls)], dtype=object)
+
+
+class TypesTable:
+    """A node- or edge-types table with typed columns.
+
+    Parameters
+    ----------
+    path : str or None
+        The CSV file it came from (used in error messages).
+    id_column : str
+        ``node_type_id`` or ``edge_type_id``.
+    ids : array of int
+        Type ids in file order (unique).
+    columns : dict of str to ndarray
+        Typed columns (excluding the id column), in file order.
+    """
+
+    def __init__(self, path: str | None, id_column: str, ids: np.ndarray,
+                 columns: Mapping[str, np.ndarray]) -> None:
+        self.path = path
+        self.id_column = id_column
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.columns = dict(columns)
+        self._order = np.argsort(self.ids, kind="stable")
+        self._sorted = self.ids[self._order]
+
+    @property
+    def names(self) -> list[str]:
+        """Column names other than the id column."""
+        return list(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_of(self, type_ids: np.ndarray, *, dataset: str | None = None,
+               data_path: str | None = None) -> np.ndarray:
+        """Row numbers of ``type_ids`` in this table.
+
+        Raises
+        ------
+        SonataFormatError
+            A type id is absent from the table (naming the HDF5 file/dataset when given).
+        """
+        t = np.asarray(type_ids, dtype=np.int64)
+        if len(self._sorted) == 0:
+            if t.size:
+                raise SonataFormatError(data_path or self.path, dataset,
+                                        f"{self.id_column}s listed in {self.path}", f"id {t[0]}")
+            return np.empty(0, dtype=np.int64)
+        k = np.searchsorted(self._sorted, t)
+        k = np.minimum(k, len(self._sorted) - 1)
+        bad = self._sorted[k] != t
+        if bad.any():
+            missing = np.unique(t[bad])[:5].tolist()
+            raise SonataFormatError(data_path or self.path, dataset,
+                                    f"{self.id_column}s listed in {self.path}",
+                                    f"ids {missing} not in the types table")
+        return self._order[k]
+
+    def missing(self, type_ids: np.ndarray) -> np.ndarray:
+        """The distinct ids of ``type_ids`` that this table lacks."""
+        u = np.unique(np.asarray(type_ids, dtype=np.int64))
+        return u[~np.isin(u, self.ids)]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a DataFrame indexed by type id (file order)."""
+        df = pd.DataFrame({k: v for k, v in self.columns.items()},
+                          index=pd.Index(self.ids, name=self.id_column))
+        return df
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TypesTable):
+            return NotImplemented
+        if self.id_column != other.id_column or not np.array_equal(self.ids, other.ids):
+            return False
+        if list(self.columns) != list(other.columns):
+            return False
+        for k, a in self.columns.items():
+            b = other.columns[k]
+            if a.dtype.kind == "f" and b.dtype.kind == "f":
+                if not np.array_equal(a, b, equal_nan=True):
+                    return False
+            elif not np.array_equal(a.astype(object), b.astype(object)):
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"TypesTable({self.id_column}, {len(self)} rows, columns={self.names})"
+
+
+def read_types_csv(path: Any, id_column: str) -> TypesTable:
+    """Read a SONATA types CSV.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV file.
+    id_column : str
+        ``node_type_id`` or ``edge_type_id``.
+
+    Raises
+    ------
+    SonataFormatError
+        Missing file, missing id column, ragged rows, non-integer or duplicate ids.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except FileNotFoundError as e:
+        raise SonataFormatError(p, None, "an existing types CSV file", "no such file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise SonataFormatError(p, None, "a readable UTF-8 types CSV file", f"{type(e).__name__}: {e}") from e
+    if "\x00" in text:
+        raise SonataFormatError(p, None, "a text CSV file", "NUL bytes (binary content)")
+    rows: list[list[str]] = []
+    line_no: list[int] = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(tokenize_line(line))
+        except ValueError as e:
+            raise SonataFormatError(p, f"line {n}", "a well-formed CSV line", str(e)) from e
+        line_no.append(n)
+    if not rows:
+        raise SonataFormatError(p, "header", f"a header line with column {id_column!r}", "an empty file")
+    header = rows[0]
+    if len(set(header)) != len(header):
+        dup = sorted({h for h in header if header.count(h) > 1})
+        raise SonataFormatError(p, "header", "unique column names", f"duplicates {dup}")
+    if id_column not in header:
+        raise SonataFormatError(p, "header", f"a column {id_column!r}", f"columns {header}")
+    body = rows[1:]
+    for r, n in zip(body, line_no[1:]):
+        if len(r) != len(header):
+            raise SonataFormatError(p, f"line {n}", f"{len(header)} fields as in the header", f"{len(r)} fields")
+    cols = {h: [r[i] for r in body] for i, h in enumerate(header)}
+    raw_ids = cols.pop(id_column)
+    bad = [t for t in raw_ids if not _INT.match(t)]
+    if bad:
+        raise SonataFormatError(p, id_column, "integer type ids", f"{bad[0]!r}")
+    ids = np.array([int(t) for t in raw_ids], dtype=np.int64)
+    if len(np.unique(ids)) != len(ids):
+        u, c = np.unique(ids, return_counts=True)
+        raise SonataFormatError(p, id_column, "unique type ids", f"repeated ids {u[c > 1][:5].tolist()}")
+    return TypesTable(p, id_column, ids, {k: _typed(v) for k, v in cols.items()})
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "NULL"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if np.isnan(v):
+            return "NULL"
+        return repr(float(v))
+    s = str(v)
+    if s == "" or any(c.isspace() for c in s) or '"' in s or s in NULL_TOKENS:
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+def write_types_csv(path: Any, table: TypesTable, *, overwrite: bool = False) -> None:
+    """Write a types table as a SONATA CSV (space separated, quoted where needed), atomically.
+
+    Raises
+    ------
+    OutputExistsError
+        The file exists and ``overwrite`` is false.
+    """
+    header = [table.id_column] + table.names
+    lines = [" ".join(header)]
+    cols = [table.ids.tolist()] + [np.asarray(table.columns[k]).tolist() for k in table.names]
+    for row in zip(*cols):
+        lines.append(" ".join(_fmt(v) for v in row))
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")

@@ -1,0 +1,458 @@
+"""validate(path): every problem of a SONATA config, network folder or file, each naming file and key.
+
+Problems are collected, never raised: a malformed file yields a list entry saying
+which dataset/key is wrong and what was expected.  ``severity`` is ``error`` for
+breaches of the SONATA guide that readers cannot work around, and ``warning`` for
+deviations modelkit reads anyway (bmtk's ``node_id_to_range`` spelling, string
+``sorting`` attributes, missing root attributes, ...).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import h5py
+import numpy as np
+
+from modelkit.errors import ModelkitError
+from modelkit.sonata import h5
+from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
+from modelkit.sonata.edges import EdgePopulation
+from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
+from modelkit.sonata.node_sets import NodeSets
+from modelkit.sonata.nodes import NodePopulation
+from modelkit.sonata.reports import CompartmentReport, read_ecp
+from modelkit.sonata.selection import Selection
+from modelkit.sonata.spikes import read_spikes
+from modelkit.sonata.types_table import TypesTable, read_types_csv
+
+__all__ = ["Problem", "validate"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found by :func:`validate`."""
+
+    path: str | None
+    key: str | None
+    expected: str
+    found: str | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        s = f"{self.severity}: {self.path or '?'}"
+        if self.key:
+            s += f": {self.key}"
+        s += f": expected {self.expected}"
+        if self.found is not None:
+            s += f", found {self.found}"
+        return s
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _from_error(e: ModelkitError, default_path: str | None = None) -> Problem:
+    path = getattr(e, "path", None) or default_path
+    key = getattr(e, "dataset", None) or getattr(e, "key", None)
+    expected = getattr(e, "expected", None)
+    if expected is None:
+        return Problem(path, key, "no error", str(e))
+    return Problem(path, key, expected, getattr(e, "found", None))
+
+
+def validate(path: Any) -> list[Problem]:
+    """Every problem found in a config, network folder, or SONATA file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A circuit/simulation config (``.json``), a folder of SONATA files, a nodes /
+        edges / spikes / report ``.h5`` file, or a types / spikes ``.csv``.
+
+    Returns
+    -------
+    list of Problem
+        Empty when the input is valid.  Problems with ``severity == "warning"`` are
+        deviations from the guide that modelkit reads anyway.
+    """
+    p = os.path.abspath(os.fspath(path))
+    if not os.path.exists(p):
+        return [Problem(p, None, "an existing file or folder", "nothing")]
+    try:
+        if os.path.isdir(p):
+            return _validate_folder(p)
+        ext = os.path.splitext(p)[1].lower()
+        if ext == ".json":
+            return _validate_config(p)
+        if ext == ".csv":
+            return _validate_csv(p)
+        return _validate_h5(p)
+    except ModelkitError as e:  # anything not caught more precisely below
+        return [_from_error(e, p)]
+
+
+# --------------------------------------------------------------------- dispatch
+def _validate_folder(p: str) -> list[Problem]:
+    for name in ("circuit_config.json", "config.circuit.json"):
+        if os.path.exists(os.path.join(p, name)):
+            return _validate_config(os.path.join(p, name))
+    from modelkit.sonata.network import Network
+    out: list[Problem] = []
+    try:
+        net = Network.load(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    return out + _validate_network(net, None)
+
+
+def _validate_csv(p: str) -> list[Problem]:
+    with open(p, encoding="utf-8", errors="replace") as f:
+        head = f.readline()
+    for col in ("node_type_id", "edge_type_id"):
+        if col in head.split():
+            try:
+                read_types_csv(p, col)
+                return []
+            except ModelkitError as e:
+                return [_from_error(e, p)]
+    try:
+        read_spikes(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    return []
+
+
+def _validate_h5(p: str) -> list[Problem]:
+    from modelkit.sonata.network import classify_h5, types_csv_for
+    try:
+        kind = classify_h5(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    if kind in ("nodes", "edges"):
+        csv = types_csv_for(p, kind)
+        out: list[Problem] = []
+        types = None
+        if csv:
+            try:
+                types = read_types_csv(csv, f"{kind[:-1]}_type_id")
+            except ModelkitError as e:
+                out.append(_from_error(e, csv))
+        if kind == "nodes":
+            return out + validate_nodes_file(p, types)[0]
+        return out + validate_edges_file(p, types, {})
+    if kind == "spikes":
+        return _validate_spikes(p)
+    if kind == "report":
+        try:
+            rep = CompartmentReport(p)
+            rep.populations
+        except ModelkitError as e:
+            return [_from_error(e, p)]
+        return _root_attr_warnings(p)
+    if kind == "ecp":
+        try:
+            read_ecp(p)
+        except ModelkitError as e:
+            return [_from_error(e, p)]
+        return []
+    return [Problem(p, "/", "a SONATA nodes, edges, spikes or report file",
+                    "none of the groups /nodes, /edges, /spikes, /report, /ecp")]
+
+
+# ----------------------------------------------------------------- file checks
+def _root_attr_warnings(p: str) -> list[Problem]:
+    out = []
+    try:
+        with h5py.File(p, "r") as f:
+            attrs = dict(f.attrs)
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
+        return [Problem(p, "/", "a readable HDF5 file", f"{type(e).__name__}: {e}")]
+    if "magic" not in attrs:
+        out.append(Problem(p, "/@magic", "root attribute magic = 0x0A7A", "absent", "warning"))
+    elif np.asarray(attrs["magic"]).ravel()[:1].tolist() != [0x0A7A]:
+        out.append(Problem(p, "/@magic", "root attribute magic = 0x0A7A", repr(attrs["magic"]), "warning"))
+    if "version" not in attrs:
+        out.append(Problem(p, "/@version", "root attribute version = [major, minor]", "absent", "warning"))
+    return out
+
+
+def _validate_spikes(p: str) -> list[Problem]:
+    out = _root_attr_warnings(p)
+    try:
+        pops = read_spikes(p)
+    except ModelkitError as e:
+        return out + [_from_error(e, p)]
+    try:
+        with h5py.File(p, "r") as f:
+            sp = f["spikes"]
+            if "gids" in sp and not isinstance(sp["gids"], h5py.Group):
+                out.append(Problem(p, "/spikes/gids", "the population layout /spikes/<population>/node_ids",
+                                   "the legacy /spikes/gids layout", "warning"))
+            for k in sp:
+                obj = sp[k]
+                if isinstance(obj, h5py.Group) and "sorting" in obj.attrs and \
+                        h5py.check_enum_dtype(obj.attrs.get_id("sorting").dtype) is None:
+                    out.append(Problem(p, f"/spikes/{k}@sorting", "an HDF5 enum {none, by_id, by_time}",
+                                       "a string attribute", "warning"))
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError):
+        pass
+    for name, sp_ in pops.items():
+        if sp_.timestamps.size and not np.isfinite(sp_.timestamps).all():
+            out.append(Problem(p, f"/spikes/{name}/timestamps", "finite spike times", "NaN or inf"))
+    return out
+
+
+def validate_nodes_file(p: str, types: TypesTable | None,
+                        csv_path: str | None = None) -> tuple[list[Problem], dict[str, NodePopulation]]:
+    """Problems of one nodes file, and its populations (for cross-file checks)."""
+    out = _root_attr_warnings(p)
+    from modelkit.sonata.network import _population_names
+    try:
+        names = _population_names(p, "nodes")
+    except ModelkitError as e:
+        return out + [_from_error(e, p)], {}
+    pops = {}
+    for name in names:
+        pop = NodePopulation(p, name, types)
+        try:
+            pop.layout
+            if types is not None:
+                miss = types.missing(pop.node_type_ids)
+                if miss.size:
+                    out.append(Problem(p, f"/nodes/{name}/node_type_id",
+                                       f"node_type_ids listed in {types.path}", f"ids {miss[:5].tolist()} absent"))
+            elif pop.layout.groups and not any(gi.attributes for gi in pop.layout.groups.values()):
+                out.append(Problem(p, f"/nodes/{name}", "a node types CSV for the type attributes", "none",
+                                   "warning"))
+            gid = pop._pop_array("node_group_id", None)
+            gidx = pop._pop_array("node_group_index", None)
+            for g, info in pop.layout.groups.items():
+                m = gidx[gid == g]
+                if info.size is not None and m.size and m.max() >= info.size:
+                    out.append(Problem(p, f"/nodes/{name}/node_group_index",
+                                       f"indices below {info.size} for group {g}", f"index {int(m.max())}"))
+            for a in pop.attribute_names:
+                try:
+                    pop._column(a, None)
+                except ModelkitError as e:
+                    out.append(_from_error(e, p))
+            for a in pop.dynamics_attribute_names:
+                pop._column(a, None, dynamics=True)
+            pops[name] = pop
+        except ModelkitError as e:
+            out.append(_from_error(e, p))
+        finally:
+            pop.close()
+    return out, pops
+
+
+def _chunks(n: int, step: int = 1 << 22) -> Iterator[slice]:
+    for a in range(0, n, step):
+        yield slice(a, min(n, a + step))
+
+
+def validate_edges_file(p: str, types: TypesTable | None, node_sizes: dict[str, int],
+                        network_nodes: set[str] | None = None) -> list[Problem]:
+    """Problems of one edges file; ``node_sizes`` (population -> count) enables dangling-id checks."""
+    out = _root_attr_warnings(p)
+    from modelkit.sonata.network import _population_names
+    try:
+        names = _population_names(p, "edges")
+    except ModelkitError as e:
+        return out + [_from_error(e, p)]
+    for name in names:
+        pop = EdgePopulation(p, name, types)
+        try:
+            out += _validate_edge_population(pop, types, node_sizes, network_nodes)
+        except ModelkitError as e:
+            out.append(_from_error(e, p))
+        finally:
+            pop.close()
+    return out
+
+
+def _validate_edge_population(pop: EdgePopulation, types: TypesTable | None, node_sizes: dict[str, int],
+                              network_nodes: set[str] | None) -> list[Problem]:
+    p, name = pop.path, pop.name
+    out: list[Problem] = []
+    g = pop._group()
+    base = f"/edges/{name}"
+    for ds in ("source_node_id", "target_node_id", "edge_type_id", "edge_group_id", "edge_group_index"):
+        if ds not in g:
+            out.append(Problem(p, f"{base}/{ds}", "a required dataset", "absent"))
+    lay = pop.layout
+    ends = {"source": pop.source, "target": pop.target}
+    for end, popname in ends.items():
+        if popname is None:
+            out.append(Problem(p, f"{base}/{end}_node_id@node_population",
+                               "the name of the node population (string attribute)", "absent"))
+        elif network_nodes is not None and popname not in network_nodes:
+            out.append(Problem(p, f"{base}/{end}_node_id@node_population",
+                               f"a node population of the network ({sorted(network_nodes)})", repr(popname)))
+    n = lay.size
+    missing_types: set[int] = set()
+    for sl in _chunks(n):
+        for end, ds_name in (("source", "source_node_id"), ("target", "target_node_id")):
+            ids = pop._ids(ds_name, Selection([(sl.start, sl.stop)]))
+            size = node_sizes.get(ends[end] or "")
+            if size is not None and ids.size and ids.max() >= size:
+                bad = np.unique(ids[ids >= size])[:5].tolist()
+                out.append(Problem(p, f"{base}/{ds_name}",
+                                   f"ids of existing nodes of {ends[end]!r} (below {size})",
+                                   f"dangling ids {bad}"))
+        if lay.has_type_id and types is not None:
+            missing_types.update(types.missing(pop._pop_array("edge_type_id", sl)).tolist())
+        gid = pop._pop_array("edge_group_id", sl)
+        gidx = pop._pop_array("edge_group_index", sl)
+        for gg in np.unique(gid).tolist():
+            info = lay.groups.get(gg)
+            if info is None:
+                out.append(Problem(p, f"{base}/edge_group_id", f"group ids with a group ({sorted(lay.groups)})",
+                                   f"group id {gg}"))
+                continue
+            m = gidx[gid == gg]
+            if info.size is not None and m.size and m.max() >= info.size:
+                out.append(Problem(p, f"{base}/edge_group_index", f"indices below {info.size} for group {gg}",
+                                   f"index {int(m.max())}"))
+    if missing_types:
+        out.append(Problem(p, f"{base}/edge_type_id", f"edge_type_ids listed in {types.path}",  # type: ignore[union-attr]
+                           f"ids {sorted(missing_types)[:5]} absent"))
+    for a in pop.attribute_names:
+        try:
+            if n <= (1 << 22):
+                pop._column(a, None)
+        except ModelkitError as e:
+            out.append(_from_error(e, p))
+    out += _validate_index(pop, node_sizes)
+    return out
+
+
+def _validate_index(pop: EdgePopulation, node_sizes: dict[str, int]) -> list[Problem]:
+    p, name = pop.path, pop.name
+    g = pop._group()
+    ig, gname = find_index_group(g, p)
+    if ig is None:
+        return []
+    out = []
+    base = f"/edges/{name}/{gname}"
+    if gname != "indices":
+        out.append(Problem(p, base, "the index group named 'indices'", repr(gname), "warning"))
+    for direction in DIRECTIONS:
+        if direction not in ig:
+            out.append(Problem(p, f"{base}/{direction}", "both index directions", "absent"))
+            continue
+        d = ig[direction]
+        spelled = next((nm for nm in NODE_TO_RANGES_NAMES if nm in d), None)
+        if spelled == "node_id_to_range":
+            out.append(Problem(p, f"{base}/{direction}/node_id_to_range", "the dataset name node_id_to_ranges",
+                               "node_id_to_range", "warning"))
+        try:
+            out += _check_index_direction(pop, ig, direction, base, node_sizes)
+        except ModelkitError as e:
+            out.append(_from_error(e, p))
+    return out
+
+
+def _check_index_direction(pop: EdgePopulation, ig: h5py.Group, direction: str, base: str,
+                           node_sizes: dict[str, int]) -> list[Problem]:
+    p = pop.path
+    idx = EdgeIndex.from_file(ig, direction, p, pop.size)
+    n2r = idx.node_to_ranges
+    r2e = h5.as_ids(h5.read_array(idx.ranges, p).reshape(-1), p, idx.dataset).reshape(-1, 2)
+    ids = pop.source_ids() if direction == "source_to_target" else pop.target_ids()
+    e = pop.size
+    where = f"{base}/{direction}"
+    if r2e.size and ((r2e[:, 1] < r2e[:, 0]).any() or r2e[:, 1].max() > e):
+        return [Problem(p, f"{where}/range_to_edge_id", f"edge ranges within [0, {e}]", "out-of-range rows")]
+    lens = n2r[:, 1] - n2r[:, 0]
+    nodes = np.repeat(np.arange(len(n2r)), lens)
+    rows = _expand(n2r[lens > 0])
+    if rows.size and rows.max() >= len(r2e):
+        return [Problem(p, f"{where}/node_id_to_ranges", f"range rows below {len(r2e)}", "out-of-range rows")]
+    er = r2e[rows]
+    elens = er[:, 1] - er[:, 0]
+    edges = _expand(er)
+    owner = np.repeat(nodes, elens)
+    cover = np.bincount(edges, minlength=e) if edges.size else np.zeros(e, np.int64)
+    if len(cover) != e or (cover != 1).any():
+        return [Problem(p, where, "an index covering every edge exactly once",
+                        f"{int((cover == 0).sum())} edges missing, {int((cover > 1).sum())} repeated")]
+    if not np.array_equal(ids[edges], owner):
+        k = int(np.flatnonzero(ids[edges] != owner)[0])
+        return [Problem(p, where, "an index consistent with the node id datasets",
+                        f"edge {int(edges[k])} listed under node {int(owner[k])}, dataset says {int(ids[edges[k]])}")]
+    return []
+
+
+def _expand(ranges: np.ndarray) -> np.ndarray:
+    if len(ranges) == 0:
+        return np.empty(0, dtype=np.int64)
+    lens = ranges[:, 1] - ranges[:, 0]
+    return np.repeat(ranges[:, 0] - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(lens.sum())
+
+
+# ---------------------------------------------------------------- config checks
+def _validate_config(p: str) -> list[Problem]:
+    try:
+        cfg = load_config(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    out: list[Problem] = []
+    circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
+    if circuit is None:
+        return [Problem(p, "network", "a circuit ('network' file or inline 'networks')", "none")]
+    for key, f in circuit.missing_files():
+        out.append(Problem(circuit.path or p, key, "an existing file", f))
+    if isinstance(cfg, SimulationConfig):
+        if cfg.node_sets_file and not os.path.exists(cfg.node_sets_file):
+            out.append(Problem(p, "node_sets_file", "an existing file", cfg.node_sets_file))
+        for name, inp in cfg.inputs.items():
+            for k, v in inp.params.items():
+                if (k == "file" or k.endswith("_file")) and isinstance(v, str) and not os.path.exists(v):
+                    out.append(Problem(p, f"inputs.{name}.{k}", "an existing file", v))
+    if any((o.key or "").startswith("networks") for o in out):
+        return out  # the network cannot be opened
+    from modelkit.sonata.network import Network
+    try:
+        net = Network.from_config(cfg)
+    except ModelkitError as e:
+        return out + [_from_error(e, p)]
+    out += _validate_network(net, cfg)
+    return out
+
+
+def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) -> list[Problem]:
+    out: list[Problem] = []
+    node_files: dict[str, TypesTable | None] = {}
+    for pop in net.nodes.values():
+        node_files.setdefault(pop.path, pop.types)
+    sizes: dict[str, int] = {}
+    for f, t in node_files.items():
+        probs, pops = validate_nodes_file(f, t)
+        out += probs
+        sizes.update({k: v.size for k, v in pops.items()})
+    edge_files: dict[str, TypesTable | None] = {}
+    for pop in net.edges.values():
+        edge_files.setdefault(pop.path, pop.types)
+    for f, t in edge_files.items():
+        out += validate_edges_file(f, t, sizes, set(net.nodes))
+    if isinstance(cfg, SimulationConfig):
+        refs = [(f"inputs.{k}.node_set", v.node_set) for k, v in cfg.inputs.items() if v.node_set is not None]
+        refs += [(f"reports.{k}.cells", v.cells) for k, v in cfg.reports.items() if v.cells is not None]
+        for key, ref in refs:
+            try:
+                net.resolve_node_set(ref)
+            except ModelkitError as e:
+                out.append(Problem(cfg.path, key, "a resolvable node set", str(e)))
+    ns: NodeSets = net.node_sets
+    for name in ns.names:
+        for pname, pop in net.nodes.items():
+            try:
+                ns.materialize(name, pop)
+            except ModelkitError as e:
+                out.append(Problem(ns.path, name, f"a node set that evaluates on population {pname!r}", str(e)))
+    return out

@@ -1,0 +1,81 @@
+"""Helpers for modelkit's own tests and for backends' conformance checks (public API).
+
+``shared_path()`` finds the read-only conformance data (``shared/sonata`` and
+``shared/reference``) that lives next to a checkout; ``assert_populations_equal``
+compares two populations column by column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal"]
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside the shared conformance folder.
+
+    Looked for in ``$MODELKIT_SHARED``, then ``shared/`` next to any parent of this
+    checkout, then ``/work/shared``.
+
+    Raises
+    ------
+    FileNotFoundError
+        No shared folder found (tests must not silently skip conformance).
+    """
+    cands = []
+    env = os.environ.get("MODELKIT_SHARED")
+    if env:
+        cands.append(Path(env))
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        cands.append(parent / "shared")
+    cands.append(Path("/work/shared"))
+    for c in cands:
+        if (c / "sonata" / "corpus" / "EXPECTED.json").exists():
+            return c.joinpath(*parts)
+    raise FileNotFoundError("shared conformance data not found: set MODELKIT_SHARED to the folder holding "
+                            f"sonata/corpus/EXPECTED.json (looked in {[str(c) for c in cands]})")
+
+
+def _eq_col(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        return bool(np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True))
+    return bool(np.array_equal(a.astype(object), b.astype(object)))
+
+
+def assert_populations_equal(a: Any, b: Any) -> None:
+    """Assert two node or edge populations hold the same ids and merged attributes.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first differing column.
+    """
+    assert a.size == b.size, f"sizes differ: {a.size} vs {b.size}"
+    assert sorted(a.attribute_names) == sorted(b.attribute_names), \
+        f"attributes differ: {a.attribute_names} vs {b.attribute_names}"
+    fa, fb = a.get(), b.get()
+    assert list(fa.index) == list(fb.index), "ids differ"
+    for c in fa.columns:
+        assert _eq_col(fa[c].to_numpy(), fb[c].to_numpy()), f"column {c!r} differs"
+    assert sorted(a.dynamics_attribute_names) == sorted(b.dynamics_attribute_names)
+    if a.dynamics_attribute_names:
+        da, db = a.dynamics_params(), b.dynamics_params()
+        for c in da.columns:
+            assert _eq_col(da[c].to_numpy(), db[c].to_numpy()), f"dynamics_params {c!r} differs"
+
+
+def assert_spikes_equal(a: Any, b: Any) -> None:
+    """Assert two spike populations hold the same multiset of (node_id, time) pairs."""
+    oa = np.lexsort((a.timestamps, a.node_ids))
+    ob = np.lexsort((b.timestamps, b.node_ids))
+    assert np.array_equal(a.node_ids[oa], b.node_ids[ob]), "node ids differ"
+    assert np.array_equal(a.timestamps[oa], b.timestamps[ob]), "spike times differ"

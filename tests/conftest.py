@@ -1,0 +1,28 @@
+"""Shared fixtures: the conformance corpus (read in place) and temporary outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modelkit.testing import shared_path
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    """Folder of the SONATA conformance corpus (``shared/sonata/corpus``)."""
+    return shared_path("sonata", "corpus")
+
+
+@pytest.fixture(scope="session")
+def expected(corpus: Path) -> dict:
+    """EXPECTED.json: facts read from the corpus with independent readers."""
+    return json.loads((corpus / "EXPECTED.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    """bmtk's reference outputs (``shared/reference``)."""
+    return shared_path("reference")
