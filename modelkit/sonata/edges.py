@@ -421,4 +421,7 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, i
                                         str(err)) from err
             d = ig.create_group(direction)
             d.create_dataset("node_id_to_ranges", data=n2r)
+            # bmtk's reader (<= 1.2) accepts only the misspelt name and libsonata only the spec one:
+            # a hard link serves both without storing the index twice.
+            d["node_id_to_range"] = d["node_id_to_ranges"]
             d.create_dataset("range_to_edge_id", data=r2e)

@@ -298,6 +298,9 @@ class ReportWriter:
         ds = m.create_dataset("node_ids", data=self.node_ids.astype(np.uint64))
         ds.attrs.create("sorted", np.uint8(bool(np.all(np.diff(self.node_ids) > 0))), dtype=np.uint8)
         m.create_dataset("index_pointers", data=self.index_pointers.astype(np.uint64))
+        # bmtk's reader (<= 1.2) opens only the singular name and libsonata only the spec one:
+        # a hard link serves both without a second copy.
+        m["index_pointer"] = m["index_pointers"]
         m.create_dataset("element_ids", data=self.element_ids.astype(np.uint32))
         if self.element_pos is not None:
             m.create_dataset("element_pos", data=self.element_pos.astype(np.float32))

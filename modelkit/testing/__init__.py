@@ -48,7 +48,9 @@ def _eq_col(a: np.ndarray, b: np.ndarray) -> bool:
         return False
     if a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
         return bool(np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True))
-    return bool(np.array_equal(a.astype(object), b.astype(object)))
+    def norm(x: np.ndarray) -> list:
+        return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in x.tolist()]
+    return norm(a) == norm(b)
 
 
 def assert_populations_equal(a: Any, b: Any) -> None:
