@@ -27,6 +27,8 @@ __all__ = ["CircuitConfig", "SimulationConfig", "NodesEntry", "EdgesEntry", "Run
            "InputSpec", "ReportSpec", "load_config", "read_json", "expand_manifest"]
 
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+#: the ``key`` of errors about the document as a whole (not a JSON object, none of the expected keys)
+TOP_LEVEL = "(top level)"
 _BUILTINS = ("configdir", "workingdir", "configfname", "date", "time", "datetime")
 
 
@@ -50,7 +52,7 @@ def read_json(path: Any, what: str = "JSON config") -> dict:
     except RecursionError as e:
         raise ConfigError(p, None, "JSON nested less deeply", "too deep nesting") from e
     if not isinstance(data, dict):
-        raise ConfigError(p, None, f"a JSON object at the top of the {what}", type(data).__name__)
+        raise ConfigError(p, TOP_LEVEL, f"a JSON object at the top of the {what}", type(data).__name__)
     return data
 
 
@@ -162,7 +164,9 @@ def _validate(data: dict, schema_name: str, path: str | None) -> None:
     if errors:
         e = errors[0]
         key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in e.absolute_path).replace(".[", "[")
-        raise ConfigError(path, key or None, _schema_expectation(e), _short(e.instance))
+        if not key and e.validator == "required":  # a top-level key is missing: name it
+            key = next((str(k) for k in e.validator_value if k not in e.instance), TOP_LEVEL)
+        raise ConfigError(path, key or TOP_LEVEL, _schema_expectation(e), _short(e.instance))
 
 
 def _schema_expectation(e: jsonschema.ValidationError) -> str:
@@ -464,7 +468,7 @@ class SimulationConfig:
         net = network or (d.get("network") and _abspath(d["network"], base_dir, path, "network"))
         circuit = None
         if net:
-            if not os.path.exists(net):
+            if not os.path.isfile(net):
                 raise ConfigError(path, "network", "an existing circuit config file", net)
             circuit = CircuitConfig.from_file(net)
         if "networks" in d:
@@ -531,13 +535,19 @@ def load_config(path: Any) -> CircuitConfig | SimulationConfig:
             if v is not None and not isinstance(v, str):
                 raise ConfigError(p, k, "a path string", type(v).__name__)
         net_path = _abspath(net, base, p, "network") if net else None
+        if net_path is not None and not os.path.isfile(net_path):
+            raise ConfigError(p, "network", "an existing circuit config file", net_path)
         if sim:
             sim_path = _abspath(sim, base, p, "simulation")
-            if not os.path.exists(sim_path):
+            if not os.path.isfile(sim_path):
                 raise ConfigError(p, "simulation", "an existing simulation config file", sim_path)
-            return SimulationConfig.from_file(sim_path, network=net_path)
-        if net_path is None or not os.path.exists(net_path):
-            raise ConfigError(p, "network", "an existing circuit config file", str(net_path))
+            out = SimulationConfig.from_file(sim_path, network=net_path)
+            if out.circuit is None:
+                raise ConfigError(p, "network", f"a circuit config (here, or 'network'/'networks' in {sim_path})",
+                                  "none")
+            return out
+        if net_path is None:
+            raise ConfigError(p, "network", "an existing circuit config file", "none")
         return CircuitConfig.from_file(net_path)
-    raise ConfigError(p, None, "a SONATA config (keys 'networks', 'run', or 'network'/'simulation')",
+    raise ConfigError(p, TOP_LEVEL, "a SONATA config (keys 'networks', 'run', or 'network'/'simulation')",
                       f"keys {sorted(data)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class EdgePopulation(GroupedPopulation):
         super().__init__(path, name, types)
         self._index: dict[str, EdgeIndex] = {}
         self._pops: tuple[str | None, str | None] | None = None
+        self._id_datasets: dict[str, h5py.Dataset] = {}  # open handles of the id datasets, for small queries
 
     def __setstate__(self, st: dict) -> None:
         EdgePopulation.__init__(self, st["path"], st["name"], st["types"])
@@ -97,16 +99,27 @@ class EdgePopulation(GroupedPopulation):
         return self._node_populations()[1]
 
     # -------------------------------------------------------------- id arrays
+    def _id_dataset(self, name: str) -> h5py.Dataset:
+        ds = self._id_datasets.get(name)
+        if ds is None or not ds.id.valid:  # first use, or the file was closed since
+            ds = h5.require_dataset(self._group(), name, self.path, kind="integer")
+            self._id_datasets[name] = ds
+        return ds
+
     def _ids(self, name: str, selection: Any) -> np.ndarray:
-        g = self._group()
-        ds = h5.require_dataset(g, name, self.path, kind="integer")
+        ds = self._id_dataset(name)
         if selection is None:
             a = h5.read_array(ds, self.path)
         elif isinstance(selection, Selection) and self.layout.ids is None:
             r = selection.ranges
             if len(r) and r[-1, 1] > ds.shape[0]:
                 raise SonataFormatError(self.path, ds.name, f"edge ids below {ds.shape[0]}", f"{int(r[-1, 1]) - 1}")
-            a = h5.read_ranges(ds, r, self.path)
+            if len(r) == 1:  # one hyperslab (a node's afferent edges): skip the generic range reader
+                lo, hi = r[0].tolist()
+                with h5.guard(self.path, self._ds_name(name)):
+                    a = ds[lo:hi]
+            else:
+                a = h5.read_ranges(ds, r, self.path)
         else:
             rows = self._rows(selection)
             if rows is None:
@@ -115,7 +128,7 @@ class EdgePopulation(GroupedPopulation):
                 a = h5.read_array(ds, self.path, rows)
             else:
                 a = h5.read_indices(ds, rows, self.path)
-        return h5.as_ids(a, self.path, ds.name)
+        return h5.as_ids(a, self.path, self._ds_name(name))
 
     def source_ids(self, selection: Any = None) -> np.ndarray:
         """``source_node_id`` of the selected edges (all when omitted), int64."""
@@ -201,6 +214,8 @@ class EdgePopulation(GroupedPopulation):
     # --------------------------------------------------------------- queries
     def _get_index(self, direction: str) -> EdgeIndex:
         idx = self._index.get(direction)
+        if idx is not None and idx.file_closed():  # close() was called: reopen the file's index
+            idx = None
         if idx is None:
             g = self._group()
             ig, _ = find_index_group(g, self.path)
@@ -218,13 +233,19 @@ class EdgePopulation(GroupedPopulation):
         ig, _ = find_index_group(self._group(), self.path)
         return ig is not None and all(d in ig for d in DIRECTIONS)
 
+    def _edges_of(self, direction: str, node_ids: Any) -> Selection:
+        idx = self._get_index(direction)
+        if isinstance(node_ids, (int, np.integer)) and not isinstance(node_ids, bool):
+            return idx.edges_of_node(int(node_ids))  # one node: the cheapest path
+        return idx.edges_of(_as_id_array(node_ids))
+
     def afferent_edges(self, node_ids: Any) -> Selection:
         """Edges whose target is one of ``node_ids`` (incoming edges)."""
-        return self._get_index("target_to_source").edges_of(_as_id_array(node_ids))
+        return self._edges_of("target_to_source", node_ids)
 
     def efferent_edges(self, node_ids: Any) -> Selection:
         """Edges whose source is one of ``node_ids`` (outgoing edges)."""
-        return self._get_index("source_to_target").edges_of(_as_id_array(node_ids))
+        return self._edges_of("source_to_target", node_ids)
 
     def afferent_nodes(self, node_ids: Any, unique: bool = True) -> np.ndarray:
         """Source node ids of the edges onto ``node_ids`` (sorted unique by default)."""
@@ -389,33 +410,45 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, i
         if e and (a.dtype.kind not in "iu" or a.min() < 0):
             raise SonataFormatError(path, f"{where}/{nm}", "non-negative integer node ids", f"dtype {a.dtype}")
     groups = p.groups or {0: GroupData(size=e)}
-    g = root.create_group(p.name)
-    ds = g.create_dataset("source_node_id", data=src.astype(np.uint64, copy=False))
-    _str_attr(ds, "node_population", p.source_population)
-    ds = g.create_dataset("target_node_id", data=tgt.astype(np.uint64, copy=False))
-    _str_attr(ds, "node_population", p.target_population)
-    g.create_dataset("edge_type_id", data=np.asarray(p.edge_type_id).astype(np.uint32, copy=False))
-    if p.edge_group_id is None:
-        if len(groups) != 1:
-            raise SonataFormatError(path, f"{where}/edge_group_id", "explicit group ids for several groups", "none")
-        gid_val = next(iter(groups))
-        g.create_dataset("edge_group_id", data=np.full(e, gid_val, dtype=np.uint32))
-    else:
-        g.create_dataset("edge_group_id", data=np.asarray(p.edge_group_id).astype(np.uint32, copy=False))
-    gidx = np.arange(e, dtype=np.uint64) if p.edge_group_index is None else \
-        np.asarray(p.edge_group_index).astype(np.uint64, copy=False)
-    g.create_dataset("edge_group_index", data=gidx)
-    if p.edge_id is not None:
-        g.create_dataset("edge_id", data=np.asarray(p.edge_id).astype(np.uint64, copy=False))
-    for gid, data in sorted(groups.items()):
-        write_group(g, gid, data, where)
+    jobs = []
     if index:
         n_src = p.source_node_count if p.source_node_count is not None else (int(src.max()) + 1 if e else 0)
         n_tgt = p.target_node_count if p.target_node_count is not None else (int(tgt.max()) + 1 if e else 0)
-        ig = g.create_group("indices")
-        for direction, ids, n in (("source_to_target", src, n_src), ("target_to_source", tgt, n_tgt)):
+        jobs = [("source_to_target", src, n_src), ("target_to_source", tgt, n_tgt)]
+    # Big populations: the source index (a sort, sources being unsorted when edges are sorted by
+    # target) is built on a worker thread while this one writes the datasets and the target index;
+    # numpy and HDF5 release the GIL.
+    pool = ThreadPoolExecutor(max_workers=1) if jobs and e >= _THREADED_INDEX_EDGES else None
+    try:
+        futures = {"source_to_target": pool.submit(build_index, src, jobs[0][2])} if pool is not None else {}
+        g = root.create_group(p.name)
+        ds = _create_int_dataset(g, "source_node_id", src, np.uint64)
+        _str_attr(ds, "node_population", p.source_population)
+        ds = _create_int_dataset(g, "target_node_id", tgt, np.uint64)
+        _str_attr(ds, "node_population", p.target_population)
+        _create_int_dataset(g, "edge_type_id", p.edge_type_id, np.uint32)
+        if p.edge_group_id is None:
+            if len(groups) != 1:
+                raise SonataFormatError(path, f"{where}/edge_group_id", "explicit group ids for several groups",
+                                        "none")
+            gid_val = next(iter(groups))
+            _create_blocks(g, "edge_group_id", e, np.uint32, lambda lo, out: out.fill(gid_val))
+        else:
+            _create_int_dataset(g, "edge_group_id", p.edge_group_id, np.uint32)
+        if p.edge_group_index is None:
+            _create_blocks(g, "edge_group_index", e, np.uint64, _fill_arange)
+        else:
+            _create_int_dataset(g, "edge_group_index", p.edge_group_index, np.uint64)
+        if p.edge_id is not None:
+            _create_int_dataset(g, "edge_id", p.edge_id, np.uint64)
+        for gid, data in sorted(groups.items()):
+            write_group(g, gid, data, where)
+        if jobs:
+            ig = g.create_group("indices")
+        for direction, ids, n in sorted(jobs, key=lambda j: j[0] in futures):  # this thread's work first
+            fut = futures.get(direction)
             try:
-                n2r, r2e = build_index(ids, n)
+                n2r, r2e = fut.result() if fut is not None else build_index(ids, n)
             except ValueError as err:
                 raise SonataFormatError(path, f"{where}/{direction}", "node ids below the node population size",
                                         str(err)) from err
@@ -425,3 +458,43 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, i
             # a hard link serves both without storing the index twice.
             d["node_id_to_range"] = d["node_id_to_ranges"]
             d.create_dataset("range_to_edge_id", data=r2e)
+            del n2r, r2e
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+#: populations from this many edges build the source index on a worker thread while writing
+_THREADED_INDEX_EDGES = 1 << 16
+#: elements per block when a column is converted or generated on its way to the file
+_BLOCK = 1 << 20
+
+
+def _create_int_dataset(g: h5py.Group, name: str, values: Any, dtype: Any) -> h5py.Dataset:
+    """``g[name]`` = ``values`` stored as ``dtype``: int64 as uint64 is written through a view; other
+    conversions go block by block through one small buffer, never a full-size copy (fresh memory
+    is slow to fault in, and 10^8 edges make 800 MB copies)."""
+    a = np.asarray(values)
+    if a.dtype == dtype:
+        return g.create_dataset(name, data=a)
+    if a.dtype == np.int64 and np.dtype(dtype) == np.uint64:
+        return g.create_dataset(name, data=a.view(np.uint64))
+    if a.ndim != 1:
+        return g.create_dataset(name, data=a.astype(dtype))
+    return _create_blocks(g, name, len(a), dtype, lambda lo, out: np.copyto(out, a[lo:lo + len(out)],
+                                                                              casting="unsafe"))
+
+
+def _create_blocks(g: h5py.Group, name: str, n: int, dtype: Any, fill: Any) -> h5py.Dataset:
+    """A 1-D dataset of ``n`` elements written in blocks; ``fill(lo, out)`` computes rows ``lo:lo+len(out)``."""
+    ds = g.create_dataset(name, shape=(n,), dtype=dtype)
+    buf = np.empty(min(n, _BLOCK), dtype=dtype)
+    for lo in range(0, n, _BLOCK):
+        out = buf[:min(n - lo, _BLOCK)]
+        fill(lo, out)
+        ds[lo:lo + len(out)] = out
+    return ds
+
+
+def _fill_arange(lo: int, out: np.ndarray) -> None:
+    out[:] = np.arange(lo, lo + len(out), dtype=out.dtype)

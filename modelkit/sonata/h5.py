@@ -93,8 +93,10 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
 
     Parameters
     ----------
-    kind : {'any', 'integer', 'number', 'string'}
-        ``integer`` also accepts integral floats (seen in the wild for edge_group_id).
+    kind : {'any', 'integer', 'number', 'string', 'column'}
+        ``integer`` also accepts integral floats (seen in the wild for edge_group_id);
+        ``column`` is any attribute type SONATA stores: numbers, booleans, strings (not
+        compound, opaque, array or complex types).
     ndim : int or None
         Required number of dimensions.
     length : int or None
@@ -114,6 +116,7 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
             "integer": dt.kind in "iuf",
             "number": dt.kind in "iufb",
             "string": dt.kind in "SOU" or h5py.check_string_dtype(dt) is not None,
+            "column": dt.kind in "biufSU" or h5py.check_string_dtype(dt) is not None,
         }[kind]
         if not ok:
             raise SonataFormatError(path, full, expected, f"dtype {dt}")
@@ -126,7 +129,7 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
 
 def _describe(kind: str, ndim: int | None, length: int | None) -> str:
     words = {"any": "a dataset", "integer": "an integer dataset", "number": "a numeric dataset",
-             "string": "a string dataset"}[kind]
+             "string": "a string dataset", "column": "a dataset of numbers or strings"}[kind]
     if ndim == 1:
         words = words.replace("dataset", "1-D dataset")
     elif ndim:
@@ -136,8 +139,13 @@ def _describe(kind: str, ndim: int | None, length: int | None) -> str:
     return words
 
 
-def _join(parent: str, name: str) -> str:
-    return f"{parent.rstrip('/')}/{name}"
+def _join(parent: Any, name: Any) -> str:
+    return f"{_text(parent).rstrip('/')}/{_text(name)}"
+
+
+def _text(name: Any) -> str:
+    """An HDF5 name as text: h5py hands out bytes for names that are not valid UTF-8."""
+    return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
 def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarray:

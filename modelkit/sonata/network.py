@@ -82,9 +82,15 @@ def _population_names(path: str, root: str) -> list[str]:
     try:
         g = h5.require_group(f, root, path, f"a /{root} group")
         with h5.guard(path, f"/{root}", "a readable group"):
-            names = [k for k in g.keys() if isinstance(g.get(k), h5py.Group)]
+            names = list(g.keys())
+            for k in names:
+                obj = g.get(k)
+                if not isinstance(obj, h5py.Group):
+                    raise SonataFormatError(path, f"/{root}/{k}", "a population group", type(obj).__name__)
     finally:
         f.close()
+    if not names:
+        raise SonataFormatError(path, f"/{root}", "one or more population groups", "none")
     return names
 
 
@@ -138,24 +144,25 @@ class Network:
         types_cache: dict[str, TypesTable] = {}
         nodes: dict[str, NodePopulation] = {}
         edges: dict[str, EdgePopulation] = {}
+        where = circuit.path or cfg.path  # the file holding the networks entries
         for i, e in enumerate(circuit.nodes):
             if not e.enabled:
                 continue
-            t = _types(e.node_types_file, "node_type_id", types_cache, cfg.path, f"networks.nodes[{i}]")
-            for name in _population_names(_must_exist(e.nodes_file, cfg.path, f"networks.nodes[{i}].nodes_file"),
+            t = _types(e.node_types_file, "node_type_id", types_cache, where, f"networks.nodes[{i}].node_types_file")
+            for name in _population_names(_must_exist(e.nodes_file, where, f"networks.nodes[{i}].nodes_file"),
                                           "nodes"):
                 if name in nodes:
-                    raise ConfigError(cfg.path, f"networks.nodes[{i}]", "unique node population names",
+                    raise ConfigError(where, f"networks.nodes[{i}]", "unique node population names",
                                       f"{name!r} also in {nodes[name].path}")
                 nodes[name] = NodePopulation(e.nodes_file, name, t)
         for i, ee in enumerate(circuit.edges):
             if not ee.enabled:
                 continue
-            t = _types(ee.edge_types_file, "edge_type_id", types_cache, cfg.path, f"networks.edges[{i}]")
-            for name in _population_names(_must_exist(ee.edges_file, cfg.path, f"networks.edges[{i}].edges_file"),
+            t = _types(ee.edge_types_file, "edge_type_id", types_cache, where, f"networks.edges[{i}].edge_types_file")
+            for name in _population_names(_must_exist(ee.edges_file, where, f"networks.edges[{i}].edges_file"),
                                           "edges"):
                 if name in edges:
-                    raise ConfigError(cfg.path, f"networks.edges[{i}]", "unique edge population names",
+                    raise ConfigError(where, f"networks.edges[{i}]", "unique edge population names",
                                       f"{name!r} also in {edges[name].path}")
                 edges[name] = EdgePopulation(ee.edges_file, name, t)
         ns = NodeSets()
@@ -209,29 +216,55 @@ class Network:
         Raises
         ------
         NodeSetError
-            An unknown name.
+            An unknown name, an invalid inline definition (naming the config that holds it:
+            the network's ``path``).
         """
+        try:
+            return self._resolve_node_set(ref)
+        except NodeSetError as e:
+            if e.path is not None:
+                raise
+            # an inline definition: the config that holds the reference is where to look
+            raise NodeSetError(self.path, e.key or f"node set reference {_short_repr(ref)}", e.expected,
+                               e.found) from e
+
+    def _resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+        inline = NodeSets()  # no file: errors in an inline definition get the config's path above
+
+        def named_or_inline(defn: Any, p: NodePopulation) -> Selection:
+            if isinstance(defn, list):  # names come from the node sets file, dicts are inline
+                out = Selection()
+                for item in defn:
+                    out = out | (self.node_sets.materialize(item, p) if isinstance(item, str)
+                                 else inline.materialize(item, p))
+                return out
+            return inline.materialize(defn, p)
+
         if isinstance(ref, str):
             if ref in self.node_sets:
                 return "node_sets_file", {n: self.node_sets.materialize(ref, p) for n, p in self.nodes.items()}
             if ref in self.nodes:
                 return "population_name_fallback", {n: (p.ids() if n == ref else Selection())
                                                     for n, p in self.nodes.items()}
-            raise NodeSetError(self.node_sets.path or self.path, ref,
-                               f"a node set (known: {self.node_sets.names}) or a population name "
-                               f"(known: {sorted(self.nodes)})", "undefined")
+            circuit = getattr(self.config, "circuit", self.config)
+            raise NodeSetError(self.path, ref,
+                               f"a node set of {self.node_sets.path or 'the network'} "
+                               f"(known: {self.node_sets.names}) or a population name of "
+                               f"{getattr(circuit, 'path', None) or 'the network'} (known: {sorted(self.nodes)})",
+                               "undefined")
         if isinstance(ref, Mapping):
-            return "inline(dict)", {n: self.node_sets.materialize(dict(ref), p) for n, p in self.nodes.items()}
+            return "inline(dict)", {n: named_or_inline(dict(ref), p) for n, p in self.nodes.items()}
         if isinstance(ref, (int, np.integer)) and not isinstance(ref, bool):
             ref = [int(ref)]
         if isinstance(ref, (list, tuple)):
             if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in ref):
-                ids = np.asarray(ref, dtype=np.int64)
-                return "inline(list)", {n: Selection.from_values(ids[(ids >= 0) & (ids < p.size)])
+                # ids outside the population (negative, past the end) select nothing
+                ids = np.asarray([int(x) for x in ref if 0 <= int(x) < 2**63], dtype=np.int64)
+                return "inline(list)", {n: Selection.from_values(ids[ids < p.size])
                                         if p.layout.ids is None else p.select(node_id=list(map(int, ids)))
                                         for n, p in self.nodes.items()}
-            return "inline(list)", {n: self.node_sets.materialize(list(ref), p) for n, p in self.nodes.items()}
-        raise NodeSetError(self.path, None, "a node set name, dict or list", type(ref).__name__)
+            return "inline(list)", {n: named_or_inline(list(ref), p) for n, p in self.nodes.items()}
+        raise NodeSetError(None, None, "a node set name, dict or list", type(ref).__name__)
 
     def materialize(self, ref: Any) -> dict[str, Selection]:
         """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
@@ -327,9 +360,14 @@ class Network:
             p.close()
 
 
+def _short_repr(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
 def _must_exist(p: str, cfg_path: str | None, key: str) -> str:
-    if not os.path.exists(p):
-        raise ConfigError(cfg_path, key, "an existing file", p)
+    if not os.path.isfile(p):
+        raise ConfigError(cfg_path, key, "an existing file", p + (" (a directory)" if os.path.isdir(p) else ""))
     return p
 
 

@@ -17,6 +17,8 @@ __all__ = ["NodeSets", "materialize_rule"]
 
 #: keys that select ids rather than attribute values (``gids``/``node_ids`` are legacy spellings)
 ID_KEYS = ("node_id", "node_ids", "gids")
+#: deepest chain of compound node sets (a names b names c ...) that is materialised
+MAX_DEPTH = 100
 
 
 def _check_definition(defn: Any, path: str | None, key: str) -> None:
@@ -37,8 +39,9 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
             continue
         if attr in ID_KEYS:
             vals = value if isinstance(value, list) else [value]
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in vals):
-                raise NodeSetError(path, k, "a non-negative integer id or a list of them", repr(value)[:80])
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**63 for v in vals):
+                raise NodeSetError(path, k, "a non-negative integer id (below 2**63) or a list of them",
+                                   repr(value)[:80])
             continue
         err = check_rule_value(value)
         if err:
@@ -135,20 +138,30 @@ class NodeSets:
         NodeSetError
             Unknown names, cycles, invalid rules.
         """
-        return self._materialize(node_set, population, ())
+        return self._materialize(node_set, population, (), {})
 
-    def _materialize(self, node_set: Any, population: Any, chain: tuple[str, ...]) -> Selection:
+    def _materialize(self, node_set: Any, population: Any, chain: tuple[str, ...],
+                     done: dict[str, Selection]) -> Selection:
+        """``done`` holds the names already materialised in this call: each is evaluated once
+        (a compound naming the same set twice on many levels would otherwise take 2**levels)."""
         if isinstance(node_set, str):
+            if len(chain) >= MAX_DEPTH:  # recursion would run out of stack long before a real circuit needs it
+                raise NodeSetError(self.path, chain[0], f"compound node sets nested at most {MAX_DEPTH} deep",
+                                   " -> ".join(chain[:3]) + f" -> ... ({len(chain)} names) -> {node_set}")
             if node_set in chain:
                 cyc = " -> ".join(chain[chain.index(node_set):] + (node_set,))
                 raise NodeSetError(self.path, node_set, "node sets without cycles", cyc)
+            if node_set in done:
+                return done[node_set]
             if node_set not in self.definitions:
                 raise NodeSetError(self.path, node_set, f"a defined node set (known: {self.names})", "undefined")
-            return self._materialize(self.definitions[node_set], population, chain + (node_set,))
+            sel = self._materialize(self.definitions[node_set], population, chain + (node_set,), done)
+            done[node_set] = sel
+            return sel
         if isinstance(node_set, list):
             out = Selection()
             for item in node_set:
-                out = out | self._materialize(item, population, chain)
+                out = out | self._materialize(item, population, chain, done)
             return out
         if isinstance(node_set, Mapping):
             key = chain[-1] if chain else "(inline)"

@@ -375,7 +375,7 @@ class GroupedPopulation:
     def _read_group_column(self, gid: int, name: str, idx: Any, dynamics: bool = False) -> np.ndarray:
         g = self._group()
         sub = f"{gid}/dynamics_params/{name}" if dynamics else f"{gid}/{name}"
-        ds = h5.require_dataset(g, sub, self.path, ndim=None)
+        ds = h5.require_dataset(g, sub, self.path, kind="column", ndim=None)
         if idx is None:
             vals = h5.read_array(ds, self.path)
         elif isinstance(idx, slice):

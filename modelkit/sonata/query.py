@@ -42,6 +42,8 @@ def check_rule_value(value: Any) -> str | None:
                 return f"a valid regular expression ({e})"
         elif isinstance(arg, bool) or not isinstance(arg, (int, float)):
             return f"a number for {op}"
+        elif isinstance(arg, int) and not -1e308 < arg < 1e308:
+            return f"a number for {op} within the float range"
         return None
     if isinstance(value, list):
         for v in value:

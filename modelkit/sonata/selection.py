@@ -65,6 +65,24 @@ class Selection:
         return s
 
     @classmethod
+    def _from_rows(cls, r: np.ndarray) -> "Selection":
+        """From an ``(n, 2)`` int64 array (copied): one range takes a fast path, more are normalised."""
+        s = cls.__new__(cls)
+        if len(r) == 1:
+            a, b = r[0].tolist()
+            if a < 0:
+                raise ValueError("ids must be non-negative")
+            if b < a:
+                raise ValueError("range stop before start")
+            s._ranges = np.array(r, dtype=np.int64) if b > a else np.empty((0, 2), dtype=np.int64)
+        elif len(r) and r[0, 0] >= 0 and (r[:, 1] > r[:, 0]).all() and (r[1:, 0] > r[:-1, 1]).all():
+            s._ranges = np.array(r, dtype=np.int64)  # already sorted, disjoint, not adjacent (an index's rows)
+        else:
+            r = _normalize(np.asarray(r, dtype=np.int64).reshape(-1, 2))
+            s._ranges = r.copy() if r.base is not None else r
+        return s
+
+    @classmethod
     def from_ranges(cls, ranges: Any) -> "Selection":
         """Selection of the union of ``[start, stop)`` ranges."""
         return cls(ranges)

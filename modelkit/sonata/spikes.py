@@ -159,17 +159,19 @@ def _read_spikes_h5(p: str) -> dict[str | None, SpikePopulation]:
 def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:
     try:
         with open(p, encoding="utf-8") as fh:
-            lines = [ln for ln in fh.read().splitlines() if ln.strip()]
+            lines = [(n, ln) for n, ln in enumerate(fh.read().splitlines(), start=1) if ln.strip()]
     except FileNotFoundError as e:
         raise SonataFormatError(p, None, "an existing spikes CSV file", "no such file") from e
     except (OSError, UnicodeDecodeError) as e:
         raise SonataFormatError(p, None, "a readable spikes CSV file", f"{type(e).__name__}: {e}") from e
     if not lines:
         return {}
-    try:
-        rows = [tokenize_line(ln.replace(",", " ")) for ln in lines]
-    except ValueError as e:
-        raise SonataFormatError(p, None, "a well-formed spikes CSV", str(e)) from e
+    rows = []
+    for n, ln in lines:
+        try:
+            rows.append(tokenize_line(ln.replace(",", " ")))
+        except ValueError as e:
+            raise SonataFormatError(p, f"line {n}", "a well-formed spikes CSV line", str(e)) from e
     header = rows[0]
     if "timestamps" in header and ("node_ids" in header or "node_id" in header or "gids" in header):
         ti = header.index("timestamps")
@@ -179,15 +181,19 @@ def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:
     else:
         ti, ni, pi = 0, 1, None
         body = rows
+        if len(header) < 2:
+            raise SonataFormatError(p, f"line {lines[0][0]}", "a header 'timestamps population node_ids' or two fields "
+                                    "(time, node id) per line", f"{len(header)} field")
     width = len(header)
+    first = len(rows) - len(body)
     for k, r in enumerate(body):
         if len(r) != width:
-            raise SonataFormatError(p, f"line {k + 1 + (body is not rows)}", f"{width} fields", f"{len(r)} fields")
+            raise SonataFormatError(p, f"line {lines[first + k][0]}", f"{width} fields", f"{len(r)} fields")
     try:
         ts = np.array([float(r[ti]) for r in body], dtype=np.float64)
         ids_f = [r[ni] for r in body]
         ids = np.array([int(x) for x in ids_f], dtype=np.int64)
-    except ValueError as e:
+    except (ValueError, OverflowError) as e:
         raise SonataFormatError(p, "timestamps/node_ids", "numeric spike times and integer node ids", str(e)) from e
     if ids.size and ids.min() < 0:
         raise SonataFormatError(p, "node_ids", "non-negative node ids", str(int(ids.min())))

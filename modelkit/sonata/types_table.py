@@ -36,7 +36,7 @@ def tokenize_line(line: str) -> list[str]:
         if pos >= len(line):
             return out
         m = _TOKEN.match(line, pos)
-        if m is None:  # an unterminated quote: take the rest of the line literally
+        if m is None or (line[pos] == '"' and m.group(1) is None):  # an opening quote never closed
             raise ValueError(f"unterminated quote at column {pos + 1}")
         out.append(m.group(1).replace('""', '"') if m.group(1) is not None else m.group(2))
         pos = m.end()
@@ -205,9 +205,9 @@ def read_types_csv(path: Any, id_column: str) -> TypesTable:
             raise SonataFormatError(p, f"line {n}", f"{len(header)} fields as in the header", f"{len(r)} fields")
     cols = {h: [r[i] for r in body] for i, h in enumerate(header)}
     raw_ids = cols.pop(id_column)
-    bad = [t for t in raw_ids if not _INT.match(t)]
+    bad = [t for t in raw_ids if not _INT.match(t) or not -(2**63) <= int(t) < 2**63]
     if bad:
-        raise SonataFormatError(p, id_column, "integer type ids", f"{bad[0]!r}")
+        raise SonataFormatError(p, id_column, "integer type ids (64-bit)", f"{bad[0]!r}")
     ids = np.array([int(t) for t in raw_ids], dtype=np.int64)
     if len(np.unique(ids)) != len(ids):
         u, c = np.unique(ids, return_counts=True)
