@@ -22,6 +22,7 @@ from modelkit.options import OPTIONS
 __all__ = [
     "open_h5",
     "guard",
+    "has",
     "require_group",
     "require_dataset",
     "read_ranges",
@@ -73,6 +74,12 @@ def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") 
         raise
     except _LOW_LEVEL as e:
         raise SonataFormatError(path, dataset, expected, f"{type(e).__name__}: {e}") from e
+
+
+def has(parent: h5py.Group, name: str, path: Any) -> bool:
+    """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError)."""
+    with guard(path, _join(parent.name, name), "a readable link table"):
+        return name in parent
 
 
 def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group") -> h5py.Group:
@@ -172,6 +179,8 @@ def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
     elif a.dtype.kind == "f":
         if a.size and not (np.isfinite(a).all() and (a == np.round(a)).all()):
             raise SonataFormatError(path, dataset, "integral values", "non-integral floats")
+        if a.size and float(np.abs(a).max()) >= 2.0**63:
+            raise SonataFormatError(path, dataset, "ids below 2**63", f"max {np.abs(a).max()}")
         out = a.astype(np.int64)
     else:
         raise SonataFormatError(path, dataset, "an integer dataset", f"dtype {a.dtype}")

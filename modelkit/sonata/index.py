@@ -17,8 +17,8 @@ from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.selection import Selection
 
-__all__ = ["stable_argsort_ids", "build_index", "EdgeIndex", "INDEX_GROUPS", "NODE_TO_RANGES_NAMES",
-           "find_index_group"]
+__all__ = ["stable_argsort_ids", "build_index", "index_runs", "IndexRuns", "EdgeIndex", "INDEX_GROUPS",
+           "NODE_TO_RANGES_NAMES", "find_index_group"]
 
 INDEX_GROUPS = ("indices", "indicies", "incidies")
 NODE_TO_RANGES_NAMES = ("node_id_to_ranges", "node_id_to_range")
@@ -64,41 +64,143 @@ def stable_argsort_ids(ids: np.ndarray, max_id: int | None = None) -> np.ndarray
     return key.view(np.int64)
 
 
+#: elements per block in blockwise passes (small scratch buffers instead of full-size temporaries)
+_BLOCK = 1 << 20
+
+
+class IndexRuns:
+    """``range_to_edge_id`` of one index direction, held compactly until it is written.
+
+    Rows are the maximal runs of consecutive edges of one node, ordered by node,
+    then edge id.  They are stored as the run starts (sorted ids), as packed sort
+    keys (unsorted ids), or, rarely, as the rows themselves; :meth:`rows` decodes
+    any block, so a writer never needs the (R, 2) array whole.
+    """
+
+    __slots__ = ("n_rows", "_n_edges", "_starts", "_key", "_len_bits", "_edge_mask", "_table")
+
+    def __init__(self, n_rows: int, n_edges: int, *, starts: np.ndarray | None = None, key: np.ndarray | None = None,
+                 len_bits: int = 0, edge_bits: int = 0, table: np.ndarray | None = None) -> None:
+        self.n_rows = n_rows
+        self._n_edges = n_edges
+        self._starts = starts  # sorted ids: row k = [starts[k], starts[k + 1] or n_edges)
+        self._key = key  # node << (edge_bits + len_bits) | start << len_bits | length, sorted
+        self._len_bits = len_bits
+        self._edge_mask = (1 << edge_bits) - 1
+        self._table = table
+
+    def rows(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``lo:hi`` as a (hi - lo, 2) uint64 array (written into ``out`` when given)."""
+        if out is None:
+            out = np.empty((hi - lo, 2), dtype=np.uint64)
+        if hi <= lo:
+            return out
+        if self._table is not None:
+            out[...] = self._table[lo:hi]
+        elif self._starts is not None:
+            s = self._starts
+            out[:, 0] = s[lo:hi]
+            out[:hi - lo - 1, 1] = s[lo + 1:hi]
+            out[-1, 1] = s[hi] if hi < len(s) else self._n_edges
+        else:
+            k = self._key[lo:hi]  # type: ignore[index]
+            np.right_shift(k, _U64(self._len_bits), out=out[:, 0])
+            out[:, 0] &= _U64(self._edge_mask)
+            np.bitwise_and(k, _U64((1 << self._len_bits) - 1), out=out[:, 1])
+            out[:, 1] += out[:, 0]
+        return out
+
+    def array(self) -> np.ndarray:
+        """All rows, (n_rows, 2) uint64."""
+        return self._table if self._table is not None else self.rows(0, self.n_rows)
+
+    def write_to(self, ds: Any, block: int = _BLOCK) -> None:
+        """Fill the (n_rows, 2) dataset ``ds`` block by block through one reused buffer."""
+        if self._table is not None:
+            ds[...] = self._table
+            return
+        buf = np.empty((min(self.n_rows, block), 2), dtype=np.uint64)
+        for lo in range(0, self.n_rows, block):
+            hi = min(self.n_rows, lo + block)
+            ds[lo:hi] = self.rows(lo, hi, buf[:hi - lo])
+
+
+def _run_lengths(starts: np.ndarray, lo: int, hi: int, n_edges: int, buf: np.ndarray) -> np.ndarray:
+    """Lengths of the runs ``lo:hi`` (the run from the last start ends at ``n_edges``), in ``buf``."""
+    out = buf[:hi - lo]
+    m = hi - lo - (hi == len(starts))
+    np.subtract(starts[lo + 1:lo + 1 + m], starts[lo:lo + m], out=out[:m])
+    if m < len(out):
+        out[m] = n_edges - int(starts[-1])
+    return out
+
+
 def _sorted_runs(run_node: np.ndarray, starts: np.ndarray, n_edges: int, max_id: int,
-                 key_bits: int = 64) -> np.ndarray:
-    """``range_to_edge_id`` of the runs ``[starts[k], starts[k + 1])`` (the last ends at ``n_edges``),
-    ordered by (node, start).
+                 key_bits: int = 64, block: int = _BLOCK) -> IndexRuns:
+    """The runs ``[starts[k], starts[k + 1])`` (the last ends at ``n_edges``) ordered by (node, start).
 
     Node, start and length are packed into one uint64 key when they fit in
     ``key_bits``, so one in-place sort orders everything without random gathers.
-    Works in place: ``run_node`` and ``starts`` (uint64) are overwritten, and the
-    only new array is the result (whose second half holds the run lengths meanwhile):
-    fresh memory is costly (page faults), more than the passes over it.
+    ``run_node`` (uint64) becomes the key; the lengths and shifted starts are
+    OR-ed in block by block, so no other full-size array is made: fresh memory
+    is costly (page faults), often more than the passes over it.
     """
     r = len(run_node)
-    r2e = np.empty((r, 2), dtype=np.uint64)
-    lens = r2e.reshape(-1)[r:]  # scratch, contiguous; overwritten by the result last
-    np.subtract(starts[1:], starts[:-1], out=lens[:-1])
-    lens[-1] = n_edges - int(starts[-1])
-    bl = int(lens.max()).bit_length()
+    blk = min(r, block)
+    buf = np.empty(blk, dtype=np.uint64)
+    max_len = 0
+    for lo in range(0, r, blk):  # longest run, for the width of the length field
+        hi = min(r, lo + blk)
+        max_len = max(max_len, int(_run_lengths(starts, lo, hi, n_edges, buf).max()))
+    bl = max_len.bit_length()
     be = max(n_edges - 1, 1).bit_length()
-    if max_id.bit_length() + be + bl <= key_bits:
-        key = run_node
-        key <<= _U64(be + bl)
-        starts <<= _U64(bl)
-        key |= starts
-        key |= lens
-        key.sort()
-        np.bitwise_and(key, _U64((1 << bl) - 1), out=r2e[:, 1])
-        key >>= _U64(bl)
-        np.bitwise_and(key, _U64((1 << be) - 1), out=r2e[:, 0])
-        r2e[:, 1] += r2e[:, 0]
-        return r2e
-    order = np.argsort(run_node, kind="stable")
-    first, length = starts[order], lens[order]
-    r2e[:, 0] = first
-    np.add(first, length, out=r2e[:, 1])
-    return r2e
+    if max_id.bit_length() + be + bl > key_bits:
+        order = np.argsort(run_node, kind="stable")
+        first = starts[order]
+        ends = np.append(starts[1:], _U64(n_edges))[order]
+        return IndexRuns(r, n_edges, table=np.stack([first, ends], axis=1))
+    key = run_node
+    key <<= _U64(be + bl)
+    for lo in range(0, r, blk):
+        hi = min(r, lo + blk)
+        d = _run_lengths(starts, lo, hi, n_edges, buf)
+        key[lo:hi] |= d
+        np.left_shift(starts[lo:hi], _U64(bl), out=d)
+        key[lo:hi] |= d
+    key.sort()
+    return IndexRuns(r, n_edges, key=key, len_bits=bl, edge_bits=be)
+
+
+def index_runs(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray, IndexRuns]:
+    """:func:`build_index` with ``range_to_edge_id`` as :class:`IndexRuns` (decoded when written)."""
+    ids = np.asarray(ids).ravel()
+    e = len(ids)
+    u = _as_u64(ids)
+    max_id = int(u.max()) if e else -1
+    if max_id >= 1 << 63 and ids.dtype == np.int64:  # negative ids seen through the uint64 view
+        raise ValueError(f"negative node id {int(ids.min())}")
+    if n_nodes is None:
+        n_nodes = max_id + 1
+    if max_id >= n_nodes:
+        raise ValueError(f"node id {max_id} >= number of nodes {n_nodes}")
+    if e == 0:
+        return np.zeros((n_nodes, 2), dtype=np.uint64), IndexRuns(0, 0, table=np.empty((0, 2), dtype=np.uint64))
+    # runs of equal consecutive ids, in file order
+    new_run = np.empty(e, dtype=bool)
+    new_run[0] = True
+    np.not_equal(u[1:], u[:-1], out=new_run[1:])
+    first = np.flatnonzero(new_run)
+    del new_run
+    r = len(first)
+    run_node = u[first]
+    starts = first.view(np.uint64)
+    counts = np.bincount(run_node.view(np.int64), minlength=n_nodes)
+    n2r = np.empty((n_nodes, 2), dtype=np.uint64)
+    np.cumsum(counts, out=n2r[:, 1])
+    np.subtract(n2r[:, 1], counts, out=n2r[:, 0], casting="unsafe")
+    if r < 2 or (run_node[1] > run_node[0] and bool((run_node[1:] > run_node[:-1]).all())):
+        return n2r, IndexRuns(r, e, starts=starts)  # sorted ids: one run per node, in order
+    return n2r, _sorted_runs(run_node, starts, e, max_id)
 
 
 def build_index(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -125,44 +227,13 @@ def build_index(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray
 
     Notes
     -----
-    O(E) passes plus one sort of the R runs (none when ids are sorted, as a builder
-    writes the target ids); about 0.3 s for 10^7 random ids.
+    O(E) passes plus one in-place sort of the R runs packed as uint64 keys (no
+    sort when ids are sorted, as a builder writes the target ids); about 0.3 s
+    for 10^7 random ids.  :func:`index_runs` returns the same without making
+    ``range_to_edge_id`` whole (writers decode it block by block).
     """
-    ids = np.asarray(ids).ravel()
-    e = len(ids)
-    u = _as_u64(ids)
-    max_id = int(u.max()) if e else -1
-    if max_id >= 1 << 63 and ids.dtype == np.int64:  # negative ids seen through the uint64 view
-        raise ValueError(f"negative node id {int(ids.min())}")
-    if n_nodes is None:
-        n_nodes = max_id + 1
-    if max_id >= n_nodes:
-        raise ValueError(f"node id {max_id} >= number of nodes {n_nodes}")
-    if e == 0:
-        return np.zeros((n_nodes, 2), dtype=np.uint64), np.empty((0, 2), dtype=np.uint64)
-    # runs of equal consecutive ids, in file order
-    new_run = np.empty(e, dtype=bool)
-    new_run[0] = True
-    np.not_equal(u[1:], u[:-1], out=new_run[1:])
-    first = np.flatnonzero(new_run)
-    del new_run
-    r = len(first)
-    run_node = u[first]
-    starts = first.view(np.uint64)
-    counts = np.bincount(run_node.view(np.int64), minlength=n_nodes)
-    if r < 2 or (run_node[1] > run_node[0] and bool((run_node[1:] > run_node[:-1]).all())):
-        # sorted ids: every node has at most one run, already in order
-        r2e = np.empty((r, 2), dtype=np.uint64)
-        r2e[:, 0] = starts
-        r2e[:-1, 1] = starts[1:]
-        r2e[-1, 1] = e
-    else:
-        r2e = _sorted_runs(run_node, starts, e, max_id)
-    del run_node, starts, first
-    n2r = np.empty((n_nodes, 2), dtype=np.uint64)
-    np.cumsum(counts, out=n2r[:, 1])
-    np.subtract(n2r[:, 1], counts, out=n2r[:, 0], casting="unsafe")
-    return n2r, r2e
+    n2r, runs = index_runs(ids, n_nodes)
+    return n2r, runs.array()
 
 
 def find_index_group(pop_group: h5py.Group, path: Any) -> tuple[h5py.Group | None, str | None]:
@@ -204,7 +275,7 @@ class EdgeIndex:
     def from_file(cls, g: h5py.Group, direction: str, path: Any, n_edges: int) -> "EdgeIndex":
         """Read one direction from an index group (``node_id_to_ranges`` or ``node_id_to_range``)."""
         d = h5.require_group(g, direction, path, "an index direction group")
-        name = next((nm for nm in NODE_TO_RANGES_NAMES if nm in d), NODE_TO_RANGES_NAMES[0])
+        name = next((nm for nm in NODE_TO_RANGES_NAMES if h5.has(d, nm, path)), NODE_TO_RANGES_NAMES[0])
         n2r_ds = h5.require_dataset(d, name, path, kind="integer", ndim=2)
         r2e_ds = h5.require_dataset(d, "range_to_edge_id", path, kind="integer", ndim=2)
         for ds in (n2r_ds, r2e_ds):

@@ -247,10 +247,11 @@ class Network:
                 return "population_name_fallback", {n: (p.ids() if n == ref else Selection())
                                                     for n, p in self.nodes.items()}
             circuit = getattr(self.config, "circuit", self.config)
-            raise NodeSetError(self.path, ref,
+            pops = ", ".join(f"{n} ({os.path.basename(p.path)})" for n, p in sorted(self.nodes.items()))
+            raise NodeSetError(self.path, ref or repr(ref),
                                f"a node set of {self.node_sets.path or 'the network'} "
                                f"(known: {self.node_sets.names}) or a population name of "
-                               f"{getattr(circuit, 'path', None) or 'the network'} (known: {sorted(self.nodes)})",
+                               f"{getattr(circuit, 'path', None) or 'the network'} (known: {pops or 'none'})",
                                "undefined")
         if isinstance(ref, Mapping):
             return "inline(dict)", {n: named_or_inline(dict(ref), p) for n, p in self.nodes.items()}

@@ -235,7 +235,7 @@ class NodePopulation(GroupedPopulation):
             pos = np.flatnonzero(gids == gid)
             info = self.layout.groups[gid]
             if info.has_positions:
-                ds = h5.require_dataset(g, f"{gid}/positions", self.path, ndim=2)
+                ds = h5.require_dataset(g, f"{gid}/positions", self.path, kind="number", ndim=2)
                 vals = h5.read_indices(ds, gidx[pos], self.path)
                 out[pos, : vals.shape[1]] = vals
                 if vals.shape[1] == 2:

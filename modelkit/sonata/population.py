@@ -177,12 +177,12 @@ class GroupedPopulation:
         n = int(size_ds.shape[0])
         for nm in (f"{p}_group_id", f"{p}_group_index"):
             h5.require_dataset(g, nm, self.path, kind="integer", length=n)
-        has_type = f"{p}_type_id" in g
+        has_type = h5.has(g, f"{p}_type_id", self.path)
         if has_type or self._type_id_required():
             h5.require_dataset(g, f"{p}_type_id", self.path, kind="integer", length=n)
             has_type = True
         ids = None
-        if f"{p}_id" in g:
+        if h5.has(g, f"{p}_id", self.path):
             ds = h5.require_dataset(g, f"{p}_id", self.path, kind="integer", length=n)
             ids_ = h5.as_ids(h5.read_array(ds, self.path), self.path, ds.name)
             if not np.array_equal(ids_, np.arange(n)):

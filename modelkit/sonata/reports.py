@@ -204,13 +204,13 @@ def _read_mapping(path: str, rep: h5py.Group, name: str) -> ReportPopulation:
     data = h5.require_dataset(g, "data", path, kind="number", ndim=2)
     node_ids = h5.as_ids(h5.read_array(h5.require_dataset(m, "node_ids", path, kind="integer"), path),
                          path, f"{m.name}/node_ids")
-    ip_name = "index_pointers" if "index_pointers" in m else "index_pointer"
+    ip_name = "index_pointers" if h5.has(m, "index_pointers", path) else "index_pointer"
     ip_ds = h5.require_dataset(m, ip_name, path, kind="integer", length=len(node_ids) + 1)
     ip = h5.as_ids(h5.read_array(ip_ds, path), path, ip_ds.name)
     el_ds = h5.require_dataset(m, "element_ids", path, kind="integer")
     el = h5.as_ids(h5.read_array(el_ds, path), path, el_ds.name)
     pos = None
-    if "element_pos" in m:
+    if h5.has(m, "element_pos", path):
         pos_ds = h5.require_dataset(m, "element_pos", path, kind="number", length=len(el))
         pos = h5.read_array(pos_ds, path).astype(np.float64)
     t_ds = h5.require_dataset(m, "time", path, kind="number", length=3)

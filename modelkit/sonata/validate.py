@@ -147,12 +147,7 @@ def _validate_h5(p: str) -> list[Problem]:
     if kind == "spikes":
         return _validate_spikes(p)
     if kind == "report":
-        try:
-            rep = CompartmentReport(p)
-            rep.populations
-        except ModelkitError as e:
-            return [_from_error(e, p)]
-        return _root_attr_warnings(p)
+        return _validate_report(p)
     if kind == "ecp":
         try:
             read_ecp(p)
@@ -177,6 +172,33 @@ def _root_attr_warnings(p: str) -> list[Problem]:
         out.append(Problem(p, "/@magic", "root attribute magic = 0x0A7A", repr(attrs["magic"]), "warning"))
     if "version" not in attrs:
         out.append(Problem(p, "/@version", "root attribute version = [major, minor]", "absent", "warning"))
+    return out
+
+
+def _validate_report(p: str, block_bytes: int = 64 << 20) -> list[Problem]:
+    """The mapping of every population, and every frame of its data readable (read in blocks)."""
+    try:
+        rep = CompartmentReport(p)
+        pops = [rep[name] for name in rep.populations]
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    out = _root_attr_warnings(p)
+    try:
+        f = h5.open_h5(p, "SONATA report file")
+    except ModelkitError as e:
+        return out + [_from_error(e, p)]
+    try:
+        for r in pops:
+            try:
+                ds = h5.require_dataset(f, f"report/{r.population}/data", p, kind="number", ndim=2)
+                step = max(1, block_bytes // max(1, ds.shape[1] * ds.dtype.itemsize))
+                for a in range(0, ds.shape[0], step):
+                    with h5.guard(p, ds.name, "readable frames"):
+                        ds[a:a + step]
+            except ModelkitError as e:
+                out.append(_from_error(e, p))
+    finally:
+        f.close()
     return out
 
 
@@ -241,7 +263,15 @@ def validate_nodes_file(p: str, types: TypesTable | None,
                 except ModelkitError as e:
                     out.append(_from_error(e, p))
             for a in pop.dynamics_attribute_names:
-                pop._column(a, None, dynamics=True)
+                try:
+                    pop._column(a, None, dynamics=True)
+                except ModelkitError as e:
+                    out.append(_from_error(e, p))
+            if any(gi.has_positions for gi in pop.layout.groups.values()):
+                try:
+                    pop.positions()
+                except ModelkitError as e:
+                    out.append(_from_error(e, p))
             pops[name] = pop
         except ModelkitError as e:
             out.append(_from_error(e, p))
@@ -282,7 +312,7 @@ def _validate_edge_population(pop: EdgePopulation, types: TypesTable | None, nod
     g = pop._group()
     base = f"/edges/{name}"
     for ds in ("source_node_id", "target_node_id", "edge_type_id", "edge_group_id", "edge_group_index"):
-        if ds not in g:
+        if not h5.has(g, ds, p):
             out.append(Problem(p, f"{base}/{ds}", "a required dataset", "absent"))
     lay = pop.layout
     ends = {"source": pop.source, "target": pop.target}
@@ -342,15 +372,15 @@ def _validate_index(pop: EdgePopulation, node_sizes: dict[str, int]) -> list[Pro
     if gname != "indices":
         out.append(Problem(p, base, "the index group named 'indices'", repr(gname), "warning"))
     for direction in DIRECTIONS:
-        if direction not in ig:
+        if not h5.has(ig, direction, p):
             out.append(Problem(p, f"{base}/{direction}", "both index directions", "absent"))
             continue
-        d = ig[direction]
-        spelled = next((nm for nm in NODE_TO_RANGES_NAMES if nm in d), None)
-        if spelled == "node_id_to_range":
-            out.append(Problem(p, f"{base}/{direction}/node_id_to_range", "the dataset name node_id_to_ranges",
-                               "node_id_to_range", "warning"))
         try:
+            d = h5.require_group(ig, direction, p, "an index direction group")
+            spelled = next((nm for nm in NODE_TO_RANGES_NAMES if h5.has(d, nm, p)), None)
+            if spelled == "node_id_to_range":
+                out.append(Problem(p, f"{base}/{direction}/node_id_to_range", "the dataset name node_id_to_ranges",
+                                   "node_id_to_range", "warning"))
             out += _check_index_direction(pop, ig, direction, base, node_sizes)
         except ModelkitError as e:
             out.append(_from_error(e, p))

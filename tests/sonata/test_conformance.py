@@ -507,6 +507,7 @@ def test_edges_weights_and_merge(corpus, expected, key, pop_name):
         assert e.types is None and "resolved_sum" not in sw and "first3_merged" not in pf
         return
     # resolved: group value, else the edge-types CSV value; NULL counts as missing
+    assert e.types is not None and os.path.relpath(e.types.path, os.fspath(corpus)) == sw["edge_types_csv"]
     if "syn_weight" in e.attribute_names:
         col = e.column("syn_weight")
         missing = sum(1 for v in col.tolist() if is_missing(v))

@@ -10,7 +10,7 @@ import pytest
 
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import EdgePopulation, EdgePopulationData, Selection, write_edges
-from modelkit.sonata.index import _sorted_runs, build_index, stable_argsort_ids
+from modelkit.sonata.index import IndexRuns, _sorted_runs, build_index, index_runs, stable_argsort_ids
 
 POP = "a_to_b"
 
@@ -107,10 +107,50 @@ def test_sorted_runs_fallback_equals_packed_keys():
         ids = rng.integers(0, 40, e).astype(np.uint64)
         starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))).astype(np.uint64)
         run_node = ids[starts]
-        packed = _sorted_runs(run_node.copy(), starts.copy(), e, int(ids.max()))
-        fallback = _sorted_runs(run_node.copy(), starts.copy(), e, int(ids.max()), key_bits=8)
+        packed = _sorted_runs(run_node.copy(), starts.copy(), e, int(ids.max())).array()
+        fallback = _sorted_runs(run_node.copy(), starts.copy(), e, int(ids.max()), key_bits=8).array()
         np.testing.assert_array_equal(packed, fallback)
         np.testing.assert_array_equal(packed, reference_index(ids.astype(np.int64), 40)[1])
+
+
+def test_sorted_runs_in_small_blocks():
+    """The blockwise passes (lengths, key packing) agree with one block, for every block split."""
+    rng = np.random.default_rng(8)
+    ids = np.repeat(rng.integers(0, 30, 200), rng.integers(1, 6, 200)).astype(np.uint64)
+    e = len(ids)
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))).astype(np.uint64)
+    ref = reference_index(ids.astype(np.int64), 30)[1]
+    for block in (1, 2, 7, len(starts) - 1, len(starts), 10**6):
+        got = _sorted_runs(ids[starts], starts.copy(), e, 29, block=block).array()
+        np.testing.assert_array_equal(got, ref, err_msg=f"block {block}")
+
+
+@pytest.mark.parametrize("kind", ["sorted", "unsorted", "table", "empty"])
+def test_index_runs_blocks_and_write_to(kind, tmp_path):
+    """IndexRuns decodes any block, and write_to fills a dataset block by block, for each representation."""
+    rng = np.random.default_rng(10)
+    ids = rng.integers(0, 25, 500)
+    if kind == "sorted":
+        ids = np.sort(ids)
+    if kind == "empty":
+        ids = ids[:0]
+    ref_n2r, ref_r2e = reference_index(ids, 25)
+    if kind == "table":  # the rare fallback: node, start and length do not fit a 64-bit key
+        starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1]))).astype(np.uint64)
+        n2r, runs = ref_n2r, _sorted_runs(ids[starts].astype(np.uint64), starts, len(ids), 24, key_bits=4)
+    else:
+        n2r, runs = index_runs(ids, 25)
+    assert isinstance(runs, IndexRuns) and runs.n_rows == len(ref_r2e)
+    np.testing.assert_array_equal(n2r, ref_n2r)
+    np.testing.assert_array_equal(runs.array(), ref_r2e)
+    for lo, hi in ((0, 1), (3, 17), (0, runs.n_rows), (runs.n_rows - 1, runs.n_rows), (5, 5)):
+        if 0 <= lo <= hi <= runs.n_rows:
+            np.testing.assert_array_equal(runs.rows(lo, hi), ref_r2e[lo:hi])
+    for block in (1, 3, 1000):
+        with h5py.File(tmp_path / f"r{block}.h5", "w") as f:
+            ds = f.create_dataset("r", shape=(runs.n_rows, 2), dtype=np.uint64)
+            runs.write_to(ds, block=block)
+            np.testing.assert_array_equal(ds[()], ref_r2e)
 
 
 def test_stable_argsort_ids():
