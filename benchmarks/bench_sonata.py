@@ -15,11 +15,15 @@
 Every reader reads the file modelkit wrote; results are checked against each
 other and against the generated arrays while timing (libsonata opening
 modelkit's file, index datasets identical to the ones libsonata writes, bmtk's
-index giving the same edges).  Times are medians of ``--repeats`` runs; before
-each timed write the page cache is flushed with ``os.sync()`` so that one run's
-writeback does not throttle the next (writes themselves land in the page cache,
-no fsync).  The machine's load average is printed: other processes competing
-for the CPUs inflate every figure.
+index giving the same edges).  Times are medians of ``--repeats`` runs (writes:
+after one untimed warm-up round, tools taking turns).  Before each timed write
+the page cache is flushed with ``os.sync()`` so that one run's writeback does
+not throttle the next, then the tool's previous file is deleted; writes land in
+the page cache (no fsync).  The machine's load average is printed: other
+processes competing for the CPUs inflate every figure, and in a VM that hands
+free memory back to its host, memory first touched after an idle gap is slow
+(an 80 MB array can take 0.05-0.7 s to fault in), which the warm-up and the
+order above keep out of the comparison as far as possible.
 
 Usage::
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -395,7 +396,11 @@ def write_edges(path: Any, populations: Iterable[EdgePopulationData], *, overwri
     if len(set(names)) != len(names):
         raise SonataFormatError(path, "/edges", "unique population names", f"{names}")
     with h5.atomic_output(path, overwrite=overwrite) as tmp:
-        with h5py.File(tmp, "w") as f:
+        # Create the file afresh instead of truncating the empty placeholder ("w"): ext4 allocates
+        # the blocks of a file truncated to zero synchronously when it is closed (auto_da_alloc),
+        # about 0.3 s per GB written.
+        os.remove(tmp)
+        with h5py.File(tmp, "w-") as f:
             h5.write_root_attrs(f)
             root = f.create_group("edges")
             for p in pops:
@@ -463,7 +468,8 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, i
             # a hard link serves both without storing the index twice.
             d["node_id_to_range"] = d["node_id_to_ranges"]
             # decoded block by block: the (R, 2) array (160 MB for 10^7 unsorted ids) is never made whole
-            runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64))
+            runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64),
+                          executor=pool)
             del n2r, runs
     finally:
         if pool is not None:

@@ -114,15 +114,32 @@ class IndexRuns:
         """All rows, (n_rows, 2) uint64."""
         return self._table if self._table is not None else self.rows(0, self.n_rows)
 
-    def write_to(self, ds: Any, block: int = _BLOCK) -> None:
-        """Fill the (n_rows, 2) dataset ``ds`` block by block through one reused buffer."""
+    def write_to(self, ds: Any, block: int = _BLOCK, executor: Any = None) -> None:
+        """Fill the (n_rows, 2) dataset ``ds`` block by block through reused buffers.
+
+        With an ``executor`` (a ``concurrent.futures`` pool), block k + 1 is decoded
+        there while this thread writes block k (numpy and HDF5 release the GIL).
+        """
         if self._table is not None:
             ds[...] = self._table
             return
-        buf = np.empty((min(self.n_rows, block), 2), dtype=np.uint64)
-        for lo in range(0, self.n_rows, block):
-            hi = min(self.n_rows, lo + block)
-            ds[lo:hi] = self.rows(lo, hi, buf[:hi - lo])
+        n = self.n_rows
+        bufs = [np.empty((min(n, block), 2), dtype=np.uint64) for _ in range(1 if executor is None else 2)]
+
+        def decode(k: int) -> np.ndarray:
+            lo = k * block
+            hi = min(n, lo + block)
+            return self.rows(lo, hi, bufs[k % len(bufs)][:hi - lo])
+
+        n_blocks = -(-n // block)
+        pending = executor.submit(decode, 0) if executor is not None and n_blocks else None
+        for k in range(n_blocks):
+            if pending is None:
+                rows = decode(k)
+            else:
+                rows = pending.result()
+                pending = executor.submit(decode, k + 1) if k + 1 < n_blocks else None
+            ds[k * block:k * block + len(rows)] = rows
 
 
 def _run_lengths(starts: np.ndarray, lo: int, hi: int, n_edges: int, buf: np.ndarray) -> np.ndarray:
@@ -248,7 +265,10 @@ def find_index_group(pop_group: h5py.Group, path: Any) -> tuple[h5py.Group | Non
 
 class EdgeIndex:
     """One direction of an edge index, held as ``node_id_to_ranges`` in memory and
-    ``range_to_edge_id`` in the file (read per query) or in memory.
+    ``range_to_edge_id`` in the file (read per query) or in memory: an index built in
+    memory, or a file's when it has at most about twice as many rows as nodes (as
+    for the direction the edges are sorted by), loaded and checked on first query.
+    A one-node query then costs a few microseconds.
 
     Parameters
     ----------

@@ -359,3 +359,20 @@ def test_selection_from_rows_multi():
     assert Selection._from_rows(np.array([[0, 2], [2, 3]])).ranges.tolist() == [[0, 3]]  # adjacent: merged
     assert Selection._from_rows(np.array([[0, 2], [3, 3], [5, 6]])).ranges.tolist() == [[0, 2], [5, 6]]
     assert Selection._from_rows(np.array([[0, 4], [1, 2]])).ranges.tolist() == [[0, 4]]  # overlapping
+
+
+def test_write_edges_overwrite_and_no_temp_files(tmp_path):
+    from modelkit.errors import OutputExistsError
+
+    rng = np.random.default_rng(13)
+    src, tgt = make_edges(rng, 70_000, 50, 50)  # threaded index path
+    path = tmp_path / "e.h5"
+    write(path, src, tgt, 50, 50)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError):
+        write(path, src, tgt, 50, 50)
+    assert path.read_bytes() == before
+    data = EdgePopulationData.from_columns(POP, "a", "b", src[::-1], tgt, np.zeros(len(src), int))
+    write_edges(path, [data], overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.h5"]
+    np.testing.assert_array_equal(EdgePopulation(path, POP).source_ids(), src[::-1])
