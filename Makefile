@@ -25,6 +25,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports
+	$(BIN)/ruff check modelkit tests benchmarks
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/python -m mypy modelkit/sonata modelkit/errors.py modelkit/options.py

@@ -34,7 +34,20 @@ class ModelkitError(Exception):
     """Base class of every error modelkit raises on purpose."""
 
 
-class SonataFormatError(ModelkitError):
+class _LocatedError(ModelkitError):
+    """An error at a place in a file: ``path``, ``where`` inside it, what was ``expected``, what was ``found``."""
+
+    def __init__(self, path: Any, where: str | None, expected: str, found: str | None = None):
+        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        self.expected = expected
+        self.found = found
+        msg = f"{_where(path, where)}: expected {expected}"
+        if found is not None:
+            msg += f", found {found}"
+        super().__init__(msg)
+
+
+class SonataFormatError(_LocatedError):
     """A SONATA file (HDF5 or CSV) does not have the layout or content expected.
 
     Parameters
@@ -50,20 +63,14 @@ class SonataFormatError(ModelkitError):
     """
 
     def __init__(self, path: Any, dataset: str | None, expected: str, found: str | None = None):
-        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
         self.dataset = dataset
-        self.expected = expected
-        self.found = found
-        msg = f"{_where(path, dataset)}: expected {expected}"
-        if found is not None:
-            msg += f", found {found}"
-        super().__init__(msg)
+        super().__init__(path, dataset, expected, found)
 
     def __reduce__(self):  # keep picklable across ipyparallel engines
         return (type(self), (self.path, self.dataset, self.expected, self.found))
 
 
-class ConfigError(ModelkitError):
+class ConfigError(_LocatedError):
     """A circuit / simulation config or node-sets file is malformed or unresolvable.
 
     Parameters
@@ -74,17 +81,13 @@ class ConfigError(ModelkitError):
         Dotted path of the offending key (``run.tstop``, ``networks.nodes[0].nodes_file``).
     expected : str
         What was expected there.
+    found : str, optional
+        What was there instead.
     """
 
     def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None):
-        self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
         self.key = key
-        self.expected = expected
-        self.found = found
-        msg = f"{_where(path, key)}: expected {expected}"
-        if found is not None:
-            msg += f", found {found}"
-        super().__init__(msg)
+        super().__init__(path, key, expected, found)
 
     def __reduce__(self):
         return (type(self), (self.path, self.key, self.expected, self.found))

@@ -56,6 +56,15 @@ def read_json(path: Any, what: str = "JSON config") -> dict:
     return data
 
 
+def _builtins(config_path: str | None, base_dir: str) -> dict[str, str]:
+    """bmtk's built-in variables, usable without a manifest entry."""
+    now = _dt.datetime.now()
+    return {"configdir": base_dir, "workingdir": os.getcwd(),
+            "configfname": os.path.basename(config_path) if config_path else "",
+            "date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H-%M-%S"),
+            "datetime": now.strftime("%Y-%m-%d_%H-%M-%S")}
+
+
 def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> dict[str, str]:
     """Resolve manifest variables against each other (text substitution, cycles are errors).
 
@@ -68,15 +77,7 @@ def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> di
         manifest = {}
     if not isinstance(manifest, dict):
         raise ConfigError(config_path, "manifest", "an object of $NAME: string", type(manifest).__name__)
-    now = _dt.datetime.now()
-    builtins = {
-        "configdir": base_dir,
-        "workingdir": os.getcwd(),
-        "configfname": os.path.basename(config_path) if config_path else "",
-        "date": now.strftime("%Y-%m-%d"),
-        "time": now.strftime("%H-%M-%S"),
-        "datetime": now.strftime("%Y-%m-%d_%H-%M-%S"),
-    }
+    builtins = _builtins(config_path, base_dir)
     raw: dict[str, str] = {}
     for k, v in manifest.items():
         if not isinstance(v, str):
@@ -133,13 +134,8 @@ def _substitute(obj: Any, variables: dict[str, str], builtins: dict[str, str], p
 
 def _expand(data: dict, path: str | None, base_dir: str) -> dict:
     variables = expand_manifest(data.get("manifest"), path, base_dir)
-    now = _dt.datetime.now()
-    builtins = {"configdir": base_dir, "workingdir": os.getcwd(),
-                "configfname": os.path.basename(path) if path else "",
-                "date": now.strftime("%Y-%m-%d"), "time": now.strftime("%H-%M-%S"),
-                "datetime": now.strftime("%Y-%m-%d_%H-%M-%S")}
     body = {k: v for k, v in data.items() if k != "manifest"}
-    out = _substitute(body, variables, builtins, path, "")
+    out = _substitute(body, variables, _builtins(path, base_dir), path, "")
     out["manifest"] = variables
     return out
 
@@ -198,6 +194,14 @@ class NodesEntry:
     populations: dict[str, dict] = field(default_factory=dict)
     enabled: bool = True
 
+    @property
+    def file(self) -> str:
+        return self.nodes_file
+
+    @property
+    def types_file(self) -> str | None:
+        return self.node_types_file
+
 
 @dataclass(frozen=True)
 class EdgesEntry:
@@ -207,6 +211,29 @@ class EdgesEntry:
     edge_types_file: str | None
     populations: dict[str, dict] = field(default_factory=dict)
     enabled: bool = True
+
+    @property
+    def file(self) -> str:
+        return self.edges_file
+
+    @property
+    def types_file(self) -> str | None:
+        return self.edge_types_file
+
+
+_ENTRY_KEYS = {"nodes": ("nodes_file", "node_types_file"), "edges": ("edges_file", "edge_types_file")}
+
+
+def _entries(cls: Any, nets: dict, section: str, base_dir: str, path: str | None) -> tuple:
+    """``networks.<section>`` as entry objects with absolute paths."""
+    file_key, types_key = _ENTRY_KEYS[section]
+    out = []
+    for i, e in enumerate(nets.get(section) or []):
+        where = f"networks.{section}[{i}]"
+        types = _abspath(e[types_key], base_dir, path, f"{where}.{types_key}") if e.get(types_key) else None
+        out.append(cls(_abspath(e[file_key], base_dir, path, f"{where}.{file_key}"), types,
+                       dict(e.get("populations") or {}), bool(e.get("enabled", True))))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -258,18 +285,8 @@ class CircuitConfig:
         comps = {k: _abspath(v, base_dir, path, f"components.{k}") for k, v in (d.get("components") or {}).items()
                  if v is not None}
         nets = d.get("networks") or {}
-        nodes = tuple(
-            NodesEntry(_abspath(e["nodes_file"], base_dir, path, f"networks.nodes[{i}].nodes_file"),
-                       _abspath(e["node_types_file"], base_dir, path, f"networks.nodes[{i}].node_types_file")
-                       if e.get("node_types_file") else None,
-                       dict(e.get("populations") or {}), bool(e.get("enabled", True)))
-            for i, e in enumerate(nets.get("nodes") or []))
-        edges = tuple(
-            EdgesEntry(_abspath(e["edges_file"], base_dir, path, f"networks.edges[{i}].edges_file"),
-                       _abspath(e["edge_types_file"], base_dir, path, f"networks.edges[{i}].edge_types_file")
-                       if e.get("edge_types_file") else None,
-                       dict(e.get("populations") or {}), bool(e.get("enabled", True)))
-            for i, e in enumerate(nets.get("edges") or []))
+        nodes = _entries(NodesEntry, nets, "nodes", base_dir, path)
+        edges = _entries(EdgesEntry, nets, "edges", base_dir, path)
         nsf = d.get("node_sets_file")
         return cls(path=path, base_dir=base_dir, manifest=d.get("manifest", {}), components=comps, nodes=nodes,
                    edges=edges, node_sets_file=_abspath(nsf, base_dir, path, "node_sets_file") if nsf else None,
@@ -278,20 +295,15 @@ class CircuitConfig:
     def missing_files(self) -> list[tuple[str, str]]:
         """``(key, path)`` of every enabled network file that does not exist."""
         out = []
-        for i, n in enumerate(self.nodes):
-            if not n.enabled:
-                continue
-            for k in ("nodes_file", "node_types_file"):
-                v = getattr(n, k)
-                if v and not os.path.exists(v):
-                    out.append((f"networks.nodes[{i}].{k}", v))
-        for i, e in enumerate(self.edges):
-            if not e.enabled:
-                continue
-            for k in ("edges_file", "edge_types_file"):
-                v = getattr(e, k)
-                if v and not os.path.exists(v):
-                    out.append((f"networks.edges[{i}].{k}", v))
+        sections: tuple[tuple[str, tuple[NodesEntry | EdgesEntry, ...]], ...] = (
+            ("nodes", self.nodes), ("edges", self.edges))
+        for section, entries in sections:
+            for i, e in enumerate(entries):
+                if not e.enabled:
+                    continue
+                for k, v in zip(_ENTRY_KEYS[section], (e.file, e.types_file)):
+                    if v and not os.path.exists(v):
+                        out.append((f"networks.{section}[{i}].{k}", v))
         if self.node_sets_file and not os.path.exists(self.node_sets_file):
             out.append(("node_sets_file", self.node_sets_file))
         return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ class EdgePopulation(GroupedPopulation):
         return self.size_hint() <= OPTIONS["cache_rows"]
 
     def size_hint(self) -> int:
+        """Number of edges, from the length of ``source_node_id`` (reads no per-edge data)."""
         g = self._group()
         ds = h5.require_dataset(g, "source_node_id", self.path, kind="integer")
         return int(ds.shape[0])
@@ -275,16 +275,7 @@ class EdgePopulation(GroupedPopulation):
     # --------------------------------------------------------------- writing
     def to_data(self) -> "EdgePopulationData":
         """The population's raw layout in memory (groups as stored), for writing elsewhere."""
-        g = self._group()
-        groups = {}
-        for gid, info in self.layout.groups.items():
-            cols = {a: h5.read_array(h5.require_dataset(g, f"{gid}/{a}", self.path, ndim=None), self.path)
-                    for a in info.attributes}
-            dyn = {d: h5.read_array(h5.require_dataset(g, f"{gid}/dynamics_params/{d}", self.path), self.path)
-                   for d in info.dynamics}
-            lib = {a: h5.read_array(h5.require_dataset(g, f"{gid}/@library/{a}", self.path), self.path).tolist()
-                   for a in info.library}
-            groups[gid] = GroupData(cols, dyn, lib, size=info.size)
+        groups = self._groups_data()
         return EdgePopulationData(
             name=self.name, source_population=self.source or "", target_population=self.target or "",
             source_node_id=self.source_ids(), target_node_id=self.target_ids(),
@@ -396,10 +387,6 @@ def write_edges(path: Any, populations: Iterable[EdgePopulationData], *, overwri
     if len(set(names)) != len(names):
         raise SonataFormatError(path, "/edges", "unique population names", f"{names}")
     with h5.atomic_output(path, overwrite=overwrite) as tmp:
-        # Create the file afresh instead of truncating the empty placeholder ("w"): ext4 allocates
-        # the blocks of a file truncated to zero synchronously when it is closed (auto_da_alloc),
-        # about 0.3 s per GB written.
-        os.remove(tmp)
         with h5py.File(tmp, "w-") as f:
             h5.write_root_attrs(f)
             root = f.create_group("edges")

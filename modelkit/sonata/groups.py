@@ -36,6 +36,13 @@ class GroupData:
     size: int | None = None
 
     def nrows(self) -> int:
+        """Rows of the group: its columns' common length, else ``size``.
+
+        Raises
+        ------
+        ValueError
+            Columns of different lengths.
+        """
         lens = {len(v) for v in list(self.columns.values()) + list(self.dynamics_params.values())}
         if len(lens) > 1:
             raise ValueError(f"group columns differ in length: {sorted(lens)}")

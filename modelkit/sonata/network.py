@@ -13,7 +13,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError, ModelkitError, NodeSetError, SonataFormatError
 from modelkit.sonata import h5
-from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
+from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation, write_edges
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation, write_nodes
@@ -142,29 +142,24 @@ class Network:
         if circuit is None:
             raise ConfigError(cfg.path, "network", "a circuit (a 'network' file or inline 'networks')", "none")
         types_cache: dict[str, TypesTable] = {}
-        nodes: dict[str, NodePopulation] = {}
-        edges: dict[str, EdgePopulation] = {}
         where = circuit.path or cfg.path  # the file holding the networks entries
-        for i, e in enumerate(circuit.nodes):
-            if not e.enabled:
-                continue
-            t = _types(e.node_types_file, "node_type_id", types_cache, where, f"networks.nodes[{i}].node_types_file")
-            for name in _population_names(_must_exist(e.nodes_file, where, f"networks.nodes[{i}].nodes_file"),
-                                          "nodes"):
-                if name in nodes:
-                    raise ConfigError(where, f"networks.nodes[{i}]", "unique node population names",
-                                      f"{name!r} also in {nodes[name].path}")
-                nodes[name] = NodePopulation(e.nodes_file, name, t)
-        for i, ee in enumerate(circuit.edges):
-            if not ee.enabled:
-                continue
-            t = _types(ee.edge_types_file, "edge_type_id", types_cache, where, f"networks.edges[{i}].edge_types_file")
-            for name in _population_names(_must_exist(ee.edges_file, where, f"networks.edges[{i}].edges_file"),
-                                          "edges"):
-                if name in edges:
-                    raise ConfigError(where, f"networks.edges[{i}]", "unique edge population names",
-                                      f"{name!r} also in {edges[name].path}")
-                edges[name] = EdgePopulation(ee.edges_file, name, t)
+        found: dict[str, dict[str, Any]] = {"nodes": {}, "edges": {}}
+        sections: tuple[tuple[str, tuple[NodesEntry | EdgesEntry, ...], type], ...] = (
+            ("nodes", circuit.nodes, NodePopulation), ("edges", circuit.edges, EdgePopulation))
+        for section, entries, kind in sections:
+            pops = found[section]
+            for i, e in enumerate(entries):
+                if not e.enabled:
+                    continue
+                key = f"networks.{section}[{i}]"
+                t = _types(e.types_file, f"{section[:-1]}_type_id", types_cache, where,
+                           f"{key}.{section[:-1]}_types_file")
+                for name in _population_names(_must_exist(e.file, where, f"{key}.{section}_file"), section):
+                    if name in pops:
+                        raise ConfigError(where, key, f"unique {section[:-1]} population names",
+                                          f"{name!r} also in {pops[name].path}")
+                    pops[name] = kind(e.file, name, t)
+        nodes, edges = found["nodes"], found["edges"]
         ns = NodeSets()
         nsf = cfg.node_sets_file if isinstance(cfg, SimulationConfig) else circuit.node_sets_file
         if nsf:

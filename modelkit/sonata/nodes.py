@@ -264,21 +264,10 @@ class NodePopulation(GroupedPopulation):
     # ---------------------------------------------------------- writing
     def to_data(self) -> "NodePopulationData":
         """The population's raw layout in memory (groups as stored), for writing elsewhere."""
-        g = self._group()
-        groups = {}
-        for gid, info in self.layout.groups.items():
-            cols = {}
-            for a in info.attributes + (("positions",) if info.has_positions else ()):
-                cols[a] = h5.read_array(h5.require_dataset(g, f"{gid}/{a}", self.path, ndim=None), self.path)
-            dyn = {d: h5.read_array(h5.require_dataset(g, f"{gid}/dynamics_params/{d}", self.path), self.path)
-                   for d in info.dynamics}
-            lib = {a: h5.read_array(h5.require_dataset(g, f"{gid}/@library/{a}", self.path), self.path).tolist()
-                   for a in info.library}
-            groups[gid] = GroupData(cols, dyn, lib, size=info.size)
         return NodePopulationData(
             name=self.name,
             node_type_id=self.node_type_ids,
-            groups=groups,
+            groups=self._groups_data(),
             node_group_id=self._pop_array("node_group_id", None),
             node_group_index=self._pop_array("node_group_index", None),
             node_id=self._all_ids(),

@@ -23,6 +23,7 @@ import pandas as pd
 from modelkit.errors import ModelkitError, SelectionError, SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata import h5
+from modelkit.sonata.groups import GroupData
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.types_table import TypesTable
 
@@ -86,7 +87,7 @@ def combine_parts(n: int, parts: list[tuple[Any, np.ndarray]]) -> np.ndarray:
     if covered < n:
         if dt.kind == "f":
             out[:] = np.nan
-        elif dt == object:
+        elif dt.kind == "O":
             out[:] = None
     for pos, v in parts:
         out[pos] = v
@@ -434,6 +435,19 @@ class GroupedPopulation:
                 trows = self._type_rows(rows)
                 parts.append((pos, self.types.columns[name][trows if isinstance(pos, slice) else trows[pos]]))  # type: ignore[union-attr]
         return combine_parts(n, parts)
+
+    def _groups_data(self) -> dict[int, GroupData]:
+        """Every group's columns as stored (``@library`` codes and lists kept), for writing elsewhere."""
+        g = self._group()
+        groups = {}
+        for gid, info in self.layout.groups.items():
+            def read(sub: str, gid: int = gid) -> np.ndarray:
+                return h5.read_array(h5.require_dataset(g, f"{gid}/{sub}", self.path, ndim=None), self.path)
+            cols = {a: read(a) for a in info.attributes + (("positions",) if info.has_positions else ())}
+            dyn = {d: read(f"dynamics_params/{d}") for d in info.dynamics}
+            lib = {a: read(f"@library/{a}").tolist() for a in info.library}
+            groups[gid] = GroupData(cols, dyn, lib, size=info.size)
+        return groups
 
     def _frame(self, names: list[str], rows: Rows, index_name: str,
                special: dict[str, Any] | None = None) -> pd.DataFrame:

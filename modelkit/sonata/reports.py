@@ -379,6 +379,7 @@ class EcpReport:
 
     @property
     def times(self) -> np.ndarray:
+        """Frame times in ms."""
         return self.time[0] + self.time[2] * np.arange(self.data.shape[0])
 
 

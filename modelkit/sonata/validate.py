@@ -52,6 +52,7 @@ class Problem:
         return s
 
     def to_dict(self) -> dict[str, Any]:
+        """The problem as a JSON-ready dict (path, key, expected, found, severity)."""
         return asdict(self)
 
 
@@ -241,7 +242,7 @@ def validate_nodes_file(p: str, types: TypesTable | None,
     for name in names:
         pop = NodePopulation(p, name, types)
         try:
-            pop.layout
+            _ = pop.layout  # reads and checks the population datasets and groups
             if types is not None:
                 miss = types.missing(pop.node_type_ids)
                 if miss.size:

@@ -1279,7 +1279,7 @@ def check(results: list[tuple], m: Mutation, root: Path, whole_network_validated
             elif not (_located(info) or m.whole_file):
                 bad.append(f"{name} raised {info['type']} naming no dataset or key: {msg[:500]}")
         elif status == "ok" and name.startswith("validate("):
-            for sev, path, key, text in info:
+            for sev, path, _key, text in info:
                 if sev == "error":
                     validate_errors += 1
                     validate_named += names_file(text, target)

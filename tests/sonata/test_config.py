@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -104,8 +105,8 @@ def test_simulation_config_typed(tmp_path):
     assert s.reports["v"].file_name == str(tmp_path / "results" / "v.h5")
     assert s.circuit is not None and s.circuit.nodes[0].nodes_file.endswith("network/a_nodes.h5")
     assert s.components["morphologies_dir"].endswith("network/deeper/morph")
-    with pytest.raises(Exception):
-        s.run.tstop = 5  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.run.tstop = 5
 
 
 def test_wrapper_config(tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from modelkit.errors import OutputExistsError
+from modelkit.errors import OutputExistsError, SonataFormatError
 from modelkit.sonata import (CompartmentReport, GroupData, Network, NodePopulationData, read_ecp, read_spikes,
                              write_compartment_report, write_ecp, write_nodes, write_spikes)
 from modelkit.testing import assert_populations_equal, assert_spikes_equal, shared_path
@@ -273,6 +273,6 @@ def test_writers_refuse_to_overwrite_and_leave_no_temp_files(tmp_path):
 
 def test_failed_write_leaves_nothing(tmp_path):
     bad = NodePopulationData("p", np.zeros(3, np.int64), {0: GroupData({"x": np.array([object()] * 3)})})
-    with pytest.raises(Exception):
+    with pytest.raises(SonataFormatError, match="strings or numbers"):
         write_nodes(tmp_path / "bad.h5", [bad])
     assert os.listdir(tmp_path) == []
