@@ -192,6 +192,7 @@ def _validate_report(p: str, block_bytes: int = 64 << 20) -> list[Problem]:
         for r in pops:
             try:
                 ds = h5.require_dataset(f, f"report/{r.population}/data", p, kind="number", ndim=2)
+                out += _report_deviations(f, r.population, ds, p)
                 step = max(1, block_bytes // max(1, ds.shape[1] * ds.dtype.itemsize))
                 for a in range(0, ds.shape[0], step):
                     with h5.guard(p, ds.name, "readable frames"):
@@ -200,6 +201,24 @@ def _validate_report(p: str, block_bytes: int = 64 << 20) -> list[Problem]:
                 out.append(_from_error(e, p))
     finally:
         f.close()
+    return out
+
+
+def _report_deviations(f: h5py.File, pop: str, data: h5py.Dataset, p: str) -> list[Problem]:
+    """Warnings for what modelkit reads but the spec (and libsonata) do not accept: Allen's layout."""
+    out = []
+    base = f"/report/{pop}"
+    with h5.guard(p, base, "a readable report group"):
+        mapping = f[f"report/{pop}/mapping"]
+        if "index_pointers" not in mapping:
+            out.append(Problem(p, f"{base}/mapping/index_pointer", "the dataset name index_pointers",
+                               "index_pointer", "warning"))
+        if data.dtype != np.float32:
+            out.append(Problem(p, f"{base}/data", "float32 data", str(data.dtype), "warning"))
+        if "units" not in data.attrs:
+            out.append(Problem(p, f"{base}/data@units", "a units attribute", "absent", "warning"))
+        if "time" in mapping and "units" not in mapping["time"].attrs:
+            out.append(Problem(p, f"{base}/mapping/time@units", "a units attribute (ms)", "absent", "warning"))
     return out
 
 
