@@ -18,6 +18,7 @@ __all__ = [
     "OutputExistsError",
     "UnknownModelError",
     "BackendUnavailableError",
+    "BuilderError",
 ]
 
 
@@ -107,6 +108,32 @@ class OutputExistsError(ModelkitError):
 
 class UnknownModelError(ModelkitError):
     """No backend or model handles a ``model_type`` / ``model_template``."""
+
+
+class BuilderError(ModelkitError):
+    """A network-builder call got an invalid argument; the message names the argument.
+
+    Parameters
+    ----------
+    argument : str
+        The argument (``connection_rule``, ``iterator``, ``add_nodes(tau_m)``, ...).
+    expected : str
+        What was expected.
+    found : str, optional
+        What was given.
+    """
+
+    def __init__(self, argument: str, expected: str, found: str | None = None):
+        self.argument = argument
+        self.expected = expected
+        self.found = found
+        msg = f"{argument}: expected {expected}"
+        if found is not None:
+            msg += f", got {found}"
+        super().__init__(msg)
+
+    def __reduce__(self):
+        return (type(self), (self.argument, self.expected, self.found))
 
 
 class BackendUnavailableError(ModelkitError):

@@ -1,0 +1,549 @@
+"""Connection rules: vectorised (ids and positions in, pairs out) and adapters for bmtk-style callables.
+
+Every rule answers one question for a block of targets: which sources connect
+to which targets, with how many synapses.  ``connect(sources, targets, rng)``
+returns three equal-length arrays ``(source_index, target_index, nsyns)`` —
+positions into ``sources`` and ``targets`` — and never builds a Python object
+per pair.  Rules whose ``blockwise`` is False (fixed out-degree, one-to-one,
+bmtk's ``one_to_all`` iterator) are evaluated once on all targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+from modelkit.builder.nodes import NodeArrays
+from modelkit.errors import BuilderError
+
+__all__ = ["ConnectionRule", "FixedProbability", "DistanceProbability", "FixedInDegree", "FixedOutDegree",
+           "OneToOne", "AllToAll", "ArrayRule", "PairCallable", "ListRule", "as_rule"]
+
+Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def _nsyns(spec: Any, k: int, rng: np.random.Generator, where: str) -> np.ndarray:
+    """Synapses per connection: an int, or a distribution sampled once per connection."""
+    if hasattr(spec, "sample"):
+        v = np.asarray(spec.sample(k, rng))
+        if v.shape != (k,):
+            raise BuilderError(where, f"{k} synapse counts from the distribution", f"shape {v.shape}")
+        v = np.rint(v).astype(np.int64)
+    else:
+        v = np.full(k, int(spec), dtype=np.int64)
+    if k and v.min() < 0:
+        raise BuilderError(where, "non-negative synapse counts", str(int(v.min())))
+    return v
+
+
+def _check_nsyns_spec(spec: Any, where: str) -> None:
+    if hasattr(spec, "sample"):
+        return
+    if isinstance(spec, bool) or not isinstance(spec, (int, np.integer)) or spec < 0:
+        raise BuilderError(where, "a non-negative int or a Distribution of synapse counts", repr(spec))
+
+
+def _same(sources: NodeArrays, targets: NodeArrays) -> bool:
+    return sources.network == targets.network
+
+
+def _drop_autapses(si: np.ndarray, ti: np.ndarray, sources: NodeArrays, targets: NodeArrays) -> np.ndarray:
+    return sources.ids[si] != targets.ids[ti]
+
+
+class ConnectionRule:
+    """Base class of vectorised connection rules.
+
+    Subclasses implement :meth:`connect`; ``blockwise`` says whether the rule may
+    be evaluated on a block of targets at a time (with all sources).
+    """
+
+    blockwise: ClassVar[bool] = True
+    #: bmtk's iterator the rule stands for in an edge-types CSV (informational)
+    iterator: str = "one_to_one"
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        """Connections among ``sources`` x ``targets``.
+
+        Returns
+        -------
+        source_index, target_index, nsyns : ndarray of int64
+            Positions into ``sources`` / ``targets`` and synapses per connection.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+class FixedProbability(ConnectionRule):
+    """Each source-target pair connects independently with probability ``p``.
+
+    Sampled as a Bernoulli process over the pairs (geometric gaps), so the cost
+    is proportional to the connections made, not to the pairs.
+
+    Parameters
+    ----------
+    p : float
+        Connection probability, 0..1.
+    nsyns : int or Distribution
+        Synapses per connection.
+    allow_autapses : bool
+        Allow a node to connect to itself (same population only).
+    """
+
+    def __init__(self, p: float, nsyns: Any = 1, allow_autapses: bool = False) -> None:
+        if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
+            raise BuilderError("FixedProbability(p)", "a probability in [0, 1]", repr(p))
+        _check_nsyns_spec(nsyns, "FixedProbability(nsyns)")
+        self.p = float(p)
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        s, t = len(sources), len(targets)
+        total = s * t
+        if total == 0 or self.p == 0.0:
+            return _EMPTY, _EMPTY, _EMPTY
+        if self.p == 1.0:
+            flat = np.arange(total, dtype=np.int64)
+        else:
+            flat = _bernoulli_positions(total, self.p, rng)
+        ti, si = np.divmod(flat, s)
+        if not self.allow_autapses and _same(sources, targets):
+            keep = _drop_autapses(si, ti, sources, targets)
+            si, ti = si[keep], ti[keep]
+        return si, ti, _nsyns(self.nsyns, len(si), rng, "FixedProbability(nsyns)")
+
+
+def _bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions in ``range(total)`` where independent Bernoulli(p) trials succeed."""
+    expected = total * p
+    chunk = int(expected + 6 * np.sqrt(expected * (1 - p)) + 16)
+    parts = []
+    last = -1
+    while True:
+        gaps = rng.geometric(p, size=chunk).astype(np.int64)
+        pos = last + np.cumsum(gaps)
+        if pos[-1] >= total:
+            parts.append(pos[pos < total])
+            break
+        parts.append(pos)
+        last = int(pos[-1])
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+class DistanceProbability(ConnectionRule):
+    """Connection probability falling with soma distance; pairs beyond ``cutoff`` never connect.
+
+    ``p(d) = p_max * exp(-d**2 / (2 sigma**2))`` (``kind="gaussian"``) or
+    ``p_max * exp(-d / length)`` (``kind="exponential"``).  Candidate pairs come from
+    scipy's cKDTree within the cutoff, block by block; all pairs are never enumerated.
+
+    Parameters
+    ----------
+    p_max : float
+        Probability at distance 0.
+    sigma : float, optional
+        Gaussian width (µm).
+    length : float, optional
+        Exponential length constant (µm).
+    kind : {"gaussian", "exponential"}
+    cutoff : float, optional
+        Maximum distance (µm); default 3 sigma or 5 length.
+    nsyns : int or Distribution
+    allow_autapses : bool
+    """
+
+    def __init__(self, p_max: float = 1.0, sigma: float | None = None, length: float | None = None,
+                 kind: str = "gaussian", cutoff: float | None = None, nsyns: Any = 1,
+                 allow_autapses: bool = False) -> None:
+        if kind not in ("gaussian", "exponential"):
+            raise BuilderError("DistanceProbability(kind)", "'gaussian' or 'exponential'", repr(kind))
+        scale = sigma if kind == "gaussian" else length
+        name = "sigma" if kind == "gaussian" else "length"
+        if scale is None or not scale > 0:
+            raise BuilderError(f"DistanceProbability({name})", "a positive distance in µm", repr(scale))
+        if not 0.0 <= p_max <= 1.0:
+            raise BuilderError("DistanceProbability(p_max)", "a probability in [0, 1]", repr(p_max))
+        _check_nsyns_spec(nsyns, "DistanceProbability(nsyns)")
+        self.p_max = float(p_max)
+        self.kind = kind
+        self.scale = float(scale)
+        self.cutoff = float(cutoff) if cutoff is not None else (3.0 if kind == "gaussian" else 5.0) * self.scale
+        if not self.cutoff > 0:
+            raise BuilderError("DistanceProbability(cutoff)", "a positive distance in µm", repr(cutoff))
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+
+    def probability(self, d: np.ndarray) -> np.ndarray:
+        """Connection probability at distances ``d`` (µm)."""
+        if self.kind == "gaussian":
+            p = self.p_max * np.exp(-0.5 * (d / self.scale) ** 2)
+        else:
+            p = self.p_max * np.exp(-d / self.scale)
+        return np.where(d <= self.cutoff, p, 0.0)
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        from scipy.spatial import cKDTree
+        if len(sources) == 0 or len(targets) == 0:
+            return _EMPTY, _EMPTY, _EMPTY
+        sp, tp = sources.positions, targets.positions
+        if sp is None or tp is None:
+            raise BuilderError("DistanceProbability", "nodes with positions (positions or x/y/z)",
+                               f"none in {sources.network if sp is None else targets.network}")
+        tree = getattr(sources, "_kdtree", None)
+        if tree is None:  # one tree per source pool, reused for every block of targets
+            tree = cKDTree(sp)
+            sources._kdtree = tree  # type: ignore[attr-defined]
+        cand = cKDTree(tp).sparse_distance_matrix(tree, self.cutoff, output_type="ndarray")
+        if len(cand) == 0:
+            return _EMPTY, _EMPTY, _EMPTY
+        order = np.lexsort((cand["j"], cand["i"]))  # deterministic, by target then source
+        ti, si, d = cand["i"][order], cand["j"][order], cand["v"][order]
+        keep = rng.random(len(d)) < self.probability(d)
+        si, ti = si[keep], ti[keep]
+        if not self.allow_autapses and _same(sources, targets):
+            keep = _drop_autapses(si, ti, sources, targets)
+            si, ti = si[keep], ti[keep]
+        return si.astype(np.int64), ti.astype(np.int64), _nsyns(self.nsyns, len(si), rng,
+                                                                "DistanceProbability(nsyns)")
+
+
+class FixedInDegree(ConnectionRule):
+    """Every target receives ``k`` connections from distinct sources chosen uniformly.
+
+    Parameters
+    ----------
+    k : int
+        In-degree.
+    nsyns : int or Distribution
+    allow_autapses : bool
+    multapses : bool
+        Draw sources with replacement; repeated sources add synapses to one connection.
+    """
+
+    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise BuilderError("FixedInDegree(k)", "a non-negative int", repr(k))
+        _check_nsyns_spec(nsyns, "FixedInDegree(nsyns)")
+        self.k = int(k)
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+        self.multapses = multapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        return _fixed_degree(self, sources, targets, rng, "FixedInDegree", by_target=True)
+
+
+class FixedOutDegree(ConnectionRule):
+    """Every source makes ``k`` connections onto distinct targets chosen uniformly (see FixedInDegree)."""
+
+    blockwise = False
+
+    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise BuilderError("FixedOutDegree(k)", "a non-negative int", repr(k))
+        _check_nsyns_spec(nsyns, "FixedOutDegree(nsyns)")
+        self.k = int(k)
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+        self.multapses = multapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        return _fixed_degree(self, sources, targets, rng, "FixedOutDegree", by_target=False)
+
+
+def _fixed_degree(rule: Any, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator, name: str,
+                  by_target: bool) -> Pairs:
+    fixed, other = (targets, sources) if by_target else (sources, targets)
+    n_other = len(other)
+    same = (not rule.allow_autapses) and _same(sources, targets)
+    pool = n_other - 1 if same else n_other
+    k = rule.k
+    if len(fixed) == 0 or k == 0:
+        return _EMPTY, _EMPTY, _EMPTY
+    if not rule.multapses and k > pool:
+        raise BuilderError(f"{name}(k)", f"at most {pool} (the candidate nodes)", str(k))
+    # position of each fixed node among the others (for excluding autapses)
+    self_pos = None
+    if same:
+        order = np.argsort(other.ids, kind="stable")
+        hit = np.searchsorted(other.ids, fixed.ids, sorter=order)
+        hit = np.minimum(hit, n_other - 1)
+        self_pos = np.where(other.ids[order[hit]] == fixed.ids, order[hit], n_other)
+    picks = np.empty((len(fixed), k), dtype=np.int64)
+    for i in range(len(fixed)):
+        c = rng.choice(pool, k, replace=rule.multapses) if pool > 0 else np.empty(0, np.int64)
+        if self_pos is not None:
+            c = c + (c >= self_pos[i])  # skip the node itself
+        picks[i] = np.sort(c)
+    fixed_idx = np.repeat(np.arange(len(fixed), dtype=np.int64), k)
+    other_idx = picks.ravel()
+    if rule.multapses:  # merge repeats into synapse counts
+        key = fixed_idx * (n_other + 1) + other_idx
+        u, counts = np.unique(key, return_counts=True)
+        fixed_idx, other_idx = np.divmod(u, n_other + 1)
+        mult = counts
+    else:
+        mult = np.ones(len(other_idx), dtype=np.int64)
+    ns = _nsyns(rule.nsyns, len(other_idx), rng, f"{name}(nsyns)") * mult
+    if by_target:
+        return other_idx, fixed_idx, ns
+    return fixed_idx, other_idx, ns
+
+
+class OneToOne(ConnectionRule):
+    """The i-th source connects to the i-th target (pools of equal size, in node-id order)."""
+
+    blockwise = False
+
+    def __init__(self, nsyns: Any = 1) -> None:
+        _check_nsyns_spec(nsyns, "OneToOne(nsyns)")
+        self.nsyns = nsyns
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        if len(sources) != len(targets):
+            raise BuilderError("OneToOne", "source and target selections of equal size",
+                               f"{len(sources)} sources, {len(targets)} targets")
+        i = np.arange(len(sources), dtype=np.int64)
+        return i, i.copy(), _nsyns(self.nsyns, len(i), rng, "OneToOne(nsyns)")
+
+
+class AllToAll(ConnectionRule):
+    """Every source connects to every target.
+
+    Parameters
+    ----------
+    nsyns : int or Distribution
+    allow_autapses : bool
+    """
+
+    def __init__(self, nsyns: Any = 1, allow_autapses: bool = False) -> None:
+        _check_nsyns_spec(nsyns, "AllToAll(nsyns)")
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        s, t = len(sources), len(targets)
+        ti, si = np.divmod(np.arange(s * t, dtype=np.int64), s)
+        if not self.allow_autapses and _same(sources, targets):
+            keep = _drop_autapses(si, ti, sources, targets)
+            si, ti = si[keep], ti[keep]
+        return si, ti, _nsyns(self.nsyns, len(si), rng, "AllToAll(nsyns)")
+
+
+class ArrayRule(ConnectionRule):
+    """A user rule on arrays: ``func(source_ids, target_ids, positions, rng, **params)``.
+
+    ``positions`` is ``(source_positions, target_positions)`` ((n, 3) arrays in µm, or
+    None).  The function returns either a (len(sources), len(targets)) matrix of
+    synapse counts (bool or int) or a tuple ``(source_ids, target_ids[, nsyns])`` of
+    node ids.  It is called once per block of targets (``blockwise=False`` to get
+    all targets at once).
+
+    Examples
+    --------
+    >>> def nearest(src, tgt, positions, rng, k=3):               # doctest: +SKIP
+    ...     sp, tp = positions
+    ...     d = np.linalg.norm(sp[:, None] - tp[None], axis=2)
+    ...     return d <= np.sort(d, axis=0)[k - 1]
+    >>> net.add_edges(source={...}, target={...}, connection_rule=ArrayRule(nearest, k=3))  # doctest: +SKIP
+    """
+
+    def __init__(self, func: Callable[..., Any], blockwise: bool = True, **params: Any) -> None:
+        if not callable(func):
+            raise BuilderError("ArrayRule(func)", "a callable", type(func).__name__)
+        self.func = func
+        self.params = params
+        self._blockwise = blockwise
+
+    @property  # type: ignore[override]
+    def blockwise(self) -> bool:  # type: ignore[override]
+        return self._blockwise
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        name = getattr(self.func, "__name__", "ArrayRule")
+        out = self.func(sources.ids, targets.ids, (sources.positions, targets.positions), rng, **self.params)
+        if isinstance(out, tuple):
+            if len(out) not in (2, 3):
+                raise BuilderError(f"connection_rule {name}", "(source_ids, target_ids[, nsyns])",
+                                   f"a tuple of {len(out)}")
+            s_ids, t_ids = (np.asarray(x).ravel() for x in out[:2])
+            if s_ids.shape != t_ids.shape:
+                raise BuilderError(f"connection_rule {name}", "source and target id arrays of equal length",
+                                   f"{s_ids.shape} and {t_ids.shape}")
+            ns = np.asarray(out[2]).ravel() if len(out) == 3 else np.ones(len(s_ids), np.int64)
+            if ns.shape != s_ids.shape:
+                raise BuilderError(f"connection_rule {name}", f"{len(s_ids)} synapse counts", str(ns.shape))
+            si = _index_in(sources.ids, s_ids, f"connection_rule {name} (source ids)")
+            ti = _index_in(targets.ids, t_ids, f"connection_rule {name} (target ids)")
+        else:
+            m = np.asarray(out)
+            if m.shape != (len(sources), len(targets)):
+                raise BuilderError(f"connection_rule {name}",
+                                   f"a ({len(sources)}, {len(targets)}) matrix (sources x targets)",
+                                   f"shape {m.shape}")
+            if m.dtype.kind not in "biu" and not (m.dtype.kind == "f" and np.all(m == np.rint(m))):
+                raise BuilderError(f"connection_rule {name}", "integer or boolean synapse counts", str(m.dtype))
+            ti, si = np.nonzero(m.T)
+            ns = m[si, ti]
+        ns = np.asarray(ns)
+        if ns.size and (ns.dtype.kind not in "biuf" or ns.min() < 0):
+            raise BuilderError(f"connection_rule {name}", "non-negative synapse counts",
+                               str(ns.min()) if ns.dtype.kind in "iuf" else str(ns.dtype))
+        ns = ns.astype(np.int64)
+        keep = ns > 0
+        return si[keep].astype(np.int64), ti[keep].astype(np.int64), ns[keep]
+
+
+def _index_in(ids: np.ndarray, wanted: np.ndarray, where: str) -> np.ndarray:
+    if wanted.size and wanted.dtype.kind not in "iu":
+        raise BuilderError(where, "integer node ids", str(wanted.dtype))
+    order = np.argsort(ids, kind="stable")
+    k = np.minimum(np.searchsorted(ids, wanted, sorter=order), max(len(ids) - 1, 0))
+    if len(ids) == 0 or not np.array_equal(ids[order[k]], wanted):
+        raise BuilderError(where, "ids of the nodes offered to the rule", "ids outside the selection")
+    return order[k]
+
+
+class PairCallable(ConnectionRule):
+    """bmtk's per-pair callables, unchanged: ``func(source, target, **params) -> nsyns`` (``one_to_one``),
+    ``func(source, [targets], ...) -> [nsyns]`` (``one_to_all``), ``func([sources], target, ...)``
+    (``all_to_one``).  Nodes are dict-like views; ``None``/0 means no connection.
+
+    This is the compatibility path: one Python call per pair (or per node for the
+    bulk iterators), evaluated block by block so memory stays bounded.
+    """
+
+    def __init__(self, func: Callable[..., Any], params: dict | None, iterator: str) -> None:
+        self.func = func
+        self.params = dict(params or {})
+        self.iterator = iterator
+
+    @property  # type: ignore[override]
+    def blockwise(self) -> bool:  # type: ignore[override]
+        return self.iterator != "one_to_all"
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        sv = sources.table.views()
+        tv = targets.table.views()
+        srcs = [sv[r] for r in sources.rows.tolist()]
+        tgts = [tv[r] for r in targets.rows.tolist()]
+        f, params = self.func, self.params
+        name = getattr(f, "__name__", "connection_rule")
+        s = len(srcs)
+        if self.iterator == "one_to_one":
+            vals = [f(a, b, **params) for b in tgts for a in srcs] if params else \
+                [f(a, b) for b in tgts for a in srcs]
+            ns = _counts(vals, f"connection_rule {name}")
+            flat = np.flatnonzero(ns)
+            ti, si = np.divmod(flat, s)
+            return si, ti, ns[flat]
+        if self.iterator == "all_to_one":
+            rows = []
+            for b in tgts:
+                v = f(srcs, b, **params)
+                if v is None or len(v) != s:
+                    raise BuilderError(f"connection_rule {name} (all_to_one)", f"a list of {s} synapse counts",
+                                       "None" if v is None else f"{len(v)} values")
+                rows.append(v)
+            ns = _counts([x for r in rows for x in r], f"connection_rule {name}")
+            flat = np.flatnonzero(ns)
+            ti, si = np.divmod(flat, s)
+            return si, ti, ns[flat]
+        t = len(tgts)
+        cols = []
+        for a in srcs:
+            v = f(a, tgts, **params)
+            if v is None or len(v) != t:
+                raise BuilderError(f"connection_rule {name} (one_to_all)", f"a list of {t} synapse counts",
+                                   "None" if v is None else f"{len(v)} values")
+            cols.append(v)
+        ns = _counts([x for c in cols for x in c], f"connection_rule {name}")
+        flat = np.flatnonzero(ns)
+        si, ti = np.divmod(flat, t)
+        return si, ti, ns[flat]
+
+
+def _counts(vals: list, where: str) -> np.ndarray:
+    """Synapse counts from a rule's return values (None means 0)."""
+    try:
+        a = np.array([0 if v is None else v for v in vals])
+    except (TypeError, ValueError) as e:
+        raise BuilderError(where, "an int (or None) per pair", f"{type(e).__name__}: {e}") from e
+    if a.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if a.ndim != 1 or a.dtype.kind not in "biuf":
+        raise BuilderError(where, "an int (or None) per pair", f"values of type {a.dtype}")
+    if a.dtype.kind == "f" and not np.all(a == np.rint(a)):
+        raise BuilderError(where, "integer synapse counts", "fractional values")
+    a = a.astype(np.int64)
+    if a.min() < 0:
+        raise BuilderError(where, "non-negative synapse counts", str(int(a.min())))
+    return a
+
+
+class ListRule(ConnectionRule):
+    """bmtk's list-valued ``connection_rule``: synapse counts in bmtk's pair order for the iterator."""
+
+    blockwise = False
+
+    def __init__(self, values: Any, iterator: str) -> None:
+        self.values = np.asarray(values)
+        self.iterator = iterator
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        s, t = len(sources), len(targets)
+        want = {"one_to_one": s * t, "one_to_all": t, "all_to_one": s}[self.iterator]
+        v = _counts(list(self.values.ravel()), "connection_rule (list)")
+        if len(v) != want:
+            raise BuilderError("connection_rule (list)", f"{want} values for iterator {self.iterator!r}",
+                               f"{len(v)} values")
+        if self.iterator == "one_to_one":  # source-major, as itertools.product(sources, targets)
+            m = v.reshape(s, t)
+        elif self.iterator == "one_to_all":  # the same counts for every source
+            m = np.broadcast_to(v, (s, t))
+        else:
+            m = np.broadcast_to(v[:, None], (s, t))
+        si, ti = np.nonzero(m)
+        o = np.lexsort((si, ti))
+        return si[o].astype(np.int64), ti[o].astype(np.int64), m[si[o], ti[o]].astype(np.int64)
+
+
+ITERATORS = ("one_to_one", "one_to_all", "all_to_one")
+
+
+def as_rule(connection_rule: Any, connection_params: dict | None, iterator: str) -> ConnectionRule:
+    """The rule object behind ``add_edges(connection_rule=..., connection_params=..., iterator=...)``.
+
+    Raises
+    ------
+    BuilderError
+        An unknown iterator, a negative count, a rule of an unsupported type.
+    """
+    if iterator not in ITERATORS:
+        raise BuilderError("iterator", f"one of {ITERATORS}", repr(iterator))
+    if isinstance(connection_rule, ConnectionRule):
+        if connection_params:
+            raise BuilderError("connection_params", "no parameters for a rule object (pass them to the rule)",
+                               repr(connection_params))
+        return connection_rule
+    if connection_rule is None:
+        return AllToAll(nsyns=0)
+    if isinstance(connection_rule, (bool, np.bool_)):
+        return AllToAll(nsyns=int(connection_rule), allow_autapses=True)
+    if isinstance(connection_rule, (int, np.integer)):
+        if connection_rule < 0:
+            raise BuilderError("connection_rule", "a non-negative number of synapses per pair", str(connection_rule))
+        return AllToAll(nsyns=int(connection_rule), allow_autapses=True)  # bmtk: every pair, self-pairs too
+    if isinstance(connection_rule, (list, np.ndarray)):
+        return ListRule(connection_rule, iterator)
+    if callable(connection_rule):
+        return PairCallable(connection_rule, connection_params, iterator)
+    raise BuilderError("connection_rule", "an int, a per-pair callable, a list, or a modelkit rule",
+                       type(connection_rule).__name__)
