@@ -60,6 +60,9 @@ def _dtype_of(cm: ConnectionMap) -> dict[str, Any]:
     return {n: dt for p in cm.params for n, dt in zip(p.names, p.dtypes)}
 
 
+_WHOLE = 0xFFFFFF  # block number of the random stream of rules evaluated on all targets at once
+
+
 class _MapState:
     """One connection map prepared for generation."""
 
@@ -95,8 +98,8 @@ class _MapState:
         a, b = int(np.searchsorted(tids, t_lo)), int(np.searchsorted(tids, t_hi))
         if self.whole:
             if self._all is None:
-                self._reseed(-1)
-                si, ti, ns = self._checked(self.cm.rule.connect(self.sources, self.targets, self.rng(-1)),
+                self._reseed(_WHOLE)
+                si, ti, ns = self._checked(self.cm.rule.connect(self.sources, self.targets, self.rng(_WHOLE)),
                                            len(self.targets))
                 order = np.argsort(ti, kind="stable")
                 self._all = (si[order], ti[order], ns[order])
