@@ -1,5 +1,9 @@
 """Network builder: bmtk's verbs (``add_nodes``, ``add_edges``, ``build``, ``save``) on numpy columns.
 
+``modelkit.builder.placement`` holds position helpers (with bmtk's ``positions_columinar`` & co.),
+``modelkit.builder.distributions`` seeded parameter distributions usable as node properties and
+edge property rules.
+
 Examples
 --------
 >>> from modelkit.builder import NetworkBuilder, FixedProbability
@@ -9,10 +13,15 @@ Examples
 ...                    syn_weight=2.0, delay=1.5, model_template="static_synapse")
 """
 
+from modelkit.builder import distributions, placement
 from modelkit.builder.builder import NetworkBuilder
 from modelkit.builder.connection_map import ConnectionMap, vectorized
 from modelkit.builder.connectors import (AllToAll, ArrayRule, ConnectionRule, DistanceProbability, FixedInDegree,
                                          FixedOutDegree, FixedProbability, OneToOne)
+from modelkit.builder.distributions import (Choice, Constant, Distribution, Exponential, Gamma, Integers, LogNormal,
+                                            Normal, Uniform)
 
 __all__ = ["NetworkBuilder", "ConnectionMap", "vectorized", "ConnectionRule", "FixedProbability",
-           "DistanceProbability", "FixedInDegree", "FixedOutDegree", "OneToOne", "AllToAll", "ArrayRule"]
+           "DistanceProbability", "FixedInDegree", "FixedOutDegree", "OneToOne", "AllToAll", "ArrayRule",
+           "Distribution", "Constant", "Uniform", "Normal", "LogNormal", "Exponential", "Gamma", "Choice", "Integers",
+           "placement", "distributions"]
