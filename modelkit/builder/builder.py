@@ -423,7 +423,8 @@ class NetworkBuilder:
                 files[f"edge_types:{stem}"] = csv_path
                 n_syns += res.n_syns
                 if res.n_edges == 0:
-                    log.warning("%s -> %s: the connection rules made no edges", src_net, tgt_net)
+                    log.warning("%s -> %s: the connection rules made no edges (an empty edge population is "
+                                "written)", src_net, tgt_net)
         self._n_syns = n_syns
         self._files = files
         self._built = self._network()
@@ -626,6 +627,8 @@ def _publish(src: str, dst: str, overwrite: bool, rename_population: str | None 
             except OSError:
                 shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
+        if os.path.lexists(tmp):  # dst was already a link to src: rename(2) did nothing
+            os.unlink(tmp)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

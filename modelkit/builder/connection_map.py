@@ -74,9 +74,18 @@ class PropertyRule:
         label = f"add_properties({', '.join(self.names)})"
         if kind == "values":
             vals = np.asarray(self.rule)
-            if order is not None and len(vals) < len(order):
-                raise BuilderError(label, f"at least {len(order)} values (one per edge)", f"{len(vals)} values")
-            out = [vals[order] if order is not None else vals[:n]]
+            last = int(order.max()) if order is not None and order.size else n - 1
+            if last >= len(vals):
+                raise BuilderError(label, f"one value per edge (more than {len(vals)} edges were made)",
+                                   f"{len(vals)} values")
+            picked = vals[order] if order is not None else vals[:n]
+            if len(self.names) == 1:
+                out = [picked]
+            else:  # one tuple per edge, as bmtk zips each value with the names
+                if picked.ndim != 2 or picked.shape[1] != len(self.names):
+                    raise BuilderError(label, f"a tuple of {len(self.names)} values per edge",
+                                       f"values of shape {vals.shape}")
+                out = [_column(picked[:, k].tolist(), label) for k in range(len(self.names))]
         elif kind == "distribution":
             out = [np.asarray(self.rule.sample(n, rng))]
         elif kind == "vectorized":
@@ -211,12 +220,14 @@ class ConnectionMap:
             dt_list = [dtypes[0] if isinstance(dtypes, (list, tuple)) else dtypes]
         if values is not None:
             if isinstance(values, (list, tuple, np.ndarray)):
-                self.params.append(PropertyRule(name_list, np.asarray(values), {}, dt_list, True))
+                arr = np.asarray(values, dtype=object if multi and not isinstance(values, np.ndarray) else None)
+                self.params.append(PropertyRule(name_list, arr, {}, dt_list, True))
             else:
                 self.params.append(PropertyRule(name_list, values, {}, dt_list))
             return self
         if isinstance(rule, (list, np.ndarray)):
-            self.params.append(PropertyRule(name_list, np.asarray(rule), {}, dt_list, True))
+            arr = np.asarray(rule, dtype=object if multi and isinstance(rule, list) else None)
+            self.params.append(PropertyRule(name_list, arr, {}, dt_list, True))
             return self
         self.params.append(PropertyRule(name_list, rule, dict(rule_params or {}), dt_list))
         return self

@@ -130,6 +130,16 @@ class NodeTable:
         return name in ("node_id", "node_type_id") or any(name in s.type_props or name in s.per_node
                                                              for s in self.sets)
 
+    def present(self, name: str) -> np.ndarray:
+        """Whether each node has the property (per-node or from its node type)."""
+        if name in ("node_id", "node_type_id"):
+            return np.ones(self.size, dtype=bool)
+        m = np.zeros(self.size, dtype=bool)
+        for k, s in enumerate(self.sets):
+            if name in s.per_node or name in s.type_props:
+                m[self.offsets[k]:self.offsets[k + 1]] = True
+        return m
+
     def column(self, name: str) -> np.ndarray:
         """Merged values of a property for every node (per-node value, else the node type's)."""
         if name == "node_id":
@@ -188,8 +198,11 @@ class NodeTable:
             if col.ndim > 1:
                 raise BuilderError(f"selector {key!r}", "a property with one value per node",
                                    f"a {col.shape[1]}-column property")
-            if callable(want):
-                hit = np.fromiter((v is not None and bool(want(v)) for v in col), dtype=bool, count=self.size)
+            if callable(want):  # called only for nodes that have the property (as bmtk), not on NaN fill-ins
+                hit = np.zeros(self.size, dtype=bool)
+                for r in np.flatnonzero(self.present(key)).tolist():
+                    v = col[r]
+                    hit[r] = v is not None and bool(want(v))
             elif isinstance(want, (list, tuple, set, np.ndarray)):
                 hit = np.zeros(self.size, dtype=bool)
                 for w in want:
