@@ -149,6 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("path")
     v.add_argument("--json", action="store_true", help="print the problems as JSON")
     v.add_argument("--strict", action="store_true", help="warnings count as errors")
+    r = sub.add_parser("run", help="run a SONATA simulation config")
+    r.add_argument("config")
+    r.add_argument("--output", help="output folder (default: the config's output_dir)")
+    r.add_argument("--threads", type=int, help="simulator threads")
+    r.add_argument("--seed", type=int, help="random seed")
+    r.add_argument("--backend", help="force a backend (e.g. nest)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     dm = sub.add_parser("demo", help="summarise an example network and round-trip it through modelkit's writers")
     dm.add_argument("path")
     dm.add_argument("--output", default="demo_output")
@@ -172,6 +180,16 @@ def main(argv: list[str] | None = None) -> int:
                 _print_problems(probs)
             bad = [p for p in probs if p["severity"] == "error" or args.strict]
             return 1 if bad else 0
+        if args.command == "run":
+            from modelkit.simulator import simulate
+            res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
+                           backend=args.backend, overwrite=True if args.overwrite else None,
+                           progress=not args.quiet)
+            print(f"{res.backend}: {res.tstop:g} ms simulated in {res.timings['total']:.2f} s "
+                  f"(build {res.timings['build']:.2f} s) -> {res.output_dir}")
+            for pop, n in res.n_cells.items():
+                print(f"  {pop}: {n} cells, {res.n_spikes.get(pop, 0)} spikes, {res.rates()[pop]:.2f} Hz")
+            return 0
         if args.command == "demo":
             return demo(args.path, args.output)
     except ModelkitError as e:

@@ -237,11 +237,21 @@ def _read_mapping(path: str, rep: h5py.Group, name: str) -> ReportPopulation:
                             variable if isinstance(variable, str) else None, tuple(data.shape))  # type: ignore[arg-type]
 
 
-class ReportWriter:
-    """Stream a one-population compartment report to disk, frames appended in blocks.
+@dataclass
+class _PopState:
+    mapping: tuple
+    ds: Any = None
+    k: int = 0
+    n_frames: int = 0
 
-    The file is written under a temporary name and renamed on :meth:`close`; an
-    exception inside a ``with`` block discards it.
+
+class ReportWriter:
+    """Stream a compartment report to disk, frames appended in blocks.
+
+    One population is declared at construction; more can be added with
+    :meth:`add_population` (a SONATA report file may hold several).  The file is
+    written under a temporary name and renamed on :meth:`close`; an exception
+    inside a ``with`` block discards it.
 
     Parameters
     ----------
@@ -266,74 +276,102 @@ class ReportWriter:
                  variable: str | None = None, dtype: Any = np.float32, overwrite: bool = False) -> None:
         self.path = os.fspath(path)
         self.population = population
-        self.node_ids = np.asarray(node_ids, dtype=np.int64)
-        self.index_pointers = np.asarray(index_pointers, dtype=np.int64)
-        self.element_ids = np.asarray(element_ids, dtype=np.int64)
-        self.element_pos = None if element_pos is None else np.asarray(element_pos, dtype=np.float64)
-        self.time = tuple(float(x) for x in time)
         self.units = units
         self.variable = variable
         self.dtype = np.dtype(dtype)
         self.overwrite = overwrite
         self._ctx: Any = None
         self._f: h5py.File | None = None
-        self._ds: h5py.Dataset | None = None
-        self._k = 0
+        self._pops: dict[str, _PopState] = {}
+        self._pending = [(population, node_ids, index_pointers, element_ids, time, element_pos)]
+
+    @property
+    def n_frames(self) -> int:
+        return self._pops[self.population].n_frames
 
     def open(self) -> "ReportWriter":
-        """Create the temporary file and its datasets."""
-        n = len(self.node_ids)
-        if len(self.index_pointers) != n + 1 or self.index_pointers[0] != 0 or \
-                self.index_pointers[-1] != len(self.element_ids) or np.any(np.diff(self.index_pointers) < 0):
-            raise ValueError("index_pointers must rise from 0 to len(element_ids), one more than node_ids")
-        if self.element_pos is not None and len(self.element_pos) != len(self.element_ids):
-            raise ValueError("element_pos must have one value per element")
-        self.n_frames = n_frames(*self.time)
+        """Create the temporary file and the datasets of the declared populations."""
         self._ctx = h5.atomic_output(self.path, overwrite=self.overwrite)
         tmp = self._ctx.__enter__()
-        self._f = h5py.File(tmp, "w")
-        h5.write_root_attrs(self._f)
-        g = self._f.create_group(f"report/{self.population}")
+        try:
+            self._f = h5py.File(tmp, "w")
+            h5.write_root_attrs(self._f)
+            for args in self._pending:
+                self._create(*args)
+        except BaseException as e:
+            self._abort(e)
+            raise
+        self._pending = []
+        return self
+
+    def add_population(self, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
+                       time: tuple[float, float, float], element_pos: Any = None) -> None:
+        """Declare another population of the same report."""
+        if self._f is None:
+            self._pending.append((population, node_ids, index_pointers, element_ids, time, element_pos))
+        else:
+            self._create(population, node_ids, index_pointers, element_ids, time, element_pos)
+
+    def _create(self, population: str, node_ids: Any, index_pointers: Any, element_ids: Any, time: Any,
+                element_pos: Any) -> None:
+        ids = np.asarray(node_ids, dtype=np.int64)
+        ip = np.asarray(index_pointers, dtype=np.int64)
+        el = np.asarray(element_ids, dtype=np.int64)
+        pos = None if element_pos is None else np.asarray(element_pos, dtype=np.float64)
+        t = tuple(float(x) for x in time)
+        n = len(ids)
+        if len(ip) != n + 1 or ip[0] != 0 or ip[-1] != len(el) or np.any(np.diff(ip) < 0):
+            raise ValueError("index_pointers must rise from 0 to len(element_ids), one more than node_ids")
+        if pos is not None and len(pos) != len(el):
+            raise ValueError("element_pos must have one value per element")
+        if population in self._pops:
+            raise ValueError(f"population {population!r} declared twice")
+        nf = n_frames(*t)
+        assert self._f is not None
+        g = self._f.create_group(f"report/{population}")
         m = g.create_group("mapping")
-        ds = m.create_dataset("node_ids", data=self.node_ids.astype(np.uint64))
-        ds.attrs.create("sorted", np.uint8(bool(np.all(np.diff(self.node_ids) > 0))), dtype=np.uint8)
-        m.create_dataset("index_pointers", data=self.index_pointers.astype(np.uint64))
+        ds = m.create_dataset("node_ids", data=ids.astype(np.uint64))
+        ds.attrs.create("sorted", np.uint8(bool(np.all(np.diff(ids) > 0))), dtype=np.uint8)
+        m.create_dataset("index_pointers", data=ip.astype(np.uint64))
         # bmtk's reader (<= 1.2) opens only the singular name and libsonata only the spec one:
         # a hard link serves both without a second copy.
         m["index_pointer"] = m["index_pointers"]
-        m.create_dataset("element_ids", data=self.element_ids.astype(np.uint32))
-        if self.element_pos is not None:
-            m.create_dataset("element_pos", data=self.element_pos.astype(np.float32))
-        t = m.create_dataset("time", data=np.array(self.time, dtype=np.float64))
-        t.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
-        v = max(len(self.element_ids), 1)
-        chunk_rows = int(max(1, min(self.n_frames, (1 << 20) // (v * self.dtype.itemsize))))
-        self._ds = g.create_dataset("data", shape=(self.n_frames, len(self.element_ids)), dtype=self.dtype,
-                                    chunks=(chunk_rows, len(self.element_ids)) if self.n_frames and v else None)
-        self._ds.attrs.create("units", self.units, dtype=h5.STR_DTYPE)
+        m.create_dataset("element_ids", data=el.astype(np.uint32))
+        if pos is not None:
+            m.create_dataset("element_pos", data=pos.astype(np.float32))
+        tds = m.create_dataset("time", data=np.array(t, dtype=np.float64))
+        tds.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
+        v = max(len(el), 1)
+        chunk_rows = int(max(1, min(nf, (1 << 20) // (v * self.dtype.itemsize))))
+        data = g.create_dataset("data", shape=(nf, len(el)), dtype=self.dtype,
+                                chunks=(chunk_rows, len(el)) if nf and len(el) else None)
+        data.attrs.create("units", self.units, dtype=h5.STR_DTYPE)
         if self.variable:
-            self._ds.attrs.create("variable", self.variable, dtype=h5.STR_DTYPE)
-        return self
+            data.attrs.create("variable", self.variable, dtype=h5.STR_DTYPE)
+        self._pops[population] = _PopState((ids, ip, el, pos, t), data, 0, nf)
 
-    def append(self, frames: Any) -> None:
-        """Write the next frames, shape (k, n_elements)."""
-        if self._ds is None:
-            raise RuntimeError("ReportWriter is not open")
+    def append(self, frames: Any, population: str | None = None) -> None:
+        """Write the next frames of a population (the first declared by default), shape (k, n_elements)."""
+        st = self._pops.get(population or self.population)
+        if st is None or self._f is None:
+            raise RuntimeError("ReportWriter is not open" if self._f is None else f"no population {population!r}")
         a = np.asarray(frames, dtype=self.dtype)
-        if a.ndim != 2 or a.shape[1] != self._ds.shape[1]:
-            raise ValueError(f"frames must have shape (k, {self._ds.shape[1]}), got {a.shape}")
-        if self._k + len(a) > self.n_frames:
-            raise ValueError(f"too many frames: {self._k + len(a)} > {self.n_frames}")
-        self._ds[self._k:self._k + len(a)] = a
-        self._k += len(a)
+        if a.ndim != 2 or a.shape[1] != st.ds.shape[1]:
+            raise ValueError(f"frames must have shape (k, {st.ds.shape[1]}), got {a.shape}")
+        if st.k + len(a) > st.n_frames:
+            raise ValueError(f"too many frames: {st.k + len(a)} > {st.n_frames}")
+        st.ds[st.k:st.k + len(a)] = a
+        st.k += len(a)
 
     def close(self) -> None:
         """Finish the file and move it into place (all frames must have been written)."""
         if self._f is None:
             return
-        if self._k != self.n_frames:
-            self._abort(ValueError(f"{self.path}: {self._k} of {self.n_frames} frames written"))
-            raise ValueError(f"{self.path}: only {self._k} of {self.n_frames} frames were written")
+        short = {p: (st.k, st.n_frames) for p, st in self._pops.items() if st.k != st.n_frames}
+        if short:
+            err = ValueError(f"{self.path}: frames written / expected: {short}")
+            self._abort(err)
+            raise err
         self._f.close()
         self._f = None
         self._ctx.__exit__(None, None, None)

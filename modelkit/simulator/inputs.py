@@ -1,0 +1,201 @@
+"""Input modules, looked up by the config's ``(input_type, module)``.
+
+Every input becomes one of two primitives of the backend: spike trains of
+(virtual) nodes, or a piecewise-constant current into built cells.  Units
+follow SONATA/NEURON everywhere: times in ms, currents in nA (a backend
+converts, e.g. NEST takes pA).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError
+from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.poisson import PoissonSpikeGenerator
+from modelkit.sonata import read_spikes
+
+__all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current"]
+
+log = logging.getLogger("modelkit.simulator")
+
+
+def _trains(node_ids: np.ndarray, times: np.ndarray) -> dict[int, np.ndarray]:
+    """{node_id: sorted spike times} without a Python loop over spikes."""
+    if len(node_ids) == 0:
+        return {}
+    order = np.lexsort((times, node_ids))
+    ids, ts = node_ids[order], times[order]
+    cut = np.flatnonzero(np.diff(ids)) + 1
+    starts = np.concatenate(([0], cut))
+    return {int(ids[a]): t for a, t in zip(starts, np.split(ts, cut))}
+
+
+class SpikeFileInput(SimulatorModule):
+    """Spike trains from a SONATA h5, bmtk CSV or NWB file, onto the virtual nodes of ``node_set``."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.spec = spec
+
+    def _read(self, sim: Any) -> dict:
+        path = self.spec.input_file
+        key = f"inputs.{self.name}.input_file"
+        if not path:
+            raise ConfigError(sim.config.path, key, "a spike file (input_file)", "none")
+        if not os.path.exists(path):
+            raise ConfigError(sim.config.path, key, "an existing spike file", path)
+        if self.spec.module == "nwb" or path.endswith(".nwb"):
+            from modelkit.simulator.nwb import read_nwb_spikes
+            return read_nwb_spikes(path, self.spec.params.get("trial"))
+        return read_spikes(path)
+
+    def initialize(self, sim: Any) -> None:
+        data = self._read(sim)
+        targets = sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set")
+        for pop, sel in targets.items():
+            src = sim.sources.get(pop)
+            if src is None or not len(src & sel):
+                log.warning("input %s: population %s has no virtual nodes in the node set; ignored", self.name, pop)
+                continue
+            sel = sel & src
+            sp = data.get(pop)
+            if sp is None and None in data and len(targets) == 1:
+                sp = data[None]  # legacy layout: the population comes from the node set
+            if sp is None:
+                log.warning("input %s: no spikes for population %s in %s", self.name, pop, self.spec.input_file)
+                continue
+            ids = sel.flat
+            keep = np.isin(sp.node_ids, ids)
+            if not keep.all():
+                log.info("input %s: %d spikes of nodes outside the node set ignored", self.name, int((~keep).sum()))
+            trains = _trains(sp.node_ids[keep], sp.timestamps[keep])
+            sim.backend.add_spike_trains(pop, ids, trains)
+            log.info("input %s: %d spikes onto %d nodes of %s", self.name, int(keep.sum()), len(trains), pop)
+
+
+def step_current(amps: Any, delays: Any, durations: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Pulses (nA from ``delay`` for ``duration`` ms each; overlapping pulses add) as change times and levels."""
+    a, d, w = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (amps, delays, durations))
+    if not (len(a) == len(d) == len(w)):
+        raise ConfigError(None, where, "amp, delay and duration of equal length", f"{len(a)}, {len(d)}, {len(w)}")
+    if (w < 0).any() or (d < 0).any() or not np.isfinite(np.concatenate([a, d, w])).all():
+        raise ConfigError(None, where, "finite amplitudes and non-negative delays and durations", "invalid values")
+    t = np.concatenate([d, d + w])
+    da = np.concatenate([a, -a])
+    order = np.argsort(t, kind="stable")
+    t, da = t[order], da[order]
+    times, idx = np.unique(t, return_index=True)
+    level = np.cumsum(da)[np.concatenate((idx[1:] - 1, [len(t) - 1]))]
+    level[np.abs(level) < 1e-12] = 0.0
+    return times, level
+
+
+class CurrentClampInput(SimulatorModule):
+    """Current clamps onto built cells: ``amp`` (nA), ``delay`` and ``duration`` (ms) as scalars or equal-length
+    lists (module ``IClamp``), or a CSV of ``timestamps amps`` steps (``input_type: csv``)."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.spec = spec
+
+    def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
+        p = self.spec.params
+        key = f"inputs.{self.name}"
+        if self.spec.input_type == "csv" or self.spec.input_file:
+            path = self.spec.input_file
+            if not path or not os.path.exists(path):
+                raise ConfigError(sim.config.path, f"{key}.file", "an existing CSV of timestamps and amps", str(path))
+            import pandas as pd
+            try:
+                df = pd.read_csv(path, sep=r"\s+|,", engine="python")
+                return (df["timestamps"].to_numpy(float), df["amps"].to_numpy(float))
+            except (KeyError, ValueError) as e:
+                raise ConfigError(path, "timestamps/amps", "a CSV with columns timestamps and amps (nA)",
+                                  str(e)) from e
+        missing = [k for k in ("amp", "delay", "duration") if k not in p]
+        if missing:
+            raise ConfigError(sim.config.path, f"{key}.{missing[0]}", "amp (nA), delay and duration (ms)", "absent")
+        times, levels = step_current(p["amp"], p["delay"], p["duration"], key)
+        return times, levels
+
+    def initialize(self, sim: Any) -> None:
+        times, amps = self.schedule(sim)
+        for pop, sel in sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set").items():
+            built = sim.built.get(pop)
+            if built is None or not len(built & sel):
+                log.warning("input %s: no built cells of %s in the node set; ignored", self.name, pop)
+                continue
+            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps)
+
+
+class PoissonInput(SimulatorModule):
+    """Poisson spike trains generated for virtual nodes: ``rate`` (Hz) constant, or ``rates`` with ``times`` (ms)
+    for an inhomogeneous process; seeded by ``random_seed`` (default: the run's seed)."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.spec = spec
+
+    def initialize(self, sim: Any) -> None:
+        p = self.spec.params
+        seed = int(p.get("random_seed", sim.options.seed))
+        key = f"inputs.{self.name}"
+        for k, (pop, sel) in enumerate(sim.resolve(self.spec.node_set, f"{key}.node_set").items()):
+            src = sim.sources.get(pop)
+            if src is None:
+                raise ConfigError(sim.config.path, f"{key}.node_set", "virtual nodes to drive", f"none in {pop}")
+            ids = (sel & src).flat
+            gen = PoissonSpikeGenerator(population=pop, seed=[seed, k])
+            start = float(p.get("start_time", sim.options.tstart))
+            stop = float(p.get("stop_time", sim.options.tstop))
+            if "rates" in p:
+                rates = np.asarray(p["rates"], dtype=float)
+                gen.add(ids, rates, times=np.asarray(p.get("times", np.linspace(start, stop, len(rates))),
+                                                     dtype=float) / 1000.0)
+            elif "rate" in p:
+                gen.add(ids, float(p["rate"]), times=(start / 1000.0, stop / 1000.0))
+            else:
+                raise ConfigError(sim.config.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent")
+            sp = gen.spikes(pop)
+            sim.backend.add_spike_trains(pop, ids, _trains(sp[0], sp[1]))
+            if p.get("output_file"):
+                gen.to_sonata(sim.output_path(p["output_file"]))
+
+
+#: (input_type, module) -> module class; "*" matches any module
+INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
+    ("spikes", "sonata"): SpikeFileInput,
+    ("spikes", "h5"): SpikeFileInput,
+    ("spikes", "hdf5"): SpikeFileInput,
+    ("spikes", "csv"): SpikeFileInput,
+    ("spikes", "nwb"): SpikeFileInput,
+    ("csv", "spikes"): SpikeFileInput,
+    ("nwb", "spikes"): SpikeFileInput,
+    ("current_clamp", "IClamp"): CurrentClampInput,
+    ("current_clamp", "iclamp"): CurrentClampInput,
+    ("csv", "IClamp"): CurrentClampInput,
+    ("spikes", "poisson"): PoissonInput,
+    ("poisson", "poisson"): PoissonInput,
+}
+
+
+def input_module(name: str, spec: Any) -> SimulatorModule:
+    """The module for one ``inputs`` entry.
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``(input_type, module)``, listing the known ones.
+    """
+    cls = INPUT_MODULES.get((spec.input_type, spec.module))
+    if cls is None:
+        known = sorted({f"{t}/{m}" for t, m in INPUT_MODULES})
+        raise ConfigError(None, f"inputs.{name}.module", f"a known input_type/module ({', '.join(known)})",
+                          f"{spec.input_type}/{spec.module}")
+    return cls(name, spec)

@@ -1,0 +1,66 @@
+"""Model parameters of node and edge types: dynamics_params JSON files, inline dicts, per-element overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError
+
+__all__ = ["load_params", "model_name"]
+
+
+@lru_cache(maxsize=256)
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(path, None, "an existing dynamics_params JSON file", "no such file") from e
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(path, None, "a readable JSON object of parameters", f"{type(e).__name__}: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(path, None, "a JSON object of parameters", type(data).__name__)
+    return data
+
+
+def load_params(value: Any, directory: str | None, where: str) -> dict:
+    """Parameters named by a ``dynamics_params`` value: a JSON file in ``directory``, an inline dict, or nothing.
+
+    Raises
+    ------
+    ConfigError
+        A named file that does not exist (the message gives the full path) or is not a JSON object.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    s = str(value).strip()
+    if s.startswith("{"):
+        try:
+            d = json.loads(s)
+        except json.JSONDecodeError as e:
+            raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
+        return dict(d)
+    if directory is None:
+        raise ConfigError(None, where, f"a components directory to find {s!r} in", "none configured")
+    path = s if os.path.isabs(s) else os.path.join(directory, s)
+    return dict(_read_json(os.path.normpath(path)))
+
+
+def model_name(template: Any, where: str, schema: str = "nest") -> str:
+    """``nest:iaf_psc_alpha`` -> ``iaf_psc_alpha`` (a bare name is accepted too)."""
+    if template is None or (isinstance(template, float) and np.isnan(template)):
+        raise ConfigError(None, where, f"a model_template like '{schema}:<model>'", "none")
+    s = str(template)
+    if ":" in s:
+        sch, _, name = s.partition(":")
+        if sch != schema:
+            raise ConfigError(None, where, f"a model_template of schema '{schema}'", s)
+        return name
+    return s

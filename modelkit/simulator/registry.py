@@ -1,0 +1,86 @@
+"""Backend registry: built-in backends by name, outside ones through the ``modelkit.simulators`` entry points.
+
+Adding a backend touches its own folder and one line of ``BUILTIN``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from modelkit.errors import BackendUnavailableError, UnknownModelError
+
+__all__ = ["BUILTIN", "get_backend", "available_backends", "backend_for"]
+
+#: name -> "module:Class" of the built-in backends
+BUILTIN: dict[str, str] = {
+    "nest": "modelkit.simulator.nest:NestBackend",
+}
+
+#: model types that never need a simulator cell (they become spike sources)
+SOURCE_MODEL_TYPES = frozenset({"virtual"})
+
+
+def _load(spec: str) -> Any:
+    mod, _, cls = spec.partition(":")
+    return getattr(importlib.import_module(mod), cls)
+
+
+def _all_specs() -> dict[str, Any]:
+    specs: dict[str, Any] = dict(BUILTIN)
+    for ep in entry_points(group="modelkit.simulators"):
+        specs.setdefault(ep.name, ep)
+    return specs
+
+
+def get_backend(name: str) -> Any:
+    """The backend class registered as ``name``.
+
+    Raises
+    ------
+    UnknownModelError
+        No such backend.
+    """
+    specs = _all_specs()
+    if name not in specs:
+        raise UnknownModelError(f"no simulator backend {name!r}; known: {sorted(specs)}")
+    spec = specs[name]
+    return spec.load() if hasattr(spec, "load") else _load(spec)
+
+
+def available_backends() -> dict[str, bool]:
+    """Every registered backend and whether it can run here."""
+    out = {}
+    for name in _all_specs():
+        try:
+            out[name] = bool(get_backend(name).is_available())
+        except Exception:  # noqa: BLE001 - a broken plugin is just unavailable
+            out[name] = False
+    return out
+
+
+def backend_for(model_types: set[str], prefer: str | None = None) -> Any:
+    """The backend that simulates every given ``model_type`` (virtual nodes excluded).
+
+    Raises
+    ------
+    UnknownModelError
+        No backend handles some model type (the message lists what each handles).
+    BackendUnavailableError
+        The backend exists but its simulator is not installed.
+    """
+    wanted = set(model_types) - SOURCE_MODEL_TYPES
+    names = [prefer] if prefer else list(_all_specs())
+    known = {}
+    for name in names:
+        cls = get_backend(name)
+        known[name] = sorted(cls.model_types)
+        if wanted <= set(cls.model_types):
+            if not cls.is_available():
+                raise BackendUnavailableError(f"backend {name!r} ({cls.description}) is not importable here; "
+                                              f"install it (pip install modelkit pulls it in)")
+            return cls
+    raise UnknownModelError(f"no backend simulates model_type {sorted(wanted)}"
+                            + (f" with backend {prefer!r}" if prefer else "")
+                            + f"; backends and their model types: {known}")

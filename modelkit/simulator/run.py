@@ -1,0 +1,302 @@
+"""simulate(): one SONATA simulation, end to end.
+
+load config -> network -> backend chosen by model_type -> build cells and
+connections -> inputs -> run in blocks of simulated time (progress bar) ->
+reports -> files in ``output_dir`` with a log.  Everything is written into a
+staging folder next to ``output_dir`` and moved into place only when the run
+succeeded; a failed run leaves ``<output_dir>.failed`` with its log, never an
+output folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError, ModelkitError, OutputExistsError
+from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
+from modelkit.simulator.inputs import input_module
+from modelkit.simulator.recording import SpikesOutput, report_module
+from modelkit.simulator.registry import SOURCE_MODEL_TYPES, backend_for
+from modelkit.sonata import Network, Selection, SimulationConfig, load_config
+
+__all__ = ["simulate", "Simulation"]
+
+log = logging.getLogger("modelkit.simulator")
+
+
+class Simulation:
+    """What modules see during a run: the network, config, backend, options and the output folder."""
+
+    def __init__(self, network: Network, config: SimulationConfig, backend: Any, options: RunOptions,
+                 staging: str, sinks: Sequence[ReportSink]) -> None:
+        self.network = network
+        self.config = config
+        self.backend = backend
+        self.options = options
+        self.staging = staging
+        self.sinks = list(sinks)
+        self.built: dict[str, Selection] = {}
+        self.sources: dict[str, Selection] = {}
+        self.outputs: dict[str, str] = {}
+
+    def resolve(self, ref: Any, key: str) -> dict[str, Selection]:
+        """A node-set reference of the config as {population: Selection} (empty ones dropped)."""
+        try:
+            sel = self.network.resolve_node_set(ref)[1]
+        except ModelkitError as e:
+            raise ConfigError(self.config.path, key, "a node set defined in the node-sets file or a population name",
+                              str(e)) from e
+        return {p: s for p, s in sel.items() if len(s)}
+
+    def output_path(self, path: str) -> str:
+        """Where to write a file that belongs in ``output_dir`` during the run (the staging folder)."""
+        out = self.config.output.output_dir
+        p = os.path.abspath(path)
+        if os.path.commonpath([p, out]) == out:
+            return os.path.join(self.staging, os.path.relpath(p, out))
+        return p
+
+
+def _as_config(config: Any) -> SimulationConfig:
+    if isinstance(config, SimulationConfig):
+        return config
+    if isinstance(config, dict):
+        return SimulationConfig.from_dict(config, os.getcwd(), None)
+    cfg = load_config(config)
+    if not isinstance(cfg, SimulationConfig):
+        raise ConfigError(getattr(cfg, "path", None), "run", "a simulation config (with a 'run' block)",
+                          "a circuit config")
+    return cfg
+
+
+def _as_network(network: Any, cfg: SimulationConfig) -> Network:
+    if network is None:
+        return Network.from_config(cfg)
+    if hasattr(network, "build") and hasattr(network, "add_nodes"):  # a NetworkBuilder: its in-memory build
+        network = network.build()
+    if not isinstance(network, Network):
+        raise ConfigError(cfg.path, "network", "a Network or a NetworkBuilder", type(network).__name__)
+    if cfg.node_sets_file and not len(network.node_sets.names):
+        from modelkit.sonata import NodeSets
+        network.node_sets = NodeSets.from_file(cfg.node_sets_file)
+    return network
+
+
+def _relocate_output(cfg: SimulationConfig, new: str) -> SimulationConfig:
+    import dataclasses
+    old = cfg.output.output_dir
+
+    def move(p: str | None) -> str | None:
+        if p is None:
+            return None
+        return os.path.join(new, os.path.relpath(p, old)) if os.path.commonpath([p, old]) == old else p
+    out = dataclasses.replace(cfg.output, output_dir=new, log_file=move(cfg.output.log_file),
+                              spikes_file=move(cfg.output.spikes_file),
+                              spikes_file_csv=move(cfg.output.spikes_file_csv))
+    reports = {k: dataclasses.replace(r, file_name=move(r.file_name)) for k, r in cfg.reports.items()}
+    return dataclasses.replace(cfg, output=out, reports=reports)
+
+
+def _split_populations(network: Network) -> tuple[dict[str, Selection], dict[str, Selection], set[str]]:
+    built: dict[str, Selection] = {}
+    sources: dict[str, Selection] = {}
+    types: set[str] = set()
+    for name, pop in network.nodes.items():
+        if "model_type" not in pop.attribute_names:
+            raise ConfigError(pop.path, f"/nodes/{name}", "a model_type for every node (HDF5 or node-types CSV)",
+                              "no model_type attribute")
+        for mt, sel in pop.split_by("model_type").items():
+            mt = str(mt)
+            if mt in SOURCE_MODEL_TYPES:
+                sources[name] = sources.get(name, Selection()) | sel
+            else:
+                types.add(mt)
+                built[name] = built.get(name, Selection()) | sel
+    return built, sources, types
+
+
+def _block_ms(cfg: SimulationConfig, duration: float) -> float:
+    run = cfg.run
+    if run.nsteps_block:
+        return run.nsteps_block * run.dt
+    if run.tsteps_block:
+        return run.tsteps_block * run.dt
+    if run.extra.get("block_size"):
+        return float(run.extra["block_size"])
+    steps = max(1, int(round(min(1000.0, max(duration / 20.0, run.dt)) / run.dt)))
+    return steps * run.dt
+
+
+def _prepare_output(cfg: SimulationConfig, overwrite: bool) -> str:
+    out = cfg.output.output_dir
+    if os.path.exists(out) and not overwrite and os.listdir(out):
+        raise OutputExistsError(f"{out}: output folder exists and is not empty; set output.overwrite_output_dir "
+                                f"(or pass overwrite=True)")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    staging = os.path.join(parent, f".{os.path.basename(out)}.partial-{secrets.token_hex(4)}")
+    os.makedirs(staging)
+    return staging
+
+
+def _publish(staging: str, out: str) -> None:
+    old = None
+    if os.path.exists(out):
+        old = f"{out}.old-{secrets.token_hex(4)}"
+        os.replace(out, old)
+    os.replace(staging, out)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _fail(staging: str, out: str) -> str:
+    failed = f"{out}.failed"
+    if os.path.exists(failed):
+        shutil.rmtree(failed, ignore_errors=True)
+    os.replace(staging, failed)
+    return failed
+
+
+def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
+             seed: int | None = None, output_dir: Any = None, overwrite: bool | None = None,
+             progress: bool | None = None, sinks: Sequence[ReportSink] = ()) -> RunResult:
+    """Run a SONATA simulation.
+
+    Parameters
+    ----------
+    config : str, SimulationConfig or dict
+        The simulation config (a path, a parsed config, or a dict with the same keys,
+        relative paths resolved from the working directory).
+    network : Network or NetworkBuilder, optional
+        Simulate this network instead of the config's circuit; a builder is built in
+        memory (no files need be saved first).
+    backend : str, optional
+        Force a backend (``"nest"``); default: chosen by the nodes' ``model_type``.
+    threads : int, optional
+        Simulator threads (default: ``run.n_thread`` or 1, measured fastest on this machine
+        for networks below about 10^4 cells).
+    seed : int, optional
+        Random seed (default: ``run.random_seed`` or 0): same seed, same spikes.
+    output_dir : str, optional
+        Write here instead of the config's ``output.output_dir`` (files that lived there move along).
+    overwrite : bool, optional
+        Replace an existing output folder (default: ``output.overwrite_output_dir``).
+    progress : bool, optional
+        Progress bar (default: the ``progress`` option).
+    sinks : sequence of ReportSink
+        Receive spikes and progress while the run goes on.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    ModelkitError
+        Bad config, unknown models or modules, undefined node sets, an output folder
+        that exists; the run's folder is then ``<output_dir>.failed`` (when it started).
+    """
+    from modelkit.options import OPTIONS
+    t0 = time.perf_counter()
+    cfg = _as_config(config)
+    if output_dir is not None:
+        cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
+    net = _as_network(network, cfg)
+    built, sources, types = _split_populations(net)
+    cls = backend_for(types, prefer=backend)
+    run = cfg.run
+    n_thread = threads if threads is not None else int(run.extra.get("n_thread", 1))
+    options = RunOptions(tstart=run.tstart, tstop=run.tstop, dt=run.dt, block=_block_ms(cfg, run.tstop - run.tstart),
+                         threads=max(1, n_thread), seed=int(seed if seed is not None else (run.random_seed or 0)),
+                         spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
+                         progress=OPTIONS["progress"] if progress is None else progress)
+    out = cfg.output.output_dir
+    staging = _prepare_output(cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
+    handler = None
+    if cfg.output.log_file:
+        log_path = os.path.join(staging, os.path.relpath(cfg.output.log_file, out)) \
+            if os.path.commonpath([cfg.output.log_file, out]) == out else cfg.output.log_file
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        handler = logging.FileHandler(log_path)
+        handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] %(name)s: %(message)s"))
+        logging.getLogger("modelkit").addHandler(handler)
+        logging.getLogger("modelkit").setLevel(min(logging.INFO, logging.getLogger("modelkit").level or logging.INFO))
+    sim = None
+    engine = None
+    try:
+        log.info("simulation config %s; backend %s; %d threads; seed %d", cfg.path, cls.name, options.threads,
+                 options.seed)
+        engine = cls()
+        sim = Simulation(net, cfg, engine, options, staging, sinks)
+        sim.built, sim.sources = built, sources
+        modules: list[SimulatorModule] = [input_module(name, spec) for name, spec in cfg.inputs.items()
+                                          if spec.enabled]
+        modules += [report_module(name, spec) for name, spec in cfg.reports.items() if spec.enabled]
+        spikes = SpikesOutput()
+        modules.append(spikes)
+        tb = time.perf_counter()
+        engine.build(net, built, options, cfg)
+        for m in modules:
+            m.initialize(sim)
+        t_build = time.perf_counter() - tb
+        log.info("built %s cells in %.2f s", {k: len(v) for k, v in built.items()}, t_build)
+        tr = time.perf_counter()
+        _run_blocks(sim, modules, options)
+        t_run = time.perf_counter() - tr
+        for m in modules:
+            m.finalize(sim)
+        log.info("run of %.1f ms done in %.2f s; spikes %s", options.tstop - options.tstart, t_run, spikes.counts)
+    except BaseException as e:
+        log.error("run failed: %s: %s", type(e).__name__, e)
+        if handler is not None:
+            logging.getLogger("modelkit").removeHandler(handler)
+            handler.close()
+        if engine is not None:
+            engine.close()
+        failed = _fail(staging, out)
+        if isinstance(e, ModelkitError):
+            e.add_note(f"the run's files are in {failed}")
+        raise
+    if handler is not None:
+        logging.getLogger("modelkit").removeHandler(handler)
+        handler.close()
+    engine.close()
+    _publish(staging, out)
+    reports = {k: os.path.join(out, os.path.relpath(v, staging)) if v.startswith(staging) else v
+               for k, v in sim.outputs.items()}
+    return RunResult(output_dir=out, spikes_file=reports.pop("spikes", None),
+                     spikes_csv=reports.pop("spikes_csv", None),
+                     reports=reports, n_spikes=spikes.counts, n_cells={k: len(v) for k, v in built.items()},
+                     timings={"build": t_build, "run": t_run, "total": time.perf_counter() - t0}, backend=cls.name,
+                     log_file=cfg.output.log_file, tstop=options.tstop - options.tstart)
+
+
+def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOptions) -> None:
+    t = options.tstart
+    n_blocks = int(np.ceil(round((options.tstop - options.tstart) / options.block, 9)))
+    bar = None
+    if options.progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=round(options.tstop - options.tstart, 6), unit="ms", desc="simulating", leave=False)
+    try:
+        for k in range(n_blocks):
+            t_next = min(options.tstop, options.tstart + (k + 1) * options.block)
+            sim.backend.run_until(t_next)
+            for m in modules:
+                m.block(sim, t_next)
+            for s in sim.sinks:
+                s.progress(t_next, options.tstop)
+            if bar is not None:
+                bar.update(round(t_next - t, 6))
+            t = t_next
+    finally:
+        if bar is not None:
+            bar.close()
