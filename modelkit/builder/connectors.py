@@ -10,7 +10,12 @@ bmtk's ``one_to_all`` iterator) are evaluated once on all targets.
 
 from __future__ import annotations
 
+import dis
+import inspect
+import types
 from collections.abc import Callable
+from functools import partial
+from itertools import repeat
 from typing import Any, ClassVar
 
 import numpy as np
@@ -127,10 +132,11 @@ def _bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.n
     parts = []
     last = -1
     while True:
-        gaps = rng.geometric(p, size=chunk).astype(np.int64)
-        pos = last + np.cumsum(gaps)
+        pos = rng.geometric(p, size=chunk).astype(np.int64, copy=False)
+        np.cumsum(pos, out=pos)
+        pos += last
         if pos[-1] >= total:
-            parts.append(pos[pos < total])
+            parts.append(pos[:np.searchsorted(pos, total)])  # sorted: the first positions past the end
             break
         parts.append(pos)
         last = int(pos[-1])
@@ -182,11 +188,19 @@ class DistanceProbability(ConnectionRule):
 
     def probability(self, d: np.ndarray) -> np.ndarray:
         """Connection probability at distances ``d`` (µm)."""
+        d = np.asarray(d, dtype=np.float64)
+        if d.ndim == 0:
+            return self.probability(d.reshape(1)).reshape(())
+        p = d / self.scale
         if self.kind == "gaussian":
-            p = self.p_max * np.exp(-0.5 * (d / self.scale) ** 2)
+            p *= p
+            p *= -0.5
         else:
-            p = self.p_max * np.exp(-d / self.scale)
-        return np.where(d <= self.cutoff, p, 0.0)
+            np.negative(p, out=p)
+        np.exp(p, out=p)
+        p *= self.p_max
+        p[d > self.cutoff] = 0.0
+        return p
 
     def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
         from scipy.spatial import cKDTree
@@ -203,15 +217,76 @@ class DistanceProbability(ConnectionRule):
         cand = cKDTree(tp).sparse_distance_matrix(tree, self.cutoff, output_type="ndarray")
         if len(cand) == 0:
             return _EMPTY, _EMPTY, _EMPTY
-        order = np.lexsort((cand["j"], cand["i"]))  # deterministic, by target then source
-        ti, si, d = cand["i"][order], cand["j"][order], cand["v"][order]
-        keep = rng.random(len(d)) < self.probability(d)
-        si, ti = si[keep], ti[keep]
+        # Each candidate pair is kept with probability p(d), against a uniform number hashed from
+        # (block seed, target, source): the draws do not depend on the order in which the tree
+        # lists the pairs, so only the kept pairs are sorted (by target, then source).
+        s = len(sources)
+        seed = int(rng.integers(0, 2**63))
+        wide = len(targets) * s >= 2**32
+        kt = np.uint64 if wide else np.uint32
+        key = cand["i"].astype(kt)
+        key *= kt(s)
+        np.add(key, cand["j"], out=key, casting="unsafe")  # the pair's key: target * n_sources + source
+        keep = _hash_uniform(key, seed)
+        keep = np.less(keep, self._p_within(cand["v"]))
+        del cand
+        key = key[keep]
+        del keep
+        key.sort()
+        ti_k, si_k = np.divmod(key, kt(s))
+        si, ti = si_k.astype(np.int64), ti_k.astype(np.int64)
+        del key, ti_k, si_k
         if not self.allow_autapses and _same(sources, targets):
             keep = _drop_autapses(si, ti, sources, targets)
             si, ti = si[keep], ti[keep]
-        return si.astype(np.int64), ti.astype(np.int64), _nsyns(self.nsyns, len(si), rng,
-                                                                "DistanceProbability(nsyns)")
+        return si, ti, _nsyns(self.nsyns, len(si), rng, "DistanceProbability(nsyns)")
+
+    def _p_within(self, d: np.ndarray) -> np.ndarray:
+        """:meth:`probability` of distances known to be within the cutoff (a new float64 array)."""
+        p = np.multiply(d, 1.0 / self.scale)
+        if self.kind == "gaussian":
+            np.multiply(p, p, out=p)
+            p *= -0.5
+        else:
+            np.negative(p, out=p)
+        np.exp(p, out=p)
+        if self.p_max != 1.0:
+            p *= self.p_max
+        return p
+
+
+def _hash_uniform(key: np.ndarray, seed: int) -> np.ndarray:
+    """Uniform numbers in [0, 1), one per key (uint32 or uint64), from ``seed``.
+
+    The key goes through an affine map drawn from the seed (an odd multiplier, an
+    offset), then a finaliser that mixes every bit into every bit: murmur3's fmix32
+    for 32-bit keys (32-bit uniforms), splitmix64's for 64-bit ones (53 bits).
+    """
+    ss = np.random.SeedSequence(seed).generate_state(4, np.uint64)
+    if key.dtype == np.uint32:
+        h = key * np.uint32((int(ss[0]) | 1) & 0xFFFFFFFF)
+        h += np.uint32(int(ss[1]) & 0xFFFFFFFF)
+        s = h >> np.uint32(16)
+        h ^= s
+        h *= np.uint32(0x85EBCA6B)
+        np.right_shift(h, np.uint32(13), out=s)
+        h ^= s
+        h *= np.uint32(0xC2B2AE35)
+        np.right_shift(h, np.uint32(16), out=s)
+        h ^= s
+        return np.multiply(h, 2.0 ** -32)
+    x = key * np.uint64(int(ss[0]) | 1)
+    x += np.uint64(ss[1])
+    t = x >> np.uint64(30)
+    x ^= t
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    np.right_shift(x, np.uint64(27), out=t)
+    x ^= t
+    x *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(x, np.uint64(31), out=t)
+    x ^= t
+    x >>= np.uint64(11)
+    return np.multiply(x, 2.0 ** -53)
 
 
 class FixedInDegree(ConnectionRule):
@@ -263,22 +338,24 @@ def _fixed_degree(rule: Any, sources: NodeArrays, targets: NodeArrays, rng: np.r
     fixed, other = (targets, sources) if by_target else (sources, targets)
     n_other = len(other)
     same = (not rule.allow_autapses) and _same(sources, targets)
-    pool = n_other - 1 if same else n_other
     k = rule.k
-    if len(fixed) == 0 or k == 0:
+    if len(fixed) == 0 or k == 0 or n_other == 0:  # an empty selection: no edges (a warning is logged)
         return _EMPTY, _EMPTY, _EMPTY
-    if not rule.multapses and k > pool:
-        raise BuilderError(f"{name}(k)", f"at most {pool} (the candidate nodes)", str(k))
-    # position of each fixed node among the others (for excluding autapses)
+    # position of each fixed node among the others (for excluding autapses); n_other when not among them
     self_pos = None
+    inside = np.zeros(len(fixed), dtype=bool)
     if same:
         order = np.argsort(other.ids, kind="stable")
         hit = np.searchsorted(other.ids, fixed.ids, sorter=order)
         hit = np.minimum(hit, n_other - 1)
         self_pos = np.where(other.ids[order[hit]] == fixed.ids, order[hit], n_other)
+        inside = self_pos < n_other
+    pool = n_other - 1 if inside.any() else n_other  # candidates of the worst-off fixed node
+    if k > pool and (not rule.multapses or pool == 0):
+        raise BuilderError(f"{name}(k)", f"at most {pool} (the candidate nodes)", str(k))
     picks = np.empty((len(fixed), k), dtype=np.int64)
     for i in range(len(fixed)):
-        c = rng.choice(pool, k, replace=rule.multapses) if pool > 0 else np.empty(0, np.int64)
+        c = rng.choice(n_other - int(inside[i]), k, replace=rule.multapses)
         if self_pos is not None:
             c = c + (c >= self_pos[i])  # skip the node itself
         picks[i] = np.sort(c)
@@ -417,17 +494,47 @@ class PairCallable(ConnectionRule):
     (``all_to_one``).  Nodes are dict-like views; ``None``/0 means no connection.
 
     This is the compatibility path: one Python call per pair (or per node for the
-    bulk iterators), evaluated block by block so memory stays bounded.
+    bulk iterators), evaluated block by block so memory stays bounded.  The calls
+    are made from C (``map``), with ``params`` passed by position when the
+    function's signature binds them to the same parameters (no keyword dict per
+    call); the function sees exactly what bmtk passes.
+
+    When the builder has a seed, numpy's and Python's global generators are seeded
+    per block, so blocks are independent: :mod:`modelkit.builder.generate` may then
+    evaluate them on forked worker processes (``MODELKIT_BUILD_WORKERS``; 1 turns it
+    off), with files identical to a serial build.  It does so only for functions
+    that :attr:`parallel_safe` finds free of state of their own (see there).
     """
 
     def __init__(self, func: Callable[..., Any], params: dict | None, iterator: str) -> None:
         self.func = func
         self.params = dict(params or {})
         self.iterator = iterator
+        self._call: tuple | None = None
 
     @property  # type: ignore[override]
     def blockwise(self) -> bool:  # type: ignore[override]
         return self.iterator != "one_to_all"
+
+    def _caller(self) -> tuple[Callable[..., Any], tuple]:
+        """``(g, extra)`` with ``g(a, b, *extra)`` equivalent to ``func(a, b, **params)``."""
+        if self._call is None:
+            self._call = _positional(self.func, self.params)
+        return self._call
+
+    @property
+    def parallel_safe(self) -> bool:
+        """Whether blocks may run on other processes with the same results as in this one.
+
+        True for a plain Python function whose only state is the global random
+        generators (reseeded per block): it assigns no global or nonlocal name, and
+        every global it reads, every closure value and every parameter is a module,
+        a class, a function (checked the same way), a number, a string, None, a tuple,
+        a numpy array, or a method of numpy's or Python's global generator.  A
+        generator object of its own, a list/dict/set (a possible accumulator) or any
+        other object make it False: such functions run in this process, in block order.
+        """
+        return _stateless(self.func, 0) and all(_plain_value(v, 0) for v in self.params.values())
 
     def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
         sv = sources.table.views()
@@ -438,9 +545,14 @@ class PairCallable(ConnectionRule):
         name = getattr(f, "__name__", "connection_rule")
         s = len(srcs)
         if self.iterator == "one_to_one":
-            vals = [f(a, b, **params) for b in tgts for a in srcs] if params else \
-                [f(a, b) for b in tgts for a in srcs]
+            g, extra = self._caller()
+            reps = [repeat(x) for x in extra]  # endless: reused for every target
+            vals: list = []
+            add = vals.extend
+            for b in tgts:  # bmtk's order within the block: targets outer, sources inner
+                add(map(g, srcs, repeat(b), *reps))
             ns = _counts(vals, f"connection_rule {name}")
+            del vals
             flat = np.flatnonzero(ns)
             ti, si = np.divmod(flat, s)
             return si, ti, ns[flat]
@@ -470,10 +582,92 @@ class PairCallable(ConnectionRule):
         return si, ti, ns[flat]
 
 
+_SENTINEL_A, _SENTINEL_B = object(), object()
+
+
+def _positional(f: Callable[..., Any], params: dict) -> tuple[Callable[..., Any], tuple]:
+    """``(g, extra)`` such that ``g(a, b, *extra)`` binds every argument as ``f(a, b, **params)`` does.
+
+    The values go by position when the signature takes each of them, in order, right
+    after the two nodes (plain positional-or-keyword parameters); otherwise ``g`` is
+    ``partial(f, **params)`` (keywords still, merged in C).
+    """
+    if not params:
+        return f, ()
+    try:
+        ba = inspect.signature(f).bind(_SENTINEL_A, _SENTINEL_B, **params)
+    except (TypeError, ValueError):
+        return partial(f, **params), ()
+    if not ba.kwargs and len(ba.args) == 2 + len(params) and ba.args[0] is _SENTINEL_A \
+            and ba.args[1] is _SENTINEL_B:
+        return f, tuple(ba.args[2:])
+    return partial(f, **params), ()
+
+
+# --------------------------------------------------------- stateless callables
+_SAFE_SCALARS = (int, float, complex, str, bytes, bool, type(None), np.generic, range, slice)
+_STORE_OPS = frozenset({"STORE_GLOBAL", "DELETE_GLOBAL"})
+
+
+def _global_rng_method(v: Any) -> bool:
+    """A method of numpy's global RandomState or of Python's hidden global ``random.Random``."""
+    import random as _random
+    owner = getattr(v, "__self__", None)
+    return owner is not None and (owner is np.random.mtrand._rand or owner is getattr(_random, "_inst", None))
+
+
+def _plain_value(v: Any, depth: int) -> bool:
+    if isinstance(v, _SAFE_SCALARS) or isinstance(v, types.ModuleType) or isinstance(v, type):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype != object
+    if isinstance(v, (tuple, frozenset)):
+        return depth < 3 and all(_plain_value(x, depth + 1) for x in v)
+    if isinstance(v, types.FunctionType):
+        return _stateless(v, depth + 1)
+    if isinstance(v, types.BuiltinFunctionType):
+        owner = getattr(v, "__self__", None)
+        return owner is None or isinstance(owner, types.ModuleType) or _global_rng_method(v)
+    if isinstance(v, np.ufunc):
+        return True
+    return False
+
+
+def _stateless(f: Any, depth: int) -> bool:
+    """Whether a Python function keeps no state between calls apart from the global generators."""
+    if depth > 3 or not isinstance(f, types.FunctionType):
+        return False
+    codes = [f.__code__]
+    names: set[str] = set()
+    while codes:
+        code = codes.pop()
+        names.update(code.co_names)
+        for ins in dis.get_instructions(code):
+            if ins.opname in _STORE_OPS or (ins.opname in ("STORE_DEREF", "DELETE_DEREF")
+                                            and ins.argval in code.co_freevars):
+                return False
+        codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    g = f.__globals__
+    for nm in names:  # globals read (co_names also holds attribute names: those absent here are skipped)
+        if nm in g and not _plain_value(g[nm], depth):
+            return False
+    for cell in f.__closure__ or ():
+        try:
+            v = cell.cell_contents
+        except ValueError:
+            continue
+        if not _plain_value(v, depth):
+            return False
+    return all(_plain_value(v, depth) for v in (f.__defaults__ or ())) and \
+        all(_plain_value(v, depth) for v in (f.__kwdefaults__ or {}).values())
+
+
 def _counts(vals: list, where: str) -> np.ndarray:
     """Synapse counts from a rule's return values (None means 0)."""
     try:
-        a = np.array([0 if v is None else v for v in vals])
+        a = np.array(vals)
+        if a.dtype == object:  # None among the values (or values numpy cannot type)
+            a = np.array([0 if v is None else v for v in vals])
     except (TypeError, ValueError) as e:
         raise BuilderError(where, "an int (or None) per pair", f"{type(e).__name__}: {e}") from e
     if a.size == 0:
@@ -482,7 +676,7 @@ def _counts(vals: list, where: str) -> np.ndarray:
         raise BuilderError(where, "an int (or None) per pair", f"values of type {a.dtype}")
     if a.dtype.kind == "f" and not np.all(a == np.rint(a)):
         raise BuilderError(where, "integer synapse counts", "fractional values")
-    a = a.astype(np.int64)
+    a = a.astype(np.int64, copy=False)
     if a.min() < 0:
         raise BuilderError(where, "non-negative synapse counts", str(int(a.min())))
     return a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import column_for_h5
-from modelkit.sonata.index import index_runs
+from modelkit.sonata.index import index_runs_chunked
 
 __all__ = ["EdgeWriter", "PopulationWriter"]
 
@@ -40,11 +41,56 @@ def _append(ds: h5py.Dataset, values: np.ndarray) -> None:
     ds[n:n + k] = values
 
 
-def _create_column(sub: h5py.Group, col: str, dt: Any) -> None:
+class _Column:
+    """A growing dataset written in whole chunks.
+
+    Appends go through a one-chunk buffer, so every write to the file covers whole
+    chunks: HDF5 then writes them directly, instead of reading back, patching and
+    rewriting a chunk (larger than its chunk cache) at every append that ends inside it.
+    """
+
+    __slots__ = ("ds", "chunk", "buf", "fill")
+
+    def __init__(self, ds: h5py.Dataset) -> None:
+        self.ds = ds
+        self.chunk = int(ds.chunks[0])
+        self.buf: np.ndarray | None = None
+        self.fill = 0
+
+    def push(self, values: np.ndarray) -> None:
+        k = len(values)
+        pos = 0
+        c = self.chunk
+        if self.fill:
+            take = min(k, c - self.fill)
+            self.buf[self.fill:self.fill + take] = values[:take]  # type: ignore[index]
+            self.fill += take
+            pos = take
+            if self.fill == c:
+                _append(self.ds, self.buf)  # type: ignore[arg-type]
+                self.fill = 0
+        whole = (k - pos) // c * c
+        if whole:
+            _append(self.ds, values[pos:pos + whole])
+            pos += whole
+        if pos < k:
+            if self.buf is None:
+                self.buf = np.empty((c,) + self.ds.shape[1:], dtype=values.dtype if values.dtype == object
+                                    else self.ds.dtype)
+            self.buf[:k - pos] = values[pos:]
+            self.fill = k - pos
+
+    def flush(self) -> None:
+        if self.fill:
+            _append(self.ds, self.buf[:self.fill])  # type: ignore[index]
+            self.fill = 0
+        self.buf = None
+
+
+def _create_column(sub: h5py.Group, col: str, dt: Any) -> h5py.Dataset:
     if dt is str or np.dtype(dt).kind in "OUS":
-        _growing(sub, col, h5.STR_DTYPE)
-    else:
-        _growing(sub, col, np.dtype(dt) if np.dtype(dt).kind != "b" else np.int8)
+        return _growing(sub, col, h5.STR_DTYPE)
+    return _growing(sub, col, np.dtype(dt) if np.dtype(dt).kind != "b" else np.int8)
 
 
 @dataclass
@@ -60,6 +106,13 @@ class PopulationWriter:
     n_edges: int = 0
     _group_rows: dict[int, int] = field(default_factory=dict)
     _str_cols: set = field(default_factory=set)
+    _cols: dict[str, _Column] = field(default_factory=dict)
+
+    def _col(self, path: str) -> _Column:
+        c = self._cols.get(path)
+        if c is None:
+            c = self._cols[path] = _Column(self.group[path])
+        return c
 
     def append(self, source_ids: Any, target_ids: Any, edge_type_ids: Any, group_ids: Any,
                columns: Mapping[int, Mapping[str, Any]] | None = None) -> None:
@@ -87,28 +140,47 @@ class PopulationWriter:
         n = len(src)
         if len(tgt) != n:
             raise SonataFormatError(self.path, f"{where}/target_node_id", f"{n} ids (as source_node_id)", str(len(tgt)))
-        et = np.broadcast_to(np.asarray(edge_type_ids, dtype=np.int64), (n,))
-        gid = np.broadcast_to(np.asarray(group_ids, dtype=np.int64), (n,))
+        et = np.asarray(edge_type_ids, dtype=np.int64)
+        gid = np.asarray(group_ids, dtype=np.int64)
+        for nm, a in (("edge_type_id", et), ("edge_group_id", gid)):
+            if a.ndim and a.shape != (n,):
+                raise SonataFormatError(self.path, f"{where}/{nm}", f"{n} values or one", f"shape {a.shape}")
         for nm, ids, limit in (("source_node_id", src, self.source_node_count),
                                ("target_node_id", tgt, self.target_node_count)):
             if n and (ids.min() < 0 or ids.max() >= limit):
                 raise SonataFormatError(self.path, f"{where}/{nm}", f"node ids in [0, {limit})",
                                         f"{int(ids.min())}..{int(ids.max())}")
-        g = self.group
-        _append(g["source_node_id"], src.view(np.uint64))
-        _append(g["target_node_id"], tgt.view(np.uint64))
-        _append(g["edge_type_id"], et.astype(np.uint32))
-        _append(g["edge_group_id"], gid.astype(np.uint32))
-        gidx = np.empty(n, dtype=np.uint64)
+        if n == 0:
+            return
+        # the groups of the chunk: one (a scalar, or all equal) without a pass over a hash table
+        one: int | None
+        if gid.ndim == 0:
+            one = int(gid)
+        else:
+            lo, hi = int(gid.min()), int(gid.max())
+            one = lo if lo == hi else None
+        keys = [one] if one is not None else np.unique(gid).tolist()
         columns = columns or {}
-        for k in np.unique(gid).tolist():
+        for k in keys:
             if k not in self.group_columns:
                 raise SonataFormatError(self.path, f"{where}/edge_group_id",
                                         f"declared groups {sorted(self.group_columns)}", f"group {k}")
-            rows = np.flatnonzero(gid == k)
+        self._col("source_node_id").push(src.view(np.uint64))
+        self._col("target_node_id").push(tgt.view(np.uint64))
+        self._col("edge_type_id").push(np.full(n, et, np.uint32) if et.ndim == 0 else et.astype(np.uint32))
+        self._col("edge_group_id").push(np.full(n, gid, np.uint32) if gid.ndim == 0 else gid.astype(np.uint32))
+        if one is not None:
+            start = self._group_rows.get(one, 0)
+            gidx = np.arange(start, start + n, dtype=np.uint64)
+        else:
+            gidx = np.empty(n, dtype=np.uint64)
+        for k in keys:
+            rows = None if one is not None else np.flatnonzero(gid == k)
+            m = n if rows is None else len(rows)
             start = self._group_rows.get(k, 0)
-            gidx[rows] = np.arange(start, start + len(rows), dtype=np.uint64)
-            self._group_rows[k] = start + len(rows)
+            if rows is not None:
+                gidx[rows] = np.arange(start, start + m, dtype=np.uint64)
+            self._group_rows[k] = start + m
             given = columns.get(k, {})
             missing = set(self.group_columns[k]) - set(given)
             extra = set(given) - set(self.group_columns[k])
@@ -117,42 +189,57 @@ class PopulationWriter:
                                         f"columns {sorted(given)}")
             for col, vals in given.items():
                 a = column_for_h5(vals, f"{where}/{k}/{col}")
-                if len(a) != len(rows):
-                    raise SonataFormatError(self.path, f"{where}/{k}/{col}", f"{len(rows)} values (edges of group {k})",
+                if len(a) != m:
+                    raise SonataFormatError(self.path, f"{where}/{k}/{col}", f"{m} values (edges of group {k})",
                                             str(len(a)))
-                _append(self._column_dataset(k, col, a), a)
-        _append(g["edge_group_index"], gidx)
+                self._column(k, col, a).push(a)
+        self._col("edge_group_index").push(gidx)
         self.n_edges += n
 
-    def _column_dataset(self, gid: int, col: str, values: np.ndarray) -> h5py.Dataset:
+    def _column(self, gid: int, col: str, values: np.ndarray) -> _Column:
         """The dataset of a group column; one declared without a dtype is created from its first values
         (strings stay strings, numbers become float64, as bmtk stores undeclared properties)."""
-        sub = self.group[str(gid)]
-        if col not in sub:
-            dt = self.group_columns[gid][col]
-            if dt is None:
-                dt = str if values.dtype == object else np.float64
-            _create_column(sub, col, dt)
-        return sub[col]
+        path = f"{gid}/{col}"
+        if path not in self._cols:
+            sub = self.group[str(gid)]
+            if col not in sub:
+                dt = self.group_columns[gid][col]
+                if dt is None:
+                    dt = str if values.dtype == object else np.float64
+                _create_column(sub, col, dt)
+        return self._col(path)
 
     def _finish(self) -> None:
         g = self.group
+        for c in self._cols.values():
+            c.flush()
+        self._cols.clear()
         for gid, spec in self.group_columns.items():
             for col, dt in spec.items():
                 if col not in g[str(gid)]:
                     _create_column(g[str(gid)], col, np.float64 if dt is None else dt)
         ig = g.create_group("indices")
-        for direction, ds_name, n_nodes in (("target_to_source", "target_node_id", self.target_node_count),
-                                            ("source_to_target", "source_node_id", self.source_node_count)):
-            ids = g[ds_name][()].view(np.int64)
-            n2r, runs = index_runs(ids, n_nodes)
-            del ids
-            d = ig.create_group(direction)
-            d.create_dataset("node_id_to_ranges", data=n2r)
-            # bmtk's reader (<= 1.2) opens only the misspelt name, libsonata only the spec one
-            d["node_id_to_range"] = d["node_id_to_ranges"]
-            runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64))
-            del n2r, runs
+
+        def build(ds_name: str, n_nodes: int) -> tuple[np.ndarray, Any]:
+            ds = g[ds_name]
+            # ids read back block by block: 10^8 edges never need their 800 MB of ids in memory at once
+            return index_runs_chunked(lambda lo, hi: ds[lo:hi], self.n_edges, n_nodes)
+
+        # The source index (a sort: sources are unsorted in a file sorted by target) is built on a
+        # second thread while this one builds and writes the target index; numpy and HDF5 release the GIL.
+        with ThreadPoolExecutor(1, thread_name_prefix="modelkit-index") as ex:
+            jobs = {"source_to_target": ex.submit(build, "source_node_id", self.source_node_count)}
+            for direction, ds_name, n_nodes in (("target_to_source", "target_node_id", self.target_node_count),
+                                                ("source_to_target", "source_node_id", self.source_node_count)):
+                job = jobs.pop(direction, None)
+                n2r, runs = job.result() if job is not None else build(ds_name, n_nodes)
+                d = ig.create_group(direction)
+                d.create_dataset("node_id_to_ranges", data=n2r)
+                # bmtk's reader (<= 1.2) opens only the misspelt name, libsonata only the spec one
+                d["node_id_to_range"] = d["node_id_to_ranges"]
+                runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64),
+                              executor=ex)
+                del n2r, runs
 
 
 class EdgeWriter:

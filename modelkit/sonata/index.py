@@ -17,8 +17,8 @@ from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.selection import Selection
 
-__all__ = ["stable_argsort_ids", "build_index", "index_runs", "IndexRuns", "EdgeIndex", "INDEX_GROUPS",
-           "NODE_TO_RANGES_NAMES", "find_index_group"]
+__all__ = ["stable_argsort_ids", "build_index", "index_runs", "index_runs_chunked", "IndexRuns", "EdgeIndex",
+           "INDEX_GROUPS", "NODE_TO_RANGES_NAMES", "find_index_group"]
 
 INDEX_GROUPS = ("indices", "indicies", "incidies")
 NODE_TO_RANGES_NAMES = ("node_id_to_ranges", "node_id_to_range")
@@ -218,6 +218,158 @@ def index_runs(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray,
     if r < 2 or (run_node[1] > run_node[0] and bool((run_node[1:] > run_node[:-1]).all())):
         return n2r, IndexRuns(r, e, starts=starts)  # sorted ids: one run per node, in order
     return n2r, _sorted_runs(run_node, starts, e, max_id)
+
+
+#: ids read per step by :func:`index_runs_chunked` (32 MiB of uint64)
+_READ_BLOCK = 1 << 22
+#: run starts kept during the first pass while the ids look sorted (beyond, a second pass packs keys)
+_KEEP_STARTS = 1 << 22
+
+
+def index_runs_chunked(read: Any, n_edges: int, n_nodes: int, block: int = _READ_BLOCK,
+                       key_bits: int = 64) -> tuple[np.ndarray, IndexRuns]:
+    """:func:`index_runs` of ids read piece by piece: the ids are never held whole.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(lo, hi)`` returns ids ``lo:hi`` (non-negative integers, e.g. a dataset slice).
+    n_edges : int
+        Number of ids.
+    n_nodes : int
+        Rows of ``node_id_to_ranges``; every id must be below it.
+    block : int
+        Ids read per step.
+    key_bits : int
+        Width of the packed keys (64; smaller only to test the fallback).
+
+    Returns
+    -------
+    node_id_to_ranges : ndarray (n_nodes, 2) uint64
+    runs : IndexRuns
+        Equal to ``index_runs(ids, n_nodes)``.
+
+    Notes
+    -----
+    One pass counts the runs per node and finds the longest run (keeping the run
+    starts while the ids are sorted, as for the direction a builder sorts by); ids
+    in any order take a second pass that packs each run as one uint64 key (node,
+    start, length) into an array sorted in place.  Peak memory: 8 bytes per run
+    plus a few blocks.
+    """
+    block = max(1, int(block))
+    if n_edges == 0:
+        return np.zeros((n_nodes, 2), dtype=np.uint64), IndexRuns(0, 0, table=np.empty((0, 2), dtype=np.uint64))
+    if n_edges <= block and key_bits == 64:  # one read: the in-memory build (fewer passes)
+        ids = np.asarray(read(0, n_edges)).ravel()
+        if len(ids) != n_edges:
+            raise ValueError(f"read(0, {n_edges}) returned {len(ids)} ids")
+        return index_runs(ids, n_nodes)
+
+    max_seen = [0]
+
+    def runs_of(lo: int, hi: int, prev: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of one block, and the positions (in the block) where a run starts."""
+        u = _as_u64(np.asarray(read(lo, hi)).ravel())
+        if len(u) != hi - lo:
+            raise ValueError(f"read({lo}, {hi}) returned {len(u)} ids")
+        mx = int(u.max())
+        if mx >= n_nodes:
+            if mx >= 1 << 63:
+                raise ValueError("negative node id")
+            raise ValueError(f"node id {mx} >= number of nodes {n_nodes}")
+        max_seen[0] = max(max_seen[0], mx)
+        new = np.empty(len(u), dtype=bool)
+        new[0] = prev < 0 or int(u[0]) != prev
+        np.not_equal(u[1:], u[:-1], out=new[1:])
+        return u, np.flatnonzero(new)
+
+    # pass 1: runs per node, longest run, sortedness (and the starts while sorted and few)
+    counts = np.zeros(n_nodes, dtype=np.int64)
+    r = 0
+    max_len = 0
+    cur = 0  # start of the open run
+    prev = -1  # last id of the previous block
+    is_sorted = True
+    kept: list[np.ndarray] | None = []
+    for lo in range(0, n_edges, block):
+        hi = min(n_edges, lo + block)
+        u, first = runs_of(lo, hi, prev)
+        if len(first):
+            run_node = u[first]
+            counts += np.bincount(run_node.view(np.int64), minlength=n_nodes)
+            starts = first.view(np.uint64)
+            if lo:
+                starts += _U64(lo)
+            if lo or int(starts[0]):
+                max_len = max(max_len, int(starts[0]) - cur)
+            if len(first) > 1:
+                max_len = max(max_len, int((starts[1:] - starts[:-1]).max()))
+            cur = int(starts[-1])
+            if is_sorted and ((prev >= 0 and int(run_node[0]) < prev)
+                              or (len(run_node) > 1 and not bool((run_node[1:] > run_node[:-1]).all()))):
+                is_sorted = False
+            r += len(first)
+            if kept is not None:
+                if is_sorted and r <= _KEEP_STARTS:
+                    kept.append(starts)
+                else:
+                    kept = None
+        prev = int(u[-1])
+        del u, first
+    max_len = max(max_len, n_edges - cur)
+    n2r = np.empty((n_nodes, 2), dtype=np.uint64)
+    np.cumsum(counts, out=n2r[:, 1])
+    np.subtract(n2r[:, 1], counts, out=n2r[:, 0], casting="unsafe")
+    del counts
+    if is_sorted and kept is not None:
+        return n2r, IndexRuns(r, n_edges, starts=np.concatenate(kept) if kept else np.empty(0, np.uint64))
+    kept = None
+    bl = max_len.bit_length()
+    be = max(n_edges - 1, 1).bit_length()
+    max_id = max_seen[0]
+    packed = max_id.bit_length() + be + bl <= key_bits
+    # pass 2: every run as a packed key (or, when that does not fit, nodes and starts for the general path)
+    key = np.empty(r, dtype=np.uint64)
+    starts_all = None if packed else np.empty(r, dtype=np.uint64)
+    k = 0
+    prev = -1
+    pending = -1  # key slot of the open run, waiting for its length
+    cur = 0
+    for lo in range(0, n_edges, block):
+        hi = min(n_edges, lo + block)
+        u, first = runs_of(lo, hi, prev)
+        prev = int(u[-1])
+        m = len(first)
+        if m == 0:
+            continue
+        out = key[k:k + m]
+        np.take(u, first, out=out)
+        del u
+        starts = first.view(np.uint64)
+        if lo:
+            starts += _U64(lo)
+        if not packed:
+            starts_all[k:k + m] = starts  # type: ignore[index]
+            k += m
+            continue
+        out <<= _U64(be + bl)
+        if pending >= 0:
+            key[pending] |= _U64(int(starts[0]) - cur)
+        lens = np.empty(m, dtype=np.uint64)
+        np.subtract(starts[1:], starts[:-1], out=lens[:-1])
+        lens[-1] = 0  # filled when the next run starts
+        out |= lens
+        np.left_shift(starts, _U64(bl), out=starts)
+        out |= starts
+        pending = k + m - 1
+        cur = int(starts[-1] >> _U64(bl))
+        k += m
+    if not packed:
+        return n2r, _sorted_runs(key, starts_all, n_edges, max_id, key_bits)  # type: ignore[arg-type]
+    key[pending] |= _U64(n_edges - cur)
+    key.sort()
+    return n2r, IndexRuns(r, n_edges, key=key, len_bits=bl, edge_bits=be)
 
 
 def build_index(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
