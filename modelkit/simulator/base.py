@@ -130,10 +130,15 @@ class ReportSink(Protocol):
 class SimulatorModule:
     """Lifecycle hooks shared by inputs and reports.
 
-    ``initialize`` runs after the cells are built and before time advances,
+    ``configure`` runs before the cells are built (to ask the backend for something it
+    must know while building, e.g. which synapses report their weights),
+    ``initialize`` after the cells are built and before time advances,
     ``block`` after every block of simulated time (``t`` = current time, ms),
     ``finalize`` once the run is over (write files here).
     """
+
+    def configure(self, sim: Any) -> None:
+        return None
 
     def initialize(self, sim: Any) -> None:
         return None

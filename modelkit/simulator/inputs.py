@@ -19,6 +19,8 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
+from modelkit.sonata.nwb import read_nwb_sweep
+from modelkit.sonata.nwb import read_nwb_spikes
 
 __all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current"]
 
@@ -50,8 +52,7 @@ class SpikeFileInput(SimulatorModule):
             raise ConfigError(sim.config.path, key, "a spike file (input_file)", "none")
         if not os.path.exists(path):
             raise ConfigError(sim.config.path, key, "an existing spike file", path)
-        if self.spec.module == "nwb" or path.endswith(".nwb"):
-            from modelkit.simulator.nwb import read_nwb_spikes
+        if self.spec.module == "nwb" or self.spec.input_type == "nwb" or path.endswith(".nwb"):
             return read_nwb_spikes(path, self.spec.params.get("trial"))
         return read_spikes(path)
 
@@ -98,7 +99,9 @@ def step_current(amps: Any, delays: Any, durations: Any, where: str) -> tuple[np
 
 class CurrentClampInput(SimulatorModule):
     """Current clamps onto built cells: ``amp`` (nA), ``delay`` and ``duration`` (ms) as scalars or equal-length
-    lists (module ``IClamp``), or a CSV of ``timestamps amps`` steps (``input_type: csv``)."""
+    lists (module ``IClamp``), a CSV of ``timestamps amps`` steps (``input_type: csv``), or the stimulus of
+    one sweep of an Allen Cell Types NWB file (``input_type: nwb``: ``file``, ``sweep_id``, optional
+    ``downsample`` (ms), ``sweep_window`` [start, stop] (ms) and ``delay`` (ms, added to the sweep's times))."""
 
     def __init__(self, name: str, spec: Any) -> None:
         self.name = name
@@ -107,6 +110,14 @@ class CurrentClampInput(SimulatorModule):
     def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
         p = self.spec.params
         key = f"inputs.{self.name}"
+        if self.spec.input_type == "nwb":
+            path = self.spec.input_file
+            if not path or not os.path.exists(path):
+                raise ConfigError(sim.config.path, f"{key}.file", "an existing NWB file with the sweep", str(path))
+            if "sweep_id" not in p:
+                raise ConfigError(sim.config.path, f"{key}.sweep_id", "the sweep to play (e.g. 55)", "absent")
+            times, amps = read_nwb_sweep(path, p["sweep_id"], p.get("downsample"), p.get("sweep_window"))
+            return times + float(p.get("delay", 0.0)), amps
         if self.spec.input_type == "csv" or self.spec.input_file:
             path = self.spec.input_file
             if not path or not os.path.exists(path):
@@ -180,6 +191,7 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("current_clamp", "IClamp"): CurrentClampInput,
     ("current_clamp", "iclamp"): CurrentClampInput,
     ("csv", "IClamp"): CurrentClampInput,
+    ("nwb", "IClamp"): CurrentClampInput,
     ("spikes", "poisson"): PoissonInput,
     ("poisson", "poisson"): PoissonInput,
 }

@@ -17,7 +17,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
-__all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport"]
+__all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport", "WeightReport"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -138,11 +138,93 @@ class MembraneReport(SimulatorModule):
             w.close()
 
 
+class WeightReport(SimulatorModule):
+    """Synaptic weights at every spike transmitted through chosen synapses (plastic ones, typically).
+
+    Which synapses: ``edges`` (an edge population name, a list of them, or
+    ``{population: [edge_type_id, ...]}``), or bmtk's form ``nest_model`` (e.g.
+    ``stdp_synapse``) with ``model_template``, a new synapse-model name that edge types
+    use.  Written while the run goes on (memory stays bounded) to ``file_name``
+    (default ``<report>.csv``), space-separated with bmtk's columns ``source_node_id
+    source_population target_node_id target_population time_ms weights``; weights in
+    the simulator's unit (NEST: pA for current synapses, nS for conductance ones).
+    """
+
+    columns = ("source_node_id", "source_population", "target_node_id", "target_population", "time_ms", "weights")
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.spec = spec
+        self.recorder: Any = None
+        self.path = ""
+        self.count = 0
+
+    def _edges(self, sim: Any) -> dict[str, list[int] | None]:
+        e = self.spec.params.get("edges")
+        key = f"reports.{self.name}.edges"
+        if e is None:
+            return {}
+        if isinstance(e, str):
+            e = [e]
+        if isinstance(e, list):
+            e = {k: None for k in e}
+        if not isinstance(e, dict):
+            raise ConfigError(sim.config.path, key, "an edge population, a list, or {population: [edge_type_id]}",
+                              repr(e))
+        unknown = [k for k in e if k not in sim.network.edges]
+        if unknown:
+            raise ConfigError(sim.config.path, key, f"edge populations of the network ({sorted(sim.network.edges)})",
+                              str(unknown))
+        return {k: (None if v is None else [int(x) for x in np.atleast_1d(v)]) for k, v in e.items()}
+
+    def configure(self, sim: Any) -> None:
+        p = self.spec.params
+        edges = self._edges(sim)
+        alias = p.get("model_template")
+        if not edges and not (alias and p.get("nest_model")):
+            raise ConfigError(sim.config.path, f"reports.{self.name}.edges",
+                              "the synapses to record: edges, or nest_model with model_template", "neither")
+        if not hasattr(sim.backend, "record_weights"):
+            raise ConfigError(sim.config.path, f"reports.{self.name}.module",
+                              "a backend that records synaptic weights", type(sim.backend).__name__)
+        self.recorder = sim.backend.record_weights(self.name, edges, p.get("nest_model"), alias)
+
+    def initialize(self, sim: Any) -> None:
+        base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.csv")
+        self.path = sim.output_path(base)
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        with open(self.path, "w") as f:
+            f.write(" ".join(self.columns) + "\n")
+        sim.outputs[self.name] = self.path
+
+    def block(self, sim: Any, t: float) -> None:
+        ev = self.recorder.collect()
+        n = len(ev["time"])
+        if n == 0:
+            return
+        pops = np.asarray(sim.backend.populations, dtype=object)
+        order = np.lexsort((ev["target_node_id"], ev["source_node_id"], ev["time"]))
+        import pandas as pd
+        df = pd.DataFrame({"source_node_id": ev["source_node_id"][order],
+                           "source_population": pops[ev["source_population"][order]],
+                           "target_node_id": ev["target_node_id"][order],
+                           "target_population": pops[ev["target_population"][order]],
+                           "time_ms": ev["time"][order], "weights": ev["weight"][order]})
+        df.to_csv(self.path, sep=" ", header=False, index=False, mode="a", float_format="%.10g")
+        self.count += n
+
+    def finalize(self, sim: Any) -> None:
+        if self.recorder is not None and self.recorder.n_types == 0 and not self.recorder.alias:
+            log.warning("report %s: no edge type matched; no weights recorded", self.name)
+        log.info("report %s: %d weight events", self.name, self.count)
+
+
 #: module name -> report class
 REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
     "membrane_report": MembraneReport,
     "multimeter_report": MembraneReport,
     "multimeter": MembraneReport,
+    "weight_recorder": WeightReport,
 }
 
 

@@ -80,6 +80,10 @@ def _as_config(config: Any) -> SimulationConfig:
 def _as_network(network: Any, cfg: SimulationConfig) -> Network:
     if network is None:
         return Network.from_config(cfg)
+    if isinstance(network, (list, tuple)):  # several builders/networks, e.g. a virtual input network and v1
+        parts = [_as_network(n, cfg) for n in network]
+        network = Network({k: v for p in parts for k, v in p.nodes.items()},
+                          {k: v for p in parts for k, v in p.edges.items()})
     if hasattr(network, "build") and hasattr(network, "add_nodes"):  # a NetworkBuilder: its in-memory build
         network = network.build()
     if not isinstance(network, Network):
@@ -175,9 +179,10 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     config : str, SimulationConfig or dict
         The simulation config (a path, a parsed config, or a dict with the same keys,
         relative paths resolved from the working directory).
-    network : Network or NetworkBuilder, optional
+    network : Network, NetworkBuilder, or a list of them, optional
         Simulate this network instead of the config's circuit; a builder is built in
-        memory (no files need be saved first).
+        memory (no files need be saved first); a list is merged (input networks and the
+        network they drive).
     backend : str, optional
         Force a backend (``"nest"``); default: chosen by the nodes' ``model_type``.
     threads : int, optional
@@ -211,6 +216,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
     built, sources, types = _split_populations(net)
+    t_load = time.perf_counter() - t0
     cls = backend_for(types, prefer=backend)
     run = cfg.run
     n_thread = threads if threads is not None else int(run.extra.get("n_thread", 1))
@@ -243,6 +249,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         spikes = SpikesOutput()
         modules.append(spikes)
         tb = time.perf_counter()
+        for m in modules:
+            m.configure(sim)
         engine.build(net, built, options, cfg)
         for m in modules:
             m.initialize(sim)
@@ -275,7 +283,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     return RunResult(output_dir=out, spikes_file=reports.pop("spikes", None),
                      spikes_csv=reports.pop("spikes_csv", None),
                      reports=reports, n_spikes=spikes.counts, n_cells={k: len(v) for k, v in built.items()},
-                     timings={"build": t_build, "run": t_run, "total": time.perf_counter() - t0}, backend=cls.name,
+                     timings={"load": t_load, "build": t_build, "run": t_run,
+                              "total": time.perf_counter() - t0}, backend=cls.name,
                      log_file=cfg.output.log_file, tstop=options.tstop - options.tstart)
 
 

@@ -475,7 +475,7 @@ class SimulationConfig:
                 variable_name=e.get("variable_name"), sections=e.get("sections", "soma"),
                 start_time=e.get("start_time"), end_time=e.get("end_time"), dt=e.get("dt"),
                 file_name=_abspath(fn, out_dir, path, f"reports.{name}.file_name") if fn
-                else os.path.join(out_dir, f"{name}.h5"),
+                else os.path.join(out_dir, f"{name}{'.csv' if e.get('module') == 'weight_recorder' else '.h5'}"),
                 enabled=bool(e.get("enabled", True)), params=params)
         net = network or (d.get("network") and _abspath(d["network"], base_dir, path, "network"))
         circuit = None

@@ -103,12 +103,12 @@ def _read_pair(path: str, grp: h5py.Group, ids_name: str, population: str | None
 
 
 def read_spikes(path: Any, population: str | None = None) -> dict[str | None, SpikePopulation]:
-    """Read a spike file (SONATA HDF5 in any seen layout, or bmtk CSV).
+    """Read a spike file (SONATA HDF5 in any seen layout, bmtk CSV, or NWB).
 
     Parameters
     ----------
     path : str or PathLike
-        ``.h5``/``.hdf5``/``.sonata`` or ``.csv``/``.txt`` file.
+        ``.h5``/``.hdf5``/``.sonata``, ``.csv``/``.txt``, or ``.nwb`` (see :mod:`modelkit.sonata.nwb`).
     population : str, optional
         Keep only this population.
 
@@ -126,6 +126,9 @@ def read_spikes(path: Any, population: str | None = None) -> dict[str | None, Sp
     ext = os.path.splitext(p)[1].lower()
     if ext in (".csv", ".txt", ".dat"):
         out = _read_spikes_csv(p)
+    elif ext == ".nwb":
+        from modelkit.sonata.nwb import read_nwb_spikes
+        out = read_nwb_spikes(p)
     else:
         out = _read_spikes_h5(p)
     if population is not None:

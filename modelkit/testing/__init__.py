@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal"]
+__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal", "write_allen_sweep"]
 
 
 def shared_path(*parts: str) -> Path:
@@ -81,3 +81,37 @@ def assert_spikes_equal(a: Any, b: Any) -> None:
     ob = np.lexsort((b.timestamps, b.node_ids))
     assert np.array_equal(a.node_ids[oa], b.node_ids[ob]), "node ids differ"
     assert np.array_equal(a.timestamps[oa], b.timestamps[ob]), "spike times differ"
+
+
+def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse: tuple[float, float] = (0.1, 0.3),
+                      amp_a: float = 2e-10, duration_s: float = 0.5) -> np.ndarray:
+    """Write a square-pulse sweep in the Allen Cell Types ephys NWB (version 1) layout.
+
+    ``/epochs/Sweep_<sweep>/stimulus/timeseries/data`` holds the current in A sampled at
+    ``rate`` Hz (the ``rate`` attribute of ``starting_time``), as the Allen files and bmtk's
+    ``nwb`` current-clamp input have it.  pynwb writes NWB 2 only, hence h5py.
+
+    Parameters
+    ----------
+    pulse : (float, float)
+        Pulse start and end (s).
+    amp_a : float
+        Pulse amplitude (A).
+    duration_s : float
+        Sweep length (s).
+
+    Returns
+    -------
+    ndarray
+        The samples written (A).
+    """
+    import h5py
+    n = int(duration_s * rate)
+    t = np.arange(n) / rate
+    data = np.where((t >= pulse[0]) & (t < pulse[1]), amp_a, 0.0)
+    with h5py.File(path, "w") as f:
+        ts = f.create_group(f"epochs/Sweep_{sweep}/stimulus/timeseries")
+        ts["data"] = data
+        st = ts.create_dataset("starting_time", data=0.0)
+        st.attrs["rate"] = rate
+    return data

@@ -27,6 +27,8 @@ NA_TO_PA = 1000.0
 UNITS = {"V_m": "mV", "V_th": "mV", "I_syn": "pA", "I_syn_ex": "pA", "I_syn_in": "pA", "g_ex": "nS", "g_in": "nS",
          "w": "pA", "ASCurrents_sum": "pA"}
 _CHUNK = 1 << 22  # edges connected per Connect call at most
+#: synapse models a spike generator may send through directly (others are relayed by a parrot neuron)
+_DEVICE_SYNAPSES = frozenset({"static_synapse", "static_synapse_hom_w"})
 
 
 def _events(device: Any) -> dict:
@@ -92,6 +94,40 @@ class _Recorder:
         return out
 
 
+class _WeightRecorder:
+    """A NEST ``weight_recorder`` on chosen synapses; ``collect`` returns the events since the last call."""
+
+    def __init__(self, name: str, edges: dict[str, list[int] | None], synapse_model: str | None,
+                 alias: str | None) -> None:
+        self.name = name
+        self.edges = {k: (None if v is None else [int(x) for x in v]) for k, v in edges.items()}
+        self.synapse_model = synapse_model
+        self.alias = alias
+        self.device: Any = None
+        self.backend: Any = None
+        self.n_types = 0
+
+    def attach(self, nest: Any, backend: Any, k: int) -> None:
+        self.backend = backend
+        self.device = nest.Create("weight_recorder")
+        if self.alias:
+            if self.synapse_model not in nest.synapse_models:
+                close = difflib.get_close_matches(str(self.synapse_model), list(nest.synapse_models), n=5)
+                raise UnknownModelError(f"reports.{self.name}.nest_model: NEST has no synapse model "
+                                        f"{self.synapse_model!r}; close names: {close}")
+            nest.CopyModel(self.synapse_model, self.alias, {"weight_recorder": self.device})
+            backend._model_base[self.alias] = self.synapse_model
+
+    def collect(self) -> dict[str, np.ndarray]:
+        """``source_population``, ``source_node_id``, ``target_population``, ``target_node_id`` (int arrays;
+        populations index :attr:`NestBackend.populations`), ``time`` (ms), ``weight``."""
+        ev = _events(self.device)
+        sp, sn = self.backend.nest_to_nodes(np.asarray(ev["senders"], dtype=np.int64))
+        tp, tn = self.backend.nest_to_nodes(np.asarray(ev["targets"], dtype=np.int64))
+        return {"source_population": sp, "source_node_id": sn, "target_population": tp, "target_node_id": tn,
+                "time": np.asarray(ev["times"], dtype=float), "weight": np.asarray(ev["weights"], dtype=float)}
+
+
 class NestBackend:
     """Point neurons in NEST, built from SONATA columns.
 
@@ -122,6 +158,9 @@ class NestBackend:
         self.nest: Any = None
         self._gid: dict[str, np.ndarray] = {}  # population -> nest id per node id (-1: not built)
         self._gen: dict[str, np.ndarray] = {}  # population -> spike generator per node id
+        self._relay: dict[str, np.ndarray] = {}  # population -> parrot relay per node id (plastic synapses)
+        self._gen_model: dict[str, np.ndarray] = {}  # population -> the synapse model each generator sends through
+        self._model_base: dict[str, str] = {}  # synapse models copied here -> the NEST model they copy
         self._recorders: dict[str, Any] = {}
         self._nest2node = np.empty(0, np.int64)
         self._nest2pop = np.empty(0, np.int64)
@@ -129,6 +168,11 @@ class NestBackend:
         self._network: Any = None
         self._config: Any = None
         self._options: RunOptions | None = None
+        self._weight_requests: list[_WeightRecorder] = []
+        self._nest2any_node = np.empty(0, np.int64)
+        self._nest2any_pop = np.empty(0, np.int64)
+        self._all_pops: list[str] = []
+        self._wr_models: dict[tuple[int, str], str] = {}  # (request, synapse model) -> recorded copy
 
     # ----------------------------------------------------------------- build
     def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
@@ -143,6 +187,8 @@ class NestBackend:
         for mod in _as_list(comps.get("nest_modules") or getattr(config, "raw", {}).get("components", {}).get(
                 "nest_modules")):
             nest.Install(mod)
+        for k, req in enumerate(self._weight_requests):
+            req.attach(nest, self, k)
         for name, pop in network.nodes.items():
             if name in populations:
                 self._create(name, pop, populations[name])
@@ -235,14 +281,14 @@ class NestBackend:
             eids = sel.flat
             for t in np.unique(et).tolist():
                 m = et == t
-                where = f"{epop.path}: /edges/{ename} edge_type_id {t}"
+                where = f"/edges/{ename} edge_type_id {t}"
                 n += self._connect_type(epop, ename, src[m], tgt[m], {k: v[m] for k, v in cols.items()},
-                                        src_map, tgt_map, where, eids[m])
+                                        src_map, tgt_map, where, eids[m], type_id=int(t))
         del types
         return n
 
     def _connect_type(self, epop: Any, ename: str, src: np.ndarray, tgt: np.ndarray, cols: dict, src_map: np.ndarray,
-                      tgt_map: np.ndarray, where: str, eids: np.ndarray) -> int:
+                      tgt_map: np.ndarray, where: str, eids: np.ndarray, type_id: int = -1) -> int:
         nest = self.nest
         assert self._options is not None
         if src.max() >= len(src_map) or tgt.max() >= len(tgt_map):
@@ -255,12 +301,13 @@ class NestBackend:
         if len(src) == 0:
             return 0
         model = model_name(cols["model_template"][0] if "model_template" in cols else "static_synapse",
-                           f"{where}: model_template")
+                           f"{epop.path}: {where}: model_template")
         if model not in self.nest.synapse_models:
             close = difflib.get_close_matches(model, list(self.nest.synapse_models), n=5)
-            raise UnknownModelError(f"{where}: NEST has no synapse model {model!r}; close names: {close}")
+            raise UnknownModelError(f"{epop.path}: {where}: NEST has no synapse model {model!r}; close names: {close}")
+        model = self._recorded_model(ename, type_id, model, where)
         spec = load_params(cols["dynamics_params"][0] if "dynamics_params" in cols else None, self._syn_dir,
-                           f"{where}: dynamics_params")
+                           f"{epop.path}: {where}: dynamics_params")
         spec["synapse_model"] = model
         spec["weight"] = self._weights(epop, cols, src, tgt, eids, where)
         if "delay" in cols:
@@ -273,12 +320,51 @@ class NestBackend:
             spec["delay"] = d
         elif "delay" not in spec:
             log.warning("%s: no delay given; NEST's default delay of %s is used", where, model)
+        if src_map is self._gen.get(epop.source):
+            # A device sends through one synapse model only, and plastic synapses need a neuron
+            # (with a spike history) as source: such edges from virtual nodes are relayed.
+            used = self._gen_model.setdefault(epop.source, np.full(len(src_map), None, dtype=object))
+            direct = np.zeros(len(src), dtype=bool)
+            if self._model_base.get(model, model) in _DEVICE_SYNAPSES:
+                first = used[src] == None  # noqa: E711 - elementwise
+                used[src[first]] = model
+                direct = used[src] == model
+            if not direct.all():
+                relay = ~direct
+                self._connect_relayed(epop, src[relay], t_nest[relay], _take(spec, relay), where)
+                if not direct.any():
+                    return len(src)
+                s_nest, t_nest, spec = s_nest[direct], t_nest[direct], _take(spec, direct)
         try:
             nest.Connect(s_nest, t_nest, "one_to_one", syn_spec=spec)
         except Exception as e:
             raise ConfigError(epop.path, where, f"synapse parameters NEST's {model} accepts",
                               f"{type(e).__name__}: {e}") from e
         return len(src)
+
+    def _connect_relayed(self, epop: Any, src: np.ndarray, t_nest: np.ndarray, spec: dict, where: str) -> None:
+        nest = self.nest
+        assert self._options is not None
+        dt = self._options.dt
+        d = np.broadcast_to(np.asarray(spec.get("delay", nest.GetDefaults(spec["synapse_model"], "delay")),
+                                       dtype=float), (len(src),))
+        if d.min() < 2 * dt - 1e-12:
+            raise ConfigError(epop.path, f"{where}: delay", f"delays >= 2 dt = {2 * dt} ms for a plastic synapse from "
+                              "a virtual node (relayed through a parrot neuron)", f"{d.min()} ms")
+        gens = self._gen[epop.source]
+        relay = self._relay.setdefault(epop.source, np.full(len(gens), -1, dtype=np.int64))
+        new = np.unique(src[relay[src] < 0])
+        if len(new):
+            parrots = nest.Create("parrot_neuron_ps", len(new))
+            relay[new] = np.asarray(parrots.tolist(), dtype=np.int64)
+            nest.Connect(gens[new], relay[new], "one_to_one", syn_spec={
+                "synapse_model": "static_synapse", "weight": np.ones(len(new)), "delay": np.full(len(new), dt)})
+        spec = dict(spec, delay=np.ascontiguousarray(d - dt))
+        try:
+            nest.Connect(relay[src], t_nest, "one_to_one", syn_spec=spec)
+        except Exception as e:
+            raise ConfigError(epop.path, where, f"synapse parameters NEST's {spec['synapse_model']} accepts",
+                              f"{type(e).__name__}: {e}") from e
 
     def _weights(self, epop: Any, cols: dict, src: np.ndarray, tgt: np.ndarray, eids: np.ndarray,
                  where: str) -> np.ndarray:
@@ -357,6 +443,61 @@ class NestBackend:
         nest.Connect(mm, nest.NodeCollection(sorted(gids.tolist())))
         return _Recorder(nest, mm, population, node_ids, gids, variables, dt, start, stop)
 
+    def record_weights(self, name: str, edges: dict[str, list[int] | None] | None = None,
+                       synapse_model: str | None = None, alias: str | None = None) -> "_WeightRecorder":
+        """Record the weight of every spike transmitted through some synapses (call before ``build``).
+
+        Parameters
+        ----------
+        name : str
+            The report's name (for messages).
+        edges : dict, optional
+            ``{edge population: edge_type_ids or None (all types)}`` whose synapses to record.
+        synapse_model, alias : str, optional
+            bmtk's form: register ``alias`` as a copy of NEST's ``synapse_model`` with the
+            recorder attached; edge types whose ``model_template`` is ``alias`` are recorded.
+        """
+        req = _WeightRecorder(name, edges or {}, synapse_model, alias)
+        self._weight_requests.append(req)
+        return req
+
+    def _recorded_model(self, ename: str, type_id: int, model: str, where: str) -> str:
+        for k, req in enumerate(self._weight_requests):
+            if ename in req.edges and (req.edges[ename] is None or type_id in req.edges[ename]):
+                key = (k, model)
+                if key not in self._wr_models:
+                    copy = f"{model}__modelkit_wr{k}"
+                    try:
+                        self.nest.CopyModel(model, copy, {"weight_recorder": req.device})
+                    except Exception as e:
+                        raise ConfigError(None, f"reports.{req.name}", f"a synapse model that can report to a "
+                                          f"weight_recorder ({where})", f"{model}: {type(e).__name__}: {e}") from e
+                    self._wr_models[key] = copy
+                    self._model_base[copy] = self._model_base.get(model, model)
+                req.n_types += 1
+                return self._wr_models[key]
+        return model
+
+    def nest_to_nodes(self, nest_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(population index into ``populations``, node id) of NEST ids of cells and spike generators."""
+        top = max([int(g.max()) for m in (self._gid, self._gen, self._relay) for g in m.values() if g.size] + [0])
+        if len(self._nest2any_node) != top + 1:  # spike generators were added since the last call
+            self._nest2any_node = np.full(top + 1, -1, dtype=np.int64)
+            self._nest2any_pop = np.full(top + 1, -1, dtype=np.int64)
+            self._all_pops = list(dict.fromkeys([*self._gid, *self._gen]))
+            for maps in (self._gen, self._relay, self._gid):
+                for name, g in maps.items():
+                    have = np.flatnonzero(g >= 0)
+                    self._nest2any_node[g[have]] = have
+                    self._nest2any_pop[g[have]] = self._all_pops.index(name)
+        ids = np.asarray(nest_ids, dtype=np.int64)
+        return self._nest2any_pop[ids], self._nest2any_node[ids]
+
+    @property
+    def populations(self) -> list[str]:
+        """Population names that :meth:`nest_to_nodes` indexes."""
+        return self._all_pops
+
     def collect_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         out = {}
         for name, sr in self._recorders.items():
@@ -389,6 +530,12 @@ def _as_list(v: Any) -> list:
     if v is None:
         return []
     return [v] if isinstance(v, str) else list(v)
+
+
+def _take(spec: dict, mask: np.ndarray) -> dict:
+    """A Connect syn_spec restricted to some edges (per-edge arrays are cut, scalars kept)."""
+    return {k: (np.ascontiguousarray(np.asarray(v)[mask]) if isinstance(v, np.ndarray) and v.ndim == 1
+                and len(v) == len(mask) else v) for k, v in spec.items()}
 
 
 def _isnan(a: np.ndarray) -> np.ndarray:

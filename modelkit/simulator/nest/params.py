@@ -41,11 +41,17 @@ def load_params(value: Any, directory: str | None, where: str) -> dict:
     if isinstance(value, dict):
         return dict(value)
     s = str(value).strip()
-    if s.startswith("{"):
+    if s.startswith("{"):  # inline: JSON, or a Python dict literal as bmtk's builder writes it
         try:
             d = json.loads(s)
-        except json.JSONDecodeError as e:
-            raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
+        except json.JSONDecodeError:
+            import ast
+            try:
+                d = ast.literal_eval(s)
+            except (ValueError, SyntaxError) as e:
+                raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
+        if not isinstance(d, dict):
+            raise ConfigError(None, where, "an object of parameters", type(d).__name__)
         return dict(d)
     if directory is None:
         raise ConfigError(None, where, f"a components directory to find {s!r} in", "none configured")
