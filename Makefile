@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORPUS ?= $(abspath ../shared/sonata/corpus)
-DEMO_NETWORK ?= $(firstword $(wildcard $(CORPUS)/bmtk/examples/point_120cells/config.simulation.json /work/shared/sonata/corpus/bmtk/examples/point_120cells/config.simulation.json))
 PYTEST_ARGS ?=
 
 .PHONY: demo test lab lint typecheck bench clean
@@ -21,7 +20,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m modelkit demo "$(DEMO_NETWORK)" --output demo_output
+	$(BIN)/python -m modelkit demo --output demo_output --overwrite
 
 lint: $(VENV)/.installed-test
 	$(BIN)/lint-imports

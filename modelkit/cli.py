@@ -113,28 +113,75 @@ def _print_problems(problems: list[dict]) -> None:
         print(s)
 
 
-def demo(path: str, output: str) -> int:
-    """Load a network, print its summary and validation, save a copy with modelkit's writers, reload it."""
+def demo(path: str | None, output: str, overwrite: bool = False) -> int:
+    """The README's first command.
+
+    Without ``path``: build the example network with the builder (SONATA files), simulate it
+    in NEST, write spikes, a membrane report and a raster PNG, and print a summary.  With
+    ``path``: summarise that network and round-trip it through modelkit's writers.
+    """
+    import shutil
     import time
 
     from modelkit.sonata import Network
+    if path is not None:
+        t0 = time.perf_counter()
+        d = info(path)
+        _print_info(d)
+        net = Network.load(path)
+        out = os.path.abspath(os.path.join(output, "network"))
+        cfg = net.save(out, overwrite=True)
+        again = Network.load(cfg)
+        same = again.summary()
+        for kind in ("nodes", "edges"):
+            for k, v in d[kind].items():
+                if same[kind][k]["count"] != v["count"]:
+                    print(f"demo: {kind} {k}: {same[kind][k]['count']} after saving, {v['count']} before",
+                          file=sys.stderr)
+                    return 1
+        n_nodes = sum(v["count"] for v in d["nodes"].values())
+        n_edges = sum(v["count"] for v in d["edges"].values())
+        print(f"saved a copy ({n_nodes:,} nodes, {n_edges:,} edges) to {out} and read it back "
+              f"in {time.perf_counter() - t0:.2f} s")
+        return 0
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from modelkit.datasets import balanced_network
+    from modelkit.errors import OutputExistsError
+    from modelkit.plotting import plot_raster
+    from modelkit.simulator import simulate
+    out = os.path.abspath(output)
+    if os.path.exists(out):
+        if not overwrite:
+            raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+        shutil.rmtree(out)
     t0 = time.perf_counter()
-    d = info(path)
-    _print_info(d)
-    net = Network.load(path)
-    out = os.path.abspath(os.path.join(output, "network"))
-    cfg = net.save(out, overwrite=True)
-    again = Network.load(cfg)
-    same = again.summary()
-    for kind in ("nodes", "edges"):
-        for k, v in d[kind].items():
-            if same[kind][k]["count"] != v["count"]:
-                print(f"demo: {kind} {k}: {same[kind][k]['count']} after saving, {v['count']} before", file=sys.stderr)
-                return 1
-    n_nodes = sum(v["count"] for v in d["nodes"].values())
-    n_edges = sum(v["count"] for v in d["edges"].values())
-    print(f"saved a copy ({n_nodes:,} nodes, {n_edges:,} edges) to {out} and read it back "
-          f"in {time.perf_counter() - t0:.2f} s")
+    cfg_path = balanced_network(out)
+    t_build = time.perf_counter() - t0
+    print(f"built the example network with modelkit.builder in {t_build:.2f} s -> {out}/network")
+    _print_info(info(cfg_path))
+    res = simulate(cfg_path, progress=sys.stderr.isatty())
+    print(f"\nsimulated {res.tstop:g} ms in {res.backend.upper()} in {res.timings['total']:.2f} s "
+          f"(setup {res.timings['build']:.2f} s, run {res.timings['run']:.2f} s)")
+    rates = res.rates()
+    for pop, n in res.n_cells.items():
+        print(f"  {pop}: {n:,} cells, {res.n_spikes.get(pop, 0):,} spikes, mean rate {rates[pop]:.2f} Hz")
+    ax = plot_raster(res, config_file=cfg_path, group_by="pop_name",
+                     title=f"example network: {sum(res.n_spikes.values()):,} spikes")
+    png = os.path.join(res.output_dir, "raster.png")
+    tmp = png + ".tmp.png"
+    ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, png)
+    plt.close(ax.figure)
+    print("\noutputs:")
+    for label, p in [("spikes", res.spikes_file), ("spikes (csv)", res.spikes_csv), *res.reports.items(),
+                     ("raster", png), ("log", res.log_file)]:
+        if p:
+            print(f"  {label:<18} {os.path.relpath(p)}")
+    print(f"\nre-run it: modelkit run {os.path.relpath(cfg_path)} --overwrite")
     return 0
 
 
@@ -157,9 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--backend", help="force a backend (e.g. nest)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
-    dm = sub.add_parser("demo", help="summarise an example network and round-trip it through modelkit's writers")
-    dm.add_argument("path")
+    dm = sub.add_parser("demo", help="build, simulate and plot the example network (or round-trip PATH's network)")
+    dm.add_argument("path", nargs="?", help="an existing network to summarise and round-trip instead")
     dm.add_argument("--output", default="demo_output")
+    dm.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     args = ap.parse_args(argv)
     try:
         if args.command == "info":
@@ -191,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {pop}: {n} cells, {res.n_spikes.get(pop, 0)} spikes, {res.rates()[pop]:.2f} Hz")
             return 0
         if args.command == "demo":
-            return demo(args.path, args.output)
+            return demo(args.path, args.output, args.overwrite)
     except ModelkitError as e:
         print(f"modelkit: {e}", file=sys.stderr)
         return 2

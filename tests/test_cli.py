@@ -111,3 +111,28 @@ def test_demo_round_trips(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "read it back" in r.stdout
     assert (tmp_path / "demo/network/circuit_config.json").exists()
+
+
+def test_demo_builds_simulates_and_plots(tmp_path):
+    """`make demo`'s command: builder -> SONATA files -> NEST -> spikes, report, raster PNG, summary."""
+    from modelkit.sonata import CompartmentReport, read_spikes, validate
+    out = tmp_path / "demo"
+    r = run("demo", "--output", out)
+    assert r.returncode == 0, r.stderr
+    assert "cortex_to_cortex" in r.stdout and "mean rate" in r.stdout
+    assert not [p for p in validate(out / "config.circuit.json") if p.severity == "error"]
+    spikes = read_spikes(out / "output/spikes.h5")["cortex"]
+    n_spikes = len(spikes)
+    assert f"{n_spikes:,} spikes" in r.stdout
+    rate = n_spikes / 1000 / 1.0
+    assert 1.0 < rate < 60.0  # an active, not runaway, network (Hz per cell)
+    assert CompartmentReport(out / "output/membrane_potential.h5")["cortex"].node_ids.tolist() == [0, 1, 800, 801]
+    png = (out / "output/raster.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    again = run("demo", "--output", out)  # never silently overwritten
+    assert again.returncode != 0 and "--overwrite" in again.stderr
+    assert read_spikes(out / "output/spikes.h5")["cortex"].timestamps.tolist() == spikes.timestamps.tolist()
+    third = run("demo", "--output", out, "--overwrite")
+    assert third.returncode == 0, third.stderr
+    np_same = read_spikes(out / "output/spikes.h5")["cortex"]
+    assert np_same.timestamps.tolist() == spikes.timestamps.tolist()  # same seed, same spikes
