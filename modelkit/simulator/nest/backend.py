@@ -13,7 +13,7 @@ import numpy as np
 from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
 from modelkit.simulator.hooks import get_cell_model, get_weight_function
-from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif
+from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
 
@@ -221,8 +221,14 @@ class NestBackend:
                 where = f"{pop.path}: /nodes/{name} node_type_id {t}"
                 model = model_name(None if tmpl == "None" else tmpl, f"{where}: model_template")
                 params = load_params(dyn[rows[0]], self._cells_dir, f"{where}: dynamics_params")
+                legacy = legacy_glif(model)
+                if legacy is not None:  # NEST 2 names (glif_lif_asc_psc, ...): glif_psc/glif_cond + flags
+                    model, flags = legacy
+                    if not is_allen_glif(params):
+                        params = {**flags, **params}
                 if is_allen_glif(params):
-                    params = convert_allen_glif(params, model, str(dyn[rows[0]]))
+                    params = convert_allen_glif(params, model, str(dyn[rows[0]]),
+                                                legacy[1] if legacy is not None else None)
                 if overrides is not None:
                     for col in overrides.columns:
                         vals = overrides[col].to_numpy()[rows]
@@ -261,30 +267,62 @@ class NestBackend:
 
     # ----------------------------------------------------------------- edges
     def _connect(self, ename: str, epop: Any, built_sources: bool, source_ids: np.ndarray | None = None) -> int:
-        """Connect an edge population's edges (all, or those from ``source_ids``); returns the count."""
+        """Connect an edge population's edges (all, or those from ``source_ids``); returns the count.
+
+        Edges are read in chunks of ``_CHUNK``; a property that the edge-types table holds (not an
+        edge group) is looked up once per edge type and broadcast, never materialised per edge
+        through the types table.  Edges from some sources only are found through the efferent
+        index when they are few, by filtering the chunks otherwise (cheaper than millions of
+        index ranges).
+        """
         assert self._options is not None
         src_map = self._gid[epop.source] if built_sources else self._gen[epop.source]
         tgt_map = self._gid[epop.target]
-        attrs = set(epop.attribute_names)
-        types = epop.types
+        props = ("syn_weight", "nsyns", "delay", "model_template", "dynamics_params", "weight_function")
+        in_groups = set().union(*(gi.attributes for gi in epop.layout.groups.values()))
+        types = epop.types if epop.layout.has_type_id else None
+        per_edge = [c for c in props if c in in_groups]
+        per_type = [c for c in props if c not in in_groups and types is not None and c in types.columns]
+        wanted = None
+        if source_ids is None or (len(source_ids) * 4 >= len(src_map) or not epop.has_index):
+            sels = [Selection([(a, min(epop.size, a + _CHUNK))]) for a in range(0, epop.size, _CHUNK)]
+            if source_ids is not None:
+                wanted = np.zeros(len(src_map), dtype=bool)
+                wanted[source_ids] = True
+        else:
+            sels = [epop.efferent_edges(source_ids)]
         n = 0
-        sels = [Selection([(a, min(epop.size, a + _CHUNK))]) for a in range(0, epop.size, _CHUNK)] \
-            if source_ids is None else [epop.efferent_edges(source_ids)]
         for sel in sels:
             if not len(sel):
                 continue
             src = epop.source_ids(sel)
             tgt = epop.target_ids(sel)
             et = epop.type_ids(sel) if epop.layout.has_type_id else np.zeros(len(src), np.int64)
-            cols = {c: epop.column(c, sel) for c in ("syn_weight", "nsyns", "delay", "model_template",
-                                                     "dynamics_params", "weight_function") if c in attrs}
+            cols = {c: epop.column(c, sel) for c in per_edge}
             eids = sel.flat
-            for t in np.unique(et).tolist():
-                m = et == t
+            if wanted is not None:
+                if src.size and src.max() >= len(wanted):
+                    raise ConfigError(epop.path, f"/edges/{ename}", "edges between existing nodes",
+                                      "dangling node ids")
+                keep = wanted[src]
+                if not keep.all():
+                    src, tgt, et, eids = src[keep], tgt[keep], et[keep], eids[keep]
+                    cols = {k: v[keep] for k, v in cols.items()}
+                if not len(src):
+                    continue
+            type_list = np.unique(et).tolist()
+            for t in type_list:
+                m = et == t if len(type_list) > 1 else slice(None)
+                k = len(src) if isinstance(m, slice) else int(np.count_nonzero(m))
+                tcols = {c: v[m] for c, v in cols.items()}
+                if per_type:
+                    row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
+                                           data_path=epop.path)[0])
+                    for c in per_type:
+                        tcols[c] = np.broadcast_to(types.columns[c][row:row + 1], (k,))  # type: ignore[union-attr]
                 where = f"/edges/{ename} edge_type_id {t}"
-                n += self._connect_type(epop, ename, src[m], tgt[m], {k: v[m] for k, v in cols.items()},
-                                        src_map, tgt_map, where, eids[m], type_id=int(t))
-        del types
+                n += self._connect_type(epop, ename, src[m], tgt[m], tcols, src_map, tgt_map, where, eids[m],
+                                        type_id=int(t))
         return n
 
     def _connect_type(self, epop: Any, ename: str, src: np.ndarray, tgt: np.ndarray, cols: dict, src_map: np.ndarray,
@@ -408,8 +446,10 @@ class NestBackend:
         if dropped:
             log.warning("population %s: %d spike times at or before the start of the run dropped (NEST needs t > 0)",
                         population, dropped)
-        for g, p in zip(gens[node_ids].tolist(), params):
-            nest.NodeCollection([int(g)]).set(p)
+        if params:  # one call for all generators (NEST sets a list of dicts in order of the collection)
+            g = gens[node_ids]
+            order = np.argsort(g, kind="stable")
+            nest.NodeCollection(g[order].tolist()).set([params[i] for i in order.tolist()])
         for ename, epop in self._network.edges.items():
             if epop.source == population and epop.target in self._gid:
                 n = self._connect(ename, epop, built_sources=False, source_ids=new)

@@ -9,16 +9,30 @@ flags a file needs follows from its methods: a spike component of the threshold
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
 
-__all__ = ["is_allen_glif", "convert_allen_glif", "DEFAULT_TAU_SYN"]
+__all__ = ["is_allen_glif", "convert_allen_glif", "legacy_glif", "DEFAULT_TAU_SYN"]
 
 #: synaptic time constants (ms) of the four receptor ports, as the Allen V1 models use
 DEFAULT_TAU_SYN = [5.5, 8.5, 2.8, 5.8]
+
+
+_LEGACY = re.compile(r"^glif_lif(?P<r>_r)?(?P<asc>_asc)?(?P<a>_a)?_(?P<kind>psc|cond)$")
+
+
+def legacy_glif(model: str) -> tuple[str, dict[str, bool]] | None:
+    """NEST 2's GLIF model names (``glif_lif_r_asc_psc``, ...; still in bmtk's and the Allen V1
+    models' node types) -> NEST 3's model (``glif_psc`` / ``glif_cond``) and its variant flags."""
+    m = _LEGACY.match(model)
+    if m is None or (m["a"] and not (m["r"] and m["asc"])):
+        return None
+    return f"glif_{m['kind']}", {"spike_dependent_threshold": bool(m["r"]), "after_spike_currents": bool(m["asc"]),
+                                 "adapting_threshold": bool(m["a"])}
 
 
 def is_allen_glif(params: dict) -> bool:
@@ -31,7 +45,8 @@ def _method(params: dict, key: str) -> str:
     return str(m.get("name", "none")) if isinstance(m, dict) else str(m)
 
 
-def convert_allen_glif(params: dict, model: str = "glif_psc", path: str | None = None) -> dict[str, Any]:
+def convert_allen_glif(params: dict, model: str = "glif_psc", path: str | None = None,
+                       flags: dict[str, bool] | None = None) -> dict[str, Any]:
     """NEST parameters (with the variant flags) for an Allen GLIF file.
 
     Parameters
@@ -42,6 +57,9 @@ def convert_allen_glif(params: dict, model: str = "glif_psc", path: str | None =
         The NEST model (``tau_syn`` is added for ``glif_psc``).
     path : str, optional
         For error messages.
+    flags : dict, optional
+        The variant flags a legacy model name implies (:func:`legacy_glif`); default: read
+        from the file's methods.
 
     Raises
     ------
@@ -59,11 +77,15 @@ def convert_allen_glif(params: dict, model: str = "glif_psc", path: str | None =
             "t_ref": params["spike_cut_length"] * params["dt"] * 1e3,
             "V_reset": el_ref * 1e3,
         }
+        out["V_m"] = out["E_L"]  # start at rest, as bmtk does (NEST's default is -70 mV)
         threshold = _method(params, "threshold_dynamics_method")
         spike_th = threshold in ("spike_component", "three_components_exact", "three_components_forward")
         adapting = threshold in ("three_components_exact", "three_components_forward")
         amps = np.asarray(params.get("asc_amp_array") or [], dtype=float)
         asc = amps.size > 0 and _method(params, "AScurrent_dynamics_method") != "none"
+        if flags is not None:
+            spike_th, asc, adapting = (bool(flags["spike_dependent_threshold"]), bool(flags["after_spike_currents"]),
+                                       bool(flags["adapting_threshold"]))
         out.update(spike_dependent_threshold=spike_th, after_spike_currents=asc, adapting_threshold=adapting)
         if spike_th:
             th = params["threshold_dynamics_method"]["params"]
@@ -75,6 +97,8 @@ def convert_allen_glif(params: dict, model: str = "glif_psc", path: str | None =
             out.update(asc_init=list(np.asarray(params["init_AScurrents"], dtype=float) * 1e12),
                        asc_decay=list(1.0 / tau * 1e-3),
                        asc_amps=list(amps * np.asarray(co["asc_amp_array"], dtype=float) * 1e12))
+            if spike_th:
+                out["asc_r"] = [1.0] * len(tau)  # as bmtk: after-spike currents reset fully
         if adapting:
             th = params["threshold_dynamics_method"]["params"]
             out.update(th_voltage_index=th["a_voltage"] * co["a"] * 1e-3,
