@@ -15,6 +15,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
 __all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport", "WeightReport"]
@@ -37,7 +38,14 @@ class SpikesOutput(SimulatorModule):
         self.counts = {p: 0 for p in sim.built}
 
     def block(self, sim: Any, t: float) -> None:
-        for pop, (ids, times) in sim.backend.collect_spikes().items():
+        local = sim.backend.collect_spikes()
+        if sim.comm.size > 1:  # each rank records its own cells: rank 0 gathers them
+            flat = {f"{p}\0{k}": a for p, (ids, times) in local.items() for k, a in (("i", ids), ("t", times))}
+            got = gather_arrays(sim.comm, flat)
+            if got is None:
+                return
+            local = {p: (got[f"{p}\0i"], got[f"{p}\0t"]) for p in local}
+        for pop, (ids, times) in local.items():
             if len(ids) == 0:
                 continue
             self._ids.setdefault(pop, []).append(ids)
@@ -47,6 +55,8 @@ class SpikesOutput(SimulatorModule):
                 s.spikes(pop, ids, times)
 
     def finalize(self, sim: Any) -> None:
+        if not sim.is_root:
+            return
         out = sim.config.output
         data = {p: (np.concatenate(self._ids.get(p, [np.empty(0, np.int64)])),
                     np.concatenate(self._times.get(p, [np.empty(0)]))) for p in sim.built}
@@ -109,6 +119,8 @@ class MembraneReport(SimulatorModule):
         if not self.recorders:
             log.warning("report %s: no built cells selected; nothing recorded", self.name)
         base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.h5")
+        if not sim.is_root:
+            return
         for var in variables:
             path = base if len(variables) == 1 else f"{os.path.splitext(base)[0]}_{var}.h5"
             w = None
@@ -128,7 +140,9 @@ class MembraneReport(SimulatorModule):
 
     def block(self, sim: Any, t: float) -> None:
         for rec in self.recorders:
-            frames = rec.collect()
+            frames = merge_frames(sim.comm, rec.collect())
+            if frames is None:
+                continue
             for var, w in self.writers.items():
                 if len(frames[var]):
                     w.append(frames[var], rec.population)
@@ -192,13 +206,17 @@ class WeightReport(SimulatorModule):
     def initialize(self, sim: Any) -> None:
         base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.csv")
         self.path = sim.output_path(base)
+        if not sim.is_root:
+            return
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         with open(self.path, "w") as f:
             f.write(" ".join(self.columns) + "\n")
         sim.outputs[self.name] = self.path
 
     def block(self, sim: Any, t: float) -> None:
-        ev = self.recorder.collect()
+        ev = gather_arrays(sim.comm, self.recorder.collect())
+        if ev is None:
+            return
         n = len(ev["time"])
         if n == 0:
             return

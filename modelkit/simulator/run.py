@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import ConfigError, ModelkitError, OutputExistsError
+from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError
+from modelkit.simulator.parallel import SerialComm, world
 from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
@@ -36,7 +37,8 @@ class Simulation:
     """What modules see during a run: the network, config, backend, options and the output folder."""
 
     def __init__(self, network: Network, config: SimulationConfig, backend: Any, options: RunOptions,
-                 staging: str, sinks: Sequence[ReportSink]) -> None:
+                 staging: str, sinks: Sequence[ReportSink], comm: Any = None) -> None:
+        self.comm = comm if comm is not None else SerialComm()
         self.network = network
         self.config = config
         self.backend = backend
@@ -46,6 +48,11 @@ class Simulation:
         self.built: dict[str, Selection] = {}
         self.sources: dict[str, Selection] = {}
         self.outputs: dict[str, str] = {}
+
+    @property
+    def is_root(self) -> bool:
+        """Whether this process writes the files (rank 0; always in a serial run)."""
+        return self.comm.rank == 0
 
     def resolve(self, ref: Any, key: str) -> dict[str, Selection]:
         """A node-set reference of the config as {population: Selection} (empty ones dropped)."""
@@ -151,6 +158,24 @@ def _prepare_output(cfg: SimulationConfig, overwrite: bool) -> str:
     return staging
 
 
+def _prepare_output_on_root(comm: Any, cfg: SimulationConfig, overwrite: bool) -> str:
+    """Rank 0 makes the staging folder; every rank learns its name (or rank 0's error)."""
+    if comm.size == 1:
+        return _prepare_output(cfg, overwrite)
+    result: Any
+    if comm.rank == 0:
+        try:
+            result = _prepare_output(cfg, overwrite)
+        except ModelkitError as e:
+            result = e
+    else:
+        result = None
+    result = comm.bcast(result, root=0)
+    if isinstance(result, BaseException):
+        raise result
+    return str(result)
+
+
 def _publish(staging: str, out: str) -> None:
     old = None
     if os.path.exists(out):
@@ -225,9 +250,10 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
                          progress=OPTIONS["progress"] if progress is None else progress)
     out = cfg.output.output_dir
-    staging = _prepare_output(cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
+    comm = world()
+    staging = _prepare_output_on_root(comm, cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
     handler = None
-    if cfg.output.log_file:
+    if cfg.output.log_file and comm.rank == 0:
         log_path = os.path.join(staging, os.path.relpath(cfg.output.log_file, out)) \
             if os.path.commonpath([cfg.output.log_file, out]) == out else cfg.output.log_file
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -241,7 +267,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         log.info("simulation config %s; backend %s; %d threads; seed %d", cfg.path, cls.name, options.threads,
                  options.seed)
         engine = cls()
-        sim = Simulation(net, cfg, engine, options, staging, sinks)
+        sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources
         modules: list[SimulatorModule] = [input_module(name, spec) for name, spec in cfg.inputs.items()
                                           if spec.enabled]
@@ -252,6 +278,12 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         for m in modules:
             m.configure(sim)
         engine.build(net, built, options, cfg)
+        ranks = getattr(engine, "n_processes", 1)
+        if ranks != comm.size:
+            raise BackendUnavailableError(
+                f"{cls.name}: launched on {comm.size} MPI ranks but the simulator runs on {ranks} process(es): "
+                f"it was built without MPI here (each rank would simulate the whole network); run one process "
+                f"with threads, or install a {cls.name} built with MPI")
         for m in modules:
             m.initialize(sim)
         t_build = time.perf_counter() - tb
@@ -269,15 +301,19 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             handler.close()
         if engine is not None:
             engine.close()
-        failed = _fail(staging, out)
-        if isinstance(e, ModelkitError):
-            e.add_note(f"the run's files are in {failed}")
+        if comm.rank == 0:
+            failed = _fail(staging, out)
+            if isinstance(e, ModelkitError):
+                e.add_note(f"the run's files are in {failed}")
         raise
     if handler is not None:
         logging.getLogger("modelkit").removeHandler(handler)
         handler.close()
     engine.close()
-    _publish(staging, out)
+    comm.barrier()  # every rank has finished writing into the staging folder
+    if comm.rank == 0:
+        _publish(staging, out)
+    comm.barrier()
     reports = {k: os.path.join(out, os.path.relpath(v, staging)) if v.startswith(staging) else v
                for k, v in sim.outputs.items()}
     return RunResult(output_dir=out, spikes_file=reports.pop("spikes", None),

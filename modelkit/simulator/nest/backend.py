@@ -174,6 +174,11 @@ class NestBackend:
         self._all_pops: list[str] = []
         self._wr_models: dict[tuple[int, str], str] = {}  # (request, synapse model) -> recorded copy
 
+    @property
+    def n_processes(self) -> int:
+        """NEST's MPI processes (1 for the PyPI wheel, built with threads only)."""
+        return int(self.nest.NumProcesses()) if self.nest is not None else 1
+
     # ----------------------------------------------------------------- build
     def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         nest = self.nest = _import_nest()
