@@ -5,6 +5,8 @@ Examples
 >>> import modelkit
 >>> net = modelkit.load("circuit_config.json")          # doctest: +SKIP
 >>> net.nodes["v1"].get(["model_type", "x", "y", "z"])   # doctest: +SKIP
+>>> result = modelkit.simulate("config.simulation.json")  # doctest: +SKIP
+>>> modelkit.SpikeTable.from_config("config.simulation.json").rates(by="pop_name")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,8 +19,24 @@ from modelkit.sonata import Network, Selection, load_config, validate
 
 __version__ = "0.1.0"
 
-__all__ = ["Network", "Selection", "load", "load_config", "validate", "set_options", "get_options",
+__all__ = ["NetworkBuilder", "Network", "load", "load_config", "validate", "simulate", "SpikeTable", "set_options",
            "ModelkitError", "__version__"]
+
+#: front-door names whose modules load on first use (the builder pulls in scipy, simulate the simulator layer)
+_LAZY = {"NetworkBuilder": "modelkit.builder", "simulate": "modelkit.simulator", "SpikeTable": "modelkit.analysis"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modelkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load(path: Any) -> Network:

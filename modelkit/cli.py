@@ -1,4 +1,4 @@
-"""The ``modelkit`` command line: ``info`` and ``validate`` (``run`` and ``plot`` come with their layers)."""
+"""The ``modelkit`` command line: ``info``, ``validate``, ``run``, ``plot`` and ``demo``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from modelkit.errors import ModelkitError
 
-__all__ = ["main", "info"]
+__all__ = ["main", "info", "plot"]
 
 
 def info(path: str) -> dict[str, Any]:
@@ -185,6 +185,108 @@ def demo(path: str | None, output: str, overwrite: bool = False) -> int:
     return 0
 
 
+PLOTS = ("raster", "rates", "traces", "connectivity", "degrees")
+
+
+def plot(what: str, source: str, output: str, *, group_by: str | None = None, nodes: list[int] | None = None,
+         population: str | None = None, time_range: tuple[float, float] | None = None, kind: str = "bar",
+         bin_ms: float = 10.0, report: str | None = None, network: str | None = None, weight: str | None = None,
+         title: str | None = None, dpi: int = 150, overwrite: bool = False) -> str:
+    """What ``modelkit plot WHAT SOURCE -o OUTPUT`` does: draw one figure and write it atomically.
+
+    Parameters
+    ----------
+    what : {'raster', 'rates', 'traces', 'connectivity', 'degrees'}
+    source : str
+        A simulation config (``.json``: its output spikes or report, and its circuit), or a
+        spikes file (raster, rates), a report file (traces), a network config, folder or
+        nodes/edges file (connectivity, degrees).
+    output : str
+        The figure: ``.png``, ``.pdf``, ``.svg`` (matplotlib) or ``.html`` (interactive plotly).
+        Written under a temporary name in the same folder, then renamed.
+    group_by, nodes, population, time_range, kind, bin_ms, report, network, weight, title
+        Passed to the plotting function (``time_range`` in ms).
+    dpi : int
+        Resolution of raster image formats.
+    overwrite : bool
+        Replace an existing ``output``.
+
+    Returns
+    -------
+    str
+        The absolute path written.
+
+    Raises
+    ------
+    OutputExistsError
+        ``output`` exists and ``overwrite`` is False (nothing is computed).
+    ConfigError
+        An unknown figure or output format.
+    ModelkitError
+        Whatever the plotting function raises (bad input, naming the file and key).
+    """
+    import uuid
+
+    from modelkit.errors import ConfigError, OutputExistsError
+    out = os.path.abspath(output)
+    ext = os.path.splitext(out)[1].lower()
+    if what not in PLOTS:
+        raise ConfigError(None, "plot", f"one of {', '.join(PLOTS)}", repr(what))
+    if ext not in (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".html"):
+        raise ConfigError(out, "-o", "an output ending in .png, .pdf, .svg, .jpg or .html", repr(ext or output))
+    if os.path.exists(out) and not overwrite:
+        raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+    is_config = source.endswith(".json")
+    cfg = source if is_config else None
+    data = None if is_config else source
+    interactive = ext == ".html"
+    if not interactive:
+        import matplotlib
+        matplotlib.use("Agg")
+    if interactive:
+        from modelkit.plotting import plotly as mkp
+        fns: dict[str, Any] = {"raster": mkp.raster, "rates": mkp.rates, "traces": mkp.traces,
+                               "connectivity": mkp.connectivity_matrix, "degrees": mkp.degree_distribution}
+    else:
+        import modelkit.plotting as mpl
+        fns = {"raster": mpl.plot_raster, "rates": mpl.plot_rates, "traces": mpl.plot_traces,
+               "connectivity": mpl.plot_connectivity_matrix, "degrees": mpl.plot_degree_distribution}
+    kw: dict[str, Any] = {"title": title}
+    if what == "raster":
+        kw.update(spikes=data, config_file=cfg, network=network, group_by=group_by or "population",
+                  population=population, node_ids=nodes, time_range=time_range)
+    elif what == "rates":
+        kw.update(spikes=data, config_file=cfg, network=network, group_by=group_by or "population", kind=kind,
+                  time_range=time_range, bin_ms=bin_ms)
+    elif what == "traces":
+        kw.update(report=data, config_file=cfg, report_name=report, population=population, node_ids=nodes,
+                  time_range=time_range)
+    elif what == "connectivity":
+        kw.update(network=network or data, config_file=cfg, group_by=group_by or "pop_name", weight=weight)
+    else:
+        kw.update(network=network or data, config_file=cfg, population=population)
+    fig = fns[what](**kw)
+    folder = os.path.dirname(out)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{os.path.basename(out)}.{uuid.uuid4().hex[:12]}.tmp{ext}")  # same filesystem
+    try:
+        if interactive:
+            fig.write_html(tmp, include_plotlyjs=True, full_html=True)
+        else:
+            figure = fig.figure
+            figure.savefig(tmp, dpi=dpi, format=ext[1:])
+            import matplotlib.pyplot as plt
+            plt.close(figure)
+        if os.path.exists(out) and not overwrite:  # appeared while drawing
+            raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``modelkit`` console script."""
     ap = argparse.ArgumentParser(prog="modelkit", description="Build, simulate and analyze SONATA network models.")
@@ -204,6 +306,27 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--backend", help="force a backend (e.g. nest)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    pl = sub.add_parser("plot", help="draw a raster, rates, traces, connectivity matrix or degree histogram",
+                        description="Draw one figure from a simulation config or a spikes/report/network file "
+                        "and write it (.png, .pdf, .svg; .html for an interactive plotly figure).")
+    pl.add_argument("what", choices=PLOTS)
+    pl.add_argument("source", metavar="CONFIG_OR_FILE",
+                    help="a simulation config, or a spikes / report / network file")
+    pl.add_argument("-o", "--output", required=True, help="figure file (.png, .pdf, .svg or .html)")
+    pl.add_argument("--group-by", metavar="COL", help="population (default) or a node property, e.g. pop_name")
+    pl.add_argument("--nodes", type=int, nargs="+", metavar="ID", help="node ids to draw (raster, traces)")
+    pl.add_argument("--population", help="node population (raster, traces, degrees)")
+    pl.add_argument("--time", type=float, nargs=2, metavar=("START", "STOP"), help="time window (ms)")
+    pl.add_argument("--kind", choices=("bar", "hist", "time"), default="bar", help="rates: bars per group, "
+                    "histogram of node rates, or rates over time")
+    pl.add_argument("--bin-ms", type=float, default=10.0, help="rates --kind time: bin width (ms)")
+    pl.add_argument("--report", help="traces: the config's report name, when it has several")
+    pl.add_argument("--network", help="circuit config, folder or nodes file for node properties (with a "
+                    "spikes file)")
+    pl.add_argument("--weight", help="connectivity: sum this edge property instead of counting edges")
+    pl.add_argument("--title")
+    pl.add_argument("--dpi", type=int, default=150)
+    pl.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     dm = sub.add_parser("demo", help="build, simulate and plot the example network (or round-trip PATH's network)")
     dm.add_argument("path", nargs="?", help="an existing network to summarise and round-trip instead")
     dm.add_argument("--output", default="demo_output")
@@ -237,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"(build {res.timings['build']:.2f} s) -> {res.output_dir}")
             for pop, n in res.n_cells.items():
                 print(f"  {pop}: {n} cells, {res.n_spikes.get(pop, 0)} spikes, {res.rates()[pop]:.2f} Hz")
+            return 0
+        if args.command == "plot":
+            out = plot(args.what, args.source, args.output, group_by=args.group_by, nodes=args.nodes,
+                       population=args.population, time_range=tuple(args.time) if args.time else None,
+                       kind=args.kind, bin_ms=args.bin_ms, report=args.report, network=args.network,
+                       weight=args.weight, title=args.title, dpi=args.dpi, overwrite=args.overwrite)
+            print(f"wrote {out}")
             return 0
         if args.command == "demo":
             return demo(args.path, args.output, args.overwrite)

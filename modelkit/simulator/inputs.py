@@ -18,6 +18,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
+from modelkit.simulator.population.modules import RateInput
 from modelkit.sonata import read_spikes
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
@@ -194,6 +195,10 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("nwb", "IClamp"): CurrentClampInput,
     ("spikes", "poisson"): PoissonInput,
     ("poisson", "poisson"): PoissonInput,
+    ("rates", "constant"): RateInput,
+    ("rates", "time_series"): RateInput,
+    ("rates", "pop_rates"): RateInput,
+    ("csv", "pop_rates"): RateInput,
 }
 
 

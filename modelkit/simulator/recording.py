@@ -16,6 +16,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.parallel import gather_arrays, merge_frames
+from modelkit.simulator.population.modules import PopulationRatesReport
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
 __all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport", "WeightReport"]
@@ -243,6 +244,8 @@ REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
     "multimeter_report": MembraneReport,
     "multimeter": MembraneReport,
     "weight_recorder": WeightReport,
+    "population_rates": PopulationRatesReport,
+    "pop_rates": PopulationRatesReport,
 }
 
 

@@ -16,6 +16,7 @@ __all__ = ["BUILTIN", "get_backend", "available_backends", "backend_for"]
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
     "nest": "modelkit.simulator.nest:NestBackend",
+    "population": "modelkit.simulator.population:PopulationBackend",
 }
 
 #: model types that never need a simulator cell (they become spike sources)
