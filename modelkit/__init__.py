@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from modelkit.errors import ModelkitError
-from modelkit.options import get_options, set_options
-from modelkit.sonata import Network, Selection, load_config, validate
+from modelkit.options import get_options as get_options  # noqa: PLC0414 - importable, not in __all__
+from modelkit.options import set_options
+from modelkit.sonata import Network, load_config, validate
+from modelkit.sonata import Selection as Selection  # noqa: PLC0414 - importable, not in __all__
 
 __version__ = "0.1.0"
 
