@@ -544,42 +544,80 @@ class PairCallable(ConnectionRule):
         f, params = self.func, self.params
         name = getattr(f, "__name__", "connection_rule")
         s = len(srcs)
+        where = f"connection_rule {name}"
         if self.iterator == "one_to_one":
             g, extra = self._caller()
             reps = [repeat(x) for x in extra]  # endless: reused for every target
-            vals: list = []
-            add = vals.extend
+            counts = _CountRows(where)
+            add = counts.add
             for b in tgts:  # bmtk's order within the block: targets outer, sources inner
-                add(map(g, srcs, repeat(b), *reps))
-            ns = _counts(vals, f"connection_rule {name}")
-            del vals
-            flat = np.flatnonzero(ns)
-            ti, si = np.divmod(flat, s)
-            return si, ti, ns[flat]
+                add(list(map(g, srcs, repeat(b), *reps)))
+            return counts.pairs(s, target_major=True)
         if self.iterator == "all_to_one":
-            rows = []
+            counts = _CountRows(where)
             for b in tgts:
                 v = f(srcs, b, **params)
                 if v is None or len(v) != s:
-                    raise BuilderError(f"connection_rule {name} (all_to_one)", f"a list of {s} synapse counts",
+                    raise BuilderError(f"{where} (all_to_one)", f"a list of {s} synapse counts",
                                        "None" if v is None else f"{len(v)} values")
-                rows.append(v)
-            ns = _counts([x for r in rows for x in r], f"connection_rule {name}")
-            flat = np.flatnonzero(ns)
-            ti, si = np.divmod(flat, s)
-            return si, ti, ns[flat]
+                counts.add(v if type(v) is list else list(v))
+            return counts.pairs(s, target_major=True)
         t = len(tgts)
-        cols = []
+        counts = _CountRows(where)
         for a in srcs:
             v = f(a, tgts, **params)
             if v is None or len(v) != t:
-                raise BuilderError(f"connection_rule {name} (one_to_all)", f"a list of {t} synapse counts",
+                raise BuilderError(f"{where} (one_to_all)", f"a list of {t} synapse counts",
                                    "None" if v is None else f"{len(v)} values")
-            cols.append(v)
-        ns = _counts([x for c in cols for x in c], f"connection_rule {name}")
+            counts.add(v if type(v) is list else list(v))
+        return counts.pairs(t, target_major=False)
+
+
+class _CountRows:
+    """A rule's synapse counts, row after row (one row per target, or per source for ``one_to_all``).
+
+    A row of Python ints in 0..255 (what per-pair rules return nearly always) is packed by
+    ``bytes(row)``, one byte per pair in C; any other row (None, floats, numpy values, larger
+    or negative counts) goes through :func:`_counts`, with its checks and messages.  Rows are
+    checked as they come, so a bad value stops the block at its row.
+    """
+
+    __slots__ = ("where", "_small", "_parts")
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self._small = bytearray()  # consecutive byte rows not yet in _parts
+        self._parts: list[np.ndarray] = []
+
+    def add(self, row: list) -> None:
+        """One row of return values (a list: ``bytes`` of an array would read its memory instead)."""
+        try:
+            self._small += bytes(row)
+        except (TypeError, ValueError):  # None, floats, counts outside 0..255, values without __index__
+            self._flush()
+            self._parts.append(_counts(row, self.where))
+
+    def _flush(self) -> None:
+        if self._small:
+            self._parts.append(np.frombuffer(bytes(self._small), dtype=np.uint8))
+            self._small = bytearray()
+
+    def values(self) -> np.ndarray:
+        """Every count, rows one after the other (uint8 when every row was packed, else int64)."""
+        if not self._parts:
+            return np.frombuffer(self._small, dtype=np.uint8)
+        self._flush()
+        if len(self._parts) == 1:
+            return self._parts[0]
+        return np.concatenate([p.astype(np.int64, copy=False) for p in self._parts])
+
+    def pairs(self, row_len: int, target_major: bool) -> Pairs:
+        """``(source_index, target_index, nsyns)`` of the non-zero counts; rows hold ``row_len`` values."""
+        ns = self.values()
         flat = np.flatnonzero(ns)
-        si, ti = np.divmod(flat, t)
-        return si, ti, ns[flat]
+        major, minor = np.divmod(flat, row_len) if row_len else (flat, flat)
+        si, ti = (minor, major) if target_major else (major, minor)
+        return si, ti, ns[flat].astype(np.int64)
 
 
 _SENTINEL_A, _SENTINEL_B = object(), object()

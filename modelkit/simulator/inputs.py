@@ -18,7 +18,6 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
-from modelkit.simulator.population.modules import RateInput
 from modelkit.sonata import read_spikes
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
@@ -180,6 +179,12 @@ class PoissonInput(SimulatorModule):
                 gen.to_sonata(sim.output_path(p["output_file"]))
 
 
+def _rate_input(name: str, spec: Any) -> SimulatorModule:
+    # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
+    from modelkit.simulator.population.modules import RateInput
+    return RateInput(name, spec)
+
+
 #: (input_type, module) -> module class; "*" matches any module
 INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("spikes", "sonata"): SpikeFileInput,
@@ -195,10 +200,10 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("nwb", "IClamp"): CurrentClampInput,
     ("spikes", "poisson"): PoissonInput,
     ("poisson", "poisson"): PoissonInput,
-    ("rates", "constant"): RateInput,
-    ("rates", "time_series"): RateInput,
-    ("rates", "pop_rates"): RateInput,
-    ("csv", "pop_rates"): RateInput,
+    ("rates", "constant"): _rate_input,
+    ("rates", "time_series"): _rate_input,
+    ("rates", "pop_rates"): _rate_input,
+    ("csv", "pop_rates"): _rate_input,
 }
 
 

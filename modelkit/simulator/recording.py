@@ -16,7 +16,6 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.parallel import gather_arrays, merge_frames
-from modelkit.simulator.population.modules import PopulationRatesReport
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
 __all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport", "WeightReport"]
@@ -238,14 +237,19 @@ class WeightReport(SimulatorModule):
         log.info("report %s: %d weight events", self.name, self.count)
 
 
+def _population_rates(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.population.modules import PopulationRatesReport
+    return PopulationRatesReport(name, spec)
+
+
 #: module name -> report class
 REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
     "membrane_report": MembraneReport,
     "multimeter_report": MembraneReport,
     "multimeter": MembraneReport,
     "weight_recorder": WeightReport,
-    "population_rates": PopulationRatesReport,
-    "pop_rates": PopulationRatesReport,
+    "population_rates": _population_rates,
+    "pop_rates": _population_rates,
 }
 
 

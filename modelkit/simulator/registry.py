@@ -11,13 +11,18 @@ from typing import Any
 
 from modelkit.errors import BackendUnavailableError, UnknownModelError
 
-__all__ = ["BUILTIN", "get_backend", "available_backends", "backend_for"]
+__all__ = ["BUILTIN", "TARGET_SIMULATORS", "get_backend", "available_backends", "backend_for"]
 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
     "nest": "modelkit.simulator.nest:NestBackend",
     "population": "modelkit.simulator.population:PopulationBackend",
+    "filter": "modelkit.simulator.filter:FilterBackend",
 }
+
+#: a config's ``target_simulator`` (lower case) -> the backend it asks for where the nodes do not decide
+#: (bmtk's FilterNet writes its LGN cells as ``virtual`` nodes)
+TARGET_SIMULATORS: dict[str, str] = {"lgnmodel": "filter", "filternet": "filter"}
 
 #: model types that never need a simulator cell (they become spike sources)
 SOURCE_MODEL_TYPES = frozenset({"virtual"})

@@ -25,7 +25,7 @@ from modelkit.simulator.parallel import SerialComm, world
 from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
-from modelkit.simulator.registry import SOURCE_MODEL_TYPES, backend_for
+from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_SIMULATORS, backend_for
 from modelkit.sonata import Network, Selection, SimulationConfig, load_config
 
 __all__ = ["simulate", "Simulation"]
@@ -134,6 +134,24 @@ def _split_populations(network: Network) -> tuple[dict[str, Selection], dict[str
     return built, sources, types
 
 
+#: built cells from which a run uses every free core by default. Measured with benchmarks/bench_nest.py on a
+#: 2-core machine: 2 NEST threads ran point_120cells (120 cells) 0.4-1.1x as fast as 1 thread, and a
+#: 20,000-cell network with 2x10^7 edges about 2x as fast (setup 10.9 -> 7.2 s); bmtk saw the same on small
+#: networks (point_450cells 12.7 s -> 21.3 s with 2 threads).
+THREADS_FROM_CELLS = 10_000
+
+
+def _default_threads(n_cells: int) -> int:
+    """Threads for a run of ``n_cells`` built cells when neither the caller nor the config says."""
+    if n_cells < THREADS_FROM_CELLS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores // max(1, world().size), 8))
+
+
 def _block_ms(cfg: SimulationConfig, duration: float) -> float:
     run = cfg.run
     if run.nsteps_block:
@@ -209,10 +227,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         memory (no files need be saved first); a list is merged (input networks and the
         network they drive).
     backend : str, optional
-        Force a backend (``"nest"``); default: chosen by the nodes' ``model_type``.
+        Force a backend (``"nest"``, ``"filter"``); default: chosen by the nodes' ``model_type`` (or by
+        the config's ``target_simulator`` where they do not decide: ``LGNModel`` runs the filter backend).
     threads : int, optional
-        Simulator threads (default: ``run.n_thread`` or 1, measured fastest on this machine
-        for networks below about 10^4 cells).
+        Simulator threads (default: ``run.n_thread``, else :func:`_default_threads`: 1 below
+        10^4 cells, the free cores above, as measured with ``benchmarks/bench_nest.py``).
     seed : int, optional
         Random seed (default: ``run.random_seed`` or 0): same seed, same spikes.
     output_dir : str, optional
@@ -242,9 +261,13 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     net = _as_network(network, cfg)
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
-    cls = backend_for(types, prefer=backend)
+    cls = backend_for(types, prefer=backend or TARGET_SIMULATORS.get(str(cfg.target_simulator or "").lower()))
+    if SOURCE_MODEL_TYPES & cls.model_types:  # a backend that simulates virtual nodes (filter cells) builds them
+        built = {p: built.get(p, Selection()) | sources.get(p, Selection()) for p in {**built, **sources}}
+        sources = {}
     run = cfg.run
-    n_thread = threads if threads is not None else int(run.extra.get("n_thread", 1))
+    n_thread = threads if threads is not None else int(run.extra.get("n_thread") or _default_threads(
+        sum(len(v) for v in built.values())))
     options = RunOptions(tstart=run.tstart, tstop=run.tstop, dt=run.dt, block=_block_ms(cfg, run.tstop - run.tstart),
                          threads=max(1, n_thread), seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),

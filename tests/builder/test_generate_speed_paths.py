@@ -209,6 +209,57 @@ def test_rule_results_are_checked() -> None:
     assert net.nedges == 2 * 3 * 5
 
 
+# ================================================================ synapse counts of per-pair rules
+#: one return value per (source, target) node id pair: the kinds a bmtk rule may return
+_VALUE_KINDS = (lambda i, j: (i * 7 + j) % 3,                               # small ints (packed as bytes)
+                lambda i, j: (i + j) % 2 == 0,                              # bools
+                lambda i, j: None if (i + j) % 3 else 1,                    # None for no connection
+                lambda i, j: np.int64((i * j) % 4),                         # numpy ints
+                lambda i, j: float((i + 2 * j) % 3),                        # integral floats
+                lambda i, j: 300 * ((i + j) % 2))                           # counts beyond a byte
+
+
+def test_pair_callable_counts_every_kind_of_value() -> None:
+    """Rows of small ints are packed as bytes, the others converted as before; both mix in one block."""
+    net = NetworkBuilder("v1", seed=1)
+    net.add_nodes(N=9)
+    nodes = net.nodes().arrays()
+    n = len(nodes)
+
+    def rule(s: Any, t: Any) -> Any:  # the kind of value changes with the target: rows of each kind
+        return _VALUE_KINDS[t.node_id % len(_VALUE_KINDS)](s.node_id, t.node_id)
+
+    def bulk_rule(ss: list, t: Any) -> Any:  # all_to_one: a list or a numpy array per target
+        v = [rule(s, t) for s in ss]
+        return v if t.node_id % 2 else np.array([0 if x is None else x for x in v])
+
+    def by_source(s: Any, ts: list) -> Any:  # one_to_all: a tuple per source
+        return tuple(rule(s, t) for t in ts)
+
+    want = {(i, j): int(rule(nodes.table.views()[i], nodes.table.views()[j]) or 0)
+            for j in range(n) for i in range(n)}
+    want = {k: v for k, v in want.items() if v}
+    for f, it in ((rule, "one_to_one"), (bulk_rule, "all_to_one"), (by_source, "one_to_all")):
+        si, ti, ns = PairCallable(f, {}, it).connect(nodes, nodes, np.random.default_rng(0))
+        assert si.dtype == ti.dtype == ns.dtype == np.int64
+        got = dict(zip(zip(si.tolist(), ti.tolist()), ns.tolist()))
+        assert got == want, it
+        major, minor = (si, ti) if it == "one_to_all" else (ti, si)  # bmtk's order for the iterator
+        assert list(zip(major.tolist(), minor.tolist())) == sorted(zip(major.tolist(), minor.tolist())), it
+
+
+@pytest.mark.parametrize("value,message", [(-1, "non-negative"), (1.5, "integer synapse counts"),
+                                           ("1", "an int"), (np.float64(0.5), "integer synapse counts")])
+def test_pair_callable_bad_values_after_packed_rows(value: Any, message: str) -> None:
+    """A bad value in a later row is reported as before, whatever rows were packed earlier."""
+    net = NetworkBuilder("v1", seed=1)
+    net.add_nodes(N=6)
+    nodes = net.nodes().arrays()
+    rule = PairCallable(lambda s, t: value if t.node_id == 4 and s.node_id == 2 else 1, {}, "one_to_one")
+    with pytest.raises(BuilderError, match=message):
+        rule.connect(nodes, nodes, np.random.default_rng(0))
+
+
 # ================================================================ streaming writer
 def random_population(rng: np.random.Generator, n_edges: int, n_nodes: int) -> EdgePopulationData:
     tgt = np.sort(rng.integers(0, n_nodes, n_edges))

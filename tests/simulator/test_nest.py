@@ -341,3 +341,13 @@ def test_plastic_synapses_from_virtual_nodes_keep_spike_times_exact(tmp_path):
     assert len(runs["static"]) > 20
     np.testing.assert_array_equal(_pairs(runs["static"])[0], _pairs(runs["stdp"])[0])
     np.testing.assert_allclose(_pairs(runs["static"])[1], _pairs(runs["stdp"])[1], atol=1e-9)
+
+
+def test_default_threads_follow_the_measured_rule(monkeypatch):
+    from modelkit.simulator import run as run_mod
+    assert run_mod._default_threads(120) == 1
+    assert run_mod._default_threads(run_mod.THREADS_FROM_CELLS - 1) == 1
+    monkeypatch.setattr(run_mod.os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert run_mod._default_threads(run_mod.THREADS_FROM_CELLS) == 8  # capped
+    monkeypatch.setattr(run_mod.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert run_mod._default_threads(20_000) == 2

@@ -27,6 +27,7 @@ NA_TO_PA = 1000.0
 UNITS = {"V_m": "mV", "V_th": "mV", "I_syn": "pA", "I_syn_ex": "pA", "I_syn_in": "pA", "g_ex": "nS", "g_in": "nS",
          "w": "pA", "ASCurrents_sum": "pA"}
 _CHUNK = 1 << 22  # edges connected per Connect call at most
+_MAX_DELAY_MODELS = 256  # synapse model copies for constant delays at most (then per-edge delay arrays)
 #: synapse models a spike generator may send through directly (others are relayed by a parrot neuron)
 _DEVICE_SYNAPSES = frozenset({"static_synapse", "static_synapse_hom_w"})
 
@@ -76,6 +77,10 @@ class _Recorder:
         order = np.argsort(nest_ids)
         self._sorted_nest = nest_ids[order]
         self._col = order
+        self._lut = None  # NEST id -> column: a gather, several times faster than searchsorted per sample
+        if len(nest_ids) and int(nest_ids.max()) < 1 << 24:
+            self._lut = np.zeros(int(nest_ids.max()) + 1, dtype=np.int64)
+            self._lut[nest_ids[order]] = order
 
     def collect(self) -> dict[str, np.ndarray]:
         ev = _events(self.device)
@@ -84,7 +89,8 @@ class _Recorder:
         if len(times) == 0:
             return {v: np.empty((0, n)) for v in self.variables}
         senders = np.asarray(ev["senders"])
-        col = self._col[np.searchsorted(self._sorted_nest, senders)]
+        col = self._lut[senders] if self._lut is not None else \
+            self._col[np.searchsorted(self._sorted_nest, senders)]
         row = np.rint((times - times.min()) / self.time_window[2]).astype(np.int64)  # samples on the dt grid
         out = {}
         for v in self.variables:
@@ -161,6 +167,7 @@ class NestBackend:
         self._relay: dict[str, np.ndarray] = {}  # population -> parrot relay per node id (plastic synapses)
         self._gen_model: dict[str, np.ndarray] = {}  # population -> the synapse model each generator sends through
         self._model_base: dict[str, str] = {}  # synapse models copied here -> the NEST model they copy
+        self._delay_models: dict[tuple[str, float], str] = {}  # (model, constant delay) -> its copy
         self._recorders: dict[str, Any] = {}
         self._nest2node = np.empty(0, np.int64)
         self._nest2pop = np.empty(0, np.int64)
@@ -254,7 +261,7 @@ class NestBackend:
                 cells = nest.Create(model, n, params=params or None)
             except Exception as e:  # NEST raises its own error classes
                 raise ConfigError(None, where, f"parameters NEST's {model} accepts", f"{type(e).__name__}: {e}") from e
-        return np.asarray(cells.tolist(), dtype=np.int64)
+        return _ids_of(cells)
 
     def _index_nest_ids(self) -> None:
         top = max([int(g.max()) for g in self._gid.values() if g.size] + [0])
@@ -315,7 +322,7 @@ class NestBackend:
                     cols = {k: v[keep] for k, v in cols.items()}
                 if not len(src):
                     continue
-            type_list = np.unique(et).tolist()
+            type_list = _distinct(et)
             for t in type_list:
                 m = et == t if len(type_list) > 1 else slice(None)
                 k = len(src) if isinstance(m, slice) else int(np.count_nonzero(m))
@@ -360,7 +367,15 @@ class NestBackend:
             if d.min() < self._options.dt - 1e-12:
                 raise ConfigError(epop.path, f"{where}: delay", f"delays >= the resolution dt = {self._options.dt} ms",
                                   f"{d.min()} ms")
-            spec["delay"] = d
+            if d[0] == d.min() == d.max() and len(self._delay_models) < _MAX_DELAY_MODELS \
+                    and src_map is not self._gen.get(epop.source):
+                # one delay for the whole edge type: a model copy with it as default, since NEST
+                # connects about twice as fast without a per-edge delay array (not for spike
+                # generators: a device sends through one synapse model only)
+                model = spec["synapse_model"] = self._delay_model(model, float(d[0]))
+                spec.pop("delay", None)
+            else:
+                spec["delay"] = d
         elif "delay" not in spec:
             log.warning("%s: no delay given; NEST's default delay of %s is used", where, model)
         if src_map is self._gen.get(epop.source):
@@ -399,7 +414,7 @@ class NestBackend:
         new = np.unique(src[relay[src] < 0])
         if len(new):
             parrots = nest.Create("parrot_neuron_ps", len(new))
-            relay[new] = np.asarray(parrots.tolist(), dtype=np.int64)
+            relay[new] = _ids_of(parrots)
             nest.Connect(gens[new], relay[new], "one_to_one", syn_spec={
                 "synapse_model": "static_synapse", "weight": np.ones(len(new)), "delay": np.full(len(new), dt)})
         spec = dict(spec, delay=np.ascontiguousarray(d - dt))
@@ -440,12 +455,13 @@ class NestBackend:
         new = np.asarray([i for i in node_ids.tolist() if gens[i] < 0], dtype=np.int64)
         if len(new):
             created = nest.Create("spike_generator", len(new), params={"precise_times": True})
-            gens[new] = np.asarray(created.tolist(), dtype=np.int64)
+            gens[new] = _ids_of(created)
         params = []
         dropped = 0
+        now = max(0.0, float(nest.biological_time))
         for i in node_ids.tolist():
             t = np.asarray(trains.get(i, ()), dtype=float)
-            ok = t > max(0.0, float(nest.biological_time))
+            ok = t > now
             dropped += int((~ok).sum())
             params.append({"spike_times": t[ok]})
         if dropped:
@@ -505,6 +521,15 @@ class NestBackend:
         req = _WeightRecorder(name, edges or {}, synapse_model, alias)
         self._weight_requests.append(req)
         return req
+
+    def _delay_model(self, model: str, delay: float) -> str:
+        copy = self._delay_models.get((model, delay))
+        if copy is None:
+            copy = f"{model}__modelkit_d{len(self._delay_models)}"
+            self.nest.CopyModel(model, copy, {"delay": delay})
+            self._delay_models[(model, delay)] = copy
+            self._model_base[copy] = self._model_base.get(model, model)
+        return copy
 
     def _recorded_model(self, ename: str, type_id: int, model: str, where: str) -> str:
         for k, req in enumerate(self._weight_requests):
@@ -569,6 +594,25 @@ class NestBackend:
     def close(self) -> None:
         if self.nest is not None:
             self.nest.ResetKernel()
+
+
+def _ids_of(nodes: Any) -> np.ndarray:
+    """The NEST ids of a NodeCollection as an array (``tolist`` fetches every node's status: slow)."""
+    try:
+        from nest import nestkernel_api as nk
+        return np.asarray(nk.llapi_node_collection_to_array(nodes._datum, "all"), dtype=np.int64)
+    except (ImportError, AttributeError):  # pragma: no cover - other NEST versions
+        return np.asarray(nodes.tolist(), dtype=np.int64)
+
+
+def _distinct(a: np.ndarray) -> list[int]:
+    """Sorted distinct values of an integer array (type ids: a small range, counted, not hashed)."""
+    if not len(a):
+        return []
+    lo, hi = int(a.min()), int(a.max())
+    if hi - lo < 1 << 20:
+        return (np.flatnonzero(np.bincount((a - lo).astype(np.intp, copy=False))) + lo).tolist()
+    return np.unique(a).tolist()
 
 
 def _as_list(v: Any) -> list:

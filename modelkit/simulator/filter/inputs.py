@@ -1,0 +1,107 @@
+"""The ``movie`` input module (stimuli of filter cells) and the rate files it writes.
+
+Config entries (bmtk's FilterNet form)::
+
+    "inputs": {"LGN_input": {"input_type": "movie", "module": "grating", "row_size": 120, "col_size": 240,
+                             "cpd": 0.04, "temporal_f": 4.0, "contrast": 0.8, "gray_screen_dur": 500.0,
+                             "frame_rate": 1000.0}}
+
+Rates go where the ``output`` block names them: ``rates_h5`` / ``rates_file_h5`` /
+``rates_file`` (default ``rates.h5``) and ``rates_csv`` / ``rates_file_csv`` (written only
+when named).  The h5 layout is bmtk's ``/firing_rates/<population>/{node_id, times,
+firing_rates_Hz (times x nodes)}``, with ``times`` in ms (bmtk writes seconds) and a
+``units`` attribute on each dataset; the CSV has bmtk's space-separated columns
+``node_id population timestamps firing_rates`` (timestamps in ms).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from modelkit.errors import ConfigError
+from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.filter.stimuli import STIMULUS_MODULES, stimulus_from_config
+from modelkit.sonata.h5 import atomic_output
+
+__all__ = ["MovieInput", "write_rates_h5", "write_rates_csv"]
+
+log = logging.getLogger("modelkit.simulator.filter")
+
+
+def write_rates_h5(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Write ``{population: (times ms, node_ids, rates (times, nodes) Hz)}`` in bmtk's layout (atomically)."""
+    with atomic_output(path, overwrite=True) as tmp:
+        with h5py.File(tmp, "w") as f:
+            grp = f.create_group("firing_rates")
+            for pop, (times, ids, r) in rates.items():
+                g = grp.create_group(pop)
+                g.create_dataset("node_id", data=np.asarray(ids, dtype=np.uint64))
+                g.create_dataset("times", data=np.asarray(times, dtype=float)).attrs["units"] = "ms"
+                g.create_dataset("firing_rates_Hz", data=np.asarray(r, dtype=float), compression="gzip",
+                                 compression_opts=1).attrs["units"] = "Hz"
+
+
+def write_rates_csv(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    """Write bmtk's rates CSV (``node_id population timestamps firing_rates``; ms, Hz), atomically."""
+    frames = []
+    for pop, (times, ids, r) in rates.items():
+        frames.append(pd.DataFrame({"node_id": np.repeat(ids, len(times)), "population": pop,
+                                    "timestamps": np.tile(times, len(ids)),
+                                    "firing_rates": np.asarray(r).T.ravel()}))
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["node_id", "population", "timestamps", "firing_rates"])
+    with atomic_output(path, overwrite=True) as tmp:
+        df.to_csv(tmp, sep=" ", index=False, float_format="%.10g")
+
+
+class MovieInput(SimulatorModule):
+    """A stimulus for the filter cells (``input_type: movie``; modules movie, grating, full_field_flash, looming)."""
+
+    def __init__(self, name: str, spec: Any) -> None:
+        self.name = name
+        self.spec = spec
+
+    def initialize(self, sim: Any) -> None:
+        where = f"inputs.{self.name}"
+        if not hasattr(sim.backend, "set_stimulus"):
+            raise ConfigError(sim.config.path, f"{where}.input_type", "a filter-model run for a movie input "
+                              "(target_simulator 'LGNModel' or backend='filter')", f"backend {sim.backend.name!r}")
+        stim = stimulus_from_config(self.spec.module, self.spec.params, sim.options.tstop, where, sim.config.path)
+        sim.backend.set_stimulus(stim, where)
+        log.info("input %s: %s of %d frames %dx%d at %g Hz", self.name, stim.kind, stim.n_frames,
+                 stim.frames.shape[1], stim.frames.shape[2], stim.frame_rate)
+
+    def finalize(self, sim: Any) -> None:
+        rates = getattr(sim.backend, "rates", None)
+        if not sim.is_root or not rates:
+            return
+        out = sim.config.output
+        extra = out.extra
+
+        def place(v: str) -> str:
+            return sim.output_path(v if os.path.isabs(v) else os.path.join(out.output_dir, v))
+        h5 = extra.get("rates_h5") or extra.get("rates_file_h5") or extra.get("rates_file") or "rates.h5"
+        if str(h5).endswith(".csv"):  # bmtk's rates_file may name a CSV
+            h5 = "rates.h5"
+        path = place(h5)
+        write_rates_h5(path, rates)
+        sim.outputs["rates"] = path
+        csv = extra.get("rates_csv") or extra.get("rates_file_csv") or (
+            extra.get("rates_file") if str(extra.get("rates_file", "")).endswith(".csv") else None)
+        if csv:
+            path = place(csv)
+            write_rates_csv(path, rates)
+            sim.outputs["rates_csv"] = path
+
+
+def register() -> None:
+    """Add the movie input to the simulator's input table (idempotent)."""
+    from modelkit.simulator.inputs import INPUT_MODULES
+    for m in STIMULUS_MODULES:
+        INPUT_MODULES.setdefault(("movie", m), MovieInput)

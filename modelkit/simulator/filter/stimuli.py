@@ -1,0 +1,333 @@
+"""Visual stimuli for filter models: movies, drifting/static gratings, full-field flashes, looming disks.
+
+A :class:`Stimulus` is a stack of frames ``(frames, rows, cols)`` with a frame rate
+(Hz) and the coordinates (degrees of visual field) of its pixel rows and columns.
+Frame ``k`` is shown during ``[k, k + 1) * 1000 / frame_rate`` ms.  All times given
+to the constructors are in ms (bmtk's FilterNet reads some of them in seconds: the
+config keys are noted where they differ).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError
+
+__all__ = ["Stimulus", "StimulusError", "movie", "grating", "full_field_flash", "looming", "stimulus_from_config",
+           "STIMULUS_MODULES"]
+
+
+class StimulusError(ConfigError):
+    """A stimulus (movie array or file, or its parameters) is not what the filter model can use."""
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """Frames shown to filter cells.
+
+    Attributes
+    ----------
+    frames : array (n_frames, n_rows, n_cols)
+        Contrast values (bmtk's convention: in [-1, 1], 0 is mean gray).
+    frame_rate : float
+        Hz.
+    rows, cols : array
+        Coordinates of pixel rows and columns (degrees), evenly spaced; cells' ``y`` and ``x``
+        are in the same unit.
+    kind : str
+        ``movie``, ``grating``, ``full_field_flash``, ``looming``.
+    """
+
+    frames: np.ndarray
+    frame_rate: float
+    rows: np.ndarray
+    cols: np.ndarray
+    kind: str = "movie"
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def frame_dt(self) -> float:
+        """ms between frames."""
+        return 1000.0 / self.frame_rate
+
+    @property
+    def times(self) -> np.ndarray:
+        """Onset of every frame (ms)."""
+        return np.arange(self.n_frames) * self.frame_dt
+
+    @property
+    def duration(self) -> float:
+        """ms covered by the frames."""
+        return self.n_frames * self.frame_dt
+
+
+def _check_rate(frame_rate: Any, where: str, source: Any = None) -> float:
+    try:
+        fr = float(frame_rate)
+    except (TypeError, ValueError):
+        fr = float("nan")
+    if not np.isfinite(fr) or fr <= 0:
+        raise StimulusError(source, f"{where}.frame_rate", "a positive, finite frame rate (Hz)", repr(frame_rate))
+    return fr
+
+
+def _grid(values: Any, n: int, where: str, source: Any) -> np.ndarray:
+    if values is None:
+        return np.arange(n, dtype=float)
+    g = np.asarray(values, dtype=float)
+    if g.shape != (n,) or (n > 1 and not np.allclose(np.diff(g), g[1] - g[0])) or (n > 1 and g[1] <= g[0]):
+        raise StimulusError(source, where, f"{n} increasing, evenly spaced coordinates (degrees)",
+                            f"shape {g.shape}")
+    return g
+
+
+def movie(data: Any, frame_rate: Any, *, row_range: Any = None, col_range: Any = None, normalize: Any = False,
+          expected_shape: tuple[int | None, int | None] | None = None, where: str = "movie") -> Stimulus:
+    """A movie from an array or a ``.npy`` / ``.npz`` file.
+
+    Parameters
+    ----------
+    data : array (frames, rows, cols) or path
+        Contrast per pixel and frame.
+    frame_rate : float
+        Hz (required: a movie without one has no time axis).
+    row_range, col_range : sequence of float, optional
+        Pixel coordinates (degrees); default 0, 1, 2, ... (one degree per pixel, as bmtk).
+    normalize : bool or (min, max)
+        Map the movie's contrast range (or the given one) onto [-1, 1], as bmtk's ``normalize``.
+    expected_shape : (rows, cols), optional
+        Refuse a movie of another frame size (``None`` entries are not checked).
+    where : str
+        Named in errors (e.g. ``inputs.movie``).
+
+    Raises
+    ------
+    StimulusError
+        Not a 3-D finite numeric array, a frame size other than ``expected_shape``, a missing or
+        non-positive frame rate, an unreadable file.
+    """
+    source = None
+    if isinstance(data, (str, os.PathLike)):
+        source = os.fspath(data)
+        if not os.path.exists(source):
+            raise StimulusError(source, f"{where}.data_file", "an existing .npy/.npz movie file", "no such file")
+        try:
+            loaded = np.load(source, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise StimulusError(source, f"{where}.data_file", "a numpy .npy/.npz array (frames, rows, cols)",
+                                f"{type(e).__name__}: {e}") from e
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            keys = list(loaded.keys())
+            if not keys:
+                raise StimulusError(source, f"{where}.data_file", "an .npz file holding the movie array", "no arrays")
+            loaded = loaded[keys[0]]
+        data = loaded
+    fr = _check_rate(frame_rate, where, source)
+    a = np.asarray(data)
+    if a.ndim != 3 or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or min(a.shape, default=0) < 1:
+        raise StimulusError(source, f"{where}.data", "a 3-D array (frames, rows, cols) of numbers",
+                            f"shape {a.shape}, dtype {a.dtype}")
+    if expected_shape is not None:
+        er, ec = expected_shape
+        if (er is not None and a.shape[1] != er) or (ec is not None and a.shape[2] != ec):
+            raise StimulusError(source, f"{where}.data", f"frames of {er} rows x {ec} cols (row_size x col_size)",
+                                f"frames of {a.shape[1]} x {a.shape[2]}")
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise StimulusError(source, f"{where}.data", "finite contrast values", "NaN or infinite values")
+    if normalize is not None and normalize is not False:
+        a = _normalize(a, normalize, where, source)
+    return Stimulus(a, fr, _grid(row_range, a.shape[1], f"{where}.row_range", source),
+                    _grid(col_range, a.shape[2], f"{where}.col_range", source), "movie")
+
+
+def _normalize(a: np.ndarray, domain: Any, where: str, source: Any) -> np.ndarray:
+    if isinstance(domain, (list, tuple, np.ndarray)):
+        if len(domain) != 2 or not float(domain[0]) < float(domain[1]):
+            raise StimulusError(source, f"{where}.normalize", "[min_contrast, max_contrast] with min < max",
+                                repr(domain))
+        lo, hi = float(domain[0]), float(domain[1])
+        if a.min() < lo or a.max() > hi:
+            raise StimulusError(source, f"{where}.normalize", f"movie values within [{lo}, {hi}]",
+                                f"[{a.min()}, {a.max()}]")
+    else:
+        mn, mx = float(a.min()), float(a.max())
+        if mn >= 0.0 and mx <= 1.0:
+            lo, hi = 0.0, 1.0
+        elif mn >= -1.0 and mx <= 1.0:
+            return a
+        elif mn >= 0 and mx < 256:
+            lo, hi = 0.0, 255.0
+        else:
+            lo, hi = mn, mx
+        if lo == hi:
+            raise StimulusError(source, f"{where}.normalize", "a contrast range to normalise", "a constant movie")
+    return (a - lo) * 2.0 / (hi - lo) - 1.0
+
+
+def _n_frames(duration: float, frame_rate: float) -> int:
+    """Frames at 0, dt, ..., duration (both ends, as bmtk's generated movies)."""
+    return int(np.floor(duration * frame_rate / 1000.0 + 1e-9)) + 1
+
+
+def _size(v: Any, key: str, where: str) -> int:
+    try:
+        n = int(v)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or n != v:
+        raise StimulusError(None, f"{where}.{key}", "a positive whole number of pixels", repr(v))
+    return n
+
+
+def full_field_flash(row_size: int, col_size: int, t_on: float, t_off: float, duration: float, *,
+                     max_intensity: float = 1.0, frame_rate: float = 1000.0, where: str = "full_field_flash"
+                     ) -> Stimulus:
+    """A uniform screen at ``max_intensity`` during ``[t_on, t_off)`` ms and 0 otherwise, for ``duration`` ms.
+
+    bmtk's ``full_field_flash`` (same config keys, t_on/t_off in ms; frames at 0, dt, ... duration).
+    """
+    fr = _check_rate(frame_rate, where)
+    r, c = _size(row_size, "row_size", where), _size(col_size, "col_size", where)
+    if not float(t_on) < float(t_off):
+        raise StimulusError(None, f"{where}.t_on", "t_on < t_off (ms)", f"{t_on} >= {t_off}")
+    t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
+    level = np.where((t >= t_on) & (t < t_off), float(max_intensity), 0.0)
+    frames = np.broadcast_to(level[:, None, None], (len(t), r, c)).copy()
+    return Stimulus(frames, fr, np.arange(r, dtype=float), np.arange(c, dtype=float), "full_field_flash")
+
+
+def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0.05, temporal_f: float = 4.0,
+            theta: float = 45.0, phase: float = 0.0, contrast: float = 1.0, gray_screen_dur: float = 0.0,
+            frame_rate: float = 1000.0, degrees_per_pixel: float | None = None, y_dir: str = "down",
+            dtype: Any = np.float64, where: str = "grating") -> Stimulus:
+    """A sinusoidal grating, drifting at ``temporal_f`` Hz (0: static), after ``gray_screen_dur`` ms of gray.
+
+    ``contrast * sin(2 pi (cpd * (x cos th + y sin th) - temporal_f * t) + phase)`` with ``th = -theta``
+    for ``y_dir='down'`` (bmtk's ``grating``: the same keys; ``gray_screen_dur`` in ms; the screen is
+    ``row_size`` x ``col_size`` degrees sampled every ``1 / (10 cpd)`` degrees unless given).
+    """
+    fr = _check_rate(frame_rate, where)
+    if not 0.0 <= float(contrast) <= 1.0:
+        raise StimulusError(None, f"{where}.contrast", "a contrast in [0, 1]", repr(contrast))
+    if not float(cpd) > 0:
+        raise StimulusError(None, f"{where}.cpd", "a positive spatial frequency (cycles/degree)", repr(cpd))
+    if y_dir not in ("up", "down"):
+        raise StimulusError(None, f"{where}.y_dir", "'up' or 'down'", repr(y_dir))
+    dpp = float(degrees_per_pixel) if degrees_per_pixel else 1.0 / (float(cpd) * 10.0)
+    rows = np.linspace(0, row_size, int(row_size / dpp), endpoint=True)
+    cols = np.linspace(0, col_size, int(col_size / dpp), endpoint=True)
+    if len(rows) < 1 or len(cols) < 1:
+        raise StimulusError(None, f"{where}.row_size", "a screen of at least one pixel", f"{row_size} x {col_size}")
+    t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
+    th = np.deg2rad(theta if y_dir == "up" else -theta)
+    xy = cols[None, :] * np.cos(th) + rows[:, None] * np.sin(th)  # (rows, cols)
+    tt = (t - float(gray_screen_dur)) / 1000.0
+    # sin(a - b) = sin a cos b - cos a sin b: frames from two images, no (frames x pixels) trig
+    sp = 2 * np.pi * float(cpd) * xy + np.deg2rad(phase)
+    tp = 2 * np.pi * float(temporal_f) * tt
+    frames = np.empty((len(t), len(rows), len(cols)), dtype=dtype)
+    np.multiply(np.cos(tp)[:, None, None], np.sin(sp)[None], out=frames)
+    frames -= (np.sin(tp)[:, None, None] * np.cos(sp)[None]).astype(dtype, copy=False)
+    frames *= float(contrast)
+    if gray_screen_dur > 0:
+        frames[t <= gray_screen_dur + 1e-9] = 0.0
+    return Stimulus(frames, fr, rows, cols, "grating")
+
+
+def looming(row_size: int, col_size: int, *, t_looming: float = 1000.0, gray_screen_dur: float = 500.0,
+            frame_rate: float = 1000.0, radius: float = 25.0, expansion_rate: float = 0.75,
+            intensity: float = -1.0, where: str = "looming") -> Stimulus:
+    """A dark disk at the screen centre whose area grows linearly, after ``gray_screen_dur`` ms of gray.
+
+    The disk holds the pixels with ``d^2 <= (expansion_rate * t) mod radius^2`` (``t`` in ms since the
+    looming began, ``d`` in pixels from the centre), as bmtk's ``looming`` at 1000 frames/s (bmtk
+    grows it by 0.75 per frame at any frame rate and reads ``t_looming`` in seconds; here it is ms).
+    """
+    fr = _check_rate(frame_rate, where)
+    r, c = _size(row_size, "row_size", where), _size(col_size, "col_size", where)
+    n_gray = int(round(fr * gray_screen_dur / 1000.0))
+    n_loom = int(round(fr * t_looming / 1000.0))
+    if n_loom < 1:
+        raise StimulusError(None, f"{where}.t_looming", "a looming phase of at least one frame (ms)",
+                            repr(t_looming))
+    xx, yy = np.mgrid[:r, :c]
+    d2 = ((xx - r / 2) ** 2 + (yy - c / 2) ** 2).ravel()
+    t = np.arange(n_loom) * (1000.0 / fr)
+    size = (expansion_rate * t) % (radius ** 2)
+    # float32: the frames hold 0 and ``intensity`` only, and half the bytes halve the filtering time
+    frames = np.zeros((n_gray + n_loom, r, c), dtype=np.float32)
+    disk = frames[n_gray:].reshape(n_loom, r * c)
+    for a in range(0, n_loom, 256):  # bounded temporaries
+        b = min(n_loom, a + 256)
+        np.multiply(d2[None, :] <= size[a:b, None], np.float32(intensity), out=disk[a:b])
+    return Stimulus(frames, fr, np.linspace(0, r, r, endpoint=True), np.linspace(0, c, c, endpoint=True), "looming")
+
+
+def _params(p: dict, names: tuple[str, ...]) -> dict:
+    return {k: p[k] for k in names if k in p}
+
+
+def stimulus_from_config(module: str, params: dict, duration: float, where: str, config_path: Any = None
+                         ) -> Stimulus:
+    """The stimulus of one ``inputs`` entry (``input_type: movie``), made for a run of ``duration`` ms.
+
+    Modules (bmtk's names): ``movie`` (``data_file`` .npy/.npz or ``data``, ``frame_rate``, optional
+    ``row_size``/``col_size`` to check, ``normalize``, ``row_range``/``col_range``), ``grating``
+    (``graiting``), ``full_field_flash``, ``looming``.
+
+    Raises
+    ------
+    StimulusError
+        An unknown module or bad parameters (the message names the key and what it should be).
+    """
+    m = (module or "movie").lower()
+    try:
+        if m == "movie":
+            src = params.get("data_file", params.get("data"))
+            if src is None:
+                raise StimulusError(config_path, f"{where}.data_file", "a movie: data_file (.npy) or data", "neither")
+            if "frame_rate" not in params:
+                raise StimulusError(config_path, f"{where}.frame_rate", "the movie's frame rate (Hz)", "absent")
+            shape = (params.get("row_size"), params.get("col_size"))
+            return movie(src, params["frame_rate"], row_range=params.get("row_range"),
+                         col_range=params.get("col_range"), normalize=params.get("normalize", False),
+                         expected_shape=shape if any(v is not None for v in shape) else None, where=where)
+        if m == "full_field_flash":
+            for k in ("row_size", "col_size", "t_on", "t_off"):
+                if k not in params:
+                    raise StimulusError(config_path, f"{where}.{k}", "row_size, col_size (pixels), t_on, t_off (ms)",
+                                        "absent")
+            return full_field_flash(params["row_size"], params["col_size"], params["t_on"], params["t_off"],
+                                    duration, where=where,
+                                    **_params(params, ("max_intensity", "frame_rate")))
+        if m in ("grating", "graiting"):
+            for k in ("row_size", "col_size"):
+                if k not in params:
+                    raise StimulusError(config_path, f"{where}.{k}", "the screen size row_size x col_size (degrees)",
+                                        "absent")
+            return grating(params["row_size"], params["col_size"], duration, where=where, **_params(params, (
+                "cpd", "temporal_f", "theta", "phase", "contrast", "gray_screen_dur", "frame_rate",
+                "degrees_per_pixel", "y_dir")))
+        if m == "looming":
+            for k in ("row_size", "col_size"):
+                if k not in params:
+                    raise StimulusError(config_path, f"{where}.{k}", "row_size, col_size (pixels)", "absent")
+            return looming(params["row_size"], params["col_size"], where=where, **_params(params, (
+                "t_looming", "gray_screen_dur", "frame_rate", "radius", "expansion_rate", "intensity")))
+    except TypeError as e:  # a parameter of the wrong type
+        raise StimulusError(config_path, where, f"parameters of a {m} stimulus", str(e)) from e
+    raise StimulusError(config_path, f"{where}.module", f"a known stimulus ({', '.join(STIMULUS_MODULES)})",
+                        repr(module))
+
+
+#: the ``module`` names of ``input_type: movie`` inputs
+STIMULUS_MODULES = ("movie", "grating", "graiting", "full_field_flash", "looming")
