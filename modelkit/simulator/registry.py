@@ -16,6 +16,7 @@ __all__ = ["BUILTIN", "TARGET_SIMULATORS", "get_backend", "available_backends", 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
     "nest": "modelkit.simulator.nest:NestBackend",
+    "neuron": "modelkit.simulator.neuron:NeuronBackend",
     "population": "modelkit.simulator.population:PopulationBackend",
     "filter": "modelkit.simulator.filter:FilterBackend",
 }

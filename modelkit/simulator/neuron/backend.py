@@ -1,0 +1,510 @@
+"""NEURON backend: biophysical cells from SWC + Allen/NeuroML parameter files, synapses from edge columns."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
+from modelkit.simulator.base import RunOptions
+from modelkit.simulator.neuron.biophysics import (Plan, allactive_plan, apply_plan, check_plan, nml_plan,
+                                                  perisomatic_plan, read_json)
+from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
+from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segments_per_section
+from modelkit.simulator.neuron.synapses import (edge_weights, make_synapse, parse_range, parse_sections,
+                                                segment_candidates, synapse_params)
+from modelkit.sonata import Selection
+
+__all__ = ["NeuronBackend"]
+
+log = logging.getLogger("modelkit.simulator.neuron")
+
+#: mV, when the run block gives no spike_threshold (bmtk's default)
+DEFAULT_THRESHOLD = -15.0
+#: °C and mV, when the config gives no conditions (bmtk's defaults)
+DEFAULT_CELSIUS, DEFAULT_V_INIT = 34.0, -80.0
+#: at most this many IClamp pulses per cell for a step schedule; longer schedules play a vector
+_MAX_PULSES = 16
+#: units of common range variables (written into report files)
+UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
+         "ica": "mA/cm2", "i_membrane_": "nA"}
+_ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"), "IntFire4": ("taue", "taui1",
+                                                                                                 "taui2", "taum")}
+
+
+@dataclass
+class _BioType:
+    """A node type's morphology table (segmented) and biophysics plan, shared by its cells."""
+
+    table: MorphologyTable
+    plan: Plan | None
+    where: str
+
+
+class _Recorder:
+    """Vectors recording a variable of some cells; ``collect`` hands over frames since the last call."""
+
+    def __init__(self, population: str, node_ids: np.ndarray, variables: Sequence[str], vectors: dict[str, list[Any]],
+                 dt: float, start: float, stop: float) -> None:
+        self.population = population
+        self.node_ids = node_ids
+        self.variables = tuple(variables)
+        self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
+        self.units = {v: UNITS.get(v, "") for v in variables}
+        self._vectors = vectors
+        self._dt, self._start, self._stop = dt, start, stop
+        self._next = 0  # index of the next sample (sample k is at t = k dt)
+
+    def collect(self) -> dict[str, np.ndarray]:
+        out = {}
+        n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
+        k = self._next + np.arange(n)
+        t = k * self._dt
+        keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
+        for var, vs in self._vectors.items():
+            a = np.empty((n, len(vs)))
+            for j, v in enumerate(vs):
+                a[:, j] = v.as_numpy()[:n]
+                if n:
+                    v.remove(0, n - 1)
+            out[var] = a[keep]
+        self._next += n
+        return out
+
+
+class NeuronBackend:
+    """Biophysically detailed cells (and NEURON's artificial cells) simulated by NEURON.
+
+    * cells: ``model_template`` ``ctdb:Biophys1.hoc`` with an SWC ``morphology`` and
+      ``model_processing`` ``aibs_perisomatic`` / ``aibs_allactive`` (the axon replaced by a
+      60-µm stub as bmtk does), or ``nml:<file>`` (NeuroML2 biophysics); every morphology and
+      parameter file is read once per node type and cells are cloned from a section table;
+      segments by ``run.dL`` (µm); ``nrn:IntFire1`` etc. for point neurons;
+    * mechanisms: ``components.mechanisms_dir`` compiled with nrnivmodl, cached by content;
+    * synapses: ``model_template`` ``Exp2Syn`` (or a point process from the mod files) with the
+      synaptic-model JSON, at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
+      weight ``syn_weight x nsyns``) or ``nsyns`` synapses placed on ``target_sections`` within
+      ``distance_range`` (weight ``syn_weight`` or the named ``weight_function`` each), RNG
+      seeded by (run seed, target gid); ``delay`` in ms;
+    * virtual nodes: their spikes are played by a ``PatternStim`` into the gid connections;
+    * current clamps: ``IClamp`` at soma(0.5) (nA); spikes: threshold crossings of soma(0.5).v.
+    """
+
+    name: ClassVar[str] = "neuron"
+    model_types: ClassVar[frozenset[str]] = frozenset({"biophysical", "point_process", "point_neuron"})
+    description: ClassVar[str] = "NEURON (biophysical cells)"
+
+    @classmethod
+    def is_available(cls) -> bool:
+        try:
+            import neuron  # noqa: F401
+            return True
+        except ImportError:
+            return False
+
+    def __init__(self) -> None:
+        self.h: Any = None
+        self.pc: Any = None
+        self._options: RunOptions | None = None
+        self._network: Any = None
+        self._base: dict[str, int] = {}
+        self._cells: dict[str, dict[int, Any]] = {}
+        self._types: dict[tuple, _BioType] = {}
+        self._keep: list[Any] = []  # NEURON objects that must live as long as the run
+        self._play: list[tuple[np.ndarray, np.ndarray]] = []
+        self._spk_t: Any = None
+        self._spk_gid: Any = None
+        self._started = False
+        self._v_init = DEFAULT_V_INIT
+        self._known: set[str] = set()
+        self._bounds = np.empty(0, np.int64)
+        self._bound_pops: list[str] = []
+
+    @property
+    def n_processes(self) -> int:
+        """Ranks NEURON runs on (1: this backend runs serially so far)."""
+        return 1
+
+    # ----------------------------------------------------------------- build
+    def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+        h = self.h = import_neuron()
+        self.pc = h.ParallelContext()
+        if int(self.pc.nhost()) > 1:
+            raise BackendUnavailableError("the NEURON backend runs serially so far; run one process")
+        self.pc.gid_clear()
+        self._network, self._options = network, options
+        comps = dict(getattr(config, "components", {}) or {})
+        if comps.get("mechanisms_dir"):
+            load_mechanisms(h, comps["mechanisms_dir"])
+        self._known = known_mechanisms(h)
+        run = getattr(config, "run", None)
+        d_l = getattr(run, "dL", None)
+        base = 0
+        for name, pop in network.nodes.items():
+            self._base[name] = base
+            base += (int(pop.node_ids.max()) + 1) if pop.size else 0
+        self._bound_pops = list(self._base)
+        self._bounds = np.asarray([self._base[p] for p in self._bound_pops], dtype=np.int64)
+        threshold = options.spike_threshold if options.spike_threshold is not None else DEFAULT_THRESHOLD
+        for name, sel in populations.items():
+            self._create(name, network.nodes[name], sel, comps, d_l, threshold)
+        n_syn = 0
+        for ename, epop in network.edges.items():
+            if epop.target in populations and epop.source in network.nodes:
+                n_syn += self._connect(ename, epop, comps)
+        log.info("built %d cells and %d synapses", sum(len(c) for c in self._cells.values()), n_syn)
+        h.dt = options.dt
+        h.celsius = float(options.conditions.get("celsius", DEFAULT_CELSIUS))
+        self._v_init = float(options.conditions.get("v_init", DEFAULT_V_INIT))
+        self._spk_t, self._spk_gid = h.Vector(), h.Vector()
+        self.pc.spike_record(-1, self._spk_t, self._spk_gid)
+
+    def _create(self, name: str, pop: Any, sel: Selection, comps: dict, d_l: float | None, threshold: float) -> None:
+        h = self.h
+        ids = sel.flat
+        cells = self._cells.setdefault(name, {})
+        cols = {c: (pop.column(c, ids) if c in pop.attribute_names else np.full(len(ids), None, dtype=object))
+                for c in ("model_type", "model_template", "morphology", "dynamics_params", "model_processing")}
+        tids = pop.column("node_type_id", ids)
+        _, first = np.unique(tids, return_index=True)
+        for t in tids[np.sort(first)].tolist():
+            rows = np.flatnonzero(tids == t)
+            r0 = int(rows[0])
+            where = f"/nodes/{name} node_type_id {t} (node {int(ids[r0])})"
+            mt = str(cols["model_type"][r0])
+            template = "" if _null(cols["model_template"][r0]) else str(cols["model_template"][r0])
+            if mt == "biophysical":
+                bt = self._bio_type(pop, where, template, cols["morphology"][r0], cols["dynamics_params"][r0],
+                                    cols["model_processing"][r0], comps, d_l)
+                for r in rows.tolist():
+                    nid = int(ids[r])
+                    cell = bt.table.instantiate(h, f"{name}[{nid}]")
+                    if bt.plan is not None:
+                        apply_plan(h, bt.plan, cell.groups(), f"{where}, cell {name}[{nid}]")
+                    if bt.table.seg_props is None:
+                        bt.table.seg_props = _segment_props(h, cell)
+                    soma = cell.soma
+                    nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
+                    nc.threshold = threshold
+                    self._register(name, nid, nc)
+                    cells[nid] = cell
+            else:
+                obj_name, params = self._artificial(pop, where, template, cols["dynamics_params"][r0], comps)
+                for r in rows.tolist():
+                    nid = int(ids[r])
+                    obj = getattr(h, obj_name)()
+                    for k, v in params.items():
+                        setattr(obj, k, v)
+                    nc = h.NetCon(obj, None)
+                    self._register(name, nid, nc)
+                    cells[nid] = obj
+
+    def _register(self, pop: str, nid: int, nc: Any) -> None:
+        gid = self._base[pop] + nid
+        self.pc.set_gid2node(gid, int(self.pc.id()))
+        self.pc.cell(gid, nc)
+        self._keep.append(nc)
+
+    def _bio_type(self, pop: Any, where: str, template: str, morphology: Any, dynamics: Any, processing: Any,
+                  comps: dict, d_l: float | None) -> _BioType:
+        h = self.h
+        if _null(morphology):
+            raise ConfigError(pop.path, f"{where}: morphology", "an SWC file name for a biophysical cell", "none")
+        mdir = comps.get("morphologies_dir", "")
+        mpath = os.path.join(mdir, str(morphology))
+        if not os.path.splitext(mpath)[1]:
+            mpath += ".swc"
+        proc = None if _null(processing) else str(processing)
+        key = (mpath, template, None if _null(dynamics) else str(dynamics), proc, d_l)
+        if key in self._types:
+            return self._types[key]
+        bdir = comps.get("biophysical_neuron_models_dir", "")
+        plan: Plan | None = None
+        kind, _, tname = template.partition(":")
+        if kind == "nml":
+            plan = nml_plan(os.path.join(bdir, tname))
+        elif kind == "ctdb" and tname in ("Biophys1", "Biophys1.hoc"):
+            if not _null(dynamics):
+                ppath = os.path.join(bdir, str(dynamics))
+                if not os.path.exists(ppath):
+                    raise ConfigError(ppath, f"{pop.path}: {where}: dynamics_params",
+                                      "an existing parameter file in components.biophysical_neuron_models_dir",
+                                      "no such file")
+                if proc in ("aibs_perisomatic", "aibs_perisomatic_directed"):
+                    plan = perisomatic_plan(ppath)
+                elif proc in ("aibs_allactive", "aibs_allactive_directed"):
+                    plan = allactive_plan(ppath)
+                elif proc is not None:
+                    raise UnknownModelError(f"{pop.path}: {where}: model_processing {proc!r} is not known "
+                                            f"(aibs_perisomatic, aibs_allactive)")
+        else:
+            raise UnknownModelError(f"{pop.path}: {where}: model_template {template!r} is not a biophysical "
+                                    f"template this backend builds (ctdb:Biophys1.hoc, nml:<file>)")
+        if plan is not None:
+            check_plan(plan, self._known, f"cells {where}")
+        table, axon_diams = read_swc(h, mpath, f"{pop.path}: {where}")
+        if plan is not None and plan.axon is not None:
+            table = table.with_axon_stub(h, plan.axon, axon_diams)
+        if plan is not None and plan.axon == "perisomatic":
+            missing = sorted(s for s in plan.required if not table.has_type(s))
+            if missing:
+                raise ConfigError(plan.path, f"genome (cells {where})",
+                                  f"section types the morphology {mpath} has", f"parameters for {missing}")
+        table.nseg = segments_per_section(table, d_l)
+        bt = _BioType(table, plan, where)
+        self._types[key] = bt
+        return bt
+
+    def _artificial(self, pop: Any, where: str, template: str, dynamics: Any, comps: dict) -> tuple[str, dict]:
+        kind, _, name = template.partition(":")
+        if kind != "nrn" or not hasattr(self.h, name):
+            raise UnknownModelError(f"{pop.path}: {where}: model_template {template!r}: expected nrn:<artificial "
+                                    f"cell> (nrn:IntFire1, nrn:IntFire2, nrn:IntFire4, nrn:NetStim)")
+        params: dict = {}
+        if not _null(dynamics):
+            path = os.path.join(comps.get("point_neuron_models_dir", ""), str(dynamics))
+            raw = read_json(path)
+            sec = _ARTIFICIAL_SECONDS.get(name, ())
+            for k, v in raw.items():  # bmtk's IntFire files give time constants in s
+                if isinstance(v, (int, float)):
+                    params[k] = float(v) * (1000.0 if k in sec else 1.0)
+        return name, params
+
+    # ----------------------------------------------------------------- edges
+    def _connect(self, ename: str, epop: Any, comps: dict) -> int:
+        h, pc = self.h, self.pc
+        cells = self._cells.get(epop.target, {})
+        if not cells or not epop.size:
+            return 0
+        df = epop.get()
+        tgt = df["target_node_id"].to_numpy(np.int64)
+        built = np.zeros(int(max(tgt.max(), max(cells)) + 1), dtype=bool)
+        built[list(cells)] = True
+        df = df[built[tgt]]
+        if not len(df):
+            return 0
+        src_base = self._base[epop.source]
+        et = df["edge_type_id"].to_numpy() if "edge_type_id" in df.columns else np.zeros(len(df), np.int64)
+        n = 0
+        seed = self._options.seed if self._options is not None else 0
+        for t in np.unique(et).tolist():
+            part = df[et == t]
+            where = f"/edges/{ename} edge_type_id {t}"
+            w = edge_weights(self._network, epop, part, where)
+            first = part.iloc[0]
+            template = "Exp2Syn" if _null(first.get("model_template")) else str(first["model_template"])
+            params = synapse_params(first.get("dynamics_params"), comps.get("synaptic_models_dir"), epop.path, where)
+            delay = part["delay"].to_numpy(float) if "delay" in part.columns else np.full(len(part), 1.0)
+            nsyns = part["nsyns"].to_numpy(float) if "nsyns" in part.columns else np.ones(len(part))
+            nsyns = np.where(np.isnan(nsyns), 1.0, nsyns).astype(np.int64)
+            src_gid = src_base + part["source_node_id"].to_numpy(np.int64)
+            tgt_ids = part["target_node_id"].to_numpy(np.int64)
+            explicit = "afferent_section_id" in part.columns and not part["afferent_section_id"].isna().any()
+            for j, nid in enumerate(tgt_ids.tolist()):
+                target = cells[nid]
+                if not isinstance(target, Cell):  # artificial cell: one NetCon, weight x sign x nsyns (bmtk)
+                    nc = pc.gid_connect(int(src_gid[j]), target)
+                    nc.weight[0] = float(w[j]) * float(params.get("sign", 1.0)) * int(nsyns[j])
+                    nc.delay = float(delay[j])
+                    self._keep.append(nc)
+                    n += 1
+            if not any(isinstance(cells[i], Cell) for i in np.unique(tgt_ids).tolist()):
+                continue
+            if explicit:
+                sec_id = part["afferent_section_id"].to_numpy(np.int64)
+                pos = part["afferent_section_pos"].to_numpy(float) if "afferent_section_pos" in part.columns \
+                    else np.full(len(part), 0.5)
+                for j, nid in enumerate(tgt_ids.tolist()):
+                    cell = cells[nid]
+                    if not isinstance(cell, Cell):
+                        continue
+                    if not 0 <= sec_id[j] < len(cell.sections):
+                        raise ConfigError(epop.path, f"{where}: afferent_section_id",
+                                          f"a section index < {len(cell.sections)} of cell {cell.label} "
+                                          f"({cell.table.path})", str(int(sec_id[j])))
+                    syn = make_synapse(h, template, params, cell.sections[sec_id[j]](float(pos[j])), epop.path, where)
+                    self._attach(syn, int(src_gid[j]), float(w[j]) * int(nsyns[j]), float(delay[j]))
+                    n += 1
+                continue
+            n += self._place(epop, part, where, cells, template, params, w, delay, nsyns, src_gid, tgt_ids, seed)
+        return n
+
+    def _place(self, epop: Any, part: Any, where: str, cells: dict, template: str, params: dict, w: np.ndarray,
+               delay: np.ndarray, nsyns: np.ndarray, src_gid: np.ndarray, tgt_ids: np.ndarray, seed: int) -> int:
+        h = self.h
+        first = part.iloc[0]
+        if "target_sections" not in part.columns or _null(first.get("target_sections")):
+            raise ConfigError(epop.path, f"{where}: target_sections",
+                              "target_sections (or afferent_section_id/afferent_section_pos) for synapses onto "
+                              "biophysical cells", "none")
+        sections = parse_sections(first["target_sections"], epop.path, where)
+        drange = parse_range(first.get("distance_range"), epop.path, where)
+        order = np.argsort(tgt_ids, kind="stable")
+        bounds = np.flatnonzero(np.diff(tgt_ids[order])) + 1
+        n = 0
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for grp in np.split(order, bounds):
+            nid = int(tgt_ids[grp[0]])
+            cell = cells[nid]
+            if not isinstance(cell, Cell):
+                continue
+            table = cell.table
+            missing = [s for s in sections if not table.has_type(s)]
+            if missing:
+                raise ConfigError(epop.path, f"{where}: target_sections",
+                                  f"sections the morphology of cell {cell.label} has ({table.path})",
+                                  f"{missing} (absent)")
+            if id(table) not in cache:
+                cache[id(table)] = segment_candidates(table.seg_props, sections, drange)  # type: ignore[arg-type]
+            cand, prob = cache[id(table)]
+            if not len(cand):
+                log.warning("%s: no segment of %s within %s µm on %s; no synapses", where, sections, drange,
+                            cell.label)
+                continue
+            rng = np.random.default_rng([int(seed), self._base[epop.target] + nid])
+            counts = nsyns[grp]
+            segs = rng.choice(cand, int(counts.sum()), p=prob)
+            props = table.seg_props
+            assert props is not None
+            k = 0
+            for j, c in zip(grp.tolist(), counts.tolist()):
+                for s in segs[k:k + c].tolist():
+                    sec = cell.sections[int(props["section"][s])]
+                    syn = make_synapse(h, template, params, sec(float(props["x"][s])), epop.path, where)
+                    self._attach(syn, int(src_gid[j]), float(w[j]), float(delay[j]))
+                    n += 1
+                k += c
+        return n
+
+    def _attach(self, syn: Any, src_gid: int, weight: float, delay: float) -> None:
+        nc = self.pc.gid_connect(src_gid, syn)
+        nc.weight[0] = weight
+        nc.delay = delay
+        self._keep.append(syn)
+        self._keep.append(nc)
+
+    # ---------------------------------------------------------------- inputs
+    def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
+        if not trains:
+            return
+        base = self._base[population]
+        t = np.concatenate([np.asarray(v, dtype=float) for v in trains.values()])
+        g = np.concatenate([np.full(len(v), base + k, dtype=np.int64) for k, v in trains.items()])
+        if self._started:
+            raise ConfigError(None, f"inputs ({population})", "spike trains given before the run starts",
+                              "after it started")
+        keep = t >= 0
+        self._play.append((t[keep], g[keep]))
+
+    def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
+                          amplitudes: np.ndarray) -> None:
+        h = self.h
+        times = np.asarray(times, dtype=float)
+        amps = np.asarray(amplitudes, dtype=float)
+        ends = np.append(times[1:], 1e9)
+        pulses = [(a, b - a, c) for a, b, c in zip(times.tolist(), ends.tolist(), amps.tolist()) if c != 0.0]
+        for nid in np.asarray(node_ids).tolist():
+            cell = self._cells[population][int(nid)]
+            if not isinstance(cell, Cell):
+                raise ConfigError(None, f"inputs: current clamp onto {population}[{nid}]",
+                                  "a biophysical cell", "an artificial cell")
+            seg = cell.soma(0.5)
+            if len(pulses) <= _MAX_PULSES:
+                for d, dur, amp in pulses:
+                    ic = h.IClamp(seg)
+                    ic.delay, ic.dur, ic.amp = d, dur, amp
+                    self._keep.append(ic)
+            else:
+                ic = h.IClamp(seg)
+                ic.delay, ic.dur = 0.0, 1e9
+                tv, av = h.Vector(times), h.Vector(amps)
+                av.play(ic._ref_amp, tv, 0)
+                self._keep += [ic, tv, av]
+
+    # --------------------------------------------------------------- reports
+    def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
+                         start: float, stop: float) -> _Recorder:
+        h = self.h
+        vectors: dict[str, list[Any]] = {v: [] for v in variables}
+        for nid in np.asarray(node_ids).tolist():
+            cell = self._cells[population][int(nid)]
+            for var in variables:
+                try:
+                    ref = getattr(cell.soma(0.5), f"_ref_{var}") if isinstance(cell, Cell) \
+                        else getattr(cell, f"_ref_{var}")
+                except (AttributeError, NameError) as e:
+                    raise ConfigError(None, f"reports: variable_name {var!r}",
+                                      f"a range variable at the soma of {population}[{nid}]", str(e)) from e
+                vec = h.Vector()
+                vec.record(ref, dt)
+                vectors[var].append(vec)
+        return _Recorder(population, np.asarray(node_ids), variables, vectors, dt, start, stop)
+
+    def collect_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        t = self._spk_t.as_numpy().copy()
+        g = self._spk_gid.as_numpy().astype(np.int64)
+        self._spk_t.resize(0)
+        self._spk_gid.resize(0)
+        k = np.searchsorted(self._bounds, g, side="right") - 1
+        out = {}
+        assert self._options is not None
+        for name in self._cells:
+            i = self._bound_pops.index(name)
+            m = (k == i) & (t <= self._options.tstop + 1e-9)
+            out[name] = (g[m] - self._base[name], t[m])
+        return out
+
+    # ------------------------------------------------------------------ time
+    def run_until(self, t: float) -> None:
+        h, pc = self.h, self.pc
+        if not self._started:
+            self._started = True
+            if self._play:
+                tt = np.concatenate([p[0] for p in self._play])
+                gg = np.concatenate([p[1] for p in self._play])
+                order = np.argsort(tt, kind="stable")
+                tv, gv = h.Vector(tt[order]), h.Vector(gg[order].astype(float))
+                ps = h.PatternStim()
+                ps.play(tv, gv)
+                self._keep += [ps, tv, gv]
+            pc.set_maxstep(10)
+            h.finitialize(self._v_init)
+        pc.psolve(t)
+
+    def close(self) -> None:
+        if self.pc is not None:
+            self.pc.gid_clear()
+        self._keep.clear()
+        self._cells.clear()
+        self._types.clear()
+        self._play.clear()
+        self._spk_t = self._spk_gid = None
+        self.pc = None
+
+
+def _null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
+
+
+def _segment_props(h: Any, cell: Cell) -> dict[str, np.ndarray]:
+    """Per segment (all sections in order): section index, x, length (µm), type, path distance from the soma
+    (µm, to the centre, start and end), as bmtk's ``SegmentProps``."""
+    sec_i, xs, length, types, dist = [], [], [], [], []
+    h.distance(sec=cell.soma)
+    for i, sec in enumerate(cell.sections):
+        code = int(cell.table.types[i])
+        for seg in sec:
+            sec_i.append(i)
+            xs.append(seg.x)
+            length.append(sec.L / sec.nseg)
+            types.append(code)
+            dist.append(h.distance(seg))
+    d = np.asarray(dist)
+    ln = np.asarray(length)
+    return {"section": np.asarray(sec_i), "x": np.asarray(xs), "length": ln, "type": np.asarray(types),
+            "dist": d, "dist0": d - ln / 2.0, "dist1": d + ln / 2.0}

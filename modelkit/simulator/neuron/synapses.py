@@ -1,0 +1,152 @@
+"""Synapses from edge columns: weights, synaptic models, placement on sections.
+
+Per edge type the columns are read once; per target cell the synapse locations are
+drawn from an RNG seeded by (run seed, target gid), so placement does not depend on
+the order cells are built in or on how they are spread over ranks.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelkit.errors import ConfigError, UnknownModelError
+from modelkit.simulator.hooks import WEIGHT_FUNCTIONS, get_weight_function
+from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
+
+__all__ = ["gaussian_ll", "edge_weights", "make_synapse", "parse_sections", "parse_range", "segment_candidates"]
+
+
+def gaussian_ll(edges: pd.DataFrame, sources: pd.DataFrame, targets: pd.DataFrame) -> np.ndarray:
+    """bmtk's ``gaussianLL``: ``syn_weight`` scaled by a Gaussian of the tuning-angle difference (degrees,
+    width ``weight_sigma``)."""
+    w0 = edges["syn_weight"].to_numpy(float)
+    sigma = edges["weight_sigma"].to_numpy(float)
+    s = sources["tuning_angle"].to_numpy(float)
+    t = targets["tuning_angle"].to_numpy(float)
+    delta = np.abs(np.abs(np.abs(180.0 - np.abs(t - s) % 360.0) - 90.0) - 90.0)
+    return w0 * np.exp(-(delta / sigma) ** 2)
+
+
+WEIGHT_FUNCTIONS.setdefault("gaussianLL", gaussian_ll)
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
+
+
+def edge_weights(network: Any, epop: Any, df: pd.DataFrame, where: str) -> np.ndarray:
+    """Weight of each synapse of one edge type: its ``weight_function`` or ``syn_weight``.
+
+    Raises
+    ------
+    ConfigError
+        No ``syn_weight`` and no weight function, or a function returning the wrong shape.
+    """
+    name = df["weight_function"].iloc[0] if "weight_function" in df.columns else None
+    fn = None if _is_null(name) else get_weight_function(str(name))
+    if fn is not None:
+        src = network.nodes[epop.source].get(None, df["source_node_id"].to_numpy()) \
+            if epop.source in network.nodes else None
+        tgt = network.nodes[epop.target].get(None, df["target_node_id"].to_numpy())
+        w = np.asarray(fn(df.reset_index(drop=True), None if src is None else src.reset_index(drop=True),
+                          tgt.reset_index(drop=True)), dtype=float)
+        if w.shape != (len(df),):
+            raise ConfigError(epop.path, f"{where}: weight_function {name}", f"{len(df)} weights", f"shape {w.shape}")
+        return w
+    if "syn_weight" not in df.columns:
+        raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight (edge group or edge-types CSV)", "none")
+    w = df["syn_weight"].to_numpy(float)
+    if np.isnan(w).any():
+        raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight for every edge", "NULL")
+    return w
+
+
+def synapse_params(value: Any, directory: str | None, path: Any, where: str) -> dict:
+    """The synaptic-model parameters an edge type names (a JSON file in ``synaptic_models_dir``)."""
+    if _is_null(value):
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    name = str(value)
+    full = name if os.path.isabs(name) or directory is None else os.path.join(directory, name)
+    if not os.path.exists(full):
+        raise ConfigError(path, f"{where}: dynamics_params", "a JSON file in components.synaptic_models_dir",
+                          full)
+    return read_json(full)
+
+
+def make_synapse(h: Any, template: str, params: dict, seg: Any, path: Any, where: str) -> Any:
+    """A point process at ``seg``: ``Exp2Syn`` (``tau1``, ``tau2`` ms, ``erev`` mV) or a mechanism by name.
+
+    Raises
+    ------
+    UnknownModelError
+        No such point process in NEURON.
+    """
+    name = "Exp2Syn" if template.lower() == "exp2syn" else template
+    cls = getattr(h, name, None)
+    if cls is None:
+        raise UnknownModelError(f"{path}: {where}: model_template {template!r}: NEURON has no point process of "
+                                f"that name (compile it from components.mechanisms_dir)")
+    syn = cls(seg)
+    for k, v in params.items():
+        if k in ("level_of_detail", "sign"):
+            continue
+        attr = "e" if (k == "erev" and name == "Exp2Syn") else k
+        if isinstance(v, (int, float)) and hasattr(syn, attr):
+            setattr(syn, attr, float(v))
+    return syn
+
+
+def parse_sections(value: Any, path: Any, where: str) -> list[str]:
+    """``target_sections`` (``"['basal', 'apical']"``) as section types (``dend``, ``apic``).
+
+    Raises
+    ------
+    ConfigError
+        Not a list of known section names.
+    """
+    v = value
+    if isinstance(v, str):
+        try:
+            v = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            v = [v]
+    if isinstance(v, str):
+        v = [v]
+    try:
+        out = [SECTION_ALIASES[str(s)] for s in v]
+    except (KeyError, TypeError) as e:
+        raise ConfigError(path, f"{where}: target_sections", f"section names of {sorted(SECTION_ALIASES)}",
+                          repr(value)) from e
+    return out
+
+
+def parse_range(value: Any, path: Any, where: str) -> tuple[float, float]:
+    """``distance_range`` (µm from the soma) as a pair."""
+    if _is_null(value):
+        return (0.0, float("inf"))
+    v = ast.literal_eval(value) if isinstance(value, str) else value
+    try:
+        a, b = (float(x) for x in v)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(path, f"{where}: distance_range", "[min, max] in µm", repr(value)) from e
+    return a, b
+
+
+def segment_candidates(props: dict[str, np.ndarray], sections: list[str],
+                       distance_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Segments of the given section types overlapping a distance range, and their probabilities
+    (proportional to the overlapping length, as bmtk's ``find_sections``)."""
+    dmin, dmax = distance_range
+    frac = np.maximum(0.0, np.minimum(props["dist1"], dmax) - np.maximum(props["dist0"], dmin)) / props["length"]
+    codes = [SECTION_TYPES[s] for s in sections]
+    ok = (frac > 0) & np.isin(props["type"], codes)
+    idx = np.flatnonzero(ok)
+    w = props["length"][idx] * frac[idx]
+    return idx, (w / w.sum() if len(idx) else w)
