@@ -5,6 +5,7 @@ Adding a backend touches its own folder and one line of ``BUILTIN``.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from importlib.metadata import entry_points
 from typing import Any
@@ -34,9 +35,15 @@ def _load(spec: str) -> Any:
     return getattr(importlib.import_module(mod), cls)
 
 
+@functools.lru_cache(maxsize=1)
+def _plugins() -> tuple[Any, ...]:
+    # scanning the installed distributions' entry points costs ~10 ms: once per process
+    return tuple(entry_points(group="modelkit.simulators"))
+
+
 def _all_specs() -> dict[str, Any]:
     specs: dict[str, Any] = dict(BUILTIN)
-    for ep in entry_points(group="modelkit.simulators"):
+    for ep in _plugins():
         specs.setdefault(ep.name, ep)
     return specs
 
