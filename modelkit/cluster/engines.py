@@ -1,0 +1,305 @@
+"""Start, attach to and stop ipyparallel clusters from a notebook; write a Slurm profile for HPC.
+
+Simulators only ever run in the engines: the notebook kernel never imports NEST or NEURON, so re-running
+a cell always starts a clean simulation and a crashed simulator takes down an engine, not the notebook.
+
+Three ways to get engines:
+
+* :func:`start_cluster` ``(n, engines="local")`` — engines as local processes, the controller bound to
+  loopback (``ip="127.0.0.1"``) unless told otherwise;
+* :func:`start_cluster` ``(n, engines="mpi")`` — ``n`` engines launched by ``mpiexec`` (the one from the
+  ``mpich`` wheel, next to the running Python) as the ranks of one ``MPI.COMM_WORLD``, for backends that
+  split a network over MPI ranks;
+* :func:`write_slurm_profile` then ``start_cluster(profile_dir=...)`` — engines submitted with ``sbatch``
+  by ipyparallel's ``SlurmEngineSetLauncher`` (JupyterHub on an HPC system: the notebook and the
+  controller on the login/Hub node, the engines on compute nodes).
+
+:func:`attach` connects to a cluster started elsewhere (``ipcluster start``, another notebook), and
+:func:`stop_cluster` stops engines and controller and closes the client.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from typing import Any
+
+from modelkit.cluster.errors import ClusterError
+
+__all__ = ["start_cluster", "attach", "stop_cluster", "write_slurm_profile", "client_of"]
+
+#: launcher names accepted by :func:`start_cluster` (ipyparallel's own aliases)
+ENGINE_LAUNCHERS = ("local", "mpi", "slurm")
+
+
+def _ipp() -> Any:
+    try:
+        import ipyparallel
+    except ImportError as e:  # pragma: no cover - a dependency of modelkit
+        raise ClusterError("modelkit.cluster needs ipyparallel: pip install 'ipyparallel>=8.8'") from e
+    return ipyparallel
+
+
+def _mpiexec() -> str:
+    here = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    found = here if os.access(here, os.X_OK) else shutil.which("mpiexec")
+    if not found:
+        raise ClusterError("engines='mpi': no mpiexec next to the running Python nor on PATH; "
+                           "pip install mpich mpi4py (or load your system's MPI module)")
+    return found
+
+
+def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0.0.1",
+                  profile_dir: str | os.PathLike | None = None, heartbeat_ms: int = 1000,
+                  timeout: float = 120.0, **cluster_kwargs: Any) -> Any:
+    """Start an ipyparallel controller and ``n`` engines, and connect a client.
+
+    Parameters
+    ----------
+    n : int
+        Number of engines (MPI ranks for ``engines="mpi"``).
+    engines : str
+        ``"local"`` (processes on this machine), ``"mpi"`` (launched by ``mpiexec`` as one MPI job) or any
+        ipyparallel launcher name/class (``"slurm"``, normally set by a profile from
+        :func:`write_slurm_profile`).
+    ip : str or None
+        Interface the controller listens on; loopback by default. ``"*"`` for engines on other hosts;
+        None to take the profile's setting.
+    profile_dir : str or PathLike, optional
+        An ipyparallel profile folder (its ``ipcluster_config.py`` is loaded), e.g. from
+        :func:`write_slurm_profile`; default ipyparallel's ``profile_default``.
+    heartbeat_ms : int
+        Controller heartbeat period (ms); an engine missing 5 beats in a row is declared dead.
+    timeout : float
+        Seconds to wait for all engines to register.
+    **cluster_kwargs
+        Passed to :class:`ipyparallel.Cluster` (``cluster_id``, ``engine_timeout``, ...).
+
+    Returns
+    -------
+    ipyparallel.Client
+        Connected to all ``n`` engines; ``client.cluster`` is the :class:`ipyparallel.Cluster`.
+
+    Raises
+    ------
+    ClusterError
+        The engines did not all register within ``timeout`` (the cluster is then stopped again),
+        or ``mpiexec`` is missing for ``engines="mpi"``.
+
+    Examples
+    --------
+    >>> from modelkit.cluster import start_cluster, stop_cluster
+    >>> rc = start_cluster(2)                     # doctest: +SKIP
+    >>> rc.ids                                    # doctest: +SKIP
+    [0, 1]
+    >>> stop_cluster(rc)                          # doctest: +SKIP
+    """
+    ipp = _ipp()
+    from traitlets.config import Config
+
+    if n < 1:
+        raise ClusterError(f"start_cluster: n must be at least 1 engine, got {n}")
+    cfg = Config()
+    kwargs: dict[str, Any] = dict(n=n, engine_timeout=int(timeout), **cluster_kwargs)
+    if engines != "local" or profile_dir is None:
+        kwargs["engines"] = engines
+    if engines == "mpi":
+        cfg.MPILauncher.mpi_cmd = [_mpiexec()]
+    if ip is not None:
+        kwargs["controller_ip"] = ip
+    if profile_dir is not None:
+        kwargs["profile_dir"] = os.fspath(profile_dir)
+    kwargs["controller_args"] = [f"--HeartMonitor.period={int(heartbeat_ms)}",
+                                 "--HeartMonitor.max_heartmonitor_misses=5", *kwargs.get("controller_args", [])]
+    try:
+        cluster = ipp.Cluster(config=cfg, **kwargs)
+        client = cluster.start_and_connect_sync(n=n)
+        client.wait_for_engines(n, timeout=timeout)
+    except Exception as e:
+        try:
+            cluster.stop_cluster_sync()
+        except Exception:
+            pass
+        raise ClusterError(f"start_cluster: {n} {engines} engine(s) did not start within {timeout:g} s "
+                           f"({type(e).__name__}: {e}); see the engine logs in the profile's log folder") from e
+    return client
+
+
+def attach(cluster_id: str = "", *, profile_dir: str | os.PathLike | None = None, n: int = 1,
+           timeout: float = 60.0) -> Any:
+    """Connect to a running cluster (``ipcluster start``, another notebook) by its profile and id.
+
+    Parameters
+    ----------
+    cluster_id : str
+        The cluster's id ('' for ``ipcluster start`` without ``--cluster-id``).
+    profile_dir : str or PathLike, optional
+        Its profile folder (default ipyparallel's ``profile_default``).
+    n : int
+        Wait until at least this many engines are registered.
+    timeout : float
+        Seconds to wait for them.
+
+    Returns
+    -------
+    ipyparallel.Client
+
+    Raises
+    ------
+    ClusterError
+        No such cluster (the message lists the profile searched) or too few engines.
+    """
+    ipp = _ipp()
+    kw: dict[str, Any] = {"cluster_id": cluster_id}
+    if profile_dir is not None:
+        kw["profile_dir"] = os.fspath(profile_dir)
+    try:
+        cluster = ipp.Cluster.from_file(**kw)
+        client = cluster.connect_client_sync()
+        client.wait_for_engines(n, timeout=timeout)
+    except Exception as e:
+        raise ClusterError(f"attach: no running cluster with id {cluster_id!r} and {n} engine(s) in profile "
+                           f"{kw.get('profile_dir', 'profile_default')} ({type(e).__name__}: {e})") from e
+    return client
+
+
+def client_of(cluster: Any) -> Any:
+    """The :class:`ipyparallel.Client` behind a client, a view or an :class:`ipyparallel.Cluster`.
+
+    Raises
+    ------
+    ClusterError
+        ``cluster`` is none of these.
+    """
+    ipp = _ipp()
+    if isinstance(cluster, ipp.Client):
+        return cluster
+    if hasattr(cluster, "client") and isinstance(cluster.client, ipp.Client):  # a view
+        return cluster.client
+    if isinstance(cluster, ipp.Cluster):
+        return cluster.connect_client_sync()
+    raise ClusterError(f"expected an ipyparallel Client, view or Cluster (from start_cluster/attach), "
+                       f"got {type(cluster).__name__}")
+
+
+def stop_cluster(cluster: Any, *, timeout: float = 30.0) -> None:
+    """Stop the engines and controller of a cluster started by :func:`start_cluster` and close its client.
+
+    A client from :func:`attach` is only closed (the cluster belongs to whoever started it) unless it
+    carries its ``cluster``. Dead engines are fine; calling it twice is harmless.
+
+    Parameters
+    ----------
+    cluster : ipyparallel.Client or ipyparallel.Cluster
+    timeout : float
+        Seconds to wait for the processes to exit.
+    """
+    ipp = _ipp()
+    c = cluster if isinstance(cluster, ipp.Cluster) else getattr(cluster, "cluster", None)
+    if c is not None:
+        try:
+            c.stop_cluster_sync()
+        except Exception:  # already gone
+            pass
+    if isinstance(cluster, ipp.Client):
+        cluster.close()
+
+
+_SLURM_TEMPLATE = '''\
+# ipyparallel profile written by modelkit.cluster.write_slurm_profile: engines as a Slurm job.
+#
+#   from modelkit.cluster import start_cluster, run_on_cluster
+#   rc = start_cluster({n}, profile_dir={profile!r}, ip=None)   # sbatch's the engines, waits for them
+#   run = run_on_cluster("config.simulation.json", cluster=rc, stream_ip="0.0.0.0")
+#
+# The controller runs where the notebook runs (login or JupyterHub node) and listens on every
+# interface; the engines are one `srun` job step of {n} tasks (MPI ranks when the simulator and
+# mpi4py use the system MPI through Slurm's PMI), {cpus} CPU(s) per task for simulator threads.
+c = get_config()  # noqa: F821 - defined by the traitlets config loader
+
+c.Cluster.engine_launcher_class = "ipyparallel.cluster.launcher.SlurmEngineSetLauncher"
+c.Cluster.controller_launcher_class = "ipyparallel.cluster.launcher.LocalControllerLauncher"
+c.Cluster.n = {n}
+c.Cluster.controller_ip = {controller_ip!r}
+c.Cluster.controller_location = {location!r}
+c.Cluster.engine_timeout = {engine_timeout}
+
+c.SlurmEngineSetLauncher.queue = {partition!r}
+c.SlurmEngineSetLauncher.account = {account!r}
+c.SlurmEngineSetLauncher.timelimit = {time!r}
+c.SlurmEngineSetLauncher.options = {options!r}
+c.SlurmEngineSetLauncher.batch_template = """#!/bin/sh
+#SBATCH --job-name=modelkit-engines-{{cluster_id}}
+#SBATCH --ntasks={{n}}
+#SBATCH --cpus-per-task={cpus}
+#SBATCH --export=ALL
+{sbatch_lines}export OMP_NUM_THREADS={cpus}
+{setup}srun --cpus-per-task={cpus} {{program_and_args}}
+"""
+'''
+
+
+def write_slurm_profile(profile_dir: str | os.PathLike, *, n: int = 4, partition: str = "", account: str = "",
+                        time: str = "01:00:00", cpus_per_engine: int = 1, setup: str = "",
+                        controller_ip: str = "*", location: str | None = None, engine_timeout: int = 600,
+                        options: str = "") -> str:
+    """Write an ipyparallel profile whose engines are submitted to Slurm (``SlurmEngineSetLauncher``).
+
+    Parameters
+    ----------
+    profile_dir : str or PathLike
+        Profile folder to create (e.g. ``~/.ipython/profile_slurm``); an existing
+        ``ipcluster_config.py`` there is replaced.
+    n : int
+        Engines (Slurm tasks) started by default.
+    partition, account : str
+        ``#SBATCH --partition`` / ``--account`` ('' to leave to Slurm's defaults).
+    time : str
+        Wall-time limit of the engine job (``HH:MM:SS``).
+    cpus_per_engine : int
+        ``--cpus-per-task``: threads a simulator may use in each engine.
+    setup : str
+        Shell lines run before ``srun`` (``module load ...``, activating the venv with modelkit).
+    controller_ip : str
+        Interface the controller listens on; ``"*"`` so compute nodes can reach it.
+    location : str, optional
+        Host name engines use to reach the controller (default: this host's FQDN).
+    engine_timeout : int
+        Seconds to wait for the job to start and the engines to register (queues can be slow).
+    options : str
+        Extra ``#SBATCH`` options, one per line (``--mem=8G``).
+
+    Returns
+    -------
+    str
+        Path of the written ``ipcluster_config.py``.
+
+    Raises
+    ------
+    ClusterError
+        ``n`` or ``cpus_per_engine`` below 1.
+
+    Examples
+    --------
+    >>> path = write_slurm_profile("~/.ipython/profile_slurm", n=8, partition="compute",
+    ...                            cpus_per_engine=4, setup="source ~/venvs/modelkit/bin/activate")  # doctest: +SKIP
+    >>> rc = start_cluster(8, profile_dir="~/.ipython/profile_slurm", ip=None)             # doctest: +SKIP
+    """
+    if n < 1 or cpus_per_engine < 1:
+        raise ClusterError(f"write_slurm_profile: n and cpus_per_engine must be >= 1, got {n}, {cpus_per_engine}")
+    d = os.path.abspath(os.path.expanduser(os.fspath(profile_dir)))
+    os.makedirs(d, exist_ok=True)
+    lines = "".join(f"#SBATCH {o.strip()}\n" for o in options.splitlines() if o.strip())
+    text = _SLURM_TEMPLATE.format(
+        n=int(n), profile=d, cpus=int(cpus_per_engine), controller_ip=controller_ip,
+        location=location or socket.getfqdn(), engine_timeout=int(engine_timeout), partition=partition,
+        account=account, time=time, options="", sbatch_lines=lines,
+        setup="".join(f"{s}\n" for s in setup.splitlines() if s.strip()))
+    path = os.path.join(d, "ipcluster_config.py")
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path

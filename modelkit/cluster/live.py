@@ -1,0 +1,333 @@
+"""Run a SONATA simulation on a cluster engine and watch it live: :func:`run_on_cluster` -> :class:`LiveRun`.
+
+The notebook binds a :class:`~modelkit.cluster.stream.SpikeStream`, submits :func:`_engine_task` to an
+engine through ipyparallel and returns at once.  In the engine, :func:`~modelkit.simulator.simulate`
+runs in blocks of simulated time with a :class:`~modelkit.cluster.stream.StreamSink`, which pushes each
+block's spikes and progress to the notebook and checks for ``stop`` after every block.
+
+On several MPI engines (``engines="all"`` on a cluster from ``start_cluster(n, engines="mpi")``) every
+rank runs ``simulate``; the backend gathers spikes to rank 0 and only rank 0 streams (for simulators built
+with MPI; NEST from PyPI runs threads on one engine and refuses several ranks with a clear error).
+
+States of a run (:attr:`LiveRun.status`): ``"starting"`` (submitted, engine not yet streaming),
+``"running"``, then one of ``"done"``, ``"stopped"`` (:meth:`LiveRun.stop`; the engine leaves the run's
+files, log included, in ``<output_dir>.failed``), ``"failed"`` (the simulation raised, the engine died
+or the stream lost data; :attr:`LiveRun.error` says which).  Spikes received stay available in every state.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import secrets
+import threading
+from typing import Any
+
+from modelkit.cluster.engines import client_of
+from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
+from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, Progress, SpikeStream, StreamSink
+
+__all__ = ["run_on_cluster", "LiveRun", "pick_engines"]
+
+#: seconds to wait for the end-of-run message after the engine's task returned
+END_GRACE = 5.0
+
+
+def _engine_task(config: Any, kwargs: dict, address: str, control: str, run_id: str, hwm: int,
+                 send_timeout: float) -> Any:
+    """Runs in the engine: ``simulate`` with a :class:`StreamSink` on rank 0."""
+    from modelkit.simulator import simulate
+    from modelkit.simulator.parallel import world
+
+    if world().rank != 0:
+        return simulate(config, **kwargs)
+    sink = StreamSink(address, control, run_id, hwm=hwm, send_timeout=send_timeout)
+    sink.open()
+    try:
+        result = simulate(config, sinks=[sink], **kwargs)
+        sink.end(result.n_spikes)
+        return result
+    except BaseException as e:
+        sink.fail(e)
+        raise
+    finally:
+        sink.close()
+
+
+def pick_engines(client: Any, engines: Any = None) -> list[int]:
+    """Engine ids for a run: the given ones, all (``"all"``), or the first idle engine (None).
+
+    Raises
+    ------
+    ClusterError
+        No engines registered, or an id the cluster does not have.
+    """
+    ids = list(client.ids)
+    if not ids:
+        raise ClusterError("the cluster has no registered engines (start_cluster(n) or wait_for_engines)")
+    if engines is None:
+        status = client.queue_status()
+        idle = [i for i in ids if not status.get(i, {}).get("queue") and not status.get(i, {}).get("tasks")]
+        return [idle[0] if idle else ids[0]]
+    if isinstance(engines, str) and engines == "all":
+        return ids
+    chosen = [int(engines)] if isinstance(engines, int) else [int(i) for i in engines]
+    missing = sorted(set(chosen) - set(ids))
+    if missing:
+        raise ClusterError(f"engines {missing} are not registered (the cluster has {ids})")
+    return chosen
+
+
+def _translate(err: BaseException) -> BaseException:
+    """An ipyparallel error from the task as a modelkit error."""
+    items: list[tuple[Any, Any, Any]] = []
+    e: Any = err
+    if hasattr(e, "elist"):  # CompositeError: one entry per engine
+        items = [(x[0], x[1], x[2]) for x in e.elist]
+    elif hasattr(e, "ename"):
+        items = [(e.ename, e.evalue, getattr(e, "traceback", "") or "")]
+    for ename, evalue, _tb in items:
+        if ename == "EngineError":
+            return EngineDiedError(f"the engine died while running the simulation ({evalue}); the spikes received "
+                                   f"so far are kept in LiveRun.spikes; start a new cluster to run again")
+    for ename, evalue, _tb in items:
+        if ename == "RunStoppedError":
+            return RunStoppedError(str(evalue))
+    if items:
+        ename, evalue, tb = items[0]
+        return RemoteRunError(str(ename), str(evalue), str(tb))
+    return RemoteRunError(type(err).__name__, str(err))
+
+
+class LiveRun:
+    """A simulation running on cluster engines, watched from the notebook.
+
+    Made by :func:`run_on_cluster`; everything here is safe to call while the run goes on.
+
+    Attributes
+    ----------
+    run_id : str
+    engine_ids : list of int
+        The engines running it.
+    output_dir : str or None
+        Where the engine publishes the run's files (``<output_dir>.failed`` if it stopped or failed).
+    stream : SpikeStream
+        The client end of the spike stream (``lost``, ``duplicates``, ``latencies``, listeners).
+    """
+
+    def __init__(self, stream: SpikeStream, async_result: Any, *, engine_ids: list[int],
+                 output_dir: str | None, run_id: str) -> None:
+        self.stream = stream
+        self.run_id = run_id
+        self.engine_ids = engine_ids
+        self.output_dir = output_dir
+        self._ar = async_result
+        self._status = "starting"
+        self._error: BaseException | None = None
+        self._result: Any = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _start_watch(self) -> None:
+        self._thread = threading.Thread(target=self._watch, name=f"modelkit-run-{self.run_id}", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        try:
+            while not self._ar.wait(0.1):
+                if self._status == "starting" and self.stream.hello is not None:
+                    self._status = "running"
+            try:
+                self._result = self._ar.get()
+                if isinstance(self._result, list):  # several engines (MPI ranks): rank 0 is the first
+                    self._result = self._result[0]
+                failed = None
+            except Exception as e:
+                failed = _translate(e)
+            grace = 0.5 if isinstance(failed, EngineDiedError) else END_GRACE
+            self.stream.finished.wait(grace)
+            if failed is None:
+                try:
+                    if not self.stream.finished.is_set():
+                        raise StreamError(f"stream {self.run_id}: the run ended but its end-of-run message did "
+                                          f"not arrive within {grace:g} s")
+                    self.stream.check()
+                except StreamError as e:
+                    failed = e
+            if failed is not None:
+                self._error = failed
+                self._status = "stopped" if isinstance(failed, RunStoppedError) else "failed"
+            else:
+                self._status = "done"
+        except BaseException as e:  # never let the notebook's thread die silently
+            self._error = ClusterError(f"run {self.run_id}: watching the run failed: {type(e).__name__}: {e}")
+            self._status = "failed"
+        finally:
+            self.stream.close()
+            self._done.set()
+
+    # ------------------------------------------------------------------ control
+    @property
+    def status(self) -> str:
+        """``"starting"``, ``"running"``, ``"done"``, ``"stopped"`` or ``"failed"``."""
+        if self._status == "starting" and self.stream.hello is not None:
+            self._status = "running"
+        return self._status
+
+    @property
+    def done(self) -> bool:
+        """Whether the run is over (in any final state)."""
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the run is over or ``timeout`` seconds passed.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds (default: no limit).
+
+        Returns
+        -------
+        str
+            :attr:`status` (still ``"running"`` after a timeout).
+        """
+        self._done.wait(timeout)
+        return self.status
+
+    def stop(self, *, wait: bool = True, timeout: float | None = 60.0) -> str:
+        """Ask the engine to stop after the block it is simulating.
+
+        The engine aborts :func:`~modelkit.simulator.simulate`, which moves the run's staging folder to
+        ``<output_dir>.failed`` (log and any file written so far); spikes received stay in :attr:`spikes`.
+
+        Parameters
+        ----------
+        wait : bool
+            Wait for the engine to confirm.
+        timeout : float, optional
+            Longest wait (s).
+
+        Returns
+        -------
+        str
+            :attr:`status`: ``"stopped"`` once confirmed (``"done"``/``"failed"`` if it ended first).
+        """
+        if not self.done:
+            self.stream.request_stop()
+        return self.wait(timeout) if wait else self.status
+
+    # ------------------------------------------------------------------ results
+    @property
+    def error(self) -> BaseException | None:
+        """Why the run stopped or failed (a :class:`~modelkit.cluster.errors.ClusterError`), else None."""
+        return self._error
+
+    @property
+    def progress(self) -> Progress:
+        """Simulated ms of tstop, wall time and ETA (see :class:`~modelkit.cluster.stream.Progress`)."""
+        return self.stream.progress()
+
+    @property
+    def spikes(self) -> Any:
+        """Spikes received so far, as a :class:`~modelkit.analysis.SpikeTable` (a snapshot)."""
+        return self.stream.spike_table(source=f"live run {self.run_id}")
+
+    @property
+    def result(self) -> Any:
+        """The :class:`~modelkit.simulator.RunResult` of a finished run.
+
+        Raises
+        ------
+        ClusterError
+            The run is still going (``wait()`` first), or the error it stopped or failed with
+            (:class:`RunStoppedError`, :class:`EngineDiedError`, :class:`RemoteRunError`, :class:`StreamError`).
+        """
+        if not self.done:
+            raise ClusterError(f"run {self.run_id} is {self.status}; call wait() (or stop()) first")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def __repr__(self) -> str:
+        return f"<LiveRun {self.run_id} on engines {self.engine_ids}: {self.status}, {self.progress}>"
+
+    def _repr_html_(self) -> str:
+        p = self.progress
+        err = f"<div style='color:#b00'>{html.escape(str(self._error))}</div>" if self._error else ""
+        return (f"<div><b>Live run</b> <code>{html.escape(self.run_id)}</code> on engines {self.engine_ids}: "
+                f"<b>{html.escape(self.status)}</b></div><progress max='1' value='{p.fraction:.3f}'></progress> "
+                f"{html.escape(str(p))}{err}")
+
+
+def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: Any = None,
+                   threads: int | None = None, output_dir: Any = None, stream_ip: str = "127.0.0.1",
+                   stream_host: str | None = None, hwm: int = DEFAULT_HWM,
+                   send_timeout: float = DEFAULT_SEND_TIMEOUT, **simulate_kwargs: Any) -> LiveRun:
+    """Start :func:`~modelkit.simulator.simulate` on cluster engines and return at once.
+
+    Parameters
+    ----------
+    config : str, PathLike, SimulationConfig or dict
+        The simulation config, as for ``simulate`` (a relative path is made absolute here; it must be
+        readable by the engines).
+    cluster : ipyparallel.Client, view or Cluster
+        From :func:`~modelkit.cluster.start_cluster` or :func:`~modelkit.cluster.attach`.
+    network : Network or NetworkBuilder, optional
+        Simulate this network instead of the config's circuit (pickled to the engine).
+    engines : int, list of int or "all", optional
+        Engines to run on; default the first idle one. ``"all"`` for MPI engines (rank 0 streams).
+    threads : int, optional
+        Simulator threads in the engine (NEST ``local_num_threads``).
+    output_dir : str or PathLike, optional
+        Where the engine writes the run's files (default the config's ``output.output_dir``).
+    stream_ip : str
+        Interface the notebook's stream sockets bind (loopback; ``"0.0.0.0"`` for remote engines).
+    stream_host : str, optional
+        Host name the engines connect to (default ``stream_ip``; set it with ``"0.0.0.0"``).
+    hwm : int
+        Messages in flight at most before the engine waits for the notebook.
+    send_timeout : float
+        Seconds the engine waits for a notebook that stopped draining before failing the run (s).
+    **simulate_kwargs
+        ``seed``, ``overwrite``, ``backend``, ... passed on to ``simulate`` (``progress`` is off).
+
+    Returns
+    -------
+    LiveRun
+
+    Raises
+    ------
+    ClusterError
+        No engines, unknown engine ids, or the stream sockets could not be bound.
+
+    Examples
+    --------
+    >>> rc = start_cluster(1)                                                # doctest: +SKIP
+    >>> run = run_on_cluster("config.simulation.json", cluster=rc)           # doctest: +SKIP
+    >>> run.progress                                                         # doctest: +SKIP
+    >>> run.stop()                                                           # doctest: +SKIP
+    'stopped'
+    >>> run.spikes.rates(by="population")                                    # doctest: +SKIP
+    """
+    client = client_of(cluster)
+    ids = pick_engines(client, engines)
+    if isinstance(config, (str, os.PathLike)):
+        config = os.path.abspath(os.fspath(config))
+    out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
+    kwargs = dict(simulate_kwargs, progress=False)
+    for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
+        if v is not None:
+            kwargs[k] = v
+    run_id = secrets.token_hex(6)
+    stream = SpikeStream(stream_ip, host=stream_host, run_id=run_id, hwm=hwm).start()
+    try:
+        view = client[ids]
+        ar = view.apply_async(_engine_task, config, kwargs, stream.address, stream.control_address, run_id,
+                              hwm, send_timeout)
+    except Exception as e:
+        stream.close()
+        raise ClusterError(f"run_on_cluster: could not submit the run to engines {ids}: {e}") from e
+    run = LiveRun(stream, ar, engine_ids=ids, output_dir=out, run_id=run_id)
+    run._start_watch()
+    return run

@@ -1,0 +1,48 @@
+"""Cluster starts and profiles: the Slurm profile (tested without Slurm) and real MPI engines (2 ranks)."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelkit.cluster import ClusterError, start_cluster, stop_cluster, write_slurm_profile
+
+
+def test_slurm_profile_loads_and_names_the_slurm_launcher(tmp_path):
+    import ipyparallel as ipp
+    from ipyparallel.cluster.launcher import LocalControllerLauncher, SlurmEngineSetLauncher
+
+    path = write_slurm_profile(tmp_path / "profile_slurm", n=8, partition="compute", account="proj42",
+                               time="02:00:00", cpus_per_engine=4, setup="module load python\nsource venv/bin/activate",
+                               options="--mem=8G", location="login1")
+    assert path == str(tmp_path / "profile_slurm" / "ipcluster_config.py")
+    cluster = ipp.Cluster(profile_dir=str(tmp_path / "profile_slurm"), cluster_id="t")
+    assert cluster.engine_launcher_class is SlurmEngineSetLauncher
+    assert cluster.controller_launcher_class is LocalControllerLauncher
+    assert (cluster.n, cluster.controller_ip, cluster.controller_location) == (8, "*", "login1")
+
+    launcher = SlurmEngineSetLauncher(config=cluster.config, work_dir=str(tmp_path), profile_dir=cluster.profile_dir,
+                                      cluster_id="t")
+    assert (launcher.queue, launcher.account, launcher.timelimit) == ("compute", "proj42", "02:00:00")
+    launcher.write_batch_script(8)  # what sbatch would get
+    script = open(launcher.batch_file).read()
+    for line in ("#SBATCH --ntasks=8", "#SBATCH --cpus-per-task=4", "#SBATCH --mem=8G", "module load python",
+                 "srun --cpus-per-task=4 ", "ipyparallel.engine"):
+        assert line in script, (line, script)
+    with pytest.raises(ClusterError, match="n and cpus_per_engine must be >= 1"):
+        write_slurm_profile(tmp_path / "bad", n=0)
+
+
+def test_mpi_engines_are_the_ranks_of_one_world(tmp_path):
+    rc = start_cluster(2, engines="mpi", profile_dir=tmp_path / "profile")
+    try:
+        rc[:].execute("from mpi4py import MPI; r = (MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size())",
+                      block=True)
+        assert sorted(rc[:].pull("r", block=True)) == [(0, 2), (1, 2)]
+    finally:
+        stop_cluster(rc)
+    stop_cluster(rc)  # twice is harmless
+
+
+def test_start_cluster_refuses_zero_engines():
+    with pytest.raises(ClusterError, match="at least 1 engine"):
+        start_cluster(0)

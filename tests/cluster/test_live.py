@@ -1,0 +1,94 @@
+"""Runs on a real local ipyparallel engine: the streamed spikes equal the spikes file, stop, errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from modelkit.cluster import RemoteRunError, RunStoppedError, run_on_cluster
+from modelkit.datasets import balanced_network
+from modelkit.testing import shared_path
+
+P120 = shared_path("sonata", "corpus", "bmtk", "examples", "point_120cells", "config.simulation.json")
+
+
+def test_point_120cells_streamed_spikes_equal_the_file(cluster, tmp_path, stream_equals_file):
+    run = run_on_cluster(P120, cluster=cluster, output_dir=tmp_path / "out")
+    assert run.status in ("starting", "running")  # returned at once
+    assert run.wait(300) == "done", run.error
+    result = run.result
+    stream_equals_file(run, result)
+    p = run.progress
+    assert p.t == p.tstop == 3000.0 and p.fraction == 1.0 and p.eta == 0.0 and p.wall > 0
+    assert run.stream.n_messages >= 3 + 2  # hello, a message per block, end
+    assert "done" in run._repr_html_()
+
+
+def test_ten_thousand_cells_streamed_spikes_equal_the_file(cluster, tmp_path, stream_equals_file):
+    cfg = balanced_network(tmp_path / "net", n_exc=8000, n_inh=2000, tstop=100.0)
+    run = run_on_cluster(cfg, cluster=cluster, output_dir=tmp_path / "out")
+    assert run.wait(600) == "done", run.error
+    stream_equals_file(run, run.result)
+    assert sum(run.result.n_cells.values()) == 10_000
+    assert len(run.stream.latencies) == 20  # 100 ms in 5 ms blocks, every block arrived
+
+
+def test_stop_within_one_block(cluster, tmp_path):
+    cfg = balanced_network(tmp_path / "net", n_exc=400, n_inh=100, tstop=1_000_000.0)  # 1000 blocks of 1 s
+    out = tmp_path / "out"
+    run = run_on_cluster(cfg, cluster=cluster, output_dir=out)
+    deadline = time.monotonic() + 120
+    while run.progress.t < 1000.0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    t_seen = run.progress.t
+    assert t_seen >= 1000.0
+    assert run.stop(timeout=120) == "stopped"
+    assert run.progress.t <= t_seen + 2 * 1000.0  # the block running when stop() came, and at most one more
+    assert isinstance(run.error, RunStoppedError)
+    with pytest.raises(RunStoppedError):
+        _ = run.result
+    assert len(run.spikes) > 0  # what arrived stays
+    assert not out.exists() and (tmp_path / "out.failed" / "log.txt").exists()
+
+
+def test_failing_simulation_reports_the_engine_error(cluster, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "something").write_text("x")  # an output folder that exists: simulate refuses
+    run = run_on_cluster(P120, cluster=cluster, output_dir=out, overwrite=False)
+    assert run.wait(120) == "failed"
+    assert isinstance(run.error, RemoteRunError) and run.error.ename == "OutputExistsError"
+    assert "output folder exists" in str(run.error)
+    with pytest.raises(RemoteRunError):
+        _ = run.result
+    assert len(run.spikes) == 0
+
+
+def test_the_client_never_imports_a_simulator():
+    code = ("import sys, modelkit.cluster, modelkit.simulator, modelkit.analysis; "
+            "print(sorted(m for m in ('nest', 'neuron') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_sweep_runs_variants_of_one_network_without_rebuilding(cluster, tmp_path):
+    from modelkit.cluster import ClusterError, sweep
+
+    cfg = balanced_network(tmp_path / "net", n_exc=80, n_inh=20, tstop=200.0)
+    before = sorted(os.listdir(tmp_path / "net" / "network"))
+    table = sweep(cfg, {"run.tstop": [100.0, 200.0], "seed": [1, 2]}, cluster=cluster, output_dir=tmp_path / "sw")
+    assert list(table["status"]) == ["done"] * 4, table["error"].tolist()
+    assert list(table["run.tstop"]) == [100.0, 100.0, 200.0, 200.0] and list(table["seed"]) == [1, 2, 1, 2]
+    assert (table["n_spikes"] > 0).all() and "rate_cortex" in table
+    # twice the time, about twice the spikes (same inputs, same network)
+    assert table["n_spikes"][2] > 1.5 * table["n_spikes"][0]
+    assert sorted(os.listdir(tmp_path / "net" / "network")) == before
+    assert all(os.path.exists(os.path.join(d, "spikes.h5")) for d in table["output_dir"])
+    with pytest.raises(ClusterError, match="no section 'nope'"):
+        sweep(cfg, {"nope.x": [1]}, cluster=cluster, output_dir=tmp_path / "bad")
