@@ -68,3 +68,19 @@ def test_bio_14cells_rate_within_10_percent(reference: Path, bmtk_config) -> Non
     print(f"mean rate: bmtk {summary['mean_rate_Hz']:.2f} Hz, modelkit {rate:.2f} Hz")
     assert abs(rate - summary["mean_rate_Hz"]) <= 0.1 * summary["mean_rate_Hz"]
     assert len(np.unique(ours.node_ids)) == summary["n_active_cells"] == 14
+
+
+def test_short_run_reports_every_frame_up_to_tstop(bmtk_config, tmp_path) -> None:
+    """The sample at exactly tstop is recorded whatever t's floating-point accumulation (5 ms at dt 0.1)."""
+    from modelkit.simulator import simulate
+    from modelkit.sonata import CompartmentReport
+    cfg_path = bmtk_config("bio_14cells", "config.simulation.json")
+    d = json.loads(cfg_path.read_text())
+    d["run"]["tstop"] = 5.0
+    d.get("reports", {}).pop("syn_report", None)
+    cfg_path.write_text(json.dumps(d))
+    res = simulate(cfg_path, output_dir=tmp_path / "short", progress=False)
+    for name in ("calcium_concentration", "membrane_potential"):
+        rep = CompartmentReport(res.reports[name])["v1"]
+        assert rep.shape[0] == 50, name
+        assert np.isfinite(rep.data()).all(), name

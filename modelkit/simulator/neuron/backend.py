@@ -474,6 +474,11 @@ class NeuronBackend:
                 self._keep += [ps, tv, gv]
             pc.set_maxstep(10)
             h.finitialize(self._v_init)
+        assert self._options is not None
+        if t >= self._options.tstop - 0.5 * self._options.dt:
+            # one step past the end, so the sample at exactly tstop is recorded however t accumulated in
+            # floating point (samples and spikes after tstop are dropped when collected)
+            t += self._options.dt
         pc.psolve(t)
 
     def close(self) -> None:
