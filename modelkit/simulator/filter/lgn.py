@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelkit.simulator.paramfiles import read_params_json
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.filter.kernels import check_temporal, temporal_kernels, time_to_cross
 
@@ -141,16 +142,7 @@ def _read_params(value: Any, directory: str | None, where: str) -> dict:
         raise ConfigError(None, where, f"a components directory (filter_models_dir) to find {s!r} in",
                           "none configured")
     path = os.path.normpath(s if os.path.isabs(s) else os.path.join(directory, s))
-    try:
-        with open(path, encoding="utf-8") as f:
-            d = json.load(f)
-    except FileNotFoundError as e:
-        raise ConfigError(path, None, "an existing dynamics_params JSON file", "no such file") from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(path, None, "a JSON object of filter parameters", f"{type(e).__name__}: {e}") from e
-    if not isinstance(d, dict):
-        raise ConfigError(path, None, "a JSON object of filter parameters", type(d).__name__)
-    return d
+    return read_params_json(path)
 
 
 def _pairs(df: pd.DataFrame, rows: np.ndarray, names: tuple[str, ...], pairs: tuple[tuple[str, str], ...],

@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.paramfiles import read_params_json
 
 __all__ = ["load_params", "model_name"]
 
 
-@lru_cache(maxsize=256)
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as e:
-        raise ConfigError(path, None, "an existing dynamics_params JSON file", "no such file") from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(path, None, "a readable JSON object of parameters", f"{type(e).__name__}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(path, None, "a JSON object of parameters", type(data).__name__)
-    return data
+_read_json = read_params_json
 
 
 def load_params(value: Any, directory: str | None, where: str) -> dict:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
+from modelkit.simulator.paramfiles import read_params_json
 
 __all__ = ["TEMPLATES", "PopulationModel", "resolve_template", "load_params", "model_parameters"]
 
@@ -85,18 +85,7 @@ def resolve_template(template: Any, where: str) -> tuple[str, bool]:
     return TEMPLATES[key]
 
 
-@lru_cache(maxsize=256)
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as e:
-        raise ConfigError(path, None, "an existing dynamics_params JSON file", "no such file") from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(path, None, "a readable JSON object of parameters", f"{type(e).__name__}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(path, None, "a JSON object of parameters", type(data).__name__)
-    return data
+_read_json = read_params_json
 
 
 def load_params(value: Any, directories: list[str], where: str) -> dict:
