@@ -2,8 +2,10 @@
 
 The SONATA files are never rebuilt: every variant is the same simulation config with some keys
 overridden (``run.tstop``, ``run.dt``, ``inputs.<name>.<key>`` such as an input file or rate,
-``conditions.celsius``, ...), plus ``seed`` for the simulator's random streams.  Each variant runs
-:func:`~modelkit.simulator.simulate` in an engine (load-balanced) and writes to its own folder.
+``conditions.celsius``, ...), plus ``seed`` for the simulator's random streams, plus model parameters
+``dynamics.<node set or population>.<param>``, applied in memory through
+:meth:`~modelkit.sonata.Network.with_dynamics` (the backend sees them as per-node ``dynamics_params``).
+Each variant runs :func:`~modelkit.simulator.simulate` in an engine (load-balanced) and writes to its own folder.
 """
 
 from __future__ import annotations
@@ -66,15 +68,28 @@ def _set_path(d: dict, path: str, value: Any, source: str) -> None:
     node[parts[-1]] = value
 
 
-def _sweep_task(data: dict, base_dir: str, path: str, kwargs: dict) -> dict:
+def _split_dynamics_key(key: str, source: str) -> tuple[str, str]:
+    """``dynamics.<target>.<param>`` -> (target, param); the target may itself hold dots."""
+    parts = key.split(".")
+    if len(parts) < 3 or not parts[-1] or not parts[1]:
+        raise ClusterError(f"{source}: sweep key {key!r}: expected 'dynamics.<node set or population>.<parameter>'")
+    return ".".join(parts[1:-1]), parts[-1]
+
+
+def _sweep_task(data: dict, base_dir: str, path: str, kwargs: dict, dynamics: dict | None = None) -> dict:
     """Runs in an engine: one variant, summarised (the RunResult's numbers)."""
     import time
 
     from modelkit.simulator import simulate
-    from modelkit.sonata import SimulationConfig
+    from modelkit.sonata import Network, SimulationConfig
 
     t0 = time.perf_counter()
     cfg = SimulationConfig.from_dict(data, base_dir, path)
+    if dynamics:
+        net = Network.from_config(cfg)
+        for target, params in dynamics.items():
+            net = net.with_dynamics(target, params)
+        kwargs = {**kwargs, "network": net}
     r = simulate(cfg, **kwargs)
     return {"n_spikes": sum(r.n_spikes.values()), "rates": r.rates(), "output_dir": r.output_dir,
             "seconds": time.perf_counter() - t0}
@@ -89,8 +104,10 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
     config : str or PathLike
         The simulation config file (read here; the engines must be able to read its network files).
     grid : mapping
-        ``{"run.tstop": [500, 1000], "seed": [1, 2, 3], "inputs.bg.input_file": [...]}``: dotted paths into
-        the simulation config JSON, or ``seed`` / ``threads`` (arguments of ``simulate``).
+        ``{"run.tstop": [500, 1000], "seed": [1, 2, 3], "inputs.bg.input_file": [...],
+        "dynamics.exc.tau_m": [10.0, 20.0]}``: dotted paths into the simulation config JSON, ``seed`` /
+        ``threads`` (arguments of ``simulate``), or ``dynamics.<node set or population>.<parameter>`` (a
+        model parameter of those nodes, in the model's units, overridden without rebuilding the files).
     cluster : ipyparallel.Client, view or Cluster
     output_dir : str or PathLike
         Variant ``k`` writes to ``<output_dir>/variant_<k>``.
@@ -111,6 +128,8 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
     ------
     ClusterError
         A key that names no section of the config, or an invalid grid (before anything runs).
+    NodeSetError
+        A ``dynamics.<target>`` that names no node set or population (before anything runs).
 
     Examples
     --------
@@ -132,16 +151,26 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
         data = copy.deepcopy(base)
         kwargs: dict[str, Any] = {"progress": False, "output_dir": os.path.join(out_root, f"variant_{k}"),
                                   "overwrite": True}
+        dynamics: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
             if key in _SIMULATE_KEYS:
                 kwargs[key] = value
+            elif key.startswith("dynamics."):
+                target, param = _split_dynamics_key(key, path)
+                dynamics.setdefault(target, {})[param] = value
             else:
                 _set_path(data, key, value, path)
-        jobs.append((params, data, kwargs))
+        jobs.append((params, data, kwargs, dynamics))
+    if any(d for *_, d in jobs):  # bad targets fail here, before anything runs
+        from modelkit.sonata import Network, load_config
+        net = Network.from_config(load_config(path))
+        for target, ps in jobs[0][3].items():
+            net.with_dynamics(target, ps)
     view = client.load_balanced_view(engines if engines is not None else client.ids)
-    ars = [view.apply_async(_sweep_task, data, os.path.dirname(path), path, kwargs) for _, data, kwargs in jobs]
+    ars = [view.apply_async(_sweep_task, data, os.path.dirname(path), path, kwargs, dyn)
+           for _, data, kwargs, dyn in jobs]
     rows = []
-    for (params, _, kwargs), ar in zip(jobs, ars):
+    for (params, _, kwargs, _), ar in zip(jobs, ars):
         row: dict[str, Any] = dict(params)
         try:
             got = ar.get(timeout=timeout)

@@ -262,6 +262,46 @@ class Network:
             return "inline(list)", {n: named_or_inline(list(ref), p) for n, p in self.nodes.items()}
         raise NodeSetError(None, None, "a node set name, dict or list", type(ref).__name__)
 
+    def with_dynamics(self, target: Any, params: Mapping[str, Any]) -> "Network":
+        """This network with per-node ``dynamics_params`` overridden in memory for the nodes of ``target``.
+
+        The SONATA files are not touched; pass the result to ``simulate(config, network=...)``.  This is
+        how :func:`modelkit.cluster.sweep` varies model parameters (keys ``dynamics.<target>.<param>``).
+
+        Parameters
+        ----------
+        target : str, dict or list
+            A node-set reference as in configs (see :meth:`resolve_node_set`): a node-set name, a population
+            name, an inline rule dict or node ids.
+        params : mapping
+            Parameter name -> number, in the model's own units (e.g. ``{"tau_m": 20.0}`` ms, ``{"I_e": 50.0}`` pA
+            for NEST models).
+
+        Returns
+        -------
+        Network
+            A new network sharing files, node sets and edges with this one.
+
+        Raises
+        ------
+        NodeSetError
+            ``target`` selects no known node set or population.
+        SelectionError
+            A value that is not a number.
+
+        Examples
+        --------
+        >>> hot = net.with_dynamics("exc", {"tau_m": 25.0})           # doctest: +SKIP
+        >>> simulate("config.simulation.json", network=hot)           # doctest: +SKIP
+        """
+        sels = self.materialize(target)
+        if not any(len(s) for s in sels.values()):
+            raise NodeSetError(self.path, f"dynamics override target {_short_repr(target)}",
+                               "a node set or population with at least one node", "no nodes")
+        nodes = {n: (p.with_dynamics(params, sels[n]) if len(sels.get(n, Selection())) else p)
+                 for n, p in self.nodes.items()}
+        return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path)
+
     def materialize(self, ref: Any) -> dict[str, Selection]:
         """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
         return self.resolve_node_set(ref)[1]

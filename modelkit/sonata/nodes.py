@@ -19,6 +19,14 @@ from modelkit.sonata.selection import Selection
 
 __all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices"]
 
+def _n_sel(rows: Rows, size: int) -> int:
+    if rows is None:
+        return size
+    if isinstance(rows, slice):
+        return len(range(*rows.indices(size)))
+    return len(rows)
+
+
 _ROT = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 _QUAT = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
 
@@ -187,14 +195,93 @@ class NodePopulation(GroupedPopulation):
         return self.types.to_frame()
 
     def dynamics_params(self, selection: Any = None, names: Any = None) -> pd.DataFrame:
-        """Per-node ``dynamics_params/<name>`` overrides from the HDF5 groups.
+        """Per-node ``dynamics_params/<name>`` overrides from the HDF5 groups (and :meth:`with_dynamics`).
 
         Nodes whose group lacks a parameter get NaN (numeric) or None.
         """
         rows = self._rows(selection)
         cols = check_names(names, self.name) if names is not None else self.dynamics_attribute_names
-        data = {c: self._column(c, rows, dynamics=True) for c in cols}
+        overlay = self._dynamics_overlay
+        file_names = set(super().dynamics_attribute_names)
+        data = {}
+        for c in cols:
+            if c not in overlay:
+                data[c] = self._column(c, rows, dynamics=True)
+                continue
+            ov = overlay[c] if rows is None else overlay[c][rows]
+            if c in file_names:
+                base = np.asarray(self._column(c, rows, dynamics=True), dtype=float)
+                ov = np.where(np.isnan(ov), base, ov)
+            data[c] = ov
         return pd.DataFrame(data, index=pd.Index(self._ids_at(rows), name="node_id"))
+
+    @property
+    def dynamics_attribute_names(self) -> list[str]:
+        """Names of per-node ``dynamics_params`` overrides: the HDF5 groups' and :meth:`with_dynamics`'."""
+        return sorted(set(super().dynamics_attribute_names) | set(self._dynamics_overlay))
+
+    def __getstate__(self) -> dict:
+        st = super().__getstate__()
+        if self._dynamics_overlay:
+            st["overlay"] = self._dynamics_overlay
+        return st
+
+    def __setstate__(self, st: dict) -> None:
+        super().__setstate__(st)
+        if "overlay" in st:
+            self.__dict__["_overlay"] = st["overlay"]
+
+    @property
+    def _dynamics_overlay(self) -> dict[str, np.ndarray]:
+        return self.__dict__.get("_overlay", {})
+
+    def with_dynamics(self, params: Mapping[str, Any], selection: Any = None) -> "NodePopulation":
+        """This population with per-node ``dynamics_params`` overridden in memory (the files are untouched).
+
+        Every backend that honours the per-node ``dynamics_params`` of SONATA files (NEST, population)
+        sees these values as if they were stored in the nodes file: a parameter sweep changes a model
+        parameter without rebuilding the network.
+
+        Parameters
+        ----------
+        params : mapping
+            Parameter name -> a number (all selected nodes) or an array with one number per selected node,
+            in the parameter's own unit (e.g. ``{"tau_m": 20.0}``, ms for NEST's ``iaf_psc_alpha``).
+        selection : optional
+            Node ids or a Selection; all nodes when omitted.  Nodes outside it keep their values.
+
+        Returns
+        -------
+        NodePopulation
+            A new view; ``self`` is unchanged.  Overlays stack (the last one wins).
+
+        Raises
+        ------
+        SelectionError
+            Ids not in the population, a value that is not a number, or an array of the wrong length.
+
+        Examples
+        --------
+        >>> pop = net.nodes["cortex"]                                          # doctest: +SKIP
+        >>> slow = pop.with_dynamics({"tau_m": 15.0}, pop.select(ei="e"))      # doctest: +SKIP
+        """
+        import copy
+
+        rows = self._rows(selection)
+        n = _n_sel(rows, self.size)
+        overlay = {k: v.copy() for k, v in self._dynamics_overlay.items()}
+        for name, value in params.items():
+            try:
+                vals = np.broadcast_to(np.asarray(value, dtype=float), (n,))
+            except (TypeError, ValueError) as e:
+                raise SelectionError(f"{self.path}: population {self.name!r}: dynamics override {name!r}: "
+                                     f"expected a number or {n} numbers (one per selected node), got "
+                                     f"{value!r:.80}") from e
+            col = overlay.setdefault(str(name), np.full(self.size, np.nan))
+            col[slice(None) if rows is None else rows] = vals
+        view = copy.copy(self)
+        view.__dict__["_overlay"] = overlay
+        return view
 
     # ---------------------------------------------------------- geometry
     def has_positions(self) -> bool:

@@ -92,3 +92,20 @@ def test_sweep_runs_variants_of_one_network_without_rebuilding(cluster, tmp_path
     assert all(os.path.exists(os.path.join(d, "spikes.h5")) for d in table["output_dir"])
     with pytest.raises(ClusterError, match="no section 'nope'"):
         sweep(cfg, {"nope.x": [1]}, cluster=cluster, output_dir=tmp_path / "bad")
+
+
+def test_sweep_varies_model_parameters_without_rebuilding(cluster, tmp_path):
+    from modelkit.errors import NodeSetError
+    from modelkit.cluster import sweep
+
+    cfg = balanced_network(tmp_path / "net", n_exc=80, n_inh=20, tstop=200.0)
+    before = {f: os.path.getmtime(tmp_path / "net" / "network" / f) for f in os.listdir(tmp_path / "net" / "network")}
+    table = sweep(cfg, {"dynamics.cortex.V_th": [-50.0, -55.0, -58.0]}, cluster=cluster,
+                  output_dir=tmp_path / "sw")
+    assert list(table["status"]) == ["done"] * 3, table["error"].tolist()
+    n = table["n_spikes"].tolist()
+    assert n[0] < n[1] < n[2]  # lower thresholds, more spikes
+    after = {f: os.path.getmtime(tmp_path / "net" / "network" / f) for f in os.listdir(tmp_path / "net" / "network")}
+    assert after == before
+    with pytest.raises(NodeSetError, match="nowhere"):
+        sweep(cfg, {"dynamics.nowhere.V_th": [-50.0]}, cluster=cluster, output_dir=tmp_path / "bad")

@@ -244,8 +244,20 @@ class NestBackend:
                 if overrides is not None:
                     for col in overrides.columns:
                         vals = overrides[col].to_numpy()[rows]
-                        if not np.all(_isnan(vals)):
-                            params[col] = vals.astype(float).tolist()
+                        missing = _isnan(vals)
+                        if np.all(missing):
+                            continue
+                        vals = vals.astype(float)
+                        if np.any(missing):  # nodes without an override keep the type's value (or NEST's default)
+                            base = params.get(col)
+                            if base is None and model in self.nest.node_models:
+                                base = self.nest.GetDefaults(model).get(col)
+                            if base is None or not np.isscalar(base):
+                                raise ConfigError(None, f"{where}: dynamics_params.{col}",
+                                                  "a value for every node of the type, or one in the type's "
+                                                  "parameters to fall back on", "overrides for some nodes only")
+                            vals[missing] = float(base)
+                        params[col] = vals.tolist()
                 self._gid[name][ids[rows]] = self._make(model, tmpl, len(rows), params, where)
 
     def _make(self, model: str, template: str, n: int, params: dict, where: str) -> np.ndarray:
