@@ -23,49 +23,8 @@ def info(path: str) -> dict[str, Any]:
         "edges": {pop: {"count", "source", "target", ...}}, "problems": [...]}``;
         spikes and report files give ``spikes`` / ``report`` instead of nodes/edges.
     """
-    from modelkit.sonata import CompartmentReport, Network, read_spikes, validate
-    from modelkit.sonata.config import SimulationConfig, load_config
-    from modelkit.sonata.network import classify_h5
-    p = os.path.abspath(path)
-    out: dict[str, Any] = {"path": p}
-    problems = validate(p)
-    kind = "folder" if os.path.isdir(p) else None
-    try:
-        if kind is None and p.endswith(".json"):
-            cfg = load_config(p)
-            kind = "simulation_config" if isinstance(cfg, SimulationConfig) else "circuit_config"
-            if isinstance(cfg, SimulationConfig):
-                out["run"] = {"tstart": cfg.run.tstart, "tstop": cfg.run.tstop, "dt": cfg.run.dt}
-                out["inputs"] = {k: {"input_type": v.input_type, "module": v.module} for k, v in cfg.inputs.items()}
-                out["reports"] = {k: {"module": v.module, "variable_name": v.variable_name}
-                                  for k, v in cfg.reports.items()}
-                out["output_dir"] = cfg.output.output_dir
-            net = Network.from_config(cfg)
-            out.update(net.summary())
-        elif kind is None:
-            kind = classify_h5(p)
-            if kind in ("nodes", "edges"):
-                out.update(Network.load(p).summary())
-            elif kind == "spikes":
-                out["spikes"] = {str(k): {"count": len(v), "n_nodes": int(len(set(v.node_ids.tolist()))),
-                                          "t_min": float(v.timestamps.min()) if len(v) else None,
-                                          "t_max": float(v.timestamps.max()) if len(v) else None,
-                                          "sorting": v.sorting}
-                                 for k, v in read_spikes(p).items()}
-            elif kind == "report":
-                rep = CompartmentReport(p)
-                out["report"] = {r.population: {"n_nodes": len(r.node_ids), "n_elements": len(r.element_ids),
-                                                "n_frames": r.n_frames, "time": list(r.time),
-                                                "variable": r.variable, "units": r.units} for r in rep}
-        else:
-            out.update(Network.load(p).summary())
-    except ModelkitError:
-        pass  # already among the problems
-    out["kind"] = kind
-    out.setdefault("nodes", {})
-    out.setdefault("edges", {})
-    out["problems"] = [pr.to_dict() for pr in problems]
-    return out
+    from modelkit.sonata.describe import describe
+    return describe(path)
 
 
 def _print_info(d: dict[str, Any]) -> None:
@@ -356,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
                            backend=args.backend, overwrite=True if args.overwrite else None,
                            progress=not args.quiet)
+            from modelkit.simulator.parallel import world
+            if world().rank != 0:  # under mpiexec rank 0 speaks for the run
+                return 0
             print(f"{res.backend}: {res.tstop:g} ms simulated in {res.timings['total']:.2f} s "
                   f"(build {res.timings['build']:.2f} s) -> {res.output_dir}")
             for pop, n in res.n_cells.items():

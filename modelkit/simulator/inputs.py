@@ -175,8 +175,18 @@ class PoissonInput(SimulatorModule):
                 raise ConfigError(sim.config.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent")
             sp = gen.spikes(pop)
             sim.backend.add_spike_trains(pop, ids, _trains(sp[0], sp[1]))
-            if p.get("output_file"):
+            if p.get("output_file") and sim.is_root:  # every MPI rank generates the same trains; one writes
                 gen.to_sonata(sim.output_path(p["output_file"]))
+
+
+def _seclamp_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.electrodes import SEClampInput
+    return SEClampInput(name, spec)
+
+
+def _xstim_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.electrodes import XStimInput
+    return XStimInput(name, spec)
 
 
 def _rate_input(name: str, spec: Any) -> SimulatorModule:
@@ -198,6 +208,11 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("current_clamp", "iclamp"): CurrentClampInput,
     ("csv", "IClamp"): CurrentClampInput,
     ("nwb", "IClamp"): CurrentClampInput,
+    ("current_clamp", "SEClamp"): _seclamp_input,
+    ("voltage_clamp", "SEClamp"): _seclamp_input,
+    ("lfp", "xstim"): _xstim_input,
+    ("xstim", "xstim"): _xstim_input,
+    ("extracellular", "xstim"): _xstim_input,
     ("spikes", "poisson"): PoissonInput,
     ("poisson", "poisson"): PoissonInput,
     ("rates", "constant"): _rate_input,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SerialComm", "world", "launched_ranks", "gather_arrays", "merge_frames"]
+__all__ = ["SerialComm", "world", "launched_ranks", "check_launch", "gather_arrays", "merge_frames"]
 
 #: environment variables MPI launchers set to the number of ranks (MPICH/Hydra, Open MPI, Slurm, Intel MPI)
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE", "SLURM_NTASKS")
@@ -64,9 +64,30 @@ def world() -> Any:
     """mpi4py's ``COMM_WORLD`` when launched on several ranks, else a :class:`SerialComm`."""
     if launched_ranks() <= 1:
         return SerialComm()
-    from mpi4py import MPI
+    try:
+        from mpi4py import MPI
+    except ImportError:  # check_launch stops the run: the ranks cannot talk
+        return SerialComm()
     comm = MPI.COMM_WORLD
     return comm if comm.Get_size() > 1 else SerialComm()
+
+
+def check_launch(comm: Any) -> None:
+    """Stop a run whose ranks would not see each other: N serial copies writing the same files.
+
+    Raises
+    ------
+    BackendUnavailableError
+        The launcher started N > 1 ranks but the communicator has another size (mpi4py missing,
+        or built for another MPI than the launcher's).
+    """
+    n = launched_ranks()
+    if n > 1 and comm.size != n:
+        from modelkit.errors import BackendUnavailableError
+        raise BackendUnavailableError(
+            f"the MPI launcher started {n} ranks but MPI (mpi4py) sees {comm.size}: each rank would run the "
+            f"whole simulation and write the same files; use the launcher of the MPI mpi4py was built with "
+            f"(pip install mpich mpi4py gives both), or run one process")
 
 
 def gather_arrays(comm: Any, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:

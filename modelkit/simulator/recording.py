@@ -237,6 +237,22 @@ class WeightReport(SimulatorModule):
         log.info("report %s: %d weight events", self.name, self.count)
 
 
+def _membrane_report(name: str, spec: Any) -> SimulatorModule:
+    # sections other than the soma: one column per segment (modelkit.simulator.compartments)
+    from modelkit.simulator.compartments import membrane_report
+    return membrane_report(name, spec)
+
+
+def _synapse_report(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.compartments import SynapseReport
+    return SynapseReport(name, spec)
+
+
+def _ecp_report(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.electrodes import EcpReport
+    return EcpReport(name, spec)
+
+
 def _population_rates(name: str, spec: Any) -> SimulatorModule:
     from modelkit.simulator.population.modules import PopulationRatesReport
     return PopulationRatesReport(name, spec)
@@ -244,7 +260,11 @@ def _population_rates(name: str, spec: Any) -> SimulatorModule:
 
 #: module name -> report class
 REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
-    "membrane_report": MembraneReport,
+    "membrane_report": _membrane_report,
+    "netcon_report": _synapse_report,
+    "syn_report": _synapse_report,
+    "extracellular": _ecp_report,
+    "ecp": _ecp_report,
     "multimeter_report": MembraneReport,
     "multimeter": MembraneReport,
     "weight_recorder": WeightReport,

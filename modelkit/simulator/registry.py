@@ -12,7 +12,7 @@ from typing import Any
 
 from modelkit.errors import BackendUnavailableError, UnknownModelError
 
-__all__ = ["BUILTIN", "TARGET_SIMULATORS", "get_backend", "available_backends", "backend_for"]
+__all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for"]
 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
@@ -25,6 +25,9 @@ BUILTIN: dict[str, str] = {
 #: a config's ``target_simulator`` (lower case) -> the backend it asks for where the nodes do not decide
 #: (bmtk's FilterNet writes its LGN cells as ``virtual`` nodes)
 TARGET_SIMULATORS: dict[str, str] = {"lgnmodel": "filter", "filternet": "filter"}
+#: target_simulator names that only order the search: the named backend is tried first when it simulates every
+#: model type (point_process cells run in NEURON under "NEURON", in NEST otherwise)
+TARGET_HINTS: dict[str, str] = {"neuron": "neuron", "nest": "nest", "dipde": "population"}
 
 #: model types that never need a simulator cell (they become spike sources)
 SOURCE_MODEL_TYPES = frozenset({"virtual"})
@@ -74,8 +77,10 @@ def available_backends() -> dict[str, bool]:
     return out
 
 
-def backend_for(model_types: set[str], prefer: str | None = None) -> Any:
+def backend_for(model_types: set[str], prefer: str | None = None, hint: str | None = None) -> Any:
     """The backend that simulates every given ``model_type`` (virtual nodes excluded).
+
+    ``prefer`` names the only backend to consider; ``hint`` one to try first.
 
     Raises
     ------
@@ -86,6 +91,9 @@ def backend_for(model_types: set[str], prefer: str | None = None) -> Any:
     """
     wanted = set(model_types) - SOURCE_MODEL_TYPES
     names = [prefer] if prefer else list(_all_specs())
+    if not prefer and hint in names:
+        names.remove(hint)
+        names.insert(0, hint)
     known = {}
     for name in names:
         cls = get_backend(name)

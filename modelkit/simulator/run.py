@@ -21,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError
-from modelkit.simulator.parallel import SerialComm, world
+from modelkit.runstatus import RunStatus
+from modelkit.simulator.parallel import SerialComm, check_launch, world
 from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
-from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_SIMULATORS, backend_for
+from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
 from modelkit.sonata import Network, Selection, SimulationConfig, load_config
 
 __all__ = ["simulate", "Simulation"]
@@ -261,7 +262,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     net = _as_network(network, cfg)
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
-    cls = backend_for(types, prefer=backend or TARGET_SIMULATORS.get(str(cfg.target_simulator or "").lower()))
+    target = str(cfg.target_simulator or "").lower()
+    cls = backend_for(types, prefer=backend or TARGET_SIMULATORS.get(target), hint=TARGET_HINTS.get(target))
     if SOURCE_MODEL_TYPES & cls.model_types:  # a backend that simulates virtual nodes (filter cells) builds them
         built = {p: built.get(p, Selection()) | sources.get(p, Selection()) for p in {**built, **sources}}
         sources = {}
@@ -274,6 +276,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          progress=OPTIONS["progress"] if progress is None else progress)
     out = cfg.output.output_dir
     comm = world()
+    check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
     staging = _prepare_output_on_root(comm, cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
     handler = None
     if cfg.output.log_file and comm.rank == 0:
@@ -286,6 +289,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         logging.getLogger("modelkit").setLevel(min(logging.INFO, logging.getLogger("modelkit").level or logging.INFO))
     sim = None
     engine = None
+    # the Run monitor of a Jupyter server sees this run when the kernel runs under modelkit.labserver
+    status = RunStatus.start(kind="simulate", config=cfg.path, output_dir=out, tstart=run.tstart, tstop=run.tstop,
+                             backend=cls.name) if comm.rank == 0 else None
+    if status is not None:
+        sinks = [*sinks, status]
     try:
         log.info("simulation config %s; backend %s; %d threads; seed %d", cfg.path, cls.name, options.threads,
                  options.seed)
@@ -328,6 +336,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             failed = _fail(staging, out)
             if isinstance(e, ModelkitError):
                 e.add_note(f"the run's files are in {failed}")
+        if status is not None:
+            status.finish("stopped" if type(e).__name__ in ("RunStoppedError", "KeyboardInterrupt") else "failed",
+                          f"{type(e).__name__}: {e}")
         raise
     if handler is not None:
         logging.getLogger("modelkit").removeHandler(handler)
@@ -337,6 +348,10 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if comm.rank == 0:
         _publish(staging, out)
     comm.barrier()
+    # every rank returns rank 0's result (a cluster client may read any engine's)
+    spikes.counts, sim.outputs = comm.bcast((spikes.counts, sim.outputs), root=0)
+    if status is not None:
+        status.finish("done")
     reports = {k: os.path.join(out, os.path.relpath(v, staging)) if v.startswith(staging) else v
                for k, v in sim.outputs.items()}
     return RunResult(output_dir=out, spikes_file=reports.pop("spikes", None),
@@ -351,7 +366,7 @@ def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOpt
     t = options.tstart
     n_blocks = int(np.ceil(round((options.tstop - options.tstart) / options.block, 9)))
     bar = None
-    if options.progress:
+    if options.progress and sim.is_root:
         from tqdm.auto import tqdm
         bar = tqdm(total=round(options.tstop - options.tstart, 6), unit="ms", desc="simulating", leave=False)
     try:
@@ -360,11 +375,30 @@ def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOpt
             sim.backend.run_until(t_next)
             for m in modules:
                 m.block(sim, t_next)
-            for s in sim.sinks:
-                s.progress(t_next, options.tstop)
+            _progress_on_every_rank(sim, t_next, options.tstop)
             if bar is not None:
                 bar.update(round(t_next - t, 6))
             t = t_next
     finally:
         if bar is not None:
             bar.close()
+
+
+def _progress_on_every_rank(sim: Simulation, t: float, tstop: float) -> None:
+    """Tell the sinks (rank 0's) a block ended; a stop request or a failed sink ends the run on every rank.
+
+    Without the broadcast, rank 0 would leave the run alone and the other ranks would wait for it
+    in the next block's spike exchange for ever.
+    """
+    failure: BaseException | None = None
+    try:
+        for s in sim.sinks:
+            s.progress(t, tstop)
+    except BaseException as e:
+        failure = e
+    if sim.comm.size > 1:
+        msg = sim.comm.bcast(None if failure is None else f"{type(failure).__name__}: {failure}", root=0)
+        if failure is None and msg is not None:
+            raise ModelkitError(f"rank 0 ended the run at t = {t:g} ms: {msg}")
+    if failure is not None:
+        raise failure

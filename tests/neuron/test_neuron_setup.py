@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from modelkit.builder import NetworkBuilder
 from modelkit.simulator.neuron.mechanisms import cache_dir, compile_mechanisms
@@ -48,3 +49,19 @@ def test_setup_is_linear_in_cells(corpus: Path, mechanisms_dir: Path, tmp_path: 
     assert large["cells"] == 120
     assert large["spikes"] > 0  # clamped cells fire
     assert per_large < 2.5 * per_small + 2e-3  # no per-cell cost growing with the cell count
+
+
+def test_target_simulator_neuron_runs_point_processes_in_neuron(tmp_path):
+    """point_process cells run in NEURON when the config names it (bmtk's BioNet configs), else in NEST."""
+    from modelkit.builder import NetworkBuilder
+    from modelkit.errors import ModelkitError
+    from modelkit.simulator import simulate
+
+    net = NetworkBuilder("cells")
+    net.add_nodes(N=3, model_type="point_process", model_template="nrn:IntFire1")
+    cfg = {"target_simulator": "NEURON", "run": {"tstop": 10.0, "dt": 0.1},
+           "output": {"output_dir": str(tmp_path / "a")}}
+    assert simulate(cfg, network=net, progress=False).backend == "neuron"
+    cfg = {**cfg, "target_simulator": "NEST", "output": {"output_dir": str(tmp_path / "b")}}
+    with pytest.raises(ModelkitError, match="IntFire1"):  # NEST gets the cells and says it lacks the model
+        simulate(cfg, network=net, progress=False)

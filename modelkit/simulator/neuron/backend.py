@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
+from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
 from modelkit.simulator.neuron.biophysics import (Plan, allactive_plan, apply_plan, check_plan, nml_plan,
                                                   perisomatic_plan, read_json)
+from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
 from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segments_per_section
 from modelkit.simulator.neuron.synapses import (edge_weights, make_synapse, parse_range, parse_sections,
@@ -50,7 +51,7 @@ class _Recorder:
     """Vectors recording a variable of some cells; ``collect`` hands over frames since the last call."""
 
     def __init__(self, population: str, node_ids: np.ndarray, variables: Sequence[str], vectors: dict[str, list[Any]],
-                 dt: float, start: float, stop: float) -> None:
+                 dt: float, start: float, stop: float, columns: np.ndarray | None = None) -> None:
         self.population = population
         self.node_ids = node_ids
         self.variables = tuple(variables)
@@ -59,6 +60,8 @@ class _Recorder:
         self._vectors = vectors
         self._dt, self._start, self._stop = dt, start, stop
         self._next = 0  # index of the next sample (sample k is at t = k dt)
+        # the node_ids columns whose cells this rank owns; the others stay NaN for merge_frames to fill
+        self._columns = np.arange(len(node_ids)) if columns is None else np.asarray(columns, dtype=np.int64)
 
     def collect(self) -> dict[str, np.ndarray]:
         out = {}
@@ -67,8 +70,8 @@ class _Recorder:
         t = k * self._dt
         keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
         for var, vs in self._vectors.items():
-            a = np.empty((n, len(vs)))
-            for j, v in enumerate(vs):
+            a = np.full((n, len(self.node_ids)), np.nan) if len(vs) != len(self.node_ids) else np.empty((n, len(vs)))
+            for j, v in zip(self._columns.tolist(), vs):
                 a[:, j] = v.as_numpy()[:n]
                 if n:
                     v.remove(0, n - 1)
@@ -92,7 +95,10 @@ class NeuronBackend:
       ``distance_range`` (weight ``syn_weight`` or the named ``weight_function`` each), RNG
       seeded by (run seed, target gid); ``delay`` in ms;
     * virtual nodes: their spikes are played by a ``PatternStim`` into the gid connections;
-    * current clamps: ``IClamp`` at soma(0.5) (nA); spikes: threshold crossings of soma(0.5).v.
+    * current clamps: ``IClamp`` at soma(0.5) (nA); spikes: threshold crossings of soma(0.5).v;
+    * MPI (``mpiexec -n N modelkit run CONFIG``): each rank builds the cells it owns (``run.rank_distribution``:
+      ``balanced`` by compartment count, the default, or ``round_robin``) and the synapses onto them; spikes
+      cross ranks through ParallelContext; virtual spikes are played on the ranks whose synapses need them.
     """
 
     name: ClassVar[str] = "neuron"
@@ -124,20 +130,36 @@ class NeuronBackend:
         self._known: set[str] = set()
         self._bounds = np.empty(0, np.int64)
         self._bound_pops: list[str] = []
+        self._rank: dict[str, np.ndarray] = {}  # population -> owning rank per node id (-1: not built)
+        self._is_bio: dict[str, np.ndarray] = {}  # population -> biophysical (not artificial) per node id
+        self._virtual_used: list[np.ndarray] = []  # source gids of the connections made on this rank
 
     @property
     def n_processes(self) -> int:
-        """Ranks NEURON runs on (1: this backend runs serially so far)."""
-        return 1
+        """MPI ranks NEURON runs on (1 in a serial run)."""
+        return int(self.pc.nhost()) if self.pc is not None else 1
+
+    @property
+    def rank(self) -> int:
+        """This process's MPI rank in NEURON (0 in a serial run)."""
+        return int(self.pc.id()) if self.pc is not None else 0
 
     # ----------------------------------------------------------------- build
     def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         h = self.h = import_neuron()
         self.pc = h.ParallelContext()
-        if int(self.pc.nhost()) > 1:
-            raise BackendUnavailableError("the NEURON backend runs serially so far; run one process")
+        check_ranks(int(self.pc.nhost()))
         self.pc.gid_clear()
         self._network, self._options = network, options
+        error: BaseException | None = None
+        try:  # every rank reaches agree_on_errors, so one rank's bad cell cannot leave the others waiting
+            self._build(network, populations, options, config)
+        except Exception as e:
+            error = e
+        agree_on_errors(self.pc, error)
+
+    def _build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+        h = self.h
         comps = dict(getattr(config, "components", {}) or {})
         if comps.get("mechanisms_dir"):
             load_mechanisms(h, comps["mechanisms_dir"])
@@ -151,13 +173,16 @@ class NeuronBackend:
         self._bound_pops = list(self._base)
         self._bounds = np.asarray([self._base[p] for p in self._bound_pops], dtype=np.int64)
         threshold = options.spike_threshold if options.spike_threshold is not None else DEFAULT_THRESHOLD
+        method = str((getattr(run, "extra", None) or {}).get("rank_distribution") or DISTRIBUTIONS[0])
+        self._distribute(network, populations, comps, d_l, method, getattr(config, "path", None))
         for name, sel in populations.items():
             self._create(name, network.nodes[name], sel, comps, d_l, threshold)
         n_syn = 0
         for ename, epop in network.edges.items():
             if epop.target in populations and epop.source in network.nodes:
                 n_syn += self._connect(ename, epop, comps)
-        log.info("built %d cells and %d synapses", sum(len(c) for c in self._cells.values()), n_syn)
+        log.info("built %d cells and %d synapses%s", sum(len(c) for c in self._cells.values()), n_syn,
+                 f" on rank {self.rank} of {self.n_processes}" if self.n_processes > 1 else "")
         h.dt = options.dt
         h.celsius = float(options.conditions.get("celsius", DEFAULT_CELSIUS))
         self._v_init = float(options.conditions.get("v_init", DEFAULT_V_INIT))
@@ -178,10 +203,11 @@ class NeuronBackend:
             where = f"/nodes/{name} node_type_id {t} (node {int(ids[r0])})"
             mt = str(cols["model_type"][r0])
             template = "" if _null(cols["model_template"][r0]) else str(cols["model_template"][r0])
+            mine = self._rank[name][ids[rows]] == self.rank  # cells of other ranks are built there
             if mt == "biophysical":
                 bt = self._bio_type(pop, where, template, cols["morphology"][r0], cols["dynamics_params"][r0],
                                     cols["model_processing"][r0], comps, d_l)
-                for r in rows.tolist():
+                for r in rows[mine].tolist():
                     nid = int(ids[r])
                     cell = bt.table.instantiate(h, f"{name}[{nid}]")
                     if bt.plan is not None:
@@ -195,7 +221,7 @@ class NeuronBackend:
                     cells[nid] = cell
             else:
                 obj_name, params = self._artificial(pop, where, template, cols["dynamics_params"][r0], comps)
-                for r in rows.tolist():
+                for r in rows[mine].tolist():
                     nid = int(ids[r])
                     obj = getattr(h, obj_name)()
                     for k, v in params.items():
@@ -203,6 +229,51 @@ class NeuronBackend:
                     nc = h.NetCon(obj, None)
                     self._register(name, nid, nc)
                     cells[nid] = obj
+
+    def _distribute(self, network: Any, populations: dict[str, Selection], comps: dict, d_l: float | None,
+                    method: str, config_path: Any) -> None:
+        """Owning rank of every built cell; the same on every rank (cells in gid order, cost = compartments)."""
+        nhost = self.n_processes
+        gids, costs = [], []
+        for name, sel in populations.items():
+            pop = network.nodes[name]
+            ids = sel.flat
+            size = int(pop.node_ids.max()) + 1 if pop.size else 0
+            self._rank[name] = np.full(size, -1, dtype=np.int64)
+            mt = pop.column("model_type", ids).astype(str)
+            self._is_bio[name] = np.zeros(size, dtype=bool)
+            self._is_bio[name][ids] = mt == "biophysical"
+            cost = np.ones(len(ids))
+            if nhost > 1 and (mt == "biophysical").any():
+                cols = {c: (pop.column(c, ids) if c in pop.attribute_names else np.full(len(ids), None, dtype=object))
+                        for c in ("model_template", "morphology", "dynamics_params", "model_processing")}
+                tids = pop.column("node_type_id", ids)
+                for t in np.unique(tids[mt == "biophysical"]).tolist():
+                    rows = np.flatnonzero((tids == t) & (mt == "biophysical"))
+                    r0 = int(rows[0])
+                    template = "" if _null(cols["model_template"][r0]) else str(cols["model_template"][r0])
+                    bt = self._bio_type(pop, f"/nodes/{name} node_type_id {t} (node {int(ids[r0])})", template,
+                                        cols["morphology"][r0], cols["dynamics_params"][r0],
+                                        cols["model_processing"][r0], comps, d_l)
+                    cost[rows] = float(np.sum(bt.table.nseg))
+            gids.append(self._base[name] + ids)
+            costs.append(cost)
+        if not gids:
+            return
+        g = np.concatenate(gids)
+        order = np.argsort(g, kind="stable")
+        rank = np.empty(len(g), dtype=np.int64)
+        rank[order] = assign_ranks(np.concatenate(costs)[order], nhost, method,
+                                   f"{config_path}: run.rank_distribution" if config_path else "run.rank_distribution")
+        k = 0
+        for name, sel in populations.items():
+            ids = sel.flat
+            self._rank[name][ids] = rank[k:k + len(ids)]
+            k += len(ids)
+        if nhost > 1:
+            load = np.bincount(rank, weights=np.concatenate(costs), minlength=nhost)
+            log.info("%s distribution over %d ranks: compartments per rank %s", method, nhost,
+                     load.astype(int).tolist())
 
     def _register(self, pop: str, nid: int, nc: Any) -> None:
         gid = self._base[pop] + nid
@@ -227,7 +298,12 @@ class NeuronBackend:
         plan: Plan | None = None
         kind, _, tname = template.partition(":")
         if kind == "nml":
-            plan = nml_plan(os.path.join(bdir, tname))
+            npath = os.path.join(bdir, tname)
+            if not os.path.exists(npath):
+                raise ConfigError(npath, f"{pop.path}: {where}: model_template",
+                                  "an existing NeuroML2 cell file in components.biophysical_neuron_models_dir",
+                                  "no such file")
+            plan = nml_plan(npath)
         elif kind == "ctdb" and tname in ("Biophys1", "Biophys1.hoc"):
             if not _null(dynamics):
                 ppath = os.path.join(bdir, str(dynamics))
@@ -304,6 +380,9 @@ class NeuronBackend:
             nsyns = np.where(np.isnan(nsyns), 1.0, nsyns).astype(np.int64)
             src_gid = src_base + part["source_node_id"].to_numpy(np.int64)
             tgt_ids = part["target_node_id"].to_numpy(np.int64)
+            self._virtual_used.append(src_gid)
+            if "afferent_section_id" not in part.columns and "sec_id" in part.columns:  # bmtk's older names
+                part = part.rename(columns={"sec_id": "afferent_section_id", "sec_x": "afferent_section_pos"})
             explicit = "afferent_section_id" in part.columns and not part["afferent_section_id"].isna().any()
             for j, nid in enumerate(tgt_ids.tolist()):
                 target = cells[nid]
@@ -408,11 +487,15 @@ class NeuronBackend:
         amps = np.asarray(amplitudes, dtype=float)
         ends = np.append(times[1:], 1e9)
         pulses = [(a, b - a, c) for a, b, c in zip(times.tolist(), ends.tolist(), amps.tolist()) if c != 0.0]
-        for nid in np.asarray(node_ids).tolist():
-            cell = self._cells[population][int(nid)]
-            if not isinstance(cell, Cell):
-                raise ConfigError(None, f"inputs: current clamp onto {population}[{nid}]",
-                                  "a biophysical cell", "an artificial cell")
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        artificial = node_ids[~self._is_bio[population][node_ids]]  # checked on every rank, whoever owns the cell
+        if len(artificial):
+            raise ConfigError(None, f"inputs: current clamp onto {population}[{int(artificial[0])}]",
+                              "a biophysical cell", "an artificial cell")
+        for nid in node_ids.tolist():
+            cell = self._cells[population].get(nid)
+            if cell is None:  # owned by another rank
+                continue
             seg = cell.soma(0.5)
             if len(pulses) <= _MAX_PULSES:
                 for d, dur, amp in pulses:
@@ -431,19 +514,27 @@ class NeuronBackend:
                          start: float, stop: float) -> _Recorder:
         h = self.h
         vectors: dict[str, list[Any]] = {v: [] for v in variables}
-        for nid in np.asarray(node_ids).tolist():
-            cell = self._cells[population][int(nid)]
-            for var in variables:
-                try:
-                    ref = getattr(cell.soma(0.5), f"_ref_{var}") if isinstance(cell, Cell) \
-                        else getattr(cell, f"_ref_{var}")
-                except (AttributeError, NameError) as e:
-                    raise ConfigError(None, f"reports: variable_name {var!r}",
-                                      f"a range variable at the soma of {population}[{nid}]", str(e)) from e
-                vec = h.Vector()
-                vec.record(ref, dt)
-                vectors[var].append(vec)
-        return _Recorder(population, np.asarray(node_ids), variables, vectors, dt, start, stop)
+        node_ids = np.asarray(node_ids)
+        cells = self._cells[population]
+        columns = np.flatnonzero(self._rank[population][node_ids] == self.rank)  # the cells this rank owns
+        error: BaseException | None = None
+        try:
+            for nid in node_ids[columns].tolist():
+                cell = cells[int(nid)]
+                for var in variables:
+                    try:
+                        ref = getattr(cell.soma(0.5), f"_ref_{var}") if isinstance(cell, Cell) \
+                            else getattr(cell, f"_ref_{var}")
+                    except (AttributeError, NameError) as e:
+                        raise ConfigError(None, f"reports: variable_name {var!r}",
+                                          f"a range variable at the soma of {population}[{nid}]", str(e)) from e
+                    vec = h.Vector()
+                    vec.record(ref, dt)
+                    vectors[var].append(vec)
+        except Exception as e:
+            error = e
+        agree_on_errors(self.pc, error)  # every rank records its share of the same report
+        return _Recorder(population, node_ids, variables, vectors, dt, start, stop, columns)
 
     def collect_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         t = self._spk_t.as_numpy().copy()
@@ -459,6 +550,38 @@ class NeuronBackend:
             out[name] = (g[m] - self._base[name], t[m])
         return out
 
+    # ------------------------------------------- electrodes, segment and synapse recording (electrodes.py,
+    # recorders.py): thin entry points the generic modules of modelkit.simulator.electrodes/compartments call
+    def add_voltage_clamp(self, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
+                          rs: np.ndarray | None = None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
+                          section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list:
+        """Three-step ``SEClamp`` (mV, ms, MΩ) on the local cells among ``node_ids`` (see electrodes.add_seclamps)."""
+        from modelkit.simulator.neuron.electrodes import add_seclamps
+        return add_seclamps(self, population, node_ids, amps, durations, rs, rs_schedule, section)
+
+    def segment_geometry(self, population: str, node_ids: np.ndarray) -> dict:
+        """{node id: SegmentGeometry} (µm, placed and rotated) of the local biophysical cells among ``node_ids``."""
+        from modelkit.simulator.neuron.electrodes import cell_geometry
+        return cell_geometry(self, population, node_ids)
+
+    def play_extracellular(self, population: str, coefficients: dict, times: np.ndarray, values: np.ndarray) -> None:
+        """``e_extracellular`` (mV) = coefficient per segment x ``values`` (a step function of ``times``, ms)."""
+        from modelkit.simulator.neuron.electrodes import play_extracellular
+        play_extracellular(self, population, coefficients, times, values)
+
+    def record_segments(self, population: str, node_ids: np.ndarray, variables: Sequence[str], sections: Any,
+                        dt: float, start: float, stop: float, where: str = "reports") -> Any:
+        """Record range variables at every segment of the chosen section types of the local cells."""
+        from modelkit.simulator.neuron.recorders import record_segments, section_types
+        return record_segments(self, population, node_ids, variables, section_types(sections, where), dt, start,
+                               stop, where)
+
+    def record_synapses(self, population: str, node_ids: np.ndarray, variables: Sequence[str], syn_type: str | None,
+                        dt: float, start: float, stop: float, where: str = "reports") -> Any:
+        """Record variables of the synapses of kind ``syn_type`` on the local cells (bmtk's netcon_report)."""
+        from modelkit.simulator.neuron.recorders import record_synapses
+        return record_synapses(self, population, node_ids, variables, syn_type, dt, start, stop, where)
+
     # ------------------------------------------------------------------ time
     def run_until(self, t: float) -> None:
         h, pc = self.h, self.pc
@@ -467,11 +590,16 @@ class NeuronBackend:
             if self._play:
                 tt = np.concatenate([p[0] for p in self._play])
                 gg = np.concatenate([p[1] for p in self._play])
-                order = np.argsort(tt, kind="stable")
-                tv, gv = h.Vector(tt[order]), h.Vector(gg[order].astype(float))
-                ps = h.PatternStim()
-                ps.play(tv, gv)
-                self._keep += [ps, tv, gv]
+                if self.n_processes > 1:  # play only the spikes of sources with synapses on this rank
+                    used = np.unique(np.concatenate(self._virtual_used)) if self._virtual_used else gg[:0]
+                    keep = np.isin(gg, used)
+                    tt, gg = tt[keep], gg[keep]
+                if len(tt):
+                    order = np.argsort(tt, kind="stable")
+                    tv, gv = h.Vector(tt[order]), h.Vector(gg[order].astype(float))
+                    ps = h.PatternStim()
+                    ps.play(tv, gv)
+                    self._keep += [ps, tv, gv]
             pc.set_maxstep(10)
             h.finitialize(self._v_init)
         assert self._options is not None
@@ -484,10 +612,14 @@ class NeuronBackend:
     def close(self) -> None:
         if self.pc is not None:
             self.pc.gid_clear()
+        if self.__dict__.pop("_fast_imem", False):  # an ECP report switched it on: it costs every later run
+            self.h.cvode.use_fast_imem(0)
+        self.__dict__.pop("_geometry_cache", None)
         self._keep.clear()
         self._cells.clear()
         self._types.clear()
         self._play.clear()
+        self._virtual_used.clear()
         self._spk_t = self._spk_gid = None
         self.pc = None
 

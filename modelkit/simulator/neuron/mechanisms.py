@@ -42,10 +42,13 @@ def import_neuron() -> Any:
     BackendUnavailableError
         NEURON is not installed (``pip install neuron``).
     """
+    from modelkit.simulator.neuron.distribute import prepare_mpi, start_mpi
+    prepare_mpi()  # under an MPI launcher NEURON must find the MPI library before it is imported
     try:
         from neuron import h
     except ImportError as e:  # pragma: no cover - neuron is a dependency
         raise BackendUnavailableError(f"NEURON cannot be imported ({e}); pip install neuron") from e
+    start_mpi(h)
     h.load_file("stdrun.hoc")
     h.load_file("import3d.hoc")
     return h

@@ -80,6 +80,9 @@ class MorphologyTable:
     nseg: np.ndarray
     _vectors: list[Any] = field(default_factory=list, repr=False)
     seg_props: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    #: Import3d's logical connection point of each section (``pt3dstyle``; NaN where none), (n, 3) µm: keeps
+    #: ``define_shape`` from moving soma children onto the soma centre, as it does not in bmtk
+    logical: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_sections(self) -> int:
@@ -113,7 +116,8 @@ class MorphologyTable:
             points=[self.points[i] for i in keep] + [np.empty((0, 4)), np.empty((0, 4))],
             length=np.concatenate([self.length[keep], [STUB_LENGTH, STUB_LENGTH]]),
             diam=np.concatenate([self.diam[keep], list(d)]),
-            nseg=np.concatenate([self.nseg[keep], [1, 1]]))
+            nseg=np.concatenate([self.nseg[keep], [1, 1]]),
+            logical=None if self.logical is None else np.concatenate([self.logical[keep], np.full((2, 3), np.nan)]))
 
     def instantiate(self, h: Any, label: str) -> "Cell":
         """A new cell with these sections (named ``<label>.<name>``)."""
@@ -125,6 +129,8 @@ class MorphologyTable:
             vec = self._vectors[i]
             if vec is not None:
                 h.pt3dadd(*vec, sec=sec)
+                if self.logical is not None and not np.isnan(self.logical[i, 0]):
+                    h.pt3dstyle(1, *self.logical[i].tolist(), sec=sec)
             else:
                 sec.L = float(self.length[i])
                 sec.diam = float(self.diam[i])
@@ -191,6 +197,7 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
     names, types = [], np.zeros(n, np.int64)
     parent, parent_x, child_x = np.full(n, -1, np.int64), np.zeros(n), np.zeros(n)
     length, diam, points = np.zeros(n), np.zeros(n), []
+    logical = np.full((n, 3), np.nan)
     axon_diams = [float("nan"), float("nan")]
     for i, s in enumerate(secs):
         nm = s.hname().split(".")[-1]
@@ -207,6 +214,10 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
         k = int(s.n3d())
         points.append(np.array([[s.x3d(j), s.y3d(j), s.z3d(j), s.diam3d(j)] for j in range(k)]).reshape(k, 4))
         length[i], diam[i] = s.L, s.diam
+        if h.pt3dstyle(sec=s):
+            refs = (h.ref(0.0), h.ref(0.0), h.ref(0.0))
+            h.pt3dstyle(1, *refs, sec=s)
+            logical[i] = [r[0] for r in refs]
         if kind == "axon":
             if axon_diams[0] != axon_diams[0]:
                 axon_diams[0] = s.diam
@@ -216,7 +227,7 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
         if not len(soma):
             raise ConfigError(path, where, "a soma (SWC type 1)", "none")
     table = MorphologyTable(path, names, types, parent, parent_x, child_x, points, length, diam,
-                            np.ones(n, np.int64))
+                            np.ones(n, np.int64), logical=logical)
     del obj, secs  # the Import3d cell goes away; only the table stays
     return table, (axon_diams[0], axon_diams[1])
 

@@ -1,0 +1,153 @@
+"""Electrodes on NEURON cells: voltage clamps (``SEClamp``), and extracellular potentials played into
+the ``extracellular`` mechanism (xstim); plus segment positions, which both xstim and ECP need.
+
+Only the cells this rank owns are touched, so every function works the same under MPI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError
+from modelkit.simulator.neuron.geometry import SegmentGeometry, euler_matrix, node_placement, table_geometry
+from modelkit.simulator.neuron.morphology import Cell
+
+__all__ = ["add_seclamps", "cell_geometry", "play_extracellular"]
+
+#: MΩ: the series resistance that switches a clamp off (bmtk's value)
+OFF_RESISTANCE = 1e20
+
+
+def _local_cells(backend: Any, population: str, node_ids: np.ndarray, what: str,
+                 skip_artificial: bool = False) -> list[tuple[int, Cell]]:
+    """(node id, cell) of the biophysical cells among ``node_ids`` built on this rank (artificial cells are an
+    error, or skipped: they have no segments for a field to act on or currents to add up, as in bmtk)."""
+    cells = backend._cells.get(population, {})
+    out = []
+    for nid in np.asarray(node_ids, dtype=np.int64).tolist():
+        cell = cells.get(nid)
+        if cell is None:
+            continue  # another rank owns it
+        if not isinstance(cell, Cell):
+            if skip_artificial:
+                continue
+            raise ConfigError(None, f"{what} onto {population}[{nid}]", "a biophysical cell", "an artificial cell")
+        out.append((nid, cell))
+    return out
+
+
+def add_seclamps(backend: Any, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
+                 rs: np.ndarray | None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
+                 section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list[tuple[int, Any]]:
+    """One three-step ``SEClamp`` per cell.
+
+    Parameters
+    ----------
+    amps, durations : array, shape (n_cells, 3)
+        Holding potentials (mV) and durations (ms) of the three steps, row per node of ``node_ids``.
+    rs : array (n_cells,) or None
+        Series resistance (MΩ); None keeps NEURON's default (1 MΩ).
+    rs_schedule : (times, values), optional
+        Play the series resistance (MΩ) as a step function of time (ms) instead.
+    section : (type, index, x)
+        Where: the ``index``-th section of that type, at ``x``.
+
+    Returns
+    -------
+    list of (node id, SEClamp)
+    """
+    h = backend.h
+    where = "inputs: SEClamp"
+    ids = np.asarray(node_ids, dtype=np.int64)
+    row = {int(n): k for k, n in enumerate(ids.tolist())}
+    made = []
+    for nid, cell in _local_cells(backend, population, ids, where):
+        secs = cell.groups().get(section[0], [])
+        if not 0 <= section[1] < len(secs):
+            raise ConfigError(cell.table.path, f"{where}: section {section[0]}[{section[1]}]",
+                              f"a section the morphology of {cell.label} has", f"{len(secs)} {section[0]} sections")
+        clamp = h.SEClamp(secs[section[1]](section[2]))
+        k = row[nid]
+        clamp.dur1, clamp.dur2, clamp.dur3 = (float(x) for x in durations[k])
+        clamp.amp1, clamp.amp2, clamp.amp3 = (float(x) for x in amps[k])
+        if rs is not None and np.isfinite(rs[k]):
+            clamp.rs = float(rs[k])
+        backend._keep.append(clamp)
+        if rs_schedule is not None:
+            tv, rv = h.Vector(rs_schedule[0]), h.Vector(rs_schedule[1])
+            rv.play(clamp._ref_rs, tv, 0)
+            backend._keep += [tv, rv]
+        made.append((nid, clamp))
+    return made
+
+
+def cell_geometry(backend: Any, population: str, node_ids: np.ndarray) -> dict[int, SegmentGeometry]:
+    """Segment ends (µm) of the biophysical cells among ``node_ids`` built on this rank, placed and rotated by
+    their node properties."""
+    h = backend.h
+    cache = backend.__dict__.setdefault("_geometry_cache", {})
+    local = _local_cells(backend, population, node_ids, "extracellular electrode", skip_artificial=True)
+    if not local:
+        return {}
+    ids = np.array([n for n, _ in local], dtype=np.int64)
+    pos, ang = node_placement(backend._network.nodes[population], ids)
+    out = {}
+    for k, (nid, cell) in enumerate(local):
+        key = id(cell.table)
+        if key not in cache:
+            cache[key] = (cell.table, table_geometry(h, cell.table))  # the table is kept so its id stays unique
+        out[nid] = cache[key][1].placed(euler_matrix(ang[k]), pos[k])
+    return out
+
+
+def play_extracellular(backend: Any, population: str, coefficients: dict[int, np.ndarray], times: np.ndarray,
+                       values: np.ndarray) -> None:
+    """Set ``e_extracellular`` (mV) of every segment to ``coefficient x value(t)``.
+
+    ``values[k]`` holds from ``times[k]`` (ms) until the next time; the cells get the
+    ``extracellular`` mechanism.  Changes are NEURON events (``cvode.event``) at the given
+    times only, so a DC pulse costs two events however long the run, and the value set at
+    ``t`` acts on the step that starts at ``t``.
+    """
+    h = backend.h
+    times = np.asarray(times, dtype=float)
+    values = np.asarray(values, dtype=float)
+    cells = backend._cells.get(population, {})
+    ptrs: list[tuple[Any, np.ndarray]] = []
+    for nid, coef in coefficients.items():
+        cell = cells[int(nid)]
+        n = sum(int(sec.nseg) for sec in cell.sections)
+        if len(coef) != n:
+            raise ValueError(f"{cell.label}: {len(coef)} coefficients for {n} segments")
+        for sec in cell.sections:
+            sec.insert("extracellular")
+        ptrs.append((cell, np.asarray(coef, dtype=float)))
+    if not ptrs:
+        return
+    vectors: list[tuple[Any, np.ndarray]] = []
+
+    def pointers() -> None:  # segment data move when mechanisms are inserted: take the pointers at init
+        vectors.clear()
+        for cell, coef in ptrs:
+            pv = h.PtrVector(len(coef))
+            j = 0
+            for sec in cell.sections:
+                for seg in sec:
+                    pv.pset(j, seg._ref_e_extracellular)
+                    j += 1
+            vectors.append((pv, coef))
+        for t in times.tolist():
+            h.cvode.event(t, _setter(h, vectors, values, times, t))
+
+    backend._keep.append(h.FInitializeHandler(1, pointers))
+
+
+def _setter(h: Any, vectors: list, values: np.ndarray, times: np.ndarray, t: float) -> Any:
+    value = float(values[int(np.searchsorted(times, t, side="right")) - 1])
+
+    def set_values() -> None:
+        for pv, coef in vectors:
+            pv.scatter(h.Vector(coef * value))
+    return set_values

@@ -1,0 +1,176 @@
+"""Recording at many places per cell: every segment (compartment reports, membrane currents for ECP) or
+every synapse of a kind (bmtk's ``netcon_report``).
+
+A :class:`ElementRecorder` holds one ``Vector.record`` per element of the cells this
+rank owns and describes them as SONATA mapping columns (``node_ids``, ``counts``,
+``element_ids`` = section index, ``element_pos`` = x along the section); the report
+modules gather those across ranks by node id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ConfigError
+from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES
+from modelkit.simulator.neuron.morphology import Cell
+
+__all__ = ["ElementRecorder", "record_segments", "record_synapses", "section_types"]
+
+#: units of range variables and synapse variables written into report files
+UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
+         "ica": "mA/cm2", "i_membrane_": "nA", "i": "nA", "g": "uS", "tau1": "ms", "tau2": "ms", "e": "mV"}
+
+
+class ElementRecorder:
+    """Vectors sampling variables at the elements of the local cells; ``collect`` hands over new frames.
+
+    Attributes
+    ----------
+    population : str
+    node_ids, counts : ndarray of int
+        Local cells (ascending) and their number of elements.
+    element_ids : ndarray of int
+        Section index (``all`` order) of each element, cells one after the other.
+    element_pos : ndarray of float
+        Position along the section (0-1).
+    time_window : (start, stop, dt)
+        ms, of the frames ``collect`` returns (samples in (start, stop]).
+    """
+
+    def __init__(self, population: str, node_ids: np.ndarray, counts: np.ndarray, element_ids: np.ndarray,
+                 element_pos: np.ndarray, vectors: dict[str, list[Any]], dt: float, start: float,
+                 stop: float) -> None:
+        self.population = population
+        self.node_ids = np.asarray(node_ids, dtype=np.int64)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.element_ids = np.asarray(element_ids, dtype=np.int64)
+        self.element_pos = np.asarray(element_pos, dtype=float)
+        self.variables = tuple(vectors)
+        self.units = {v: UNITS.get(v, "") for v in vectors}
+        self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
+        self._vectors = vectors
+        self._dt, self._start, self._stop = dt, start, stop
+        self._next = 0
+
+    def collect(self) -> dict[str, np.ndarray]:
+        """``{variable: (frames, elements)}`` sampled since the last call, inside the report window."""
+        n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
+        if not any(self._vectors.values()):  # no local element: count the frames from the clock instead
+            return {var: np.empty((0, 0)) for var in self._vectors}
+        t = (self._next + np.arange(n)) * self._dt
+        keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
+        out = {}
+        for var, vs in self._vectors.items():
+            a = np.empty((n, len(vs)))
+            for j, v in enumerate(vs):
+                a[:, j] = v.as_numpy()[:n]
+                if n:
+                    v.remove(0, n - 1)
+            out[var] = a[keep]
+        self._next += n
+        return out
+
+
+def section_types(value: Any, where: str) -> set[int] | None:
+    """SWC type codes of a report's ``sections`` (``all``, a name or a list of names); None = every type."""
+    names = [value] if isinstance(value, str) else list(value or ["all"])
+    if any(str(n).lower() == "all" for n in names):
+        return None
+    out = set()
+    for n in names:
+        kind = SECTION_ALIASES.get(str(n).lower())
+        if kind is None:
+            raise ConfigError(None, f"{where}.sections", f"all or section names ({', '.join(sorted(SECTION_ALIASES))})",
+                              repr(n))
+        out.add(SECTION_TYPES[kind])
+    return out
+
+
+def _cells(backend: Any, population: str, node_ids: np.ndarray) -> list[tuple[int, Cell]]:
+    cells = backend._cells.get(population, {})
+    return [(n, cells[n]) for n in np.unique(np.asarray(node_ids, dtype=np.int64)).tolist()
+            if isinstance(cells.get(n), Cell)]
+
+
+def record_segments(backend: Any, population: str, node_ids: np.ndarray, variables: Sequence[str],
+                    types: set[int] | None, dt: float, start: float, stop: float, where: str) -> ElementRecorder:
+    """Record range variables at every segment (of the section ``types``; None: all) of the local cells."""
+    h = backend.h
+    if "i_membrane_" in variables:
+        h.cvode.use_fast_imem(1)
+        backend.__dict__["_fast_imem"] = True
+    vectors: dict[str, list[Any]] = {v: [] for v in variables}
+    ids, counts, el, pos = [], [], [], []
+    for nid, cell in _cells(backend, population, node_ids):
+        n = 0
+        for i, sec in enumerate(cell.sections):
+            if types is not None and int(cell.table.types[i]) not in types:
+                continue
+            for seg in sec:
+                for var in variables:
+                    try:
+                        ref = getattr(seg, f"_ref_{var}")
+                    except (AttributeError, NameError) as e:
+                        raise ConfigError(None, f"{where}.variable_name {var!r}",
+                                          f"a range variable of every recorded segment of {cell.label} "
+                                          f"({cell.table.path})", f"none in {sec.name()}") from e
+                    vec = h.Vector()
+                    vec.record(ref, dt)
+                    vectors[var].append(vec)
+                el.append(i)
+                pos.append(seg.x)
+                n += 1
+        ids.append(nid)
+        counts.append(n)
+    return ElementRecorder(population, np.asarray(ids), np.asarray(counts), np.asarray(el), np.asarray(pos),
+                           vectors, dt, start, stop)
+
+
+def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variables: Sequence[str],
+                    syn_type: str | None, dt: float, start: float, stop: float, where: str) -> ElementRecorder:
+    """Record variables of the synapses (point processes whose name starts with ``syn_type``; None: all) on
+    the local cells, in the order they were made; element = (section index, x) of each synapse."""
+    h = backend.h
+    local = _cells(backend, population, node_ids)
+    owner = {}
+    for k, (_, cell) in enumerate(local):
+        for i, sec in enumerate(cell.sections):
+            owner[sec] = (k, i)
+    found: list[list[tuple[int, float, Any]]] = [[] for _ in local]
+    seen: set[int] = set()
+    for obj in backend._keep:
+        if not hasattr(obj, "get_segment") or id(obj) in seen:
+            continue
+        name = obj.hname()
+        if syn_type and not name.startswith(syn_type):
+            continue
+        if name.startswith(("IClamp", "SEClamp")):
+            continue  # electrodes, not synapses
+        seg = obj.get_segment()
+        if seg is None or seg.sec not in owner:
+            continue
+        seen.add(id(obj))
+        k, i = owner[seg.sec]
+        found[k].append((i, float(seg.x), obj))
+    vectors: dict[str, list[Any]] = {v: [] for v in variables}
+    el, pos, counts = [], [], []
+    for syns in found:
+        for i, x, syn in syns:
+            for var in variables:
+                try:
+                    ref = getattr(syn, f"_ref_{var}")
+                except (AttributeError, NameError) as e:
+                    raise ConfigError(None, f"{where}.variable_name {var!r}", f"a variable of {syn.hname()}",
+                                      "none") from e
+                vec = h.Vector()
+                vec.record(ref, dt)
+                vectors[var].append(vec)
+            el.append(i)
+            pos.append(x)
+        counts.append(len(syns))
+    return ElementRecorder(population, np.array([n for n, _ in local], dtype=np.int64), np.asarray(counts),
+                           np.asarray(el), np.asarray(pos), vectors, dt, start, stop)

@@ -1,0 +1,79 @@
+"""A NEURON network on 2 real MPI engines of an ipyparallel cluster: rank 0 streams every spike once."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from modelkit.cluster import RunStoppedError, run_on_cluster, start_cluster, stop_cluster
+
+pytest.importorskip("neuron", reason="NEURON is not installed")
+
+
+def _intfire_network(d: Path) -> Path:
+    """60 IntFire1 cells, recurrent, driven by 20 virtual Poisson inputs (the builder's files + a config)."""
+    from modelkit.builder import FixedInDegree, NetworkBuilder
+    net = NetworkBuilder("cortex", seed=5)
+    net.add_nodes(N=45, ei="e", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_nodes(N=15, ei="i", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(6), syn_weight=0.15,
+                  delay=1.5)
+    net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(3), syn_weight=-0.3,
+                  delay=1.0)
+    inputs = NetworkBuilder("input", seed=5)
+    inputs.add_nodes(N=20, model_type="virtual")
+    inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(5), syn_weight=0.3, delay=2.0)
+    net.save(d / "network")
+    inputs.save(d / "network")
+    cfg = {"run": {"tstop": 400.0, "dt": 0.05, "nsteps_block": 1000},
+           "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
+                                   "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
+                                  for n in ("cortex", "input")],
+                        "edges": [{"edges_file": str(d / "network" / f"{s}_cortex_edges.h5"),
+                                   "edge_types_file": str(d / "network" / f"{s}_cortex_edge_types.csv")}
+                                  for s in ("cortex", "input")]},
+           "inputs": {"noise": {"input_type": "spikes", "module": "poisson", "node_set": "input", "rate": 40.0}},
+           "output": {"output_dir": str(d / "output"), "spikes_file": "spikes.h5", "log_file": "log.txt"}}
+    path = d / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mpi_cluster(tmp_path_factory):
+    """Two engines launched by mpiexec as one MPI job."""
+    rc = start_cluster(2, engines="mpi", profile_dir=tmp_path_factory.mktemp("ipp_mpi") / "profile")
+    yield rc
+    stop_cluster(rc)
+
+
+def test_neuron_on_two_mpi_engines_streams_exactly_the_spikes_file(mpi_cluster, tmp_path, stream_equals_file):
+    config = _intfire_network(tmp_path)
+    run = run_on_cluster(config, cluster=mpi_cluster, engines="all", backend="neuron", output_dir=tmp_path / "out")
+    assert run.wait(300) == "done", run.error
+    assert len(run.engine_ids) == 2
+    stream_equals_file(run, run.result)  # no spike lost, none twice
+    assert run.result.backend == "neuron" and run.result.n_cells == {"cortex": 60}
+    log = (tmp_path / "out" / "log.txt").read_text()
+    assert "distribution over 2 ranks" in log  # both engines simulated a share of the cells
+    assert run.progress.t == 400.0
+
+
+def test_stop_ends_the_run_on_every_mpi_engine(mpi_cluster, tmp_path):
+    """Rank 0 sees the stop request; rank 1 must leave the run too (not wait in the spike exchange)."""
+    config = _intfire_network(tmp_path)
+    d = json.loads(config.read_text())
+    d["run"].update(tstop=1e6, nsteps_block=200)  # 10 ms blocks, far more than the test waits for
+    config.write_text(json.dumps(d))
+    run = run_on_cluster(config, cluster=mpi_cluster, engines="all", backend="neuron", output_dir=tmp_path / "out")
+    deadline = time.monotonic() + 120
+    while run.progress.t < 50.0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert run.progress.t >= 50.0, run.error
+    assert run.stop(timeout=60) == "stopped"
+    assert isinstance(run.error, RunStoppedError)
+    assert not (tmp_path / "out").exists() and (tmp_path / "out.failed" / "log.txt").exists()
+    assert mpi_cluster[:].apply_sync(abs, -1) == [1, 1]  # both engines are free again

@@ -1,0 +1,149 @@
+"""SEClamp, extracellular stimulation (xstim), ECP and multi-element reports of the NEURON backend, each
+compared with bmtk's BioNet run on the same config in a child process (tests/neuron/bmtk_child.py).
+
+bio_1cell places its synapses at explicit sections, so both simulators build the very same cell and the
+numbers agree to float rounding: we allow 1e-4 mV on membrane potentials (100x bmtk-vs-bmtk rounding
+seen here, 4e-6 mV, and still 1000x below the 0.1 mV the issue asks for traces) and 1e-6 relative to the
+signal on ECP and synaptic currents.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from modelkit.simulator.electrodes import line_source_transfer, waveform_values
+from modelkit.simulator.neuron.mechanisms import compile_mechanisms
+from modelkit.simulator.run import simulate
+from modelkit.sonata import read_ecp
+
+V_TOL = 1e-4  # mV
+CHILD = Path(__file__).with_name("bmtk_child.py")
+
+
+def _twin(bmtk_config, tmp_path: Path, name: str, edit, mk_edit=None, seclamp: dict | None = None):
+    """Run one bio_1cell config through bmtk (child process) and modelkit; return both output folders."""
+    cfg = bmtk_config("bio_1cell", name)
+    d = json.loads(cfg.read_text())
+    edit(d)
+    d["output"]["output_dir"] = str(tmp_path / "bmtk")
+    cfg.write_text(json.dumps(d))
+    lib = compile_mechanisms(d["components"]["mechanisms_dir"])
+    args = [sys.executable, str(CHILD), str(cfg), lib] + ([json.dumps(seclamp)] if seclamp else [])
+    r = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    d["output"]["output_dir"] = str(tmp_path / "mk")
+    if mk_edit:
+        mk_edit(d)
+    mine = tmp_path / "mk.json"
+    mine.write_text(json.dumps(d))
+    simulate(str(mine), progress=False)
+    return tmp_path / "mk", tmp_path / "bmtk"
+
+
+def _soma_v(folder: Path) -> np.ndarray:
+    with h5py.File(folder / "membrane_potential.h5") as f:
+        return f["report/biocell/data"][:, 0]
+
+
+def test_seclamp_matches_bmtk(bmtk_config, tmp_path: Path) -> None:
+    clamp = {"amps": [-70.0, -20.0, -60.0], "durations": [50.0, 80.0, 50.0], "rs": 0.5}
+
+    def edit(d: dict) -> None:
+        d["run"]["tstop"] = 200.0
+        d["inputs"] = {}
+
+    def mk(d: dict) -> None:
+        d["inputs"] = {"vc": {"input_type": "current_clamp", "module": "SEClamp", "node_set": "biocell", **clamp}}
+    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_iclamp.json", edit, mk, clamp)
+    a, b = _soma_v(ours), _soma_v(theirs)
+    assert a.shape == b.shape == (2000,)
+    print(f"SEClamp: max |v - v_bmtk| = {np.abs(a - b).max():.2e} mV")
+    assert np.abs(a - b).max() < V_TOL
+    # clamped at the step levels (within the drop across rs = 0.5 MΩ of the cell's own currents)
+    assert abs(a[1000] - -20.0) < 2.0 and abs(a[400] - -70.0) < 2.0
+
+
+def test_xstim_point_and_line_electrodes_match_bmtk(bmtk_config, tmp_path: Path) -> None:
+    line = tmp_path / "line_mesh.csv"  # a 100-µm line electrode: 11 points along x
+    line.write_text("x_pos y_pos z_pos\n" + "".join(f"{x} 0 0\n" for x in np.linspace(-50, 50, 11)))
+    pos = tmp_path / "stim.csv"
+    pos.write_text("electrode_mesh_file pos_x pos_y pos_z rotation_x rotation_y rotation_z\n"
+                   f"{line.name} 120 -100 60 0 0 0.5\n"
+                   f"{line.name} -150 0 0 0 1.5708 0\n")
+
+    def edit(d: dict) -> None:
+        d["run"]["tstop"] = 300.0
+        d["inputs"] = {"xs": {"input_type": "lfp", "node_set": "all", "module": "xstim", "positions_file": str(pos),
+                              "waveform": {"shape": "sin", "del": 50.0, "amp": 0.2, "dur": 200.0, "freq": 20.0}}}
+    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_iclamp.json", edit)
+    a, b = _soma_v(ours), _soma_v(theirs)
+    still, driven = (np.abs(np.diff(a[300:500])).max(), np.abs(np.diff(a[600:2400])).max())
+    print(f"xstim: max |v - v_bmtk| = {np.abs(a - b).max():.2e} mV; largest step change of v before the "
+          f"stimulus {still:.3f} mV, during it {driven:.3f} mV")
+    assert np.abs(a - b).max() < V_TOL
+    assert driven > 5 * still  # the 20-Hz field moves the soma
+
+
+def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: Path) -> None:
+    # channels along a line away from the soma (at y = -100 µm), and one far away
+    el = tmp_path / "electrodes.csv"
+    el.write_text("channel x_pos y_pos z_pos\n0 20 -100 0\n1 60 -100 0\n2 150 -100 0\n3 400 -100 0\n4 0 2000 0\n")
+
+    def edit(d: dict) -> None:
+        d["run"]["tstop"] = 300.0
+        d["reports"].update({
+            "ecp": {"cells": "all", "module": "extracellular", "variable_name": "v", "electrode_positions": str(el),
+                    "file_name": "ecp.h5"},
+            "syn": {"cells": [0], "variable_name": "i", "module": "netcon_report", "sections": "soma",
+                    "syn_type": "Exp2Syn", "file_name": "syn_i.h5"},
+            "all_v": {"cells": [0], "variable_name": "v", "module": "membrane_report", "sections": "all",
+                      "file_name": "all_v.h5"}})
+    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_syns.json", edit)
+    e1, e2 = read_ecp(ours / "ecp.h5"), read_ecp(theirs / "ecp.h5")
+    assert e1.data.shape == e2.data.shape == (3000, 5)
+    assert e1.time == pytest.approx((0.1, 300.1, 0.1))  # frames at dt .. tstop, as bmtk's rows are
+    amp = np.abs(e1.data).max(axis=0)
+    err = np.abs(e1.data - e2.data).max(axis=0)
+    print("ECP peak |V| per channel (mV):", np.array2string(amp, precision=3), "max diff to bmtk:",
+          np.array2string(err, precision=1))
+    assert np.all(err <= 1e-6 * amp)
+    assert np.all(np.diff(amp) < 0)  # farther from the cell, smaller signal
+    assert amp[0] > 1e-3 and amp[4] < 1e-2 * amp[0]
+    for name in ("syn_i.h5", "all_v.h5"):
+        with h5py.File(ours / name) as f, h5py.File(theirs / name) as g:
+            a, b = f["report/biocell"], g["report/biocell"]
+            assert np.array_equal(a["mapping/element_ids"][:], b["mapping/element_ids"][:])
+            assert np.allclose(a["mapping/element_pos"][:], b["mapping/element_pos"][:], atol=1e-6)
+            x, y = a["data"][:], b["data"][:]
+            assert x.shape == y.shape
+            tol = V_TOL if name == "all_v.h5" else 1e-6 * np.abs(y).max()
+            print(f"{name}: {x.shape[1]} elements, max diff to bmtk {np.abs(x - y).max():.2e}")
+            assert np.abs(x - y).max() < tol
+    with h5py.File(ours / "all_v.h5") as f:  # the soma segment of the all-sections report is the soma report
+        assert np.array_equal(f["report/biocell/data"][:, 0], _soma_v(ours))
+
+
+def test_line_source_is_a_point_source_far_away() -> None:
+    p0, p1 = np.array([[0.0, 0.0, -5.0]]), np.array([[0.0, 0.0, 5.0]])
+    sites = np.array([[1000.0, 0.0, 0.0], [0.0, 0.0, 2000.0], [3.0, 0.0, 0.0]])
+    tr = line_source_transfer(sites, p0, p1)[:, 0]
+    point = 1.0 / (4 * np.pi * 0.3 * np.array([1000.0, 2000.0]))  # mV per nA at r µm, σ = 0.3 S/m
+    assert tr[:2] == pytest.approx(point, rel=1e-4)
+    assert tr[2] > 1.0 / (4 * np.pi * 0.3 * 3.0) * 0.5  # near the segment: finite, of the 1/r order
+    clipped = line_source_transfer(sites[2:], p0, p1, minimum_distance=10.0)[0, 0]
+    assert clipped < tr[2]
+
+
+def test_waveforms() -> None:
+    t = np.arange(0, 10.0, 1.0)
+    assert waveform_values({"shape": "dc", "del": 2.0, "dur": 3.0, "amp": 0.5}, t).tolist() == \
+        [0, 0, 0, 0.5, 0.5, 0, 0, 0, 0, 0]
+    s = waveform_values({"shape": "sin", "del": 0.0, "dur": 100.0, "amp": 1.0, "freq": 250.0, "phase": 0.0}, t)
+    assert s[1] == pytest.approx(1.0) and s[3] == pytest.approx(-1.0)  # 250 Hz: a period of 4 ms

@@ -1,0 +1,216 @@
+"""NEURON on real MPI ranks (``mpiexec`` from the mpich wheel): the same spikes and reports on 1, 2 and 4
+ranks, whatever the cell distribution; launches whose ranks would run serial copies stop before writing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelkit.simulator.neuron.distribute import assign_ranks
+from modelkit.sonata import CompartmentReport, read_spikes
+
+BIN = os.path.dirname(sys.executable)
+MPIEXEC = os.path.join(BIN, "mpiexec")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="mpiexec (pip install mpich) is not installed")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
+                                                            "PMIX_SIZE", "MPI_LIB_NRN_PATH")}
+    env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def mk_run(n: int, config: Path, out: Path, *, env: dict[str, str] | None = None,
+           timeout: float = 300) -> subprocess.CompletedProcess:
+    """``mpiexec -n N python -m modelkit run CONFIG --output OUT`` (n = 0: no launcher at all)."""
+    cmd = [sys.executable, "-m", "modelkit", "run", str(config), "--output", str(out), "--quiet", "--backend", "neuron"]
+    if n:
+        cmd = [MPIEXEC, "-n", str(n), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or _env())
+
+
+def assert_same_outputs(a: Path, b: Path, reports: tuple[str, ...]) -> int:
+    """Identical spikes files, reports equal to float tolerance; returns the number of spikes."""
+    sa, sb = read_spikes(a / "spikes.h5"), read_spikes(b / "spikes.h5")
+    assert set(sa) == set(sb)
+    n = 0
+    for pop in sa:
+        np.testing.assert_array_equal(sa[pop].node_ids, sb[pop].node_ids)
+        np.testing.assert_array_equal(sa[pop].timestamps, sb[pop].timestamps)
+        n += len(sa[pop].node_ids)
+    for name in reports:
+        ra, rb = CompartmentReport(a / f"{name}.h5"), CompartmentReport(b / f"{name}.h5")
+        for pop in ra.populations:
+            da, db = ra[pop], rb[pop]
+            np.testing.assert_array_equal(da.node_ids, db.node_ids)
+            np.testing.assert_array_equal(da.index_pointers, db.index_pointers)
+            np.testing.assert_array_equal(da.element_ids, db.element_ids)
+            assert np.isfinite(db.data()).all()  # every rank's columns arrived
+            np.testing.assert_allclose(da.data(), db.data(), rtol=0, atol=1e-9)
+    return n
+
+
+# ------------------------------------------------------------------------------------------- distribution
+def test_assign_ranks_round_robin_and_balanced() -> None:
+    cost = np.array([10.0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 10])
+    np.testing.assert_array_equal(assign_ranks(cost, 3, "round_robin"), np.arange(12) % 3)
+    r = assign_ranks(cost, 3, "balanced")
+    load = np.bincount(r, weights=cost, minlength=3)
+    assert load.max() - load.min() <= 1.0 and sorted(load) == [10.0, 10.0, 10.0]
+    assert r[0] != r[11]  # the two heavy cells apart
+    np.testing.assert_array_equal(assign_ranks(cost, 1, "balanced"), np.zeros(12))
+    from modelkit.errors import ConfigError
+    with pytest.raises(ConfigError, match="balanced, round_robin"):
+        assign_ranks(cost, 2, "random")
+
+
+# ------------------------------------------------------------------------------------ IntFire network
+@pytest.fixture(scope="module")
+def intfire_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """80 IntFire1 cells (exc/inh, recurrent) driven by 30 virtual Poisson inputs, made with modelkit's builder."""
+    from modelkit.builder import FixedInDegree, NetworkBuilder
+    d = tmp_path_factory.mktemp("intfire")
+    net = NetworkBuilder("cortex", seed=3)
+    net.add_nodes(N=60, ei="e", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_nodes(N=20, ei="i", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(8), syn_weight=0.15,
+                  delay=1.5)
+    net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(4), syn_weight=-0.3,
+                  delay=1.0)
+    inputs = NetworkBuilder("input", seed=3)
+    inputs.add_nodes(N=30, model_type="virtual")
+    inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(6), syn_weight=0.3, delay=2.0)
+    net.save(d / "network")
+    inputs.save(d / "network")
+    cfg = {
+        "run": {"tstop": 300.0, "dt": 0.05, "nsteps_block": 1000},
+        "target_simulator": "NEURON",
+        "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
+                                "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
+                               for n in ("cortex", "input")],
+                     "edges": [{"edges_file": str(d / "network" / f"{s}_cortex_edges.h5"),
+                                "edge_types_file": str(d / "network" / f"{s}_cortex_edge_types.csv")}
+                               for s in ("cortex", "input")]},
+        "inputs": {"noise": {"input_type": "spikes", "module": "poisson", "node_set": "input", "rate": 40.0}},
+        "reports": {"m": {"cells": {"population": "cortex", "node_id": [0, 1, 2, 3, 40, 61, 79]},
+                          "variable_name": "m", "module": "membrane_report"}},
+        "output": {"output_dir": str(d / "output"), "spikes_file": "spikes.h5", "log_file": "log.txt"},
+    }
+    path = d / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def _with(config: Path, **run: object) -> Path:
+    cfg = json.loads(config.read_text())
+    cfg["run"].update(run)
+    path = config.with_name(f"config_{'_'.join(f'{k}-{v}' for k, v in run.items())}.json")
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_intfire_network_same_spikes_on_1_2_and_4_ranks(intfire_config: Path, tmp_path: Path) -> None:
+    runs = [(1, intfire_config), (2, intfire_config), (4, _with(intfire_config, rank_distribution="round_robin"))]
+    for n, cfg in runs:
+        r = mk_run(n, cfg, tmp_path / f"n{n}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert r.stdout.count("simulated in") == 1  # rank 0 alone reports the run
+    log = (tmp_path / "n4" / "log.txt").read_text()
+    assert "round_robin distribution over 4 ranks" in log
+    assert "balanced distribution over 2 ranks" in (tmp_path / "n2" / "log.txt").read_text()
+    n1 = assert_same_outputs(tmp_path / "n1", tmp_path / "n2", ("m",))
+    assert assert_same_outputs(tmp_path / "n1", tmp_path / "n4", ("m",)) == n1
+    assert n1 > 200  # the network is active, recurrent spikes cross ranks
+
+
+# ------------------------------------------------------------------------------------------ bio_14cells
+@pytest.fixture
+def bio14(bmtk_config) -> Path:
+    path = bmtk_config("bio_14cells", "config.simulation.json")
+    cfg = json.loads(path.read_text())
+    cfg["run"]["tstop"] = 500.0
+    cfg["reports"].pop("syn_report", None)  # compared here: soma v and cai, and v of every segment of 3 cells
+    cfg["reports"]["all_v"] = {"cells": [0, 5, 9], "variable_name": "v", "module": "membrane_report",
+                               "sections": "all"}
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_bio_14cells_same_spikes_and_reports_on_1_and_2_ranks(bio14: Path, tmp_path: Path) -> None:
+    for n in (1, 2):
+        r = mk_run(n, bio14, tmp_path / f"n{n}")
+        assert r.returncode == 0, r.stderr[-3000:]
+    assert "balanced distribution over 2 ranks" in (tmp_path / "n2" / "log.txt").read_text()
+    n = assert_same_outputs(tmp_path / "n1", tmp_path / "n2", ("membrane_potential", "calcium_concentration",
+                                                               "all_v"))
+    assert n > 30
+
+
+# --------------------------------------------------------------------------- launches that cannot run
+def _nothing_written(tmp_path: Path, out: Path) -> None:
+    assert not out.exists()
+    assert not [p for p in os.listdir(tmp_path) if ".partial" in p]
+
+
+def test_neuron_without_mpi_under_mpiexec_stops(intfire_config: Path, tmp_path: Path) -> None:
+    """NEURON's MPI library cannot be loaded: NEURON sees 1 rank under ``mpiexec -n 2``; both ranks stop
+    before building, and no output folder appears (the log is kept in ``<out>.failed``)."""
+    out = tmp_path / "out"
+    r = mk_run(2, intfire_config, out, env=_env(MPI_LIB_NRN_PATH=str(tmp_path / "no-such-libmpi.so")))
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert r.stderr.count("modelkit: neuron: the MPI launcher started 2 ranks but NEURON runs on 1") == 2
+    _nothing_written(tmp_path, out)
+    assert "simulated in" not in r.stdout
+
+
+def test_ranks_that_do_not_see_each_other_stop_before_writing(intfire_config: Path, tmp_path: Path) -> None:
+    """A launcher said 2 ranks but MPI sees 1 (mpi4py for another MPI): no rank writes anything."""
+    out = tmp_path / "out"
+    r = mk_run(0, intfire_config, out, env=_env(PMI_SIZE="2"))
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "launcher started 2 ranks but MPI (mpi4py) sees 1" in r.stderr
+    _nothing_written(tmp_path, out)
+    assert not (tmp_path / "out.failed").exists()
+
+
+def test_an_error_on_one_rank_stops_every_rank(corpus: Path, mechanisms_dir: Path, tmp_path: Path) -> None:
+    """Synapses onto apical dendrites of a cell that has none: only the rank owning that cell sees it; the
+    other rank must stop too (instead of waiting forever in the spike exchange)."""
+    from modelkit.builder import NetworkBuilder
+    comps = corpus / "bmtk" / "examples" / "bio_components"
+    net = NetworkBuilder("bio")
+    for morph, fit in (("Scnn1a_473845048_m.swc", "472363762_fit.json"),
+                       ("Pvalb_470522102_m.swc", "472912177_fit.json")):  # Pvalb: no apical dendrite
+        net.add_nodes(N=1, model_type="biophysical", model_template="ctdb:Biophys1.hoc",
+                      model_processing="aibs_perisomatic", morphology=morph, dynamics_params=fit)
+    src = NetworkBuilder("src")
+    src.add_nodes(N=2, model_type="virtual")
+    src.add_edges(target=net.nodes(), connection_rule=1, syn_weight=1e-3, delay=2.0, model_template="Exp2Syn",
+                  dynamics_params="AMPA_ExcToExc.json", target_sections=["apical"], distance_range=[0.0, 1e4])
+    net.save(tmp_path / "network")
+    src.save(tmp_path / "network")
+    cfg = {"run": {"tstop": 10.0, "dt": 0.1, "dL": 20.0},
+           "components": {"morphologies_dir": str(comps / "morphologies"), "mechanisms_dir": str(mechanisms_dir),
+                          "biophysical_neuron_models_dir": str(comps / "biophysical_neuron_templates" / "ctdb"),
+                          "synaptic_models_dir": str(comps / "synaptic_models")},
+           "networks": {"nodes": [{"nodes_file": str(tmp_path / "network" / f"{n}_nodes.h5"),
+                                   "node_types_file": str(tmp_path / "network" / f"{n}_node_types.csv")}
+                                  for n in ("bio", "src")],
+                        "edges": [{"edges_file": str(tmp_path / "network" / "src_bio_edges.h5"),
+                                   "edge_types_file": str(tmp_path / "network" / "src_bio_edge_types.csv")}]},
+           "output": {"output_dir": str(tmp_path / "out"), "spikes_file": "spikes.h5"}}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    r = mk_run(2, tmp_path / "config.json", tmp_path / "out", timeout=120)
+    assert r.returncode == 2, r.stderr[-3000:]
+    assert "bio[1]" in r.stderr and "target_sections" in r.stderr  # the owner names the cell and the key
+    assert "modelkit: neuron: rank " in r.stderr and " failed: ConfigError" in r.stderr  # the other rank says who
+    _nothing_written(tmp_path, tmp_path / "out")
