@@ -26,6 +26,7 @@ from typing import Any
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, Progress, SpikeStream, StreamSink
+from modelkit.runstatus import RunStatus, suppressed
 
 __all__ = ["run_on_cluster", "LiveRun", "pick_engines"]
 
@@ -44,7 +45,8 @@ def _engine_task(config: Any, kwargs: dict, address: str, control: str, run_id: 
     sink = StreamSink(address, control, run_id, hwm=hwm, send_timeout=send_timeout)
     sink.open()
     try:
-        result = simulate(config, sinks=[sink], **kwargs)
+        with suppressed():  # the notebook's LiveRun records this run (engines inherit MODELKIT_RUNS_DIR)
+            result = simulate(config, sinks=[sink], **kwargs)
         sink.end(result.n_spikes)
         return result
     except BaseException as e:
@@ -127,6 +129,7 @@ class LiveRun:
         self._result: Any = None
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
+        self._status_file: RunStatus | None = None
 
     def _start_watch(self) -> None:
         self._thread = threading.Thread(target=self._watch, name=f"modelkit-run-{self.run_id}", daemon=True)
@@ -137,6 +140,7 @@ class LiveRun:
             while not self._ar.wait(0.1):
                 if self._status == "starting" and self.stream.hello is not None:
                     self._status = "running"
+                self._record()
             try:
                 self._result = self._ar.get()
                 if isinstance(self._result, list):  # several engines (MPI ranks): rank 0 is the first
@@ -164,7 +168,15 @@ class LiveRun:
             self._status = "failed"
         finally:
             self.stream.close()
+            if self._status_file is not None:
+                self._record()
+                self._status_file.finish(self._status, None if self._error is None else str(self._error))
             self._done.set()
+
+    def _record(self) -> None:
+        if self._status_file is not None:
+            p = self.stream.progress()
+            self._status_file.update(t=p.t, tstop=p.tstop, n_spikes=p.n_spikes, status=self._status)
 
     # ------------------------------------------------------------------ control
     @property
@@ -232,6 +244,12 @@ class LiveRun:
     def spikes(self) -> Any:
         """Spikes received so far, as a :class:`~modelkit.analysis.SpikeTable` (a snapshot)."""
         return self.stream.spike_table(source=f"live run {self.run_id}")
+
+    @property
+    def traces(self) -> dict[tuple[str, str, str], tuple[Any, Any, Any]]:
+        """Report frames received so far (membrane traces, population rates), a snapshot:
+        ``{(report, population, variable): (node_ids, times_ms, values)}``, values times x nodes."""
+        return self.stream.traces()
 
     @property
     def result(self) -> Any:
@@ -329,5 +347,7 @@ def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: A
         stream.close()
         raise ClusterError(f"run_on_cluster: could not submit the run to engines {ids}: {e}") from e
     run = LiveRun(stream, ar, engine_ids=ids, output_dir=out, run_id=run_id)
+    run._status_file = RunStatus.start(kind="cluster", config=config if isinstance(config, str) else None,
+                                       output_dir=out, engines=ids, run_id=run_id)
     run._start_watch()
     return run

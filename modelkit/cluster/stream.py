@@ -18,7 +18,8 @@ faster than the client polls are silently replaced.  Here every block is a messa
   the end of every block and raises :class:`~modelkit.cluster.errors.RunStoppedError`, which aborts
   :func:`~modelkit.simulator.simulate` within one block.
 
-Message kinds: ``hello`` (sink connected), ``spikes`` (one population of one block), ``progress`` (end of
+Message kinds: ``hello`` (sink connected), ``spikes`` (one population of one block), ``frames`` (one
+block of a report's sampled values: traces or population rates), ``progress`` (end of
 a block: ``t`` and ``tstop`` in ms, the engine's wall clock ``sent``), ``end`` (``n_messages``,
 ``n_spikes`` per population) and ``error`` (``ename``, ``evalue``, ``stopped``).
 """
@@ -157,6 +158,28 @@ class StreamSink:
         self._send([hdr, ids, ts])
         self.n_spikes[str(population)] = self.n_spikes.get(str(population), 0) + int(ids.size)
 
+    def frames(self, report: str, population: str, variable: str, node_ids: np.ndarray, times: np.ndarray,
+               values: np.ndarray) -> None:
+        """Send one block of a report's sampled values (membrane traces, population rates).
+
+        ``values`` has one row per time (ms) and one column per node of ``node_ids``.
+
+        Raises
+        ------
+        StreamError
+            Shapes that do not agree, or a client that did not drain the stream within ``send_timeout``.
+        """
+        ids = np.ascontiguousarray(node_ids)
+        ts = np.ascontiguousarray(times, dtype=np.float64)
+        vals = np.ascontiguousarray(values)
+        if vals.shape != (ts.size, ids.size):
+            raise StreamError(f"stream sink: report {report!r} population {population!r}: expected values of "
+                              f"shape {(ts.size, ids.size)} (times x nodes), found {vals.shape}")
+        hdr = _header(v=PROTOCOL_VERSION, run=self.run_id, seq=self.seq, kind="frames", report=str(report),
+                      pop=str(population), var=str(variable), ids=ids.dtype.str, t=ts.dtype.str,
+                      vals=vals.dtype.str, shape=list(vals.shape), sent=time.time())
+        self._send([hdr, ids, ts, vals])
+
     def progress(self, t: float, tstop: float) -> None:
         """Send the end of a block (``t`` of ``tstop`` ms) and stop the run if the client asked to.
 
@@ -277,6 +300,7 @@ class SpikeStream:
         self.finished = threading.Event()
         self._expected = 0
         self._lock = threading.Lock()
+        self._deliver = threading.Lock()
         self._ids: dict[str, list[np.ndarray]] = {}
         self._ts: dict[str, list[np.ndarray]] = {}
         self._counts: dict[str, int] = {}
@@ -284,6 +308,9 @@ class SpikeStream:
         self._first_block: tuple[float, float] | None = None  # (t, arrival) of the first block
         self._t_hello = time.time()
         self._listeners: list[Callable[[str, np.ndarray, np.ndarray], None]] = []
+        #: (report, population, variable) -> [node_ids, [times...], [values...]]
+        self._frames: dict[tuple[str, str, str], list[Any]] = {}
+        self._frame_listeners: list[Callable[..., None]] = []
         self._stop = threading.Event()
         self._closing = threading.Event()
         self._ready = threading.Event()
@@ -322,12 +349,29 @@ class SpikeStream:
         """Ask the engine to stop after its current block (``stop`` is re-sent until it answers)."""
         self._stop.set()
 
-    def add_listener(self, callback: Callable[[str, np.ndarray, np.ndarray], None]) -> None:
+    def add_listener(self, callback: Callable[[str, np.ndarray, np.ndarray], None], *, replay: bool = False) -> None:
         """Call ``callback(population, node_ids, times)`` from the stream thread for every block that arrives.
 
         Listeners must be quick (a live plot batches them); an exception in one is logged and ignored.
+
+        Parameters
+        ----------
+        callback : callable
+        replay : bool
+            First call ``callback`` with the spikes that already arrived (one call per population), so a view
+            attached mid-run sees every spike exactly once: no block is both replayed and delivered, none is missed.
         """
-        self._listeners.append(callback)
+        with self._deliver:
+            if replay:
+                for pop, (ids, ts) in self.arrays().items():
+                    callback(pop, ids, ts)
+            self._listeners.append(callback)
+
+    def add_frames_listener(self, callback: Callable[..., None]) -> None:
+        """Call ``callback(report, population, variable, node_ids, times, values)`` for every block of report
+        frames that arrives (traces: ``values`` is times x nodes; population rates in Hz)."""
+        with self._deliver:
+            self._frame_listeners.append(callback)
 
     # ------------------------------------------------------------------ the drain thread
     def _loop(self) -> None:
@@ -384,16 +428,33 @@ class SpikeStream:
             ids = np.frombuffer(frames[1].buffer, dtype=np.dtype(hdr["ids"]))
             ts = np.frombuffer(frames[2].buffer, dtype=np.dtype(hdr["t"]))
             pop = hdr["pop"]
-            with self._lock:
-                self._ids.setdefault(pop, []).append(ids)
-                self._ts.setdefault(pop, []).append(ts)
-                self._counts[pop] = self._counts.get(pop, 0) + len(ids)
-            for cb in self._listeners:
-                try:
-                    cb(pop, ids, ts)
-                except Exception:  # a broken view must not break the stream
-                    import logging
-                    logging.getLogger("modelkit.cluster").exception("stream listener failed")
+            with self._deliver:  # storing and delivering one block is atomic for add_listener(replay=True)
+                with self._lock:
+                    self._ids.setdefault(pop, []).append(ids)
+                    self._ts.setdefault(pop, []).append(ts)
+                    self._counts[pop] = self._counts.get(pop, 0) + len(ids)
+                for cb in self._listeners:
+                    try:
+                        cb(pop, ids, ts)
+                    except Exception:  # a broken view must not break the stream
+                        import logging
+                        logging.getLogger("modelkit.cluster").exception("stream listener failed")
+        elif kind == "frames":
+            ids = np.frombuffer(frames[1].buffer, dtype=np.dtype(hdr["ids"]))
+            ts = np.frombuffer(frames[2].buffer, dtype=np.dtype(hdr["t"]))
+            vals = np.frombuffer(frames[3].buffer, dtype=np.dtype(hdr["vals"])).reshape(hdr["shape"])
+            key = (hdr["report"], hdr["pop"], hdr["var"])
+            with self._deliver:
+                with self._lock:
+                    entry = self._frames.setdefault(key, [ids, [], []])
+                    entry[1].append(ts)
+                    entry[2].append(vals)
+                for fcb in self._frame_listeners:
+                    try:
+                        fcb(*key, ids, ts, vals)
+                    except Exception:  # a broken view must not break the stream
+                        import logging
+                        logging.getLogger("modelkit.cluster").exception("stream frames listener failed")
         elif kind == "progress":
             with self._lock:
                 self._progress = (float(hdr["t"]), float(hdr["tstop"]), arrival)
@@ -419,6 +480,13 @@ class SpikeStream:
         with self._lock:
             parts = {p: (list(self._ids[p]), list(self._ts[p])) for p in self._ids}
         return {p: (np.concatenate(i), np.concatenate(t)) for p, (i, t) in parts.items()}
+
+    def traces(self) -> dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Report frames received: ``{(report, population, variable): (node_ids, times_ms, values)}``,
+        ``values`` with one row per time and one column per node (copies)."""
+        with self._lock:
+            parts = {k: (v[0], list(v[1]), list(v[2])) for k, v in self._frames.items()}
+        return {k: (ids, np.concatenate(ts), np.concatenate(vs)) for k, (ids, ts, vs) in parts.items()}
 
     def spike_table(self, **kw: Any) -> Any:
         """Spikes received as a :class:`~modelkit.analysis.SpikeTable` (``**kw`` as in ``from_parts``)."""

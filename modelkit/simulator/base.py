@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Backend", "SimulatorModule", "ReportSink", "RunOptions", "RunResult", "VariableRecorder"]
+__all__ = ["send_frames", "Backend", "SimulatorModule", "ReportSink", "RunOptions", "RunResult", "VariableRecorder"]
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,27 @@ class Backend(Protocol):
 
 
 class ReportSink(Protocol):
-    """Receives results while a run goes on (the live layer streams them to a notebook)."""
+    """Receives results while a run goes on (the live layer streams them to a notebook).
+
+    A sink may also define ``frames(report, population, variable, node_ids, times, values)``: it then
+    receives every block's sampled values of the run's reports (membrane reports: one column per cell,
+    ``times`` in ms; population rates: Hz), see :func:`send_frames`.
+    """
 
     def spikes(self, population: str, node_ids: np.ndarray, times: np.ndarray) -> None: ...
 
     def progress(self, t: float, tstop: float) -> None: ...
+
+
+def send_frames(sinks: Any, report: str, population: str, variable: str, node_ids: np.ndarray, times: np.ndarray,
+                values: np.ndarray) -> None:
+    """Hand one block of a report's frames (``values``: len(times) x len(node_ids)) to the sinks that take them."""
+    if not len(times):
+        return
+    for s in sinks:
+        fn = getattr(s, "frames", None)
+        if fn is not None:
+            fn(report, population, variable, node_ids, times, values)
 
 
 class SimulatorModule:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import SimulatorModule, send_frames
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
@@ -85,6 +85,7 @@ class MembraneReport(SimulatorModule):
         self.spec = spec
         self.recorders: list[Any] = []
         self.writers: dict[str, ReportWriter] = {}
+        self._sent: dict[int, int] = {}  # frames handed to the sinks so far, per recorder
 
     def _variables(self) -> list[str]:
         v = self.spec.variable_name
@@ -139,13 +140,20 @@ class MembraneReport(SimulatorModule):
                 sim.outputs[self.name if len(variables) == 1 else f"{self.name}:{var}"] = sim.output_path(path)
 
     def block(self, sim: Any, t: float) -> None:
-        for rec in self.recorders:
+        for k, rec in enumerate(self.recorders):
             frames = merge_frames(sim.comm, rec.collect())
             if frames is None:
                 continue
             for var, w in self.writers.items():
                 if len(frames[var]):
                     w.append(frames[var], rec.population)
+            if sim.sinks and self.writers:
+                n = len(next(iter(frames.values())))
+                t0, _, step = rec.time_window
+                times = t0 + step * (self._sent.get(k, 0) + np.arange(n))
+                self._sent[k] = self._sent.get(k, 0) + n
+                for var in self.writers:
+                    send_frames(sim.sinks, self.name, rec.population, var, rec.node_ids, times, frames[var])
 
     def finalize(self, sim: Any) -> None:
         for w in self.writers.values():

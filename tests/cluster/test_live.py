@@ -109,3 +109,35 @@ def test_sweep_varies_model_parameters_without_rebuilding(cluster, tmp_path):
     assert after == before
     with pytest.raises(NodeSetError, match="nowhere"):
         sweep(cfg, {"dynamics.nowhere.V_th": [-50.0]}, cluster=cluster, output_dir=tmp_path / "bad")
+
+
+def test_traces_and_population_rates_stream_with_the_spikes(cluster, tmp_path):
+    """Every sampled frame of a report reaches the notebook during the run, equal to the report file."""
+    import numpy as np
+
+    from modelkit.datasets import population_network
+    from modelkit.sonata import CompartmentReport
+    from modelkit.simulator.population import read_rates
+
+    cfg = balanced_network(tmp_path / "net", n_exc=80, n_inh=20, tstop=200.0)
+    seen = []
+    run = run_on_cluster(cfg, cluster=cluster, output_dir=tmp_path / "out")
+    run.stream.add_frames_listener(lambda *a: seen.append(a[0]))
+    assert run.wait(300) == "done", run.error
+    (key, (ids, times, values)), = run.traces.items()
+    assert key == ("membrane_potential", "cortex", "V_m")
+    rep = CompartmentReport(run.result.reports["membrane_potential"])["cortex"]
+    np.testing.assert_array_equal(ids, rep.node_ids)
+    np.testing.assert_allclose(times, rep.times, atol=1e-9)
+    np.testing.assert_allclose(values, rep.data(), rtol=1e-6)  # the file holds float32
+    assert len(seen) >= 2 and set(seen) == {"membrane_potential"}  # block by block, not at the end
+
+    pcfg = population_network(tmp_path / "pop", tstop=200.0)
+    prun = run_on_cluster(pcfg, cluster=cluster, output_dir=tmp_path / "pout")
+    assert prun.wait(300) == "done", prun.error
+    (pkey, (pids, ptimes, prates)), = prun.traces.items()
+    fids, ftimes, frates = read_rates(prun.result.reports["rates"])["cortex"]
+    assert pkey == ("rates", "cortex", "firing_rate")
+    np.testing.assert_array_equal(pids, fids)
+    np.testing.assert_allclose(ptimes, ftimes, atol=1e-9)
+    np.testing.assert_allclose(prates, frates, rtol=1e-9, atol=1e-9)

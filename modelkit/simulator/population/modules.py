@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import SimulatorModule, send_frames
 from modelkit.sonata.h5 import atomic_output
 
 __all__ = ["RateInput", "PopulationRatesReport", "read_rates", "poisson_trains"]
@@ -224,7 +224,12 @@ class PopulationRatesReport(SimulatorModule):
         for rec in self.recorders:
             f = rec.collect()["firing_rate"]
             if len(f):
+                done = sum(len(x) for x in self.frames[rec.population])
                 self.frames[rec.population].append(f)
+                if sim.sinks:
+                    t0, _, step = rec.time_window
+                    send_frames(sim.sinks, self.name, rec.population, "firing_rate", rec.node_ids,
+                                t0 + step * (done + np.arange(len(f))), f)
 
     def finalize(self, sim: Any) -> None:
         self.block(sim, sim.options.tstop)
