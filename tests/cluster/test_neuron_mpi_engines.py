@@ -13,12 +13,13 @@ from modelkit.cluster import RunStoppedError, run_on_cluster, start_cluster, sto
 pytest.importorskip("neuron", reason="NEURON is not installed")
 
 
-def _intfire_network(d: Path) -> Path:
-    """60 IntFire1 cells, recurrent, driven by 20 virtual Poisson inputs (the builder's files + a config)."""
+def _intfire_network(d: Path, n: int = 60, tstop: float = 400.0) -> Path:
+    """``n`` IntFire1 cells (3/4 exc), recurrent, driven by 20 virtual Poisson inputs (the builder's files + a
+    config)."""
     from modelkit.builder import FixedInDegree, NetworkBuilder
     net = NetworkBuilder("cortex", seed=5)
-    net.add_nodes(N=45, ei="e", model_type="point_process", model_template="nrn:IntFire1")
-    net.add_nodes(N=15, ei="i", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_nodes(N=n * 3 // 4, ei="e", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_nodes(N=n - n * 3 // 4, ei="i", model_type="point_process", model_template="nrn:IntFire1")
     net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(6), syn_weight=0.15,
                   delay=1.5)
     net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(3), syn_weight=-0.3,
@@ -28,7 +29,7 @@ def _intfire_network(d: Path) -> Path:
     inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(5), syn_weight=0.3, delay=2.0)
     net.save(d / "network")
     inputs.save(d / "network")
-    cfg = {"run": {"tstop": 400.0, "dt": 0.05, "nsteps_block": 1000},
+    cfg = {"target_simulator": "NEURON", "run": {"tstop": tstop, "dt": 0.05, "nsteps_block": 1000},
            "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
                                    "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
                                   for n in ("cortex", "input")],
@@ -50,16 +51,18 @@ def mpi_cluster(tmp_path_factory):
     stop_cluster(rc)
 
 
-def test_neuron_on_two_mpi_engines_streams_exactly_the_spikes_file(mpi_cluster, tmp_path, stream_equals_file):
-    config = _intfire_network(tmp_path)
-    run = run_on_cluster(config, cluster=mpi_cluster, engines="all", backend="neuron", output_dir=tmp_path / "out")
-    assert run.wait(300) == "done", run.error
+@pytest.mark.parametrize("n, tstop", [(60, 400.0), (10_000, 200.0)])
+def test_neuron_on_two_mpi_engines_streams_exactly_the_spikes_file(mpi_cluster, tmp_path, stream_equals_file, n,
+                                                                     tstop):
+    config = _intfire_network(tmp_path, n, tstop)
+    run = run_on_cluster(config, cluster=mpi_cluster, engines="all", output_dir=tmp_path / "out")
+    assert run.wait(600) == "done", run.error
     assert len(run.engine_ids) == 2
     stream_equals_file(run, run.result)  # no spike lost, none twice
-    assert run.result.backend == "neuron" and run.result.n_cells == {"cortex": 60}
+    assert run.result.backend == "neuron" and run.result.n_cells == {"cortex": n}  # target_simulator NEURON
     log = (tmp_path / "out" / "log.txt").read_text()
     assert "distribution over 2 ranks" in log  # both engines simulated a share of the cells
-    assert run.progress.t == 400.0
+    assert run.progress.t == tstop
 
 
 def test_stop_ends_the_run_on_every_mpi_engine(mpi_cluster, tmp_path):
