@@ -1,0 +1,144 @@
+"""Run a simulation in a child process of the notebook and watch it live, like a cluster run.
+
+:func:`run_local` is :func:`~modelkit.cluster.run_on_cluster` without a cluster: the simulation runs in a
+fresh Python process (so the notebook kernel never holds NEST or NEURON state and a crashing simulator
+never takes it down), streams its spikes back through the same lossless
+:class:`~modelkit.cluster.stream.SpikeStream`, and is returned as the same :class:`~modelkit.cluster.LiveRun`
+(status, progress, ``stop()``, spikes kept after a failure).
+
+The child runs ``python -m modelkit.cluster._local_child <job folder>``: the job (config, keyword arguments and
+stream addresses) is a pickle in a private temporary folder, and so are the child's result or error and
+its log.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+from modelkit.cluster.errors import ClusterError
+from modelkit.cluster.live import LiveRun
+from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, SpikeStream
+
+__all__ = ["run_local"]
+
+#: lines of the child's log quoted in the error of a process that died
+LOG_TAIL_LINES = 20
+
+
+class _ChildError(Exception):
+    """An error of the child process, shaped like ipyparallel's RemoteError for ``live._translate``."""
+
+    def __init__(self, ename: str, evalue: str, tb: str = "") -> None:
+        super().__init__(f"{ename}: {evalue}")
+        self.ename, self.evalue, self.traceback = ename, evalue, tb
+
+
+class _ProcessResult:
+    """The child process seen through the two calls :class:`LiveRun` makes on an ipyparallel AsyncResult."""
+
+    def __init__(self, proc: subprocess.Popen, job_dir: str) -> None:
+        self.proc = proc
+        self.job_dir = job_dir
+
+    def wait(self, timeout: float | None = None) -> bool:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def _log_tail(self) -> str:
+        try:
+            with open(os.path.join(self.job_dir, "log.txt"), errors="replace") as f:
+                return "".join(f.readlines()[-LOG_TAIL_LINES:])
+        except OSError:
+            return ""
+
+    def get(self) -> Any:
+        rc = self.proc.wait()
+        try:
+            if rc == 0:
+                with open(os.path.join(self.job_dir, "result.pkl"), "rb") as f:
+                    return pickle.load(f)
+            err = os.path.join(self.job_dir, "error.pkl")
+            if os.path.exists(err):
+                with open(err, "rb") as f:
+                    ename, evalue, tb = pickle.load(f)
+                raise _ChildError(ename, evalue, tb)
+            how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exited with code {rc}"
+            tail = self._log_tail()
+            raise _ChildError("EngineError", f"the simulation process (pid {self.proc.pid}) {how}"
+                              + (f"; the end of its log:\n{tail}" if tail else ""))
+        finally:
+            shutil.rmtree(self.job_dir, ignore_errors=True)
+
+
+def run_local(config: Any, *, network: Any = None, threads: int | None = None, output_dir: Any = None,
+              hwm: int = DEFAULT_HWM, send_timeout: float = DEFAULT_SEND_TIMEOUT,
+              **simulate_kwargs: Any) -> LiveRun:
+    """Start :func:`~modelkit.simulator.simulate` in a child process and return at once.
+
+    Parameters
+    ----------
+    config : str, PathLike, SimulationConfig or dict
+        The simulation config, as for ``simulate`` (a relative path is made absolute here).
+    network : Network or NetworkBuilder, optional
+        Simulate this network instead of the config's circuit (pickled to the child).
+    threads : int, optional
+        Simulator threads in the child.
+    output_dir : str or PathLike, optional
+        Where the run's files go (default the config's ``output.output_dir``).
+    hwm, send_timeout
+        As in :func:`~modelkit.cluster.run_on_cluster` (messages in flight; seconds, s).
+    **simulate_kwargs
+        ``seed``, ``overwrite``, ``backend``, ... passed on to ``simulate`` (``progress`` is off).
+
+    Returns
+    -------
+    LiveRun
+        ``engine_ids`` is empty; a killed child makes the run ``"failed"`` with an
+        :class:`~modelkit.cluster.EngineDiedError` that names the signal.
+
+    Raises
+    ------
+    ClusterError
+        The job could not be pickled or the child process could not be started.
+
+    Examples
+    --------
+    >>> run = run_local("config.simulation.json", overwrite=True)   # doctest: +SKIP
+    >>> run.wait()                                                 # doctest: +SKIP
+    'done'
+    """
+    if isinstance(config, (str, os.PathLike)):
+        config = os.path.abspath(os.fspath(config))
+    out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
+    kwargs = dict(simulate_kwargs, progress=False)
+    for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
+        if v is not None:
+            kwargs[k] = v
+    run_id = secrets.token_hex(6)
+    stream = SpikeStream("127.0.0.1", run_id=run_id, hwm=hwm).start()
+    job_dir = tempfile.mkdtemp(prefix=f"modelkit-local-{run_id}-")
+    try:
+        with open(os.path.join(job_dir, "job.pkl"), "wb") as f:
+            pickle.dump((config, kwargs, stream.address, stream.control_address, run_id, hwm, send_timeout), f)
+        with open(os.path.join(job_dir, "log.txt"), "wb") as log:
+            # its own session: a Ctrl-C / interrupt of the kernel does not reach the simulation
+            proc = subprocess.Popen([sys.executable, "-m", "modelkit.cluster._local_child", job_dir], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    except Exception as e:
+        stream.close()
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise ClusterError(f"run_local: could not start the simulation process ({type(e).__name__}: {e})") from e
+    run = LiveRun(stream, _ProcessResult(proc, job_dir), engine_ids=[], output_dir=out, run_id=run_id)
+    run._start_watch()
+    return run

@@ -1,0 +1,36 @@
+"""Jupyter widgets: thin views over modelkit's public API (the top layer; nothing below imports it).
+
+* :class:`LiveRaster`, :class:`LiveRates` — bqplot figures fed by a running simulation
+  (:class:`~modelkit.cluster.LiveRun`) or any iterable of spike blocks, updated in batches at <= 30 Hz.
+* :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
+  "restart cluster" after an engine died.
+* :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
+  Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
+* :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
+
+ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first used; install them with
+``pip install 'modelkit[jupyter]'``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["LiveRaster", "LiveRates", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
+
+_WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
+          "RunPanel": "modelkit.widgets.run_panel", "BuilderPanel": "modelkit.widgets.builder_panel",
+          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.models"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'modelkit.widgets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

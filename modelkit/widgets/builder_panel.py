@@ -1,0 +1,354 @@
+"""BuilderPanel: forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that write, show and run Python code.
+
+Every action of the panel is one or two lines of Python, appended to :attr:`BuilderPanel.code` and then
+executed (``exec``) in the panel's own namespace: what the panel shows is exactly what it ran, and
+running the code in a fresh interpreter builds the same network (same seed, same files). A line that
+raises is not kept, and the error is shown.
+
+Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
+3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
+(edges between ``pop_name`` groups, :func:`modelkit.plotting.connectivity.connectivity_table`).
+"""
+
+from __future__ import annotations
+
+import html
+import keyword
+from typing import Any
+
+from modelkit.plotting.connectivity import connectivity_table
+from modelkit.widgets._deps import PALETTE, require
+
+ipw = require("ipywidgets")
+traitlets = require("traitlets")
+
+__all__ = ["BuilderPanel", "PLACEMENTS", "RULES"]
+
+#: position helper -> (function in modelkit.builder.placement, [(parameter, default, description)])
+PLACEMENTS: dict[str, tuple[str | None, list[tuple[str, float, str]]]] = {
+    "none": (None, []),
+    "column": ("column", [("height", 400.0, "height (µm)"), ("max_radius", 200.0, "radius (µm)")]),
+    "sphere": ("sphere", [("radius", 200.0, "radius (µm)")]),
+    "box": ("box", [("high", 200.0, "side (µm)")]),
+}
+
+#: connection rule -> (class in modelkit.builder, [(parameter, default, description)])
+RULES: dict[str, tuple[str, list[tuple[str, float, str]]]] = {
+    "fixed probability": ("FixedProbability", [("p", 0.1, "p")]),
+    "fixed in-degree": ("FixedInDegree", [("k", 10, "k (in)")]),
+    "fixed out-degree": ("FixedOutDegree", [("k", 10, "k (out)")]),
+    "distance (gaussian)": ("DistanceProbability", [("p_max", 0.5, "p max"), ("sigma", 100.0, "sigma (µm)")]),
+    "one to one": ("OneToOne", []),
+    "all to all": ("AllToAll", []),
+}
+
+_DEFAULT_MODELS = ("iaf_psc_alpha", "iaf_psc_delta", "iaf_psc_exp", "iaf_cond_alpha", "aeif_cond_exp")
+
+
+def _identifier(name: str) -> str:
+    s = "".join(c if c.isalnum() else "_" for c in name)
+    s = s if s and not s[0].isdigit() else f"p_{s}"
+    return f"{s}_" if keyword.iskeyword(s) else s
+
+
+def _num(v: float) -> str:
+    return repr(int(v)) if isinstance(v, int) else repr(float(v))
+
+
+class _Params(ipw.HBox):
+    """Number fields for the parameters of a helper; ``values`` maps names to numbers."""
+
+    def set_spec(self, spec: list[tuple[str, float, str]]) -> None:
+        self.fields = {name: (ipw.IntText if isinstance(default, int) else ipw.FloatText)(
+            value=default, description=desc, style={"description_width": "initial"},
+            layout=ipw.Layout(width="160px")) for name, default, desc in spec}
+        self.children = list(self.fields.values())
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {k: w.value for k, w in self.fields.items()}
+
+
+class BuilderPanel(ipw.VBox):
+    """Build a network with forms; see the code it runs, the counts, positions and connection matrix.
+
+    Parameters
+    ----------
+    name : str
+        Network (node population) name.
+    seed : int
+        Seed of the builder and of the position helpers (same seed, same network).
+    models : sequence of str, optional
+        NEST neuron models to offer (default: :func:`~modelkit.widgets.nest_models`, read in a child
+        process; a short built-in list if NEST is not installed).
+    plots : bool
+        Show the 3D positions and the connection matrix (plotly ``FigureWidget``).
+
+    Attributes
+    ----------
+    namespace : dict
+        Where the code runs; ``namespace["net"]`` is the :class:`~modelkit.builder.NetworkBuilder`.
+
+    Examples
+    --------
+    >>> panel = BuilderPanel("v1", seed=1); panel          # doctest: +SKIP
+    >>> panel.add_population()                             # what "Add population" does   # doctest: +SKIP
+    >>> print(panel.code)                                  # doctest: +SKIP
+    """
+
+    code = traitlets.Unicode("", help="the Python code run so far (exec it to build the same network)").tag(sync=True)
+    error = traitlets.Unicode("", help="the error of the last action ('' if it worked)").tag(sync=True)
+    n_nodes = traitlets.Int(0, help="nodes added so far").tag(sync=True)
+
+    def __init__(self, name: str = "net", *, seed: int = 0, models: Any = None, plots: bool = True) -> None:
+        if models is None:
+            try:
+                from modelkit.widgets.models import nest_models
+                models = nest_models()
+            except Exception:  # NEST absent or broken: offer the common models, NEST complains at run time
+                models = _DEFAULT_MODELS
+        models = list(models)
+        style = {"description_width": "initial"}
+        # --- population form
+        self.pop_name = ipw.Text(value="exc", description="pop_name", style=style, layout=ipw.Layout(width="200px"))
+        self.n = ipw.BoundedIntText(value=100, min=1, max=10**8, description="N", style=style,
+                                    layout=ipw.Layout(width="150px"))
+        self.model_type = ipw.Dropdown(options=["point_neuron", "virtual"], value="point_neuron",
+                                       description="model_type", style=style, layout=ipw.Layout(width="230px"))
+        self.model = ipw.Dropdown(options=models, value="iaf_psc_alpha" if "iaf_psc_alpha" in models else models[0],
+                                  description="NEST model", style=style, layout=ipw.Layout(width="280px"))
+        self.ei = ipw.Dropdown(options=["e", "i", "-"], value="e", description="ei", style=style,
+                               layout=ipw.Layout(width="110px"))
+        self.placement = ipw.Dropdown(options=list(PLACEMENTS), value="column", description="positions",
+                                      style=style, layout=ipw.Layout(width="190px"))
+        self.placement_params = _Params()
+        self.add_nodes_button = ipw.Button(description="Add population", icon="plus", button_style="primary")
+        # --- edge form
+        self.source = ipw.Dropdown(options=[], description="source", style=style, layout=ipw.Layout(width="200px"))
+        self.target = ipw.Dropdown(options=[], description="target", style=style, layout=ipw.Layout(width="200px"))
+        self.rule = ipw.Dropdown(options=list(RULES), value="fixed probability", description="rule", style=style,
+                                 layout=ipw.Layout(width="240px"))
+        self.rule_params = _Params()
+        self.syn_weight = ipw.FloatText(value=1.0, description="syn_weight", style=style,
+                                        layout=ipw.Layout(width="170px"))
+        self.delay = ipw.FloatText(value=1.5, description="delay (ms)", style=style, layout=ipw.Layout(width="170px"))
+        self.add_edges_button = ipw.Button(description="Add edges", icon="link", button_style="primary")
+        # --- build / save
+        self.build_button = ipw.Button(description="Build", icon="cogs")
+        self.save_dir = ipw.Text(value="network", description="folder", style=style, layout=ipw.Layout(width="260px"))
+        self.save_button = ipw.Button(description="Save SONATA", icon="save")
+        # --- views
+        self.preview = ipw.HTML()
+        self.preview.add_class("mk-builder-preview")
+        self.code_view = ipw.HTML()
+        self.code_view.add_class("mk-builder-code")
+        self.message = ipw.HTML()
+        self.message.add_class("mk-builder-message")
+        self.positions_fig: Any = None
+        self.matrix_fig: Any = None
+        figs: list[Any] = []
+        if plots:
+            go = require("plotly.graph_objects")
+            self.positions_fig = go.FigureWidget(layout=dict(title="positions (µm)", height=380, width=460,
+                                                             margin=dict(l=0, r=0, t=30, b=0),
+                                                             scene=dict(aspectmode="data")))
+            self.matrix_fig = go.FigureWidget(layout=dict(title="edges between pop_name groups", height=380,
+                                                          width=420, margin=dict(l=60, r=0, t=30, b=40)))
+            figs = [ipw.HBox([self.positions_fig, self.matrix_fig])]
+        nodes_box = ipw.VBox([ipw.HTML("<b>Add nodes</b>"),
+                              ipw.HBox([self.pop_name, self.n, self.ei]), ipw.HBox([self.model_type, self.model]),
+                              ipw.HBox([self.placement, self.placement_params]), self.add_nodes_button])
+        edges_box = ipw.VBox([ipw.HTML("<b>Add edges</b>"), ipw.HBox([self.source, self.target]),
+                              ipw.HBox([self.rule, self.rule_params]), ipw.HBox([self.syn_weight, self.delay]),
+                              self.add_edges_button])
+        super().__init__(children=[
+            ipw.HBox([nodes_box, edges_box, self.preview]),
+            ipw.HBox([self.build_button, self.save_dir, self.save_button]), self.message, *figs,
+            ipw.HTML("<b>Code</b>"), self.code_view])
+        self.add_class("mk-builder-panel")
+        self.name = name
+        self.seed = int(seed)
+        self.namespace: dict[str, Any] = {}
+        self._edges: list[dict[str, Any]] = []
+        self._pops: dict[str, dict[str, Any]] = {}
+        self.placement.observe(self._placement_changed, "value")
+        self.rule.observe(self._rule_changed, "value")
+        self.model_type.observe(lambda _c: setattr(self.model, "disabled", self.model_type.value == "virtual"),
+                                "value")
+        for w in (self.pop_name, self.n, self.model, self.model_type, self.source, self.target, self.rule):
+            w.observe(lambda _c: self._preview(), "value")
+        self.add_nodes_button.on_click(lambda _b: self.add_population())
+        self.add_edges_button.on_click(lambda _b: self.add_edges())
+        self.build_button.on_click(lambda _b: self.build())
+        self.save_button.on_click(lambda _b: self.save())
+        self._placement_changed()
+        self._rule_changed()
+        self._run(["import numpy as np", "from modelkit.builder import NetworkBuilder, placement",
+                   "from modelkit.builder import " + ", ".join(sorted({c for c, _ in RULES.values()})),
+                   f"net = NetworkBuilder({name!r}, seed={self.seed})"])
+
+    # ------------------------------------------------------------------ the code
+    def _run(self, lines: list[str]) -> bool:
+        """Execute ``lines``; keep them in :attr:`code` if they worked, else show the error."""
+        src = "\n".join(lines)
+        try:
+            exec(compile(src, "<BuilderPanel>", "exec"), self.namespace)  # noqa: S102 - the code is shown
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+            self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
+            return False
+        self.error = ""
+        self.message.value = ""
+        self.code = f"{self.code}{src}\n"
+        self.code_view.value = f"<pre style='font-size:12px;line-height:1.3'>{html.escape(self.code)}</pre>"
+        return True
+
+    @property
+    def builder(self) -> Any:
+        """The :class:`~modelkit.builder.NetworkBuilder` the code made."""
+        return self.namespace["net"]
+
+    # ------------------------------------------------------------------ actions (the buttons call these)
+    def add_population(self) -> bool:
+        """``net.add_nodes(...)`` from the form (what "Add population" does); False if it raised."""
+        pop = self.pop_name.value.strip()
+        if not pop:
+            self.error = "pop_name: expected a non-empty name"
+            self.message.value = f"<span style='color:#b00'>{self.error}</span>"
+            return False
+        n = int(self.n.value)
+        props = [f"N={n}", f"pop_name={pop!r}", f"model_type={self.model_type.value!r}"]
+        if self.ei.value != "-":
+            props.append(f"ei={self.ei.value!r}")
+        if self.model_type.value != "virtual":
+            props.append(f"model_template={'nest:' + self.model.value!r}")
+        lines = []
+        func, _spec = PLACEMENTS[self.placement.value]
+        var = None
+        if func is not None and self.model_type.value != "virtual":
+            var = f"pos_{_identifier(pop)}"
+            args = ", ".join(f"{k}={_num(v)}" if k != "high" else f"high=({_num(v)},) * 3"
+                             for k, v in self.placement_params.values.items())
+            lines.append(f"{var} = placement.{func}({n}, {args}, rng={self.seed + len(self._pops)})")
+            props.append(f"positions={var}")
+        lines.append(f"net.add_nodes({', '.join(props)})")
+        if not self._run(lines):
+            return False
+        info = self._pops.setdefault(pop, {"n": 0, "positions": []})
+        info["n"] += n
+        if var is not None:
+            info["positions"].append(self.namespace[var])
+        self.n_nodes = sum(p["n"] for p in self._pops.values())
+        names = list(self._pops)
+        for w in (self.source, self.target):
+            keep = w.value
+            w.options = names
+            w.value = keep if keep in names else names[0]
+        self._preview()
+        self._draw_positions()
+        return True
+
+    def add_edges(self) -> bool:
+        """``net.add_edges(...)`` from the form (what "Add edges" does); False if it raised."""
+        src, tgt = self.source.value, self.target.value
+        if src is None or tgt is None:
+            self.error = "add edges: add a population first (source and target are pop_name values)"
+            self.message.value = f"<span style='color:#b00'>{self.error}</span>"
+            return False
+        cls, _spec = RULES[self.rule.value]
+        params = self.rule_params.values
+        rule = f"{cls}({', '.join(f'{k}={_num(v)}' for k, v in params.items())})"
+        line = (f"net.add_edges(source={{'pop_name': {src!r}}}, target={{'pop_name': {tgt!r}}}, "
+                f"connection_rule={rule}, syn_weight={_num(self.syn_weight.value)}, "
+                f"delay={_num(self.delay.value)}, model_template='static_synapse')")
+        if not self._run([line]):
+            return False
+        self._edges.append({"source": src, "target": tgt, "rule": self.rule.value, "params": params})
+        self._preview()
+        return True
+
+    def build(self) -> Any:
+        """``network = net.build()`` and draw the connection matrix (what "Build" does); the Network or None."""
+        if not self._run(["network = net.build()"]):
+            return None
+        network = self.namespace["network"]
+        n_edges = sum(len(e) for e in network.edges.values())
+        self.message.value = f"built: {self.builder.nnodes} nodes, {n_edges} edges"
+        if self.matrix_fig is not None:
+            mat = connectivity_table(network, group_by="pop_name") if n_edges else None
+            with self.matrix_fig.batch_update():
+                self.matrix_fig.data = []
+                if mat is not None and mat.size:
+                    self.matrix_fig.add_heatmap(z=mat.to_numpy(), x=[str(c) for c in mat.columns],
+                                                y=[str(r) for r in mat.index], colorscale="Viridis",
+                                                texttemplate="%{z}")
+                    self.matrix_fig.update_layout(xaxis_title="target", yaxis_title="source",
+                                                  yaxis_autorange="reversed")
+        return network
+
+    def save(self, folder: str | None = None) -> bool:
+        """``net.save(folder, force_overwrite=False)`` (what "Save SONATA" does); False if it raised."""
+        folder = self.save_dir.value if folder is None else str(folder)
+        if not self._run([f"net.save({folder!r}, force_overwrite=False)"]):
+            return False
+        self.message.value = f"saved SONATA files in <code>{html.escape(folder)}</code>"
+        return True
+
+    # ------------------------------------------------------------------ views
+    def _placement_changed(self, _change: Any = None) -> None:
+        self.placement_params.set_spec(PLACEMENTS[self.placement.value][1])
+
+    def _rule_changed(self, _change: Any = None) -> None:
+        self.rule_params.set_spec(RULES[self.rule.value][1])
+        for w in self.rule_params.fields.values():
+            w.observe(lambda _c: self._preview(), "value")
+        self._preview()
+
+    def expected_edges(self, source: str, target: str, rule: str, params: dict[str, float]) -> float | None:
+        """Expected edge count of a rule between two pop_name groups (None where it depends on positions)."""
+        ns = self._pops.get(source, {}).get("n", 0)
+        nt = self._pops.get(target, {}).get("n", 0)
+        same = source == target
+        pairs = ns * nt - (min(ns, nt) if same else 0)
+        return {"fixed probability": lambda: params.get("p", 0.0) * pairs,
+                "fixed in-degree": lambda: float(params.get("k", 0) * nt),
+                "fixed out-degree": lambda: float(params.get("k", 0) * ns),
+                "one to one": lambda: float(min(ns, nt)),
+                "all to all": lambda: float(pairs)}.get(rule, lambda: None)()
+
+    def _preview(self) -> None:
+        if not hasattr(self, "_pops"):
+            return
+        rows = "".join(f"<tr><td>{html.escape(p)}</td><td style='text-align:right'>{i['n']}</td></tr>"
+                       for p, i in self._pops.items())
+        pending = f"<tr style='color:#888'><td>+ {html.escape(self.pop_name.value)}</td>" \
+                  f"<td style='text-align:right'>{self.n.value}</td></tr>"
+        edges = []
+        for e in self._edges:
+            x = self.expected_edges(e["source"], e["target"], e["rule"], e["params"])
+            edges.append(f"<tr><td>{html.escape(e['source'])} &rarr; {html.escape(e['target'])}</td>"
+                         f"<td style='text-align:right'>{'?' if x is None else f'~{x:.0f}'}</td></tr>")
+        if self.source.value and self.target.value and hasattr(self.rule_params, "fields"):
+            x = self.expected_edges(self.source.value, self.target.value, self.rule.value, self.rule_params.values)
+            edges.append(f"<tr style='color:#888'><td>+ {html.escape(self.source.value)} &rarr; "
+                         f"{html.escape(self.target.value)}</td>"
+                         f"<td style='text-align:right'>{'?' if x is None else f'~{x:.0f}'}</td></tr>")
+        total = sum(i["n"] for i in self._pops.values())
+        self.preview.value = (f"<div style='margin-left:12px'><b>Preview</b><table class='mk-preview-nodes'>"
+                              f"<tr><th>pop_name</th><th>nodes</th></tr>{rows}{pending}"
+                              f"<tr><td><b>total</b></td><td style='text-align:right' class='mk-total' "
+                              f"data-total='{total}'><b>{total}</b></td></tr></table>"
+                              f"<table><tr><th>edges</th><th>expected</th></tr>{''.join(edges)}</table></div>")
+
+    def _draw_positions(self) -> None:
+        if self.positions_fig is None:
+            return
+        import numpy as np
+        with self.positions_fig.batch_update():
+            self.positions_fig.data = []
+            for k, (pop, info) in enumerate(self._pops.items()):
+                if not info["positions"]:
+                    continue
+                xyz = np.concatenate(info["positions"])
+                self.positions_fig.add_scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="markers", name=pop,
+                                                 marker=dict(size=2, color=PALETTE[k % len(PALETTE)]))

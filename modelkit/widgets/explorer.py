@@ -1,0 +1,175 @@
+"""NetworkExplorer: browse a network's populations, node/edge types and properties, and a run's reports.
+
+Reads through the public API only (:meth:`modelkit.Network.load`, ``NodePopulation.get`` /
+``node_types``, ``EdgePopulation`` properties, :class:`~modelkit.analysis.SpikeTable`,
+:class:`~modelkit.sonata.CompartmentReport`); property columns are read on demand when picked.
+"""
+
+from __future__ import annotations
+
+import glob
+import html
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from modelkit.sonata import CompartmentReport, Network, SimulationConfig, load_config
+from modelkit.widgets._deps import require
+
+ipw = require("ipywidgets")
+traitlets = require("traitlets")
+
+__all__ = ["NetworkExplorer"]
+
+#: rows of a table shown at most
+MAX_ROWS = 50
+
+
+def _table(df: pd.DataFrame) -> str:
+    more = f"<div style='color:#888'>{len(df) - MAX_ROWS} more rows</div>" if len(df) > MAX_ROWS else ""
+    return df.head(MAX_ROWS).to_html(classes="mk-table", border=0, float_format=lambda v: f"{v:.4g}") + more
+
+
+def _describe(values: np.ndarray, name: str) -> str:
+    """Summary of one property column: statistics for numbers, value counts for labels."""
+    if values.dtype.kind in "iuf" and len(values):
+        s = pd.Series(values, name=name).describe().to_frame().T
+        return _table(s)
+    counts = pd.Series(values, name=name).astype(str).value_counts().rename("count").to_frame()
+    return _table(counts)
+
+
+class NetworkExplorer(ipw.VBox):
+    """Populations, types, properties of a network, and the reports of a simulation config.
+
+    Parameters
+    ----------
+    source : Network, str or PathLike
+        A network, or a circuit/simulation config, folder or h5 file to load. With a simulation config
+        whose output exists, the "Reports" tab lists its spikes (counts and rates per population) and
+        report files.
+
+    Examples
+    --------
+    >>> NetworkExplorer("config.simulation.json")          # doctest: +SKIP
+    """
+
+    selected = traitlets.Unicode("", help="the population shown: 'nodes/<name>' or 'edges/<name>'").tag(sync=True)
+    prop = traitlets.Unicode("", help="the property shown").tag(sync=True)
+
+    def __init__(self, source: Any) -> None:
+        self.network: Network = source if isinstance(source, Network) else Network.load(source)
+        cfg = self.network.config
+        self.config: SimulationConfig | None = cfg if isinstance(cfg, SimulationConfig) else None
+        if self.config is None and isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".json"):
+            c = load_config(source)
+            self.config = c if isinstance(c, SimulationConfig) else None
+        options = [f"nodes/{n}" for n in self.network.nodes] + [f"edges/{n}" for n in self.network.edges]
+        self.populations = ipw.Select(options=options, rows=min(12, max(4, len(options))),
+                                      layout=ipw.Layout(width="260px"))
+        self.details = ipw.HTML()
+        self.details.add_class("mk-explorer-details")
+        self.property_picker = ipw.Dropdown(options=[], description="property",
+                                            style={"description_width": "initial"})
+        self.property_view = ipw.HTML()
+        self.property_view.add_class("mk-explorer-property")
+        browse = ipw.HBox([self.populations, ipw.VBox([self.details, self.property_picker, self.property_view],
+                                                      layout=ipw.Layout(margin="0 0 0 12px"))])
+        self.reports = ipw.HTML()
+        self.reports.add_class("mk-explorer-reports")
+        self.tabs = ipw.Tab(children=[browse, self.reports])
+        self.tabs.set_title(0, "Network")
+        self.tabs.set_title(1, "Reports")
+        super().__init__(children=[ipw.HTML(self._header()), self.tabs])
+        self.add_class("mk-network-explorer")
+        self.populations.observe(lambda c: setattr(self, "selected", c["new"] or ""), "value")
+        self.property_picker.observe(lambda c: setattr(self, "prop", c["new"] or ""), "value")
+        self.reports.value = self._reports_html()
+        if options:
+            self.populations.value = options[0]
+            self.selected = options[0]  # Select starts on its first option without a change event
+
+    def _header(self) -> str:
+        n = sum(len(p) for p in self.network.nodes.values())
+        e = sum(len(p) for p in self.network.edges.values())
+        return (f"<b>{html.escape(str(self.network.path or 'network'))}</b>: {len(self.network.nodes)} node "
+                f"population(s), {n} nodes; {len(self.network.edges)} edge population(s), {e} edges")
+
+    @traitlets.observe("selected")
+    def _show_population(self, change: Any) -> None:
+        kind, _, name = change["new"].partition("/")
+        if kind == "nodes":
+            pop = self.network.nodes[name]
+            types = pop.node_types
+            counts = pd.Series(pop.type_counts(), name="nodes")
+            types = types.join(counts.rename_axis(types.index.name), how="left")
+            self.details.value = (f"<b>node population {html.escape(name)}</b>: {len(pop)} nodes, "
+                                  f"positions: {'yes' if pop.has_positions else 'no'}<br>{_table(types)}")
+            names = sorted(pop.attribute_names)
+        elif kind == "edges":
+            pop = self.network.edges[name]
+            self.details.value = (f"<b>edge population {html.escape(name)}</b>: {len(pop)} edges, "
+                                  f"{html.escape(str(pop.source))} &rarr; {html.escape(str(pop.target))}<br>"
+                                  f"{_table(self._edge_types(pop))}")
+            names = sorted(pop.attribute_names)
+        else:
+            self.details.value, names = "", []
+        self.property_picker.options = names
+        self.property_picker.value = names[0] if names else None
+        if not names:
+            self.property_view.value = ""
+
+    @staticmethod
+    def _edge_types(pop: Any) -> pd.DataFrame:
+        counts = pd.Series(pop.type_counts(), name="edges")
+        if pop.types is None:
+            return counts.to_frame()
+        types = pop.types.to_frame()
+        return types.join(counts.rename_axis(types.index.name), how="left")
+
+    @traitlets.observe("prop")
+    def _show_property(self, change: Any) -> None:
+        kind, _, name = self.selected.partition("/")
+        if not change["new"] or kind not in ("nodes", "edges"):
+            return
+        pop = (self.network.nodes if kind == "nodes" else self.network.edges)[name]
+        try:
+            if kind == "nodes":
+                values = pop.get([change["new"]])[change["new"]].to_numpy()
+            else:
+                values = pd.concat([c[change["new"]] for c in pop.iter_chunks([change["new"]])]).to_numpy() \
+                    if len(pop) else np.zeros(0)
+            self.property_view.value = _describe(values, change["new"])
+        except Exception as e:  # a property this reader cannot show is reported, not raised in a callback
+            self.property_view.value = f"<span style='color:#b00'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
+
+    def _reports_html(self) -> str:
+        cfg = self.config
+        if cfg is None:
+            return "<i>no simulation config: open the explorer on a simulation config to see its reports</i>"
+        out = cfg.output.output_dir
+        if not os.path.isdir(out):
+            return f"<i>no output yet in <code>{html.escape(out)}</code></i>"
+        parts = [f"output folder <code>{html.escape(out)}</code>"]
+        if cfg.output.spikes_file and os.path.exists(cfg.output.spikes_file):
+            from modelkit.analysis import SpikeTable
+            try:
+                st = SpikeTable.from_config(cfg.path)
+                rates = st.rates(by="population")
+                parts.append(f"<b>spikes</b> <code>{html.escape(os.path.basename(cfg.output.spikes_file))}</code>: "
+                             f"{len(st)} spikes<br>{_table(pd.DataFrame(rates))}")
+            except Exception as e:
+                parts.append(f"<span style='color:#b00'>spikes: {html.escape(f'{type(e).__name__}: {e}')}</span>")
+        for path in sorted(glob.glob(os.path.join(out, "*.h5"))):
+            if cfg.output.spikes_file and os.path.samefile(path, cfg.output.spikes_file):
+                continue
+            try:
+                rep = CompartmentReport(path)
+                pops = ", ".join(html.escape(p) for p in rep.populations)
+                parts.append(f"<b>report</b> <code>{html.escape(os.path.basename(path))}</code>: populations {pops}")
+            except Exception as e:
+                parts.append(f"<code>{html.escape(os.path.basename(path))}</code>: not a compartment report "
+                             f"({html.escape(type(e).__name__)})")
+        return "<br>".join(parts)

@@ -1,0 +1,171 @@
+"""Feeding live views: spike blocks in from a run's stream (or any iterable), batched redraws out.
+
+Blocks arrive on the stream's thread, often hundreds per second. A view must not send a widget message
+per block: the Jupyter server drops IOPub traffic above ~1,000 messages/s and, by default, above
+``ServerApp.iopub_data_rate_limit`` = 10^6 bytes/s (averaged over 3 s), buffers included. So a
+:class:`Feed` only queues the blocks; one background thread per view coalesces everything queued and
+redraws at most ``max_rate`` times a second (30 Hz by default), and further apart when the last redraw
+was large, so the bytes sent stay under ``byte_rate`` (bytes/s).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from modelkit.errors import ModelkitError
+
+__all__ = ["Feed", "Grow", "Block"]
+
+#: (population, node_ids, times_ms)
+Block = tuple[str, np.ndarray, np.ndarray]
+
+
+class Grow:
+    """A 1-D numpy array that grows by appending, with amortised O(1) appends (capacity doubles)."""
+
+    def __init__(self, dtype: Any) -> None:
+        self._a = np.empty(1024, dtype=dtype)
+        self.n = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        k = len(values)
+        if self.n + k > len(self._a):
+            bigger = np.empty(max(2 * len(self._a), self.n + k), dtype=self._a.dtype)
+            bigger[:self.n] = self._a[:self.n]
+            self._a = bigger
+        self._a[self.n:self.n + k] = values
+        self.n += k
+
+    @property
+    def values(self) -> np.ndarray:
+        """The filled part (a view; valid until the next append)."""
+        return self._a[:self.n]
+
+
+class Feed:
+    """Queue of spike blocks for one view, drained by a redraw thread at a bounded rate.
+
+    Parameters
+    ----------
+    apply : callable
+        ``apply(blocks) -> int``: ingest the blocks and redraw; returns the bytes sent to the browser.
+    max_rate : float
+        Redraws per second at most (Hz).
+    byte_rate : float
+        Bytes per second to the browser at most, on average (bytes/s).
+    """
+
+    def __init__(self, apply: Callable[[list[Block]], int], *, max_rate: float = 30.0,
+                 byte_rate: float = 500_000.0) -> None:
+        if not max_rate > 0 or not byte_rate > 0:
+            raise ModelkitError(f"live view: max_rate (Hz) and byte_rate (bytes/s) must be positive, got "
+                                f"{max_rate!r} and {byte_rate!r}")
+        self.apply = apply
+        self.max_rate = float(max_rate)
+        self.byte_rate = float(byte_rate)
+        self.n_redraws = 0
+        self.error: BaseException | None = None
+        self._pending: list[Block] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._generation = 0
+        self._source_done: Callable[[], bool] = lambda: True
+        self._thread: threading.Thread | None = None
+        self._next = 0.0
+
+    # ------------------------------------------------------------------ input
+    def push(self, population: str, node_ids: np.ndarray, times: np.ndarray, *, generation: int | None = None) -> None:
+        """Queue one block (called from any thread); blocks of a replaced source are dropped."""
+        with self._lock:
+            if generation is not None and generation != self._generation:
+                return
+            self._pending.append((str(population), np.asarray(node_ids), np.asarray(times)))
+        self._wake.set()
+
+    def new_source(self, done: Callable[[], bool]) -> int:
+        """Forget queued blocks, follow a new source; returns its generation (tags its blocks)."""
+        with self._lock:
+            self._generation += 1
+            self._pending.clear()
+            self._source_done = done
+            gen = self._generation
+        self._ensure_thread()
+        return gen
+
+    def attach_run(self, run: Any, on_attach: Callable[[], None] | None = None) -> None:
+        """Follow a :class:`~modelkit.cluster.LiveRun`: its spikes so far, then every block as it arrives."""
+        gen = self.new_source(lambda: bool(run.done))
+        if on_attach is not None:
+            on_attach()
+        run.stream.add_listener(lambda p, i, t: self.push(p, i, t, generation=gen), replay=True)
+        self._wake.set()
+
+    def attach_iterable(self, blocks: Iterable[Any]) -> threading.Thread:
+        """Follow an iterable of ``(population, node_ids, times_ms)`` blocks, consumed in a thread."""
+        finished = threading.Event()
+        gen = self.new_source(finished.is_set)
+
+        def consume() -> None:
+            try:
+                for block in blocks:
+                    pop, ids, ts = block
+                    self.push(pop, ids, ts, generation=gen)
+            except BaseException as e:  # shown by the view; the notebook's thread must not die silently
+                self.error = e
+            finally:
+                finished.set()
+                self._wake.set()
+
+        t = threading.Thread(target=consume, name="modelkit-feed-source", daemon=True)
+        t.start()
+        return t
+
+    # ------------------------------------------------------------------ output
+    def flush(self) -> int:
+        """Redraw now with everything queued (also when nothing is queued); returns the bytes sent."""
+        with self._lock:
+            blocks, self._pending = self._pending, []
+        sent = self.apply(blocks)
+        self.n_redraws += 1
+        self._next = time.monotonic() + max(1.0 / self.max_rate, sent / self.byte_rate)
+        return sent
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and the source finished (or redrawing failed: see :attr:`error`)."""
+        with self._lock:
+            return self.error is not None or (not self._pending and self._source_done())
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="modelkit-feed", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(0.25)
+            self._wake.clear()
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            with self._lock:
+                has = bool(self._pending)
+                done = self._source_done()
+            if has or done:
+                try:
+                    self.flush()  # the last one after the source ended draws the final state
+                except BaseException as e:  # keep the error for the view; stop redrawing
+                    self.error = e
+                    with self._lock:
+                        self._thread = None
+                    return
+            if done:
+                with self._lock:
+                    if not self._pending and self._source_done():
+                        self._thread = None
+                        return

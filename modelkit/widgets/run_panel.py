@@ -1,0 +1,225 @@
+"""RunPanel: run and stop a simulation from a notebook, locally or on a cluster, and watch it.
+
+The panel only calls the public API a script would: :func:`modelkit.cluster.run_local` (a child
+process of the kernel, so the kernel never holds simulator state) or
+:func:`modelkit.cluster.run_on_cluster`, then ``LiveRun.stop()`` / ``.progress`` / ``.status``; after an
+engine died, :func:`~modelkit.cluster.stop_cluster` and :func:`~modelkit.cluster.start_cluster` restart the
+cluster. A background thread refreshes the progress bar, elapsed time and ETA a few times a second.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from modelkit.cluster import EngineDiedError, LiveRun, run_local, run_on_cluster, start_cluster, stop_cluster
+from modelkit.widgets._deps import require
+
+ipw = require("ipywidgets")
+traitlets = require("traitlets")
+
+__all__ = ["RunPanel"]
+
+_COLORS = {"idle": "#555", "starting": "#555", "running": "#1f77b4", "stopping": "#ff7f0e", "done": "#2ca02c",
+           "stopped": "#ff7f0e", "failed": "#d62728", "restarting": "#555"}
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = max(0.0, float(s))
+    return f"{int(s // 60)}:{s % 60:04.1f}" if s >= 60 else f"{s:.1f} s"
+
+
+class RunPanel(ipw.VBox):
+    """Run / Stop buttons, progress bar, status, elapsed time, ETA and errors of one simulation.
+
+    Parameters
+    ----------
+    config : str, PathLike, SimulationConfig or dict
+        The simulation config, as for :func:`~modelkit.simulator.simulate`.
+    cluster : ipyparallel.Client, optional
+        Run on this cluster (:func:`~modelkit.cluster.run_on_cluster`); default: a child process
+        (:func:`~modelkit.cluster.run_local`).
+    views : sequence
+        Live views (:class:`~modelkit.widgets.LiveRaster`, :class:`~modelkit.widgets.LiveRates`, anything
+        with ``attach(run)``) attached to every run the panel starts.
+    restart : callable, optional
+        ``restart() -> Client`` for "Restart cluster" (default: ``start_cluster(n)`` with the number of
+        engines ``cluster`` had and ``cluster_kwargs``).
+    cluster_kwargs : dict, optional
+        Keyword arguments of :func:`~modelkit.cluster.start_cluster` for the default restart.
+    poll_s : float
+        Refresh period of progress, elapsed and ETA (s).
+    **run_kwargs
+        Passed to ``run_on_cluster`` / ``run_local`` (``network``, ``output_dir``, ``overwrite``, ``threads``, ...).
+
+    Attributes
+    ----------
+    run : LiveRun or None
+        The latest run (its spikes stay available after a failure: ``panel.run.spikes``).
+
+    Examples
+    --------
+    >>> raster = LiveRaster()                                                    # doctest: +SKIP
+    >>> RunPanel("config.simulation.json", cluster=rc, views=[raster]), raster    # doctest: +SKIP
+    """
+
+    status = traitlets.Unicode("idle", help="idle, starting, running, stopping, done, stopped, failed, "
+                                             "restarting").tag(sync=True)
+    error = traitlets.Unicode("", help="why the last run failed or stopped ('' if it did not)").tag(sync=True)
+
+    def __init__(self, config: Any, *, cluster: Any = None, views: Sequence[Any] = (),
+                 restart: Callable[[], Any] | None = None, cluster_kwargs: dict | None = None,
+                 poll_s: float = 0.25, **run_kwargs: Any) -> None:
+        self.run_button = ipw.Button(description="Run", icon="play", button_style="success",
+                                     tooltip="start the simulation")
+        self.stop_button = ipw.Button(description="Stop", icon="stop", button_style="warning", disabled=True,
+                                      tooltip="stop after the block being simulated")
+        self.restart_button = ipw.Button(description="Restart cluster", icon="refresh", button_style="danger",
+                                         tooltip="stop the cluster and start a new one",
+                                         layout=ipw.Layout(display="none"))
+        self.progress_bar = ipw.FloatProgress(value=0.0, min=0.0, max=1.0, layout=ipw.Layout(width="40%"))
+        self.status_label = ipw.HTML()
+        self.status_label.add_class("mk-run-status")
+        self.time_label = ipw.HTML()
+        self.time_label.add_class("mk-run-time")
+        self.error_box = ipw.HTML(layout=ipw.Layout(display="none"))
+        self.error_box.add_class("mk-run-error")
+        super().__init__(children=[
+            ipw.HBox([self.run_button, self.stop_button, self.restart_button]),
+            ipw.HBox([self.progress_bar, self.status_label]), self.time_label, self.error_box])
+        self.add_class("mk-run-panel")
+        self.config = config
+        self.cluster = cluster
+        self.views = list(views)
+        self.run_kwargs = run_kwargs
+        self.run: LiveRun | None = None
+        self.poll_s = float(poll_s)
+        self._n_engines = len(cluster.ids) if cluster is not None and hasattr(cluster, "ids") else 1
+        self._restart = restart or (lambda: start_cluster(self._n_engines, **(cluster_kwargs or {})))
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self._broken = False  # an engine died: the cluster needs a restart
+        self.run_button.on_click(lambda _b: self.start())
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.restart_button.on_click(lambda _b: self.restart_cluster())
+        self._show()
+
+    # ------------------------------------------------------------------ actions (the buttons call these)
+    def start(self) -> LiveRun | None:
+        """Start a run (what "Run" does); returns it, or None when it could not start (see :attr:`error`)."""
+        with self._lock:
+            if self.run is not None and not self.run.done:
+                return self.run
+            self.error = ""
+            self.status = "starting"
+            self._show()
+            try:
+                if self.cluster is None:
+                    run = run_local(self.config, **self.run_kwargs)
+                else:
+                    run = run_on_cluster(self.config, cluster=self.cluster, **self.run_kwargs)
+            except Exception as e:  # shown in the panel: a notebook user reads it there
+                self.status = "failed"
+                self.error = f"{type(e).__name__}: {e}"
+                self._show()
+                return None
+            self.run = run
+            for view in self.views:
+                view.attach(run)
+            self._watcher = threading.Thread(target=self._watch, args=(run,), name="modelkit-run-panel",
+                                             daemon=True)
+            self._watcher.start()
+            return run
+
+    def stop(self) -> None:
+        """Ask the run to stop after its current block (what "Stop" does); returns at once."""
+        run = self.run
+        if run is not None and not run.done:
+            self.status = "stopping"
+            self._show()
+            run.stop(wait=False)
+
+    def restart_cluster(self) -> None:
+        """Stop the (broken) cluster and start a new one in the background (what "Restart cluster" does)."""
+        if self.status == "restarting":
+            return
+        self.status = "restarting"
+        self._show()
+
+        def work() -> None:
+            try:
+                if self.cluster is not None:
+                    stop_cluster(self.cluster)
+                self.cluster = self._restart()
+                self._broken = False
+                self.status = "idle"
+                self.error = ""
+            except Exception as e:
+                self.status = "failed"
+                self.error = f"restarting the cluster failed: {type(e).__name__}: {e}"
+            self._show()
+
+        threading.Thread(target=work, name="modelkit-run-panel-restart", daemon=True).start()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the panel's run is over and shown (or ``timeout`` s passed); returns :attr:`status`."""
+        w = self._watcher
+        if w is not None:
+            w.join(timeout)
+        return self.status
+
+    # ------------------------------------------------------------------ display
+    def _watch(self, run: LiveRun) -> None:
+        while not run.done:
+            if self.status != "stopping":
+                self.status = run.status
+            self._show()
+            run.wait(self.poll_s)
+        err = run.error
+        self._broken = self.cluster is not None and isinstance(err, EngineDiedError)
+        self.status = run.status
+        self.error = "" if err is None else f"{type(err).__name__}: {err}"
+        self._show()
+
+    def _show(self) -> None:
+        run = self.run
+        status = self.status
+        busy = status in ("starting", "running", "stopping", "restarting")
+        died = self._broken or (self.cluster is not None and "restarting the cluster failed" in self.error)
+        with self.hold_sync():
+            self.run_button.disabled = busy
+            self.stop_button.disabled = status not in ("starting", "running")
+            self.restart_button.layout.display = "" if died or status == "restarting" else "none"
+            self.restart_button.disabled = status == "restarting"
+            color = _COLORS.get(status, "#555")
+            if run is not None:
+                p = run.progress
+                self.progress_bar.value = p.fraction
+                self.progress_bar.bar_style = {"done": "success", "failed": "danger", "stopped": "warning"}.get(
+                    status, "")
+                kept = f", {p.n_spikes} spikes received" + (" (kept)" if status in ("failed", "stopped") else "")
+                self.status_label.value = (f"<b class='mk-status' data-status='{status}' style='color:{color}'>"
+                                           f"{status}</b> {p.t:g} / {p.tstop:g} ms{kept}")
+                eta = "-" if status != "running" else _fmt_s(p.eta)
+                self.time_label.value = f"elapsed {_fmt_s(p.wall)} &middot; ETA {eta}"
+            else:
+                self.status_label.value = f"<b class='mk-status' data-status='{status}' style='color:{color}'>" \
+                                          f"{status}</b>"
+                self.time_label.value = ""
+            if self.error:
+                hint = " Press <b>Restart cluster</b> to start a new one; the spikes received are kept in " \
+                       "<code>panel.run.spikes</code>." if died else ""
+                tone = "#a60" if status == "stopped" else "#b00"  # a stop is asked for, not an error
+                self.error_box.value = (f"<div style='color:{tone};white-space:pre-wrap'>"
+                                        f"{html.escape(self.error)}</div>{hint}")
+                self.error_box.layout.display = ""
+            else:
+                self.error_box.value = ""
+                self.error_box.layout.display = "none"
+
+    def __repr__(self) -> str:
+        return f"<RunPanel {self.status}{': ' + self.error if self.error else ''}>"
