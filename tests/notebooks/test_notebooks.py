@@ -13,6 +13,11 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ALL = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def test_the_tutorials_are_numbered_without_gaps():
+    numbers = [int(n[:2]) for n in ALL]
+    assert numbers == list(range(1, 10)), ALL  # 01 build ... 09 HPC, as notebooks/README.md lists them
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_notebook_runs(name, tmp_path):
     nbformat = pytest.importorskip("nbformat")
