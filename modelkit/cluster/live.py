@@ -90,8 +90,11 @@ def _translate(err: BaseException) -> BaseException:
         items = [(e.ename, e.evalue, getattr(e, "traceback", "") or "")]
     for ename, evalue, _tb in items:
         if ename == "EngineError":
-            return EngineDiedError(f"the engine died while running the simulation ({evalue}); the spikes received "
-                                   f"so far are kept in LiveRun.spikes; start a new cluster to run again")
+            local = "simulation process" in str(evalue)  # run_local's child, not an ipyparallel engine
+            what, again = ("the simulation process", "run again") if local else \
+                ("the engine", "start a new cluster to run again")
+            return EngineDiedError(f"{what} died while running the simulation ({evalue}); the spikes received "
+                                   f"so far are kept in LiveRun.spikes; {again}")
     for ename, evalue, _tb in items:
         if ename == "RunStoppedError":
             return RunStoppedError(str(evalue))
