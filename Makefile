@@ -5,13 +5,16 @@ BIN    := $(VENV)/bin
 CORPUS ?= $(abspath ../shared/sonata/corpus)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lab lint typecheck bench clean
+.PHONY: demo test test-ts lab lint typecheck bench clean
+
+# the JupyterLab extension's sources: a change rebuilds it into the venv (pip's build hook runs jlpm)
+EXTENSION_SRC := extension/package.json extension/yarn.lock $(wildcard extension/src/*.ts extension/style/* extension/schema/*.json)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml $(EXTENSION_SRC) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
@@ -27,16 +30,20 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check modelkit tests benchmarks
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/python -m mypy modelkit/sonata modelkit/errors.py modelkit/options.py
+	$(BIN)/python -m mypy modelkit/sonata modelkit/errors.py modelkit/options.py modelkit/runstatus.py modelkit/labserver
 
-test: $(VENV)/.installed-test lint typecheck
+test: $(VENV)/.installed-test lint typecheck test-ts
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# unit tests of the extension's TypeScript models (node's test runner; jlpm comes with jupyterlab)
+test-ts: $(VENV)/.installed-test
+	cd extension && export PATH="$(abspath $(BIN)):$$PATH" && { test -d node_modules || jlpm install; } && jlpm test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_sonata.py
 
 lab: $(VENV)/.installed
-	$(BIN)/python -m pip install -q jupyterlab ipywidgets
+	$(BIN)/python -m pip install -q -e '.[jupyter]' jupyterlab
 	$(BIN)/jupyter lab notebooks
 
 clean:

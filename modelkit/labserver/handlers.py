@@ -1,0 +1,257 @@
+"""REST handlers of the modelkit server extension: thin, authenticated wrappers over the public API.
+
+Every verb is ``@tornado.web.authenticated``; file paths come from the browser relative to the
+server root and go through :func:`~modelkit.labserver.paths.resolve`.  Errors answer with
+``{"error": message}`` and a 4xx status: 400 bad request, 403 outside the root or not writable,
+404 missing, 409 nothing to preview, 422 a file modelkit cannot read.  File work runs in a thread
+so a large file never blocks the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from modelkit.errors import ModelkitError
+from modelkit.labserver.notebook import notebook_cells, write_new_notebook
+from modelkit.labserver.paths import PathRefused, relative, resolve
+from modelkit.labserver.preview import preview_data, preview_png, preview_source
+
+__all__ = ["setup_handlers", "tutorials_dir"]
+
+#: where "modelkit tutorials" are copied inside the server root
+TUTORIALS_FOLDER = "modelkit-tutorials"
+
+
+def tutorials_dir() -> Path | None:
+    """The tutorial notebooks: ``notebooks/`` of a source checkout, else ``<prefix>/share/modelkit/notebooks``."""
+    import modelkit
+    for cand in (Path(modelkit.__file__).resolve().parent.parent / "notebooks",
+                 Path(sys.prefix) / "share" / "modelkit" / "notebooks"):
+        if cand.is_dir():
+            return cand
+    return None
+
+
+class _Base(APIHandler):
+    """Common plumbing: the root, JSON errors, work in a thread."""
+
+    @property
+    def root(self) -> str:
+        return os.path.realpath(self.settings["server_root_dir"])
+
+    def fail(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.finish(json.dumps({"error": message}))
+
+    def resolve_arg(self, name: str = "path", value: str | None = None, **kw: Any) -> str:
+        return resolve(self.root, value if value is not None else self.get_argument(name, None), what=name, **kw)
+
+    def rel(self, p: str | None) -> str | None:
+        """A path as the browser sees it: relative when inside the root, else as is."""
+        if p is None:
+            return None
+        real = os.path.realpath(p)
+        if real == self.root or os.path.commonpath([real, self.root]) == self.root:
+            return relative(self.root, real)
+        return p
+
+    async def run(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kw))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as e:
+            raise PathRefused(400, f"the request body is not JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise PathRefused(400, "the request body must be a JSON object")
+        return data
+
+
+def _describe(path: str) -> dict[str, Any]:
+    from modelkit.sonata.describe import describe
+    return describe(path, node_types_table=True)
+
+
+class InfoHandler(_Base):
+    """``GET modelkit/info?path=``: what the viewer shows (``modelkit info --json`` + node-types tables)."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        try:
+            p = self.resolve_arg()
+            if os.path.isdir(p):
+                raise PathRefused(400, f"{self.rel(p)!r} is a folder; give a config or SONATA file")
+            d = await self.run(_describe, p)
+        except PathRefused as e:
+            return self.fail(e.status, e.message)
+        except (ModelkitError, OSError) as e:
+            return self.fail(422, f"{type(e).__name__}: {e}")
+        d["path"] = self.rel(d["path"])
+        for section in ("nodes", "edges"):
+            for v in d[section].values():
+                v["file"] = self.rel(v.get("file"))
+        for pr in d["problems"]:
+            pr["path"] = self.rel(pr.get("path"))
+        if "output_dir" in d:
+            d["output_dir"] = self.rel(d["output_dir"])
+        try:
+            src = preview_source(p, d["kind"])
+        except (ModelkitError, OSError):
+            src = None
+        d["preview"] = None if src is None else {"type": src[1], "path": self.rel(src[0])}
+        self.finish(json.dumps(d, default=str))
+
+
+class PreviewHandler(_Base):
+    """``GET modelkit/preview?path=&format=json|png``: raster of a spikes file, traces of a report."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        fmt = self.get_argument("format", "json")
+        try:
+            if fmt not in ("json", "png"):
+                raise PathRefused(400, f"format must be 'json' or 'png', not {fmt!r}")
+            p = self.resolve_arg()
+            limits = {k: int(self.get_argument(k, str(v))) for k, v in
+                      (("max_points", 20_000), ("max_traces", 10), ("max_frames", 2_000))}
+            from modelkit.sonata.network import classify_h5
+            kind = "simulation_config" if p.endswith(".json") else await self.run(classify_h5, p)
+            src = await self.run(preview_source, p, kind)
+            if src is None:
+                raise PathRefused(409, f"{self.rel(p)!r} ({kind}) has nothing to preview: give a spikes or "
+                                       f"report file, or a simulation config whose output exists")
+            # the source may come from a config: it must be inside the root as well
+            r = self.rel(src[0])
+            if r is None or os.path.isabs(r):
+                raise PathRefused(403, f"the output of {self.rel(p)!r} ({src[0]}) is outside the server root")
+            f = self.resolve_arg(value=r)
+            if fmt == "png":
+                png = await self.run(preview_png, f, src[1], max_traces=limits["max_traces"])
+                self.finish(png, set_content_type="image/png")
+                return
+            d = await self.run(preview_data, f, src[1], **limits)
+        except PathRefused as e:
+            return self.fail(e.status, e.message)
+        except ValueError as e:
+            return self.fail(400, str(e))
+        except (ModelkitError, OSError) as e:
+            return self.fail(422, f"{type(e).__name__}: {e}")
+        d["path"] = self.rel(f)
+        self.finish(json.dumps(d))
+
+
+class NotebookHandler(_Base):
+    """``POST modelkit/notebook {"path", "directory"?}``: a new notebook that loads (and simulates) the file."""
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        try:
+            body = self.body()
+            p = self.resolve_arg(value=body.get("path"))
+            folder = self.resolve_arg("directory", body["directory"]) if body.get("directory") is not None \
+                else os.path.dirname(p)
+            if not os.path.isdir(folder):
+                raise PathRefused(400, f"'directory' {self.rel(folder)!r} is not a folder")
+            if not os.access(folder, os.W_OK):
+                raise PathRefused(403, f"{self.rel(folder) or '.'!r} is not writable; pass a writable 'directory'")
+            from modelkit.sonata.network import classify_h5
+            if os.path.isdir(p):
+                kind = "folder"
+            elif p.endswith(".json"):
+                from modelkit.sonata import SimulationConfig, load_config
+                cfg = await self.run(load_config, p)
+                kind = "simulation_config" if isinstance(cfg, SimulationConfig) else "circuit_config"
+            else:
+                kind = await self.run(classify_h5, p)
+            stem = os.path.splitext(os.path.basename(p))[0] or "modelkit"
+            cells = notebook_cells(kind, os.path.relpath(p, folder).replace(os.sep, "/"), self.rel(p) or "")
+            out = await self.run(write_new_notebook, folder, stem, cells)
+        except PathRefused as e:
+            return self.fail(e.status, e.message)
+        except PermissionError as e:
+            return self.fail(403, f"cannot write the notebook: {e}")
+        except (ModelkitError, OSError) as e:
+            return self.fail(422, f"{type(e).__name__}: {e}")
+        self.set_status(201)
+        self.finish(json.dumps({"path": self.rel(out), "kind": kind}))
+
+
+class RunsHandler(_Base):
+    """``GET modelkit/runs``: runs started from this server's kernels, newest first."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        from modelkit.runstatus import list_runs
+        folder = self.settings["modelkit_runs_dir"]
+        runs = await self.run(list_runs, folder)
+        for r in runs:
+            r["config"] = self.rel(r.get("config"))
+            r["output_dir"] = self.rel(r.get("output_dir"))
+        self.finish(json.dumps({"runs": runs}))
+
+
+class TutorialsHandler(_Base):
+    """``GET modelkit/tutorials``: the tutorial notebooks; ``POST``: copy them into the server root."""
+
+    @tornado.web.authenticated
+    def get(self) -> None:
+        src = tutorials_dir()
+        names = sorted(p.name for p in src.glob("*.ipynb")) if src else []
+        self.finish(json.dumps({"notebooks": names, "folder": TUTORIALS_FOLDER}))
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        src = tutorials_dir()
+        if src is None:
+            return self.fail(404, "the tutorial notebooks are not installed with this modelkit")
+        try:
+            dest = self.resolve_arg("folder", TUTORIALS_FOLDER, must_exist=False)
+            copied = await self.run(_copy_new, src, Path(dest))
+        except PathRefused as e:
+            return self.fail(e.status, e.message)
+        except PermissionError as e:
+            return self.fail(403, f"cannot copy the tutorials: {e}")
+        names = sorted(p.name for p in Path(dest).glob("*.ipynb"))
+        self.finish(json.dumps({"folder": self.rel(dest), "notebooks": names, "copied": copied}))
+
+
+def _copy_new(src: Path, dest: Path) -> list[str]:
+    """Copy tutorial files missing from ``dest``; files already there (maybe edited) are kept."""
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for f in sorted(src.iterdir()):
+        if f.is_file() and not f.name.startswith(".") and not (dest / f.name).exists():
+            tmp = dest / f".{f.name}.tmp"
+            shutil.copyfile(f, tmp)
+            try:
+                os.link(tmp, dest / f.name)  # fails if it appeared meanwhile: never overwrite
+                copied.append(f.name)
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink(missing_ok=True)
+    return copied
+
+
+def setup_handlers(web_app: Any, *, runs_dir: str) -> None:
+    """Add the routes under the server's ``base_url``."""
+    base = url_path_join(web_app.settings["base_url"], "modelkit")
+    web_app.settings["modelkit_runs_dir"] = runs_dir
+    web_app.add_handlers(".*$", [
+        (url_path_join(base, "info"), InfoHandler),
+        (url_path_join(base, "preview"), PreviewHandler),
+        (url_path_join(base, "notebook"), NotebookHandler),
+        (url_path_join(base, "runs"), RunsHandler),
+        (url_path_join(base, "tutorials"), TutorialsHandler),
+    ])

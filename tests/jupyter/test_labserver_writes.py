@@ -1,0 +1,145 @@
+"""The server extension's writing handlers (notebooks, tutorials) and the run list, on a temporary root."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+import tornado.httpclient
+from nbclient import NotebookClient
+
+import modelkit
+from modelkit.datasets import balanced_network
+from modelkit.runstatus import ENV, RunStatus
+
+EXAMPLE = "bmtk/examples/point_120cells"
+
+
+@pytest.fixture
+def jp_root_dir(tmp_path: Path, corpus: Path) -> Path:
+    """A copy of one corpus example (a copy: links pointing out of the root are refused) and a link out."""
+    root = tmp_path / "root"
+    shutil.copytree(corpus / EXAMPLE, root / "point_120cells")
+    shutil.copytree(corpus / "bmtk/examples/point_components", root / "point_components")
+    (root / "outside").symlink_to(corpus / "bmtk/examples")
+    (root / "point_120cells" / "spikes_link.h5").symlink_to(corpus / "bmtk/examples/point_120cells/inputs/"
+                                                            "thalamus_spikes.h5")
+    (root / "writable").mkdir()
+    return root
+
+
+async def _post(jp_fetch, route: str, body: dict) -> dict:
+    r = await jp_fetch("modelkit", route, method="POST", body=json.dumps(body))
+    assert r.code in (200, 201)
+    return json.loads(r.body)
+
+
+async def _post_error(jp_fetch, route: str, body: dict) -> tuple[int, str]:
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await jp_fetch("modelkit", route, method="POST", body=json.dumps(body))
+    return e.value.code, json.loads(e.value.response.body)["error"]
+
+
+async def test_links_pointing_out_are_refused(jp_fetch) -> None:
+    for path in ("outside/point_120cells/config.circuit.json", "point_120cells/spikes_link.h5"):
+        for route in ("info", "preview"):
+            with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+                await jp_fetch("modelkit", route, params={"path": path})
+            assert e.value.code == 403, (route, path)
+            assert "outside the server root" in json.loads(e.value.response.body)["error"]
+        code, msg = await _post_error(jp_fetch, "notebook", {"path": path})
+        assert code == 403 and "outside the server root" in msg
+    code, msg = await _post_error(jp_fetch, "notebook", {"path": "point_120cells/config.circuit.json",
+                                                         "directory": "outside"})
+    assert code == 403
+
+
+async def test_open_in_notebook_never_overwrites_and_runs(jp_fetch, jp_root_dir: Path) -> None:
+    cfg = "point_120cells/config.circuit.json"
+    first = await _post(jp_fetch, "notebook", {"path": cfg})
+    assert first == {"path": "point_120cells/config.circuit.ipynb", "kind": "circuit_config"}
+    nb_path = jp_root_dir / first["path"]
+    before = nb_path.read_bytes()
+    second = await _post(jp_fetch, "notebook", {"path": cfg})
+    assert second["path"] == "point_120cells/config.circuit-1.ipynb"
+    assert nb_path.read_bytes() == before
+    third = await _post(jp_fetch, "notebook", {"path": cfg, "directory": "writable"})
+    assert third["path"] == "writable/config.circuit.ipynb"
+    assert not [p for p in jp_root_dir.rglob("*.tmp")]  # temporary files are gone
+    # the notebook in another folder loads the network through a relative path, in a real kernel
+    nb = nbformat.read(jp_root_dir / third["path"], as_version=4)
+    nbformat.validate(nb)
+    await asyncio.get_running_loop().run_in_executor(None, lambda: NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(jp_root_dir / "writable")}}
+    ).execute())
+    text = "".join(o.get("data", {}).get("text/plain", "") for c in nb.cells if c.cell_type == "code"
+                   for o in c.outputs)
+    assert "cortex" in text and "thalamus" in text
+
+
+async def test_notebook_for_each_kind_names_the_right_code(jp_fetch, jp_root_dir: Path) -> None:
+    cases = {"point_120cells/config.simulation.json": ("simulation_config", "modelkit.simulate(config"),
+             "point_120cells/inputs/thalamus_spikes.h5": ("spikes", "SpikeTable.read(path)"),
+             "point_120cells/network/cortex_nodes.h5": ("nodes", "modelkit.load(")}
+    for path, (kind, code) in cases.items():
+        d = await _post(jp_fetch, "notebook", {"path": path})
+        assert d["kind"] == kind
+        nb = nbformat.read(jp_root_dir / d["path"], as_version=4)
+        nbformat.validate(nb)
+        assert code in "\n".join(c.source for c in nb.cells), path
+        assert json.dumps(os.path.basename(path)) in "\n".join(c.source for c in nb.cells)  # relative to the nb
+
+
+async def test_bad_notebook_requests(jp_fetch) -> None:
+    assert (await _post_error(jp_fetch, "notebook", {}))[0] == 400
+    assert (await _post_error(jp_fetch, "notebook", {"path": "../x.json"}))[0] == 403
+    assert (await _post_error(jp_fetch, "notebook", {"path": "point_120cells/nope.json"}))[0] == 404
+    code, msg = await _post_error(jp_fetch, "notebook", {"path": "point_120cells/config.circuit.json",
+                                                         "directory": "point_120cells/config.circuit.json"})
+    assert code == 400 and "not a folder" in msg
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await jp_fetch("modelkit", "notebook", method="POST", body="not json")
+    assert e.value.code == 400
+
+
+async def test_runs_lists_a_real_simulation(jp_fetch, tmp_path: Path) -> None:
+    assert json.loads((await jp_fetch("modelkit", "runs")).body) == {"runs": []}
+    folder = os.environ[ENV]  # set by the extension for the kernels it starts
+    assert os.path.isdir(folder) and folder.startswith(str(tmp_path))
+    cfg = balanced_network(tmp_path / "net", n_exc=40, n_inh=10, tstop=50.0)
+    res = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: modelkit.simulate(cfg, output_dir=tmp_path / "out", progress=False))
+    (run,) = json.loads((await jp_fetch("modelkit", "runs")).body)["runs"]
+    assert run["status"] == "done" and run["kind"] == "simulate" and run["backend"] == res.backend
+    assert run["fraction"] == 1.0 and run["t"] == run["tstop"] == 50.0
+    assert run["n_spikes"] == sum(res.n_spikes.values()) > 0
+    assert run["config"] == cfg  # outside the root: shown as is
+    # a run whose process is gone is reported lost
+    rs = RunStatus.start(kind="simulate", config=None, output_dir=None, tstop=10.0)
+    assert rs is not None
+    rs.record["pid"] = 2 ** 22 + 12345
+    rs.update(t=5.0, status="running")
+    runs = json.loads((await jp_fetch("modelkit", "runs")).body)["runs"]
+    assert [r["status"] for r in runs] == ["lost", "done"]
+    assert runs[0]["fraction"] == 0.5
+
+
+async def test_tutorials_copied_without_overwriting(jp_fetch, jp_root_dir: Path) -> None:
+    from modelkit.labserver.handlers import tutorials_dir
+    listed = json.loads((await jp_fetch("modelkit", "tutorials")).body)
+    src = tutorials_dir()
+    assert src is not None  # a source checkout has notebooks/
+    assert listed["notebooks"] == sorted(p.name for p in src.glob("*.ipynb"))
+    (jp_root_dir / "modelkit-tutorials").mkdir()
+    (jp_root_dir / "modelkit-tutorials" / "README.md").write_text("mine")
+    d = await _post(jp_fetch, "tutorials", {})
+    assert d["folder"] == "modelkit-tutorials"
+    assert (jp_root_dir / "modelkit-tutorials" / "README.md").read_text() == "mine"
+    assert "README.md" not in d["copied"]
+    assert sorted(os.listdir(jp_root_dir / "modelkit-tutorials")) == sorted(
+        p.name for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
