@@ -10,6 +10,14 @@ import pytest
 from modelkit.testing import shared_path
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last (on each xdist worker too): pytest-playwright's sync API keeps an asyncio loop
+    marked running in the main thread until the session ends, and pytest-jupyter's server fixtures
+    (tests/jupyter) cannot start their own loop after that."""
+    browser = Path(__file__).parent / "browser"
+    items.sort(key=lambda item: browser in Path(str(item.fspath)).parents)
+
+
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     """Folder of the SONATA conformance corpus (``shared/sonata/corpus``)."""

@@ -37,8 +37,13 @@ class JupyterLab:
         self.proc, self.url, self.token, self.root, self.state = proc, url, token, root, state
 
     def lab_url(self, path: str = "") -> str:
-        """URL of the Lab UI, opening ``path`` (relative to the root) when given."""
-        return f"{self.url}/lab/tree/{path}?token={self.token}" if path else f"{self.url}/lab?token={self.token}"
+        """URL of the Lab UI, opening ``path`` (relative to the root) when given.
+
+        ``reset`` starts from an empty workspace: the server is shared by a session's tests, and a restored
+        notebook from an earlier test would otherwise sit (hidden) in front of the locators.
+        """
+        return f"{self.url}/lab/tree/{path}?reset&token={self.token}" if path else \
+            f"{self.url}/lab?reset&token={self.token}"
 
     def api(self, path: str) -> dict:
         """GET ``/<path>`` with the token; the decoded JSON."""
