@@ -22,7 +22,12 @@ paths, written into a temporary folder; outputs go there too, never next to the 
 Mechanisms: the corpus carries no ``.mod`` files; bmtk's Allen mechanisms (from the
 installed bmtk wheel) are copied into the temporary components folder and compiled there
 with the neuron wheel's ``nrnivmodl`` (BioNet loads that folder; modelkit compiles the
-same files into its cache); both are done before any timed run.
+same files into its cache); both are done before any timed run.  modelkit also keeps the
+section tables Import3d makes of each SWC file in its cache (``$MODELKIT_CACHE_DIR`` or
+``~/.cache/modelkit``, keyed by the file's bytes): the first run that meets a morphology
+pays ~0.1 s for it, later runs load the table.  Point ``MODELKIT_CACHE_DIR`` at an empty
+folder to time that first run (bio_14cells is then the cold run, the larger networks reuse
+its tables where the files are the same).
 
 Programs (each run is its own subprocess; peak RSS is the child's ``ru_maxrss``):
 

@@ -315,8 +315,17 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                 f"{cls.name}: launched on {comm.size} MPI ranks but the simulator runs on {ranks} process(es): "
                 f"it was built without MPI here (each rank would simulate the whole network); run one process "
                 f"with threads, or install a {cls.name} built with MPI")
+        agree = getattr(engine, "agree_on_errors", None)  # MPI backends: one rank's error stops every rank
         for m in modules:
-            m.initialize(sim)
+            if agree is None:
+                m.initialize(sim)
+                continue
+            error: BaseException | None = None
+            try:
+                m.initialize(sim)
+            except Exception as e:  # every rank reaches agree, so the others are not left waiting
+                error = e
+            agree(error)
         t_build = time.perf_counter() - tb
         log.info("built %s cells in %.2f s", {k: len(v) for k, v in built.items()}, t_build)
         tr = time.perf_counter()

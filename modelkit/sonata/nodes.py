@@ -238,7 +238,7 @@ class NodePopulation(GroupedPopulation):
     def with_dynamics(self, params: Mapping[str, Any], selection: Any = None) -> "NodePopulation":
         """This population with per-node ``dynamics_params`` overridden in memory (the files are untouched).
 
-        Every backend that honours the per-node ``dynamics_params`` of SONATA files (NEST, population)
+        Every backend that honours the per-node ``dynamics_params`` of SONATA files (NEST, NEURON, population)
         sees these values as if they were stored in the nodes file: a parameter sweep changes a model
         parameter without rebuilding the network.
 

@@ -182,9 +182,11 @@ def test_ranks_that_do_not_see_each_other_stop_before_writing(intfire_config: Pa
     assert not (tmp_path / "out.failed").exists()
 
 
-def test_an_error_on_one_rank_stops_every_rank(corpus: Path, mechanisms_dir: Path, tmp_path: Path) -> None:
-    """Synapses onto apical dendrites of a cell that has none: only the rank owning that cell sees it; the
-    other rank must stop too (instead of waiting forever in the spike exchange)."""
+@pytest.mark.parametrize("bad", ["synapses", "seclamp"])
+def test_an_error_on_one_rank_stops_every_rank(corpus: Path, mechanisms_dir: Path, tmp_path: Path, bad: str) -> None:
+    """Synapses onto apical dendrites of a cell that has none, or an SEClamp input (set up after the cells) on
+    its apical dendrite: only the rank owning that cell sees it; the other rank must stop too (instead of
+    waiting forever in the spike exchange)."""
     from modelkit.builder import NetworkBuilder
     comps = corpus / "bmtk" / "examples" / "bio_components"
     net = NetworkBuilder("bio")
@@ -195,7 +197,8 @@ def test_an_error_on_one_rank_stops_every_rank(corpus: Path, mechanisms_dir: Pat
     src = NetworkBuilder("src")
     src.add_nodes(N=2, model_type="virtual")
     src.add_edges(target=net.nodes(), connection_rule=1, syn_weight=1e-3, delay=2.0, model_template="Exp2Syn",
-                  dynamics_params="AMPA_ExcToExc.json", target_sections=["apical"], distance_range=[0.0, 1e4])
+                  dynamics_params="AMPA_ExcToExc.json", target_sections=["apical" if bad == "synapses" else "basal"],
+                  distance_range=[0.0, 1e4])
     net.save(tmp_path / "network")
     src.save(tmp_path / "network")
     cfg = {"run": {"tstop": 10.0, "dt": 0.1, "dL": 20.0},
@@ -208,9 +211,13 @@ def test_an_error_on_one_rank_stops_every_rank(corpus: Path, mechanisms_dir: Pat
                         "edges": [{"edges_file": str(tmp_path / "network" / "src_bio_edges.h5"),
                                    "edge_types_file": str(tmp_path / "network" / "src_bio_edge_types.csv")}]},
            "output": {"output_dir": str(tmp_path / "out"), "spikes_file": "spikes.h5"}}
+    if bad == "seclamp":
+        cfg["inputs"] = {"vc": {"input_type": "current_clamp", "module": "SEClamp", "node_set": "bio",
+                                "amps": [-70, -70, -70], "durations": [5, 0, 0], "section_name": "apic"}}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     r = mk_run(2, tmp_path / "config.json", tmp_path / "out", timeout=120)
     assert r.returncode == 2, r.stderr[-3000:]
-    assert "bio[1]" in r.stderr and "target_sections" in r.stderr  # the owner names the cell and the key
+    key = "target_sections" if bad == "synapses" else "SEClamp: section apic[0]"
+    assert "bio[1]" in r.stderr and key in r.stderr  # the owner names the cell and the key
     assert "modelkit: neuron: rank " in r.stderr and " failed: ConfigError" in r.stderr  # the other rank says who
     _nothing_written(tmp_path, tmp_path / "out")

@@ -65,3 +65,50 @@ def test_target_simulator_neuron_runs_point_processes_in_neuron(tmp_path):
     cfg = {**cfg, "target_simulator": "NEST", "output": {"output_dir": str(tmp_path / "b")}}
     with pytest.raises(ModelkitError, match="IntFire1"):  # NEST gets the cells and says it lacks the model
         simulate(cfg, network=net, progress=False)
+
+
+def test_morphology_tables_are_cached_by_content(corpus: Path, tmp_path: Path, monkeypatch) -> None:
+    """Import3d's result is kept in the cache (keyed by the file's bytes): a second read gives the same table,
+    a damaged cache file is read through Import3d again."""
+    from modelkit.simulator.neuron.mechanisms import import_neuron
+    from modelkit.simulator.neuron.morphology import read_swc
+    monkeypatch.setenv("MODELKIT_CACHE_DIR", str(tmp_path / "cache"))
+    h = import_neuron()
+    swc = corpus / "bmtk" / "examples" / "bio_components" / "morphologies" / "Pvalb_470522102_m.swc"
+    first, diams = read_swc(h, str(swc), "test")
+    cached = list((tmp_path / "cache" / "morphology").glob("*.npz"))
+    assert len(cached) == 1
+    copy = tmp_path / "copy.swc"  # same bytes, other name: the same cache entry, the new path
+    copy.write_bytes(swc.read_bytes())
+    again, diams2 = read_swc(h, str(copy), "test")
+    assert again.path == str(copy) and again.names == first.names and diams2 == diams
+    for k in ("types", "parent", "parent_x", "child_x", "length", "diam"):
+        np.testing.assert_array_equal(getattr(again, k), getattr(first, k))
+    np.testing.assert_array_equal(np.concatenate(again.points), np.concatenate(first.points))
+    np.testing.assert_array_equal(again.logical, first.logical)
+    cached[0].write_bytes(b"not a zip file")
+    third, _ = read_swc(h, str(swc), "test")
+    assert third.names == first.names
+
+
+def test_artificial_cells_run_after_an_xstim_run(tmp_path: Path) -> None:
+    """NEURON 9.0 segfaults in psolve when a run has no section after sections with ``extracellular`` were
+    deleted; an xstim run, then a run of artificial cells only, in one process."""
+    import json
+
+    from modelkit.datasets import bio_network
+    cfg = bio_network(tmp_path / "net", n_exc=1, n_inh=1, n_input=2, tstop=10.0)
+    (tmp_path / "line.csv").write_text("x_pos y_pos z_pos\n-10 0 0\n10 0 0\n")
+    (tmp_path / "stim.csv").write_text("electrode_mesh_file pos_x pos_y pos_z rotation_x rotation_y rotation_z\n"
+                                       "line.csv 100 0 0 0 0 0\n")
+    d = json.loads(Path(cfg).read_text())
+    d["inputs"]["xs"] = {"input_type": "lfp", "node_set": "bio", "module": "xstim",
+                         "positions_file": str(tmp_path / "stim.csv"),
+                         "waveform": {"shape": "dc", "del": 2.0, "amp": 0.1, "dur": 5.0}}
+    Path(cfg).write_text(json.dumps(d))
+    simulate(cfg, progress=False)
+    net = NetworkBuilder("cells")
+    net.add_nodes(N=2, model_type="point_process", model_template="nrn:IntFire1")
+    res = simulate({"target_simulator": "NEURON", "run": {"tstop": 5.0, "dt": 0.1},
+                    "output": {"output_dir": str(tmp_path / "intfire")}}, network=net, progress=False)
+    assert res.n_cells["cells"] == 2

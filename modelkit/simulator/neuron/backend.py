@@ -12,13 +12,15 @@ import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
-from modelkit.simulator.neuron.biophysics import (Plan, allactive_plan, apply_plan, check_plan, nml_plan,
-                                                  perisomatic_plan, read_json)
+from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive_plan, apply_plan, check_plan, nml_plan,
+                                                  override_plan, perisomatic_plan, read_json)
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
-from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segments_per_section
-from modelkit.simulator.neuron.synapses import (edge_weights, make_synapse, parse_range, parse_sections,
-                                                segment_candidates, synapse_params)
+from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segment_props, segments_per_section
+from modelkit.simulator.neuron.synapses import (connect_synapses, edge_weights, parse_range, parse_sections,
+                                                segment_candidates, synapse_class, synapse_params,
+                                                synapse_settings)
+from modelkit.simulator.neuron.templates import template_cell
 from modelkit.sonata import Selection
 
 __all__ = ["NeuronBackend"]
@@ -27,6 +29,8 @@ log = logging.getLogger("modelkit.simulator.neuron")
 
 #: mV, when the run block gives no spike_threshold (bmtk's default)
 DEFAULT_THRESHOLD = -15.0
+#: µm, the longest segment when the run block gives neither dL nor d_lambda (bmtk's default)
+DEFAULT_DL = 20.0
 #: °C and mV, when the config gives no conditions (bmtk's defaults)
 DEFAULT_CELSIUS, DEFAULT_V_INIT = 34.0, -80.0
 #: at most this many IClamp pulses per cell for a step schedule; longer schedules play a vector
@@ -45,6 +49,8 @@ class _BioType:
     table: MorphologyTable
     plan: Plan | None
     where: str
+    #: hoc templates: a new instance per cell (its sections in ``all`` order); None: cells cloned from ``table``
+    factory: Any = None
 
 
 class _Recorder:
@@ -83,11 +89,17 @@ class _Recorder:
 class NeuronBackend:
     """Biophysically detailed cells (and NEURON's artificial cells) simulated by NEURON.
 
-    * cells: ``model_template`` ``ctdb:Biophys1.hoc`` with an SWC ``morphology`` and
+    * cells: ``model_template`` ``hoc:<Template>`` (a template of ``components.templates_dir``, one instance
+      per cell as bmtk's loadHOC, see :mod:`.templates`), or ``ctdb:Biophys1.hoc`` with an SWC ``morphology`` and
       ``model_processing`` ``aibs_perisomatic`` / ``aibs_allactive`` (the axon replaced by a
       60-µm stub as bmtk does), or ``nml:<file>`` (NeuroML2 biophysics); every morphology and
       parameter file is read once per node type and cells are cloned from a section table;
-      segments by ``run.dL`` (µm); ``nrn:IntFire1`` etc. for point neurons;
+      segments by ``run.dL`` (µm, 20 when absent, as bmtk) or NEURON's d_lambda rule (``run.d_lambda``, a
+      fraction of the length constant at ``run.d_lambda_freq`` Hz, default 100; the finer of the two when
+      both are given); per-node ``dynamics_params`` overrides (HDF5 or ``with_dynamics``) replace, cell by
+      cell, the values the parameter file sets under that name (``cm``, ``Ra``, ``e_pas``, ``gbar_NaTs``,
+      ...; all section types where it is set) or an artificial cell's attribute (file units);
+      ``nrn:IntFire1`` etc. for point neurons;
     * mechanisms: ``components.mechanisms_dir`` compiled with nrnivmodl, cached by content;
     * synapses: ``model_template`` ``Exp2Syn`` (or a point process from the mod files) with the
       synaptic-model JSON, at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
@@ -122,12 +134,16 @@ class NeuronBackend:
         self._cells: dict[str, dict[int, Any]] = {}
         self._types: dict[tuple, _BioType] = {}
         self._keep: list[Any] = []  # NEURON objects that must live as long as the run
+        self._synapse_lists: list[Any] = []  # hoc Lists of synapses, one per edge type and population
+        self._node_frames: dict[str, Any] = {}  # node tables the weight functions read, once per population
         self._play: list[tuple[np.ndarray, np.ndarray]] = []
         self._spk_t: Any = None
         self._spk_gid: Any = None
         self._started = False
         self._v_init = DEFAULT_V_INIT
         self._known: set[str] = set()
+        self._d_lambda: float | None = None
+        self._d_lambda_freq = 100.0
         self._bounds = np.empty(0, np.int64)
         self._bound_pops: list[str] = []
         self._rank: dict[str, np.ndarray] = {}  # population -> owning rank per node id (-1: not built)
@@ -158,6 +174,11 @@ class NeuronBackend:
             error = e
         agree_on_errors(self.pc, error)
 
+    def agree_on_errors(self, error: BaseException | None) -> None:
+        """Collective over the MPI ranks: raise ``error`` here, or a ``RankError`` if another rank failed (the
+        simulation calls it after each input and report module's set-up)."""
+        agree_on_errors(self.pc, error)
+
     def _build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         h = self.h
         comps = dict(getattr(config, "components", {}) or {})
@@ -166,6 +187,12 @@ class NeuronBackend:
         self._known = known_mechanisms(h)
         run = getattr(config, "run", None)
         d_l = getattr(run, "dL", None)
+        extra = getattr(run, "extra", None) or {}
+        where = f"{getattr(config, 'path', None) or 'config'}: run"
+        self._d_lambda = _positive(extra.get("d_lambda"), f"{where}.d_lambda", "a fraction of the length constant")
+        self._d_lambda_freq = _positive(extra.get("d_lambda_freq", 100.0), f"{where}.d_lambda_freq", "Hz") or 100.0
+        if d_l is None and self._d_lambda is None:
+            d_l = DEFAULT_DL  # bmtk's default when the run block gives no dL
         base = 0
         for name, pop in network.nodes.items():
             self._base[name] = base
@@ -196,6 +223,7 @@ class NeuronBackend:
         cols = {c: (pop.column(c, ids) if c in pop.attribute_names else np.full(len(ids), None, dtype=object))
                 for c in ("model_type", "model_template", "morphology", "dynamics_params", "model_processing")}
         tids = pop.column("node_type_id", ids)
+        overrides = _overrides(pop, ids)
         _, first = np.unique(tids, return_index=True)
         for t in tids[np.sort(first)].tolist():
             rows = np.flatnonzero(tids == t)
@@ -204,16 +232,28 @@ class NeuronBackend:
             mt = str(cols["model_type"][r0])
             template = "" if _null(cols["model_template"][r0]) else str(cols["model_template"][r0])
             mine = self._rank[name][ids[rows]] == self.rank  # cells of other ranks are built there
+            # per-node overrides of this type's cells: only the names some of them override
+            over = {k: v[rows] for k, v in overrides.items() if not np.isnan(v[rows]).all()}
             if mt == "biophysical":
                 bt = self._bio_type(pop, where, template, cols["morphology"][r0], cols["dynamics_params"][r0],
                                     cols["model_processing"][r0], comps, d_l)
-                for r in rows[mine].tolist():
+                if over and bt.plan is None:
+                    raise ConfigError(pop.path, f"{where}: dynamics_params.{next(iter(over))}",
+                                      "per-node overrides of a parameter file (this node type has none)", "an override")
+                if over and bt.plan is not None:  # a bad name fails on every rank, whoever owns the cells
+                    override_plan(bt.plan, {k: 0.0 for k in over}, f"cells {where}")
+                for k, r in zip(np.flatnonzero(mine).tolist(), rows[mine].tolist()):
                     nid = int(ids[r])
-                    cell = bt.table.instantiate(h, f"{name}[{nid}]")
+                    cell = bt.table.instantiate(h, f"{name}[{nid}]") if bt.factory is None else \
+                        template_cell(h, bt.factory, bt.table, f"{name}[{nid}]", where)
                     if bt.plan is not None:
                         apply_plan(h, bt.plan, cell.groups(), f"{where}, cell {name}[{nid}]")
+                        mine_over = {n: float(v[k]) for n, v in over.items() if not np.isnan(v[k])}
+                        if mine_over:
+                            label = f"{where}, cell {name}[{nid}]"
+                            apply_plan(h, override_plan(bt.plan, mine_over, label), cell.groups(), label)
                     if bt.table.seg_props is None:
-                        bt.table.seg_props = _segment_props(h, cell)
+                        bt.table.seg_props = segment_props(h, cell)
                     soma = cell.soma
                     nc = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
                     nc.threshold = threshold
@@ -221,11 +261,20 @@ class NeuronBackend:
                     cells[nid] = cell
             else:
                 obj_name, params = self._artificial(pop, where, template, cols["dynamics_params"][r0], comps)
-                for r in rows[mine].tolist():
+                probe = getattr(h, obj_name)() if over else None
+                for n in over:  # a bad name fails on every rank, whoever owns the cells
+                    if not n.isidentifier() or not hasattr(probe, n):
+                        raise ConfigError(pop.path, f"{where}: dynamics_params.{n}",
+                                          f"a parameter of NEURON's {obj_name}", repr(n))
+                scale = {n: 1000.0 if n in _ARTIFICIAL_SECONDS.get(obj_name, ()) else 1.0 for n in over}
+                for k, r in zip(np.flatnonzero(mine).tolist(), rows[mine].tolist()):
                     nid = int(ids[r])
                     obj = getattr(h, obj_name)()
-                    for k, v in params.items():
-                        setattr(obj, k, v)
+                    for n, v in params.items():
+                        setattr(obj, n, v)
+                    for n, v in over.items():  # in the file's units (IntFire time constants in s, as bmtk)
+                        if not np.isnan(v[k]):
+                            setattr(obj, n, float(v[k]) * scale[n])
                     nc = h.NetCon(obj, None)
                     self._register(name, nid, nc)
                     cells[nid] = obj
@@ -284,6 +333,8 @@ class NeuronBackend:
     def _bio_type(self, pop: Any, where: str, template: str, morphology: Any, dynamics: Any, processing: Any,
                   comps: dict, d_l: float | None) -> _BioType:
         h = self.h
+        if template.startswith("hoc:"):
+            return self._hoc_type(pop, where, template[4:], morphology, dynamics, processing, comps, d_l)
         if _null(morphology):
             raise ConfigError(pop.path, f"{where}: morphology", "an SWC file name for a biophysical cell", "none")
         mdir = comps.get("morphologies_dir", "")
@@ -325,14 +376,59 @@ class NeuronBackend:
             check_plan(plan, self._known, f"cells {where}")
         table, axon_diams = read_swc(h, mpath, f"{pop.path}: {where}")
         if plan is not None and plan.axon is not None:
-            table = table.with_axon_stub(h, plan.axon, axon_diams)
+            table = table.with_axon_stub(h, plan.axon, axon_diams, directed=str(proc).endswith("_directed"))
         if plan is not None and plan.axon == "perisomatic":
             missing = sorted(s for s in plan.required if not table.has_type(s))
             if missing:
                 raise ConfigError(plan.path, f"genome (cells {where})",
                                   f"section types the morphology {mpath} has", f"parameters for {missing}")
-        table.nseg = segments_per_section(table, d_l)
+        if self._d_lambda is not None:
+            names = {code: nm for nm, code in SECTION_TYPES.items()}
+            per = {k: {op.section: op.value for op in (plan.ops if plan is not None else ())
+                       if op.kind == k and op.value == op.value} for k in ("Ra", "cm")}
+            ra = np.asarray([per["Ra"].get(names.get(int(c), ""), 35.4) for c in table.types])
+            cm = np.asarray([per["cm"].get(names.get(int(c), ""), 1.0) for c in table.types])
+            table.nseg = segments_per_section(table, d_l, self._d_lambda, self._d_lambda_freq, ra, cm)
+        else:
+            table.nseg = segments_per_section(table, d_l)
         bt = _BioType(table, plan, where)
+        self._types[key] = bt
+        return bt
+
+    def _hoc_type(self, pop: Any, where: str, name: str, morphology: Any, dynamics: Any, processing: Any,
+                  comps: dict, d_l: float | None) -> _BioType:
+        """A node type built by a hoc template of ``components.templates_dir`` (see :mod:`.templates`)."""
+        from modelkit.simulator.neuron.templates import load_templates, template_factory, template_table
+        key = ("hoc", name, None if _null(morphology) else str(morphology),
+               None if _null(dynamics) else str(dynamics), d_l)
+        if key in self._types:
+            return self._types[key]
+        tdir = comps.get("templates_dir")
+        if not tdir:
+            raise ConfigError(pop.path, f"{where}: model_template hoc:{name}",
+                              "components.templates_dir (the folder of .hoc templates)", "none")
+        if not _null(processing):
+            raise UnknownModelError(f"{pop.path}: {where}: model_processing {processing!r} with model_template "
+                                    f"hoc:{name}: a hoc template sets its own biophysics (leave it empty)")
+        load_templates(self.h, str(tdir))
+        params = None
+        if not _null(dynamics):
+            params = read_json(os.path.join(comps.get("biophysical_neuron_models_dir", ""), str(dynamics))).get(
+                "params")
+        mpath = None
+        if not _null(morphology):
+            mpath = os.path.join(comps.get("morphologies_dir", ""), str(morphology))
+            if not os.path.exists(mpath):
+                raise ConfigError(mpath, f"{pop.path}: {where}: morphology",
+                                  "an existing morphology (components.morphologies_dir + morphology)", "no such file")
+        factory = template_factory(self.h, name, params, mpath, f"{pop.path}: {where}", str(tdir))
+        probe = factory()
+        table = template_table(self.h, probe, name, f"{pop.path}: {where}")
+        secs = list(probe.all)
+        ra, cm = np.asarray([s.Ra for s in secs]), np.asarray([s.cm for s in secs])
+        del probe, secs
+        table.nseg = segments_per_section(table, d_l, self._d_lambda, self._d_lambda_freq, ra, cm)
+        bt = _BioType(table, None, where, factory)
         self._types[key] = bt
         return bt
 
@@ -353,11 +449,18 @@ class NeuronBackend:
 
     # ----------------------------------------------------------------- edges
     def _connect(self, ename: str, epop: Any, comps: dict) -> int:
-        h, pc = self.h, self.pc
+        pc = self.pc
         cells = self._cells.get(epop.target, {})
         if not cells or not epop.size:
             return 0
-        df = epop.get()
+        targets = self._network.nodes[epop.target] if epop.target in self._network.nodes else None
+        if targets is not None and len(cells) < targets.size:
+            # a rank's share (or a node set): only the edges onto these cells, by the edge index, in edge order
+            df = epop.get(None, epop.afferent_edges(np.fromiter(cells, dtype=np.int64, count=len(cells))))
+        else:
+            df = epop.get()
+        if not len(df):
+            return 0
         tgt = df["target_node_id"].to_numpy(np.int64)
         built = np.zeros(int(max(tgt.max(), max(cells)) + 1), dtype=bool)
         built[list(cells)] = True
@@ -371,7 +474,7 @@ class NeuronBackend:
         for t in np.unique(et).tolist():
             part = df[et == t]
             where = f"/edges/{ename} edge_type_id {t}"
-            w = edge_weights(self._network, epop, part, where)
+            w = edge_weights(self._network, epop, part, where, self._node_frames)
             first = part.iloc[0]
             template = "Exp2Syn" if _null(first.get("model_template")) else str(first["model_template"])
             params = synapse_params(first.get("dynamics_params"), comps.get("synaptic_models_dir"), epop.path, where)
@@ -398,6 +501,7 @@ class NeuronBackend:
                 sec_id = part["afferent_section_id"].to_numpy(np.int64)
                 pos = part["afferent_section_pos"].to_numpy(float) if "afferent_section_pos" in part.columns \
                     else np.full(len(part), 0.5)
+                segs, rows = [], []
                 for j, nid in enumerate(tgt_ids.tolist()):
                     cell = cells[nid]
                     if not isinstance(cell, Cell):
@@ -406,16 +510,16 @@ class NeuronBackend:
                         raise ConfigError(epop.path, f"{where}: afferent_section_id",
                                           f"a section index < {len(cell.sections)} of cell {cell.label} "
                                           f"({cell.table.path})", str(int(sec_id[j])))
-                    syn = make_synapse(h, template, params, cell.sections[sec_id[j]](float(pos[j])), epop.path, where)
-                    self._attach(syn, int(src_gid[j]), float(w[j]) * int(nsyns[j]), float(delay[j]))
-                    n += 1
+                    segs.append(cell.sections[sec_id[j]](float(pos[j])))
+                    rows.append(j)
+                r = np.asarray(rows, dtype=np.int64)
+                n += self._synapses(template, params, segs, src_gid[r], w[r] * nsyns[r], delay[r], epop.path, where)
                 continue
             n += self._place(epop, part, where, cells, template, params, w, delay, nsyns, src_gid, tgt_ids, seed)
         return n
 
     def _place(self, epop: Any, part: Any, where: str, cells: dict, template: str, params: dict, w: np.ndarray,
                delay: np.ndarray, nsyns: np.ndarray, src_gid: np.ndarray, tgt_ids: np.ndarray, seed: int) -> int:
-        h = self.h
         first = part.iloc[0]
         if "target_sections" not in part.columns or _null(first.get("target_sections")):
             raise ConfigError(epop.path, f"{where}: target_sections",
@@ -425,8 +529,9 @@ class NeuronBackend:
         drange = parse_range(first.get("distance_range"), epop.path, where)
         order = np.argsort(tgt_ids, kind="stable")
         bounds = np.flatnonzero(np.diff(tgt_ids[order])) + 1
-        n = 0
         cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        segs: list[Any] = []
+        rows: list[np.ndarray] = []
         for grp in np.split(order, bounds):
             nid = int(tgt_ids[grp[0]])
             cell = cells[nid]
@@ -447,25 +552,38 @@ class NeuronBackend:
                 continue
             rng = np.random.default_rng([int(seed), self._base[epop.target] + nid])
             counts = nsyns[grp]
-            segs = rng.choice(cand, int(counts.sum()), p=prob)
+            chosen = rng.choice(cand, int(counts.sum()), p=prob)
             props = table.seg_props
             assert props is not None
-            k = 0
-            for j, c in zip(grp.tolist(), counts.tolist()):
-                for s in segs[k:k + c].tolist():
-                    sec = cell.sections[int(props["section"][s])]
-                    syn = make_synapse(h, template, params, sec(float(props["x"][s])), epop.path, where)
-                    self._attach(syn, int(src_gid[j]), float(w[j]), float(delay[j]))
-                    n += 1
-                k += c
-        return n
+            secs = cell.sections
+            segs += [secs[i](x) for i, x in zip(props["section"][chosen].tolist(), props["x"][chosen].tolist())]
+            rows.append(np.repeat(grp, counts))
+        if not segs:
+            return 0
+        r = np.concatenate(rows)
+        return self._synapses(template, params, segs, src_gid[r], w[r], delay[r], epop.path, where)
 
-    def _attach(self, syn: Any, src_gid: int, weight: float, delay: float) -> None:
-        nc = self.pc.gid_connect(src_gid, syn)
-        nc.weight[0] = weight
-        nc.delay = delay
-        self._keep.append(syn)
-        self._keep.append(nc)
+    def _synapses(self, template: str, params: dict, segs: list[Any], src_gid: np.ndarray, weight: np.ndarray,
+                  delay: np.ndarray, path: Any, where: str) -> int:
+        """Point processes of one edge type at ``segs``, each connected to its source gid (µS, ms)."""
+        if not segs:
+            return 0
+        h = self.h
+        name, cls = synapse_class(h, template, path, where)
+        syns = h.List()
+        for seg in segs:
+            syns.append(cls(seg))
+        settings = synapse_settings(name, params, syns.o(0))
+        ncs = connect_synapses(h, self.pc, syns, settings, src_gid, weight, delay)
+        self._synapse_lists.append(syns)
+        self._keep.append(ncs)
+        return len(segs)
+
+    def synapse_objects(self) -> Any:
+        """Every synapse (point process) made so far, in the order they were made."""
+        for syns in self._synapse_lists:
+            for i in range(int(syns.count())):
+                yield syns.o(i)
 
     # ---------------------------------------------------------------- inputs
     def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
@@ -600,6 +718,10 @@ class NeuronBackend:
                     ps = h.PatternStim()
                     ps.play(tv, gv)
                     self._keep += [ps, tv, gv]
+            from modelkit.simulator.neuron.electrodes import extracellular_guard
+            guard = extracellular_guard(h)
+            if guard is not None:
+                self._keep.append(guard)
             pc.set_maxstep(10)
             h.finitialize(self._v_init)
         assert self._options is not None
@@ -616,6 +738,8 @@ class NeuronBackend:
             self.h.cvode.use_fast_imem(0)
         self.__dict__.pop("_geometry_cache", None)
         self._keep.clear()
+        self._synapse_lists.clear()
+        self._node_frames.clear()
         self._cells.clear()
         self._types.clear()
         self._play.clear()
@@ -624,24 +748,36 @@ class NeuronBackend:
         self.pc = None
 
 
+def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-node ``dynamics_params`` overrides (HDF5 groups and ``with_dynamics``) of ``ids``: name -> float
+    per node, NaN where a node keeps its type's value.
+
+    Raises
+    ------
+    ConfigError
+        A value that is not a number.
+    """
+    if not pop.dynamics_attribute_names:
+        return {}
+    out = {}
+    for name, col in pop.dynamics_params(ids).items():
+        v = col.to_numpy()
+        try:
+            out[str(name)] = np.asarray([np.nan if x is None else x for x in v], dtype=float) \
+                if v.dtype == object else v.astype(float)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(pop.path, f"/nodes/{pop.name}: dynamics_params/{name}", "numbers (per-node overrides)",
+                              f"{type(e).__name__}: {e}") from e
+    return out
+
+
+def _positive(v: Any, key: str, unit: str) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
+        raise ConfigError(None, key, f"a number > 0 ({unit})", repr(v))
+    return float(v)
+
+
 def _null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
-
-
-def _segment_props(h: Any, cell: Cell) -> dict[str, np.ndarray]:
-    """Per segment (all sections in order): section index, x, length (µm), type, path distance from the soma
-    (µm, to the centre, start and end), as bmtk's ``SegmentProps``."""
-    sec_i, xs, length, types, dist = [], [], [], [], []
-    h.distance(sec=cell.soma)
-    for i, sec in enumerate(cell.sections):
-        code = int(cell.table.types[i])
-        for seg in sec:
-            sec_i.append(i)
-            xs.append(seg.x)
-            length.append(sec.L / sec.nseg)
-            types.append(code)
-            dist.append(h.distance(seg))
-    d = np.asarray(dist)
-    ln = np.asarray(length)
-    return {"section": np.asarray(sec_i), "x": np.asarray(xs), "length": ln, "type": np.asarray(types),
-            "dist": d, "dist0": d - ln / 2.0, "dist1": d + ln / 2.0}

@@ -25,7 +25,10 @@ from typing import Any
 from modelkit.errors import ConfigError
 
 __all__ = ["Op", "Plan", "SECTION_TYPES", "perisomatic_plan", "allactive_plan", "nml_plan", "read_json",
-           "apply_plan", "check_plan"]
+           "apply_plan", "check_plan", "override_plan", "OVERRIDABLE"]
+
+#: operation kinds whose value a per-node ``dynamics_params`` override replaces
+OVERRIDABLE = ("set", "cm", "Ra", "erev")
 
 #: section type names of Allen files / Import3d -> SWC type code
 SECTION_TYPES: dict[str, int] = {"soma": 1, "axon": 2, "dend": 3, "apic": 4}
@@ -246,6 +249,30 @@ def nml_plan(path: str) -> Plan:
         for ops in elems.values():
             plan.ops += ops
     return plan
+
+
+def override_plan(plan: Plan, values: dict[str, float], where: str) -> Plan:
+    """The operations of ``plan`` that set the names in ``values``, with those values (per-node overrides).
+
+    A name (``cm``, ``Ra``, ``e_pas``, ``gbar_NaTs``, ``ena``, ...) replaces the value in every
+    section type where the file sets it; applying the result after ``plan`` gives the cell the
+    biophysics of the file with these values, and nothing else changes (an override equal to the
+    file's value leaves the cell as it was).
+
+    Raises
+    ------
+    ConfigError
+        A name the file does not set (naming the file, the cells and the names it sets).
+    """
+    ops = []
+    for name, value in values.items():
+        hit = [op for op in plan.ops if op.kind in OVERRIDABLE and op.name == name]
+        if not hit:
+            names = sorted({op.name for op in plan.ops if op.kind in OVERRIDABLE})
+            raise ConfigError(plan.path, f"dynamics_params.{name} ({where})",
+                              f"a parameter the file sets (one of {names})", repr(name))
+        ops += [Op(op.kind, op.section, op.name, float(value), op.ion, f"dynamics_params.{name}") for op in hit]
+    return Plan(plan.path, ops)
 
 
 def check_plan(plan: Plan, known: set[str], where: str) -> None:

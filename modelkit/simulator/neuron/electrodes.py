@@ -14,7 +14,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.geometry import SegmentGeometry, euler_matrix, node_placement, table_geometry
 from modelkit.simulator.neuron.morphology import Cell
 
-__all__ = ["add_seclamps", "cell_geometry", "play_extracellular"]
+__all__ = ["add_seclamps", "cell_geometry", "play_extracellular", "extracellular_guard"]
 
 #: MΩ: the series resistance that switches a clamp off (bmtk's value)
 OFF_RESISTANCE = 1e20
@@ -126,6 +126,7 @@ def play_extracellular(backend: Any, population: str, coefficients: dict[int, np
         ptrs.append((cell, np.asarray(coef, dtype=float)))
     if not ptrs:
         return
+    _mark_extracellular_used()
     vectors: list[tuple[Any, np.ndarray]] = []
 
     def pointers() -> None:  # segment data move when mechanisms are inserted: take the pointers at init
@@ -142,6 +143,28 @@ def play_extracellular(backend: Any, population: str, coefficients: dict[int, np
             h.cvode.event(t, _setter(h, vectors, values, times, t))
 
     backend._keep.append(h.FInitializeHandler(1, pointers))
+
+
+#: whether this process has inserted ``extracellular`` (see :func:`extracellular_guard`)
+_USED: list[bool] = []
+
+
+def _mark_extracellular_used() -> None:
+    if not _USED:
+        _USED.append(True)
+
+
+def extracellular_guard(h: Any) -> Any:
+    """An idle section for a run that has no section at all, if ``extracellular`` was used in this process before
+    (else None).
+
+    NEURON 9.0 crashes (segfault in ``psolve``) when a run has no section after sections with the
+    ``extracellular`` mechanism were deleted (an xstim run, then a run of artificial cells only, in one
+    process); one section for the length of that run avoids it.
+    """
+    if not _USED or next(iter(h.allsec()), None) is not None:
+        return None
+    return h.Section(name="modelkit_extracellular_guard")
 
 
 def _setter(h: Any, vectors: list, values: np.ndarray, times: np.ndarray, t: float) -> Any:

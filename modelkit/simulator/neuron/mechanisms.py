@@ -22,7 +22,7 @@ from typing import Any
 from modelkit.errors import BackendUnavailableError, ConfigError
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
-           "load_mechanisms", "cache_dir"]
+           "load_mechanisms", "cache_dir", "cache_root"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -35,7 +35,7 @@ _COMMENT_RE = re.compile(r"COMMENT.*?ENDCOMMENT|:[^\n]*", re.DOTALL)
 
 
 def import_neuron() -> Any:
-    """NEURON's ``h`` with the standard run system and Import3d loaded.
+    """NEURON's ``h`` with the standard run system loaded (Import3d is loaded when a morphology is first read).
 
     Raises
     ------
@@ -50,8 +50,12 @@ def import_neuron() -> Any:
         raise BackendUnavailableError(f"NEURON cannot be imported ({e}); pip install neuron") from e
     start_mpi(h)
     h.load_file("stdrun.hoc")
-    h.load_file("import3d.hoc")
     return h
+
+
+def cache_root() -> str:
+    """modelkit's cache folder: ``$MODELKIT_CACHE_DIR``, or ``~/.cache/modelkit``."""
+    return os.environ.get("MODELKIT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "modelkit")
 
 
 def cache_dir() -> str:
@@ -59,8 +63,7 @@ def cache_dir() -> str:
 
     ``$MODELKIT_CACHE_DIR/nrnmech``, or ``~/.cache/modelkit/nrnmech``.
     """
-    base = os.environ.get("MODELKIT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "modelkit")
-    return os.path.join(base, "nrnmech")
+    return os.path.join(cache_root(), "nrnmech")
 
 
 def mod_files(directory: str) -> list[str]:

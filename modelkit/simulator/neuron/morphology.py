@@ -19,7 +19,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.biophysics import SECTION_TYPES
 
-__all__ = ["MorphologyTable", "read_swc", "segments_per_section", "Cell"]
+__all__ = ["MorphologyTable", "read_swc", "segments_per_section", "table_from_sections", "segment_props", "Cell"]
 
 _TEMPLATE = """
 begintemplate ModelkitSWC
@@ -92,10 +92,26 @@ class MorphologyTable:
         """Whether the morphology has a section of type ``name`` (soma, axon, dend, apic)."""
         return bool(np.any(self.types == SECTION_TYPES[name]))
 
-    def with_axon_stub(self, h: Any, kind: str, diams: tuple[float, float]) -> "MorphologyTable":
+    def with_axon_stub(self, h: Any, kind: str, diams: tuple[float, float], directed: bool = False
+                       ) -> "MorphologyTable":
         """The table with the axon replaced by two 30-µm sections, appended last (bmtk's fix_axon_peri /
         fix_axon_allactive: attached at soma(0.5) with diameter 1 µm, or at soma(1) with the diameters of the
-        reconstructed axon's first and last sections)."""
+        reconstructed axon's first and last sections).
+
+        Without 3-d points the stub is laid out by ``define_shape``; ``directed`` (bmtk's
+        ``aibs_*_directed``) gives it 3-d points instead, from the end of the soma along the first
+        principal axis of the soma's middle point and the last axon section's points, pointing
+        the way the reconstructed axon goes (bmtk's ``get_axon_direction``).
+
+        Raises
+        ------
+        ConfigError
+            ``directed`` and the morphology has no axon.
+        """
+        stub_points = [np.empty((0, 4)), np.empty((0, 4))]
+        d = (1.0, 1.0) if kind == "perisomatic" else diams
+        if directed:
+            stub_points = self._directed_stub(d)
         keep = np.flatnonzero(self.types != SECTION_TYPES["axon"])
         new_index = np.full(self.n_sections, -1, dtype=np.int64)
         new_index[keep] = np.arange(len(keep))
@@ -106,18 +122,35 @@ class MorphologyTable:
         soma = int(np.flatnonzero(self.types[keep] == SECTION_TYPES["soma"])[0])
         n = len(keep)
         at = 0.5 if kind == "perisomatic" else 1.0
-        d = (1.0, 1.0) if kind == "perisomatic" else diams
         return MorphologyTable(
             path=self.path, names=[self.names[i] for i in keep] + ["axon[0]", "axon[1]"],
             types=np.concatenate([self.types[keep], [2, 2]]),
             parent=np.concatenate([parent, [soma, n]]),
             parent_x=np.concatenate([self.parent_x[keep], [at, 1.0]]),
             child_x=np.concatenate([self.child_x[keep], [0.0, 0.0]]),
-            points=[self.points[i] for i in keep] + [np.empty((0, 4)), np.empty((0, 4))],
+            points=[self.points[i] for i in keep] + stub_points,
             length=np.concatenate([self.length[keep], [STUB_LENGTH, STUB_LENGTH]]),
             diam=np.concatenate([self.diam[keep], list(d)]),
             nseg=np.concatenate([self.nseg[keep], [1, 1]]),
             logical=None if self.logical is None else np.concatenate([self.logical[keep], np.full((2, 3), np.nan)]))
+
+    def _directed_stub(self, diams: tuple[float, float]) -> list[np.ndarray]:
+        """3-d points (x, y, z, diam; µm) of the two stub sections along the reconstructed axon's direction."""
+        soma = [self.points[i] for i in np.flatnonzero(self.types == SECTION_TYPES["soma"]).tolist()]
+        axon = [self.points[i] for i in np.flatnonzero(self.types == SECTION_TYPES["axon"]).tolist()]
+        if not axon or not len(axon[-1]) or not soma or not len(soma[-1]):
+            raise ConfigError(self.path, "model_processing (*_directed)",
+                              "an axon with 3-d points (its direction orients the axon stub)", "none")
+        soma_end = soma[-1][-1, :3]  # as bmtk: the last soma section's last point and middle point, and
+        soma_mid = soma[-1][len(soma[-1]) // 2, :3]  # the points of the last axon section only
+        tip = axon[-1][:, :3]
+        p = np.vstack([soma_mid, tip])
+        u = np.linalg.svd(p - p.mean(axis=0), full_matrices=False)[2][0]
+        u = u / np.linalg.norm(u)
+        if np.dot(u, tip[-1] - soma_mid) < 0:
+            u = -u
+        ends = [soma_end + k * STUB_LENGTH * u for k in range(3)]
+        return [np.column_stack([np.vstack(ends[k:k + 2]), np.full(2, diams[k])]) for k in range(2)]
 
     def instantiate(self, h: Any, label: str) -> "Cell":
         """A new cell with these sections (named ``<label>.<name>``)."""
@@ -175,15 +208,83 @@ class Cell:
 def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
     """Read an SWC file with Import3d into a table (and the diameters of its first and last axon sections, µm).
 
+    Import3d takes ~0.1 s per file, so its result is kept in ``<cache_root>/morphology/<hash>.npz``
+    (hash of the file's bytes, the NEURON version and the table layout): later runs, and the other
+    MPI ranks, load the table instead.
+
     Raises
     ------
     ConfigError
         The file is missing or Import3d cannot read it (``where`` names the cells).
     """
-    if not os.path.exists(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError as e:
         raise ConfigError(path, where, "an existing SWC morphology (components.morphologies_dir + morphology)",
-                          "no such file")
+                          "no such file") from e
+    except OSError as e:
+        raise ConfigError(path, where, "a readable SWC morphology", str(e)) from e
+    cached = _cache_file(data)
+    hit = _load_cached(cached, path)
+    if hit is not None:
+        return hit
+    table, axon_diams = _import3d(h, path, where)
+    _store_cached(cached, table, axon_diams)
+    return table, axon_diams
+
+
+#: bump when the table layout or the way it is derived from Import3d changes
+_CACHE_FORMAT = 1
+
+
+def _cache_file(data: bytes) -> str:
+    import hashlib
+
+    import neuron
+
+    from modelkit.simulator.neuron.mechanisms import cache_root
+    d = hashlib.sha256(f"{_CACHE_FORMAT}|{neuron.__version__}|".encode())
+    d.update(data)
+    return os.path.join(cache_root(), "morphology", d.hexdigest()[:32] + ".npz")
+
+
+def _load_cached(cached: str, path: str) -> tuple[MorphologyTable, tuple[float, float]] | None:
+    try:
+        with np.load(cached, allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, EOFError):  # absent or damaged: Import3d reads the file again
+        return None
+    try:
+        points = np.split(a["points"], a["offsets"][1:-1])
+        table = MorphologyTable(path, [str(n) for n in a["names"]], a["types"], a["parent"], a["parent_x"],
+                                a["child_x"], points, a["length"], a["diam"], np.ones(len(a["names"]), np.int64),
+                                logical=a["logical"])
+        return table, (float(a["axon_diams"][0]), float(a["axon_diams"][1]))
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def _store_cached(cached: str, table: MorphologyTable, axon_diams: tuple[float, float]) -> None:
+    import secrets
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in table.points])]).astype(np.int64)
+    tmp = f"{cached}.{secrets.token_hex(4)}.tmp.npz"
+    try:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        np.savez(tmp, names=np.asarray(table.names, dtype=str), types=table.types, parent=table.parent,
+                 parent_x=table.parent_x, child_x=table.child_x, length=table.length, diam=table.diam,
+                 points=np.concatenate(table.points) if table.points else np.empty((0, 4)), offsets=offsets,
+                 logical=table.logical if table.logical is not None else np.full((table.n_sections, 3), np.nan),
+                 axon_diams=np.asarray(axon_diams, dtype=float))
+        os.replace(tmp, cached)  # atomic: other ranks or runs see the whole file or none
+    except OSError:  # a read-only cache only costs the next run another Import3d read
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _import3d(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
     if not hasattr(h, "ModelkitSWC"):
+        h.load_file("import3d.hoc")  # ~50 ms, only paid when a morphology is not in the cache
         h(_TEMPLATE)
     try:
         obj = h.ModelkitSWC(path)
@@ -192,6 +293,20 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
     secs = list(obj.all)
     if not secs:
         raise ConfigError(path, where, "an SWC file with sections", "none")
+    table, axon_diams = table_from_sections(h, secs, path, where)
+    del obj, secs  # the Import3d cell goes away; only the table stays
+    return table, axon_diams
+
+
+def table_from_sections(h: Any, secs: list[Any], path: str, where: str
+                        ) -> tuple[MorphologyTable, tuple[float, float]]:
+    """The table of existing sections (a cell's ``all`` list, in order), and its first and last axon diameters.
+
+    Raises
+    ------
+    ConfigError
+        A section not named soma/dend/apic/axon, or no soma.
+    """
     index = {s.hname(): i for i, s in enumerate(secs)}
     n = len(secs)
     names, types = [], np.zeros(n, np.int64)
@@ -228,12 +343,58 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
             raise ConfigError(path, where, "a soma (SWC type 1)", "none")
     table = MorphologyTable(path, names, types, parent, parent_x, child_x, points, length, diam,
                             np.ones(n, np.int64), logical=logical)
-    del obj, secs  # the Import3d cell goes away; only the table stays
     return table, (axon_diams[0], axon_diams[1])
 
 
-def segments_per_section(table: MorphologyTable, d_l: float | None) -> np.ndarray:
-    """nseg of each section for a maximum segment length ``d_l`` (µm), bmtk's rule ``1 + 2 int(L / 2 dL)``."""
-    if not d_l:
-        return table.nseg
-    return 1 + 2 * (table.length / (2.0 * d_l)).astype(np.int64)
+def segments_per_section(table: MorphologyTable, d_l: float | None, d_lambda: float | None = None,
+                         freq: float = 100.0, ra: np.ndarray | None = None, cm: np.ndarray | None = None
+                         ) -> np.ndarray:
+    """nseg of each section.
+
+    Parameters
+    ----------
+    table : MorphologyTable
+    d_l : float or None
+        Maximum segment length (µm): bmtk's rule ``1 + 2 int(L / 2 dL)``.
+    d_lambda : float, optional
+        Maximum segment length as a fraction of the AC length constant at ``freq`` (Hz): NEURON's
+        d_lambda rule (``int((L / (d_lambda lambda_f(freq)) + 0.9) / 2) * 2 + 1``, with ``lambda_f``
+        integrated over the 3-d points as ``stdlib.hoc`` does).  With ``d_l`` too, the finer of the two.
+    ra, cm : ndarray, optional
+        Axial resistivity (Ω·cm) and capacitance (µF/cm²) per section (NEURON's 35.4 and 1 when omitted).
+    """
+    n = 1 + 2 * (table.length / (2.0 * d_l)).astype(np.int64) if d_l else table.nseg
+    if not d_lambda:
+        return n
+    ra = np.full(table.n_sections, 35.4) if ra is None else np.asarray(ra, dtype=float)
+    cm = np.full(table.n_sections, 1.0) if cm is None else np.asarray(cm, dtype=float)
+    lam = np.zeros(table.n_sections)  # length in units of lambda
+    for i, p in enumerate(table.points):
+        if len(p) < 2:
+            lam[i] = table.length[i] / (1e5 * np.sqrt(table.diam[i] / (4 * np.pi * freq * ra[i] * cm[i])))
+        else:
+            arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p[:, :3], axis=0), axis=1))])
+            lam[i] = np.sum(np.diff(arc) / np.sqrt(p[:-1, 3] + p[1:, 3])) * np.sqrt(2) * 1e-5 * np.sqrt(
+                4 * np.pi * freq * ra[i] * cm[i])
+    lam = np.where(cm == 0, 0.0, lam)  # stdlib.hoc: no capacitance, one segment
+    by_lambda = ((lam / d_lambda + 0.9) / 2).astype(np.int64) * 2 + 1
+    return np.maximum(n, by_lambda) if d_l else by_lambda
+
+
+def segment_props(h: Any, cell: Cell) -> dict[str, np.ndarray]:
+    """Per segment (all sections in order): section index, x, length (µm), type, path distance from the soma
+    (µm, to the centre, start and end), as bmtk's ``SegmentProps``."""
+    sec_i, xs, length, types, dist = [], [], [], [], []
+    h.distance(sec=cell.soma)
+    for i, sec in enumerate(cell.sections):
+        code = int(cell.table.types[i])
+        for seg in sec:
+            sec_i.append(i)
+            xs.append(seg.x)
+            length.append(sec.L / sec.nseg)
+            types.append(code)
+            dist.append(h.distance(seg))
+    d = np.asarray(dist)
+    ln = np.asarray(length)
+    return {"section": np.asarray(sec_i), "x": np.asarray(xs), "length": ln, "type": np.asarray(types),
+            "dist": d, "dist0": d - ln / 2.0, "dist1": d + ln / 2.0}

@@ -9,6 +9,7 @@ modules gather those across ranks by node id.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -142,7 +143,7 @@ def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variabl
             owner[sec] = (k, i)
     found: list[list[tuple[int, float, Any]]] = [[] for _ in local]
     seen: set[int] = set()
-    for obj in backend._keep:
+    for obj in itertools.chain(backend._keep, backend.synapse_objects()):
         if not hasattr(obj, "get_segment") or id(obj) in seen:
             continue
         name = obj.hname()
