@@ -17,11 +17,34 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+import sys
+from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import ConfigError
+
+
+def _import_jsonschema() -> Any:
+    """jsonschema, without letting it import ``rfc3987_syntax`` (1.8 s: it compiles 38 grammars at import).
+
+    jsonschema imports that package only to offer an ``iri`` format checker; modelkit's schemas use no
+    ``format`` and no FormatChecker, and every process (each ``modelkit run``, MPI rank, engine) would
+    pay the time.  The block is lifted at once, so a later ``import rfc3987_syntax`` still works.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        import jsonschema as js
+        return js
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
+    try:
+        import jsonschema as js
+    finally:
+        del sys.modules["rfc3987_syntax"]
+    return js
+
+
+if TYPE_CHECKING:
+    import jsonschema
+else:
+    jsonschema = _import_jsonschema()
 
 __all__ = ["CircuitConfig", "SimulationConfig", "NodesEntry", "EdgesEntry", "RunConfig", "OutputConfig",
            "InputSpec", "ReportSpec", "load_config", "read_json", "expand_manifest"]

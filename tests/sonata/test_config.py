@@ -133,3 +133,14 @@ def test_missing_network_and_bad_json(tmp_path):
     arr.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="JSON object"):
         load_config(arr)
+
+
+def test_reading_configs_does_not_load_rfc3987_syntax():
+    """jsonschema is imported without its 1.8 s IRI grammar package (modelkit uses no format checks), and the
+    package stays importable afterwards."""
+    import subprocess
+    import sys
+    code = ("import sys, modelkit.sonata; assert 'rfc3987_syntax' not in sys.modules, 'loaded'; "
+            "import importlib.util as u; print(u.find_spec('rfc3987_syntax') is not None)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
