@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -13,7 +14,6 @@ import pytest
 import tornado.httpclient
 from nbclient import NotebookClient
 
-import modelkit
 from modelkit.datasets import balanced_network
 from modelkit.runstatus import ENV, RunStatus
 
@@ -112,12 +112,19 @@ async def test_runs_lists_a_real_simulation(jp_fetch, tmp_path: Path) -> None:
     folder = os.environ[ENV]  # set by the extension for the kernels it starts
     assert os.path.isdir(folder) and folder.startswith(str(tmp_path))
     cfg = balanced_network(tmp_path / "net", n_exc=40, n_inh=10, tstop=50.0)
-    res = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: modelkit.simulate(cfg, output_dir=tmp_path / "out", progress=False))
+    # a process of its own, as a kernel started by this server (it inherits the runs folder); NEST must not
+    # run in a thread of the test process (NEST keeps per-thread state: a later NEST call would crash)
+    code = (f"import json, modelkit; r = modelkit.simulate({cfg!r}, output_dir={str(tmp_path / 'out')!r}, "
+            f"progress=False); print(json.dumps([r.backend, sum(r.n_spikes.values())]))")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE, env=dict(os.environ))
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=300)
+    assert proc.returncode == 0, err.decode()
+    backend, n_spikes = json.loads(out.decode().strip().splitlines()[-1])
     (run,) = json.loads((await jp_fetch("modelkit", "runs")).body)["runs"]
-    assert run["status"] == "done" and run["kind"] == "simulate" and run["backend"] == res.backend
+    assert run["status"] == "done" and run["kind"] == "simulate" and run["backend"] == backend
     assert run["fraction"] == 1.0 and run["t"] == run["tstop"] == 50.0
-    assert run["n_spikes"] == sum(res.n_spikes.values()) > 0
+    assert run["n_spikes"] == n_spikes > 0
     assert run["config"] == cfg  # outside the root: shown as is
     # a run whose process is gone is reported lost
     rs = RunStatus.start(kind="simulate", config=None, output_dir=None, tstop=10.0)

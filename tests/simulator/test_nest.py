@@ -381,3 +381,28 @@ def test_tsodyks_synapse_parameters_come_from_the_edge_type(tmp_path):
                "output": {"output_dir": str(tmp_path / name)}}
         counts[name] = sum(simulate(cfg, network=nets(template, params), seed=1, progress=False).n_spikes.values())
     assert counts["static"] > counts["tsodyks"] > 0
+
+
+def test_nest_refuses_a_helper_thread(tmp_path):
+    """NEST run from a helper thread crashes the process at its next NEST call from the main thread (NEST's
+    per-thread state): simulate says so instead, before NEST is touched."""
+    import threading
+
+    from modelkit.datasets import balanced_network
+    from modelkit.errors import BackendUnavailableError
+
+    cfg = balanced_network(tmp_path / "net", n_exc=8, n_inh=2, n_input=5, tstop=10.0)
+    caught = []
+
+    def run():
+        try:
+            simulate(cfg, output_dir=tmp_path / "out", progress=False)
+        except BackendUnavailableError as e:
+            caught.append(e)
+
+    t = threading.Thread(target=run, name="helper")
+    t.start()
+    t.join()
+    assert caught and "main thread" in str(caught[0]) and "run_local" in str(caught[0])
+    assert not (tmp_path / "out").exists()
+    assert simulate(cfg, output_dir=tmp_path / "main", progress=False).backend == "nest"  # the main thread is fine

@@ -49,6 +49,17 @@ def _events(device: Any) -> dict:
         return ev
 
 
+def _check_main_thread() -> None:
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        # NEST keeps per-thread (OpenMP) state: a process that ran NEST from a helper thread crashes at its
+        # next NEST call from the main thread (a segfault in ResetKernel, reproduced with NEST 3.10)
+        raise BackendUnavailableError(
+            f"NEST runs only in the main thread of a process, not in thread {threading.current_thread().name!r}: "
+            f"call simulate() from the main thread, or run it in its own process "
+            f"(modelkit.cluster.run_local, or an ipyparallel engine with run_on_cluster)")
+
+
 def _import_nest() -> Any:
     os.environ.setdefault("PYNEST_QUIET", "1")
     try:
@@ -154,7 +165,16 @@ class NestBackend:
 
     @classmethod
     def is_available(cls) -> bool:
-        try:
+        import importlib.util
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            # importing NEST off the main thread already breaks the process (see _check_main_thread): only
+            # look for the package; build() then refuses the thread with a clear error
+            try:
+                return importlib.util.find_spec("nest") is not None
+            except (ImportError, ValueError):
+                return False
+        try:  # on the main thread, import it: NEST refusing an MPI launcher is found before any output exists
             _import_nest()
             return True
         except BackendUnavailableError:
@@ -188,6 +208,7 @@ class NestBackend:
 
     # ----------------------------------------------------------------- build
     def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+        _check_main_thread()
         nest = self.nest = _import_nest()
         self._network, self._config, self._options = network, config, options
         nest.ResetKernel()
