@@ -16,13 +16,13 @@ section type; nothing is parsed per cell.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.paramfiles import read_params_json
 
 __all__ = ["Op", "Plan", "SECTION_TYPES", "perisomatic_plan", "allactive_plan", "nml_plan", "read_json",
            "apply_plan", "check_plan", "override_plan", "OVERRIDABLE"]
@@ -66,25 +66,15 @@ class Plan:
     required: set[str] = field(default_factory=set)
 
 
-@lru_cache(maxsize=256)
 def read_json(path: str) -> dict:
-    """A JSON object from a file, parsed once per process.
+    """A JSON object from a file, parsed once per process (the shared reader of every backend's parameter files).
 
     Raises
     ------
     ConfigError
         Missing, unreadable or not an object.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as e:
-        raise ConfigError(path, None, "an existing JSON parameter file", "no such file") from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(path, None, "a readable JSON object", f"{type(e).__name__}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(path, None, "a JSON object", type(data).__name__)
-    return data
+    return read_params_json(path)
 
 
 def _section(path: str, key: str, name: Any) -> str:
