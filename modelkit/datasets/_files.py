@@ -25,3 +25,14 @@ def fresh_folder(directory: Any, subfolders: tuple[str, ...]) -> str:
     for sub in ("network", *subfolders):
         os.makedirs(os.path.join(d, sub), exist_ok=True)
     return d
+
+
+def network_files(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """The ``networks`` block of a circuit config for files the builder saved in ``$NETWORK_DIR``.
+
+    ``nodes``: population names; ``edges``: (source, target) population pairs.
+    """
+    return {"nodes": [{"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5",
+                       "node_types_file": f"$NETWORK_DIR/{n}_node_types.csv"} for n in nodes],
+            "edges": [{"edges_file": f"$NETWORK_DIR/{s}_{t}_edges.h5",
+                       "edge_types_file": f"$NETWORK_DIR/{s}_{t}_edge_types.csv"} for s, t in edges]}

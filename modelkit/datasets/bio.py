@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.datasets._files import fresh_folder, write_json
+from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["bio_network"]
 
@@ -141,12 +141,7 @@ def bio_network(directory: Any, *, n_exc: int = 8, n_inh: int = 2, n_input: int 
         "components": {"morphologies_dir": "$COMPONENTS_DIR/morphologies",
                        "biophysical_neuron_models_dir": "$COMPONENTS_DIR/biophysical_neuron_models",
                        "synaptic_models_dir": "$COMPONENTS_DIR/synaptic_models"},
-        "networks": {
-            "nodes": [{"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5",
-                       "node_types_file": f"$NETWORK_DIR/{n}_node_types.csv"} for n in ("bio", "input")],
-            "edges": [{"edges_file": f"$NETWORK_DIR/{s}_bio_edges.h5",
-                       "edge_types_file": f"$NETWORK_DIR/{s}_bio_edge_types.csv"} for s in ("bio", "input")],
-        },
+        "networks": network_files(["bio", "input"], [("bio", "bio"), ("input", "bio")]),
     }
     simulation = {
         "manifest": {"$BASE_DIR": ".", "$OUTPUT_DIR": "$BASE_DIR/output", "$INPUT_DIR": "$BASE_DIR/inputs"},

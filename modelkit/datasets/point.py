@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.datasets._files import fresh_folder, write_json
+from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["balanced_network"]
 
@@ -88,12 +88,7 @@ def balanced_network(directory: Any, *, n_exc: int = 800, n_inh: int = 200, n_in
         "manifest": {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network", "$COMPONENTS_DIR": "$BASE_DIR/components"},
         "components": {"point_neuron_models_dir": "$COMPONENTS_DIR/cell_models",
                        "synaptic_models_dir": "$COMPONENTS_DIR/synaptic_models"},
-        "networks": {
-            "nodes": [{"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5",
-                       "node_types_file": f"$NETWORK_DIR/{n}_node_types.csv"} for n in ("cortex", "input")],
-            "edges": [{"edges_file": f"$NETWORK_DIR/{s}_cortex_edges.h5",
-                       "edge_types_file": f"$NETWORK_DIR/{s}_cortex_edge_types.csv"} for s in ("cortex", "input")],
-        },
+        "networks": network_files(["cortex", "input"], [("cortex", "cortex"), ("input", "cortex")]),
     }
     simulation = {
         "manifest": {"$BASE_DIR": ".", "$OUTPUT_DIR": "$BASE_DIR/output", "$INPUT_DIR": "$BASE_DIR/inputs"},

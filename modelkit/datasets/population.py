@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from modelkit.datasets._files import fresh_folder, write_json
+from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["population_network"]
 
@@ -61,11 +61,7 @@ def population_network(directory: Any, *, tstop: float = 500.0, dt: float = 0.1)
         "target_simulator": "DiPDE",
         "run": {"tstop": float(tstop), "dt": float(dt)},
         "components": {"population_models_dir": "$COMPONENTS_DIR/population_models"},
-        "networks": {"nodes": [{"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5",
-                                "node_types_file": f"$NETWORK_DIR/{n}_node_types.csv"} for n in ("cortex", "drive")],
-                     "edges": [{"edges_file": f"$NETWORK_DIR/{s}_cortex_edges.h5",
-                                "edge_types_file": f"$NETWORK_DIR/{s}_cortex_edge_types.csv"}
-                               for s in ("cortex", "drive")]},
+        "networks": network_files(["cortex", "drive"], [("cortex", "cortex"), ("drive", "cortex")]),
         "inputs": {"drive": {"input_type": "rates", "module": "time_series", "node_set": "drive",
                              "times": [0.0, half - 1e-6, half, float(tstop)], "rates": [8.0, 8.0, 12.0, 12.0]}},
         "reports": {"rates": {"module": "population_rates", "cells": "cortex", "dt": 1.0}},
