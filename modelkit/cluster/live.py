@@ -281,6 +281,20 @@ class LiveRun:
                 f"{html.escape(str(p))}{err}")
 
 
+def simulate_arguments(config: Any, network: Any, threads: int | None, output_dir: Any,
+                       simulate_kwargs: dict) -> tuple[Any, str | None, dict]:
+    """``(config, output_dir, kwargs)`` for a ``simulate`` in another process: paths made absolute (the
+    other process may have another working directory), the progress bar off."""
+    if isinstance(config, (str, os.PathLike)):
+        config = os.path.abspath(os.fspath(config))
+    out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
+    kwargs = dict(simulate_kwargs, progress=False)
+    for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
+        if v is not None:
+            kwargs[k] = v
+    return config, out, kwargs
+
+
 def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: Any = None,
                    threads: int | None = None, output_dir: Any = None, stream_ip: str = "127.0.0.1",
                    stream_host: str | None = None, hwm: int = DEFAULT_HWM,
@@ -333,13 +347,7 @@ def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: A
     """
     client = client_of(cluster)
     ids = pick_engines(client, engines)
-    if isinstance(config, (str, os.PathLike)):
-        config = os.path.abspath(os.fspath(config))
-    out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
-    kwargs = dict(simulate_kwargs, progress=False)
-    for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
-        if v is not None:
-            kwargs[k] = v
+    config, out, kwargs = simulate_arguments(config, network, threads, output_dir, simulate_kwargs)
     run_id = secrets.token_hex(6)
     stream = SpikeStream(stream_ip, host=stream_host, run_id=run_id, hwm=hwm).start()
     try:

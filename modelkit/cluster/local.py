@@ -24,7 +24,7 @@ import tempfile
 from typing import Any
 
 from modelkit.cluster.errors import ClusterError
-from modelkit.cluster.live import LiveRun
+from modelkit.cluster.live import LiveRun, simulate_arguments
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, SpikeStream
 
 __all__ = ["run_local"]
@@ -118,13 +118,7 @@ def run_local(config: Any, *, network: Any = None, threads: int | None = None, o
     >>> run.wait()                                                 # doctest: +SKIP
     'done'
     """
-    if isinstance(config, (str, os.PathLike)):
-        config = os.path.abspath(os.fspath(config))
-    out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
-    kwargs = dict(simulate_kwargs, progress=False)
-    for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
-        if v is not None:
-            kwargs[k] = v
+    config, out, kwargs = simulate_arguments(config, network, threads, output_dir, simulate_kwargs)
     run_id = secrets.token_hex(6)
     stream = SpikeStream("127.0.0.1", run_id=run_id, hwm=hwm).start()
     job_dir = tempfile.mkdtemp(prefix=f"modelkit-local-{run_id}-")
