@@ -169,3 +169,38 @@ class Feed:
                     if not self._pending and self._source_done():
                         self._thread = None
                         return
+
+
+class FedView:
+    """The source side of a live view: ``attach`` a LiveRun or an iterable of blocks, ``push`` by hand.
+
+    A view sets ``self.feed`` (a :class:`Feed`) and defines ``clear()``.
+    """
+
+    feed: Feed
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+    def _attached(self, run: Any) -> None:
+        """Hook: called with the run (or None for an iterable) before its spikes arrive."""
+
+    def attach(self, source: Any) -> None:
+        """Follow a :class:`~modelkit.cluster.LiveRun` (every spike it received so far, then each block as it
+        arrives) or an iterable of ``(population, node_ids, times_ms)`` blocks, consumed in a thread."""
+        if hasattr(source, "stream") and hasattr(source, "done"):
+            self._attached(source)
+            self.feed.attach_run(source, on_attach=self.clear)
+        elif isinstance(source, Iterable):
+            self.clear()
+            self._attached(None)
+            self.feed.attach_iterable(source)
+        else:
+            raise TypeError(f"{type(self).__name__}.attach: expected a LiveRun or an iterable of (population, "
+                            f"node_ids, times) blocks, got {type(source).__name__}")
+
+    def push(self, population: str, node_ids: Any, times: Any) -> None:
+        """Add one block of spikes by hand (``times`` in ms); drawn at the next redraw."""
+        self.feed.push(population, np.asarray(node_ids), np.asarray(times))
+        self.feed._ensure_thread()
+

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets.feed import Block, Feed, Grow
+from modelkit.widgets.feed import Block, FedView, Feed, Grow
 
 ipw = require("ipywidgets")
 bq = require("bqplot")
@@ -50,7 +50,7 @@ def thin_mask(start: int, n: int, keep: float) -> np.ndarray:
     return key < np.uint64(int(keep * (1 << 24)))
 
 
-class LiveRaster(ipw.VBox):
+class LiveRaster(ipw.VBox, FedView):
     """A raster plot (time x node) fed live by a run, coloured by population.
 
     Parameters
@@ -132,29 +132,6 @@ class LiveRaster(ipw.VBox):
             self.feed.flush()
 
     # ------------------------------------------------------------------ sources
-    def attach(self, source: Any) -> None:
-        """Follow a run or an iterable of spike blocks, replacing any earlier source (its spikes are cleared).
-
-        Parameters
-        ----------
-        source : LiveRun or iterable
-            A :class:`~modelkit.cluster.LiveRun` (every spike it received so far, then each block as it
-            arrives) or an iterable of ``(population, node_ids, times_ms)``, consumed in a thread.
-        """
-        if hasattr(source, "stream") and hasattr(source, "done"):
-            self.feed.attach_run(source, on_attach=self.clear)
-        elif isinstance(source, Iterable):
-            self.clear()
-            self.feed.attach_iterable(source)
-        else:
-            raise TypeError(f"LiveRaster.attach: expected a LiveRun or an iterable of (population, node_ids, "
-                            f"times) blocks, got {type(source).__name__}")
-
-    def push(self, population: str, node_ids: Any, times: Any) -> None:
-        """Add one block of spikes by hand (``times`` in ms); drawn at the next redraw."""
-        self.feed.push(population, np.asarray(node_ids), np.asarray(times))
-        self.feed._ensure_thread()
-
     def clear(self) -> None:
         """Forget every spike and mark (the next source starts from an empty figure)."""
         with self._lock:

@@ -8,13 +8,13 @@ redraw, at <= ``max_rate`` Hz (see :mod:`modelkit.widgets.feed`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets.feed import Block, Feed
+from modelkit.widgets.feed import Block, FedView, Feed
 
 ipw = require("ipywidgets")
 bq = require("bqplot")
@@ -23,7 +23,7 @@ traitlets = require("traitlets")
 __all__ = ["LiveRates"]
 
 
-class LiveRates(ipw.VBox):
+class LiveRates(ipw.VBox, FedView):
     """Mean firing rate per cell of each population in bins of ``bin_ms`` (Hz), as lines, fed live.
 
     Parameters
@@ -98,26 +98,9 @@ class LiveRates(ipw.VBox):
             raise traitlets.TraitError("LiveRates.bin_ms can only change before spikes arrive (or after clear())")
 
     # ------------------------------------------------------------------ sources
-    def attach(self, source: Any) -> None:
-        """Follow a :class:`~modelkit.cluster.LiveRun` or an iterable of ``(population, ids, times_ms)``.
-
-        With a run, only bins the run has fully simulated are drawn (the last one fills as blocks arrive).
-        """
-        if hasattr(source, "stream") and hasattr(source, "done"):
-            self._t_done = lambda: source.progress.t
-            self.feed.attach_run(source, on_attach=self.clear)
-        elif isinstance(source, Iterable):
-            self.clear()
-            self._t_done = None
-            self.feed.attach_iterable(source)
-        else:
-            raise TypeError(f"LiveRates.attach: expected a LiveRun or an iterable of (population, node_ids, "
-                            f"times) blocks, got {type(source).__name__}")
-
-    def push(self, population: str, node_ids: Any, times: Any) -> None:
-        """Add one block of spikes by hand (``times`` in ms)."""
-        self.feed.push(population, np.asarray(node_ids), np.asarray(times))
-        self.feed._ensure_thread()
+    def _attached(self, run: Any) -> None:
+        # with a run, only bins the run has fully simulated are drawn (the last one fills as blocks arrive)
+        self._t_done = (lambda: run.progress.t) if run is not None else None
 
     def clear(self) -> None:
         """Forget every count."""
