@@ -117,6 +117,31 @@ def test_named_weight_function_and_cell_model(tmp_path):
         _run(tmp_path, "d", _hook_nets("modelkit_test_nope", 3.0))
 
 
+def test_weight_function_declaring_columns_gets_only_those(tmp_path):
+    seen = {}
+
+    @synaptic_weight("modelkit_test_declared", edge_columns=["syn_weight"], node_columns=[])
+    def declared(edges, sources, targets):
+        seen["declared"] = (list(edges.columns), None if sources is None else list(sources.columns),
+                            list(targets.columns), len(targets))
+        return 2.0 * edges["syn_weight"].to_numpy()
+
+    @synaptic_weight("modelkit_test_everything")
+    def everything(edges, sources, targets):
+        seen["everything"] = (set(edges.columns), set(targets.columns))
+        return 2.0 * edges["syn_weight"].to_numpy()
+
+    a = _run(tmp_path, "a", _hook_nets("modelkit_test_declared", 3.0))
+    b = _run(tmp_path, "b", _hook_nets("modelkit_test_everything", 3.0))
+    assert len(a) > 10
+    np.testing.assert_array_equal(np.sort(a.timestamps), np.sort(b.timestamps))
+    edge_cols, source_cols, target_cols, n = seen["declared"]
+    assert edge_cols == ["syn_weight"] and source_cols == [] and target_cols == [] and n > 10
+    all_edges, all_targets = seen["everything"]
+    assert {"syn_weight", "delay", "source_node_id", "target_node_id", "weight_function"} <= all_edges
+    assert {"model_type", "model_template"} <= all_targets
+
+
 def test_two_threads_give_the_reference_spikes(tmp_path):
     """Same config, 2 NEST threads: bmtk's reference spikes still (the README of the reference says so too)."""
     p120 = shared_path("sonata", "corpus", "bmtk", "examples", "point_120cells")

@@ -12,7 +12,7 @@ import numpy as np
 
 from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
-from modelkit.simulator.hooks import get_cell_model, get_weight_function
+from modelkit.simulator.hooks import call_weight_function, get_cell_model, get_weight_function
 from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
@@ -196,6 +196,7 @@ class NestBackend:
         self._config: Any = None
         self._options: RunOptions | None = None
         self._weight_requests: list[_WeightRecorder] = []
+        self._node_frames: dict = {}  # node tables weight functions read, across edge types
         self._nest2any_node = np.empty(0, np.int64)
         self._nest2any_pop = np.empty(0, np.int64)
         self._all_pops: list[str] = []
@@ -464,13 +465,8 @@ class NestBackend:
         if fn_name is not None and fn_name[0] is not None and not _isnan(np.asarray([fn_name[0]], object))[0]:
             fn = get_weight_function(str(fn_name[0]))
         if fn is not None:
-            edges = epop.get(None, eids)
-            srcs = self._network.nodes[epop.source].get(None, src) if epop.source in self._network.nodes else None
-            tgts = self._network.nodes[epop.target].get(None, tgt)
-            w = np.asarray(fn(edges, srcs, tgts), dtype=float)
-            if w.shape != (len(src),):
-                raise ConfigError(epop.path, f"{where}: weight_function", f"{len(src)} weights", f"shape {w.shape}")
-            return w
+            return call_weight_function(str(fn_name[0]), fn, self._network, epop, src, tgt, eids, where,
+                                        self._node_frames)
         if "syn_weight" not in cols:
             raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight (edge group or edge-types CSV)", "none")
         w = np.asarray(cols["syn_weight"], dtype=float)
@@ -625,6 +621,7 @@ class NestBackend:
             self.nest.Simulate(steps * opts.dt)
 
     def close(self) -> None:
+        self._node_frames.clear()
         if self.nest is not None:
             self.nest.ResetKernel()
 

@@ -17,7 +17,7 @@ from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
 from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segment_props, segments_per_section
-from modelkit.simulator.neuron.synapses import (connect_synapses, edge_weights, parse_range, parse_sections,
+from modelkit.simulator.neuron.synapses import (edge_weights, make_synapses, parse_range, parse_sections,
                                                 segment_candidates, synapse_class, synapse_params,
                                                 synapse_settings)
 from modelkit.simulator.neuron.templates import template_cell
@@ -38,6 +38,9 @@ _MAX_PULSES = 16
 #: units of common range variables (written into report files)
 UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
          "ica": "mA/cm2", "i_membrane_": "nA"}
+#: the edge properties synapses are made from (per edge in the groups, or per type in the CSV)
+_EDGE_PROPS = ("syn_weight", "nsyns", "delay", "model_template", "dynamics_params", "weight_function",
+               "target_sections", "distance_range", "afferent_section_id", "afferent_section_pos", "sec_id", "sec_x")
 _ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"), "IntFire4": ("taue", "taui1",
                                                                                                  "taui2", "taum")}
 
@@ -135,6 +138,7 @@ class NeuronBackend:
         self._types: dict[tuple, _BioType] = {}
         self._keep: list[Any] = []  # NEURON objects that must live as long as the run
         self._synapse_lists: list[Any] = []  # hoc Lists of synapses, one per edge type and population
+        self._settings: dict[tuple, list[tuple[str, float]]] = {}  # synapse parameters by (kind, repr of the JSON)
         self._node_frames: dict[str, Any] = {}  # node tables the weight functions read, once per population
         self._play: list[tuple[np.ndarray, np.ndarray]] = []
         self._spk_t: Any = None
@@ -449,44 +453,61 @@ class NeuronBackend:
 
     # ----------------------------------------------------------------- edges
     def _connect(self, ename: str, epop: Any, comps: dict) -> int:
+        """Make the synapses (or NetCons onto artificial cells) of the edges onto this rank's cells.
+
+        Columns are read as arrays; a property the edge-types table holds is looked up once per
+        edge type, never broadcast through the types table per edge (a DataFrame per edge type cost
+        more than the synapses of a small network).
+        """
         pc = self.pc
         cells = self._cells.get(epop.target, {})
         if not cells or not epop.size:
             return 0
         targets = self._network.nodes[epop.target] if epop.target in self._network.nodes else None
-        if targets is not None and len(cells) < targets.size:
-            # a rank's share (or a node set): only the edges onto these cells, by the edge index, in edge order
-            df = epop.get(None, epop.afferent_edges(np.fromiter(cells, dtype=np.int64, count=len(cells))))
-        else:
-            df = epop.get()
-        if not len(df):
+        # a rank's share (or a node set): only the edges onto these cells, by the edge index, in edge order
+        sel = epop.afferent_edges(np.fromiter(cells, dtype=np.int64, count=len(cells))) \
+            if targets is not None and len(cells) < targets.size else None
+        src = epop.source_ids(sel)
+        tgt = epop.target_ids(sel)
+        eids = sel.flat if sel is not None else np.arange(epop.size, dtype=np.int64)
+        if not len(tgt):
             return 0
-        tgt = df["target_node_id"].to_numpy(np.int64)
         built = np.zeros(int(max(tgt.max(), max(cells)) + 1), dtype=bool)
         built[list(cells)] = True
-        df = df[built[tgt]]
-        if not len(df):
+        keep = built[tgt]
+        et = epop.type_ids(sel) if epop.layout.has_type_id else np.zeros(len(tgt), np.int64)
+        in_groups = set().union(*(gi.attributes for gi in epop.layout.groups.values()))
+        types = epop.types if epop.layout.has_type_id else None
+        per_edge = {c: epop.column(c, sel)[keep] for c in _EDGE_PROPS if c in in_groups}
+        per_type = [c for c in _EDGE_PROPS if c not in in_groups and types is not None and c in types.columns]
+        src, tgt, et, eids = src[keep], tgt[keep], et[keep], eids[keep]
+        if not len(tgt):
             return 0
         src_base = self._base[epop.source]
-        et = df["edge_type_id"].to_numpy() if "edge_type_id" in df.columns else np.zeros(len(df), np.int64)
         n = 0
         seed = self._options.seed if self._options is not None else 0
         for t in np.unique(et).tolist():
-            part = df[et == t]
+            m = et == t
             where = f"/edges/{ename} edge_type_id {t}"
-            w = edge_weights(self._network, epop, part, where, self._node_frames)
-            first = part.iloc[0]
-            template = "Exp2Syn" if _null(first.get("model_template")) else str(first["model_template"])
-            params = synapse_params(first.get("dynamics_params"), comps.get("synaptic_models_dir"), epop.path, where)
-            delay = part["delay"].to_numpy(float) if "delay" in part.columns else np.full(len(part), 1.0)
-            nsyns = part["nsyns"].to_numpy(float) if "nsyns" in part.columns else np.ones(len(part))
+            cols = {c: v[m] for c, v in per_edge.items()}
+            if per_type:
+                row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
+                                       data_path=epop.path)[0])
+                cols.update({c: types.columns[c][row:row + 1] for c in per_type})  # type: ignore[union-attr]
+            k = int(np.count_nonzero(m))
+            src_ids, tgt_ids = src[m], tgt[m]
+            w = edge_weights(self._network, epop, cols, src_ids, tgt_ids, eids[m], where, self._node_frames)
+            template = "Exp2Syn" if _null(_first(cols, "model_template")) else str(_first(cols, "model_template"))
+            params = synapse_params(_first(cols, "dynamics_params"), comps.get("synaptic_models_dir"), epop.path,
+                                    where)
+            delay = _floats(cols, k, "delay", 1.0)
+            nsyns = _floats(cols, k, "nsyns", 1.0)
             nsyns = np.where(np.isnan(nsyns), 1.0, nsyns).astype(np.int64)
-            src_gid = src_base + part["source_node_id"].to_numpy(np.int64)
-            tgt_ids = part["target_node_id"].to_numpy(np.int64)
+            src_gid = src_base + src_ids
             self._virtual_used.append(src_gid)
-            if "afferent_section_id" not in part.columns and "sec_id" in part.columns:  # bmtk's older names
-                part = part.rename(columns={"sec_id": "afferent_section_id", "sec_x": "afferent_section_pos"})
-            explicit = "afferent_section_id" in part.columns and not part["afferent_section_id"].isna().any()
+            sec_col, pos_col = ("afferent_section_id", "afferent_section_pos") \
+                if "afferent_section_id" in cols or "sec_id" not in cols else ("sec_id", "sec_x")  # bmtk's older names
+            explicit = sec_col in cols and not np.isnan(_floats(cols, k, sec_col, np.nan)).any()
             for j, nid in enumerate(tgt_ids.tolist()):
                 target = cells[nid]
                 if not isinstance(target, Cell):  # artificial cell: one NetCon, weight x sign x nsyns (bmtk)
@@ -498,10 +519,11 @@ class NeuronBackend:
             if not any(isinstance(cells[i], Cell) for i in np.unique(tgt_ids).tolist()):
                 continue
             if explicit:
-                sec_id = part["afferent_section_id"].to_numpy(np.int64)
-                pos = part["afferent_section_pos"].to_numpy(float) if "afferent_section_pos" in part.columns \
-                    else np.full(len(part), 0.5)
-                segs, rows = [], []
+                sec_id = _floats(cols, k, sec_col, 0.0).astype(np.int64)
+                pos = _floats(cols, k, pos_col, 0.5)
+                sections: list[Any] = []
+                index: dict[Any, int] = {}
+                sec_index, rows = [], []
                 for j, nid in enumerate(tgt_ids.tolist()):
                     cell = cells[nid]
                     if not isinstance(cell, Cell):
@@ -510,27 +532,35 @@ class NeuronBackend:
                         raise ConfigError(epop.path, f"{where}: afferent_section_id",
                                           f"a section index < {len(cell.sections)} of cell {cell.label} "
                                           f"({cell.table.path})", str(int(sec_id[j])))
-                    segs.append(cell.sections[sec_id[j]](float(pos[j])))
+                    sec = cell.sections[sec_id[j]]
+                    if sec not in index:
+                        index[sec] = len(sections)
+                        sections.append(sec)
+                    sec_index.append(index[sec])
                     rows.append(j)
                 r = np.asarray(rows, dtype=np.int64)
-                n += self._synapses(template, params, segs, src_gid[r], w[r] * nsyns[r], delay[r], epop.path, where)
+                n += self._synapses(template, params, sections, np.asarray(sec_index, dtype=np.int64), pos[r],
+                                    src_gid[r], w[r] * nsyns[r], delay[r], epop.path, where)
                 continue
-            n += self._place(epop, part, where, cells, template, params, w, delay, nsyns, src_gid, tgt_ids, seed)
+            n += self._place(epop, _first(cols, "target_sections"), _first(cols, "distance_range"), where, cells,
+                             template, params, w, delay, nsyns, src_gid, tgt_ids, seed)
         return n
 
-    def _place(self, epop: Any, part: Any, where: str, cells: dict, template: str, params: dict, w: np.ndarray,
-               delay: np.ndarray, nsyns: np.ndarray, src_gid: np.ndarray, tgt_ids: np.ndarray, seed: int) -> int:
-        first = part.iloc[0]
-        if "target_sections" not in part.columns or _null(first.get("target_sections")):
+    def _place(self, epop: Any, target_sections: Any, distance_range: Any, where: str, cells: dict, template: str,
+               params: dict, w: np.ndarray, delay: np.ndarray, nsyns: np.ndarray, src_gid: np.ndarray,
+               tgt_ids: np.ndarray, seed: int) -> int:
+        if _null(target_sections):
             raise ConfigError(epop.path, f"{where}: target_sections",
                               "target_sections (or afferent_section_id/afferent_section_pos) for synapses onto "
                               "biophysical cells", "none")
-        sections = parse_sections(first["target_sections"], epop.path, where)
-        drange = parse_range(first.get("distance_range"), epop.path, where)
+        sections_of = parse_sections(target_sections, epop.path, where)
+        drange = parse_range(distance_range, epop.path, where)
         order = np.argsort(tgt_ids, kind="stable")
         bounds = np.flatnonzero(np.diff(tgt_ids[order])) + 1
         cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        segs: list[Any] = []
+        sections: list[Any] = []
+        sec_index: list[np.ndarray] = []
+        xs: list[np.ndarray] = []
         rows: list[np.ndarray] = []
         for grp in np.split(order, bounds):
             nid = int(tgt_ids[grp[0]])
@@ -538,16 +568,16 @@ class NeuronBackend:
             if not isinstance(cell, Cell):
                 continue
             table = cell.table
-            missing = [s for s in sections if not table.has_type(s)]
+            missing = [s for s in sections_of if not table.has_type(s)]
             if missing:
                 raise ConfigError(epop.path, f"{where}: target_sections",
                                   f"sections the morphology of cell {cell.label} has ({table.path})",
                                   f"{missing} (absent)")
             if id(table) not in cache:
-                cache[id(table)] = segment_candidates(table.seg_props, sections, drange)  # type: ignore[arg-type]
+                cache[id(table)] = segment_candidates(table.seg_props, sections_of, drange)  # type: ignore[arg-type]
             cand, prob = cache[id(table)]
             if not len(cand):
-                log.warning("%s: no segment of %s within %s µm on %s; no synapses", where, sections, drange,
+                log.warning("%s: no segment of %s within %s µm on %s; no synapses", where, sections_of, drange,
                             cell.label)
                 continue
             rng = np.random.default_rng([int(seed), self._base[epop.target] + nid])
@@ -555,29 +585,36 @@ class NeuronBackend:
             chosen = rng.choice(cand, int(counts.sum()), p=prob)
             props = table.seg_props
             assert props is not None
+            used, inverse = np.unique(props["section"][chosen], return_inverse=True)
+            sec_index.append(len(sections) + inverse.reshape(-1))
+            xs.append(props["x"][chosen])
             secs = cell.sections
-            segs += [secs[i](x) for i, x in zip(props["section"][chosen].tolist(), props["x"][chosen].tolist())]
+            sections += [secs[i] for i in used.tolist()]
             rows.append(np.repeat(grp, counts))
-        if not segs:
+        if not sections:
             return 0
         r = np.concatenate(rows)
-        return self._synapses(template, params, segs, src_gid[r], w[r], delay[r], epop.path, where)
+        return self._synapses(template, params, sections, np.concatenate(sec_index), np.concatenate(xs), src_gid[r],
+                              w[r], delay[r], epop.path, where)
 
-    def _synapses(self, template: str, params: dict, segs: list[Any], src_gid: np.ndarray, weight: np.ndarray,
-                  delay: np.ndarray, path: Any, where: str) -> int:
-        """Point processes of one edge type at ``segs``, each connected to its source gid (µS, ms)."""
-        if not segs:
+    def _synapses(self, template: str, params: dict, sections: list[Any], sec_index: np.ndarray, x: np.ndarray,
+                  src_gid: np.ndarray, weight: np.ndarray, delay: np.ndarray, path: Any, where: str) -> int:
+        """Point processes of one edge type at ``sections[sec_index[i]](x[i])``, each connected to its source
+        gid (µS, ms)."""
+        if not len(sec_index):
             return 0
         h = self.h
         name, cls = synapse_class(h, template, path, where)
-        syns = h.List()
-        for seg in segs:
-            syns.append(cls(seg))
-        settings = synapse_settings(name, params, syns.o(0))
-        ncs = connect_synapses(h, self.pc, syns, settings, src_gid, weight, delay)
+        key = (name, repr(sorted(params.items())))
+        settings = self._settings.get(key)
+        if settings is None:  # which of the JSON's keys this kind of point process has, from one probe
+            probe = cls(sections[int(sec_index[0])](float(x[0])))
+            settings = self._settings[key] = synapse_settings(name, params, probe)
+            del probe
+        syns, ncs = make_synapses(h, self.pc, name, settings, sections, sec_index, x, src_gid, weight, delay)
         self._synapse_lists.append(syns)
         self._keep.append(ncs)
-        return len(segs)
+        return len(sec_index)
 
     def synapse_objects(self) -> Any:
         """Every synapse (point process) made so far, in the order they were made."""
@@ -739,6 +776,7 @@ class NeuronBackend:
         self.__dict__.pop("_geometry_cache", None)
         self._keep.clear()
         self._synapse_lists.clear()
+        self._settings.clear()
         self._node_frames.clear()
         self._cells.clear()
         self._types.clear()
@@ -769,6 +807,18 @@ def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
             raise ConfigError(pop.path, f"/nodes/{pop.name}: dynamics_params/{name}", "numbers (per-node overrides)",
                               f"{type(e).__name__}: {e}") from e
     return out
+
+
+def _first(cols: dict[str, np.ndarray], name: str) -> Any:
+    """An edge type's value of a column (its first edge's, for a per-edge column); None without the column."""
+    return cols[name][0] if name in cols else None
+
+
+def _floats(cols: dict[str, np.ndarray], n: int, name: str, default: float) -> np.ndarray:
+    """A column of an edge type's ``n`` edges as floats (a per-type value broadcast), ``default`` without it."""
+    if name not in cols:
+        return np.full(n, default)
+    return np.broadcast_to(np.asarray(cols[name], dtype=float), (n,))
 
 
 def _positive(v: Any, key: str, unit: str) -> float | None:

@@ -15,61 +15,45 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError, UnknownModelError
-from modelkit.simulator.hooks import WEIGHT_FUNCTIONS, get_weight_function
+from modelkit.simulator.hooks import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
 
-__all__ = ["gaussian_ll", "edge_weights", "make_synapse", "synapse_class", "synapse_settings", "connect_synapses",
+__all__ = ["edge_weights", "make_synapse", "synapse_class", "synapse_settings", "make_synapses",
            "parse_sections", "parse_range", "segment_candidates"]
-
-
-def gaussian_ll(edges: pd.DataFrame, sources: pd.DataFrame, targets: pd.DataFrame) -> np.ndarray:
-    """bmtk's ``gaussianLL``: ``syn_weight`` scaled by a Gaussian of the tuning-angle difference (degrees,
-    width ``weight_sigma``)."""
-    w0 = edges["syn_weight"].to_numpy(float)
-    sigma = edges["weight_sigma"].to_numpy(float)
-    s = sources["tuning_angle"].to_numpy(float)
-    t = targets["tuning_angle"].to_numpy(float)
-    delta = np.abs(np.abs(np.abs(180.0 - np.abs(t - s) % 360.0) - 90.0) - 90.0)
-    return w0 * np.exp(-(delta / sigma) ** 2)
-
-
-WEIGHT_FUNCTIONS.setdefault("gaussianLL", gaussian_ll)
 
 
 def _is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
 
 
-def edge_weights(network: Any, epop: Any, df: pd.DataFrame, where: str,
+def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_ids: np.ndarray,
+                 target_ids: np.ndarray, edge_ids: np.ndarray, where: str,
                  node_frames: dict[str, pd.DataFrame] | None = None) -> np.ndarray:
     """Weight of each synapse of one edge type: its ``weight_function`` or ``syn_weight``.
 
-    ``node_frames`` caches each population's node table across edge types (it is read once).
+    Parameters
+    ----------
+    cols : dict
+        The edge type's columns: arrays per edge, or of length 1 for a value the edge-types
+        table holds.
+    source_ids, target_ids, edge_ids : numpy.ndarray
+        The edges, in the order of the weights returned.
+    node_frames : dict, optional
+        Caches the node tables weight functions read, across edge types.
 
     Raises
     ------
     ConfigError
         No ``syn_weight`` and no weight function, or a function returning the wrong shape.
     """
-    name = df["weight_function"].iloc[0] if "weight_function" in df.columns else None
+    n = len(edge_ids)
+    name = cols["weight_function"][0] if "weight_function" in cols else None
     fn = None if _is_null(name) else get_weight_function(str(name))
-    if fn is not None:
-        frames = {} if node_frames is None else node_frames
-
-        def nodes(pop: str, ids: np.ndarray) -> pd.DataFrame:
-            if pop not in frames:
-                frames[pop] = network.nodes[pop].get(None)
-            return frames[pop].loc[ids]
-        src = nodes(epop.source, df["source_node_id"].to_numpy()) if epop.source in network.nodes else None
-        tgt = nodes(epop.target, df["target_node_id"].to_numpy())
-        w = np.asarray(fn(df.reset_index(drop=True), None if src is None else src.reset_index(drop=True),
-                          tgt.reset_index(drop=True)), dtype=float)
-        if w.shape != (len(df),):
-            raise ConfigError(epop.path, f"{where}: weight_function {name}", f"{len(df)} weights", f"shape {w.shape}")
-        return w
-    if "syn_weight" not in df.columns:
+    if fn is not None:  # user functions see DataFrames, as bmtk's do
+        return call_weight_function(str(name), fn, network, epop, source_ids, target_ids, edge_ids, where, node_frames)
+    if "syn_weight" not in cols:
         raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight (edge group or edge-types CSV)", "none")
-    w = df["syn_weight"].to_numpy(float)
+    w = np.broadcast_to(np.asarray(cols["syn_weight"], dtype=float), (n,))
     if np.isnan(w).any():
         raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight for every edge", "NULL")
     return w
@@ -133,42 +117,52 @@ def make_synapse(h: Any, template: str, params: dict, seg: Any, path: Any, where
     return syn
 
 
-#: hoc procedures that set a synapse kind's parameters and connect it, by attribute names
-_CONNECT_PROCS: dict[tuple[str, ...], str] = {}
+#: hoc procedures that make point processes of one kind, set their parameters and connect them, by
+#: (kind, attribute names)
+_MAKE_PROCS: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
-def connect_synapses(h: Any, pc: Any, syns: Any, settings: list[tuple[str, float]], src_gid: np.ndarray,
-                     weight: np.ndarray, delay: np.ndarray) -> Any:
-    """Set the parameters of the point processes in the hoc List ``syns`` and connect synapse i to source gid
-    ``src_gid[i]`` with ``weight[i]`` (µS) and ``delay[i]`` (ms).
+def make_synapses(h: Any, pc: Any, name: str, settings: list[tuple[str, float]], sections: list[Any],
+                  sec_index: np.ndarray, x: np.ndarray, src_gid: np.ndarray, weight: np.ndarray,
+                  delay: np.ndarray) -> tuple[Any, Any]:
+    """Point processes of kind ``name``, synapse i at ``sections[sec_index[i]](x[i])``, with the parameters
+    ``settings``, connected to source gid ``src_gid[i]`` with ``weight[i]`` (µS) and ``delay[i]`` (ms).
 
-    One hoc loop instead of ~6 Python-to-hoc calls per synapse (3x faster set-up of synapses).
+    One generated hoc loop makes, sets and connects them all: per synapse, Python would make ~8 calls into
+    hoc (the segment, the point process, its parameters, the NetCon and its fields), which cost 5x more
+    than the loop does.
 
     Returns
     -------
-    hoc List
-        The NetCons, in the order of ``syns``.
+    (hoc List, hoc List)
+        The point processes and their NetCons, in the order given.
     """
     names = tuple(a for a, _ in settings)
-    proc = _CONNECT_PROCS.get(names)
+    proc = _MAKE_PROCS.get((name, names))
     if proc is None:
-        proc = f"modelkit_connect_{len(_CONNECT_PROCS)}"
-        sets = "\n".join(f"    syn.{a} = $o2.x[{k}]" for k, a in enumerate(names))
+        proc = f"modelkit_make_synapses_{len(_MAKE_PROCS)}"
+        sets = "\n".join(f"    syn.{a} = $o4.x[{k}]" for k, a in enumerate(names))
         h(f"""proc {proc}() {{ local i  localobj syn, nc
-  for i = 0, $o1.count - 1 {{
-    syn = $o1.o(i)
+  for i = 0, $o2.size - 1 {{
+    $o1.o($o2.x[i]).sec {{ syn = new {name}($o3.x[i]) }}
 {sets}
-    nc = $o6.gid_connect($o3.x[i], syn)
-    nc.weight = $o4.x[i]
-    nc.delay = $o5.x[i]
-    $o7.append(nc)
+    nc = $o8.gid_connect($o5.x[i], syn)
+    nc.weight = $o6.x[i]
+    nc.delay = $o7.x[i]
+    $o9.append(syn)
+    $o10.append(nc)
   }}
 }}""")
-        _CONNECT_PROCS[names] = proc
-    ncs = h.List()
-    getattr(h, proc)(syns, h.Vector([v for _, v in settings]), h.Vector(np.asarray(src_gid, dtype=float)),
-                     h.Vector(np.asarray(weight, dtype=float)), h.Vector(np.asarray(delay, dtype=float)), pc, ncs)
-    return ncs
+        _MAKE_PROCS[(name, names)] = proc
+    refs = h.List()
+    for sec in sections:
+        refs.append(h.SectionRef(sec=sec))
+    syns, ncs = h.List(), h.List()
+    getattr(h, proc)(refs, h.Vector(np.asarray(sec_index, dtype=float)), h.Vector(np.asarray(x, dtype=float)),
+                     h.Vector([v for _, v in settings]), h.Vector(np.asarray(src_gid, dtype=float)),
+                     h.Vector(np.asarray(weight, dtype=float)), h.Vector(np.asarray(delay, dtype=float)), pc, syns,
+                     ncs)
+    return syns, ncs
 
 
 def parse_sections(value: Any, path: Any, where: str) -> list[str]:
