@@ -97,8 +97,11 @@ class Backend(Protocol):
         ...
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray) -> None:
-        """Inject a piecewise-constant current: ``amplitudes[k]`` (nA) from ``times[k]`` (ms)."""
+                          amplitudes: np.ndarray, kind: str = "ic") -> None:
+        """Inject a piecewise-constant current: ``amplitudes[k]`` (nA) from ``times[k]`` (ms).
+
+        ``kind`` says where the schedule came from, as bmtk's ``clamp_report`` names them: ``"ic"``
+        (amplitudes and times in the config) or ``"f_ic"`` (a CSV or NWB file)."""
         ...
 
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,

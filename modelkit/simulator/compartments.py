@@ -1,5 +1,6 @@
 """Reports with many elements per cell: range variables at every segment (``membrane_report`` with
-``sections`` other than ``soma``) and variables of synapses (bmtk's ``netcon_report``), written as SONATA
+``sections`` other than ``soma``), variables of synapses (bmtk's ``netcon_report``) and the currents of
+clamps (bmtk's ``clamp_report``), written as SONATA
 compartment reports whose ``element_ids`` are section indices (``all`` order, as ``afferent_section_id``)
 and ``element_pos`` the position along the section.
 
@@ -19,7 +20,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.sonata import ReportWriter
 
-__all__ = ["CompartmentReport", "SynapseReport"]
+__all__ = ["CompartmentReport", "SynapseReport", "ClampReport"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -100,14 +101,20 @@ class _ElementReport(SimulatorModule):
                 stop: float) -> Any:
         raise NotImplementedError
 
+    def _variables(self, key: str) -> list[str]:
+        return _variables(self.spec, key)
+
+    def _cells(self) -> Any:
+        return self.spec.cells
+
     def initialize(self, sim: Any) -> None:
         key = f"reports.{self.name}"
         if not hasattr(sim.backend, self.method):
             raise ConfigError(sim.config.path, f"{key}.module", f"a backend with {self.method} (the NEURON backend)",
                               type(sim.backend).__name__)
         dt, start, stop = _window(sim, self.spec, key)
-        variables = _variables(self.spec, key)
-        for pop, sel in sim.resolve(self.spec.cells, f"{key}.cells").items():
+        variables = self._variables(key)
+        for pop, sel in sim.resolve(self._cells(), f"{key}.cells").items():
             built = sim.built.get(pop)
             if built is None or not len(built & sel):
                 continue
@@ -200,6 +207,34 @@ class SynapseReport(_ElementReport):
                 stop: float) -> Any:
         syn_type = self.spec.params.get("syn_type", "Exp2Syn")
         return sim.backend.record_synapses(pop, ids, variables, syn_type, dt, start, stop, f"reports.{self.name}")
+
+
+class ClampReport(_ElementReport):
+    """The current (nA) of the clamps of one kind on ``cells`` (default: every cell), one column per cell
+    (bmtk's ``clamp_report``): ``variable_name`` ``"se"`` (SEClamp inputs), ``"ic"`` (current clamps given by
+    amplitudes and times) or ``"f_ic"`` (current clamps read from CSV or NWB files).
+
+    bmtk writes one ``data`` column per clamp and no node ids; here each column is a cell (the sum of its
+    clamps of that kind, since a step schedule is made of several), with the SONATA mapping, so the file
+    reads like any other report."""
+
+    method = "record_clamps"
+    KINDS = {"se": "se", "seclamp": "se", "ic": "ic", "iclamp": "ic", "f_ic": "f_ic"}
+
+    def _variables(self, key: str) -> list[str]:
+        kind = self.spec.variable_name
+        if not isinstance(kind, str) or kind.lower() not in self.KINDS:
+            raise ConfigError(None, f"{key}.variable_name",
+                              "the kind of clamp: se (SEClamp), ic (IClamp) or f_ic (IClamp from a file)", repr(kind))
+        self.kind = self.KINDS[kind.lower()]
+        return ["i"]
+
+    def _cells(self) -> Any:
+        return self.spec.cells if self.spec.cells is not None else {}
+
+    def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
+                stop: float) -> Any:
+        return sim.backend.record_clamps(pop, ids, self.kind, dt, start, stop, f"reports.{self.name}")
 
 
 def membrane_report(name: str, spec: Any) -> SimulatorModule:

@@ -137,12 +137,13 @@ class CurrentClampInput(SimulatorModule):
 
     def initialize(self, sim: Any) -> None:
         times, amps = self.schedule(sim)
+        from_file = self.spec.input_type in ("nwb", "csv") or bool(self.spec.input_file)
         for pop, sel in sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set").items():
             built = sim.built.get(pop)
             if built is None or not len(built & sel):
                 log.warning("input %s: no built cells of %s in the node set; ignored", self.name, pop)
                 continue
-            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps)
+            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps, kind="f_ic" if from_file else "ic")
 
 
 class PoissonInput(SimulatorModule):

@@ -256,6 +256,11 @@ def _synapse_report(name: str, spec: Any) -> SimulatorModule:
     return SynapseReport(name, spec)
 
 
+def _clamp_report(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.compartments import ClampReport
+    return ClampReport(name, spec)
+
+
 def _ecp_report(name: str, spec: Any) -> SimulatorModule:
     from modelkit.simulator.electrodes import EcpReport
     return EcpReport(name, spec)
@@ -271,6 +276,7 @@ REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
     "membrane_report": _membrane_report,
     "netcon_report": _synapse_report,
     "syn_report": _synapse_report,
+    "clamp_report": _clamp_report,
     "extracellular": _ecp_report,
     "ecp": _ecp_report,
     "multimeter_report": MembraneReport,

@@ -89,3 +89,10 @@ def test_unknown_xstim_waveform_shape(bmtk_config, tmp_path: Path) -> None:
                               "waveform": {"shape": "square", "del": 1.0, "dur": 2.0, "amp": 0.1}}}
     with pytest.raises(ModelkitError, match=r"inputs\.xs\.waveform\.shape.*dc or sin.*square"):
         simulate(str(_config(bmtk_config, "config.simulation_iclamp.json", edit)), progress=False)
+
+
+def test_clamp_report_of_an_unknown_kind(bmtk_config) -> None:
+    def edit(d: dict) -> None:
+        d["reports"] = {"clamps": {"module": "clamp_report", "variable_name": "vc"}}
+    with pytest.raises(ModelkitError, match=r"reports\.clamps\.variable_name.*se \(SEClamp\), ic.*'vc'"):
+        simulate(str(_config(bmtk_config, "config.simulation_iclamp.json", edit)), progress=False)

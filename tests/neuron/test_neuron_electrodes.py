@@ -70,6 +70,51 @@ def test_seclamp_matches_bmtk(bmtk_config, tmp_path: Path) -> None:
     assert abs(a[1000] - -20.0) < 2.0 and abs(a[400] - -70.0) < 2.0
 
 
+def test_clamp_reports_match_bmtk(bmtk_config, tmp_path: Path) -> None:
+    """bmtk's ``clamp_report``: the current of the SEClamps ("se"), of the current clamps given by numbers
+    ("ic") and of those read from files ("f_ic") of each cell.
+
+    bmtk 1.2 fills only its SEClamp list (its IClamp module keeps the clamps to itself, so its "ic" report
+    has no column): "se" is compared with bmtk, "ic" and "f_ic" with the schedules given."""
+    clamp = {"amps": [-70.0, -20.0, -60.0], "durations": [50.0, 80.0, 50.0], "rs": 0.5}
+    steps = tmp_path / "steps.csv"
+    steps.write_text("timestamps,amps\n0,0\n150,-0.2\n170,0.1\n180,0\n")
+
+    def edit(d: dict) -> None:
+        d["run"]["tstop"] = 200.0
+        d["inputs"]["current_clamp_1"].update({"amp": 0.3, "delay": 20.0, "duration": 100.0})
+        d["reports"] = {"se_clamp": {"module": "clamp_report", "variable_name": "se"}}
+
+    def mk(d: dict) -> None:
+        d["inputs"]["vc"] = {"input_type": "current_clamp", "module": "SEClamp", "node_set": "biocell", **clamp}
+        d["inputs"]["steps"] = {"input_type": "csv", "module": "IClamp", "node_set": "biocell",
+                                "file": str(steps)}
+        d["reports"].update({"ic_clamp": {"module": "clamp_report", "variable_name": "ic"},
+                             "f_ic_clamp": {"module": "clamp_report", "variable_name": "f_ic", "cells": "biocell"}})
+    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_iclamp.json", edit, mk, clamp)
+    t = 0.1 * np.arange(1, 2001)  # frames at dt .. tstop
+    inside = lambda a, b: (t > a + 0.05) & (t < b - 0.05)  # noqa: E731 - away from the switching steps
+    with h5py.File(ours / "se_clamp.h5") as f, h5py.File(theirs / "se_clamp.h5") as g:
+        rep = f["report/biocell"]
+        assert rep["mapping/node_ids"][:].tolist() == [0] and rep["data"].attrs["units"] == "nA"
+        x, y = rep["data"][:, 0], g["data"][:, 0]
+        assert x.shape == y.shape == (2000,)
+        before = t < 149.95  # the CSV clamp (modelkit's run only) starts at 150 ms
+        err = np.abs(x - y)[before].max()
+        print(f"SEClamp current: max |i - i_bmtk| = {err:.2e} nA (peak {np.abs(y).max():.3f} nA)")
+        assert err <= 1e-6 * np.abs(y).max()
+        # then the voltage clamp takes up the current the CSV clamp injects (settled within ~2 ms)
+        assert np.allclose(np.abs(x - y)[inside(152, 170)], 0.2, atol=3e-3)
+        assert np.allclose(np.abs(x - y)[inside(172, 180)], 0.1, atol=3e-3)
+    with h5py.File(ours / "ic_clamp.h5") as f:  # 0.3 nA from 20 to 120 ms
+        i = f["report/biocell/data"][:, 0]
+        assert np.allclose(i[inside(20, 120)], 0.3) and np.all(i[(t < 19.95) | (t > 120.05)] == 0.0)
+    with h5py.File(ours / "f_ic_clamp.h5") as f:  # the CSV's steps: -0.2 nA at 150-170 ms, 0.1 nA at 170-180
+        i = f["report/biocell/data"][:, 0]
+        assert np.allclose(i[inside(150, 170)], -0.2) and np.allclose(i[inside(170, 180)], 0.1)
+        assert np.all(i[(t < 149.95) | (t > 180.05)] == 0.0)
+
+
 def test_xstim_point_and_line_electrodes_match_bmtk(bmtk_config, tmp_path: Path) -> None:
     line = tmp_path / "line_mesh.csv"  # a 100-µm line electrode: 11 points along x
     line.write_text("x_pos y_pos z_pos\n" + "".join(f"{x} 0 0\n" for x in np.linspace(-50, 50, 11)))

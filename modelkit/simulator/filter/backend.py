@@ -167,7 +167,7 @@ class FilterBackend:
                           "movie inputs for filter cells (they take no spike trains)", f"spikes for {population}")
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray) -> None:
+                          amplitudes: np.ndarray, kind: str = "ic") -> None:
         """Refused: filter cells have no membrane."""
         raise ConfigError(getattr(self._config, "path", None), "inputs",
                           "movie inputs for filter cells (they have no membrane to clamp)", f"a clamp on {population}")

@@ -506,7 +506,7 @@ class NestBackend:
                 log.info("connected %d edges of %s from spike generators", n, ename)
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray) -> None:
+                          amplitudes: np.ndarray, kind: str = "ic") -> None:
         nest = self.nest
         assert self._options is not None
         t = np.maximum(np.asarray(times, dtype=float), self._options.dt)

@@ -138,6 +138,7 @@ class NeuronBackend:
         self._types: dict[tuple, _BioType] = {}
         self._keep: list[Any] = []  # NEURON objects that must live as long as the run
         self._synapse_lists: list[Any] = []  # hoc Lists of synapses, one per edge type and population
+        self._clamps: list[tuple[str, str, int, Any]] = []  # (kind: se/ic/f_ic, population, node id, clamp)
         self._settings: dict[tuple, list[tuple[str, float]]] = {}  # synapse parameters by (kind, repr of the JSON)
         self._node_frames: dict[str, Any] = {}  # node tables the weight functions read, once per population
         self._play: list[tuple[np.ndarray, np.ndarray]] = []
@@ -636,7 +637,7 @@ class NeuronBackend:
         self._play.append((t[keep], g[keep]))
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray) -> None:
+                          amplitudes: np.ndarray, kind: str = "ic") -> None:
         h = self.h
         times = np.asarray(times, dtype=float)
         amps = np.asarray(amplitudes, dtype=float)
@@ -657,12 +658,14 @@ class NeuronBackend:
                     ic = h.IClamp(seg)
                     ic.delay, ic.dur, ic.amp = d, dur, amp
                     self._keep.append(ic)
+                    self._clamps.append((kind, population, nid, ic))
             else:
                 ic = h.IClamp(seg)
                 ic.delay, ic.dur = 0.0, 1e9
                 tv, av = h.Vector(times), h.Vector(amps)
                 av.play(ic._ref_amp, tv, 0)
                 self._keep += [ic, tv, av]
+                self._clamps.append((kind, population, nid, ic))
 
     # --------------------------------------------------------------- reports
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
@@ -737,6 +740,13 @@ class NeuronBackend:
         from modelkit.simulator.neuron.recorders import record_synapses
         return record_synapses(self, population, node_ids, variables, syn_type, dt, start, stop, where)
 
+    def record_clamps(self, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float, stop: float,
+                      where: str = "reports") -> Any:
+        """Record the current (nA) of the clamps of ``kind`` (``se``, ``ic``, ``f_ic``) on the local cells, one
+        column per cell (bmtk's clamp_report)."""
+        from modelkit.simulator.neuron.recorders import record_clamps
+        return record_clamps(self, population, node_ids, kind, dt, start, stop, where)
+
     # ------------------------------------------------------------------ time
     def run_until(self, t: float) -> None:
         h, pc = self.h, self.pc
@@ -776,6 +786,7 @@ class NeuronBackend:
         self.__dict__.pop("_geometry_cache", None)
         self._keep.clear()
         self._synapse_lists.clear()
+        self._clamps.clear()
         self._settings.clear()
         self._node_frames.clear()
         self._cells.clear()

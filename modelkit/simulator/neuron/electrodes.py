@@ -79,6 +79,7 @@ def add_seclamps(backend: Any, population: str, node_ids: np.ndarray, amps: np.n
             tv, rv = h.Vector(rs_schedule[0]), h.Vector(rs_schedule[1])
             rv.play(clamp._ref_rs, tv, 0)
             backend._keep += [tv, rv]
+        backend._clamps.append(("se", population, nid, clamp))
         made.append((nid, clamp))
     return made
 

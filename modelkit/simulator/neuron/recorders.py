@@ -1,5 +1,5 @@
-"""Recording at many places per cell: every segment (compartment reports, membrane currents for ECP) or
-every synapse of a kind (bmtk's ``netcon_report``).
+"""Recording at many places per cell: every segment (compartment reports, membrane currents for ECP),
+every synapse of a kind (bmtk's ``netcon_report``), or the clamps of a kind (bmtk's ``clamp_report``).
 
 A :class:`ElementRecorder` holds one ``Vector.record`` per element of the cells this
 rank owns and describes them as SONATA mapping columns (``node_ids``, ``counts``,
@@ -19,7 +19,8 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES
 from modelkit.simulator.neuron.morphology import Cell
 
-__all__ = ["ElementRecorder", "record_segments", "record_synapses", "section_types"]
+__all__ = ["ElementRecorder", "ClampRecorder", "record_segments", "record_synapses", "record_clamps",
+           "section_types"]
 
 #: units of range variables and synapse variables written into report files
 UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
@@ -175,3 +176,60 @@ def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variabl
         counts.append(len(syns))
     return ElementRecorder(population, np.array([n for n, _ in local], dtype=np.int64), np.asarray(counts),
                            np.asarray(el), np.asarray(pos), vectors, dt, start, stop)
+
+
+class ClampRecorder(ElementRecorder):
+    """The current (nA) of the clamps of one kind on each local cell: one element per cell at the clamps'
+    segment, summing the cell's clamps there (a step schedule is several IClamps in sequence)."""
+
+    def __init__(self, population: str, node_ids: np.ndarray, element_ids: np.ndarray, element_pos: np.ndarray,
+                 vectors: list[Any], column: np.ndarray, dt: float, start: float, stop: float) -> None:
+        super().__init__(population, node_ids, np.ones(len(node_ids), np.int64), element_ids, element_pos,
+                         {"i": vectors}, dt, start, stop)
+        self._column = np.asarray(column, dtype=np.int64)
+        self._n_columns = len(node_ids)
+
+    def collect(self) -> dict[str, np.ndarray]:
+        raw = super().collect()["i"]
+        if not raw.size:
+            return {"i": np.empty((raw.shape[0], self._n_columns if raw.shape[0] else 0))}
+        out = np.zeros((raw.shape[0], self._n_columns))
+        np.add.at(out.T, self._column, raw.T)
+        return {"i": out}
+
+
+def record_clamps(backend: Any, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float,
+                  stop: float, where: str) -> ClampRecorder:
+    """Record the current ``i`` (nA) of the clamps of ``kind`` (``se``: SEClamp; ``ic``/``f_ic``: IClamps from
+    parameters / from files) on the local cells among ``node_ids`` (bmtk's ``clamp_report``).
+
+    Raises
+    ------
+    ConfigError
+        A clamp of one cell at two places (one element per cell).
+    """
+    h = backend.h
+    local = {nid: cell for nid, cell in _cells(backend, population, node_ids)}
+    found: dict[int, list[Any]] = {}
+    for k, pop, nid, clamp in backend._clamps:
+        if k == kind and pop == population and nid in local:
+            found.setdefault(nid, []).append(clamp)
+    ids = sorted(found)
+    el, pos, vectors, column = [], [], [], []
+    for j, nid in enumerate(ids):
+        cell = local[nid]
+        segs = {(clamp.get_segment().sec, round(float(clamp.get_segment().x), 9)) for clamp in found[nid]}
+        if len(segs) > 1:
+            raise ConfigError(None, f"{where}.variable_name {kind!r}",
+                              f"the clamps of {cell.label} at one place (one element per cell)",
+                              f"{len(segs)} places")
+        sec, x = next(iter(segs))
+        el.append(cell.sections.index(sec) if isinstance(cell, Cell) else 0)
+        pos.append(x)
+        for clamp in found[nid]:
+            vec = h.Vector()
+            vec.record(clamp._ref_i, dt)
+            vectors.append(vec)
+            column.append(j)
+    return ClampRecorder(population, np.asarray(ids, dtype=np.int64), np.asarray(el, dtype=np.int64),
+                         np.asarray(pos, dtype=float), vectors, np.asarray(column, dtype=np.int64), dt, start, stop)

@@ -327,7 +327,7 @@ class PopulationBackend:
                 src.spikes.append(np.sort(np.asarray(trains[nid], dtype=float)))
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray) -> None:
+                          amplitudes: np.ndarray, kind: str = "ic") -> None:
         raise ConfigError(getattr(self._config, "path", None), "inputs (current_clamp)",
                           "rate inputs for population models (input_type 'rates' or 'csv'/'pop_rates' on virtual "
                           "nodes connected to the populations); a density population takes a constant current as "
