@@ -302,7 +302,12 @@ class EcpReport(SimulatorModule):
     from the membrane currents of the cells of ``cells`` (default all biophysical cells), by the line-source
     approximation with σ = 0.3 S/m (``sigma`` overrides); ``minimum_distance`` as bmtk's.  Each rank sums the
     contribution of its cells (one matrix product per block), rank 0 adds them up and writes ``file_name``
-    as a SONATA ECP file (``/ecp/data`` channels x frames, frames at dt, 2 dt, ..., tstop)."""
+    as a SONATA ECP file (``/ecp/data`` channels x frames, frames at dt, 2 dt, ..., tstop).
+
+    ``contributions_dir`` (bmtk's option) also writes each cell's own contribution, one file per cell named
+    by its node id as bmtk names them (``<population>_<node id>.h5`` when the report covers several
+    populations), laid out as the ECP file and appended block by block, so no more than a block of them
+    is held in memory."""
 
     def __init__(self, name: str, spec: Any) -> None:
         self.name = name
@@ -311,6 +316,9 @@ class EcpReport(SimulatorModule):
         self.blocks: list[np.ndarray] = []
         self.sites = np.empty((0, 3))
         self.time: tuple[float, float, float] = (0.0, 0.0, 1.0)
+        self.contributions: str | None = None  # folder (in the staging folder) of the per-cell files
+        self.cell_columns: list[list[tuple[str, int, int, int]]] = []  # per part: (population, node id, columns)
+        self.several_populations = False
 
     def initialize(self, sim: Any) -> None:
         p = self.spec.params
@@ -332,16 +340,35 @@ class EcpReport(SimulatorModule):
             tr = [line_source_transfer(self.sites, geo[n].p0, geo[n].p1, geo[n].diam, p.get("minimum_distance"),
                                        sigma) for n in rec.node_ids.tolist()]
             self.parts.append((rec, np.concatenate(tr, axis=1) if tr else np.zeros((len(self.sites), 0))))
+            ends = np.cumsum(rec.counts).tolist()
+            self.cell_columns.append([(pop, int(n), a, b) for n, a, b in zip(rec.node_ids.tolist(), [0] + ends[:-1],
+                                                                            ends)])
         self.time = (opts.tstart + opts.dt, opts.tstop + opts.dt, opts.dt)
+        folder = p.get("contributions_dir")
+        if folder:
+            out = sim.config.output.output_dir
+            self.contributions = sim.output_path(folder if os.path.isabs(folder) else os.path.join(out, folder))
+            self.several_populations = len({pop for cols in self.cell_columns for pop, *_ in cols}) > 1
+            if sim.is_root:
+                os.makedirs(self.contributions, exist_ok=True)
 
     def block(self, sim: Any, t: float) -> None:
         total = None
-        for rec, tr in self.parts:
+        cells: list[tuple[str, int, np.ndarray]] = []
+        for (rec, tr), columns in zip(self.parts, self.cell_columns):
             im = rec.collect()["i_membrane_"]
             if im.size:
                 part = im @ tr.T
                 total = part if total is None else total + part
+                if self.contributions is not None:
+                    cells += [(pop, nid, im[:, a:b] @ tr[:, a:b].T) for pop, nid, a, b in columns]
         parts = sim.comm.gather(total, root=0) if sim.comm.size > 1 else [total]
+        if self.contributions is not None:
+            gathered = sim.comm.gather(cells, root=0) if sim.comm.size > 1 else [cells]
+            if sim.is_root:
+                for pop, nid, frames in (c for rank in gathered for c in rank):
+                    name = f"{pop}_{nid}.h5" if self.several_populations else f"{nid}.h5"
+                    _append_ecp(os.path.join(self.contributions, name), len(self.sites), self.time, frames, pop, nid)
         if not sim.is_root:
             return
         got = [x for x in parts if x is not None and len(x)]
@@ -361,3 +388,31 @@ class EcpReport(SimulatorModule):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_ecp(path, np.arange(len(self.sites)), self.time, data[:nf], overwrite=True)
         sim.outputs[self.name] = path
+        if self.contributions is not None:
+            sim.outputs[f"{self.name}:contributions"] = self.contributions
+
+
+def _append_ecp(path: str, n_channels: int, time: tuple[float, float, float], frames: np.ndarray, population: str,
+                node_id: int) -> None:
+    """Append ``frames`` (frames x channels, mV) to one cell's contribution file, made as an ECP file on the
+    first block (``/ecp/data`` channels x frames)."""
+    import h5py
+
+    from modelkit.sonata import h5
+    from modelkit.sonata.reports import n_frames
+    with h5py.File(path, "a") as f:
+        if "ecp" not in f:
+            h5.write_root_attrs(f)
+            f.attrs.create("population", population, dtype=h5.STR_DTYPE)
+            f.attrs.create("node_id", node_id)
+            g = f.create_group("ecp")
+            g.create_dataset("channel_id", data=np.arange(n_channels, dtype=np.uint64))
+            g.create_dataset("time", data=np.asarray(time, dtype=np.float64)).attrs.create("units", "ms",
+                                                                                            dtype=h5.STR_DTYPE)
+            ds = g.create_dataset("data", shape=(n_channels, 0), maxshape=(n_channels, None),
+                                  dtype=np.float64, chunks=(n_channels, max(1, min(4096, n_frames(*time)))))
+            ds.attrs.create("units", "mV", dtype=h5.STR_DTYPE)
+        ds = f["ecp/data"]
+        k = ds.shape[1]
+        ds.resize((n_channels, k + len(frames)))
+        ds[:, k:] = frames.T

@@ -28,6 +28,7 @@ from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
 from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
 from modelkit.sonata import Network, Selection, SimulationConfig, load_config
+from modelkit.sonata.config import REPORT_OUTPUT_KEYS
 
 __all__ = ["simulate", "Simulation"]
 
@@ -113,7 +114,9 @@ def _relocate_output(cfg: SimulationConfig, new: str) -> SimulationConfig:
     out = dataclasses.replace(cfg.output, output_dir=new, log_file=move(cfg.output.log_file),
                               spikes_file=move(cfg.output.spikes_file),
                               spikes_file_csv=move(cfg.output.spikes_file_csv))
-    reports = {k: dataclasses.replace(r, file_name=move(r.file_name)) for k, r in cfg.reports.items()}
+    reports = {k: dataclasses.replace(r, file_name=move(r.file_name), params={
+        n: (move(v) if n in REPORT_OUTPUT_KEYS and isinstance(v, str) else v) for n, v in r.params.items()})
+        for k, r in cfg.reports.items()}
     return dataclasses.replace(cfg, output=out, reports=reports)
 
 

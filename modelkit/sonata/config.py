@@ -401,6 +401,10 @@ class ReportSpec:
     params: dict = field(default_factory=dict)
 
 
+#: report keys naming outputs: relative to the output folder, as ``file_name`` (bmtk reads them so)
+REPORT_OUTPUT_KEYS = ("contributions_dir", "file_name_nwb")
+
+
 def _is_file_key(k: str) -> bool:
     return k == "file" or k.endswith("_file") or k.endswith("_positions") or k.endswith("_dir")
 
@@ -491,8 +495,8 @@ class SimulationConfig:
                      "file_name", "enabled"}
         for name, e in (d.get("reports") or {}).items():
             fn = e.get("file_name")
-            params = {k: (_abspath(v, base_dir, path, f"reports.{name}.{k}") if _is_file_key(k) and isinstance(v, str)
-                          else v) for k, v in e.items() if k not in known_rep}
+            params = {k: (_abspath(v, out_dir if k in REPORT_OUTPUT_KEYS else base_dir, path, f"reports.{name}.{k}")
+                          if _is_file_key(k) and isinstance(v, str) else v) for k, v in e.items() if k not in known_rep}
             reports[name] = ReportSpec(
                 name=name, module=e.get("module") or e.get("type"), cells=e.get("cells"),
                 variable_name=e.get("variable_name"), sections=e.get("sections", "soma"),

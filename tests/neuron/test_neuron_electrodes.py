@@ -145,7 +145,7 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
         d["run"]["tstop"] = 300.0
         d["reports"].update({
             "ecp": {"cells": "all", "module": "extracellular", "variable_name": "v", "electrode_positions": str(el),
-                    "file_name": "ecp.h5"},
+                    "file_name": "ecp.h5", "contributions_dir": "ecp_cells"},
             "syn": {"cells": [0], "variable_name": "i", "module": "netcon_report", "sections": "soma",
                     "syn_type": "Exp2Syn", "file_name": "syn_i.h5"},
             "all_v": {"cells": [0], "variable_name": "v", "module": "membrane_report", "sections": "all",
@@ -161,6 +161,12 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
     assert np.all(err <= 1e-6 * amp)
     assert np.all(np.diff(amp) < 0)  # farther from the cell, smaller signal
     assert amp[0] > 1e-3 and amp[4] < 1e-2 * amp[0]
+    # contributions_dir: the one cell's own contribution, in bmtk's file name (bmtk's rows are frames)
+    with h5py.File(ours / "ecp_cells" / "0.h5") as f, h5py.File(theirs / "ecp_cells" / "0.h5") as g:
+        mine, bmtk = f["ecp/data"][:].T, g["ecp/data"][:]
+        assert mine.shape == bmtk.shape == (3000, 5)
+        assert np.all(np.abs(mine - bmtk).max(axis=0) <= 1e-6 * amp)
+        np.testing.assert_allclose(mine, e1.data, rtol=0, atol=1e-12)  # one cell: its part is the whole ECP
     for name in ("syn_i.h5", "all_v.h5"):
         with h5py.File(ours / name) as f, h5py.File(theirs / name) as g:
             a, b = f["report/biocell"], g["report/biocell"]

@@ -9,11 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 from modelkit.simulator.neuron.distribute import assign_ranks
-from modelkit.sonata import CompartmentReport, read_spikes
+from modelkit.sonata import CompartmentReport, read_ecp, read_spikes
 
 BIN = os.path.dirname(sys.executable)
 MPIEXEC = os.path.join(BIN, "mpiexec")
@@ -134,13 +135,17 @@ def test_intfire_network_same_spikes_on_1_2_and_4_ranks(intfire_config: Path, tm
 
 # ------------------------------------------------------------------------------------------ bio_14cells
 @pytest.fixture
-def bio14(bmtk_config) -> Path:
+def bio14(bmtk_config, tmp_path: Path) -> Path:
     path = bmtk_config("bio_14cells", "config.simulation.json")
     cfg = json.loads(path.read_text())
     cfg["run"]["tstop"] = 500.0
-    cfg["reports"].pop("syn_report", None)  # compared here: soma v and cai, and v of every segment of 3 cells
+    cfg["reports"].pop("syn_report", None)  # compared here: soma v and cai, v of every segment of 3 cells, ECP
     cfg["reports"]["all_v"] = {"cells": [0, 5, 9], "variable_name": "v", "module": "membrane_report",
                                "sections": "all"}
+    el = tmp_path / "electrodes.csv"
+    el.write_text("channel x_pos y_pos z_pos\n0 0 -100 0\n1 0 0 50\n2 300 200 0\n")
+    cfg["reports"]["ecp"] = {"module": "extracellular", "variable_name": "v", "electrode_positions": str(el),
+                             "contributions_dir": "ecp_cells"}
     path.write_text(json.dumps(cfg))
     return path
 
@@ -153,6 +158,19 @@ def test_bio_14cells_same_spikes_and_reports_on_1_and_2_ranks(bio14: Path, tmp_p
     n = assert_same_outputs(tmp_path / "n1", tmp_path / "n2", ("membrane_potential", "calcium_concentration",
                                                                "all_v"))
     assert n > 30
+    e1, e2 = read_ecp(tmp_path / "n1" / "ecp.h5"), read_ecp(tmp_path / "n2" / "ecp.h5")
+    np.testing.assert_allclose(e1.data, e2.data, rtol=0, atol=1e-9)
+    # one contribution file per biophysical cell (not the 4 IntFire1 cells); they add up to the ECP
+    files = sorted(os.listdir(tmp_path / "n2" / "ecp_cells"), key=lambda f: int(f.split(".")[0]))
+    assert files == [f"{i}.h5" for i in range(10)]
+    total = np.zeros_like(e2.data)
+    for name in files:
+        with h5py.File(tmp_path / "n1" / "ecp_cells" / name) as f, h5py.File(tmp_path / "n2" / "ecp_cells" / name) as g:
+            a, b = f["ecp/data"][:].T, g["ecp/data"][:].T
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+            total += b
+    np.testing.assert_allclose(total, e2.data, rtol=0, atol=1e-9 * np.abs(e2.data).max())
+    assert np.abs(e2.data).max() > 1e-5  # a signal, not zeros
 
 
 # --------------------------------------------------------------------------- launches that cannot run
