@@ -76,7 +76,7 @@ def test_morphology_tables_are_cached_by_content(corpus: Path, tmp_path: Path, m
     h = import_neuron()
     swc = corpus / "bmtk" / "examples" / "bio_components" / "morphologies" / "Pvalb_470522102_m.swc"
     first, diams = read_swc(h, str(swc), "test")
-    cached = list((tmp_path / "cache" / "morphology").glob("*.npz"))
+    cached = list((tmp_path / "cache" / "morphology").glob("*.mkm"))
     assert len(cached) == 1
     copy = tmp_path / "copy.swc"  # same bytes, other name: the same cache entry, the new path
     copy.write_bytes(swc.read_bytes())
@@ -86,9 +86,12 @@ def test_morphology_tables_are_cached_by_content(corpus: Path, tmp_path: Path, m
         np.testing.assert_array_equal(getattr(again, k), getattr(first, k))
     np.testing.assert_array_equal(np.concatenate(again.points), np.concatenate(first.points))
     np.testing.assert_array_equal(again.logical, first.logical)
-    cached[0].write_bytes(b"not a zip file")
-    third, _ = read_swc(h, str(swc), "test")
-    assert third.names == first.names
+    good = cached[0].read_bytes()
+    for bad in (b"not a cache file", good[:len(good) // 2], good.replace(b'"names"', b'"nomes"', 1)):
+        cached[0].write_bytes(bad)  # damaged (foreign, cut short, or an unknown header): Import3d again
+        third, _ = read_swc(h, str(swc), "test")
+        assert third.names == first.names
+        np.testing.assert_array_equal(np.concatenate(third.points), np.concatenate(first.points))
 
 
 def test_artificial_cells_run_after_an_xstim_run(tmp_path: Path) -> None:
