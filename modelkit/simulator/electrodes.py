@@ -304,6 +304,7 @@ class EcpReport(SimulatorModule):
     contribution of its cells (one matrix product per block), rank 0 adds them up and writes ``file_name``
     as a SONATA ECP file (``/ecp/data`` channels x frames, frames at dt, 2 dt, ..., tstop).
 
+    ``file_name_nwb`` also writes the ECP as an NWB 2 file (``modelkit.simulator.ecp_nwb``).
     ``contributions_dir`` (bmtk's option) also writes each cell's own contribution, one file per cell named
     by its node id as bmtk names them (``<population>_<node id>.h5`` when the report covers several
     populations), laid out as the ECP file and appended block by block, so no more than a block of them
@@ -388,6 +389,13 @@ class EcpReport(SimulatorModule):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_ecp(path, np.arange(len(self.sites)), self.time, data[:nf], overwrite=True)
         sim.outputs[self.name] = path
+        nwb = self.spec.params.get("file_name_nwb")
+        if nwb:
+            from modelkit.simulator.ecp_nwb import write_ecp_nwb
+            nwb_path = sim.output_path(nwb)
+            os.makedirs(os.path.dirname(nwb_path), exist_ok=True)
+            write_ecp_nwb(nwb_path, np.arange(len(self.sites)), self.sites, self.time, data[:nf], overwrite=True)
+            sim.outputs[f"{self.name}:nwb"] = nwb_path
         if self.contributions is not None:
             sim.outputs[f"{self.name}:contributions"] = self.contributions
 

@@ -496,7 +496,8 @@ class SimulationConfig:
         for name, e in (d.get("reports") or {}).items():
             fn = e.get("file_name")
             params = {k: (_abspath(v, out_dir if k in REPORT_OUTPUT_KEYS else base_dir, path, f"reports.{name}.{k}")
-                          if _is_file_key(k) and isinstance(v, str) else v) for k, v in e.items() if k not in known_rep}
+                          if (_is_file_key(k) or k in REPORT_OUTPUT_KEYS) and isinstance(v, str) else v)
+                      for k, v in e.items() if k not in known_rep}
             reports[name] = ReportSpec(
                 name=name, module=e.get("module") or e.get("type"), cells=e.get("cells"),
                 variable_name=e.get("variable_name"), sections=e.get("sections", "soma"),

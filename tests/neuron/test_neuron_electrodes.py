@@ -150,7 +150,9 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
                     "syn_type": "Exp2Syn", "file_name": "syn_i.h5"},
             "all_v": {"cells": [0], "variable_name": "v", "module": "membrane_report", "sections": "all",
                       "file_name": "all_v.h5"}})
-    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_syns.json", edit)
+    def mk(d: dict) -> None:  # bmtk 1.2's NWB converter writes the step count as the rate: ours only
+        d["reports"]["ecp"]["file_name_nwb"] = "ecp.nwb"
+    ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_syns.json", edit, mk)
     e1, e2 = read_ecp(ours / "ecp.h5"), read_ecp(theirs / "ecp.h5")
     assert e1.data.shape == e2.data.shape == (3000, 5)
     assert e1.time == pytest.approx((0.1, 300.1, 0.1))  # frames at dt .. tstop, as bmtk's rows are
@@ -161,6 +163,14 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
     assert np.all(err <= 1e-6 * amp)
     assert np.all(np.diff(amp) < 0)  # farther from the cell, smaller signal
     assert amp[0] > 1e-3 and amp[4] < 1e-2 * amp[0]
+    from pynwb import NWBHDF5IO  # the NWB copy, read by pynwb: volts, seconds, Hz, electrode positions in µm
+    with NWBHDF5IO(str(ours / "ecp.nwb"), "r") as io:
+        series = io.read().acquisition["ElectricalSeries"]
+        np.testing.assert_allclose(series.data[:] * series.conversion, e1.data * 1e-3, rtol=0, atol=1e-15)
+        assert series.rate == pytest.approx(1e4) and series.starting_time == pytest.approx(1e-4)
+        table = series.electrodes.table.to_dataframe()
+        assert table["x"].tolist() == [20, 60, 150, 400, 0] and table["y"].tolist() == [-100] * 4 + [2000]
+        assert table["channel_id"].tolist() == [0, 1, 2, 3, 4]
     # contributions_dir: the one cell's own contribution, in bmtk's file name (bmtk's rows are frames)
     with h5py.File(ours / "ecp_cells" / "0.h5") as f, h5py.File(theirs / "ecp_cells" / "0.h5") as g:
         mine, bmtk = f["ecp/data"][:].T, g["ecp/data"][:]
