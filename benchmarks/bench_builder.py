@@ -53,11 +53,12 @@ import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
+import _harness
 import numpy as np
+from _harness import fmt_row
 
 SEED = 1
 P = 0.1
@@ -200,22 +201,10 @@ def run_child(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parent
 def spawn(mode: str, n: int, out: str, workdir: str) -> dict[str, Any]:
-    result = os.path.join(workdir, f"{mode}.json")
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--nodes", str(n), "--out", out,
-           "--result", result]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd)
-    wall = time.perf_counter() - t0
-    if r.returncode != 0 or not os.path.exists(result):
-        return {"error": f"exit status {r.returncode}", "wall_s": wall}
-    with open(result) as f:
-        res = json.load(f)
-    res["wall_s"] = wall
-    return res
-
-
-def _fmt_row(cols: list[str], widths: list[int]) -> str:
-    return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(cols, widths)))
+    r = _harness.spawn(__file__, mode, workdir, mode, ["--nodes", str(n), "--out", out], capture=False)
+    if "total" in r:
+        r["wall_s"] = r.pop("total")
+    return r
 
 
 def compare(args: argparse.Namespace, workdir: str) -> int:
@@ -257,9 +246,9 @@ def compare(args: argparse.Namespace, workdir: str) -> int:
                      f"{r['workers_mib']:,.0f}" if r["workers_mib"] > 1 else "-", ratio])
     widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(head)]
     print()
-    print(_fmt_row(head, widths))
+    print(fmt_row(head, widths))
     for r in rows:
-        print(_fmt_row(r, widths))
+        print(fmt_row(r, widths))
     print()
     expected = P * n * (n - 1)  # pairs without self-pairs, times p
     for m in modes:
@@ -311,8 +300,8 @@ def scale(args: argparse.Namespace, workdir: str) -> int:
            f"{r['edges'] / r['seconds']:,.0f}", f"{gib:.2f}", f"{r['bytes'] / 2**30:.2f}", f"{v['seconds']:.1f}"]
     widths = [max(len(h), len(c)) for h, c in zip(head, row)]
     print()
-    print(_fmt_row(head, widths))
-    print(_fmt_row(row, widths))
+    print(fmt_row(head, widths))
+    print(fmt_row(row, widths))
     print()
     print(f"modelkit validate: exit status {v['rc']}" + (f"\n{v['output']}" if v["output"] else ""))
     ok_t = r["seconds"] < TARGET_SCALE_S
@@ -342,16 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         return run_child(args)
-    base = args.dir or tempfile.gettempdir()
-    os.makedirs(base, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="bench_builder-", dir=base)
-    try:
+    with _harness.scratch("bench_builder-", args.dir, args.keep) as workdir:
         return scale(args, workdir) if args.scale else compare(args, workdir)
-    finally:
-        if args.keep:
-            print(f"files kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -59,15 +59,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
+import _harness
 import numpy as np
+from _harness import peak_rss_mib, print_table
 
 SEED = 1
 CORPUS = os.environ.get("MODELKIT_CORPUS", "/work/shared/sonata/corpus")
@@ -191,10 +190,6 @@ def p120_config(out: str, tstop: float | None) -> None:
 
 
 # ------------------------------------------------------------------ children
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_modelkit(config: str, out: str, threads: int) -> dict[str, Any]:
     from modelkit.simulator import simulate
     res = simulate(config, output_dir=out, threads=threads, seed=SEED, progress=False, overwrite=True)
@@ -208,28 +203,14 @@ def child_bmtk(config: str, out: str, threads: int) -> dict[str, Any]:
 
     from bmtk.simulator import pointnet
     logging.disable(logging.INFO)
-    with open(config) as f:
-        cfg = json.load(f)
-    cfg["output"]["output_dir"] = out
-    os.makedirs(out, exist_ok=True)
-    config = os.path.join(out, "config.json")
-    with open(config, "w") as f:
-        json.dump(cfg, f)
+    config = _harness.config_with_output(config, out)
     t0 = time.perf_counter()
     conf = pointnet.Config.from_json(config)
     conf.build_env()
     net = pointnet.PointNetwork.from_config(conf)
     sim = pointnet.PointSimulator.from_config(conf, net, n_thread=threads)
     t_from = time.perf_counter() - t0
-    t_init = [0.0]
-    for mod in sim._mods:  # inputs are created and connected in the modules' initialize, inside sim.run()
-        def timed(s: Any, _f: Any = mod.initialize) -> Any:
-            a = time.perf_counter()
-            try:
-                return _f(s)
-            finally:
-                t_init[0] += time.perf_counter() - a
-        mod.initialize = timed
+    t_init = _harness.time_initialize(sim._mods)  # inputs are created and connected there, inside sim.run()
     t1 = time.perf_counter()
     sim.run()
     t_run = time.perf_counter() - t1
@@ -376,20 +357,7 @@ def run_child(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parent
 def spawn(child: str, workdir: str, tag: str, extra: list[str]) -> dict[str, Any]:
-    result = os.path.join(workdir, f"{tag}.json")
-    if os.path.exists(result):
-        os.remove(result)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", child, "--result", result, *extra]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if r.returncode != 0 or not os.path.exists(result):
-        tail = (r.stdout + r.stderr).strip().splitlines()[-15:]
-        return {"error": f"exit status {r.returncode}", "wall_s": wall, "log": "\n".join(tail)}
-    with open(result) as f:
-        res = json.load(f)
-    res["total"] = wall
-    return res
+    return _harness.spawn(__file__, child, workdir, tag, extra)
 
 
 def read_all_spikes(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -408,17 +376,6 @@ def read_all_spikes(path: str) -> tuple[np.ndarray, np.ndarray]:
 def same_spikes(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
     return len(a[0]) == len(b[0]) and bool(np.array_equal(a[0], b[0])) and bool(np.allclose(a[1], b[1], atol=1e-6,
                                                                                              rtol=0))
-
-
-def _fmt_row(cols: list[str], widths: list[int]) -> str:
-    return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(cols, widths)))
-
-
-def print_table(head: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(head)]
-    print(_fmt_row(head, widths))
-    for r in rows:
-        print(_fmt_row(r, widths))
 
 
 def bench_network(name: str, config: str, workdir: str, args: argparse.Namespace, n_cells: int) -> dict[str, Any]:
@@ -543,11 +500,8 @@ def main(argv: list[str] | None = None) -> int:
     args.tstop = args.tstop or (300.0 if args.quick else 1000.0)
     if args.quick and args.p120_tstop is None:
         args.p120_tstop = 300.0
-    base = args.dir or tempfile.gettempdir()
-    os.makedirs(base, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="bench_nest-", dir=base)
     summaries = []
-    try:
+    with _harness.scratch("bench_nest-", args.dir, args.keep) as workdir:
         print(f"# bench_nest: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; each program its own process, "
               f"best of {args.repeats}", flush=True)
         if args.only != "point_120cells":
@@ -572,30 +526,13 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             summaries.append(bench_network("point_120cells", os.path.join(p120, "config.json"), workdir, args, 120))
         failed = any(s["failed"] for s in summaries)
-        missed = False
-        for s in summaries:
-            for label, value, ok, unit in s["targets"]:
-                missed |= not ok
-                print(f"target {label}: {value:.2f}{unit} -> target met: {'yes' if ok else 'NO'}")
         for s in summaries:
             if s.get("threads"):
                 t1, t2, s1, s2 = s["threads"]
                 print(f"threads {s['name']}: modelkit total {t1:.2f} s with 1, {t2:.2f} s with 2 "
                       f"(simulate {s1:.2f} -> {s2:.2f} s): 2 threads are {t1 / t2:.2f}x the speed of 1")
-        if failed:
-            print("FAILED: a run failed or modelkit's spikes differ from the hand-written script's")
-            return 1
-        if missed and not args.quick:
-            print("FAILED: a target was missed")
-            return 1
-        if missed:
-            print("(--quick: targets are for information)")
-        return 0
-    finally:
-        if args.keep:
-            print(f"files kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        return _harness.verdict([t for s in summaries for t in s["targets"]], failed=failed, quick=args.quick,
+                                failure="a run failed or modelkit's spikes differ from the hand-written script's")
 
 
 if __name__ == "__main__":

@@ -60,15 +60,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
+import _harness
 import numpy as np
+from _harness import peak_rss_mib, print_table
 
 SEED = 1
 CORPUS = os.environ.get("MODELKIT_CORPUS", "/work/shared/sonata/corpus")
@@ -221,10 +221,6 @@ def build_network(out: str, mech: str, n: int, tstop: float) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ children
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def child_warm(config: str, out: str) -> dict[str, Any]:
     """Compile (or find in the cache) modelkit's mechanism library, and modelkit's Python bytecode, outside
     any timed run.
@@ -258,28 +254,14 @@ def child_bmtk(config: str, out: str) -> dict[str, Any]:
 
     from bmtk.simulator import bionet
     logging.disable(logging.INFO)
-    with open(config) as f:
-        cfg = json.load(f)
-    cfg["output"]["output_dir"] = out
-    os.makedirs(out, exist_ok=True)
-    config = os.path.join(out, "config.json")
-    with open(config, "w") as f:
-        json.dump(cfg, f)
+    config = _harness.config_with_output(config, out)
     t0 = time.perf_counter()
     conf = bionet.Config.from_json(config)
     conf.build_env()
     net = bionet.BioNetwork.from_config(conf)
     sim = bionet.BioSimulator.from_config(conf, network=net)
     t_from = time.perf_counter() - t0
-    t_init = [0.0]
-    for mod in sim._sim_mods:  # reports are set up in the modules' initialize, inside sim.run()
-        def timed(*a: Any, _f: Any = mod.initialize) -> Any:
-            t = time.perf_counter()
-            try:
-                return _f(*a)
-            finally:
-                t_init[0] += time.perf_counter() - t
-        mod.initialize = timed
+    t_init = _harness.time_initialize(sim._sim_mods)  # reports are set up in the modules' initialize, inside sim.run()
     t1 = time.perf_counter()
     sim.run()
     t_run = time.perf_counter() - t1
@@ -302,37 +284,13 @@ def run_child(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------ parent
 def spawn(child: str, workdir: str, tag: str, extra: list[str]) -> dict[str, Any]:
-    result = os.path.join(workdir, f"{tag}.json")
-    if os.path.exists(result):
-        os.remove(result)
-    cmd = [sys.executable, os.path.abspath(__file__), "--child", child, "--result", result, *extra]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    wall = time.perf_counter() - t0
-    if r.returncode != 0 or not os.path.exists(result):
-        tail = (r.stdout + r.stderr).strip().splitlines()[-15:]
-        return {"error": f"exit status {r.returncode}", "wall_s": wall, "log": "\n".join(tail)}
-    with open(result) as f:
-        res = json.load(f)
-    res["total"] = wall
-    return res
+    return _harness.spawn(__file__, child, workdir, tag, extra, cwd=workdir)
 
 
 def count_spikes(path: str) -> int:
     import h5py
     with h5py.File(path, "r") as f:
         return int(sum(g["node_ids"].shape[0] for g in f["spikes"].values()))
-
-
-def _fmt_row(cols: list[str], widths: list[int]) -> str:
-    return "  ".join(c.rjust(w) if k else c.ljust(w) for k, (c, w) in enumerate(zip(cols, widths)))
-
-
-def print_table(head: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(h), *(len(r[k]) for r in rows)) for k, h in enumerate(head)]
-    print(_fmt_row(head, widths))
-    for r in rows:
-        print(_fmt_row(r, widths))
 
 
 def run_programs(name: str, config: str, workdir: str, programs: list[str], n_cells: int,
@@ -423,11 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     args.tstop = args.tstop or (200.0 if args.quick else 300.0)
     sizes = [int(s) for s in (args.sizes or ("100" if args.quick else "100,450,2000")).split(",")]
     compared = 450 if 450 in sizes else None  # the network compared with BioNet (full tstop)
-    base = args.dir or tempfile.gettempdir()
-    os.makedirs(base, exist_ok=True)
-    workdir = tempfile.mkdtemp(prefix="bench_neuron-", dir=base)
     failed, targets = False, []
-    try:
+    with _harness.scratch("bench_neuron-", args.dir, args.keep) as workdir:
         print(f"# bench_neuron: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; each program its own "
               f"process; dt 0.1 ms, dL 20 um", flush=True)
         t0 = time.perf_counter()
@@ -484,24 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                                 ratio <= TARGET_FLAT, "x"))
             print(flush=True)
 
-        missed = False
-        for label, value, ok, unit in targets:
-            missed |= not ok
-            print(f"target {label}: {value:.2f}{unit} -> target met: {'yes' if ok else 'NO'}")
-        if failed:
-            print("FAILED: a run failed")
-            return 1
-        if missed and not args.quick:
-            print("FAILED: a target was missed")
-            return 1
-        if missed:
-            print("(--quick: targets are for information)")
-        return 0
-    finally:
-        if args.keep:
-            print(f"files kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        return _harness.verdict(targets, failed=failed, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 ``shared_path()`` finds the read-only conformance data (``shared/sonata`` and
 ``shared/reference``) that lives next to a checkout; ``assert_populations_equal``
-compares two populations column by column.
+compares two populations column by column; ``intfire_network`` saves a small NEURON
+network of artificial cells for MPI and cluster tests.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal", "write_allen_sweep"]
+__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
 
 
 def shared_path(*parts: str) -> Path:
@@ -115,3 +116,42 @@ def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse
         st = ts.create_dataset("starting_time", data=0.0)
         st.attrs["rate"] = rate
     return data
+
+
+def intfire_network(folder: Any, *, n_exc: int = 60, n_inh: int = 20, n_input: int = 30,
+                    indegree: tuple[int, int, int] = (8, 4, 6), seed: int = 3, tstop: float = 300.0,
+                    rate: float = 40.0) -> dict[str, Any]:
+    """A small NEURON network of IntFire1 cells, saved by modelkit's builder, and its simulation config.
+
+    Excitatory and inhibitory cells (population ``cortex``), recurrent with fixed in-degrees
+    (``indegree`` = from excitatory, from inhibitory, from inputs), driven by ``n_input`` virtual
+    Poisson sources (population ``input``, ``rate`` Hz): cheap enough for MPI and cluster tests.
+
+    Returns
+    -------
+    dict
+        The config (``target_simulator`` NEURON, output in ``folder/output``); write it where needed.
+    """
+    from modelkit.builder import FixedInDegree, NetworkBuilder
+    d = Path(folder)
+    net = NetworkBuilder("cortex", seed=seed)
+    net.add_nodes(N=n_exc, ei="e", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_nodes(N=n_inh, ei="i", model_type="point_process", model_template="nrn:IntFire1")
+    net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(indegree[0]),
+                  syn_weight=0.15, delay=1.5)
+    net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(indegree[1]),
+                  syn_weight=-0.3, delay=1.0)
+    inputs = NetworkBuilder("input", seed=seed)
+    inputs.add_nodes(N=n_input, model_type="virtual")
+    inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(indegree[2]), syn_weight=0.3, delay=2.0)
+    net.save(d / "network")
+    inputs.save(d / "network")
+    return {"target_simulator": "NEURON", "run": {"tstop": tstop, "dt": 0.05, "nsteps_block": 1000},
+            "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
+                                    "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
+                                   for n in ("cortex", "input")],
+                         "edges": [{"edges_file": str(d / "network" / f"{s}_cortex_edges.h5"),
+                                    "edge_types_file": str(d / "network" / f"{s}_cortex_edge_types.csv")}
+                                   for s in ("cortex", "input")]},
+            "inputs": {"noise": {"input_type": "spikes", "module": "poisson", "node_set": "input", "rate": rate}},
+            "output": {"output_dir": str(d / "output"), "spikes_file": "spikes.h5", "log_file": "log.txt"}}

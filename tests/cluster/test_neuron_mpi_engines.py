@@ -9,35 +9,15 @@ from pathlib import Path
 import pytest
 
 from modelkit.cluster import RunStoppedError, run_on_cluster, start_cluster, stop_cluster
+from modelkit.testing import intfire_network
 
 pytest.importorskip("neuron", reason="NEURON is not installed")
 
 
 def _intfire_network(d: Path, n: int = 60, tstop: float = 400.0) -> Path:
-    """``n`` IntFire1 cells (3/4 exc), recurrent, driven by 20 virtual Poisson inputs (the builder's files + a
-    config)."""
-    from modelkit.builder import FixedInDegree, NetworkBuilder
-    net = NetworkBuilder("cortex", seed=5)
-    net.add_nodes(N=n * 3 // 4, ei="e", model_type="point_process", model_template="nrn:IntFire1")
-    net.add_nodes(N=n - n * 3 // 4, ei="i", model_type="point_process", model_template="nrn:IntFire1")
-    net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(6), syn_weight=0.15,
-                  delay=1.5)
-    net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(3), syn_weight=-0.3,
-                  delay=1.0)
-    inputs = NetworkBuilder("input", seed=5)
-    inputs.add_nodes(N=20, model_type="virtual")
-    inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(5), syn_weight=0.3, delay=2.0)
-    net.save(d / "network")
-    inputs.save(d / "network")
-    cfg = {"target_simulator": "NEURON", "run": {"tstop": tstop, "dt": 0.05, "nsteps_block": 1000},
-           "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
-                                   "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
-                                  for n in ("cortex", "input")],
-                        "edges": [{"edges_file": str(d / "network" / f"{s}_cortex_edges.h5"),
-                                   "edge_types_file": str(d / "network" / f"{s}_cortex_edge_types.csv")}
-                                  for s in ("cortex", "input")]},
-           "inputs": {"noise": {"input_type": "spikes", "module": "poisson", "node_set": "input", "rate": 40.0}},
-           "output": {"output_dir": str(d / "output"), "spikes_file": "spikes.h5", "log_file": "log.txt"}}
+    """``n`` IntFire1 cells (3/4 exc), recurrent, driven by 20 virtual Poisson inputs."""
+    cfg = intfire_network(d, n_exc=n * 3 // 4, n_inh=n - n * 3 // 4, n_input=20, indegree=(6, 3, 5), seed=5,
+                          tstop=tstop)
     path = d / "config.json"
     path.write_text(json.dumps(cfg))
     return path

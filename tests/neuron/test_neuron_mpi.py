@@ -15,6 +15,7 @@ import pytest
 
 from modelkit.simulator.neuron.distribute import assign_ranks
 from modelkit.sonata import CompartmentReport, read_ecp, read_spikes
+from modelkit.testing import intfire_network
 
 BIN = os.path.dirname(sys.executable)
 MPIEXEC = os.path.join(BIN, "mpiexec")
@@ -78,34 +79,10 @@ def test_assign_ranks_round_robin_and_balanced() -> None:
 @pytest.fixture(scope="module")
 def intfire_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """80 IntFire1 cells (exc/inh, recurrent) driven by 30 virtual Poisson inputs, made with modelkit's builder."""
-    from modelkit.builder import FixedInDegree, NetworkBuilder
     d = tmp_path_factory.mktemp("intfire")
-    net = NetworkBuilder("cortex", seed=3)
-    net.add_nodes(N=60, ei="e", model_type="point_process", model_template="nrn:IntFire1")
-    net.add_nodes(N=20, ei="i", model_type="point_process", model_template="nrn:IntFire1")
-    net.add_edges(source={"ei": "e"}, target=net.nodes(), connection_rule=FixedInDegree(8), syn_weight=0.15,
-                  delay=1.5)
-    net.add_edges(source={"ei": "i"}, target=net.nodes(), connection_rule=FixedInDegree(4), syn_weight=-0.3,
-                  delay=1.0)
-    inputs = NetworkBuilder("input", seed=3)
-    inputs.add_nodes(N=30, model_type="virtual")
-    inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(6), syn_weight=0.3, delay=2.0)
-    net.save(d / "network")
-    inputs.save(d / "network")
-    cfg = {
-        "run": {"tstop": 300.0, "dt": 0.05, "nsteps_block": 1000},
-        "target_simulator": "NEURON",
-        "networks": {"nodes": [{"nodes_file": str(d / "network" / f"{n}_nodes.h5"),
-                                "node_types_file": str(d / "network" / f"{n}_node_types.csv")}
-                               for n in ("cortex", "input")],
-                     "edges": [{"edges_file": str(d / "network" / f"{s}_cortex_edges.h5"),
-                                "edge_types_file": str(d / "network" / f"{s}_cortex_edge_types.csv")}
-                               for s in ("cortex", "input")]},
-        "inputs": {"noise": {"input_type": "spikes", "module": "poisson", "node_set": "input", "rate": 40.0}},
-        "reports": {"m": {"cells": {"population": "cortex", "node_id": [0, 1, 2, 3, 40, 61, 79]},
-                          "variable_name": "m", "module": "membrane_report"}},
-        "output": {"output_dir": str(d / "output"), "spikes_file": "spikes.h5", "log_file": "log.txt"},
-    }
+    cfg = intfire_network(d)
+    cfg["reports"] = {"m": {"cells": {"population": "cortex", "node_id": [0, 1, 2, 3, 40, 61, 79]},
+                            "variable_name": "m", "module": "membrane_report"}}
     path = d / "config.json"
     path.write_text(json.dumps(cfg))
     return path
