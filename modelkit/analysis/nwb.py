@@ -143,15 +143,8 @@ def write_nwb(path: Any, *, spikes: Any = None, traces: Any = None, overwrite: b
                                                      description="compartment / element id"),
                                           VectorData(name="population", data=np.array([t.population] * n, dtype=object),
                                                      description="SONATA node population")]))
-    with atomic_output(p, overwrite=overwrite) as tmp:
-        tmp_nwb = tmp + ".nwb"  # pynwb wants the extension; renamed to tmp, then tmp onto p
-        try:
-            with NWBHDF5IO(tmp_nwb, "w") as io:
-                io.write(nwb)
-            os.replace(tmp_nwb, tmp)
-        finally:
-            if os.path.exists(tmp_nwb):
-                os.unlink(tmp_nwb)
+    with atomic_output(p, overwrite=overwrite, suffix=".tmp.nwb") as tmp, NWBHDF5IO(tmp, "w") as io:
+        io.write(nwb)
     return p
 
 

@@ -60,13 +60,6 @@ def write_ecp_nwb(path: Any, channel_ids: np.ndarray, positions: np.ndarray, tim
         starting_time=float(start) / 1000.0, rate=1000.0 / float(dt),
         description="extracellular potential (mV; conversion to volts 1e-3), line-source approximation; "
                     "electrode x, y, z in µm"))
-    with atomic_output(p, overwrite=overwrite) as tmp:
-        tmp_nwb = tmp + ".nwb"  # pynwb wants the extension; renamed to tmp, then tmp onto p
-        try:
-            with NWBHDF5IO(tmp_nwb, "w") as io:
-                io.write(nwb)
-            os.replace(tmp_nwb, tmp)
-        finally:
-            if os.path.exists(tmp_nwb):
-                os.unlink(tmp_nwb)
+    with atomic_output(p, overwrite=overwrite, suffix=".tmp.nwb") as tmp, NWBHDF5IO(tmp, "w") as io:
+        io.write(nwb)
     return p

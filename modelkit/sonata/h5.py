@@ -249,8 +249,10 @@ def write_root_attrs(f: h5py.File) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Any, *, overwrite: bool = False) -> Iterator[str]:
+def atomic_output(path: Any, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[str]:
     """Yield a fresh temporary path next to ``path``; on success rename it onto ``path``.
+
+    ``suffix`` ends the temporary name (writers that insist on an extension: pynwb wants ``.nwb``).
 
     The temporary file is not created here: writers create it.  (Truncating an
     existing empty file instead makes ext4 allocate its blocks synchronously on
@@ -267,7 +269,7 @@ def atomic_output(path: Any, *, overwrite: bool = False) -> Iterator[str]:
         raise OutputExistsError(f"{p}: exists; refusing to overwrite it (pass overwrite=True)")
     d = os.path.dirname(os.path.abspath(p))
     os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(p)}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    tmp = os.path.join(d, f".{os.path.basename(p)}.{os.getpid()}.{secrets.token_hex(8)}{suffix}")
     try:
         yield tmp
         if os.path.exists(p) and not overwrite:  # appeared while we wrote
