@@ -30,7 +30,8 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check modelkit tests benchmarks
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/python -m mypy modelkit/sonata modelkit/errors.py modelkit/options.py modelkit/runstatus.py modelkit/labserver
+	$(BIN)/python -m mypy modelkit/sonata modelkit/simulator modelkit/builder modelkit/analysis modelkit/cluster \
+		modelkit/plotting modelkit/datasets modelkit/errors.py modelkit/options.py modelkit/runstatus.py modelkit/labserver
 
 test: $(VENV)/.installed-test lint typecheck test-ts
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

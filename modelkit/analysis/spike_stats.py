@@ -10,7 +10,7 @@ looping over spikes in Python.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,17 @@ def as_list(by: Any) -> list[str]:
 
 class SpikeStatistics:
     """ISI, CV, Fano factors, binned counts and correlations (mixed into ``SpikeTable``)."""
+
+    if TYPE_CHECKING:  # what SpikeTable provides (declared for the type checker only)
+        _names: list[str]
+        _ts: np.ndarray
+        source: str | None
+
+        def window(self, t_start: float | None = None, t_stop: float | None = None) -> tuple[float, float]: ...
+        def _in_window(self, t0: float, t1: float) -> np.ndarray | None: ...
+        def _universe(self) -> Any: ...
+        def _node_index(self, rows: np.ndarray) -> pd.MultiIndex: ...
+        def _group_codes(self, by: list[str]) -> tuple[np.ndarray, pd.Index]: ...
 
     # ------------------------------------------------------------------ ISI, CV
     def _sorted_by_node(self, t0: float, t1: float) -> tuple[np.ndarray, np.ndarray]:

@@ -68,9 +68,9 @@ def lgn_network(directory: Any, *, n_lgn: int = 60, n_v1: int = 40, tstop: float
     rng = np.random.default_rng(seed)
     lgn = NetworkBuilder("lgn", seed=seed)
     n_on = n_lgn // 2
-    for n, kind, params in ((n_on, "ON", "tON_TF8"), (n_lgn - n_on, "OFF", "sOFF_TF4")):
-        lgn.add_nodes(N=n, model_type="virtual", model_template=f"lgnmodel:{params}", pop_name=f"LGN_{kind}",
-                      dynamics_params=f"{params}.json", x=rng.uniform(10.0, 110.0, n), y=rng.uniform(10.0, 70.0, n),
+    for n, kind, model in ((n_on, "ON", "tON_TF8"), (n_lgn - n_on, "OFF", "sOFF_TF4")):
+        lgn.add_nodes(N=n, model_type="virtual", model_template=f"lgnmodel:{model}", pop_name=f"LGN_{kind}",
+                      dynamics_params=f"{model}.json", x=rng.uniform(10.0, 110.0, n), y=rng.uniform(10.0, 70.0, n),
                       spatial_size=6.0, spont_fr=4.0)
     v1 = NetworkBuilder("v1", seed=seed)
     v1.add_nodes(N=n_v1, model_type="point_neuron", model_template="nest:iaf_psc_alpha", pop_name="V1_LIF",

@@ -78,9 +78,34 @@ class _Base(APIHandler):
         return data
 
 
-def _describe(path: str) -> dict[str, Any]:
+def _describe(path: str, root: str) -> dict[str, Any]:
     from modelkit.sonata.describe import describe
+    outside = _files_outside(path, root)
+    if outside:
+        raise PathRefused(403, f"{outside[0]!r}, which the config names ({outside[1]}), is outside the server root")
     return describe(path, node_types_table=True)
+
+
+def _files_outside(path: str, root: str) -> tuple[str, str] | None:
+    """The first network file a config names that lies outside ``root`` (after links), and its key; None if
+    none does or ``path`` is no config (describe reports unreadable configs itself)."""
+    if not path.endswith(".json"):
+        return None
+    from modelkit.sonata import load_config
+    try:
+        cfg = load_config(path)
+    except (ModelkitError, OSError, ValueError):
+        return None
+    circuit = getattr(cfg, "circuit", None) or cfg
+    named: list[tuple[str | None, str]] = [(getattr(circuit, "node_sets_file", None), "node_sets_file"),
+                                           (getattr(cfg, "node_sets_file", None), "node_sets_file")]
+    for section in ("nodes", "edges"):
+        for e in getattr(circuit, section, ()):
+            named += [(e.file, f"networks.{section}"), (e.types_file, f"networks.{section}")]
+    for f, key in named:
+        if f and os.path.commonpath([os.path.realpath(f), root]) != root:
+            return f, key
+    return None
 
 
 class InfoHandler(_Base):
@@ -92,7 +117,7 @@ class InfoHandler(_Base):
             p = self.resolve_arg()
             if os.path.isdir(p):
                 raise PathRefused(400, f"{self.rel(p)!r} is a folder; give a config or SONATA file")
-            d = await self.run(_describe, p)
+            d = await self.run(_describe, p, self.root)
         except PathRefused as e:
             return self.fail(e.status, e.message)
         except (ModelkitError, OSError) as e:

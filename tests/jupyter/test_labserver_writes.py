@@ -59,6 +59,21 @@ async def test_links_pointing_out_are_refused(jp_fetch) -> None:
     assert code == 403
 
 
+async def test_info_refuses_a_config_naming_files_outside_the_root(jp_fetch, jp_root_dir: Path,
+                                                                     corpus: Path) -> None:
+    """A config inside the root is described only when the network files it names are inside too."""
+    inside = json.loads((jp_root_dir / "point_120cells" / "config.circuit.json").read_text())
+    r = await jp_fetch("modelkit", "info", params={"path": "point_120cells/config.circuit.json"})
+    assert json.loads(r.body)["nodes"]
+    out = dict(inside, manifest={**inside.get("manifest", {}),
+                                 "$BASE_DIR": str(corpus / EXAMPLE)})  # the same network, read in place
+    (jp_root_dir / "writable" / "out.json").write_text(json.dumps(out))
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await jp_fetch("modelkit", "info", params={"path": "writable/out.json"})
+    msg = json.loads(e.value.response.body)["error"]
+    assert e.value.code == 403 and "outside the server root" in msg and "networks.nodes" in msg
+
+
 async def test_open_in_notebook_never_overwrites_and_runs(jp_fetch, jp_root_dir: Path) -> None:
     cfg = "point_120cells/config.circuit.json"
     first = await _post(jp_fetch, "notebook", {"path": cfg})

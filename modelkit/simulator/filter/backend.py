@@ -136,7 +136,7 @@ class FilterBackend:
                                 f"{stim.n_frames} frames = {stim.duration:g} ms")
         n = min(stim.n_frames, int(np.floor(opts.tstop / stim.frame_dt + 1e-9)) + 1)  # frames at t <= tstop
         for k, (name, units) in enumerate(self.units.items()):
-            times, rates = evaluate(units, stim, n, f"{path}: population {name}")
+            times, rates = evaluate(units, stim, n, f"{path}: population {name}")[:2]
             self.rates[name] = (times, units.node_ids, rates)
             rng = np.random.default_rng([int(opts.seed), k])
             self._spikes[name] = rates_to_spikes(rates, times, units.node_ids, rng, opts.tstart, opts.tstop,

@@ -25,7 +25,7 @@ import ast
 import json
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -192,9 +192,9 @@ def _sigmas(df: pd.DataFrame, rows: np.ndarray, params: dict, where: str) -> tup
     if v is None:
         v = _column(df, "sigma", rows)
     if v is None:
-        p = params.get("spatial_size", params.get("sigma"))
+        p: Any = params.get("spatial_size", params.get("sigma"))
         v = np.full(len(rows), (1.0, 1.0) if p is None else p, dtype=object) if not np.isscalar(p) or p is None \
-            else np.full(len(rows), float(p))
+            else np.full(len(rows), float(cast(Any, p)))  # np.isscalar narrows p to more than float takes
     out = np.empty((len(rows), 2))
     for i, s in enumerate(v):
         if isinstance(s, str):
@@ -340,8 +340,8 @@ def _units_of(kind: str, df: pd.DataFrame, rows: np.ndarray, params: dict, non_d
     if "ON" not in cell_type and "OFF" not in cell_type:
         raise UnknownModelError(f"{where}: model_template lgnmodel:{kind} is not a known LGN model; expected one of "
                                 f"{', '.join(KNOWN_MODELS)} (or <sON|sOFF|tON|tOFF>_<TF>)")
-    spont = _column(df, "spont_fr", rows)
-    if spont is None:
+    spont_fr = _column(df, "spont_fr", rows)
+    if spont_fr is None:
         table = SPONTANEOUS_RATES.get(cell_type, {})
         if tf not in table:
             raise UnknownModelError(f"{where}: no measured spontaneous rate for {cell_type} {tf} (known: "
@@ -349,7 +349,7 @@ def _units_of(kind: str, df: pd.DataFrame, rows: np.ndarray, params: dict, non_d
                                     f"node property (Hz)")
         off = np.full(m, table[tf])
     else:
-        off = np.asarray(spont, dtype=float)
+        off = np.asarray(spont_fr, dtype=float)
     amp = one if "ON" in cell_type else -one
     w, k, d = _temporal(df, rows, params, where, rng)
     sx, sy = _sigmas(df, rows, params, where)

@@ -6,7 +6,7 @@ import difflib
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -271,14 +271,14 @@ class NestBackend:
                             continue
                         vals = vals.astype(float)
                         if np.any(missing):  # nodes without an override keep the type's value (or NEST's default)
-                            base = params.get(col)
+                            base: Any = params.get(col)
                             if base is None and model in self.nest.node_models:
                                 base = self.nest.GetDefaults(model).get(col)
                             if base is None or not np.isscalar(base):
                                 raise ConfigError(None, f"{where}: dynamics_params.{col}",
                                                   "a value for every node of the type, or one in the type's "
                                                   "parameters to fall back on", "overrides for some nodes only")
-                            vals[missing] = float(base)
+                            vals[missing] = float(cast(Any, base))  # np.isscalar narrows base too far
                         params[col] = vals.tolist()
                 self._gid[name][ids[rows]] = self._make(model, tmpl, len(rows), params, where)
 
@@ -465,6 +465,7 @@ class NestBackend:
         if fn_name is not None and fn_name[0] is not None and not _isnan(np.asarray([fn_name[0]], object))[0]:
             fn = get_weight_function(str(fn_name[0]))
         if fn is not None:
+            assert fn_name is not None
             return call_weight_function(str(fn_name[0]), fn, self._network, epop, src, tgt, eids, where,
                                         self._node_frames)
         if "syn_weight" not in cols:
@@ -562,7 +563,8 @@ class NestBackend:
 
     def _recorded_model(self, ename: str, type_id: int, model: str, where: str) -> str:
         for k, req in enumerate(self._weight_requests):
-            if ename in req.edges and (req.edges[ename] is None or type_id in req.edges[ename]):
+            types = req.edges.get(ename, [])
+            if ename in req.edges and (types is None or type_id in types):
                 key = (k, model)
                 if key not in self._wr_models:
                     copy = f"{model}__modelkit_wr{k}"
