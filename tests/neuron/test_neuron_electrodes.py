@@ -10,6 +10,7 @@ signal on ECP and synaptic currents.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,44 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
             assert np.abs(x - y).max() < tol
     with h5py.File(ours / "all_v.h5") as f:  # the soma segment of the all-sections report is the soma report
         assert np.array_equal(f["report/biocell/data"][:, 0], _soma_v(ours))
+
+
+def test_directed_axon_stub_matches_bmtk(bmtk_config, corpus: Path, tmp_path: Path) -> None:
+    """``aibs_perisomatic_directed``: the axon stub points along the reconstructed axon (bmtk's PCA, which needs
+    scikit-learn). Only extracellular fields see the direction, so the ECP of both runs is compared, and with
+    the plain stub's."""
+    pytest.importorskip("sklearn", reason="bmtk's directed axon stubs need scikit-learn (a test dependency)")
+    el = tmp_path / "electrodes.csv"  # beside the soma, where the 60-µm stub's current is seen
+    el.write_text("channel x_pos y_pos z_pos\n0 30 -20 0\n1 -30 -20 0\n2 0 -40 25\n")
+
+    def network(processing: str) -> Path:  # the Allen fit through bmtk's Biophys1 path (bio_1cell uses NeuroML)
+        net = tmp_path / processing
+        shutil.copytree(corpus / "bmtk" / "examples" / "bio_1cell" / "network", net)
+        (net / "biocell_node_types.csv").write_text(
+            "node_type_id pop_name morphology model_template model_type model_processing dynamics_params\n"
+            f"100 Scnn1a Scnn1a_473845048_m.swc ctdb:Biophys1.hoc biophysical {processing} 472363762_fit.json\n")
+        return net
+
+    def edit(processing: str):  # noqa: ANN202 - a config editor for _twin
+        def f(d: dict) -> None:
+            d["run"]["tstop"] = 100.0
+            d["manifest"]["$NETWORK_DIR"] = str(network(processing))
+            d["reports"] = {"ecp": {"cells": "all", "module": "extracellular", "variable_name": "v",
+                                    "electrode_positions": str(el), "file_name": "ecp.h5"}}
+        return f
+    results = {}
+    for processing in ("aibs_perisomatic_directed", "aibs_perisomatic"):
+        (tmp_path / f"run_{processing}").mkdir()
+        ours, theirs = _twin(bmtk_config, tmp_path / f"run_{processing}", "config.simulation_syns.json",
+                             edit(processing))
+        a, b = read_ecp(ours / "ecp.h5").data, read_ecp(theirs / "ecp.h5").data
+        amp = np.abs(b).max(axis=0)
+        print(f"{processing}: ECP peak {np.array2string(amp, precision=4)} mV, max diff to bmtk "
+              f"{np.array2string(np.abs(a - b).max(axis=0), precision=1)}")
+        assert np.all(np.abs(a - b).max(axis=0) <= 1e-6 * amp)
+        results[processing] = a
+    a, c = results["aibs_perisomatic_directed"], results["aibs_perisomatic"]
+    assert np.abs(a - c).max() > 1e-3 * np.abs(a).max()  # the direction changes the field
 
 
 def test_line_source_is_a_point_source_far_away() -> None:

@@ -83,6 +83,9 @@ class MorphologyTable:
     #: Import3d's logical connection point of each section (``pt3dstyle``; NaN where none), (n, 3) µm: keeps
     #: ``define_shape`` from moving soma children onto the soma centre, as it does not in bmtk
     logical: np.ndarray | None = field(default=None, repr=False)
+    #: sections whose ``L`` is set to ``length`` after their 3-d points (the directed axon stub: bmtk sets
+    #: ``L = 30`` after ``pt3dadd``, which rescales the single-precision points NEURON keeps)
+    fixed_length: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_sections(self) -> int:
@@ -132,7 +135,8 @@ class MorphologyTable:
             length=np.concatenate([self.length[keep], [STUB_LENGTH, STUB_LENGTH]]),
             diam=np.concatenate([self.diam[keep], list(d)]),
             nseg=np.concatenate([self.nseg[keep], [1, 1]]),
-            logical=None if self.logical is None else np.concatenate([self.logical[keep], np.full((2, 3), np.nan)]))
+            logical=None if self.logical is None else np.concatenate([self.logical[keep], np.full((2, 3), np.nan)]),
+            fixed_length=np.concatenate([np.zeros(len(keep), bool), np.full(2, directed)]) if directed else None)
 
     def _directed_stub(self, diams: tuple[float, float]) -> list[np.ndarray]:
         """3-d points (x, y, z, diam; µm) of the two stub sections along the reconstructed axon's direction."""
@@ -165,12 +169,15 @@ class MorphologyTable:
                              for a, b in zip(offsets[:-1], offsets[1:])]
         owner = _Label(label)
         secs = [h.Section(name=nm, cell=owner) for nm in self.names]
+        fixed = self.fixed_length
         for i, sec in enumerate(secs):
             vec = self._vectors[i]
             if vec is not None:
                 h.pt3dadd(*vec, sec=sec)
                 if self.logical is not None and not np.isnan(self.logical[i, 0]):
                     h.pt3dstyle(1, *self.logical[i].tolist(), sec=sec)
+                if fixed is not None and fixed[i]:
+                    sec.L = float(self.length[i])
             else:
                 sec.L = float(self.length[i])
                 sec.diam = float(self.diam[i])
