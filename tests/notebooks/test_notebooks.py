@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 ALL = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+#: matplotlib drawing: pyplot, pandas' .plot, or modelkit.plotting's matplotlib functions
+MATPLOTLIB = re.compile(r"\bplt\.|\.plot\(|\bplot_(raster|rates|traces|connectivity_matrix|degree_distribution)\(")
 
 
 def test_the_tutorials_are_numbered_without_gaps():
@@ -32,4 +35,9 @@ def test_notebook_runs(name, tmp_path):
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
     assert errors == []
+    # a cell that draws with matplotlib shows its figure (a backend forced to Agg would show nothing)
+    drawing = [c for c in nb.cells if c.cell_type == "code" and MATPLOTLIB.search(c.source)]
+    blank = [c.source.splitlines()[0] for c in drawing
+             if not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+    assert blank == [], f"cells that draw but show no figure: {blank}"
     nbformat.write(nb, tmp_path / name)  # executed copy kept with the test's files
