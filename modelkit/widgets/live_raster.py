@@ -51,23 +51,29 @@ def thin_mask(start: int, n: int, keep: float) -> np.ndarray:
 
 
 class LiveRaster(ipw.VBox, FedView):
-    """A raster plot (time x node) fed live by a run, coloured by population.
+    """A raster plot (time x node) fed live by a run, coloured by population, or by a node attribute.
 
     Parameters
     ----------
     source : LiveRun or iterable of (population, node_ids, times_ms), optional
         What to follow (see :meth:`attach`).
     sizes : mapping of str to int, optional
-        Nodes per population: rows are stacked population after population (default: by the largest id
-        seen so far).
+        Nodes per population: rows are stacked population after population (default: the network's
+        population sizes, else by the largest id seen so far).
     title : str
         Figure title.
+    network : Network, optional
+        The network the spikes come from (``modelkit.load(config)``): gives the rows of each population,
+        and the node attribute ``group_by`` reads.
+    group_by : str, optional
+        A node attribute (``pop_name``, ``ei``, ...): one colour and legend entry per value, within each
+        population (nodes of a population without the attribute keep the population's colour).
     **traits
         ``max_points``, ``window``, ``gl_threshold``, ``max_rate``, ``byte_rate``.
 
     Examples
     --------
-    >>> raster = LiveRaster()                              # doctest: +SKIP
+    >>> raster = LiveRaster(network=modelkit.load(cfg), group_by="pop_name")   # doctest: +SKIP
     >>> run = run_on_cluster(cfg, cluster=rc)              # doctest: +SKIP
     >>> raster.attach(run); raster                         # doctest: +SKIP
     """
@@ -95,7 +101,13 @@ class LiveRaster(ipw.VBox, FedView):
         return v
 
     def __init__(self, source: Any = None, *, sizes: Mapping[str, int] | None = None, title: str = "Spikes",
-                 **traits: Any) -> None:
+                 network: Any = None, group_by: str | None = None, **traits: Any) -> None:
+        if group_by is not None and network is None:
+            raise ValueError("LiveRaster(group_by=...) reads the attribute from the network: pass "
+                             "network=modelkit.load(config) too")
+        self._groups = _node_groups(network, group_by) if group_by is not None else {}
+        if network is not None and sizes is None:
+            sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
         self._x = bq.LinearScale()
         self._y = bq.LinearScale()
         self._axes = [bq.Axis(scale=self._x, label="time (ms)"),
@@ -201,26 +213,42 @@ class LiveRaster(ipw.VBox, FedView):
             if gl and self.renderer != "webgl":
                 self._marks.clear()  # rebuilt as ScatterGL below
             xs, ys, shown, sent = {}, {}, 0, 0
+            keys: list[str] = []  # one mark per population, or per (population, group)
             for pop in pops:
                 idx = sel[pop]
                 if keep < 1.0:
                     idx = idx[thin_mask(0, len(self._ts[pop].values), keep)[idx]]
-                xs[pop] = self._ts[pop].values[idx].astype(np.float32)
-                ys[pop] = (self._ids[pop].values[idx] + offsets[pop]).astype(np.float32)
+                ids = self._ids[pop].values[idx]
+                x = self._ts[pop].values[idx].astype(np.float32)
+                y = (ids + offsets[pop]).astype(np.float32)
                 shown += len(idx)
-                sent += xs[pop].nbytes + ys[pop].nbytes
+                sent += x.nbytes + y.nbytes
+                group = self._groups.get(pop)
+                if group is None:
+                    keys.append(pop)
+                    xs[pop], ys[pop] = x, y
+                    continue
+                codes, labels = group
+                code = np.where(ids < len(codes), codes[np.minimum(ids, len(codes) - 1)], -1)
+                for c, label in enumerate(labels):
+                    key = f"{pop}: {label}"
+                    keys.append(key)
+                    xs[key], ys[key] = x[code == c], y[code == c]
+                if (code < 0).any() or f"{pop}: ?" in self._marks:  # ids the network does not have
+                    keys.append(f"{pop}: ?")
+                    xs[f"{pop}: ?"], ys[f"{pop}: ?"] = x[code < 0], y[code < 0]
             new_marks = False
-            for k, pop in enumerate(pops):
-                if pop not in self._marks:
-                    self._marks[pop] = self._new_mark(pop, PALETTE[k % len(PALETTE)], gl)
+            for k, key in enumerate(keys):
+                if key not in self._marks:
+                    self._marks[key] = self._new_mark(key, PALETTE[k % len(PALETTE)], gl)
                     new_marks = True
             with self.hold_sync():
-                for pop in pops:
-                    with self._marks[pop].hold_sync():
-                        self._marks[pop].x = xs[pop]
-                        self._marks[pop].y = ys[pop]
+                for key in keys:
+                    with self._marks[key].hold_sync():
+                        self._marks[key].x = xs[key]
+                        self._marks[key].y = ys[key]
                 if new_marks:
-                    self.figure.marks = [self._marks[p] for p in pops]
+                    self.figure.marks = [self._marks[k] for k in keys]
                 self.renderer = "webgl" if gl else "svg"
                 self.n_received = int(sum(g.n for g in self._ids.values()))
                 self.n_shown = int(shown)
@@ -243,3 +271,21 @@ class LiveRaster(ipw.VBox, FedView):
         self.label.value = (f"<span class='mk-count' data-received='{self.n_received}' data-shown='{self.n_shown}'>"
                             f"{self.n_received} spikes received, {self.n_shown} shown{thinned}</span> "
                             f"<span style='color:#888'>({self.renderer})</span>{extra}")
+
+
+def _node_groups(network: Any, attribute: str) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """``{population: (code per node id, labels)}`` of a node attribute (populations that have it); code -1
+    where a node id is not in the table."""
+    out = {}
+    for name, pop in network.nodes.items():
+        if attribute not in pop.attribute_names:
+            continue
+        col = pop.get([attribute])
+        labels, codes = np.unique(col[attribute].astype(str).to_numpy(), return_inverse=True)
+        ids = col.index.to_numpy(np.int64)
+        arr = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+        arr[ids] = codes.reshape(-1)
+        out[name] = (arr, [str(v) for v in labels])
+    if not out:
+        raise ValueError(f"LiveRaster(group_by={attribute!r}): no population of the network has that attribute")
+    return out

@@ -36,6 +36,33 @@ def test_raster_draws_every_spike_received(blocks):
     assert "mk-count" in raster.label.value and f"data-received='{total}'" in raster.label.value
 
 
+def test_raster_coloured_by_a_node_attribute(tmp_path):
+    """group_by: one mark per value of the attribute within each population; rows from the network's sizes."""
+    import modelkit
+    net = modelkit.load(balanced_network(tmp_path / "net", n_exc=80, n_inh=20, n_input=10, tstop=50.0))
+    ei = net.nodes["cortex"].get(["ei"])["ei"].to_numpy()
+    rng = np.random.default_rng(1)
+    ids = np.concatenate([rng.integers(0, 100, 400), [150]])  # and one id the network does not have
+    ts = np.sort(rng.uniform(0, 50, len(ids)))
+    raster = LiveRaster(iter([("cortex", ids, ts), ("input", np.arange(10), np.full(10, 5.0))]), network=net,
+                        group_by="ei")
+    wait_idle(raster)
+    drawn = _drawn(raster)
+    assert list(drawn) == ["cortex: e", "cortex: i", "cortex: ?", "input: e"]
+    for label in ("e", "i"):
+        x, y = drawn[f"cortex: {label}"]
+        want = (ids < 100) & (np.where(ids < 100, ei[np.minimum(ids, 99)], "") == label)
+        np.testing.assert_array_equal(y, ids[want].astype(np.float32))
+        np.testing.assert_allclose(x, ts[want].astype(np.float32))
+    assert drawn["cortex: ?"][1].tolist() == [150.0]
+    np.testing.assert_array_equal(drawn["input: e"][1], np.arange(10) + 100)  # stacked after cortex's 100 rows
+    assert raster.n_shown == raster.n_received == len(ids) + 10
+    with pytest.raises(ValueError, match="network="):
+        LiveRaster(group_by="ei")
+    with pytest.raises(ValueError, match="no population"):
+        LiveRaster(network=net, group_by="no_such_attribute")
+
+
 def test_raster_thins_windows_and_switches_to_webgl(blocks):
     data = blocks(60, 5000)  # 375,000 spikes
     total = sum(len(ids) for _, ids, _ in data)
