@@ -224,7 +224,7 @@ def record_clamps(backend: Any, population: str, node_ids: np.ndarray, kind: str
                               f"the clamps of {cell.label} at one place (one element per cell)",
                               f"{len(segs)} places")
         sec, x = next(iter(segs))
-        el.append(cell.sections.index(sec) if isinstance(cell, Cell) else 0)
+        el.append(cell.sections.index(sec))
         pos.append(x)
         for clamp in found[nid]:
             vec = h.Vector()

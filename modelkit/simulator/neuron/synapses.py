@@ -18,7 +18,7 @@ from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.hooks import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
 
-__all__ = ["edge_weights", "make_synapse", "synapse_class", "synapse_settings", "make_synapses",
+__all__ = ["edge_weights", "synapse_class", "synapse_settings", "make_synapses",
            "parse_sections", "parse_range", "segment_candidates"]
 
 
@@ -100,21 +100,6 @@ def synapse_settings(name: str, params: dict, probe: Any) -> list[tuple[str, flo
         if attr.isidentifier() and hasattr(probe, attr):
             out.append((attr, float(v)))
     return out
-
-
-def make_synapse(h: Any, template: str, params: dict, seg: Any, path: Any, where: str) -> Any:
-    """A point process at ``seg``: ``Exp2Syn`` (``tau1``, ``tau2`` ms, ``erev`` mV) or a mechanism by name.
-
-    Raises
-    ------
-    UnknownModelError
-        No such point process in NEURON.
-    """
-    name, cls = synapse_class(h, template, path, where)
-    syn = cls(seg)
-    for attr, v in synapse_settings(name, params, syn):
-        setattr(syn, attr, v)
-    return syn
 
 
 #: hoc procedures that make point processes of one kind, set their parameters and connect them, by
