@@ -97,7 +97,8 @@ def _files_outside(path: str, root: str) -> tuple[str, str] | None:
     except (ModelkitError, OSError, ValueError):
         return None
     circuit = getattr(cfg, "circuit", None) or cfg
-    named: list[tuple[str | None, str]] = [(getattr(circuit, "node_sets_file", None), "node_sets_file"),
+    named: list[tuple[str | None, str]] = [(getattr(cfg, "network", None), "network"),
+                                           (getattr(circuit, "node_sets_file", None), "node_sets_file"),
                                            (getattr(cfg, "node_sets_file", None), "node_sets_file")]
     for section in ("nodes", "edges"):
         for e in getattr(circuit, section, ()):

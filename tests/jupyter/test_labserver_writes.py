@@ -72,6 +72,13 @@ async def test_info_refuses_a_config_naming_files_outside_the_root(jp_fetch, jp_
         await jp_fetch("modelkit", "info", params={"path": "writable/out.json"})
     msg = json.loads(e.value.response.body)["error"]
     assert e.value.code == 403 and "outside the server root" in msg and "networks.nodes" in msg
+    sim = {"network": str(corpus / EXAMPLE / "config.circuit.json"), "run": {"tstop": 10.0, "dt": 0.1},
+           "output": {"output_dir": "out"}}  # a simulation config naming a circuit config outside
+    (jp_root_dir / "writable" / "sim.json").write_text(json.dumps(sim))
+    with pytest.raises(tornado.httpclient.HTTPClientError) as e:
+        await jp_fetch("modelkit", "info", params={"path": "writable/sim.json"})
+    msg = json.loads(e.value.response.body)["error"]
+    assert e.value.code == 403 and "(network)" in msg
 
 
 async def test_open_in_notebook_never_overwrites_and_runs(jp_fetch, jp_root_dir: Path) -> None:
