@@ -33,7 +33,10 @@ class RunOptions:
     block : float
         Simulated time between module callbacks / progress updates (ms).
     threads : int
-        Threads of the simulator (NEST's ``local_num_threads``).
+        Threads of the simulator (NEST's ``local_num_threads``, NEURON's ``ParallelContext.nthread``).
+    threads_requested : bool
+        The caller or the config asked for ``threads`` (not modelkit's default): a simulator that cannot
+        run that many says so instead of running fewer.
     seed : int
         Seed of the simulator's random streams and of generated inputs.
     spike_threshold : float or None
@@ -49,6 +52,7 @@ class RunOptions:
     dt: float
     block: float
     threads: int = 1
+    threads_requested: bool = False
     seed: int = 0
     spike_threshold: float | None = None
     conditions: dict = field(default_factory=dict)

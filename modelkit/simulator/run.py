@@ -235,7 +235,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         the config's ``target_simulator`` where they do not decide: ``LGNModel`` runs the filter backend).
     threads : int, optional
         Simulator threads (default: ``run.n_thread``, else :func:`_default_threads`: 1 below
-        10^4 cells, the free cores above, as measured with ``benchmarks/bench_nest.py``).
+        10^4 cells, the free cores above, as measured with ``benchmarks/bench_nest.py``).  NEST and
+        NEURON give the results of one thread; NEURON runs one thread with ECP reports, xstim, artificial
+        cells or mechanisms that are not thread safe (asked-for threads then raise ``ConfigError``).
     seed : int, optional
         Random seed (default: ``run.random_seed`` or 0): same seed, same spikes.
     output_dir : str, optional
@@ -274,7 +276,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     n_thread = threads if threads is not None else int(run.extra.get("n_thread") or _default_threads(
         sum(len(v) for v in built.values())))
     options = RunOptions(tstart=run.tstart, tstop=run.tstop, dt=run.dt, block=_block_ms(cfg, run.tstop - run.tstart),
-                         threads=max(1, n_thread), seed=int(seed if seed is not None else (run.random_seed or 0)),
+                         threads=max(1, n_thread),
+                         threads_requested=threads is not None or bool(run.extra.get("n_thread")),
+                         seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
                          progress=OPTIONS["progress"] if progress is None else progress)
     out = cfg.output.output_dir

@@ -60,7 +60,8 @@ class _Recorder:
     """Vectors recording a variable of some cells; ``collect`` hands over frames since the last call."""
 
     def __init__(self, population: str, node_ids: np.ndarray, variables: Sequence[str], vectors: dict[str, list[Any]],
-                 dt: float, start: float, stop: float, columns: np.ndarray | None = None) -> None:
+                 dt: float, start: float, stop: float, columns: np.ndarray | None = None,
+                 sampling: Any = None) -> None:
         self.population = population
         self.node_ids = node_ids
         self.variables = tuple(variables)
@@ -68,6 +69,7 @@ class _Recorder:
         self.units = {v: UNITS.get(v, "") for v in variables}
         self._vectors = vectors
         self._dt, self._start, self._stop = dt, start, stop
+        self._sampling = sampling  # recorders.Sampling: which samples are frames (every step under threads)
         self._next = 0  # index of the next sample (sample k is at t = k dt)
         # the node_ids columns whose cells this rank owns; the others stay NaN for merge_frames to fill
         self._columns = np.arange(len(node_ids)) if columns is None else np.asarray(columns, dtype=np.int64)
@@ -75,9 +77,11 @@ class _Recorder:
     def collect(self) -> dict[str, np.ndarray]:
         out = {}
         n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
-        k = self._next + np.arange(n)
-        t = k * self._dt
-        keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
+        if self._sampling is not None:
+            keep = self._sampling.keep(self._next, n, self._start, self._stop)
+        else:
+            t = (self._next + np.arange(n)) * self._dt
+            keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
         for var, vs in self._vectors.items():
             a = np.full((n, len(self.node_ids)), np.nan) if len(vs) != len(self.node_ids) else np.empty((n, len(vs)))
             for j, v in zip(self._columns.tolist(), vs):
@@ -132,6 +136,7 @@ class NeuronBackend:
         self.h: Any = None
         self.pc: Any = None
         self._options: RunOptions | None = None
+        self._config_path: str | None = None
         self._network: Any = None
         self._base: dict[str, int] = {}
         self._cells: dict[str, dict[int, Any]] = {}
@@ -172,8 +177,11 @@ class NeuronBackend:
         check_ranks(int(self.pc.nhost()))
         self.pc.gid_clear()
         self._network, self._options = network, options
+        self._config_path = getattr(config, "path", None)
         error: BaseException | None = None
         try:  # every rank reaches agree_on_errors, so one rank's bad cell cannot leave the others waiting
+            # before any cell: recordings made before a change of threads read stale memory
+            self._set_threads(config, network, populations)
             self._build(network, populations, options, config)
         except Exception as e:
             error = e
@@ -663,14 +671,16 @@ class NeuronBackend:
                 ic = h.IClamp(seg)
                 ic.delay, ic.dur = 0.0, 1e9
                 tv, av = h.Vector(times), h.Vector(amps)
-                av.play(ic._ref_amp, tv, 0)
+                av.play(ic, ic._ref_amp, tv, 0)  # the point process says which NEURON thread plays it
                 self._keep += [ic, tv, av]
                 self._clamps.append((kind, population, nid, ic))
 
     # --------------------------------------------------------------- reports
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
                          start: float, stop: float) -> _Recorder:
+        from modelkit.simulator.neuron.recorders import Sampling
         h = self.h
+        sampling = Sampling(self, dt)
         vectors: dict[str, list[Any]] = {v: [] for v in variables}
         node_ids = np.asarray(node_ids)
         cells = self._cells[population]
@@ -687,12 +697,15 @@ class NeuronBackend:
                         raise ConfigError(None, f"reports: variable_name {var!r}",
                                           f"a range variable at the soma of {population}[{nid}]", str(e)) from e
                     vec = h.Vector()
-                    vec.record(ref, dt)
+                    if isinstance(cell, Cell):  # the section says which NEURON thread records it
+                        sampling.record(vec, ref, dt, sec=cell.soma)
+                    else:  # an artificial cell: NEURON takes no owner for it (not a POINT_PROCESS)
+                        sampling.record(vec, ref, dt)
                     vectors[var].append(vec)
         except Exception as e:
             error = e
         agree_on_errors(self.pc, error)  # every rank records its share of the same report
-        return _Recorder(population, node_ids, variables, vectors, dt, start, stop, columns)
+        return _Recorder(population, node_ids, variables, vectors, dt, start, stop, columns, sampling)
 
     def collect_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         t = self._spk_t.as_numpy().copy()
@@ -770,7 +783,15 @@ class NeuronBackend:
             if guard is not None:
                 self._keep.append(guard)
             pc.set_maxstep(10)
-            h.finitialize(self._v_init)
+            try:
+                h.finitialize(self._v_init)
+            except RuntimeError as e:
+                # NEURON's reasons: a mechanism that is not thread safe, or (after an xstim run in this
+                # process) "NrnDAE only one thread allowed"
+                if int(pc.nthread()) == 1 or not ("thread safe" in str(e) or "one thread" in str(e)):
+                    raise
+                self._threads_refused(e)
+                h.finitialize(self._v_init)
         assert self._options is not None
         if t >= self._options.tstop - 0.5 * self._options.dt:
             # one step past the end, so the sample at exactly tstop is recorded however t accumulated in
@@ -778,8 +799,49 @@ class NeuronBackend:
             t += self._options.dt
         pc.psolve(t)
 
+    def _set_threads(self, config: Any, network: Any, populations: dict[str, Selection]) -> None:
+        """NEURON threads (``pc.nthread``), set before any cell is made: cells are spread over them and the
+        results stay those of one thread (recordings sample every step then, see ``recorders.Sampling``).
+
+        Some runs need one thread: ECP reports and xstim inputs (NEURON cannot record ``i_membrane_`` in threads,
+        "unable to associate a PlayRecord item with a thread", and its ``extracellular`` allows one thread
+        only), and networks with artificial cells (their variables are recorded only at fixed intervals, which
+        threads corrupt)."""
+        assert self._options is not None
+        n = int(self._options.threads)
+        blocker = _thread_blocker(config, network, populations) if n > 1 else None
+        if blocker is not None:
+            if self._options.threads_requested:
+                raise ConfigError(self._config_path, "run.n_thread (or simulate(threads=...))",
+                                  "one thread with extracellular fields (ECP reports, xstim inputs) or "
+                                  "artificial cells", f"{n} threads and {blocker}")
+            log.warning("NEURON runs 1 thread, not %d: %s needs one", n, blocker)
+            n = 1
+        if n == int(self.pc.nthread()):
+            return
+        try:
+            self.pc.nthread(n, 1)
+        except RuntimeError as e:
+            self._threads_refused(e)
+
+    def _threads_refused(self, error: RuntimeError) -> None:
+        """NEURON refuses threads when a mechanism in use is not thread safe (it assigns GLOBAL variables, as
+        the Allen models' ``NaV.mod`` does; found at ``finitialize``): an explicit request stops with NEURON's
+        reason, modelkit's own default goes on in one thread."""
+        assert self._options is not None
+        n = int(self.pc.nthread())
+        self.pc.nthread(1)
+        reason = str(error).split("hoc_execerror: ")[-1].strip()
+        if self._options.threads_requested:
+            raise ConfigError(self._config_path, "run.n_thread (or simulate(threads=...))",
+                              "mechanisms NEURON can run in threads (THREADSAFE, no GLOBAL assigned)",
+                              f"{reason} ({n} threads asked)") from error
+        log.warning("NEURON runs 1 thread, not %d: %s", n, reason)
+
     def close(self) -> None:
         if self.pc is not None:
+            if int(self.pc.nthread()) != 1:  # the next run in this process starts from one thread
+                self.pc.nthread(1)
             self.pc.gid_clear()
         if self.__dict__.pop("_fast_imem", False):  # an ECP report switched it on: it costs every later run
             self.h.cvode.use_fast_imem(0)
@@ -818,6 +880,23 @@ def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
             raise ConfigError(pop.path, f"/nodes/{pop.name}: dynamics_params/{name}", "numbers (per-node overrides)",
                               f"{type(e).__name__}: {e}") from e
     return out
+
+
+def _thread_blocker(config: Any, network: Any, populations: dict[str, Selection]) -> str | None:
+    """What makes a run need one NEURON thread (an ECP report, an xstim input, artificial cells), or None."""
+    for name, sel in populations.items():
+        pop = network.nodes[name]
+        if len(sel) and "model_type" in pop.attribute_names:
+            kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist())
+            if kinds - {"biophysical"}:
+                return f"the artificial cells of population {name}"
+    for name, r in (getattr(config, "reports", None) or {}).items():
+        if r.enabled and r.module in ("extracellular", "ecp"):
+            return f"reports.{name} (module {r.module})"
+    for name, i in (getattr(config, "inputs", None) or {}).items():
+        if i.enabled and i.module == "xstim":
+            return f"inputs.{name} (module xstim)"
+    return None
 
 
 def _first(cols: dict[str, np.ndarray], name: str) -> Any:

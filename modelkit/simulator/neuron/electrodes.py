@@ -77,7 +77,7 @@ def add_seclamps(backend: Any, population: str, node_ids: np.ndarray, amps: np.n
         backend._keep.append(clamp)
         if rs_schedule is not None:
             tv, rv = h.Vector(rs_schedule[0]), h.Vector(rs_schedule[1])
-            rv.play(clamp._ref_rs, tv, 0)
+            rv.play(clamp, clamp._ref_rs, tv, 0)  # the point process says which NEURON thread plays it
             backend._keep += [tv, rv]
         backend._clamps.append(("se", population, nid, clamp))
         made.append((nid, clamp))

@@ -27,6 +27,38 @@ UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "m
          "ica": "mA/cm2", "i_membrane_": "nA", "i": "nA", "g": "uS", "tau1": "ms", "tau2": "ms", "e": "mV"}
 
 
+class Sampling:
+    """How recorded Vectors sample a variable every ``dt`` ms.
+
+    In one NEURON thread, ``Vector.record(ref, dt)`` samples at 0, dt, 2 dt, ...  With several threads
+    (``pc.nthread``) NEURON 9.0's fixed-interval recording gives wrong values for cells outside the first
+    thread, different from run to run (reproduced in plain NEURON), so there every step is recorded and
+    every ``stride``-th sample kept: the same samples, to the last bit.
+    """
+
+    def __init__(self, backend: Any, dt: float) -> None:
+        self.every_step = int(backend.pc.nthread()) > 1 if backend.pc is not None else False
+        sim_dt = float(backend.h.dt)
+        self.step = sim_dt if self.every_step else dt  # ms between the samples a Vector holds
+        self.stride = max(1, int(round(dt / sim_dt))) if self.every_step else 1
+
+    def record(self, vec: Any, ref: Any, dt: float, *, sec: Any = None, owner: Any = None) -> None:
+        """``vec.record`` of ``ref``, in the thread of ``sec`` (a range variable) or ``owner`` (a point process
+        or artificial cell)."""
+        args = (ref,) if owner is None else (owner, ref)
+        kw = {} if sec is None else {"sec": sec}
+        if self.every_step:
+            vec.record(*args, **kw)
+        else:
+            vec.record(*args, dt, **kw)
+
+    def keep(self, first: int, n: int, start: float, stop: float) -> np.ndarray:
+        """Which of samples ``first .. first + n - 1`` are frames of the window (start, stop] (ms)."""
+        k = first + np.arange(n)
+        t = k * self.step
+        return (k % self.stride == 0) & (t > start + 1e-9) & (t <= stop + 1e-9)
+
+
 class ElementRecorder:
     """Vectors sampling variables at the elements of the local cells; ``collect`` hands over new frames.
 
@@ -45,7 +77,7 @@ class ElementRecorder:
 
     def __init__(self, population: str, node_ids: np.ndarray, counts: np.ndarray, element_ids: np.ndarray,
                  element_pos: np.ndarray, vectors: dict[str, list[Any]], dt: float, start: float,
-                 stop: float) -> None:
+                 stop: float, sampling: Sampling | None = None) -> None:
         self.population = population
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         self.counts = np.asarray(counts, dtype=np.int64)
@@ -56,6 +88,7 @@ class ElementRecorder:
         self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
         self._vectors = vectors
         self._dt, self._start, self._stop = dt, start, stop
+        self._sampling = sampling
         self._next = 0
 
     def collect(self) -> dict[str, np.ndarray]:
@@ -63,8 +96,11 @@ class ElementRecorder:
         n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
         if not any(self._vectors.values()):  # no local element: count the frames from the clock instead
             return {var: np.empty((0, 0)) for var in self._vectors}
-        t = (self._next + np.arange(n)) * self._dt
-        keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
+        if self._sampling is not None:
+            keep = self._sampling.keep(self._next, n, self._start, self._stop)
+        else:
+            t = (self._next + np.arange(n)) * self._dt
+            keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
         out = {}
         for var, vs in self._vectors.items():
             a = np.empty((n, len(vs)))
@@ -102,6 +138,7 @@ def record_segments(backend: Any, population: str, node_ids: np.ndarray, variabl
                     types: set[int] | None, dt: float, start: float, stop: float, where: str) -> ElementRecorder:
     """Record range variables at every segment (of the section ``types``; None: all) of the local cells."""
     h = backend.h
+    sampling = Sampling(backend, dt)
     if "i_membrane_" in variables:
         h.cvode.use_fast_imem(1)
         backend.__dict__["_fast_imem"] = True
@@ -121,7 +158,7 @@ def record_segments(backend: Any, population: str, node_ids: np.ndarray, variabl
                                           f"a range variable of every recorded segment of {cell.label} "
                                           f"({cell.table.path})", f"none in {sec.name()}") from e
                     vec = h.Vector()
-                    vec.record(ref, dt)
+                    sampling.record(vec, ref, dt, sec=sec)
                     vectors[var].append(vec)
                 el.append(i)
                 pos.append(seg.x)
@@ -129,7 +166,7 @@ def record_segments(backend: Any, population: str, node_ids: np.ndarray, variabl
         ids.append(nid)
         counts.append(n)
     return ElementRecorder(population, np.asarray(ids), np.asarray(counts), np.asarray(el), np.asarray(pos),
-                           vectors, dt, start, stop)
+                           vectors, dt, start, stop, sampling)
 
 
 def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variables: Sequence[str],
@@ -137,6 +174,7 @@ def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variabl
     """Record variables of the synapses (point processes whose name starts with ``syn_type``; None: all) on
     the local cells, in the order they were made; element = (section index, x) of each synapse."""
     h = backend.h
+    sampling = Sampling(backend, dt)
     local = _cells(backend, population, node_ids)
     owner = {}
     for k, (_, cell) in enumerate(local):
@@ -169,13 +207,13 @@ def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variabl
                     raise ConfigError(None, f"{where}.variable_name {var!r}", f"a variable of {syn.hname()}",
                                       "none") from e
                 vec = h.Vector()
-                vec.record(ref, dt)
+                sampling.record(vec, ref, dt, owner=syn)
                 vectors[var].append(vec)
             el.append(i)
             pos.append(x)
         counts.append(len(syns))
     return ElementRecorder(population, np.array([n for n, _ in local], dtype=np.int64), np.asarray(counts),
-                           np.asarray(el), np.asarray(pos), vectors, dt, start, stop)
+                           np.asarray(el), np.asarray(pos), vectors, dt, start, stop, sampling)
 
 
 class ClampRecorder(ElementRecorder):
@@ -183,9 +221,10 @@ class ClampRecorder(ElementRecorder):
     segment, summing the cell's clamps there (a step schedule is several IClamps in sequence)."""
 
     def __init__(self, population: str, node_ids: np.ndarray, element_ids: np.ndarray, element_pos: np.ndarray,
-                 vectors: list[Any], column: np.ndarray, dt: float, start: float, stop: float) -> None:
+                 vectors: list[Any], column: np.ndarray, dt: float, start: float, stop: float,
+                 sampling: Sampling | None = None) -> None:
         super().__init__(population, node_ids, np.ones(len(node_ids), np.int64), element_ids, element_pos,
-                         {"i": vectors}, dt, start, stop)
+                         {"i": vectors}, dt, start, stop, sampling)
         self._column = np.asarray(column, dtype=np.int64)
         self._n_columns = len(node_ids)
 
@@ -209,6 +248,7 @@ def record_clamps(backend: Any, population: str, node_ids: np.ndarray, kind: str
         A clamp of one cell at two places (one element per cell).
     """
     h = backend.h
+    sampling = Sampling(backend, dt)
     local = {nid: cell for nid, cell in _cells(backend, population, node_ids)}
     found: dict[int, list[Any]] = {}
     for k, pop, nid, clamp in backend._clamps:
@@ -228,8 +268,9 @@ def record_clamps(backend: Any, population: str, node_ids: np.ndarray, kind: str
         pos.append(x)
         for clamp in found[nid]:
             vec = h.Vector()
-            vec.record(clamp._ref_i, dt)
+            sampling.record(vec, clamp._ref_i, dt, owner=clamp)
             vectors.append(vec)
             column.append(j)
     return ClampRecorder(population, np.asarray(ids, dtype=np.int64), np.asarray(el, dtype=np.int64),
-                         np.asarray(pos, dtype=float), vectors, np.asarray(column, dtype=np.int64), dt, start, stop)
+                         np.asarray(pos, dtype=float), vectors, np.asarray(column, dtype=np.int64), dt, start, stop,
+                         sampling)
