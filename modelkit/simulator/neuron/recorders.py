@@ -19,8 +19,8 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES
 from modelkit.simulator.neuron.morphology import Cell
 
-__all__ = ["ElementRecorder", "ClampRecorder", "record_segments", "record_synapses", "record_clamps",
-           "section_types"]
+__all__ = ["Sampling", "CellRecorder", "ElementRecorder", "ClampRecorder", "record_segments", "record_synapses",
+           "record_clamps", "section_types"]
 
 #: units of range variables and synapse variables written into report files
 UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
@@ -59,7 +59,53 @@ class Sampling:
         return (k % self.stride == 0) & (t > start + 1e-9) & (t <= stop + 1e-9)
 
 
-class ElementRecorder:
+class _Recorded:
+    """Vectors that sample variables (``Sampling``); ``_drain`` hands over what they hold as frames."""
+
+    def __init__(self, population: str, vectors: dict[str, list[Any]], dt: float, start: float, stop: float,
+                 sampling: Sampling) -> None:
+        self.population = population
+        self.variables = tuple(vectors)
+        self.units = {v: UNITS.get(v, "") for v in vectors}
+        self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
+        self._vectors = vectors
+        self._start, self._stop = start, stop
+        self._sampling = sampling
+        self._next = 0  # index of the next sample a Vector holds
+
+    def _drain(self, width: int, columns: Sequence[int]) -> dict[str, np.ndarray]:
+        """``{variable: (frames, width)}`` of the samples since the last call inside the window; vector j fills
+        column ``columns[j]`` (the others stay NaN) and is emptied."""
+        n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
+        keep = self._sampling.keep(self._next, n, self._start, self._stop)
+        out = {}
+        for var, vs in self._vectors.items():
+            a = np.full((n, width), np.nan) if len(vs) != width else np.empty((n, width))
+            for j, v in zip(columns, vs):
+                a[:, j] = v.as_numpy()[:n]
+                if n:
+                    v.remove(0, n - 1)
+            out[var] = a[keep]
+        self._next += n
+        return out
+
+
+class CellRecorder(_Recorded):
+    """One variable per cell (soma, or an artificial cell's state) of ``node_ids``; the columns of cells other
+    ranks own stay NaN (the run merges the ranks' frames)."""
+
+    def __init__(self, population: str, node_ids: np.ndarray, variables: Sequence[str],
+                 vectors: dict[str, list[Any]], dt: float, start: float, stop: float, sampling: Sampling,
+                 columns: np.ndarray | None = None) -> None:
+        super().__init__(population, vectors, dt, start, stop, sampling)
+        self.node_ids = node_ids
+        self._columns = (np.arange(len(node_ids)) if columns is None else np.asarray(columns, dtype=np.int64)).tolist()
+
+    def collect(self) -> dict[str, np.ndarray]:
+        return self._drain(len(self.node_ids), self._columns)
+
+
+class ElementRecorder(_Recorded):
     """Vectors sampling variables at the elements of the local cells; ``collect`` hands over new frames.
 
     Attributes
@@ -77,40 +123,19 @@ class ElementRecorder:
 
     def __init__(self, population: str, node_ids: np.ndarray, counts: np.ndarray, element_ids: np.ndarray,
                  element_pos: np.ndarray, vectors: dict[str, list[Any]], dt: float, start: float,
-                 stop: float, sampling: Sampling | None = None) -> None:
-        self.population = population
+                 stop: float, sampling: Sampling) -> None:
+        super().__init__(population, vectors, dt, start, stop, sampling)
         self.node_ids = np.asarray(node_ids, dtype=np.int64)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.element_ids = np.asarray(element_ids, dtype=np.int64)
         self.element_pos = np.asarray(element_pos, dtype=float)
-        self.variables = tuple(vectors)
-        self.units = {v: UNITS.get(v, "") for v in vectors}
-        self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
-        self._vectors = vectors
-        self._dt, self._start, self._stop = dt, start, stop
-        self._sampling = sampling
-        self._next = 0
 
     def collect(self) -> dict[str, np.ndarray]:
         """``{variable: (frames, elements)}`` sampled since the last call, inside the report window."""
-        n = min((int(v.size()) for vs in self._vectors.values() for v in vs), default=0)
         if not any(self._vectors.values()):  # no local element: count the frames from the clock instead
             return {var: np.empty((0, 0)) for var in self._vectors}
-        if self._sampling is not None:
-            keep = self._sampling.keep(self._next, n, self._start, self._stop)
-        else:
-            t = (self._next + np.arange(n)) * self._dt
-            keep = (t > self._start + 1e-9) & (t <= self._stop + 1e-9)
-        out = {}
-        for var, vs in self._vectors.items():
-            a = np.empty((n, len(vs)))
-            for j, v in enumerate(vs):
-                a[:, j] = v.as_numpy()[:n]
-                if n:
-                    v.remove(0, n - 1)
-            out[var] = a[keep]
-        self._next += n
-        return out
+        width = len(next(iter(self._vectors.values())))
+        return self._drain(width, range(width))
 
 
 def section_types(value: Any, where: str) -> set[int] | None:
@@ -222,7 +247,7 @@ class ClampRecorder(ElementRecorder):
 
     def __init__(self, population: str, node_ids: np.ndarray, element_ids: np.ndarray, element_pos: np.ndarray,
                  vectors: list[Any], column: np.ndarray, dt: float, start: float, stop: float,
-                 sampling: Sampling | None = None) -> None:
+                 sampling: Sampling) -> None:
         super().__init__(population, node_ids, np.ones(len(node_ids), np.int64), element_ids, element_pos,
                          {"i": vectors}, dt, start, stop, sampling)
         self._column = np.asarray(column, dtype=np.int64)

@@ -22,7 +22,7 @@ __all__ = ["edge_weights", "synapse_class", "synapse_settings", "make_synapses",
            "parse_sections", "parse_range", "segment_candidates"]
 
 
-def _is_null(v: Any) -> bool:
+def is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
 
 
@@ -48,7 +48,7 @@ def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_id
     """
     n = len(edge_ids)
     name = cols["weight_function"][0] if "weight_function" in cols else None
-    fn = None if _is_null(name) else get_weight_function(str(name))
+    fn = None if is_null(name) else get_weight_function(str(name))
     if fn is not None:  # user functions see DataFrames, as bmtk's do
         return call_weight_function(str(name), fn, network, epop, source_ids, target_ids, edge_ids, where, node_frames)
     if "syn_weight" not in cols:
@@ -61,7 +61,7 @@ def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_id
 
 def synapse_params(value: Any, directory: str | None, path: Any, where: str) -> dict:
     """The synaptic-model parameters an edge type names (a JSON file in ``synaptic_models_dir``)."""
-    if _is_null(value):
+    if is_null(value):
         return {}
     if isinstance(value, dict):
         return dict(value)
@@ -176,7 +176,7 @@ def parse_sections(value: Any, path: Any, where: str) -> list[str]:
 
 def parse_range(value: Any, path: Any, where: str) -> tuple[float, float]:
     """``distance_range`` (µm from the soma) as a pair."""
-    if _is_null(value):
+    if is_null(value):
         return (0.0, float("inf"))
     v = ast.literal_eval(value) if isinstance(value, str) else value
     try:
