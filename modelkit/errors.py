@@ -19,6 +19,7 @@ __all__ = [
     "UnknownModelError",
     "BackendUnavailableError",
     "BuilderError",
+    "ModelkitWarning",
 ]
 
 
@@ -138,3 +139,10 @@ class BuilderError(ModelkitError):
 
 class BackendUnavailableError(ModelkitError):
     """A simulator backend cannot be imported; the message gives the install hint."""
+
+
+class ModelkitWarning(UserWarning):
+    """Input that bmtk accepts but that changes the result: the message names the file, key and what was dropped.
+
+    Raised as an error under ``warnings.simplefilter("error", ModelkitWarning)``.
+    """
