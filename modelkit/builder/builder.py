@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import shutil
 import tempfile
 import types
@@ -20,6 +19,7 @@ from modelkit.builder.generate import generate_edges, global_rng_state
 from modelkit.builder.nodes import NodePool, NodeSetSpec, NodeTable, resolve_pool
 from modelkit.errors import BuilderError, OutputExistsError
 from modelkit.sonata import Network, NodePopulationData, TypesTable, write_nodes, write_types_csv
+from modelkit.sonata.fileset import FileSet, owner_alive, owner_tag, parse_owner
 from modelkit.sonata.groups import GroupData
 
 __all__ = ["NetworkBuilder"]
@@ -379,11 +379,15 @@ class NetworkBuilder:
             out.setdefault((m.source_network_name, m.target_network_name, m.is_gap_junction), []).append(m)
         return out
 
-    def build(self, force: bool = False) -> Network:
+    def build(self, force: bool = False, *, _workdir: str | None = None) -> Network:
         """Generate nodes and edges into a private work folder and return them as a Network.
 
         The returned :class:`~modelkit.sonata.Network` reads the files lazily (a
         simulation can run on it directly); :meth:`save` publishes them.
+
+        The work folder is ``$TMPDIR/modelkit-build-<name>-<pid>-...``, removed with the builder; the
+        folders a killed process left there are removed by the next build.  (:meth:`save` without a
+        build before builds in its staging folder, next to the target, instead.)
 
         Raises
         ------
@@ -392,7 +396,7 @@ class NetworkBuilder:
         """
         if self._built is not None and not force:
             return self._built
-        self._new_workdir()
+        self._new_workdir(_workdir)
         assert self._workdir is not None
         table = self._table()
         files: dict[str, str] = {}
@@ -446,11 +450,24 @@ class NetworkBuilder:
                     edges[pname] = EdgePopulation(path, pname, t)
         return Network(nodes, edges, path=self._workdir)
 
-    def _new_workdir(self) -> None:
+    def _new_workdir(self, workdir: str | None = None) -> None:
+        """A work folder for a build: ``workdir`` (a save's staging folder, which the save removes) or a
+        new one in TMPDIR, named after this process so that the next build removes it if a kill left it."""
         if self._finalizer is not None:
             self._finalizer()
-        self._workdir = tempfile.mkdtemp(prefix=f"modelkit-build-{self.name}-")
+            self._finalizer = None
+        if workdir is not None:
+            self._workdir = workdir
+            return
+        tmp = tempfile.gettempdir()
+        _sweep_dead_workdirs(tmp)
+        self._workdir = os.path.join(tmp, f"{_WORK_PREFIX}{_safe(self.name)}-{owner_tag()}")
+        os.mkdir(self._workdir, 0o700)
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._workdir, True)
+
+    def _close_built(self) -> None:
+        if self._built is not None:
+            self._built.close()
 
     def _nodes_data(self, table: NodeTable) -> NodePopulationData:
         keys: dict[tuple[str, ...], int] = {}
@@ -488,29 +505,73 @@ class NetworkBuilder:
     def save(self, output_dir: Any = ".", force_overwrite: bool = True, mode: str = "w", compression: Any = None,
              **opts: Any) -> None:
         """Write ``<name>_nodes.h5``, ``<name>_node_types.csv`` and every ``<src>_<tgt>_edges.h5`` /
-        ``_edge_types.csv`` into ``output_dir`` (atomically; builds first if needed).
+        ``_edge_types.csv`` into ``output_dir``, all or nothing (builds first if needed).
+
+        The files are one set (:mod:`modelkit.sonata.fileset`): they are written into a staging folder
+        ``output_dir/.<name>.saving-<pid>-...``, committed, then moved over the old ones.  A process killed
+        at any point leaves the whole old network or, once the next save or load of the folder has
+        completed the interrupted one, the whole new one; nothing else in ``output_dir`` is touched.  When
+        the builder is not built yet, the build itself happens inside the staging folder (its edge streams
+        never go to TMPDIR), and the builder then reads the published files.
 
         ``force_overwrite`` defaults to True as in bmtk; replaced files are logged.
         ``compression`` is accepted for bmtk compatibility: modelkit writes uncompressed
         files, faster to write and to read.
+
+        Raises
+        ------
+        OutputExistsError
+            A file of the network exists and ``force_overwrite`` is false (checked before building).
         """
-        self.save_nodes(output_dir=output_dir, force_overwrite=force_overwrite)
-        self.save_edges(output_dir=output_dir, force_overwrite=force_overwrite)
+        out = os.path.abspath(os.fspath(output_dir))
+        if not self._maps:
+            log.warning("%s: no edges have been added; no edges file written", self.name)
+        if self._built is not None:
+            items = [(self._files[k], os.path.join(out, os.path.basename(v)), None) for k, v in self._files.items()]
+            _publish_set(items, self.name, force_overwrite)
+            return
+        names = [f"{self.name}_nodes.h5", f"{self.name}_node_types.csv"]
+        for stem in self._edge_groups_by_stem():
+            names += [f"{stem}_edges.h5", f"{stem}_edge_types.csv"]
+        with FileSet(out, self.name, overwrite=force_overwrite) as fs:
+            for n in names:
+                fs.path(n)
+            if not force_overwrite and fs.existing():  # before a build that may take hours
+                raise OutputExistsError(f"{out}: {fs.existing()} exist; refusing to overwrite them "
+                                        f"(pass force_overwrite=True)")
+            for n in fs.existing():
+                log.warning("replacing %s", os.path.join(out, n))
+            assert fs.staging is not None
+            try:
+                self.build(_workdir=fs.staging)
+                fs.commit()
+            except BaseException:
+                self._close_built()
+                self._built = None
+                raise
+        # the staging folder is gone: read the published files from now on
+        self._close_built()
+        self._files = {k: os.path.join(out, os.path.basename(v)) for k, v in self._files.items()}
+        self._workdir = out
+        self._built = self._network()
 
     def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: Any = ".",
                    force_overwrite: bool = True, mode: str = "w", compression: Any = None, **opts: Any) -> None:
-        """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``)."""
+        """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
+        both or neither (see :meth:`save`)."""
         if self._built is None:
             self.build()
         out = os.fspath(output_dir)
-        _publish(self._files["nodes"], _target(nodes_file_name, out, f"{self.name}_nodes.h5"), force_overwrite)
-        _publish(self._files["node_types"], _target(node_types_file_name, out, f"{self.name}_node_types.csv"),
-                 force_overwrite)
+        _publish_set([(self._files["nodes"], _target(nodes_file_name, out, f"{self.name}_nodes.h5"), None),
+                      (self._files["node_types"],
+                       _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
+                     self.name, force_overwrite)
 
     def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: Any = ".",
                    src_network: str | None = None, trg_network: str | None = None, name: str | None = None,
                    force_build: bool = True, force_overwrite: bool = True, **opts: Any) -> None:
-        """Write the edges files (default names ``<src>_<tgt>_edges.h5`` / ``_edge_types.csv``).
+        """Write the edges files (default names ``<src>_<tgt>_edges.h5`` / ``_edge_types.csv``), all or
+        none (see :meth:`save`).
 
         ``src_network`` / ``trg_network`` restrict which network pairs are written; with
         explicit file names exactly one pair must remain.  ``name`` renames the edge population.
@@ -530,11 +591,12 @@ class NetworkBuilder:
         if (edges_file_name or edge_types_file_name or name) and len(pairs) != 1:
             raise BuilderError("save_edges", "src_network/trg_network selecting one network pair for explicit names",
                                f"{len(pairs)} pairs")
+        items: list[tuple[str, str, str | None]] = []
         for stem, _ in pairs:
-            h5_dst = _target(edges_file_name, out, f"{stem}_edges.h5")
-            _publish(self._files[f"edges:{stem}"], h5_dst, force_overwrite, rename_population=name)
-            _publish(self._files[f"edge_types:{stem}"], _target(edge_types_file_name, out, f"{stem}_edge_types.csv"),
-                     force_overwrite)
+            items.append((self._files[f"edges:{stem}"], _target(edges_file_name, out, f"{stem}_edges.h5"), name))
+            items.append((self._files[f"edge_types:{stem}"],
+                          _target(edge_types_file_name, out, f"{stem}_edge_types.csv"), None))
+        _publish_set(items, self.name, force_overwrite)
 
     def _edge_groups_by_stem(self) -> dict[str, tuple[str, str]]:
         out = {}
@@ -548,6 +610,25 @@ class NetworkBuilder:
 
 
 # ------------------------------------------------------------------- helpers
+#: work folders of builds in TMPDIR: ``modelkit-build-<name>-<pid>-<host>-<random>``
+_WORK_PREFIX = "modelkit-build-"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_." else "_" for c in name)[:64]
+
+
+def _sweep_dead_workdirs(tmp: str) -> None:
+    """Remove the build work folders that killed processes left in ``tmp`` (their pid is gone)."""
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return
+    for n in names:
+        if n.startswith(_WORK_PREFIX) and parse_owner(n) is not None and not owner_alive(n):
+            shutil.rmtree(os.path.join(tmp, n), ignore_errors=True)
+
+
 def _as_column(value: Any, where: str) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind == "U":
@@ -604,32 +685,29 @@ def _target(name: Any, out_dir: str, default: str) -> str:
     return p if os.path.isabs(p) else os.path.join(out_dir, p)
 
 
-def _publish(src: str, dst: str, overwrite: bool, rename_population: str | None = None) -> None:
-    """Place a built file at ``dst`` atomically: a hard link (no copy) when possible."""
-    if os.path.exists(dst):
-        if not overwrite:
-            raise OutputExistsError(f"{dst}: exists; refusing to overwrite it (pass force_overwrite=True)")
-        log.warning("replacing %s", dst)
-    d = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(dst)}.{secrets.token_hex(6)}.tmp")
-    try:
-        if rename_population:
-            shutil.copyfile(src, tmp)
-            import h5py
-            with h5py.File(tmp, "r+") as f:
-                (old,) = list(f["edges"].keys())
-                if old != rename_population:
-                    f["edges"].move(old, rename_population)
-        else:
-            try:
-                os.link(src, tmp)
-            except OSError:
-                shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-        if os.path.lexists(tmp):  # dst was already a link to src: rename(2) did nothing
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _publish_set(items: list[tuple[str, str, str | None]], name: str, overwrite: bool) -> None:
+    """Publish built files ``(source, target, new edge population name)`` as one set per target folder."""
+    by_folder: dict[str, list[tuple[str, str, str | None]]] = {}
+    for src, dst, rename in items:
+        d, base = os.path.split(os.path.abspath(dst))
+        by_folder.setdefault(d, []).append((src, base, rename))
+    for folder, group in by_folder.items():
+        with FileSet(folder, name, overwrite=overwrite) as fs:
+            for src, base, rename in group:
+                if rename:
+                    tmp = fs.path(base)
+                    shutil.copyfile(src, tmp)
+                    import h5py
+                    with h5py.File(tmp, "r+") as f:
+                        (old,) = list(f["edges"].keys())
+                        if old != rename:
+                            f["edges"].move(old, rename)
+                else:
+                    fs.add(base, src)
+            existing = fs.existing()
+            if existing and not overwrite:
+                raise OutputExistsError(f"{folder}: {existing} exist; refusing to overwrite them "
+                                        f"(pass force_overwrite=True)")
+            for n in existing:
+                log.warning("replacing %s", os.path.join(folder, n))
+            fs.commit()

@@ -15,6 +15,7 @@ from modelkit.errors import ConfigError, ModelkitError, NodeSetError, SonataForm
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation, write_edges
+from modelkit.sonata.fileset import FileSet, recover
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation, write_nodes
 from modelkit.sonata.selection import Selection
@@ -124,6 +125,7 @@ class Network:
         ConfigError, SonataFormatError
         """
         p = os.path.abspath(os.fspath(path))
+        recover(p if os.path.isdir(p) else os.path.dirname(p))  # a save killed part way: complete or undo it
         if os.path.isdir(p):
             return cls._from_folder(p)
         if not os.path.exists(p):
@@ -141,6 +143,7 @@ class Network:
         circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
         if circuit is None:
             raise ConfigError(cfg.path, "network", "a circuit (a 'network' file or inline 'networks')", "none")
+        _recover_folders(circuit)
         types_cache: dict[str, TypesTable] = {}
         where = circuit.path or cfg.path  # the file holding the networks entries
         found: dict[str, dict[str, Any]] = {"nodes": {}, "edges": {}}
@@ -334,10 +337,13 @@ class Network:
 
     # ------------------------------------------------------------- writing
     def save(self, output_dir: Any, *, overwrite: bool = False) -> str:
-        """Write every population as SONATA files plus a ``circuit_config.json``.
+        """Write every population as SONATA files plus a ``circuit_config.json``, all or nothing.
 
         One nodes file (and types CSV) per node population, one edges file per edge
-        population, all through atomic writes.
+        population.  They are written as one set (:mod:`modelkit.sonata.fileset`): into a staging
+        folder ``output_dir/.circuit_config.saving-<pid>-...`` first, then moved over the old files once
+        all are written; a kill at any point leaves the old network or (after the next load or save of
+        the folder) the new one, and no other file of ``output_dir`` is touched.
 
         Returns
         -------
@@ -350,45 +356,45 @@ class Network:
             A file exists and ``overwrite`` is false.
         """
         out = os.path.abspath(os.fspath(output_dir))
-        os.makedirs(out, exist_ok=True)
         cfg: dict[str, Any] = {"manifest": {"$NETWORK_DIR": "${configdir}"},
                                "networks": {"nodes": [], "edges": []}}
-        targets = []
-        for n in self.nodes:
-            targets += [f"{n}_nodes.h5", f"{n}_node_types.csv"]
-        for n in self.edges:
-            targets += [f"{n}_edges.h5", f"{n}_edge_types.csv"]
-        targets.append("circuit_config.json")
-        if not overwrite:
-            existing = [t for t in targets if os.path.exists(os.path.join(out, t))]
-            if existing:
+        with FileSet(out, "circuit_config", overwrite=overwrite) as fs:
+            for n, p in self.nodes.items():
+                fs.path(f"{n}_nodes.h5")
+                if p.types is not None:
+                    fs.path(f"{n}_node_types.csv")
+            for n, e in self.edges.items():
+                fs.path(f"{n}_edges.h5")
+                if e.types is not None:
+                    fs.path(f"{n}_edge_types.csv")
+            path = fs.path("circuit_config.json")
+            if not overwrite and fs.existing():  # before writing anything
                 from modelkit.errors import OutputExistsError
-                raise OutputExistsError(f"{out}: {existing} exist; refusing to overwrite (pass overwrite=True)")
-        for n, p in self.nodes.items():
-            write_nodes(os.path.join(out, f"{n}_nodes.h5"), [p.to_data()], overwrite=overwrite)
-            entry = {"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5"}
-            if p.types is not None:
-                write_types_csv(os.path.join(out, f"{n}_node_types.csv"), p.types, overwrite=overwrite)
-                entry["node_types_file"] = f"$NETWORK_DIR/{n}_node_types.csv"
-            cfg["networks"]["nodes"].append(entry)
-        for n, e in self.edges.items():
-            data = e.to_data()
-            if e.source in self.nodes:
-                data.source_node_count = self.nodes[e.source].size
-            if e.target in self.nodes:
-                data.target_node_count = self.nodes[e.target].size
-            write_edges(os.path.join(out, f"{n}_edges.h5"), [data], overwrite=overwrite)
-            entry = {"edges_file": f"$NETWORK_DIR/{n}_edges.h5"}
-            if e.types is not None:
-                write_types_csv(os.path.join(out, f"{n}_edge_types.csv"), e.types, overwrite=overwrite)
-                entry["edge_types_file"] = f"$NETWORK_DIR/{n}_edge_types.csv"
-            cfg["networks"]["edges"].append(entry)
-        path = os.path.join(out, "circuit_config.json")
-        with h5.atomic_output(path, overwrite=overwrite) as tmp:
-            with open(tmp, "w", encoding="utf-8") as f:
+                raise OutputExistsError(f"{out}: {fs.existing()} exist; refusing to overwrite (pass overwrite=True)")
+            for n, p in self.nodes.items():
+                write_nodes(fs.path(f"{n}_nodes.h5"), [p.to_data()])
+                entry = {"nodes_file": f"$NETWORK_DIR/{n}_nodes.h5"}
+                if p.types is not None:
+                    write_types_csv(fs.path(f"{n}_node_types.csv"), p.types)
+                    entry["node_types_file"] = f"$NETWORK_DIR/{n}_node_types.csv"
+                cfg["networks"]["nodes"].append(entry)
+            for n, e in self.edges.items():
+                data = e.to_data()
+                if e.source in self.nodes:
+                    data.source_node_count = self.nodes[e.source].size
+                if e.target in self.nodes:
+                    data.target_node_count = self.nodes[e.target].size
+                write_edges(fs.path(f"{n}_edges.h5"), [data])
+                entry = {"edges_file": f"$NETWORK_DIR/{n}_edges.h5"}
+                if e.types is not None:
+                    write_types_csv(fs.path(f"{n}_edge_types.csv"), e.types)
+                    entry["edge_types_file"] = f"$NETWORK_DIR/{n}_edge_types.csv"
+                cfg["networks"]["edges"].append(entry)
+            with open(path, "w", encoding="utf-8") as f:
                 json.dump(cfg, f, indent=2)
                 f.write("\n")
-        return path
+            fs.commit()
+        return os.path.join(out, "circuit_config.json")
 
     def close(self) -> None:
         """Close every open HDF5 handle."""
@@ -399,6 +405,16 @@ class Network:
 def _short_repr(v: Any) -> str:
     s = repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _recover_folders(circuit: CircuitConfig) -> None:
+    """Complete or undo the interrupted saves in every folder the circuit reads files from."""
+    folders = set()
+    for e in (*circuit.nodes, *circuit.edges):
+        if e.enabled:
+            folders.update(os.path.dirname(os.path.abspath(f)) for f in (e.file, e.types_file) if f)
+    for d in sorted(folders):
+        recover(d)
 
 
 def _must_exist(p: str, cfg_path: str | None, key: str) -> str:
