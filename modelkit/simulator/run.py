@@ -4,16 +4,17 @@ load config -> network -> backend chosen by model_type -> build cells and
 connections -> inputs -> run in blocks of simulated time (progress bar) ->
 reports -> files in ``output_dir`` with a log.  Everything is written into a
 staging folder next to ``output_dir`` and moved into place only when the run
-succeeded; a failed run leaves ``<output_dir>.failed`` with its log, never an
-output folder that looks complete.
+succeeded; a failed run (an error, SIGTERM, SIGHUP, SIGINT) leaves
+``<output_dir>.failed`` with its log, never an output folder that looks complete.
+Nothing is written outside ``output_dir``, and an ``output_dir`` holding the model's
+own inputs is refused (:mod:`modelkit.simulator.staging`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import secrets
-import shutil
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +28,8 @@ from modelkit.simulator.base import ReportSink, RunOptions, RunResult, Simulator
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
 from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
+from modelkit.simulator.staging import (RunTerminated, check_inputs_outside, check_output_paths, fail,
+                                        recover_partials, refuse_outside, run_signals, staging_name, swap_in)
 from modelkit.sonata import Network, Selection, SimulationConfig, load_config
 from modelkit.sonata.config import REPORT_OUTPUT_KEYS
 
@@ -66,12 +69,18 @@ class Simulation:
         return {p: s for p, s in sel.items() if len(s)}
 
     def output_path(self, path: str) -> str:
-        """Where to write a file that belongs in ``output_dir`` during the run (the staging folder)."""
+        """Where to write a file that belongs in ``output_dir`` during the run (the staging folder).
+
+        Raises
+        ------
+        ConfigError
+            ``path`` is outside ``output_dir``: a run writes nowhere else.
+        """
         out = self.config.output.output_dir
         p = os.path.abspath(path)
-        if os.path.commonpath([p, out]) == out:
+        if os.path.commonpath([p, out]) == out and p != out:
             return os.path.join(self.staging, os.path.relpath(p, out))
-        return p
+        raise refuse_outside(self.config, p)
 
 
 def _as_config(config: Any) -> SimulationConfig:
@@ -175,7 +184,8 @@ def _prepare_output(cfg: SimulationConfig, overwrite: bool) -> str:
                                 f"(or pass overwrite=True)")
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    staging = os.path.join(parent, f".{os.path.basename(out)}.partial-{secrets.token_hex(4)}")
+    recover_partials(out)  # the staging folders of killed runs become <out>.failed
+    staging = staging_name(out)
     os.makedirs(staging)
     return staging
 
@@ -198,22 +208,8 @@ def _prepare_output_on_root(comm: Any, cfg: SimulationConfig, overwrite: bool) -
     return str(result)
 
 
-def _publish(staging: str, out: str) -> None:
-    old = None
-    if os.path.exists(out):
-        old = f"{out}.old-{secrets.token_hex(4)}"
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _fail(staging: str, out: str) -> str:
-    failed = f"{out}.failed"
-    if os.path.exists(failed):
-        shutil.rmtree(failed, ignore_errors=True)
-    os.replace(staging, failed)
-    return failed
+_publish = swap_in
+_fail = fail
 
 
 def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
@@ -265,6 +261,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if output_dir is not None:
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
+    check_output_paths(cfg)  # before anything is written: outputs inside output_dir only,
+    check_inputs_outside(cfg, net)  # and an output_dir that publishing cannot delete inputs from
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
     target = str(cfg.target_simulator or "").lower()
@@ -285,6 +283,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     comm = world()
     check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
     staging = _prepare_output_on_root(comm, cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
+    # SIGTERM/SIGHUP/SIGINT from here on end the run through the failure path below (<out>.failed)
+    signals_cm = run_signals()
+    signals = signals_cm.__enter__()
     handler = None
     if cfg.output.log_file and comm.rank == 0:
         log_path = os.path.join(staging, os.path.relpath(cfg.output.log_file, out)) \
@@ -349,20 +350,33 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         if engine is not None:
             engine.close()
         if comm.rank == 0:
-            failed = _fail(staging, out)
+            with signals.uninterrupted():
+                failed = _fail(staging, out)
             if isinstance(e, ModelkitError):
                 e.add_note(f"the run's files are in {failed}")
+            elif isinstance(e, RunTerminated):
+                print(f"modelkit: run {e}; its files are in {failed}", file=sys.stderr)
         if status is not None:
             status.finish("stopped" if type(e).__name__ in ("RunStoppedError", "KeyboardInterrupt") else "failed",
                           f"{type(e).__name__}: {e}")
+        signals_cm.__exit__(None, None, None)
         raise
-    if handler is not None:
-        logging.getLogger("modelkit").removeHandler(handler)
-        handler.close()
-    engine.close()
-    comm.barrier()  # every rank has finished writing into the staging folder
-    if comm.rank == 0:
-        _publish(staging, out)
+    try:
+        if handler is not None:
+            logging.getLogger("modelkit").removeHandler(handler)
+            handler.close()
+        engine.close()
+        comm.barrier()  # every rank has finished writing into the staging folder
+        if comm.rank == 0:
+            with signals.uninterrupted():
+                _publish(staging, out)
+    except BaseException:
+        if comm.rank == 0 and os.path.isdir(staging):
+            with signals.uninterrupted():
+                _fail(staging, out)
+        raise
+    finally:
+        signals_cm.__exit__(None, None, None)
     comm.barrier()
     # every rank returns rank 0's result (a cluster client may read any engine's)
     spikes.counts, sim.outputs = comm.bcast((spikes.counts, sim.outputs), root=0)
