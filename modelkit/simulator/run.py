@@ -80,6 +80,8 @@ class Simulation:
         p = os.path.abspath(path)
         if os.path.commonpath([p, out]) == out and p != out:
             return os.path.join(self.staging, os.path.relpath(p, out))
+        if os.path.commonpath([p, self.staging]) == self.staging:  # mapped already (a name derived from one)
+            return p
         raise refuse_outside(self.config, p)
 
 

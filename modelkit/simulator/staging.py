@@ -45,7 +45,7 @@ __all__ = ["RunTerminated", "output_paths", "check_output_paths", "check_inputs_
 PARTIAL = ".partial-"
 OLD = ".old-"
 #: output keys of ``output`` that a backend reads relative to ``output_dir`` (the filter backend's rates)
-_OUTPUT_EXTRA_KEYS = ("rates_h5", "rates_file_h5", "rates_file")
+_OUTPUT_EXTRA_KEYS = ("rates_h5", "rates_file_h5", "rates_file", "rates_csv", "rates_file_csv")
 
 
 class RunTerminated(SystemExit):
