@@ -21,6 +21,7 @@ from modelkit.errors import ModelkitError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
+from modelkit.sonata.fileset import recover
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation
@@ -84,6 +85,7 @@ def validate(path: Any) -> list[Problem]:
     if not os.path.exists(p):
         return [Problem(p, None, "an existing file or folder", "nothing")]
     try:
+        recover(p if os.path.isdir(p) else os.path.dirname(p))  # a save killed part way: complete or undo it
         if os.path.isdir(p):
             return _validate_folder(p)
         ext = os.path.splitext(p)[1].lower()
@@ -455,6 +457,11 @@ def _validate_config(p: str) -> list[Problem]:
     circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
     if circuit is None:
         return [Problem(p, "network", "a circuit ('network' file or inline 'networks')", "none")]
+    from modelkit.sonata.network import _recover_folders
+    try:
+        _recover_folders(circuit)  # before looking for files an interrupted save has not moved in yet
+    except ModelkitError as e:
+        return [_from_error(e, p)]
     for key, f in circuit.missing_files():
         out.append(Problem(circuit.path or p, key, "an existing file", f))
     if isinstance(cfg, SimulationConfig):
