@@ -527,7 +527,8 @@ class NetworkBuilder:
         if not self._maps:
             log.warning("%s: no edges have been added; no edges file written", self.name)
         if self._built is not None:
-            items = [(self._files[k], os.path.join(out, os.path.basename(v)), None) for k, v in self._files.items()]
+            items: list[tuple[str, str, str | None]] = [(v, os.path.join(out, os.path.basename(v)), None)
+                                                        for v in self._files.values()]
             _publish_set(items, self.name, force_overwrite)
             return
         names = [f"{self.name}_nodes.h5", f"{self.name}_node_types.csv"]

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelkit.errors import ConfigError
-from modelkit.sonata.config import REPORT_OUTPUT_KEYS, SimulationConfig
+from modelkit.sonata.config import REPORT_OUTPUT_KEYS, EdgesEntry, NodesEntry, SimulationConfig
 from modelkit.sonata.fileset import owner_alive, owner_tag, parse_owner
 
 __all__ = ["RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside", "staging_name",
@@ -122,7 +122,8 @@ def _model_inputs(cfg: SimulationConfig, network: Any) -> list[str]:
     circuit = cfg.circuit
     if circuit is not None:
         found += [circuit.path, circuit.node_sets_file]
-        for e in (*circuit.nodes, *circuit.edges):
+        entries: list[NodesEntry | EdgesEntry] = [*circuit.nodes, *circuit.edges]
+        for e in entries:
             found += [e.file, e.types_file]
     found += [v for v in cfg.components.values() if isinstance(v, str)]
     for i in cfg.inputs.values():

@@ -409,8 +409,9 @@ def _short_repr(v: Any) -> str:
 
 def _recover_folders(circuit: CircuitConfig) -> None:
     """Complete or undo the interrupted saves in every folder the circuit reads files from."""
-    folders = set()
-    for e in (*circuit.nodes, *circuit.edges):
+    folders: set[str] = set()
+    entries: list[NodesEntry | EdgesEntry] = [*circuit.nodes, *circuit.edges]
+    for e in entries:
         if e.enabled:
             folders.update(os.path.dirname(os.path.abspath(f)) for f in (e.file, e.types_file) if f)
     for d in sorted(folders):
