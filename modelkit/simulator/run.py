@@ -345,23 +345,25 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             m.finalize(sim)
         log.info("run of %.1f ms done in %.2f s; spikes %s", options.tstop - options.tstart, t_run, spikes.counts)
     except BaseException as e:
-        log.error("run failed: %s: %s", type(e).__name__, e)
-        if handler is not None:
-            logging.getLogger("modelkit").removeHandler(handler)
-            handler.close()
-        if engine is not None:
-            engine.close()
-        if comm.rank == 0:
-            with signals.uninterrupted():
-                failed = _fail(staging, out)
-            if isinstance(e, ModelkitError):
-                e.add_note(f"the run's files are in {failed}")
-            elif isinstance(e, RunTerminated):
-                print(f"modelkit: run {e}; its files are in {failed}", file=sys.stderr)
-        if status is not None:
-            status.finish("stopped" if type(e).__name__ in ("RunStoppedError", "KeyboardInterrupt") else "failed",
-                          f"{type(e).__name__}: {e}")
-        signals_cm.__exit__(None, None, None)
+        try:
+            log.error("run failed: %s: %s", type(e).__name__, e)
+            if handler is not None:
+                logging.getLogger("modelkit").removeHandler(handler)
+                handler.close()
+            if engine is not None:
+                engine.close()
+            if comm.rank == 0:
+                with signals.uninterrupted():
+                    failed = _fail(staging, out)
+                if isinstance(e, ModelkitError):
+                    e.add_note(f"the run's files are in {failed}")
+                elif isinstance(e, RunTerminated):
+                    print(f"modelkit: run {e}; its files are in {failed}", file=sys.stderr)
+            if status is not None:
+                status.finish("stopped" if type(e).__name__ in ("RunStoppedError", "KeyboardInterrupt") else "failed",
+                              f"{type(e).__name__}: {e}")
+        finally:  # the previous handlers are back whatever happens above
+            signals_cm.__exit__(None, None, None)
         raise
     try:
         if handler is not None:
