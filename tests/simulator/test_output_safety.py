@@ -172,3 +172,32 @@ def test_signal_handlers_are_restored_after_a_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         simulate(model(tmp_path / "x", spikes_file="/nonexistent/elsewhere.h5"), progress=False)
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_sigint_ends_a_run_like_a_failure(tmp_path: Path) -> None:
+    cfg = model(tmp_path, tstop=1e8)
+    proc = _run_cli(cfg)
+    try:
+        _wait_for_partial(tmp_path, proc)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode in (-signal.SIGINT, 128 + signal.SIGINT), out.decode()
+    assert (tmp_path / "output.failed" / "log.txt").exists() and not (tmp_path / "output").exists()
+    assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_a_rerun_replaces_the_output_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool) -> None:
+    import modelkit.simulator.staging as staging
+    if not exchange:  # file systems without renameat2(RENAME_EXCHANGE): two renames
+        monkeypatch.setattr(staging, "_exchange", lambda a, b: False)
+    cfg = model(tmp_path)
+    simulate(cfg, progress=False)
+    (tmp_path / "output" / "stale.txt").write_text("from the first run")
+    res = simulate(cfg, progress=False)
+    assert sorted(os.listdir(tmp_path / "output")) == ["log.txt", "spikes.h5"]
+    assert os.path.exists(res.spikes_file)
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".")) == []
