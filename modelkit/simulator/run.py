@@ -153,7 +153,13 @@ def _located(cfg: SimulationConfig, module: Any) -> Iterator[None]:
         section = "inputs" if cfg.inputs.get(module.name) is spec else "reports"
         base = f"{section}.{module.name}"
         key = e.key if (e.key or "").startswith(base) else f"{base} ({e.key})" if e.key else base
-        raise ConfigError(cfg.path, key, e.expected, e.found) from e
+        if cfg.path is None and key == e.key:
+            raise
+        try:  # keep the subclass (NodeSetError, the filter backend's StimulusError, ...)
+            located = type(e)(cfg.path, key, e.expected, e.found)
+        except TypeError:
+            located = ConfigError(cfg.path, key, e.expected, e.found)
+        raise located from e
 
 
 def _choose_backend(net: Network, types: set[str], prefer: str | None, hint: str | None) -> Any:

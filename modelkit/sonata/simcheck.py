@@ -94,6 +94,15 @@ _AMP_KEYS = ("amp", "amps")
 _CLAMP_MODULES = ("IClamp", "iclamp")
 
 
+def _rates(v: Any, path: str | None, key: str) -> list[float]:
+    """Firing rates (Hz): a number or a non-empty list, each finite and >= 0."""
+    vals = v if isinstance(v, list) else [v]
+    if not vals or not all(not isinstance(x, bool) and isinstance(x, (int, float)) and math.isfinite(x) and x >= 0
+                           for x in vals):
+        raise ConfigError(path, key, "non-negative finite firing rates (Hz)", repr(v)[:80])
+    return [float(x) for x in vals]
+
+
 def _check_run(run: Mapping, path: str | None) -> None:
     tstop = _number(run.get("tstop"), path, "run.tstop", lo=0.0, strict=True, unit=" (ms)")
     tstart = _number(run.get("tstart", 0.0), path, "run.tstart", lo=0.0, unit=" (ms)")
@@ -140,15 +149,15 @@ def _check_input(name: str, e: Mapping, path: str | None) -> None:
                               f"lengths {lens[0]}, {lens[1]}, {lens[2]}")
     rate = e.get("rate")
     if rate is not None:  # (``rates`` may be a string: the rates file of a population input)
-        _numbers(rate, path, f"{key}.rate", lo=0.0, hi=1e300, unit=" (Hz)")
+        _rates(rate, path, f"{key}.rate")
     rates = e.get("rates")
     if isinstance(rates, list):
-        r = _numbers(rates, path, f"{key}.rates", lo=0.0, hi=1e300, unit=" (Hz)")
+        r = _rates(rates, path, f"{key}.rates")
         times = e.get("times")
         if isinstance(times, list):
             t = _numbers(times, path, f"{key}.times", lo=0.0, unit=" (ms)")
             if len(t) != len(r):
-                raise ConfigError(path, f"{key}.times", f"one time (ms) per rate ({len(r)} rates)",
+                raise ConfigError(path, f"{key}.times", f"one rate (Hz) per time ({len(r)} rates)",
                                   f"{len(t)} times")
             if any(b <= a for a, b in zip(t, t[1:])):
                 raise ConfigError(path, f"{key}.times", "increasing times (ms)", repr(times)[:80])
