@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError, ModelkitError, UnknownModelError
-from modelkit.sonata.simcheck import RefProblem, check_output_dir, check_references, check_threads
+from modelkit.sonata.simcheck import RefProblem, check_output_dir, check_parsed_values, check_references, check_threads
 
 __all__ = ["check_run", "run_problems", "model_type_error", "nest_problems", "MODEL_CHECKS"]
 
@@ -116,6 +116,10 @@ def run_problems(cfg: Any, net: Any, backend: str | None, built: dict[str, Any] 
         spikes that would be dropped.
     """
     out: list[ModelkitError] = []
+    try:
+        check_parsed_values(cfg)
+    except ConfigError as e:
+        out.append(e)
     if threads is not None:
         try:
             check_threads(threads, cfg.path, "threads")
@@ -177,12 +181,12 @@ def validate_run(path: Any) -> list[Any]:
         out.append(Problem(cfg.path, None, "no error", str(model_type_error(net, types - known_model_types(), e))))
     except ModelkitError:
         pass  # the simulator is not installed: its checks cannot run
-    for e in run_problems(cfg, net, backend, built):
-        severity = getattr(e, "severity", "error")
-        if isinstance(e, ConfigError):
-            out.append(Problem(e.path, e.key, e.expected, e.found, severity))
+    for err in run_problems(cfg, net, backend, built):
+        severity = getattr(err, "severity", "error")
+        if isinstance(err, ConfigError):
+            out.append(Problem(err.path, err.key, err.expected, err.found, severity))
         else:
-            msg = str(e)
+            msg = str(err)
             file = msg.split(": ", 1)[0] if os.path.isabs(msg.split(": ", 1)[0]) else cfg.path
             out.append(Problem(file, None, "a model the simulator has", msg, severity))
     return out

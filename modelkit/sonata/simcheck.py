@@ -23,8 +23,8 @@ import numpy as np
 
 from modelkit.errors import ConfigError, ModelkitError
 
-__all__ = ["MAX_TIME_MS", "max_threads", "check_threads", "check_simulation_values", "check_references",
-           "check_output_dir", "RefProblem"]
+__all__ = ["MAX_TIME_MS", "max_threads", "check_threads", "check_simulation_values", "check_parsed_values",
+           "check_references", "check_node_ref", "check_output_dir", "RefProblem"]
 
 #: the longest model time a config may ask for (ms; about 32 years).  NEST counts time in int64 tics of
 #: 1 µs (overflow near 9e15 ms); a larger tstop is a typo, and 1e300 or Infinity would overflow it.
@@ -188,6 +188,23 @@ def check_simulation_values(d: Mapping, path: str | None) -> None:
         _check_report(name, e, path)
 
 
+def check_parsed_values(cfg: Any) -> None:
+    """:func:`check_simulation_values` on a parsed ``SimulationConfig`` (one changed in code by
+    ``dataclasses.replace``, or built without a file, gets the same checks as one read from JSON).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`check_simulation_values`.
+    """
+    run = cfg.run
+    d = {"run": {**run.extra, "tstop": run.tstop, "dt": run.dt, "tstart": run.tstart},
+         "inputs": {k: {**v.params, "input_type": v.input_type, "module": v.module} for k, v in cfg.inputs.items()},
+         "reports": {k: {"start_time": v.start_time, "end_time": v.end_time, "dt": v.dt}
+                     for k, v in cfg.reports.items()}}
+    check_simulation_values(d, cfg.path)
+
+
 def check_output_dir(output_dir: str, path: str | None, key: str = "output.output_dir") -> None:
     """Refuse an output folder that is, or lies under, an existing non-folder.
 
@@ -339,10 +356,10 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
         except ModelkitError:
             continue  # the file's own problems are reported by validate(file) and by the run
         for pop, sp in data.items():
-            if pop not in net.nodes:
+            if pop is None or pop not in net.nodes:  # (a legacy file without populations: skipped)
                 continue
             n, k = spikes_outside(sp.node_ids, net.nodes[pop])
             if n:
                 out.append(RefProblem(cfg.path, f"inputs.{name}.input_file", "spikes of nodes of the population",
-                                      dropped_spikes_message(n, k, pop, f), severity="warning"))
+                                      dropped_spikes_message(n, k, pop, str(f)), severity="warning"))
     return out

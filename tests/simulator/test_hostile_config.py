@@ -284,3 +284,17 @@ def test_poisson_generator_api_still_takes_start_stop_with_rate_arrays():
     assert len(gen.spikes("p")[0]) > 0
     with pytest.raises(ModelkitError):
         gen.add([0], -1.0)
+
+
+def test_config_changed_in_code_is_checked_too(model, tmp_path):
+    """simulate() re-checks a parsed config, so one edited with dataclasses.replace cannot slip past."""
+    from dataclasses import replace
+
+    from modelkit.sonata import load_config
+    cfg = load_config(_config(model, tmp_path, lambda d: None))
+    with pytest.raises(ConfigError) as ei:
+        _run(replace(cfg, run=replace(cfg.run, tstop=INF)))
+    assert ei.value.key == "run.tstop"
+    with pytest.raises(ConfigError) as ei:
+        _run(replace(cfg, run=replace(cfg.run, extra={"n_thread": 10**6})))
+    assert ei.value.key == "run.n_thread"
