@@ -103,7 +103,7 @@ def _rates(v: Any, path: str | None, key: str) -> list[float]:
     return [float(x) for x in vals]
 
 
-def _check_run(run: Mapping, path: str | None) -> None:
+def _check_run(run: Mapping, path: str | None) -> tuple[float, float]:
     tstop = _number(run.get("tstop"), path, "run.tstop", lo=0.0, strict=True, unit=" (ms)")
     tstart = _number(run.get("tstart", 0.0), path, "run.tstart", lo=0.0, unit=" (ms)")
     if tstart >= tstop:
@@ -116,17 +116,21 @@ def _check_run(run: Mapping, path: str | None) -> None:
             _number(run[k], path, f"run.{k}", hi=1e300)
     if run.get("n_thread") is not None:
         check_threads(run["n_thread"], path, "run.n_thread")
+    return tstart, tstop
 
 
-def _check_report(name: str, e: Mapping, path: str | None) -> None:
+def _check_report(name: str, e: Mapping, path: str | None, tstart: float, tstop: float) -> None:
+    """Every report module records within the run: ``tstart <= start_time < end_time <= tstop``."""
     key = f"reports.{name}"
     times = {k: _number(e[k], path, f"{key}.{k}", lo=0.0, unit=" (ms)")
              for k in ("start_time", "end_time") if e.get(k) is not None}
     if e.get("dt") is not None:
         _number(e["dt"], path, f"{key}.dt", lo=0.0, strict=True, unit=" (ms)")
-    if len(times) == 2 and times["start_time"] >= times["end_time"]:
-        raise ConfigError(path, f"{key}.start_time", "a start_time before end_time",
-                          f"[{times['start_time']:g}, {times['end_time']:g}] ms")
+    start, stop = times.get("start_time", tstart), times.get("end_time", tstop)
+    if not tstart <= start < stop <= tstop + 1e-9:
+        bad = "start_time" if not tstart <= start < min(stop, tstop + 1e-9) else "end_time"
+        raise ConfigError(path, f"{key}.{bad}", f"start_time < end_time within the run [{tstart:g}, {tstop:g}] ms",
+                          f"[{start:g}, {stop:g}] ms")
 
 
 def _check_input(name: str, e: Mapping, path: str | None) -> None:
@@ -147,6 +151,9 @@ def _check_input(name: str, e: Mapping, path: str | None) -> None:
         if len(lens) == 3 and len(set(lens)) > 1:
             raise ConfigError(path, key, "amp, delay and duration of equal length (or scalars)",
                               f"lengths {lens[0]}, {lens[1]}, {lens[2]}")
+    seed = e.get("random_seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise ConfigError(path, f"{key}.random_seed", "a non-negative integer seed", repr(seed)[:80])
     rate = e.get("rate")
     if rate is not None:  # (``rates`` may be a string: the rates file of a population input)
         _rates(rate, path, f"{key}.rate")
@@ -181,11 +188,11 @@ def check_simulation_values(d: Mapping, path: str | None) -> None:
         rate; a non-numeric amplitude or rate; ``rates`` and ``times`` of unequal length; a time window whose
         start is not before its end; a thread count outside ``[1, max_threads()]``.
     """
-    _check_run(d.get("run") or {}, path)
+    tstart, tstop = _check_run(d.get("run") or {}, path)
     for name, e in (d.get("inputs") or {}).items():
         _check_input(name, e, path)
     for name, e in (d.get("reports") or {}).items():
-        _check_report(name, e, path)
+        _check_report(name, e, path, tstart, tstop)
 
 
 def check_parsed_values(cfg: Any) -> None:

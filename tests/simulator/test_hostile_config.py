@@ -90,6 +90,9 @@ BAD_VALUES = [
     (_report(start_time=8.0, end_time=2.0), "reports.membrane_potential"),
     (_report(start_time=NAN), "reports.membrane_potential.start_time"),
     (_report(end_time=INF), "reports.membrane_potential.end_time"),
+    (_report(end_time=50.0), "reports.membrane_potential.end_time"),  # past tstop (10 ms)
+    (_poisson(random_seed="x"), "inputs.pg.random_seed"),
+    (_poisson(random_seed=-1), "inputs.pg.random_seed"),
     (_poisson(rate=-5.0), "inputs.pg.rate"),
     (_poisson(rate="fast"), "inputs.pg.rate"),
     (_poisson(rate=NAN), "inputs.pg.rate"),
