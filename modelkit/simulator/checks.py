@@ -9,7 +9,6 @@ would refuse (with a raw traceback, or a crash) once it runs.  ``simulate`` rais
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -32,16 +31,29 @@ def _attribute_file(pop: Any, column: str) -> str:
     return str(pop.path)
 
 
+def _model_error(path: str, key: str, expected: str, found: str) -> UnknownModelError:
+    """An UnknownModelError located like a ConfigError (``path``, ``key``, ``expected``, ``found`` attributes,
+    which :func:`modelkit.validate` reports)."""
+    err = UnknownModelError(f"{path}: {key}: expected {expected}, found {found}")
+    err.path, err.key, err.expected, err.found = path, key, expected, found  # type: ignore[attr-defined]
+    return err
+
+
 def model_type_error(net: Any, unknown: set[str], e: UnknownModelError) -> UnknownModelError:
-    """``e`` with the populations and files (node-types CSV or nodes file) of each model type no backend has."""
+    """``e`` located at the first population (and its node-types CSV or nodes file) with a model type no backend
+    simulates; the message lists every such population."""
     where = []
     for name, pop in net.nodes.items():
         if "model_type" not in pop.attribute_names:
             continue
         found = sorted({str(x) for x in pop.split_by("model_type")} & unknown)
         if found:
-            where.append(f"{_attribute_file(pop, 'model_type')}: population {name!r}: model_type {found}")
-    return UnknownModelError("; ".join(where + [str(e)]))
+            where.append((_attribute_file(pop, "model_type"), f"{found} in population {name!r}"))
+    if not where:
+        return e
+    others = "; ".join(f"{f}: {what}" for f, what in where[1:])
+    return _model_error(where[0][0], "model_type", f"a model type some backend simulates ({e})",
+                        where[0][1] + (f" (and {others})" if others else ""))
 
 
 def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
@@ -73,8 +85,9 @@ def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
                 continue
             import difflib
             close = difflib.get_close_matches(model, sorted(models), n=5)
-            out.append(UnknownModelError(f"{_attribute_file(pop, 'model_template')}: population {name!r}: "
-                                         f"model_template {tmpl!r}: NEST has no model {model!r}; close names: {close}"))
+            out.append(_model_error(_attribute_file(pop, "model_template"), "model_template",
+                                    f"a model NEST has (close names: {close})",
+                                    f"{tmpl!r} in population {name!r}"))
     return out
 
 
@@ -178,15 +191,16 @@ def validate_run(path: Any) -> list[Any]:
         backend = backend_for(types, prefer=TARGET_SIMULATORS.get(target), hint=TARGET_HINTS.get(target)).name
     except UnknownModelError as e:
         from modelkit.simulator.registry import known_model_types
-        out.append(Problem(cfg.path, None, "no error", str(model_type_error(net, types - known_model_types(), e))))
+        located = model_type_error(net, types - known_model_types(), e)
+        out.append(Problem(getattr(located, "path", cfg.path), getattr(located, "key", None),
+                           getattr(located, "expected", "a model type some backend simulates"),
+                           getattr(located, "found", str(e))))
     except ModelkitError:
         pass  # the simulator is not installed: its checks cannot run
     for err in run_problems(cfg, net, backend, built):
-        severity = getattr(err, "severity", "error")
-        if isinstance(err, ConfigError):
-            out.append(Problem(err.path, err.key, err.expected, err.found, severity))
+        if hasattr(err, "expected"):  # ConfigError, RefProblem and the located UnknownModelError
+            out.append(Problem(getattr(err, "path", cfg.path), getattr(err, "key", None), err.expected,
+                               getattr(err, "found", None), getattr(err, "severity", "error")))
         else:
-            msg = str(err)
-            file = msg.split(": ", 1)[0] if os.path.isabs(msg.split(": ", 1)[0]) else cfg.path
-            out.append(Problem(file, None, "a model the simulator has", msg, severity))
+            out.append(Problem(cfg.path, None, "no error", str(err)))
     return out

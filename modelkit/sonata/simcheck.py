@@ -72,7 +72,8 @@ def _number(v: Any, path: str | None, key: str, *, lo: float | None = None, stri
         raise ConfigError(path, key, f"a number{unit}", repr(v)[:80])
     x = float(v)
     if not math.isfinite(x) or abs(x) > hi:
-        raise ConfigError(path, key, f"a finite number{unit} of magnitude at most {hi:g}", repr(v))
+        raise ConfigError(path, key, f"a finite number{unit}" + (f" of magnitude at most {hi:g}" if hi < 1e300 else ""),
+                          repr(v))
     if lo is not None and (x <= lo if strict else x < lo):
         raise ConfigError(path, key, f"a number{unit} {'>' if strict else '>='} {lo:g}", repr(v))
     return x
