@@ -15,20 +15,13 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError, ModelkitError, UnknownModelError
-from modelkit.sonata.simcheck import RefProblem, check_output_dir, check_parsed_values, check_references, check_threads
+from modelkit.sonata.simcheck import RefProblem, attribute_file, check_output_dir, check_parsed_values, check_references
+from modelkit.sonata.simcheck import check_threads
 
 __all__ = ["check_run", "run_problems", "model_type_error", "nest_problems", "MODEL_CHECKS"]
 
 #: NEST's default time grid (ms): dt and delays must be whole multiples of one tic (tics_per_ms = 1000)
 NEST_TIC_MS = 1e-3
-
-
-def _attribute_file(pop: Any, column: str) -> str:
-    """The file a node attribute comes from: the node-types CSV when it is a column there, else the nodes file."""
-    types = getattr(pop, "types", None)
-    if types is not None and column in types.names and getattr(types, "path", None):
-        return str(types.path)
-    return str(pop.path)
 
 
 def _model_error(path: str, key: str, expected: str, found: str) -> UnknownModelError:
@@ -48,7 +41,7 @@ def model_type_error(net: Any, unknown: set[str], e: UnknownModelError) -> Unkno
             continue
         found = sorted({str(x) for x in pop.split_by("model_type")} & unknown)
         if found:
-            where.append((_attribute_file(pop, "model_type"), f"{found} in population {name!r}"))
+            where.append((attribute_file(pop, "model_type"), f"{found} in population {name!r}"))
     if not where:
         return e
     others = "; ".join(f"{f}: {what}" for f, what in where[1:])
@@ -85,7 +78,7 @@ def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
                 continue
             import difflib
             close = difflib.get_close_matches(model, sorted(models), n=5)
-            out.append(_model_error(_attribute_file(pop, "model_template"), "model_template",
+            out.append(_model_error(attribute_file(pop, "model_template"), "model_template",
                                     f"a model NEST has (close names: {close})",
                                     f"{tmpl!r} in population {name!r}"))
     return out

@@ -24,7 +24,7 @@ import numpy as np
 from modelkit.errors import ConfigError, ModelkitError
 
 __all__ = ["MAX_TIME_MS", "max_threads", "check_threads", "check_simulation_values", "check_parsed_values",
-           "check_references", "check_node_ref", "check_output_dir", "RefProblem"]
+           "check_references", "check_node_ref", "check_output_dir", "RefProblem", "attribute_file"]
 
 #: the longest model time a config may ask for (ms; about 32 years).  NEST counts time in int64 tics of
 #: 1 µs (overflow near 9e15 ms); a larger tstop is a typo, and 1e300 or Infinity would overflow it.
@@ -233,6 +233,16 @@ def check_output_dir(output_dir: str, path: str | None, key: str = "output.outpu
         if parent == p:
             return
         p = parent
+
+
+def attribute_file(pop: Any, column: str) -> str:
+    """The file a node or edge attribute comes from, for messages: the types CSV when the column is there and in
+    no HDF5 group (group values override the types table), else the population's HDF5 file."""
+    types = getattr(pop, "types", None)
+    in_groups = any(column in gi.attributes for gi in pop.layout.groups.values())
+    if types is not None and column in types.names and not in_groups and getattr(types, "path", None):
+        return str(types.path)
+    return str(pop.path)
 
 
 # ----------------------------------------------------------------------- references to the network

@@ -301,3 +301,14 @@ def test_config_changed_in_code_is_checked_too(model, tmp_path):
     with pytest.raises(ConfigError) as ei:
         _run(replace(cfg, run=replace(cfg.run, extra={"n_thread": 10**6})))
     assert ei.value.key == "run.n_thread"
+
+
+@pytest.mark.parametrize("column, value", [("syn_weight", "0.8"), ("delay", "1.5")])
+def test_nan_in_an_edge_types_csv_names_the_csv_not_the_edges_file(model, tmp_path, column, value):
+    d = _copy_model(model, tmp_path)
+    csv = os.path.join(d, "network", "cortex_cortex_edge_types.csv")
+    open(csv, "w").write(open(os.path.join(model, "network", "cortex_cortex_edge_types.csv")).read().replace(
+        f" {value} ", " nan "))
+    with pytest.raises(ConfigError) as ei:
+        _run(os.path.join(d, "config.simulation.json"), output_dir=tmp_path / "out")
+    assert ei.value.path == csv and column in ei.value.key
