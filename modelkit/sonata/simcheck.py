@@ -283,6 +283,21 @@ def _listed_ids(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterat
                     yield ref.get("population"), np.asarray([int(x) for x in vals])
 
 
+def _named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterator[str]:
+    """Every population name a node-set reference's definitions name under ``population`` (names followed)."""
+    if isinstance(ref, str):
+        if ref in node_sets and ref not in chain:
+            yield from _named_populations(node_sets[ref], node_sets, chain + (ref,))
+    elif isinstance(ref, (list, tuple)):
+        for item in ref:
+            yield from _named_populations(item, node_sets, chain)
+    elif isinstance(ref, Mapping):
+        pops = ref.get("population")
+        for p in ([pops] if isinstance(pops, str) else pops if isinstance(pops, list) else []):
+            if isinstance(p, str):
+                yield p
+
+
 def _missing_ids(net: Any, ref: Any) -> tuple[list[int], list[str]]:
     """Ids listed in ``ref`` that no population it targets holds, and the populations it targets."""
     missing: set[int] = set()
@@ -317,6 +332,10 @@ def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, 
     except ModelkitError as e:
         raise ConfigError(path, key, "a node set defined in the node-sets file or a population name",
                           str(e)) from e
+    unknown = sorted(set(_named_populations(ref, net.node_sets)) - set(net.nodes))
+    if unknown:
+        raise ConfigError(path, key, f"populations of the network ({sorted(net.nodes)})",
+                          f"population {', '.join(map(repr, unknown))}")
     missing, targets = _missing_ids(net, ref)
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")

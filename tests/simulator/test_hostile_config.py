@@ -127,6 +127,7 @@ def test_bad_simulation_value_is_a_config_error_run_and_validate_agree(model, tm
     [0, 500],
     [-1, 0],
     "no_such_node_set",
+    {"population": "no_such_population"},
 ])
 def test_report_cells_that_do_not_exist_are_errors(model, tmp_path, cells):
     path = _config(model, tmp_path, _report(cells=cells))
