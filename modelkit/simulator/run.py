@@ -273,6 +273,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         10^4 cells, the free cores above, as measured with ``benchmarks/bench_nest.py``).  NEST and
         NEURON give the results of one thread; NEURON runs one thread with ECP reports, xstim, artificial
         cells or mechanisms that are not thread safe (asked-for threads then raise ``ConfigError``).
+        From 1 to :func:`modelkit.sonata.simcheck.max_threads` (8 per core, at least 64, at most 1024).
     seed : int, optional
         Random seed (default: ``run.random_seed`` or 0): same seed, same spikes.
     output_dir : str, optional
@@ -293,6 +294,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     ModelkitError
         Bad config, unknown models or modules, undefined node sets, an output folder
         that exists; the run's folder is then ``<output_dir>.failed`` (when it started).
+        What :mod:`modelkit.simulator.checks` finds (node ids that do not exist, NEST models NEST lacks, a
+        dt off NEST's grid, threads out of range, an ``output_dir`` blocked by a file) is raised before
+        anything is written, and :func:`modelkit.validate` reports the same.
+
+    Warns
+    -----
+    ModelkitWarning
+        Spikes of an input file whose node ids are not in the population (dropped, as bmtk does).
     """
     from modelkit.options import OPTIONS
     t0 = time.perf_counter()
