@@ -16,7 +16,7 @@ from typing import Any
 from modelkit.errors import ModelkitError
 from modelkit.options import get_options as get_options  # noqa: PLC0414 - importable, not in __all__
 from modelkit.options import set_options
-from modelkit.sonata import Network, load_config, validate
+from modelkit.sonata import Network, load_config
 from modelkit.sonata import Selection as Selection  # noqa: PLC0414 - importable, not in __all__
 
 __version__ = "0.1.0"
@@ -58,3 +58,28 @@ def load(path: Any) -> Network:
         Any malformed or missing input, naming the file and key.
     """
     return Network.load(path)
+
+
+def validate(path: Any) -> list[Any]:
+    """Every problem of a config, network folder or SONATA file, and, for a simulation config, what ``simulate``
+    would refuse (node ids and node sets inputs and reports name, models and a dt the simulator refuses, an
+    output folder blocked by a file, spikes of unknown node ids as warnings).
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    list of modelkit.sonata.validate.Problem
+        Empty when the input is valid; ``severity == "warning"`` for input that is read anyway.
+    """
+    import os
+
+    from modelkit.sonata import validate as validate_files
+    problems = validate_files(path)
+    if os.fspath(path).lower().endswith(".json"):
+        from modelkit.simulator.checks import validate_run
+        seen = {(p.path, p.key) for p in problems}
+        problems += [p for p in validate_run(path) if p.key is None or (p.path, p.key) not in seen]
+    return problems

@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print_info(d)
             return 0
         if args.command == "validate":
-            from modelkit.sonata import validate
+            from modelkit import validate  # the files' checks and what `run` would refuse
             probs = [p.to_dict() for p in validate(args.path)]
             if args.json:
                 json.dump(probs, sys.stdout, indent=1)

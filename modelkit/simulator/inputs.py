@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from modelkit.errors import ConfigError
+from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
+from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
 
 __all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current"]
 
@@ -72,6 +74,11 @@ class SpikeFileInput(SimulatorModule):
                 log.warning("input %s: no spikes for population %s in %s", self.name, pop, self.spec.input_file)
                 continue
             ids = sel.flat
+            n_out, k_out = spikes_outside(sp.node_ids, sim.network.nodes[pop])
+            if n_out:  # bmtk drops them without a word; the run goes on, but says so
+                warnings.warn(f"{sim.config.path}: inputs.{self.name}.input_file: "
+                              + dropped_spikes_message(n_out, k_out, pop, str(self.spec.input_file)),
+                              ModelkitWarning, stacklevel=2)
             keep = np.isin(sp.node_ids, ids)
             if not keep.all():
                 log.info("input %s: %d spikes of nodes outside the node set ignored", self.name, int((~keep).sum()))
@@ -80,13 +87,29 @@ class SpikeFileInput(SimulatorModule):
             log.info("input %s: %d spikes onto %d nodes of %s", self.name, int(keep.sum()), len(trains), pop)
 
 
-def step_current(amps: Any, delays: Any, durations: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Pulses (nA from ``delay`` for ``duration`` ms each; overlapping pulses add) as change times and levels."""
-    a, d, w = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (amps, delays, durations))
+def step_current(amps: Any, delays: Any, durations: Any, where: str,
+                 path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pulses (nA from ``delay`` for ``duration`` ms each; overlapping pulses add) as change times and levels.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``path`` and ``where.amp`` / ``.delay`` / ``.duration``: values that are not finite numbers,
+        negative delays or durations, lists of unequal length.
+    """
+    arrays = []
+    for k, x in (("amp", amps), ("delay", delays), ("duration", durations)):
+        try:
+            v = np.atleast_1d(np.asarray(x, dtype=float))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(path, f"{where}.{k}", "a number or a list of numbers", repr(x)[:80]) from e
+        if v.ndim != 1 or not np.isfinite(v).all() or (k != "amp" and (v < 0).any()):
+            raise ConfigError(path, f"{where}.{k}", "finite numbers" + ("" if k == "amp" else " >= 0 (ms)"),
+                              repr(x)[:80])
+        arrays.append(v)
+    a, d, w = arrays
     if not (len(a) == len(d) == len(w)):
-        raise ConfigError(None, where, "amp, delay and duration of equal length", f"{len(a)}, {len(d)}, {len(w)}")
-    if (w < 0).any() or (d < 0).any() or not np.isfinite(np.concatenate([a, d, w])).all():
-        raise ConfigError(None, where, "finite amplitudes and non-negative delays and durations", "invalid values")
+        raise ConfigError(path, where, "amp, delay and duration of equal length", f"{len(a)}, {len(d)}, {len(w)}")
     t = np.concatenate([d, d + w])
     da = np.concatenate([a, -a])
     order = np.argsort(t, kind="stable")
@@ -132,7 +155,7 @@ class CurrentClampInput(SimulatorModule):
         missing = [k for k in ("amp", "delay", "duration") if k not in p]
         if missing:
             raise ConfigError(sim.config.path, f"{key}.{missing[0]}", "amp (nA), delay and duration (ms)", "absent")
-        times, levels = step_current(p["amp"], p["delay"], p["duration"], key)
+        times, levels = step_current(p["amp"], p["delay"], p["duration"], key, sim.config.path)
         return times, levels
 
     def initialize(self, sim: Any) -> None:
@@ -166,14 +189,19 @@ class PoissonInput(SimulatorModule):
             gen = PoissonSpikeGenerator(population=pop, seed=[seed, k])
             start = float(p.get("start_time", sim.options.tstart))
             stop = float(p.get("stop_time", sim.options.tstop))
-            if "rates" in p:
-                rates = np.asarray(p["rates"], dtype=float)
-                gen.add(ids, rates, times=np.asarray(p.get("times", np.linspace(start, stop, len(rates))),
-                                                     dtype=float) / 1000.0)
-            elif "rate" in p:
-                gen.add(ids, float(p["rate"]), times=(start / 1000.0, stop / 1000.0))
-            else:
+            if "rates" not in p and "rate" not in p:
                 raise ConfigError(sim.config.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent")
+            which = "rates" if "rates" in p else "rate"
+            try:  # the config's values were checked when it was read (sonata.simcheck); this names what is left
+                if which == "rates":
+                    rates = np.asarray(p["rates"], dtype=float)
+                    gen.add(ids, rates, times=np.asarray(p.get("times", np.linspace(start, stop, len(rates))),
+                                                         dtype=float) / 1000.0)
+                else:
+                    gen.add(ids, float(p["rate"]), times=(start / 1000.0, stop / 1000.0))
+            except (ModelkitError, TypeError, ValueError) as e:
+                raise ConfigError(sim.config.path, f"{key}.{which}", "finite rates >= 0 Hz over a window with "
+                                  "start < stop (ms)", str(e)) from e
             sp = gen.spikes(pop)
             sim.backend.add_spike_trains(pop, ids, _trains(sp[0], sp[1]))
             if p.get("output_file") and sim.is_root:  # every MPI rank generates the same trains; one writes
@@ -223,7 +251,7 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
 }
 
 
-def input_module(name: str, spec: Any) -> SimulatorModule:
+def input_module(name: str, spec: Any, path: str | None = None) -> SimulatorModule:
     """The module for one ``inputs`` entry.
 
     Raises
@@ -234,6 +262,6 @@ def input_module(name: str, spec: Any) -> SimulatorModule:
     cls = INPUT_MODULES.get((spec.input_type, spec.module))
     if cls is None:
         known = sorted({f"{t}/{m}" for t, m in INPUT_MODULES})
-        raise ConfigError(None, f"inputs.{name}.module", f"a known input_type/module ({', '.join(known)})",
+        raise ConfigError(path, f"inputs.{name}.module", f"a known input_type/module ({', '.join(known)})",
                           f"{spec.input_type}/{spec.module}")
     return cls(name, spec)

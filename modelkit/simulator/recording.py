@@ -84,6 +84,7 @@ class MembraneReport(SimulatorModule):
         self.name = name
         self.spec = spec
         self.recorders: list[Any] = []
+        self.config_path: str | None = None
         self.writers: dict[str, ReportWriter] = {}
         self._sent: dict[int, int] = {}  # frames handed to the sinks so far, per recorder
 
@@ -93,7 +94,8 @@ class MembraneReport(SimulatorModule):
             return [v]
         if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
             return list(v)
-        raise ConfigError(None, f"reports.{self.name}.variable_name", "a variable name (or a list)", repr(v))
+        raise ConfigError(self.config_path, f"reports.{self.name}.variable_name", "a variable name (or a list)",
+                          repr(v))
 
     def initialize(self, sim: Any) -> None:
         opts = sim.options
@@ -107,6 +109,7 @@ class MembraneReport(SimulatorModule):
             raise ConfigError(sim.config.path, f"reports.{self.name}.start_time",
                               f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
                               f"[{start}, {stop}]")
+        self.config_path = sim.config.path
         variables = self._variables()
         cells = sim.resolve(self.spec.cells, f"reports.{self.name}.cells")
         for pop, sel in cells.items():
@@ -116,7 +119,13 @@ class MembraneReport(SimulatorModule):
             ids = (sel & built).flat
             if len(ids) == 0:
                 continue
-            self.recorders.append(sim.backend.record_variables(pop, ids, variables, dt, start, stop))
+            try:
+                self.recorders.append(sim.backend.record_variables(pop, ids, variables, dt, start, stop))
+            except ConfigError as e:  # the backend knows the model, the config file and key are named here
+                if e.path is not None:
+                    raise
+                raise ConfigError(sim.config.path, f"reports.{self.name}.variable_name", e.expected,
+                                  e.found) from e
         if not self.recorders:
             log.warning("report %s: no built cells selected; nothing recorded", self.name)
         base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.h5")
@@ -287,7 +296,7 @@ REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
 }
 
 
-def report_module(name: str, spec: Any) -> SimulatorModule:
+def report_module(name: str, spec: Any, path: str | None = None) -> SimulatorModule:
     """The module for one ``reports`` entry.
 
     Raises
@@ -297,6 +306,6 @@ def report_module(name: str, spec: Any) -> SimulatorModule:
     """
     cls = REPORT_MODULES.get(spec.module)
     if cls is None:
-        raise ConfigError(None, f"reports.{name}.module",
+        raise ConfigError(path, f"reports.{name}.module",
                           f"a known report module ({', '.join(sorted(REPORT_MODULES))})", repr(spec.module))
     return cls(name, spec)

@@ -12,7 +12,8 @@ from typing import Any
 
 from modelkit.errors import BackendUnavailableError, UnknownModelError
 
-__all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for"]
+__all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for",
+           "known_model_types"]
 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
@@ -106,3 +107,14 @@ def backend_for(model_types: set[str], prefer: str | None = None, hint: str | No
     raise UnknownModelError(f"no backend simulates model_type {sorted(wanted)}"
                             + (f" with backend {prefer!r}" if prefer else "")
                             + f"; backends and their model types: {known}")
+
+
+def known_model_types() -> set[str]:
+    """Every ``model_type`` some registered backend simulates (installed or not), virtual nodes included."""
+    out = set(SOURCE_MODEL_TYPES)
+    for name in _all_specs():
+        try:
+            out |= set(get_backend(name).model_types)
+        except Exception:  # noqa: BLE001 - a broken plugin simulates nothing
+            continue
+    return out

@@ -12,26 +12,31 @@ own inputs is refused (:mod:`modelkit.simulator.staging`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError
+from modelkit.errors import UnknownModelError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
 from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
+from modelkit.simulator.checks import check_run, model_type_error
 from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
 from modelkit.simulator.staging import (RunTerminated, check_inputs_outside, check_output_paths, fail,
                                         recover_partials, refuse_outside, run_signals, staging_name, swap_in)
+from modelkit.simulator.registry import known_model_types
 from modelkit.sonata import Network, Selection, SimulationConfig, load_config
 from modelkit.sonata.config import REPORT_OUTPUT_KEYS
+from modelkit.sonata.simcheck import check_node_ref
 
 __all__ = ["simulate", "Simulation"]
 
@@ -60,13 +65,10 @@ class Simulation:
         return self.comm.rank == 0
 
     def resolve(self, ref: Any, key: str) -> dict[str, Selection]:
-        """A node-set reference of the config as {population: Selection} (empty ones dropped)."""
-        try:
-            sel = self.network.resolve_node_set(ref)[1]
-        except ModelkitError as e:
-            raise ConfigError(self.config.path, key, "a node set defined in the node-sets file or a population name",
-                              str(e)) from e
-        return {p: s for p, s in sel.items() if len(s)}
+        """A node-set reference of the config as {population: Selection} (empty ones dropped).
+
+        Raises ConfigError naming ``key`` for an undefined node set or listed node ids that do not exist."""
+        return check_node_ref(self.network, ref, self.config.path, key)
 
     def output_path(self, path: str) -> str:
         """Where to write a file that belongs in ``output_dir`` during the run (the staging folder).
@@ -147,6 +149,39 @@ def _split_populations(network: Network) -> tuple[dict[str, Selection], dict[str
                 types.add(mt)
                 built[name] = built.get(name, Selection()) | sel
     return built, sources, types
+
+
+@contextlib.contextmanager
+def _located(cfg: SimulationConfig, module: Any) -> Iterator[None]:
+    """A module's ConfigError that names no file gets the simulation config and the module's ``inputs.<name>`` /
+    ``reports.<name>`` key (backends raise such errors about a module's values without knowing the config)."""
+    try:
+        yield
+    except ConfigError as e:
+        spec = getattr(module, "spec", None)
+        if e.path is not None or spec is None:
+            raise
+        section = "inputs" if cfg.inputs.get(module.name) is spec else "reports"
+        base = f"{section}.{module.name}"
+        key = e.key if (e.key or "").startswith(base) else f"{base} ({e.key})" if e.key else base
+        if cfg.path is None and key == e.key:
+            raise
+        try:  # keep the subclass (NodeSetError, the filter backend's StimulusError, ...)
+            located = type(e)(cfg.path, key, e.expected, e.found)
+        except TypeError:
+            located = ConfigError(cfg.path, key, e.expected, e.found)
+        raise located from e
+
+
+def _choose_backend(net: Network, types: set[str], prefer: str | None, hint: str | None) -> Any:
+    """The backend for ``types``; an unknown model type is named with its population and file."""
+    try:
+        return backend_for(types, prefer=prefer, hint=hint)
+    except UnknownModelError as e:
+        unknown = set(types) - known_model_types()
+        if not unknown:  # known types that the preferred backend does not simulate: the message says so
+            raise
+        raise model_type_error(net, unknown, e) from e
 
 
 #: built cells from which a run uses every free core by default. Measured with benchmarks/bench_nest.py on a
@@ -236,6 +271,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         10^4 cells, the free cores above, as measured with ``benchmarks/bench_nest.py``).  NEST and
         NEURON give the results of one thread; NEURON runs one thread with ECP reports, xstim, artificial
         cells or mechanisms that are not thread safe (asked-for threads then raise ``ConfigError``).
+        From 1 to :func:`modelkit.sonata.simcheck.max_threads` (8 per core, at least 64, at most 1024).
     seed : int, optional
         Random seed (default: ``run.random_seed`` or 0): same seed, same spikes.
     output_dir : str, optional
@@ -256,6 +292,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     ModelkitError
         Bad config, unknown models or modules, undefined node sets, an output folder
         that exists; the run's folder is then ``<output_dir>.failed`` (when it started).
+        What :mod:`modelkit.simulator.checks` finds (node ids that do not exist, NEST models NEST lacks, a
+        dt off NEST's grid, threads out of range, an ``output_dir`` blocked by a file) is raised before
+        anything is written, and :func:`modelkit.validate` reports the same.
+
+    Warns
+    -----
+    ModelkitWarning
+        Spikes of an input file whose node ids are not in the population (dropped, as bmtk does).
     """
     from modelkit.options import OPTIONS
     t0 = time.perf_counter()
@@ -268,7 +312,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
     target = str(cfg.target_simulator or "").lower()
-    cls = backend_for(types, prefer=backend or TARGET_SIMULATORS.get(target), hint=TARGET_HINTS.get(target))
+    cls = _choose_backend(net, types, backend or TARGET_SIMULATORS.get(target), TARGET_HINTS.get(target))
     if SOURCE_MODEL_TYPES & cls.model_types:  # a backend that simulates virtual nodes (filter cells) builds them
         built = {p: built.get(p, Selection()) | sources.get(p, Selection()) for p in {**built, **sources}}
         sources = {}
@@ -281,6 +325,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
                          progress=OPTIONS["progress"] if progress is None else progress)
+    check_run(cfg, net, cls.name, built, threads)  # what the simulator would refuse, before anything is written
     out = cfg.output.output_dir
     comm = world()
     check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
@@ -310,14 +355,15 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources
-        modules: list[SimulatorModule] = [input_module(name, spec) for name, spec in cfg.inputs.items()
+        modules: list[SimulatorModule] = [input_module(name, spec, cfg.path) for name, spec in cfg.inputs.items()
                                           if spec.enabled]
-        modules += [report_module(name, spec) for name, spec in cfg.reports.items() if spec.enabled]
+        modules += [report_module(name, spec, cfg.path) for name, spec in cfg.reports.items() if spec.enabled]
         spikes = SpikesOutput()
         modules.append(spikes)
         tb = time.perf_counter()
         for m in modules:
-            m.configure(sim)
+            with _located(cfg, m):
+                m.configure(sim)
         engine.build(net, built, options, cfg)
         ranks = getattr(engine, "n_processes", 1)
         if ranks != comm.size:
@@ -328,11 +374,13 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         agree = getattr(engine, "agree_on_errors", None)  # MPI backends: one rank's error stops every rank
         for m in modules:
             if agree is None:
-                m.initialize(sim)
+                with _located(cfg, m):
+                    m.initialize(sim)
                 continue
             error: BaseException | None = None
             try:
-                m.initialize(sim)
+                with _located(cfg, m):
+                    m.initialize(sim)
             except Exception as e:  # every rank reaches agree, so the others are not left waiting
                 error = e
             agree(error)

@@ -21,6 +21,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import ConfigError
+from modelkit.sonata.simcheck import check_simulation_values
 
 
 def _import_jsonschema() -> Any:
@@ -457,6 +458,7 @@ class SimulationConfig:
                   network: str | None = None) -> "SimulationConfig":
         d = _expand(data, path, base_dir)
         _validate(d, "simulation_config.schema.json", path)
+        check_simulation_values(d, path)  # NaN/Inf times, dt > tstop, negative delays, rates, threads
         run = d["run"]
         known_run = {"tstop", "dt", "tstart", "dL", "spike_threshold", "nsteps_block", "tsteps_block", "random_seed"}
         rc = RunConfig(tstop=float(run["tstop"]), dt=float(run["dt"]), tstart=float(run.get("tstart", 0.0)),
@@ -464,8 +466,6 @@ class SimulationConfig:
                        nsteps_block=run.get("nsteps_block"), tsteps_block=run.get("tsteps_block"),
                        random_seed=run.get("random_seed"),
                        extra={k: v for k, v in run.items() if k not in known_run})
-        if rc.tstart >= rc.tstop:
-            raise ConfigError(path, "run.tstart", f"a start time before tstop ({rc.tstop} ms)", str(rc.tstart))
         out = d.get("output") or {}
         out_dir = _abspath(out.get("output_dir", "output"), base_dir, path, "output.output_dir")
 

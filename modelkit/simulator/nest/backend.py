@@ -16,6 +16,7 @@ from modelkit.simulator.hooks import call_weight_function, get_cell_model, get_w
 from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
+from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
 
 __all__ = ["NestBackend"]
 
@@ -397,7 +398,8 @@ class NestBackend:
         if "delay" in cols:
             d = np.asarray(cols["delay"], dtype=float)
             if np.isnan(d).any():
-                raise ConfigError(epop.path, f"{where}: delay", "a delay (ms) for every edge", "NULL")
+                raise ConfigError(attribute_file(epop, "delay"), f"{where}: delay", "a delay (ms) for every edge",
+                                  "NULL")
             if d.min() < self._options.dt - 1e-12:
                 raise ConfigError(epop.path, f"{where}: delay", f"delays >= the resolution dt = {self._options.dt} ms",
                                   f"{d.min()} ms")
@@ -474,7 +476,8 @@ class NestBackend:
         ns = np.asarray(cols["nsyns"], dtype=float) if "nsyns" in cols else 1.0
         w = w * np.where(np.isnan(ns), 1.0, ns) if np.ndim(ns) else w * ns
         if np.isnan(w).any():
-            raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight for every edge", "NULL")
+            raise ConfigError(attribute_file(epop, "syn_weight"), f"{where}: syn_weight", "a syn_weight for every edge",
+                              "NULL")
         return w
 
     # ---------------------------------------------------------------- inputs

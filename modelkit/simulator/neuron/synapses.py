@@ -17,6 +17,7 @@ import pandas as pd
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.hooks import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
+from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
 
 __all__ = ["edge_weights", "synapse_class", "synapse_settings", "make_synapses",
            "parse_sections", "parse_range", "segment_candidates"]
@@ -55,7 +56,8 @@ def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_id
         raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight (edge group or edge-types CSV)", "none")
     w = np.broadcast_to(np.asarray(cols["syn_weight"], dtype=float), (n,))
     if np.isnan(w).any():
-        raise ConfigError(epop.path, f"{where}: syn_weight", "a syn_weight for every edge", "NULL")
+        raise ConfigError(attribute_file(epop, "syn_weight"), f"{where}: syn_weight", "a syn_weight for every edge",
+                          "NULL")
     return w
 
 
