@@ -22,6 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from modelkit.errors import ModelkitError
+from modelkit.labserver.confine import OUTSIDE, check_h5_confined, scrub
 from modelkit.labserver.notebook import notebook_cells, write_new_notebook
 from modelkit.labserver.paths import PathRefused, relative, resolve
 from modelkit.labserver.preview import preview_data, preview_png, preview_source
@@ -51,7 +52,11 @@ class _Base(APIHandler):
 
     def fail(self, status: int, message: str) -> None:
         self.set_status(status)
-        self.finish(json.dumps({"error": message}))
+        self.finish(json.dumps({"error": scrub(message, self.root)}))
+
+    def reply(self, data: dict[str, Any]) -> None:
+        """Answer ``data`` as JSON, with every path in it relative to the root or redacted (see ``scrub``)."""
+        self.finish(json.dumps(_scrubbed(data, self.root), default=str))
 
     def resolve_arg(self, name: str = "path", value: str | None = None, **kw: Any) -> str:
         return resolve(self.root, value if value is not None else self.get_argument(name, None), what=name, **kw)
@@ -63,39 +68,91 @@ class _Base(APIHandler):
         real = os.path.realpath(p)
         if real == self.root or os.path.commonpath([real, self.root]) == self.root:
             return relative(self.root, real)
-        return p
+        return OUTSIDE
+
+    async def confined(self, path: str) -> None:
+        """Refuse (403) an HDF5 file whose links, virtual datasets or external storage reach outside the root."""
+        await self.run(check_h5_confined, path, self.root, self.rel(path))
 
     async def run(self, fn: Any, *args: Any, **kw: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kw))
 
-    def body(self) -> dict[str, Any]:
+    def body(self, **fields: bool) -> dict[str, Any]:
+        """The request's JSON object, with each of ``fields`` (name -> required) a string or absent.
+
+        Raises
+        ------
+        PathRefused
+            400: too large, not JSON, not an object, or a field of the wrong type (the message names it).
+        """
+        raw = self.request.body or b"{}"
+        if len(raw) > MAX_BODY:
+            raise PathRefused(400, f"the request body has {len(raw)} bytes; at most {MAX_BODY} are read")
         try:
-            data = json.loads(self.request.body or b"{}")
-        except ValueError as e:
-            raise PathRefused(400, f"the request body is not JSON: {e}") from e
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as e:  # RecursionError: nesting deeper than the parser's stack
+            raise PathRefused(400, f"the request body is not JSON: {str(e)[:200]}") from e
         if not isinstance(data, dict):
-            raise PathRefused(400, "the request body must be a JSON object")
+            raise PathRefused(400, f"the request body must be a JSON object, not {type(data).__name__}")
+        for name, required in fields.items():
+            v = data.get(name)
+            if v is None and not required:
+                continue
+            if not isinstance(v, str):
+                raise PathRefused(400, f"'{name}' must be a string (a path relative to the server root), "
+                                       f"not {'missing' if v is None else type(v).__name__}")
         return data
 
+    def bounded_int(self, name: str, default: int, low: int, high: int) -> int:
+        """A query argument that must be a whole number in [low, high] (400 otherwise)."""
+        raw = self.get_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            v = int(raw)
+        except ValueError:
+            v = None
+        if v is None or not low <= v <= high:
+            raise PathRefused(400, f"'{name}' must be a whole number from {low} to {high}, not {raw[:40]!r}")
+        return v
 
-def _describe(path: str, root: str) -> dict[str, Any]:
+
+#: request bodies are small JSON objects; anything larger is refused before parsing
+MAX_BODY = 1 << 20
+#: preview limits a request may ask for: (default, lowest, highest)
+PREVIEW_LIMITS = {"max_points": (20_000, 1, 1_000_000), "max_traces": (10, 1, 200), "max_frames": (2_000, 1, 100_000)}
+
+
+def _scrubbed(data: Any, root: str) -> Any:
+    if isinstance(data, str):
+        return scrub(data, root)
+    if isinstance(data, dict):
+        return {k: _scrubbed(v, root) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_scrubbed(v, root) for v in data]
+    return data
+
+
+def _describe(path: str, root: str, shown: str) -> dict[str, Any]:
     from modelkit.sonata.describe import describe
-    outside = _files_outside(path, root)
-    if outside:
-        raise PathRefused(403, f"{outside[0]!r}, which the config names ({outside[1]}), is outside the server root")
+    check_h5_confined(path, root, shown)
+    for f, key in _files_named(path):
+        if os.path.commonpath([os.path.realpath(f), root]) != root:
+            raise PathRefused(403, f"a file that {shown!r} names ({key}) is outside the server root")
+        check_h5_confined(f, root, f"{shown}: {key}")
     return describe(path, node_types_table=True)
 
 
-def _files_outside(path: str, root: str) -> tuple[str, str] | None:
-    """The first network file a config names that lies outside ``root`` (after links), and its key; None if
-    none does or ``path`` is no config (describe reports unreadable configs itself)."""
+def _files_named(path: str) -> list[tuple[str, str]]:
+    """The network files a config names, with their keys; none if ``path`` is no config (describe reports
+    unreadable configs itself)."""
     if not path.endswith(".json"):
-        return None
+        return []
     from modelkit.sonata import load_config
     try:
         cfg = load_config(path)
     except (ModelkitError, OSError, ValueError):
-        return None
+        return []
     circuit = getattr(cfg, "circuit", None) or cfg
     named: list[tuple[str | None, str]] = [(getattr(cfg, "network", None), "network"),
                                            (getattr(circuit, "node_sets_file", None), "node_sets_file"),
@@ -103,10 +160,7 @@ def _files_outside(path: str, root: str) -> tuple[str, str] | None:
     for section in ("nodes", "edges"):
         for e in getattr(circuit, section, ()):
             named += [(e.file, f"networks.{section}"), (e.types_file, f"networks.{section}")]
-    for f, key in named:
-        if f and os.path.commonpath([os.path.realpath(f), root]) != root:
-            return f, key
-    return None
+    return [(f, key) for f, key in named if f]
 
 
 class InfoHandler(_Base):
@@ -118,7 +172,7 @@ class InfoHandler(_Base):
             p = self.resolve_arg()
             if os.path.isdir(p):
                 raise PathRefused(400, f"{self.rel(p)!r} is a folder; give a config or SONATA file")
-            d = await self.run(_describe, p, self.root)
+            d = await self.run(_describe, p, self.root, self.rel(p))
         except PathRefused as e:
             return self.fail(e.status, e.message)
         except (ModelkitError, OSError) as e:
@@ -136,7 +190,7 @@ class InfoHandler(_Base):
         except (ModelkitError, OSError):
             src = None
         d["preview"] = None if src is None else {"type": src[1], "path": self.rel(src[0])}
-        self.finish(json.dumps(d, default=str))
+        self.reply(d)
 
 
 class PreviewHandler(_Base):
@@ -149,8 +203,8 @@ class PreviewHandler(_Base):
             if fmt not in ("json", "png"):
                 raise PathRefused(400, f"format must be 'json' or 'png', not {fmt!r}")
             p = self.resolve_arg()
-            limits = {k: int(self.get_argument(k, str(v))) for k, v in
-                      (("max_points", 20_000), ("max_traces", 10), ("max_frames", 2_000))}
+            limits = {k: self.bounded_int(k, *v) for k, v in PREVIEW_LIMITS.items()}
+            await self.confined(p)
             from modelkit.sonata.network import classify_h5
             kind = "simulation_config" if p.endswith(".json") else await self.run(classify_h5, p)
             src = await self.run(preview_source, p, kind)
@@ -162,6 +216,7 @@ class PreviewHandler(_Base):
             if r is None or os.path.isabs(r):
                 raise PathRefused(403, f"the output of {self.rel(p)!r} ({src[0]}) is outside the server root")
             f = self.resolve_arg(value=r)
+            await self.confined(f)
             if fmt == "png":
                 png = await self.run(preview_png, f, src[1], max_traces=limits["max_traces"])
                 self.finish(png, set_content_type="image/png")
@@ -174,7 +229,7 @@ class PreviewHandler(_Base):
         except (ModelkitError, OSError) as e:
             return self.fail(422, f"{type(e).__name__}: {e}")
         d["path"] = self.rel(f)
-        self.finish(json.dumps(d))
+        self.reply(d)
 
 
 class NotebookHandler(_Base):
@@ -183,8 +238,9 @@ class NotebookHandler(_Base):
     @tornado.web.authenticated
     async def post(self) -> None:
         try:
-            body = self.body()
-            p = self.resolve_arg(value=body.get("path"))
+            body = self.body(path=True, directory=False)
+            p = self.resolve_arg(value=body["path"])
+            await self.confined(p)
             folder = self.resolve_arg("directory", body["directory"]) if body.get("directory") is not None \
                 else os.path.dirname(p)
             if not os.path.isdir(folder):
@@ -210,7 +266,7 @@ class NotebookHandler(_Base):
         except (ModelkitError, OSError) as e:
             return self.fail(422, f"{type(e).__name__}: {e}")
         self.set_status(201)
-        self.finish(json.dumps({"path": self.rel(out), "kind": kind}))
+        self.reply({"path": self.rel(out), "kind": kind})
 
 
 class RunsHandler(_Base):
@@ -222,9 +278,11 @@ class RunsHandler(_Base):
         folder = self.settings["modelkit_runs_dir"]
         runs = await self.run(list_runs, folder)
         for r in runs:
-            r["config"] = self.rel(r.get("config"))
-            r["output_dir"] = self.rel(r.get("output_dir"))
-        self.finish(json.dumps({"runs": runs}))
+            for key in ("config", "output_dir"):
+                p, shown = r.get(key), self.rel(r.get(key))
+                # a run of the user's kernels may use files outside the root: its name alone tells them apart
+                r[key] = f"{shown}/{os.path.basename(p)}" if p and shown == OUTSIDE else shown
+        self.reply({"runs": runs})
 
 
 class TutorialsHandler(_Base):
@@ -249,7 +307,7 @@ class TutorialsHandler(_Base):
         except PermissionError as e:
             return self.fail(403, f"cannot copy the tutorials: {e}")
         names = sorted(p.name for p in Path(dest).glob("*.ipynb"))
-        self.finish(json.dumps({"folder": self.rel(dest), "notebooks": names, "copied": copied}))
+        self.reply({"folder": self.rel(dest), "notebooks": names, "copied": copied})
 
 
 def _copy_new(src: Path, dest: Path) -> list[str]:

@@ -147,7 +147,7 @@ async def test_runs_lists_a_real_simulation(jp_fetch, tmp_path: Path) -> None:
     assert run["status"] == "done" and run["kind"] == "simulate" and run["backend"] == backend
     assert run["fraction"] == 1.0 and run["t"] == run["tstop"] == 50.0
     assert run["n_spikes"] == n_spikes > 0
-    assert run["config"] == cfg  # outside the root: shown as is
+    assert run["config"] == "<outside the server root>/config.simulation.json"  # outside the root: redacted
     # a run whose process is gone is reported lost
     rs = RunStatus.start(kind="simulate", config=None, output_dir=None, tstop=10.0)
     assert rs is not None
