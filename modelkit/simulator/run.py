@@ -265,6 +265,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if output_dir is not None:
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
+    for epop in net.edges.values():  # before any backend: each would skip such edges without a word
+        epop.check_node_populations(net.nodes)
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
     target = str(cfg.target_simulator or "").lower()

@@ -20,7 +20,7 @@ import numpy as np
 from modelkit.errors import ModelkitError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
-from modelkit.sonata.edges import EdgePopulation
+from modelkit.sonata.edges import SIMULATED_EDGE_VALUES, EdgePopulation, edge_value_problem
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation
@@ -378,6 +378,42 @@ def _validate_edge_population(pop: EdgePopulation, types: TypesTable | None, nod
         except ModelkitError as e:
             out.append(_from_error(e, p))
     out += _validate_index(pop, node_sizes)
+    out += _validate_edge_values(pop, types)
+    return out
+
+
+def _validate_edge_values(pop: EdgePopulation, types: TypesTable | None) -> list[Problem]:
+    """What a run would refuse in ``syn_weight``, ``nsyns`` and ``delay`` (see
+    :func:`~modelkit.sonata.edges.check_edge_values`): group datasets read in hyperslabs, then
+    the rows of the edge-types table."""
+    out: list[Problem] = []
+    for gid, info in pop.layout.groups.items():
+        for name in SIMULATED_EDGE_VALUES:
+            if name not in info.attributes or info.size is None:
+                continue
+            where = f"/edges/{pop.name}/{gid}/{name}"
+            for sl in _chunks(info.size):
+                try:
+                    vals = pop._read_group_column(gid, name, sl)
+                except ModelkitError as e:
+                    out.append(_from_error(e, pop.path))
+                    break
+                problem = edge_value_problem(name, vals)
+                if problem is not None:
+                    expected, bad = problem
+                    out.append(Problem(pop.path, where, expected,
+                                       f"{vals[bad[:3]].tolist()} at rows {(bad[:3] + sl.start).tolist()}"))
+                    break
+    if types is not None:
+        for name in SIMULATED_EDGE_VALUES:
+            if name not in types.columns:
+                continue
+            problem = edge_value_problem(name, types.columns[name])
+            if problem is not None:
+                expected, bad = problem
+                out.append(Problem(types.path, f"column {name}", expected,
+                                   f"{types.columns[name][bad[:3]].tolist()} at edge_type_id "
+                                   f"{types.ids[bad[:3]].tolist()}"))
     return out
 
 

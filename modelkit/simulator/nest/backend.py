@@ -16,6 +16,7 @@ from modelkit.simulator.hooks import call_weight_function, get_cell_model, get_w
 from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
+from modelkit.sonata.edges import check_edge_values
 
 __all__ = ["NestBackend"]
 
@@ -344,7 +345,7 @@ class NestBackend:
             src = epop.source_ids(sel)
             tgt = epop.target_ids(sel)
             et = epop.type_ids(sel) if epop.layout.has_type_id else np.zeros(len(src), np.int64)
-            cols = {c: epop.column(c, sel) for c in per_edge}
+            cols = {c: epop.simulation_column(c, sel) for c in per_edge}
             eids = sel.flat
             if wanted is not None:
                 if src.size and src.max() >= len(wanted):
@@ -365,7 +366,9 @@ class NestBackend:
                     row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
                                            data_path=epop.path)[0])
                     for c in per_type:
-                        tcols[c] = np.broadcast_to(types.columns[c][row:row + 1], (k,))  # type: ignore[union-attr]
+                        value = types.columns[c][row:row + 1]  # type: ignore[union-attr]
+                        check_edge_values(c, value, types.path, f"column {c}, edge_type_id {t}")  # type: ignore[union-attr]
+                        tcols[c] = np.broadcast_to(value, (k,))
                 where = f"/edges/{ename} edge_type_id {t}"
                 n += self._connect_type(epop, ename, src[m], tgt[m], tcols, src_map, tgt_map, where, eids[m],
                                         type_id=int(t))
