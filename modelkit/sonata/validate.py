@@ -20,6 +20,7 @@ import numpy as np
 from modelkit.errors import ModelkitError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
+from modelkit.sonata.swc import check_swc
 from modelkit.sonata.edges import SIMULATED_EDGE_VALUES, EdgePopulation, edge_value_problem
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
@@ -534,6 +535,7 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
                 net.resolve_node_set(ref)
             except ModelkitError as e:
                 out.append(Problem(cfg.path, key, "a resolvable node set", str(e)))
+    out += _validate_morphologies(net, cfg)
     ns: NodeSets = net.node_sets
     for name in ns.names:
         for pname, pop in net.nodes.items():
@@ -542,3 +544,47 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
             except ModelkitError as e:
                 out.append(Problem(ns.path, name, f"a node set that evaluates on population {pname!r}", str(e)))
     return out
+
+
+#: model types whose cells are built from their morphology (the NEURON backend reads it with Import3d)
+MORPHOLOGY_MODEL_TYPES = ("biophysical",)
+
+
+def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | None) -> list[Problem]:
+    """The SWC files the network's biophysical cells name (``components.morphologies_dir`` + ``morphology``,
+    ``.swc`` added to a bare name, as the NEURON backend does), each parsed once by
+    :func:`~modelkit.sonata.swc.check_swc`: no NEURON needed."""
+    out: list[Problem] = []
+    if cfg is None:  # a folder of files: where the morphologies are is not known
+        return out
+    mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir", "")
+    seen: set[str] = set()
+    for pname, pop in net.nodes.items():
+        names = pop.attribute_names
+        if "morphology" not in names or "model_type" not in names:
+            continue
+        try:
+            frame = pop.get(["model_type", "morphology"])
+        except ModelkitError as e:
+            out.append(_from_error(e, pop.path))
+            continue
+        used = frame.loc[frame["model_type"].astype(str).isin(MORPHOLOGY_MODEL_TYPES), "morphology"]
+        for m in used.drop_duplicates().tolist():
+            if m is None or (isinstance(m, float) and m != m) or str(m) in ("", "None", "NULL"):
+                continue
+            path = os.path.join(mdir, str(m))
+            if not os.path.splitext(path)[1]:
+                path += ".swc"
+            if path in seen:
+                continue
+            seen.add(path)
+            if not os.path.exists(path):
+                out.append(Problem(pop.path, f"/nodes/{pname}: morphology",
+                                   "an existing morphology (components.morphologies_dir + morphology)", path))
+            elif path.lower().endswith(".swc"):
+                try:
+                    check_swc(path)
+                except ModelkitError as e:
+                    out.append(_from_error(e, path))
+    return out
+

@@ -1,0 +1,65 @@
+"""Morphologies NEURON's Import3d reads into a wrong cell (issue 15, class 2): a run refuses them before Import3d
+with a SonataFormatError naming the SWC file and the line, and ``validate`` finds them without NEURON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modelkit import validate
+from modelkit.datasets import bio_network
+from modelkit.errors import SonataFormatError
+from modelkit.simulator import simulate
+
+# lines of the ball-and-stick SWC of modelkit.datasets.bio_network (soma id 1, neurites from id 2)
+CASES = {
+    "text coordinate": (lambda rows: _set(rows, 2, 2, "abc"), "numbers"),
+    "negative radius": (lambda rows: _set(rows, 2, 5, "-2.0"), "radius >= 0"),
+    "nan coordinate": (lambda rows: _set(rows, 3, 3, "nan"), "finite y"),
+    "soma with a parent": (lambda rows: rows + ["999 1 0 0 0 8 3"], "soma sample whose parent"),
+    "unknown parent": (lambda rows: _set(rows, 3, 6, "5000"), "parent id of a sample"),
+    "duplicated id": (lambda rows: rows + [rows[3]], "unique sample ids"),
+    "cycle": (lambda rows: _set(_set(rows, 3, 6, "5"), 4, 6, "4"), "no cycles"),
+}
+
+
+def _set(rows: list[str], i: int, col: int, value: str) -> list[str]:
+    """Sample ``i`` (0 = soma) with field ``col`` replaced."""
+    rows = list(rows)
+    f = rows[i].split()
+    f[col] = value
+    rows[i] = " ".join(f)
+    return rows
+
+
+@pytest.fixture
+def small_bio(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("MODELKIT_CACHE_DIR", str(tmp_path / "cache"))  # no morphology table cached elsewhere
+    return Path(bio_network(tmp_path / "bio", n_exc=1, n_inh=0, n_input=2, tstop=10.0))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_run_and_validate_refuse_a_morphology_that_makes_a_wrong_cell(small_bio: Path, case: str) -> None:
+    swc = small_bio.parent / "components" / "morphologies" / "ballstick.swc"
+    text = swc.read_text().splitlines()
+    head, rows = text[:1], text[1:]
+    mutate, needle = CASES[case]
+    swc.write_text("\n".join(head + mutate(rows)) + "\n")
+    with pytest.raises(SonataFormatError) as ei:
+        simulate(small_bio, progress=False)
+    msg = str(ei.value)
+    assert str(swc) in msg and "line " in msg and needle in msg, msg
+    problems = [p for p in validate(small_bio) if p.path == str(swc)]
+    assert problems and needle in f"{problems[0].expected} {problems[0].found}", problems
+
+
+def test_the_intact_network_runs_and_validates(small_bio: Path) -> None:
+    assert not [p for p in validate(small_bio) if p.severity == "error"]
+    simulate(small_bio, progress=False)
+
+
+def test_validate_reports_a_missing_morphology(small_bio: Path) -> None:
+    swc = small_bio.parent / "components" / "morphologies" / "ballstick.swc"
+    swc.unlink()
+    assert [p for p in validate(small_bio) if p.found == str(swc)]
