@@ -167,3 +167,19 @@ def test_validate_reports_bad_values_of_an_edges_file_alone(tmp_path):
     cfg = _network(tmp_path, "nest")
     _set_h5(cfg, "delay", -np.inf)
     assert [p for p in validate(_h5(cfg)) if p.key == f"{EDGES}/0/delay"]
+
+
+@pytest.mark.parametrize("backend", ["nest", "neuron"])
+@pytest.mark.parametrize("value", [np.inf, np.nan, 1e300, "heavy"])
+def test_a_weight_function_giving_unusable_weights_is_an_error(tmp_path, backend, value):
+    from modelkit.errors import ConfigError
+    from modelkit.simulator import synaptic_weight
+
+    @synaptic_weight("modelkit_test_hostile")
+    def hostile(edges, sources, targets):
+        return np.full(len(edges), value, dtype=object)
+
+    cfg = _network(tmp_path, backend)
+    _set_csv(cfg, "weight_function", "modelkit_test_hostile")
+    with pytest.raises(ConfigError, match="weight_function modelkit_test_hostile"):
+        _run(cfg, backend)
