@@ -15,7 +15,7 @@ import pytest
 
 from modelkit import validate
 from modelkit.builder import NetworkBuilder
-from modelkit.errors import SonataFormatError
+from modelkit.errors import ModelkitError, SonataFormatError
 from modelkit.simulator import simulate
 
 POP_PARAMS = {"tau_m": 20.0, "V_th": -50.0, "V_reset": -70.0, "E_L": -70.0, "t_ref": 2.0}
@@ -183,3 +183,12 @@ def test_a_weight_function_giving_unusable_weights_is_an_error(tmp_path, backend
     _set_csv(cfg, "weight_function", "modelkit_test_hostile")
     with pytest.raises(ConfigError, match="weight_function modelkit_test_hostile"):
         _run(cfg, backend)
+
+
+def test_delays_below_dt_are_refused_by_nest_and_warned_by_validate(tmp_path):
+    cfg = _network(tmp_path, "nest")
+    _set_csv(cfg, "delay", "0.05")  # run.dt is 0.1 ms
+    with pytest.raises(ModelkitError, match="delay"):
+        _run(cfg, "nest")
+    warned = [p for p in validate(cfg) if p.severity == "warning" and p.key == "column delay"]
+    assert warned and "run.dt" in warned[0].expected
