@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError
+from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
 from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
@@ -136,6 +136,16 @@ def _split_populations(network: Network) -> tuple[dict[str, Selection], dict[str
                 types.add(mt)
                 built[name] = built.get(name, Selection()) | sel
     return built, sources, types
+
+
+def _check_edge_targets(network: Network, built: dict[str, Selection], backend: str) -> None:
+    """Edges onto a population of virtual nodes only would be skipped by every backend that does not
+    build such nodes (bmtk refuses them: "cannot create connections")."""
+    for ename, epop in network.edges.items():
+        if epop.size and epop.target not in built:
+            raise SonataFormatError(epop.path, f"/edges/{ename}/target_node_id attribute node_population",
+                                    f"a population with cells the {backend} backend builds (edges onto virtual "
+                                    f"nodes drive nothing)", f"{epop.target!r} (virtual nodes only)")
 
 
 #: built cells from which a run uses every free core by default. Measured with benchmarks/bench_nest.py on a
@@ -274,6 +284,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if SOURCE_MODEL_TYPES & cls.model_types:  # a backend that simulates virtual nodes (filter cells) builds them
         built = {p: built.get(p, Selection()) | sources.get(p, Selection()) for p in {**built, **sources}}
         sources = {}
+    _check_edge_targets(net, built, cls.name)
     run = cfg.run
     n_thread = threads if threads is not None else int(run.extra.get("n_thread") or _default_threads(
         sum(len(v) for v in built.values())))

@@ -192,3 +192,14 @@ def test_delays_below_dt_are_refused_by_nest_and_warned_by_validate(tmp_path):
         _run(cfg, "nest")
     warned = [p for p in validate(cfg) if p.severity == "warning" and p.key == "column delay"]
     assert warned and "run.dt" in warned[0].expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_edges_onto_virtual_nodes_only_stop_the_run(tmp_path, backend):
+    """bmtk refuses them ("consists of only virtual nodes"); every backend skipped them without a word."""
+    cfg = _network(tmp_path, backend)
+    with h5py.File(_h5(cfg), "r+") as f:
+        f[f"{EDGES}/target_node_id"].attrs["node_population"] = "ext"
+        f[f"{EDGES}/target_node_id"][...] = 0
+    with pytest.raises(SonataFormatError, match="virtual nodes only"):
+        _run(cfg, backend)
