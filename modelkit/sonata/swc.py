@@ -16,10 +16,12 @@ import numpy as np
 
 from modelkit.errors import SonataFormatError
 
-__all__ = ["read_swc_samples", "check_swc", "SWC_SOMA"]
+__all__ = ["read_swc_samples", "check_swc", "SWC_SOMA", "SWC_TYPES"]
 
 #: SWC type code of the soma
 SWC_SOMA = 1
+#: the type codes a cell is built from: soma, axon, (basal) dendrite, apical dendrite
+SWC_TYPES = (1, 2, 3, 4)
 #: a morphology larger than this (bytes) is refused before it is parsed (the largest of the corpus is 0.3 MB)
 MAX_SWC_BYTES = 256 * 1024 * 1024
 
@@ -43,7 +45,7 @@ def read_swc_samples(path: Any, data: bytes | None = None) -> np.ndarray:
     ------
     SonataFormatError
         A line (``line N``, counted from 1) without seven numbers, an id, type or parent that is not a
-        whole number, a coordinate or radius that is not finite, a negative radius.
+        whole number, a type other than 1-4, a coordinate or radius that is not finite, a negative radius.
     """
     return _parse(path, data)[0]
 
@@ -96,6 +98,10 @@ def _parse(path: Any, data: bytes | None) -> tuple[np.ndarray, np.ndarray]:
         bad = ~np.isfinite(v) | (v != np.round(v)) | (v < (-1 if col == 6 else 0))
         if bad.any():
             fail(bad, what, col)
+    kind = a[:, 1]
+    bad = ~np.isin(kind, SWC_TYPES)
+    if bad.any():  # Import3d names other codes dend_<code>, sections no biophysics file sets
+        fail(bad, "a type code of 1 soma, 2 axon, 3 dend or 4 apic", 1)
     for col, what in ((2, "a finite x (µm)"), (3, "a finite y (µm)"), (4, "a finite z (µm)")):
         bad = ~np.isfinite(a[:, col])
         if bad.any():

@@ -33,6 +33,7 @@ BAD = {
     "soma with a dendrite parent": ("6 2 -20 0 0 0.5 5", "6 1 -20 0 0 8 4", "line 7", "soma sample whose parent"),
     "soma root with a parent": ("1 1 0 0 0 8 -1", "1 1 0 0 0 8 4", None, "exactly one root"),
     "two roots": ("6 2 -20 0 0 0.5 5", "6 2 -20 0 0 0.5 -1", "line 7", "exactly one root"),
+    "custom type": ("3 3 20 0 0 1 2", "3 7 20 0 0 1 2", "line 4", "type code of 1 soma"),
     "dendrite root": ("1 1 0 0 0 8 -1", "1 3 0 0 0 8 -1", "line 2", "soma sample (type 1) as the root"),
     "cycle": ("6 2 -20 0 0 0.5 5", "6 2 -20 0 0 0.5 7\n7 2 -30 0 0 0.5 6", "line 7", "no cycles"),
 }
