@@ -63,3 +63,24 @@ def test_validate_reports_a_missing_morphology(small_bio: Path) -> None:
     swc = small_bio.parent / "components" / "morphologies" / "ballstick.swc"
     swc.unlink()
     assert [p for p in validate(small_bio) if p.found == str(swc)]
+
+
+def test_a_hoc_template_reading_a_bad_swc_is_refused_before_import3d(small_bio: Path, tmp_path: Path) -> None:
+    """A ``hoc:`` template reads its SWC with Import3d itself: the file is checked before the template runs."""
+    from modelkit.builder import NetworkBuilder
+    from test_neuron_templates import TEMPLATE
+
+    base = small_bio.parent / "components"
+    swc = base / "morphologies" / "ballstick.swc"
+    rows = swc.read_text().splitlines()
+    swc.write_text("\n".join(rows[:1] + _set(rows[1:], 2, 5, "-2.0")) + "\n")  # a negative radius
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "ballstick.hoc").write_text(TEMPLATE)
+    b = NetworkBuilder("cells")
+    b.add_nodes(N=1, model_type="biophysical", model_template="hoc:MkBallStick", morphology="ballstick.swc")
+    cfg = {"run": {"tstop": 5.0, "dt": 0.025}, "target_simulator": "NEURON",
+           "components": {"morphologies_dir": str(base / "morphologies"), "templates_dir": str(templates)},
+           "output": {"output_dir": str(tmp_path / "out")}}
+    with pytest.raises(SonataFormatError, match="radius >= 0"):
+        simulate(cfg, network=b, progress=False)
