@@ -73,7 +73,7 @@ def validate(path: Any) -> list[Problem]:
     ----------
     path : str or PathLike
         A circuit/simulation config (``.json``), a folder of SONATA files, a nodes /
-        edges / spikes / report ``.h5`` file, or a types / spikes ``.csv``.
+        edges / spikes / report ``.h5`` file, a types / spikes ``.csv``, or an ``.swc`` morphology.
 
     Returns
     -------
@@ -92,6 +92,8 @@ def validate(path: Any) -> list[Problem]:
             return _validate_config(p)
         if ext == ".csv":
             return _validate_csv(p)
+        if ext == ".swc":
+            return _validate_swc(p)
         return _validate_h5(p)
     except ModelkitError as e:  # anything not caught more precisely below
         return [_from_error(e, p)]
@@ -117,10 +119,10 @@ def _validate_csv(p: str) -> list[Problem]:
     for col in ("node_type_id", "edge_type_id"):
         if col in head.split():
             try:
-                read_types_csv(p, col)
-                return []
+                table = read_types_csv(p, col)
             except ModelkitError as e:
                 return [_from_error(e, p)]
+            return _types_value_problems(table) if col == "edge_type_id" else []
     try:
         read_spikes(p)
     except ModelkitError as e:
@@ -406,16 +408,31 @@ def _validate_edge_values(pop: EdgePopulation, types: TypesTable | None) -> list
                                        f"{vals[bad[:3]].tolist()} at rows {(bad[:3] + sl.start).tolist()}"))
                     break
     if types is not None:
-        for name in SIMULATED_EDGE_VALUES:
-            if name not in types.columns:
-                continue
-            problem = edge_value_problem(name, types.columns[name])
-            if problem is not None:
-                expected, bad = problem
-                out.append(Problem(types.path, f"column {name}", expected,
-                                   f"{types.columns[name][bad[:3]].tolist()} at edge_type_id "
-                                   f"{types.ids[bad[:3]].tolist()}"))
+        out += _types_value_problems(types)
     return out
+
+
+def _types_value_problems(types: TypesTable) -> list[Problem]:
+    """``syn_weight``, ``nsyns`` and ``delay`` of an edge-types table a run would refuse."""
+    out: list[Problem] = []
+    for name in SIMULATED_EDGE_VALUES:
+        if name not in types.columns:
+            continue
+        problem = edge_value_problem(name, types.columns[name])
+        if problem is not None:
+            expected, bad = problem
+            out.append(Problem(types.path, f"column {name}", expected,
+                               f"{types.columns[name][bad[:3]].tolist()} at edge_type_id "
+                               f"{types.ids[bad[:3]].tolist()}"))
+    return out
+
+
+def _validate_swc(p: str) -> list[Problem]:
+    try:
+        check_swc(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    return []
 
 
 def _validate_index(pop: EdgePopulation, node_sizes: dict[str, int]) -> list[Problem]:

@@ -203,3 +203,9 @@ def test_edges_onto_virtual_nodes_only_stop_the_run(tmp_path, backend):
         f[f"{EDGES}/target_node_id"][...] = 0
     with pytest.raises(SonataFormatError, match="virtual nodes only"):
         _run(cfg, backend)
+
+
+def test_validate_reports_bad_values_of_an_edge_types_csv_alone(tmp_path):
+    cfg = _network(tmp_path, "nest")
+    _set_csv(cfg, "syn_weight", "inf")
+    assert [p for p in validate(_csv(cfg)) if p.key == "column syn_weight"]

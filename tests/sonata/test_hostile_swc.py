@@ -69,3 +69,13 @@ def test_good_swc_and_every_corpus_swc_pass(tmp_path):
     assert files
     for swc in files:
         check_swc(swc)
+
+
+def test_validate_checks_an_swc_file_given_alone(tmp_path):
+    from modelkit import validate
+    f = tmp_path / "cell.swc"
+    f.write_text(GOOD)
+    assert validate(f) == []
+    f.write_text(GOOD.replace("3 3 20 0 0 1 2", "3 3 20 0 0 -1 2"))
+    (problem,) = validate(f)
+    assert problem.path == str(f) and problem.key.startswith("line 4") and "radius" in problem.expected
