@@ -303,7 +303,10 @@ class EdgePopulation(GroupedPopulation):
         if name in SIMULATED_EDGE_VALUES:
             holders = [str(g) for g, gi in self.layout.groups.items() if name in gi.attributes]
             ids = selection.flat if isinstance(selection, Selection) else None
-            check_edge_values(name, vals, self.path, self._ds_name(f"{'|'.join(holders) or '0'}/{name}"), ids)
+            if holders or self.types is None:
+                check_edge_values(name, vals, self.path, self._ds_name(f"{'|'.join(holders) or '0'}/{name}"), ids)
+            else:  # every value came from the edge-types table
+                check_edge_values(name, vals, self.types.path, f"column {name} (edges {self._ds_name('')})", ids)
         return vals
 
     def check_node_populations(self, node_populations: Iterable[str]) -> None:
