@@ -76,9 +76,10 @@ def test_a_hoc_template_reading_a_bad_swc_is_refused_before_import3d(small_bio: 
     swc.write_text("\n".join(rows[:1] + _set(rows[1:], 2, 5, "-2.0")) + "\n")  # a negative radius
     templates = tmp_path / "templates"
     templates.mkdir()
-    (templates / "ballstick.hoc").write_text(TEMPLATE)
+    # a name of its own: hoc cannot redefine the template test_neuron_templates loads in the same process
+    (templates / "hostile_ballstick.hoc").write_text(TEMPLATE.replace("MkBallStick", "MkHostileBallStick"))
     b = NetworkBuilder("cells")
-    b.add_nodes(N=1, model_type="biophysical", model_template="hoc:MkBallStick", morphology="ballstick.swc")
+    b.add_nodes(N=1, model_type="biophysical", model_template="hoc:MkHostileBallStick", morphology="ballstick.swc")
     cfg = {"run": {"tstop": 5.0, "dt": 0.025}, "target_simulator": "NEURON",
            "components": {"morphologies_dir": str(base / "morphologies"), "templates_dir": str(templates)},
            "output": {"output_dir": str(tmp_path / "out")}}
