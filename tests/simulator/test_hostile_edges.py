@@ -209,3 +209,16 @@ def test_validate_reports_bad_values_of_an_edge_types_csv_alone(tmp_path):
     cfg = _network(tmp_path, "nest")
     _set_csv(cfg, "syn_weight", "inf")
     assert [p for p in validate(_csv(cfg)) if p.key == "column syn_weight"]
+
+
+@pytest.mark.parametrize("where", ["h5", "csv"])
+def test_a_delay_whose_nest_ring_buffers_would_exhaust_memory_is_refused(tmp_path, where):
+    """NEST keeps delay / dt slots per cell: 10^8 ms at dt = 0.1 ms is 10^9 slots per cell, allocated before the
+    first step (10 cells with 10^6 ms took 1.8 GB)."""
+    cfg = _network(tmp_path, "nest")
+    if where == "h5":
+        _set_h5(cfg, "delay", 1e8)
+    else:
+        _set_csv(cfg, "delay", "1e8")
+    with pytest.raises(ModelkitError, match="ring-buffer"):
+        _run(cfg, "nest")

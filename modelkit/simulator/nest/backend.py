@@ -29,6 +29,10 @@ UNITS = {"V_m": "mV", "V_th": "mV", "I_syn": "pA", "I_syn_ex": "pA", "I_syn_in":
          "w": "pA", "ASCurrents_sum": "pA"}
 _CHUNK = 1 << 22  # edges connected per Connect call at most
 _MAX_DELAY_MODELS = 256  # synapse model copies for constant delays at most (then per-edge delay arrays)
+#: bytes of ring buffers a run's longest delay may cost: NEST keeps max_delay / dt slots per cell and input
+#: buffer (measured: 10 cells with a delay of 10^6 ms at dt = 0.1 ms took 1.8 GB), so a delay of 10^8 ms
+#: allocates terabytes before the first step
+_MAX_RING_BYTES = 2 << 30
 #: synapse models a spike generator may send through directly (others are relayed by a parrot neuron)
 _DEVICE_SYNAPSES = frozenset({"static_synapse", "static_synapse_hom_w"})
 
@@ -404,6 +408,7 @@ class NestBackend:
             if d.min() < self._options.dt - 1e-12:
                 raise ConfigError(epop.path, f"{where}: delay", f"delays >= the resolution dt = {self._options.dt} ms",
                                   f"{d.min()} ms")
+            self._check_ring_buffers(epop, where, float(d.max()))
             if d[0] == d.min() == d.max() and len(self._delay_models) < _MAX_DELAY_MODELS \
                     and src_map is not self._gen.get(epop.source):
                 # one delay for the whole edge type: a model copy with it as default, since NEST
@@ -436,6 +441,19 @@ class NestBackend:
             raise ConfigError(epop.path, where, f"synapse parameters NEST's {model} accepts",
                               f"{type(e).__name__}: {e}") from e
         return len(src)
+
+    def _check_ring_buffers(self, epop: Any, where: str, delay: float) -> None:
+        """Refuse a delay whose ring buffers (``delay / dt`` slots of 8 bytes, two buffers per cell at least)
+        would not fit in :data:`_MAX_RING_BYTES`: NEST would allocate them, or die trying, before any step."""
+        assert self._options is not None
+        cells = sum(int(np.count_nonzero(g >= 0)) for g in self._gid.values())
+        need = max(1, cells) * (delay / self._options.dt) * 16.0
+        if need > _MAX_RING_BYTES:
+            limit = _MAX_RING_BYTES / (max(1, cells) * 16.0) * self._options.dt
+            raise ConfigError(epop.path, f"{where}: delay",
+                              f"delays up to {limit:.4g} ms for {cells} cells at dt = {self._options.dt} ms "
+                              f"(NEST keeps delay / dt ring-buffer slots per cell: {need / 2**30:.3g} GiB)",
+                              f"{delay:g} ms")
 
     def _connect_relayed(self, epop: Any, src: np.ndarray, t_nest: np.ndarray, spec: dict, where: str) -> None:
         nest = self.nest
