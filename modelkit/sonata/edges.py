@@ -31,19 +31,22 @@ MAX_NSYNS = 1e6
 MAX_DELAY = 1e9
 
 #: the edge values a run turns into synapses, checked where they are read (NEST, NEURON) and by validate()
-SIMULATED_EDGE_VALUES = ("syn_weight", "nsyns", "delay")
+SIMULATED_EDGE_VALUES = ("syn_weight", "nsyns", "delay", "afferent_section_id", "afferent_section_pos", "sec_id",
+                         "sec_x")
 
 
 def edge_value_problem(name: str, values: Any) -> tuple[str, np.ndarray] | None:
     """What a run needs of an edge value column, and which values break it.
 
     NULL (NaN) is allowed for ``syn_weight`` (a weight function may give it; without one the
-    backends refuse it) and ``nsyns`` (one synapse, as in bmtk); a delay must be given.
+    backends refuse it), ``nsyns`` (one synapse, as in bmtk) and the explicit synapse location
+    (``afferent_section_id`` / ``afferent_section_pos``, bmtk's ``sec_id`` / ``sec_x``: placed by
+    ``target_sections`` instead); a delay must be given.
 
     Parameters
     ----------
     name : str
-        ``syn_weight``, ``nsyns`` or ``delay`` (other names have no rule: None).
+        A name of :data:`SIMULATED_EDGE_VALUES` (other names have no rule: None).
     values : array_like
         The values (weights in the backend's unit, synapse counts, delays in ms).
 
@@ -69,6 +72,12 @@ def edge_value_problem(name: str, values: Any) -> tuple[str, np.ndarray] | None:
         elif name == "nsyns":
             expected = f"whole synapse counts from 0 to {MAX_NSYNS:g}"
             bad_mask = ~np.isnan(a) & ~((a >= 0) & (a <= MAX_NSYNS) & (a == np.round(a)))
+        elif name in ("afferent_section_id", "sec_id"):  # NULL: the synapse is placed by target_sections
+            expected = "whole section indices >= 0"
+            bad_mask = ~np.isnan(a) & ~((a >= 0) & (a == np.round(a)))
+        elif name in ("afferent_section_pos", "sec_x"):
+            expected = "positions along the section from 0 to 1"
+            bad_mask = ~np.isnan(a) & ~((a >= 0) & (a <= 1))
         else:
             expected = f"a delay for every edge, finite, from 0 to {MAX_DELAY:g} ms"
             bad_mask = ~((a >= 0) & (a <= MAX_DELAY))
@@ -104,7 +113,7 @@ def check_edge_values(name: str, values: Any, path: Any, dataset: str, ids: Any 
     ------
     SonataFormatError
         Infinite or absurd weights, negative / fractional / absurd synapse counts, NULL, negative,
-        infinite or absurd delays.
+        infinite or absurd delays, negative or fractional section indices, positions outside [0, 1].
     """
     problem = edge_value_problem(name, values)
     if problem is None:

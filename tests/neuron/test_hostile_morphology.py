@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 from modelkit import validate
@@ -85,3 +87,22 @@ def test_a_hoc_template_reading_a_bad_swc_is_refused_before_import3d(small_bio: 
            "output": {"output_dir": str(tmp_path / "out")}}
     with pytest.raises(SonataFormatError, match="radius >= 0"):
         simulate(cfg, network=b, progress=False)
+
+
+@pytest.mark.parametrize(("name", "value", "needle"), [("afferent_section_pos", 1.5, "from 0 to 1"),
+                                                       ("afferent_section_pos", np.inf, "from 0 to 1"),
+                                                       ("afferent_section_id", -1, "section indices >= 0")])
+def test_explicit_synapse_locations_outside_the_section_are_errors(small_bio: Path, name, value, needle) -> None:
+    """An ``afferent_section_pos`` of 1.5 ended in NEURON's raw ValueError."""
+    edges = small_bio.parent / "network" / "input_bio_edges.h5"
+    with h5py.File(edges, "r+") as f:
+        pop = next(iter(f["edges"]))
+        g = f["edges"][pop]["0"]
+        n = f["edges"][pop]["source_node_id"].shape[0]
+        g.create_dataset("afferent_section_id", data=np.zeros(n, np.int64))
+        g.create_dataset("afferent_section_pos", data=np.full(n, 0.5))
+        g[name][-1] = value
+    with pytest.raises(SonataFormatError) as ei:
+        simulate(small_bio, progress=False)
+    assert str(edges) in str(ei.value) and f"/0/{name}" in str(ei.value) and needle in str(ei.value)
+    assert [p for p in validate(small_bio) if p.key.endswith(f"/0/{name}")]
