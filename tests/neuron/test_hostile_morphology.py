@@ -106,3 +106,15 @@ def test_explicit_synapse_locations_outside_the_section_are_errors(small_bio: Pa
         simulate(small_bio, progress=False)
     assert str(edges) in str(ei.value) and f"/0/{name}" in str(ei.value) and needle in str(ei.value)
     assert [p for p in validate(small_bio) if p.key.endswith(f"/0/{name}")]
+
+
+def test_a_fifo_in_place_of_the_morphology_is_refused_without_blocking(small_bio: Path) -> None:
+    import os
+
+    from modelkit.errors import ModelkitError
+    swc = small_bio.parent / "components" / "morphologies" / "ballstick.swc"
+    swc.unlink()
+    os.mkfifo(swc)
+    with pytest.raises(ModelkitError, match="regular SWC file"):
+        simulate(small_bio, progress=False)
+    assert [p for p in validate(small_bio) if p.path == str(swc) and "regular" in p.expected]

@@ -79,3 +79,13 @@ def test_validate_checks_an_swc_file_given_alone(tmp_path):
     f.write_text(GOOD.replace("3 3 20 0 0 1 2", "3 3 20 0 0 -1 2"))
     (problem,) = validate(f)
     assert problem.path == str(f) and problem.key.startswith("line 4") and "radius" in problem.expected
+
+
+def test_a_fifo_or_a_folder_is_refused_without_blocking(tmp_path):
+    import os
+    fifo = tmp_path / "cell.swc"
+    os.mkfifo(fifo)
+    with pytest.raises(SonataFormatError, match="regular SWC file"):
+        check_swc(fifo)
+    with pytest.raises(SonataFormatError, match="regular SWC file"):
+        check_swc(tmp_path)

@@ -11,6 +11,7 @@ is quadratic in the cell count because of it).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError, SonataFormatError
 from modelkit.simulator.neuron.biophysics import SECTION_TYPES
-from modelkit.sonata.swc import check_swc
+from modelkit.sonata.swc import MAX_SWC_BYTES, check_swc
 
 __all__ = ["MorphologyTable", "read_swc", "check_morphology", "segments_per_section", "table_from_sections",
            "segment_props", "Cell"]
@@ -236,6 +237,11 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
         The file would make a wrong cell although Import3d reads it (:func:`modelkit.sonata.swc.check_swc`).
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read for ever
+            raise ConfigError(path, where, "a regular SWC file", "a FIFO, device or folder")
+        if os.path.getsize(path) > MAX_SWC_BYTES:
+            raise ConfigError(path, where, f"an SWC file of at most {MAX_SWC_BYTES} bytes",
+                              f"{os.path.getsize(path)} bytes")
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError as e:
