@@ -395,7 +395,9 @@ def _validate_edge_values(pop: EdgePopulation, types: TypesTable | None) -> list
             if name not in info.attributes or info.size is None:
                 continue
             where = f"/edges/{pop.name}/{gid}/{name}"
-            for sl in _chunks(info.size):
+            # no group needs more rows than the population has edges: a declared length beyond them (a
+            # huge, never written dataset) is not read
+            for sl in _chunks(min(info.size, pop.layout.size)):
                 try:
                     vals = pop._read_group_column(gid, name, sl)
                 except ModelkitError as e:
@@ -574,9 +576,9 @@ def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | Non
     ``.swc`` added to a bare name, as the NEURON backend does), each parsed once by
     :func:`~modelkit.sonata.swc.check_swc`: no NEURON needed."""
     out: list[Problem] = []
-    if cfg is None:  # a folder of files: where the morphologies are is not known
+    mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir")
+    if not mdir:  # a folder of files, or a circuit whose simulation config says where they are: not known here
         return out
-    mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir", "")
     seen: set[str] = set()
     for pname, pop in net.nodes.items():
         names = pop.attribute_names
@@ -627,7 +629,7 @@ def _validate_delays_against_dt(net: Any, dt: float) -> list[Problem]:
                 if "delay" not in info.attributes or not info.size or (pop.path, key) in seen:
                     continue
                 seen.add((pop.path, key))
-                for sl in _chunks(info.size):
+                for sl in _chunks(min(info.size, pop.layout.size)):
                     low = short(pop._read_group_column(gid, "delay", sl))
                     if low:
                         out.append(Problem(pop.path, key, expected, f"{low} ms", "warning"))

@@ -222,3 +222,22 @@ def test_a_delay_whose_nest_ring_buffers_would_exhaust_memory_is_refused(tmp_pat
         _set_csv(cfg, "delay", "1e8")
     with pytest.raises(ModelkitError, match="ring-buffer"):
         _run(cfg, "nest")
+
+
+@pytest.mark.parametrize("name", ["nsyns", "delay"])
+def test_validate_reads_no_more_values_than_the_population_has_edges(tmp_path, name):
+    """A group column declared 10^12 long (chunked, never written: a few KB on disk) is read only as far as the
+    population's edges go (it looped over 2.5 x 10^5 chunks of fill values)."""
+    import time
+    cfg = _network(tmp_path, "nest")
+    with h5py.File(_h5(cfg), "r+") as f:
+        g = f[f"{EDGES}/0"]
+        n = f[f"{EDGES}/source_node_id"].shape[0]
+        if name in g:
+            del g[name]
+        ds = g.create_dataset(name, shape=(10**12,), maxshape=(None,), chunks=(1024,), dtype="f8")
+        ds[:n] = 1.0
+    t0 = time.perf_counter()
+    validate(cfg)
+    validate(_h5(cfg))
+    assert time.perf_counter() - t0 < 20
