@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError, UnknownModelError
+from modelkit.sonata.edges import MAX_ABS_WEIGHT
 
 __all__ = ["synaptic_weight", "cell_model", "WEIGHT_FUNCTIONS", "CELL_MODELS", "get_weight_function",
            "get_cell_model", "call_weight_function", "gaussian_ll"]
@@ -83,10 +84,19 @@ def call_weight_function(name: str, fn: Callable[..., Any], network: Any, epop: 
     edges = epop.get(None if edge_cols is None else list(edge_cols), edge_ids).reset_index(drop=True)
     src = nodes(epop.source, source_ids) if epop.source in network.nodes else None
     tgt = nodes(epop.target, target_ids)
-    w = np.asarray(fn(edges, src, tgt), dtype=float)
+    try:
+        w = np.asarray(fn(edges, src, tgt), dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(epop.path, f"{where}: weight_function {name}", "numbers (one weight per edge)",
+                          f"{type(e).__name__}: {e}") from e
     if w.shape != (len(edge_ids),):
         raise ConfigError(epop.path, f"{where}: weight_function {name}", f"{len(edge_ids)} weights",
                           f"shape {w.shape}")
+    bad = ~(np.abs(w) <= MAX_ABS_WEIGHT)  # NaN and inf too: the same bound as syn_weight in the files
+    if bad.any():
+        raise ConfigError(epop.path, f"{where}: weight_function {name}",
+                          f"finite weights with |w| <= {MAX_ABS_WEIGHT:g}",
+                          f"{w[bad][:3].tolist()} at edge ids {np.asarray(edge_ids)[bad][:3].tolist()}")
     return w
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError
+from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.errors import UnknownModelError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
@@ -184,6 +184,16 @@ def _choose_backend(net: Network, types: set[str], prefer: str | None, hint: str
         raise model_type_error(net, unknown, e) from e
 
 
+def _check_edge_targets(network: Network, built: dict[str, Selection], backend: str) -> None:
+    """Edges onto a population of virtual nodes only would be skipped by every backend that does not
+    build such nodes (bmtk refuses them: "cannot create connections")."""
+    for ename, epop in network.edges.items():
+        if epop.size and epop.target not in built:
+            raise SonataFormatError(epop.path, f"/edges/{ename}/target_node_id attribute node_population",
+                                    f"a population with cells the {backend} backend builds (edges onto virtual "
+                                    f"nodes drive nothing)", f"{epop.target!r} (virtual nodes only)")
+
+
 #: built cells from which a run uses every free core by default. Measured with benchmarks/bench_nest.py on a
 #: 2-core machine: 2 NEST threads ran point_120cells (120 cells) 0.4-1.1x as fast as 1 thread, and a
 #: 20,000-cell network with 2x10^7 edges about 2x as fast (setup 10.9 -> 7.2 s); bmtk saw the same on small
@@ -309,6 +319,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     net = _as_network(network, cfg)
     check_output_paths(cfg)  # before anything is written: outputs inside output_dir only,
     check_inputs_outside(cfg, net)  # and an output_dir that publishing cannot delete inputs from
+    for epop in net.edges.values():  # before any backend: each would skip such edges without a word
+        epop.check_node_populations(net.nodes)
     built, sources, types = _split_populations(net)
     t_load = time.perf_counter() - t0
     target = str(cfg.target_simulator or "").lower()
@@ -316,6 +328,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if SOURCE_MODEL_TYPES & cls.model_types:  # a backend that simulates virtual nodes (filter cells) builds them
         built = {p: built.get(p, Selection()) | sources.get(p, Selection()) for p in {**built, **sources}}
         sources = {}
+    _check_edge_targets(net, built, cls.name)
     run = cfg.run
     n_thread = threads if threads is not None else int(run.extra.get("n_thread") or _default_threads(
         sum(len(v) for v in built.values())))

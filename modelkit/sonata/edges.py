@@ -19,7 +19,113 @@ from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index
 from modelkit.sonata.population import GroupedPopulation, check_names
 from modelkit.sonata.selection import Selection
 
-__all__ = ["EdgePopulation", "EdgePopulationData", "write_edges"]
+__all__ = ["EdgePopulation", "EdgePopulationData", "write_edges", "check_edge_values", "edge_value_problem",
+           "SIMULATED_EDGE_VALUES"]
+
+#: |syn_weight| above which a weight is refused: 10^9 pA / nS (NEST), µS (NEURON) or mV (population models)
+#: is beyond any synapse, and such values overflow the membrane equations into inf/NaN without an error
+MAX_ABS_WEIGHT = 1e9
+#: synapses per edge: NEURON places one point process per synapse, so 10^12 would exhaust memory
+MAX_NSYNS = 1e6
+#: ms; a delay this long never arrives in any run (NEST counts delays in steps and overflows on 1e300)
+MAX_DELAY = 1e9
+
+#: the edge values a run turns into synapses, checked where they are read (NEST, NEURON) and by validate()
+SIMULATED_EDGE_VALUES = ("syn_weight", "nsyns", "delay", "afferent_section_id", "afferent_section_pos", "sec_id",
+                         "sec_x")
+
+
+def edge_value_problem(name: str, values: Any) -> tuple[str, np.ndarray] | None:
+    """What a run needs of an edge value column, and which values break it.
+
+    NULL (NaN) is allowed for ``syn_weight`` (a weight function may give it; without one the
+    backends refuse it), ``nsyns`` (one synapse, as in bmtk) and the explicit synapse location
+    (``afferent_section_id`` / ``afferent_section_pos``, bmtk's ``sec_id`` / ``sec_x``: placed by
+    ``target_sections`` instead); a delay must be given.
+
+    Parameters
+    ----------
+    name : str
+        A name of :data:`SIMULATED_EDGE_VALUES` (other names have no rule: None).
+    values : array_like
+        The values (weights in the backend's unit, synapse counts, delays in ms).
+
+    Returns
+    -------
+    (expected, bad) or None
+        What was expected, and the positions of the values that are not; None when all are fine.
+    """
+    if name not in SIMULATED_EDGE_VALUES:
+        return None
+    a = np.asarray(values)
+    if a.dtype.kind not in "biuf":
+        try:
+            a = a.astype(float)
+        except (TypeError, ValueError):
+            bad = np.flatnonzero([not _is_number(v) for v in a.ravel()])
+            return "numbers", bad
+    a = a.astype(float, copy=False).ravel()
+    with np.errstate(invalid="ignore"):
+        if name == "syn_weight":
+            expected = f"finite weights with |w| <= {MAX_ABS_WEIGHT:g}"
+            bad_mask = np.isinf(a) | (np.abs(a) > MAX_ABS_WEIGHT)
+        elif name == "nsyns":
+            expected = f"whole synapse counts from 0 to {MAX_NSYNS:g}"
+            bad_mask = ~np.isnan(a) & ~((a >= 0) & (a <= MAX_NSYNS) & (a == np.round(a)))
+        elif name in ("afferent_section_id", "sec_id"):  # NULL: the synapse is placed by target_sections
+            expected = "whole section indices >= 0"
+            bad_mask = ~np.isnan(a) & ~((a >= 0) & (a == np.round(a)))
+        elif name in ("afferent_section_pos", "sec_x"):
+            expected = "positions along the section from 0 to 1"
+            bad_mask = ~np.isnan(a) & ~((a >= 0) & (a <= 1))
+        else:
+            expected = f"a delay for every edge, finite, from 0 to {MAX_DELAY:g} ms"
+            bad_mask = ~((a >= 0) & (a <= MAX_DELAY))
+    bad = np.flatnonzero(bad_mask)
+    return (expected, bad) if bad.size else None
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def check_edge_values(name: str, values: Any, path: Any, dataset: str, ids: Any = None) -> None:
+    """Raise when an edge value column holds what no simulator can use (see :func:`edge_value_problem`).
+
+    Parameters
+    ----------
+    name : str
+        The column (``syn_weight``, ``nsyns``, ``delay``; others pass).
+    values : array_like
+        Its values.
+    path : str
+        The file they were read from (edges HDF5 or edge-types CSV).
+    dataset : str
+        Where in it (``/edges/<pop>/<group>/<name>``, or the CSV column and row).
+    ids : array_like, optional
+        Edge ids (or edge type ids) of ``values``, named in the message.
+
+    Raises
+    ------
+    SonataFormatError
+        Infinite or absurd weights, negative / fractional / absurd synapse counts, NULL, negative,
+        infinite or absurd delays, negative or fractional section indices, positions outside [0, 1].
+    """
+    problem = edge_value_problem(name, values)
+    if problem is None:
+        return
+    expected, bad = problem
+    vals = np.asarray(values).ravel()[bad[:3]].tolist()
+    found = f"{vals}"
+    if ids is not None:
+        found += f" at {'ids' if len(bad) > 1 else 'id'} {np.asarray(ids).ravel()[bad[:3]].tolist()}"
+    if len(bad) > 3:
+        found += f" ({len(bad)} values)"
+    raise SonataFormatError(path, dataset, expected, found)
 
 
 class EdgePopulation(GroupedPopulation):
@@ -192,6 +298,48 @@ class EdgePopulation(GroupedPopulation):
         if name in self._SPECIAL:
             return self._pop_array(name, rows)
         return self._column(name, rows)
+
+    def simulation_column(self, name: str, selection: Any = None) -> np.ndarray:
+        """:meth:`column` of a value a run uses, checked by :func:`check_edge_values` (NEST and NEURON read
+        ``syn_weight``, ``nsyns`` and ``delay`` through here).
+
+        Raises
+        ------
+        SonataFormatError
+            Naming the group dataset (``/edges/<pop>/<group>/<name>``) and the edge ids.
+        """
+        vals = self.column(name, selection)
+        if name in SIMULATED_EDGE_VALUES:
+            holders = [str(g) for g, gi in self.layout.groups.items() if name in gi.attributes]
+            ids = selection.flat if isinstance(selection, Selection) else None
+            if holders or self.types is None:
+                check_edge_values(name, vals, self.path, self._ds_name(f"{'|'.join(holders) or '0'}/{name}"), ids)
+            else:  # every value came from the edge-types table
+                check_edge_values(name, vals, self.types.path, f"column {name} (edges {self._ds_name('')})", ids)
+        return vals
+
+    def check_node_populations(self, node_populations: Iterable[str]) -> None:
+        """Raise unless both ends name a node population of the network (bmtk refuses such edges too;
+        a backend would skip them and their targets would never receive a spike).
+
+        Parameters
+        ----------
+        node_populations : iterable of str
+            The node populations of the network.
+
+        Raises
+        ------
+        SonataFormatError
+            Naming ``/edges/<pop>/<end>_node_id`` attribute ``node_population``.
+        """
+        known = sorted(node_populations)
+        for end, pop in (("source", self.source), ("target", self.target)):
+            where = self._ds_name(f"{end}_node_id") + " attribute node_population"
+            if pop is None:
+                raise SonataFormatError(self.path, where, "the name of the node population (string attribute)",
+                                        "absent")
+            if pop not in known:
+                raise SonataFormatError(self.path, where, f"a node population of the network ({known})", repr(pop))
 
     def _chunks(self, chunk_size: int | None = None) -> Iterator[slice]:
         n = self.size

@@ -22,6 +22,8 @@ from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
 from modelkit.sonata.fileset import recover
+from modelkit.sonata.swc import check_swc
+from modelkit.sonata.edges import SIMULATED_EDGE_VALUES, edge_value_problem
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation
@@ -73,7 +75,7 @@ def validate(path: Any) -> list[Problem]:
     ----------
     path : str or PathLike
         A circuit/simulation config (``.json``), a folder of SONATA files, a nodes /
-        edges / spikes / report ``.h5`` file, or a types / spikes ``.csv``.
+        edges / spikes / report ``.h5`` file, a types / spikes ``.csv``, or an ``.swc`` morphology.
 
     Returns
     -------
@@ -93,6 +95,8 @@ def validate(path: Any) -> list[Problem]:
             return _validate_config(p)
         if ext == ".csv":
             return _validate_csv(p)
+        if ext == ".swc":
+            return _validate_swc(p)
         return _validate_h5(p)
     except ModelkitError as e:  # anything not caught more precisely below
         return [_from_error(e, p)]
@@ -118,10 +122,10 @@ def _validate_csv(p: str) -> list[Problem]:
     for col in ("node_type_id", "edge_type_id"):
         if col in head.split():
             try:
-                read_types_csv(p, col)
-                return []
+                table = read_types_csv(p, col)
             except ModelkitError as e:
                 return [_from_error(e, p)]
+            return _types_value_problems(table) if col == "edge_type_id" else []
     try:
         read_spikes(p)
     except ModelkitError as e:
@@ -380,7 +384,60 @@ def _validate_edge_population(pop: EdgePopulation, types: TypesTable | None, nod
         except ModelkitError as e:
             out.append(_from_error(e, p))
     out += _validate_index(pop, node_sizes)
+    out += _validate_edge_values(pop, types)
     return out
+
+
+def _validate_edge_values(pop: EdgePopulation, types: TypesTable | None) -> list[Problem]:
+    """What a run would refuse in ``syn_weight``, ``nsyns`` and ``delay`` (see
+    :func:`~modelkit.sonata.edges.check_edge_values`): group datasets read in hyperslabs, then
+    the rows of the edge-types table."""
+    out: list[Problem] = []
+    for gid, info in pop.layout.groups.items():
+        for name in SIMULATED_EDGE_VALUES:
+            if name not in info.attributes or info.size is None:
+                continue
+            where = f"/edges/{pop.name}/{gid}/{name}"
+            # no group needs more rows than the population has edges: a declared length beyond them (a
+            # huge, never written dataset) is not read
+            for sl in _chunks(min(info.size, pop.layout.size)):
+                try:
+                    vals = pop._read_group_column(gid, name, sl)
+                except ModelkitError as e:
+                    out.append(_from_error(e, pop.path))
+                    break
+                problem = edge_value_problem(name, vals)
+                if problem is not None:
+                    expected, bad = problem
+                    out.append(Problem(pop.path, where, expected,
+                                       f"{vals[bad[:3]].tolist()} at rows {(bad[:3] + sl.start).tolist()}"))
+                    break
+    if types is not None:
+        out += _types_value_problems(types)
+    return out
+
+
+def _types_value_problems(types: TypesTable) -> list[Problem]:
+    """``syn_weight``, ``nsyns`` and ``delay`` of an edge-types table a run would refuse."""
+    out: list[Problem] = []
+    for name in SIMULATED_EDGE_VALUES:
+        if name not in types.columns:
+            continue
+        problem = edge_value_problem(name, types.columns[name])
+        if problem is not None:
+            expected, bad = problem
+            out.append(Problem(types.path, f"column {name}", expected,
+                               f"{types.columns[name][bad[:3]].tolist()} at edge_type_id "
+                               f"{types.ids[bad[:3]].tolist()}"))
+    return out
+
+
+def _validate_swc(p: str) -> list[Problem]:
+    try:
+        check_swc(p)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
+    return []
 
 
 def _validate_index(pop: EdgePopulation, node_sizes: dict[str, int]) -> list[Problem]:
@@ -505,6 +562,9 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
                 net.resolve_node_set(ref)
             except ModelkitError as e:
                 out.append(Problem(cfg.path, key, "a resolvable node set", str(e)))
+    out += _validate_morphologies(net, cfg)
+    if isinstance(cfg, SimulationConfig) and cfg.run.dt:
+        out += _validate_delays_against_dt(net, float(cfg.run.dt))
     ns: NodeSets = net.node_sets
     for name in ns.names:
         for pname, pop in net.nodes.items():
@@ -512,4 +572,82 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
                 ns.materialize(name, pop)
             except ModelkitError as e:
                 out.append(Problem(ns.path, name, f"a node set that evaluates on population {pname!r}", str(e)))
+    return out
+
+
+#: model types whose cells are built from their morphology (the NEURON backend reads it with Import3d)
+MORPHOLOGY_MODEL_TYPES = ("biophysical",)
+
+
+def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | None) -> list[Problem]:
+    """The SWC files the network's biophysical cells name (``components.morphologies_dir`` + ``morphology``,
+    ``.swc`` added to a bare name, as the NEURON backend does), each parsed once by
+    :func:`~modelkit.sonata.swc.check_swc`: no NEURON needed."""
+    out: list[Problem] = []
+    mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir")
+    if not mdir:  # a folder of files, or a circuit whose simulation config says where they are: not known here
+        return out
+    seen: set[str] = set()
+    for pname, pop in net.nodes.items():
+        names = pop.attribute_names
+        if "morphology" not in names or "model_type" not in names:
+            continue
+        try:
+            frame = pop.get(["model_type", "morphology"])
+        except ModelkitError as e:
+            out.append(_from_error(e, pop.path))
+            continue
+        used = frame.loc[frame["model_type"].astype(str).isin(MORPHOLOGY_MODEL_TYPES), "morphology"]
+        for m in used.drop_duplicates().tolist():
+            if m is None or (isinstance(m, float) and m != m) or str(m) in ("", "None", "NULL"):
+                continue
+            path = os.path.join(mdir, str(m))
+            if not os.path.splitext(path)[1]:
+                path += ".swc"
+            if path in seen:
+                continue
+            seen.add(path)
+            if not os.path.exists(path):
+                out.append(Problem(pop.path, f"/nodes/{pname}: morphology",
+                                   "an existing morphology (components.morphologies_dir + morphology)", path))
+            elif path.lower().endswith(".swc"):
+                try:
+                    check_swc(path)
+                except ModelkitError as e:
+                    out.append(_from_error(e, path))
+    return out
+
+
+def _validate_delays_against_dt(net: Any, dt: float) -> list[Problem]:
+    """Delays shorter than the time step (ms): NEST refuses them, NEURON and the population models
+    deliver them after one step; a warning, since which backend runs is not decided here."""
+    out: list[Problem] = []
+    seen: set[tuple[str | None, str]] = set()
+    expected = f"delays >= run.dt = {dt:g} ms (NEST refuses shorter ones; NEURON delivers them a step late)"
+
+    def short(d: Any) -> list[float]:
+        d = np.asarray(d, dtype=float)
+        with np.errstate(invalid="ignore"):
+            return d[(d >= 0) & (d < dt - 1e-12)][:3].tolist()
+
+    for pop in net.edges.values():
+        try:
+            for gid, info in pop.layout.groups.items():
+                key = f"/edges/{pop.name}/{gid}/delay"
+                if "delay" not in info.attributes or not info.size or (pop.path, key) in seen:
+                    continue
+                seen.add((pop.path, key))
+                for sl in _chunks(min(info.size, pop.layout.size)):
+                    low = short(pop._read_group_column(gid, "delay", sl))
+                    if low:
+                        out.append(Problem(pop.path, key, expected, f"{low} ms", "warning"))
+                        break
+            types = pop.types
+            if types is not None and "delay" in types.columns and (types.path, "column delay") not in seen:
+                seen.add((types.path, "column delay"))
+                low = short(types.columns["delay"])
+                if low:
+                    out.append(Problem(types.path, "column delay", expected, f"{low} ms", "warning"))
+        except (ModelkitError, TypeError, ValueError):  # unreadable values are reported by the edge checks
+            continue
     return out

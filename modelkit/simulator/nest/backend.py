@@ -17,6 +17,7 @@ from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, lega
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
+from modelkit.sonata.edges import check_edge_values
 
 __all__ = ["NestBackend"]
 
@@ -29,6 +30,10 @@ UNITS = {"V_m": "mV", "V_th": "mV", "I_syn": "pA", "I_syn_ex": "pA", "I_syn_in":
          "w": "pA", "ASCurrents_sum": "pA"}
 _CHUNK = 1 << 22  # edges connected per Connect call at most
 _MAX_DELAY_MODELS = 256  # synapse model copies for constant delays at most (then per-edge delay arrays)
+#: bytes of ring buffers a run's longest delay may cost: NEST keeps max_delay / dt slots per cell and input
+#: buffer (measured: 10 cells with a delay of 10^6 ms at dt = 0.1 ms took 1.8 GB), so a delay of 10^8 ms
+#: allocates terabytes before the first step
+_MAX_RING_BYTES = 2 << 30
 #: synapse models a spike generator may send through directly (others are relayed by a parrot neuron)
 _DEVICE_SYNAPSES = frozenset({"static_synapse", "static_synapse_hom_w"})
 
@@ -345,7 +350,7 @@ class NestBackend:
             src = epop.source_ids(sel)
             tgt = epop.target_ids(sel)
             et = epop.type_ids(sel) if epop.layout.has_type_id else np.zeros(len(src), np.int64)
-            cols = {c: epop.column(c, sel) for c in per_edge}
+            cols = {c: epop.simulation_column(c, sel) for c in per_edge}
             eids = sel.flat
             if wanted is not None:
                 if src.size and src.max() >= len(wanted):
@@ -366,7 +371,9 @@ class NestBackend:
                     row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
                                            data_path=epop.path)[0])
                     for c in per_type:
-                        tcols[c] = np.broadcast_to(types.columns[c][row:row + 1], (k,))  # type: ignore[union-attr]
+                        value = types.columns[c][row:row + 1]  # type: ignore[union-attr]
+                        check_edge_values(c, value, types.path, f"column {c}, edge_type_id {t}")  # type: ignore[union-attr]
+                        tcols[c] = np.broadcast_to(value, (k,))
                 where = f"/edges/{ename} edge_type_id {t}"
                 n += self._connect_type(epop, ename, src[m], tgt[m], tcols, src_map, tgt_map, where, eids[m],
                                         type_id=int(t))
@@ -403,6 +410,7 @@ class NestBackend:
             if d.min() < self._options.dt - 1e-12:
                 raise ConfigError(epop.path, f"{where}: delay", f"delays >= the resolution dt = {self._options.dt} ms",
                                   f"{d.min()} ms")
+            self._check_ring_buffers(epop, where, float(d.max()))
             if d[0] == d.min() == d.max() and len(self._delay_models) < _MAX_DELAY_MODELS \
                     and src_map is not self._gen.get(epop.source):
                 # one delay for the whole edge type: a model copy with it as default, since NEST
@@ -435,6 +443,19 @@ class NestBackend:
             raise ConfigError(epop.path, where, f"synapse parameters NEST's {model} accepts",
                               f"{type(e).__name__}: {e}") from e
         return len(src)
+
+    def _check_ring_buffers(self, epop: Any, where: str, delay: float) -> None:
+        """Refuse a delay whose ring buffers (``delay / dt`` slots of 8 bytes, two buffers per cell at least)
+        would not fit in :data:`_MAX_RING_BYTES`: NEST would allocate them, or die trying, before any step."""
+        assert self._options is not None
+        cells = sum(int(np.count_nonzero(g >= 0)) for g in self._gid.values())
+        need = max(1, cells) * (delay / self._options.dt) * 16.0
+        if need > _MAX_RING_BYTES:
+            limit = _MAX_RING_BYTES / (max(1, cells) * 16.0) * self._options.dt
+            raise ConfigError(epop.path, f"{where}: delay",
+                              f"delays up to {limit:.4g} ms for {cells} cells at dt = {self._options.dt} ms "
+                              f"(NEST keeps delay / dt ring-buffer slots per cell: {need / 2**30:.3g} GiB)",
+                              f"{delay:g} ms")
 
     def _connect_relayed(self, epop: Any, src: np.ndarray, t_nest: np.ndarray, spec: dict, where: str) -> None:
         nest = self.nest

@@ -17,7 +17,8 @@ from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
-from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, read_swc, segment_props, segments_per_section
+from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
+                                                  segments_per_section)
 from modelkit.simulator.neuron.recorders import CellRecorder, Sampling
 from modelkit.simulator.neuron.synapses import is_null as _null
 from modelkit.simulator.neuron.templates import template_cell
@@ -391,6 +392,7 @@ class NeuronBackend:
             if not os.path.exists(mpath):
                 raise ConfigError(mpath, f"{pop.path}: {where}: morphology",
                                   "an existing morphology (components.morphologies_dir + morphology)", "no such file")
+            check_morphology(mpath, f"{pop.path}: {where}")  # the template reads it with Import3d: no check there
         factory = template_factory(self.h, name, params, mpath, f"{pop.path}: {where}", str(tdir))
         probe = factory()
         table = template_table(self.h, probe, name, f"{pop.path}: {where}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.morphology import Cell
+from modelkit.sonata.edges import check_edge_values
 from modelkit.simulator.neuron.synapses import (edge_weights, is_null, make_synapses, parse_range, parse_sections,
                                                 segment_candidates, synapse_class, synapse_params,
                                                 synapse_settings)
@@ -55,7 +56,7 @@ def connect_edges(backend: Any, ename: str, epop: Any, comps: dict) -> int:
     et = epop.type_ids(sel) if epop.layout.has_type_id else np.zeros(len(tgt), np.int64)
     in_groups = set().union(*(gi.attributes for gi in epop.layout.groups.values()))
     types = epop.types if epop.layout.has_type_id else None
-    per_edge = {c: epop.column(c, sel)[keep] for c in _EDGE_PROPS if c in in_groups}
+    per_edge = {c: epop.simulation_column(c, sel)[keep] for c in _EDGE_PROPS if c in in_groups}
     per_type = [c for c in _EDGE_PROPS if c not in in_groups and types is not None and c in types.columns]
     src, tgt, et, eids = src[keep], tgt[keep], et[keep], eids[keep]
     if not len(tgt):
@@ -70,7 +71,10 @@ def connect_edges(backend: Any, ename: str, epop: Any, comps: dict) -> int:
         if per_type:
             row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
                                    data_path=epop.path)[0])
-            cols.update({c: types.columns[c][row:row + 1] for c in per_type})  # type: ignore[union-attr]
+            for c in per_type:
+                value = types.columns[c][row:row + 1]  # type: ignore[union-attr]
+                check_edge_values(c, value, types.path, f"column {c}, edge_type_id {t}")  # type: ignore[union-attr]
+                cols[c] = value
         k = int(np.count_nonzero(m))
         src_ids, tgt_ids = src[m], tgt[m]
         w = edge_weights(backend._network, epop, cols, src_ids, tgt_ids, eids[m], where, backend._node_frames)

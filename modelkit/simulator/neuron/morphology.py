@@ -11,15 +11,18 @@ is quadratic in the cell count because of it).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from modelkit.errors import ConfigError
+from modelkit.errors import ConfigError, SonataFormatError
 from modelkit.simulator.neuron.biophysics import SECTION_TYPES
+from modelkit.sonata.swc import MAX_SWC_BYTES, check_swc
 
-__all__ = ["MorphologyTable", "read_swc", "segments_per_section", "table_from_sections", "segment_props", "Cell"]
+__all__ = ["MorphologyTable", "read_swc", "check_morphology", "segments_per_section", "table_from_sections",
+           "segment_props", "Cell"]
 
 _TEMPLATE = """
 begintemplate ModelkitSWC
@@ -230,8 +233,15 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
     ------
     ConfigError
         The file is missing or Import3d cannot read it (``where`` names the cells).
+    SonataFormatError
+        The file would make a wrong cell although Import3d reads it (:func:`modelkit.sonata.swc.check_swc`).
     """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read for ever
+            raise ConfigError(path, where, "a regular SWC file", "a FIFO, device or folder")
+        if os.path.getsize(path) > MAX_SWC_BYTES:
+            raise ConfigError(path, where, f"an SWC file of at most {MAX_SWC_BYTES} bytes",
+                              f"{os.path.getsize(path)} bytes")
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError as e:
@@ -241,15 +251,35 @@ def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[floa
         raise ConfigError(path, where, "a readable SWC morphology", str(e)) from e
     cached = _cache_file(data)
     hit = _load_cached(cached, path)
-    if hit is not None:
+    if hit is not None:  # stored only after check_swc passed (the cache format counts the check's version)
         return hit
+    check_morphology(path, where, data)
     table, axon_diams = _import3d(h, path, where)
     _store_cached(cached, table, axon_diams)
     return table, axon_diams
 
 
-#: bump when the table layout or the way it is derived from Import3d changes
-_CACHE_FORMAT = 2
+#: bump when the table layout, the way it is derived from Import3d, or check_swc's rules change
+_CACHE_FORMAT = 3
+
+
+def check_morphology(path: str, where: str, data: bytes | None = None) -> None:
+    """:func:`~modelkit.sonata.swc.check_swc` for a file Import3d is about to read (``.swc`` only; other
+    formats are Import3d's), with ``where`` (the cells) added to the error.
+
+    Raises
+    ------
+    SonataFormatError
+        Naming the file and the line: non-numeric or infinite coordinates, negative radii, unknown or
+        repeated ids, a soma sample with a non-soma parent, several roots, cycles.
+    """
+    if not str(path).lower().endswith(".swc"):
+        return
+    try:
+        check_swc(path, data)
+    except SonataFormatError as e:
+        e.add_note(f"morphology of {where}")
+        raise
 
 
 def _cache_file(data: bytes) -> str:
