@@ -78,11 +78,12 @@ MEMORY = 4 << 30
 TIMEOUT = 60.0
 #: survey mode: append failing cases to this file (JSON lines) instead of failing
 COLLECT = os.environ.get("MODELKIT_FUZZ_COLLECT")
-SCALE = max(1, int(os.environ.get("MODELKIT_FUZZ_SCALE", "1") or 1))
+SCALE = float(os.environ.get("MODELKIT_FUZZ_SCALE", "1") or 1)
 
 
 def n(count: int) -> int:
-    return count * SCALE
+    """``count`` examples times ``MODELKIT_FUZZ_SCALE``."""
+    return max(1, round(count * SCALE))
 
 
 _14 = "bmtk/examples/bio_14cells"
@@ -244,6 +245,7 @@ class HostileTrees(Trees):
         (self.outside / "planted_spikes.h5").write_bytes(b"planted, must stay")
         (self.outside / "planted_dir").mkdir()
         (self.outside / "planted_dir" / "planted.txt").write_bytes(b"planted, must stay")
+        (self.outside / "in_spikes.csv").write_text("timestamps population node_ids\n1.0 pre 0\n2.5 pre 1\n")
         SANDBOX.update(outside=self.outside, fifo=self.fifo)
 
     @contextlib.contextmanager
@@ -319,7 +321,8 @@ def plan(m: Hostile, root: Path, out: Path) -> dict[str, Any]:
                           "path": target})
     if kind == "network" and m.file.endswith("edges.h5"):
         steps.append({"kind": "cli", "name": "plot connectivity(top)",
-                      "argv": ["plot", "connectivity", top, "-o", str(out / "conn.png"), "--dpi", "40"]})
+                      "argv": ["plot", "connectivity", top, "-o", str(out / "conn.png"), "--dpi", "40",
+                               "--group-by", "ei"]})
     if kind == "network" and m.file.endswith("nodes.h5"):
         steps.append({"kind": "cli", "name": "plot degrees(top)",
                       "argv": ["plot", "degrees", top, "-o", str(out / "deg.png"), "--dpi", "40"]})
@@ -335,12 +338,14 @@ def check(results: list[tuple], m: Hostile, root: Path, planted: dict[Path, byte
     targets = [str(root / f) for f in (m.file, *m.also)]
     bad: list[str] = []
     rcs: dict[str, int] = {}
+    errs: dict[str, str] = {}
     for status, name, info in results:
         if status in ("crash", "hang"):
             bad.append(f"{status.upper()} in {name}: {info['message']}")
         elif status == "cli":
             rc, err = info["rc"], info["stderr"]
             rcs[name] = rc
+            errs[name] = err
             if "Traceback" in err:
                 bad.append(f"{name}: Traceback (exit {rc}):\n{err[-3000:]}")
             elif rc not in (0, 1, 2):
@@ -355,7 +360,7 @@ def check(results: list[tuple], m: Hostile, root: Path, planted: dict[Path, byte
             bad.append(f"{name}: would answer 500: {info['type']}: {info['message']}\n{info.get('traceback', '')}")
     failed = [k for k in ("info(top)", "run(top)") if rcs.get(k) == 2]
     if failed and rcs.get("validate(top)") == 0 and not bad:
-        bad.append(f"{failed} failed but validate(top) exited 0 (found no error)")
+        bad.append(f"{failed} failed but validate(top) exited 0 (found no error): {errs[failed[0]][-600:]}")
     for p, before in (planted or {}).items():
         now = p.read_bytes() if p.exists() else None
         if now != before:
@@ -410,7 +415,7 @@ _CONFIG_TARGETS = {
 _INPUTS = {
     "poisson": {"input_type": "spikes", "module": "poisson", "node_set": "NS", "rates": [5.0, 10.0],
                 "times": [0.0, 5.0], "random_seed": 1},
-    "poisson_const": {"input_type": "spikes", "module": "poisson", "node_set": "NS", "frequency": 20.0,
+    "poisson_const": {"input_type": "spikes", "module": "poisson", "node_set": "NS", "rate": 20.0,
                       "start_time": 0.0, "stop_time": 10.0},
     "iclamp": {"input_type": "current_clamp", "module": "IClamp", "node_set": "NS", "amp": [0.1, 0.2],
                "delay": [1.0, 5.0], "duration": [2.0, 2.0]},
@@ -418,7 +423,7 @@ _INPUTS = {
                 "duration": 5.0},
     "spikes_csv": {"input_type": "spikes", "module": "csv", "node_set": "NS", "input_file": "SPIKES"},
 }
-_INPUT_KEYS = ("rates", "times", "amp", "delay", "duration", "frequency", "start_time", "stop_time", "node_set",
+_INPUT_KEYS = ("rates", "times", "amp", "delay", "duration", "rate", "start_time", "stop_time", "node_set",
                "input_file", "random_seed", "module", "input_type")
 _REPORT_KEYS = ("cells", "variable_name", "start_time", "end_time", "dt", "sections", "module", "enabled")
 _OUTPUT_KEYS = ("output_dir", "spikes_file", "log_file", "spikes_sort_order", "spikes_file_csv",
@@ -428,7 +433,10 @@ _OUTPUT_VALUES = ("OUTSIDE/planted_spikes.h5", "OUTSIDE/planted_dir", "/dev/null
                   "FIFO", "MODEL", "../../..", "spikes.h5/x", "a\x00b", "x" * 5000, "OUTSIDE/new/dir/spikes.h5")
 
 
-def _first_pop(scen: str) -> str:
+def _first_pop(scen: str, virtual: bool = False) -> str:
+    """A population an input or report may name (spike inputs drive virtual nodes)."""
+    if virtual:
+        return {"ten_cells": "pre", "9_cells": "excvirt", "bio_14cells": "lgn"}[scen]
     return {"ten_cells": "post", "9_cells": "cortex", "bio_14cells": "v1"}[scen]
 
 
@@ -451,7 +459,7 @@ def apply_config(path: Path, m: Hostile) -> None:
         doc["run"][key] = value
     elif section == "inputs":
         inp = {k: resolve(v) for k, v in _INPUTS[name].items()}
-        inp["node_set"] = {"population": pop}
+        inp["node_set"] = {"population": _first_pop(m.scenario, inp["input_type"] == "spikes")}
         if key is not None:
             inp[key] = value
         doc.setdefault("inputs", {})[f"fz_{name}"] = inp
@@ -469,7 +477,8 @@ def apply_config(path: Path, m: Hostile) -> None:
                 r["cells"] = "fz"
     elif section == "windows":  # an inverted time window
         a, b = value
-        doc.setdefault("inputs", {})["fz_win"] = {**_INPUTS["poisson_const"], "node_set": {"population": pop},
+        doc.setdefault("inputs", {})["fz_win"] = {**_INPUTS["poisson_const"],
+                                                  "node_set": {"population": _first_pop(m.scenario, True)},
                                                   "start_time": a, "stop_time": b}
         doc.setdefault("reports", {})
         for r in doc["reports"].values():
