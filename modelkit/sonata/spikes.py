@@ -145,11 +145,11 @@ def _read_spikes_h5(p: str) -> dict[str | None, SpikePopulation]:
         sp = h5.require_group(f, "spikes", p, "a /spikes group")
         with h5.guard(p, "/spikes", "a readable group"):
             keys = list(sp.keys())
-        if "gids" in keys and "timestamps" in keys and not isinstance(sp.get("gids"), h5py.Group):
+        if "gids" in keys and "timestamps" in keys and not isinstance(_get(sp, "gids", p), h5py.Group):
             return {None: _read_pair(p, sp, "gids", None, _sorting_of(sp, p))}
         out: dict[str | None, SpikePopulation] = {}
         for k in keys:
-            g = sp.get(k)
+            g = _get(sp, k, p)
             if not isinstance(g, h5py.Group):
                 raise SonataFormatError(p, f"/spikes/{k}", "a population group (or the legacy gids/timestamps)",
                                         type(g).__name__)
@@ -157,6 +157,13 @@ def _read_spikes_h5(p: str) -> dict[str | None, SpikePopulation]:
         return out
     finally:
         f.close()
+
+
+def _get(group: h5py.Group, name: str, p: str) -> Any:
+    """``group.get(name)``; a link that loops or cannot be followed is a SonataFormatError (h5py raises
+    RuntimeError or KeyError), not a raw traceback."""
+    with h5.guard(p, f"{group.name}/{name}", "a dataset or group (a link that resolves)"):
+        return group.get(name)
 
 
 def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:

@@ -750,9 +750,7 @@ _SUBJECTS = (None, "a" * 40 + "!", "a" * 5000, "x" * 40 + "z", "a" * 30 + " " * 
 
 def apply_regex(path: Path, m: Hostile) -> None:
     pattern, attr, subject = m.args
-    root = path
-    for _ in m.file.split("/")[:-1]:
-        root = root.parent
+    root = path.parents[len(Path(m.file).parts) - 1]
     ns = path  # node_sets.json
     doc = json.loads(ns.read_text())
     doc["recorded_cells"] = {"population": "post", attr: {"$regex": pattern}}
