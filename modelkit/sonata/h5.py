@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from modelkit.errors import ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.options import OPTIONS
+from modelkit.sonata.textfile import file_kind
 
 __all__ = [
     "open_h5",
@@ -53,13 +55,20 @@ def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
     Raises
     ------
     SonataFormatError
-        The file is missing, unreadable or not HDF5.
+        The file is missing, not a regular file (a FIFO would block the open, a device
+        never end), unreadable or not HDF5.
     """
     p = os.fspath(path)
     if not os.path.exists(p):
         raise SonataFormatError(p, None, f"an existing {kind}", "no such file")
     if os.path.isdir(p):
         raise SonataFormatError(p, None, f"a {kind}", "a directory")
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        raise SonataFormatError(p, None, f"a readable {kind}", f"{type(e).__name__}: {e}") from e
+    if not stat.S_ISREG(mode):
+        raise SonataFormatError(p, None, f"a {kind} that is a regular file", file_kind(mode))
     try:
         return h5py.File(p, "r")
     except _LOW_LEVEL as e:
