@@ -156,10 +156,11 @@ def waveform_values(waveform: Any, t: np.ndarray, base_dir: str = "", where: str
                 return np.interp(t, df["time"].to_numpy(float), df["amplitude"].to_numpy(float))
             except (OSError, KeyError, ValueError) as e:
                 raise ConfigError(path, where, "a CSV with columns time (ms) and amplitude (mA)", str(e)) from e
+        from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
+        text = read_text(path, "waveform JSON file", MAX_JSON_BYTES)  # regular file, size cap
         try:
-            with open(path, encoding="utf-8") as f:
-                waveform = json.load(f)
-        except (OSError, ValueError) as e:
+            waveform = json.loads(text)
+        except ValueError as e:
             raise ConfigError(path, where, "a waveform JSON file or CSV", str(e)) from e
     if not isinstance(waveform, dict):
         raise ConfigError(None, where, "a waveform dict, JSON file or CSV", repr(waveform))

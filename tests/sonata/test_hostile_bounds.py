@@ -298,3 +298,48 @@ def test_types_csv_that_is_dev_zero(tmp_path):
     from modelkit.sonata.types_table import read_types_csv
     with pytest.raises(SonataFormatError, match="FIFO"):
         read_types_csv(tmp_path / "fifo_types.csv", "node_type_id")
+
+
+def _in_subprocess(code: str) -> subprocess.CompletedProcess:
+    """Run python ``code`` bounded in time and memory (a blocking open fails the test by timeout)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=LIMIT_S,
+                          preexec_fn=_limit, env=env)
+
+
+def test_validate_csv_that_is_a_fifo(tmp_path):
+    fifo = tmp_path / "types.csv"
+    os.mkfifo(fifo)
+    r = modelkit("validate", fifo)
+    assert_clean_error(r, "types.csv", "FIFO")
+
+
+@pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
+def test_other_text_inputs_are_bounded(tmp_path, target):
+    """Spikes CSV, dynamics_params JSON and waveform JSON are read like configs: regular files only."""
+    if target == "fifo":
+        src = tmp_path / "fifo"
+        os.mkfifo(src)
+    else:
+        src = Path(target)
+    for name in ("spikes.csv", "params.json", "wave.json"):
+        (tmp_path / name).symlink_to(src)
+    code = f"""
+from modelkit.errors import ModelkitError
+from modelkit.sonata.spikes import read_spikes
+from modelkit.simulator.paramfiles import read_params_json
+from modelkit.simulator.electrodes import waveform_values
+import numpy as np
+calls = ((read_spikes, ({str(tmp_path / 'spikes.csv')!r},)),
+         (read_params_json, ({str(tmp_path / 'params.json')!r},)),
+         (waveform_values, ({str(tmp_path / 'wave.json')!r}, np.arange(3.0))))
+for f, args in calls:
+    try:
+        f(*args)
+    except ModelkitError as e:
+        print("OK", type(e).__name__, e)
+"""
+    r = _in_subprocess(code)
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert r.stdout.count("OK") == 3, r.stdout
+    assert "regular file" in r.stdout
