@@ -343,3 +343,24 @@ for f, args in calls:
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
     assert r.stdout.count("OK") == 3, r.stdout
     assert "regular file" in r.stdout
+
+
+@pytest.mark.parametrize("layout", ["units", "legacy"])
+def test_sparse_huge_nwb_spikes_are_refused(tmp_path, layout):
+    """NWB spike files are read through the same declared-size check as SONATA files."""
+    p = tmp_path / "spikes.nwb"
+    with h5py.File(p, "w") as f:
+        if layout == "units":
+            f.create_dataset("units/spike_times", shape=(10**12,), dtype="f8", chunks=(4096,))
+        else:
+            f.create_dataset("processing/trial_0/spike_train/0/data", shape=(10**12,), dtype="f8", chunks=(4096,))
+    r = _in_subprocess(f"""
+from modelkit.errors import SonataFormatError
+from modelkit.sonata.nwb import read_nwb_spikes
+try:
+    read_nwb_spikes({str(p)!r})
+except SonataFormatError as e:
+    print("OK", e)
+""")
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert r.stdout.startswith("OK") and "spikes.nwb" in r.stdout, r.stdout
