@@ -14,7 +14,7 @@ from typing import Any
 
 from modelkit.errors import ConfigError
 
-__all__ = ["read_text", "file_kind", "MAX_JSON_BYTES", "MAX_CSV_BYTES"]
+__all__ = ["read_text", "check_regular_file", "file_kind", "MAX_JSON_BYTES", "MAX_CSV_BYTES"]
 
 #: largest JSON config / node-sets file read (bytes); real ones are KB
 MAX_JSON_BYTES = 64 << 20
@@ -79,6 +79,38 @@ def read_text(path: Any, what: str, max_bytes: int, error: type = ConfigError) -
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise error(p, None, f"a readable UTF-8 {what}", f"{type(e).__name__}: {e}") from e
+
+
+def check_regular_file(path: Any, what: str, max_bytes: int, error: type = ConfigError) -> str:
+    """Refuse ``path`` unless it is a regular file of at most ``max_bytes``, without opening it.
+
+    For inputs handed to a reader that opens the file itself (``pandas.read_csv``): a FIFO
+    would block it, ``/dev/zero`` would feed it for ever.
+
+    Returns
+    -------
+    str
+        The path, as given (``os.fspath``).
+
+    Raises
+    ------
+    ConfigError (or ``error``)
+        Missing, a directory, not a regular file, or larger than ``max_bytes``, naming the file.
+    """
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError as e:
+        raise error(p, None, f"an existing {what}", "no such file") from e
+    except OSError as e:
+        raise error(p, None, f"a readable {what}", f"{type(e).__name__}: {e}") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise error(p, None, f"a {what} file", "a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(p, None, f"a {what} that is a regular file", file_kind(st.st_mode))
+    if st.st_size > max_bytes:
+        raise error(p, None, f"a {what} of at most {max_bytes:,} bytes", f"{st.st_size:,} bytes")
+    return p
 
 
 def file_kind(mode: int) -> str:

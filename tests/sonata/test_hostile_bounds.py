@@ -316,23 +316,26 @@ def test_validate_csv_that_is_a_fifo(tmp_path):
 
 @pytest.mark.parametrize("target", ["fifo", "/dev/zero"])
 def test_other_text_inputs_are_bounded(tmp_path, target):
-    """Spikes CSV, dynamics_params JSON and waveform JSON are read like configs: regular files only."""
+    """Spikes CSV, dynamics_params JSON, waveform JSON/CSV, rates CSV are read like configs: regular files only."""
     if target == "fifo":
         src = tmp_path / "fifo"
         os.mkfifo(src)
     else:
         src = Path(target)
-    for name in ("spikes.csv", "params.json", "wave.json"):
+    for name in ("spikes.csv", "params.json", "wave.json", "wave.csv", "rates.csv"):
         (tmp_path / name).symlink_to(src)
     code = f"""
 from modelkit.errors import ModelkitError
 from modelkit.sonata.spikes import read_spikes
 from modelkit.simulator.paramfiles import read_params_json
 from modelkit.simulator.electrodes import waveform_values
+from modelkit.simulator.population.modules import read_rates
 import numpy as np
 calls = ((read_spikes, ({str(tmp_path / 'spikes.csv')!r},)),
          (read_params_json, ({str(tmp_path / 'params.json')!r},)),
-         (waveform_values, ({str(tmp_path / 'wave.json')!r}, np.arange(3.0))))
+         (waveform_values, ({str(tmp_path / 'wave.json')!r}, np.arange(3.0))),
+         (waveform_values, ({str(tmp_path / 'wave.csv')!r}, np.arange(3.0))),
+         (read_rates, ({str(tmp_path / 'rates.csv')!r},)))
 for f, args in calls:
     try:
         f(*args)
@@ -341,7 +344,7 @@ for f, args in calls:
 """
     r = _in_subprocess(code)
     assert "Traceback" not in r.stderr, r.stderr[-3000:]
-    assert r.stdout.count("OK") == 3, r.stdout
+    assert r.stdout.count("OK") == 5, r.stdout
     assert "regular file" in r.stdout
 
 
