@@ -146,8 +146,10 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
 
 
 #: declared sizes up to this many bytes are read whatever the file stores (fill values of a small
-#: dataset cost nothing); above it, the declared size must be backed by storage in the file
-STORAGE_CHECK_BYTES = 1 << 24
+#: dataset cost nothing); above it, the declared size must be backed by storage in the file.  Kept
+#: at HDF5's compact-layout limit: a few-MB file can hold 10**4 datasets, and 10**4 unwritten ones of
+#: this size still read as well under 1 GB
+STORAGE_CHECK_BYTES = 1 << 16
 
 
 def check_storage(ds: h5py.Dataset, path: Any) -> None:

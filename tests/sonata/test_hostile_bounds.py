@@ -187,6 +187,18 @@ def test_sparse_huge_spikes_refused_by_preview(tmp_path):
     assert ei.value.dataset == "/spikes/pop/timestamps"
 
 
+def test_moderate_unwritten_dataset_is_refused(tmp_path):
+    """Not only 10**12 rows: a few-MB file can hold thousands of unwritten 1 MB columns."""
+    from modelkit.sonata import read_spikes
+    p = tmp_path / "spikes.h5"
+    with h5py.File(p, "w") as f:
+        g = f.create_group("spikes/pop")
+        g.create_dataset("timestamps", shape=(100_000,), dtype="f8", chunks=(1000,))
+        g.create_dataset("node_ids", shape=(100_000,), dtype="u8", chunks=(1000,))
+    with pytest.raises(SonataFormatError, match="0 chunks written"):
+        read_spikes(p)
+
+
 def test_partly_written_chunked_dataset_is_refused(tmp_path):
     from modelkit.sonata import read_spikes
     p = tmp_path / "spikes.h5"
