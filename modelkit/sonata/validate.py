@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from modelkit.errors import ModelkitError
+from modelkit.errors import ModelkitError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
@@ -30,6 +30,7 @@ from modelkit.sonata.nodes import NodePopulation
 from modelkit.sonata.reports import CompartmentReport, read_ecp
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.spikes import read_spikes
+from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 from modelkit.sonata.types_table import TypesTable, read_types_csv
 
 __all__ = ["Problem", "validate"]
@@ -117,8 +118,10 @@ def _validate_folder(p: str) -> list[Problem]:
 
 
 def _validate_csv(p: str) -> list[Problem]:
-    with open(p, encoding="utf-8", errors="replace") as f:
-        head = f.readline()
+    try:  # bounded read of a regular file: a FIFO would block readline, /dev/zero never end it
+        head = read_text(p, "types CSV file", MAX_CSV_BYTES, SonataFormatError).split("\n", 1)[0]
+    except ModelkitError as e:
+        return [_from_error(e, p)]
     for col in ("node_type_id", "edge_type_id"):
         if col in head.split():
             try:

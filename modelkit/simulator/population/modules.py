@@ -88,6 +88,8 @@ class RateInput(SimulatorModule):
     def _read_csv(self, sim: Any, path: str) -> pd.DataFrame:
         if not os.path.exists(path):
             raise ConfigError(sim.config.path, self._key("rates"), "an existing CSV of node_id and firing_rate", path)
+        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+        check_regular_file(path, "CSV of rates", MAX_CSV_BYTES)  # a FIFO would block read_csv
         try:
             df = pd.read_csv(path, sep=r"[\s,]+", engine="python")
         except (ValueError, OSError) as e:
@@ -293,6 +295,8 @@ def read_rates(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
     """
     p = os.fspath(path)
     if p.endswith(".csv"):
+        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+        check_regular_file(p, "rates CSV", MAX_CSV_BYTES)  # a FIFO would block read_csv
         df = pd.read_csv(p, sep=" ")
         need = {"population", "node_id", "timestamps", "firing_rates"}
         if not need <= set(df.columns):
