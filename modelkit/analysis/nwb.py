@@ -35,7 +35,8 @@ import numpy as np
 from modelkit.analysis.errors import AnalysisError
 from modelkit.analysis.spikes import SpikeTable
 from modelkit.analysis.traces import Traces
-from modelkit.sonata.h5 import check_storage
+from modelkit.errors import SonataFormatError
+from modelkit.sonata.h5 import check_storage, open_h5
 
 
 def _data(p: str, ds: Any) -> Any:
@@ -184,9 +185,9 @@ def read_nwb_traces(path: Any, name: str | None = None) -> dict[str, Traces]:
     if not os.path.isfile(p):
         raise AnalysisError(p, None, "an existing NWB file", "no such file")
     try:
-        f = h5py.File(p, "r")
-    except OSError as e:
-        raise AnalysisError(p, None, "an HDF5-based NWB file", str(e)) from e
+        f = open_h5(p, "HDF5-based NWB file")
+    except SonataFormatError as e:
+        raise AnalysisError(p, e.dataset, e.expected, e.found) from e
     out: dict[str, Traces] = {}
     with f:
         grp = f.get(f"processing/{MODULE}")

@@ -69,6 +69,8 @@ def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
         raise SonataFormatError(p, None, f"a readable {kind}", f"{type(e).__name__}: {e}") from e
     if not stat.S_ISREG(mode):
         raise SonataFormatError(p, None, f"a {kind} that is a regular file", file_kind(mode))
+    from modelkit.sonata.h5links import check_external_targets
+    check_external_targets(p)  # HDF5 would follow a link to a FIFO or device into a read that never ends
     try:
         return h5py.File(p, "r")
     except _LOW_LEVEL as e:

@@ -42,12 +42,8 @@ __all__ = ["read_nwb_spikes", "read_nwb_sweep"]
 
 
 def _open(p: str, what: str) -> h5py.File:
-    if not os.path.exists(p):
-        raise SonataFormatError(p, None, f"an existing {what}", "no such file")
-    try:
-        return h5py.File(p, "r")
-    except OSError as e:
-        raise SonataFormatError(p, None, f"an HDF5-based {what}", str(e)) from e
+    from modelkit.sonata.h5 import open_h5
+    return open_h5(p, f"HDF5-based {what}")
 
 
 def _strings(a: np.ndarray) -> np.ndarray:

@@ -172,8 +172,10 @@ def _validate_h5(p: str) -> list[Problem]:
 def _root_attr_warnings(p: str) -> list[Problem]:
     out = []
     try:
-        with h5py.File(p, "r") as f:
+        with h5.open_h5(p) as f:
             attrs = dict(f.attrs)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
     except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
         return [Problem(p, "/", "a readable HDF5 file", f"{type(e).__name__}: {e}")]
     if "magic" not in attrs:
@@ -238,7 +240,7 @@ def _validate_spikes(p: str) -> list[Problem]:
     except ModelkitError as e:
         return out + [_from_error(e, p)]
     try:
-        with h5py.File(p, "r") as f:
+        with h5.open_h5(p) as f:
             sp = f["spikes"]
             if "gids" in sp and not isinstance(sp["gids"], h5py.Group):
                 out.append(Problem(p, "/spikes/gids", "the population layout /spikes/<population>/node_ids",

@@ -37,6 +37,7 @@ import pandas as pd
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.sonata.h5 import open_h5
 from modelkit.sonata.h5 import atomic_output
 
 __all__ = ["RateInput", "PopulationRatesReport", "read_rates", "poisson_trains"]
@@ -306,7 +307,7 @@ def read_rates(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
             table = g.pivot_table(index="timestamps", columns="node_id", values="firing_rates")
             out[str(pop)] = (table.columns.to_numpy(np.int64), table.index.to_numpy(float), table.to_numpy())
         return out
-    with h5py.File(p, "r") as f:
+    with open_h5(p, "rates file") as f:
         if "rates" not in f:
             raise ConfigError(p, "/rates", "a rates group (bmtk PopNet layout)", f"groups {list(f)}")
         return {pop: (g["mapping/node_ids"][()].astype(np.int64), g["mapping/time"][()], g["data"][()])
