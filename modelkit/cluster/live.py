@@ -13,6 +13,12 @@ States of a run (:attr:`LiveRun.status`): ``"starting"`` (submitted, engine not 
 ``"running"``, then one of ``"done"``, ``"stopped"`` (:meth:`LiveRun.stop`; the engine leaves the run's
 files, log included, in ``<output_dir>.failed``), ``"failed"`` (the simulation raised, the engine died
 or the stream lost data; :attr:`LiveRun.error` says which).  Spikes received stay available in every state.
+
+A run is over for the notebook only when what the engine sent has been delivered: a listener slower than
+the engine keeps the run ``"running"`` while it drains, for as long as the stream keeps delivering, and the
+run then ends ``"done"`` with every spike.  A dead engine is reported at once; what it had sent but the
+notebook had not yet delivered is discarded and counted in ``stream.lost`` / ``stream.lost_spikes``, as is
+whatever :meth:`LiveRun.stop` leaves undelivered.
 """
 
 from __future__ import annotations
@@ -264,6 +270,10 @@ class LiveRun:
             Wait for the engine to confirm.
         timeout : float, optional
             Longest wait (s).
+
+        Spikes and frames not yet delivered are discarded from now on (a slow listener does not hold the stop
+        back) and counted in ``stream.lost``; if the engine had already finished and the notebook was still
+        draining, the run ends ``"stopped"`` too (the engine's files in ``output_dir`` are whole).
 
         Returns
         -------
