@@ -166,7 +166,7 @@ def plot(what: str, source: str, output: str, *, group_by: str | None = None, no
     group_by, nodes, population, time_range, kind, bin_ms, report, network, weight, title
         Passed to the plotting function (``time_range`` in ms).
     dpi : int
-        Resolution of raster image formats.
+        Resolution of raster image formats, in [1, 1200] dots per inch.
     overwrite : bool
         Replace an existing ``output``.
 
@@ -193,6 +193,7 @@ def plot(what: str, source: str, output: str, *, group_by: str | None = None, no
         raise ConfigError(None, "plot", f"one of {', '.join(PLOTS)}", repr(what))
     if ext not in (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".html"):
         raise ConfigError(out, "-o", "an output ending in .png, .pdf, .svg, .jpg or .html", repr(ext or output))
+    _check_plot_options(dpi=dpi, bin_ms=bin_ms, time_range=time_range, nodes=nodes)
     if os.path.exists(out) and not overwrite:
         raise OutputExistsError(f"{out}: exists; pass --overwrite to replace it")
     is_config = source.endswith(".json")
@@ -244,6 +245,26 @@ def plot(what: str, source: str, output: str, *, group_by: str | None = None, no
             os.unlink(tmp)
         raise
     return out
+
+
+def _check_plot_options(*, dpi: Any, bin_ms: Any, time_range: Any, nodes: Any) -> None:
+    """Refuse numeric plot options out of range before anything is read or drawn.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option: ``--dpi`` outside [1, MAX_DPI], ``--bin-ms`` not positive and finite
+        (the bin count over the window is bounded by the PSTH itself), ``--time`` not finite
+        with start < stop, a negative ``--nodes`` id.
+    """
+    from modelkit.errors import ConfigError
+    from modelkit.plotting._common import MAX_DPI, check_number, check_time_range
+    check_number(dpi, "--dpi", 1, MAX_DPI, integer=True)
+    check_number(bin_ms, "--bin-ms", 0.0, 1e12, lo_open=True)
+    check_time_range(time_range, "--time")
+    for n in nodes or ():
+        if not 0 <= n < 2**63:
+            raise ConfigError(None, "--nodes", "node ids in [0, 2**63)", repr(n))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,16 @@ import numpy as np
 from modelkit.analysis.errors import AnalysisError
 from modelkit.analysis.spikes import SpikeTable
 from modelkit.analysis.traces import Traces
+from modelkit.errors import SonataFormatError
+from modelkit.sonata.h5 import check_storage, open_h5
+
+
+def _data(p: str, ds: Any) -> Any:
+    """All of ``ds``, once its declared size is known to be stored in the file (a few-KB NWB
+    file may declare 10**12 unwritten values: reading them would take hours and GB)."""
+    if isinstance(ds, h5py.Dataset):
+        check_storage(ds, p)
+    return ds[()]
 
 __all__ = ["write_nwb", "read_nwb_traces"]
 
@@ -175,9 +185,9 @@ def read_nwb_traces(path: Any, name: str | None = None) -> dict[str, Traces]:
     if not os.path.isfile(p):
         raise AnalysisError(p, None, "an existing NWB file", "no such file")
     try:
-        f = h5py.File(p, "r")
-    except OSError as e:
-        raise AnalysisError(p, None, "an HDF5-based NWB file", str(e)) from e
+        f = open_h5(p, "HDF5-based NWB file")
+    except SonataFormatError as e:
+        raise AnalysisError(p, e.dataset, e.expected, e.found) from e
     out: dict[str, Traces] = {}
     with f:
         grp = f.get(f"processing/{MODULE}")
@@ -194,24 +204,24 @@ def read_nwb_traces(path: Any, name: str | None = None) -> dict[str, Traces]:
             if f"{nm}_columns" not in grp:
                 raise AnalysisError(p, key, f"the columns table of {nm} (node_id, element_id, population)", "none")
             cols = grp[f"{nm}_columns"]
-            data = np.asarray(ts["data"][()], dtype=np.float64)
+            data = np.asarray(_data(p, ts["data"]), dtype=np.float64)
             if data.ndim == 1:
                 data = data[:, None]
             unit = _s(ts["data"].attrs.get("unit", ""))
             conv = float(ts["data"].attrs.get("conversion", 1.0))
             units, scale = _FROM_SI.get(unit, (unit or None, 1.0))
             if "timestamps" in ts:
-                times = np.asarray(ts["timestamps"][()], dtype=np.float64) * 1000.0
+                times = np.asarray(_data(p, ts["timestamps"]), dtype=np.float64) * 1000.0
             else:
                 st = ts["starting_time"]
                 times = (float(st[()]) + np.arange(len(data)) / float(st.attrs["rate"])) * 1000.0
-            node_ids = np.asarray(cols["node_id"][()], dtype=np.int64)
+            node_ids = np.asarray(_data(p, cols["node_id"]), dtype=np.int64)
             if len(node_ids) != data.shape[1]:
                 raise AnalysisError(p, f"{key}/node_id", f"{data.shape[1]} entries (one per data column)",
                                     str(len(node_ids)))
-            el = np.asarray(cols["element_id"][()], dtype=np.int64) if "element_id" in cols else \
+            el = np.asarray(_data(p, cols["element_id"]), dtype=np.int64) if "element_id" in cols else \
                 np.zeros(len(node_ids), np.int64)
-            pops = [_s(x) for x in cols["population"][()]] if "population" in cols else [nm]
+            pops = [_s(x) for x in _data(p, cols["population"])] if "population" in cols else [nm]
             variable = nm[: -len(pops[0]) - 1] if pops and nm.endswith("_" + pops[0]) else nm
             out[nm] = Traces(times, data * (conv * scale), node_ids, el, pops[0] if pops else nm, units, variable, p)
     return out

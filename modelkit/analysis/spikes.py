@@ -41,6 +41,10 @@ from modelkit.analysis.spike_stats import NODE_KEYS, SpikeStatistics, as_list
 
 __all__ = ["SpikeTable"]
 
+#: most time bins of one PSTH: a tiny bin over a long window would allocate without bound
+MAX_BINS = 10**7
+#: most values (groups x bins) of one PSTH table (each value is several 8-byte arrays)
+MAX_PSTH_VALUES = 5 * 10**7
 UNNAMED = "unnamed"  #: population name given to spikes whose file names none (legacy layout, bare CSV)
 
 
@@ -688,7 +692,13 @@ class SpikeTable(SpikeStatistics):
     def _bins(self, bin_ms: float, t0: float, t1: float) -> np.ndarray:
         if not (np.isfinite(bin_ms) and bin_ms > 0):
             raise AnalysisError(self.source, "bin_ms", "a positive bin width (ms)", repr(bin_ms))
-        nb = int(np.ceil((t1 - t0) / bin_ms - 1e-9))
+        if not (np.isfinite(t0) and np.isfinite(t1)):
+            raise AnalysisError(self.source, "time window", "finite start and stop (ms)", f"{t0!r}, {t1!r}")
+        nbf = np.ceil((t1 - t0) / bin_ms - 1e-9)
+        if not nbf <= MAX_BINS:
+            raise AnalysisError(self.source, "bin_ms", f"at most {MAX_BINS:,} bins over the window "
+                                f"{t0:g}..{t1:g} ms (a bin of at least {(t1 - t0) / MAX_BINS:g} ms)", repr(bin_ms))
+        nb = int(nbf)
         edges = t0 + bin_ms * np.arange(nb + 1)
         edges[-1] = t1
         return edges
@@ -732,6 +742,9 @@ class SpikeTable(SpikeStatistics):
         b, m = self._spike_bins(edges, bin_ms)
         codes, labels = self._group_codes(as_list(by))
         g = len(labels)
+        if g * nb > MAX_PSTH_VALUES:
+            raise AnalysisError(self.source, "bin_ms", f"at most {MAX_PSTH_VALUES:,} values (groups x bins)",
+                                f"{g:,} groups x {nb:,} bins")
         u = self._universe()
         sn = u.spike_node if m is None else u.spike_node[m]
         sc = codes[sn]

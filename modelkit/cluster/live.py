@@ -13,6 +13,12 @@ States of a run (:attr:`LiveRun.status`): ``"starting"`` (submitted, engine not 
 ``"running"``, then one of ``"done"``, ``"stopped"`` (:meth:`LiveRun.stop`; the engine leaves the run's
 files, log included, in ``<output_dir>.failed``), ``"failed"`` (the simulation raised, the engine died
 or the stream lost data; :attr:`LiveRun.error` says which).  Spikes received stay available in every state.
+
+A run is over for the notebook only when what the engine sent has been delivered: a listener slower than
+the engine keeps the run ``"running"`` while it drains, for as long as the stream keeps delivering, and the
+run then ends ``"done"`` with every spike.  A dead engine is reported at once; what it had sent but the
+notebook had not yet delivered is discarded and counted in ``stream.lost`` / ``stream.lost_spikes``, as is
+whatever :meth:`LiveRun.stop` leaves undelivered.
 """
 
 from __future__ import annotations
@@ -30,8 +36,13 @@ from modelkit.runstatus import RunStatus, suppressed
 
 __all__ = ["run_on_cluster", "LiveRun", "pick_engines"]
 
-#: seconds to wait for the end-of-run message after the engine's task returned
-END_GRACE = 5.0
+#: seconds the stream may stay silent (nothing arriving, no listener busy) after the engine's task ended
+#: before its end-of-run message is given up on.  Not a grace from the end of the task: a slow client that
+#: keeps delivering keeps the wait going, however long the drain takes; once the task ended the engine has
+#: flushed its queue, so whatever it sent is already on its way and arrives without pause.
+END_QUIET = 2.0
+#: the same after the engine died: what is still queued is read out (and counted lost) without delivery
+DEAD_QUIET = 0.3
 
 
 def _engine_task(config: Any, kwargs: dict, address: str, control: str, run_id: str, hwm: int,
@@ -151,16 +162,7 @@ class LiveRun:
                 failed = None
             except Exception as e:
                 failed = _translate(e)
-            grace = 0.5 if isinstance(failed, EngineDiedError) else END_GRACE
-            self.stream.finished.wait(grace)
-            if failed is None:
-                try:
-                    if not self.stream.finished.is_set():
-                        raise StreamError(f"stream {self.run_id}: the run ended but its end-of-run message did "
-                                          f"not arrive within {grace:g} s")
-                    self.stream.check()
-                except StreamError as e:
-                    failed = e
+            failed = self._drain(failed)
             if failed is not None:
                 self._error = failed
                 self._status = "stopped" if isinstance(failed, RunStoppedError) else "failed"
@@ -175,6 +177,52 @@ class LiveRun:
                 self._record()
                 self._status_file.finish(self._status, None if self._error is None else str(self._error))
             self._done.set()
+
+    def _drain(self, failed: BaseException | None) -> BaseException | None:
+        """Wait for what the engine sent, after its task ended; the error the run ends with (None: done).
+
+        The wait lasts while the stream is alive (messages arriving or a listener busy), so a slow client
+        gets every message and then the end-of-run one; a dead engine sends nothing more, so what is queued
+        is read out at once, counted in ``stream.lost`` and the death is reported without delay.
+        """
+        stream = self.stream
+        dead = isinstance(failed, EngineDiedError)
+        if dead:
+            stream.discard()
+        quiet = DEAD_QUIET if dead else END_QUIET
+        while not stream.finished.wait(0.05):
+            if stream.idle_for() > quiet:
+                break
+        if dead:
+            return failed
+        stopped_here = stream.discarding and not isinstance(failed, RunStoppedError)
+        if failed is None:
+            try:
+                if not stream.finished.is_set():
+                    self._settle_from_result()
+                    raise StreamError(f"stream {self.run_id}: the engine finished the run but its end-of-run "
+                                      f"message did not arrive (the stream was silent for {quiet:g} s); "
+                                      f"{stream.lost} message(s), {stream.lost_spikes} spike(s) not delivered")
+                stream.check()
+            except StreamError as e:
+                if not stopped_here:
+                    return e
+                return RunStoppedError(f"run {self.run_id}: stopped on request while the notebook was still "
+                                       f"receiving; the engine had finished the run (its files are in "
+                                       f"{self.output_dir}) but {stream.lost} message(s) with "
+                                       f"{stream.lost_spikes} spike(s) were not delivered ({e})")
+        return failed
+
+    def _settle_from_result(self) -> None:
+        """Without the end-of-run message, compare what arrived with the engine's result (``n_spikes``)."""
+        sent = getattr(self._result, "n_spikes", None)
+        if not isinstance(sent, dict):
+            self.stream.lost = max(self.stream.lost, 1)  # the end-of-run message itself was not delivered
+            return
+        got = self.stream.counts
+        missing = sum(max(0, int(v) - got.get(k, 0)) for k, v in sent.items())
+        self.stream._discarded_spikes = max(self.stream._discarded_spikes, missing)
+        self.stream.lost = max(self.stream.lost, 1)  # at least the end-of-run message
 
     def _record(self) -> None:
         if self._status_file is not None:
@@ -222,6 +270,10 @@ class LiveRun:
             Wait for the engine to confirm.
         timeout : float, optional
             Longest wait (s).
+
+        Spikes and frames not yet delivered are discarded from now on (a slow listener does not hold the stop
+        back) and counted in ``stream.lost``; if the engine had already finished and the notebook was still
+        draining, the run ends ``"stopped"`` too (the engine's files in ``output_dir`` are whole).
 
         Returns
         -------

@@ -16,7 +16,12 @@ faster than the client polls are silently replaced.  Here every block is a messa
   draining makes the run fail with :class:`~modelkit.cluster.errors.StreamError` instead of losing data;
 * control: the client publishes ``stop`` (repeated until the engine answers), the sink polls for it at
   the end of every block and raises :class:`~modelkit.cluster.errors.RunStoppedError`, which aborts
-  :func:`~modelkit.simulator.simulate` within one block.
+  :func:`~modelkit.simulator.simulate` within one block;
+* nothing is dropped silently: a message is *delivered* when it is stored and every listener has seen it;
+  one that is not (a gap in the sequence, or discarded because the client stopped, closed or gave up on a
+  dead engine) counts in :attr:`SpikeStream.lost` (its spikes in :attr:`SpikeStream.lost_spikes`), and the
+  end-of-run (or error) message's totals are reconciled with what was delivered, so ``lost == 0`` only
+  when they agree exactly.
 
 Message kinds: ``hello`` (sink connected), ``spikes`` (one population of one block), ``frames`` (one
 block of a report's sampled values: traces or population rates), ``progress`` (end of
@@ -279,8 +284,12 @@ class SpikeStream:
 
     Attributes
     ----------
-    lost, duplicates : int
-        Messages missing or repeated according to the sequence numbers (0 in a healthy stream).
+    lost : int
+        Messages the engine sent that were not delivered: gaps in the sequence numbers, messages discarded
+        after :meth:`discard` / :meth:`close` / a stop request, and (once the end-of-run message arrived) any
+        shortfall against its totals.  0 only when everything the engine sent was delivered.
+    duplicates : int
+        Messages repeated according to the sequence numbers (0 in a healthy stream).
     latencies : list of float
         Seconds from the end of each block on the engine to its arrival here.
     """
@@ -293,6 +302,11 @@ class SpikeStream:
         self.hwm = hwm
         self.lost = 0
         self.duplicates = 0
+        self._discarded_spikes = 0
+        self._discarded_messages = 0
+        self._discarding = threading.Event()
+        self._busy = False  # the drain thread is inside a handler (listeners may be slow)
+        self._last_activity = time.monotonic()
         self.n_messages = 0
         self.latencies: list[float] = []
         self.hello: dict | None = None
@@ -340,14 +354,50 @@ class SpikeStream:
         return self
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop draining and release the sockets (what arrived stays available)."""
+        """Stop draining and release the sockets (what was delivered stays available).
+
+        Messages still queued are read out without being stored or delivered and count in :attr:`lost`.
+        """
+        self._discarding.set()
         self._closing.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def request_stop(self) -> None:
-        """Ask the engine to stop after its current block (``stop`` is re-sent until it answers)."""
+        """Ask the engine to stop after its current block (``stop`` is re-sent until it answers).
+
+        From now on spikes and frames are no longer delivered (see :meth:`discard`), so a slow listener does
+        not hold the stop back; the engine's final message still arrives and settles :attr:`lost`.
+        """
+        self._discarding.set()
         self._stop.set()
+
+    def discard(self) -> None:
+        """Stop delivering: spikes and frames read from now on are dropped and counted in :attr:`lost`.
+
+        Progress, end-of-run and error messages are still read, so the engine's totals still arrive.
+        """
+        self._discarding.set()
+
+    @property
+    def discarding(self) -> bool:
+        """Whether spikes and frames are being discarded (after :meth:`discard`, a stop request or close)."""
+        return self._discarding.is_set()
+
+    def idle_for(self) -> float:
+        """Seconds since the drain thread last received or finished handling a message (0 while it is
+        delivering one: a slow listener keeps the stream alive)."""
+        if self._busy:
+            return 0.0
+        return max(0.0, time.monotonic() - self._last_activity)
+
+    @property
+    def lost_spikes(self) -> int:
+        """Spikes the engine sent that were not delivered (exact once its end-of-run message arrived)."""
+        with self._lock:
+            got = sum(self._counts.values())
+        sent = None if self.last is None else sum(int(v) for v in self.last.get("n_spikes", {}).values())
+        return max(self._discarded_spikes, 0 if sent is None else sent - got)
 
     def add_listener(self, callback: Callable[[str, np.ndarray, np.ndarray], None], *, replay: bool = False) -> None:
         """Call ``callback(population, node_ids, times)`` from the stream thread for every block that arrives.
@@ -396,17 +446,34 @@ class SpikeStream:
             while not self._closing.is_set():
                 if pull.poll(50):
                     for _ in range(1000):  # drain what is there, then look at the control side
+                        if self._closing.is_set():
+                            break
                         try:
                             frames = pull.recv_multipart(zmq.NOBLOCK, copy=False)
                         except zmq.Again:
                             break
-                        self._handle(frames, time.time())
+                        self._receive(frames)
                 if self._stop.is_set() and not self.finished.is_set() and time.monotonic() - last_stop > 0.2:
                     pub.send_multipart([self.run_id.encode(), b"stop"])
                     last_stop = time.monotonic()
+            # closing: what is still queued here is read out and counted, never dropped silently
+            while True:
+                try:
+                    frames = pull.recv_multipart(zmq.NOBLOCK, copy=False)
+                except zmq.Again:
+                    break
+                self._receive(frames)
         finally:
             pull.close()
             pub.close()
+
+    def _receive(self, frames: list[Any]) -> None:
+        self._busy = True
+        try:
+            self._handle(frames, time.time())
+        finally:
+            self._last_activity = time.monotonic()
+            self._busy = False
 
     def _handle(self, frames: list[Any], arrival: float) -> None:
         try:
@@ -424,6 +491,12 @@ class SpikeStream:
         self._expected = seq + 1
         self.n_messages += 1
         kind = hdr["kind"]
+        if kind in ("spikes", "frames") and self._discarding.is_set():
+            self.lost += 1
+            self._discarded_messages += 1
+            if kind == "spikes":
+                self._discarded_spikes += int(hdr.get("n", 0))
+            return
         if kind == "spikes":
             ids = np.frombuffer(frames[1].buffer, dtype=np.dtype(hdr["ids"]))
             ts = np.frombuffer(frames[2].buffer, dtype=np.dtype(hdr["t"]))
@@ -465,8 +538,20 @@ class SpikeStream:
             self.hello = hdr
             self._t_hello = float(hdr["sent"])
         elif kind in ("end", "error"):
+            self._settle(hdr)
             self.last = hdr
             self.finished.set()
+
+    def _settle(self, last: dict) -> None:
+        """Reconcile :attr:`lost` with the engine's final totals: ``lost == 0`` only when they agree."""
+        sent_messages = int(last.get("n_messages", self._expected - 1))
+        delivered = self.n_messages - 1 - self._discarded_messages  # messages before this one, delivered
+        self.lost = max(self.lost, sent_messages - delivered)
+        sent = {k: int(v) for k, v in last.get("n_spikes", {}).items() if v}
+        with self._lock:
+            got = {k: v for k, v in self._counts.items() if v}
+        if sent != got and self.lost == 0:  # spikes missing without a missing message: still not delivered
+            self.lost = 1
 
     # ------------------------------------------------------------------ what arrived
     @property

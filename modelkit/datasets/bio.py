@@ -143,6 +143,7 @@ def bio_network(directory: Any, *, n_exc: int = 8, n_inh: int = 2, n_input: int 
                        "synaptic_models_dir": "$COMPONENTS_DIR/synaptic_models"},
         "networks": network_files(["bio", "input"], [("bio", "bio"), ("input", "bio")]),
     }
+    reported = sorted({0, 1, n_exc} & set(range(n_exc + n_inh)))  # cells of the network only
     simulation = {
         "manifest": {"$BASE_DIR": ".", "$OUTPUT_DIR": "$BASE_DIR/output", "$INPUT_DIR": "$BASE_DIR/inputs"},
         "target_simulator": "NEURON",
@@ -150,7 +151,7 @@ def bio_network(directory: Any, *, n_exc: int = 8, n_inh: int = 2, n_input: int 
         "conditions": {"celsius": 6.3, "v_init": -65.0},
         "inputs": {"input_spikes": {"input_type": "spikes", "module": "sonata",
                                     "input_file": "$INPUT_DIR/input_spikes.h5", "node_set": "input"}},
-        "reports": {"membrane_potential": {"cells": {"population": "bio", "node_id": [0, 1, n_exc]},
+        "reports": {"membrane_potential": {"cells": {"population": "bio", "node_id": reported},
                                            "variable_name": "v", "module": "membrane_report",
                                            "sections": "soma"}},
         "output": {"output_dir": "$OUTPUT_DIR", "log_file": "log.txt", "spikes_file": "spikes.h5",

@@ -33,6 +33,21 @@ def preview_source(path: str, kind: str | None) -> tuple[str, str] | None:
     return None
 
 
+#: upper bounds of the preview limits a request may ask for (a JSON preview of 10**9 points would
+#: take minutes and GB to build and send)
+MAX_POINTS = 1_000_000
+MAX_TRACES = 1_000
+MAX_FRAMES = 100_000
+MAX_DPI = 600
+
+
+def _bounded(name: str, value: Any, hi: int) -> int:
+    """``value`` as an int in [1, hi], else ValueError (the server answers 400 with the message)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [1, {hi:,}], not {value!r}")
+    return int(value)
+
+
 def _stride(n: int, limit: int) -> int:
     return max(1, math.ceil(n / max(1, limit)))
 
@@ -62,7 +77,16 @@ def preview_data(path: str, what: str, *, max_points: int = 20_000, max_traces: 
         Raster: ``{"type": "raster", "populations": [{"name", "count", "shown", "node_ids", "timestamps"}],
         "t_min", "t_max"}`` (times in ms).  Traces: ``{"type": "traces", "population", "variable", "units",
         "n_nodes", "time", "traces": [{"node_id", "element_id", "values"}]}``.
+
+    Raises
+    ------
+    ValueError
+        ``max_points`` outside [1, MAX_POINTS], ``max_traces`` outside [1, MAX_TRACES],
+        ``max_frames`` outside [1, MAX_FRAMES], or an unknown ``what``.
     """
+    max_points = _bounded("max_points", max_points, MAX_POINTS)
+    max_traces = _bounded("max_traces", max_traces, MAX_TRACES)
+    max_frames = _bounded("max_frames", max_frames, MAX_FRAMES)
     if what == "raster":
         from modelkit.sonata import read_spikes
         pops = read_spikes(path)
@@ -101,6 +125,8 @@ def preview_data(path: str, what: str, *, max_points: int = 20_000, max_traces: 
 
 def preview_png(path: str, what: str, *, max_traces: int = 10, dpi: int = 100) -> bytes:
     """The preview drawn by :func:`modelkit.plotting.plot_raster` / :func:`~modelkit.plotting.plot_traces`."""
+    max_traces = _bounded("max_traces", max_traces, MAX_TRACES)
+    dpi = _bounded("dpi", dpi, MAX_DPI)
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure

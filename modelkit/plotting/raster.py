@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import colors, new_axes, node_labels, resolve_network, where
+from modelkit.plotting._common import (
+    check_number,
+    check_time_range,
+    colors,
+    new_axes,
+    node_labels,
+    resolve_network,
+    where,
+)
 
 __all__ = ["plot_raster", "raster_data", "spike_frame", "select_spikes", "stacked_y"]
 
@@ -167,6 +175,7 @@ def raster_data(spikes: Any = None, *, config_file: Any = None, network: Any = N
     index into ``group_names`` (first-seen order) of every spike, ``offsets`` the row offset of
     each population.  Parameters as in :func:`plot_raster`.
     """
+    check_time_range(time_range)
     source = _source_of(spikes, config_file)
     df = select_spikes(spike_frame(spikes, config_file=config_file), population=population, node_ids=node_ids,
                        time_range=time_range)
@@ -257,6 +266,8 @@ def plot_raster(spikes: Any = None, *, config_file: Any = None, network: Any = N
     >>> ax = plot_raster(config_file="config.simulation.json", group_by="pop_name")  # doctest: +SKIP
     >>> ax.figure.savefig("raster.png")                                                # doctest: +SKIP
     """
+    if max_points is not None:
+        check_number(max_points, "max_points", 1, 10**12, integer=True)
     t, y, codes, groups, offsets = raster_data(spikes, config_file=config_file, network=network,
                                                group_by=group_by, population=population, node_ids=node_ids,
                                                time_range=time_range)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import colors, new_axes, resolve_network, where
+from modelkit.plotting._common import check_number, check_time_range, colors, new_axes, resolve_network, where
 
 __all__ = ["plot_rates", "rate_data", "KINDS"]
 
@@ -48,12 +48,16 @@ def rate_data(spikes: Any = None, *, config_file: Any = None, network: Any = Non
     Raises
     ------
     ConfigError
-        An unknown ``kind``.
+        An unknown ``kind``, a ``bin_ms`` that is not positive and finite, a ``time_range``
+        that is not finite with start < stop.
     AnalysisError
         See :meth:`SpikeTable.load`, :meth:`SpikeTable.rates`, :meth:`SpikeTable.psth`.
     """
     if kind not in KINDS:
         raise ConfigError(where(config_file), "kind", f"one of {', '.join(KINDS)}", repr(kind))
+    # checked before any file is read; the number of bins is bounded by SpikeTable.psth
+    check_number(bin_ms, "bin_ms", 0.0, 1e12, lo_open=True)
+    check_time_range(time_range)
     table = _table(spikes, config_file, network)
     t0, t1 = (None, None) if time_range is None else time_range
     if kind == "bar":
@@ -112,7 +116,8 @@ def plot_rates(spikes: Any = None, *, config_file: Any = None, network: Any = No
     Raises
     ------
     ConfigError
-        An unknown ``kind``.
+        An unknown ``kind``, a ``bin_ms`` that is not positive and finite, a ``time_range``
+        that is not finite with start < stop.
     AnalysisError
         No spikes; ``group_by`` not a node property; spike node ids the network lacks.
 

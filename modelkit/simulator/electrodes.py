@@ -151,15 +151,19 @@ def waveform_values(waveform: Any, t: np.ndarray, base_dir: str = "", where: str
         path = waveform if os.path.isabs(waveform) else os.path.join(base_dir, waveform)
         if path.endswith(".csv"):
             import pandas as pd
+
+            from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+            check_regular_file(path, "waveform CSV", MAX_CSV_BYTES)  # a FIFO would block read_csv
             try:
                 df = pd.read_csv(path, sep=r"[\s,]+", engine="python")
                 return np.interp(t, df["time"].to_numpy(float), df["amplitude"].to_numpy(float))
             except (OSError, KeyError, ValueError) as e:
                 raise ConfigError(path, where, "a CSV with columns time (ms) and amplitude (mA)", str(e)) from e
+        from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
+        text = read_text(path, "waveform JSON file", MAX_JSON_BYTES)  # regular file, size cap
         try:
-            with open(path, encoding="utf-8") as f:
-                waveform = json.load(f)
-        except (OSError, ValueError) as e:
+            waveform = json.loads(text)
+        except ValueError as e:
             raise ConfigError(path, where, "a waveform JSON file or CSV", str(e)) from e
     if not isinstance(waveform, dict):
         raise ConfigError(None, where, "a waveform dict, JSON file or CSV", repr(waveform))
@@ -205,6 +209,8 @@ def _read_table(path: str, columns: tuple[str, ...]) -> Any:
     import pandas as pd
     if not os.path.exists(path):
         raise ConfigError(path, None, f"an existing electrode CSV with columns {', '.join(columns)}", "no such file")
+    from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+    check_regular_file(path, "electrode CSV", MAX_CSV_BYTES)  # a FIFO would block read_csv
     try:
         df = pd.read_csv(path, sep=r"[\s,]+", engine="python")
     except (OSError, ValueError) as e:

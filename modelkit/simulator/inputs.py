@@ -146,6 +146,9 @@ class CurrentClampInput(SimulatorModule):
             if not path or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing CSV of timestamps and amps", str(path))
             import pandas as pd
+
+            from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+            check_regular_file(path, "CSV of timestamps and amps", MAX_CSV_BYTES)  # a FIFO would block read_csv
             try:
                 df = pd.read_csv(path, sep=r"\s+|,", engine="python")
                 return (df["timestamps"].to_numpy(float), df["amps"].to_numpy(float))

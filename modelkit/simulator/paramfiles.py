@@ -6,18 +6,18 @@ import json
 from functools import lru_cache
 
 from modelkit.errors import ConfigError
+from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
 
 __all__ = ["read_params_json"]
 
 
 @lru_cache(maxsize=256)
 def _read(path: str) -> dict:
+    # a regular file under the JSON size cap: a FIFO or /dev/zero would block or never end
+    text = read_text(path, "dynamics_params JSON file", MAX_JSON_BYTES)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError as e:
-        raise ConfigError(path, None, "an existing dynamics_params JSON file", "no such file") from e
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
         raise ConfigError(path, None, "a readable JSON object of parameters", f"{type(e).__name__}: {e}") from e
     if not isinstance(data, dict):
         raise ConfigError(path, None, "a JSON object of parameters", type(data).__name__)

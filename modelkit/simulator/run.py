@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -413,6 +414,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                 handler.close()
             if engine is not None:
                 engine.close()
+            # the finished frames of the traceback hold the simulator's cells, synapses and vectors (NEURON
+            # sections outlive the backend): a caller that keeps the error (pytest.raises, IPython's
+            # sys.last_traceback) would keep them in the simulator, and the next run in this process failed
+            # ("acquire_owning_identifier() called on a frozen structure") or crashed when they were collected
+            traceback.clear_frames(e.__traceback__)
             if comm.rank == 0:
                 with signals.uninterrupted():
                     failed = _fail(staging, out)

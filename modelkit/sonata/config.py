@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import ConfigError
 from modelkit.sonata.simcheck import check_simulation_values
+from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
 
 
 def _import_jsonschema() -> Any:
@@ -48,27 +49,29 @@ else:
     jsonschema = _import_jsonschema()
 
 __all__ = ["CircuitConfig", "SimulationConfig", "NodesEntry", "EdgesEntry", "RunConfig", "OutputConfig",
-           "InputSpec", "ReportSpec", "load_config", "read_json", "expand_manifest"]
+           "InputSpec", "ReportSpec", "load_config", "read_json", "expand_manifest", "MAX_JSON_BYTES",
+           "MAX_EXPANDED", "MAX_MANIFEST_DEPTH"]
 
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 #: the ``key`` of errors about the document as a whole (not a JSON object, none of the expected keys)
 TOP_LEVEL = "(top level)"
 _BUILTINS = ("configdir", "workingdir", "configfname", "date", "time", "datetime")
+#: longest text (characters) a manifest variable or a substituted config value may expand to:
+#: variables that double each other ($A = $B$B, $B = $C$C, ...) would otherwise grow as 2**depth
+MAX_EXPANDED = 1 << 16
+#: longest chain of manifest variables naming each other ($A -> $B -> ...)
+MAX_MANIFEST_DEPTH = 64
 
 
 # ------------------------------------------------------------------ json + manifest
 def read_json(path: Any, what: str = "JSON config") -> dict:
-    """Read a JSON object from a file, with errors that name the file and the position."""
+    """Read a JSON object from a file, with errors that name the file and the position.
+
+    Only a regular file of at most :data:`MAX_JSON_BYTES` is read (a FIFO or ``/dev/zero``
+    would block or never end).
+    """
     p = os.fspath(path)
-    try:
-        with open(p, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError as e:
-        raise ConfigError(p, None, f"an existing {what}", "no such file") from e
-    except IsADirectoryError as e:
-        raise ConfigError(p, None, f"a {what} file", "a directory") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(p, None, f"a readable UTF-8 {what}", f"{type(e).__name__}: {e}") from e
+    text = read_text(p, what, MAX_JSON_BYTES)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -125,7 +128,11 @@ def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> di
                 return builtins[name]
             raise ConfigError(config_path, f"manifest.${chain[-1]}" if chain else "manifest",
                               f"a defined variable (known: {sorted('$' + k for k in raw)})", f"${name}")
-        val = _VAR.sub(lambda m: resolve(m.group(1) or m.group(2), chain + (name,)), raw[name])
+        if len(chain) >= MAX_MANIFEST_DEPTH:
+            raise ConfigError(config_path, f"manifest.${chain[0]}",
+                              f"manifest variables nested at most {MAX_MANIFEST_DEPTH} deep",
+                              " -> ".join("$" + c for c in chain[:3]) + f" -> ... ({len(chain)} names)")
+        val = _bounded_sub(raw[name], lambda v: resolve(v, chain + (name,)), config_path, f"manifest.${name}")
         done[name] = val
         return val
 
@@ -135,20 +142,42 @@ def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> di
     return out
 
 
+def _bounded_sub(text: str, lookup: Any, path: str | None, key: str) -> str:
+    """``text`` with every ``$NAME`` / ``${NAME}`` replaced by ``lookup(NAME)``, refusing a result
+    over :data:`MAX_EXPANDED` characters before it is built (a value naming a long variable
+    many times would otherwise take memory proportional to their product)."""
+    parts: list[str] = []
+    size = 0
+    pos = 0
+    for m in _VAR.finditer(text):
+        rep = lookup(m.group(1) or m.group(2))
+        size += (m.start() - pos) + len(rep)
+        if size > MAX_EXPANDED:
+            raise ConfigError(path, key, f"manifest variables expanding to at most {MAX_EXPANDED:,} characters",
+                              f"more than {MAX_EXPANDED:,} after ${m.group(1) or m.group(2)}")
+        parts.append(text[pos:m.start()])
+        parts.append(rep)
+        pos = m.end()
+    parts.append(text[pos:])
+    if size + len(text) - pos > MAX_EXPANDED and len(parts) > 1:
+        raise ConfigError(path, key, f"manifest variables expanding to at most {MAX_EXPANDED:,} characters",
+                          f"{size + len(text) - pos:,} characters")
+    return "".join(parts)
+
+
 def _substitute(obj: Any, variables: dict[str, str], builtins: dict[str, str], path: str | None, key: str) -> Any:
     """Replace $VARS in every string value (never in keys)."""
     if isinstance(obj, str):
         if "$" not in obj:
             return obj
 
-        def rep(m: re.Match) -> str:
-            name = m.group(1) or m.group(2)
+        def rep(name: str) -> str:
             if "$" + name in variables:
                 return variables["$" + name]
             if name in builtins:
                 return builtins[name]
             raise ConfigError(path, key, f"a manifest variable (known: {sorted(variables)})", f"${name}")
-        return _VAR.sub(rep, obj)
+        return _bounded_sub(obj, rep, path, key)
     if isinstance(obj, dict):
         return {k: _substitute(v, variables, builtins, path, f"{key}.{k}" if key else str(k)) for k, v in obj.items()}
     if isinstance(obj, list):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from modelkit.errors import ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.options import OPTIONS
+from modelkit.sonata.textfile import file_kind
 
 __all__ = [
     "open_h5",
@@ -25,6 +27,7 @@ __all__ = [
     "has",
     "require_group",
     "require_dataset",
+    "check_storage",
     "read_ranges",
     "read_indices",
     "read_array",
@@ -52,13 +55,22 @@ def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
     Raises
     ------
     SonataFormatError
-        The file is missing, unreadable or not HDF5.
+        The file is missing, not a regular file (a FIFO would block the open, a device
+        never end), unreadable or not HDF5.
     """
     p = os.fspath(path)
     if not os.path.exists(p):
         raise SonataFormatError(p, None, f"an existing {kind}", "no such file")
     if os.path.isdir(p):
         raise SonataFormatError(p, None, f"a {kind}", "a directory")
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        raise SonataFormatError(p, None, f"a readable {kind}", f"{type(e).__name__}: {e}") from e
+    if not stat.S_ISREG(mode):
+        raise SonataFormatError(p, None, f"a {kind} that is a regular file", file_kind(mode))
+    from modelkit.sonata.h5links import check_external_targets
+    check_external_targets(p)  # HDF5 would follow a link to a FIFO or device into a read that never ends
     try:
         return h5py.File(p, "r")
     except _LOW_LEVEL as e:
@@ -131,7 +143,71 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
             raise SonataFormatError(path, full, expected, f"shape {obj.shape}")
         if length is not None and obj.shape[0] != length:
             raise SonataFormatError(path, full, expected, f"length {obj.shape[0]}")
-        return obj
+    check_storage(obj, path)
+    return obj
+
+
+#: declared sizes up to this many bytes are read whatever the file stores (fill values of a small
+#: dataset cost nothing); above it, the declared size must be backed by storage in the file.  Kept
+#: at HDF5's compact-layout limit: a few-MB file can hold 10**4 datasets, and 10**4 unwritten ones of
+#: this size still read as well under 1 GB
+STORAGE_CHECK_BYTES = 1 << 16
+
+
+def check_storage(ds: h5py.Dataset, path: Any) -> None:
+    """Refuse a dataset whose declared shape is not backed by data stored in the file.
+
+    HDF5 lets a few-KB file declare a dataset of 10**12 rows that was never written:
+    its chunks (or its contiguous block) are unallocated and every read returns the
+    fill value, so reading it, or looping over its chunks, runs for hours and fills
+    memory.  A dataset declaring more than :data:`STORAGE_CHECK_BYTES` must have
+    every chunk allocated (chunked; compressed chunks may be smaller than declared,
+    so chunks are counted, not bytes), all its bytes allocated (contiguous), and no
+    virtual or external storage (data outside this file).
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+    path : str or PathLike
+        The file, for the message.
+
+    Raises
+    ------
+    SonataFormatError
+        Names the file and dataset, the declared size (expected) and what is stored (found).
+    """
+    name = _text(ds.name)
+    with guard(path, name, "a dataset whose declared size is stored in the file"):
+        shape = ds.shape
+        if shape is None:  # null dataspace: nothing to read
+            return
+        n = 1
+        for s in shape:
+            n *= int(s)
+        itemsize = int(ds.dtype.itemsize)
+        declared = n * itemsize
+        if declared <= STORAGE_CHECK_BYTES:
+            return
+        what = f"{'x'.join(map(str, shape))} elements ({declared:,} bytes declared) stored in the file"
+        dcpl = ds.id.get_create_plist()
+        layout = dcpl.get_layout()
+        if layout == h5py.h5d.VIRTUAL:
+            raise SonataFormatError(path, name, what, "a virtual dataset (data in other files)")
+        if dcpl.get_external_count() > 0:
+            raise SonataFormatError(path, name, what, "external raw storage (data in other files)")
+        if layout == h5py.h5d.CHUNKED:
+            chunks = ds.chunks
+            need = 1
+            for s, c in zip(shape, chunks):
+                need *= -(-int(s) // int(c))
+            have = int(ds.id.get_num_chunks())
+            if have < need:
+                raise SonataFormatError(path, name, what + f" ({need:,} chunks of {chunks})",
+                                        f"{have:,} chunks written, {ds.id.get_storage_size():,} bytes")
+            return
+        stored = int(ds.id.get_storage_size())
+        if stored < declared:
+            raise SonataFormatError(path, name, what, f"{stored:,} bytes stored")
 
 
 def _describe(kind: str, ndim: int | None, length: int | None) -> str:
@@ -156,7 +232,11 @@ def _text(name: Any) -> str:
 
 
 def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarray:
-    """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays."""
+    """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays.
+
+    The declared size is checked against the stored one first (:func:`check_storage`).
+    """
+    check_storage(ds, path)
     with guard(path, ds.name):
         if h5py.check_string_dtype(ds.dtype) is not None:
             out = ds.asstr()[()] if sl is None else ds.asstr()[sl]

@@ -207,7 +207,8 @@ class Network:
         Returns
         -------
         how : str
-            ``node_sets_file``, ``population_name_fallback``, ``inline(dict)`` or ``inline(list)``.
+            ``node_sets_file``, ``population_name_fallback``, ``builtin_all`` (bmtk's ``"all"`` when the
+            node-sets file does not define it), ``inline(dict)`` or ``inline(list)``.
         selections : dict
             Population name -> Selection.
 
@@ -244,6 +245,8 @@ class Network:
             if ref in self.nodes:
                 return "population_name_fallback", {n: (p.ids() if n == ref else Selection())
                                                     for n, p in self.nodes.items()}
+            if ref == "all":  # bmtk's built-in node set (NodeSetAll): every node of every population
+                return "builtin_all", {n: p.ids() for n, p in self.nodes.items()}
             circuit = getattr(self.config, "circuit", self.config)
             pops = ", ".join(f"{n} ({os.path.basename(p.path)})" for n, p in sorted(self.nodes.items()))
             raise NodeSetError(self.path, ref or repr(ref),

@@ -28,17 +28,22 @@ import numpy as np
 
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.spikes import SpikePopulation
+from modelkit.sonata.h5 import check_storage
+
+
+def _data(p: str, ds: Any) -> Any:
+    """All of ``ds``, once its declared size is known to be stored in the file (a few-KB NWB
+    file may declare 10**12 unwritten values: reading them would take hours and GB)."""
+    if isinstance(ds, h5py.Dataset):
+        check_storage(ds, p)
+    return ds[()]
 
 __all__ = ["read_nwb_spikes", "read_nwb_sweep"]
 
 
 def _open(p: str, what: str) -> h5py.File:
-    if not os.path.exists(p):
-        raise SonataFormatError(p, None, f"an existing {what}", "no such file")
-    try:
-        return h5py.File(p, "r")
-    except OSError as e:
-        raise SonataFormatError(p, None, f"an HDF5-based {what}", str(e)) from e
+    from modelkit.sonata.h5 import open_h5
+    return open_h5(p, f"HDF5-based {what}")
 
 
 def _strings(a: np.ndarray) -> np.ndarray:
@@ -82,9 +87,9 @@ def read_nwb_spikes(path: Any, trial: str | None = None,
 
 
 def _units_table(p: str, u: h5py.Group, population: str | None) -> dict[str | None, SpikePopulation]:
-    times = np.asarray(u["spike_times"][()], dtype=np.float64) * 1000.0  # NWB stores seconds
+    times = np.asarray(_data(p, u["spike_times"]), dtype=np.float64) * 1000.0  # NWB stores seconds
     if "spike_times_index" in u:
-        ends = np.asarray(u["spike_times_index"][()], dtype=np.int64)
+        ends = np.asarray(_data(p, u["spike_times_index"]), dtype=np.int64)
     else:
         ends = np.array([len(times)], dtype=np.int64)
     if len(ends) and (ends[-1] != len(times) or (np.diff(ends) < 0).any() or ends[0] < 0):
@@ -92,9 +97,9 @@ def _units_table(p: str, u: h5py.Group, population: str | None) -> dict[str | No
                                 f"last {int(ends[-1])}")
     n_units = len(ends)
     if "node_id" in u:
-        ids = np.asarray(u["node_id"][()], dtype=np.int64)
+        ids = np.asarray(_data(p, u["node_id"]), dtype=np.int64)
     elif "id" in u:
-        ids = np.asarray(u["id"][()], dtype=np.int64)
+        ids = np.asarray(_data(p, u["id"]), dtype=np.int64)
     else:
         ids = np.arange(n_units, dtype=np.int64)
     if len(ids) != n_units:
@@ -102,7 +107,7 @@ def _units_table(p: str, u: h5py.Group, population: str | None) -> dict[str | No
                                 str(len(ids)))
     counts = np.diff(np.concatenate(([0], ends)))
     node_ids = np.repeat(ids, counts)
-    pops = _strings(u["population"][()]) if "population" in u else np.full(n_units, population, dtype=object)
+    pops = _strings(_data(p, u["population"])) if "population" in u else np.full(n_units, population, dtype=object)
     if len(pops) != n_units:
         raise SonataFormatError(p, "/units/population", f"{n_units} values", str(len(pops)))
     per_spike_pop = np.repeat(pops, counts)
@@ -133,7 +138,7 @@ def _legacy(p: str, proc: h5py.Group, trial: str | None, population: str | None
             nid = int(key)
         except ValueError as e:
             raise SonataFormatError(p, f"{grp.name}/{key}", "groups named by node id", key) from e
-        t = np.asarray(grp[key]["data"][()], dtype=np.float64)
+        t = np.asarray(_data(p, grp[key]["data"]), dtype=np.float64)
         ids.append(np.full(len(t), nid, dtype=np.int64))
         ts.append(t)
     node_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
@@ -183,7 +188,7 @@ def read_nwb_sweep(path: Any, sweep_id: Any, downsample: float | None = None,
         rate = float(ts["starting_time"].attrs["rate"]) if "starting_time" in ts else float("nan")
         if not np.isfinite(rate) or rate <= 0:
             raise SonataFormatError(p, f"{key}/starting_time", "a positive sampling rate (Hz)", str(rate))
-        amps = np.asarray(ts["data"][()], dtype=np.float64) * 1e9  # A -> nA
+        amps = np.asarray(_data(p, ts["data"]), dtype=np.float64) * 1e9  # A -> nA
     dt = 1000.0 / rate
     times = np.arange(len(amps)) * dt
     if downsample is not None and downsample > dt:

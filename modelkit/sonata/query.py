@@ -2,22 +2,29 @@
 
 A rule maps an attribute name to a value (equality), a list (any of), or one
 operator ``{"$gt"|"$lt"|"$gte"|"$lte": number}`` / ``{"$regex": pattern}``.
-``$regex`` is an unanchored search, as libsonata does.  An attribute absent
-from a population matches nothing.
+``$regex`` is an unanchored search, as libsonata does, run by RE2 (linear time in
+the text: a pattern such as ``(a+)+$`` cannot backtrack for ever) and at most
+:data:`MAX_PATTERN` characters long.  Back-references and look-arounds, which
+need backtracking, are refused.  An attribute absent from a population matches
+nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import re2
 
-__all__ = ["OPERATORS", "rule_mask", "check_rule_value"]
+__all__ = ["OPERATORS", "MAX_PATTERN", "rule_mask", "check_rule_value", "compile_regex"]
 
 OPERATORS = ("$gt", "$lt", "$gte", "$lte", "$regex")
+#: longest ``$regex`` pattern accepted, in characters
+MAX_PATTERN = 1000
+#: RE2's memory budget for one compiled pattern (bytes): a pattern whose automaton needs more is refused
+_RE2_MAX_MEM = 32 << 20
 _CMP: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
     "$gt": np.greater, "$lt": np.less, "$gte": np.greater_equal, "$lte": np.less_equal,
 }
@@ -37,9 +44,9 @@ def check_rule_value(value: Any) -> str | None:
             if not isinstance(arg, str):
                 return "a string pattern for $regex"
             try:
-                re.compile(arg)
-            except re.error as e:
-                return f"a valid regular expression ({e})"
+                compile_regex(arg)
+            except ValueError as e:
+                return str(e)
         elif isinstance(arg, bool) or not isinstance(arg, (int, float)):
             return f"a number for {op}"
         elif isinstance(arg, int) and not -1e308 < arg < 1e308:
@@ -53,6 +60,39 @@ def check_rule_value(value: Any) -> str | None:
     if not isinstance(value, (int, float, str, bool)):
         return "a number, string or boolean"
     return None
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile a user ``$regex`` with RE2, whose matching time is linear in the text.
+
+    Parameters
+    ----------
+    pattern : str
+        At most :data:`MAX_PATTERN` characters, RE2 syntax (Python's ``re`` without
+        back-references and look-arounds).
+
+    Returns
+    -------
+    re2 pattern object
+        With ``.search(text)``.
+
+    Raises
+    ------
+    ValueError
+        Too long, invalid, or needing a backtracking engine; the message says which
+        (callers turn it into a NodeSetError / SelectionError naming the file and key).
+    """
+    if len(pattern) > MAX_PATTERN:
+        raise ValueError(f"a $regex pattern of at most {MAX_PATTERN} characters (found {len(pattern)})")
+    opts = re2.Options()
+    opts.log_errors = False  # RE2 would print every rejected pattern on stderr
+    opts.max_mem = _RE2_MAX_MEM
+    try:
+        return re2.compile(pattern, opts)
+    except re2.error as e:
+        msg = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"a valid regular expression without back-references or look-arounds "
+                         f"(RE2 syntax: {msg})") from e
 
 
 def _numeric_view(col: np.ndarray) -> np.ndarray:
@@ -89,7 +129,8 @@ def rule_mask(col: np.ndarray, value: Any) -> np.ndarray:
             isstr = s.map(lambda x: isinstance(x, str)).to_numpy(dtype=bool)
             out = np.zeros(len(col), dtype=bool)
             if isstr.any():
-                out[isstr] = s[isstr].astype(str).str.contains(arg, regex=True).to_numpy(dtype=bool)
+                search = compile_regex(arg).search
+                out[isstr] = [search(v) is not None for v in col[isstr]]
             return out
         num = _numeric_view(col)
         with np.errstate(invalid="ignore"):

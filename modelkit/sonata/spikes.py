@@ -20,6 +20,7 @@ import pandas as pd
 
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
+from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 from modelkit.sonata.types_table import tokenize_line
 
 __all__ = ["SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "sort_spikes"]
@@ -167,13 +168,9 @@ def _get(group: h5py.Group, name: str, p: str) -> Any:
 
 
 def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:
-    try:
-        with open(p, encoding="utf-8") as fh:
-            lines = [(n, ln) for n, ln in enumerate(fh.read().splitlines(), start=1) if ln.strip()]
-    except FileNotFoundError as e:
-        raise SonataFormatError(p, None, "an existing spikes CSV file", "no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise SonataFormatError(p, None, "a readable spikes CSV file", f"{type(e).__name__}: {e}") from e
+    # a regular file under a size cap: a FIFO or /dev/zero would block or never end
+    text = read_text(p, "spikes CSV file", MAX_CSV_BYTES, SonataFormatError)
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip()]
     if not lines:
         return {}
     rows = []

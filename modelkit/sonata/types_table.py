@@ -17,6 +17,7 @@ import pandas as pd
 
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import atomic_output
+from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 
 __all__ = ["TypesTable", "read_types_csv", "write_types_csv", "NULL_TOKENS", "tokenize_line"]
 
@@ -172,13 +173,7 @@ def read_types_csv(path: Any, id_column: str) -> TypesTable:
         Missing file, missing id column, ragged rows, non-integer or duplicate ids.
     """
     p = os.fspath(path)
-    try:
-        with open(p, encoding="utf-8", newline="") as f:
-            text = f.read()
-    except FileNotFoundError as e:
-        raise SonataFormatError(p, None, "an existing types CSV file", "no such file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise SonataFormatError(p, None, "a readable UTF-8 types CSV file", f"{type(e).__name__}: {e}") from e
+    text = read_text(p, "types CSV file", MAX_CSV_BYTES, SonataFormatError)
     if "\x00" in text:
         raise SonataFormatError(p, None, "a text CSV file", "NUL bytes (binary content)")
     rows: list[list[str]] = []

@@ -17,7 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from modelkit.errors import ModelkitError
+from modelkit.errors import ModelkitError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
@@ -30,6 +30,7 @@ from modelkit.sonata.nodes import NodePopulation
 from modelkit.sonata.reports import CompartmentReport, read_ecp
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.spikes import read_spikes
+from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 from modelkit.sonata.types_table import TypesTable, read_types_csv
 
 __all__ = ["Problem", "validate"]
@@ -117,8 +118,10 @@ def _validate_folder(p: str) -> list[Problem]:
 
 
 def _validate_csv(p: str) -> list[Problem]:
-    with open(p, encoding="utf-8", errors="replace") as f:
-        head = f.readline()
+    try:  # bounded read of a regular file: a FIFO would block readline, /dev/zero never end it
+        head = read_text(p, "types CSV file", MAX_CSV_BYTES, SonataFormatError).split("\n", 1)[0]
+    except ModelkitError as e:
+        return [_from_error(e, p)]
     for col in ("node_type_id", "edge_type_id"):
         if col in head.split():
             try:
@@ -169,8 +172,10 @@ def _validate_h5(p: str) -> list[Problem]:
 def _root_attr_warnings(p: str) -> list[Problem]:
     out = []
     try:
-        with h5py.File(p, "r") as f:
+        with h5.open_h5(p) as f:
             attrs = dict(f.attrs)
+    except ModelkitError as e:
+        return [_from_error(e, p)]
     except (OSError, RuntimeError, ValueError, TypeError, KeyError) as e:
         return [Problem(p, "/", "a readable HDF5 file", f"{type(e).__name__}: {e}")]
     if "magic" not in attrs:
@@ -235,7 +240,7 @@ def _validate_spikes(p: str) -> list[Problem]:
     except ModelkitError as e:
         return out + [_from_error(e, p)]
     try:
-        with h5py.File(p, "r") as f:
+        with h5.open_h5(p) as f:
             sp = f["spikes"]
             if "gids" in sp and not isinstance(sp["gids"], h5py.Group):
                 out.append(Problem(p, "/spikes/gids", "the population layout /spikes/<population>/node_ids",

@@ -34,7 +34,10 @@ ipw = require("ipywidgets")
 bq = require("bqplot")
 traitlets = require("traitlets")
 
-__all__ = ["LiveRaster", "thin_mask"]
+__all__ = ["LiveRaster", "thin_mask", "MAX_POINTS"]
+
+#: most spikes the widget sends to the browser (``max_points``, ``gl_threshold``)
+MAX_POINTS = 10_000_000
 
 
 def thin_mask(start: int, n: int, keep: float) -> np.ndarray:
@@ -89,8 +92,11 @@ class LiveRaster(ipw.VBox, FedView):
 
     @traitlets.validate("max_points", "gl_threshold")
     def _positive_int(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be at least 1, got {proposal['value']}")
+        # bounded above too: the browser holds every point sent, and a kernel-side request of
+        # 10**12 would make the widget copy every spike of a long run on each redraw
+        if not 1 <= proposal["value"] <= MAX_POINTS:
+            raise traitlets.TraitError(f"{proposal['trait'].name} must be in [1, {MAX_POINTS:,}], "
+                                       f"got {proposal['value']}")
         return proposal["value"]
 
     @traitlets.validate("window", "max_rate", "byte_rate")

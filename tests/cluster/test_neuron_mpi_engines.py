@@ -60,3 +60,23 @@ def test_stop_ends_the_run_on_every_mpi_engine(mpi_cluster, tmp_path):
     assert isinstance(run.error, RunStoppedError)
     assert not (tmp_path / "out").exists() and (tmp_path / "out.failed" / "log.txt").exists()
     assert mpi_cluster[:].apply_sync(abs, -1) == [1, 1]  # both engines are free again
+
+
+def test_a_slow_listener_gets_every_spike_from_mpi_engines(mpi_cluster, tmp_path, stream_equals_file):
+    """Rank 0 streams to a listener slower than the engines: the run ends "done" after the whole drain."""
+    config = _intfire_network(tmp_path)
+    d = json.loads(config.read_text())
+    d["run"].update(tstop=400.0, nsteps_block=200)  # 20 blocks
+    config.write_text(json.dumps(d))
+    delivered = []
+
+    def slow(pop, ids, ts):
+        time.sleep(0.3)
+        delivered.append(len(ids))
+
+    run = run_on_cluster(config, cluster=mpi_cluster, engines="all", backend="neuron", output_dir=tmp_path / "out")
+    run.stream.add_listener(slow, replay=True)
+    assert run.wait(300) == "done", run.error
+    assert len(delivered) >= 18  # a drain well beyond any fixed grace
+    stream_equals_file(run, run.result)
+    assert sum(delivered) == len(run.spikes) and run.stream.lost == 0 and run.stream.lost_spikes == 0

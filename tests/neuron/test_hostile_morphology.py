@@ -118,3 +118,22 @@ def test_a_fifo_in_place_of_the_morphology_is_refused_without_blocking(small_bio
     with pytest.raises(ModelkitError, match="regular SWC file"):
         simulate(small_bio, progress=False)
     assert [p for p in validate(small_bio) if p.path == str(swc) and "regular" in p.expected]
+
+
+def test_a_failed_run_leaves_no_cells_in_neuron_while_its_error_is_kept(small_bio: Path) -> None:
+    """The traceback's frames held the failed run's cells: kept by ``pytest.raises`` (or IPython's
+    ``sys.last_traceback``), they stayed in NEURON, and the next run failed on a frozen structure or crashed
+    when they were collected."""
+    from neuron import h
+
+    edges = small_bio.parent / "network" / "input_bio_edges.h5"
+    with h5py.File(edges, "r+") as f:
+        pop = next(iter(f["edges"]))
+        n = f["edges"][pop]["source_node_id"].shape[0]
+        f["edges"][pop]["0"].create_dataset("afferent_section_id", data=np.zeros(n, np.int64))
+        f["edges"][pop]["0"].create_dataset("afferent_section_pos", data=np.full(n, 1.5))
+    before = sum(1 for _ in h.allsec())
+    with pytest.raises(SonataFormatError) as ei:
+        simulate(small_bio, progress=False)
+    assert ei.value is not None  # the error, with its traceback, is still held here
+    assert sum(1 for _ in h.allsec()) == before

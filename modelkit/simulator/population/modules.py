@@ -37,6 +37,7 @@ import pandas as pd
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.sonata.h5 import open_h5
 from modelkit.sonata.h5 import atomic_output
 
 __all__ = ["RateInput", "PopulationRatesReport", "read_rates", "poisson_trains"]
@@ -88,6 +89,8 @@ class RateInput(SimulatorModule):
     def _read_csv(self, sim: Any, path: str) -> pd.DataFrame:
         if not os.path.exists(path):
             raise ConfigError(sim.config.path, self._key("rates"), "an existing CSV of node_id and firing_rate", path)
+        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+        check_regular_file(path, "CSV of rates", MAX_CSV_BYTES)  # a FIFO would block read_csv
         try:
             df = pd.read_csv(path, sep=r"[\s,]+", engine="python")
         except (ValueError, OSError) as e:
@@ -293,6 +296,8 @@ def read_rates(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
     """
     p = os.fspath(path)
     if p.endswith(".csv"):
+        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+        check_regular_file(p, "rates CSV", MAX_CSV_BYTES)  # a FIFO would block read_csv
         df = pd.read_csv(p, sep=" ")
         need = {"population", "node_id", "timestamps", "firing_rates"}
         if not need <= set(df.columns):
@@ -302,7 +307,7 @@ def read_rates(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]
             table = g.pivot_table(index="timestamps", columns="node_id", values="firing_rates")
             out[str(pop)] = (table.columns.to_numpy(np.int64), table.index.to_numpy(float), table.to_numpy())
         return out
-    with h5py.File(p, "r") as f:
+    with open_h5(p, "rates file") as f:
         if "rates" not in f:
             raise ConfigError(p, "/rates", "a rates group (bmtk PopNet layout)", f"groups {list(f)}")
         return {pop: (g["mapping/node_ids"][()].astype(np.int64), g["mapping/time"][()], g["data"][()])
