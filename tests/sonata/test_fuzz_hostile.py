@@ -67,7 +67,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.sonata.test_bad_input import (
+from test_bad_input import (  # tests/sonata is on sys.path (rootdir-less "prepend" imports)
     CORPUS,
     SCENARIOS,
     Mutation,
@@ -210,7 +210,7 @@ class Worker(Reader):
     """A :class:`Reader` running :func:`_worker_main` (4 GB, CLI and lab steps)."""
 
     def _start(self) -> None:
-        import tests.sonata.test_bad_input as tbi
+        import test_bad_input as tbi
         saved = tbi._reader_main
         tbi._reader_main = _worker_main  # Reader._start spawns tbi._reader_main
         try:
@@ -631,7 +631,7 @@ _H5_TARGETS = sorted({(s.name, f) for s in SCENARIOS.values() for f in s.files i
 
 
 def _datasets(rel: str) -> list[str]:
-    from tests.sonata.test_bad_input import h5_inventory
+    from test_bad_input import h5_inventory
     return [o.path for o in h5_inventory(rel) if o.kind == "dataset" and o.shape and len(o.shape) >= 1]
 
 
