@@ -40,9 +40,10 @@ lab server's ``info``, ``preview`` and ``notebook`` handlers call.  Every fuzzed
 Sizes: ``MODELKIT_FUZZ_SCALE`` (default 1; fractions allowed) multiplies every example count;
 CI runs the default (2,100 cases), the documented long run is ``MODELKIT_FUZZ_SCALE=10 pytest
 tests/sonata/test_fuzz_hostile.py -n 2`` (21,000 cases).  Examples are derandomized and not
-shrunk (a case may be a 60 s hang; its repr says what it is).  Cost measured on a shared 2-core
-machine, one process: about 0.6 s a config case, 0.8 s a regex case, 1.1 s an SWC case, 1.5 s a
-link case, 2 s a sparse-HDF5 case (the huge declarations are still read slowly).
+shrunk (a case may be a 60 s hang; its repr says what it is).  Cost measured on a shared, loaded
+2-core machine, one process (``-n 0``, scale 0.1 = 210 cases in 86 s): about 0.8 s an SWC case,
+0.4 s a config case (with ``run``), 0.3 s a link, sparse-HDF5 or regex case -- the default 2,100
+cases take about 14 min with ``-n 0`` there, about 7 min with ``-n 2``.
 ``MODELKIT_FUZZ_COLLECT=FILE`` (survey mode) appends every failing case to FILE as a JSON line
 instead of failing, so one run lists all of them.
 """
