@@ -277,6 +277,7 @@ class Hostile(Mutation):
 
     also: tuple = ()
     run: bool = False
+    must_fail: bool = False   # validate of the top config must report an error (exit 1)
 
     @property
     def digest(self) -> int:
@@ -374,6 +375,8 @@ def check(results: list[tuple], m: Hostile, root: Path, planted: dict[Path, byte
                        f"(files of a few kB; at most {PEAK_MEMORY / 2**30:.1f} GiB expected)")
         elif status == "lab" and info["status"] == "500":
             bad.append(f"{name}: would answer 500: {info['type']}: {info['message']}\n{info.get('traceback', '')}")
+    if m.must_fail and rcs.get("validate(top)") == 0 and not bad:
+        bad.append("validate(top) exited 0: it found nothing wrong with what is plainly broken")
     failed = [k for k in ("info(top)", "run(top)") if rcs.get(k) == 2]
     if failed and rcs.get("validate(top)") == 0 and not bad:
         bad.append(f"{failed} failed but validate(top) exited 0 (found no error): {errs[failed[0]][-600:]}")
@@ -545,6 +548,12 @@ _SWC_HOW = ("non-numeric x", "non-numeric radius", "negative radius", "zero radi
             "float ids", "parent after child")
 
 
+#: changes no reader may accept (issue 15: validate must find the morphologies run would reject)
+_SWC_BROKEN = frozenset({"non-numeric x", "non-numeric radius", "negative radius", "nan radius", "inf x",
+                         "soma with a parent", "unknown parent", "cycle", "self parent", "duplicate id", "empty",
+                         "binary junk", "too few fields", "NUL bytes"})
+
+
 def apply_swc(path: Path, m: Hostile) -> None:
     how, frac, k = m.args
     lines = path.read_text().splitlines()
@@ -572,9 +581,11 @@ def apply_swc(path: Path, m: Hostile) -> None:
         set_field(soma, 6, lines[body[-1]].split()[0])
     elif how == "unknown parent":
         set_field(i, 6, str(10**6 + k))
-    elif how == "cycle":
-        a, b = body[min(len(body) - 1, 3)], body[-1]
+    elif how == "cycle":  # two samples each the other's parent
+        j = body.index(i) if body.index(i) + 1 < len(body) else len(body) - 2
+        a, b = body[max(j, 1)], body[max(j, 1) + 1]
         set_field(a, 6, lines[b].split()[0])
+        set_field(b, 6, lines[a].split()[0])
     elif how == "self parent":
         set_field(i, 6, lines[i].split()[0])
     elif how == "duplicate id":
@@ -623,7 +634,7 @@ def swc_files(draw: Any) -> Hostile:
     f = draw(st.sampled_from(SWCS))
     how = draw(st.sampled_from(_SWC_HOW))
     args = (how, draw(st.floats(0, 1)), draw(st.integers(0, 3)))
-    return Hostile("bio_14cells", f, "swc", args, apply_fn=apply_swc)
+    return Hostile("bio_14cells", f, "swc", args, apply_fn=apply_swc, must_fail=how in _SWC_BROKEN)
 
 
 # ================================================================= (c) sparse / huge HDF5
