@@ -690,7 +690,10 @@ def sparse_h5(draw: Any) -> Hostile:
     rows = draw(st.sampled_from([2**20, 2**31, 2**33, 2**36, 2**40, 10**9 + 7]))
     if how == "tiny chunks":
         rows = draw(st.sampled_from([10**5, 10**6]))
+    # a network file declaring rows it does not hold is broken (issue 15: a SonataFormatError)
+    declared = how in ("declared, never written", "declared, first rows written", "2-D, huge second axis")
     return Hostile(scen, rel, "sparse", (name, how, rows), apply_fn=apply_sparse,
+                   must_fail=declared and _kind(rel) == "network",
                    run=scen in RUNNABLE and draw(st.integers(0, 9)) == 0)
 
 
