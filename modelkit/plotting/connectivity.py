@@ -26,6 +26,7 @@ def _edge_names(net: Any, edges: Any) -> list[str]:
     for n in names:
         if n not in net.edges:
             raise ConfigError(net.path, "edges", f"an edge population of the network ({sorted(net.edges)})", n)
+        net.edges[n].check_node_populations(net.nodes)  # a damaged node_population names the edges file
     return names
 
 

@@ -137,10 +137,53 @@ def run_problems(cfg: Any, net: Any, backend: str | None, built: dict[str, Any] 
         out.append(e)
     refs = check_references(cfg, net)
     out += [r for r in refs if spike_files or r.severity == "error"]
+    out += module_problems(cfg, net, built)
     if backend in MODEL_CHECKS:
         if built is None:
             built = {n: p.ids() for n, p in net.nodes.items()}
         out += MODEL_CHECKS[backend](cfg, net, built)
+    return out
+
+
+def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[ModelkitError]:
+    """What the input and report modules would refuse when they are set up, found without a simulator.
+
+    An unknown ``input_type``/``module`` or report ``module``, outputs outside ``output_dir``, a Poisson input
+    without a rate, and a Poisson input whose node set holds no virtual node to drive.
+    """
+    from modelkit.simulator.inputs import input_module
+    from modelkit.simulator.recording import report_module
+    from modelkit.simulator.staging import check_output_paths
+    out: list[ModelkitError] = []
+    try:
+        check_output_paths(cfg)
+    except ConfigError as e:
+        out.append(e)
+    for kind, make, specs in (("inputs", input_module, cfg.inputs), ("reports", report_module, cfg.reports)):
+        for name, spec in specs.items():
+            if not spec.enabled:
+                continue
+            try:
+                make(name, spec, cfg.path)
+            except ConfigError as e:
+                out.append(e)
+                continue
+            if kind != "inputs" or (spec.input_type, spec.module) != ("spikes", "poisson"):
+                continue
+            key = f"inputs.{name}"
+            if "rates" not in spec.params and "rate" not in spec.params:
+                out.append(ConfigError(cfg.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent"))
+            try:
+                sel = net.resolve_node_set(spec.node_set)[1]
+            except ModelkitError:
+                continue  # check_references reports it
+            for pop, s in sel.items():
+                if not len(s):
+                    continue
+                cells = built.get(pop) if built is not None else None
+                virtual = s if cells is None and built is None else (s - cells if cells is not None else s)
+                if built is not None and not len(virtual):
+                    out.append(ConfigError(cfg.path, f"{key}.node_set", "virtual nodes to drive", f"none in {pop}"))
     return out
 
 

@@ -114,7 +114,10 @@ def walk_references(path: str, check: Callable[[Reference], None], *, max_links:
             def add(n: str, names: list[str] = names, budget: int = budget) -> bool | None:
                 names.append(n)
                 return True if len(names) > budget else None  # a non-None return ends H5Lvisit
-            f.visit_links(add)
+            try:
+                f.visit_links(add)
+            except (RuntimeError, OSError, ValueError):
+                continue  # a damaged link table: the read of the file reports it (and follows no link)
             count += len(names)
             if count > max_links:
                 raise SonataFormatError(path, None, f"at most {max_links} links to check (in it and the files "

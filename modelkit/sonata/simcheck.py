@@ -390,8 +390,11 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
             continue
         try:
             data = read_spikes(f)
-        except ModelkitError:
-            continue  # the file's own problems are reported by validate(file) and by the run
+        except ModelkitError as e:  # the run reads it and fails: validate of the config reports it too
+            out.append(RefProblem(getattr(e, "path", None) or f, getattr(e, "dataset", None) or getattr(e, "key", None)
+                                  or f"inputs.{name}.input_file", getattr(e, "expected", "a readable spikes file"),
+                                  getattr(e, "found", None) or str(e)))
+            continue
         for pop, sp in data.items():
             if pop is None or pop not in net.nodes:  # (a legacy file without populations: skipped)
                 continue

@@ -589,7 +589,8 @@ def apply_swc(path: Path, m: Hostile) -> None:
     elif how == "self parent":
         set_field(i, 6, lines[i].split()[0])
     elif how == "duplicate id":
-        set_field(i, 0, lines[body[max(0, body.index(i) - 1)]].split()[0])
+        j = max(1, body.index(i))  # the id of the sample before (the soma has none before it)
+        set_field(body[j], 0, lines[body[j - 1]].split()[0])
     elif how == "huge id":
         set_field(i, 0, str(2**62 + k))
     elif how == "negative id":
@@ -620,8 +621,7 @@ def apply_swc(path: Path, m: Hostile) -> None:
     elif how == "huge line":
         lines[i] += " " + "9" * 200_000
     elif how == "NUL bytes":
-        path.write_bytes("\n".join(lines).encode().replace(b" ", b"\x00", 5))
-        return
+        lines[i] = lines[i].replace(" ", "\x00", 1 + k % 5)  # in a sample line (a comment may hold anything)
     elif how == "float ids":
         set_field(i, 0, lines[i].split()[0] + ".5")
     elif how == "parent after child":
