@@ -32,6 +32,16 @@ def _where(path: Any, key: str | None) -> str:
     return ": ".join(parts)
 
 
+#: characters of an ``expected`` / ``found`` text shown in a message (the attributes keep the whole text): a
+#: hostile value (a 1000-character pattern, a huge list) must not bury the message's head
+MAX_SHOWN = 400
+
+
+def _clip(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
+
+
 class ModelkitError(Exception):
     """Base class of every error modelkit raises on purpose."""
 
@@ -43,9 +53,9 @@ class _LocatedError(ModelkitError):
         self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
         self.expected = expected
         self.found = found
-        msg = f"{_where(path, where)}: expected {expected}"
+        msg = f"{_where(path, where)}: expected {_clip(expected)}"
         if found is not None:
-            msg += f", found {found}"
+            msg += f", found {_clip(found)}"
         super().__init__(msg)
 
 

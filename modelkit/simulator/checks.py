@@ -171,6 +171,13 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
             if kind != "inputs" or (spec.input_type, spec.module) != ("spikes", "poisson"):
                 continue
             key = f"inputs.{name}"
+            for k in ("rate", "rates", "times"):
+                if k in spec.params:
+                    try:
+                        np.asarray(spec.params[k], dtype=float)
+                    except (TypeError, ValueError):
+                        out.append(ConfigError(cfg.path, f"{key}.{k}", "numbers (rates in Hz, times in ms)",
+                                               repr(spec.params[k])[:80]))
             if "rates" not in spec.params and "rate" not in spec.params:
                 out.append(ConfigError(cfg.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent"))
             try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning
+from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataFormatError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
@@ -59,7 +59,11 @@ class SpikeFileInput(SimulatorModule):
         return read_spikes(path)
 
     def initialize(self, sim: Any) -> None:
-        data = self._read(sim)
+        try:
+            data = self._read(sim)
+        except SonataFormatError as e:  # the config that names the file, and the file's own problem
+            raise ConfigError(sim.config.path, f"inputs.{self.name}.input_file", "a readable spike file",
+                              str(e)) from e
         targets = sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set")
         for pop, sel in targets.items():
             src = sim.sources.get(pop)

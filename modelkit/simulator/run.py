@@ -215,12 +215,13 @@ def _default_threads(n_cells: int) -> int:
 
 def _block_ms(cfg: SimulationConfig, duration: float) -> float:
     run = cfg.run
+    # a block longer than the run is the run: one block (a larger one left reports without their frames)
     if run.nsteps_block:
-        return run.nsteps_block * run.dt
+        return min(run.nsteps_block * run.dt, duration)
     if run.tsteps_block:
-        return run.tsteps_block * run.dt
+        return min(run.tsteps_block * run.dt, duration)
     if run.extra.get("block_size"):
-        return float(run.extra["block_size"])
+        return min(float(run.extra["block_size"]), duration)
     steps = max(1, int(round(min(1000.0, max(duration / 20.0, run.dt)) / run.dt)))
     return steps * run.dt
 

@@ -104,9 +104,15 @@ def check_output_paths(cfg: SimulationConfig) -> None:
         Naming the config and the key (``output.spikes_file``, ``reports.<name>.file_name``, ...).
     """
     out = cfg.output.output_dir
-    for key, p in output_paths(cfg):
+    named = list(output_paths(cfg))
+    for key, p in named:
         if not _inside(p, out) or p == out:
             raise _refuse_outside(cfg, key, p)
+    for key, p in named:  # a file cannot also be the folder of another output
+        for other_key, q in named:
+            if q != p and _inside(q, p):
+                raise ConfigError(cfg.path, other_key, f"a path that is not inside another output ({key})",
+                                  os.path.relpath(q, out))
 
 
 def refuse_outside(cfg: SimulationConfig, path: str) -> ConfigError:

@@ -115,6 +115,13 @@ def _check_run(run: Mapping, path: str | None) -> tuple[float, float]:
     for k in ("block_size", "dL", "spike_threshold"):
         if k in run and run[k] is not None:
             _number(run[k], path, f"run.{k}", hi=1e300)
+    if run.get("block_size") is not None and float(run["block_size"]) <= 0:
+        raise ConfigError(path, "run.block_size", "a block of simulated time > 0 (ms)", repr(run["block_size"]))
+    for k in ("nsteps_block", "tsteps_block"):  # steps of dt per block of streaming, reports and progress
+        v = run.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+                              or not math.isfinite(float(v)) or float(v) != int(v) or not 1 <= v <= MAX_TIME_MS):
+            raise ConfigError(path, f"run.{k}", f"a whole number of time steps from 1 to {MAX_TIME_MS:g}", repr(v))
     if run.get("n_thread") is not None:
         check_threads(run["n_thread"], path, "run.n_thread")
     return tstart, tstop
@@ -385,15 +392,13 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
             out.append(RefProblem(e.path, e.key, e.expected, e.found))
     for name, spec in cfg.inputs.items():
         f = spec.input_file
-        if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.isfile(f) \
+        if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.exists(f) \
                 or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson"):
             continue
         try:
             data = read_spikes(f)
-        except ModelkitError as e:  # the run reads it and fails: validate of the config reports it too
-            out.append(RefProblem(getattr(e, "path", None) or f, getattr(e, "dataset", None) or getattr(e, "key", None)
-                                  or f"inputs.{name}.input_file", getattr(e, "expected", "a readable spikes file"),
-                                  getattr(e, "found", None) or str(e)))
+        except ModelkitError as e:  # the run reads it and fails (simulator/inputs.py): validate says so too
+            out.append(RefProblem(cfg.path, f"inputs.{name}.input_file", "a readable spike file", str(e)))
             continue
         for pop, sp in data.items():
             if pop is None or pop not in net.nodes:  # (a legacy file without populations: skipped)
