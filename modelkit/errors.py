@@ -53,7 +53,7 @@ class _LocatedError(ModelkitError):
         self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
         self.expected = expected
         self.found = found
-        msg = f"{_where(path, where)}: expected {_clip(expected)}"
+        msg = f"{_clip(_where(path, where))}: expected {_clip(expected)}"
         if found is not None:
             msg += f", found {_clip(found)}"
         super().__init__(msg)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import ConfigError, ModelkitError, UnknownModelError
+from modelkit.errors import MAX_SHOWN, ConfigError, ModelkitError, UnknownModelError
 from modelkit.sonata.simcheck import RefProblem, attribute_file, check_output_dir, check_parsed_values, check_references
 from modelkit.sonata.simcheck import check_threads
 
@@ -24,10 +24,15 @@ __all__ = ["check_run", "run_problems", "model_type_error", "nest_problems", "MO
 NEST_TIC_MS = 1e-3
 
 
+def _shown(text: str) -> str:
+    """At most MAX_SHOWN characters of a text in a message (a hostile model name must not bury its head)."""
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
+
+
 def _model_error(path: str, key: str, expected: str, found: str) -> UnknownModelError:
     """An UnknownModelError located like a ConfigError (``path``, ``key``, ``expected``, ``found`` attributes,
     which :func:`modelkit.validate` reports)."""
-    err = UnknownModelError(f"{path}: {key}: expected {expected}, found {found}")
+    err = UnknownModelError(f"{path}: {key}: expected {_shown(expected)}, found {_shown(found)}")
     err.path, err.key, err.expected, err.found = path, key, expected, found  # type: ignore[attr-defined]
     return err
 
