@@ -19,6 +19,7 @@ from typing import Any
 
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError
+from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
 
 __all__ = ["sweep", "variants"]
 
@@ -138,13 +139,14 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
     """
     import pandas as pd
 
-    client = client_of(cluster)
     path = os.path.abspath(os.fspath(config))
+    # a regular file of bounded size: a FIFO or /dev/zero here would hang the notebook before any engine runs
+    text = read_text(path, "simulation config", MAX_JSON_BYTES)
     try:
-        with open(path) as f:
-            base = json.load(f)
-    except (OSError, ValueError) as e:
+        base = json.loads(text)
+    except ValueError as e:
         raise ClusterError(f"{path}: sweep needs a readable simulation config JSON ({e})") from e
+    client = client_of(cluster)
     out_root = os.path.abspath(os.fspath(output_dir))
     jobs = []
     for k, params in enumerate(variants(grid, product=product)):

@@ -12,14 +12,16 @@ import hashlib
 import logging
 import os
 import platform
-import re
 import secrets
 import shutil
 import subprocess
 import sys
 from typing import Any
 
+import re2
+
 from modelkit.errors import BackendUnavailableError, ConfigError
+from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
            "load_mechanisms", "cache_dir", "cache_root"]
@@ -29,9 +31,13 @@ log = logging.getLogger("modelkit.simulator.neuron")
 #: libraries loaded into this process: content hash -> path
 _LOADED: dict[str, str] = {}
 _NRNIVMODL_TIMEOUT_S = 1800
-_NAME_RE = re.compile(r"^\s*(SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+(\w+)", re.MULTILINE)
-_NEURON_BLOCK_RE = re.compile(r"NEURON\s*\{(.*?)\}", re.DOTALL)
-_COMMENT_RE = re.compile(r"COMMENT.*?ENDCOMMENT|:[^\n]*", re.DOTALL)
+#: largest .mod file read (bytes); real ones are a few KB to a few hundred KB
+MAX_MOD_BYTES = 16 << 20
+# RE2 (linear time): with Python's backtracking ``re``, ``COMMENT.*?ENDCOMMENT`` over a file of many
+# COMMENTs and no ENDCOMMENT is quadratic -- a 400 KB .mod file held a run for minutes
+_NAME_RE = re2.compile(r"(?m)^\s*(SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+(\w+)")
+_NEURON_BLOCK_RE = re2.compile(r"(?s)NEURON\s*\{(.*?)\}")
+_COMMENT_RE = re2.compile(r"(?s)COMMENT.*?ENDCOMMENT|:[^\n]*")
 
 
 def import_neuron() -> Any:
@@ -72,19 +78,24 @@ def mod_files(directory: str) -> list[str]:
     Raises
     ------
     ConfigError
-        The folder does not exist.
+        The folder does not exist, or a ``.mod`` entry is not a regular file of at most
+        :data:`MAX_MOD_BYTES` (a FIFO would block the read of its names for ever).
     """
     if not os.path.isdir(directory):
         raise ConfigError(directory, "components.mechanisms_dir", "an existing folder of .mod files", "no such folder")
-    return sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".mod"))
+    paths = sorted(os.path.join(directory, f) for f in os.listdir(directory) if f.endswith(".mod"))
+    for p in paths:
+        check_regular_file(p, "mechanism (.mod) file", MAX_MOD_BYTES)
+    return paths
 
 
 def mechanism_names(paths: list[str]) -> dict[str, str]:
     """Mechanism names (``SUFFIX``, ``POINT_PROCESS``, ``ARTIFICIAL_CELL``) declared by mod files -> the file."""
     out: dict[str, str] = {}
     for p in paths:
-        with open(p, encoding="utf-8", errors="replace") as f:
-            text = _COMMENT_RE.sub("", f.read())
+        with open(p, "rb") as f:  # mod_files checked it is a regular file of bounded size
+            # NMODL is ASCII; a Latin-1 byte in a comment must not stop the read
+            text = _COMMENT_RE.sub("", f.read(MAX_MOD_BYTES + 1).decode("utf-8", "replace"))
         for block in _NEURON_BLOCK_RE.findall(text):
             for _, name in _NAME_RE.findall(block):
                 out[name] = p
