@@ -156,7 +156,7 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
     An unknown ``input_type``/``module`` or report ``module``, outputs outside ``output_dir``, a Poisson input
     without a rate, and a Poisson input whose node set holds no virtual node to drive.
     """
-    from modelkit.simulator.inputs import input_module
+    from modelkit.simulator.inputs import check_poisson_count, input_module
     from modelkit.simulator.recording import report_module
     from modelkit.simulator.staging import check_output_paths
     out: list[ModelkitError] = []
@@ -173,7 +173,7 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
             except ConfigError as e:
                 out.append(e)
                 continue
-            if kind != "inputs" or (spec.input_type, spec.module) != ("spikes", "poisson"):
+            if kind != "inputs" or spec.module != "poisson" or spec.input_type not in ("spikes", "poisson"):
                 continue
             key = f"inputs.{name}"
             for k in ("rate", "rates", "times"):
@@ -189,6 +189,7 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
                 sel = net.resolve_node_set(spec.node_set)[1]
             except ModelkitError:
                 continue  # check_references reports it
+            n_virtual = 0
             for pop, s in sel.items():
                 if not len(s):
                     continue
@@ -196,6 +197,10 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
                 virtual = s if cells is None and built is None else (s - cells if cells is not None else s)
                 if built is not None and not len(virtual):
                     out.append(ConfigError(cfg.path, f"{key}.node_set", "virtual nodes to drive", f"none in {pop}"))
+                n_virtual += len(virtual)
+            err = check_poisson_count(spec.params, n_virtual, cfg.run.tstart, cfg.run.tstop, cfg.path, key)
+            if err is not None:
+                out.append(err)
     return out
 
 

@@ -24,9 +24,60 @@ from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
 from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
 
-__all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current"]
+__all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current",
+           "MAX_POISSON_SPIKES", "poisson_spike_count", "check_poisson_count"]
 
 log = logging.getLogger("modelkit.simulator")
+
+#: most spikes one Poisson input of a config may draw (expected count over all its nodes).  A few bytes of
+#: config must not ask for GBs: 2e7 spikes take ~0.5 GB while drawn and sorted; a larger input belongs in a
+#: spike file (``PoissonSpikeGenerator(...).to_sonata``), whose size the user sees
+MAX_POISSON_SPIKES = 20_000_000
+
+
+def poisson_spike_count(params: Any, n_nodes: int, tstart: float, tstop: float) -> float:
+    """Expected number of spikes a Poisson input draws (before thinning an inhomogeneous rate).
+
+    Parameters
+    ----------
+    params : mapping
+        The input's config entry: ``rate`` (Hz), or ``rates`` (Hz) with ``times`` (ms); ``start_time`` and
+        ``stop_time`` (ms).
+    n_nodes : int
+        Virtual nodes driven.
+    tstart, tstop : float
+        The run's window (ms), the default of ``start_time`` / ``stop_time``.
+
+    Returns
+    -------
+    float
+        0 where the values cannot be read (their own checks name them).
+    """
+    try:
+        start = float(params.get("start_time", tstart))
+        stop = float(params.get("stop_time", tstop))
+        if "rates" in params:
+            rates = np.asarray(params["rates"], dtype=float)
+            times = np.asarray(params.get("times", (start, stop)), dtype=float)
+            rmax, span = float(rates.max()), float(times.max() - times.min())
+        else:
+            rmax, span = float(params["rate"]), stop - start
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    n = rmax * max(span, 0.0) / 1000.0 * n_nodes
+    return n if np.isfinite(n) else float("inf")
+
+
+def check_poisson_count(params: Any, n_nodes: int, tstart: float, tstop: float, path: str | None,
+                        key: str) -> ConfigError | None:
+    """The error for a Poisson input expected to draw more than :data:`MAX_POISSON_SPIKES`, else None."""
+    n = poisson_spike_count(params, n_nodes, tstart, tstop)
+    if n <= MAX_POISSON_SPIKES:
+        return None
+    which = "rates" if "rates" in params else "rate"
+    return ConfigError(path, f"{key}.{which}", f"at most {MAX_POISSON_SPIKES:,} input spikes expected (rate x "
+                       f"duration x nodes); write a larger input to a spike file",
+                       f"{n:,.0f} expected from {n_nodes} nodes")
 
 
 def _trains(node_ids: np.ndarray, times: np.ndarray) -> dict[int, np.ndarray]:
@@ -199,6 +250,9 @@ class PoissonInput(SimulatorModule):
             if "rates" not in p and "rate" not in p:
                 raise ConfigError(sim.config.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent")
             which = "rates" if "rates" in p else "rate"
+            err = check_poisson_count(p, len(ids), sim.options.tstart, sim.options.tstop, sim.config.path, key)
+            if err is not None:  # check_run found it already, unless the module was set up by hand
+                raise err
             try:  # the config's values were checked when it was read (sonata.simcheck); this names what is left
                 if which == "rates":
                     rates = np.asarray(p["rates"], dtype=float)

@@ -164,11 +164,21 @@ def _check_input(name: str, e: Mapping, path: str | None) -> None:
         raise ConfigError(path, f"{key}.random_seed", "a non-negative integer seed", repr(seed)[:80])
     rate = e.get("rate")
     if rate is not None:  # (``rates`` may be a string: the rates file of a population input)
+        if isinstance(rate, list):
+            raise ConfigError(path, f"{key}.rate", "one firing rate (Hz); a profile is 'rates' with 'times' (ms)",
+                              repr(rate)[:80])
         _rates(rate, path, f"{key}.rate")
     rates = e.get("rates")
+    if e.get("module") == "poisson" and rates is not None and not isinstance(rates, list):
+        raise ConfigError(path, f"{key}.rates", "a list of firing rates (Hz), one per time (ms)", repr(rates)[:80])
+    if isinstance(rates, (int, float)):  # a population input's constant rate
+        _rates(rates, path, f"{key}.rates")
     if isinstance(rates, list):
         r = _rates(rates, path, f"{key}.rates")
         times = e.get("times")
+        if times is not None and not isinstance(times, list):
+            raise ConfigError(path, f"{key}.times", f"a list of times (ms), one per rate ({len(r)} rates)",
+                              repr(times)[:80])
         if isinstance(times, list):
             t = _numbers(times, path, f"{key}.times", lo=0.0, unit=" (ms)")
             if len(t) != len(r):

@@ -101,6 +101,15 @@ BAD_VALUES = [
     (_poisson(rate=None, rates=[1.0, 2.0], times=[0.0, NAN]), "inputs.pg.times"),
     (_poisson(start_time=8.0, stop_time=2.0), "inputs.pg"),
     (_poisson(stop_time=INF), "inputs.pg.stop_time"),
+    (_poisson(rate=None, rates=[1.0, 2.0], times=-0.0), "inputs.pg.times"),  # long fuzz: validate passed it
+    (_poisson(rate=None, rates=[1.0, 2.0], times=5.0), "inputs.pg.times"),
+    (_poisson(rate=[5.0, 6.0]), "inputs.pg.rate"),  # a constant rate is one number
+    (_poisson(rate=None, rates=-1), "inputs.pg.rates"),  # a profile is a list (long fuzz: validate passed it)
+    (_poisson(rate=None, rates=5.0), "inputs.pg.rates"),
+    (_poisson(rate=None, rates=[1.0, 2.0], times=INF), "inputs.pg.times"),
+    # a few bytes of config asking for 2e8 spikes (5 nodes, 10 ms): 3.4 GiB, then MemoryError (long fuzz)
+    (_poisson(rate=4305536952), "inputs.pg.rate"),
+    (_poisson(rate=None, rates=[0.0, 1e12], times=[0.0, 10.0]), "inputs.pg.rates"),
     (_clamp(delay=-1.0), "inputs.clamp.delay"),
     (_clamp(duration=-1.0), "inputs.clamp.duration"),
     (_clamp(amp=NAN), "inputs.clamp.amp"),
