@@ -21,7 +21,10 @@ faster than the client polls are silently replaced.  Here every block is a messa
   one that is not (a gap in the sequence, or discarded because the client stopped, closed or gave up on a
   dead engine) counts in :attr:`SpikeStream.lost` (its spikes in :attr:`SpikeStream.lost_spikes`), and the
   end-of-run (or error) message's totals are reconciled with what was delivered, so ``lost == 0`` only
-  when they agree exactly.
+  when they agree exactly;
+* the client also publishes ``ack:N`` (the next sequence number it expects) as it delivers, and the sink's
+  :meth:`~StreamSink.close` waits until the client has taken every message, for as long as the client keeps
+  moving (no fixed grace: a slow notebook gets everything, a stalled one is given ``send_timeout``).
 
 Message kinds: ``hello`` (sink connected), ``spikes`` (one population of one block), ``frames`` (one
 block of a report's sampled values: traces or population rates), ``progress`` (end of
@@ -92,6 +95,7 @@ class StreamSink:
         self._ctx: zmq.Context | None = None
         self._push: zmq.Socket | None = None
         self._sub: zmq.Socket | None = None
+        self.acked = 0  # messages the client has taken, from its ``ack:N``
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> "StreamSink":
@@ -119,7 +123,14 @@ class StreamSink:
         return self
 
     def close(self) -> None:
-        """Flush queued messages (up to ``send_timeout``) and release the sockets."""
+        """Wait until the client has taken every message, then release the sockets.
+
+        The wait lasts as long as the client's acknowledgements keep advancing (a slow notebook gets the whole
+        run); it ends once they have not advanced for ``send_timeout`` s (a client gone or stalled), and what is
+        still queued then is flushed for at most ``send_timeout`` more.
+        """
+        if self._push is not None and self._sub is not None:
+            self._wait_acked()
         for s in (self._push, self._sub):
             if s is not None:
                 s.close()
@@ -202,13 +213,33 @@ class StreamSink:
 
     def stop_requested(self) -> bool:
         """Whether the client has published ``stop`` for this run (non-blocking)."""
+        return self._read_control(0.0)
+
+    def _read_control(self, wait: float) -> bool:
+        """Read the control messages there (waiting up to ``wait`` s for the first): whether one was ``stop``;
+        ``ack:N`` raises :attr:`acked`."""
         if self._sub is None:
             return False
         stop = False
-        while self._sub.poll(0):
+        timeout = int(wait * 1000)
+        while self._sub.poll(timeout):
+            timeout = 0
             topic, body = self._sub.recv_multipart()
-            stop = stop or body == b"stop"
+            if body == b"stop":
+                stop = True
+            elif body.startswith(b"ack:"):
+                try:
+                    self.acked = max(self.acked, int(body[4:]))
+                except ValueError:
+                    pass
         return stop
+
+    def _wait_acked(self) -> None:
+        last, moved = self.acked, time.monotonic()
+        while self.acked < self.seq and time.monotonic() - moved < self.send_timeout:
+            self._read_control(0.1)
+            if self.acked > last:
+                last, moved = self.acked, time.monotonic()
 
     def end(self, n_spikes: Mapping[str, int] | None = None) -> None:
         """Send the end-of-run message with the totals the client checks against.
@@ -432,7 +463,7 @@ class SpikeStream:
             pull.setsockopt(zmq.LINGER, 0)
             port = pull.bind_to_random_port(f"tcp://{self.ip}")
             pub = ctx.socket(zmq.PUB)
-            pub.setsockopt(zmq.LINGER, 0)
+            pub.setsockopt(zmq.LINGER, 200)  # the last ack still goes out on close; a PUB never blocks
             cport = pub.bind_to_random_port(f"tcp://{self.ip}")
         except zmq.ZMQError as e:
             self._error = e
@@ -441,7 +472,7 @@ class SpikeStream:
         self.address = f"tcp://{self.host}:{port}"
         self.control_address = f"tcp://{self.host}:{cport}"
         self._ready.set()
-        last_stop = 0.0
+        last_stop = last_ack = 0.0
         try:
             while not self._closing.is_set():
                 if pull.poll(50):
@@ -453,9 +484,11 @@ class SpikeStream:
                         except zmq.Again:
                             break
                         self._receive(frames)
+                        last_ack = self._send_ack(pub, last_ack)
                 if self._stop.is_set() and not self.finished.is_set() and time.monotonic() - last_stop > 0.2:
                     pub.send_multipart([self.run_id.encode(), b"stop"])
                     last_stop = time.monotonic()
+                last_ack = self._send_ack(pub, last_ack)
             # closing: what is still queued here is read out and counted, never dropped silently
             while True:
                 try:
@@ -463,6 +496,8 @@ class SpikeStream:
                 except zmq.Again:
                     break
                 self._receive(frames)
+            # what was read is acknowledged (delivered or counted lost), so the sink need not wait for us
+            self._send_ack(pub, 0.0)
         finally:
             pull.close()
             pub.close()
@@ -474,6 +509,13 @@ class SpikeStream:
         finally:
             self._last_activity = time.monotonic()
             self._busy = False
+
+    def _send_ack(self, pub: zmq.Socket, last_ack: float) -> float:
+        # tells the sink how far delivery got, so that its close() waits for a slow client but not a gone one
+        if self._expected and time.monotonic() - last_ack > 0.1:
+            pub.send_multipart([self.run_id.encode(), f"ack:{self._expected}".encode()])
+            return time.monotonic()
+        return last_ack
 
     def _handle(self, frames: list[Any], arrival: float) -> None:
         try:

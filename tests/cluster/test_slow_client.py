@@ -98,7 +98,8 @@ def test_stop_after_the_engine_finished_but_before_the_drain_did(tmp_path):
     slow = SlowListener(0.5)
     run = run_local(cfg, output_dir=tmp_path / "out")
     run.stream.add_listener(slow.spikes, replay=True)
-    _wait_for(lambda: run._ar.proc.poll() is not None)  # the engine is done; the notebook still draining
+    # the engine finished the run and published its files; it waits (acknowledgements) while the notebook drains
+    _wait_for(lambda: (tmp_path / "out" / "spikes.h5").exists())
     assert run.stream.last is None
     assert run.stop(timeout=30) == "stopped"
     assert isinstance(run.error, RunStoppedError) and "finished the run" in str(run.error)
@@ -142,3 +143,22 @@ def test_slow_listener_on_an_engine(cluster, tmp_path, stream_equals_file):
     assert slow.busy_s > 5.0
     stream_equals_file(run, run.result)
     assert slow.n_spikes == len(run.spikes) and run.stream.lost == 0
+
+
+def test_sink_close_waits_for_a_slow_client_beyond_send_timeout():
+    # 30 blocks of 2 MB with a 2 s send_timeout: the client needs ~9 s, longer than any fixed flush grace
+    stream = SpikeStream(run_id="r3", hwm=2).start()
+    slow = SlowListener(0.3)
+    stream.add_listener(slow.spikes)
+    sink = StreamSink(stream.address, stream.control_address, "r3", hwm=64, send_timeout=2).open()
+    n = 125_000
+    try:
+        for b in range(30):
+            sink.spikes("pop", np.arange(n, dtype=np.uint64), np.full(n, float(b)))
+        sink.end()
+    finally:
+        sink.close()
+    assert stream.finished.wait(30)
+    stream.close()
+    stream.check()
+    assert slow.n_spikes == 30 * n and stream.lost == 0 and stream.lost_spikes == 0
