@@ -16,7 +16,7 @@ import numpy as np
 
 from modelkit.errors import MAX_SHOWN, ConfigError, ModelkitError, UnknownModelError
 from modelkit.sonata.simcheck import RefProblem, attribute_file, check_output_dir, check_parsed_values, check_references
-from modelkit.sonata.simcheck import check_threads
+from modelkit.sonata.simcheck import check_node_ref, check_threads
 
 __all__ = ["check_run", "run_problems", "model_type_error", "nest_problems", "MODEL_CHECKS"]
 
@@ -63,8 +63,6 @@ def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
         import nest
     except ImportError:
         return []
-    from modelkit.simulator.hooks import get_cell_model
-    from modelkit.simulator.nest.glif import legacy_glif
     models = set(nest.node_models)
     out: list[ModelkitError] = []
     for name, sel in built.items():
@@ -73,19 +71,72 @@ def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
             continue
         templates = {str(t) for t in np.unique(np.asarray(pop.column("model_template", sel.flat), dtype=str))}
         for tmpl in sorted(templates):
-            if tmpl in ("None", "nan", "") or get_cell_model(tmpl) is not None:
-                continue  # a missing template is reported with its node type by the backend
-            schema, _, model = tmpl.rpartition(":")
-            if schema not in ("", "nest"):
-                continue  # another schema: the backend names it
-            legacy = legacy_glif(model)
-            if (legacy[0] if legacy else model) in models:
-                continue
+            nest_model = _nest_model(tmpl)
+            if nest_model is None or nest_model in models:
+                continue  # a missing template or another schema: the backend names it with its node type
+            model = tmpl.rpartition(":")[2]
             import difflib
             close = difflib.get_close_matches(model, sorted(models), n=5)
             out.append(_model_error(attribute_file(pop, "model_template"), "model_template",
                                     f"a model NEST has (close names: {close})",
                                     f"{tmpl!r} in population {name!r}"))
+    return out
+
+
+def _nest_model(tmpl: str) -> str | None:
+    """The NEST model a ``model_template`` makes, None where a cell hook or another schema makes it."""
+    from modelkit.simulator.hooks import get_cell_model
+    from modelkit.simulator.nest.glif import legacy_glif
+    if tmpl in ("None", "nan", "") or get_cell_model(tmpl) is not None:
+        return None
+    schema, _, model = tmpl.rpartition(":")
+    if schema not in ("", "nest"):
+        return None
+    legacy = legacy_glif(model)
+    return legacy[0] if legacy else model
+
+
+#: report modules that record cell variables with a NEST multimeter
+_VARIABLE_REPORTS = ("membrane_report", "multimeter_report", "multimeter")
+
+
+def nest_report_problems(cfg: Any, net: Any, built: dict[str, Any]) -> list[ModelkitError]:
+    """Report variables the NEST model of a recorded cell does not have (NEST's ``recordables``).
+
+    Returns an empty list where NEST cannot be imported.
+    """
+    try:
+        import nest
+    except ImportError:
+        return []
+    models = set(nest.node_models)
+    out: list[ModelkitError] = []
+    for name, spec in cfg.reports.items():
+        if not spec.enabled or spec.module not in _VARIABLE_REPORTS:
+            continue
+        v = spec.variable_name
+        variables = [v] if isinstance(v, str) else v
+        if not isinstance(variables, list) or not all(isinstance(x, str) for x in variables):
+            continue  # the report module names a malformed variable_name
+        try:  # the same selection the report module records
+            sel = check_node_ref(net, spec.cells, cfg.path, f"reports.{name}.cells")
+        except ModelkitError:
+            continue  # check_references reports it
+        for pop, s in sel.items():
+            cells = built.get(pop)
+            if cells is None or "model_template" not in net.nodes[pop].attribute_names:
+                continue
+            ids = (s & cells).flat
+            if not len(ids):
+                continue
+            templates = np.unique(np.asarray(net.nodes[pop].column("model_template", ids), dtype=str))
+            for model in sorted({m for m in map(_nest_model, templates) if m is not None and m in models}):
+                recordables = [str(r) for r in nest.GetDefaults(model).get("recordables", ())]
+                missing = [x for x in variables if x not in recordables]
+                if missing:
+                    out.append(ConfigError(cfg.path, f"reports.{name}.variable_name",
+                                           f"a recordable of {model} ({recordables})", str(missing)))
+                    break
     return out
 
 
@@ -99,7 +150,8 @@ def _nest_dt(cfg: Any) -> list[ModelkitError]:
 
 #: backend name -> checks of what that simulator refuses: f(cfg, net, built) -> errors
 MODEL_CHECKS: dict[str, Callable[[Any, Any, dict[str, Any]], list[ModelkitError]]] = {
-    "nest": lambda cfg, net, built: _nest_dt(cfg) + nest_problems(net, built),
+    "nest": lambda cfg, net, built: _nest_dt(cfg) + nest_problems(net, built) + nest_report_problems(cfg, net,
+                                                                                                     built),
 }
 
 

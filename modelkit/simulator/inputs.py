@@ -65,6 +65,8 @@ def poisson_spike_count(params: Any, n_nodes: int, tstart: float, tstop: float) 
     except (KeyError, TypeError, ValueError):
         return 0.0
     n = rmax * max(span, 0.0) / 1000.0 * n_nodes
+    if np.isnan(n):
+        return 0.0  # a NaN rate or time: the value checks name it
     return n if np.isfinite(n) else float("inf")
 
 

@@ -163,13 +163,16 @@ def _check_input(name: str, e: Mapping, path: str | None) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63):
         raise ConfigError(path, f"{key}.random_seed", "a non-negative integer seed", repr(seed)[:80])
     rate = e.get("rate")
+    poisson = e.get("module") == "poisson"
+    if poisson and "rate" in e and rate is None:
+        raise ConfigError(path, f"{key}.rate", "one firing rate (Hz)", "null")
     if rate is not None:  # (``rates`` may be a string: the rates file of a population input)
         if isinstance(rate, list):
             raise ConfigError(path, f"{key}.rate", "one firing rate (Hz); a profile is 'rates' with 'times' (ms)",
                               repr(rate)[:80])
         _rates(rate, path, f"{key}.rate")
     rates = e.get("rates")
-    if e.get("module") == "poisson" and rates is not None and not isinstance(rates, list):
+    if poisson and "rates" in e and not isinstance(rates, list):
         raise ConfigError(path, f"{key}.rates", "a list of firing rates (Hz), one per time (ms)", repr(rates)[:80])
     if isinstance(rates, (int, float)):  # a population input's constant rate
         _rates(rates, path, f"{key}.rates")

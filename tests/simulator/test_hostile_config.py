@@ -91,6 +91,9 @@ BAD_VALUES = [
     (_report(start_time=NAN), "reports.membrane_potential.start_time"),
     (_report(end_time=INF), "reports.membrane_potential.end_time"),
     (_report(end_time=50.0), "reports.membrane_potential.end_time"),  # past tstop (10 ms)
+    # NEST has no such recordable: run refused it when the multimeter was made, validate passed it (long fuzz)
+    (_report(variable_name="no_such_var"), "reports.membrane_potential.variable_name"),
+    (_report(variable_name=["V_m", "g_nope"]), "reports.membrane_potential.variable_name"),
     (_poisson(random_seed="x"), "inputs.pg.random_seed"),
     (_poisson(random_seed=-1), "inputs.pg.random_seed"),
     (_poisson(rate=-5.0), "inputs.pg.rate"),
@@ -106,6 +109,8 @@ BAD_VALUES = [
     (_poisson(rate=[5.0, 6.0]), "inputs.pg.rate"),  # a constant rate is one number
     (_poisson(rate=None, rates=-1), "inputs.pg.rates"),  # a profile is a list (long fuzz: validate passed it)
     (_poisson(rate=None, rates=5.0), "inputs.pg.rates"),
+    (lambda d: _poisson()(d) or d["inputs"]["pg"].update(rate=None), "inputs.pg.rate"),  # explicit null
+    (lambda d: _poisson(rate=None)(d) or d["inputs"]["pg"].update(rates=None), "inputs.pg.rates"),
     (_poisson(rate=None, rates=[1.0, 2.0], times=INF), "inputs.pg.times"),
     # a few bytes of config asking for 2e8 spikes (5 nodes, 10 ms): 3.4 GiB, then MemoryError (long fuzz)
     (_poisson(rate=4305536952), "inputs.pg.rate"),
