@@ -70,8 +70,11 @@ class FramePage(anywidget.AnyWidget):
 
     @traitlets.observe("width_px")
     def _shown(self, change: Any) -> None:
-        if change["new"] > 0:
-            self.seen_page = True
+        if change["new"] > 0 and not self.seen_page:
+            with self._cv:  # redraws sent before a page showed the view are acknowledged by nobody
+                self.seen_page = True
+                self._acked = self._sent
+                self._cv.notify_all()
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and isinstance(content.get("ack"), int):

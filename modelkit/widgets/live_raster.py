@@ -391,10 +391,14 @@ class LiveRaster(ipw.VBox, FedView):
             sent = len(data)
             with self.hold_sync():
                 self._set_scales(t0, t1, r0, r1)
+                # bqplot's Image mark redraws when its image widget is replaced, not when that widget's
+                # value changes: a new one per redraw, the old one closed (no widget left behind)
+                old, self._png = self._png, ipw.Image(format="png", value=data)
                 with self._image.hold_sync():
-                    self._png.value = data
+                    self._image.image = self._png
                     self._image.x = np.array([t0, t1])
                     self._image.y = np.array([r0, r1])
+                old.close()
                 if list(self.figure.marks) != [self._image]:
                     self.figure.marks = [self._image]
                 self._finish(renderer, n_view)
