@@ -53,7 +53,7 @@ class LiveRates(ipw.VBox, FedView):
     """
 
     bin_ms = traitlets.Float(10.0, help="bin width (ms)").tag(sync=True)
-    max_bins = traitlets.Int(2000, help="bins drawn at most (the latest ones)").tag(sync=True)
+    max_bins = traitlets.Int(5000, help="bins drawn at most (the latest ones)").tag(sync=True)
     max_rate = traitlets.Float(10.0, help="redraws per second at most (Hz)").tag(sync=True)
     n_received = traitlets.Int(0, help="spikes received from the source").tag(sync=True)
     n_bins = traitlets.Int(0, help="bins drawn").tag(sync=True)

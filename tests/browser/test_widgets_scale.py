@@ -3,8 +3,6 @@ counts per pixel (equal to a reference binning of the spikes), and a zoom in the
 
 from __future__ import annotations
 
-import base64
-import io
 import time
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 from _jupyter_lab import JupyterLab, wait_kernel_idle
+from _live_probe import page_image, reference_rgb
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 from playwright.sync_api import expect  # noqa: E402
@@ -44,33 +43,6 @@ def _count(page, attr: str) -> int:
 
 def _x_ticks(page) -> list[str]:
     return page.locator(".mk-live-raster .bqplot.figure g.axis").first.locator("g.tick text").all_inner_texts()
-
-
-def page_image(page, root: str = ".mk-live-raster") -> np.ndarray:
-    """The RGB pixels of the raster image the page shows (the PNG behind its SVG ``<image>``)."""
-    b64 = page.evaluate("""async (root) => {
-        const img = document.querySelector(root + ' .bqplot.figure image');
-        const url = img.getAttribute('href') || img.getAttribute('xlink:href');
-        const buf = new Uint8Array(await (await fetch(url)).arrayBuffer());
-        let s = ''; for (let i = 0; i < buf.length; i++) s += String.fromCharCode(buf[i]);
-        return btoa(s);
-    }""", root)
-    from PIL import Image
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))).convert("RGB"))
-
-
-def reference_rgb(keys: list[str], spikes: dict, offsets: dict, view: dict) -> np.ndarray:
-    """The image a raster of ``spikes`` must show: np.histogram2d per legend entry, coloured as documented."""
-    from modelkit.analysis.binning import density_rgb
-    from modelkit.widgets._deps import PALETTE
-    ny, nx = view["shape"]
-    counts = np.zeros((len(keys), ny, nx), np.int64)
-    for k, key in enumerate(keys):
-        ids, ts = spikes[key]
-        counts[k] = np.histogram2d(ids + offsets[key], ts, bins=(ny, nx),
-                                   range=(view["row_range"], view["t_range"]))[0]
-    colors = [PALETTE[k % len(PALETTE)] for k in range(len(keys))]
-    return density_rgb(counts, [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in colors])
 
 
 def _view(page) -> dict:
