@@ -156,6 +156,9 @@ class LiveRun:
                 if self._status == "starting" and self.stream.hello is not None:
                     self._status = "running"
                 self._record()
+                if self._status_file is not None and not self.stream.discarding \
+                        and self._status_file.stop_requested():  # Stop in the Run monitor
+                    self.stream.request_stop()
             try:
                 self._result = self._ar.get()
                 if isinstance(self._result, list):  # several engines (MPI ranks): rank 0 is the first
