@@ -230,6 +230,7 @@ def _owned_here(rec: dict[str, Any], path: str) -> str | None:
     if rec.get("host") != host:
         return (f"run {rec.get('run_id')} runs on host {rec.get('host')!r}, not on {host!r} where this server "
                 f"runs; stop it from the notebook or shell that started it")
+    owner: Any
     try:
         owner = os.stat(path).st_uid  # the run's process wrote its status file
     except OSError:
