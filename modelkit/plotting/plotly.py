@@ -1,7 +1,8 @@
 """Interactive versions of the figures with plotly: each function returns a ``plotly.graph_objects.Figure``.
 
-Spikes and long traces are drawn with ``go.Scattergl`` (WebGL), so a browser shows
-millions of points.  The data are the same tables the matplotlib functions draw.
+Spikes and long traces are drawn with ``go.Scattergl`` (WebGL); a raster of more than ``max_points`` spikes
+is one image of spike counts per pixel (:mod:`modelkit.analysis.binning`), which shows the structure of
+10^7 spikes at the cost of its pixels. The data are the same tables the matplotlib functions draw.
 
 Examples
 --------
@@ -44,8 +45,9 @@ def _palette() -> list[str]:
 def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
            population: str | list[str] | None = None, node_ids: Any = None,
            time_range: tuple[float, float] | None = None, title: str | None = None,
-           marker_size: float | None = None) -> Any:
-    """Raster plot as a plotly figure: one WebGL scatter trace (``go.Scattergl``) per group.
+           marker_size: float | None = None, max_points: int | None = 200_000,
+           image_shape: tuple[int, int] = (600, 1600)) -> Any:
+    """Raster plot as a plotly figure: one WebGL scatter trace (``go.Scattergl``) per group, or one image.
 
     Parameters
     ----------
@@ -53,11 +55,18 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
         As in :func:`modelkit.plotting.plot_raster`.
     marker_size : float, optional
         Dot diameter in pixels; default shrinks with the spike count.
+    max_points : int or None
+        Above this many spikes the raster is one ``go.Image`` of spike counts per pixel (each pixel the
+        colour of its group with most spikes, shaded by the log of the count), with the same legend; None:
+        always points.
+    image_shape : (int, int)
+        Pixel rows and time bins of that image (fewer rows when there are fewer nodes).
 
     Returns
     -------
     plotly.graph_objects.Figure
-        Traces named ``"<group> (<spike count>)"``; x in ms, y the stacked node ids.
+        Traces named ``"<group> (<spike count>)"``; x in ms, y the stacked node ids. As an image, the
+        ``go.Image`` trace comes first and the named traces only carry the legend.
 
     Raises
     ------
@@ -71,12 +80,23 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
     t, y, codes, groups, offsets = raster_data(spikes, config_file=config_file, network=network,
                                                group_by=group_by, population=population, node_ids=node_ids,
                                                time_range=time_range)
+    if max_points is not None:
+        from modelkit.plotting._common import check_number
+        check_number(max_points, "max_points", 1, 10**12, integer=True)
     size = marker_size if marker_size is not None else float(np.clip(800.0 / np.sqrt(max(len(t), 1)), 1.5, 5.0))
     pal = _palette()
     fig = go.Figure()
+    as_image = max_points is not None and len(t) > max_points
+    if as_image:
+            fig.add_trace(_raster_image(go, t, y, codes, len(groups), pal, image_shape))
     for k, g in enumerate(groups):
         m = codes == k
-        fig.add_trace(go.Scattergl(x=t[m], y=y[m], mode="markers", name=f"{g} ({int(m.sum()):,})",
+        name = f"{g} ({int(m.sum()):,})"
+        if as_image:  # a legend entry in the group's colour, no data
+            fig.add_trace(go.Scattergl(x=[None], y=[None], mode="markers", name=name, showlegend=True,
+                                       marker={"size": 8, "color": pal[k % len(pal)]}))
+            continue
+        fig.add_trace(go.Scattergl(x=t[m], y=y[m], mode="markers", name=name,
                                    marker={"size": size, "color": pal[k % len(pal)]},
                                    hovertemplate="%{x:.2f} ms, row %{y}<extra>" + str(g) + "</extra>"))
     for p in list(offsets)[1:]:
@@ -84,7 +104,25 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
     fig.update_layout(title=title, xaxis_title="time (ms)", template="plotly_white",
                       yaxis_title="node id" if len(offsets) <= 1 else "node id (populations stacked)",
                       legend={"itemsizing": "constant"})
+    if as_image:
+        fig.update_yaxes(autorange=True)  # go.Image reverses the y axis by default; rows grow upwards here
     return fig
+
+
+def _raster_image(go: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_groups: int, pal: list[str],
+                  shape: tuple[int, int]) -> Any:
+    """A ``go.Image`` of spike counts per pixel row and time bin (bottom row first: the y axis grows up)."""
+    from modelkit.analysis.binning import density_rgb, raster_counts
+    n_rows = int(np.max(y)) + 1
+    ny, nx = min(int(shape[0]), n_rows), int(shape[1])
+    t0, t1 = float(np.min(t)), float(np.max(t))
+    t1 = t1 if t1 > t0 else t0 + 1.0
+    r0, r1 = -0.5, n_rows - 0.5
+    counts = raster_counts(t, y, codes, n_groups=n_groups, t_range=(t0, t1), row_range=(r0, r1), shape=(ny, nx))
+    rgb = density_rgb(counts, [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in pal])[::-1]
+    dx, dy = (t1 - t0) / nx, (r1 - r0) / ny
+    return go.Image(z=rgb, x0=t0 + dx / 2, dx=dx, y0=r0 + dy / 2, dy=dy, name="spikes per pixel",
+                    hovertemplate="%{x:.1f} ms, row %{y:.0f}<extra></extra>")
 
 
 def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",

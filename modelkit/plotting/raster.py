@@ -197,10 +197,10 @@ def _density_image(ax: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_g
     t0, t1 = float(t.min()), float(t.max())
     y0, y1 = float(y.min()) - 0.5, float(y.max()) + 0.5
     t1 = t1 if t1 > t0 else t0 + 1.0
-    ix = np.minimum(((t - t0) / (t1 - t0) * nx).astype(np.int64), nx - 1)
-    iy = np.minimum(((y - y0) / (y1 - y0) * ny).astype(np.int64), ny - 1)
+    from modelkit.analysis.binning import raster_counts
     npix = nx * ny
-    counts = np.bincount(codes * npix + iy * nx + ix, minlength=n_groups * npix).reshape(n_groups, npix)
+    counts = raster_counts(t, y, codes, n_groups=n_groups, t_range=(t0, t1), row_range=(y0, y1),
+                           shape=(ny, nx)).reshape(n_groups, npix)
     total = counts.sum(axis=0)
     top = counts.argmax(axis=0)
     rgb = np.array([palette[k % len(palette)][:3] for k in range(n_groups)], dtype=np.float64)

@@ -59,3 +59,27 @@ def test_traces_connectivity_and_degrees(small_run, p120_config):
     assert heat.data[0].type == "heatmap" and np.asarray(heat.data[0].z).sum() == 1469 + 1192
     deg = mkp.degree_distribution(config_file=p120_config)
     assert [len(t.x) for t in deg.data] == [120, 120]
+
+
+def test_raster_past_max_points_is_one_image_of_counts_per_pixel():
+    """10^6 spikes: a go.Image equal to np.histogram2d of the spikes, the legend kept as empty named traces."""
+    from modelkit.analysis.binning import density_rgb
+    n = 1_000_000
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"population": np.where(rng.random(n) < 0.3, "a", "b"), "node_ids": rng.integers(0, 500, n),
+                       "timestamps": rng.uniform(0, 1000, n)})
+    fig = mkp.raster(df, image_shape=(300, 800))
+    img, *legend = fig.data
+    assert img.type == "image" and [(t.type, t.name, list(t.x)) for t in legend] == [
+        ("scattergl", f"a ({(df.population == 'a').sum():,})", [None]),
+        ("scattergl", f"b ({(df.population == 'b').sum():,})", [None])]
+    rows = df.node_ids.to_numpy() + np.where(df.population == "a", 0, 500)  # b stacked above a
+    t = df.timestamps.to_numpy()
+    counts = np.stack([np.histogram2d(rows[df.population == g], t[df.population == g], bins=(300, 800),
+                                      range=((-0.5, 999.5), (t.min(), t.max())))[0] for g in ("a", "b")])
+    pal = [legend[0].marker.color, legend[1].marker.color]
+    want = density_rgb(counts.astype(np.int64), [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in pal])
+    np.testing.assert_array_equal(np.asarray(img.z), want[::-1])  # bottom row first: the y axis grows up
+    assert img.y0 - img.dy / 2 == pytest.approx(-0.5) and img.x0 - img.dx / 2 == pytest.approx(t.min())
+    assert fig.layout.yaxis.autorange is True
+    assert len(fig.to_json()) < 5_000_000  # the pixels' cost, not 10^6 points'
