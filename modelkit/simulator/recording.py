@@ -50,12 +50,11 @@ class SpikesOutput(SimulatorModule):
             return
         self._tstart = sim.options.tstart
         out = sim.config.output
-        rel = (lambda p: os.path.relpath(sim.output_path(p), sim.staging) if p else None)
-        log_file = out.log_file if out.log_file and os.path.commonpath(
-            [os.path.abspath(out.log_file), out.output_dir]) == out.output_dir else None
+        # what the adoption of a killed run's folder needs to write the files this run would have written
         header = {"populations": list(sim.built), "tstart": sim.options.tstart, "tstop": sim.options.tstop,
-                  "spikes_file": rel(out.spikes_file), "spikes_file_csv": rel(out.spikes_file_csv),
-                  "sort": _SORT.get(out.spikes_sort_order, "by_time"), "log_file": rel(log_file)}
+                  "spikes_file": _in_staging(sim, out.spikes_file),
+                  "spikes_file_csv": _in_staging(sim, out.spikes_file_csv),
+                  "sort": _SORT.get(out.spikes_sort_order, "by_time"), "log_file": _in_staging(sim, out.log_file)}
         self._journal = SpikeJournal(os.path.join(sim.staging, JOURNAL_NAME), header)
 
     @property
@@ -123,6 +122,11 @@ class SpikesOutput(SimulatorModule):
             return None
         self._write(sim, stop)
         return stop
+
+
+def _in_staging(sim: Any, path: str | None) -> str | None:
+    """An output file's path relative to the staging folder (outputs are inside ``output_dir``)."""
+    return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
 
 class MembraneReport(SimulatorModule):

@@ -519,7 +519,7 @@ def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> 
     except Exception as e:  # h5py raises OSError, KeyError, RuntimeError, ValueError on a torn file
         raise SonataFormatError(src, "/report", "a report file that can be opened and cut",
                                 f"{type(e).__name__}: {e}") from e
-    CompartmentReport(src).populations  # every population's mapping and data shape read back as a report
+    _ = CompartmentReport(src).populations  # every population's mapping and data shape read back as a report
     os.replace(src, dst)
     return kept
 

@@ -261,8 +261,8 @@ def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bo
         Replace an existing file.
     stop_time : float, optional
         For a run that ended early (stopped or failed): the time (ms) up to which the file holds every
-        spike (the end of the last whole block simulated), written as the ``stop_time`` attribute of ``/spikes`` (readers of the spec ignore it; see
-        :func:`spikes_stop_time`).
+        spike (the end of the last whole block simulated), written as the ``stop_time`` attribute of
+        ``/spikes`` (readers of the spec ignore it; see :func:`spikes_stop_time`).
 
     Raises
     ------
