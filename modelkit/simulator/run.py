@@ -336,7 +336,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     ------
     ModelkitError
         Bad config, unknown models or modules, undefined node sets, an output folder
-        that exists; the run's folder is then ``<output_dir>.failed`` (when it started).
+        that exists; the run's folder is then ``<output_dir>.failed`` (when it started), with the spikes
+        and report frames of the blocks run so far.  A run stopped (a sink's ``RunStoppedError``,
+        ``KeyboardInterrupt``, :class:`~modelkit.simulator.staging.RunTerminated` for SIGTERM/SIGHUP)
+        leaves ``<output_dir>.stopped`` instead; ``/spikes@stop_time`` of its spikes file says up to
+        when (ms) it holds every spike.
         What :mod:`modelkit.simulator.checks` finds (node ids that do not exist, NEST models NEST lacks, a
         dt off NEST's grid, threads out of range, an ``output_dir`` blocked by a file) is raised before
         anything is written, and :func:`modelkit.validate` reports the same.
@@ -378,7 +382,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     comm = world()
     check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
     staging = _prepare_output_on_root(comm, cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
-    # SIGTERM/SIGHUP/SIGINT from here on end the run through the failure path below (<out>.failed)
+    # SIGTERM/SIGHUP/SIGINT from here on end the run through the path below (<out>.stopped, its files kept)
     signals_cm = run_signals()
     signals = signals_cm.__enter__()
     handler = None
