@@ -410,7 +410,8 @@ class ReportWriter:
         Parameters
         ----------
         stop_time : float, optional
-            The time (ms) the run stopped at, recorded as ``/report@stop_time``.
+            The time (ms) the run stopped at, recorded as ``/report@stop_time``; frames after it are cut
+            too (the report of a run cut short between two modules' blocks ends where its spikes do).
 
         Returns
         -------
@@ -420,7 +421,7 @@ class ReportWriter:
         if self._f is None:
             return {}
         try:
-            kept = {p: _trim(self._f, p, st.k) for p, st in self._pops.items()}
+            kept = {p: _trim(self._f, p, st.k, stop_time) for p, st in self._pops.items()}
             if stop_time is not None:
                 self._f["report"].attrs[STOP_TIME_ATTR] = np.float64(stop_time)
         except BaseException as e:
@@ -452,13 +453,16 @@ class ReportWriter:
             self._abort(ev)
 
 
-def _trim(f: h5py.File, population: str, k: int) -> int:
-    """Cut ``/report/<population>`` to its first ``k`` frames (data and ``mapping/time``); returns ``k``."""
+def _trim(f: h5py.File, population: str, k: int, stop_time: float | None = None) -> int:
+    """Cut ``/report/<population>`` to its first ``k`` frames, and to those at or before ``stop_time`` (ms),
+    in data and ``mapping/time``; returns the frames kept."""
     g = f[f"report/{population}"]
     ds = g["data"]
     t = g["mapping/time"]
     start, stop, dt = (float(x) for x in t[()])
     k = int(min(max(k, 0), ds.shape[0]))
+    if stop_time is not None:  # a block of frames written after the run's last whole block of spikes
+        k = min(k, max(0, int(np.floor((stop_time - start) / dt + 1e-9)) + 1))
     if _FRAMES_ATTR in ds.attrs:
         del ds.attrs[_FRAMES_ATTR]
     if k == ds.shape[0]:
@@ -480,8 +484,8 @@ def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> 
     """Make a valid report of a :class:`ReportWriter`'s file left behind by a killed process.
 
     Each population keeps the frames counted by the writer's last :meth:`ReportWriter.flush` (none if it
-    never flushed), cut as :meth:`ReportWriter.close_partial` does; the file is then renamed to ``path``
-    (replacing it).
+    never flushed) up to ``stop_time``, cut as :meth:`ReportWriter.close_partial` does; the file is then
+    renamed to ``path`` (replacing it).
 
     Parameters
     ----------
@@ -511,7 +515,7 @@ def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> 
             kept = {}
             for name in list(rep.keys()):
                 ds = rep[name]["data"]
-                kept[name] = _trim(f, name, int(np.asarray(ds.attrs.get(_FRAMES_ATTR, 0)).ravel()[0]))
+                kept[name] = _trim(f, name, int(np.asarray(ds.attrs.get(_FRAMES_ATTR, 0)).ravel()[0]), stop_time)
             if stop_time is not None:
                 rep.attrs[STOP_TIME_ATTR] = np.float64(stop_time)
     except SonataFormatError:

@@ -331,3 +331,21 @@ def test_a_report_writer_killed_mid_write_is_recovered_to_its_last_flush(tmp_pat
     assert rep.time == (0.0, 30.0, 0.5) and rep.n_frames == 60
     np.testing.assert_array_equal(rep.data()[::20, 0], [1.0, 2.0, 3.0])
     assert os.listdir(tmp_path) == ["r.h5"]
+
+
+def test_close_partial_cuts_every_population_to_its_frames_and_the_stop(tmp_path: Path) -> None:
+    from modelkit.sonata import ReportWriter
+    w = ReportWriter(tmp_path / "r.h5", "a", [0, 1], [0, 1, 2], [0, 0], (10.0, 110.0, 1.0), overwrite=True)
+    w.add_population("empty", [], [0], [], (10.0, 110.0, 1.0))  # no elements: a contiguous dataset
+    w.open()
+    w.append(np.arange(80.0).reshape(40, 2), "a")
+    w.append(np.empty((30, 0)), "empty")
+    # a block of frames of "a" past the run's stop (a signal between two modules' blocks) is cut too
+    assert w.close_partial(stop_time=39.0) == {"a": 30, "empty": 30}
+    rep = CompartmentReport(tmp_path / "r.h5")
+    assert rep["a"].time == (10.0, 40.0, 1.0) and rep["a"].times[-1] == 39.0
+    np.testing.assert_array_equal(rep["a"].data(), np.arange(60.0).reshape(30, 2))
+    assert rep["empty"].shape == (30, 0) and rep["empty"].time == (10.0, 40.0, 1.0)
+    with h5py.File(tmp_path / "r.h5") as f:
+        assert float(f["report"].attrs["stop_time"]) == 39.0
+    assert os.listdir(tmp_path) == ["r.h5"]
