@@ -18,6 +18,7 @@ __all__ = [
     "OutputExistsError",
     "UnknownModelError",
     "BackendUnavailableError",
+    "RunStoppedError",
     "BuilderError",
     "ModelkitWarning",
 ]
@@ -149,6 +150,13 @@ class BuilderError(ModelkitError):
 
 class BackendUnavailableError(ModelkitError):
     """A simulator backend cannot be imported; the message gives the install hint."""
+
+
+class RunStoppedError(ModelkitError):
+    """A run stopped on request after a whole block (a Stop button, ``LiveRun.stop()``, the Run monitor).
+
+    :class:`modelkit.cluster.RunStoppedError` (a cluster or child-process run) is a subclass.
+    """
 
 
 class ModelkitWarning(UserWarning):

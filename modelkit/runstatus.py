@@ -6,7 +6,16 @@ before any kernel starts; kernels inherit the variable.  While it is set, every
 small JSON file there, ``<run_id>.json``, rewritten atomically (temporary file, then rename) at most a few
 times per second.  Nothing is written when the variable is unset, so scripts and CI runs leave no trace.
 
-Leaf module: imports nothing from modelkit (the simulator and cluster layers both use it).
+**Stop from the Run monitor.**  :func:`request_stop` (the server's ``POST modelkit/runs/stop``) leaves
+``<run_id>.stop`` next to the run's status file; the run's owner acts on it at its next block: a
+:func:`~modelkit.simulator.simulate` in a kernel or in a ``python -m modelkit run`` process raises
+:class:`~modelkit.errors.RunStoppedError` from its status sink (the run ends ``"stopped"``), a
+:class:`~modelkit.cluster.LiveRun` (cluster engine or ``run_local`` child) sends the engine its ``stop``.  A
+record written by a modelkit that does not read stop requests (no ``stop_requests`` key) is stopped with
+SIGTERM, which ``simulate`` already turns into a stop, when it is a plain ``simulate`` of this user on this
+host.  Runs of another user or host are refused.
+
+Leaf module: imports nothing from modelkit but its errors (the simulator and cluster layers both use it).
 """
 
 from __future__ import annotations
@@ -16,12 +25,15 @@ import contextvars
 import json
 import os
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ENV", "RunStatus", "list_runs", "runs_dir", "suppressed"]
+from modelkit.errors import ModelkitError, RunStoppedError
+
+__all__ = ["ENV", "RunStatus", "StopRefused", "list_runs", "request_stop", "runs_dir", "suppressed"]
 
 #: environment variable naming the folder of status files
 ENV = "MODELKIT_RUNS_DIR"
@@ -80,7 +92,8 @@ class RunStatus:
 
         Parameters
         ----------
-        kind : {'simulate', 'cluster'}
+        kind : {'simulate', 'cluster', 'local'}
+            ``simulate`` in this process, a :class:`~modelkit.cluster.LiveRun` on engines or in a child process.
         config : str or None
             The simulation config's path.
         output_dir : str or None
@@ -100,7 +113,10 @@ class RunStatus:
         record = {"run_id": rid, "kind": kind, "status": "starting", "config": config, "output_dir": output_dir,
                   "backend": backend, "engines": engines, "tstart": float(tstart), "tstop": float(tstop),
                   "t": float(tstart), "fraction": 0.0, "n_spikes": 0, "pid": os.getpid(),
-                  "host": socket.gethostname(), "started": now, "updated": now, "finished": None, "error": None}
+                  "host": socket.gethostname(), "uid": _uid(), "user": _user(), "started": now, "updated": now,
+                  "finished": None, "error": None,
+                  # this run reads <run_id>.stop at every block; None until a stop request was seen (time, s)
+                  "stop_requests": True, "stop_requested": None}
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError:
@@ -139,13 +155,63 @@ class RunStatus:
             self.record["fraction"] = 1.0
             self.record["t"] = self.record["tstop"]
         self._flush()
+        with contextlib.suppress(OSError):  # a request that came too late is void
+            os.unlink(self.stop_path)
+
+    @property
+    def stop_path(self) -> str:
+        """Where a stop request for this run appears (see :func:`request_stop`)."""
+        return self.path[:-len(".json")] + ".stop"
+
+    def stop_requested(self) -> bool:
+        """Whether the Run monitor asked this run to stop (a ``stat``: cheap enough for every block).
+
+        The first time it is seen, the record says so (``stop_requested``: the time, s).
+        """
+        if self.record["stop_requested"] is not None:
+            return True
+        if not os.path.exists(self.stop_path):
+            return False
+        self.record["stop_requested"] = time.time()
+        self._flush()
+        return True
 
     # ReportSink protocol: the simulator reports progress after every block
     def spikes(self, population: str, node_ids: Any, times: Any) -> None:
         self.record["n_spikes"] += len(node_ids)
 
     def progress(self, t: float, tstop: float) -> None:
+        """The end of a block: record it; stop the run here when the Run monitor asked to.
+
+        Raises
+        ------
+        RunStoppedError
+            A stop request is there (``simulate`` then ends the run as stopped, after this whole block).
+        """
         self.update(t=t, tstop=tstop, status="running")
+        if self.stop_requested():
+            raise RunStoppedError(f"run {self.record['run_id']}: stopped from the Run monitor at t = {t:g} ms "
+                                  f"of {tstop:g} ms")
+
+
+def _uid() -> int | None:
+    return os.getuid() if hasattr(os, "getuid") else None
+
+
+def _user() -> str | None:
+    try:
+        import getpass
+        return getpass.getuser()
+    except Exception:  # no name for this uid (a container user): the uid still tells owners apart
+        return None
+
+
+class StopRefused(ModelkitError):
+    """:func:`request_stop` refused: ``status`` is the HTTP status the server answers with (403, 404, 409)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def _alive(pid: int) -> bool:
@@ -156,6 +222,77 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _owned_here(rec: dict[str, Any], path: str) -> str | None:
+    """Why this user on this host may not stop the run (None: it may)."""
+    host = socket.gethostname()
+    if rec.get("host") != host:
+        return (f"run {rec.get('run_id')} runs on host {rec.get('host')!r}, not on {host!r} where this server "
+                f"runs; stop it from the notebook or shell that started it")
+    owner: Any
+    try:
+        owner = os.stat(path).st_uid  # the run's process wrote its status file
+    except OSError:
+        owner = rec.get("uid")
+    me = _uid()
+    if me is not None and owner is not None and int(owner) != me:
+        who = rec.get("user") or f"uid {owner}"
+        return (f"run {rec.get('run_id')} belongs to user {who}, not to {_user() or f'uid {me}'} who runs this "
+                f"server; only its owner can stop it")
+    return None
+
+
+def request_stop(run_id: str, folder: str | None = None) -> dict[str, Any]:
+    """Ask a run of this user on this host to stop after the block it is simulating.
+
+    Leaves ``<run_id>.stop`` for the run's owner (see the module docstring); a run recorded by a modelkit
+    that reads no stop requests gets SIGTERM instead when it is a plain ``simulate`` (a kernel's cluster or
+    child run is never signalled: that would end the kernel or lose the stream).
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id, as :func:`list_runs` gives it.
+    folder : str, optional
+        The status folder (default :func:`runs_dir`).
+
+    Returns
+    -------
+    dict
+        The run's record, with ``"stop": "requested"`` or ``"stop": "signalled"``.
+
+    Raises
+    ------
+    StopRefused
+        404 no such run; 409 the run is over (or its process is gone); 403 another user's or host's run,
+        or one that can be neither asked nor signalled.
+    """
+    folder = folder or runs_dir()
+    if not isinstance(run_id, str) or not run_id or not all(c.isalnum() or c in "-_" for c in run_id):
+        raise StopRefused(404, f"no run {str(run_id)[:80]!r}: a run id is letters, digits, '-' and '_'")
+    path = os.path.join(folder or "", f"{run_id}.json")
+    rec = next((r for r in list_runs(folder) if r.get("run_id") == run_id), None)
+    if folder is None or rec is None or not os.path.isfile(path):
+        raise StopRefused(404, f"no run {run_id!r} among the runs of this server")
+    if rec.get("status") in FINAL:
+        raise StopRefused(409, f"run {run_id} is already {rec['status']}; there is nothing to stop")
+    why = _owned_here(rec, path)
+    if why is not None:
+        raise StopRefused(403, why)
+    if rec.get("stop_requests"):
+        _write_json(os.path.join(folder, f"{run_id}.stop"), {"run_id": run_id, "requested": time.time()})
+        return {**rec, "stop": "requested"}
+    if rec.get("kind") != "simulate":
+        raise StopRefused(403, f"run {run_id} was started by a modelkit that reads no stop requests; stop it "
+                               f"from its notebook (LiveRun.stop())")
+    try:
+        os.kill(int(rec["pid"]), signal.SIGTERM)  # simulate ends the run as stopped (RunTerminated)
+    except ProcessLookupError:
+        raise StopRefused(409, f"run {run_id}: its process {rec['pid']} is gone") from None
+    except PermissionError:
+        raise StopRefused(403, f"run {run_id}: process {rec['pid']} is not this user's") from None
+    return {**rec, "stop": "signalled"}
 
 
 def list_runs(folder: str | None = None) -> list[dict[str, Any]]:

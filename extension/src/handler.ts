@@ -4,7 +4,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IInfo, IModelkitAPI, IPreview, IRun } from './tokens';
+import { IInfo, IModelkitAPI, IPreview, IRun, IStopAnswer } from './tokens';
 
 /**
  * Call a modelkit route (under `<base_url>/modelkit/`) and parse its JSON answer.
@@ -49,6 +49,8 @@ export const serverAPI: IModelkitAPI = {
   openInNotebook: (path: string) =>
     requestAPI<{ path: string; kind: string }>('notebook', { method: 'POST', body: JSON.stringify({ path }) }),
   runs: () => requestAPI<{ runs: IRun[] }>('runs'),
+  stopRun: (runId: string) =>
+    requestAPI<IStopAnswer>('runs/stop', { method: 'POST', body: JSON.stringify({ run_id: runId }) }),
   copyTutorials: () =>
     requestAPI<{ folder: string; notebooks: string[]; copied: string[] }>('tutorials', {
       method: 'POST',

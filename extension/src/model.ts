@@ -146,6 +146,11 @@ export function anyActive(runs: ReadonlyArray<IRun>): boolean {
   return runs.some(r => r.status === 'starting' || r.status === 'running');
 }
 
+/** Whether a run is still going (it may be stopped). */
+export function isActive(run: IRun): boolean {
+  return run.status === 'starting' || run.status === 'running';
+}
+
 /** The Run monitor's model: polls the runs route while started. */
 export class RunsModel implements IRunsModelLike {
   /**
@@ -171,6 +176,37 @@ export class RunsModel implements IRunsModelLike {
   /** Emitted after every poll that changed the list (or its error). */
   get changed(): ISignal<this, ReadonlyArray<IRun>> {
     return this._changed;
+  }
+
+  /** Whether a stop was asked for this run (here, or seen by the run's owner) and it still goes on. */
+  isStopping(run: IRun): boolean {
+    return isActive(run) && (this._stopping.has(run.run_id) || (run.stop_requested ?? null) !== null);
+  }
+
+  /** Why the last Stop of this run was refused (the server's message), or null. */
+  stopError(runId: string): string | null {
+    return this._stopErrors.get(runId) ?? null;
+  }
+
+  /**
+   * Ask the server to stop a run after its current block (POST modelkit/runs/stop).
+   *
+   * The run shows as stopping at once; a refusal (another user's run, one already over) is kept as
+   * `stopError(runId)`. Resolves once the list is fetched again.
+   */
+  async stopRun(runId: string): Promise<void> {
+    this._stopping.add(runId);
+    this._stopErrors.delete(runId);
+    this._changed.emit(this._runs);
+    try {
+      await this._api.stopRun(runId);
+    } catch (e) {
+      this._stopping.delete(runId);
+      this._stopErrors.set(runId, (e as Error).message);
+      this._changed.emit(this._runs);
+    }
+    this._key = ''; // re-render with the answer even if the list did not change
+    await this.refresh();
   }
 
   /** Fetch the list once. */
@@ -217,6 +253,8 @@ export class RunsModel implements IRunsModelLike {
   }
 
   private _api: IModelkitAPI;
+  private _stopping = new Set<string>();
+  private _stopErrors = new Map<string, string>();
   private _runs: IRun[] = [];
   private _key = '[]';
   private _error: string | null = null;

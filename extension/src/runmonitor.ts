@@ -3,7 +3,7 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { formatCount, progressLabel, RunsModel } from './model';
+import { formatCount, isActive, progressLabel, RunsModel } from './model';
 import { IRun } from './tokens';
 
 export class RunMonitorPanel extends Widget {
@@ -75,6 +75,10 @@ export class RunMonitorPanel extends Widget {
     li.className = `jp-mk-run jp-mk-run-${r.status}`;
     li.setAttribute('data-run-id', r.run_id);
     li.setAttribute('data-status', r.status);
+    const stopping = this.model.isStopping(r);
+    if (stopping) {
+      li.setAttribute('data-stopping', 'true');
+    }
     const name = document.createElement('div');
     name.className = 'jp-mk-run-name';
     name.textContent = `${r.config ?? r.run_id} (${r.kind}${r.backend ? `, ${r.backend}` : ''}` +
@@ -84,11 +88,29 @@ export class RunMonitorPanel extends Widget {
     bar.value = r.fraction;
     const label = document.createElement('div');
     label.className = 'jp-mk-run-progress';
-    const live = r.status === 'running' || r.status === 'starting';
+    const live = isActive(r);
     label.textContent = live
-      ? `${r.status} · ${progressLabel(r)} · ${formatCount(r.n_spikes)} spikes`
+      ? `${stopping ? 'stopping' : r.status} · ${progressLabel(r)} · ${formatCount(r.n_spikes)} spikes`
       : progressLabel(r); // says the final state itself
     li.append(name, bar, label);
+    if (live) {
+      const stop = document.createElement('button');
+      stop.className = 'jp-mk-run-stop jp-Button jp-mod-styled jp-mod-warn';
+      stop.textContent = stopping ? 'Stopping…' : 'Stop';
+      stop.title = 'stop this run after the block it is simulating';
+      stop.disabled = stopping;
+      stop.addEventListener('click', () => {
+        void this.model.stopRun(r.run_id);
+      });
+      li.append(stop);
+    }
+    const refused = this.model.stopError(r.run_id);
+    if (refused) {
+      const e = document.createElement('div');
+      e.className = 'jp-mk-error jp-mk-stop-error';
+      e.textContent = `Stop refused: ${refused}`;
+      li.append(e);
+    }
     if (r.error) {
       const e = document.createElement('div');
       e.className = 'jp-mk-error';

@@ -118,6 +118,19 @@ export interface IRun {
   updated: number;
   finished: number | null;
   error: string | null;
+  /** the run's owner acts on stop requests (POST modelkit/runs/stop) at its next block */
+  stop_requests?: boolean;
+  /** when the owner saw a stop request (s since the epoch), else null */
+  stop_requested?: number | null;
+  host?: string;
+  user?: string | null;
+}
+
+/** POST modelkit/runs/stop: the request was accepted (the run stops after its current block). */
+export interface IStopAnswer {
+  run_id: string;
+  status: string;
+  stop: 'requested' | 'signalled';
 }
 
 /** The server calls the models need. */
@@ -126,6 +139,7 @@ export interface IModelkitAPI {
   preview(path: string): Promise<IPreview>;
   openInNotebook(path: string): Promise<{ path: string; kind: string }>;
   runs(): Promise<{ runs: IRun[] }>;
+  stopRun(runId: string): Promise<IStopAnswer>;
   copyTutorials(): Promise<{ folder: string; notebooks: string[]; copied: string[] }>;
 }
 

@@ -17,7 +17,7 @@ import {
   SonataModel,
   totals
 } from '../src/model';
-import { IInfo, IModelkitAPI, IPreview, IRun } from '../src/tokens';
+import { IInfo, IModelkitAPI, IPreview, IRun, IStopAnswer } from '../src/tokens';
 
 function info(over: Partial<IInfo> = {}): IInfo {
   return {
@@ -72,6 +72,15 @@ class Api implements IModelkitAPI {
       throw x;
     }
     return { runs: x };
+  }
+  stopAnswers: Array<IStopAnswer | Error> = [];
+  async stopRun(runId: string): Promise<IStopAnswer> {
+    this.calls.push(`stop ${runId}`);
+    const x = this.stopAnswers.shift() ?? new Error('no more answers');
+    if (x instanceof Error) {
+      throw x;
+    }
+    return x;
   }
   async copyTutorials(): Promise<{ folder: string; notebooks: string[]; copied: string[] }> {
     return { folder: 't', notebooks: [], copied: [] };
@@ -177,4 +186,40 @@ test('RunsModel polls while started, and stops', async () => {
   await new Promise(r => setTimeout(r, 40));
   assert.equal(api.calls.length, n);
   assert.ok(!m.polling);
+});
+
+test('RunsModel.stopRun shows the run stopping at once, then what the server says', async () => {
+  const api = new Api();
+  api.runLists.push([run()], [run()], [run({ stop_requested: 3 })], [run({ status: 'stopped', stop_requested: 3 })]);
+  api.stopAnswers.push({ run_id: 'r1', status: 'running', stop: 'requested' });
+  const m = new RunsModel(api, 5);
+  await m.refresh();
+  assert.ok(!m.isStopping(m.runs[0]));
+  let emitted = 0;
+  m.changed.connect(() => emitted++);
+  const done = m.stopRun('r1');
+  assert.ok(m.isStopping(m.runs[0]), 'stopping before the server answered');
+  await done;
+  assert.deepEqual(api.calls.slice(-2), ['stop r1', 'runs']);
+  assert.ok(emitted >= 2);
+  assert.ok(m.isStopping(m.runs[0]));
+  assert.equal(m.stopError('r1'), null);
+  await m.refresh(); // the owner saw the request
+  assert.ok(m.isStopping(m.runs[0]));
+  await m.refresh(); // it stopped: nothing is stopping any more
+  assert.equal(m.runs[0].status, 'stopped');
+  assert.ok(!m.isStopping(m.runs[0]));
+});
+
+test('RunsModel.stopRun keeps a refusal as the run\'s stop error', async () => {
+  const api = new Api();
+  const other = run({ run_id: 'r2', host: 'elsewhere' });
+  api.runLists.push([other], [other]);
+  api.stopAnswers.push(new Error("run r2 runs on host 'elsewhere'"));
+  const m = new RunsModel(api, 5);
+  await m.refresh();
+  await m.stopRun('r2');
+  assert.equal(m.stopError('r2'), "run r2 runs on host 'elsewhere'");
+  assert.ok(!m.isStopping(m.runs[0]), 'a refused stop does not leave the run stopping');
+  assert.equal(m.stopError('r1'), null);
 });

@@ -6,6 +6,7 @@ engine arrives whole in the notebook.
 
 from __future__ import annotations
 
+from modelkit import errors
 from modelkit.errors import ModelkitError
 
 __all__ = ["ClusterError", "StreamError", "RunStoppedError", "EngineDiedError", "RemoteRunError"]
@@ -24,7 +25,7 @@ class StreamError(ClusterError):
     """
 
 
-class RunStoppedError(ClusterError):
+class RunStoppedError(ClusterError, errors.RunStoppedError):
     """A run was stopped on request (:meth:`LiveRun.stop`); its files (spikes and report frames up to the
     stop) are in ``<output_dir>.stopped``."""
 

@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Any
 
+from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, Progress, SpikeStream, StreamSink
@@ -164,6 +165,9 @@ class LiveRun:
                 if self._status == "starting" and self.stream.hello is not None:
                     self._status = "running"
                 self._record()
+                if self._status_file is not None and not self.stream.discarding \
+                        and self._status_file.stop_requested():  # Stop in the Run monitor
+                    self.stream.request_stop()
             try:
                 self._result = self._ar.get()
                 if isinstance(self._result, list):  # several engines (MPI ranks): rank 0 is the first
@@ -302,8 +306,25 @@ class LiveRun:
         -------
         str
             :attr:`status` (still ``"running"`` after a timeout).
+
+        Notes
+        -----
+        In a notebook, widget clicks (a :class:`~modelkit.widgets.RunPanel`'s Stop) keep working while a cell
+        waits here, and cells queued meanwhile run afterwards in order; ``await run.wait_async()`` is the
+        same for an async cell.  Outside a kernel it is a plain blocking wait.
         """
-        self._done.wait(timeout)
+        wait_until(self._done.wait, timeout)
+        return self.status
+
+    async def wait_async(self, timeout: float | None = None) -> str:
+        """:meth:`wait` for ``await run.wait_async()`` in a cell: the kernel's event loop runs meanwhile.
+
+        Returns
+        -------
+        str
+            :attr:`status` (still ``"running"`` after a timeout).
+        """
+        await wait_until_async(self._done.is_set, timeout)
         return self.status
 
     def stop(self, *, wait: bool = True, timeout: float | None = 60.0) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 from modelkit.cluster.errors import ClusterError
 from modelkit.cluster.live import LiveRun, simulate_arguments
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, SpikeStream
+from modelkit.runstatus import RunStatus
 
 __all__ = ["run_local"]
 
@@ -134,5 +135,8 @@ def run_local(config: Any, *, network: Any = None, threads: int | None = None, o
         shutil.rmtree(job_dir, ignore_errors=True)
         raise ClusterError(f"run_local: could not start the simulation process ({type(e).__name__}: {e})") from e
     run = LiveRun(stream, _ProcessResult(proc, job_dir), engine_ids=[], output_dir=out, run_id=run_id)
+    # the Run monitor shows it (and can stop it) like a cluster run; the child records nothing itself
+    run._status_file = RunStatus.start(kind="local", config=config if isinstance(config, str) else None,
+                                       output_dir=out, run_id=run_id)
     run._start_watch()
     return run

@@ -7,6 +7,7 @@ relative to the server root and never leave it (see :mod:`modelkit.labserver.pat
 ``GET  modelkit/preview?path=``      raster (spikes) or traces (report) as JSON arrays, or ``&format=png``
 ``POST modelkit/notebook``           ``{"path"}``: a new notebook that loads (and simulates) the file
 ``GET  modelkit/runs``               runs started from this server's kernels (:mod:`modelkit.runstatus`)
+``POST modelkit/runs/stop``          ``{"run_id"}``: stop a running run of this user on this host
 ``GET|POST modelkit/tutorials``      the tutorial notebooks; POST copies them into the server root
 
 Installed with the package and enabled by ``etc/jupyter/jupyter_server_config.d/modelkit.json``.

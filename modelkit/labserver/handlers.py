@@ -285,6 +285,32 @@ class RunsHandler(_Base):
         self.reply({"runs": runs})
 
 
+class StopRunHandler(_Base):
+    """``POST modelkit/runs/stop {"run_id"}``: ask a running run of this user on this host to stop.
+
+    The run stops after the block it is simulating (see :func:`modelkit.runstatus.request_stop`); answers
+    202 with the run's record and ``"stop": "requested"`` (or ``"signalled"``), 404 for an unknown run, 409
+    for a run that is over, 403 for another user's or host's run.
+    """
+
+    @tornado.web.authenticated
+    async def post(self) -> None:
+        from modelkit.runstatus import StopRefused, request_stop
+        try:
+            body = self.body()
+            run_id = body.get("run_id")
+            if not isinstance(run_id, str):
+                raise PathRefused(400, f"'run_id' must be a string (a run id of GET modelkit/runs), not "
+                                       f"{'missing' if run_id is None else type(run_id).__name__}")
+            rec = await self.run(request_stop, run_id, self.settings["modelkit_runs_dir"])
+        except PathRefused as e:
+            return self.fail(e.status, e.message)
+        except StopRefused as e:
+            return self.fail(e.status, str(e))
+        self.set_status(202)
+        self.reply({"run_id": rec["run_id"], "status": rec["status"], "stop": rec["stop"]})
+
+
 class TutorialsHandler(_Base):
     """``GET modelkit/tutorials``: the tutorial notebooks; ``POST``: copy them into the server root."""
 
@@ -337,5 +363,6 @@ def setup_handlers(web_app: Any, *, runs_dir: str) -> None:
         (url_path_join(base, "preview"), PreviewHandler),
         (url_path_join(base, "notebook"), NotebookHandler),
         (url_path_join(base, "runs"), RunsHandler),
+        (url_path_join(base, "runs", "stop"), StopRunHandler),
         (url_path_join(base, "tutorials"), TutorialsHandler),
     ])

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, SonataFormatError
+from modelkit.errors import (BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, RunStoppedError,
+                             SonataFormatError)
 from modelkit.errors import UnknownModelError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
@@ -264,8 +265,9 @@ _fail = fail
 
 
 def _is_stop(e: BaseException) -> bool:
-    """A run ended on request (LiveRun.stop's RunStoppedError, Ctrl-C, SIGTERM/SIGHUP), not by an error."""
-    return isinstance(e, (KeyboardInterrupt, RunTerminated)) or type(e).__name__ == "RunStoppedError"
+    """A run ended on request (a RunStoppedError from a sink: LiveRun.stop, the Run monitor; Ctrl-C;
+    SIGTERM/SIGHUP), not by an error."""
+    return isinstance(e, (KeyboardInterrupt, RunTerminated, RunStoppedError))
 
 
 def _salvage(sim: Simulation | None, modules: list[SimulatorModule], spikes: SpikesOutput | None,

@@ -6,6 +6,12 @@ per block: the Jupyter server drops IOPub traffic above ~1,000 messages/s and, b
 :class:`Feed` only queues the blocks; one background thread per view coalesces everything queued and
 redraws at most ``max_rate`` times a second (30 Hz by default), and further apart when the last redraw
 was large, so the bytes sent stay under ``byte_rate`` (bytes/s).
+
+The browser must keep up too: a redraw it has not yet drawn when the next arrives piles work up in the
+tab (the freeze seen with SVG rasters of 10^4 points a redraw). So a view that has a page showing it
+passes a ``gate``: the page acknowledges each redraw once drawn (see :mod:`modelkit.widgets._frame`), and
+the feed sends the next only then, so at most one update is ever in flight. Without a page (or when a
+busy kernel cannot read the acknowledgements) the feed goes on after ``ack_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import numpy as np
 
 from modelkit.errors import ModelkitError
 
-__all__ = ["Feed", "Grow", "Block"]
+__all__ = ["Feed", "Grow", "Block", "node_groups"]
 
 #: (population, node_ids, times_ms)
 Block = tuple[str, np.ndarray, np.ndarray]
@@ -58,10 +64,15 @@ class Feed:
         Redraws per second at most (Hz).
     byte_rate : float
         Bytes per second to the browser at most, on average (bytes/s).
+    gate : object, optional
+        Has ``pending() -> bool`` (a redraw is not yet acknowledged by the page) and ``wait(timeout)``:
+        redraws wait while one is pending, up to ``ack_timeout`` seconds.
+    ack_timeout : float
+        Longest wait for an acknowledgement (s).
     """
 
     def __init__(self, apply: Callable[[list[Block]], int], *, max_rate: float = 30.0,
-                 byte_rate: float = 500_000.0) -> None:
+                 byte_rate: float = 500_000.0, gate: Any = None, ack_timeout: float = 2.0) -> None:
         if not max_rate > 0 or not byte_rate > 0:
             raise ModelkitError(f"live view: max_rate (Hz) and byte_rate (bytes/s) must be positive, got "
                                 f"{max_rate!r} and {byte_rate!r}")
@@ -77,6 +88,10 @@ class Feed:
         self._source_done: Callable[[], bool] = lambda: True
         self._thread: threading.Thread | None = None
         self._next = 0.0
+        self.gate = gate
+        self.ack_timeout = float(ack_timeout)
+        self.n_ack_timeouts = 0
+        self._dirty = False
 
     # ------------------------------------------------------------------ input
     def push(self, population: str, node_ids: np.ndarray, times: np.ndarray, *, generation: int | None = None) -> None:
@@ -135,11 +150,18 @@ class Feed:
         self._next = time.monotonic() + max(1.0 / self.max_rate, sent / self.byte_rate)
         return sent
 
+    def redraw_soon(self) -> None:
+        """Redraw from the feed's thread at the next chance (a view changed: zoom, page width)."""
+        with self._lock:
+            self._dirty = True
+        self._ensure_thread()
+        self._wake.set()
+
     @property
     def idle(self) -> bool:
         """Nothing queued and the source finished (or redrawing failed: see :attr:`error`)."""
         with self._lock:
-            return self.error is not None or (not self._pending and self._source_done())
+            return self.error is not None or (not self._pending and not self._dirty and self._source_done())
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -154,8 +176,13 @@ class Feed:
             if delay > 0:
                 time.sleep(delay)
             with self._lock:
-                has = bool(self._pending)
+                has = bool(self._pending) or self._dirty
                 done = self._source_done()
+            if (has or done) and self.gate is not None and self.gate.pending() \
+                    and not self.gate.wait(self.ack_timeout):
+                self.n_ack_timeouts += 1  # no page answered in time (none shows the view, or the kernel is busy)
+            with self._lock:
+                self._dirty = False
             if has or done:
                 try:
                     self.flush()  # the last one after the source ended draws the final state
@@ -204,3 +231,21 @@ class FedView:
         self.feed.push(population, np.asarray(node_ids), np.asarray(times))
         self.feed._ensure_thread()
 
+
+
+def node_groups(network: Any, attribute: str, who: str) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """``{population: (code per node id, labels)}`` of a node attribute (populations that have it); code -1
+    where a node id is not in the table. ``who`` names the view in the error."""
+    out = {}
+    for name, pop in network.nodes.items():
+        if attribute not in pop.attribute_names:
+            continue
+        col = pop.get([attribute])
+        labels, codes = np.unique(col[attribute].astype(str).to_numpy(), return_inverse=True)
+        ids = col.index.to_numpy(np.int64)
+        arr = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
+        arr[ids] = codes.reshape(-1)
+        out[name] = (arr, [str(v) for v in labels])
+    if not out:
+        raise ValueError(f"{who}(group_by={attribute!r}): no population of the network has that attribute")
+    return out

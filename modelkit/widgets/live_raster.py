@@ -1,56 +1,81 @@
-"""LiveRaster: a spike raster that grows while a simulation runs (bqplot; WebGL marks for large counts).
+"""LiveRaster: a spike raster that grows while a simulation runs; its cost follows pixels, not spikes.
 
-What goes to the browser, and why. bqplot sends a mark's ``x`` / ``y`` as binary buffers and a change
-replaces the whole array, so every redraw resends every point shown. At 10^6 spikes that is 8 MB per
-redraw (float32 x and y), far above what the Jupyter server forwards (``iopub_data_rate_limit``, 10^6
-bytes/s by default) and more than an SVG raster can pan smoothly. So:
+What goes to the browser, and why. An SVG raster of ~10^4 points a redraw froze a browser tab on a
+two-minute run (``PLATFORM.md`` §8), and any point-per-spike drawing grows with the run. So:
 
 * all spikes stay in the kernel (here and in the run's :class:`~modelkit.analysis.SpikeTable`);
-* the browser gets at most ``max_points`` of them: those in the last ``window`` ms (all when
-  ``window`` is 0), thinned by a fixed pseudo-random key per spike when there are more (the same spikes
-  stay shown from one redraw to the next, and every population is thinned by the same factor, so
-  densities compare);
-* redraws are coalesced to <= ``max_rate`` Hz and spaced so that the bytes sent stay under
-  ``byte_rate`` (see :mod:`modelkit.widgets.feed`);
-* above ``gl_threshold`` points shown, the marks switch from SVG ``Scatter`` to bqplot-gl ``ScatterGL``
-  (WebGL), which pans and zooms 10^5-10^6 points interactively.
-
-After (or during) a run, narrow ``window`` or call :meth:`show` to look at an interval in full detail.
+* while the spikes in view are at most ``max_points``, they are drawn as points: WebGL (bqplot-gl
+  ``ScatterGL``) where the page has it, else SVG;
+* above that, the view is binned in the kernel to the plot's pixel grid (:func:`modelkit.analysis.binning.
+  raster_counts`: spikes per pixel row and time bin, per colour group, as datashader does) and sent as
+  one PNG image (a few tens of kB whatever the spike count). While a run is followed the bins are
+  updated with each block's spikes only (O(new spikes));
+* zooming or panning (mouse wheel, drag) re-bins the new view from every spike; ``Follow run`` goes back;
+* redraws are coalesced: at most ``max_rate`` Hz, under ``byte_rate`` bytes/s, and never more than one
+  not yet drawn by the page (:mod:`modelkit.widgets._frame`);
+* the legend is HTML beside the plot, so it is the same in SVG, WebGL and image modes and covers no data.
 """
 
 from __future__ import annotations
 
 import html
+import struct
 import threading
+import zlib
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from modelkit.analysis.binning import density_rgb, raster_counts
 from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets.feed import Block, FedView, Feed, Grow
+from modelkit.widgets._frame import FramePage
+from modelkit.widgets.feed import Block, FedView, Feed, Grow, node_groups
 
 ipw = require("ipywidgets")
 bq = require("bqplot")
 traitlets = require("traitlets")
 
-__all__ = ["LiveRaster", "thin_mask", "MAX_POINTS"]
+__all__ = ["LiveRaster", "MAX_POINTS", "png_rgb"]
 
-#: most spikes the widget sends to the browser (``max_points``, ``gl_threshold``)
+#: bound of ``max_points`` and ``gl_threshold``
 MAX_POINTS = 10_000_000
+#: plot height (CSS px) and margins around the plot area (px)
+HEIGHT = 360
+MARGIN = {"top": 30, "bottom": 40, "left": 60, "right": 16}
+#: plot width assumed until a page reports one (px)
+DEFAULT_WIDTH = 800
+#: most pixels of a binned image a side (a very wide page does not make a huge image)
+MAX_SIDE = 4096
 
 
-def thin_mask(start: int, n: int, keep: float) -> np.ndarray:
-    """Keep about ``keep`` (0..1) of spikes ``start..start+n-1``: a fixed pseudo-random choice per index.
+def png_rgb(rgb: np.ndarray) -> bytes:
+    """Encode an ``(h, w, 3)`` uint8 image as PNG (zlib level 1: fast, and raster images compress well)."""
+    h, w, _ = rgb.shape
+    raw = np.empty((h, 1 + 3 * w), np.uint8)
+    raw[:, 0] = 0  # filter type None per row
+    raw[:, 1:] = rgb.reshape(h, 3 * w)
 
-    The key of spike ``i`` is a multiplicative hash of ``i``, so a spike shown once stays shown for as
-    long as ``keep`` does not shrink.
-    """
-    if keep >= 1.0:
-        return np.ones(n, dtype=bool)
-    i = np.arange(start, start + n, dtype=np.uint64)
-    key = (i * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)  # top 24 bits of a Fibonacci hash
-    return key < np.uint64(int(keep * (1 << 24)))
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+def _rgb(color: str) -> tuple[int, int, int]:
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def _nice(t: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k at or above ``t`` (a time axis that grows seldom)."""
+    if t <= 0:
+        return 1.0
+    k = 10.0 ** np.floor(np.log10(t))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * k >= t:
+            return float(m * k)
+    return float(10 * k)
 
 
 class LiveRaster(ipw.VBox, FedView):
@@ -72,7 +97,13 @@ class LiveRaster(ipw.VBox, FedView):
         A node attribute (``pop_name``, ``ei``, ...): one colour and legend entry per value, within each
         population (nodes of a population without the attribute keep the population's colour).
     **traits
-        ``max_points``, ``window``, ``gl_threshold``, ``max_rate``, ``byte_rate``.
+        ``max_points``, ``window``, ``gl_threshold``, ``max_rate``, ``byte_rate``, ``renderer``.
+
+    Attributes
+    ----------
+    view : dict
+        What the figure shows: ``t_range`` (ms), ``row_range``, ``shape`` (pixel rows, time bins) of the
+        binned image, ``keys`` (legend entries, in colour order) and ``colors``.
 
     Examples
     --------
@@ -82,21 +113,25 @@ class LiveRaster(ipw.VBox, FedView):
     """
 
     n_received = traitlets.Int(0, help="spikes received from the source").tag(sync=True)
-    n_shown = traitlets.Int(0, help="spikes drawn in the browser (<= max_points)").tag(sync=True)
-    renderer = traitlets.Unicode("svg", help="'svg' (bqplot Scatter) or 'webgl' (bqplot-gl ScatterGL)").tag(sync=True)
-    max_points = traitlets.Int(200_000, help="spikes sent to the browser at most").tag(sync=True)
+    n_shown = traitlets.Int(0, help="spikes in view (drawn as points, or binned into the image)").tag(sync=True)
+    renderer = traitlets.Unicode("svg", help="'svg', 'webgl' (points) or 'image' (binned)").tag(sync=True)
+    max_points = traitlets.Int(20_000, help="spikes in view drawn as points at most; above, binned").tag(sync=True)
     window = traitlets.Float(0.0, help="show the last `window` ms only (0: the whole run)").tag(sync=True)
-    gl_threshold = traitlets.Int(20_000, help="above this many points shown, draw with WebGL").tag(sync=True)
-    max_rate = traitlets.Float(30.0, help="redraws per second at most (Hz)").tag(sync=True)
-    byte_rate = traitlets.Float(500_000.0, help="bytes per second sent to the browser at most").tag(sync=True)
+    gl_threshold = traitlets.Int(0, help="points drawn with SVG at most where the page has WebGL").tag(sync=True)
+    max_rate = traitlets.Float(10.0, help="redraws per second at most (Hz)").tag(sync=True)
+    byte_rate = traitlets.Float(2_000_000.0, help="bytes per second sent to the browser at most").tag(sync=True)
 
-    @traitlets.validate("max_points", "gl_threshold")
+    @traitlets.validate("max_points")
     def _positive_int(self, proposal: Any) -> int:
-        # bounded above too: the browser holds every point sent, and a kernel-side request of
-        # 10**12 would make the widget copy every spike of a long run on each redraw
         if not 1 <= proposal["value"] <= MAX_POINTS:
             raise traitlets.TraitError(f"{proposal['trait'].name} must be in [1, {MAX_POINTS:,}], "
                                        f"got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("gl_threshold")
+    def _non_negative_int(self, proposal: Any) -> int:
+        if not 0 <= proposal["value"] <= MAX_POINTS:
+            raise traitlets.TraitError(f"gl_threshold must be in [0, {MAX_POINTS:,}], got {proposal['value']}")
         return proposal["value"]
 
     @traitlets.validate("window", "max_rate", "byte_rate")
@@ -111,30 +146,54 @@ class LiveRaster(ipw.VBox, FedView):
         if group_by is not None and network is None:
             raise ValueError("LiveRaster(group_by=...) reads the attribute from the network: pass "
                              "network=modelkit.load(config) too")
-        self._groups = _node_groups(network, group_by) if group_by is not None else {}
+        self._groups = node_groups(network, group_by, "LiveRaster") if group_by is not None else {}
         if network is not None and sizes is None:
             sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
-        self._x = bq.LinearScale()
-        self._y = bq.LinearScale()
+        self._x = bq.LinearScale(allow_padding=False)
+        self._y = bq.LinearScale(allow_padding=False)
         self._axes = [bq.Axis(scale=self._x, label="time (ms)"),
                       bq.Axis(scale=self._y, side="left", label="node (stacked by population)")]
-        self.figure = bq.Figure(marks=[], axes=self._axes, title=title, animation_duration=0,
-                                fig_margin={"top": 40, "bottom": 40, "left": 60, "right": 110},
+        self._png = ipw.Image(format="png", value=b"")
+        self._image = bq.Image(image=self._png, scales={"x": self._x, "y": self._y}, x=[0.0, 1.0], y=[0.0, 1.0])
+        self.figure = bq.Figure(marks=[], axes=self._axes, title=title, animation_duration=0, fig_margin=MARGIN,
                                 interaction=bq.interacts.PanZoom(scales={"x": [self._x], "y": [self._y]}),
-                                layout=ipw.Layout(width="100%", height="360px"))
-        self.label = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
+                                layout=ipw.Layout(width="100%", height=f"{HEIGHT}px"))
+        self.label = ipw.HTML()
         self.label.add_class("mk-live-raster-count")
-        super().__init__(children=[self.figure, self.label], **traits)
+        self.legend = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
+        self.legend.add_class("mk-live-raster-legend")
+        self.follow_button = ipw.Button(description="Follow run", icon="arrows-h", disabled=True,
+                                        tooltip="back to the whole run after a zoom or pan",
+                                        layout=ipw.Layout(width="auto"))
+        self.follow_button.add_class("mk-live-raster-follow")
+        self.page = FramePage()
+        super().__init__(children=[self.figure, self.legend,
+                                   ipw.HBox([self.follow_button, self.label],
+                                            layout=ipw.Layout(margin="0 0 0 60px", align_items="center")),
+                                   self.page], **traits)
         self.add_class("mk-live-raster")
         self._sizes = dict(sizes or {})
         self._lock = threading.RLock()
         self._ids: dict[str, Grow] = {}
         self._ts: dict[str, Grow] = {}
+        self._keys_of: dict[str, Grow] = {}
+        self._block_end: dict[str, Grow] = {}  # index after each block, and the block's latest time
+        self._block_tmax: dict[str, Grow] = {}
         self._max_id: dict[str, int] = {}
+        self._keys: list[str] = []
         self._marks: dict[str, Any] = {}
         self._t_max = -np.inf
+        self._tstop: Any = None  # () -> ms, the run's end, when following a run
         self._interval: tuple[float, float] | None = None
-        self.feed = Feed(self._apply, max_rate=self.max_rate, byte_rate=self.byte_rate)
+        self._zoom: tuple[float, float, float, float] | None = None
+        self._setting_scales = False
+        self._bins: dict[str, Any] = {}
+        self.view: dict[str, Any] = {}
+        self.feed = Feed(self._apply, max_rate=self.max_rate, byte_rate=self.byte_rate, gate=self.page)
+        for scale in (self._x, self._y):
+            scale.observe(self._zoomed, names=["min", "max"])
+        self.follow_button.on_click(lambda _b: self.show())
+        self.page.observe(lambda _c: self.feed.redraw_soon(), names=["width_px", "webgl"])
         self._render()
         if source is not None:
             self.attach(source)
@@ -144,31 +203,35 @@ class LiveRaster(ipw.VBox, FedView):
         if hasattr(self, "feed"):
             setattr(self.feed, change["name"], float(change["new"]))
 
-    @traitlets.observe("window", "max_points", "gl_threshold")
+    @traitlets.observe("window", "max_points", "gl_threshold", "renderer")
     def _view_changed(self, change: Any) -> None:
-        if hasattr(self, "feed"):
+        if hasattr(self, "feed") and not getattr(self, "_rendering", False):
             self.feed.flush()
 
     # ------------------------------------------------------------------ sources
+    def _attached(self, run: Any) -> None:
+        self._tstop = (lambda: run.progress.tstop) if run is not None else None
+
     def clear(self) -> None:
         """Forget every spike and mark (the next source starts from an empty figure)."""
         with self._lock:
-            self._ids.clear()
-            self._ts.clear()
-            self._max_id.clear()
-            self._marks.clear()
+            for d in (self._ids, self._ts, self._keys_of, self._block_end, self._block_tmax, self._max_id,
+                      self._marks, self._bins):
+                d.clear()
+            self._keys = []
             self._t_max = -np.inf
             self._interval = None
+            self._zoom = None
             with self.hold_sync():
                 self.figure.marks = []
                 self.n_received = 0
                 self.n_shown = 0
-                self.renderer = "svg"
             self._label()
 
     def show(self, t0: float | None = None, t1: float | None = None) -> None:
-        """Draw only spikes in ``[t0, t1)`` ms (still at most ``max_points``); ``show()`` goes back to live."""
+        """Show spikes in ``[t0, t1)`` ms, in full (binned above ``max_points``); ``show()``: the whole run."""
         with self._lock:
+            self._zoom = None
             self._interval = None if t0 is None and t1 is None else (
                 -np.inf if t0 is None else float(t0), np.inf if t1 is None else float(t1))
         self.feed.flush()
@@ -176,122 +239,255 @@ class LiveRaster(ipw.VBox, FedView):
     def spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every spike received, ``{population: (node_ids, times_ms)}`` (copies)."""
         with self._lock:
-            return {p: (self._ids[p].values.copy(), self._ts[p].values.copy()) for p in self._ids}
+            return {p: (self._ids[p].values.astype(np.int64), self._ts[p].values.copy()) for p in self._ids}
 
-    # ------------------------------------------------------------------ drawing
+    def _zoomed(self, change: Any) -> None:
+        """A scale's min or max changed in the page (PanZoom): show that view, re-binned."""
+        if self._setting_scales or change["new"] is None:
+            return
+        with self._lock:
+            x0, x1 = self._x.min, self._x.max
+            y0, y1 = self._y.min, self._y.max
+            if None in (x0, x1, y0, y1) or not (x1 > x0 and y1 > y0):
+                return
+            self._zoom = (float(x0), float(x1), float(y0), float(y1))
+        self.feed.redraw_soon()
+
+    # ------------------------------------------------------------------ ingest
+    def _key_index(self, key: str) -> int:
+        if key not in self._keys:
+            self._keys.append(key)
+        return self._keys.index(key)
+
     def _apply(self, blocks: list[Block]) -> int:
         with self._lock:
             for pop, ids, ts in blocks:
                 if pop not in self._ids:
-                    self._ids[pop] = Grow(np.int64)
-                    self._ts[pop] = Grow(np.float64)
-                if len(ids):
-                    self._ids[pop].extend(ids)
-                    self._ts[pop].extend(ts)
-                    self._max_id[pop] = max(self._max_id.get(pop, -1), int(ids.max()))
-                    self._t_max = max(self._t_max, float(ts.max()))
+                    for d, dt in ((self._ids, np.int32), (self._ts, np.float64), (self._keys_of, np.int16),
+                                  (self._block_end, np.int64), (self._block_tmax, np.float64)):
+                        d[pop] = Grow(dt)
+                    if pop not in self._groups:
+                        self._key_index(pop)
+                if not len(ids):
+                    continue
+                ids = np.asarray(ids, np.int64)
+                ts = np.asarray(ts, np.float64)
+                self._ids[pop].extend(ids.astype(np.int32))
+                self._ts[pop].extend(ts)
+                self._keys_of[pop].extend(self._codes(pop, ids))
+                self._block_end[pop].extend(np.array([self._ids[pop].n]))
+                tmax = float(ts.max())
+                prev = self._block_tmax[pop].values
+                self._block_tmax[pop].extend(np.array([max(tmax, float(prev[-1]) if len(prev) else tmax)]))
+                self._max_id[pop] = max(self._max_id.get(pop, -1), int(ids.max()))
+                self._t_max = max(self._t_max, tmax)
             return self._render()
 
+    def _codes(self, pop: str, ids: np.ndarray) -> np.ndarray:
+        """Legend entry (colour) of each spike."""
+        group = self._groups.get(pop)
+        if group is None:
+            return np.full(len(ids), self._key_index(pop), np.int16)
+        codes, labels = group
+        code = np.where((ids >= 0) & (ids < len(codes)), codes[np.clip(ids, 0, max(len(codes) - 1, 0))], -1) \
+            if len(codes) else np.full(len(ids), -1)
+        out = np.empty(len(ids), np.int16)
+        for c in sorted(np.unique(code), key=lambda c: (c < 0, c)):  # "?" after the attribute's values
+            out[code == c] = self._key_index(f"{pop}: {labels[c]}" if c >= 0 else f"{pop}: ?")
+        return out
+
+    # ------------------------------------------------------------------ view
     def _offsets(self) -> dict[str, int]:
         off, y = {}, 0
         for pop in self._ids:
             off[pop] = y
             y += int(self._sizes.get(pop, self._max_id.get(pop, -1) + 1))
+        # an id beyond its population's size is still drawn (above the stack), never silently cut off
+        off[""] = max([y] + [off[p] + self._max_id.get(p, -1) + 1 for p in self._ids])
         return off
 
+    def _ranges(self, offsets: dict[str, int]) -> tuple[float, float, float, float, bool]:
+        """``(t0, t1, row0, row1, live)``: the view; live when it follows the run (incremental bins)."""
+        if self._zoom is not None:
+            return (*self._zoom, False)
+        rows = (-0.5, max(offsets[""], 1) - 0.5)
+        t_hi = self._t_max if np.isfinite(self._t_max) else 0.0
+        if self._interval is not None:
+            lo, hi = self._interval
+            lo = lo if np.isfinite(lo) else 0.0
+            hi = hi if np.isfinite(hi) else max(_nice(t_hi), lo + 1.0)
+            return lo, hi, *rows, False
+        if self.window > 0:
+            return t_hi - self.window, max(t_hi, t_hi - self.window + 1e-9), *rows, False
+        tstop = None
+        if self._tstop is not None:
+            try:
+                tstop = float(self._tstop())
+            except Exception:  # the run's progress only sets the axis; without it the axis follows the spikes
+                tstop = None
+        if tstop is None or not tstop > 0 or tstop < t_hi:
+            tstop = _nice(t_hi)
+        return 0.0, tstop, *rows, True
+
+    def _shape(self) -> tuple[int, int]:
+        width = self.page.width_px or DEFAULT_WIDTH
+        nx = int(np.clip(width - MARGIN["left"] - MARGIN["right"], 16, MAX_SIDE))
+        ny = int(np.clip(HEIGHT - MARGIN["top"] - MARGIN["bottom"], 16, MAX_SIDE))
+        return ny, nx
+
+    def _first_index(self, pop: str, t0: float) -> int:
+        """Index of the first spike of ``pop`` in a block that may hold times >= t0 (blocks arrive in time order)."""
+        tmax = self._block_tmax[pop].values
+        k = int(np.searchsorted(tmax, t0, side="left"))
+        if k == 0:
+            return 0
+        return int(self._block_end[pop].values[k - 1])
+
+    def _bin(self, t0: float, t1: float, r0: float, r1: float, live: bool, offsets: dict[str, int]) -> np.ndarray:
+        """Counts of the view, added to since the last redraw when the view is unchanged."""
+        shape = self._shape()
+        key = (t0, t1, r0, r1, shape, tuple(offsets.items()))
+        b = self._bins
+        if not live or b.get("key") != key:
+            b.clear()
+            b.update(key=key, counts=np.zeros((max(len(self._keys), 1), *shape), np.int64), done={})
+        counts = b["counts"]
+        if counts.shape[0] < len(self._keys):  # a new legend entry: a new, empty layer
+            counts = np.concatenate([counts, np.zeros((len(self._keys) - counts.shape[0], *shape), np.int64)])
+            b["counts"] = counts
+        for pop in self._ids:
+            start = b["done"].get(pop, self._first_index(pop, t0))
+            end = self._ids[pop].n
+            if end > start:
+                ts = self._ts[pop].values[start:end]
+                rows = self._ids[pop].values[start:end].astype(np.int64) + offsets[pop]
+                raster_counts(ts, rows, self._keys_of[pop].values[start:end], n_groups=counts.shape[0],
+                              t_range=(t0, t1), row_range=(r0, r1), shape=shape, out=counts)
+            b["done"][pop] = end
+        return counts
+
+    # ------------------------------------------------------------------ drawing
     def _render(self) -> int:
         with self._lock:
-            pops = list(self._ids)
-            lo, hi = -np.inf, np.inf
-            if self._interval is not None:
-                lo, hi = self._interval
-            elif self.window > 0 and np.isfinite(self._t_max):
-                lo = self._t_max - self.window
-            sel: dict[str, np.ndarray] = {}
-            for pop in pops:
-                t = self._ts[pop].values
-                sel[pop] = np.flatnonzero((t >= lo) & (t < hi)) if (np.isfinite(lo) or np.isfinite(hi)) \
-                    else np.arange(len(t))
-            total = sum(len(s) for s in sel.values())
-            keep = min(1.0, self.max_points / total) if total else 1.0
-            offsets = self._offsets()
-            gl = self.renderer == "webgl" or min(total, self.max_points) > self.gl_threshold
-            if gl and self.renderer != "webgl":
-                self._marks.clear()  # rebuilt as ScatterGL below
-            xs, ys, shown, sent = {}, {}, 0, 0
-            keys: list[str] = []  # one mark per population, or per (population, group)
-            for pop in pops:
-                idx = sel[pop]
-                if keep < 1.0:
-                    idx = idx[thin_mask(0, len(self._ts[pop].values), keep)[idx]]
-                ids = self._ids[pop].values[idx]
-                x = self._ts[pop].values[idx].astype(np.float32)
-                y = (ids + offsets[pop]).astype(np.float32)
-                shown += len(idx)
-                sent += x.nbytes + y.nbytes
-                group = self._groups.get(pop)
-                if group is None:
-                    keys.append(pop)
-                    xs[pop], ys[pop] = x, y
-                    continue
-                codes, labels = group
-                code = np.where(ids < len(codes), codes[np.minimum(ids, len(codes) - 1)], -1)
-                for c, label in enumerate(labels):
-                    key = f"{pop}: {label}"
-                    keys.append(key)
-                    xs[key], ys[key] = x[code == c], y[code == c]
-                if (code < 0).any() or f"{pop}: ?" in self._marks:  # ids the network does not have
-                    keys.append(f"{pop}: ?")
-                    xs[f"{pop}: ?"], ys[f"{pop}: ?"] = x[code < 0], y[code < 0]
-            new_marks = False
-            for k, key in enumerate(keys):
-                if key not in self._marks:
-                    self._marks[key] = self._new_mark(key, PALETTE[k % len(PALETTE)], gl)
-                    new_marks = True
-            with self.hold_sync():
-                for key in keys:
-                    with self._marks[key].hold_sync():
-                        self._marks[key].x = xs[key]
-                        self._marks[key].y = ys[key]
-                if new_marks:
-                    self.figure.marks = [self._marks[k] for k in keys]
-                self.renderer = "webgl" if gl else "svg"
-                self.n_received = int(sum(g.n for g in self._ids.values()))
-                self.n_shown = int(shown)
-            self._label()
-            return sent
+            self._rendering = True
+            try:
+                return self._draw()
+            finally:
+                self._rendering = False
 
-    def _new_mark(self, pop: str, color: str, gl: bool) -> Any:
-        scales = {"x": self._x, "y": self._y}
-        kw = dict(scales=scales, colors=[color], default_size=4, labels=[pop], display_legend=True,
-                  x=np.zeros(0, np.float32), y=np.zeros(0, np.float32))
+    def _draw(self) -> int:
+        offsets = self._offsets()
+        t0, t1, r0, r1, live = self._ranges(offsets)
+        counts = self._bin(t0, t1, r0, r1, live, offsets)
+        n_view = int(counts.sum())
+        colors = [PALETTE[k % len(PALETTE)] for k in range(len(self._keys))]
+        self.view = {"t_range": (t0, t1), "row_range": (r0, r1), "shape": counts.shape[1:],
+                     "keys": list(self._keys), "colors": colors}
+        webgl = bool(self.page.webgl)
+        if n_view > self.max_points:
+            renderer = "image"
+            rgb = density_rgb(counts, [_rgb(c) for c in colors] or [_rgb(PALETTE[0])])
+            data = png_rgb(rgb)
+            sent = len(data)
+            with self.hold_sync():
+                self._set_scales(t0, t1, r0, r1)
+                # bqplot's Image mark redraws when its image widget is replaced, not when that widget's
+                # value changes: a new one per redraw, the old one closed (no widget left behind)
+                old, self._png = self._png, ipw.Image(format="png", value=data)
+                with self._image.hold_sync():
+                    self._image.image = self._png
+                    self._image.x = np.array([t0, t1])
+                    self._image.y = np.array([r0, r1])
+                old.close()
+                if list(self.figure.marks) != [self._image]:
+                    self.figure.marks = [self._image]
+                self._finish(renderer, n_view)
+        else:
+            gl = webgl and n_view > self.gl_threshold
+            renderer = "webgl" if gl else "svg"
+            xs, ys = self._points(t0, t1, r0, r1, offsets)
+            sent = 0
+            with self.hold_sync():
+                self._set_scales(t0, t1, r0, r1)
+                keys = [k for k in self._keys if k in xs]
+                for key in keys:
+                    m = self._marks.get(key)
+                    if m is None or (type(m).__name__ == "ScatterGL") != gl:
+                        m = self._marks[key] = self._new_mark(key, colors[self._keys.index(key)], gl)
+                    with m.hold_sync():
+                        m.x, m.y = xs[key], ys[key]
+                    sent += xs[key].nbytes + ys[key].nbytes
+                marks = [self._marks[k] for k in keys]
+                if list(self.figure.marks) != marks:
+                    self.figure.marks = marks
+                self._finish(renderer, n_view)
+        self._legend(counts)
+        self._label()
+        self.page.frame()
+        return sent
+
+    def _finish(self, renderer: str, n_view: int) -> None:
+        self.renderer = renderer
+        self.n_received = int(sum(g.n for g in self._ids.values()))
+        self.n_shown = n_view
+        self.follow_button.disabled = self._zoom is None and self._interval is None
+
+    def _set_scales(self, t0: float, t1: float, r0: float, r1: float) -> None:
+        if self._zoom is not None:
+            return  # the page's view: leave the scales where the user put them
+        self._setting_scales = True
+        try:
+            self._x.min, self._x.max = float(t0), float(t1)
+            self._y.min, self._y.max = float(r0), float(r1)
+        finally:
+            self._setting_scales = False
+
+    def _points(self, t0: float, t1: float, r0: float, r1: float,
+                offsets: dict[str, int]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Spikes in view, as float32 x (ms) and y (row) per legend entry."""
+        xs: dict[str, list[np.ndarray]] = {}
+        ys: dict[str, list[np.ndarray]] = {}
+        for pop in self._ids:
+            start = self._first_index(pop, t0)
+            t = self._ts[pop].values[start:]
+            rows = self._ids[pop].values[start:].astype(np.int64) + offsets[pop]
+            keep = (t >= t0) & (t <= t1) & (rows >= r0) & (rows <= r1)
+            k = self._keys_of[pop].values[start:][keep]
+            x, y = t[keep].astype(np.float32), rows[keep].astype(np.float32)
+            for c in np.unique(k):
+                key = self._keys[int(c)]
+                xs.setdefault(key, []).append(x[k == c])
+                ys.setdefault(key, []).append(y[k == c])
+        for key in self._keys:  # an entry without spikes in view still has its (empty) mark
+            xs.setdefault(key, [])
+            ys.setdefault(key, [])
+        cat = {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in xs.items()}
+        return cat, {k: np.concatenate(v) if v else np.zeros(0, np.float32) for k, v in ys.items()}
+
+    def _new_mark(self, key: str, color: str, gl: bool) -> Any:
+        kw = dict(scales={"x": self._x, "y": self._y}, colors=[color], default_size=4, labels=[key],
+                  display_legend=False, x=np.zeros(0, np.float32), y=np.zeros(0, np.float32))
         if gl:
             return require("bqplot_gl").ScatterGL(**kw)
         return bq.Scatter(stroke_width=0, marker="circle", **kw)
 
+    def _legend(self, counts: np.ndarray) -> None:
+        per = counts.sum(axis=(1, 2)) if counts.size else np.zeros(0)
+        items = []
+        for k, key in enumerate(self._keys):
+            n = int(per[k]) if k < len(per) else 0
+            color = PALETTE[k % len(PALETTE)]
+            items.append(f"<span class='mk-legend-item' data-key='{html.escape(key, quote=True)}' "
+                         f"style='margin-right:14px;white-space:nowrap'><span style='display:inline-block;"
+                         f"width:10px;height:10px;border-radius:5px;background:{color};margin-right:4px'></span>"
+                         f"{html.escape(key)} <span style='color:#888'>({n:,})</span></span>")
+        self.legend.value = f"<div style='display:flex;flex-wrap:wrap;font-size:12px'>{''.join(items)}</div>"
+
     def _label(self) -> None:
         err = self.feed.error if hasattr(self, "feed") else None
         extra = f" <span style='color:#b00'>source failed: {html.escape(str(err))}</span>" if err else ""
-        thinned = " (thinned)" if self.n_shown < self.n_received and self.window == 0 and self._interval is None \
-            else ""
-        self.label.value = (f"<span class='mk-count' data-received='{self.n_received}' data-shown='{self.n_shown}'>"
-                            f"{self.n_received} spikes received, {self.n_shown} shown{thinned}</span> "
-                            f"<span style='color:#888'>({self.renderer})</span>{extra}")
-
-
-def _node_groups(network: Any, attribute: str) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """``{population: (code per node id, labels)}`` of a node attribute (populations that have it); code -1
-    where a node id is not in the table."""
-    out = {}
-    for name, pop in network.nodes.items():
-        if attribute not in pop.attribute_names:
-            continue
-        col = pop.get([attribute])
-        labels, codes = np.unique(col[attribute].astype(str).to_numpy(), return_inverse=True)
-        ids = col.index.to_numpy(np.int64)
-        arr = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
-        arr[ids] = codes.reshape(-1)
-        out[name] = (arr, [str(v) for v in labels])
-    if not out:
-        raise ValueError(f"LiveRaster(group_by={attribute!r}): no population of the network has that attribute")
-    return out
+        how = {"image": "binned to the plot's pixels", "webgl": "drawn with WebGL", "svg": "drawn as SVG"}
+        self.label.value = (f"<span class='mk-count' data-received='{self.n_received}' data-shown='{self.n_shown}' "
+                            f"data-renderer='{self.renderer}'>{self.n_received:,} spikes received, "
+                            f"{self.n_shown:,} in view</span> "
+                            f"<span style='color:#888'>({how.get(self.renderer, self.renderer)})</span>{extra}")

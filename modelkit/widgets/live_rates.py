@@ -7,6 +7,7 @@ redraw, at <= ``max_rate`` Hz (see :mod:`modelkit.widgets.feed`).
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets.feed import Block, FedView, Feed
+from modelkit.widgets._frame import FramePage
+from modelkit.widgets.feed import Block, FedView, Feed, node_groups
 
 ipw = require("ipywidgets")
 bq = require("bqplot")
@@ -35,17 +37,24 @@ class LiveRates(ipw.VBox, FedView):
         as its largest node id seen + 1 (and the label says so).
     bin_ms : float
         Bin width (ms).
+    network : Network, optional
+        The network the spikes come from: gives population sizes, and the attribute ``group_by`` reads.
+    group_by : str, optional
+        A node attribute (``pop_name``, ``ei``, ...): one line per value within each population, its rate
+        per cell of that value, with the colours and legend entries :class:`LiveRaster` gives the same
+        ``group_by``.
     **traits
         ``max_bins``, ``max_rate``.
 
     Examples
     --------
     >>> rates = LiveRates(run, sizes={"cortex": 1000}, bin_ms=5.0); rates    # doctest: +SKIP
+    >>> LiveRates(run, network=modelkit.load(cfg), group_by="pop_name")      # doctest: +SKIP
     """
 
     bin_ms = traitlets.Float(10.0, help="bin width (ms)").tag(sync=True)
-    max_bins = traitlets.Int(2000, help="bins drawn at most (the latest ones)").tag(sync=True)
-    max_rate = traitlets.Float(30.0, help="redraws per second at most (Hz)").tag(sync=True)
+    max_bins = traitlets.Int(5000, help="bins drawn at most (the latest ones)").tag(sync=True)
+    max_rate = traitlets.Float(10.0, help="redraws per second at most (Hz)").tag(sync=True)
     n_received = traitlets.Int(0, help="spikes received from the source").tag(sync=True)
     n_bins = traitlets.Int(0, help="bins drawn").tag(sync=True)
 
@@ -62,28 +71,42 @@ class LiveRates(ipw.VBox, FedView):
         return proposal["value"]
 
     def __init__(self, source: Any = None, *, sizes: Mapping[str, int] | None = None, bin_ms: float = 10.0,
-                 title: str = "Population rates", **traits: Any) -> None:
+                 title: str = "Population rates", network: Any = None, group_by: str | None = None,
+                 **traits: Any) -> None:
+        if group_by is not None and network is None:
+            raise ValueError("LiveRates(group_by=...) reads the attribute from the network: pass "
+                             "network=modelkit.load(config) too")
+        self._groups = node_groups(network, group_by, "LiveRates") if group_by is not None else {}
+        if network is not None and sizes is None:
+            sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
+        # cells per legend entry of a grouped population: its rate is per cell of that value
+        self._group_sizes = {f"{pop}: {label}": int(np.count_nonzero(codes == c))
+                             for pop, (codes, labels) in self._groups.items() for c, label in enumerate(labels)}
         self._x = bq.LinearScale()
         self._y = bq.LinearScale(min=0.0)
         self.lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros((0, 0), np.float32),
-                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=True,
+                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=False,
                               labels=[], stroke_width=1.5)
         self.figure = bq.Figure(marks=[self.lines], title=title, animation_duration=0,
                                 axes=[bq.Axis(scale=self._x, label="time (ms)"),
                                       bq.Axis(scale=self._y, side="left", label="rate (Hz)")],
-                                fig_margin={"top": 40, "bottom": 40, "left": 60, "right": 110},
+                                fig_margin={"top": 30, "bottom": 40, "left": 60, "right": 16},
                                 interaction=bq.interacts.PanZoom(scales={"x": [self._x]}),
                                 layout=ipw.Layout(width="100%", height="280px"))
-        self.label = ipw.HTML()
+        self.label = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
         self.label.add_class("mk-live-rates-info")
-        super().__init__(children=[self.figure, self.label], bin_ms=bin_ms, **traits)
+        self.legend = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
+        self.legend.add_class("mk-live-rates-legend")
+        self.page = FramePage()
+        super().__init__(children=[self.figure, self.legend, self.label, self.page], bin_ms=bin_ms, **traits)
         self.add_class("mk-live-rates")
         self._sizes = dict(sizes or {})
         self._lock = threading.RLock()
         self._counts: dict[str, np.ndarray] = {}
         self._max_id: dict[str, int] = {}
         self._t_done: Any = None
-        self.feed = Feed(self._apply, max_rate=self.max_rate)
+        self._keys: list[str] = []  # legend entries in colour order (as LiveRaster's)
+        self.feed = Feed(self._apply, max_rate=self.max_rate, gate=self.page)
         if source is not None:
             self.attach(source)
 
@@ -107,34 +130,51 @@ class LiveRates(ipw.VBox, FedView):
         with self._lock:
             self._counts.clear()
             self._max_id.clear()
+            self._keys = []
             self.n_received = 0
             self._draw()
 
     def rates(self) -> dict[str, np.ndarray]:
-        """Rate per bin of each population (Hz per cell), from t = 0 in steps of ``bin_ms``."""
+        """Rate per bin of each population (or ``"<population>: <value>"`` with ``group_by``), Hz per cell,
+        from t = 0 in steps of ``bin_ms``."""
         with self._lock:
             return {p: c / (self._size(p) * self.bin_ms / 1000.0) for p, c in self._counts.items()}
 
     # ------------------------------------------------------------------ drawing
-    def _size(self, pop: str) -> int:
-        return max(1, int(self._sizes.get(pop, self._max_id.get(pop, -1) + 1)))
+    def _size(self, key: str) -> int:
+        if key in self._group_sizes:
+            return max(1, self._group_sizes[key])
+        return max(1, int(self._sizes.get(key, self._max_id.get(key, -1) + 1)))
+
+    def _split(self, pop: str, ids: np.ndarray, ts: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """``[(legend entry, times)]`` of a block: by ``group_by`` value within a grouped population."""
+        group = self._groups.get(pop)
+        if group is None:
+            return [(pop, ts)]
+        codes, labels = group
+        ids = np.asarray(ids, np.int64)
+        code = np.where((ids >= 0) & (ids < len(codes)), codes[np.clip(ids, 0, max(len(codes) - 1, 0))], -1) \
+            if len(codes) else np.full(len(ids), -1)
+        return [(f"{pop}: {labels[c]}" if c >= 0 else f"{pop}: ?", ts[code == c])
+                for c in sorted(np.unique(code), key=lambda c: (c < 0, c))]
 
     def _apply(self, blocks: list[Block]) -> int:
         with self._lock:
             for pop, ids, ts in blocks:
                 if not len(ts):
-                    self._counts.setdefault(pop, np.zeros(0, np.int64))
+                    if pop not in self._groups:
+                        self._counts.setdefault(pop, np.zeros(0, np.int64))
                     continue
-                b = np.floor(np.asarray(ts, np.float64) / self.bin_ms).astype(np.int64)
-                b = b[b >= 0]
-                add = np.bincount(b)
-                c = self._counts.get(pop, np.zeros(0, np.int64))
-                if len(add) > len(c):
-                    c = np.concatenate([c, np.zeros(len(add) - len(c), np.int64)])
-                c[:len(add)] += add
-                self._counts[pop] = c
                 self._max_id[pop] = max(self._max_id.get(pop, -1), int(np.max(ids)))
                 self.n_received += len(ts)
+                for key, t in self._split(pop, ids, np.asarray(ts, np.float64)):
+                    b = np.floor(t / self.bin_ms).astype(np.int64)
+                    add = np.bincount(b[b >= 0])
+                    c = self._counts.get(key, np.zeros(0, np.int64))
+                    if len(add) > len(c):
+                        c = np.concatenate([c, np.zeros(len(add) - len(c), np.int64)])
+                    c[:len(add)] += add
+                    self._counts[key] = c
             return self._draw()
 
     def _draw(self) -> int:
@@ -159,8 +199,16 @@ class LiveRates(ipw.VBox, FedView):
             self.lines.x = x
             self.lines.y = y
             self.lines.labels = pops
+            self.lines.colors = [PALETTE[k % len(PALETTE)] for k in range(len(pops))]
         self.n_bins = n - first
-        guessed = [p for p in pops if p not in self._sizes]
+        guessed = [p for p in pops if p not in self._sizes and p not in self._group_sizes]
         note = f"; sizes taken from the largest node id seen: {', '.join(guessed)}" if guessed else ""
-        self.label.value = f"{self.n_received} spikes, {self.n_bins} bins of {self.bin_ms:g} ms{note}"
+        self.label.value = (f"<span class='mk-rates-count' data-received='{self.n_received}'>{self.n_received:,} "
+                            f"spikes</span>, {self.n_bins} bins of {self.bin_ms:g} ms{note}")
+        items = "".join(
+            f"<span class='mk-legend-item' style='margin-right:14px;white-space:nowrap'><span style='display:"
+            f"inline-block;width:14px;height:3px;background:{PALETTE[k % len(PALETTE)]};vertical-align:middle;"
+            f"margin-right:4px'></span>{html.escape(p)}</span>" for k, p in enumerate(pops))
+        self.legend.value = f"<div style='display:flex;flex-wrap:wrap;font-size:12px'>{items}</div>"
+        self.page.frame()
         return x.nbytes + y.nbytes

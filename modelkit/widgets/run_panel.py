@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit.cluster import EngineDiedError, LiveRun, run_local, run_on_cluster, start_cluster, stop_cluster
 from modelkit.widgets._deps import require
 
@@ -166,11 +167,49 @@ class RunPanel(ipw.VBox):
         threading.Thread(target=work, name="modelkit-run-panel-restart", daemon=True).start()
 
     def wait(self, timeout: float | None = None) -> str:
-        """Block until the panel's run is over and shown (or ``timeout`` s passed); returns :attr:`status`."""
-        w = self._watcher
-        if w is not None:
-            w.join(timeout)
+        """Block until the panel's run is over and shown (or ``timeout`` s passed); returns :attr:`status`.
+
+        In a notebook the panel's buttons keep working while a cell waits here: between short steps the
+        wait handles the clicks that reached the kernel (Stop takes effect at the end of the block being
+        simulated), and cells queued meanwhile run after this one, in order (see :mod:`modelkit._kernelwait`).
+        Outside a kernel it is a plain blocking wait.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Longest wait (s); default no limit.
+
+        Returns
+        -------
+        str
+            :attr:`status`: ``"done"``, ``"stopped"`` or ``"failed"``, or still ``"running"`` after a timeout.
+
+        Examples
+        --------
+        >>> panel.start()          # or press Run                                   # doctest: +SKIP
+        >>> panel.wait()           # Stop, pressed meanwhile, ends the run: 'stopped'  # doctest: +SKIP
+        """
+        wait_until(self._watcher_over, timeout)
         return self.status
+
+    async def wait_async(self, timeout: float | None = None) -> str:
+        """:meth:`wait` for ``await panel.wait_async()`` in a cell: the kernel's event loop runs meanwhile.
+
+        Returns
+        -------
+        str
+            :attr:`status`, as :meth:`wait`.
+        """
+        await wait_until_async(lambda: self._watcher_over(0), timeout)
+        return self.status
+
+    def _watcher_over(self, seconds: float | None) -> bool:
+        w = self._watcher
+        if w is None:
+            return True
+        w.join(seconds)
+        # a run started while waiting (Run pressed again) is waited for too
+        return not w.is_alive() and w is self._watcher
 
     # ------------------------------------------------------------------ display
     def _watch(self, run: LiveRun) -> None:

@@ -1,5 +1,5 @@
-"""LiveRaster with 10^6 spikes in a real JupyterLab: the kernel keeps them all, the browser draws at most
-``max_points`` with WebGL, and the figure still answers a zoom (PanZoom) and a redraw of one interval."""
+"""LiveRaster with 10^6 spikes in a real JupyterLab: the kernel keeps them all, the page gets one image of
+counts per pixel (equal to a reference binning of the spikes), and a zoom in the page is re-binned."""
 
 from __future__ import annotations
 
@@ -7,28 +7,33 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from _jupyter_lab import JupyterLab, wait_kernel_idle
+from _live_probe import page_image, reference_rgb
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 from playwright.sync_api import expect  # noqa: E402
 
-CELLS = [
-    """import numpy as np
-from modelkit.widgets import LiveRaster
-
+MAKE = """import numpy as np
 rng = np.random.default_rng(0)
-raster = LiveRaster(window=0.0, max_points=100_000, max_rate=10)   # window 0: the whole run
+blocks = []
 for k in range(100):   # 100 blocks of 10^4 spikes: 10^6 in all, two populations
     t = np.sort(rng.uniform(10.0 * k, 10.0 * (k + 1), 10_000))
-    raster.push("exc" if k % 2 else "inh", rng.integers(0, 4000, 10_000), t)
+    blocks.append(("exc" if k % 2 else "inh", rng.integers(0, 4000, 10_000), t))
+"""
+CELLS = [
+    MAKE + """from modelkit.widgets import LiveRaster
+raster = LiveRaster(sizes={"inh": 4000, "exc": 4000})
+for b in blocks:
+    raster.push(*b)
 raster""",
     """import time
 deadline = time.monotonic() + 60
 while raster.n_received < 1_000_000 and time.monotonic() < deadline:
     time.sleep(0.1)
-print("received", raster.n_received, "shown", raster.n_shown)""",
-    """raster.show(200.0, 300.0)   # one interval in full""",
+print("received", raster.n_received, "renderer", raster.renderer)""",
+    """print("view", raster.view["t_range"], raster.view["row_range"], raster.view["shape"])""",
 ]
 
 
@@ -40,7 +45,14 @@ def _x_ticks(page) -> list[str]:
     return page.locator(".mk-live-raster .bqplot.figure g.axis").first.locator("g.tick text").all_inner_texts()
 
 
-def test_a_million_spikes_stay_interactive(page, jupyter_lab: JupyterLab, artifacts: Path) -> None:
+def _view(page) -> dict:
+    text = page.locator(".jp-NotebookPanel .jp-Cell").nth(2).locator(".jp-OutputArea-output").inner_text()
+    t, r, s = text.split("view ")[1].split(") (")
+    parse = lambda x: tuple(float(v) for v in x.strip("() \n").split(","))  # noqa: E731
+    return {"t_range": parse(t), "row_range": parse(r), "shape": tuple(int(v) for v in parse(s))}
+
+
+def test_a_million_spikes_are_one_image_of_pixels(page, jupyter_lab: JupyterLab, artifacts: Path) -> None:
     folder = jupyter_lab.root / "scale"
     folder.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
@@ -53,18 +65,39 @@ def test_a_million_spikes_stay_interactive(page, jupyter_lab: JupyterLab, artifa
     page.keyboard.press("Escape")
     for _ in CELLS[:2]:
         page.keyboard.press("Shift+Enter")
-    expect(page.locator(".jp-NotebookPanel .jp-Cell").nth(1)).to_contain_text("received 1000000", timeout=120_000)
+    expect(page.locator(".jp-NotebookPanel .jp-Cell").nth(1)).to_contain_text("received 1000000 renderer image",
+                                                                              timeout=120_000)
     raster = page.locator(".mk-live-raster")
     expect(raster.locator(".mk-count")).to_have_attribute("data-received", "1000000", timeout=60_000)
-    shown = _count(page, "data-shown")
-    assert 50_000 <= shown <= 100_000  # thinned to max_points, never the million
+    expect(raster.locator(".mk-count")).to_have_attribute("data-renderer", "image", timeout=60_000)
+    assert _count(page, "data-shown") == 1_000_000  # every spike is in the image, none thinned away
     figure = raster.locator(".bqplot.figure")
-    expect(figure.locator("canvas")).to_have_count(1, timeout=60_000)  # ScatterGL above gl_threshold
+    expect(figure.locator("image")).to_have_count(1, timeout=60_000)
     expect(figure.locator("path.dot")).to_have_count(0)
+    legend = raster.locator(".mk-live-raster-legend")
+    expect(legend).to_contain_text("inh")
+    expect(legend).to_contain_text("exc")
     raster.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "widgets_million.png"), clip=raster.bounding_box())
 
-    # zoom with the mouse wheel over the plot: the x axis answers with new ticks
+    # the image the page shows equals a reference binning of the same spikes on the raster's grid
+    page.keyboard.press("Shift+Enter")
+    expect(page.locator(".jp-NotebookPanel .jp-Cell").nth(2)).to_contain_text("view", timeout=30_000)
+    view = _view(page)
+    plot_width = figure.bounding_box()["width"] - 60 - 16  # the figure's margins
+    assert abs(view["shape"][1] - plot_width) <= 2  # binned to the plot's pixels on this page
+    ns: dict = {}
+    exec(MAKE, ns)
+    spikes = {p: (np.concatenate([i for q, i, _ in ns["blocks"] if q == p]),
+                  np.concatenate([t for q, _, t in ns["blocks"] if q == p])) for p in ("inh", "exc")}
+    want = reference_rgb(["inh", "exc"], spikes, {"inh": 0, "exc": 4000}, view)
+    deadline = time.monotonic() + 20
+    while (got := page_image(page)).shape != want.shape and time.monotonic() < deadline:
+        time.sleep(0.2)  # the redraw at the page's width is on its way
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+    # zoom with the mouse wheel over the plot: the x axis answers, and the view is re-binned in the kernel
     before = _x_ticks(page)
     box = figure.bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -73,10 +106,11 @@ def test_a_million_spikes_stay_interactive(page, jupyter_lab: JupyterLab, artifa
         page.mouse.wheel(0, -400)
         time.sleep(0.3)
     assert _x_ticks(page) != before, "the figure did not answer a zoom"
-
-    # one interval drawn in full: every spike of [200, 300) ms (1/10 of them), within max_points
-    page.keyboard.press("Shift+Enter")
-    deadline = time.monotonic() + 60
-    while not (95_000 <= _count(page, "data-shown") <= 100_000) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while _count(page, "data-shown") == 1_000_000 and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert 95_000 <= _count(page, "data-shown") <= 100_000
+    assert 0 < _count(page, "data-shown") < 1_000_000, "the zoomed view was not re-binned"
+    expect(raster.locator(".mk-live-raster-follow")).to_be_enabled()
+    page.screenshot(path=str(artifacts / "widgets_million_zoomed.png"), clip=raster.bounding_box())
+    raster.locator(".mk-live-raster-follow").click()
+    expect(raster.locator(".mk-count")).to_have_attribute("data-shown", "1000000", timeout=30_000)
