@@ -26,11 +26,13 @@ class StreamError(ClusterError):
 
 
 class RunStoppedError(ClusterError, errors.RunStoppedError):
-    """A run was stopped on request (:meth:`LiveRun.stop`); its files are in ``<output_dir>.failed``."""
+    """A run was stopped on request (:meth:`LiveRun.stop`); its files (spikes and report frames up to the
+    stop) are in ``<output_dir>.stopped``."""
 
 
 class EngineDiedError(ClusterError):
-    """The engine running a simulation died (killed, out of memory, segfault); spikes received are kept."""
+    """The engine running a simulation died (killed, out of memory, segfault); spikes received are kept, and
+    on the notebook's host its files (spikes and report frames of the whole blocks) in ``<output_dir>.failed``."""
 
 
 class RemoteRunError(ClusterError):

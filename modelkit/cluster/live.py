@@ -11,8 +11,13 @@ with MPI; NEST from PyPI runs threads on one engine and refuses several ranks wi
 
 States of a run (:attr:`LiveRun.status`): ``"starting"`` (submitted, engine not yet streaming),
 ``"running"``, then one of ``"done"``, ``"stopped"`` (:meth:`LiveRun.stop`; the engine leaves the run's
-files, log included, in ``<output_dir>.failed``), ``"failed"`` (the simulation raised, the engine died
-or the stream lost data; :attr:`LiveRun.error` says which).  Spikes received stay available in every state.
+files in ``<output_dir>.stopped``), ``"failed"`` (the simulation raised, the engine died or the stream lost
+data; :attr:`LiveRun.error` says which; the files are in ``<output_dir>.failed``).  Spikes received stay
+available in every state, and a stopped or failed run's folder holds its log and the spikes and report
+frames of its whole blocks as valid SONATA files (``modelkit.analysis.SpikeTable.load`` reads them).  When
+the engine (or :func:`~modelkit.cluster.run_local`'s process) dies on this host, the notebook turns the
+run's staging folder into ``<output_dir>.failed`` as soon as it sees the death
+(:func:`modelkit.simulator.recover_partials`); an engine on another host leaves it to the next run there.
 
 A run is over for the notebook only when what the engine sent has been delivered: a listener slower than
 the engine keeps the run ``"running"`` while it drains, for as long as the stream keeps delivering, and the
@@ -27,6 +32,7 @@ import html
 import os
 import secrets
 import threading
+import time
 from typing import Any
 
 from modelkit._kernelwait import wait_until, wait_until_async
@@ -44,6 +50,8 @@ __all__ = ["run_on_cluster", "LiveRun", "pick_engines"]
 END_QUIET = 2.0
 #: the same after the engine died: what is still queued is read out (and counted lost) without delivery
 DEAD_QUIET = 0.3
+#: seconds the notebook waits for a dead engine's process to be gone before adopting its staging folder
+ADOPT_WAIT = 5.0
 
 
 def _engine_task(config: Any, kwargs: dict, address: str, control: str, run_id: str, hwm: int,
@@ -127,7 +135,8 @@ class LiveRun:
     engine_ids : list of int
         The engines running it.
     output_dir : str or None
-        Where the engine publishes the run's files (``<output_dir>.failed`` if it stopped or failed).
+        Where the engine publishes the run's files (``<output_dir>.stopped`` / ``<output_dir>.failed`` if
+        it stopped or failed, with what it recorded up to then).
     stream : SpikeStream
         The client end of the spike stream (``lost``, ``duplicates``, ``latencies``, listeners).
     """
@@ -166,7 +175,12 @@ class LiveRun:
                 failed = None
             except Exception as e:
                 failed = _translate(e)
+                stopped = f"{self.output_dir}.stopped"
+                if isinstance(failed, RunStoppedError) and self.output_dir and os.path.isdir(stopped):
+                    failed = RunStoppedError(f"{failed}; the run's files up to the stop are in {stopped}")
             failed = self._drain(failed)
+            if isinstance(failed, EngineDiedError):
+                failed = self._adopt(failed)
             if failed is not None:
                 self._error = failed
                 self._status = "stopped" if isinstance(failed, RunStoppedError) else "failed"
@@ -216,6 +230,40 @@ class LiveRun:
                                        f"{self.output_dir}) but {stream.lost} message(s) with "
                                        f"{stream.lost_spikes} spike(s) were not delivered ({e})")
         return failed
+
+    def _adopt(self, died: EngineDiedError) -> EngineDiedError:
+        """The engine died: make its staging folder ``<output_dir>.failed`` now, so the user sees it at once.
+
+        Only a folder whose process is gone on this host is adopted (an engine on another host is left
+        to the next run there); the process may take a moment to be gone after the notebook sees it die.
+        """
+        if self.output_dir is None:
+            return died
+        from modelkit.simulator import recover_partials
+        made: list[str] = []
+        deadline = time.monotonic() + ADOPT_WAIT
+        while True:
+            try:
+                made = recover_partials(self.output_dir)
+            except Exception as e:  # noqa: BLE001 - the death is the error to report
+                return EngineDiedError(f"{died}; its partial files could not be recovered ({type(e).__name__}: {e})")
+            if made or not self._partials() or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        if not made:
+            return died
+        return EngineDiedError(f"{died}; the run's files up to its last whole block are in {made[-1]}")
+
+    def _partials(self) -> list[str]:
+        """Staging folders of runs of this host to this output that are still there."""
+        from modelkit.sonata.fileset import host_tag, parse_owner
+        assert self.output_dir is not None
+        parent, base = os.path.split(self.output_dir)
+        try:
+            names = os.listdir(parent)
+        except OSError:
+            return []
+        return [n for n in names if n.startswith(f".{base}.partial-") and (parse_owner(n) or (0, ""))[1] == host_tag()]
 
     def _settle_from_result(self) -> None:
         """Without the end-of-run message, compare what arrived with the engine's result (``n_spikes``)."""
@@ -283,7 +331,9 @@ class LiveRun:
         """Ask the engine to stop after the block it is simulating.
 
         The engine aborts :func:`~modelkit.simulator.simulate`, which moves the run's staging folder to
-        ``<output_dir>.failed`` (log and any file written so far); spikes received stay in :attr:`spikes`.
+        ``<output_dir>.stopped``: its log, the spikes of the blocks run (``/spikes@stop_time`` says up to
+        when, ms) and the report frames written, as valid SONATA files; spikes received stay in
+        :attr:`spikes`.
 
         Parameters
         ----------

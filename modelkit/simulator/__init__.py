@@ -9,6 +9,8 @@ from modelkit.simulator.hooks import cell_model, synaptic_weight
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.simulator.registry import available_backends, backend_for, get_backend
 from modelkit.simulator.run import simulate
+from modelkit.simulator.staging import recover_partials
 
 __all__ = ["simulate", "Backend", "ReportSink", "RunOptions", "RunResult", "SimulatorModule", "cell_model",
-           "synaptic_weight", "PoissonSpikeGenerator", "available_backends", "backend_for", "get_backend"]
+           "synaptic_weight", "PoissonSpikeGenerator", "available_backends", "backend_for", "get_backend",
+           "recover_partials"]

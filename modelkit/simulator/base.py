@@ -157,7 +157,10 @@ class SimulatorModule:
     must know while building, e.g. which synapses report their weights),
     ``initialize`` after the cells are built and before time advances,
     ``block`` after every block of simulated time (``t`` = current time, ms),
-    ``finalize`` once the run is over (write files here).
+    ``finalize`` once the run is over (write files here),
+    ``salvage`` instead of ``finalize`` when the run ended early (stopped or failed; rank 0 and every
+    rank): write what the whole blocks recorded, stopping at ``stop_time`` (ms), so that
+    ``<output>.stopped`` / ``<output>.failed`` holds valid files.
     """
 
     def configure(self, sim: Any) -> None:
@@ -170,6 +173,9 @@ class SimulatorModule:
         return None
 
     def finalize(self, sim: Any) -> None:
+        return None
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> Any:
         return None
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
 from modelkit.sonata import ReportWriter
+from modelkit.simulator.recording import close_partial, flush_writers
 
 __all__ = ["CompartmentReport", "SynapseReport", "ClampReport"]
 
@@ -150,10 +151,14 @@ class _ElementReport(SimulatorModule):
             for var, w in self.writers.items():
                 if frames[var].size:
                     w.append(frames[var], g.rec.population)
+        flush_writers(self.writers)
 
     def finalize(self, sim: Any) -> None:
         for w in self.writers.values():
             w.close()
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        close_partial(self.name, self.writers, stop_time)
 
 
 class CompartmentReport(_ElementReport):
@@ -190,6 +195,12 @@ class CompartmentReport(_ElementReport):
             self._cell_report.finalize(sim)
         else:
             super().finalize(sim)
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        if self._cell_report is not None:
+            self._cell_report.salvage(sim, stop_time)
+        else:
+            super().salvage(sim, stop_time)
 
     def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:

@@ -15,6 +15,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.simulator.journal import JOURNAL_NAME, SpikeJournal
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
@@ -27,15 +28,42 @@ _SORT = {None: "by_time", "time": "by_time", "by_time": "by_time", "id": "by_id"
 
 
 class SpikesOutput(SimulatorModule):
-    """Spikes of every built cell: streamed to the sinks per block, written to ``spikes_file`` (and CSV)."""
+    """Spikes of every built cell: streamed to the sinks per block, written to ``spikes_file`` (and CSV).
+
+    Rank 0 keeps each block's spikes in memory and also appends them to a journal in the staging folder
+    (:mod:`modelkit.simulator.journal`), so that a run that ends early keeps its spikes: :meth:`salvage`
+    writes them when the run stops or fails, and the journal is what is left of a killed run.
+    """
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-        self._ids: dict[str, list[np.ndarray]] = {}
-        self._times: dict[str, list[np.ndarray]] = {}
+        # one entry per block, (t_complete in ms, {population: (node_ids, times)}): appended in one step,
+        # so that a signal arriving in the middle of a block never leaves it half kept
+        self._blocks: list[tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]]] = []
+        self._tstart: float | None = None
+        self.n_written = 0  # spikes in the spikes file written (rank 0)
+        self._journal: SpikeJournal | None = None
 
     def initialize(self, sim: Any) -> None:
         self.counts = {p: 0 for p in sim.built}
+        if not sim.is_root:
+            return
+        self._tstart = sim.options.tstart
+        out = sim.config.output
+        # what the adoption of a killed run's folder needs to write the files this run would have written
+        header = {"populations": list(sim.built), "tstart": sim.options.tstart, "tstop": sim.options.tstop,
+                  "spikes_file": _in_staging(sim, out.spikes_file),
+                  "spikes_file_csv": _in_staging(sim, out.spikes_file_csv),
+                  "sort": _SORT.get(out.spikes_sort_order, "by_time"), "log_file": _in_staging(sim, out.log_file)}
+        self._journal = SpikeJournal(os.path.join(sim.staging, JOURNAL_NAME), header)
+
+    @property
+    def stop_time(self) -> float | None:
+        """The end (ms) of the last whole block: the spikes kept are every spike up to it (rank 0; None
+        before the run)."""
+        if self._tstart is None:
+            return None
+        return self._blocks[-1][0] if self._blocks else self._tstart
 
     def block(self, sim: Any, t: float) -> None:
         local = sim.backend.collect_spikes()
@@ -45,30 +73,60 @@ class SpikesOutput(SimulatorModule):
             if got is None:
                 return
             local = {p: (got[f"{p}\0i"], got[f"{p}\0t"]) for p in local}
-        for pop, (ids, times) in local.items():
-            if len(ids) == 0:
-                continue
-            self._ids.setdefault(pop, []).append(ids)
-            self._times.setdefault(pop, []).append(times)
+        fired = {p: (ids, times) for p, (ids, times) in local.items() if len(ids)}
+        # the backends' recorders hold every spike up to t when run_until(t) returns (NEST's spike
+        # recorder included, measured at block ends off its min_delay grid), so t is where they are whole
+        t = round(t, 9)
+        if self._journal is not None:  # before the block counts as kept: the journal never lags memory
+            self._journal.append(t, fired)
+        self._blocks.append((t, fired))
+        for pop, (ids, times) in fired.items():
             self.counts[pop] = self.counts.get(pop, 0) + len(ids)
             for s in sim.sinks:
                 s.spikes(pop, ids, times)
 
-    def finalize(self, sim: Any) -> None:
-        if not sim.is_root:
-            return
+    def _write(self, sim: Any, stop_time: float | None) -> None:
         out = sim.config.output
-        data = {p: (np.concatenate(self._ids.get(p, [np.empty(0, np.int64)])),
-                    np.concatenate(self._times.get(p, [np.empty(0)]))) for p in sim.built}
+        data = {p: (np.concatenate([b[p][0] for _, b in self._blocks if p in b] or [np.empty(0, np.int64)]),
+                    np.concatenate([b[p][1] for _, b in self._blocks if p in b] or [np.empty(0)]))
+                for p in sim.built}
         sort = _SORT.get(out.spikes_sort_order, "by_time")
+        self.n_written = sum(len(ids) for ids, _ in data.values())
         if out.spikes_file:
             path = sim.output_path(out.spikes_file)
-            write_spikes(path, data, sort=sort, overwrite=True)
+            write_spikes(path, data, sort=sort, overwrite=True, stop_time=stop_time)
             sim.outputs["spikes"] = path
         if out.spikes_file_csv:
             path = sim.output_path(out.spikes_file_csv)
             write_spikes_csv(path, data, sort=sort, overwrite=True)
             sim.outputs["spikes_csv"] = path
+        if self._journal is not None:
+            self._journal.close(remove=True)
+
+    def finalize(self, sim: Any) -> None:
+        if not sim.is_root:
+            return
+        self._write(sim, None)
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> float | None:
+        """The run ended early: write the spikes of its whole blocks (every spike up to :attr:`stop_time`).
+
+        Returns
+        -------
+        float or None
+            The stop time (ms) recorded in the file; None where nothing was written (not rank 0, or the
+            run ended before its first block began).
+        """
+        stop = self.stop_time
+        if not sim.is_root or stop is None:
+            return None
+        self._write(sim, stop)
+        return stop
+
+
+def _in_staging(sim: Any, path: str | None) -> str | None:
+    """An output file's path relative to the staging folder (outputs are inside ``output_dir``)."""
+    return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
 
 class MembraneReport(SimulatorModule):
@@ -163,10 +221,28 @@ class MembraneReport(SimulatorModule):
                 self._sent[k] = self._sent.get(k, 0) + n
                 for var in self.writers:
                     send_frames(sim.sinks, self.name, rec.population, var, rec.node_ids, times, frames[var])
+        flush_writers(self.writers)
 
     def finalize(self, sim: Any) -> None:
         for w in self.writers.values():
             w.close()
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        close_partial(self.name, self.writers, stop_time)
+
+
+def flush_writers(writers: dict[str, ReportWriter]) -> None:
+    """Push a block's frames to disk with their count (what a killed run's report is cut to)."""
+    for w in writers.values():
+        w.flush()
+
+
+def close_partial(name: str, writers: dict[str, ReportWriter], stop_time: float | None) -> None:
+    """The run ended early: close each report file with the frames written so far (a valid, shorter report)."""
+    for w in writers.values():
+        kept = w.close_partial(stop_time)
+        if kept:
+            log.info("report %s: kept %s frames in %s", name, kept, os.path.basename(w.path))
 
 
 class WeightReport(SimulatorModule):

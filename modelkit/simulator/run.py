@@ -4,8 +4,10 @@ load config -> network -> backend chosen by model_type -> build cells and
 connections -> inputs -> run in blocks of simulated time (progress bar) ->
 reports -> files in ``output_dir`` with a log.  Everything is written into a
 staging folder next to ``output_dir`` and moved into place only when the run
-succeeded; a failed run (an error, SIGTERM, SIGHUP, SIGINT) leaves
-``<output_dir>.failed`` with its log, never an output folder that looks complete.
+succeeded; a run stopped (a stop request, SIGTERM, SIGHUP, SIGINT) leaves
+``<output_dir>.stopped`` and a failed one (an error) ``<output_dir>.failed``, each with
+its log and the spikes and report frames of the whole blocks run (valid SONATA files
+with the stop time recorded), never an output folder that looks complete.
 Nothing is written outside ``output_dir``, and an ``output_dir`` holding the model's
 own inputs is refused (:mod:`modelkit.simulator.staging`).
 """
@@ -23,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, SonataFormatError
+from modelkit.errors import (BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, RunStoppedError,
+                             SonataFormatError)
 from modelkit.errors import UnknownModelError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
@@ -233,7 +236,7 @@ def _prepare_output(cfg: SimulationConfig, overwrite: bool) -> str:
                                 f"(or pass overwrite=True)")
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    recover_partials(out)  # the staging folders of killed runs become <out>.failed
+    recover_partials(out)  # the staging folders of killed runs become <out>.failed, their spikes recovered
     staging = staging_name(out)
     os.makedirs(staging)
     return staging
@@ -259,6 +262,38 @@ def _prepare_output_on_root(comm: Any, cfg: SimulationConfig, overwrite: bool) -
 
 _publish = swap_in
 _fail = fail
+
+
+def _is_stop(e: BaseException) -> bool:
+    """A run ended on request (a RunStoppedError from a sink: LiveRun.stop, the Run monitor; Ctrl-C;
+    SIGTERM/SIGHUP), not by an error."""
+    return isinstance(e, (KeyboardInterrupt, RunTerminated, RunStoppedError))
+
+
+def _salvage(sim: Simulation | None, modules: list[SimulatorModule], spikes: SpikesOutput | None,
+             stopped: bool) -> None:
+    """The run ended early: each module writes what its whole blocks recorded (rank 0 writes the files).
+
+    A module that cannot is logged and skipped: the error that ended the run is the one raised.
+    """
+    if sim is None or spikes is None or spikes.stop_time is None:
+        return  # the run never reached its first block: nothing was recorded
+    try:
+        stop = spikes.salvage(sim)
+    except Exception as e:  # noqa: BLE001
+        log.error("the spikes recorded so far could not be written: %s: %s", type(e).__name__, e)
+        stop = spikes.stop_time
+    for m in modules:
+        if m is spikes:
+            continue
+        try:
+            m.salvage(sim, stop)
+        except Exception as e:  # noqa: BLE001
+            log.error("%s: the frames recorded so far could not be kept: %s: %s", type(m).__name__,
+                      type(e).__name__, e)
+    if sim.is_root:
+        log.warning("run %s at t = %g ms: kept the %d spikes up to that time and the report frames written",
+                    "stopped" if stopped else "failed", stop, spikes.n_written)
 
 
 def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
@@ -303,7 +338,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     ------
     ModelkitError
         Bad config, unknown models or modules, undefined node sets, an output folder
-        that exists; the run's folder is then ``<output_dir>.failed`` (when it started).
+        that exists; the run's folder is then ``<output_dir>.failed`` (when it started), with the spikes
+        and report frames of the blocks run so far.  A run stopped (a sink's ``RunStoppedError``,
+        ``KeyboardInterrupt``, :class:`~modelkit.simulator.staging.RunTerminated` for SIGTERM/SIGHUP)
+        leaves ``<output_dir>.stopped`` instead; ``/spikes@stop_time`` of its spikes file says up to
+        when (ms) it holds every spike.
         What :mod:`modelkit.simulator.checks` finds (node ids that do not exist, NEST models NEST lacks, a
         dt off NEST's grid, threads out of range, an ``output_dir`` blocked by a file) is raised before
         anything is written, and :func:`modelkit.validate` reports the same.
@@ -345,7 +384,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     comm = world()
     check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
     staging = _prepare_output_on_root(comm, cfg, cfg.output.overwrite_output_dir if overwrite is None else overwrite)
-    # SIGTERM/SIGHUP/SIGINT from here on end the run through the failure path below (<out>.failed)
+    # SIGTERM/SIGHUP/SIGINT from here on end the run through the path below (<out>.stopped, its files kept)
     signals_cm = run_signals()
     signals = signals_cm.__enter__()
     handler = None
@@ -359,6 +398,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         logging.getLogger("modelkit").setLevel(min(logging.INFO, logging.getLogger("modelkit").level or logging.INFO))
     sim = None
     engine = None
+    modules: list[SimulatorModule] = []
+    spikes: SpikesOutput | None = None
     # the Run monitor of a Jupyter server sees this run when the kernel runs under modelkit.labserver
     status = RunStatus.start(kind="simulate", config=cfg.path, output_dir=out, tstart=run.tstart, tstop=run.tstop,
                              backend=cls.name) if comm.rank == 0 else None
@@ -370,8 +411,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources
-        modules: list[SimulatorModule] = [input_module(name, spec, cfg.path) for name, spec in cfg.inputs.items()
-                                          if spec.enabled]
+        modules = [input_module(name, spec, cfg.path) for name, spec in cfg.inputs.items() if spec.enabled]
         modules += [report_module(name, spec, cfg.path) for name, spec in cfg.reports.items() if spec.enabled]
         spikes = SpikesOutput()
         modules.append(spikes)
@@ -408,8 +448,12 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             m.finalize(sim)
         log.info("run of %.1f ms done in %.2f s; spikes %s", options.tstop - options.tstart, t_run, spikes.counts)
     except BaseException as e:
+        signals.ending = True  # a second signal does not cut the partial files or the move short
+        stopped = _is_stop(e)
         try:
-            log.error("run failed: %s: %s", type(e).__name__, e)
+            log.error("run %s: %s: %s", "stopped" if stopped else "failed", type(e).__name__, e)
+            if comm.rank == 0:  # the files of the whole blocks, valid and with the stop time, before the move
+                _salvage(sim, modules, spikes, stopped)
             if handler is not None:
                 logging.getLogger("modelkit").removeHandler(handler)
                 handler.close()
@@ -422,14 +466,13 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             traceback.clear_frames(e.__traceback__)
             if comm.rank == 0:
                 with signals.uninterrupted():
-                    failed = _fail(staging, out)
+                    failed = _fail(staging, out, stopped)
                 if isinstance(e, ModelkitError):
                     e.add_note(f"the run's files are in {failed}")
                 elif isinstance(e, RunTerminated):
                     print(f"modelkit: run {e}; its files are in {failed}", file=sys.stderr)
             if status is not None:
-                status.finish("stopped" if type(e).__name__ in ("RunStoppedError", "KeyboardInterrupt") else "failed",
-                              f"{type(e).__name__}: {e}")
+                status.finish("stopped" if stopped else "failed", f"{type(e).__name__}: {e}")
         finally:  # the previous handlers are back whatever happens above
             signals_cm.__exit__(None, None, None)
         raise

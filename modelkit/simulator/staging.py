@@ -1,4 +1,4 @@
-"""Where a run may write, and how its output folder appears: staged, published whole, or ``.failed``.
+"""Where a run may write, and how its output folder appears: staged, published whole, ``.stopped`` or ``.failed``.
 
 A run writes into ``<parent>/.<output>.partial-<pid>-<host>-<random>`` (next to ``output_dir``, same file
 system) and nothing else:
@@ -12,14 +12,21 @@ system) and nothing else:
 * **``output_dir`` holds none of the model's inputs.**  Publishing replaces the whole output folder, so an
   ``output_dir`` equal to (or above) the model's folder, network, node sets, components, input spike files
   or the config itself would delete them: refused, ``ConfigError`` on ``output.output_dir``.
-* **Signals end a run like a failure.**  While a run goes on (main thread only), SIGTERM and SIGHUP (what
+* **A run that ends early keeps what it recorded.**  Stopped on request (``LiveRun.stop``, Ctrl-C) or by
+  a signal, its staging folder becomes ``<output>.stopped``; failed (an error), ``<output>.failed``.  Either
+  holds the log, the spikes of the whole blocks run so far and the report frames written so far, as valid
+  SONATA files with the stop time (ms) recorded (``/spikes@stop_time``, ``/report@stop_time``, and the
+  log); a newer one replaces an older one of the same name, and the output folder is never touched.
+* **Signals end a run as a stop.**  While a run goes on (main thread only), SIGTERM and SIGHUP (what
   ``timeout``, Slurm and a closed terminal send) raise :class:`RunTerminated`, a ``SystemExit`` with status
-  128 + signal, so the staging folder becomes ``<output>.failed`` with what was written so far; SIGINT keeps
-  raising ``KeyboardInterrupt``, which does the same.  A signal handler the application installed (or
-  SIG_IGN) is left in charge.  While the output folder is being swapped in, signals wait until it is done.
-  The previous handlers are restored when the run ends.
-* **Leftovers of dead runs are recovered.**  A staging folder whose process is gone (SIGKILL, power loss)
-  becomes ``<output>.failed`` at the next run to the same output; one of another host is left alone.
+  128 + signal, so the staging folder becomes ``<output>.stopped``; SIGINT keeps raising
+  ``KeyboardInterrupt``, which does the same.  A signal handler the application installed (or SIG_IGN) is
+  left in charge.  While the output folder is being swapped in or the partial files are written, signals
+  wait until it is done.  The previous handlers are restored when the run ends.
+* **Leftovers of dead runs are adopted.**  A staging folder whose process is gone (SIGKILL, power loss)
+  becomes ``<output>.failed`` at the next run to the same output (or as soon as a ``LiveRun`` sees its
+  process die): its spikes journal becomes the spikes file and its report files are cut to the frames
+  flushed (:func:`salvage`); one of another host is left alone.
 """
 
 from __future__ import annotations
@@ -28,19 +35,26 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import logging
 import os
+import re
 import shutil
 import signal
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-from modelkit.errors import ConfigError
+from modelkit.errors import ConfigError, SonataFormatError
+from modelkit.simulator.journal import JOURNAL_NAME, read_journal
 from modelkit.sonata.config import REPORT_OUTPUT_KEYS, EdgesEntry, NodesEntry, SimulationConfig
 from modelkit.sonata.fileset import owner_alive, owner_tag, parse_owner
+from modelkit.sonata.reports import recover_report
+from modelkit.sonata.spikes import write_spikes, write_spikes_csv
 
 __all__ = ["RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside", "staging_name",
-           "recover_partials", "swap_in", "run_signals"]
+           "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
+
+log = logging.getLogger("modelkit.simulator")
 
 PARTIAL = ".partial-"
 OLD = ".old-"
@@ -163,27 +177,159 @@ def staging_name(out: str) -> str:
     return os.path.join(os.path.dirname(out), f".{os.path.basename(out)}{PARTIAL}{owner_tag()}")
 
 
-def recover_partials(out: str) -> None:
-    """Turn the staging folders of dead runs to ``out`` into ``<out>.failed``; drop dead swaps' old folders."""
-    parent, base = os.path.split(out)
+def recover_partials(out: str) -> list[str]:
+    """Adopt the staging folders of dead runs to ``out`` as ``<out>.failed``; drop dead swaps' old folders.
+
+    Each adopted folder is first made readable (:func:`salvage`): the spikes of its whole blocks in its
+    spikes file, its reports cut to the frames flushed.  Folders of live processes and of other hosts are
+    left alone.
+
+    Parameters
+    ----------
+    out : str
+        The output folder (``output.output_dir``).
+
+    Returns
+    -------
+    list of str
+        The ``<out>.failed`` folders made (one at most unless several dead runs are found).
+    """
+    parent, base = os.path.split(os.path.abspath(out))
+    out = os.path.join(parent, base)
     try:
         names = os.listdir(parent)
     except OSError:
-        return
+        return []
+    made = []
     for n in sorted(names):
         p = os.path.join(parent, n)
         if parse_owner(n) is None or owner_alive(n):
             continue
         if n.startswith(f".{base}{PARTIAL}"):
+            try:
+                salvage(p)
+            except Exception as e:  # noqa: BLE001 - a damaged leftover must not stop the next run
+                log.warning("%s: the files of a dead run could not all be recovered: %s: %s", p,
+                            type(e).__name__, e)
             with contextlib.suppress(OSError):
-                fail(p, out)
+                made.append(fail(p, out))
         elif n.startswith(f".{base}{OLD}"):
             shutil.rmtree(p, ignore_errors=True)
+    return made
 
 
-def fail(staging: str, out: str) -> str:
-    """Move a staging folder to ``<out>.failed`` (replacing an older one); return that path."""
-    failed = f"{out}.failed"
+#: a temporary file of ``modelkit.sonata.h5.atomic_output``: ``.<name>.<pid>.<16 hex>.tmp``
+_TMP = re.compile(r"^\.(?P<name>.+)\.\d+\.[0-9a-f]{16}\.tmp$")
+
+
+def salvage(folder: str) -> list[str]:
+    """Make the files of a killed run's staging folder valid SONATA files, in place.
+
+    The spikes journal (:mod:`modelkit.simulator.journal`) becomes the spikes file (and CSV) the run
+    would have written, with the spikes up to the last whole block's end and that time as
+    ``/spikes@stop_time``; each report file still being written is cut to the frames of its last flush
+    and given its name, or removed when it cannot be opened; other temporary files (writes cut short) are
+    removed.  What was done is appended to the run's log.
+
+    Parameters
+    ----------
+    folder : str
+        A staging folder whose process is dead.
+
+    Returns
+    -------
+    list of str
+        The notes written to the log.
+    """
+    notes: list[str] = []
+    journal = os.path.join(folder, JOURNAL_NAME)
+    stop: float | None = None
+    log_file = None
+    written: set[str] = set()
+    if os.path.exists(journal):
+        try:
+            j = read_journal(journal)
+        except (OSError, ValueError) as e:
+            notes.append(f"the spikes journal could not be read ({e}); no spikes file")
+        else:
+            h = j.header
+            log_file = h.get("log_file")
+            stop = j.t_complete if j.t_complete is not None else float(h["tstart"])
+            data = j.spikes
+            n = sum(len(ids) for ids, _ in data.values())
+            for key, writer in (("spikes_file", write_spikes), ("spikes_file_csv", write_spikes_csv)):
+                rel = h.get(key)
+                if not rel:
+                    continue
+                path = _inside_folder(folder, rel)
+                written.add(path)
+                if writer is write_spikes:
+                    write_spikes(path, data, sort=h.get("sort", "by_time"), overwrite=True, stop_time=stop)
+                else:
+                    write_spikes_csv(path, data, sort=h.get("sort", "by_time"), overwrite=True)
+            notes.append(f"the run's process died; kept the {n} spikes of {j.n_blocks} whole blocks, up to "
+                         f"t = {stop:g} ms" + (" (a block cut short by the kill was dropped)" if j.torn else ""))
+        os.unlink(journal)
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            m = _TMP.match(name)
+            if m is None:
+                continue
+            tmp = os.path.join(root, name)
+            final = os.path.join(root, m.group("name"))
+            if final in written or not _is_report(tmp):
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)  # an atomic write cut short: never a file of its own
+                continue
+            try:
+                kept = recover_report(tmp, final, stop)
+                notes.append(f"report {os.path.relpath(final, folder)}: kept {kept} frames")
+            except SonataFormatError as e:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                notes.append(f"report {os.path.relpath(final, folder)} dropped: it could not be opened after "
+                             f"the kill ({e})")
+    for note in notes:
+        log.warning("%s: %s", folder, note)
+    if notes:
+        path = _inside_folder(folder, log_file) if log_file else os.path.join(folder, "recovered.log")
+        with contextlib.suppress(OSError), open(path, "a") as f:
+            f.writelines(f"[recovered by modelkit pid {os.getpid()}] {note}\n" for note in notes)
+    return notes
+
+
+def _inside_folder(folder: str, rel: str) -> str:
+    """``folder/rel``, refusing a path that leaves the folder (a journal header is data, not trusted)."""
+    p = os.path.normpath(os.path.join(folder, rel))
+    if not _inside(p, os.path.normpath(folder)) or p == os.path.normpath(folder):
+        raise ValueError(f"{rel!r} is not a path inside {folder}")
+    return p
+
+
+def _is_report(path: str) -> bool:
+    """Whether a temporary file looks like a report being written (an HDF5 file; h5py may not open it)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == b"\x89HDF\r\n\x1a\n" and _has_report(path)
+    except OSError:
+        return False
+
+
+def _has_report(path: str) -> bool:
+    import h5py
+    try:
+        with h5py.File(path, "r") as f:
+            return "report" in f
+    except Exception:  # noqa: BLE001 - a torn HDF5 file: treat as a report so that its loss is noted
+        return True
+
+
+def fail(staging: str, out: str, stopped: bool = False) -> str:
+    """Move a staging folder to ``<out>.stopped`` (``stopped``) or ``<out>.failed``; return that path.
+
+    A newer folder of the same name replaces the older one (the output folder itself is never touched).
+    """
+    failed = f"{out}.stopped" if stopped else f"{out}.failed"
     if os.path.exists(failed):
         shutil.rmtree(failed, ignore_errors=True)
     os.replace(staging, failed)

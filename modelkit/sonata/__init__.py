@@ -12,7 +12,7 @@ from modelkit.sonata.nodes import NodePopulation, NodePopulationData, write_node
 from modelkit.sonata.reports import (CompartmentReport, EcpReport, ReportWriter, read_ecp, write_compartment_report,
                                      write_ecp)
 from modelkit.sonata.selection import Selection
-from modelkit.sonata.spikes import SpikePopulation, read_spikes, write_spikes, write_spikes_csv
+from modelkit.sonata.spikes import SpikePopulation, read_spikes, spikes_stop_time, write_spikes, write_spikes_csv
 from modelkit.sonata.types_table import TypesTable, read_types_csv, write_types_csv
 from modelkit.sonata.validate import Problem, validate
 
@@ -22,7 +22,7 @@ __all__ = [
     "GroupData", "Network", "NodeSets",
     "NodePopulation", "NodePopulationData", "write_nodes",
     "CompartmentReport", "EcpReport", "ReportWriter", "read_ecp", "write_compartment_report", "write_ecp",
-    "Selection", "SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv",
+    "Selection", "SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "spikes_stop_time",
     "TypesTable", "read_types_csv", "write_types_csv",
     "Problem", "validate",
 ]

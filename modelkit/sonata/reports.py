@@ -12,6 +12,11 @@ Layout::
 Written spec-exact, as libsonata reads them: data float32 (float64 on request),
 ``units`` on data and time, ``index_pointers``.  :class:`ReportWriter` streams
 frames block by block, so a simulation never holds a whole report in memory.
+
+A run that ends early keeps the frames written so far: :meth:`ReportWriter.close_partial` (the writer's
+process is alive) or :func:`recover_report` (it was killed, after :meth:`ReportWriter.flush`) cut each
+population's ``data`` to the frames written and its ``mapping/time`` to match, so the file is a valid report
+of a shorter run, and record the run's stop time (ms) as ``/report@stop_time``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ from modelkit.sonata import h5
 from modelkit.sonata.spikes import _decode_attr
 
 __all__ = ["CompartmentReport", "ReportPopulation", "ReportWriter", "write_compartment_report",
-           "EcpReport", "read_ecp", "write_ecp", "n_frames"]
+           "EcpReport", "read_ecp", "write_ecp", "n_frames", "recover_report"]
+
+#: attribute of ``/report`` with the time (ms) at which the run of a report that ended early stopped
+STOP_TIME_ATTR = "stop_time"
+#: attribute of ``data`` that :meth:`ReportWriter.flush` keeps at the frames written (removed on close)
+_FRAMES_ATTR = "modelkit_frames_written"
 
 
 def n_frames(start: float, stop: float, dt: float) -> int:
@@ -343,8 +353,11 @@ class ReportWriter:
         tds.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
         v = max(len(el), 1)
         chunk_rows = int(max(1, min(nf, (1 << 20) // (v * self.dtype.itemsize))))
+        chunked = bool(nf and len(el))
+        # resizable in frames, so that a run that ends early can cut the data to the frames it wrote
         data = g.create_dataset("data", shape=(nf, len(el)), dtype=self.dtype,
-                                chunks=(chunk_rows, len(el)) if nf and len(el) else None)
+                                chunks=(chunk_rows, len(el)) if chunked else None,
+                                maxshape=(None, len(el)) if chunked else None)
         data.attrs.create("units", self.units, dtype=h5.STR_DTYPE)
         if self.variable:
             data.attrs.create("variable", self.variable, dtype=h5.STR_DTYPE)
@@ -363,6 +376,15 @@ class ReportWriter:
         st.ds[st.k:st.k + len(a)] = a
         st.k += len(a)
 
+    def flush(self) -> None:
+        """Push the frames appended so far to disk, with their count, so that :func:`recover_report` can
+        make a valid report of them if this process is killed before :meth:`close`."""
+        if self._f is None:
+            return
+        for st in self._pops.values():
+            st.ds.attrs[_FRAMES_ATTR] = np.int64(st.k)
+        self._f.flush()
+
     def close(self) -> None:
         """Finish the file and move it into place (all frames must have been written)."""
         if self._f is None:
@@ -372,9 +394,43 @@ class ReportWriter:
             err = ValueError(f"{self.path}: frames written / expected: {short}")
             self._abort(err)
             raise err
+        for st in self._pops.values():
+            if _FRAMES_ATTR in st.ds.attrs:
+                del st.ds.attrs[_FRAMES_ATTR]
         self._f.close()
         self._f = None
         self._ctx.__exit__(None, None, None)
+
+    def close_partial(self, stop_time: float | None = None) -> dict[str, int]:
+        """Finish the file with the frames appended so far and move it into place (a run that ended early).
+
+        Each population's ``data`` is cut to the frames written and its ``mapping/time`` stop to the end
+        of the last one, so the file is a valid report of what was recorded.
+
+        Parameters
+        ----------
+        stop_time : float, optional
+            The time (ms) the run stopped at, recorded as ``/report@stop_time``; frames after it are cut
+            too (the report of a run cut short between two modules' blocks ends where its spikes do).
+
+        Returns
+        -------
+        dict
+            Frames kept per population (empty if the writer was not open).
+        """
+        if self._f is None:
+            return {}
+        try:
+            kept = {p: _trim(self._f, p, st.k, stop_time) for p, st in self._pops.items()}
+            if stop_time is not None:
+                self._f["report"].attrs[STOP_TIME_ATTR] = np.float64(stop_time)
+        except BaseException as e:
+            self._abort(e)
+            raise
+        self._f.close()
+        self._f = None
+        self._ctx.__exit__(None, None, None)
+        return kept
 
     def _abort(self, exc: BaseException) -> None:
         if self._f is not None:
@@ -395,6 +451,81 @@ class ReportWriter:
             self.close()
         else:
             self._abort(ev)
+
+
+def _trim(f: h5py.File, population: str, k: int, stop_time: float | None = None) -> int:
+    """Cut ``/report/<population>`` to its first ``k`` frames, and to those at or before ``stop_time`` (ms),
+    in data and ``mapping/time``; returns the frames kept."""
+    g = f[f"report/{population}"]
+    ds = g["data"]
+    t = g["mapping/time"]
+    start, stop, dt = (float(x) for x in t[()])
+    k = int(min(max(k, 0), ds.shape[0]))
+    if stop_time is not None:  # a block of frames written after the run's last whole block of spikes
+        k = min(k, max(0, int(np.floor((stop_time - start) / dt + 1e-9)) + 1))
+    if _FRAMES_ATTR in ds.attrs:
+        del ds.attrs[_FRAMES_ATTR]
+    if k == ds.shape[0]:
+        return k
+    if ds.maxshape[0] is None:
+        ds.resize(k, axis=0)
+    else:  # a contiguous dataset cannot shrink: write the kept frames anew (a report without elements)
+        kept, attrs = ds[:k], dict(ds.attrs)
+        del g["data"]
+        ds = g.create_dataset("data", data=kept)
+        for name, v in attrs.items():
+            ds.attrs[name] = v
+    # the stop as the same sum the frame times use, so that n_frames(start, stop, dt) == k
+    t[1] = start + k * dt if k < n_frames(start, stop, dt) else stop
+    return k
+
+
+def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> dict[str, int]:
+    """Make a valid report of a :class:`ReportWriter`'s file left behind by a killed process.
+
+    Each population keeps the frames counted by the writer's last :meth:`ReportWriter.flush` (none if it
+    never flushed) up to ``stop_time``, cut as :meth:`ReportWriter.close_partial` does; the file is then
+    renamed to ``path`` (replacing it).
+
+    Parameters
+    ----------
+    tmp_path : str or PathLike
+        The writer's temporary file.
+    path : str or PathLike
+        The report's name.
+    stop_time : float, optional
+        The time (ms) the run stopped at, recorded as ``/report@stop_time``.
+
+    Returns
+    -------
+    dict
+        Frames kept per population.
+
+    Raises
+    ------
+    SonataFormatError
+        The file cannot be opened or is not a report (a kill in the middle of a write can leave it so).
+    """
+    src, dst = os.fspath(tmp_path), os.fspath(path)
+    try:
+        with h5py.File(src, "r+") as f:
+            rep = f.get("report")
+            if not isinstance(rep, h5py.Group):
+                raise SonataFormatError(src, "/report", "a report file left by a writer", "no /report group")
+            kept = {}
+            for name in list(rep.keys()):
+                ds = rep[name]["data"]
+                kept[name] = _trim(f, name, int(np.asarray(ds.attrs.get(_FRAMES_ATTR, 0)).ravel()[0]), stop_time)
+            if stop_time is not None:
+                rep.attrs[STOP_TIME_ATTR] = np.float64(stop_time)
+    except SonataFormatError:
+        raise
+    except Exception as e:  # h5py raises OSError, KeyError, RuntimeError, ValueError on a torn file
+        raise SonataFormatError(src, "/report", "a report file that can be opened and cut",
+                                f"{type(e).__name__}: {e}") from e
+    _ = CompartmentReport(src).populations  # every population's mapping and data shape read back as a report
+    os.replace(src, dst)
+    return kept
 
 
 def write_compartment_report(path: Any, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,

@@ -23,7 +23,10 @@ from modelkit.sonata import h5
 from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 from modelkit.sonata.types_table import tokenize_line
 
-__all__ = ["SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "sort_spikes"]
+__all__ = ["SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "sort_spikes", "spikes_stop_time"]
+
+#: attribute of ``/spikes`` with the time (ms) up to which a run that ended early recorded its spikes
+STOP_TIME_ATTR = "stop_time"
 
 _SORTING_ALIASES = {"none": "none", "by_id": "by_id", "by_time": "by_time", "by_gid": "by_id", "time": "by_time",
                     "id": "by_id", "gid": "by_id", "unsorted": "none"}
@@ -243,7 +246,8 @@ def _normalize_input(spikes: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bool = False) -> None:
+def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bool = False,
+                 stop_time: float | None = None) -> None:
     """Write spikes as a spec SONATA file, atomically.
 
     Parameters
@@ -255,6 +259,10 @@ def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bo
         Order written, and declared in the ``sorting`` enum attribute.
     overwrite : bool
         Replace an existing file.
+    stop_time : float, optional
+        For a run that ended early (stopped or failed): the time (ms) up to which the file holds every
+        spike (the end of the last whole block simulated), written as the ``stop_time`` attribute of
+        ``/spikes`` (readers of the spec ignore it; see :func:`spikes_stop_time`).
 
     Raises
     ------
@@ -269,6 +277,8 @@ def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bo
         with h5py.File(tmp, "w") as f:
             h5.write_root_attrs(f)
             root = f.create_group("spikes")
+            if stop_time is not None:
+                root.attrs.create(STOP_TIME_ATTR, np.float64(stop_time))
             for name, (ids, ts) in data.items():
                 ids, ts = sort_spikes(ids, ts, s)
                 g = root.create_group(name)
@@ -276,6 +286,36 @@ def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bo
                 g.create_dataset("node_ids", data=ids.astype(np.uint64))
                 d = g.create_dataset("timestamps", data=ts)
                 d.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
+
+
+def spikes_stop_time(path: Any) -> float | None:
+    """The time (ms) up to which a run that ended early recorded the spikes of an HDF5 spikes file.
+
+    Returns
+    -------
+    float or None
+        ``/spikes@stop_time``; None for a complete run's file, a CSV or NWB file, or a file without it.
+
+    Raises
+    ------
+    SonataFormatError
+        An unreadable file, or a ``stop_time`` that is not one finite number.
+    """
+    p = os.fspath(path)
+    if os.path.splitext(p)[1].lower() in (".csv", ".txt", ".dat", ".nwb"):
+        return None
+    f = h5.open_h5(p, "SONATA spikes file")
+    try:
+        sp = h5.require_group(f, "spikes", p, "a /spikes group")
+        with h5.guard(p, f"/spikes@{STOP_TIME_ATTR}", "a stop time (ms)"):
+            if STOP_TIME_ATTR not in sp.attrs:
+                return None
+            raw = np.asarray(sp.attrs[STOP_TIME_ATTR])
+    finally:
+        f.close()
+    if raw.size != 1 or raw.dtype.kind not in "iuf" or not np.isfinite(float(raw.ravel()[0])):
+        raise SonataFormatError(p, f"/spikes@{STOP_TIME_ATTR}", "one finite time in ms", repr(raw.tolist()))
+    return float(raw.ravel()[0])
 
 
 def write_spikes_csv(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bool = False) -> None:

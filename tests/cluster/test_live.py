@@ -52,7 +52,17 @@ def test_stop_within_one_block(cluster, tmp_path):
     with pytest.raises(RunStoppedError):
         _ = run.result
     assert len(run.spikes) > 0  # what arrived stays
-    assert not out.exists() and (tmp_path / "out.failed" / "log.txt").exists()
+    stopped = tmp_path / "out.stopped"
+    assert not out.exists() and (stopped / "log.txt").exists() and not (tmp_path / "out.failed").exists()
+    # the engine's spikes up to the stop: a valid file, the stop time recorded, what the notebook received
+    from modelkit.analysis import SpikeTable
+    from modelkit.sonata import spikes_stop_time
+    stop = spikes_stop_time(stopped / "spikes.h5")
+    table = SpikeTable.load(stopped / "spikes.h5")
+    assert stop is not None and table.t_stop == stop and stop <= run.progress.t + 1e-9
+    assert len(table) > 0 and float(table.frame["timestamps"].max()) <= stop
+    assert 0 < len(run.spikes.select(t_stop=stop)) <= len(table)  # a stop discards what was not yet delivered
+    assert str(stopped) in str(run.error)
 
 
 def test_failing_simulation_reports_the_engine_error(cluster, tmp_path):

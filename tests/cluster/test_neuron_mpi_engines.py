@@ -58,7 +58,8 @@ def test_stop_ends_the_run_on_every_mpi_engine(mpi_cluster, tmp_path):
     assert run.progress.t >= 50.0, run.error
     assert run.stop(timeout=60) == "stopped"
     assert isinstance(run.error, RunStoppedError)
-    assert not (tmp_path / "out").exists() and (tmp_path / "out.failed" / "log.txt").exists()
+    assert not (tmp_path / "out").exists() and (tmp_path / "out.stopped" / "log.txt").exists()
+    assert (tmp_path / "out.stopped" / "spikes.h5").exists()  # rank 0 gathered every rank's spikes
     assert mpi_cluster[:].apply_sync(abs, -1) == [1, 1]  # both engines are free again
 
 

@@ -1,6 +1,7 @@
 """A run writes only inside its staged output folder: outputs named outside ``output_dir`` and output folders
-that hold the model's own inputs are refused before anything is written; SIGTERM / SIGHUP end a run like a
-failure (``<output>.failed``, exit status 128 + signal); ``.partial-*`` folders of dead runs are cleaned up."""
+that hold the model's own inputs are refused before anything is written; SIGTERM / SIGHUP / SIGINT stop a run
+(``<output>.stopped``, exit status 128 + signal); ``.partial-*`` folders of dead runs are adopted as
+``<output>.failed`` (what they hold: tests/simulator/test_partial_results.py)."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def _wait_for_partial(root: Path, proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_ends_a_run_like_a_failure(tmp_path: Path, sig: int) -> None:
+def test_sigterm_ends_a_run_as_a_stop(tmp_path: Path, sig: int) -> None:
     cfg = model(tmp_path, tstop=1e8)
     proc = _run_cli(cfg)
     try:
@@ -142,12 +143,13 @@ def test_sigterm_ends_a_run_like_a_failure(tmp_path: Path, sig: int) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 128 + sig, out.decode()
-    assert not (tmp_path / "output").exists()
-    assert (tmp_path / "output.failed" / "log.txt").exists()
+    assert not (tmp_path / "output").exists() and not (tmp_path / "output.failed").exists()
+    assert (tmp_path / "output.stopped" / "log.txt").exists() and (tmp_path / "output.stopped" / "spikes.h5").exists()
+    assert "output.stopped" in out.decode()
     assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
 
 
-def test_partial_folder_of_a_dead_run_is_cleaned_up(tmp_path: Path) -> None:
+def test_partial_folder_of_a_dead_run_is_adopted(tmp_path: Path) -> None:
     cfg = model(tmp_path, tstop=1e8)
     proc = _run_cli(cfg)
     try:
@@ -164,6 +166,7 @@ def test_partial_folder_of_a_dead_run_is_cleaned_up(tmp_path: Path) -> None:
     simulate(cfg, progress=False)
     assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
     assert (tmp_path / "output" / "spikes.h5").exists()
+    assert (tmp_path / "output.failed" / "spikes.h5").exists()  # the dead run's, made from its journal
 
 
 def test_signal_handlers_are_restored_after_a_run(tmp_path: Path) -> None:
@@ -174,7 +177,7 @@ def test_signal_handlers_are_restored_after_a_run(tmp_path: Path) -> None:
     assert {s: signal.getsignal(s) for s in before} == before
 
 
-def test_sigint_ends_a_run_like_a_failure(tmp_path: Path) -> None:
+def test_sigint_ends_a_run_as_a_stop(tmp_path: Path) -> None:
     cfg = model(tmp_path, tstop=1e8)
     proc = _run_cli(cfg)
     try:
@@ -185,7 +188,7 @@ def test_sigint_ends_a_run_like_a_failure(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode in (-signal.SIGINT, 128 + signal.SIGINT), out.decode()
-    assert (tmp_path / "output.failed" / "log.txt").exists() and not (tmp_path / "output").exists()
+    assert (tmp_path / "output.stopped" / "log.txt").exists() and not (tmp_path / "output").exists()
     assert not [n for n in os.listdir(tmp_path) if ".partial-" in n]
 
 
