@@ -121,6 +121,9 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
         kwargs["engines"] = engines
     if engines == "mpi":
         cfg.MPILauncher.mpi_cmd = [_mpiexec()]
+        # mpiexec ending two ranks that ran NEURON took 4.7 s on 2 busy cores (MPI finalisation), against
+        # ipyparallel's 5 s before SIGKILL: a stop after a good run then warned "did not exit" with the log
+        cfg.MPIEngineSetLauncher.stop_seconds_until_kill = 30
     if engines in ("local", "mpi"):
         cfg.EngineLauncher.engine_cmd = list(ENGINE_CMD)
     kwargs.setdefault("log", log)
