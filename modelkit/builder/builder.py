@@ -524,8 +524,8 @@ class NetworkBuilder:
             A file of the network exists and ``force_overwrite`` is false (checked before building).
         """
         out = os.path.abspath(os.fspath(output_dir))
-        if not self._maps:
-            log.warning("%s: no edges have been added; no edges file written", self.name)
+        if not self._maps:  # normal for an input population (virtual nodes): information, not a warning
+            log.info("%s: no edges have been added; no edges file written", self.name)
         if self._built is not None:
             items: list[tuple[str, str, str | None]] = [(v, os.path.join(out, os.path.basename(v)), None)
                                                         for v in self._files.values()]

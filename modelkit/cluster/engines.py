@@ -20,6 +20,7 @@ Three ways to get engines:
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -32,6 +33,16 @@ __all__ = ["start_cluster", "attach", "stop_cluster", "write_slurm_profile", "cl
 
 #: launcher names accepted by :func:`start_cluster` (ipyparallel's own aliases)
 ENGINE_LAUNCHERS = ("local", "mpi", "slurm")
+
+#: where the clusters' own messages go.  In an IPython session ipyparallel otherwise gives each Cluster a
+#: logger printing INFO to stdout, so "Starting 1 engines with ...", "Stopping controller" and the whole
+#: engine log landed in notebook cells.  This one has no handler of its own: INFO stays quiet unless the
+#: user configures logging, and a warning (an engine that failed, with its log) still reaches stderr
+#: through Python's last-resort handler.
+log = logging.getLogger("modelkit.cluster.ipyparallel")
+
+#: the engine program for local and MPI engines: ipyparallel's engine, exiting 0 when asked to stop
+ENGINE_CMD = [sys.executable, "-m", "modelkit.cluster._engine"]
 
 
 def _ipp() -> Any:
@@ -53,7 +64,7 @@ def _mpiexec() -> str:
 
 def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0.0.1",
                   profile_dir: str | os.PathLike | None = None, heartbeat_ms: int = 1000,
-                  timeout: float = 120.0, **cluster_kwargs: Any) -> Any:
+                  timeout: float = 120.0, progress: bool = False, **cluster_kwargs: Any) -> Any:
     """Start an ipyparallel controller and ``n`` engines, and connect a client.
 
     Parameters
@@ -74,6 +85,9 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
         Controller heartbeat period (ms); an engine missing 5 beats in a row is declared dead.
     timeout : float
         Seconds to wait for all engines to register.
+    progress : bool
+        Show ipyparallel's progress bar while the engines register (useful when a batch queue is slow);
+        off by default, so that the cell shows only what the notebook asked for.
     **cluster_kwargs
         Passed to :class:`ipyparallel.Cluster` (``cluster_id``, ``engine_timeout``, ...).
 
@@ -107,6 +121,12 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
         kwargs["engines"] = engines
     if engines == "mpi":
         cfg.MPILauncher.mpi_cmd = [_mpiexec()]
+        # mpiexec ending two ranks that ran NEURON took 4.7 s on 2 busy cores (MPI finalisation), against
+        # ipyparallel's 5 s before SIGKILL: a stop after a good run then warned "did not exit" with the log
+        cfg.MPIEngineSetLauncher.stop_seconds_until_kill = 30
+    if engines in ("local", "mpi"):
+        cfg.EngineLauncher.engine_cmd = list(ENGINE_CMD)
+    kwargs.setdefault("log", log)
     if ip is not None:
         kwargs["controller_ip"] = ip
     if profile_dir is not None:
@@ -115,8 +135,10 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
                                  "--HeartMonitor.max_heartmonitor_misses=5", *kwargs.get("controller_args", [])]
     try:
         cluster = ipp.Cluster(config=cfg, **kwargs)
-        client = cluster.start_and_connect_sync(n=n)
-        client.wait_for_engines(n, timeout=timeout)
+        # start_and_connect would show a progress bar in every notebook cell: start, connect, wait apart
+        cluster.start_cluster_sync(n=n)
+        client = cluster.connect_client_sync()
+        client.wait_for_engines(n, timeout=timeout, interactive=progress)
     except Exception as e:
         try:
             cluster.stop_cluster_sync()

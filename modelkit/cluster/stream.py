@@ -448,10 +448,16 @@ class SpikeStream:
                     callback(pop, ids, ts)
             self._listeners.append(callback)
 
-    def add_frames_listener(self, callback: Callable[..., None]) -> None:
+    def add_frames_listener(self, callback: Callable[..., None], *, replay: bool = False) -> None:
         """Call ``callback(report, population, variable, node_ids, times, values)`` for every block of report
-        frames that arrives (traces: ``values`` is times x nodes; population rates in Hz)."""
+        frames that arrives (traces: ``values`` is times x nodes; population rates in Hz).
+
+        ``replay``: first call it with the frames that already arrived (one call per report, population and
+        variable), so a view attached mid-run sees every frame exactly once (as :meth:`add_listener`)."""
         with self._deliver:
+            if replay:
+                for (report, pop, var), (ids, ts, vals) in self.traces().items():
+                    callback(report, pop, var, ids, ts, vals)
             self._frame_listeners.append(callback)
 
     # ------------------------------------------------------------------ the drain thread

@@ -325,6 +325,10 @@ class TutorialsHandler(_Base):
         src = tutorials_dir()
         if src is None:
             return self.fail(404, "the tutorial notebooks are not installed with this modelkit")
+        there = await self.run(_tutorials_in_root, src, Path(self.root))
+        if there is not None:  # `jupyter lab notebooks` (make lab), or a root that holds them: open them there
+            names = sorted(p.name for p in there.glob("*.ipynb"))
+            return self.reply({"folder": self.rel(str(there)), "notebooks": names, "copied": []})
         try:
             dest = self.resolve_arg("folder", TUTORIALS_FOLDER, must_exist=False)
             copied = await self.run(_copy_new, src, Path(dest))
@@ -334,6 +338,19 @@ class TutorialsHandler(_Base):
             return self.fail(403, f"cannot copy the tutorials: {e}")
         names = sorted(p.name for p in Path(dest).glob("*.ipynb"))
         self.reply({"folder": self.rel(dest), "notebooks": names, "copied": copied})
+
+
+def _tutorials_in_root(src: Path, root: Path) -> Path | None:
+    """The folder of the server root that already holds the tutorials, if any: the tutorials folder itself
+    when it is inside the root (a server started in a source checkout or in ``notebooks/``), or the root
+    when every tutorial notebook is there by name (a server started where they were copied before)."""
+    src, root = src.resolve(), root.resolve()
+    if src == root or root in src.parents:
+        return src
+    names = {p.name for p in src.glob("*.ipynb")}
+    if names and all((root / n).is_file() for n in names):
+        return root
+    return None
 
 
 def _copy_new(src: Path, dest: Path) -> list[str]:

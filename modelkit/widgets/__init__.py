@@ -2,6 +2,7 @@
 
 * :class:`LiveRaster`, :class:`LiveRates` — bqplot figures fed by a running simulation
   (:class:`~modelkit.cluster.LiveRun`) or any iterable of spike blocks, updated in batches at <= 30 Hz.
+* :class:`LiveTraces` — membrane traces of a few cells from a run's report frames (``run.traces``), live.
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
   "restart cluster" after an engine died.
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
@@ -17,9 +18,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LiveRaster", "LiveRates", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
+__all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
 
 _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
+          "LiveTraces": "modelkit.widgets.live_traces",
           "RunPanel": "modelkit.widgets.run_panel", "BuilderPanel": "modelkit.widgets.builder_panel",
           "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.models"}
 

@@ -576,3 +576,18 @@ def test_string_properties_and_dtypes(tmp_path: Path) -> None:
     assert len(df) == 4 * 2 * 2
     assert (df["sec"] == np.where(df["source_node_id"] % 2 == 1, "soma", "dend")).all()
     assert (df["idx"] == df["source_node_id"]).all() and (df["w"] == df["source_node_id"]).all()
+
+
+def test_saving_a_network_of_nodes_only_is_not_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An input population (virtual nodes) has no edges of its own: nothing to warn about (it was a red
+    stderr box in tutorial 06).  Asking for its edges explicitly still warns."""
+    net = NetworkBuilder("inputs")
+    net.add_nodes(N=5, model_type="virtual", pop_name="lgn")
+    with caplog.at_level(logging.INFO, logger="modelkit.builder"):
+        net.save(output_dir=tmp_path)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("no edges file written" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="modelkit.builder"):
+        net.save_edges(output_dir=tmp_path)
+    assert any("no edges file written" in r.getMessage() for r in caplog.records)

@@ -172,3 +172,32 @@ async def test_tutorials_copied_without_overwriting(jp_fetch, jp_root_dir: Path)
     assert "README.md" not in d["copied"]
     assert sorted(os.listdir(jp_root_dir / "modelkit-tutorials")) == sorted(
         p.name for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+async def test_tutorials_already_in_the_root_are_opened_in_place(jp_fetch, jp_root_dir: Path) -> None:
+    """A server started in a folder that holds the tutorials (``jupyter lab notebooks``, as ``make lab``
+    does, or where they were copied before): the card opens them there and copies nothing."""
+    from modelkit.labserver.handlers import tutorials_dir
+    src = tutorials_dir()
+    assert src is not None
+    for f in src.glob("*.ipynb"):
+        shutil.copy(f, jp_root_dir / f.name)
+    before = sorted(os.listdir(jp_root_dir))
+    d = await _post(jp_fetch, "tutorials", {})
+    assert d["copied"] == [] and d["folder"] == "."
+    assert d["notebooks"] == sorted(p.name for p in src.glob("*.ipynb"))
+    assert sorted(os.listdir(jp_root_dir)) == before  # no modelkit-tutorials/ with a second copy
+
+
+async def test_tutorials_folder_inside_the_root_is_used_in_place(jp_fetch, jp_root_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server started above the tutorials (the source checkout): the card opens ``notebooks/`` itself."""
+    import modelkit.labserver.handlers as handlers
+    src = handlers.tutorials_dir()
+    assert src is not None
+    shutil.copytree(src, jp_root_dir / "checkout" / "notebooks")
+    # where a source checkout's notebooks/ would be, relative to this server's root
+    monkeypatch.setattr(handlers, "tutorials_dir", lambda: jp_root_dir / "checkout" / "notebooks")
+    d = await _post(jp_fetch, "tutorials", {})
+    assert d["copied"] == [] and d["folder"] == "checkout/notebooks"
+    assert not (jp_root_dir / "modelkit-tutorials").exists()

@@ -16,7 +16,7 @@ from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive
                                                   override_plan, perisomatic_plan, read_json)
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
-from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms
+from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms, no_display_options
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
 from modelkit.simulator.neuron.recorders import CellRecorder, Sampling
@@ -84,6 +84,7 @@ class NeuronBackend:
 
     @classmethod
     def is_available(cls) -> bool:
+        no_display_options()  # the registry may be the first to import neuron
         try:
             import neuron  # noqa: F401
             return True

@@ -40,6 +40,21 @@ _NEURON_BLOCK_RE = re2.compile(r"(?s)NEURON\s*\{(.*?)\}")
 _COMMENT_RE = re2.compile(r"(?s)COMMENT.*?ENDCOMMENT|:[^\n]*")
 
 
+def no_display_options() -> None:
+    """Before ``import neuron`` on a machine without a display: start NEURON with ``-nogui``.
+
+    Without an X display NEURON's library writes "Warning: no DISPLAY environment variable. --No
+    graphics will be displayed." to the process's stderr when it is first imported: a red box in a
+    notebook cell, though modelkit never uses NEURON's graphics.  ``NEURON_MODULE_OPTIONS`` is read
+    once, at that first import; options the user set there are kept.
+    """
+    if os.environ.get("DISPLAY"):
+        return
+    opts = os.environ.get("NEURON_MODULE_OPTIONS", "")
+    if "-nogui" not in opts.split():
+        os.environ["NEURON_MODULE_OPTIONS"] = f"{opts} -nogui".strip()
+
+
 def import_neuron() -> Any:
     """NEURON's ``h`` with the standard run system loaded (Import3d is loaded when a morphology is first read).
 
@@ -50,6 +65,7 @@ def import_neuron() -> Any:
     """
     from modelkit.simulator.neuron.distribute import prepare_mpi, start_mpi
     prepare_mpi()  # under an MPI launcher NEURON must find the MPI library before it is imported
+    no_display_options()
     try:
         from neuron import h
     except ImportError as e:  # pragma: no cover - neuron is a dependency
@@ -117,6 +133,7 @@ def known_mechanisms(h: Any) -> set[str]:
 
 def _content_hash(paths: list[str]) -> str:
     d = hashlib.sha256()
+    no_display_options()
     import neuron
     d.update(f"{neuron.__version__}|{sys.platform}|{platform.machine()}".encode())
     for p in paths:

@@ -285,9 +285,9 @@ def check_morphology(path: str, where: str, data: bytes | None = None) -> None:
 def _cache_file(data: bytes) -> str:
     import hashlib
 
+    from modelkit.simulator.neuron.mechanisms import cache_root, no_display_options
+    no_display_options()
     import neuron
-
-    from modelkit.simulator.neuron.mechanisms import cache_root
     d = hashlib.sha256(f"{_CACHE_FORMAT}|{neuron.__version__}|".encode())
     d.update(data)
     return os.path.join(cache_root(), "morphology", d.hexdigest()[:32] + ".mkm")
