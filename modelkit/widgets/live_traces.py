@@ -11,6 +11,7 @@ potential never disappears between two kept samples.  Redraws are coalesced by a
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.widgets._deps import PALETTE, require
+from modelkit.widgets._frame import FramePage
 from modelkit.widgets.feed import Block, Feed, Grow
 
 ipw = require("ipywidgets")
@@ -157,18 +159,21 @@ class LiveTraces(ipw.VBox):
         self._x = bq.LinearScale()
         self._y = bq.LinearScale()
         self.lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=True,
+                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=False,
                               labels=[], stroke_width=1.2)
         self._y_axis = bq.Axis(scale=self._y, side="left", label="value")
         self.figure = bq.Figure(marks=[self.lines], title=title, animation_duration=0,
                                 axes=[bq.Axis(scale=self._x, label="time (ms)"), self._y_axis],
-                                fig_margin={"top": 40, "bottom": 40, "left": 60, "right": 110},
-                                legend_location="top-right",
+                                fig_margin={"top": 30, "bottom": 40, "left": 60, "right": 16},
                                 interaction=bq.interacts.PanZoom(scales={"x": [self._x]}),
                                 layout=ipw.Layout(width="100%", height="280px"))
-        self.label = ipw.HTML()
+        self.label = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
         self.label.add_class("mk-live-traces-info")
-        super().__init__(children=[self.figure, self.label], window=window, **traits)
+        # the legend beside the data, as LiveRaster's and LiveRates' (bqplot's own covers the lines)
+        self.legend = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
+        self.legend.add_class("mk-live-traces-legend")
+        self.page = FramePage()
+        super().__init__(children=[self.figure, self.legend, self.label, self.page], window=window, **traits)
         self.add_class("mk-live-traces")
         self._cells = cells
         self.report, self.variable = report, variable
@@ -176,7 +181,7 @@ class LiveTraces(ipw.VBox):
         self._traces: dict[tuple[str, str, str], _Trace] = {}
         self._pending: list[Frames] = []
         self._generation = 0
-        self.feed = Feed(self._apply, max_rate=self.max_rate)
+        self.feed = Feed(self._apply, max_rate=self.max_rate, gate=self.page)
         if source is not None:
             self.attach(source)
 
@@ -313,6 +318,11 @@ class LiveTraces(ipw.VBox):
         unit = UNITS.get(var)
         self._y_axis.label = f"{var} ({unit})" if unit else var
         window = f", last {self.window:g} ms" if self.window is not None else ""
+        self.legend.value = "<div style='display:flex;flex-wrap:wrap;font-size:12px'>" + "".join(
+            f"<span class='mk-legend-item' style='margin-right:14px;white-space:nowrap'><span style='display:"
+            f"inline-block;width:14px;height:3px;background:{PALETTE[k % len(PALETTE)]};vertical-align:middle;"
+            f"margin-right:4px'></span>{html.escape(label)}</span>" for k, label in enumerate(labels)) + "</div>"
+        self.page.frame()
         self.label.value = (f"<span class='mk-count' data-received='{self.n_received}' data-shown='{self.n_shown}'>"
                             f"{len(labels)} traces of {self.report or '(no report yet)'}: {self.n_received} samples "
                             f"received, {self.n_shown} points per trace drawn{window}</span>")

@@ -44,9 +44,9 @@ def test_live_traces_stream_into_the_page(page, jupyter_lab: JupyterLab, artifac
 
     view = page.locator(".mk-live-traces")
     expect(view.locator(".bqplot.figure")).to_have_count(1, timeout=90_000)
-    lines = view.locator("path.line:not(.g_legend path.line)")  # the legend draws a sample of each line too
+    lines = view.locator(".bqplot.figure path.line")
     expect(lines).to_have_count(3, timeout=90_000)  # one line per chosen cell
-    expect(view.locator(".g_legend .legendtext")).to_have_count(3)
+    expect(view.locator(".mk-live-traces-legend .mk-legend-item")).to_have_count(3)
     expect(view.locator(".axis text", has_text="V_m (mV)")).to_have_count(1)
     expect(view.locator(".axis text", has_text="time (ms)")).to_have_count(1)
     # while it runs, the count grows; at the end it is every frame the run recorded
