@@ -119,7 +119,7 @@ def _raster_image(go: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_gr
     t1 = t1 if t1 > t0 else t0 + 1.0
     r0, r1 = -0.5, n_rows - 0.5
     counts = raster_counts(t, y, codes, n_groups=n_groups, t_range=(t0, t1), row_range=(r0, r1), shape=(ny, nx))
-    rgb = density_rgb(counts, [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in pal])[::-1]
+    rgb = density_rgb(counts, [(int(c[1:3], 16), int(c[3:5], 16), int(c[5:7], 16)) for c in pal])[::-1]
     dx, dy = (t1 - t0) / nx, (r1 - r0) / ny
     return go.Image(z=rgb, x0=t0 + dx / 2, dx=dx, y0=r0 + dy / 2, dy=dy, name="spikes per pixel",
                     hovertemplate="%{x:.1f} ms, row %{y:.0f}<extra></extra>")

@@ -39,7 +39,8 @@ panel = RunPanel(cfg, views=[raster, rates], output_dir=os.path.abspath("out"))
 display(panel, raster, rates)""",
     """print("VIEW", json.dumps({"t_range": raster.view["t_range"], "row_range": raster.view["row_range"],
                       "shape": raster.view["shape"], "keys": raster.view["keys"],
-                      "spikes_file": panel.run.result.spikes_file}))""",
+                      "spikes_file": panel.run.result.spikes_file, "redraws": raster.feed.n_redraws,
+                      "ack_timeouts": raster.feed.n_ack_timeouts + rates.feed.n_ack_timeouts}))""",
 ]
 
 
@@ -119,6 +120,8 @@ def test_a_million_spikes_live_keep_the_page_responsive(page, jupyter_lab: Jupyt
     expect(cell).to_contain_text("VIEW", timeout=60_000)
     view = json.loads(cell.locator(".jp-OutputArea-output").inner_text().split("VIEW", 1)[1])
     assert view["t_range"] == [0.0, TSTOP] and view["keys"] == ["cortex: e", "cortex: i"]
+    # one redraw in flight: every redraw was acknowledged by the page before the next was sent
+    assert view["redraws"] > 20 and view["ack_timeouts"] == 0, view
     import modelkit
     ei = modelkit.load(cfg).nodes["cortex"].get(["ei"])["ei"].to_numpy()
     code = ei[written.node_ids]
