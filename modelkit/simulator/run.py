@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -442,10 +442,11 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         t_build = time.perf_counter() - tb
         log.info("built %s cells in %.2f s", {k: len(v) for k, v in built.items()}, t_build)
         tr = time.perf_counter()
-        _run_blocks(sim, modules, options)
+        _run_blocks(sim, modules, options, signals.check)
         t_run = time.perf_counter() - tr
         for m in modules:
             m.finalize(sim)
+        signals.check()
         log.info("run of %.1f ms done in %.2f s; spikes %s", options.tstop - options.tstart, t_run, spikes.counts)
     except BaseException as e:
         signals.ending = True  # a second signal does not cut the partial files or the move short
@@ -507,7 +508,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                      log_file=cfg.output.log_file, tstop=options.tstop - options.tstart)
 
 
-def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOptions) -> None:
+def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOptions,
+                check: Callable[[], None] = lambda: None) -> None:
+    """Run the blocks; ``check()`` after each raises a signal's error whose first raise was lost."""
     t = options.tstart
     n_blocks = int(np.ceil(round((options.tstop - options.tstart) / options.block, 9)))
     bar = None
@@ -521,6 +524,7 @@ def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOpt
             for m in modules:
                 m.block(sim, t_next)
             _progress_on_every_rank(sim, t_next, options.tstop)
+            check()
             if bar is not None:
                 bar.update(round(t_next - t, 6))
             t = t_next

@@ -384,8 +384,13 @@ class _Signals:
     def __init__(self) -> None:
         self.previous: dict[int, Any] = {}
         self.deferred: int | None = None
+        self.received: int | None = None
         self.critical = False
-        self.ending = False
+        self.ending = False  # set by the failure path: later signals wait for it to finish
+
+    @staticmethod
+    def _error(signum: int) -> BaseException:
+        return KeyboardInterrupt() if signum == signal.SIGINT else RunTerminated(signum)
 
     def handle(self, signum: int, frame: Any) -> None:
         if self.ending:
@@ -393,10 +398,18 @@ class _Signals:
         if self.critical:
             self.deferred = signum  # the output folder is being swapped: finish that first
             return
-        self.ending = True
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise RunTerminated(signum)
+        self.received = signum
+        raise self._error(signum)
+
+    def check(self) -> None:
+        """Raise a signal's error again if its raise was lost.
+
+        A handler runs wherever the main thread is; there, inside a weakref callback or a ``__del__``,
+        Python prints what it raises and goes on ("Exception ignored in ..."), so a SIGTERM that landed
+        there would be lost and the run would go on. Called after every block.
+        """
+        if self.received is not None and not self.ending:
+            raise self._error(self.received)
 
     @contextlib.contextmanager
     def uninterrupted(self) -> Iterator[None]:

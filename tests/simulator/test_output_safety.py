@@ -9,12 +9,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _cli_run import run_cli
 
 from modelkit.builder import NetworkBuilder
 from modelkit.errors import ConfigError
@@ -116,10 +116,6 @@ def test_output_dir_holding_an_input_spike_file_is_refused(tmp_path: Path) -> No
     assert os.path.exists(first.spikes_file)
 
 
-def _run_cli(cfg: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    return subprocess.Popen([sys.executable, "-m", "modelkit", "run", str(cfg)], cwd=cfg.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def _wait_for_partial(root: Path, proc: subprocess.Popen) -> None:
@@ -134,7 +130,7 @@ def _wait_for_partial(root: Path, proc: subprocess.Popen) -> None:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_ends_a_run_as_a_stop(tmp_path: Path, sig: int) -> None:
     cfg = model(tmp_path, tstop=1e8)
-    proc = _run_cli(cfg)
+    proc = run_cli(cfg)
     try:
         _wait_for_partial(tmp_path, proc)
         proc.send_signal(sig)
@@ -151,7 +147,7 @@ def test_sigterm_ends_a_run_as_a_stop(tmp_path: Path, sig: int) -> None:
 
 def test_partial_folder_of_a_dead_run_is_adopted(tmp_path: Path) -> None:
     cfg = model(tmp_path, tstop=1e8)
-    proc = _run_cli(cfg)
+    proc = run_cli(cfg)
     try:
         _wait_for_partial(tmp_path, proc)
         proc.kill()
@@ -179,7 +175,7 @@ def test_signal_handlers_are_restored_after_a_run(tmp_path: Path) -> None:
 
 def test_sigint_ends_a_run_as_a_stop(tmp_path: Path) -> None:
     cfg = model(tmp_path, tstop=1e8)
-    proc = _run_cli(cfg)
+    proc = run_cli(cfg)
     try:
         _wait_for_partial(tmp_path, proc)
         proc.send_signal(signal.SIGINT)
@@ -204,3 +200,35 @@ def test_a_rerun_replaces_the_output_whole(tmp_path: Path, monkeypatch: pytest.M
     assert sorted(os.listdir(tmp_path / "output")) == ["log.txt", "spikes.h5"]
     assert os.path.exists(res.spikes_file)
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".")) == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowed raise, on purpose
+def test_a_sigterm_whose_raise_python_swallowed_still_stops_the_run(tmp_path: Path) -> None:
+    """A signal handler runs wherever the main thread is: inside a ``__del__`` (or a weakref callback) Python
+    prints what it raises and goes on. The run used to go on for ever (the handler had already marked the
+    run as ending, so a second SIGTERM was ignored too); it ends at the end of the block instead."""
+    from modelkit.simulator.staging import RunTerminated
+
+    class Trap:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(10_000):  # the handler runs in here, inside __del__: its raise is lost
+                pass
+
+    class TrapAt:
+        def __init__(self) -> None:
+            self.sprung = False
+
+        def spikes(self, population: str, node_ids: Any, times: Any) -> None:
+            pass
+
+        def progress(self, t: float, tstop: float) -> None:
+            if t >= 100.0 and not self.sprung:
+                self.sprung = True
+                Trap()  # made and collected at once
+
+    sink = TrapAt()
+    with pytest.raises(RunTerminated):
+        simulate(model(tmp_path, tstop=1e6), progress=False, sinks=[sink])
+    assert sink.sprung
+    assert (tmp_path / "output.stopped" / "spikes.h5").exists() and not (tmp_path / "output").exists()

@@ -18,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+from _cli_run import run_cli
 
 from modelkit.analysis import SpikeTable
 from modelkit.builder import NetworkBuilder
@@ -192,10 +193,6 @@ def _model(root: Path, report: bool = False) -> Path:
     return path
 
 
-def _run_cli(cfg: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "modelkit", "run", str(cfg)], cwd=cfg.parent, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 def _wait_for_blocks(root: Path, proc: subprocess.Popen, n: int = 3) -> None:
@@ -229,7 +226,7 @@ def _same_as_a_full_run_to(tmp_path: Path, cfg: Path, spikes: Path, stop: float)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_stops_a_run_with_its_spikes(tmp_path: Path, sig: int) -> None:
     cfg = _model(tmp_path, report=True)
-    proc = _run_cli(cfg)
+    proc = run_cli(cfg)
     try:
         _wait_for_blocks(tmp_path, proc)
         proc.send_signal(sig)
@@ -253,7 +250,7 @@ def test_a_signal_stops_a_run_with_its_spikes(tmp_path: Path, sig: int) -> None:
 
 def test_a_killed_runs_folder_is_adopted_by_the_next_run_with_valid_files(tmp_path: Path) -> None:
     cfg = _model(tmp_path, report=True)
-    proc = _run_cli(cfg)
+    proc = run_cli(cfg)
     try:
         _wait_for_blocks(tmp_path, proc)
         proc.kill()
