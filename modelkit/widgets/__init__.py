@@ -1,7 +1,9 @@
 """Jupyter widgets: thin views over modelkit's public API (the top layer; nothing below imports it).
 
 * :class:`LiveRaster`, :class:`LiveRates` — bqplot figures fed by a running simulation
-  (:class:`~modelkit.cluster.LiveRun`) or any iterable of spike blocks, updated in batches at <= 30 Hz.
+  (:class:`~modelkit.cluster.LiveRun`) or any iterable of spike blocks, redrawn in batches at <= 10 Hz
+  with at most one redraw not yet drawn by the page; a raster above ``max_points`` spikes in view is
+  binned to the plot's pixels (its cost follows the screen, not the run).
 * :class:`LiveTraces` — membrane traces of a few cells from a run's report frames (``run.traces``), live.
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
   "restart cluster" after an engine died.
