@@ -214,3 +214,34 @@ def test_unknown_parameter_and_missing_parameter_file(tmp_path):
     with pytest.raises(ConfigError, match="nowhere.json"):
         simulate({"run": {"tstop": 10.0, "dt": 0.1}, "output": {"output_dir": str(tmp_path / "o2")}},
                  network=net, progress=False)
+
+
+def test_a_stopped_run_keeps_its_population_rates(tmp_path):
+    """Stopped at 200 ms of 400: <output>.stopped holds the rates of the whole blocks, equal to the full run's
+    first frames, with the stop time recorded (they used to be written only at the end: lost)."""
+    import h5py
+
+    from modelkit.errors import RunStoppedError
+
+    class StopAt:
+        def spikes(self, population, node_ids, times):
+            return None
+
+        def progress(self, t, tstop):
+            if t >= 200.0:
+                raise RunStoppedError("stop")
+
+    cfg = _write_ei(tmp_path)
+    full = _rates(simulate(cfg, progress=False))
+    with pytest.raises(RunStoppedError):
+        simulate(cfg, output_dir=tmp_path / "part", progress=False, sinks=[StopAt()])
+    path = tmp_path / "part.stopped" / "pop_rates.h5"
+    with h5py.File(path, "r") as f:
+        stop = float(f["rates"].attrs["stop_time"])
+    assert 200.0 <= stop < 400.0
+    ids, times, rates = read_rates(path)["cortex"]
+    assert len(times) > 0 and times[-1] <= stop
+    np.testing.assert_array_equal(ids, full[0])
+    np.testing.assert_array_equal(times, full[1][:len(times)])
+    np.testing.assert_allclose(rates, full[2][:len(times)])
+    assert (tmp_path / "part.stopped" / "pop_rates.csv").exists()

@@ -236,6 +236,14 @@ class PopulationRatesReport(SimulatorModule):
 
     def finalize(self, sim: Any) -> None:
         self.block(sim, sim.options.tstop)
+        self._write(sim, None)
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        """The run ended early: write the frames of its whole blocks (times <= ``stop_time``, ms), with the
+        stop time recorded, as a stopped run's spikes are."""
+        self._write(sim, stop_time)
+
+    def _write(self, sim: Any, stop_time: float | None) -> None:
         if not sim.is_root or not self.recorders:
             return
         h5_path = sim.output_path(self.spec.file_name or os.path.join(sim.config.output.output_dir,
@@ -246,8 +254,12 @@ class PopulationRatesReport(SimulatorModule):
             fr = self.frames[rec.population]
             frames = np.concatenate(fr) if fr else np.empty((0, len(rec.node_ids)))
             t0, _, step = rec.time_window
-            data[rec.population] = (rec.node_ids, t0 + step * np.arange(len(frames)), frames)
-        write_rates(h5_path, data)
+            times = t0 + step * np.arange(len(frames))
+            if stop_time is not None:  # a signal may land between two modules' work on the same block
+                keep = times <= stop_time + 1e-9
+                times, frames = times[keep], frames[keep]
+            data[rec.population] = (rec.node_ids, times, frames)
+        write_rates(h5_path, data, stop_time=stop_time)
         sim.outputs[self.name] = h5_path
         if csv_name:
             out = sim.config.output.output_dir
@@ -256,11 +268,14 @@ class PopulationRatesReport(SimulatorModule):
             sim.outputs[f"{self.name}_csv"] = csv_path
 
 
-def write_rates(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def write_rates(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                stop_time: float | None = None) -> None:
     """Write ``{population: (node_ids, times (ms), rates (frames x nodes, Hz))}`` in bmtk PopNet's HDF5 layout,
-    atomically."""
+    atomically; ``stop_time`` (ms), when a run ended early, is recorded as ``/rates@stop_time``."""
     with atomic_output(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
         g = f.create_group("rates")
+        if stop_time is not None:
+            g.attrs["stop_time"] = float(stop_time)
         for pop, (ids, times, rates) in data.items():
             p = g.create_group(pop)
             d = p.create_dataset("data", data=np.asarray(rates, dtype=np.float64))
