@@ -405,6 +405,20 @@ class EcpReport(SimulatorModule):
         if self.contributions is not None:
             sim.outputs[f"{self.name}:contributions"] = self.contributions
 
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        """The run ended early: write the ECP of its whole blocks (frames at times <= ``stop_time``, ms) as a
+        valid ECP file, ``time`` ending there and the stop time recorded. (The NWB copy is left out.)"""
+        if not sim.is_root or not self.parts or stop_time is None:
+            return
+        from modelkit.sonata import write_ecp
+        t0, _, dt = self.time
+        data = np.concatenate(self.blocks) if self.blocks else np.zeros((0, len(self.sites)))
+        n = min(len(data), max(0, int(np.floor(round((stop_time - t0) / dt, 9))) + 1))
+        path = sim.output_path(self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.h5"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_ecp(path, np.arange(len(self.sites)), (t0, t0 + n * dt, dt), data[:n], overwrite=True,
+                  stop_time=stop_time)
+
 
 def _append_ecp(path: str, n_channels: int, time: tuple[float, float, float], frames: np.ndarray, population: str,
                 node_id: int) -> None:

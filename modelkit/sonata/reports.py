@@ -581,13 +581,15 @@ def read_ecp(path: Any) -> EcpReport:
 
 
 def write_ecp(path: Any, channel_ids: Any, time: tuple[float, float, float], data: Any, *, units: str = "mV",
-              overwrite: bool = False) -> None:
+              overwrite: bool = False, stop_time: float | None = None) -> None:
     """Write an ECP report as the guide lays it out: ``/ecp/data`` (channels, frames).
 
     Parameters
     ----------
     data : array, shape (frames, channels)
         Potentials, one column per channel (transposed on write).
+    stop_time : float, optional
+        Where a run that ended early stopped (ms): recorded as ``/ecp@stop_time``.
     """
     ch = np.asarray(channel_ids, dtype=np.int64)
     d = np.asarray(data, dtype=np.float64)
@@ -598,6 +600,8 @@ def write_ecp(path: Any, channel_ids: Any, time: tuple[float, float, float], dat
         with h5py.File(tmp, "w") as f:
             h5.write_root_attrs(f)
             g = f.create_group("ecp")
+            if stop_time is not None:
+                g.attrs["stop_time"] = float(stop_time)
             g.create_dataset("channel_id", data=ch.astype(np.uint64))
             t = g.create_dataset("time", data=np.asarray(time, dtype=np.float64))
             t.attrs.create("units", "ms", dtype=h5.STR_DTYPE)

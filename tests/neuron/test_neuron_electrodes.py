@@ -247,3 +247,37 @@ def test_waveforms() -> None:
         [0, 0, 0, 0.5, 0.5, 0, 0, 0, 0, 0]
     s = waveform_values({"shape": "sin", "del": 0.0, "dur": 100.0, "amp": 1.0, "freq": 250.0, "phase": 0.0}, t)
     assert s[1] == pytest.approx(1.0) and s[3] == pytest.approx(-1.0)  # 250 Hz: a period of 4 ms
+
+
+def test_a_stopped_run_keeps_its_ecp_up_to_the_stop(bmtk_config, tmp_path: Path) -> None:
+    """Stopped at 150 ms of 300: <output>.stopped/ecp.h5 is a valid ECP file of the frames up to the stop, equal to
+    the full run's first frames, with the stop time recorded (it used to be written only at the end: lost)."""
+    from modelkit.errors import RunStoppedError
+
+    el = tmp_path / "electrodes.csv"
+    el.write_text("channel x_pos y_pos z_pos\n0 20 -100 0\n1 60 -100 0\n")
+    cfg = bmtk_config("bio_1cell", "config.simulation_syns.json")
+    d = json.loads(cfg.read_text())
+    d["run"]["tstop"] = 300.0
+    d["run"]["nsteps_block"] = 500  # 50 ms blocks
+    d["reports"] = {"ecp": {"cells": "all", "module": "extracellular", "variable_name": "v",
+                            "electrode_positions": str(el), "file_name": "ecp.h5"}}
+    cfg.write_text(json.dumps(d))
+
+    class StopAt:
+        def spikes(self, population, node_ids, times):
+            return None
+
+        def progress(self, t, tstop):
+            if t >= 150.0:
+                raise RunStoppedError("stop")
+
+    full = simulate(str(cfg), output_dir=tmp_path / "full", progress=False)
+    with pytest.raises(RunStoppedError):
+        simulate(str(cfg), output_dir=tmp_path / "part", progress=False, sinks=[StopAt()])
+    whole, part = read_ecp(full.reports["ecp"]), read_ecp(tmp_path / "part.stopped" / "ecp.h5")
+    with h5py.File(tmp_path / "part.stopped" / "ecp.h5") as f:
+        stop = float(f["ecp"].attrs["stop_time"])
+    assert stop == 150.0
+    assert part.time == pytest.approx((0.1, 150.1, 0.1)) and part.data.shape == (1500, 2)
+    np.testing.assert_array_equal(part.data, whole.data[:1500])
