@@ -177,8 +177,7 @@ class SpikeTable(SpikeStatistics):
         population : str, optional
             Keep only this population.
         t_start, t_stop : float, optional
-            The default window (ms); ``t_stop`` defaults to the stop time of a run that ended early
-            (``/spikes@stop_time``, see :func:`modelkit.sonata.spikes_stop_time`).
+            The default window (ms); ``t_stop`` defaults to a stopped run's ``/spikes@stop_time``.
 
         Returns
         -------
@@ -193,10 +192,9 @@ class SpikeTable(SpikeStatistics):
         """
         from modelkit.sonata import read_spikes, spikes_stop_time
         p = os.fspath(path)
-        parts = read_spikes(p, population)
-        if t_stop is None:  # a run that ended early (<output>.stopped/.failed): its window ends at the stop
-            t_stop = spikes_stop_time(p)
-        table = cls.from_parts(parts, network=network, t_start=t_start, t_stop=t_stop, source=p)
+        t_stop = spikes_stop_time(p) if t_stop is None else t_stop  # a run that ended early: ends at its stop
+        table = cls.from_parts(read_spikes(p, population), network=network, t_start=t_start, t_stop=t_stop,
+                               source=p)
         if network is not None:
             table._universe()  # check the ids now
         return table

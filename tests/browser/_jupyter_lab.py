@@ -119,3 +119,22 @@ def wait_kernel_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait until the notebook's kernel is started and idle (the status bar, not the execution indicator)."""
     from playwright.sync_api import expect
     expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=timeout_ms)
+
+
+def write_notebook(path: Path, cells: Sequence[str]) -> Path:
+    """A Python 3 notebook of ``cells`` (code) at ``path`` (its folder made)."""
+    import nbformat
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def open_notebook(page, lab: JupyterLab, path: str, *, width: int = 1400, height: int = 1000) -> None:
+    """Open a notebook, wait for its kernel, and leave the first cell selected in command mode (Shift+Enter runs it)."""
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(lab.lab_url(path))
+    wait_kernel_idle(page)
+    page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
+    page.keyboard.press("Escape")

@@ -15,10 +15,9 @@ import re
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
-from _jupyter_lab import JupyterLab, wait_kernel_idle
+from _jupyter_lab import JupyterLab, open_notebook, wait_kernel_idle, write_notebook
 from _live_probe import Probe, page_image, reference_rgb
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
@@ -60,14 +59,8 @@ def test_a_million_spikes_live_keep_the_page_responsive(page, jupyter_lab: Jupyt
     folder = jupyter_lab.root / "livescale"
     folder.mkdir(parents=True, exist_ok=True)
     cfg = str(balanced_network(folder / "net", n_exc=800, n_inh=200, n_input=200, tstop=TSTOP))
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, folder / "live.ipynb")
-    page.set_viewport_size({"width": 1400, "height": 1200})
-    page.goto(jupyter_lab.lab_url("livescale/live.ipynb"))
-    wait_kernel_idle(page)
-    page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
-    page.keyboard.press("Escape")
+    write_notebook(folder / "live.ipynb", CELLS)
+    open_notebook(page, jupyter_lab, "livescale/live.ipynb", height=1200)
     page.keyboard.press("Shift+Enter")
     panel = page.locator(".mk-run-panel")
     expect(panel).to_be_visible(timeout=120_000)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
-from _jupyter_lab import JupyterLab, wait_kernel_idle
+from _jupyter_lab import JupyterLab, open_notebook, write_notebook
 from _live_probe import page_image, reference_rgb
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
@@ -53,16 +52,8 @@ def _view(page) -> dict:
 
 
 def test_a_million_spikes_are_one_image_of_pixels(page, jupyter_lab: JupyterLab, artifacts: Path) -> None:
-    folder = jupyter_lab.root / "scale"
-    folder.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nbformat.write(nb, folder / "million.ipynb")
-    page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(jupyter_lab.lab_url("scale/million.ipynb"))
-    wait_kernel_idle(page)
-    page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
-    page.keyboard.press("Escape")
+    write_notebook(jupyter_lab.root / "scale" / "million.ipynb", CELLS)
+    open_notebook(page, jupyter_lab, "scale/million.ipynb")
     for _ in CELLS[:2]:
         page.keyboard.press("Shift+Enter")
     expect(page.locator(".jp-NotebookPanel .jp-Cell").nth(1)).to_contain_text("received 1000000 renderer image",
