@@ -55,10 +55,13 @@ class SpikeJournal:
         self.path = path
         self.index = {p: k for k, p in enumerate(header["populations"])}
         body = json.dumps(header).encode()
-        self._f: Any = open(path, "wb")
-        self._f.write(_HEAD + struct.pack("<II", _VERSION, len(body)) + body
-                      + struct.pack("<I", zlib.crc32(body)))
-        self._f.flush()
+        # the header is written aside and renamed in: whoever sees the journal (a reader, the next run
+        # adopting a killed run's folder) sees it whole, never an empty file that is "not a journal"
+        tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.new")
+        with open(tmp, "wb") as f:
+            f.write(_HEAD + struct.pack("<II", _VERSION, len(body)) + body + struct.pack("<I", zlib.crc32(body)))
+        os.replace(tmp, path)
+        self._f: Any = open(path, "ab")
 
     def append(self, t_complete: float, spikes: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Write one block's spikes (``{population: (node_ids, times_ms)}``) as one record."""
