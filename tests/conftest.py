@@ -34,3 +34,12 @@ def expected(corpus: Path) -> dict:
 def reference() -> Path:
     """bmtk's reference outputs (``shared/reference``)."""
     return shared_path("reference")
+
+
+@pytest.fixture(scope="session")
+def bmtk_examples_dir() -> Path:
+    """bmtk's example suite, read-only (``shared/bmtk-examples``); copy before running
+    (``modelkit.testing.copy_bmtk_examples``)."""
+    p = shared_path("bmtk-examples")
+    assert p.is_dir(), f"bmtk's example suite not found at {p}"
+    return p

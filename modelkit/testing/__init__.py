@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["shared_path", "assert_populations_equal", "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
+__all__ = ["shared_path", "copy_bmtk_examples", "assert_populations_equal",
+           "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
 
 
 def shared_path(*parts: str) -> Path:
@@ -41,6 +42,35 @@ def shared_path(*parts: str) -> Path:
             return c.joinpath(*parts)
     raise FileNotFoundError("shared conformance data not found: set MODELKIT_SHARED to the folder holding "
                             f"sonata/corpus/EXPECTED.json (looked in {[str(c) for c in cands]})")
+
+
+def copy_bmtk_examples(dest: str | os.PathLike, *folders: str) -> Path:
+    """Copy bmtk's example suite (``shared/bmtk-examples``) to ``dest``, writable, and return the copy's root.
+
+    The examples are read-only and name their components by relative paths (``../bio_components``), so a run
+    needs the folder and its components side by side. With ``folders`` only those folders and every
+    ``*_components`` folder are copied.
+
+    Raises
+    ------
+    FileNotFoundError
+        The shared folder is absent (tests must not silently skip).
+    """
+    import shutil
+
+    src = shared_path("bmtk-examples")
+    if not src.is_dir():
+        raise FileNotFoundError(f"bmtk's example suite not found at {src}")
+    root = Path(dest)
+    root.mkdir(parents=True, exist_ok=True)
+    names = [p.name for p in src.iterdir() if p.is_dir() and (not folders or p.name in folders
+                                                               or p.name.endswith("_components"))]
+    for n in names:
+        if not (root / n).exists():
+            shutil.copytree(src / n, root / n, copy_function=shutil.copy)
+    for p in root.rglob("*"):  # the shared copy is read-only; a run writes beside its config
+        p.chmod(p.stat().st_mode | 0o200)
+    return root
 
 
 def _eq_col(a: np.ndarray, b: np.ndarray) -> bool:
