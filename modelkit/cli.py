@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--threads", type=int, help="simulator threads")
     r.add_argument("--seed", type=int, help="random seed")
     r.add_argument("--backend", help="force a backend (e.g. nest)")
+    r.add_argument("--tstop", type=float, help="run until this time (ms) instead of the config's run.tstop")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     pl = sub.add_parser("plot", help="draw a raster, rates, traces, connectivity matrix or degree histogram",
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
             from modelkit.simulator import simulate
             res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
                            backend=args.backend, overwrite=True if args.overwrite else None,
-                           progress=not args.quiet)
+                           progress=not args.quiet, tstop=args.tstop)
             from modelkit.simulator.parallel import world
             if world().rank != 0:  # under mpiexec rank 0 speaks for the run
                 return 0

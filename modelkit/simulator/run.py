@@ -103,6 +103,20 @@ def _as_config(config: Any) -> SimulationConfig:
     return cfg
 
 
+def _with_tstop(cfg: SimulationConfig, tstop: float) -> SimulationConfig:
+    """The config with ``run.tstop`` replaced (a shorter or longer run of the same model); report windows that
+    ended later end at the new stop."""
+    import dataclasses
+
+    t = float(tstop)
+    if not np.isfinite(t) or t <= cfg.run.tstart:
+        raise ConfigError(cfg.path, "run.tstop", f"a finite time after run.tstart ({cfg.run.tstart:g} ms) "
+                          "(the tstop override)", tstop)
+    reports = {k: dataclasses.replace(r, end_time=t) if r.end_time is not None and r.end_time > t else r
+               for k, r in cfg.reports.items()}
+    return dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, tstop=t), reports=reports)
+
+
 def _as_network(network: Any, cfg: SimulationConfig) -> Network:
     if network is None:
         return Network.from_config(cfg)
@@ -298,7 +312,8 @@ def _salvage(sim: Simulation | None, modules: list[SimulatorModule], spikes: Spi
 
 def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
              seed: int | None = None, output_dir: Any = None, overwrite: bool | None = None,
-             progress: bool | None = None, sinks: Sequence[ReportSink] = ()) -> RunResult:
+             progress: bool | None = None, sinks: Sequence[ReportSink] = (),
+             tstop: float | None = None) -> RunResult:
     """Run a SONATA simulation.
 
     Parameters
@@ -329,6 +344,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         Progress bar (default: the ``progress`` option).
     sinks : sequence of ReportSink
         Receive spikes and progress while the run goes on.
+    tstop : float, optional
+        Run until this time (ms) instead of the config's ``run.tstop`` (report windows that end later end
+        here); the log says so.
 
     Returns
     -------
@@ -355,6 +373,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     from modelkit.options import OPTIONS
     t0 = time.perf_counter()
     cfg = _as_config(config)
+    if tstop is not None:
+        cfg = _with_tstop(cfg, tstop)
     if output_dir is not None:
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
@@ -408,6 +428,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     try:
         log.info("simulation config %s; backend %s; %d threads; seed %d", cfg.path, cls.name, options.threads,
                  options.seed)
+        if tstop is not None:
+            log.info("run.tstop overridden: %g ms (the config says %s)", run.tstop,
+                     (cfg.raw.get("run") or {}).get("tstop", (cfg.raw.get("run") or {}).get("duration")))
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources

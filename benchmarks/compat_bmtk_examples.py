@@ -1,0 +1,122 @@
+"""Every simulation config of bmtk's example suite, run in modelkit and in bmtk 1.2.0, and compared.
+
+    python benchmarks/compat_bmtk_examples.py [--tstop-cap MS] [--only SUBSTR ...] [--no-bmtk]
+                                              [--markdown FILE] [--json FILE] [--keep]
+
+One row per config (``shared/bmtk-examples``, read in place and copied to a scratch folder): backend, whether
+it runs in modelkit and in bmtk (each in its own process, on the same copy and the same network files; a
+folder that ships only a build script is built first with ``bmtk.builder`` swapped for ``modelkit.builder``),
+the agreement by the backend's criterion (see :mod:`modelkit.testing.bmtk_examples`) and each wall time
+(child process, imports included).  bmtk's PopNet needs DiPDE, which is not on PyPI: population rows are
+compared with the outputs bmtk + DiPDE wrote in ``shared/reference/bmtk-examples``.
+
+``--tstop-cap`` shortens every run longer than MS to MS (both simulators; the table says so).  The exit
+status is 1 when a config with its data fails in modelkit, or agreement fails where bmtk ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from _harness import print_table, scratch
+
+from modelkit.testing import copy_bmtk_examples, shared_path
+from modelkit.testing.bmtk_examples import (build_networks, compare, compare_population_reference, find_configs,
+                                            link_population_components,
+                                            missing_data, run_bmtk, run_modelkit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tstop-cap", type=float, help="shorten longer runs to this many ms (both simulators)")
+    ap.add_argument("--only", nargs="+", help="configs whose folder/name contains one of these")
+    ap.add_argument("--no-bmtk", action="store_true", help="modelkit only")
+    ap.add_argument("--markdown", help="also write the table as Markdown here")
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--scratch", help="parent folder of the scratch copy (default: the temporary folder)")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    args = ap.parse_args(argv)
+
+    rows = []
+    failed = False
+    with scratch("compat-", args.scratch, args.keep) as work:
+        root = copy_bmtk_examples(os.path.join(work, "examples"))
+        link_population_components(root)
+        configs = [c for c in find_configs(root) if not args.only or any(o in c.key for o in args.only)]
+        folders = sorted({c.folder for c in configs})
+        t = time.perf_counter()
+        builds = build_networks(root, folders)
+        for folder, b in builds.items():
+            print(f"built {folder} with its build script ({b.wall_s:.1f} s): {'ok' if b.ok else b.error}",
+                  flush=True)
+        print(f"{len(configs)} simulation configs; builds took {time.perf_counter() - t:.1f} s", flush=True)
+        for cfg in configs:
+            tstop = args.tstop_cap if args.tstop_cap and cfg.tstop > args.tstop_cap else None
+            run_t = tstop or cfg.tstop
+            absent = missing_data(cfg, root)
+            mk = run_modelkit(cfg, root, os.path.join(work, "out", "modelkit", cfg.key.replace("/", "__")),
+                              tstop=tstop)
+            row = {"config": cfg.key, "backend": cfg.backend, "tstop_ms": run_t, "shortened": tstop is not None,
+                   "data": "absent: " + ", ".join(absent) if absent else "present",
+                   "modelkit": "runs" if mk.ok else _reason(mk.error), "modelkit_s": mk.wall_s,
+                   "bmtk": "", "bmtk_s": None, "agreement": "", "agree": None}
+            if not mk.ok and not absent:
+                failed = True
+            if cfg.backend == "population":
+                ref = _population_reference(cfg.folder)
+                row["bmtk"] = "DiPDE not on PyPI: reference" if ref else "DiPDE not on PyPI"
+                if mk.ok and ref:
+                    row["agree"], row["agreement"] = compare_population_reference(mk.output_dir, ref)
+                    failed |= not row["agree"]
+            elif not args.no_bmtk and not absent:
+                bm = run_bmtk(cfg, root, os.path.join(work, "out", "bmtk", cfg.key.replace("/", "__")), tstop=tstop)
+                row["bmtk"], row["bmtk_s"] = ("runs" if bm.ok else _reason(bm.error)), bm.wall_s
+                if mk.ok and bm.ok:
+                    row["agree"], row["agreement"] = compare(cfg, root, mk, bm, run_t)
+                    failed |= not row["agree"]
+            rows.append(row)
+            bmtk_s = f" ({row['bmtk_s']:.1f} s)" if row["bmtk_s"] else ""
+            print(f"{cfg.key}: modelkit {row['modelkit']} ({mk.wall_s:.1f} s); bmtk {row['bmtk'] or '-'}{bmtk_s}; "
+                  f"{row['agreement']}", flush=True)
+    head = ["config", "backend", "tstop ms", "modelkit", "s", "bmtk", "s", "agreement"]
+    table = [[r["config"], r["backend"], f"{r['tstop_ms']:g}{'*' if r['shortened'] else ''}", r["modelkit"],
+              f"{r['modelkit_s']:.1f}", r["bmtk"] or "-", f"{r['bmtk_s']:.1f}" if r["bmtk_s"] else "-",
+              ("yes: " if r["agree"] else "NO: " if r["agree"] is False else "") + r["agreement"]] for r in rows]
+    print()
+    print_table(head, table)
+    n_data = sum(r["data"] == "present" for r in rows)
+    n_run = sum(r["data"] == "present" and r["modelkit"] == "runs" for r in rows)
+    n_cmp = sum(r["agree"] is not None for r in rows)
+    n_agree = sum(bool(r["agree"]) for r in rows)
+    print(f"\n{len(rows)} configs; {n_data} with their data, {n_run} of them run in modelkit; "
+          f"compared {n_cmp}, agree {n_agree}" + (f"; * shortened to {args.tstop_cap:g} ms" if args.tstop_cap
+                                                   else ""))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
+            for r in table:
+                f.write("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in r) + " |\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 1 if failed else 0
+
+
+def _reason(error: str) -> str:
+    """The error's last line, shortened for the table."""
+    line = (error.strip().splitlines() or ["failed"])[-1]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _population_reference(folder: str) -> str | None:
+    """bmtk + DiPDE's rates for this folder's config, where the shared reference holds them."""
+    p = shared_path("reference", "bmtk-examples", folder.replace("/", "_"), "spike_rates.txt")
+    return str(p) if p.exists() else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
