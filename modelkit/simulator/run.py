@@ -111,7 +111,7 @@ def _with_tstop(cfg: SimulationConfig, tstop: float) -> SimulationConfig:
     t = float(tstop)
     if not np.isfinite(t) or t <= cfg.run.tstart:
         raise ConfigError(cfg.path, "run.tstop", f"a finite time after run.tstart ({cfg.run.tstart:g} ms) "
-                          "(the tstop override)", tstop)
+                          "(the tstop override)", repr(tstop))
     reports = {k: dataclasses.replace(r, end_time=t) if r.end_time is not None and r.end_time > t else r
                for k, r in cfg.reports.items()}
     return dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, tstop=t), reports=reports)
