@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from modelkit.errors import ModelkitError
+from modelkit.errors import ConfigError, ModelkitError
 
 __all__ = ["main", "info", "plot"]
 
@@ -267,6 +267,13 @@ def _check_plot_options(*, dpi: Any, bin_ms: Any, time_range: Any, nodes: Any) -
             raise ConfigError(None, "--nodes", "node ids in [0, 2**63)", repr(n))
 
 
+def _number(key: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(None, key, "a number", text) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``modelkit`` console script."""
     ap = argparse.ArgumentParser(prog="modelkit", description="Build, simulate and analyze SONATA network models.")
@@ -287,6 +294,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tstop", type=float, help="run until this time (ms) instead of the config's run.tstop")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    ini = sub.add_parser("init", help="make a runnable simulation folder for a network (bmtk's create_environment)",
+                         description="Write SIM_DIR/config.json for the SONATA network in NETWORK_DIR, copy the "
+                         "component files its node and edge types name (and the NEURON mechanisms, compiled) into "
+                         "SIM_DIR/components, so that `modelkit run SIM_DIR/config.json` runs.")
+    ini.add_argument("network_dir")
+    ini.add_argument("sim_dir")
+    ini.add_argument("--components", nargs="+", default=[], metavar="DIR",
+                     help="folders holding the component files (default: *components next to the network)")
+    ini.add_argument("--tstop", type=float, default=1000.0, help="run length (ms)")
+    ini.add_argument("--dt", type=float, help="time step (ms; default: bmtk's for the backend)")
+    ini.add_argument("--iclamp", metavar="AMP,DELAY,DURATION", help="soma current clamp (nA, ms, ms)")
+    ini.add_argument("--spikes-inputs", metavar="POP:FILE", nargs="+", default=[],
+                     help="spike trains for virtual populations")
+    ini.add_argument("--report-vars", metavar="VAR", nargs="+", default=[], help="soma variables to record (v, cai)")
+    ini.add_argument("--report-nodes", help="node set or population recorded (default: every simulated one)")
+    ini.add_argument("--no-compile", action="store_true", help="do not compile the NEURON mechanisms now")
+    ini.add_argument("--overwrite", action="store_true", help="replace an existing config.json and components/")
     pl = sub.add_parser("plot", help="draw a raster, rates, traces, connectivity matrix or degree histogram",
                         description="Draw one figure from a simulation config or a spikes/report/network file "
                         "and write it (.png, .pdf, .svg; .html for an interactive plotly figure).")
@@ -344,6 +368,27 @@ def main(argv: list[str] | None = None) -> int:
                   f"(build {res.timings['build']:.2f} s) -> {res.output_dir}")
             for pop, n in res.n_cells.items():
                 print(f"  {pop}: {n} cells, {res.n_spikes.get(pop, 0)} spikes, {res.rates()[pop]:.2f} Hz")
+            return 0
+        if args.command == "init":
+            from modelkit.simulator.environment import create_environment
+            clamp = None
+            if args.iclamp:
+                parts = args.iclamp.split(",")
+                if len(parts) != 3:
+                    raise ConfigError(None, "--iclamp", "AMP,DELAY,DURATION (nA, ms, ms)", args.iclamp)
+                amp, delay, dur = (_number("--iclamp", x) for x in parts)
+                clamp = (amp, delay, dur)
+            spikes = {}
+            for item in args.spikes_inputs:
+                pop, sep, path = item.partition(":")
+                if not sep:
+                    raise ConfigError(None, "--spikes-inputs", "POP:FILE", item)
+                spikes[pop] = path
+            path = create_environment(args.network_dir, args.sim_dir, components=args.components, tstop=args.tstop,
+                                      dt=args.dt, iclamp=clamp, spikes_inputs=spikes, report_vars=args.report_vars,
+                                      report_nodes=args.report_nodes, compile_mechanisms=not args.no_compile,
+                                      overwrite=args.overwrite)
+            print(f"wrote {path}\nrun it with: modelkit run {os.path.relpath(path)}")
             return 0
         if args.command == "plot":
             out = plot(args.what, args.source, args.output, group_by=args.group_by, nodes=args.nodes,
