@@ -51,8 +51,8 @@ from modelkit.sonata.fileset import owner_alive, owner_tag, parse_owner
 from modelkit.sonata.reports import recover_report
 from modelkit.sonata.spikes import write_spikes, write_spikes_csv
 
-__all__ = ["OUTPUT_EXTRA_KEYS", "RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside", "staging_name",
-           "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
+__all__ = ["OUTPUT_EXTRA_KEYS", "RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside",
+           "staging_name", "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
 
 log = logging.getLogger("modelkit.simulator")
 
