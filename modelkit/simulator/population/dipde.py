@@ -86,17 +86,6 @@ class _Banded:
     def add(self, i: np.ndarray, j: np.ndarray, v: np.ndarray) -> None:
         np.add.at(self.ab, (self.ku + i - j, j), v)
 
-    def matvec(self, x: np.ndarray) -> np.ndarray:
-        n, ku = self.n, self.ku
-        y = np.zeros(n)
-        for r in range(self.ab.shape[0]):
-            off = r - ku  # row i = j + off
-            if off >= 0:
-                y[off:] += self.ab[r, :n - off] * x[:n - off]
-            else:
-                y[:n + off] += self.ab[r, -off:] * x[-off:]
-        return y
-
 
 class DipdePopulation:
     """One DiPDE internal population: its density, its input operators and its time step.
@@ -123,7 +112,7 @@ class DipdePopulation:
         ``dv > 0``, ``tau_m > 0``), an unknown ``update_method``.
     """
 
-    def __init__(self, params: dict, weights: Sequence[float], dt: float, where: str) -> None:
+    def __init__(self, params: dict, weights: Sequence[float] | np.ndarray, dt: float, where: str) -> None:
         unknown = sorted(set(params) - DIPDE_KEYS)
         if unknown:
             raise ConfigError(None, f"{where}: dynamics_params",
@@ -230,7 +219,7 @@ class DipdePopulation:
         """Advance one ``dt`` with input rates ``lam`` (Hz, one per weight; source rate x nsyns summed);
         returns the firing rate (Hz) after the step."""
         lam = np.asarray(lam, dtype=float)
-        dt, n, kl, ku = self.dt, self.n, self.kl, self.ku
+        dt, kl, ku = self.dt, self.kl, self.ku
         g = lam @ self.f  # re-injection row: Q = band + u g^T
         band = self._operator(lam)
         pv = self.pv
@@ -249,24 +238,23 @@ class DipdePopulation:
             gy, gz = float(g @ y), float(g @ z)
             new = y + z * (dt * gy / (1.0 - dt * gz))
         elif self.method == "approx" or self.method == "exact":
-            # exp(dt Q) pv by its Taylor series (DiPDE's 'approx'; 'exact' the same to round-off)
+            # exp(dt Q) pv by its Taylor series (DiPDE's 'approx'; 'exact' the same, summed to round-off)
             term = pv.copy()
             new = pv.copy()
-            k = 0
-            limit = self.approx_order if (self.method == "approx" and self.approx_order is not None) else 10_000
+            fixed = self.approx_order if self.method == "approx" else None
             tol = self.tol if self.method == "approx" else 1e-16
-            while k < limit:
+            k = 0
+            while True:
                 k += 1
                 term = (self._banded_matvec(band, term) + self.u * float(g @ term)) * (dt / k)
                 new += term
-                if self.approx_order is None or self.method == "exact":
-                    if np.abs(term).max() <= tol:
-                        break
-            else:
-                pass
-            if k >= 10_000:
-                raise ConfigError(None, f"{self.where}: update_method", "a Taylor series that converges (a "
-                                  "smaller run.dt or the 'gmres' method)", f"no convergence at dt = {dt} s")
+                size = float(np.abs(term).max())
+                if not np.isfinite(size) or k > 10_000:
+                    raise ConfigError(None, f"{self.where}: update_method", "a Taylor series of exp(dt Q) that "
+                                      "converges (a smaller run.dt, in s, or update_method 'gmres')",
+                                      f"divergence at dt = {dt:g} s")
+                if (fixed is not None and k >= fixed) or (fixed is None and size <= tol):
+                    break
         if (new < 0).any() or abs(np.abs(new).sum() - 1.0) > 1e-15:
             new[new < 0] = 0.0
             new /= new.sum()
