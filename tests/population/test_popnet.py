@@ -135,6 +135,9 @@ def test_rates_csv_keyed_by_node_type_id_one_population_per_node_type(tmp_path):
     np.testing.assert_allclose(df.time[df.population == e_type], np.arange(1001) * 1e-4)
     late = df[df.time >= 0.05].groupby("population")["rate"].mean()
     assert late[e_type] > 1.0 and late[i_type] > 1.0  # the 30 Hz input (by node_type_id) drives both
+    # bmtk's PopNet configs say run.overwrite_output_dir: a second run replaces the output
+    again = simulate(str(tmp_path / "config.json"), progress=False)
+    assert _read(again.reports["rates_file"]).equals(df)
 
 
 def test_rates_csv_keyed_by_node_id_is_an_error_naming_file_and_key(tmp_path):
