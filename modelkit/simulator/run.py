@@ -35,6 +35,7 @@ from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
 from modelkit.simulator.checks import check_run, model_type_error
 from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
+from modelkit.simulator.staging import OUTPUT_EXTRA_KEYS
 from modelkit.simulator.staging import (RunTerminated, check_inputs_outside, check_output_paths, fail,
                                         recover_partials, refuse_outside, run_signals, staging_name, swap_in)
 from modelkit.simulator.registry import known_model_types
@@ -142,13 +143,34 @@ def _relocate_output(cfg: SimulationConfig, new: str) -> SimulationConfig:
         if p is None:
             return None
         return os.path.join(new, os.path.relpath(p, old)) if os.path.commonpath([p, old]) == old else p
+    extra = {k: (move(v) if k in OUTPUT_EXTRA_KEYS and isinstance(v, str) and os.path.isabs(v) else v)
+             for k, v in cfg.output.extra.items()}  # bmtk's rates_file, named by an absolute path
     out = dataclasses.replace(cfg.output, output_dir=new, log_file=move(cfg.output.log_file),
                               spikes_file=move(cfg.output.spikes_file),
-                              spikes_file_csv=move(cfg.output.spikes_file_csv))
+                              spikes_file_csv=move(cfg.output.spikes_file_csv), extra=extra)
     reports = {k: dataclasses.replace(r, file_name=move(r.file_name), params={
         n: (move(v) if n in REPORT_OUTPUT_KEYS and isinstance(v, str) else v) for n, v in r.params.items()})
         for k, r in cfg.reports.items()}
     return dataclasses.replace(cfg, output=out, reports=reports)
+
+
+def _rates_file_inside(cfg: SimulationConfig) -> tuple[SimulationConfig, str | None]:
+    """``output.rates_file`` (bmtk PopNet's rates) outside ``output_dir`` goes into ``output_dir`` under its own
+    name: bmtk writes it where the config says, but a run writes only inside its output folder (the note says
+    where it went, for the log)."""
+    import dataclasses
+    v = cfg.output.extra.get("rates_file")
+    out = cfg.output.output_dir
+    if not isinstance(v, str) or not v:
+        return cfg, None
+    p = os.path.normpath(os.path.join(out, os.path.expanduser(v)))
+    if os.path.commonpath([p, out]) == out and p != out:
+        return cfg, None
+    new = os.path.join(out, os.path.basename(p))
+    extra = {**cfg.output.extra, "rates_file": new}
+    note = (f"output.rates_file {p} is outside the output folder {out}: written to {new} instead (a run writes "
+            f"only inside its output folder)")
+    return dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, extra=extra)), note
 
 
 def _split_populations(network: Network) -> tuple[dict[str, Selection], dict[str, Selection], set[str]]:
@@ -378,6 +400,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if output_dir is not None:
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
+    cfg, rates_note = _rates_file_inside(cfg)
     check_output_paths(cfg)  # before anything is written: outputs inside output_dir only,
     check_inputs_outside(cfg, net)  # and an output_dir that publishing cannot delete inputs from
     for epop in net.edges.values():  # before any backend: each would skip such edges without a word
@@ -431,11 +454,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         if tstop is not None:
             log.info("run.tstop overridden: %g ms (the config says %s)", run.tstop,
                      (cfg.raw.get("run") or {}).get("tstop", (cfg.raw.get("run") or {}).get("duration")))
+        if rates_note:
+            log.warning(rates_note)
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources
         modules = [input_module(name, spec, cfg.path) for name, spec in cfg.inputs.items() if spec.enabled]
         modules += [report_module(name, spec, cfg.path) for name, spec in cfg.reports.items() if spec.enabled]
+        modules += list(getattr(cls, "output_modules", lambda c: [])(cfg))  # a backend's own outputs
         spikes = SpikesOutput()
         modules.append(spikes)
         tb = time.perf_counter()

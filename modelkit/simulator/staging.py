@@ -51,15 +51,15 @@ from modelkit.sonata.fileset import owner_alive, owner_tag, parse_owner
 from modelkit.sonata.reports import recover_report
 from modelkit.sonata.spikes import write_spikes, write_spikes_csv
 
-__all__ = ["RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside", "staging_name",
-           "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
+__all__ = ["OUTPUT_EXTRA_KEYS", "RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside",
+           "staging_name", "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
 
 log = logging.getLogger("modelkit.simulator")
 
 PARTIAL = ".partial-"
 OLD = ".old-"
 #: output keys of ``output`` that a backend reads relative to ``output_dir`` (the filter backend's rates)
-_OUTPUT_EXTRA_KEYS = ("rates_h5", "rates_file_h5", "rates_file", "rates_csv", "rates_file_csv")
+OUTPUT_EXTRA_KEYS = ("rates_h5", "rates_file_h5", "rates_file", "rates_csv", "rates_file_csv")
 
 
 class RunTerminated(SystemExit):
@@ -83,7 +83,7 @@ def output_paths(cfg: SimulationConfig) -> list[tuple[str, str]]:
     o = cfg.output
     found = [(f"output.{k}", v) for k, v in (("log_file", o.log_file), ("spikes_file", o.spikes_file),
                                              ("spikes_file_csv", o.spikes_file_csv)) if v]
-    for k in _OUTPUT_EXTRA_KEYS:
+    for k in OUTPUT_EXTRA_KEYS:
         v = o.extra.get(k)
         if isinstance(v, str) and v:
             found.append((f"output.{k}", os.path.normpath(os.path.join(out, os.path.expanduser(v)))))

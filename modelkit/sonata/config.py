@@ -511,7 +511,9 @@ class SimulationConfig:
                           spikes_file=in_out("spikes_file", "spikes.h5"),
                           spikes_file_csv=in_out("spikes_file_csv", None),
                           spikes_sort_order=out.get("spikes_sort_order"),
-                          overwrite_output_dir=bool(out.get("overwrite_output_dir", False)),
+                          # bmtk's PopNet and PointNet configs set it in the run block
+                          overwrite_output_dir=bool(out.get("overwrite_output_dir",
+                                                            run.get("overwrite_output_dir", False))),
                           extra={k: v for k, v in out.items() if k not in known_out})
         inputs = {}
         for name, e in (d.get("inputs") or {}).items():

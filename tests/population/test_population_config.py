@@ -93,7 +93,8 @@ def test_excitatory_inhibitory_pair_runs_from_a_sonata_config(tmp_path):
 def test_dipde_si_units_give_the_same_rates(tmp_path):
     """``dipde:Internal`` reads DiPDE's seconds and volts (rest and reset at 0, no refractory period, edges'
     syn_weight in V and delay in s): a population in those units next to an identical one in ms/mV
-    (rest at 0 mV, threshold 20 mV, t_ref 0) fires at the same rate."""
+    (rest at 0 mV, threshold 20 mV, t_ref 0) fires at the same rate.  ``target_simulator: population``
+    keeps modelkit's per-node semantics (run.dt in ms); without it a ``dipde:`` template means bmtk PopNet's."""
     ms_mv = {"tau_m": 20.0, "V_th": 20.0, "V_reset": 0.0, "E_L": 0.0, "t_ref": 0.0, "v_min": -10.0, "dv": 0.05}
     si = {"tau_m": 0.02, "v_min": -0.01, "v_max": 0.02, "dv": 5e-5, "update_method": "approx", "tol": 1e-12}
     rates = {}
@@ -106,7 +107,7 @@ def test_dipde_si_units_give_the_same_rates(tmp_path):
         bg.add_nodes(model_type="virtual")
         bg.add_edges(source=bg.nodes(), target=net.nodes(), connection_rule=100, syn_weight=0.5 * scale,
                      delay=1.0 * scale)
-        cfg = {"run": {"tstop": 200.0, "dt": 0.1},
+        cfg = {"run": {"tstop": 200.0, "dt": 0.1}, "target_simulator": "population",
                "inputs": {"bg": {"input_type": "rates", "module": "constant", "node_set": "bg", "rate": 22.0}},
                "reports": {"r": {"module": "pop_rates", "cells": "cortex"}},
                "output": {"output_dir": str(d / "out")}}

@@ -7,6 +7,11 @@ PopNet's external populations), become connections: the target sees the source's
 rate x ``nsyns``, delayed by ``delay`` (whole steps, at least one), with jumps of
 ``syn_weight`` mV per spike (density) or as ``syn_weight x nsyns x rate`` (rate model).
 Rates are in Hz, times in ms.
+
+A PopNet config (``target_simulator: DiPDE`` or ``dipde:`` templates, no modelkit template;
+:func:`~.popnet.is_popnet`) runs with bmtk PopNet's semantics instead: one DiPDE population
+per node type, ``run.dt`` in seconds, rates CSVs keyed by node_type_id and
+``output.rates_file`` (:mod:`~.popnet`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import RunOptions
 from modelkit.simulator.population.density import LIFDensity
+from modelkit.simulator.population.popnet import PopNet, is_popnet
 from modelkit.simulator.population.params import PopulationModel, load_params, model_parameters, resolve_template
 from modelkit.simulator.population.rate_model import WilsonCowan
 from modelkit.sonata import Selection
@@ -148,6 +154,14 @@ class PopulationBackend:
         self._hist = np.zeros((1, 0))
         self._rate = np.zeros(0)
         self._ready = False
+        self.popnet: PopNet | None = None  # bmtk PopNet semantics (set by build for a PopNet config)
+
+    @classmethod
+    def output_modules(cls, config: Any) -> list[Any]:
+        """Modules that write the backend's own outputs: ``output.rates_file`` of a PopNet config."""
+        from modelkit.simulator.population.modules import PopNetRatesFile
+        extra = getattr(getattr(config, "output", None), "extra", {}) or {}
+        return [PopNetRatesFile()] if extra.get("rates_file") else []
 
     @property
     def n_processes(self) -> int:
@@ -156,6 +170,19 @@ class PopulationBackend:
     # ----------------------------------------------------------------- build
     def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         self._network, self._options, self._config = network, options, config
+        if is_popnet(config, network, populations):
+            sources: dict[str, Selection] = {}
+            for name, pop in network.nodes.items():
+                if "model_type" in pop.attribute_names:
+                    virt = pop.split_by("model_type").get("virtual")
+                    if virt is not None and len(virt):
+                        sources[name] = virt
+            self.popnet = PopNet(network, populations, sources, config, options.tstart, options.tstop)
+            for line in self.popnet.describe():
+                log.info("PopNet connection %s", line)
+            self._unit_of = dict(self.popnet.node_pop)
+            self._ready = True
+            return
         comps = getattr(config, "components", {}) if config is not None else {}
         dirs = [d for d in (comps.get("population_models_dir"), comps.get("models_dir"),
                             comps.get("point_neuron_models_dir")) if d]
@@ -301,6 +328,26 @@ class PopulationBackend:
         r = np.asarray(rates, dtype=float)
         if r.ndim == 1:
             r = np.broadcast_to(r[:, None], (len(r), len(node_ids)))
+        if self.popnet is not None:  # one rate per external population (node type): its first node's
+            self._check_rates(population, t, r, node_ids, interpolation)
+            ext = self.popnet.externals_of(population, node_ids)
+            for k in np.unique(ext[ext >= 0]).tolist():
+                col = int(np.flatnonzero(ext == k)[0])
+                self.popnet.set_schedule(k, t, np.ascontiguousarray(r[:, col]), interpolation)
+            return
+        self._check_rates(population, t, r, node_ids, interpolation)
+        unused = 0
+        for k, src in enumerate(self._sources_of(population, node_ids)):
+            if src is None:
+                unused += 1
+                continue
+            src.pieces.append((t, np.ascontiguousarray(r[:, k]), interpolation))
+        if unused:
+            log.warning("rates for %d nodes of %s that connect to no population; ignored", unused, population)
+
+    @staticmethod
+    def _check_rates(population: str, t: np.ndarray, r: np.ndarray, node_ids: np.ndarray,
+                     interpolation: str) -> None:
         if r.shape != (len(t), len(node_ids)):
             raise ConfigError(None, f"rates of {population}", f"{len(t)} rates per node (one per time)",
                               f"shape {r.shape}")
@@ -311,17 +358,25 @@ class PopulationBackend:
             raise ConfigError(None, f"rates of {population}: times", "finite non-decreasing times (ms)", str(t[:5]))
         if interpolation not in ("step", "linear"):
             raise ConfigError(None, f"rates of {population}: interpolation", "'step' or 'linear'", repr(interpolation))
-        unused = 0
-        for k, src in enumerate(self._sources_of(population, node_ids)):
-            if src is None:
-                unused += 1
-                continue
-            src.pieces.append((t, np.ascontiguousarray(r[:, k]), interpolation))
-        if unused:
-            log.warning("rates for %d nodes of %s that connect to no population; ignored", unused, population)
 
     def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
-        """Spike trains of virtual nodes, delivered as their rate binned per step (each spike counts once)."""
+        """Spike trains of virtual nodes, delivered as their rate binned per step (each spike counts once).
+
+        Under PopNet semantics an external population gets bmtk's constant rate: the mean spike count of its
+        nodes that spike, over the span (first to last spike) of their spikes."""
+        if self.popnet is not None:
+            ext = self.popnet.externals_of(population, node_ids)
+            for k in np.unique(ext[ext >= 0]).tolist():
+                mine = np.asarray(node_ids)[ext == k].tolist()
+                got = [np.asarray(trains[nid], dtype=float) for nid in mine if nid in trains and len(trains[nid])]
+                if not got:
+                    continue
+                span = max(float(x.max()) for x in got) - min(float(x.min()) for x in got)
+                if span <= 0:
+                    raise ConfigError(None, f"spikes of {population}", "spikes spread over time (bmtk PopNet's "
+                                      "rate is the mean count over the span of the spikes)", "all at one time")
+                self.popnet.set_constant(k, 1000.0 * float(np.mean([len(x) for x in got])) / span)
+            return
         for nid, src in zip(np.asarray(node_ids).tolist(), self._sources_of(population, node_ids)):
             if src is not None and nid in trains and len(trains[nid]):
                 src.spikes.append(np.sort(np.asarray(trains[nid], dtype=float)))
@@ -338,6 +393,14 @@ class PopulationBackend:
                          start: float, stop: float) -> RateRecorder:
         assert self._options is not None
         bad = [v for v in variables if v not in RATE_VARIABLES]
+        if self.popnet is not None and not bad:  # a node reports the rate of its node type's population
+            cols = self.popnet.node_pop[population][np.asarray(node_ids, dtype=np.int64)]
+            if (cols < 0).any():
+                raise ConfigError(None, f"reports: cells of {population}", "population nodes", "other nodes")
+            rec = RateRecorder(population, np.asarray(node_ids, dtype=np.int64), cols, variables, dt, start, stop,
+                               self.popnet.dt_ms, self._options.tstart)
+            self._recorders.append(rec)
+            return rec
         if bad:
             raise ConfigError(getattr(self._config, "path", None), f"reports: variable_name {bad}",
                               f"a variable of population models ({', '.join(RATE_VARIABLES)}: rate in Hz)", str(bad))
@@ -415,6 +478,12 @@ class PopulationBackend:
     def run_until(self, t: float) -> None:
         opts = self._options
         assert opts is not None
+        if self.popnet is not None:
+            n0 = self.popnet.step_index
+            out = self.popnet.run_until(t)
+            for rec in self._recorders:
+                rec.feed(n0, out)
+            return
         if not self._ready:
             self._prepare()
         n1 = min(opts.n_steps, int(round((t - opts.tstart) / opts.dt)))
@@ -451,6 +520,8 @@ class PopulationBackend:
     @property
     def rates(self) -> np.ndarray:
         """The firing rate (Hz) of every population over the last step, in unit order."""
+        if self.popnet is not None:
+            return np.array([p.rate for p in self.popnet.pops])
         return self._rate.copy()
 
     @property

@@ -175,6 +175,11 @@ class RateInput(SimulatorModule):
                                   "virtual nodes (external populations) that edges connect to the populations",
                                   f"no virtual nodes in {pop}")
             ids = (sel & src).flat
+            popnet = getattr(sim.backend, "popnet", None)
+            path = self._file(sim)
+            if popnet is not None and path is not None:  # bmtk PopNet: the CSV's gid column holds node_type_ids
+                self._popnet_rates(sim, popnet, path, pop, ids)
+                continue
             times, rates, interp = self.schedule(sim, pop, ids)
             if hasattr(sim.backend, "add_rates"):
                 sim.backend.add_rates(pop, ids, times, rates, interp)
@@ -186,6 +191,104 @@ class RateInput(SimulatorModule):
                 rng = np.random.default_rng([seed, k])
                 sim.backend.add_spike_trains(pop, ids, poisson_trains(ids, times, rates, sim.options.tstop, rng))
             log.info("input %s: rates onto %d virtual nodes of %s", self.name, len(ids), pop)
+
+
+    def _popnet_rates(self, sim: Any, popnet: Any, path: str, population: str, ids: np.ndarray) -> None:
+        """Rates of external populations from a CSV keyed by node_type_id (``gid`` or ``node_type_id`` column;
+        ``firing_rate`` a number, or DiPDE's expression of ``t`` in seconds).
+
+        Raises
+        ------
+        ConfigError
+            Naming the file and column: a node type of the node set without a rate, ids that are no node type
+            of any virtual population, a missing column, a bad rate.
+        """
+        if not os.path.exists(path):
+            raise ConfigError(sim.config.path, self._key("rates"), "an existing CSV of gid (node_type_id) and "
+                              "firing_rate", path)
+        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
+        check_regular_file(path, "CSV of rates", MAX_CSV_BYTES)
+        try:
+            df = pd.read_csv(path, sep=r"[\s,]+", engine="python", dtype=str)
+        except (ValueError, OSError) as e:
+            raise ConfigError(path, None, "a CSV of rates (columns gid, firing_rate)", str(e)) from e
+        idc = next((c for c in ("gid", "node_type_id") if c in df.columns), None)
+        rc = next((c for c in _RATE_COLS if c in df.columns), None)
+        if idc is None or rc is None:
+            raise ConfigError(path, "columns", "gid (node_type_id, as bmtk PopNet reads it) and firing_rate (Hz) "
+                              "columns", str(list(df.columns)))
+        try:
+            keys = df[idc].astype(float).astype(np.int64).to_numpy()
+        except ValueError as e:
+            raise ConfigError(path, idc, "integer node_type_ids", str(df[idc].tolist()[:5])) from e
+        known = {t for _, t in popnet.ext_key}
+        unknown = sorted(set(keys.tolist()) - known)
+        ext = popnet.externals_of(population, ids)
+        wanted = {popnet.ext_key[k][1]: k for k in np.unique(ext[ext >= 0]).tolist()}
+        missing = sorted(set(wanted) - set(keys.tolist()))
+        if unknown or missing:
+            raise ConfigError(path, idc, f"a firing_rate per node_type_id of the virtual nodes of {population!r} "
+                              f"({sorted(wanted)}; bmtk PopNet keys rates by node_type_id, not node_id)",
+                              (f"ids {unknown}, which are no node_type_id of a virtual population" if unknown
+                               else "") + ("; " if unknown and missing else "") +
+                              (f"no row for node_type_id {missing}" if missing else ""))
+        for t, k in wanted.items():
+            raw = str(df[rc][keys == t].iloc[-1]).strip()
+            try:
+                rate = float(raw)
+            except ValueError:
+                popnet.set_function(k, _rate_expression(raw, path, rc))
+                continue
+            _check_rates(np.array([rate]), path, rc)
+            popnet.set_constant(k, rate)
+        log.info("input %s: PopNet rates of %s by node_type_id from %s", self.name, population, path)
+
+
+def _rate_expression(text: str, path: str, key: str) -> Any:
+    """DiPDE's rate given as an expression of ``t`` (s), as a vectorised function."""
+    try:
+        import sympy
+        fn = sympy.lambdify(sympy.Symbol("t"), sympy.sympify(text), "numpy")
+        fn(np.array([0.0, 0.001]))
+    except Exception as e:  # noqa: BLE001 - sympy raises many kinds of errors for a bad expression
+        raise ConfigError(path, key, "a firing rate (Hz): a number or an expression of t (s)", repr(text)) from e
+    return fn
+
+
+class PopNetRatesFile(SimulatorModule):
+    """``output.rates_file`` of a PopNet run: ``population_id time firing_rate`` lines, as bmtk PopNet writes
+    them (space-separated, no header, time in s, every population in order, from t = 0)."""
+
+    name = "rates_file"
+
+    def _path(self, sim: Any) -> str:
+        v = str(sim.config.output.extra["rates_file"])
+        out = sim.config.output.output_dir
+        return sim.output_path(v if os.path.isabs(v) else os.path.join(out, v))
+
+    def finalize(self, sim: Any) -> None:
+        self._write(sim)
+
+    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+        self._write(sim)
+
+    def _write(self, sim: Any) -> None:
+        popnet = getattr(sim.backend, "popnet", None)
+        if popnet is None:
+            if sim.backend.name == "population":
+                log.warning("output.rates_file is written for PopNet configs only (target_simulator DiPDE); "
+                            "use a population_rates report")
+            return
+        if not sim.is_root:
+            return
+        times, rates = popnet.rates()
+        path = self._path(sim)
+        n_t, n_p = rates.shape
+        df = pd.DataFrame({"population": np.repeat(np.asarray(popnet.keys, dtype=np.int64), n_t),
+                           "time": np.tile(times, n_p), "rate": rates.T.reshape(-1)})
+        with atomic_output(path, overwrite=True) as tmp:
+            df.to_csv(tmp, sep=" ", header=False, index=False)  # floats as repr, as bmtk's str.format
+        sim.outputs["rates_file"] = path
 
 
 class PopulationRatesReport(SimulatorModule):
