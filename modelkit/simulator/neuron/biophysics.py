@@ -265,8 +265,10 @@ def override_plan(plan: Plan, values: dict[str, float], where: str) -> Plan:
     return Plan(plan.path, ops)
 
 
-def check_plan(plan: Plan, known: set[str], where: str) -> None:
+def check_plan(plan: Plan, known: set[str], where: str, note: str = "") -> None:
     """Every mechanism a plan inserts exists in NEURON.
+
+    ``note`` (where the mechanisms were looked for, see ``MechanismSource.describe``) ends the error message.
 
     Raises
     ------
@@ -279,7 +281,8 @@ def check_plan(plan: Plan, known: set[str], where: str) -> None:
             close = difflib.get_close_matches(op.name, sorted(known), n=4)
             raise ConfigError(plan.path, f"{op.key} ({where})",
                               "a mechanism compiled from components.mechanisms_dir or built into NEURON"
-                              + (f" (close names: {close})" if close else ""), repr(op.name))
+                              + (f" (close names: {close})" if close else ""),
+                              repr(op.name) + (f" ({note})" if note else ""))
 
 
 def apply_plan(h: Any, plan: Plan, groups: dict[str, list[Any]], where: str) -> None:

@@ -1,9 +1,21 @@
 """NEURON itself and its mechanisms: import, compile ``.mod`` files with ``nrnivmodl``, cache, load.
 
-The ``.mod`` files of ``components.mechanisms_dir`` are compiled once per content: the
-library lands in ``<cache>/nrnmech/<hash>/`` (``<cache>`` is ``$MODELKIT_CACHE_DIR`` or
-``~/.cache/modelkit``), where the hash covers the files' names and bytes, the NEURON
-version and the platform.  A second run with the same files only loads the library.
+Where the mechanisms of ``components.mechanisms_dir`` are found (bmtk's layouts, see :func:`find_mechanisms`):
+
+1. ``.mod`` files directly in the folder, or else in its ``modfiles/`` subfolder (where every bmtk example
+   keeps them; ``mod/`` is accepted too).  They are compiled once per content: the library lands in
+   ``<cache>/nrnmech/<hash>/`` (``<cache>`` is ``$MODELKIT_CACHE_DIR`` or ``~/.cache/modelkit``), where the
+   hash covers the files' names and bytes, the NEURON version and the platform; a second run with the same
+   files only loads the library.  Nothing is written into the user's folder (bmtk's are often read-only).
+   A compiled folder beside the sources (``x86_64/`` from ``nrnivmodl modfiles``) is then *not* loaded:
+   the sources are the truth, and a build made before they changed, by another NEURON version or for
+   another machine cannot be loaded by mistake.
+2. No ``.mod`` files, but a folder compiled for this machine (``<mechanisms_dir>/<arch>/libnrnmech.so``,
+   what bmtk loads with ``neuron.load_mechanisms``): that library is loaded -- after a trial load in a
+   child process, because a library built by another NEURON version can abort the process that loads it.
+   One that fails the trial is not loaded; the run goes on (as bmtk's does), and a mechanism that is then
+   missing raises an error that says where modelkit looked and what it found (:meth:`MechanismSource.describe`).
+   Folders compiled for another machine (``arm64/`` on x86-64) are never loaded, only named in that error.
 """
 
 from __future__ import annotations
@@ -16,6 +28,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 import re2
@@ -24,7 +37,7 @@ from modelkit.errors import BackendUnavailableError, ConfigError
 from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
-           "load_mechanisms", "cache_dir", "cache_root"]
+           "load_mechanisms", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource", "SOURCE_SUBDIRS"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -162,13 +175,169 @@ def _nrnivmodl() -> str:
     return found
 
 
+#: subfolders of ``mechanisms_dir`` searched for ``.mod`` files when it holds none itself (bmtk's layout)
+SOURCE_SUBDIRS = ("modfiles", "mod")
+#: names of the folders ``nrnivmodl`` makes, by machine (``platform.machine()``)
+_ARCH_DIRS = ("x86_64", "arm64", "aarch64", "i686", "powerpc", "umac")
+_LIB_NAMES = ("libnrnmech.so", "libnrnmech.dylib", "nrnmech.dll")
+_PROBE_TIMEOUT_S = 120
+#: trial loads of compiled libraries: (path, mtime, size) -> (names, None) or (None, reason)
+_PROBED: dict[tuple, tuple[list[str] | None, str | None]] = {}
+
+
+@dataclass
+class MechanismSource:
+    """Where the mechanisms of one ``components.mechanisms_dir`` were looked for, and what was found there.
+
+    Attributes
+    ----------
+    directory : str
+        ``components.mechanisms_dir`` as the config gives it.
+    looked : list of str
+        Folders searched for ``.mod`` files, in order.
+    mod_dir : str or None
+        The first of them that holds ``.mod`` files (they are compiled in modelkit's cache).
+    mod_paths : list of str
+        Its ``.mod`` files.
+    compiled : str or None
+        A library compiled for this machine in ``<directory>/<arch>/`` (loaded only without ``.mod`` files).
+    foreign : list of str
+        Folders compiled for other machines (never loaded).
+    loaded : list of str
+        Mechanism names loaded from this folder (or found loaded already).
+    problem : str or None
+        Why a compiled library was not loaded (its trial load failed).
+    """
+
+    directory: str
+    looked: list[str] = field(default_factory=list)
+    mod_dir: str | None = None
+    mod_paths: list[str] = field(default_factory=list)
+    compiled: str | None = None
+    foreign: list[str] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+    def describe(self) -> str:
+        """One sentence for error messages: the paths searched and what they held."""
+        parts = [f"modelkit looked for .mod files in {', '.join(self.looked)}"]
+        if self.mod_dir is not None:
+            parts.append(f"and compiled the {len(self.mod_paths)} of {self.mod_dir}")
+        else:
+            parts.append("(found none)")
+            arch = os.path.join(self.directory, platform.machine() or "x86_64")
+            if self.compiled is None:
+                parts.append(f"and for a compiled library in {arch} (none)")
+            elif self.problem is not None:
+                parts.append(f"and found the compiled library {self.compiled}, not loaded: {self.problem}")
+            else:
+                parts.append(f"and loaded the compiled library {self.compiled}")
+        if self.foreign:
+            parts.append(f"; folders compiled for another machine, not loaded: {', '.join(self.foreign)}")
+        names = ", ".join(self.loaded[:40]) + (", ..." if len(self.loaded) > 40 else "")
+        parts.append(f"; mechanisms it provides: {names or 'none'}")
+        return " ".join(parts).replace(" ;", ";")
+
+
+def _library_in(folder: str) -> str | None:
+    """The mechanism library ``nrnivmodl`` left in an arch folder (``x86_64/libnrnmech.so``, older NEURONs:
+    ``x86_64/.libs/libnrnmech.so``)."""
+    for sub in ("", ".libs"):
+        for name in _LIB_NAMES:
+            p = os.path.join(folder, sub, name)
+            if os.path.isfile(p):
+                return p
+    return None
+
+
+def find_mechanisms(directory: str) -> MechanismSource:
+    """Find the mechanisms of ``components.mechanisms_dir`` where bmtk's users keep them.
+
+    ``.mod`` files directly in ``directory``, else in its first subfolder of :data:`SOURCE_SUBDIRS` that has
+    some; a library compiled for this machine in ``directory/<arch>/`` (as ``neuron.load_mechanisms`` finds
+    it); folders compiled for other machines.
+
+    Raises
+    ------
+    ConfigError
+        ``directory`` is not a folder, or a ``.mod`` entry is not a regular file of bounded size.
+    """
+    src = MechanismSource(directory)
+    if not os.path.isdir(directory):
+        raise ConfigError(directory, "components.mechanisms_dir",
+                          "an existing folder of .mod files (or with a modfiles/ subfolder)", "no such folder")
+    for folder in (directory, *(os.path.join(directory, d) for d in SOURCE_SUBDIRS)):
+        if folder != directory and not os.path.isdir(folder):
+            continue
+        src.looked.append(folder)
+        paths = mod_files(folder)
+        if paths:
+            src.mod_dir, src.mod_paths = folder, paths
+            break
+    here = platform.machine() or "x86_64"
+    for arch in dict.fromkeys((here, *_ARCH_DIRS)):
+        folder = os.path.join(directory, arch)
+        if not os.path.isdir(folder):
+            continue
+        lib = _library_in(folder)
+        if arch == here and lib is not None:
+            src.compiled = lib
+        elif arch != here and (lib is not None or os.path.isfile(os.path.join(folder, "special"))):
+            src.foreign.append(folder)
+    return src
+
+
+def _probe_library(lib: str) -> tuple[list[str] | None, str | None]:
+    """Load ``lib`` in a child process first: the mechanism names it adds, or why it cannot be loaded.
+
+    A library compiled by another NEURON version can abort the process that loads it (or leave NEURON
+    half-initialised), so the trial runs in a child (once per file version in this process).
+    """
+    st = os.stat(lib)
+    key = (lib, st.st_mtime_ns, st.st_size)
+    if key in _PROBED:
+        return _PROBED[key]
+    script = ("import json, sys\n"
+              "from neuron import h\n"
+              "def names():\n"
+              "    out, s = set(), h.ref('')\n"
+              "    for kind in (0, 1):\n"
+              "        mt = h.MechanismType(kind)\n"
+              "        for i in range(int(mt.count())):\n"
+              "            mt.select(i); mt.selected(s); out.add(str(s[0]))\n"
+              "    return out\n"
+              "before = names()\n"
+              "ok = h.nrn_load_dll(sys.argv[1])\n"
+              "print('MODELKIT-PROBE ' + json.dumps([bool(ok), sorted(names() - before)]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEURON_INIT_MPI", "OMPI_", "PMI_", "PMIX_"))}
+    env["NEURON_MODULE_OPTIONS"] = "-nogui"
+    result: tuple[list[str] | None, str | None]
+    try:
+        proc = subprocess.run([sys.executable, "-c", script, lib], capture_output=True, text=True,
+                              timeout=_PROBE_TIMEOUT_S, env=env)
+    except subprocess.TimeoutExpired:
+        result = (None, f"loading it did not finish within {_PROBE_TIMEOUT_S} s")
+    else:
+        import json
+        line = next((x for x in proc.stdout.splitlines() if x.startswith("MODELKIT-PROBE ")), None)
+        if proc.returncode == 0 and line is not None and json.loads(line[15:])[0]:
+            result = (json.loads(line[15:])[1], None)
+        else:
+            err = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            reason = err[-1] if err else f"exit status {proc.returncode}"
+            result = (None, f"NEURON could not load it ({reason}); it may be stale (built by another NEURON "
+                            f"version) or for another machine: delete the folder or run nrnivmodl again")
+    _PROBED[key] = result
+    return result
+
+
 def compile_mechanisms(directory: str) -> str:
     """Compile the ``.mod`` files of ``directory`` (or find them compiled in the cache).
 
     Parameters
     ----------
     directory : str
-        A folder of ``.mod`` files (``components.mechanisms_dir``).
+        ``components.mechanisms_dir``: a folder of ``.mod`` files, or one with a ``modfiles/`` subfolder.
 
     Returns
     -------
@@ -180,7 +349,7 @@ def compile_mechanisms(directory: str) -> str:
     ConfigError
         No folder, or ``nrnivmodl`` failed (the message carries the compiler's output).
     """
-    paths = mod_files(directory)
+    paths = find_mechanisms(directory).mod_paths
     key = _content_hash(paths)
     final = os.path.join(cache_dir(), key)
     lib = _find_library(final) if os.path.isdir(final) else None
@@ -215,16 +384,18 @@ def compile_mechanisms(directory: str) -> str:
     return lib
 
 
-def load_mechanisms(h: Any, directory: str) -> list[str]:
-    """Compile (or take from the cache) and load the mechanisms of ``directory`` into this process.
+def load_mechanisms(h: Any, directory: str) -> MechanismSource:
+    """Load the mechanisms of ``directory`` into this process (see the module's text for where they are found).
 
-    Mechanisms NEURON already knows (loaded before, by modelkit or anyone else) are not
-    loaded again.
+    ``.mod`` files are compiled (or taken from the cache); without them, a library compiled for this machine
+    in ``directory/<arch>/`` is loaded if a trial load in a child process succeeds (else a warning; the run
+    goes on as bmtk's does, and a missing mechanism is reported later with :meth:`MechanismSource.describe`).
+    Mechanisms NEURON already knows (loaded before, by modelkit or anyone else) are not loaded again.
 
     Returns
     -------
-    list of str
-        The mechanism names the folder declares.
+    MechanismSource
+        Where modelkit looked, and the names loaded (``loaded``).
 
     Raises
     ------
@@ -232,26 +403,61 @@ def load_mechanisms(h: Any, directory: str) -> list[str]:
         Compilation failed, or some of the folder's mechanisms are loaded already and others
         not (NEURON cannot load a second library that redefines a mechanism: run in a new process).
     """
-    paths = mod_files(directory)
-    names = mechanism_names(paths)
-    if not paths:
-        return []
-    key = _content_hash(paths)
-    if key in _LOADED:
-        return sorted(names)
+    src = find_mechanisms(directory)
+    if src.mod_dir is not None:
+        if src.compiled is not None:
+            log.info("%s: compiling the .mod files of %s; the compiled folder %s is not loaded (it may be stale)",
+                     directory, src.mod_dir, os.path.dirname(src.compiled))
+        paths = src.mod_paths
+        names = mechanism_names(paths)
+        key = _content_hash(paths)
+        src.loaded = sorted(names)
+        if key not in _LOADED:
+            origin = {n: os.path.basename(p) for n, p in names.items()}
+            if _load_once(h, key, set(names), origin, src.mod_dir):
+                lib = compile_mechanisms(directory)
+                if not h.nrn_load_dll(lib):
+                    raise ConfigError(lib, None, "a mechanism library NEURON loads", "nrn_load_dll failed")
+                _LOADED[key] = lib
+        return src
+    if src.compiled is None:
+        log.warning("%s", f"components.mechanisms_dir {directory}: no mechanisms found ({src.describe()})")
+        return src
+    added, problem = _probe_library(src.compiled)
+    if added is None:
+        src.problem = problem
+        log.warning("%s", f"components.mechanisms_dir {directory}: the compiled library {src.compiled} is not "
+                          f"loaded: {problem}")
+        return src
+    st = os.stat(src.compiled)
+    key = f"lib:{src.compiled}:{st.st_mtime_ns}:{st.st_size}"
+    src.loaded = sorted(added)
+    if key not in _LOADED and _load_once(h, key, set(added), {n: src.compiled for n in added}, directory):
+        if not h.nrn_load_dll(src.compiled):  # pragma: no cover - the child loaded it
+            raise ConfigError(src.compiled, "components.mechanisms_dir", "a mechanism library NEURON loads",
+                              "nrn_load_dll failed")
+        log.info("loaded the compiled mechanisms %s (%d mechanisms)", src.compiled, len(added))
+        _LOADED[key] = src.compiled
+    return src
+
+
+def _load_once(h: Any, key: str, names: set[str], origin: dict[str, str], where: str) -> bool:
+    """Whether a library declaring ``names`` must be loaded: False when NEURON knows all of them already.
+
+    Raises
+    ------
+    ConfigError
+        Some are known and others not (NEURON cannot redefine a mechanism: run in a new process).
+    """
     have = known_mechanisms(h) | {n for n in names if hasattr(h, n)}
     clash = sorted(n for n in names if n in have)
     if clash and len(clash) == len(names):
-        log.info("mechanisms of %s are loaded already", directory)
+        log.info("mechanisms of %s are loaded already", where)
         _LOADED[key] = "(already loaded)"
-        return sorted(names)
+        return False
     if clash:
-        raise ConfigError(directory, "components.mechanisms_dir",
+        raise ConfigError(where, "components.mechanisms_dir",
                           "mechanisms not loaded in this process yet "
                           "(NEURON cannot redefine one; run in a new process)",
-                          f"already loaded: {clash} (from {[os.path.basename(names[n]) for n in clash]})")
-    lib = compile_mechanisms(directory)
-    if not h.nrn_load_dll(lib):
-        raise ConfigError(lib, None, "a mechanism library NEURON loads", "nrn_load_dll failed")
-    _LOADED[key] = lib
-    return sorted(names)
+                          f"already loaded: {clash} (from {sorted({origin[n] for n in clash})})")
+    return True

@@ -75,8 +75,10 @@ def synapse_params(value: Any, directory: str | None, path: Any, where: str) -> 
     return read_json(full)
 
 
-def synapse_class(h: Any, template: str, path: Any, where: str) -> tuple[str, Any]:
+def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") -> tuple[str, Any]:
     """The NEURON point process an edge type's ``model_template`` names: ``Exp2Syn`` or a mechanism by name.
+
+    ``note`` (where the mechanisms were looked for) ends the error message.
 
     Raises
     ------
@@ -87,7 +89,8 @@ def synapse_class(h: Any, template: str, path: Any, where: str) -> tuple[str, An
     cls = getattr(h, name, None) if name.isidentifier() else None
     if cls is None:
         raise UnknownModelError(f"{path}: {where}: model_template {template!r}: NEURON has no point process of "
-                                f"that name (compile it from components.mechanisms_dir)")
+                                f"that name (compile it from components.mechanisms_dir"
+                                + (f"; {note})" if note else ")"))
     return name, cls
 
 
