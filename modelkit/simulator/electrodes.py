@@ -308,7 +308,8 @@ class EcpReport(SimulatorModule):
     from the membrane currents of the cells of ``cells`` (default all biophysical cells), by the line-source
     approximation with σ = 0.3 S/m (``sigma`` overrides); ``minimum_distance`` as bmtk's.  Each rank sums the
     contribution of its cells (one matrix product per block), rank 0 adds them up and writes ``file_name``
-    as a SONATA ECP file (``/ecp/data`` channels x frames, frames at dt, 2 dt, ..., tstop).
+    as a SONATA ECP file (``/ecp/data`` channels x frames; time (tstart, tstop, dt) as bmtk labels it: frame j
+    holds the ECP after step j, at tstart + (j + 1) dt).
 
     ``file_name_nwb`` also writes the ECP as an NWB 2 file (``modelkit.simulator.ecp_nwb``).
     ``contributions_dir`` (bmtk's option) also writes each cell's own contribution, one file per cell named
@@ -350,7 +351,7 @@ class EcpReport(SimulatorModule):
             ends = np.cumsum(rec.counts).tolist()
             self.cell_columns.append([(pop, int(n), a, b) for n, a, b in zip(rec.node_ids.tolist(), [0] + ends[:-1],
                                                                             ends)])
-        self.time = (opts.tstart + opts.dt, opts.tstop + opts.dt, opts.dt)
+        self.time = (opts.tstart, opts.tstop, opts.dt)  # bmtk's labels: frame j holds the ECP after step j
         folder = p.get("contributions_dir")
         if folder:
             out = sim.config.output.output_dir

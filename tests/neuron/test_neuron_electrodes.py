@@ -279,5 +279,5 @@ def test_a_stopped_run_keeps_its_ecp_up_to_the_stop(bmtk_config, tmp_path: Path)
     with h5py.File(tmp_path / "part.stopped" / "ecp.h5") as f:
         stop = float(f["ecp"].attrs["stop_time"])
     assert stop == 150.0
-    assert part.time == pytest.approx((0.1, 150.1, 0.1)) and part.data.shape == (1500, 2)
+    assert part.time == pytest.approx((0.0, 150.0, 0.1)) and part.data.shape == (1500, 2)  # bmtk's labels
     np.testing.assert_array_equal(part.data, whole.data[:1500])

@@ -16,7 +16,8 @@ from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive
                                                   override_plan, perisomatic_plan, read_json)
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
-from modelkit.simulator.neuron.mechanisms import import_neuron, known_mechanisms, load_mechanisms, no_display_options
+from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron, known_mechanisms, load_mechanisms,
+                                                  no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
 from modelkit.simulator.neuron.recorders import CellRecorder, Sampling
@@ -34,6 +35,10 @@ DEFAULT_THRESHOLD = -15.0
 DEFAULT_DL = 20.0
 #: °C and mV, when the config gives no conditions (bmtk's defaults)
 DEFAULT_CELSIUS, DEFAULT_V_INIT = 34.0, -80.0
+#: model_processing steps (a comma-separated list, applied in order as bmtk does): the biophysics loaders (at most
+#: one) and ``extracellular``
+PROCESSING = ("aibs_perisomatic", "aibs_perisomatic_directed", "aibs_allactive", "aibs_allactive_directed",
+              "extracellular")
 #: at most this many IClamp pulses per cell for a step schedule; longer schedules play a vector
 _MAX_PULSES = 16
 _ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"), "IntFire4": ("taue", "taui1",
@@ -49,6 +54,9 @@ class _BioType:
     where: str
     #: hoc templates: a new instance per cell (its sections in ``all`` order); None: cells cloned from ``table``
     factory: Any = None
+    #: model_processing names ``extracellular``: the mechanism is inserted in every section (bmtk's
+    #: set_extracellular), as xstim and COMSOL inputs need it
+    extracellular: bool = False
 
 
 class NeuronBackend:
@@ -111,6 +119,7 @@ class NeuronBackend:
         self._started = False
         self._v_init = DEFAULT_V_INIT
         self._known: set[str] = set()
+        self._mechanisms: MechanismSource | None = None  # where components.mechanisms_dir's mechanisms came from
         self._d_lambda: float | None = None
         self._d_lambda_freq = 100.0
         self._bounds = np.empty(0, np.int64)
@@ -118,6 +127,8 @@ class NeuronBackend:
         self._rank: dict[str, np.ndarray] = {}  # population -> owning rank per node id (-1: not built)
         self._is_bio: dict[str, np.ndarray] = {}  # population -> biophysical (not artificial) per node id
         self._virtual_used: list[np.ndarray] = []  # source gids of the connections made on this rank
+        self._short_delays: dict[str, list[int]] = {}  # edge population -> [delays of 0, delays < dt] on this rank
+        self._fadvance = False  # delays below dt: step with fadvance as bmtk (psolve refuses them)
 
     @property
     def n_processes(self) -> int:
@@ -154,8 +165,7 @@ class NeuronBackend:
     def _build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         h = self.h
         comps = dict(getattr(config, "components", {}) or {})
-        if comps.get("mechanisms_dir"):
-            load_mechanisms(h, comps["mechanisms_dir"])
+        self._mechanisms = load_mechanisms(h, str(comps["mechanisms_dir"])) if comps.get("mechanisms_dir") else None
         self._known = known_mechanisms(h)
         run = getattr(config, "run", None)
         d_l = getattr(run, "dL", None)
@@ -182,6 +192,7 @@ class NeuronBackend:
                 n_syn += connect_edges(self, ename, epop, comps)
         log.info("built %d cells and %d synapses%s", sum(len(c) for c in self._cells.values()), n_syn,
                  f" on rank {self.rank} of {self.n_processes}" if self.n_processes > 1 else "")
+        self._check_delays(network, options.dt)
         h.dt = options.dt
         h.celsius = float(options.conditions.get("celsius", DEFAULT_CELSIUS))
         self._v_init = float(options.conditions.get("v_init", DEFAULT_V_INIT))
@@ -224,6 +235,8 @@ class NeuronBackend:
                         if mine_over:
                             label = f"{where}, cell {name}[{nid}]"
                             apply_plan(h, override_plan(bt.plan, mine_over, label), cell.groups(), label)
+                    if bt.extracellular:
+                        _insert_extracellular(cell)
                     if bt.table.seg_props is None:
                         bt.table.seg_props = segment_props(h, cell)
                     soma = cell.soma
@@ -296,6 +309,49 @@ class NeuronBackend:
             log.info("%s distribution over %d ranks: compartments per rank %s", method, nhost,
                      load.astype(int).tolist())
 
+    def _check_delays(self, network: Any, dt: float) -> None:
+        """Delays of 0 (or below one step, ``dt`` ms) on any rank: warn once per edge population and step the
+        run with ``fadvance`` (bmtk's ``h.run``), which delivers such events at the next step, where
+        ParallelContext's ``psolve`` stops with "mindelay is 0".  Collective: every rank decides the same."""
+        names = [n for n in network.edges]
+        local = np.asarray([self._short_delays.get(n, [0, 0]) for n in names], dtype=float).reshape(-1)
+        if self.n_processes > 1:
+            vec = self.h.Vector(local)
+            self.pc.allreduce(vec, 1)
+            local = vec.as_numpy().copy()
+        counts = local.reshape(-1, 2).astype(np.int64)
+        if not counts[:, 1].any():
+            return
+        self._fadvance = True
+        n = int(self.pc.nthread())
+        if n > 1:  # threads would deliver the events that cross them a step late: not one thread's result
+            first = names[int(np.flatnonzero(counts[:, 1])[0])]
+            assert self._options is not None
+            if self._options.threads_requested:
+                raise ConfigError(self._config_path, "run.n_thread (or simulate(threads=...))",
+                                  "one thread with delays below one time step",
+                                  f"{n} threads and delays below {dt} ms in /edges/{first}")
+            log.warning("NEURON runs 1 thread, not %d: /edges/%s has delays below one time step", n, first)
+            self.pc.nthread(1)  # before any recording is made (reports are set up after the build)
+        if self.rank != 0:
+            return
+        import warnings
+
+        from modelkit.errors import ModelkitWarning
+        for name, (zero, short) in zip(names, counts.tolist()):
+            if short:
+                below = f" and {short - zero} more below one time step ({dt} ms)" if short > zero else ""
+                warnings.warn(ModelkitWarning(
+                    f"{network.edges[name].path}: /edges/{name}: {zero} edges with delay 0{below}; run as bmtk "
+                    f"runs them: NEURON steps with fadvance (ParallelContext.psolve refuses delays below dt)"),
+                    stacklevel=2)
+
+    def mechanisms_note(self) -> str:
+        """Where the mechanisms were looked for and what was found (for errors about a missing mechanism)."""
+        if self._mechanisms is None:
+            return "components.mechanisms_dir is not set: only NEURON's built-in mechanisms are known"
+        return self._mechanisms.describe()
+
     def _register(self, pop: str, nid: int, nc: Any) -> None:
         gid = self._base[pop] + nid
         self.pc.set_gid2node(gid, int(self.pc.id()))
@@ -310,13 +366,12 @@ class NeuronBackend:
         if _null(morphology):
             raise ConfigError(pop.path, f"{where}: morphology", "an SWC file name for a biophysical cell", "none")
         mdir = comps.get("morphologies_dir", "")
-        mpath = os.path.join(mdir, str(morphology))
-        if not os.path.splitext(mpath)[1]:
-            mpath += ".swc"
-        proc = None if _null(processing) else str(processing)
-        key = (mpath, template, None if _null(dynamics) else str(dynamics), proc, d_l)
+        mpath = _morphology_path(mdir, morphology)
+        key = (mpath, template, None if _null(dynamics) else str(dynamics),
+               None if _null(processing) else str(processing), d_l)
         if key in self._types:
             return self._types[key]
+        proc, extracellular = _processing(processing, f"{pop.path}: {where}")
         bdir = comps.get("biophysical_neuron_models_dir", "")
         plan: Plan | None = None
         kind, _, tname = template.partition(":")
@@ -340,12 +395,12 @@ class NeuronBackend:
                     plan = allactive_plan(ppath)
                 elif proc is not None:
                     raise UnknownModelError(f"{pop.path}: {where}: model_processing {proc!r} is not known "
-                                            f"(aibs_perisomatic, aibs_allactive)")
+                                            f"({', '.join(PROCESSING)})")
         else:
             raise UnknownModelError(f"{pop.path}: {where}: model_template {template!r} is not a biophysical "
                                     f"template this backend builds (ctdb:Biophys1.hoc, nml:<file>)")
         if plan is not None:
-            check_plan(plan, self._known, f"cells {where}")
+            check_plan(plan, self._known, f"cells {where}", self.mechanisms_note())
         table, axon_diams = read_swc(h, mpath, f"{pop.path}: {where}")
         if plan is not None and plan.axon is not None:
             table = table.with_axon_stub(h, plan.axon, axon_diams, directed=str(proc).endswith("_directed"))
@@ -363,7 +418,7 @@ class NeuronBackend:
             table.nseg = segments_per_section(table, d_l, self._d_lambda, self._d_lambda_freq, ra, cm)
         else:
             table.nseg = segments_per_section(table, d_l)
-        bt = _BioType(table, plan, where)
+        bt = _BioType(table, plan, where, extracellular=extracellular)
         self._types[key] = bt
         return bt
 
@@ -372,16 +427,18 @@ class NeuronBackend:
         """A node type built by a hoc template of ``components.templates_dir`` (see :mod:`.templates`)."""
         from modelkit.simulator.neuron.templates import load_templates, template_factory, template_table
         key = ("hoc", name, None if _null(morphology) else str(morphology),
-               None if _null(dynamics) else str(dynamics), d_l)
+               None if _null(dynamics) else str(dynamics), None if _null(processing) else str(processing), d_l)
         if key in self._types:
             return self._types[key]
         tdir = comps.get("templates_dir")
         if not tdir:
             raise ConfigError(pop.path, f"{where}: model_template hoc:{name}",
                               "components.templates_dir (the folder of .hoc templates)", "none")
-        if not _null(processing):
+        proc, extracellular = _processing(processing, f"{pop.path}: {where}")
+        if proc is not None:
             raise UnknownModelError(f"{pop.path}: {where}: model_processing {processing!r} with model_template "
-                                    f"hoc:{name}: a hoc template sets its own biophysics (leave it empty)")
+                                    f"hoc:{name}: a hoc template sets its own biophysics (leave it empty, or "
+                                    f"extracellular only)")
         load_templates(self.h, str(tdir))
         params = None
         if not _null(dynamics):
@@ -389,7 +446,7 @@ class NeuronBackend:
                 "params")
         mpath = None
         if not _null(morphology):
-            mpath = os.path.join(comps.get("morphologies_dir", ""), str(morphology))
+            mpath = _morphology_path(comps.get("morphologies_dir", ""), morphology)
             if not os.path.exists(mpath):
                 raise ConfigError(mpath, f"{pop.path}: {where}: morphology",
                                   "an existing morphology (components.morphologies_dir + morphology)", "no such file")
@@ -401,7 +458,7 @@ class NeuronBackend:
         ra, cm = np.asarray([s.Ra for s in secs]), np.asarray([s.cm for s in secs])
         del probe, secs
         table.nseg = segments_per_section(table, d_l, self._d_lambda, self._d_lambda_freq, ra, cm)
-        bt = _BioType(table, None, where, factory)
+        bt = _BioType(table, None, where, factory, extracellular)
         self._types[key] = bt
         return bt
 
@@ -592,7 +649,12 @@ class NeuronBackend:
             # one step past the end, so the sample at exactly tstop is recorded however t accumulated in
             # floating point (samples and spikes after tstop are dropped when collected)
             t += self._options.dt
-        pc.psolve(t)
+        if self._fadvance:  # bmtk's h.run: psolve stops on delays below dt ("mindelay is 0")
+            dt = self._options.dt
+            while h.t < t - 0.5 * dt:
+                h.fadvance()
+        else:
+            pc.psolve(t)
 
     def _set_threads(self, config: Any, network: Any, populations: dict[str, Selection]) -> None:
         """NEURON threads (``pc.nthread``), set before any cell is made: cells are spread over them and the
@@ -650,8 +712,51 @@ class NeuronBackend:
         self._types.clear()
         self._play.clear()
         self._virtual_used.clear()
+        self._short_delays.clear()
+        self._fadvance = False
         self._spk_t = self._spk_gid = None
         self.pc = None
+
+
+def _processing(value: Any, where: str) -> tuple[str | None, bool]:
+    """A ``model_processing`` value split as bmtk splits it (on commas): (the biophysics loader or None, whether
+    ``extracellular`` is asked).
+
+    Raises
+    ------
+    UnknownModelError
+        An unknown step, or two biophysics loaders.
+    """
+    if _null(value):
+        return None, False
+    steps = [p.strip() for p in str(value).split(",") if p.strip()]
+    unknown = [p for p in steps if p not in PROCESSING]
+    loaders = [p for p in steps if p != "extracellular"]
+    if unknown and len(steps) > 1:
+        raise UnknownModelError(f"{where}: model_processing {value!r}: {unknown[0]!r} is not known "
+                                f"({', '.join(PROCESSING)})")
+    if len(loaders) > 1:
+        raise UnknownModelError(f"{where}: model_processing {value!r}: one biophysics loader at most, found "
+                                f"{loaders}")
+    return (loaders[0] if loaders else None), "extracellular" in steps
+
+
+def _insert_extracellular(cell: Cell) -> None:
+    """bmtk's ``set_extracellular``: the ``extracellular`` mechanism in every section of a cell."""
+    from modelkit.simulator.neuron.electrodes import _mark_extracellular_used
+    for sec in cell.sections:
+        sec.insert("extracellular")
+    _mark_extracellular_used()
+
+
+def _morphology_path(folder: str, morphology: Any) -> str:
+    """``morphologies_dir`` + ``morphology``, with ``.swc`` added when the name as given is no file (SONATA lets
+    the extension out, and names such as ``Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m`` have dots: bmtk's
+    rule, not the name's apparent extension, decides)."""
+    path = os.path.join(folder, str(morphology))
+    if not os.path.exists(path) and not path.endswith(".swc"):
+        path += ".swc"
+    return path
 
 
 def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -685,6 +790,10 @@ def _thread_blocker(config: Any, network: Any, populations: dict[str, Selection]
             kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist())
             if kinds - {"biophysical"}:
                 return f"the artificial cells of population {name}"
+            if "model_processing" in pop.attribute_names:
+                procs = pop.column("model_processing", sel.flat)
+                if any("extracellular" in str(p) for p in set(procs.tolist())):
+                    return f"model_processing extracellular in population {name}"
     for name, r in (getattr(config, "reports", None) or {}).items():
         if r.enabled and r.module in ("extracellular", "ecp"):
             return f"reports.{name} (module {r.module})"

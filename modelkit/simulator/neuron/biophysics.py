@@ -279,10 +279,12 @@ def check_plan(plan: Plan, known: set[str], where: str, note: str = "") -> None:
     for op in plan.ops:
         if op.kind == "insert" and op.name not in known:
             close = difflib.get_close_matches(op.name, sorted(known), n=4)
-            raise ConfigError(plan.path, f"{op.key} ({where})",
+            err = ConfigError(plan.path, f"{op.key} ({where})",
                               "a mechanism compiled from components.mechanisms_dir or built into NEURON"
-                              + (f" (close names: {close})" if close else ""),
-                              repr(op.name) + (f" ({note})" if note else ""))
+                              + (f" (close names: {close})" if close else ""), repr(op.name))
+            if note:  # modelkit's own text, after the clipped parts: where the mechanisms were looked for
+                err.args = (f"{err.args[0]}; {note}",)
+            raise err
 
 
 def apply_plan(h: Any, plan: Plan, groups: dict[str, list[Any]], where: str) -> None:

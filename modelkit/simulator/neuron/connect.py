@@ -82,6 +82,7 @@ def connect_edges(backend: Any, ename: str, epop: Any, comps: dict) -> int:
         params = synapse_params(_first(cols, "dynamics_params"), comps.get("synaptic_models_dir"), epop.path,
                                 where)
         delay = _floats(cols, k, "delay", 1.0)
+        _count_short_delays(backend, ename, delay)
         nsyns = _floats(cols, k, "nsyns", 1.0)
         nsyns = np.where(np.isnan(nsyns), 1.0, nsyns).astype(np.int64)
         src_gid = src_base + src_ids
@@ -187,12 +188,12 @@ def _synapses(backend: Any, template: str, params: dict, sections: list[Any], se
     if not len(sec_index):
         return 0
     h = backend.h
-    name, cls = synapse_class(h, template, path, where)
-    key = (name, repr(sorted(params.items())))
+    name, cls = synapse_class(h, template, path, where, backend.mechanisms_note())
+    key = (template, name, repr(sorted(params.items())))
     settings = backend._settings.get(key)
     if settings is None:  # which of the JSON's keys this kind of point process has, from one probe
         probe = cls(sections[int(sec_index[0])](float(x[0])))
-        settings = backend._settings[key] = synapse_settings(name, params, probe)
+        settings = backend._settings[key] = synapse_settings(name, params, probe, template)
         del probe
     syns, ncs = make_synapses(h, backend.pc, name, settings, sections, sec_index, x, src_gid, weight, delay)
     backend._synapse_lists.append(syns)
@@ -203,6 +204,17 @@ def _synapses(backend: Any, template: str, params: dict, sections: list[Any], se
 def _first(cols: dict[str, np.ndarray], name: str) -> Any:
     """An edge type's value of a column (its first edge's, for a per-edge column); None without the column."""
     return cols[name][0] if name in cols else None
+
+
+def _count_short_delays(backend: Any, ename: str, delay: np.ndarray) -> None:
+    """Count the delays of zero and of less than one time step (``backend._short_delays[ename]``: [zero, below
+    dt]): ParallelContext's ``psolve`` refuses them ("mindelay is 0"), so the run then steps as bmtk's does."""
+    dt = backend._options.dt if backend._options is not None else 0.0
+    short = delay < dt - 1e-9
+    if short.any():
+        counts = backend._short_delays.setdefault(ename, [0, 0])
+        counts[0] += int(np.count_nonzero(delay == 0.0))
+        counts[1] += int(np.count_nonzero(short))
 
 
 def _floats(cols: dict[str, np.ndarray], n: int, name: str, default: float) -> np.ndarray:

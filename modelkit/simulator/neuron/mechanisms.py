@@ -219,21 +219,24 @@ class MechanismSource:
     problem: str | None = None
 
     def describe(self) -> str:
-        """One sentence for error messages: the paths searched and what they held."""
-        parts = [f"modelkit looked for .mod files in {', '.join(self.looked)}"]
+        """One sentence for error messages: the paths searched (relative to ``directory``) and what they held."""
+        def rel(p: str) -> str:
+            r = os.path.relpath(p, self.directory)
+            return "it" if r == "." else r + ("/" if os.path.isdir(p) else "")
+        parts = [f"modelkit looked in components.mechanisms_dir {self.directory}: for .mod files in "
+                 + " and ".join(rel(p) for p in self.looked)]
         if self.mod_dir is not None:
-            parts.append(f"and compiled the {len(self.mod_paths)} of {self.mod_dir}")
+            parts.append(f"(compiled the {len(self.mod_paths)} of {rel(self.mod_dir)})")
         else:
-            parts.append("(found none)")
-            arch = os.path.join(self.directory, platform.machine() or "x86_64")
+            parts.append("(none)")
             if self.compiled is None:
-                parts.append(f"and for a compiled library in {arch} (none)")
+                parts.append(f"and for a compiled library in {platform.machine() or 'x86_64'}/ (none)")
             elif self.problem is not None:
-                parts.append(f"and found the compiled library {self.compiled}, not loaded: {self.problem}")
+                parts.append(f"and found {rel(self.compiled)}, not loaded: {self.problem}")
             else:
-                parts.append(f"and loaded the compiled library {self.compiled}")
+                parts.append(f"and loaded {rel(self.compiled)}")
         if self.foreign:
-            parts.append(f"; folders compiled for another machine, not loaded: {', '.join(self.foreign)}")
+            parts.append(f"; compiled for another machine, not loaded: {', '.join(rel(f) for f in self.foreign)}")
         names = ", ".join(self.loaded[:40]) + (", ..." if len(self.loaded) > 40 else "")
         parts.append(f"; mechanisms it provides: {names or 'none'}")
         return " ".join(parts).replace(" ;", ";")
@@ -325,8 +328,8 @@ def _probe_library(lib: str) -> tuple[list[str] | None, str | None]:
         else:
             err = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
             reason = err[-1] if err else f"exit status {proc.returncode}"
-            result = (None, f"NEURON could not load it ({reason}); it may be stale (built by another NEURON "
-                            f"version) or for another machine: delete the folder or run nrnivmodl again")
+            result = (None, f"NEURON could not load it ({reason[-200:]}); built by another NEURON version or for "
+                            f"another machine? run nrnivmodl again")
     _PROBED[key] = result
     return result
 

@@ -28,19 +28,27 @@ UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "m
 
 
 class Sampling:
-    """How recorded Vectors sample a variable every ``dt`` ms.
+    """How recorded Vectors sample a variable every ``dt`` ms, and which samples are frames (bmtk's).
 
-    In one NEURON thread, ``Vector.record(ref, dt)`` samples at 0, dt, 2 dt, ...  With several threads
-    (``pc.nthread``) NEURON 9.0's fixed-interval recording gives wrong values for cells outside the first
-    thread, different from run to run (reproduced in plain NEURON), so there every step is recorded and
-    every ``stride``-th sample kept: the same samples, to the last bit.
+    bmtk records after each step: its frame j of a report window [start, stop) holds the value at
+    ``start + j * dt + h.dt`` (one simulation step after the frame's label) and is labelled ``start + j * dt``,
+    so a report's time axis is (start, stop, dt) with (stop - start) / dt frames.  modelkit keeps the same
+    samples under the same labels.
+
+    In one NEURON thread with the report ``dt`` equal to the run's, ``Vector.record(ref, dt)`` samples at
+    0, dt, 2 dt, ... and sample k is the step k - 1 of bmtk.  With several threads (``pc.nthread``) NEURON
+    9.0's fixed-interval recording gives wrong values for cells outside the first thread, different from run
+    to run (reproduced in plain NEURON), and with a report ``dt`` of m steps bmtk's samples are off the
+    multiples of ``dt``; there every step is recorded and every m-th kept: the same samples, to the last bit.
     """
 
     def __init__(self, backend: Any, dt: float) -> None:
-        self.every_step = int(backend.pc.nthread()) > 1 if backend.pc is not None else False
         sim_dt = float(backend.h.dt)
+        self.stride = max(1, int(round(dt / sim_dt)))
+        threads = int(backend.pc.nthread()) > 1 if backend.pc is not None else False
+        self.every_step = threads or self.stride > 1
+        self.sim_dt = sim_dt
         self.step = sim_dt if self.every_step else dt  # ms between the samples a Vector holds
-        self.stride = max(1, int(round(dt / sim_dt))) if self.every_step else 1
 
     def record(self, vec: Any, ref: Any, dt: float, *, sec: Any = None, owner: Any = None) -> None:
         """``vec.record`` of ``ref``, in the thread of ``sec`` (a range variable) or ``owner`` (a point process
@@ -53,10 +61,11 @@ class Sampling:
             vec.record(*args, dt, **kw)
 
     def keep(self, first: int, n: int, start: float, stop: float) -> np.ndarray:
-        """Which of samples ``first .. first + n - 1`` are frames of the window (start, stop] (ms)."""
-        k = first + np.arange(n)
-        t = k * self.step
-        return (k % self.stride == 0) & (t > start + 1e-9) & (t <= stop + 1e-9)
+        """Which of samples ``first .. first + n - 1`` are frames of the window [start, stop) (ms): bmtk's
+        steps ``start_step <= k - 1 < stop_step`` that are multiples of the report's stride."""
+        step = (first + np.arange(n)) * int(round(self.step / self.sim_dt)) - 1  # the step that sample ended
+        lo, hi = int(round(start / self.sim_dt)), int(round(stop / self.sim_dt))
+        return (step >= lo) & (step < hi) & (step % self.stride == 0)
 
 
 class _Recorded:
@@ -67,7 +76,7 @@ class _Recorded:
         self.population = population
         self.variables = tuple(vectors)
         self.units = {v: UNITS.get(v, "") for v in vectors}
-        self.time_window = (start + dt, stop + dt, dt)  # NEURON samples at 0, dt, ...: frames in (start, stop]
+        self.time_window = (start, stop, dt)  # bmtk's labels: frame j (value at start + j dt + h.dt) at start + j dt
         self._vectors = vectors
         self._start, self._stop = start, stop
         self._sampling = sampling
@@ -118,7 +127,7 @@ class ElementRecorder(_Recorded):
     element_pos : ndarray of float
         Position along the section (0-1).
     time_window : (start, stop, dt)
-        ms, of the frames ``collect`` returns (samples in (start, stop]).
+        ms, of the frames ``collect`` returns (bmtk's labels, see :class:`Sampling`).
     """
 
     def __init__(self, population: str, node_ids: np.ndarray, counts: np.ndarray, element_ids: np.ndarray,

@@ -75,8 +75,28 @@ def synapse_params(value: Any, directory: str | None, path: Any, where: str) -> 
     return read_json(full)
 
 
+#: bmtk's built-in synapse models (bionet/default_setters/synapse_models.py), by ``model_template``: the point
+#: process and the (attribute, synaptic-model JSON key) pairs bmtk sets -- only those (stp2syn's ``a_FDR`` stays
+#: the mechanism's default, as in bmtk)
+BMTK_SYNAPSES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "exp2syn": ("Exp2Syn", (("e", "erev"), ("tau1", "tau1"), ("tau2", "tau2"))),
+    "Exp2Syn": ("Exp2Syn", (("e", "erev"), ("tau1", "tau1"), ("tau2", "tau2"))),
+    "expsyn": ("ExpSyn", (("e", "erev"), ("tau", "tau1"))),
+    "exp1syn": ("exp1syn", (("e", "erev"), ("tau", "tau_1"))),
+    "exp1isyn": ("exp1isyn", (("e", "erev"), ("tau", "tau_1"))),
+    "stp2syn": ("stp2syn", (("e", "erev"), ("p0", "p0"), ("tau_r0", "tau_r0"), ("tau_FDR", "tau_FDR"),
+                            ("tau_1", "tau_1"))),
+    "stp5syn": ("stp5syn", (("e", "erev"), ("tau_1", "tau_1"), ("tau_r0", "tau_r0"), ("tau_FDR", "tau_FDR"),
+                            ("a_FDR", "a_FDR"), ("a_D", "a_D"), ("a_i", "a_i"), ("a_f", "a_f"),
+                            ("pbtilde", "pbtilde"))),
+    "tmgsyn": ("tmgsyn", (("e", "erev"), ("tau_1", "tau_1"), ("tau_rec", "tau_rec"), ("tau_facil", "tau_facil"),
+                          ("U", "U"), ("u0", "u0"))),
+}
+
+
 def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") -> tuple[str, Any]:
-    """The NEURON point process an edge type's ``model_template`` names: ``Exp2Syn`` or a mechanism by name.
+    """The NEURON point process an edge type's ``model_template`` names: one of bmtk's built-in synapse models
+    (:data:`BMTK_SYNAPSES`: ``exp2syn``, ``expsyn`` = ``ExpSyn``, ``stp2syn``, ...) or a mechanism by name.
 
     ``note`` (where the mechanisms were looked for) ends the error message.
 
@@ -85,23 +105,33 @@ def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") 
     UnknownModelError
         No such point process in NEURON.
     """
-    name = "Exp2Syn" if template.lower() == "exp2syn" else template
+    name = "Exp2Syn" if template.lower() == "exp2syn" else BMTK_SYNAPSES.get(template, (template,))[0]
     cls = getattr(h, name, None) if name.isidentifier() else None
     if cls is None:
         raise UnknownModelError(f"{path}: {where}: model_template {template!r}: NEURON has no point process of "
-                                f"that name (compile it from components.mechanisms_dir"
-                                + (f"; {note})" if note else ")"))
+                                f"that name (compile it from components.mechanisms_dir)" + (f"; {note}" if note else ""))
     return name, cls
 
 
-def synapse_settings(name: str, params: dict, probe: Any) -> list[tuple[str, float]]:
-    """The (attribute, value) pairs of a synaptic-model JSON that a point process of kind ``name`` has
-    (``tau1``, ``tau2`` ms, ``erev`` -> ``e`` mV for Exp2Syn; keys it lacks are ignored, as bmtk does)."""
+def synapse_settings(name: str, params: dict, probe: Any, template: str | None = None) -> list[tuple[str, float]]:
+    """The (attribute, value) pairs of a synaptic-model JSON that a point process of kind ``name`` gets.
+
+    For bmtk's built-in models (``template`` in :data:`BMTK_SYNAPSES`) the attributes bmtk sets, from its keys
+    (``erev`` -> ``e`` mV, ``tau1`` -> ``tau`` for ``expsyn``, ...); for other point processes every numeric key
+    it has as an attribute, ``erev`` as ``e`` where it has no ``erev`` (bmtk's naming); keys it lacks are ignored.
+    """
+    rule = BMTK_SYNAPSES.get(template or "") or (BMTK_SYNAPSES["exp2syn"] if name == "Exp2Syn" else None)
     out = []
+    if rule is not None and rule[0] == name:
+        for attr, key in rule[1]:
+            v = params.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and hasattr(probe, attr):
+                out.append((attr, float(v)))
+        return out
     for k, v in params.items():
         if k in ("level_of_detail", "sign") or isinstance(v, bool) or not isinstance(v, (int, float)):
             continue
-        attr = "e" if (k == "erev" and name == "Exp2Syn") else k
+        attr = "e" if (k == "erev" and not hasattr(probe, "erev")) else k
         if attr.isidentifier() and hasattr(probe, attr):
             out.append((attr, float(v)))
     return out
