@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from modelkit.errors import ModelkitWarning
-from modelkit.simulator.neuron.mechanisms import compile_mechanisms, find_mechanisms
+from modelkit.simulator.neuron.mechanisms import compile_mechanisms
 from modelkit.simulator.run import simulate
 from modelkit.testing import copy_bmtk_examples
 
@@ -28,12 +28,20 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A writable copy of the BioNet examples these tests run (the shared suite is read-only)."""
-    return copy_bmtk_examples(tmp_path_factory.mktemp("ex"), "bio_1cell", "bio_intfire_ring", "bio_advanced_stimuli")
+    return copy_bmtk_examples(tmp_path_factory.mktemp("ex"), "bio_1cell", "bio_intfire_ring", "bio_stp_models")
 
 
-def _config(examples: Path, example: str, name: str, out: Path, **run: float) -> Path:
-    """A copy of an example's config beside it (its relative paths hold), writing to ``out``."""
+def _config(examples: Path, example: str, name: str, out: Path, mech: Path | None = None, **run: float) -> Path:
+    """A copy of an example's config beside it (its relative paths hold), writing to ``out``; ``mech``: another
+    mechanisms_dir (a flat folder of .mod files, so a test of something else does not hang on bmtk's layout)."""
     d = json.loads((examples / example / name).read_text())
+    if "network" in d:  # the circuit config's components and networks, inlined
+        circuit = json.loads((examples / example / d.pop("network")).read_text())
+        d["manifest"] = {**circuit.get("manifest", {}), **d["manifest"]}
+        d["components"] = {**circuit.get("components", {}), **d.get("components", {})}
+        d["networks"] = circuit["networks"]
+    if mech is not None:
+        d["components"]["mechanisms_dir"] = str(mech)
     d["run"].update(run)
     d["output"]["output_dir"] = str(out)
     path = examples / example / f"test-{out.name}-{name}"
@@ -49,7 +57,8 @@ def _modelkit(config: Path, out: Path) -> subprocess.CompletedProcess:
 
 
 def _bmtk(config: Path) -> None:
-    lib = compile_mechanisms(str(config.parent.parent / "bio_components" / "mechanisms"))
+    lib = compile_mechanisms(json.loads(config.read_text())["components"]["mechanisms_dir"]
+                             .replace("$COMPONENT_DIR", str(config.parent.parent / "bio_components")))
     r = subprocess.run([sys.executable, str(CHILD), str(config), lib], capture_output=True, text=True, timeout=600,
                        cwd=config.parent)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -85,6 +94,7 @@ def test_a_compiled_folder_alone_is_loaded(examples: Path, tmp_path: Path) -> No
     mech = tmp_path / "mechanisms"
     (mech / "x86_64").mkdir(parents=True)
     shutil.copy(lib, mech / "x86_64" / "libnrnmech.so")
+    from modelkit.simulator.neuron.mechanisms import find_mechanisms
     src = find_mechanisms(str(mech))
     assert src.mod_dir is None and src.compiled == str(mech / "x86_64" / "libnrnmech.so")
     cfg = _config(examples, "bio_1cell", "config.simulation_iclamp.json", tmp_path / "out", tstop=600.0)
@@ -133,9 +143,9 @@ def test_no_mechanisms_found_says_where_it_looked(examples: Path, tmp_path: Path
 
 
 # ------------------------------------------------------------------------------------------ 5. zero delays
-def test_zero_delays_run_as_bmtk_with_a_warning(examples: Path, tmp_path: Path) -> None:
+def test_zero_delays_run_as_bmtk_with_a_warning(examples: Path, mechanisms_dir: Path, tmp_path: Path) -> None:
     """bio_intfire_ring's virtual inputs have ``delay 0``: bmtk runs them; NEURON's psolve refused them."""
-    cfg = _config(examples, "bio_intfire_ring", "config.simulation.json", tmp_path / "mk", tstop=100.0)
+    cfg = _config(examples, "bio_intfire_ring", "config.simulation.json", tmp_path / "mk", mechanisms_dir, tstop=100.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = simulate(str(cfg), progress=False)
@@ -151,10 +161,10 @@ def test_zero_delays_run_as_bmtk_with_a_warning(examples: Path, tmp_path: Path) 
 
 
 # ------------------------------------------------------------------------------------------ 6. time axis
-def test_report_window_and_step_as_bmtk(examples: Path, tmp_path: Path) -> None:
+def test_report_window_and_step_as_bmtk(examples: Path, mechanisms_dir: Path, tmp_path: Path) -> None:
     """A report with its own ``dt`` (5 steps) and ``start_time``: bmtk's samples (one step after each label)
     and labels, for soma and all-segment reports."""
-    cfg = _config(examples, "bio_1cell", "config.simulation_iclamp.json", tmp_path / "mk", tstop=300.0)
+    cfg = _config(examples, "bio_1cell", "config.simulation_iclamp.json", tmp_path / "mk", mechanisms_dir, tstop=300.0)
     d = json.loads(cfg.read_text())
     d["inputs"]["current_clamp_1"].update({"delay": 20.0, "duration": 200.0})
     d["reports"] = {"soma_v": {"cells": [0], "variable_name": "v", "module": "membrane_report", "sections": "soma",
@@ -173,3 +183,34 @@ def test_report_window_and_step_as_bmtk(examples: Path, tmp_path: Path) -> None:
             x, y = a["data"][:], b["data"][:]
             assert x.shape == y.shape and x.shape[0] == frames, name
             assert np.abs(x - y).max() < 0.01, name
+
+
+# ------------------------------------------------------- 7. model_processing lists, bmtk's synapse models
+def test_extracellular_processing_and_bmtk_synapse_models(examples: Path, tmp_path: Path) -> None:
+    """bio_stp_models: ``aibs_perisomatic,extracellular`` (the mechanism in every section: its ``i_membrane``
+    is recorded), ``expsyn`` and ``stp2syn`` edges set as bmtk sets them (``erev`` -> ``e``; stp2syn's ``a_FDR``
+    left at the mechanism's default).  A few ms only: ``extracellular`` makes each step slow."""
+    cfg = _config(examples, "bio_stp_models", "config.simulation.json", tmp_path / "mk", tstop=3.0)  # stp2syn.mod
+    d = json.loads(cfg.read_text())
+    d.pop("node_sets")  # an inline node set of ids (the sonata core's part of this issue): the same cells here
+    d["reports"] = {"i_membrane": {"cells": list(range(10)), "variable_name": "i_membrane",
+                                   "module": "membrane_report", "sections": "soma"},
+                    "v": {"cells": list(range(10)), "variable_name": "v", "module": "membrane_report",
+                          "sections": "soma"},
+                    **{f"stp_{v}": {"cells": "slice", "variable_name": v, "module": "netcon_report",
+                                    "syn_type": "stp2syn"} for v in ("e", "a_FDR", "tau_FDR")},
+                    "exp_e": {"cells": "slice", "variable_name": "e", "module": "netcon_report", "syn_type": "ExpSyn"}}
+    cfg.write_text(json.dumps(d))
+    simulate(str(cfg), progress=False)
+    d["output"]["output_dir"] = str(tmp_path / "bmtk")
+    cfg.write_text(json.dumps(d))
+    _bmtk(cfg)
+    for name in d["reports"]:
+        with h5py.File(tmp_path / "mk" / f"{name}.h5") as f, h5py.File(tmp_path / "bmtk" / f"{name}.h5") as g:
+            a, b = f["report/slice"], g["report/slice"]
+            x, y = a["data"][:], b["data"][:]
+            assert x.shape == y.shape and x.shape[0] == 300, name
+            assert np.abs(x - y).max() <= 1e-5 * max(1.0, np.abs(y).max()), name
+            assert np.allclose(a["mapping/time"][:], b["mapping/time"][:]), name
+    with h5py.File(tmp_path / "mk" / "stp_e.h5") as f, h5py.File(tmp_path / "mk" / "stp_a_FDR.h5") as g:
+        assert np.all(f["report/slice/data"][:] == -70.0) and np.all(g["report/slice/data"][:] == 0.5)

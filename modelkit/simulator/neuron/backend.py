@@ -20,7 +20,7 @@ from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron
                                                   no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
-from modelkit.simulator.neuron.recorders import CellRecorder, Sampling
+from modelkit.simulator.neuron.recorders import CellRecorder, Sampling, range_ref
 from modelkit.simulator.neuron.synapses import is_null as _null
 from modelkit.simulator.neuron.templates import template_cell
 from modelkit.sonata import Selection
@@ -543,9 +543,9 @@ class NeuronBackend:
                 cell = cells[int(nid)]
                 for var in variables:
                     try:
-                        ref = getattr(cell.soma(0.5), f"_ref_{var}") if isinstance(cell, Cell) \
+                        ref = range_ref(cell.soma(0.5), var) if isinstance(cell, Cell) \
                             else getattr(cell, f"_ref_{var}")
-                    except (AttributeError, NameError) as e:
+                    except (AttributeError, NameError, IndexError) as e:
                         raise ConfigError(None, f"reports: variable_name {var!r}",
                                           f"a range variable at the soma of {population}[{nid}]", str(e)) from e
                     vec = h.Vector()

@@ -19,12 +19,28 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES
 from modelkit.simulator.neuron.morphology import Cell
 
-__all__ = ["Sampling", "CellRecorder", "ElementRecorder", "ClampRecorder", "record_segments", "record_synapses",
-           "record_clamps", "section_types"]
+__all__ = ["range_ref", "Sampling", "CellRecorder", "ElementRecorder", "ClampRecorder", "record_segments",
+           "record_synapses", "record_clamps", "section_types"]
 
 #: units of range variables and synapse variables written into report files
 UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "mA/cm2", "ik": "mA/cm2",
          "ica": "mA/cm2", "i_membrane_": "nA", "i": "nA", "g": "uS", "tau1": "ms", "tau2": "ms", "e": "mV"}
+
+
+def range_ref(seg: Any, var: str) -> Any:
+    """The pointer to range variable ``var`` at a segment; an array variable (``vext``, one value per layer of
+    ``extracellular``) gives its first element, what bmtk records with ``"transform": "first_element"`` (the
+    only transform bmtk has; a report of the whole array fails in bmtk).
+
+    Raises
+    ------
+    AttributeError, NameError, IndexError
+        No such variable at the segment.
+    """
+    ref = getattr(seg, f"_ref_{var}")
+    if type(ref).__name__ == "RangeVar":  # NEURON's array range variable: not a pointer by itself
+        ref = ref[0]
+    return ref
 
 
 class Sampling:
@@ -186,8 +202,8 @@ def record_segments(backend: Any, population: str, node_ids: np.ndarray, variabl
             for seg in sec:
                 for var in variables:
                     try:
-                        ref = getattr(seg, f"_ref_{var}")
-                    except (AttributeError, NameError) as e:
+                        ref = range_ref(seg, var)
+                    except (AttributeError, NameError, IndexError) as e:
                         raise ConfigError(None, f"{where}.variable_name {var!r}",
                                           f"a range variable of every recorded segment of {cell.label} "
                                           f"({cell.table.path})", f"none in {sec.name()}") from e

@@ -109,7 +109,8 @@ def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") 
     cls = getattr(h, name, None) if name.isidentifier() else None
     if cls is None:
         raise UnknownModelError(f"{path}: {where}: model_template {template!r}: NEURON has no point process of "
-                                f"that name (compile it from components.mechanisms_dir)" + (f"; {note}" if note else ""))
+                                f"that name (compile it from components.mechanisms_dir)"
+                                + (f"; {note}" if note else ""))
     return name, cls
 
 
