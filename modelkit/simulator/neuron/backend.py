@@ -73,12 +73,18 @@ class NeuronBackend:
       cell, the values the parameter file sets under that name (``cm``, ``Ra``, ``e_pas``, ``gbar_NaTs``,
       ...; all section types where it is set) or an artificial cell's attribute (file units);
       ``nrn:IntFire1`` etc. for point neurons;
-    * mechanisms: ``components.mechanisms_dir`` compiled with nrnivmodl, cached by content;
+    * ``model_processing`` may be a comma-separated list, applied in order as bmtk does: one biophysics loader and
+      ``extracellular`` (the mechanism inserted in every section, bmtk's ``set_extracellular``);
+    * mechanisms: the ``.mod`` files of ``components.mechanisms_dir`` or of its ``modfiles/`` subfolder (bmtk's
+      layout) compiled with nrnivmodl, cached by content; without ``.mod`` files, a folder compiled there for this
+      machine (``x86_64/``) loaded after a trial load in a child process (see :mod:`.mechanisms`);
     * synapses: ``model_template`` ``Exp2Syn`` (or a point process from the mod files) with the
       synaptic-model JSON, at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
       weight ``syn_weight x nsyns``) or ``nsyns`` synapses placed on ``target_sections`` within
       ``distance_range`` (weight ``syn_weight`` or the named ``weight_function`` each), RNG
-      seeded by (run seed, target gid); ``delay`` in ms;
+      seeded by (run seed, target gid); ``delay`` in ms (delays of 0 or below one step run as in bmtk: the run
+      steps with ``fadvance``, one thread, and a ``ModelkitWarning`` names the edge file and the count);
+      ``model_template`` ``exp2syn``, ``expsyn``, ``stp2syn``, ... set as bmtk's built-in synapse models;
     * virtual nodes: their spikes are played by a ``PatternStim`` into the gid connections;
     * current clamps: ``IClamp`` at soma(0.5) (nA); spikes: threshold crossings of soma(0.5).v;
     * MPI (``mpiexec -n N modelkit run CONFIG``): each rank builds the cells it owns (``run.rank_distribution``:
