@@ -156,7 +156,7 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
     ours, theirs = _twin(bmtk_config, tmp_path, "config.simulation_syns.json", edit, mk)
     e1, e2 = read_ecp(ours / "ecp.h5"), read_ecp(theirs / "ecp.h5")
     assert e1.data.shape == e2.data.shape == (3000, 5)
-    assert e1.time == pytest.approx((0.1, 300.1, 0.1))  # frames at dt .. tstop, as bmtk's rows are
+    assert e1.time == pytest.approx(e2.time) == (0.0, 300.0, 0.1)  # bmtk's labels: frame j holds the ECP after step j
     amp = np.abs(e1.data).max(axis=0)
     err = np.abs(e1.data - e2.data).max(axis=0)
     print("ECP peak |V| per channel (mV):", np.array2string(amp, precision=3), "max diff to bmtk:",
@@ -168,7 +168,7 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
     with NWBHDF5IO(str(ours / "ecp.nwb"), "r") as io:
         series = io.read().acquisition["ElectricalSeries"]
         np.testing.assert_allclose(series.data[:] * series.conversion, e1.data * 1e-3, rtol=0, atol=1e-15)
-        assert series.rate == pytest.approx(1e4) and series.starting_time == pytest.approx(1e-4)
+        assert series.rate == pytest.approx(1e4) and series.starting_time == pytest.approx(0.0)
         table = series.electrodes.table.to_dataframe()
         assert table["x"].tolist() == [20, 60, 150, 400, 0] and table["y"].tolist() == [-100] * 4 + [2000]
         assert table["channel_id"].tolist() == [0, 1, 2, 3, 4]
@@ -183,6 +183,7 @@ def test_ecp_compartment_and_synapse_reports_match_bmtk(bmtk_config, tmp_path: P
             a, b = f["report/biocell"], g["report/biocell"]
             assert np.array_equal(a["mapping/element_ids"][:], b["mapping/element_ids"][:])
             assert np.allclose(a["mapping/element_pos"][:], b["mapping/element_pos"][:], atol=1e-6)
+            assert np.allclose(a["mapping/time"][:], b["mapping/time"][:])  # bmtk's time axis
             x, y = a["data"][:], b["data"][:]
             assert x.shape == y.shape
             tol = V_TOL if name == "all_v.h5" else 1e-6 * np.abs(y).max()
