@@ -257,14 +257,17 @@ def _config(net: Network, net_dir: Path, sim: Path, backend: str, comps: dict[st
                                    "input_file": os.path.relpath(p, sim), "node_set": pop}
     if iclamp is not None:
         amp, delay, duration = (float(x) for x in iclamp)
-        for pop in simulated:
-            inputs[f"current_clamp_{pop}"] = {"input_type": "current_clamp", "module": "IClamp", "node_set": pop,
+        for pop in simulated:  # the cells a clamp can hold (NEURON's artificial cells have no soma)
+            target = {"population": pop, "model_type": "biophysical"} if backend == "neuron" else pop
+            inputs[f"current_clamp_{pop}"] = {"input_type": "current_clamp", "module": "IClamp", "node_set": target,
                                               "amp": amp, "delay": delay, "duration": duration}
     reports = {}
     for var in report_vars:
         for pop in ([report_nodes] if report_nodes else simulated):
+            cells = {"population": pop, "model_type": "biophysical"} if backend == "neuron" and not report_nodes \
+                else pop
             reports[f"{var}_report" if report_nodes or len(simulated) == 1 else f"{var}_{pop}"] = {
-                "variable_name": var, "cells": pop, "module": "membrane_report", "sections": "soma"}
+                "variable_name": var, "cells": cells, "module": "membrane_report", "sections": "soma"}
     cfg: dict[str, Any] = {
         "manifest": {"$BASE_DIR": ".", "$NETWORK_DIR": f"$BASE_DIR/{rel_net}",
                      "$COMPONENTS_DIR": "$BASE_DIR/components", "$OUTPUT_DIR": "$BASE_DIR/output"},
