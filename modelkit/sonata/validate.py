@@ -22,7 +22,7 @@ from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
 from modelkit.sonata.fileset import recover
-from modelkit.sonata.swc import check_swc
+from modelkit.sonata.swc import check_swc, morphology_path
 from modelkit.sonata.edges import SIMULATED_EDGE_VALUES, edge_value_problem
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
@@ -586,7 +586,7 @@ MORPHOLOGY_MODEL_TYPES = ("biophysical",)
 
 def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | None) -> list[Problem]:
     """The SWC files the network's biophysical cells name (``components.morphologies_dir`` + ``morphology``,
-    ``.swc`` added to a bare name, as the NEURON backend does), each parsed once by
+    ``.swc`` added as bmtk does: :func:`~modelkit.sonata.swc.morphology_path`), each parsed once by
     :func:`~modelkit.sonata.swc.check_swc`: no NEURON needed."""
     out: list[Problem] = []
     mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir")
@@ -606,9 +606,7 @@ def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | Non
         for m in used.drop_duplicates().tolist():
             if m is None or (isinstance(m, float) and m != m) or str(m) in ("", "None", "NULL"):
                 continue
-            path = os.path.join(mdir, str(m))
-            if not os.path.splitext(path)[1]:
-                path += ".swc"
+            path = morphology_path(mdir, m)
             if path in seen:
                 continue
             seen.add(path)
