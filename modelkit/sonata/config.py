@@ -227,8 +227,8 @@ def _schema_expectation(e: jsonschema.ValidationError) -> str:
         return f"a number {'>' if e.validator == 'exclusiveMinimum' else '>='} {e.validator_value}"
     if e.validator == "not":
         return "only one of nsteps_block and tsteps_block"
-    if e.validator == "anyOf":
-        return "one of the keys 'module' or 'type'"
+    if e.validator == "anyOf" and all(set(v) == {"required"} for v in e.validator_value):
+        return "one of the keys " + " or ".join(repr(v["required"][0]) for v in e.validator_value)
     return e.message
 
 
@@ -307,6 +307,9 @@ class CircuitConfig:
         Network entries, absolute paths, ``enabled: false`` ones included.
     node_sets_file : str or None
     target_simulator : str or None
+    node_sets : dict
+        Node sets defined in the config itself (bmtk's ``"node_sets": {name: definition}``); they are added
+        to those of ``node_sets_file`` and win on a name in both.
     """
 
     path: str | None
@@ -317,6 +320,7 @@ class CircuitConfig:
     edges: tuple[EdgesEntry, ...]
     node_sets_file: str | None = None
     target_simulator: str | None = None
+    node_sets: dict[str, Any] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -343,7 +347,7 @@ class CircuitConfig:
         nsf = d.get("node_sets_file")
         return cls(path=path, base_dir=base_dir, manifest=d.get("manifest", {}), components=comps, nodes=nodes,
                    edges=edges, node_sets_file=_abspath(nsf, base_dir, path, "node_sets_file") if nsf else None,
-                   target_simulator=d.get("target_simulator"), raw=d)
+                   target_simulator=d.get("target_simulator"), node_sets=dict(d.get("node_sets") or {}), raw=d)
 
     def missing_files(self) -> list[tuple[str, str]]:
         """``(key, path)`` of every enabled network file that does not exist."""
@@ -372,7 +376,10 @@ class CircuitConfig:
 # ------------------------------------------------------------------ simulation
 @dataclass(frozen=True)
 class RunConfig:
-    """``run`` block: times in ms, ``dL`` in µm, ``spike_threshold`` in mV."""
+    """``run`` block: times in ms, ``dL`` in µm, ``spike_threshold`` in mV.
+
+    ``tstop`` is the config's ``run.tstop`` or, where it has none, bmtk PointNet's ``run.duration``.
+    """
 
     tstop: float
     dt: float
@@ -454,6 +461,11 @@ class SimulationConfig:
     inputs : dict of str to InputSpec
     reports : dict of str to ReportSpec
     node_sets_file : str or None
+        The simulation's own, else its circuit's.
+    node_sets : dict
+        Node sets defined inline (bmtk's ``"node_sets"``): the circuit's, updated by the simulation's own.
+        They are added to those of ``node_sets_file`` and win on a name in both (bmtk ignores the file
+        when a config has inline sets; every name bmtk finds is found the same here).
     network : str or None
         The circuit config file it names (None when the circuit is inline).
     circuit : CircuitConfig or None
@@ -474,6 +486,7 @@ class SimulationConfig:
     circuit: CircuitConfig | None
     components: dict[str, str]
     target_simulator: str | None = None
+    node_sets: dict[str, Any] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -489,8 +502,11 @@ class SimulationConfig:
         _validate(d, "simulation_config.schema.json", path)
         check_simulation_values(d, path)  # NaN/Inf times, dt > tstop, negative delays, rates, threads
         run = d["run"]
-        known_run = {"tstop", "dt", "tstart", "dL", "spike_threshold", "nsteps_block", "tsteps_block", "random_seed"}
-        rc = RunConfig(tstop=float(run["tstop"]), dt=float(run["dt"]), tstart=float(run.get("tstart", 0.0)),
+        known_run = {"tstop", "duration", "dt", "tstart", "dL", "spike_threshold", "nsteps_block", "tsteps_block",
+                     "random_seed"}
+        # the schema asks for one of them, simcheck that both agree where both are given
+        rc = RunConfig(tstop=float(run["tstop"] if "tstop" in run else run["duration"]), dt=float(run["dt"]),
+                       tstart=float(run.get("tstart", 0.0)),
                        dL=run.get("dL"), spike_threshold=run.get("spike_threshold"),
                        nsteps_block=run.get("nsteps_block"), tsteps_block=run.get("tsteps_block"),
                        random_seed=run.get("random_seed"),
@@ -553,7 +569,7 @@ class SimulationConfig:
                    conditions=dict(d.get("conditions") or {}), output=oc, inputs=inputs, reports=reports,
                    node_sets_file=node_sets_file, network=net or None, circuit=circuit, components=comps,
                    target_simulator=d.get("target_simulator") or (circuit.target_simulator if circuit else None),
-                   raw=d)
+                   node_sets={**(circuit.node_sets if circuit else {}), **(d.get("node_sets") or {})}, raw=d)
 
     def _repr_html_(self) -> str:
         from modelkit.formatting_html import config_html
@@ -571,7 +587,8 @@ def _merge_circuits(a: CircuitConfig, b: CircuitConfig) -> CircuitConfig:
     return CircuitConfig(path=b.path, base_dir=b.base_dir, manifest={**a.manifest, **b.manifest}, components=comps,
                          nodes=a.nodes + b.nodes, edges=a.edges + b.edges,
                          node_sets_file=b.node_sets_file or a.node_sets_file,
-                         target_simulator=b.target_simulator or a.target_simulator, raw=b.raw)
+                         target_simulator=b.target_simulator or a.target_simulator,
+                         node_sets={**a.node_sets, **b.node_sets}, raw=b.raw)
 
 
 def load_config(path: Any) -> CircuitConfig | SimulationConfig:

@@ -163,11 +163,9 @@ class Network:
                                           f"{name!r} also in {pops[name].path}")
                     pops[name] = kind(e.file, name, t)
         nodes, edges = found["nodes"], found["edges"]
-        ns = NodeSets()
-        nsf = cfg.node_sets_file if isinstance(cfg, SimulationConfig) else circuit.node_sets_file
-        if nsf:
-            ns = NodeSets.from_file(_must_exist(nsf, cfg.path, "node_sets_file"))
-        return cls(nodes, edges, cfg, ns, cfg.path)
+        if cfg.node_sets_file:
+            _must_exist(cfg.node_sets_file, cfg.path, "node_sets_file")
+        return cls(nodes, edges, cfg, NodeSets.from_config(cfg), cfg.path)
 
     @classmethod
     def _from_folder(cls, folder: str) -> "Network":
@@ -250,7 +248,7 @@ class Network:
             circuit = getattr(self.config, "circuit", self.config)
             pops = ", ".join(f"{n} ({os.path.basename(p.path)})" for n, p in sorted(self.nodes.items()))
             raise NodeSetError(self.path, ref or repr(ref),
-                               f"a node set of {self.node_sets.path or 'the network'} "
+                               f"a node set of {' and '.join(self.node_sets.sources) or 'the network'} "
                                f"(known: {self.node_sets.names}) or a population name of "
                                f"{getattr(circuit, 'path', None) or 'the network'} (known: {pops or 'none'})",
                                "undefined")

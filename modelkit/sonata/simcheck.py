@@ -105,7 +105,15 @@ def _rates(v: Any, path: str | None, key: str) -> list[float]:
 
 
 def _check_run(run: Mapping, path: str | None) -> tuple[float, float]:
-    tstop = _number(run.get("tstop"), path, "run.tstop", lo=0.0, strict=True, unit=" (ms)")
+    # bmtk's PointNet reads the end of the run from ``duration`` as well (``tstop`` is SONATA's name)
+    key = "run.tstop" if "tstop" in run or "duration" not in run else "run.duration"
+    tstop = _number(run.get(key[4:]), path, key, lo=0.0, strict=True, unit=" (ms)")
+    if "tstop" in run and "duration" in run:
+        duration = _number(run["duration"], path, "run.duration", lo=0.0, strict=True, unit=" (ms)")
+        if duration != tstop:
+            # bmtk's PointNet takes duration, its BioNet and FilterNet take tstop: no answer is bmtk's
+            raise ConfigError(path, "run.duration", f"the same end of the run as run.tstop ({tstop:g} ms), "
+                              "or only one of them", f"{duration:g} ms")
     tstart = _number(run.get("tstart", 0.0), path, "run.tstart", lo=0.0, unit=" (ms)")
     if tstart >= tstop:
         raise ConfigError(path, "run.tstart", f"a start time before tstop ({tstop} ms)", str(tstart))
@@ -300,7 +308,7 @@ def _listed_ids(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterat
                 v = ref[k]
                 vals = v if isinstance(v, list) else [v]
                 if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in vals):
-                    yield ref.get("population"), np.asarray([int(x) for x in vals])
+                    yield ref.get("population", ref.get("populations")), np.asarray([int(x) for x in vals])
 
 
 def _named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterator[str]:
@@ -312,7 +320,7 @@ def _named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) ->
         for item in ref:
             yield from _named_populations(item, node_sets, chain)
     elif isinstance(ref, Mapping):
-        pops = ref.get("population")
+        pops = ref.get("population", ref.get("populations"))  # bmtk spells it both ways
         for p in ([pops] if isinstance(pops, str) else pops if isinstance(pops, list) else []):
             if isinstance(p, str):
                 yield p
@@ -350,7 +358,7 @@ def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, 
     try:
         sel = net.resolve_node_set(ref)[1]
     except ModelkitError as e:
-        raise ConfigError(path, key, "a node set defined in the node-sets file or a population name",
+        raise ConfigError(path, key, "a node set (node-sets file or inline node_sets) or a population name",
                           str(e)) from e
     unknown = sorted(set(_named_populations(ref, net.node_sets)) - set(net.nodes))
     if unknown:
