@@ -407,7 +407,11 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One ``inputs`` entry; file-valued keys (``*_file``, ``file``, ``*_positions``) are absolute."""
+    """One ``inputs`` entry; file-valued keys (``*_file``, ``file``, ``*_positions``) are absolute.
+
+    A file key may hold a list of paths (bmtk's ``"input_file": ["a.nwb", "b.nwb"]`` of the ecephys spike
+    inputs): each is resolved as a single path would be, and the list is kept in ``params``.
+    """
 
     name: str
     input_type: str
@@ -415,10 +419,33 @@ class InputSpec:
     node_set: Any
     params: dict = field(default_factory=dict)
     enabled: bool = True
+    #: the config file that holds the entry (for error messages)
+    source: str | None = None
+
+    @property
+    def input_files(self) -> tuple[str, ...]:
+        """Every path of ``input_file`` (or ``file``): one, several (a list in the config) or none."""
+        v = self.params.get("input_file") or self.params.get("file")
+        if v is None:
+            return ()
+        return tuple(v) if isinstance(v, list) else (v,)
 
     @property
     def input_file(self) -> str | None:
-        return self.params.get("input_file") or self.params.get("file")
+        """The one path of ``input_file`` (or ``file``), None without one.
+
+        Raises
+        ------
+        ConfigError
+            The config lists several files, and the module reading this property reads one
+            (modules that read several use :attr:`input_files`).
+        """
+        files = self.input_files
+        if len(files) > 1:
+            key = "input_file" if self.params.get("input_file") else "file"
+            raise ConfigError(self.source, f"inputs.{self.name}.{key}",
+                              f"one file (module {self.module!r} reads a single file)", f"a list of {len(files)}")
+        return files[0] if files else None
 
 
 @dataclass(frozen=True)
@@ -440,6 +467,19 @@ class ReportSpec:
 
 #: report keys naming outputs: relative to the output folder, as ``file_name`` (bmtk reads them so)
 REPORT_OUTPUT_KEYS = ("contributions_dir", "file_name_nwb")
+
+
+def _input_path(v: Any, base_dir: str, path: str | None, key: str) -> Any:
+    """An input's file-valued key, absolute: one path, or each path of a list of them (errors name the index)."""
+    if isinstance(v, str):
+        return _abspath(v, base_dir, path, key)
+    if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+        return [_abspath(x, base_dir, path, f"{key}[{i}]") for i, x in enumerate(v)]
+    if isinstance(v, list):
+        bad = next((i for i, x in enumerate(v) if not isinstance(x, str) or not x), None)
+        raise ConfigError(path, key if bad is None else f"{key}[{bad}]", "a non-empty list of path strings",
+                          repr(v if bad is None else v[bad])[:80])
+    return v
 
 
 def _is_file_key(k: str) -> bool:
@@ -531,10 +571,10 @@ class SimulationConfig:
                           extra={k: v for k, v in out.items() if k not in known_out})
         inputs = {}
         for name, e in (d.get("inputs") or {}).items():
-            params = {k: (_abspath(v, base_dir, path, f"inputs.{name}.{k}") if _is_file_key(k) and isinstance(v, str)
-                          else v) for k, v in e.items() if k not in ("input_type", "module", "node_set", "enabled")}
+            params = {k: _input_path(v, base_dir, path, f"inputs.{name}.{k}") if _is_file_key(k) else v
+                      for k, v in e.items() if k not in ("input_type", "module", "node_set", "enabled")}
             inputs[name] = InputSpec(name, e["input_type"], e["module"], e.get("node_set"), params,
-                                     bool(e.get("enabled", True)))
+                                     bool(e.get("enabled", True)), path)
         reports = {}
         known_rep = {"module", "type", "cells", "variable_name", "sections", "start_time", "end_time", "dt",
                      "file_name", "enabled"}

@@ -412,7 +412,9 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
         except ConfigError as e:
             out.append(RefProblem(e.path, e.key, e.expected, e.found))
     for name, spec in cfg.inputs.items():
-        f = spec.input_file
+        if len(spec.input_files) != 1:  # none, or several (ecephys inputs read NWB files, not spike files)
+            continue
+        f = spec.input_files[0]
         if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.exists(f) \
                 or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson"):
             continue

@@ -531,8 +531,13 @@ def _validate_config(p: str) -> list[Problem]:
             out.append(Problem(p, "node_sets_file", "an existing file", cfg.node_sets_file))
         for name, inp in cfg.inputs.items():
             for k, v in inp.params.items():
-                if (k == "file" or k.endswith("_file")) and isinstance(v, str) and not os.path.exists(v):
+                if not (k == "file" or k.endswith("_file")):
+                    continue
+                if isinstance(v, str) and not os.path.exists(v):
                     out.append(Problem(p, f"inputs.{name}.{k}", "an existing file", v))
+                elif isinstance(v, list):  # several files (bmtk's ecephys inputs): each is named by its index
+                    out += [Problem(p, f"inputs.{name}.{k}[{i}]", "an existing file", f)
+                            for i, f in enumerate(v) if isinstance(f, str) and not os.path.exists(f)]
     if any((o.key or "").startswith("networks") for o in out):
         return out  # the network cannot be opened
     from modelkit.sonata.network import Network

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -166,3 +167,57 @@ def test_morphology_name_with_dots_gets_swc_as_bmtk_does(tmp_path):
 def test_bmtk_examples_validate_without_node_set_or_morphology_errors(bmtk_examples_dir, config):
     errors = [p for p in validate(bmtk_examples_dir / config) if p.severity == "error"]
     assert not [p for p in errors if "node set" in str(p.expected) or "morpholog" in str(p.key)], errors
+
+
+# ------------------------------------------------------------------ input_file lists
+@pytest.mark.parametrize("config", ["point_neuropixels/config.simulation.multi_sessions.json",
+                                    "bio_neuropixels/config.simulation.multi_session.json"])
+def test_input_file_list_of_the_neuropixels_examples(bmtk_examples_dir, config):
+    cfg = load_config(bmtk_examples_dir / config)
+    spec = cfg.inputs["lgn_spikes"]
+    folder = os.path.dirname(str(bmtk_examples_dir / config))
+    assert len(spec.input_files) == 3
+    assert all(os.path.isabs(f) and f.startswith(folder + os.sep) and f.endswith(".nwb") for f in spec.input_files)
+    missing = [p for p in validate(bmtk_examples_dir / config) if p.expected == "an existing file"]
+    assert [p.key for p in missing] == [f"inputs.lgn_spikes.input_file[{i}]" for i in range(3)]
+    assert [p.found for p in missing] == list(spec.input_files)
+
+
+def test_input_file_list_paths_resolve_like_one_path(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    write(tmp_path / "sub" / "in" / "b.h5", {})
+    cfg = SimulationConfig.from_dict(
+        {"manifest": {"$IN": "${configdir}/in"}, "run": RUN,
+         "inputs": {"x": {"input_type": "spikes", "module": "nwb", "input_file": ["$IN/a.nwb", "in/b.h5", "/abs/c"]},
+                    "y": {"input_type": "spikes", "module": "sonata", "input_file": "in/b.h5"}}},
+        str(tmp_path / "sub"), str(tmp_path / "sub" / "c.json"))
+    base = str(tmp_path / "sub" / "in")
+    assert cfg.inputs["x"].input_files == (f"{base}/a.nwb", f"{base}/b.h5", "/abs/c")
+    assert cfg.inputs["y"].input_files == (f"{base}/b.h5",) and cfg.inputs["y"].input_file == f"{base}/b.h5"
+    with pytest.raises(ConfigError) as e:  # a module that reads one file, given several
+        _ = cfg.inputs["x"].input_file
+    assert e.value.key == "inputs.x.input_file" and "a list of 3" in str(e.value)
+
+
+@pytest.mark.parametrize("value, key", [([], "inputs.x.input_file"), (["a.nwb", 3], "inputs.x.input_file[1]"),
+                                        (["a.nwb", ""], "inputs.x.input_file[1]"), (5, "inputs.x.input_file")])
+def test_bad_input_file_list_names_the_index(tmp_path, value, key):
+    with pytest.raises(ConfigError) as e:
+        SimulationConfig.from_dict({"run": RUN, "inputs": {"x": {"input_type": "spikes", "module": "nwb",
+                                                                 "input_file": value}}}, str(tmp_path))
+    assert e.value.key == key
+
+
+def test_all_simulation_configs_of_the_examples_parse(bmtk_examples_dir):
+    """The 43 simulation configs (a ``run`` block) of bmtk's example suite parse, manifest and all."""
+    configs = []
+    for p in sorted(bmtk_examples_dir.rglob("*.json")):
+        try:
+            d = json.loads(p.read_text())
+        except ValueError:
+            continue
+        if isinstance(d, dict) and "run" in d:
+            configs.append(p)
+    assert len(configs) == 43
+    for p in configs:
+        assert isinstance(load_config(p), SimulationConfig), p
