@@ -398,12 +398,18 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
     Returns
     -------
     list of RefProblem
-        Errors: undefined node sets, listed node ids not in the population (``inputs.<name>.node_set``,
-        ``reports.<name>.cells``).  Warnings: a spike input file with spikes of node ids that are not nodes
-        of the population (``inputs.<name>.input_file``; ``simulate`` drops them, as bmtk does).
+        Errors: populations of the network that cannot be opened (naming file and dataset), undefined node
+        sets, listed node ids not in the population (``inputs.<name>.node_set``, ``reports.<name>.cells``).
+        Warnings: a spike input file with spikes of node ids that are not nodes of the population
+        (``inputs.<name>.input_file``; ``simulate`` drops them, as bmtk does).
     """
     from modelkit.sonata.spikes import read_spikes
     out: list[RefProblem] = []
+    # a run simulates every population of the network: one that cannot be opened stops it (naming the
+    # file and dataset), where a query of the file's other populations still works
+    for pops in (net.nodes, net.edges):
+        for e in getattr(pops, "unreadable", {}).values():
+            out.append(RefProblem(e.path, e.dataset, e.expected, e.found))
     refs = [(f"inputs.{k}.node_set", v.node_set) for k, v in cfg.inputs.items() if v.enabled and v.node_set is not None]
     refs += [(f"reports.{k}.cells", v.cells) for k, v in cfg.reports.items() if v.enabled and v.cells is not None]
     for key, ref in refs:

@@ -263,11 +263,12 @@ def validate_nodes_file(p: str, types: TypesTable | None,
                         csv_path: str | None = None) -> tuple[list[Problem], dict[str, NodePopulation]]:
     """Problems of one nodes file, and its populations (for cross-file checks)."""
     out = _root_attr_warnings(p)
-    from modelkit.sonata.network import _population_names
+    from modelkit.sonata.network import scan_populations
     try:
-        names = _population_names(p, "nodes")
+        names, unreadable = scan_populations(p, "nodes")
     except ModelkitError as e:
         return out + [_from_error(e, p)], {}
+    out += [_from_error(e, p) for e in unreadable.values()]  # the file's other populations are still checked
     pops = {}
     for name in names:
         pop = NodePopulation(p, name, types)
@@ -320,11 +321,12 @@ def validate_edges_file(p: str, types: TypesTable | None, node_sizes: dict[str, 
                         network_nodes: set[str] | None = None) -> list[Problem]:
     """Problems of one edges file; ``node_sizes`` (population -> count) enables dangling-id checks."""
     out = _root_attr_warnings(p)
-    from modelkit.sonata.network import _population_names
+    from modelkit.sonata.network import scan_populations
     try:
-        names = _population_names(p, "edges")
+        names, unreadable = scan_populations(p, "edges")
     except ModelkitError as e:
         return out + [_from_error(e, p)]
+    out += [_from_error(e, p) for e in unreadable.values()]  # the file's other populations are still checked
     for name in names:
         pop = EdgePopulation(p, name, types)
         try:
@@ -554,6 +556,8 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
     node_files: dict[str, TypesTable | None] = {}
     for pop in net.nodes.values():
         node_files.setdefault(pop.path, pop.types)
+    for err in net.nodes.unreadable.values():  # a file none of whose populations opens is checked too
+        node_files.setdefault(err.path, None)
     sizes: dict[str, int] = {}
     for f, t in node_files.items():
         probs, pops = validate_nodes_file(f, t)
@@ -562,6 +566,8 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
     edge_files: dict[str, TypesTable | None] = {}
     for pop in net.edges.values():
         edge_files.setdefault(pop.path, pop.types)
+    for err in net.edges.unreadable.values():
+        edge_files.setdefault(err.path, None)
     for f, t in edge_files.items():
         out += validate_edges_file(f, t, sizes, set(net.nodes))
     if isinstance(cfg, SimulationConfig):
