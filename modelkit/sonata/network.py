@@ -16,7 +16,7 @@ from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation, write_edges
 from modelkit.sonata.fileset import FileSet, recover
-from modelkit.sonata.node_sets import NodeSets
+from modelkit.sonata.node_sets import NodeSets, named_populations
 from modelkit.sonata.nodes import NodePopulation, write_nodes
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.types_table import TypesTable, read_types_csv, write_types_csv
@@ -292,6 +292,9 @@ class Network:
 
     def _resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
         inline = NodeSets()  # no file: errors in an inline definition get the config's path above
+        if self.nodes.unreadable:  # a reference to a population that cannot be opened: its error says why
+            for name in sorted(named_populations(ref, self.node_sets) & set(self.nodes.unreadable)):
+                _ = self.nodes[name]
 
         def named_or_inline(defn: Any, p: NodePopulation) -> Selection:
             if isinstance(defn, list):  # names come from the node sets file, dicts are inline

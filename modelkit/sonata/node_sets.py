@@ -13,7 +13,7 @@ from modelkit.sonata.config import read_json
 from modelkit.sonata.query import check_rule_value
 from modelkit.sonata.selection import Selection
 
-__all__ = ["NodeSets", "materialize_rule"]
+__all__ = ["NodeSets", "materialize_rule", "named_populations"]
 
 #: keys that select ids rather than attribute values (``gids``/``node_ids`` are legacy spellings)
 ID_KEYS = ("node_id", "node_ids", "gids")
@@ -78,6 +78,27 @@ def materialize_rule(defn: Mapping, population: Any) -> Selection:
     if ids is not None:
         sel = sel & Selection.from_values(ids[(ids >= 0)])
     return sel
+
+
+def named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> set[str]:
+    """Population names a node-set reference names: under ``population``/``populations`` of its
+    definitions, following node set names (a bare name that is no node set may be a population)."""
+    out: set[str] = set()
+    if isinstance(ref, str):
+        if ref in node_sets and ref not in chain:
+            out |= named_populations(node_sets[ref], node_sets, chain + (ref,))
+        elif ref not in node_sets:
+            out.add(ref)
+    elif isinstance(ref, (list, tuple)):
+        for item in ref:
+            out |= named_populations(item, node_sets, chain) if isinstance(item, (Mapping, list, tuple)) or \
+                (isinstance(item, str) and item in node_sets) else set()
+    elif isinstance(ref, Mapping):
+        for key in POPULATION_KEYS:
+            v = ref.get(key)
+            out.update(x for x in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
+                       if isinstance(x, str))
+    return out
 
 
 class NodeSets:

@@ -135,3 +135,13 @@ def test_a_run_of_the_network_needs_every_population(circuit, tmp_path):
     problems = [p for p in check_references(sim, Network.from_config(sim)) if p.severity == "error"]
     assert any(p.path == nodes_file for p in problems) or dataset != "/nodes/bad"  # lazily broken: found on use
     assert all("/bad" in str(p.key) for p in problems)
+
+
+def test_a_node_set_naming_a_broken_population_fails_naming_its_file(circuit):
+    cfg, nodes_file, dataset = circuit
+    net = Network.load(cfg)
+    for ref in ("bad", {"population": "bad"}, {"populations": ["bad", "good"]}):
+        with pytest.raises(SonataFormatError) as e:
+            net.materialize(ref)
+        assert e.value.path == nodes_file and e.value.dataset.startswith(dataset), ref
+    assert net.materialize({"population": "good"})["good"].flat.tolist() == [0, 1, 2, 3]
