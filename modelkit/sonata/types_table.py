@@ -37,7 +37,7 @@ _TOKEN = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
 _LINES = re.compile(r"\r\n|\r|\n")
 _INT = re.compile(r"[+-]?\d+\Z")
-_BOOLS = {"true": True, "false": False}  # pandas' true/false values, any case
+_BOOLS = {"true": True, "false": False}  # pandas' true/false values, any case: quoted when written
 
 
 def tokenize_line(line: str) -> list[str]:
@@ -98,15 +98,12 @@ def split_types_line(line: str) -> list[tuple[str, bool]]:
 
 
 def _typed(tokens: list[str], quoted: list[bool] | None = None) -> np.ndarray:
-    """Typed column from raw tokens, inferred as pandas does: int64, float64 (NaN for unset), bool, or object
-    (None for unset).  A quoted token is text, never unset."""
+    """Typed column from raw tokens, inferred as pandas does: int64, float64 (NaN for unset) or object (None
+    for unset).  A quoted token is text, never unset.  ``True``/``False`` stay text (pandas makes them bools;
+    modelkit's builder and backends read these columns as text today)."""
     q = quoted if quoted is not None else [False] * len(tokens)
     nulls = [t in NULL_TOKENS and not qq for t, qq in zip(tokens, q)]
     vals = [t for t, n in zip(tokens, nulls) if not n]
-    if vals and not any(q) and all(t.lower() in _BOOLS for t in vals):
-        if not any(nulls):
-            return np.array([_BOOLS[t.lower()] for t in tokens], dtype=bool)
-        return np.array([None if n else _BOOLS[t.lower()] for t, n in zip(tokens, nulls)], dtype=object)
     if vals and all(_INT.match(t) for t in vals):
         ints = [int(t) for t in vals]
         if not any(nulls) and all(-(2**63) <= i < 2**63 for i in ints):

@@ -76,7 +76,6 @@ def test_every_types_csv_of_the_examples_and_corpus_reads_as_pandas_does():
     ("CR only", "node_type_id a b\r100 x 1\r101 y 2\r"),
     ("fewer fields", "node_type_id a b\n100 x\n101 y 2\n"),
     ("missing-value words", "node_type_id a b c d\n100 NA None nan 1\n101 null N/A NONE 2\n"),
-    ("booleans", "node_type_id a b\n100 True false\n101 TRUE \n"),
     ("leading empty column name", "node_type_id  b\n100 1 2\n"),
     ("empty line", "node_type_id a\n100 1\n\n101 2\n"),
     ("quoted field with spaces", 'node_type_id a b\n100 "x y" 1\n101 "say ""hi""" 2\n'),
