@@ -50,6 +50,9 @@ def _print_info(d: dict[str, Any]) -> None:
         for k, v in d["edges"].items():
             print(f"  {k:<{w}}  {v['count']:>10,} edges   {v['source']} -> {v['target']}   "
                   f"{len(v.get('edge_types', {}))} edge types")
+    for kind, pops in (d.get("unreadable") or {}).items():  # the file's other populations are listed above
+        for k, msg in pops.items():
+            print(f"unreadable {kind[:-1]} population {k}: {msg}")
     if d.get("node_sets"):
         print("node sets: " + ", ".join(d["node_sets"]))
     for key in ("spikes", "report"):

@@ -129,9 +129,9 @@ def _as_network(network: Any, cfg: SimulationConfig) -> Network:
         network = network.build()
     if not isinstance(network, Network):
         raise ConfigError(cfg.path, "network", "a Network or a NetworkBuilder", type(network).__name__)
-    if cfg.node_sets_file and not len(network.node_sets.names):
+    if (cfg.node_sets_file or cfg.node_sets) and not len(network.node_sets.names):
         from modelkit.sonata import NodeSets
-        network.node_sets = NodeSets.from_file(cfg.node_sets_file)
+        network.node_sets = NodeSets.from_config(cfg)  # the file's sets and the config's inline ones
     return network
 
 

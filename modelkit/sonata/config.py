@@ -227,8 +227,8 @@ def _schema_expectation(e: jsonschema.ValidationError) -> str:
         return f"a number {'>' if e.validator == 'exclusiveMinimum' else '>='} {e.validator_value}"
     if e.validator == "not":
         return "only one of nsteps_block and tsteps_block"
-    if e.validator == "anyOf":
-        return "one of the keys 'module' or 'type'"
+    if e.validator == "anyOf" and all(set(v) == {"required"} for v in e.validator_value):
+        return "one of the keys " + " or ".join(repr(v["required"][0]) for v in e.validator_value)
     return e.message
 
 
@@ -307,6 +307,9 @@ class CircuitConfig:
         Network entries, absolute paths, ``enabled: false`` ones included.
     node_sets_file : str or None
     target_simulator : str or None
+    node_sets : dict
+        Node sets defined in the config itself (bmtk's ``"node_sets": {name: definition}``); they are added
+        to those of ``node_sets_file`` and win on a name in both.
     """
 
     path: str | None
@@ -317,6 +320,7 @@ class CircuitConfig:
     edges: tuple[EdgesEntry, ...]
     node_sets_file: str | None = None
     target_simulator: str | None = None
+    node_sets: dict[str, Any] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -343,7 +347,7 @@ class CircuitConfig:
         nsf = d.get("node_sets_file")
         return cls(path=path, base_dir=base_dir, manifest=d.get("manifest", {}), components=comps, nodes=nodes,
                    edges=edges, node_sets_file=_abspath(nsf, base_dir, path, "node_sets_file") if nsf else None,
-                   target_simulator=d.get("target_simulator"), raw=d)
+                   target_simulator=d.get("target_simulator"), node_sets=dict(d.get("node_sets") or {}), raw=d)
 
     def missing_files(self) -> list[tuple[str, str]]:
         """``(key, path)`` of every enabled network file that does not exist."""
@@ -372,7 +376,10 @@ class CircuitConfig:
 # ------------------------------------------------------------------ simulation
 @dataclass(frozen=True)
 class RunConfig:
-    """``run`` block: times in ms, ``dL`` in µm, ``spike_threshold`` in mV."""
+    """``run`` block: times in ms, ``dL`` in µm, ``spike_threshold`` in mV.
+
+    ``tstop`` is the config's ``run.tstop`` or, where it has none, bmtk PointNet's ``run.duration``.
+    """
 
     tstop: float
     dt: float
@@ -400,7 +407,11 @@ class OutputConfig:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One ``inputs`` entry; file-valued keys (``*_file``, ``file``, ``*_positions``) are absolute."""
+    """One ``inputs`` entry; file-valued keys (``*_file``, ``file``, ``*_positions``) are absolute.
+
+    A file key may hold a list of paths (bmtk's ``"input_file": ["a.nwb", "b.nwb"]`` of the ecephys spike
+    inputs): each is resolved as a single path would be, and the list is kept in ``params``.
+    """
 
     name: str
     input_type: str
@@ -408,10 +419,33 @@ class InputSpec:
     node_set: Any
     params: dict = field(default_factory=dict)
     enabled: bool = True
+    #: the config file that holds the entry (for error messages)
+    source: str | None = None
+
+    @property
+    def input_files(self) -> tuple[str, ...]:
+        """Every path of ``input_file`` (or ``file``): one, several (a list in the config) or none."""
+        v = self.params.get("input_file") or self.params.get("file")
+        if v is None:
+            return ()
+        return tuple(v) if isinstance(v, list) else (v,)
 
     @property
     def input_file(self) -> str | None:
-        return self.params.get("input_file") or self.params.get("file")
+        """The one path of ``input_file`` (or ``file``), None without one.
+
+        Raises
+        ------
+        ConfigError
+            The config lists several files, and the module reading this property reads one
+            (modules that read several use :attr:`input_files`).
+        """
+        files = self.input_files
+        if len(files) > 1:
+            key = "input_file" if self.params.get("input_file") else "file"
+            raise ConfigError(self.source, f"inputs.{self.name}.{key}",
+                              f"one file (module {self.module!r} reads a single file)", f"a list of {len(files)}")
+        return files[0] if files else None
 
 
 @dataclass(frozen=True)
@@ -435,6 +469,19 @@ class ReportSpec:
 REPORT_OUTPUT_KEYS = ("contributions_dir", "file_name_nwb")
 
 
+def _input_path(v: Any, base_dir: str, path: str | None, key: str) -> Any:
+    """An input's file-valued key, absolute: one path, or each path of a list of them (errors name the index)."""
+    if isinstance(v, str):
+        return _abspath(v, base_dir, path, key)
+    if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+        return [_abspath(x, base_dir, path, f"{key}[{i}]") for i, x in enumerate(v)]
+    if isinstance(v, list):
+        bad = next((i for i, x in enumerate(v) if not isinstance(x, str) or not x), None)
+        raise ConfigError(path, key if bad is None else f"{key}[{bad}]", "a non-empty list of path strings",
+                          repr(v if bad is None else v[bad])[:80])
+    return v
+
+
 def _is_file_key(k: str) -> bool:
     return k == "file" or k.endswith("_file") or k.endswith("_positions") or k.endswith("_dir")
 
@@ -454,6 +501,11 @@ class SimulationConfig:
     inputs : dict of str to InputSpec
     reports : dict of str to ReportSpec
     node_sets_file : str or None
+        The simulation's own, else its circuit's.
+    node_sets : dict
+        Node sets defined inline (bmtk's ``"node_sets"``): the circuit's, updated by the simulation's own.
+        They are added to those of ``node_sets_file`` and win on a name in both (bmtk ignores the file
+        when a config has inline sets; every name bmtk finds is found the same here).
     network : str or None
         The circuit config file it names (None when the circuit is inline).
     circuit : CircuitConfig or None
@@ -474,6 +526,7 @@ class SimulationConfig:
     circuit: CircuitConfig | None
     components: dict[str, str]
     target_simulator: str | None = None
+    node_sets: dict[str, Any] = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -489,8 +542,11 @@ class SimulationConfig:
         _validate(d, "simulation_config.schema.json", path)
         check_simulation_values(d, path)  # NaN/Inf times, dt > tstop, negative delays, rates, threads
         run = d["run"]
-        known_run = {"tstop", "dt", "tstart", "dL", "spike_threshold", "nsteps_block", "tsteps_block", "random_seed"}
-        rc = RunConfig(tstop=float(run["tstop"]), dt=float(run["dt"]), tstart=float(run.get("tstart", 0.0)),
+        known_run = {"tstop", "duration", "dt", "tstart", "dL", "spike_threshold", "nsteps_block", "tsteps_block",
+                     "random_seed"}
+        # the schema asks for one of them, simcheck that both agree where both are given
+        rc = RunConfig(tstop=float(run["tstop"] if "tstop" in run else run["duration"]), dt=float(run["dt"]),
+                       tstart=float(run.get("tstart", 0.0)),
                        dL=run.get("dL"), spike_threshold=run.get("spike_threshold"),
                        nsteps_block=run.get("nsteps_block"), tsteps_block=run.get("tsteps_block"),
                        random_seed=run.get("random_seed"),
@@ -517,10 +573,10 @@ class SimulationConfig:
                           extra={k: v for k, v in out.items() if k not in known_out})
         inputs = {}
         for name, e in (d.get("inputs") or {}).items():
-            params = {k: (_abspath(v, base_dir, path, f"inputs.{name}.{k}") if _is_file_key(k) and isinstance(v, str)
-                          else v) for k, v in e.items() if k not in ("input_type", "module", "node_set", "enabled")}
+            params = {k: _input_path(v, base_dir, path, f"inputs.{name}.{k}") if _is_file_key(k) else v
+                      for k, v in e.items() if k not in ("input_type", "module", "node_set", "enabled")}
             inputs[name] = InputSpec(name, e["input_type"], e["module"], e.get("node_set"), params,
-                                     bool(e.get("enabled", True)))
+                                     bool(e.get("enabled", True)), path)
         reports = {}
         known_rep = {"module", "type", "cells", "variable_name", "sections", "start_time", "end_time", "dt",
                      "file_name", "enabled"}
@@ -555,7 +611,7 @@ class SimulationConfig:
                    conditions=dict(d.get("conditions") or {}), output=oc, inputs=inputs, reports=reports,
                    node_sets_file=node_sets_file, network=net or None, circuit=circuit, components=comps,
                    target_simulator=d.get("target_simulator") or (circuit.target_simulator if circuit else None),
-                   raw=d)
+                   node_sets={**(circuit.node_sets if circuit else {}), **(d.get("node_sets") or {})}, raw=d)
 
     def _repr_html_(self) -> str:
         from modelkit.formatting_html import config_html
@@ -573,7 +629,8 @@ def _merge_circuits(a: CircuitConfig, b: CircuitConfig) -> CircuitConfig:
     return CircuitConfig(path=b.path, base_dir=b.base_dir, manifest={**a.manifest, **b.manifest}, components=comps,
                          nodes=a.nodes + b.nodes, edges=a.edges + b.edges,
                          node_sets_file=b.node_sets_file or a.node_sets_file,
-                         target_simulator=b.target_simulator or a.target_simulator, raw=b.raw)
+                         target_simulator=b.target_simulator or a.target_simulator,
+                         node_sets={**a.node_sets, **b.node_sets}, raw=b.raw)
 
 
 def load_config(path: Any) -> CircuitConfig | SimulationConfig:

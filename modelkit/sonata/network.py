@@ -16,26 +16,41 @@ from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation, write_edges
 from modelkit.sonata.fileset import FileSet, recover
-from modelkit.sonata.node_sets import NodeSets
+from modelkit.sonata.node_sets import NodeSets, named_populations
 from modelkit.sonata.nodes import NodePopulation, write_nodes
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.types_table import TypesTable, read_types_csv, write_types_csv
 
-__all__ = ["Network", "Populations", "classify_h5", "types_csv_for"]
+__all__ = ["Network", "Populations", "classify_h5", "types_csv_for", "scan_populations"]
 
 
 class Populations(Mapping):
-    """Read-only name -> population mapping with a readable repr."""
+    """Read-only name -> population mapping with a readable repr.
 
-    def __init__(self, items: dict[str, Any], kind: str) -> None:
+    ``unreadable`` holds the populations of the files that could not be opened (name -> the error): they
+    are not among the items, and asking for one raises its error, which names the file and dataset.
+    """
+
+    def __init__(self, items: dict[str, Any], kind: str,
+                 unreadable: Mapping[str, SonataFormatError] | None = None) -> None:
         self._items = dict(items)
         self._kind = kind
+        self.unreadable = dict(unreadable or {})
 
     def __getitem__(self, name: str) -> Any:
         try:
             return self._items[name]
         except KeyError:
+            if name in self.unreadable:
+                e = self.unreadable[name]
+                raise SonataFormatError(e.path, e.dataset, e.expected, e.found) from e
             raise KeyError(f"no {self._kind} population {name!r}; have {sorted(self._items)}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._items.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -78,20 +93,56 @@ def types_csv_for(h5_path: str, kind: str) -> str | None:
     return None
 
 
-def _population_names(path: str, root: str) -> list[str]:
+def scan_populations(path: str, root: str) -> tuple[list[str], dict[str, SonataFormatError]]:
+    """The population groups under ``/<root>`` of a nodes or edges file, and what is there but is not one.
+
+    As libsonata does, a file whose other populations are malformed still opens: the valid names are
+    returned, and each child of ``/<root>`` that cannot be a population (a dataset, a dangling link)
+    is returned with the error that a use of it raises.
+
+    Returns
+    -------
+    names : list of str
+        Population groups, in file order.
+    unreadable : dict of str to SonataFormatError
+        Name -> why it cannot be opened (naming the file and ``/<root>/<name>``).
+
+    Raises
+    ------
+    SonataFormatError
+        The file does not open, has no ``/<root>`` group, or nothing at all under it.
+    """
     f = h5.open_h5(path, f"SONATA {root} file")
+    names: list[str] = []
+    unreadable: dict[str, SonataFormatError] = {}
     try:
         g = h5.require_group(f, root, path, f"a /{root} group")
         with h5.guard(path, f"/{root}", "a readable group"):
-            names = list(g.keys())
-            for k in names:
-                obj = g.get(k)
-                if not isinstance(obj, h5py.Group):
-                    raise SonataFormatError(path, f"/{root}/{k}", "a population group", type(obj).__name__)
+            keys = list(g.keys())
+        for k in keys:
+            try:
+                with h5.guard(path, f"/{root}/{k}", "a population group"):
+                    obj = g.get(k)
+            except SonataFormatError as e:
+                unreadable[k] = e
+                continue
+            if isinstance(obj, h5py.Group):
+                names.append(k)
+            else:
+                unreadable[k] = SonataFormatError(path, f"/{root}/{k}", "a population group",
+                                                  "nothing (a dangling link)" if obj is None else type(obj).__name__)
     finally:
         f.close()
-    if not names:
+    if not keys:
         raise SonataFormatError(path, f"/{root}", "one or more population groups", "none")
+    return names, unreadable
+
+
+def _population_names(path: str, root: str) -> list[str]:
+    """The population groups of a file, refusing it when anything under ``/<root>`` is not one."""
+    names, unreadable = scan_populations(path, root)
+    if unreadable:
+        raise next(iter(unreadable.values()))
     return names
 
 
@@ -108,9 +159,11 @@ class Network:
 
     def __init__(self, nodes: Mapping[str, NodePopulation], edges: Mapping[str, EdgePopulation],
                  config: CircuitConfig | SimulationConfig | None = None, node_sets: NodeSets | None = None,
-                 path: str | None = None) -> None:
-        self.nodes = Populations(dict(nodes), "node")
-        self.edges = Populations(dict(edges), "edge")
+                 path: str | None = None, unreadable: Mapping[str, Mapping[str, SonataFormatError]] | None = None
+                 ) -> None:
+        bad = unreadable or {}
+        self.nodes = Populations(dict(nodes), "node", bad.get("nodes"))
+        self.edges = Populations(dict(edges), "edge", bad.get("edges"))
         self.config = config
         self.node_sets = node_sets if node_sets is not None else NodeSets()
         self.path = path
@@ -147,6 +200,7 @@ class Network:
         types_cache: dict[str, TypesTable] = {}
         where = circuit.path or cfg.path  # the file holding the networks entries
         found: dict[str, dict[str, Any]] = {"nodes": {}, "edges": {}}
+        unreadable: dict[str, dict[str, SonataFormatError]] = {"nodes": {}, "edges": {}}
         sections: tuple[tuple[str, tuple[NodesEntry | EdgesEntry, ...], type], ...] = (
             ("nodes", circuit.nodes, NodePopulation), ("edges", circuit.edges, EdgePopulation))
         for section, entries, kind in sections:
@@ -157,17 +211,20 @@ class Network:
                 key = f"networks.{section}[{i}]"
                 t = _types(e.types_file, f"{section[:-1]}_type_id", types_cache, where,
                            f"{key}.{section[:-1]}_types_file")
-                for name in _population_names(_must_exist(e.file, where, f"{key}.{section}_file"), section):
-                    if name in pops:
+                names, bad = scan_populations(_must_exist(e.file, where, f"{key}.{section}_file"), section)
+                for name in names + list(bad):
+                    other = pops[name].path if name in pops else getattr(unreadable[section].get(name), "path", None)
+                    if other is not None:
                         raise ConfigError(where, key, f"unique {section[:-1]} population names",
-                                          f"{name!r} also in {pops[name].path}")
-                    pops[name] = kind(e.file, name, t)
+                                          f"{name!r} also in {other}")
+                    if name in bad:
+                        unreadable[section][name] = bad[name]
+                    else:
+                        pops[name] = kind(e.file, name, t)
         nodes, edges = found["nodes"], found["edges"]
-        ns = NodeSets()
-        nsf = cfg.node_sets_file if isinstance(cfg, SimulationConfig) else circuit.node_sets_file
-        if nsf:
-            ns = NodeSets.from_file(_must_exist(nsf, cfg.path, "node_sets_file"))
-        return cls(nodes, edges, cfg, ns, cfg.path)
+        if cfg.node_sets_file:
+            _must_exist(cfg.node_sets_file, cfg.path, "node_sets_file")
+        return cls(nodes, edges, cfg, NodeSets.from_config(cfg), cfg.path, unreadable)
 
     @classmethod
     def _from_folder(cls, folder: str) -> "Network":
@@ -184,17 +241,23 @@ class Network:
     def _from_files(cls, files: list[str], path: str) -> "Network":
         nodes: dict[str, NodePopulation] = {}
         edges: dict[str, EdgePopulation] = {}
+        unreadable: dict[str, dict[str, SonataFormatError]] = {"nodes": {}, "edges": {}}
         for f in files:
             kind = classify_h5(f)
             csv = types_csv_for(f, kind)
             t = read_types_csv(csv, "node_type_id" if kind == "nodes" else "edge_type_id") if csv else None
-            for name in _population_names(f, kind):
+            names, bad = scan_populations(f, kind)
+            for name in names + list(bad):
                 target = nodes if kind == "nodes" else edges
-                if name in target:
+                other = target[name].path if name in target else getattr(unreadable[kind].get(name), "path", None)
+                if other is not None:
                     raise SonataFormatError(f, f"/{kind}/{name}", "unique population names across files",
-                                            f"also in {target[name].path}")
-                target[name] = (NodePopulation if kind == "nodes" else EdgePopulation)(f, name, t)  # type: ignore[assignment]
-        return cls(nodes, edges, None, NodeSets(), path)
+                                            f"also in {other}")
+                if name in bad:
+                    unreadable[kind][name] = bad[name]
+                else:
+                    target[name] = (NodePopulation if kind == "nodes" else EdgePopulation)(f, name, t)  # type: ignore[assignment]
+        return cls(nodes, edges, None, NodeSets(), path, unreadable)
 
     # ------------------------------------------------------------- node sets
     def resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
@@ -229,6 +292,9 @@ class Network:
 
     def _resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
         inline = NodeSets()  # no file: errors in an inline definition get the config's path above
+        if self.nodes.unreadable:  # a reference to a population that cannot be opened: its error says why
+            for name in sorted(named_populations(ref, self.node_sets) & set(self.nodes.unreadable)):
+                _ = self.nodes[name]
 
         def named_or_inline(defn: Any, p: NodePopulation) -> Selection:
             if isinstance(defn, list):  # names come from the node sets file, dicts are inline
@@ -250,7 +316,7 @@ class Network:
             circuit = getattr(self.config, "circuit", self.config)
             pops = ", ".join(f"{n} ({os.path.basename(p.path)})" for n, p in sorted(self.nodes.items()))
             raise NodeSetError(self.path, ref or repr(ref),
-                               f"a node set of {self.node_sets.path or 'the network'} "
+                               f"a node set of {' and '.join(self.node_sets.sources) or 'the network'} "
                                f"(known: {self.node_sets.names}) or a population name of "
                                f"{getattr(circuit, 'path', None) or 'the network'} (known: {pops or 'none'})",
                                "undefined")
@@ -306,7 +372,8 @@ class Network:
                                "a node set or population with at least one node", "no nodes")
         nodes = {n: (p.with_dynamics(params, sels[n]) if len(sels.get(n, Selection())) else p)
                  for n, p in self.nodes.items()}
-        return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path)
+        return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path,
+                       {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
 
     def materialize(self, ref: Any) -> dict[str, Selection]:
         """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
@@ -314,11 +381,23 @@ class Network:
 
     # ------------------------------------------------------------- summaries
     def summary(self) -> dict[str, Any]:
-        """``{"nodes": {pop: {"count", "node_types", ...}}, "edges": {pop: {"count", "source", "target", ...}}}``."""
+        """``{"nodes": {pop: {"count", "node_types", ...}}, "edges": {pop: {"count", "source", "target", ...}},
+        "node_sets": [...], "unreadable": {"nodes": {pop: message}, "edges": {...}}}``.
+
+        A population that cannot be read (malformed datasets, or not a population group at all) is left out
+        of ``nodes`` / ``edges`` and listed under ``unreadable`` with the error, which names file and dataset.
+        """
+        unreadable: dict[str, dict[str, str]] = {
+            "nodes": {n: str(e) for n, e in self.nodes.unreadable.items()},
+            "edges": {n: str(e) for n, e in self.edges.unreadable.items()}}
         nodes = {}
         for n, p in self.nodes.items():
-            nodes[n] = {"count": p.size, "node_types": {str(k): v for k, v in p.type_counts().items()},
-                        "file": p.path}
+            try:
+                nodes[n] = {"count": p.size, "node_types": {str(k): v for k, v in p.type_counts().items()},
+                            "file": p.path}
+            except ModelkitError as err:
+                unreadable["nodes"][n] = str(err)
+                continue
             try:
                 nodes[n]["model_types"] = {str(k): len(v) for k, v in p.split_by("model_type").items()} \
                     if "model_type" in p.attribute_names else {}
@@ -326,13 +405,16 @@ class Network:
                 nodes[n]["model_types"] = {}
         edges = {}
         for n, e in self.edges.items():
-            edges[n] = {"count": e.size, "source": e.source, "target": e.target,
-                        "edge_types": {str(k): v for k, v in e.type_counts().items()}, "file": e.path}
-        return {"nodes": nodes, "edges": edges, "node_sets": self.node_sets.names}
+            try:
+                edges[n] = {"count": e.size, "source": e.source, "target": e.target,
+                            "edge_types": {str(k): v for k, v in e.type_counts().items()}, "file": e.path}
+            except ModelkitError as err:
+                unreadable["edges"][n] = str(err)
+        return {"nodes": nodes, "edges": edges, "node_sets": self.node_sets.names, "unreadable": unreadable}
 
     def __repr__(self) -> str:
-        return (f"<Network {self.path}: nodes {dict((k, len(v)) for k, v in self.nodes.items())}, "
-                f"edges {dict((k, len(v)) for k, v in self.edges.items())}>")
+        return (f"<Network {self.path}: nodes {dict((k, _size(v)) for k, v in self.nodes.items())}, "
+                f"edges {dict((k, _size(v)) for k, v in self.edges.items())}>")
 
     def _repr_html_(self) -> str:
         from modelkit.formatting_html import network_html
@@ -403,6 +485,14 @@ class Network:
         """Close every open HDF5 handle."""
         for p in list(self.nodes.values()) + list(self.edges.values()):
             p.close()
+
+
+def _size(pop: Any) -> int | str:
+    """A population's size for a repr, or ``"unreadable"`` (a repr never raises)."""
+    try:
+        return len(pop)
+    except ModelkitError:
+        return "unreadable"
 
 
 def _short_repr(v: Any) -> str:

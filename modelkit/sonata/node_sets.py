@@ -13,15 +13,26 @@ from modelkit.sonata.config import read_json
 from modelkit.sonata.query import check_rule_value
 from modelkit.sonata.selection import Selection
 
-__all__ = ["NodeSets", "materialize_rule"]
+__all__ = ["NodeSets", "materialize_rule", "named_populations"]
 
 #: keys that select ids rather than attribute values (``gids``/``node_ids`` are legacy spellings)
 ID_KEYS = ("node_id", "node_ids", "gids")
+#: keys naming the populations a basic set applies to (``populations`` is bmtk's other spelling)
+POPULATION_KEYS = ("population", "populations")
 #: deepest chain of compound node sets (a names b names c ...) that is materialised
 MAX_DEPTH = 100
 
 
+def _is_id_list(defn: Any) -> bool:
+    """A list of node ids as a whole definition: bmtk reads ``"name": [0, 1, 2]`` as ``{"node_id": [0, 1, 2]}``."""
+    return (isinstance(defn, list) and len(defn) > 0
+            and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in defn))
+
+
 def _check_definition(defn: Any, path: str | None, key: str) -> None:
+    if _is_id_list(defn):
+        _check_definition({"node_id": list(defn)}, path, key)
+        return
     if isinstance(defn, list):
         for i, item in enumerate(defn):
             if isinstance(item, Mapping):
@@ -33,7 +44,7 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
         raise NodeSetError(path, key, "an object of rules or a list of node set names", type(defn).__name__)
     for attr, value in defn.items():
         k = f"{key}.{attr}"
-        if attr == "population":
+        if attr in POPULATION_KEYS:
             if not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
                 raise NodeSetError(path, k, "a population name or a list of names", repr(value))
             continue
@@ -50,12 +61,13 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
 
 def materialize_rule(defn: Mapping, population: Any) -> Selection:
     """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation."""
-    pops = defn.get("population")
-    if pops is not None:
-        names = [pops] if isinstance(pops, str) else list(pops)
-        if population.name not in names:
-            return Selection()
-    rules = {k: v for k, v in defn.items() if k != "population"}
+    for key in POPULATION_KEYS:
+        pops = defn.get(key)
+        if pops is not None:
+            names = [pops] if isinstance(pops, str) else list(pops)
+            if population.name not in names:
+                return Selection()
+    rules = {k: v for k, v in defn.items() if k not in POPULATION_KEYS}
     ids = None
     for k in ID_KEYS:
         if k in rules:
@@ -66,6 +78,27 @@ def materialize_rule(defn: Mapping, population: Any) -> Selection:
     if ids is not None:
         sel = sel & Selection.from_values(ids[(ids >= 0)])
     return sel
+
+
+def named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> set[str]:
+    """Population names a node-set reference names: under ``population``/``populations`` of its
+    definitions, following node set names (a bare name that is no node set may be a population)."""
+    out: set[str] = set()
+    if isinstance(ref, str):
+        if ref in node_sets and ref not in chain:
+            out |= named_populations(node_sets[ref], node_sets, chain + (ref,))
+        elif ref not in node_sets:
+            out.add(ref)
+    elif isinstance(ref, (list, tuple)):
+        for item in ref:
+            out |= named_populations(item, node_sets, chain) if isinstance(item, (Mapping, list, tuple)) or \
+                (isinstance(item, str) and item in node_sets) else set()
+    elif isinstance(ref, Mapping):
+        for key in POPULATION_KEYS:
+            v = ref.get(key)
+            out.update(x for x in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
+                       if isinstance(x, str))
+    return out
 
 
 class NodeSets:
@@ -85,11 +118,14 @@ class NodeSets:
     ['all_exc', 'exc']
     """
 
-    def __init__(self, definitions: Mapping[str, Any] | None = None, path: str | None = None) -> None:
+    def __init__(self, definitions: Mapping[str, Any] | None = None, path: str | None = None, *,
+                 key_prefix: str = "") -> None:
         self.path = path
+        #: the files the definitions came from (a node-sets file, a config with inline ``node_sets``)
+        self.sources: list[str] = [path] if path else []
         self.definitions = dict(definitions or {})
         for name, defn in self.definitions.items():
-            _check_definition(defn, path, name)
+            _check_definition(defn, path, key_prefix + name)
 
     @classmethod
     def from_file(cls, path: Any) -> "NodeSets":
@@ -102,6 +138,40 @@ class NodeSets:
         """
         p = os.fspath(path)
         return cls(read_json(p, "node sets file"), p)
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "NodeSets":
+        """The node sets of a parsed circuit or simulation config: its ``node_sets_file`` and, on top, the
+        sets it defines inline (bmtk's ``"node_sets": {name: definition}``, which win on a name in both).
+
+        Parameters
+        ----------
+        cfg : CircuitConfig or SimulationConfig
+
+        Returns
+        -------
+        NodeSets
+
+        Raises
+        ------
+        NodeSetError
+            Malformed JSON in the file, or an invalid definition (naming the file or the config and
+            ``node_sets.<name>``).
+
+        Examples
+        --------
+        >>> from modelkit.sonata.config import SimulationConfig
+        >>> cfg = SimulationConfig.from_dict({"run": {"tstop": 10.0, "dt": 0.1},
+        ...                                   "node_sets": {"exc": {"ei": "e"}}}, ".")
+        >>> NodeSets.from_config(cfg).names
+        ['exc']
+        """
+        nsf = getattr(cfg, "node_sets_file", None)
+        out = cls.from_file(nsf) if nsf else cls()
+        inline = getattr(cfg, "node_sets", None) or {}
+        if inline:
+            out = out.update(cls(inline, getattr(cfg, "path", None), key_prefix="node_sets."))
+        return out
 
     @property
     def names(self) -> list[str]:
@@ -118,6 +188,7 @@ class NodeSets:
         """A new NodeSets with ``other``'s definitions added (they win on clashes)."""
         out = NodeSets(None, other.path or self.path)
         out.definitions = {**self.definitions, **other.definitions}
+        out.sources = list(dict.fromkeys(self.sources + other.sources))
         return out
 
     def materialize(self, node_set: Any, population: Any) -> Selection:
@@ -158,6 +229,8 @@ class NodeSets:
             sel = self._materialize(self.definitions[node_set], population, chain + (node_set,), done)
             done[node_set] = sel
             return sel
+        if _is_id_list(node_set):  # bmtk: the node ids of every population
+            return self._materialize({"node_id": [int(v) for v in node_set]}, population, chain, done)
         if isinstance(node_set, list):
             out = Selection()
             for item in node_set:

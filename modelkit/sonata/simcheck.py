@@ -105,7 +105,15 @@ def _rates(v: Any, path: str | None, key: str) -> list[float]:
 
 
 def _check_run(run: Mapping, path: str | None) -> tuple[float, float]:
-    tstop = _number(run.get("tstop"), path, "run.tstop", lo=0.0, strict=True, unit=" (ms)")
+    # bmtk's PointNet reads the end of the run from ``duration`` as well (``tstop`` is SONATA's name)
+    key = "run.tstop" if "tstop" in run or "duration" not in run else "run.duration"
+    tstop = _number(run.get(key[4:]), path, key, lo=0.0, strict=True, unit=" (ms)")
+    if "tstop" in run and "duration" in run:
+        duration = _number(run["duration"], path, "run.duration", lo=0.0, strict=True, unit=" (ms)")
+        if duration != tstop:
+            # bmtk's PointNet takes duration, its BioNet and FilterNet take tstop: no answer is bmtk's
+            raise ConfigError(path, "run.duration", f"the same end of the run as run.tstop ({tstop:g} ms), "
+                              "or only one of them", f"{duration:g} ms")
     tstart = _number(run.get("tstart", 0.0), path, "run.tstart", lo=0.0, unit=" (ms)")
     if tstart >= tstop:
         raise ConfigError(path, "run.tstart", f"a start time before tstop ({tstop} ms)", str(tstart))
@@ -300,7 +308,7 @@ def _listed_ids(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterat
                 v = ref[k]
                 vals = v if isinstance(v, list) else [v]
                 if all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in vals):
-                    yield ref.get("population"), np.asarray([int(x) for x in vals])
+                    yield ref.get("population", ref.get("populations")), np.asarray([int(x) for x in vals])
 
 
 def _named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> Iterator[str]:
@@ -312,7 +320,7 @@ def _named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) ->
         for item in ref:
             yield from _named_populations(item, node_sets, chain)
     elif isinstance(ref, Mapping):
-        pops = ref.get("population")
+        pops = ref.get("population", ref.get("populations"))  # bmtk spells it both ways
         for p in ([pops] if isinstance(pops, str) else pops if isinstance(pops, list) else []):
             if isinstance(p, str):
                 yield p
@@ -350,7 +358,7 @@ def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, 
     try:
         sel = net.resolve_node_set(ref)[1]
     except ModelkitError as e:
-        raise ConfigError(path, key, "a node set defined in the node-sets file or a population name",
+        raise ConfigError(path, key, "a node set (node-sets file or inline node_sets) or a population name",
                           str(e)) from e
     unknown = sorted(set(_named_populations(ref, net.node_sets)) - set(net.nodes))
     if unknown:
@@ -390,12 +398,18 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
     Returns
     -------
     list of RefProblem
-        Errors: undefined node sets, listed node ids not in the population (``inputs.<name>.node_set``,
-        ``reports.<name>.cells``).  Warnings: a spike input file with spikes of node ids that are not nodes
-        of the population (``inputs.<name>.input_file``; ``simulate`` drops them, as bmtk does).
+        Errors: populations of the network that cannot be opened (naming file and dataset), undefined node
+        sets, listed node ids not in the population (``inputs.<name>.node_set``, ``reports.<name>.cells``).
+        Warnings: a spike input file with spikes of node ids that are not nodes of the population
+        (``inputs.<name>.input_file``; ``simulate`` drops them, as bmtk does).
     """
     from modelkit.sonata.spikes import read_spikes
     out: list[RefProblem] = []
+    # a run simulates every population of the network: one that cannot be opened stops it (naming the
+    # file and dataset), where a query of the file's other populations still works
+    for pops in (net.nodes, net.edges):
+        for e in getattr(pops, "unreadable", {}).values():
+            out.append(RefProblem(e.path, e.dataset, e.expected, e.found))
     refs = [(f"inputs.{k}.node_set", v.node_set) for k, v in cfg.inputs.items() if v.enabled and v.node_set is not None]
     refs += [(f"reports.{k}.cells", v.cells) for k, v in cfg.reports.items() if v.enabled and v.cells is not None]
     for key, ref in refs:
@@ -404,7 +418,9 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
         except ConfigError as e:
             out.append(RefProblem(e.path, e.key, e.expected, e.found))
     for name, spec in cfg.inputs.items():
-        f = spec.input_file
+        if len(spec.input_files) != 1:  # none, or several (ecephys inputs read NWB files, not spike files)
+            continue
+        f = spec.input_files[0]
         if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.exists(f) \
                 or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson"):
             continue

@@ -19,7 +19,7 @@ import numpy as np
 
 from modelkit.errors import SonataFormatError
 
-__all__ = ["read_swc_samples", "check_swc", "SWC_SOMA", "SWC_TYPES", "MAX_SWC_BYTES"]
+__all__ = ["read_swc_samples", "check_swc", "morphology_path", "SWC_SOMA", "SWC_TYPES", "MAX_SWC_BYTES"]
 
 #: SWC type code of the soma
 SWC_SOMA = 1
@@ -28,6 +28,34 @@ SWC_TYPES = (1, 2, 3, 4)
 #: a morphology larger than this (bytes) is refused before it is parsed (the largest of the corpus is 0.3 MB,
 #: whole-brain axon reconstructions reach tens of MB; parsing takes ~3 s and ~150 MB per 10^6 samples)
 MAX_SWC_BYTES = 64 * 1024 * 1024
+
+
+def morphology_path(morphologies_dir: Any, morphology: Any) -> str:
+    """The file a node's ``morphology`` names: ``morphologies_dir/morphology``, with ``.swc`` added when that
+    does not exist and the name does not end in ``.swc`` (SONATA lets the extension go, and Allen names such as
+    ``Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m`` hold dots, so a dot is no sign of one: bmtk's rule).
+
+    Parameters
+    ----------
+    morphologies_dir : str or PathLike
+        ``components.morphologies_dir`` (absolute).
+    morphology : str
+        The node's ``morphology`` value.
+
+    Returns
+    -------
+    str
+        The path, existing or not.
+
+    Examples
+    --------
+    >>> morphology_path("/nowhere", "cell.06.01_m")
+    '/nowhere/cell.06.01_m.swc'
+    """
+    path = os.path.join(os.fspath(morphologies_dir), str(morphology))
+    if not os.path.exists(path) and not path.lower().endswith(".swc"):
+        path += ".swc"
+    return path
 
 
 def read_swc_samples(path: Any, data: bytes | None = None) -> np.ndarray:

@@ -1,8 +1,17 @@
 """node_types.csv / edge_types.csv: quote-aware reading into typed columns, and writing.
 
-The SONATA dialect: the first line is the header, fields are separated by one or
-more spaces, a field with spaces is wrapped in double quotes (a literal quote is
-doubled).  ``NULL`` and ``NONE`` mean "not set for this type".
+The dialect is the one bmtk reads (``pandas.read_csv(path, sep=' ', na_values='NONE')``): the first line
+is the header; fields are separated by ONE space, so two spaces in a row hold an empty field ("not set
+for this type", as are ``NULL``, ``NONE`` and pandas' other missing-value words, :data:`NULL_TOKENS`);
+a field with spaces is wrapped in double quotes (a literal quote is doubled); lines end in LF, CRLF or CR.
+A row with fewer fields than the header has the rest unset, as in pandas.
+
+Where pandas is plainly wrong, modelkit differs (and says so here): spaces at the end of a line (a
+trailing separator) are dropped, where pandas makes an ``Unnamed: N`` column of NaN or, when only the
+rows have them, silently shifts every column by one (the first becomes the index); a quoted value is
+always the text itself (``"NULL"``, ``""``), which is how modelkit writes strings that would otherwise
+read as unset; a line of only spaces is skipped.  More fields than the header, an unterminated quote
+and a quote followed by text are errors naming the file and line.
 """
 
 from __future__ import annotations
@@ -19,11 +28,16 @@ from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import atomic_output
 from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
 
-__all__ = ["TypesTable", "read_types_csv", "write_types_csv", "NULL_TOKENS", "tokenize_line"]
+__all__ = ["TypesTable", "read_types_csv", "write_types_csv", "NULL_TOKENS", "tokenize_line", "split_types_line"]
 
-NULL_TOKENS = frozenset({"NULL", "NONE"})
+#: unquoted values that mean "not set": pandas' default missing-value words plus bmtk's ``NONE``
+NULL_TOKENS = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+                         "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "NONE"})
 _TOKEN = re.compile(r'"((?:[^"]|"")*)"|(\S+)')
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"')
+_LINES = re.compile(r"\r\n|\r|\n")
 _INT = re.compile(r"[+-]?\d+\Z")
+_BOOLS = {"true": True, "false": False}  # pandas' true/false values, any case: quoted when written
 
 
 def tokenize_line(line: str) -> list[str]:
@@ -43,9 +57,52 @@ def tokenize_line(line: str) -> list[str]:
         pos = m.end()
 
 
-def _typed(tokens: list[str]) -> np.ndarray:
-    """Typed column from raw tokens: int64, float64 (NaN for NULL) or object (None for NULL)."""
-    nulls = [t in NULL_TOKENS for t in tokens]
+def split_types_line(line: str) -> list[tuple[str, bool]]:
+    """Split one types-CSV line on single spaces, as pandas' ``sep=' '`` does, honouring double quotes.
+
+    Returns
+    -------
+    list of (str, bool)
+        Each field's text and whether it was quoted (a quoted field is never "not set").
+
+    Raises
+    ------
+    ValueError
+        An unterminated quote, or a closing quote followed by something other than a space.
+
+    Examples
+    --------
+    >>> split_types_line('100 a.json  "x y" e  ')
+    [('100', False), ('a.json', False), ('', False), ('x y', True), ('e', False)]
+    """
+    line = line.rstrip(" ")  # a trailing separator: see the module docstring
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    while True:
+        if line.startswith('"', pos):
+            m = _QUOTED.match(line, pos)
+            if m is None:
+                raise ValueError(f"unterminated quote at column {pos + 1}")
+            out.append((m.group(1).replace('""', '"'), True))
+            pos = m.end()
+            if pos < len(line) and line[pos] != " ":
+                raise ValueError(f"a space after the closing quote at column {pos}, found {line[pos]!r}")
+        else:
+            end = line.find(" ", pos)
+            end = len(line) if end < 0 else end
+            out.append((line[pos:end], False))
+            pos = end
+        if pos >= len(line):
+            return out
+        pos += 1  # the one separator
+
+
+def _typed(tokens: list[str], quoted: list[bool] | None = None) -> np.ndarray:
+    """Typed column from raw tokens, inferred as pandas does: int64, float64 (NaN for unset) or object (None
+    for unset).  A quoted token is text, never unset.  ``True``/``False`` stay text (pandas makes them bools;
+    modelkit's builder and backends read these columns as text today)."""
+    q = quoted if quoted is not None else [False] * len(tokens)
+    nulls = [t in NULL_TOKENS and not qq for t, qq in zip(tokens, q)]
     vals = [t for t, n in zip(tokens, nulls) if not n]
     if vals and all(_INT.match(t) for t in vals):
         ints = [int(t) for t in vals]
@@ -55,7 +112,7 @@ def _typed(tokens: list[str]) -> np.ndarray:
             out = np.full(len(tokens), np.nan)
             out[~np.array(nulls)] = ints
             return out
-    if vals:
+    if vals and not any("_" in t for t in vals):  # Python reads "1_0" as 10, pandas as text
         try:
             fl = [float(t) for t in vals]
         except ValueError:
@@ -176,29 +233,37 @@ def read_types_csv(path: Any, id_column: str) -> TypesTable:
     text = read_text(p, "types CSV file", MAX_CSV_BYTES, SonataFormatError)
     if "\x00" in text:
         raise SonataFormatError(p, None, "a text CSV file", "NUL bytes (binary content)")
-    rows: list[list[str]] = []
+    rows: list[list[tuple[str, bool]]] = []
     line_no: list[int] = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
+    for n, line in enumerate(_LINES.split(text), start=1):
+        if not line.strip(" "):  # empty, or only spaces
             continue
         try:
-            rows.append(tokenize_line(line))
+            rows.append(split_types_line(line))
         except ValueError as e:
-            raise SonataFormatError(p, f"line {n}", "a well-formed CSV line", str(e)) from e
+            raise SonataFormatError(p, f"line {n}", "a well-formed CSV line (fields separated by one space)",
+                                    str(e)) from e
         line_no.append(n)
     if not rows:
         raise SonataFormatError(p, "header", f"a header line with column {id_column!r}", "an empty file")
-    header = rows[0]
+    # an empty column name is pandas' "Unnamed: i"
+    header = [t if t or q else f"Unnamed: {i}" for i, (t, q) in enumerate(rows[0])]
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         raise SonataFormatError(p, "header", "unique column names", f"duplicates {dup}")
     if id_column not in header:
         raise SonataFormatError(p, "header", f"a column {id_column!r}", f"columns {header}")
     body = rows[1:]
-    for r, n in zip(body, line_no[1:]):
-        if len(r) != len(header):
-            raise SonataFormatError(p, f"line {n}", f"{len(header)} fields as in the header", f"{len(r)} fields")
-    cols = {h: [r[i] for r in body] for i, h in enumerate(header)}
+    unset = ("", False)
+    for k, (r, n) in enumerate(zip(body, line_no[1:])):
+        if len(r) > len(header):
+            raise SonataFormatError(p, f"line {n}", f"at most {len(header)} fields as in the header "
+                                    "(fields are separated by one space; two in a row hold an empty field)",
+                                    f"{len(r)} fields")
+        if len(r) < len(header):  # pandas: the missing fields at the end are unset
+            body[k] = r + [unset] * (len(header) - len(r))
+    cols = {h: [r[i][0] for r in body] for i, h in enumerate(header)}
+    quoted = {h: [r[i][1] for r in body] for i, h in enumerate(header)}
     raw_ids = cols.pop(id_column)
     bad = [t for t in raw_ids if not _INT.match(t) or not -(2**63) <= int(t) < 2**63]
     if bad:
@@ -207,7 +272,7 @@ def read_types_csv(path: Any, id_column: str) -> TypesTable:
     if len(np.unique(ids)) != len(ids):
         u, c = np.unique(ids, return_counts=True)
         raise SonataFormatError(p, id_column, "unique type ids", f"repeated ids {u[c > 1][:5].tolist()}")
-    return TypesTable(p, id_column, ids, {k: _typed(v) for k, v in cols.items()})
+    return TypesTable(p, id_column, ids, {k: _typed(v, quoted[k]) for k, v in cols.items()})
 
 
 def _fmt(v: Any) -> str:
@@ -222,7 +287,7 @@ def _fmt(v: Any) -> str:
             return "NULL"
         return repr(float(v))
     s = str(v)
-    if s == "" or any(c.isspace() for c in s) or '"' in s or s in NULL_TOKENS:
+    if s == "" or any(c.isspace() for c in s) or '"' in s or s in NULL_TOKENS or s.lower() in _BOOLS:
         return '"' + s.replace('"', '""') + '"'
     return s
 

@@ -22,7 +22,7 @@ from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation
 from modelkit.sonata.fileset import recover
-from modelkit.sonata.swc import check_swc
+from modelkit.sonata.swc import check_swc, morphology_path
 from modelkit.sonata.edges import SIMULATED_EDGE_VALUES, edge_value_problem
 from modelkit.sonata.index import DIRECTIONS, NODE_TO_RANGES_NAMES, EdgeIndex, find_index_group
 from modelkit.sonata.node_sets import NodeSets
@@ -263,11 +263,12 @@ def validate_nodes_file(p: str, types: TypesTable | None,
                         csv_path: str | None = None) -> tuple[list[Problem], dict[str, NodePopulation]]:
     """Problems of one nodes file, and its populations (for cross-file checks)."""
     out = _root_attr_warnings(p)
-    from modelkit.sonata.network import _population_names
+    from modelkit.sonata.network import scan_populations
     try:
-        names = _population_names(p, "nodes")
+        names, unreadable = scan_populations(p, "nodes")
     except ModelkitError as e:
         return out + [_from_error(e, p)], {}
+    out += [_from_error(e, p) for e in unreadable.values()]  # the file's other populations are still checked
     pops = {}
     for name in names:
         pop = NodePopulation(p, name, types)
@@ -320,11 +321,12 @@ def validate_edges_file(p: str, types: TypesTable | None, node_sizes: dict[str, 
                         network_nodes: set[str] | None = None) -> list[Problem]:
     """Problems of one edges file; ``node_sizes`` (population -> count) enables dangling-id checks."""
     out = _root_attr_warnings(p)
-    from modelkit.sonata.network import _population_names
+    from modelkit.sonata.network import scan_populations
     try:
-        names = _population_names(p, "edges")
+        names, unreadable = scan_populations(p, "edges")
     except ModelkitError as e:
         return out + [_from_error(e, p)]
+    out += [_from_error(e, p) for e in unreadable.values()]  # the file's other populations are still checked
     for name in names:
         pop = EdgePopulation(p, name, types)
         try:
@@ -531,8 +533,13 @@ def _validate_config(p: str) -> list[Problem]:
             out.append(Problem(p, "node_sets_file", "an existing file", cfg.node_sets_file))
         for name, inp in cfg.inputs.items():
             for k, v in inp.params.items():
-                if (k == "file" or k.endswith("_file")) and isinstance(v, str) and not os.path.exists(v):
+                if not (k == "file" or k.endswith("_file")):
+                    continue
+                if isinstance(v, str) and not os.path.exists(v):
                     out.append(Problem(p, f"inputs.{name}.{k}", "an existing file", v))
+                elif isinstance(v, list):  # several files (bmtk's ecephys inputs): each is named by its index
+                    out += [Problem(p, f"inputs.{name}.{k}[{i}]", "an existing file", f)
+                            for i, f in enumerate(v) if isinstance(f, str) and not os.path.exists(f)]
     if any((o.key or "").startswith("networks") for o in out):
         return out  # the network cannot be opened
     from modelkit.sonata.network import Network
@@ -549,6 +556,8 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
     node_files: dict[str, TypesTable | None] = {}
     for pop in net.nodes.values():
         node_files.setdefault(pop.path, pop.types)
+    for err in net.nodes.unreadable.values():  # a file none of whose populations opens is checked too
+        node_files.setdefault(err.path, None)
     sizes: dict[str, int] = {}
     for f, t in node_files.items():
         probs, pops = validate_nodes_file(f, t)
@@ -557,6 +566,8 @@ def _validate_network(net: Any, cfg: CircuitConfig | SimulationConfig | None) ->
     edge_files: dict[str, TypesTable | None] = {}
     for pop in net.edges.values():
         edge_files.setdefault(pop.path, pop.types)
+    for err in net.edges.unreadable.values():
+        edge_files.setdefault(err.path, None)
     for f, t in edge_files.items():
         out += validate_edges_file(f, t, sizes, set(net.nodes))
     if isinstance(cfg, SimulationConfig):
@@ -586,7 +597,7 @@ MORPHOLOGY_MODEL_TYPES = ("biophysical",)
 
 def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | None) -> list[Problem]:
     """The SWC files the network's biophysical cells name (``components.morphologies_dir`` + ``morphology``,
-    ``.swc`` added to a bare name, as the NEURON backend does), each parsed once by
+    ``.swc`` added as bmtk does: :func:`~modelkit.sonata.swc.morphology_path`), each parsed once by
     :func:`~modelkit.sonata.swc.check_swc`: no NEURON needed."""
     out: list[Problem] = []
     mdir = (getattr(cfg, "components", None) or {}).get("morphologies_dir")
@@ -606,9 +617,7 @@ def _validate_morphologies(net: Any, cfg: CircuitConfig | SimulationConfig | Non
         for m in used.drop_duplicates().tolist():
             if m is None or (isinstance(m, float) and m != m) or str(m) in ("", "None", "NULL"):
                 continue
-            path = os.path.join(mdir, str(m))
-            if not os.path.splitext(path)[1]:
-                path += ".swc"
+            path = morphology_path(mdir, m)
             if path in seen:
                 continue
             seen.add(path)
