@@ -24,6 +24,7 @@ from modelkit.simulator.neuron.recorders import CellRecorder, Sampling, range_re
 from modelkit.simulator.neuron.synapses import is_null as _null
 from modelkit.simulator.neuron.templates import template_cell
 from modelkit.sonata import Selection
+from modelkit.sonata.swc import morphology_path
 
 __all__ = ["NeuronBackend"]
 
@@ -372,7 +373,7 @@ class NeuronBackend:
         if _null(morphology):
             raise ConfigError(pop.path, f"{where}: morphology", "an SWC file name for a biophysical cell", "none")
         mdir = comps.get("morphologies_dir", "")
-        mpath = _morphology_path(mdir, morphology)
+        mpath = morphology_path(mdir, morphology)
         key = (mpath, template, None if _null(dynamics) else str(dynamics),
                None if _null(processing) else str(processing), d_l)
         if key in self._types:
@@ -452,7 +453,7 @@ class NeuronBackend:
                 "params")
         mpath = None
         if not _null(morphology):
-            mpath = _morphology_path(comps.get("morphologies_dir", ""), morphology)
+            mpath = morphology_path(comps.get("morphologies_dir", ""), morphology)
             if not os.path.exists(mpath):
                 raise ConfigError(mpath, f"{pop.path}: {where}: morphology",
                                   "an existing morphology (components.morphologies_dir + morphology)", "no such file")
@@ -753,16 +754,6 @@ def _insert_extracellular(cell: Cell) -> None:
     for sec in cell.sections:
         sec.insert("extracellular")
     _mark_extracellular_used()
-
-
-def _morphology_path(folder: str, morphology: Any) -> str:
-    """``morphologies_dir`` + ``morphology``, with ``.swc`` added when the name as given is no file (SONATA lets
-    the extension out, and names such as ``Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m`` have dots: bmtk's
-    rule, not the name's apparent extension, decides)."""
-    path = os.path.join(folder, str(morphology))
-    if not os.path.exists(path) and not path.endswith(".swc"):
-        path += ".swc"
-    return path
 
 
 def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
