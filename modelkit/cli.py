@@ -286,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--backend", help="force a backend (e.g. nest)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--clamp-units", choices=("nA", "pA"), help="unit of current-clamp amplitudes of inputs "
+                   "without amp_units (default: the backend's, pA in NEST as bmtk, nA in NEURON)")
     pl = sub.add_parser("plot", help="draw a raster, rates, traces, connectivity matrix or degree histogram",
                         description="Draw one figure from a simulation config or a spikes/report/network file "
                         "and write it (.png, .pdf, .svg; .html for an interactive plotly figure).")
@@ -332,10 +334,12 @@ def main(argv: list[str] | None = None) -> int:
             bad = [p for p in probs if p["severity"] == "error" or args.strict]
             return 1 if bad else 0
         if args.command == "run":
+            from modelkit.options import set_options
             from modelkit.simulator import simulate
-            res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
-                           backend=args.backend, overwrite=True if args.overwrite else None,
-                           progress=not args.quiet)
+            with set_options(**({"clamp_units": args.clamp_units} if args.clamp_units else {})):
+                res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
+                               backend=args.backend, overwrite=True if args.overwrite else None,
+                               progress=not args.quiet)
             from modelkit.simulator.parallel import world
             if world().rank != 0:  # under mpiexec rank 0 speaks for the run
                 return 0

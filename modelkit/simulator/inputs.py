@@ -177,11 +177,23 @@ def step_current(amps: Any, delays: Any, durations: Any, where: str,
     return times, level
 
 
+#: units a current clamp's amplitudes may be read in -> factor to nA
+CLAMP_UNITS = {"nA": 1.0, "pA": 1e-3}
+
+
 class CurrentClampInput(SimulatorModule):
-    """Current clamps onto built cells: ``amp`` (nA), ``delay`` and ``duration`` (ms) as scalars or equal-length
+    """Current clamps onto built cells: ``amp``, ``delay`` and ``duration`` (ms) as scalars or equal-length
     lists (module ``IClamp``), a CSV of ``timestamps amps`` steps (``input_type: csv``), or the stimulus of
-    one sweep of an Allen Cell Types NWB file (``input_type: nwb``: ``file``, ``sweep_id``, optional
-    ``downsample`` (ms), ``sweep_window`` [start, stop] (ms) and ``delay`` (ms, added to the sweep's times))."""
+    one sweep of an Allen Cell Types NWB file (``input_type: nwb`` or ``allen``: ``file``, ``sweep_id``,
+    optional ``downsample`` (ms), ``sweep_window`` [start, stop] (ms) and ``delay`` (ms, added to the sweep's
+    times); the sweep's amperes are read as nA, as bmtk does).
+
+    The unit of the amplitudes is ``amp_units`` (``"nA"`` or ``"pA"``) where the input names it, else the
+    ``clamp_units`` option (:func:`modelkit.set_options`, ``modelkit run --clamp-units``), else the backend's
+    reading: nA in NEURON (SONATA's unit) and pA in NEST, because bmtk hands ``amp`` to NEST's
+    ``step_current_generator`` unchanged and every PointNet config is tuned so (``point_stdp``'s 380 pA
+    pulses). The run log names the unit of each clamp.
+    """
 
     def __init__(self, name: str, spec: Any) -> None:
         self.name = name
@@ -190,7 +202,7 @@ class CurrentClampInput(SimulatorModule):
     def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
         p = self.spec.params
         key = f"inputs.{self.name}"
-        if self.spec.input_type == "nwb":
+        if self.spec.input_type in ("nwb", "allen"):
             path = self.spec.input_file
             if not path or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing NWB file with the sweep", str(path))
@@ -218,15 +230,46 @@ class CurrentClampInput(SimulatorModule):
         times, levels = step_current(p["amp"], p["delay"], p["duration"], key, sim.config.path)
         return times, levels
 
+    def units(self, sim: Any) -> tuple[str, str]:
+        """The unit the amplitudes are read in, and what chose it (for the log).
+
+        Raises
+        ------
+        ConfigError
+            ``amp_units`` other than ``"nA"`` or ``"pA"``.
+        """
+        p = self.spec.params
+        if "amp_units" in p:
+            if p["amp_units"] not in CLAMP_UNITS:
+                raise ConfigError(sim.config.path, f"inputs.{self.name}.amp_units", '"nA" or "pA"',
+                                  repr(p["amp_units"])[:80])
+            return str(p["amp_units"]), f"inputs.{self.name}.amp_units"
+        from modelkit.options import OPTIONS
+        if OPTIONS["clamp_units"] is not None:
+            return str(OPTIONS["clamp_units"]), "the clamp_units option"
+        default = getattr(sim.backend, "default_clamp_units", "nA")
+        why = ("as bmtk, which passes amp to NEST unchanged; amp_units: \"nA\" or --clamp-units nA reads nA"
+               if default == "pA" else "SONATA's unit")
+        return default, f"{getattr(sim.backend, 'name', 'the backend')}'s default, {why}"
+
     def initialize(self, sim: Any) -> None:
         times, amps = self.schedule(sim)
-        from_file = self.spec.input_type in ("nwb", "csv") or bool(self.spec.input_file)
+        units, why = self.units(sim)
+        log.info("input %s: current clamp amplitudes in %s (%s)", self.name, units, why)
+        extra: dict[str, str] = {}
+        if units != "nA":
+            if getattr(sim.backend, "default_clamp_units", "nA") == units:
+                extra = {"units": units}  # the backend takes them as they are (NEST: pA, bit for bit as bmtk)
+            else:
+                amps = np.asarray(amps, dtype=float) * CLAMP_UNITS[units]
+        from_file = self.spec.input_type in ("nwb", "csv", "allen") or bool(self.spec.input_file)
         for pop, sel in sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set").items():
             built = sim.built.get(pop)
             if built is None or not len(built & sel):
                 log.warning("input %s: no built cells of %s in the node set; ignored", self.name, pop)
                 continue
-            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps, kind="f_ic" if from_file else "ic")
+            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps, kind="f_ic" if from_file else "ic",
+                                          **extra)
 
 
 class PoissonInput(SimulatorModule):
@@ -300,6 +343,7 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("current_clamp", "iclamp"): CurrentClampInput,
     ("csv", "IClamp"): CurrentClampInput,
     ("nwb", "IClamp"): CurrentClampInput,
+    ("allen", "IClamp"): CurrentClampInput,
     ("current_clamp", "SEClamp"): _seclamp_input,
     ("voltage_clamp", "SEClamp"): _seclamp_input,
     ("lfp", "xstim"): _xstim_input,
