@@ -324,6 +324,11 @@ def _xstim_input(name: str, spec: Any) -> SimulatorModule:
     return XStimInput(name, spec)
 
 
+def _ecephys_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.ecephys import EcephysProbeInput
+    return EcephysProbeInput(name, spec)
+
+
 def _rate_input(name: str, spec: Any) -> SimulatorModule:
     # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
     from modelkit.simulator.population.modules import RateInput
@@ -350,6 +355,7 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("xstim", "xstim"): _xstim_input,
     ("extracellular", "xstim"): _xstim_input,
     ("spikes", "poisson"): PoissonInput,
+    ("spikes", "ecephys_probe"): _ecephys_input,
     ("poisson", "poisson"): PoissonInput,
     ("rates", "constant"): _rate_input,
     ("rates", "time_series"): _rate_input,

@@ -405,8 +405,9 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
             out.append(RefProblem(e.path, e.key, e.expected, e.found))
     for name, spec in cfg.inputs.items():
         f = spec.input_file
-        if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.exists(f) \
-                or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson"):
+        if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not isinstance(f, str) \
+                or not f or not os.path.exists(f) or f.endswith(".nwb") \
+                or spec.module in ("nwb", "IClamp", "poisson", "ecephys_probe"):
             continue
         try:
             data = read_spikes(f)
