@@ -104,6 +104,25 @@ class EcephysProbeInput(SimulatorModule):
                                   "an existing ecephys session NWB file (units with spike_times)", f)
         return out
 
+    def file_problems(self, cfg: Any) -> list[ConfigError]:
+        """Absent session files (and units map), found before the run builds anything."""
+        raw = self.spec.params.get("input_file")
+        files = raw if isinstance(raw, (list, tuple)) else [raw]
+        out = []
+        for f in files:
+            if isinstance(f, str) and f:
+                full = f if os.path.isabs(f) else os.path.normpath(os.path.join(cfg.base_dir, f))
+                if not os.path.isfile(full):
+                    out.append(ConfigError(cfg.path, self._key("input_file"),
+                                           "an existing ecephys session NWB file (units with spike_times)", full))
+        m = self.spec.params.get("units")
+        if str(self.spec.params.get("mapping", "")).lower() == "units_map" and isinstance(m, str):
+            full = m if os.path.isabs(m) else os.path.normpath(os.path.join(cfg.base_dir, m))
+            if not os.path.isfile(full):
+                out.append(ConfigError(cfg.path, self._key("units"), "an existing units-map file (node_ids unit_ids)",
+                                       full))
+        return out
+
     def _windows(self, sim: Any, files: list[str]) -> list[tuple[float, float] | None]:
         """One [start, stop] (s) per file, or None (no window)."""
         iv = self.spec.params.get("interval")

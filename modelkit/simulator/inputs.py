@@ -20,6 +20,7 @@ from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataF
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
+from modelkit.sonata.spikes import SpikePopulation
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
 from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
@@ -101,15 +102,29 @@ class SpikeFileInput(SimulatorModule):
         self.spec = spec
 
     def _read(self, sim: Any) -> dict:
-        path = self.spec.input_file
+        raw = self.spec.input_file
         key = f"inputs.{self.name}.input_file"
-        if not path:
+        if not raw:
             raise ConfigError(sim.config.path, key, "a spike file (input_file)", "none")
-        if not os.path.exists(path):
-            raise ConfigError(sim.config.path, key, "an existing spike file", path)
-        if self.spec.module == "nwb" or self.spec.input_type == "nwb" or path.endswith(".nwb"):
-            return read_nwb_spikes(path, self.spec.params.get("trial"))
-        return read_spikes(path)
+        paths = list(raw) if isinstance(raw, (list, tuple)) else [raw]
+        out: dict = {}
+        for path in paths:  # a list of files (bmtk reads several NWB files): their spikes join per population
+            if not isinstance(path, str) or not path:
+                raise ConfigError(sim.config.path, key, "a spike file path, or a list of them", repr(path)[:80])
+            if not os.path.isabs(path):
+                path = os.path.normpath(os.path.join(sim.config.base_dir, path))
+            if not os.path.exists(path):
+                raise ConfigError(sim.config.path, key, "an existing spike file", path)
+            if self.spec.module == "nwb" or self.spec.input_type == "nwb" or path.endswith(".nwb"):
+                data = read_nwb_spikes(path, self.spec.params.get("trial"))
+            else:
+                data = read_spikes(path)
+            for pop, sp in data.items():
+                if pop in out:
+                    sp = SpikePopulation(pop, np.concatenate([out[pop].node_ids, sp.node_ids]),
+                                         np.concatenate([out[pop].timestamps, sp.timestamps]))
+                out[pop] = sp
+        return out
 
     def initialize(self, sim: Any) -> None:
         try:
@@ -199,12 +214,23 @@ class CurrentClampInput(SimulatorModule):
         self.name = name
         self.spec = spec
 
+    def file_problems(self, cfg: Any) -> list[ConfigError]:
+        """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds."""
+        if self.spec.input_type not in ("nwb", "allen", "csv") and not self.spec.input_file:
+            return []
+        path = self.spec.input_file
+        if path and os.path.isfile(str(path)):
+            return []
+        what = "an existing NWB file with the sweep" if self.spec.input_type in ("nwb", "allen") \
+            else "an existing CSV of timestamps and amps"
+        return [ConfigError(cfg.path, f"inputs.{self.name}.file", what, str(path))]
+
     def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
         p = self.spec.params
         key = f"inputs.{self.name}"
         if self.spec.input_type in ("nwb", "allen"):
             path = self.spec.input_file
-            if not path or not os.path.exists(path):
+            if not isinstance(path, str) or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing NWB file with the sweep", str(path))
             if "sweep_id" not in p:
                 raise ConfigError(sim.config.path, f"{key}.sweep_id", "the sweep to play (e.g. 55)", "absent")
@@ -212,7 +238,7 @@ class CurrentClampInput(SimulatorModule):
             return times + float(p.get("delay", 0.0)), amps
         if self.spec.input_type == "csv" or self.spec.input_file:
             path = self.spec.input_file
-            if not path or not os.path.exists(path):
+            if not isinstance(path, str) or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing CSV of timestamps and amps", str(path))
             import pandas as pd
 

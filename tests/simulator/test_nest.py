@@ -80,8 +80,8 @@ def test_current_clamp_configs_run_in_nA(tmp_path):
 def test_nwb_clamp_with_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as ei:
         simulate(P120 / "config.simulation_iclamp.nwb.json", output_dir=tmp_path / "o", progress=False)
-    assert "483111427_ephys.nwb" in str(ei.value)
-    assert not (tmp_path / "o").exists() and (tmp_path / "o.failed").exists()
+    assert "483111427_ephys.nwb" in str(ei.value) and "inputs.current_clamp_1.file" in str(ei.value)
+    assert not (tmp_path / "o").exists()  # found by the checks before the run: nothing written
 
 
 def test_300_pointneurons_runs_with_its_reports(tmp_path):
