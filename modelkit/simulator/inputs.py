@@ -355,6 +355,11 @@ def _ecephys_input(name: str, spec: Any) -> SimulatorModule:
     return EcephysProbeInput(name, spec)
 
 
+def _syn_activity_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.syn_activity import SynActivityInput
+    return SynActivityInput(name, spec)
+
+
 def _rate_input(name: str, spec: Any) -> SimulatorModule:
     # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
     from modelkit.simulator.population.modules import RateInput
@@ -382,6 +387,7 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("extracellular", "xstim"): _xstim_input,
     ("spikes", "poisson"): PoissonInput,
     ("spikes", "ecephys_probe"): _ecephys_input,
+    ("syn_activity", "syn_activity"): _syn_activity_input,
     ("poisson", "poisson"): PoissonInput,
     ("rates", "constant"): _rate_input,
     ("rates", "time_series"): _rate_input,
