@@ -360,6 +360,11 @@ def _syn_activity_input(name: str, spec: Any) -> SimulatorModule:
     return SynActivityInput(name, spec)
 
 
+def _comsol_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.comsol import ComsolInput
+    return ComsolInput(name, spec)
+
+
 def _rate_input(name: str, spec: Any) -> SimulatorModule:
     # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
     from modelkit.simulator.population.modules import RateInput
@@ -385,6 +390,9 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("lfp", "xstim"): _xstim_input,
     ("xstim", "xstim"): _xstim_input,
     ("extracellular", "xstim"): _xstim_input,
+    ("lfp", "comsol"): _comsol_input,
+    ("comsol", "comsol"): _comsol_input,
+    ("extracellular", "comsol"): _comsol_input,
     ("spikes", "poisson"): PoissonInput,
     ("spikes", "ecephys_probe"): _ecephys_input,
     ("syn_activity", "syn_activity"): _syn_activity_input,
