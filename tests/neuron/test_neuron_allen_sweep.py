@@ -51,11 +51,14 @@ def test_synthetic_sweep_gives_bmtks_spikes(tmp_path: Path) -> None:
     a = read_spikes(res.spikes_file)["bio_stubaxon"]
     b = read_spikes(tmp_path / "bmtk" / "spikes.h5")["bio_stubaxon"]
     assert len(a) == len(b) > 3
-    np.testing.assert_allclose(np.sort(a.timestamps), np.sort(b.timestamps), rtol=0, atol=0.01)
+    np.testing.assert_allclose(np.sort(a.timestamps), np.sort(b.timestamps), rtol=0, atol=1e-6)
     assert a.timestamps.min() > 20.0 and a.timestamps.max() < 225.0
     with h5py.File(tmp_path / "bmtk" / "membrane_potential.h5") as f:
         vb = f["report/bio_stubaxon/data"][:, 0]
     with h5py.File(tmp_path / "mk" / "membrane_potential.h5") as f:
         va = f["report/bio_stubaxon/data"][:, 0]
     n = min(len(va), len(vb))
-    assert np.abs(va[:n] - vb[:n]).max() < 0.5  # mV, the same trace (report time axes are another item)
+    dts = np.abs(np.sort(a.timestamps) - np.sort(b.timestamps)).max()
+    print(f"allen sweep: {len(a)} spikes (bmtk {len(b)}), max |dt| {dts:.2e} ms, "
+          f"max |v - v_bmtk| {np.abs(va[:n] - vb[:n]).max():.2e} mV")  # 4 spikes, 0 ms, 5.7e-4 mV
+    assert np.abs(va[:n] - vb[:n]).max() < 2e-3  # mV: the same trace (modelkit writes float32)
