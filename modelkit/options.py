@@ -23,6 +23,9 @@ OPTIONS: dict[str, Any] = {
     "coalesce_gap": 4096,
     # population-level arrays (type/group ids) are cached for populations up to this size
     "cache_rows": 5_000_000,
+    # unit of current-clamp amplitudes (amp, CSV amps, NWB sweeps) where an input does not name one with
+    # ``amp_units``: None = each backend's reading (NEST: pA, as bmtk hands amp to NEST unchanged; NEURON: nA)
+    "clamp_units": None,
 }
 
 
@@ -35,6 +38,7 @@ _VALIDATORS: dict[str, Callable[[Any], bool]] = {
     "progress": lambda v: isinstance(v, bool),
     "coalesce_gap": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     "cache_rows": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "clamp_units": lambda v: v is None or v in ("nA", "pA"),
 }
 
 
@@ -52,6 +56,10 @@ class set_options:
     cache_rows : int
         Population-level arrays are kept in memory for populations up to this many
         elements. Default 5,000,000.
+    clamp_units : {None, "nA", "pA"}
+        Unit of current-clamp amplitudes for inputs that do not say (``amp_units``). Default None: each
+        backend's reading, pA in NEST (bmtk passes ``amp`` to NEST unchanged, so PointNet configs are
+        tuned in pA) and nA in NEURON (SONATA's unit). ``"nA"`` reads every clamp as SONATA says.
 
     Raises
     ------

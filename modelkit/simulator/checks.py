@@ -221,10 +221,13 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
             if not spec.enabled:
                 continue
             try:
-                make(name, spec, cfg.path)
+                mod = make(name, spec, cfg.path)
             except ConfigError as e:
                 out.append(e)
                 continue
+            files = getattr(mod, "file_problems", None)
+            if files is not None:  # data files named by the input: absent ones are found before any build
+                out += files(cfg)
             if kind != "inputs" or spec.module != "poisson" or spec.input_type not in ("spikes", "poisson"):
                 continue
             key = f"inputs.{name}"

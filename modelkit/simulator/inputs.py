@@ -20,6 +20,7 @@ from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataF
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
+from modelkit.sonata.spikes import SpikePopulation
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
 from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
@@ -101,15 +102,28 @@ class SpikeFileInput(SimulatorModule):
         self.spec = spec
 
     def _read(self, sim: Any) -> dict:
-        path = self.spec.input_file
+        paths = list(self.spec.input_files)
         key = f"inputs.{self.name}.input_file"
-        if not path:
+        if not paths:
             raise ConfigError(sim.config.path, key, "a spike file (input_file)", "none")
-        if not os.path.exists(path):
-            raise ConfigError(sim.config.path, key, "an existing spike file", path)
-        if self.spec.module == "nwb" or self.spec.input_type == "nwb" or path.endswith(".nwb"):
-            return read_nwb_spikes(path, self.spec.params.get("trial"))
-        return read_spikes(path)
+        out: dict = {}
+        for path in paths:  # a list of files (bmtk reads several NWB files): their spikes join per population
+            if not isinstance(path, str) or not path:
+                raise ConfigError(sim.config.path, key, "a spike file path, or a list of them", repr(path)[:80])
+            if not os.path.isabs(path):
+                path = os.path.normpath(os.path.join(sim.config.base_dir, path))
+            if not os.path.exists(path):
+                raise ConfigError(sim.config.path, key, "an existing spike file", path)
+            if self.spec.module == "nwb" or self.spec.input_type == "nwb" or path.endswith(".nwb"):
+                data = read_nwb_spikes(path, self.spec.params.get("trial"))
+            else:
+                data = read_spikes(path)
+            for pop, sp in data.items():
+                if pop in out:
+                    sp = SpikePopulation(pop, np.concatenate([out[pop].node_ids, sp.node_ids]),
+                                         np.concatenate([out[pop].timestamps, sp.timestamps]))
+                out[pop] = sp
+        return out
 
     def initialize(self, sim: Any) -> None:
         try:
@@ -128,13 +142,14 @@ class SpikeFileInput(SimulatorModule):
             if sp is None and None in data and len(targets) == 1:
                 sp = data[None]  # legacy layout: the population comes from the node set
             if sp is None:
-                log.warning("input %s: no spikes for population %s in %s", self.name, pop, self.spec.input_file)
+                log.warning("input %s: no spikes for population %s in %s", self.name, pop,
+                            ", ".join(self.spec.input_files))
                 continue
             ids = sel.flat
             n_out, k_out = spikes_outside(sp.node_ids, sim.network.nodes[pop])
             if n_out:  # bmtk drops them without a word; the run goes on, but says so
                 warnings.warn(f"{sim.config.path}: inputs.{self.name}.input_file: "
-                              + dropped_spikes_message(n_out, k_out, pop, str(self.spec.input_file)),
+                              + dropped_spikes_message(n_out, k_out, pop, ", ".join(self.spec.input_files)),
                               ModelkitWarning, stacklevel=2)
             keep = np.isin(sp.node_ids, ids)
             if not keep.all():
@@ -177,22 +192,45 @@ def step_current(amps: Any, delays: Any, durations: Any, where: str,
     return times, level
 
 
+#: units a current clamp's amplitudes may be read in -> factor to nA
+CLAMP_UNITS = {"nA": 1.0, "pA": 1e-3}
+
+
 class CurrentClampInput(SimulatorModule):
-    """Current clamps onto built cells: ``amp`` (nA), ``delay`` and ``duration`` (ms) as scalars or equal-length
+    """Current clamps onto built cells: ``amp``, ``delay`` and ``duration`` (ms) as scalars or equal-length
     lists (module ``IClamp``), a CSV of ``timestamps amps`` steps (``input_type: csv``), or the stimulus of
-    one sweep of an Allen Cell Types NWB file (``input_type: nwb``: ``file``, ``sweep_id``, optional
-    ``downsample`` (ms), ``sweep_window`` [start, stop] (ms) and ``delay`` (ms, added to the sweep's times))."""
+    one sweep of an Allen Cell Types NWB file (``input_type: nwb`` or ``allen``: ``file``, ``sweep_id``,
+    optional ``downsample`` (ms), ``sweep_window`` [start, stop] (ms) and ``delay`` (ms, added to the sweep's
+    times); the sweep's amperes are read as nA, as bmtk does).
+
+    The unit of the amplitudes is ``amp_units`` (``"nA"`` or ``"pA"``) where the input names it, else the
+    ``clamp_units`` option (:func:`modelkit.set_options`, ``modelkit run --clamp-units``), else the backend's
+    reading: nA in NEURON (SONATA's unit) and pA in NEST, because bmtk hands ``amp`` to NEST's
+    ``step_current_generator`` unchanged and every PointNet config is tuned so (``point_stdp``'s 380 pA
+    pulses). The run log names the unit of each clamp.
+    """
 
     def __init__(self, name: str, spec: Any) -> None:
         self.name = name
         self.spec = spec
 
+    def file_problems(self, cfg: Any) -> list[ConfigError]:
+        """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds."""
+        if self.spec.input_type not in ("nwb", "allen", "csv") and not self.spec.input_file:
+            return []
+        path = self.spec.input_file
+        if path and os.path.isfile(str(path)):
+            return []
+        what = "an existing NWB file with the sweep" if self.spec.input_type in ("nwb", "allen") \
+            else "an existing CSV of timestamps and amps"
+        return [ConfigError(cfg.path, f"inputs.{self.name}.file", what, str(path))]
+
     def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
         p = self.spec.params
         key = f"inputs.{self.name}"
-        if self.spec.input_type == "nwb":
+        if self.spec.input_type in ("nwb", "allen"):
             path = self.spec.input_file
-            if not path or not os.path.exists(path):
+            if not isinstance(path, str) or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing NWB file with the sweep", str(path))
             if "sweep_id" not in p:
                 raise ConfigError(sim.config.path, f"{key}.sweep_id", "the sweep to play (e.g. 55)", "absent")
@@ -200,7 +238,7 @@ class CurrentClampInput(SimulatorModule):
             return times + float(p.get("delay", 0.0)), amps
         if self.spec.input_type == "csv" or self.spec.input_file:
             path = self.spec.input_file
-            if not path or not os.path.exists(path):
+            if not isinstance(path, str) or not os.path.exists(path):
                 raise ConfigError(sim.config.path, f"{key}.file", "an existing CSV of timestamps and amps", str(path))
             import pandas as pd
 
@@ -218,15 +256,46 @@ class CurrentClampInput(SimulatorModule):
         times, levels = step_current(p["amp"], p["delay"], p["duration"], key, sim.config.path)
         return times, levels
 
+    def units(self, sim: Any) -> tuple[str, str]:
+        """The unit the amplitudes are read in, and what chose it (for the log).
+
+        Raises
+        ------
+        ConfigError
+            ``amp_units`` other than ``"nA"`` or ``"pA"``.
+        """
+        p = self.spec.params
+        if "amp_units" in p:
+            if p["amp_units"] not in CLAMP_UNITS:
+                raise ConfigError(sim.config.path, f"inputs.{self.name}.amp_units", '"nA" or "pA"',
+                                  repr(p["amp_units"])[:80])
+            return str(p["amp_units"]), f"inputs.{self.name}.amp_units"
+        from modelkit.options import OPTIONS
+        if OPTIONS["clamp_units"] is not None:
+            return str(OPTIONS["clamp_units"]), "the clamp_units option"
+        default = getattr(sim.backend, "default_clamp_units", "nA")
+        why = ("as bmtk, which passes amp to NEST unchanged; amp_units: \"nA\" or --clamp-units nA reads nA"
+               if default == "pA" else "SONATA's unit")
+        return default, f"{getattr(sim.backend, 'name', 'the backend')}'s default, {why}"
+
     def initialize(self, sim: Any) -> None:
         times, amps = self.schedule(sim)
-        from_file = self.spec.input_type in ("nwb", "csv") or bool(self.spec.input_file)
+        units, why = self.units(sim)
+        log.info("input %s: current clamp amplitudes in %s (%s)", self.name, units, why)
+        extra: dict[str, str] = {}
+        if units != "nA":
+            if getattr(sim.backend, "default_clamp_units", "nA") == units:
+                extra = {"units": units}  # the backend takes them as they are (NEST: pA, bit for bit as bmtk)
+            else:
+                amps = np.asarray(amps, dtype=float) * CLAMP_UNITS[units]
+        from_file = self.spec.input_type in ("nwb", "csv", "allen") or bool(self.spec.input_file)
         for pop, sel in sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set").items():
             built = sim.built.get(pop)
             if built is None or not len(built & sel):
                 log.warning("input %s: no built cells of %s in the node set; ignored", self.name, pop)
                 continue
-            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps, kind="f_ic" if from_file else "ic")
+            sim.backend.add_current_clamp(pop, (built & sel).flat, times, amps, kind="f_ic" if from_file else "ic",
+                                          **extra)
 
 
 class PoissonInput(SimulatorModule):
@@ -281,6 +350,21 @@ def _xstim_input(name: str, spec: Any) -> SimulatorModule:
     return XStimInput(name, spec)
 
 
+def _ecephys_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.ecephys import EcephysProbeInput
+    return EcephysProbeInput(name, spec)
+
+
+def _syn_activity_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.syn_activity import SynActivityInput
+    return SynActivityInput(name, spec)
+
+
+def _comsol_input(name: str, spec: Any) -> SimulatorModule:
+    from modelkit.simulator.comsol import ComsolInput
+    return ComsolInput(name, spec)
+
+
 def _rate_input(name: str, spec: Any) -> SimulatorModule:
     # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
     from modelkit.simulator.population.modules import RateInput
@@ -300,12 +384,18 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("current_clamp", "iclamp"): CurrentClampInput,
     ("csv", "IClamp"): CurrentClampInput,
     ("nwb", "IClamp"): CurrentClampInput,
+    ("allen", "IClamp"): CurrentClampInput,
     ("current_clamp", "SEClamp"): _seclamp_input,
     ("voltage_clamp", "SEClamp"): _seclamp_input,
     ("lfp", "xstim"): _xstim_input,
     ("xstim", "xstim"): _xstim_input,
     ("extracellular", "xstim"): _xstim_input,
+    ("lfp", "comsol"): _comsol_input,
+    ("comsol", "comsol"): _comsol_input,
+    ("extracellular", "comsol"): _comsol_input,
     ("spikes", "poisson"): PoissonInput,
+    ("spikes", "ecephys_probe"): _ecephys_input,
+    ("syn_activity", "syn_activity"): _syn_activity_input,
     ("poisson", "poisson"): PoissonInput,
     ("rates", "constant"): _rate_input,
     ("rates", "time_series"): _rate_input,

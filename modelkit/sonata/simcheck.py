@@ -422,7 +422,7 @@ def check_references(cfg: Any, net: Any) -> list[RefProblem]:
             continue
         f = spec.input_files[0]
         if not spec.enabled or spec.input_type not in ("spikes", "csv", "nwb") or not f or not os.path.exists(f) \
-                or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson"):
+                or f.endswith(".nwb") or spec.module in ("nwb", "IClamp", "poisson", "ecephys_probe"):
             continue
         try:
             data = read_spikes(f)

@@ -16,13 +16,17 @@ import sys
 
 def _patch_xstim() -> None:
     """bmtk 1.2's xstim calls ``PtrVector.ptr_update_callback``, which NEURON 9 lacks (bmtk warns about it at
-    import): skip that call only.  bmtk takes the pointers again in an FInitializeHandler, so nothing else
-    changes (its ECP code already skips the call the same way)."""
+    import): replace that call by an FInitializeHandler that takes the pointers, as the callback would.  bmtk's
+    xstim takes them again in its own handler (its ECP code already skips the call the same way); its comsol
+    module has no other way to get them."""
     from neuron import h
     from bmtk.simulator.bionet.biocell import BioCell
 
     def setup_xstim(self, set_nrn_mechanism=True):  # noqa: ANN001, ANN202 - bmtk's signature
         self.ptr2e_extracellular = h.PtrVector(self.morphology.nseg)
+        # what the callback did on NEURON 8: take the pointers when the segment data are final. bmtk's xstim
+        # takes them itself; its comsol module relies on the callback alone (without it, its field is never set)
+        self._ptr_fih = h.FInitializeHandler(1, self.set_ptr2e_extracellular)
         if set_nrn_mechanism:
             for sec in self.hobj.all:
                 sec.insert("extracellular")

@@ -62,7 +62,7 @@ def test_allen_and_corpus_glif_cells_fire_under_current(tmp_path):
     cfg = {"run": {"tstop": 300.0, "dt": 0.05},
            "components": {"point_neuron_models_dir": str(COMPONENTS / "cell_models")},
            "inputs": {"c": {"input_type": "current_clamp", "module": "IClamp", "node_set": "glif", "amp": 0.3,
-                            "delay": 50.0, "duration": 200.0}},
+                            "delay": 50.0, "duration": 200.0, "amp_units": "nA"}},
            "reports": {"v": {"module": "multimeter_report", "variable_name": "V_m", "cells": "glif"}},
            "output": {"output_dir": str(tmp_path / "allen")}}
     res = simulate(cfg, network=_glif_net("nest:glif_lif_r_asc_a_psc", ALLEN), progress=False)

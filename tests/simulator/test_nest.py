@@ -44,7 +44,9 @@ def test_point_120cells_reproduces_bmtk_spike_for_spike(tmp_path):
 
 
 def _clamp_v(tmp_path, name):
-    res = simulate(P120 / name, output_dir=tmp_path / name, progress=False)
+    from modelkit.options import set_options
+    with set_options(clamp_units="nA"):  # SONATA's reading (bmtk's, the default in NEST, is pA)
+        res = simulate(P120 / name, output_dir=tmp_path / name, progress=False)
     rep = CompartmentReport(res.reports["membrane_potential"])["cortex"]
     return res, rep
 
@@ -55,10 +57,11 @@ def _v_at(rep, t):
 
 
 def test_current_clamp_configs_run_in_nA(tmp_path):
-    """SONATA clamp amplitudes are nA. These configs have no spike input, so the cells sit at
+    """With the nA switch, SONATA clamp amplitudes are nA. These configs have no spike input, so the cells sit at
     E_L = -70 mV and each clamp depolarises them to the passive steady state I R, with
     R = tau_m / C_m = 10 ms / 250 pF = 40 MOhm (iaf_psc_delta defaults): 0.15 nA -> 6 mV, 0.175 nA
-    -> 7 mV, 0.2 nA -> 8 mV. Read as pA (as bmtk does) they would move V_m by about 0.006 mV."""
+    -> 7 mV, 0.2 nA -> 8 mV. Read as pA (as bmtk does, the default) they move V_m by about 0.006 mV
+    (tests/simulator/test_nest_clamp_units.py)."""
     res, scalar = _clamp_v(tmp_path, "config.simulation_iclamp.json")
     _, as_list = _clamp_v(tmp_path, "config.simulation_iclamp.aslist.json")
     np.testing.assert_allclose(scalar.data(), as_list.data(), atol=1e-9)  # three clamps == one list of three
@@ -77,8 +80,8 @@ def test_current_clamp_configs_run_in_nA(tmp_path):
 def test_nwb_clamp_with_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError) as ei:
         simulate(P120 / "config.simulation_iclamp.nwb.json", output_dir=tmp_path / "o", progress=False)
-    assert "483111427_ephys.nwb" in str(ei.value)
-    assert not (tmp_path / "o").exists() and (tmp_path / "o.failed").exists()
+    assert "483111427_ephys.nwb" in str(ei.value) and "inputs.current_clamp_1.file" in str(ei.value)
+    assert not (tmp_path / "o").exists()  # found by the checks before the run: nothing written
 
 
 def test_300_pointneurons_runs_with_its_reports(tmp_path):
@@ -241,7 +244,7 @@ def test_allen_nwb_sweep_clamp_in_nA(tmp_path):
     cfg = {"run": {"tstop": 600.0, "dt": 0.1},
            "inputs": {"clamp": {"input_type": "nwb", "module": "IClamp", "node_set": "net",
                                 "file": str(tmp_path / "ephys.nwb"), "sweep_id": 12, "downsample": 0.1,
-                                "delay": 50.0}},
+                                "delay": 50.0, "amp_units": "nA"}},
            "reports": {"v": {"module": "multimeter_report", "variable_name": "V_m",
                              "cells": {"population": "net", "node_id": [0, 3]}}},
            "output": {"output_dir": str(tmp_path / "out")}}

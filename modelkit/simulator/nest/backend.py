@@ -162,12 +162,16 @@ class NestBackend:
       from ``model_template`` and its parameters from ``synaptic_models_dir``;
     * virtual nodes: ``spike_generator`` s with ``precise_times`` (as bmtk), connected when an
       input gives them spikes;
-    * current clamps: ``step_current_generator`` (nA in the config, pA in NEST).
+    * current clamps: ``step_current_generator``, connected with a delay of one step (as bmtk); the
+      amplitudes are read in pA by default (:attr:`default_clamp_units`).
     """
 
     name: ClassVar[str] = "nest"
     model_types: ClassVar[frozenset[str]] = frozenset({"point_neuron", "point_process"})
     description: ClassVar[str] = "NEST (point neurons)"
+    #: unit of a current clamp's amplitudes unless the input or the ``clamp_units`` option says otherwise:
+    #: bmtk hands ``amp`` to NEST unchanged, so every PointNet config is tuned in pA
+    default_clamp_units: ClassVar[str] = "pA"
 
     @classmethod
     def is_available(cls) -> bool:
@@ -531,16 +535,21 @@ class NestBackend:
                 log.info("connected %d edges of %s from spike generators", n, ename)
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
-                          amplitudes: np.ndarray, kind: str = "ic") -> None:
+                          amplitudes: np.ndarray, kind: str = "ic", units: str = "nA") -> None:
+        """A ``step_current_generator``: ``amplitudes[k]`` (nA, or pA with ``units="pA"``) from ``times[k]`` (ms).
+
+        Connected with a delay of one time step, as bmtk does (NEST's default of 1 ms would start every
+        pulse 1 ms late); a change before one step is moved to one step (NEST refuses earlier ones).
+        """
         nest = self.nest
         assert self._options is not None
         t = np.maximum(np.asarray(times, dtype=float), self._options.dt)
         t, idx = np.unique(t, return_index=True)
-        a = np.asarray(amplitudes, dtype=float)[idx] * NA_TO_PA
+        a = np.asarray(amplitudes, dtype=float)[idx] * (1.0 if units == "pA" else NA_TO_PA)
         scg = nest.Create("step_current_generator", params={"amplitude_times": t.tolist(),
                                                             "amplitude_values": a.tolist(),
                                                             "allow_offgrid_times": True})
-        nest.Connect(scg, self._nest_of(population, node_ids))
+        nest.Connect(scg, self._nest_of(population, node_ids), syn_spec={"delay": self._options.dt})
 
     # --------------------------------------------------------------- reports
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
