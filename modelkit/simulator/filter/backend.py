@@ -169,10 +169,6 @@ class FilterBackend:
         if down < 1 or not t_max >= t_min:
             raise StimulusError(path, where, "t_min <= t_max (s) and downsample >= 1",
                                 f"t_min {t_min}, t_max {t_max}, downsample {down}")
-        if down == 1 and t_min == 0.0 and "t_max" not in o:
-            n = len(np.arange((t_max - t_min) * fr + 1))
-            if n == stim.n_frames:
-                return None  # every frame: the same numbers, no interpolation pass
         return (t_min + np.arange((t_max - t_min) * fr + 1) * (1.0 / fr))[::down]
 
     def _evaluate(self) -> None:
@@ -211,14 +207,17 @@ class FilterBackend:
         if t_ms[-1] + step < opts.tstop - 1e-9:
             log.warning("filter: the stimulus %s ends at %g ms, before tstop %g ms: rates and spikes end there "
                         "(as bmtk's)", self.stimulus_where, t_ms[-1] + step, opts.tstop)
+        # bmtk's default samples are the frames themselves: no interpolation pass needed
+        on_frames = samples is not None and len(t_s) <= stim.n_frames and bool(
+            np.array_equal(t_s, np.arange(len(t_s)) * (1.0 / fr)) or np.array_equal(t_s, np.arange(len(t_s)) / fr))
         # frames the kept samples need (the filters are causal: later frames change nothing before them)
         need = min(stim.n_frames, int(np.ceil(t_s[-1] * fr - 1e-9)) + 1) if samples is not None else len(t_s)
         for k, (name, units) in enumerate(self.units.items()):
             where = f"{path}: population {name}"
             lin = linear_responses(units, stim, max(1, need), where)
-            if samples is not None:
+            if samples is not None and not on_frames:
                 lin = sample_linear(lin, fr, stim.n_frames, t_s)
-            rates = rectify(units, lin[:len(t_s)])
+            rates = rectify(units, lin[:len(t_s)], self._bmtk_scale_after(units, stim, samples is not None, name))
             self.rates[name] = (t_ms, units.node_ids, rates)
             self.rate_times_s[name] = t_s
             rng = np.random.default_rng([int(opts.seed), k])
@@ -227,6 +226,23 @@ class FilterBackend:
                                                  f"population {name} rates")
             self._cursor[name] = 0
         self._evaluated = True
+
+    def _bmtk_scale_after(self, units: LGNUnits, stim: Stimulus, sampled: bool, name: str) -> np.ndarray | None:
+        """bmtk's sampled (non-separable) evaluation scales a one-unit cell's rate by ``1000 / frame_rate``
+        after its nonlinearity (``LNUnitCursor`` applies the transfer function inside ``KernelCursor``'s
+        sampling), so below 1000 frames/s its spontaneous rate is multiplied too (a 1 Hz cell at 24 frames/s
+        rests at 42 Hz): plainly wrong, so modelkit scales before the nonlinearity, as bmtk does for cells of
+        two units and in its separable evaluation; ``bmtk_compat: true`` gives bmtk's numbers."""
+        one = np.bincount(units.cell, minlength=units.n_cells)[units.cell] == 1
+        if not sampled or stim.frame_rate == 1000.0 or not one.any():
+            return None
+        if not self.bmtk_compat:
+            log.warning("filter: %s: %d one-unit cells evaluated at %g frames/s: bmtk would scale their rates "
+                        "by 1000/frame_rate after the nonlinearity (their spontaneous rate too); modelkit scales "
+                        "the linear response (set bmtk_compat: true on %s for bmtk's numbers)", name,
+                        int(np.unique(units.cell[one]).size), stim.frame_rate, self.stimulus_where)
+            return None
+        return np.where(one, stim.frame_dt, 1.0)
 
     def run_until(self, t: float) -> None:
         """Advance to ``t`` (ms); the first call evaluates the rates and draws the spikes of the whole run."""

@@ -62,7 +62,7 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
     """
     frames = stim.frames[: stim.n_frames if n_frames is None else n_frames]
     t, nr, nc = frames.shape
-    dtype = np.float32 if frames.dtype == np.float32 else np.float64
+    dtype = np.float64  # float32 frames (a looming disk) are read block by block into float64: bmtk's sums
     out = np.empty((t, units.n_units), dtype=np.float64)
     sep = _separable(units)
     idx = np.flatnonzero(sep)
@@ -76,7 +76,7 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
         step = max(1, _BLOCK_BYTES // max(1, nr * len(idx) * 8))
         for a in range(0, t, step):
             b = min(t, a + step)
-            x = (frames[a:b].reshape((b - a) * nr, nc) @ pc_t).reshape(b - a, nr, len(idx))
+            x = (frames[a:b].astype(dtype, copy=False).reshape((b - a) * nr, nc) @ pc_t).reshape(b - a, nr, len(idx))
             x *= pr[None]
             out[a:b, idx] = x.sum(axis=1)
     idx = np.flatnonzero(~sep)
@@ -89,7 +89,9 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
                             stim.rows, stim.cols)
             norm = k.sum(axis=1)
             _check_norm(norm, units, sub, where)
-            out[:, sub] = flat @ (k / norm[:, None]).T.astype(dtype)
+            kk = (k / norm[:, None]).T.astype(dtype)
+            for c in range(0, t, step):  # frames in bounded float64 copies
+                out[c:c + step, sub] = flat[c:c + step].astype(dtype, copy=False) @ kk
     return out
 
 
@@ -160,9 +162,16 @@ def linear_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = Non
     return lin
 
 
-def rectify(units: LGNUnits, lin: np.ndarray) -> np.ndarray:
-    """Cells' rates (Hz, (samples, cells)) from their units' linear responses: ``sum_u max(0, L_u + offset_u)``."""
-    per_unit = np.maximum(lin + units.offset[None, :], 0.0)
+def rectify(units: LGNUnits, lin: np.ndarray, scale_after: np.ndarray | None = None) -> np.ndarray:
+    """Cells' rates (Hz, (samples, cells)) from their units' linear responses: ``sum_u max(0, L_u + offset_u)``.
+
+    ``scale_after`` (per unit, optional) reproduces bmtk's sampled evaluation of one-unit cells, which scales by
+    ``1000 / frame_rate`` after the nonlinearity: ``max(0, L_u / s + offset_u) * s``.
+    """
+    if scale_after is None:
+        per_unit = np.maximum(lin + units.offset[None, :], 0.0)
+    else:
+        per_unit = np.maximum(lin / scale_after[None, :] + units.offset[None, :], 0.0) * scale_after[None, :]
     starts = np.flatnonzero(np.r_[True, np.diff(units.cell) != 0])
     return np.add.reduceat(per_unit, starts, axis=1) if units.n_units else np.zeros((lin.shape[0], 0))
 
