@@ -16,7 +16,8 @@ from modelkit.simulator.filter.stimuli import (Stimulus, StimulusError, full_fie
 
 register()
 
-__all__ = ["FilterBackend", "MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates", "temporal_kernels",
+__all__ = ["FilterBackend", "MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates",
+           "temporal_kernels",
            "gaussian_profiles", "KNOWN_MODELS", "LGNUnits", "build_units", "RateError", "evaluate",
            "rates_to_spikes", "Stimulus", "StimulusError", "movie", "grating", "full_field_flash", "looming",
            "stimulus_from_config"]

@@ -273,7 +273,7 @@ def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0
         # bmtk's GratingMovie.create_movie (seconds) and the gray FullFieldFlashMovie prepended to it
         t_max, g = float(duration) / 1000.0, gray / 1000.0
         n_grating = max(0, int(round(fr * (t_max - g))) + 1)
-        tt = np.linspace(0, t_max - g, n_grating, endpoint=True)
+        tt: np.ndarray = np.linspace(0, t_max - g, n_grating, endpoint=True)
         n_gray = len(_bmtk_trange(g, fr)) if g > 0 else 0
         if n_gray:
             tt = tt[1:]  # bmtk's Movie.__add__ drops the second movie's first frame
@@ -404,7 +404,8 @@ def stimulus_from_config(module: str, params: dict, duration: float, where: str,
             kw = {k: 1000.0 * float(params[k]) for k in ("t_looming",) if k in params}
             if gray_key in params:
                 kw["gray_screen_dur"] = 1000.0 * float(params[gray_key])
-            if "gray_screen_dur" in params and gray_key != "gray_screen_dur" and float(params["gray_screen_dur"]) != 0.5:
+            ignored = params.get("gray_screen_dur") if gray_key != "gray_screen_dur" else None
+            if ignored is not None and float(ignored) != 0.5:
                 log.warning("%s: gray_screen_dur %r ignored (bmtk_compat: bmtk's looming reads 'gray_sceen_dur' "
                             "and shows 0.5 s of gray)", where, params["gray_screen_dur"])
             return looming(params["row_size"], params["col_size"], timing=timing, where=where, **kw, **_params(
