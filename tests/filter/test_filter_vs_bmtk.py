@@ -104,7 +104,7 @@ def run_bmtk(config: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def read_rates(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     with h5py.File(path, "r") as f:
         g = f["firing_rates/lgn"]
-        return g["times"][()], g["node_id"][()].astype(np.int64), g["firing_rates_Hz"][()]
+        return g["times"][()] * 1000.0, g["node_id"][()].astype(np.int64), g["firing_rates_Hz"][()]
 
 
 STIMULI = {

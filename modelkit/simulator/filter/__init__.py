@@ -6,7 +6,8 @@ modules to :data:`modelkit.simulator.inputs.INPUT_MODULES`.
 """
 
 from modelkit.simulator.filter.backend import FilterBackend
-from modelkit.simulator.filter.inputs import MovieInput, register, write_rates_csv, write_rates_h5
+from modelkit.simulator.filter.inputs import (MovieInput, compare_rates, read_rates_csv, register, write_rates_csv,
+                                             write_rates_h5)
 from modelkit.simulator.filter.kernels import gaussian_profiles, temporal_kernels
 from modelkit.simulator.filter.lgn import KNOWN_MODELS, LGNUnits, build_units
 from modelkit.simulator.filter.model import RateError, evaluate, rates_to_spikes
@@ -15,7 +16,8 @@ from modelkit.simulator.filter.stimuli import (Stimulus, StimulusError, full_fie
 
 register()
 
-__all__ = ["FilterBackend", "MovieInput", "write_rates_h5", "write_rates_csv", "temporal_kernels",
+__all__ = ["FilterBackend", "MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates",
+           "temporal_kernels",
            "gaussian_profiles", "KNOWN_MODELS", "LGNUnits", "build_units", "RateError", "evaluate",
            "rates_to_spikes", "Stimulus", "StimulusError", "movie", "grating", "full_field_flash", "looming",
            "stimulus_from_config"]

@@ -22,7 +22,8 @@ from modelkit.simulator.filter.kernels import gaussian_2d, gaussian_profiles, sa
 from modelkit.simulator.filter.lgn import LGNUnits
 from modelkit.simulator.filter.stimuli import Stimulus
 
-__all__ = ["spatial_responses", "temporal_filter", "evaluate", "rates_to_spikes", "RateError"]
+__all__ = ["spatial_responses", "temporal_filter", "linear_responses", "rectify", "sample_linear", "evaluate",
+           "rates_to_spikes", "RateError"]
 
 _BLOCK_BYTES = 64 << 20  # working memory of one block (bytes)
 
@@ -61,7 +62,7 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
     """
     frames = stim.frames[: stim.n_frames if n_frames is None else n_frames]
     t, nr, nc = frames.shape
-    dtype = np.float32 if frames.dtype == np.float32 else np.float64
+    dtype = np.float64  # float32 frames (a looming disk) are read block by block into float64: bmtk's sums
     out = np.empty((t, units.n_units), dtype=np.float64)
     sep = _separable(units)
     idx = np.flatnonzero(sep)
@@ -75,7 +76,7 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
         step = max(1, _BLOCK_BYTES // max(1, nr * len(idx) * 8))
         for a in range(0, t, step):
             b = min(t, a + step)
-            x = (frames[a:b].reshape((b - a) * nr, nc) @ pc_t).reshape(b - a, nr, len(idx))
+            x = (frames[a:b].astype(dtype, copy=False).reshape((b - a) * nr, nc) @ pc_t).reshape(b - a, nr, len(idx))
             x *= pr[None]
             out[a:b, idx] = x.sum(axis=1)
     idx = np.flatnonzero(~sep)
@@ -88,7 +89,9 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
                             stim.rows, stim.cols)
             norm = k.sum(axis=1)
             _check_norm(norm, units, sub, where)
-            out[:, sub] = flat @ (k / norm[:, None]).T.astype(dtype)
+            kk = (k / norm[:, None]).T.astype(dtype)
+            for c in range(0, t, step):  # frames in bounded float64 copies
+                out[c:c + step, sub] = flat[c:c + step].astype(dtype, copy=False) @ kk
     return out
 
 
@@ -141,18 +144,72 @@ def evaluate(units: LGNUnits, stim: Stimulus, n_frames: int | None = None, where
     linear : array (n_frames, n_units)
         Only with ``return_linear``.
     """
-    s = spatial_responses(units, stim, n_frames, where)
-    t = s.shape[0]
-    kern = sample_kernels(units.temporal_kernels_ms(), stim.frame_rate, t)
-    lin = temporal_filter(s, kern)
-    lin *= stim.frame_dt * units.amplitude[None, :]
-    per_unit = np.maximum(lin + units.offset[None, :], 0.0)
-    starts = np.flatnonzero(np.r_[True, np.diff(units.cell) != 0])
-    rates = np.add.reduceat(per_unit, starts, axis=1) if units.n_units else np.zeros((t, 0))
-    times = np.arange(t) * stim.frame_dt
+    lin = linear_responses(units, stim, n_frames, where)
+    rates = rectify(units, lin)
+    times = np.arange(lin.shape[0]) * stim.frame_dt
     if return_linear:
         return times, rates, lin
     return times, rates
+
+
+def linear_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = None, where: str = "filter"
+                     ) -> np.ndarray:
+    """Every unit's linear response (Hz, before offset and rectification) at every frame, shape (frames, units)."""
+    s = spatial_responses(units, stim, n_frames, where)
+    kern = sample_kernels(units.temporal_kernels_ms(), stim.frame_rate, s.shape[0])
+    lin = temporal_filter(s, kern)
+    lin *= stim.frame_dt * units.amplitude[None, :]
+    return lin
+
+
+def rectify(units: LGNUnits, lin: np.ndarray, scale_after: np.ndarray | None = None) -> np.ndarray:
+    """Cells' rates (Hz, (samples, cells)) from their units' linear responses: ``sum_u max(0, L_u + offset_u)``.
+
+    ``scale_after`` (per unit, optional) reproduces bmtk's sampled evaluation of one-unit cells, which scales by
+    ``1000 / frame_rate`` after the nonlinearity: ``max(0, L_u / s + offset_u) * s``.
+    """
+    if scale_after is None:
+        per_unit = np.maximum(lin + units.offset[None, :], 0.0)
+    else:
+        per_unit = np.maximum(lin / scale_after[None, :] + units.offset[None, :], 0.0) * scale_after[None, :]
+    starts = np.flatnonzero(np.r_[True, np.diff(units.cell) != 0])
+    return np.add.reduceat(per_unit, starts, axis=1) if units.n_units else np.zeros((lin.shape[0], 0))
+
+
+def sample_linear(lin: np.ndarray, frame_rate: float, n_movie_frames: int, times_s: np.ndarray) -> np.ndarray:
+    """Linear responses at arbitrary times, as bmtk's ``KernelCursor``: linear interpolation between the two
+    frames around ``t`` (the frame itself within 1e-12 s), 0 before the movie's first or after its last frame.
+
+    Parameters
+    ----------
+    lin : array (frames, units)
+        Responses at frames ``0 .. len(lin) - 1`` (the movie's first frames; later ones are not needed).
+    frame_rate : float
+        Hz.
+    n_movie_frames : int
+        Frames of the whole movie (``t`` past its last frame gives 0).
+    times_s : array
+        Sample times (seconds, bmtk's unit).
+    """
+    t = np.asarray(times_s, dtype=float)
+    out = np.zeros((len(t), lin.shape[1]))
+    last = (n_movie_frames - 1) * (1.0 / frame_rate)
+    inside = (t >= 0.0) & (t <= last)
+    ti = t[inside] * frame_rate
+    lo, hi = np.floor(ti).astype(np.int64), np.ceil(ti).astype(np.int64)
+    if len(ti) and hi.max() >= len(lin):
+        raise ValueError(f"responses of {len(lin)} frames cannot be sampled at frame {int(hi.max())}")
+    tl, tr = lo / frame_rate, hi / frame_rate
+    tin = t[inside]
+    at_l = np.abs(tl - tin) < 1e-12
+    at_r = ~at_l & (np.abs(tr - tin) < 1e-12)
+    mid = ~(at_l | at_r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wa = np.where(mid, 1 - (tin - tl) / (tr - tl), 1.0)
+        wb = np.where(mid, 1 - (tr - tin) / (tr - tl), 0.0)
+    val = np.where(at_r[:, None], lin[hi], lin[lo] * wa[:, None] + np.where(mid[:, None], lin[hi] * wb[:, None], 0.0))
+    out[inside] = val
+    return out
 
 
 def rates_to_spikes(rates: np.ndarray, times: np.ndarray, node_ids: np.ndarray, rng: np.random.Generator,

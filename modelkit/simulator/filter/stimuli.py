@@ -9,6 +9,7 @@ config keys are noted where they differ).
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,9 @@ from modelkit.errors import ConfigError
 
 __all__ = ["Stimulus", "StimulusError", "movie", "grating", "full_field_flash", "looming", "stimulus_from_config",
            "STIMULUS_MODULES"]
+
+
+log = logging.getLogger("modelkit.simulator.filter")
 
 
 class StimulusError(ConfigError):
@@ -178,6 +182,25 @@ def _n_frames(duration: float, frame_rate: float) -> int:
     return int(np.floor(duration * frame_rate / 1000.0 + 1e-9)) + 1
 
 
+def _bmtk_trange(t_max_s: float, frame_rate: float) -> np.ndarray:
+    """bmtk's ``convert_tmin_tmax_framerate_to_trange(0, t_max, frame_rate)`` (seconds), float for float:
+    ``arange(t_max * frame_rate + 1) / frame_rate``, one frame more than ``t_max`` holds when
+    ``t_max * frame_rate`` is not whole (the last frame then lies after ``t_max``)."""
+    return 0.0 + np.arange(t_max_s * frame_rate + 1) * (1.0 / frame_rate)
+
+
+_MAX_BYTES = 8 << 30  # frames of a generated movie, bytes
+
+#: how generated stimuli place their frames (the ``timing`` key of a movie input)
+TIMINGS = ("bmtk", "exact")
+
+
+def _check_timing(timing: Any, where: str) -> str:
+    if timing not in TIMINGS:
+        raise StimulusError(None, f"{where}.timing", f"one of {', '.join(TIMINGS)}", repr(timing))
+    return str(timing)
+
+
 def _size(v: Any, key: str, where: str) -> int:
     try:
         n = int(v)
@@ -189,18 +212,26 @@ def _size(v: Any, key: str, where: str) -> int:
 
 
 def full_field_flash(row_size: int, col_size: int, t_on: float, t_off: float, duration: float, *,
-                     max_intensity: float = 1.0, frame_rate: float = 1000.0, where: str = "full_field_flash"
-                     ) -> Stimulus:
+                     max_intensity: float = 1.0, frame_rate: float = 24.0, timing: str = "bmtk",
+                     where: str = "full_field_flash") -> Stimulus:
     """A uniform screen at ``max_intensity`` during ``[t_on, t_off)`` ms and 0 otherwise, for ``duration`` ms.
 
-    bmtk's ``full_field_flash`` (same config keys, t_on/t_off in ms; frames at 0, dt, ... duration).
+    bmtk's ``full_field_flash`` (same config keys, t_on/t_off in ms, 24 frames/s unless ``frame_rate`` is
+    given, as bmtk's ``FullFieldFlashMovie``).  ``timing='bmtk'``: bmtk's frames, float for float (frame
+    times in seconds; one frame past ``duration`` when ``duration * frame_rate / 1000`` is not whole);
+    ``'exact'``: frames at ``k * 1000 / frame_rate`` ms up to ``duration``.
     """
     fr = _check_rate(frame_rate, where)
     r, c = _size(row_size, "row_size", where), _size(col_size, "col_size", where)
     if not float(t_on) < float(t_off):
         raise StimulusError(None, f"{where}.t_on", "t_on < t_off (ms)", f"{t_on} >= {t_off}")
-    t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
-    level = np.where((t >= t_on) & (t < t_off), float(max_intensity), 0.0)
+    if _check_timing(timing, where) == "bmtk":
+        t = _bmtk_trange(float(duration) / 1000.0, fr)  # seconds, as bmtk compares them
+        on = (float(t_on) / 1000.0 <= t) & (t < float(t_off) / 1000.0)
+    else:
+        t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
+        on = (t >= float(t_on)) & (t < float(t_off))
+    level = np.where(on, float(max_intensity), 0.0)
     frames = np.broadcast_to(level[:, None, None], (len(t), r, c)).copy()
     return Stimulus(frames, fr, np.arange(r, dtype=float), np.arange(c, dtype=float), "full_field_flash")
 
@@ -208,12 +239,21 @@ def full_field_flash(row_size: int, col_size: int, t_on: float, t_off: float, du
 def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0.05, temporal_f: float = 4.0,
             theta: float = 45.0, phase: float = 0.0, contrast: float = 1.0, gray_screen_dur: float = 0.0,
             frame_rate: float = 1000.0, degrees_per_pixel: float | None = None, y_dir: str = "down",
-            dtype: Any = np.float64, where: str = "grating") -> Stimulus:
+            timing: str = "bmtk", dtype: Any = np.float64, where: str = "grating") -> Stimulus:
     """A sinusoidal grating, drifting at ``temporal_f`` Hz (0: static), after ``gray_screen_dur`` ms of gray.
 
-    ``contrast * sin(2 pi (cpd * (x cos th + y sin th) - temporal_f * t) + phase)`` with ``th = -theta``
+    ``contrast * sin(2 pi (cpd * (x cos th + y sin th) - temporal_f * tt) + phase)`` with ``th = -theta``
     for ``y_dir='down'`` (bmtk's ``grating``: the same keys; ``gray_screen_dur`` in ms; the screen is
     ``row_size`` x ``col_size`` degrees sampled every ``1 / (10 cpd)`` degrees unless given).
+
+    ``timing='bmtk'`` (default) makes bmtk's frames: gray frames ``0 .. ceil(gray * rate)`` (ms -> frames),
+    then the grating sampled on ``linspace(0, duration - gray, round(rate * (duration - gray)) + 1)``
+    without its first sample.  When ``gray_screen_dur`` and ``duration`` are whole numbers of frames this
+    is the exact grating (``tt = t - gray``, frames ``t <= gray`` gray, the last frame at ``duration``);
+    otherwise bmtk's grating runs slightly slower than ``temporal_f``, starts up to a frame late and ends
+    a frame after ``duration`` (all reproduced: bmtk's configs give bmtk's rates).  ``timing='exact'``:
+    frames at ``t = k * 1000 / frame_rate`` ms up to ``duration``, gray while ``t <= gray_screen_dur``,
+    ``tt = t - gray_screen_dur``.
     """
     fr = _check_rate(frame_rate, where)
     if not 0.0 <= float(contrast) <= 1.0:
@@ -222,47 +262,69 @@ def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0
         raise StimulusError(None, f"{where}.cpd", "a positive spatial frequency (cycles/degree)", repr(cpd))
     if y_dir not in ("up", "down"):
         raise StimulusError(None, f"{where}.y_dir", "'up' or 'down'", repr(y_dir))
+    timing = _check_timing(timing, where)
     dpp = float(degrees_per_pixel) if degrees_per_pixel else 1.0 / (float(cpd) * 10.0)
     rows = np.linspace(0, row_size, int(row_size / dpp), endpoint=True)
     cols = np.linspace(0, col_size, int(col_size / dpp), endpoint=True)
     if len(rows) < 1 or len(cols) < 1:
         raise StimulusError(None, f"{where}.row_size", "a screen of at least one pixel", f"{row_size} x {col_size}")
-    t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
+    gray = float(gray_screen_dur)
+    if timing == "bmtk":
+        # bmtk's GratingMovie.create_movie (seconds) and the gray FullFieldFlashMovie prepended to it
+        t_max, g = float(duration) / 1000.0, gray / 1000.0
+        n_grating = max(0, int(round(fr * (t_max - g))) + 1)
+        tt: np.ndarray = np.linspace(0, t_max - g, n_grating, endpoint=True)
+        n_gray = len(_bmtk_trange(g, fr)) if g > 0 else 0
+        if n_gray:
+            tt = tt[1:]  # bmtk's Movie.__add__ drops the second movie's first frame
+        is_gray = np.r_[np.ones(n_gray, bool), np.zeros(len(tt), bool)]
+        tt = np.r_[np.zeros(n_gray), tt]
+    else:
+        t = np.arange(_n_frames(duration, fr)) * (1000.0 / fr)
+        tt = (t - gray) / 1000.0
+        is_gray = (t <= gray + 1e-9) if gray > 0 else np.zeros(len(t), bool)
     th = np.deg2rad(theta if y_dir == "up" else -theta)
     xy = cols[None, :] * np.cos(th) + rows[:, None] * np.sin(th)  # (rows, cols)
-    tt = (t - float(gray_screen_dur)) / 1000.0
     # sin(a - b) = sin a cos b - cos a sin b: frames from two images, no (frames x pixels) trig
     sp = 2 * np.pi * float(cpd) * xy + np.deg2rad(phase)
     tp = 2 * np.pi * float(temporal_f) * tt
-    frames = np.empty((len(t), len(rows), len(cols)), dtype=dtype)
+    frames = np.empty((len(tt), len(rows), len(cols)), dtype=dtype)
     np.multiply(np.cos(tp)[:, None, None], np.sin(sp)[None], out=frames)
     frames -= (np.sin(tp)[:, None, None] * np.cos(sp)[None]).astype(dtype, copy=False)
     frames *= float(contrast)
-    if gray_screen_dur > 0:
-        frames[t <= gray_screen_dur + 1e-9] = 0.0
+    frames[is_gray] = 0.0
     return Stimulus(frames, fr, rows, cols, "grating")
 
 
 def looming(row_size: int, col_size: int, *, t_looming: float = 1000.0, gray_screen_dur: float = 500.0,
             frame_rate: float = 1000.0, radius: float = 25.0, expansion_rate: float = 0.75,
-            intensity: float = -1.0, where: str = "looming") -> Stimulus:
+            intensity: float = -1.0, timing: str = "bmtk", where: str = "looming") -> Stimulus:
     """A dark disk at the screen centre whose area grows linearly, after ``gray_screen_dur`` ms of gray.
 
-    The disk holds the pixels with ``d^2 <= (expansion_rate * t) mod radius^2`` (``t`` in ms since the
-    looming began, ``d`` in pixels from the centre), as bmtk's ``looming`` at 1000 frames/s (bmtk
-    grows it by 0.75 per frame at any frame rate and reads ``t_looming`` in seconds; here it is ms).
+    The disk holds the pixels with ``d^2 <= (n / (1 / expansion_rate)) mod radius^2`` (``d`` in pixels from
+    the centre): with ``timing='bmtk'`` ``n`` is the frame index since the looming began (bmtk's
+    ``LoomingMovie``: the disk grows by 0.75 per frame at any frame rate), with ``'exact'`` it is the
+    time since then in ms (the same at bmtk's 1000 frames/s).  Times here are in ms; bmtk's config keys
+    ``t_looming`` and ``gray_screen_dur`` are in seconds (:func:`stimulus_from_config` converts them).
+    The movie lasts ``gray_screen_dur + t_looming`` whatever the run's length, as bmtk's.
     """
     fr = _check_rate(frame_rate, where)
+    timing = _check_timing(timing, where)
     r, c = _size(row_size, "row_size", where), _size(col_size, "col_size", where)
     n_gray = int(round(fr * gray_screen_dur / 1000.0))
     n_loom = int(round(fr * t_looming / 1000.0))
     if n_loom < 1:
-        raise StimulusError(None, f"{where}.t_looming", "a looming phase of at least one frame (ms)",
-                            repr(t_looming))
+        raise StimulusError(None, f"{where}.t_looming", "a looming phase of at least one frame (s)",
+                            repr(t_looming / 1000.0))
+    if (n_gray + n_loom) * r * c * 4 > _MAX_BYTES:  # a duration in ms where bmtk's config wants seconds
+        raise StimulusError(None, f"{where}.t_looming", "a looming movie that fits in memory (t_looming and "
+                            "gray_screen_dur are in seconds in a config, as bmtk's)",
+                            f"{n_gray + n_loom} frames of {r} x {c} pixels "
+                            f"({(n_gray + n_loom) / fr:g} s at {fr:g} frames/s)")
     xx, yy = np.mgrid[:r, :c]
     d2 = ((xx - r / 2) ** 2 + (yy - c / 2) ** 2).ravel()
-    t = np.arange(n_loom) * (1000.0 / fr)
-    size = (expansion_rate * t) % (radius ** 2)
+    n = np.arange(n_loom) if timing == "bmtk" else np.arange(n_loom) * (1000.0 / fr)
+    size = (n / (1.0 / expansion_rate)) % (radius ** 2)  # bmtk: i / (4. / 3), and 1 / 0.75 == 4. / 3
     # float32: the frames hold 0 and ``intensity`` only, and half the bytes halve the filtering time
     frames = np.zeros((n_gray + n_loom, r, c), dtype=np.float32)
     disk = frames[n_gray:].reshape(n_loom, r * c)
@@ -280,9 +342,20 @@ def stimulus_from_config(module: str, params: dict, duration: float, where: str,
                          ) -> Stimulus:
     """The stimulus of one ``inputs`` entry (``input_type: movie``), made for a run of ``duration`` ms.
 
-    Modules (bmtk's names): ``movie`` (``data_file`` .npy/.npz or ``data``, ``frame_rate``, optional
-    ``row_size``/``col_size`` to check, ``normalize``, ``row_range``/``col_range``), ``grating``
-    (``graiting``), ``full_field_flash``, ``looming``.
+    Modules and keys are bmtk's, in bmtk's units: ``movie`` (``data_file`` .npy/.npz or ``data``,
+    ``frame_rate`` Hz, optional ``row_size``/``col_size`` to check, ``normalize``, ``row_range``/
+    ``col_range``, ``flip_y``), ``grating`` (``graiting``; ``gray_screen_dur`` in ms),
+    ``full_field_flash`` (``t_on``/``t_off`` in ms; 24 frames/s unless ``frame_rate`` is given),
+    ``looming`` (``t_looming`` and ``gray_screen_dur`` in **seconds**, as bmtk's ``LoomingMovie``).
+
+    Two modelkit keys (bmtk ignores both):
+
+    * ``timing``: ``"bmtk"`` (default) builds generated stimuli frame for frame as bmtk does (see
+      :func:`grating`); ``"exact"`` samples them at ``k / frame_rate`` exactly.
+    * ``bmtk_compat``: ``true`` reproduces what bmtk does where modelkit deliberately differs: bmtk's
+      looming ignores ``gray_screen_dur`` (its code reads a misspelt ``gray_sceen_dur`` and otherwise
+      shows 0.5 s of gray); modelkit honours ``gray_screen_dur`` unless this is set.  (The same switch
+      keeps the rates bmtk writes after ``tstop``, see :class:`~modelkit.simulator.filter.FilterBackend`.)
 
     Raises
     ------
@@ -290,6 +363,8 @@ def stimulus_from_config(module: str, params: dict, duration: float, where: str,
         An unknown module or bad parameters (the message names the key and what it should be).
     """
     m = (module or "movie").lower()
+    timing = params.get("timing", "bmtk")
+    compat = bool(params.get("bmtk_compat", False))
     try:
         if m == "movie":
             src = params.get("data_file", params.get("data"))
@@ -298,32 +373,44 @@ def stimulus_from_config(module: str, params: dict, duration: float, where: str,
             if "frame_rate" not in params:
                 raise StimulusError(config_path, f"{where}.frame_rate", "the movie's frame rate (Hz)", "absent")
             shape = (params.get("row_size"), params.get("col_size"))
-            return movie(src, params["frame_rate"], row_range=params.get("row_range"),
+            stim = movie(src, params["frame_rate"], row_range=params.get("row_range"),
                          col_range=params.get("col_range"), normalize=params.get("normalize", False),
                          expected_shape=shape if any(v is not None for v in shape) else None, where=where)
+            if params.get("flip_y"):  # bmtk's Movie(flip_y=True): rows upside down
+                stim = Stimulus(stim.frames[:, ::-1, :], stim.frame_rate, stim.rows, stim.cols, stim.kind)
+            return stim
         if m == "full_field_flash":
             for k in ("row_size", "col_size", "t_on", "t_off"):
                 if k not in params:
                     raise StimulusError(config_path, f"{where}.{k}", "row_size, col_size (pixels), t_on, t_off (ms)",
                                         "absent")
             return full_field_flash(params["row_size"], params["col_size"], params["t_on"], params["t_off"],
-                                    duration, where=where,
+                                    duration, timing=timing, where=where,
                                     **_params(params, ("max_intensity", "frame_rate")))
         if m in ("grating", "graiting"):
             for k in ("row_size", "col_size"):
                 if k not in params:
                     raise StimulusError(config_path, f"{where}.{k}", "the screen size row_size x col_size (degrees)",
                                         "absent")
-            return grating(params["row_size"], params["col_size"], duration, where=where, **_params(params, (
-                "cpd", "temporal_f", "theta", "phase", "contrast", "gray_screen_dur", "frame_rate",
-                "degrees_per_pixel", "y_dir")))
+            return grating(params["row_size"], params["col_size"], duration, timing=timing, where=where,
+                           **_params(params, ("cpd", "temporal_f", "theta", "phase", "contrast", "gray_screen_dur",
+                                              "frame_rate", "degrees_per_pixel", "y_dir")))
         if m == "looming":
             for k in ("row_size", "col_size"):
                 if k not in params:
                     raise StimulusError(config_path, f"{where}.{k}", "row_size, col_size (pixels)", "absent")
-            return looming(params["row_size"], params["col_size"], where=where, **_params(params, (
-                "t_looming", "gray_screen_dur", "frame_rate", "radius", "expansion_rate", "intensity")))
-    except TypeError as e:  # a parameter of the wrong type
+            # bmtk's LoomingMovie.create_movie takes seconds; its simulator passes only the misspelt key
+            gray_key = "gray_sceen_dur" if compat or "gray_screen_dur" not in params else "gray_screen_dur"
+            kw = {k: 1000.0 * float(params[k]) for k in ("t_looming",) if k in params}
+            if gray_key in params:
+                kw["gray_screen_dur"] = 1000.0 * float(params[gray_key])
+            ignored = params.get("gray_screen_dur") if gray_key != "gray_screen_dur" else None
+            if ignored is not None and float(ignored) != 0.5:
+                log.warning("%s: gray_screen_dur %r ignored (bmtk_compat: bmtk's looming reads 'gray_sceen_dur' "
+                            "and shows 0.5 s of gray)", where, params["gray_screen_dur"])
+            return looming(params["row_size"], params["col_size"], timing=timing, where=where, **kw, **_params(
+                params, ("frame_rate", "radius", "expansion_rate", "intensity")))
+    except (TypeError, ValueError) as e:  # a parameter of the wrong type
         raise StimulusError(config_path, where, f"parameters of a {m} stimulus", str(e)) from e
     raise StimulusError(config_path, f"{where}.module", f"a known stimulus ({', '.join(STIMULUS_MODULES)})",
                         repr(module))
