@@ -83,3 +83,17 @@ def test_save_rejects_an_unknown_compression_before_building(tmp_path) -> None:
     with pytest.raises(BuilderError, match="compression"):
         net.save(output_dir=tmp_path, compression="zstd")
     assert not net.edges_built
+
+
+def test_a_whole_float_synapse_count_is_accepted_as_bmtk_does() -> None:
+    # ei_networks/popnet passes nsyns=NE with NE = 1e4 (a float); bmtk writes 10000
+    net = NetworkBuilder("pop")
+    net.add_nodes(ei="e", model_type="population")
+    net.add_nodes(ei="i", model_type="population")
+    net.add_edges(source={"ei": "e"}, target={"ei": "i"}, nsyns=1e4, syn_weight=1e-4)
+    net.add_edges(source={"ei": "i"}, target={"ei": "i"}, connection_rule=np.float64(2.0))
+    assert sorted(e["nsyns"] for e in net.edges()) == [2, 10000]
+    with pytest.raises(BuilderError, match="connection_rule"):
+        net.add_edges(source={"ei": "e"}, target={"ei": "e"}, nsyns=2.5)
+    with pytest.raises(BuilderError, match="connection_rule"):
+        net.add_edges(source={"ei": "e"}, target={"ei": "e"}, nsyns=float("nan"))

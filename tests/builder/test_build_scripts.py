@@ -78,7 +78,7 @@ NEEDS = {"ei_networks/bionet/build_input.py": "ei_networks/bionet/build_network.
 #: scripts that take minutes (each of the two runs)
 SLOW = {"bio_300cells_nosurround/build_network.py", "ei_networks/bionet/build_network.py",
         "ei_networks/bionet/build_input.py",
-        "ei_networks/pointnet/build_network.py", "ei_networks/popnet/build_network.py"}
+        "ei_networks/pointnet/build_network.py"}
 
 #: scripts whose edge counts do not depend on random draws: they must be equal
 EXACT_EDGES = {"bio_1cell/build_network.py", "bio_14cells/build_network.py", "bio_stp_models/build_network.py",
