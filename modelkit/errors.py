@@ -122,8 +122,11 @@ class UnknownModelError(ModelkitError):
     """No backend or model handles a ``model_type`` / ``model_template``."""
 
 
-class BuilderError(ModelkitError):
+class BuilderError(ModelkitError, ValueError):
     """A network-builder call got an invalid argument; the message names the argument.
+
+    It is also a ``ValueError``, as the errors bmtk's builder raises for the same mistakes,
+    so that bmtk scripts and tests catching ``ValueError`` keep working.
 
     Parameters
     ----------

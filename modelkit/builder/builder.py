@@ -8,13 +8,14 @@ import shutil
 import tempfile
 import types
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from modelkit.builder.connection_map import ConnectionMap
+from modelkit.builder.compression import copy_compressed, normalize_compression
 from modelkit.builder.connectors import as_rule
+from modelkit.builder.edge_view import Edge, select_edges
 from modelkit.builder.generate import generate_edges, global_rng_state
 from modelkit.builder.nodes import NodePool, NodeSetSpec, NodeTable, resolve_pool
 from modelkit.errors import BuilderError, OutputExistsError
@@ -346,23 +347,36 @@ class NetworkBuilder:
                               target_sections=list(target_sections), **edge_type_properties)
 
     def edges(self, target_nodes: Any = None, source_nodes: Any = None, target_network: str | None = None,
-              source_network: str | None = None, **properties: Any) -> Iterator[dict]:
-        """Built edges as dicts (bmtk's accessor; for inspection, not for 10^8 edges)."""
+              source_network: str | None = None, **properties: Any) -> list[Edge]:
+        """Built edges that match, as a list of bmtk-style :class:`~modelkit.builder.edge_view.Edge` objects.
+
+        For inspection (bmtk's accessor), not for 10^8 edges: read ``build().edges`` columns instead.
+
+        Parameters
+        ----------
+        target_nodes, source_nodes : int, list of ids, dict of properties or NodePool, optional
+            A dict queries this builder's nodes (or those of ``target_network`` / ``source_network``).
+        target_network, source_network : str, optional
+            Only edges onto / from that network.
+        **properties
+            Only edges whose property equals the value (an edge without the property does not match).
+
+        Returns
+        -------
+        list of Edge
+            Dicts with attribute access to ``source_node_id``, ``target_node_id``, ``edge_type_id``.
+
+        Examples
+        --------
+        >>> net.edges(source_nodes={"ei": "e"}, syn_type="e2i")[0].target_node_id   # doctest: +SKIP
+        """
         net = self.build() if self._built is None else self._built
-        for name, pop in net.edges.items():
-            if target_network and pop.target != target_network or source_network and pop.source != source_network:
-                continue
-            df = pop.get()
-            if target_nodes is not None:
-                df = df[df["target_node_id"].isin(_ids_of(target_nodes))]
-            if source_nodes is not None:
-                df = df[df["source_node_id"].isin(_ids_of(source_nodes))]
-            for k, v in properties.items():
-                if k in df.columns:
-                    df = df[df[k] == v]
-            for row in df.to_dict(orient="records"):
-                row["population"] = name
-                yield row
+        networks: dict[str, Any] = {self.name: self}
+        for m in self._maps:
+            networks.setdefault(m.source_network_name, m.source_nodes.network)
+            networks.setdefault(m.target_network_name, m.target_nodes.network)
+        return select_edges(net, self, networks, target_nodes, source_nodes, target_network, source_network,
+                            properties)
 
     # ---------------------------------------------------------------- build
     def _invalidate(self) -> None:
@@ -515,8 +529,9 @@ class NetworkBuilder:
         never go to TMPDIR), and the builder then reads the published files.
 
         ``force_overwrite`` defaults to True as in bmtk; replaced files are logged.
-        ``compression`` is accepted for bmtk compatibility: modelkit writes uncompressed
-        files, faster to write and to read.
+        ``compression`` (``'gzip'``, ``'lzf'``, a gzip level 0-9, or ``None`` / ``'none'``) compresses
+        every dataset of the HDF5 files as bmtk does; modelkit's default is uncompressed (bmtk's is
+        gzip), faster to write and to read.
 
         Raises
         ------
@@ -524,12 +539,13 @@ class NetworkBuilder:
             A file of the network exists and ``force_overwrite`` is false (checked before building).
         """
         out = os.path.abspath(os.fspath(output_dir))
+        normalize_compression(compression)  # a bad value fails before a long build
         if not self._maps:  # normal for an input population (virtual nodes): information, not a warning
             log.info("%s: no edges have been added; no edges file written", self.name)
         if self._built is not None:
             items: list[tuple[str, str, str | None]] = [(v, os.path.join(out, os.path.basename(v)), None)
                                                         for v in self._files.values()]
-            _publish_set(items, self.name, force_overwrite)
+            _publish_set(items, self.name, force_overwrite, compression)
             return
         names = [f"{self.name}_nodes.h5", f"{self.name}_node_types.csv"]
         for stem in self._edge_groups_by_stem():
@@ -545,6 +561,10 @@ class NetworkBuilder:
             assert fs.staging is not None
             try:
                 self.build(_workdir=fs.staging)
+                if normalize_compression(compression)[0] is not None:
+                    for n in names:
+                        if n.endswith(".h5"):
+                            _compress_in_place(fs.path(n), compression)
                 fs.commit()
             except BaseException:
                 self._close_built()
@@ -559,24 +579,27 @@ class NetworkBuilder:
     def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: Any = ".",
                    force_overwrite: bool = True, mode: str = "w", compression: Any = None, **opts: Any) -> None:
         """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
-        both or neither (see :meth:`save`)."""
+        both or neither (see :meth:`save`, also for ``compression``)."""
+        normalize_compression(compression)
         if self._built is None:
             self.build()
         out = os.fspath(output_dir)
         _publish_set([(self._files["nodes"], _target(nodes_file_name, out, f"{self.name}_nodes.h5"), None),
                       (self._files["node_types"],
                        _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
-                     self.name, force_overwrite)
+                     self.name, force_overwrite, compression)
 
     def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: Any = ".",
                    src_network: str | None = None, trg_network: str | None = None, name: str | None = None,
-                   force_build: bool = True, force_overwrite: bool = True, **opts: Any) -> None:
+                   force_build: bool = True, force_overwrite: bool = True, compression: Any = None,
+                   **opts: Any) -> None:
         """Write the edges files (default names ``<src>_<tgt>_edges.h5`` / ``_edge_types.csv``), all or
-        none (see :meth:`save`).
+        none (see :meth:`save`, also for ``compression``).
 
         ``src_network`` / ``trg_network`` restrict which network pairs are written; with
         explicit file names exactly one pair must remain.  ``name`` renames the edge population.
         """
+        normalize_compression(compression)
         if not self._maps:
             log.warning("%s: no edges have been added; no edges file written", self.name)
             return
@@ -597,7 +620,7 @@ class NetworkBuilder:
             items.append((self._files[f"edges:{stem}"], _target(edges_file_name, out, f"{stem}_edges.h5"), name))
             items.append((self._files[f"edge_types:{stem}"],
                           _target(edge_types_file_name, out, f"{stem}_edge_types.csv"), None))
-        _publish_set(items, self.name, force_overwrite)
+        _publish_set(items, self.name, force_overwrite, compression)
 
     def _edge_groups_by_stem(self) -> dict[str, tuple[str, str]]:
         out = {}
@@ -673,12 +696,6 @@ def _is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v))
 
 
-def _ids_of(sel: Any) -> np.ndarray:
-    if isinstance(sel, NodePool):
-        return sel.ids
-    return np.atleast_1d(np.asarray(sel))
-
-
 def _target(name: Any, out_dir: str, default: str) -> str:
     if name is None:
         return os.path.join(out_dir, default)
@@ -686,8 +703,17 @@ def _target(name: Any, out_dir: str, default: str) -> str:
     return p if os.path.isabs(p) else os.path.join(out_dir, p)
 
 
-def _publish_set(items: list[tuple[str, str, str | None]], name: str, overwrite: bool) -> None:
-    """Publish built files ``(source, target, new edge population name)`` as one set per target folder."""
+def _compress_in_place(path: str, compression: Any) -> None:
+    tmp = path + ".compressing"
+    copy_compressed(path, tmp, compression)
+    os.replace(tmp, path)
+
+
+def _publish_set(items: list[tuple[str, str, str | None]], name: str, overwrite: bool,
+                 compression: Any = None) -> None:
+    """Publish built files ``(source, target, new edge population name)`` as one set per target folder,
+    HDF5 files compressed when ``compression`` asks for it."""
+    compress = normalize_compression(compression)[0] is not None
     by_folder: dict[str, list[tuple[str, str, str | None]]] = {}
     for src, dst, rename in items:
         d, base = os.path.split(os.path.abspath(dst))
@@ -695,16 +721,18 @@ def _publish_set(items: list[tuple[str, str, str | None]], name: str, overwrite:
     for folder, group in by_folder.items():
         with FileSet(folder, name, overwrite=overwrite) as fs:
             for src, base, rename in group:
+                if compress and base.endswith(".h5"):
+                    copy_compressed(src, fs.path(base), compression)
+                elif rename:
+                    shutil.copyfile(src, fs.path(base))
+                else:
+                    fs.add(base, src)
                 if rename:
-                    tmp = fs.path(base)
-                    shutil.copyfile(src, tmp)
                     import h5py
-                    with h5py.File(tmp, "r+") as f:
+                    with h5py.File(fs.path(base), "r+") as f:
                         (old,) = list(f["edges"].keys())
                         if old != rename:
                             f["edges"].move(old, rename)
-                else:
-                    fs.add(base, src)
             existing = fs.existing()
             if existing and not overwrite:
                 raise OutputExistsError(f"{folder}: {existing} exist; refusing to overwrite them "

@@ -769,6 +769,11 @@ def as_rule(connection_rule: Any, connection_params: dict | None, iterator: str)
         return AllToAll(nsyns=0)
     if isinstance(connection_rule, (bool, np.bool_)):
         return AllToAll(nsyns=int(connection_rule), allow_autapses=True)
+    if isinstance(connection_rule, (float, np.floating)):
+        # bmtk scripts write counts as floats (``nsyns=1e4``); bmtk stores them as integers
+        if not (np.isfinite(connection_rule) and float(connection_rule).is_integer()):
+            raise BuilderError("connection_rule", "a whole number of synapses per pair", repr(connection_rule))
+        connection_rule = int(connection_rule)
     if isinstance(connection_rule, (int, np.integer)):
         if connection_rule < 0:
             raise BuilderError("connection_rule", "a non-negative number of synapses per pair", str(connection_rule))

@@ -8,10 +8,11 @@ call per coordinate, so the same seed gives the same positions.
 
 The bmtk names (``positions_columinar``, ``positions_rect_prism``,
 ``positions_ellipsoid``, ``positions_cuboid``, ``positions_list``,
-``xiter_random``) keep bmtk's signatures and defaults and, with ``rng=None``,
-draw from numpy's global state in bmtk's order: after the same
+``xiter_random``, ``positions_density_matrix``, ``positions_nrrd``) keep bmtk's signatures and
+defaults and, with ``rng=None``, draw from numpy's global state in bmtk's order: after the same
 ``np.random.seed`` they return bmtk's numbers exactly.  (They are defined in
-``modelkit.builder._placement_bmtk``.)
+``modelkit.builder._placement_bmtk`` and ``_placement_density``; ``modelkit.builder.auxi.node_params``
+offers them at bmtk's import path.)
 
 Examples
 --------
@@ -31,12 +32,13 @@ import numpy.typing as npt
 from modelkit.builder._placement_bmtk import (cylinder, positions_columinar, positions_columnar, positions_cuboid,
                                              positions_ellipsoid, positions_list, positions_rect_prism,
                                              xiter_random)
+from modelkit.builder._placement_density import positions_density_matrix, positions_nrrd
 from modelkit.builder._rng import RngLike, as_generator, axis_index, check_count, check_real, vec3
 from modelkit.errors import BuilderError
 
 __all__ = ["column", "sphere", "box", "grid", "layers", "random_rotations",
            "positions_columinar", "positions_columnar", "positions_rect_prism", "positions_ellipsoid",
-           "positions_cuboid", "positions_list", "xiter_random"]
+           "positions_cuboid", "positions_list", "xiter_random", "positions_density_matrix", "positions_nrrd"]
 
 Axis = str | int
 Vec3 = Sequence[float] | npt.NDArray[Any]

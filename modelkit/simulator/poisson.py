@@ -6,6 +6,7 @@ are stored and written in ms.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -25,9 +26,17 @@ class PoissonSpikeGenerator:
     population : str, optional
         Default population of the nodes added.
     seed : int or sequence of int, optional
-        Seed of the generator (same seed, same trains).
+        Seed of the generator (same seed, same trains).  Without one the generator is seeded from numpy's
+        global random state, so that ``np.random.seed(...)`` before it makes the trains reproducible, as in
+        bmtk (whose generator draws from that state).
     output_units : {"ms", "s"}
-        Units of the written timestamps (SONATA: ms).
+        Units of the written and returned timestamps (SONATA: ms).
+
+    Notes
+    -----
+    The trains have bmtk's statistics (homogeneous: Poisson counts, uniform times; inhomogeneous: thinning
+    of the rate interpolated linearly between ``times``), drawn with vectorised numpy calls, so the numbers
+    differ from bmtk's for the same seed.
 
     Examples
     --------
@@ -41,7 +50,9 @@ class PoissonSpikeGenerator:
             raise ModelkitError(f"PoissonSpikeGenerator(output_units): expected 'ms' or 's', got {output_units!r}")
         self.population = population
         self.output_units = output_units
-        self._rng = np.random.default_rng(seed)
+        # without a seed, one draw from numpy's global state: np.random.seed() makes the trains reproducible
+        self._rng = np.random.default_rng(seed if seed is not None else np.random.randint(0, 2**63 - 1,
+                                                                                           dtype=np.int64))
         self._ids: dict[str | None, list[np.ndarray]] = {}
         self._times: dict[str | None, list[np.ndarray]] = {}
 
@@ -51,7 +62,8 @@ class PoissonSpikeGenerator:
 
         Parameters
         ----------
-        node_ids : int or sequence of int
+        node_ids : int, sequence of int, or str
+            A str is the path of a SONATA nodes file: all the nodes of ``population`` in it (as bmtk).
         firing_rate : float or array
             Hz; an array gives an inhomogeneous process sampled at ``times``.
         population : str, optional
@@ -64,6 +76,8 @@ class PoissonSpikeGenerator:
             raise ModelkitError("PoissonSpikeGenerator.add(abs_ref/tau_ref): refractory trains are not supported; "
                                 "use 0")
         pop = population if population is not None else self.population
+        if isinstance(node_ids, (str, os.PathLike)):
+            node_ids = _file_node_ids(node_ids, pop)
         ids = np.atleast_1d(np.asarray(list(node_ids) if isinstance(node_ids, range) else node_ids, dtype=np.int64))
         rate = np.asarray(firing_rate, dtype=float)
         if (rate < 0).any() or not np.isfinite(rate).all():
@@ -95,6 +109,49 @@ class PoissonSpikeGenerator:
     def populations(self) -> list:
         return list(self._ids)
 
+    def _pop(self, population: str | None) -> str | None:
+        return population if population is not None else self.population
+
+    @property
+    def _scale(self) -> float:
+        """ms -> output units."""
+        return 1.0 if self.output_units == "ms" else 1e-3
+
+    def node_ids(self, population: str | None = None) -> np.ndarray:
+        """Sorted ids of the nodes with at least one spike in ``population`` (default: the generator's)."""
+        pop = self._pop(population)
+        if pop not in self._ids:
+            return np.empty(0, np.uint64)
+        return np.unique(np.concatenate(self._ids[pop])).astype(np.uint64)
+
+    def n_spikes(self, population: str | None = None) -> int:
+        """Number of spikes in ``population`` (default: the generator's)."""
+        pop = self._pop(population)
+        return int(sum(len(a) for a in self._ids.get(pop, [])))
+
+    def time_range(self, population: str | None = None) -> tuple[float, float]:
+        """(first, last) spike time of ``population``, or of all populations when it is None (output units).
+
+        Raises
+        ------
+        ModelkitError
+            No spikes.
+        """
+        pops = [population] if population is not None else list(self._times)
+        ts = [t for p in pops for t in self._times.get(p, [])]
+        allts = np.concatenate(ts) if ts else np.empty(0)
+        if allts.size == 0:
+            raise ModelkitError(f"PoissonSpikeGenerator.time_range({population!r}): there are no spikes")
+        return float(allts.min() * self._scale), float(allts.max() * self._scale)
+
+    def get_times(self, node_id: int, population: str | None = None, time_window: Any = None) -> np.ndarray:
+        """Sorted spike times of one node (output units), optionally within ``time_window`` (start, stop)."""
+        ids, ts = self.spikes(population)
+        t = ts[ids == int(node_id)] * self._scale
+        if time_window is not None:
+            t = t[(time_window[0] <= t) & (t <= time_window[1])]
+        return t
+
     def spikes(self, population: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(node_ids, times in ms) of a population, sorted by time."""
         pop = population if population is not None else self.population
@@ -105,17 +162,20 @@ class PoissonSpikeGenerator:
         o = np.lexsort((ids, ts))
         return ids[o], ts[o]
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """Columns ``timestamps`` (ms), ``population``, ``node_ids``."""
+    def to_dataframe(self, populations: Any = None, with_population_col: bool = True) -> pd.DataFrame:
+        """Columns ``timestamps`` (output units), ``population``, ``node_ids``, sorted by time per population."""
+        pops = list(self._ids) if populations is None else \
+            ([populations] if isinstance(populations, str) else list(populations))
         frames = []
-        for pop in self._ids:
+        for pop in pops:
             ids, ts = self.spikes(pop)
-            frames.append(pd.DataFrame({"timestamps": ts, "population": pop, "node_ids": ids}))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            frames.append(pd.DataFrame({"timestamps": ts * self._scale, "population": pop, "node_ids": ids}))
+        df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             {"timestamps": [], "population": [], "node_ids": []})
+        return df if with_population_col else df.drop(columns="population")
 
     def _data(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        scale = 1.0 if self.output_units == "ms" else 1e-3
+        scale = self._scale
         out = {}
         for pop in self._ids:
             if pop is None:
@@ -132,3 +192,20 @@ class PoissonSpikeGenerator:
     def to_csv(self, path: Any, sort_order: str = "by_time", overwrite: bool = True) -> None:
         """Write bmtk's spike CSV."""
         write_spikes_csv(path, self._data(), sort=sort_order, overwrite=overwrite)
+
+
+def _file_node_ids(path: Any, population: str | None) -> np.ndarray:
+    """The node ids of ``population`` in a SONATA nodes file (the only population when None)."""
+    import h5py
+    p = os.fspath(path)
+    try:
+        with h5py.File(p, "r") as f:
+            names = list(f["nodes"].keys()) if "nodes" in f else []
+            if population is None and len(names) == 1:
+                population = names[0]
+            if population not in names:
+                raise ModelkitError(f"PoissonSpikeGenerator.add(node_ids={p!r}): expected a nodes file with "
+                                    f"population {population!r}, found populations {names}")
+            return np.asarray(f["nodes"][population]["node_id"][()], dtype=np.int64)
+    except OSError as e:
+        raise ModelkitError(f"PoissonSpikeGenerator.add(node_ids={p!r}): expected a SONATA nodes file: {e}") from e

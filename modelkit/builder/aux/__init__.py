@@ -1,0 +1,1 @@
+"""bmtk's older path ``bmtk.builder.aux`` (still imported by some scripts): the same as :mod:`modelkit.builder.auxi`."""

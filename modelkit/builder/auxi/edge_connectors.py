@@ -1,0 +1,60 @@
+"""bmtk's ``bmtk.builder.auxi.edge_connectors``: per-pair connection rules for ``add_edges(connection_rule=...)``.
+
+They draw from Python's and numpy's global random state, in bmtk's order, so a seeded bmtk script gives the
+same connections (modelkit's builder seeds those states per block when given ``seed=``).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+__all__ = ["distance_connector", "connect_random"]
+
+
+def distance_connector(source: Any, target: Any, d_weight_min: float, d_weight_max: float, d_max: float,
+                       nsyn_min: int, nsyn_max: int) -> int | None:
+    """Synapses between two nodes, with a connection probability falling linearly with distance.
+
+    The probability is ``d_weight_max`` at distance 0 and ``d_weight_min`` at ``d_max`` (µm, distance
+    between the nodes' ``positions``), 0 beyond; a connection gets ``randint(nsyn_min, nsyn_max)``
+    synapses (both ends included).  No self-connections.
+
+    Parameters
+    ----------
+    source, target : node
+        Nodes with ``node_id`` and ``positions`` (3 floats, µm).
+    d_weight_min, d_weight_max : float
+        Connection probability at ``d_max`` and at distance 0.
+    d_max : float
+        Distance (µm) beyond which nodes do not connect.
+    nsyn_min, nsyn_max : int
+        Bounds of the number of synapses.
+
+    Returns
+    -------
+    int or None
+        Number of synapses; None for no connection.
+    """
+    if source.node_id == target.node_id:
+        return None
+    dist = float(np.linalg.norm(np.asarray(source["positions"], float) - np.asarray(target["positions"], float)))
+    if dist > d_max:
+        p = 0.0
+    else:
+        frac = dist / d_max
+        p = d_weight_max * (1.0 - frac) + d_weight_min * frac
+    if p <= 0:
+        return None
+    # two draws from Python's generator, as bmtk: the acceptance, then the synapse count
+    if random.random() > p:
+        return None
+    return random.randint(nsyn_min, nsyn_max)
+
+
+def connect_random(source: Any, target: Any, nsyn_min: int = 0, nsyn_max: int = 10,
+                   distribution: Any = None) -> int:
+    """``numpy.random.randint(nsyn_min, nsyn_max)`` synapses for every pair (upper bound excluded, as bmtk)."""
+    return int(np.random.randint(nsyn_min, nsyn_max))
