@@ -37,6 +37,8 @@ def _cell(v: Any) -> Any:
 
 def _node_type_tables(net: Network, out: dict[str, Any]) -> None:
     for name, pop in net.nodes.items():
+        if name not in out["nodes"]:  # unreadable: listed with its problem, no table to show
+            continue
         df = pop.node_types
         counts = out["nodes"].get(name, {}).get("node_types", {})
         cols = [str(c) for c in df.columns]

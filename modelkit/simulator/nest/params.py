@@ -44,8 +44,10 @@ def load_params(value: Any, directory: str | None, where: str) -> dict:
         return dict(d)
     if directory is None:
         raise ConfigError(None, where, f"a components directory to find {s!r} in", "none configured")
-    path = s if os.path.isabs(s) else os.path.join(directory, s)
-    return dict(_read_json(os.path.normpath(path)))
+    path = os.path.normpath(s if os.path.isabs(s) else os.path.join(directory, s))
+    if not os.path.exists(path):  # say which node or edge type names it, not only the path
+        raise ConfigError(None, where, "an existing JSON file (the components directory + dynamics_params)", path)
+    return dict(_read_json(path))
 
 
 def model_name(template: Any, where: str, schema: str = "nest") -> str:
