@@ -450,6 +450,46 @@ def _config_paths(path: Path, seen: set[Path]) -> list[tuple[str, Path]]:
             sub = (base / d[k]).resolve()
             out.append((k, sub))
             out += _config_paths(sub, seen)
+    out += _component_paths(d, base)
+    return out
+
+
+#: the components folder of a types CSV's file-valued columns, by model type (bmtk's layout)
+_TYPE_DIRS = {("biophysical", "dynamics_params"): "biophysical_neuron_models_dir",
+              ("biophysical", "morphology"): "morphologies_dir",
+              ("point_process", "dynamics_params"): "point_neuron_models_dir",
+              ("point_neuron", "dynamics_params"): "point_neuron_models_dir",
+              ("population", "dynamics_params"): "population_models_dir"}
+
+
+def _component_paths(d: dict, base: Path) -> list[tuple[str, Path]]:
+    """Component files the network's types CSVs name (``dynamics_params``, ``morphology``), in the config's
+    component folders: what a run reads besides the files the config names."""
+    import pandas as pd
+
+    comps = d.get("components") or {}
+    nets = d.get("networks") or {}
+    out: list[tuple[str, Path]] = []
+    entries = [(e.get("node_types_file"), None) for e in nets.get("nodes") or []] + \
+        [(e.get("edge_types_file"), "synaptic_models_dir") for e in nets.get("edges") or []]
+    for csv, fixed in entries:
+        if not isinstance(csv, str) or not (base / csv).is_file():
+            continue
+        types = pd.read_csv(base / csv, sep=" ", dtype=str, keep_default_na=False)
+        for _, row in types.iterrows():
+            for col in ("dynamics_params", "morphology"):
+                v = str(row.get(col, "") or "")
+                key = fixed if fixed and col == "dynamics_params" else \
+                    _TYPE_DIRS.get((str(row.get("model_type", "")), col)) if not fixed else None
+                if not v or v.startswith("{") or v.upper() in ("NULL", "NONE", "NAN") or not key:
+                    continue
+                folder = comps.get(key)
+                if not isinstance(folder, str) or "$" in folder:
+                    continue
+                path = (base / folder / v).resolve()
+                if col == "morphology" and not path.exists() and not v.endswith(".swc"):
+                    path = path.with_name(path.name + ".swc")  # bmtk adds the extension
+                out.append((f"components.{key} + {Path(csv).name} {col}", path))
     return out
 
 
