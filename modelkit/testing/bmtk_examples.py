@@ -11,7 +11,7 @@ Agreement, by backend (the criteria of issue 22):
 
 - NEST: identical spikes (the same node ids and times to 1e-6 ms);
 - NEURON: identical spikes where synapse placement is deterministic (every edge onto a biophysical cell names
-  its section), otherwise the mean rate within 10% and each population's rate within 15%;
+  its section), otherwise the mean rate within 10% and each node population's rate within 15%;
 - filter: firing rates within 1e-4 relative;
 - population: rates within 5%.
 """
@@ -303,11 +303,10 @@ def _deterministic_placement(config: str) -> bool:
 
     net = Network.load(config)
     for epop in net.edges.values():
-        tgt = net.nodes.get(epop.target_population)
-        if tgt is None:
+        tgt = net.nodes.get(epop.target) if epop.target else None
+        if tgt is None or "model_type" not in tgt.attribute_names:
             continue
-        mt = tgt.get(["model_type"])["model_type"] if "model_type" in tgt.attribute_names else None
-        if mt is None or not (np.asarray(mt) == "biophysical").any():
+        if not (tgt.column("model_type").astype(str) == "biophysical").any():
             continue
         if "afferent_section_id" not in epop.attribute_names:
             return False
@@ -316,27 +315,19 @@ def _deterministic_placement(config: str) -> bool:
 
 def _rates_by_group(spikes: dict[str, tuple[np.ndarray, np.ndarray]], config: str, seconds: float
                     ) -> dict[str, float]:
-    """Mean rate (Hz) per group of simulated cells: the node population and its ``pop_name`` (or
-    ``model_name``) where the nodes have one.  bmtk's old files (one unnamed population) count for every
-    population."""
+    """Mean rate (Hz) of each node population of simulated cells (SONATA's populations; silent cells count).
+    bmtk's old files (one unnamed population) count for every population."""
     from modelkit.sonata import Network
 
     net = Network.load(config)
     rates = {}
     for pop_name, pop in net.nodes.items():
-        cols = pop.attribute_names
-        if "model_type" in cols and (pop.column("model_type").astype(str) == "virtual").all():
+        mt = pop.column("model_type").astype(str) if "model_type" in pop.attribute_names else None
+        if mt is not None and (mt == "virtual").all():
             continue
-        node_ids = pop.node_ids
+        node_ids = pop.node_ids if mt is None else pop.node_ids[mt != "virtual"]
         ids = spikes.get(pop_name, spikes.get("", (np.empty(0, np.int64), np.empty(0))))[0]
-        order = np.sort(node_ids)
-        per = np.bincount(np.searchsorted(order, ids[np.isin(ids, order)]), minlength=len(order))
-        per = per[np.searchsorted(order, node_ids)]  # back to file order, as the labels
-        label_col = next((c for c in ("pop_name", "model_name") if c in cols), None)
-        labels = pop.column(label_col).astype(str) if label_col else np.full(len(node_ids), "")
-        for lab in sorted(set(labels.tolist())):
-            m = labels == lab
-            rates[f"{pop_name}/{lab}" if lab else pop_name] = float(per[m].mean() / seconds)
+        rates[pop_name] = float(np.isin(ids, node_ids).sum() / max(len(node_ids), 1) / seconds)
     return rates
 
 
