@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ExampleConfig", "RunOutcome", "find_configs", "build_networks", "run_modelkit", "run_bmtk", "missing_data",
-           "link_population_components",            "compare_population_reference", "read_population_rates",
-           "compile_mechanisms_for_bmtk", "compare", "read_spikes"]
+__all__ = ["ExampleConfig", "RunOutcome", "find_configs", "build_networks", "run_modelkit", "run_bmtk",
+           "missing_data", "node_sets_by_id", "link_population_components", "compare_population_reference",
+           "read_population_rates", "compile_mechanisms_for_bmtk", "compare", "read_spikes", "bmtk_config"]
 
 #: backend by the example folder's prefix (the suite's README)
 _PREFIX = (("bio_", "neuron"), ("point_", "nest"), ("filter_", "filter"), ("pop_", "population"),
@@ -223,11 +223,12 @@ sim.run()
 
 
 def bmtk_config(cfg: ExampleConfig, root: str | os.PathLike, out: str | os.PathLike,
-                tstop: float | None = None) -> Path:
+                tstop: float | None = None, data: dict | None = None, tag: str = "") -> Path:
     """A copy of the config beside it (so its relative paths hold) whose ``output.output_dir`` is ``out``
-    and, when given, whose ``run.tstop`` is ``tstop``: what bmtk runs."""
+    and, when given, whose ``run.tstop`` is ``tstop``: what bmtk runs.  ``data``: the config's JSON to write
+    instead of the file's."""
     path = cfg.path(root)
-    d = json.loads(path.read_text())
+    d = json.loads(path.read_text()) if data is None else data
     d.setdefault("output", {})["output_dir"] = os.path.abspath(os.fspath(out))
     for k in ("log_file", "spikes_file", "spikes_file_csv", "rates_file", "rates_csv", "spikes_csv"):
         v = d["output"].get(k)
@@ -236,9 +237,39 @@ def bmtk_config(cfg: ExampleConfig, root: str | os.PathLike, out: str | os.PathL
     if tstop is not None:
         d["run"]["tstop"] = float(tstop)
         d["run"].pop("duration", None)
-    copy = path.parent / f"_compat_bmtk_{path.name}"
+    copy = path.parent / f"_compat_bmtk{tag}_{path.name}"
     copy.write_text(json.dumps(d, indent=1))
     return copy
+
+
+def node_sets_by_id(cfg: ExampleConfig, root: str | os.PathLike) -> dict | None:
+    """The config's JSON with every input's ``node_set`` and report's ``cells`` that filters on node properties
+    (``{"model_type": "biophysical"}``, ``{"population": "v1", "ei": "e"}``, or the name of such an inline set)
+    written as the node ids modelkit resolves (``{"population": P, "node_id": [...]}``); None when it has none.
+
+    bmtk 1.2.0 resolves such node sets to no cells (a node-set filter on node-types columns selects nothing),
+    so its clamps and reports are silently left out: run on this copy, bmtk gets the same cells as modelkit, and
+    the rest of the comparison holds."""
+    from modelkit.sonata import Network
+
+    path = cfg.path(root)
+    d = json.loads(path.read_text())
+    net = Network.load(str(path))
+    inline = d.get("node_sets") if isinstance(d.get("node_sets"), dict) else {}
+    changed = False
+    for section, key in (("inputs", "node_set"), ("reports", "cells")):
+        for entry in (d.get(section) or {}).values():
+            ref = entry.get(key) if isinstance(entry, dict) else None
+            defn = inline.get(ref, ref) if isinstance(ref, str) else ref
+            if not isinstance(defn, dict) or not set(defn) - {"population", "populations", "node_id", "node_ids"}:
+                continue
+            sels = {p: sel for p, sel in net.resolve_node_set(ref)[1].items() if len(sel.flat)}
+            if len(sels) != 1:
+                continue
+            (pop, sel), = sels.items()
+            entry[key] = {"population": pop, "node_id": sel.flat.tolist()}
+            changed = True
+    return d if changed else None
 
 
 def compile_mechanisms_for_bmtk(root: str | os.PathLike, cfg: ExampleConfig) -> None:
@@ -259,12 +290,13 @@ def compile_mechanisms_for_bmtk(root: str | os.PathLike, cfg: ExampleConfig) -> 
 
 
 def run_bmtk(cfg: ExampleConfig, root: str | os.PathLike, out: str | os.PathLike, *,
-             tstop: float | None = None, timeout: float = 3600, python: str = sys.executable) -> RunOutcome:
-    """bmtk 1.2.0 on the same config (a copy with the output folder and ``tstop`` changed), in a child process
-    in the config's folder."""
+             tstop: float | None = None, timeout: float = 3600, python: str = sys.executable,
+             data: dict | None = None) -> RunOutcome:
+    """bmtk 1.2.0 on the same config (a copy with the output folder and ``tstop`` changed; ``data``: another
+    JSON for it, e.g. :func:`node_sets_by_id`), in a child process in the config's folder."""
     if cfg.backend == "neuron":
         compile_mechanisms_for_bmtk(root, cfg)
-    copy = bmtk_config(cfg, root, out, tstop)
+    copy = bmtk_config(cfg, root, out, tstop, data, "_ids" if data is not None else "")
     return _child([python, "-c", _BMTK_CHILD, copy.name, cfg.backend], copy.parent, os.fspath(out), timeout)
 
 
