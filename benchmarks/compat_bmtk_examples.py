@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the rows as JSON here")
     ap.add_argument("--scratch", help="parent folder of the scratch copy (default: the temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    ap.add_argument("--from-json", help="print the Markdown table of an earlier run's --json rows and stop")
     args = ap.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json) as f:
+            print(markdown_table(json.load(f)), end="")
+        return 0
 
     caps = {}
     for item in args.cap:
@@ -69,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             absent = missing_data(cfg, root)
             mk = run_modelkit(cfg, root, os.path.join(work, "out", "modelkit", cfg.key.replace("/", "__")),
                               tstop=tstop)
-            row = {"config": cfg.key, "backend": cfg.backend, "tstop_ms": run_t, "shortened": tstop is not None,
+            row = {"config": cfg.key, "backend": cfg.backend, "tstop_ms": run_t,
+                   "shortened": tstop is not None and not absent,
                    "data": "absent: " + ", ".join(absent) if absent else "present",
                    "modelkit": "runs" if mk.ok else _reason(mk.error), "modelkit_s": mk.wall_s,
                    "bmtk": "", "bmtk_s": None, "agreement": "", "agree": None}
@@ -93,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
                         if bm2.ok:
                             ok2, how2 = compare(cfg, root, mk, bm2, run_t)
                             row["agree"] = ok2
-                            row["agreement"] = (f"{row['agreement']}; bmtk's node sets that filter on node "
-                                                f"properties select no cells (its bug): with the same cells named "
-                                                f"by id, {how2}")
+                            row["agreement"] = (f"as shipped, {row['agreement']}: bmtk's node sets that filter on "
+                                                f"node properties select no cells (its bug); with the same cells "
+                                                f"named by id, {how2}")
                     failed |= not row["agree"]
                 elif mk.ok and not bm.ok:
                     row["agreement"] = KNOWN_BMTK_FAILURES.get(cfg.key, "bmtk fails: see its error")
@@ -118,9 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    else ""))
     if args.markdown:
         with open(args.markdown, "w") as f:
-            f.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
-            for r in table:
-                f.write("| " + " | ".join(c.replace("|", "/").replace("\n", " ") for c in r) + " |\n")
+            f.write(markdown_table(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
@@ -133,6 +137,27 @@ KNOWN_BMTK_FAILURES = {
         "bmtk 1.2.0's xstim needs NEURON 8 (hoc.PtrVector.ptr_update_callback is gone in NEURON 9); modelkit's "
         "xstim is compared with bmtk (pointers set in an FInitializeHandler) in tests/neuron",
 }
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The table for the README: absent data by file name (the run's error names it and its config key)."""
+    head = ["config", "backend", "ms", "modelkit", "bmtk 1.2.0", "agreement", "s modelkit / bmtk"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        if r["data"].startswith("absent"):
+            names = sorted({os.path.basename(x.rsplit(": ", 1)[-1]) for x in r["data"][8:].split(", ")})
+            mk = "absent data: " + ", ".join(f"`{n}`" for n in names[:3]) + (" ..." if len(names) > 3 else "") + \
+                (" (named)" if r["modelkit"] != "runs" else " (ran anyway)")
+        else:
+            mk = r["modelkit"]
+        verdict = "" if r["agree"] is None else "yes: " if r["agree"] else "NO: "
+        secs = f"{r['modelkit_s']:.1f} / {r['bmtk_s']:.1f}" if r["bmtk_s"] else f"{r['modelkit_s']:.1f} / -"
+        bm = r["bmtk"] if len(r["bmtk"]) < 60 else r["bmtk"][:57] + "..."
+        out.append("| " + " | ".join(c.replace("|", "/") for c in (
+            r["config"], r["backend"], "-" if r["data"] != "present" else
+            f"{r['tstop_ms']:g}{'*' if r['shortened'] else ''}", mk, bm or "-",
+            verdict + r["agreement"], secs)) + " |")
+    return "\n".join(out) + "\n"
 
 
 def _reason(error: str) -> str:
