@@ -172,7 +172,8 @@ def test_report_window_and_step_as_bmtk(examples: Path, mechanisms_dir: Path, tm
                     "all_v": {"cells": [0], "variable_name": "v", "module": "membrane_report", "sections": "all",
                               "dt": 0.2}}
     cfg.write_text(json.dumps(d))
-    simulate(str(cfg), progress=False)
+    r = _modelkit(cfg, tmp_path / "mk")  # its own process: this folder's mechanisms may clash with one loaded here
+    assert r.returncode == 0, r.stderr
     d["output"]["output_dir"] = str(tmp_path / "bmtk")
     cfg.write_text(json.dumps(d))
     _bmtk(cfg)
@@ -201,7 +202,8 @@ def test_extracellular_processing_and_bmtk_synapse_models(examples: Path, tmp_pa
                                     "syn_type": "stp2syn"} for v in ("e", "a_FDR", "tau_FDR")},
                     "exp_e": {"cells": "slice", "variable_name": "e", "module": "netcon_report", "syn_type": "ExpSyn"}}
     cfg.write_text(json.dumps(d))
-    simulate(str(cfg), progress=False)
+    r = _modelkit(cfg, tmp_path / "mk")  # its own process: this folder's mechanisms may clash with one loaded here
+    assert r.returncode == 0, r.stderr
     d["output"]["output_dir"] = str(tmp_path / "bmtk")
     cfg.write_text(json.dumps(d))
     _bmtk(cfg)

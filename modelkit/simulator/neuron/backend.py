@@ -163,6 +163,7 @@ class NeuronBackend:
         except Exception as e:
             error = e
         agree_on_errors(self.pc, error)
+        self._check_delays(network, options.dt)  # collective: only once every rank has built its cells
 
     def agree_on_errors(self, error: BaseException | None) -> None:
         """Collective over the MPI ranks: raise ``error`` here, or a ``RankError`` if another rank failed (the
@@ -199,7 +200,6 @@ class NeuronBackend:
                 n_syn += connect_edges(self, ename, epop, comps)
         log.info("built %d cells and %d synapses%s", sum(len(c) for c in self._cells.values()), n_syn,
                  f" on rank {self.rank} of {self.n_processes}" if self.n_processes > 1 else "")
-        self._check_delays(network, options.dt)
         h.dt = options.dt
         h.celsius = float(options.conditions.get("celsius", DEFAULT_CELSIUS))
         self._v_init = float(options.conditions.get("v_init", DEFAULT_V_INIT))
