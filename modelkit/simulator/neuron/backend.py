@@ -12,8 +12,9 @@ import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
-from modelkit.simulator.neuron.biophysics import (SECTION_TYPES, Plan, allactive_plan, apply_plan, check_plan, nml_plan,
-                                                  override_plan, perisomatic_plan, read_json)
+from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Plan, allactive_plan, apply_plan,
+                                                  check_plan, insert_extracellular, nml_plan, override_plan,
+                                                  perisomatic_plan, processing_steps, read_json)
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron, known_mechanisms, load_mechanisms,
@@ -36,10 +37,6 @@ DEFAULT_THRESHOLD = -15.0
 DEFAULT_DL = 20.0
 #: °C and mV, when the config gives no conditions (bmtk's defaults)
 DEFAULT_CELSIUS, DEFAULT_V_INIT = 34.0, -80.0
-#: model_processing steps (a comma-separated list, applied in order as bmtk does): the biophysics loaders (at most
-#: one) and ``extracellular``
-PROCESSING = ("aibs_perisomatic", "aibs_perisomatic_directed", "aibs_allactive", "aibs_allactive_directed",
-              "extracellular")
 #: at most this many IClamp pulses per cell for a step schedule; longer schedules play a vector
 _MAX_PULSES = 16
 _ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"), "IntFire4": ("taue", "taui1",
@@ -243,7 +240,7 @@ class NeuronBackend:
                             label = f"{where}, cell {name}[{nid}]"
                             apply_plan(h, override_plan(bt.plan, mine_over, label), cell.groups(), label)
                     if bt.extracellular:
-                        _insert_extracellular(cell)
+                        insert_extracellular(cell)
                     if bt.table.seg_props is None:
                         bt.table.seg_props = segment_props(h, cell)
                     soma = cell.soma
@@ -378,7 +375,7 @@ class NeuronBackend:
                None if _null(processing) else str(processing), d_l)
         if key in self._types:
             return self._types[key]
-        proc, extracellular = _processing(processing, f"{pop.path}: {where}")
+        proc, extracellular = processing_steps(processing, f"{pop.path}: {where}")
         bdir = comps.get("biophysical_neuron_models_dir", "")
         plan: Plan | None = None
         kind, _, tname = template.partition(":")
@@ -441,7 +438,7 @@ class NeuronBackend:
         if not tdir:
             raise ConfigError(pop.path, f"{where}: model_template hoc:{name}",
                               "components.templates_dir (the folder of .hoc templates)", "none")
-        proc, extracellular = _processing(processing, f"{pop.path}: {where}")
+        proc, extracellular = processing_steps(processing, f"{pop.path}: {where}")
         if proc is not None:
             raise UnknownModelError(f"{pop.path}: {where}: model_processing {processing!r} with model_template "
                                     f"hoc:{name}: a hoc template sets its own biophysics (leave it empty, or "
@@ -723,37 +720,6 @@ class NeuronBackend:
         self._fadvance = False
         self._spk_t = self._spk_gid = None
         self.pc = None
-
-
-def _processing(value: Any, where: str) -> tuple[str | None, bool]:
-    """A ``model_processing`` value split as bmtk splits it (on commas): (the biophysics loader or None, whether
-    ``extracellular`` is asked).
-
-    Raises
-    ------
-    UnknownModelError
-        An unknown step, or two biophysics loaders.
-    """
-    if _null(value):
-        return None, False
-    steps = [p.strip() for p in str(value).split(",") if p.strip()]
-    unknown = [p for p in steps if p not in PROCESSING]
-    loaders = [p for p in steps if p != "extracellular"]
-    if unknown and len(steps) > 1:
-        raise UnknownModelError(f"{where}: model_processing {value!r}: {unknown[0]!r} is not known "
-                                f"({', '.join(PROCESSING)})")
-    if len(loaders) > 1:
-        raise UnknownModelError(f"{where}: model_processing {value!r}: one biophysics loader at most, found "
-                                f"{loaders}")
-    return (loaders[0] if loaders else None), "extracellular" in steps
-
-
-def _insert_extracellular(cell: Cell) -> None:
-    """bmtk's ``set_extracellular``: the ``extracellular`` mechanism in every section of a cell."""
-    from modelkit.simulator.neuron.electrodes import _mark_extracellular_used
-    for sec in cell.sections:
-        sec.insert("extracellular")
-    _mark_extracellular_used()
 
 
 def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from modelkit.errors import ConfigError
+from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.paramfiles import read_params_json
 
 __all__ = ["Op", "Plan", "SECTION_TYPES", "perisomatic_plan", "allactive_plan", "nml_plan", "read_json",
@@ -324,3 +324,41 @@ def apply_plan(h: Any, plan: Plan, groups: dict[str, list[Any]], where: str) -> 
             raise ConfigError(plan.path, f"{op.key} ({where})",
                               f"a range variable of the mechanisms inserted in {op.section} sections",
                               f"{op.name!r}: {e}") from e
+
+
+#: model_processing steps (a comma-separated list, applied in order as bmtk does): the biophysics loaders (at most
+#: one) and ``extracellular``
+PROCESSING = ("aibs_perisomatic", "aibs_perisomatic_directed", "aibs_allactive", "aibs_allactive_directed",
+              "extracellular")
+
+
+def processing_steps(value: Any, where: str) -> tuple[str | None, bool]:
+    """A ``model_processing`` value split as bmtk splits it (on commas): (the biophysics loader or None, whether
+    ``extracellular`` is asked).
+
+    Raises
+    ------
+    UnknownModelError
+        An unknown step, or two biophysics loaders.
+    """
+    from modelkit.simulator.neuron.synapses import is_null
+    if is_null(value):
+        return None, False
+    steps = [p.strip() for p in str(value).split(",") if p.strip()]
+    unknown = [p for p in steps if p not in PROCESSING]
+    loaders = [p for p in steps if p != "extracellular"]
+    if unknown and len(steps) > 1:
+        raise UnknownModelError(f"{where}: model_processing {value!r}: {unknown[0]!r} is not known "
+                                f"({', '.join(PROCESSING)})")
+    if len(loaders) > 1:
+        raise UnknownModelError(f"{where}: model_processing {value!r}: one biophysics loader at most, found "
+                                f"{loaders}")
+    return (loaders[0] if loaders else None), "extracellular" in steps
+
+
+def insert_extracellular(cell: Any) -> None:
+    """bmtk's ``set_extracellular``: the ``extracellular`` mechanism in every section of a cell."""
+    from modelkit.simulator.neuron.electrodes import _mark_extracellular_used
+    for sec in cell.sections:
+        sec.insert("extracellular")
+    _mark_extracellular_used()
