@@ -43,6 +43,8 @@ log = logging.getLogger("modelkit.simulator.neuron")
 
 #: libraries loaded into this process: content hash -> path
 _LOADED: dict[str, str] = {}
+#: mechanism name -> digest of the .mod file modelkit loaded it from (in this process)
+_SOURCES: dict[str, str] = {}
 _NRNIVMODL_TIMEOUT_S = 1800
 #: largest .mod file read (bytes); real ones are a few KB to a few hundred KB
 MAX_MOD_BYTES = 16 << 20
@@ -352,7 +354,11 @@ def compile_mechanisms(directory: str) -> str:
     ConfigError
         No folder, or ``nrnivmodl`` failed (the message carries the compiler's output).
     """
-    paths = find_mechanisms(directory).mod_paths
+    return _compile_paths(find_mechanisms(directory).mod_paths, directory)
+
+
+def _compile_paths(paths: list[str], directory: str) -> str:
+    """The shared library of these ``.mod`` files, compiled once into the cache (by content)."""
     key = _content_hash(paths)
     final = os.path.join(cache_dir(), key)
     lib = _find_library(final) if os.path.isdir(final) else None
@@ -417,11 +423,15 @@ def load_mechanisms(h: Any, directory: str) -> MechanismSource:
         src.loaded = sorted(names)
         if key not in _LOADED:
             origin = {n: os.path.basename(p) for n, p in names.items()}
-            if _load_once(h, key, set(names), origin, src.mod_dir):
-                lib = compile_mechanisms(directory)
+            todo = _not_yet_loaded(h, names)
+            if todo is not None and len(todo) < len(paths):  # the rest was loaded before from the same sources
+                paths = todo
+            if paths and _load_once(h, key, {n for n, p in names.items() if p in paths}, origin, src.mod_dir):
+                lib = compile_mechanisms(directory) if paths == src.mod_paths else _compile_paths(paths, directory)
                 if not h.nrn_load_dll(lib):
                     raise ConfigError(lib, None, "a mechanism library NEURON loads", "nrn_load_dll failed")
                 _LOADED[key] = lib
+                _SOURCES.update({n: _file_digest(p) for n, p in names.items() if p in paths})
         return src
     if src.compiled is None:
         log.warning("%s", f"components.mechanisms_dir {directory}: no mechanisms found ({src.describe()})")
@@ -442,6 +452,27 @@ def load_mechanisms(h: Any, directory: str) -> MechanismSource:
         log.info("loaded the compiled mechanisms %s (%d mechanisms)", src.compiled, len(added))
         _LOADED[key] = src.compiled
     return src
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _not_yet_loaded(h: Any, names: dict[str, str]) -> list[str] | None:
+    """The ``.mod`` files still to load when every mechanism of the folder that NEURON knows was loaded by
+    modelkit from a file with the same content (one example's mechanisms are often a subset of another's: a
+    session that ran one can run the other); None when a known one came from elsewhere or differs."""
+    have = known_mechanisms(h) | {n for n in names if hasattr(h, n)}
+    todo: list[str] = []
+    for path in dict.fromkeys(names.values()):
+        declared = [n for n, p in names.items() if p == path]
+        known = [n for n in declared if n in have]
+        if not known:
+            todo.append(path)
+        elif len(known) < len(declared) or any(_SOURCES.get(n) != _file_digest(path) for n in known):
+            return None
+    return todo
 
 
 def _load_once(h: Any, key: str, names: set[str], origin: dict[str, str], where: str) -> bool:
