@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 KNOWN_BMTK_FAILURES = {
     "bio_advanced_stimuli/config.simulation_xstim.json":
         "bmtk 1.2.0's xstim needs NEURON 8 (hoc.PtrVector.ptr_update_callback is gone in NEURON 9); modelkit's "
-        "xstim is compared with bmtk (pointers set in an FInitializeHandler) in tests/neuron",
+        "xstim is compared with bmtk (pointers set in an FInitializeHandler) in tests/simulator/neuron",
 }
 
 

@@ -20,7 +20,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator import simulate
 from modelkit.testing import copy_bmtk_examples
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _read(path) -> pd.DataFrame:

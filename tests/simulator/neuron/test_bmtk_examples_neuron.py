@@ -1,6 +1,6 @@
 """bmtk's BioNet examples as shipped (``shared/bmtk-examples``, copied writable): mechanisms in bmtk's layout
 (``mechanisms/modfiles/``, a compiled ``x86_64/``), zero delays, bmtk's report time axis, comma-separated
-``model_processing``.  bmtk runs in a child process where numbers are compared (tests/neuron/bmtk_child.py)."""
+``model_processing``.  bmtk runs in a child process where numbers are compared (tests/simulator/neuron/bmtk_child.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from modelkit.simulator.run import simulate
 from modelkit.testing import copy_bmtk_examples
 
 CHILD = Path(__file__).with_name("bmtk_child.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from modelkit.sonata import CompartmentReport, read_spikes
 from modelkit.testing import copy_bmtk_examples
 
 CHILD = Path(__file__).with_name("bmtk_pointnet_child.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _bmtk(config: Path, out: Path) -> dict:

@@ -61,7 +61,7 @@ def test_current_clamp_configs_run_in_nA(tmp_path):
     E_L = -70 mV and each clamp depolarises them to the passive steady state I R, with
     R = tau_m / C_m = 10 ms / 250 pF = 40 MOhm (iaf_psc_delta defaults): 0.15 nA -> 6 mV, 0.175 nA
     -> 7 mV, 0.2 nA -> 8 mV. Read as pA (as bmtk does, the default) they move V_m by about 0.006 mV
-    (tests/simulator/test_nest_clamp_units.py)."""
+    (tests/simulator/nest/test_nest_clamp_units.py)."""
     res, scalar = _clamp_v(tmp_path, "config.simulation_iclamp.json")
     _, as_list = _clamp_v(tmp_path, "config.simulation_iclamp.aslist.json")
     np.testing.assert_allclose(scalar.data(), as_list.data(), atol=1e-9)  # three clamps == one list of three

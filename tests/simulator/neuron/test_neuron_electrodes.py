@@ -1,5 +1,5 @@
 """SEClamp, extracellular stimulation (xstim), ECP and multi-element reports of the NEURON backend, each
-compared with bmtk's BioNet run on the same config in a child process (tests/neuron/bmtk_child.py).
+compared with bmtk's BioNet run on the same config in a child process (tests/simulator/neuron/bmtk_child.py).
 
 bio_1cell places its synapses at explicit sections, so both simulators build the very same cell and the
 numbers agree to float rounding: we allow 1e-4 mV on membrane potentials (100x bmtk-vs-bmtk rounding
