@@ -5,7 +5,7 @@
 """
 
 from modelkit.simulator.base import Backend, ReportSink, RunOptions, RunResult, SimulatorModule
-from modelkit.simulator.hooks import cell_model, synaptic_weight
+from modelkit.simulator.named_functions import cell_model, synaptic_weight
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.simulator.registry import available_backends, backend_for, get_backend
 from modelkit.simulator.run import simulate

@@ -4,9 +4,12 @@ A backend (NEST, NEURON, the numpy filter and population models) turns the
 cells and connections of a :class:`~modelkit.sonata.Network` into simulator
 objects and offers a few primitives: spike sources, current clamps, spike and
 variable recording, running to a time.  Inputs and reports are
-:class:`SimulatorModule` objects that only use those primitives, so every
-backend gets them all; they are looked up by the config's ``module`` names in
-tables (``inputs.INPUT_MODULES``, ``recording.REPORT_MODULES``).
+:class:`SimulatorModule` objects looked up by the config's ``module`` names:
+first in the backend's own tables (:attr:`Backend.input_modules`,
+:attr:`Backend.report_modules`), then in the generic ones
+(``inputs.INPUT_MODULES``, ``recording.REPORT_MODULES``), whose modules use
+only the primitives, so every backend gets them all.  What a backend offers
+beyond the primitives are abilities (:mod:`modelkit.simulator.abilities`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,17 @@ import html
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["send_frames", "Backend", "SimulatorModule", "ReportSink", "RunOptions", "RunResult", "VariableRecorder"]
+if TYPE_CHECKING:
+    from modelkit.errors import ModelkitError
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata import Network, Selection, SimulationConfig
+
+__all__ = ["send_frames", "Backend", "SimulatorModule", "ReportSink", "RunOptions", "RunResult", "VariableRecorder",
+           "declared_input_modules", "declared_report_modules", "backend_problems", "backend_output_modules"]
 
 
 @dataclass(frozen=True)
@@ -79,20 +88,50 @@ class VariableRecorder(Protocol):
 class Backend(Protocol):
     """What a simulator backend provides.
 
-    Class attributes say what it simulates; an instance lives for one run.
-    Registered in :mod:`modelkit.simulator.registry`.
+    Class attributes say what it simulates and what it adds to modelkit; an instance lives for one run.
+    Registered in :mod:`modelkit.simulator.registry`.  Everything a backend adds is declared on its class:
+
+    * ``input_modules``: ``{(input_type, module): "package.module:Factory"}``, the inputs only this backend
+      runs (default: none); a factory is called as ``Factory(name, spec)`` and returns a
+      :class:`SimulatorModule`.  The strings are imported when a config uses them, so a run of another
+      backend never imports them;
+    * ``report_modules``: ``{module: "package.module:Factory"}``, the same for reports (default: none);
+    * ``check(cfg, net, built)``: a classmethod listing what the simulator would refuse, found before
+      anything is built (default: nothing);
+    * ``output_modules(cfg)``: a classmethod returning modules that write the backend's own outputs
+      (default: none);
+    * optional abilities (:mod:`modelkit.simulator.abilities`): methods other modules may use.
+
+    The declarations are read with their defaults through :func:`declared_input_modules`,
+    :func:`declared_report_modules`, :func:`backend_problems` and :func:`backend_output_modules`, so a
+    backend that declares nothing has empty tables and no checks.
     """
 
     name: ClassVar[str]
     model_types: ClassVar[frozenset[str]]
     description: ClassVar[str]
+    #: (input_type, module) -> "package.module:Factory" of the inputs this backend adds
+    input_modules: ClassVar[dict[tuple[str, str], str]]
+    #: report module -> "package.module:Factory" of the reports this backend adds
+    report_modules: ClassVar[dict[str, str]]
+
+    @classmethod
+    def check(cls, cfg: SimulationConfig, net: Network, built: dict[str, Selection]) -> list[ModelkitError]:
+        """What this simulator would refuse in a run of ``cfg`` on ``net`` (``built``: the cells it builds)."""
+        ...
+
+    @classmethod
+    def output_modules(cls, cfg: SimulationConfig) -> list[SimulatorModule]:
+        """Modules that write this backend's own outputs for ``cfg``."""
+        ...
 
     @classmethod
     def is_available(cls) -> bool:
         """Whether the simulator can be imported here."""
         ...
 
-    def build(self, network: Any, populations: dict[str, Any], options: RunOptions, config: Any) -> None:
+    def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
+              config: SimulationConfig) -> None:
         """Create the cells of ``populations`` ({name: Selection}) and the connections among built cells."""
         ...
 
@@ -126,6 +165,80 @@ class Backend(Protocol):
         ...
 
 
+# the declarations of a backend class with their documented defaults: a backend that declares nothing (an
+# outside one written before the declarations existed) has empty tables, no checks and no outputs of its own
+def declared_input_modules(cls: type) -> dict[tuple[str, str], str]:
+    """The inputs backend class ``cls`` adds: ``{(input_type, module): "package.module:Factory"}``.
+
+    Parameters
+    ----------
+    cls : type[Backend]
+        A backend class.
+
+    Returns
+    -------
+    dict
+        Empty where the backend declares none.
+    """
+    return dict(getattr(cls, "input_modules", None) or {})
+
+
+def declared_report_modules(cls: type) -> dict[str, str]:
+    """The reports backend class ``cls`` adds: ``{module: "package.module:Factory"}`` (empty where none).
+
+    Parameters
+    ----------
+    cls : type[Backend]
+        A backend class.
+
+    Returns
+    -------
+    dict
+    """
+    return dict(getattr(cls, "report_modules", None) or {})
+
+
+def backend_problems(cls: type, cfg: SimulationConfig, net: Network,
+                     built: dict[str, Selection]) -> list[ModelkitError]:
+    """What backend class ``cls`` says its simulator would refuse (its ``check`` classmethod; none where absent).
+
+    Parameters
+    ----------
+    cls : type[Backend]
+        A backend class.
+    cfg : SimulationConfig
+        The run's config.
+    net : Network
+        The network run.
+    built : dict of str to Selection
+        The cells the backend builds, per population.
+
+    Returns
+    -------
+    list of ModelkitError
+    """
+    check = getattr(cls, "check", None)
+    return list(check(cfg, net, built)) if check is not None else []
+
+
+def backend_output_modules(cls: type, cfg: SimulationConfig) -> list[SimulatorModule]:
+    """Modules that write backend class ``cls``'s own outputs for ``cfg`` (none where it declares none).
+
+    Parameters
+    ----------
+    cls : type[Backend]
+        A backend class.
+    cfg : SimulationConfig
+        The run's config.
+
+    Returns
+    -------
+    list of SimulatorModule
+    """
+    outputs = getattr(cls, "output_modules", None)
+    return list(outputs(cfg)) if outputs is not None else []
+
+
 class ReportSink(Protocol):
     """Receives results while a run goes on (the live layer streams them to a notebook).
 
@@ -139,9 +252,23 @@ class ReportSink(Protocol):
     def progress(self, t: float, tstop: float) -> None: ...
 
 
-def send_frames(sinks: Any, report: str, population: str, variable: str, node_ids: np.ndarray, times: np.ndarray,
-                values: np.ndarray) -> None:
-    """Hand one block of a report's frames (``values``: len(times) x len(node_ids)) to the sinks that take them."""
+def send_frames(sinks: Sequence[ReportSink], report: str, population: str, variable: str, node_ids: np.ndarray,
+                times: np.ndarray, values: np.ndarray) -> None:
+    """Hand one block of a report's frames to the sinks that take them (those with a ``frames`` method).
+
+    Parameters
+    ----------
+    sinks : sequence of ReportSink
+        The run's sinks.
+    report, population, variable : str
+        What the frames are.
+    node_ids : numpy.ndarray
+        The columns' node ids.
+    times : numpy.ndarray
+        The frames' times (ms).
+    values : numpy.ndarray
+        ``len(times) x len(node_ids)`` values.
+    """
     if not len(times):
         return
     for s in sinks:
@@ -163,19 +290,19 @@ class SimulatorModule:
     ``<output>.stopped`` / ``<output>.failed`` holds valid files.
     """
 
-    def configure(self, sim: Any) -> None:
+    def configure(self, sim: Simulation) -> None:
         return None
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         return None
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         return None
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         return None
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> Any:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> Any:
         return None
 
 

@@ -2,44 +2,75 @@
 
 The config's own values are checked when it is parsed (:mod:`modelkit.sonata.simcheck`); this module adds
 what needs the network or a simulator: node sets and node ids that inputs and reports name, an output folder
-that a file blocks, thread counts, model types no backend simulates, and NEST models and time steps that NEST
-would refuse (with a raw traceback, or a crash) once it runs.  ``simulate`` raises the first error;
-``validate`` lists them all.
+that a file blocks, thread counts, model types no backend simulates, input and report modules the backend does
+not run, and what the backend's own ``check`` finds (NEST models and time steps that NEST would refuse with a raw
+traceback, or a crash, once it runs: :mod:`modelkit.simulator.nest.checks`).  ``simulate`` raises the first
+error; ``validate`` lists them all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import MAX_SHOWN, ConfigError, ModelkitError, UnknownModelError
+from modelkit.simulator.base import backend_problems
 from modelkit.sonata.simcheck import RefProblem, attribute_file, check_output_dir, check_parsed_values, check_references
-from modelkit.sonata.simcheck import check_node_ref, check_threads
+from modelkit.sonata.simcheck import check_threads
 
-__all__ = ["check_run", "run_problems", "model_type_error", "nest_problems", "MODEL_CHECKS"]
+if TYPE_CHECKING:
+    from modelkit.simulator.base import Backend
+    from modelkit.sonata import Network, Selection, SimulationConfig
+    from modelkit.sonata.validate import Problem
 
-#: NEST's default time grid (ms): dt and delays must be whole multiples of one tic (tics_per_ms = 1000)
-NEST_TIC_MS = 1e-3
-
+__all__ = ["check_run", "run_problems", "module_problems", "model_type_error", "model_error", "validate_run"]
 
 def _shown(text: str) -> str:
     """At most MAX_SHOWN characters of a text in a message (a hostile model name must not bury its head)."""
     return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
 
 
-def _model_error(path: str, key: str, expected: str, found: str) -> UnknownModelError:
+def model_error(path: str | None, key: str, expected: str, found: str) -> UnknownModelError:
     """An UnknownModelError located like a ConfigError (``path``, ``key``, ``expected``, ``found`` attributes,
-    which :func:`modelkit.validate` reports)."""
+    which :func:`modelkit.validate` reports).
+
+    Parameters
+    ----------
+    path : str or None
+        The file at fault.
+    key : str
+        Where in it.
+    expected, found : str
+        What was expected there, and what was found.
+
+    Returns
+    -------
+    UnknownModelError
+    """
     err = UnknownModelError(f"{path}: {key}: expected {_shown(expected)}, found {_shown(found)}")
     err.path, err.key, err.expected, err.found = path, key, expected, found  # type: ignore[attr-defined]
     return err
 
 
-def model_type_error(net: Any, unknown: set[str], e: UnknownModelError) -> UnknownModelError:
+def model_type_error(net: Network, unknown: set[str], e: UnknownModelError) -> UnknownModelError:
     """``e`` located at the first population (and its node-types CSV or nodes file) with a model type no backend
-    simulates; the message lists every such population."""
+    simulates; the message lists every such population.
+
+    Parameters
+    ----------
+    net : Network
+        The network.
+    unknown : set of str
+        The model types no backend simulates.
+    e : UnknownModelError
+        The registry's error.
+
+    Returns
+    -------
+    UnknownModelError
+    """
     where = []
     for name, pop in net.nodes.items():
         if "model_type" not in pop.attribute_names:
@@ -50,123 +81,24 @@ def model_type_error(net: Any, unknown: set[str], e: UnknownModelError) -> Unkno
     if not where:
         return e
     others = "; ".join(f"{f}: {what}" for f, what in where[1:])
-    return _model_error(where[0][0], "model_type", f"a model type some backend simulates ({e})",
+    return model_error(where[0][0], "model_type", f"a model type some backend simulates ({e})",
                         where[0][1] + (f" (and {others})" if others else ""))
 
 
-def nest_problems(net: Any, built: dict[str, Any]) -> list[ModelkitError]:
-    """NEST models named by ``model_template`` that NEST does not have (and no cell hook provides).
-
-    Returns an empty list where NEST cannot be imported.
-    """
-    try:
-        import nest
-    except ImportError:
-        return []
-    models = set(nest.node_models)
-    out: list[ModelkitError] = []
-    for name, sel in built.items():
-        pop = net.nodes[name]
-        if "model_template" not in pop.attribute_names or not len(sel):
-            continue
-        templates = {str(t) for t in np.unique(np.asarray(pop.column("model_template", sel.flat), dtype=str))}
-        for tmpl in sorted(templates):
-            nest_model = _nest_model(tmpl)
-            if nest_model is None or nest_model in models:
-                continue  # a missing template or another schema: the backend names it with its node type
-            model = tmpl.rpartition(":")[2]
-            import difflib
-            close = difflib.get_close_matches(model, sorted(models), n=5)
-            out.append(_model_error(attribute_file(pop, "model_template"), "model_template",
-                                    f"a model NEST has (close names: {close})",
-                                    f"{tmpl!r} in population {name!r}"))
-    return out
-
-
-def _nest_model(tmpl: str) -> str | None:
-    """The NEST model a ``model_template`` makes, None where a cell hook or another schema makes it."""
-    from modelkit.simulator.hooks import get_cell_model
-    from modelkit.simulator.nest.glif import legacy_glif
-    if tmpl in ("None", "nan", "") or get_cell_model(tmpl) is not None:
-        return None
-    schema, _, model = tmpl.rpartition(":")
-    if schema not in ("", "nest"):
-        return None
-    legacy = legacy_glif(model)
-    return legacy[0] if legacy else model
-
-
-#: report modules that record cell variables with a NEST multimeter
-_VARIABLE_REPORTS = ("membrane_report", "multimeter_report", "multimeter")
-
-
-def nest_report_problems(cfg: Any, net: Any, built: dict[str, Any]) -> list[ModelkitError]:
-    """Report variables the NEST model of a recorded cell does not have (NEST's ``recordables``).
-
-    Returns an empty list where NEST cannot be imported.
-    """
-    try:
-        import nest
-    except ImportError:
-        return []
-    models = set(nest.node_models)
-    out: list[ModelkitError] = []
-    for name, spec in cfg.reports.items():
-        if not spec.enabled or spec.module not in _VARIABLE_REPORTS:
-            continue
-        v = spec.variable_name
-        variables = [v] if isinstance(v, str) else v
-        if not isinstance(variables, list) or not all(isinstance(x, str) for x in variables):
-            continue  # the report module names a malformed variable_name
-        try:  # the same selection the report module records
-            sel = check_node_ref(net, spec.cells, cfg.path, f"reports.{name}.cells")
-        except ModelkitError:
-            continue  # check_references reports it
-        for pop, s in sel.items():
-            cells = built.get(pop)
-            if cells is None or "model_template" not in net.nodes[pop].attribute_names:
-                continue
-            ids = (s & cells).flat
-            if not len(ids):
-                continue
-            templates = np.unique(np.asarray(net.nodes[pop].column("model_template", ids), dtype=str))
-            for model in sorted({m for m in map(_nest_model, templates) if m is not None and m in models}):
-                recordables = [str(r) for r in nest.GetDefaults(model).get("recordables", ())]
-                missing = [x for x in variables if x not in recordables]
-                if missing:
-                    out.append(ConfigError(cfg.path, f"reports.{name}.variable_name",
-                                           f"a recordable of {model} ({recordables})", str(missing)))
-                    break
-    return out
-
-
-def _nest_dt(cfg: Any) -> list[ModelkitError]:
-    dt = cfg.run.dt
-    k = dt / NEST_TIC_MS
-    if dt < NEST_TIC_MS or abs(k - round(k)) > 1e-6 * max(1.0, k):
-        return [ConfigError(cfg.path, "run.dt", f"a multiple of NEST's time grid ({NEST_TIC_MS:g} ms)", f"{dt:g}")]
-    return []
-
-
-#: backend name -> checks of what that simulator refuses: f(cfg, net, built) -> errors
-MODEL_CHECKS: dict[str, Callable[[Any, Any, dict[str, Any]], list[ModelkitError]]] = {
-    "nest": lambda cfg, net, built: _nest_dt(cfg) + nest_problems(net, built) + nest_report_problems(cfg, net,
-                                                                                                     built),
-}
-
-
-def run_problems(cfg: Any, net: Any, backend: str | None, built: dict[str, Any] | None = None, *,
-                 threads: Any = None, spike_files: bool = True) -> list[ModelkitError]:
+def run_problems(cfg: SimulationConfig, net: Network, backend: type[Backend] | None,
+                 built: dict[str, Selection] | None = None, *, threads: object = None,
+                 spike_files: bool = True) -> list[ModelkitError]:
     """Every problem a run of ``cfg`` on ``net`` would hit before or when the simulator starts.
 
     Parameters
     ----------
     cfg : SimulationConfig
     net : Network
-    backend : str or None
-        The backend's registry name (its checks of models and time step run; none when None).
-    built : dict, optional
-        Population -> Selection of the cells the backend builds (default: every node).
+    backend : type[Backend] or None
+        The backend class of the run: its input and report modules are the ones known, and its ``check`` runs
+        (NEST's models and time step). None: every backend's modules are known and no backend check runs.
+    built : dict of str to Selection, optional
+        The cells the backend builds (default: every node).
     threads : int, optional
         Threads asked for by the caller (``simulate(threads=...)``, ``--threads``).
     spike_files : bool
@@ -194,19 +126,36 @@ def run_problems(cfg: Any, net: Any, backend: str | None, built: dict[str, Any] 
         out.append(e)
     refs = check_references(cfg, net)
     out += [r for r in refs if spike_files or r.severity == "error"]
-    out += module_problems(cfg, net, built)
-    if backend in MODEL_CHECKS:
+    out += module_problems(cfg, net, built, backend)
+    if backend is not None:
         if built is None:
             built = {n: p.ids() for n, p in net.nodes.items()}
-        out += MODEL_CHECKS[backend](cfg, net, built)
+        out += backend_problems(backend, cfg, net, built)
     return out
 
 
-def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[ModelkitError]:
+def module_problems(cfg: SimulationConfig, net: Network, built: dict[str, Selection] | None,
+                    backend: type[Backend] | None = None) -> list[ModelkitError]:
     """What the input and report modules would refuse when they are set up, found without a simulator.
 
-    An unknown ``input_type``/``module`` or report ``module``, outputs outside ``output_dir``, a Poisson input
-    without a rate, and a Poisson input whose node set holds no virtual node to drive.
+    An unknown ``input_type``/``module`` or report ``module`` (or one of another backend), outputs outside
+    ``output_dir``, a Poisson input without a rate, and a Poisson input whose node set holds no virtual node to
+    drive.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config.
+    net : Network
+        The network run.
+    built : dict of str to Selection or None
+        The cells the backend builds (None: not known).
+    backend : type[Backend], optional
+        The backend class of the run (None: the modules of every backend are known).
+
+    Returns
+    -------
+    list of ModelkitError
     """
     from modelkit.simulator.inputs import check_poisson_count, input_module
     from modelkit.simulator.recording import report_module
@@ -221,7 +170,7 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
             if not spec.enabled:
                 continue
             try:
-                mod = make(name, spec, cfg.path)
+                mod = make(name, spec, cfg.path, backend)  # type: ignore[operator]
             except ConfigError as e:
                 out.append(e)
                 continue
@@ -259,15 +208,40 @@ def module_problems(cfg: Any, net: Any, built: dict[str, Any] | None) -> list[Mo
     return out
 
 
-def check_run(cfg: Any, net: Any, backend: str, built: dict[str, Any], threads: Any = None) -> None:
-    """Raise the first error of :func:`run_problems` (spike-file warnings are the input module's to give)."""
+def check_run(cfg: SimulationConfig, net: Network, backend: type[Backend], built: dict[str, Selection],
+              threads: object = None) -> None:
+    """Raise the first error of :func:`run_problems` (spike-file warnings are the input module's to give).
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config.
+    net : Network
+        The network run.
+    backend : type[Backend]
+        The backend class of the run.
+    built : dict of str to Selection
+        The cells it builds.
+    threads : int, optional
+        Threads asked for by the caller.
+
+    Raises
+    ------
+    ModelkitError
+        The first problem found.
+    """
     for p in run_problems(cfg, net, backend, built, threads=threads, spike_files=False):
         if not (isinstance(p, RefProblem) and p.severity == "warning"):
             raise p
 
 
-def validate_run(path: Any) -> list[Any]:
+def validate_run(path: PathLike) -> list[Problem]:
     """The problems :func:`modelkit.validate` adds for a simulation config: what ``simulate`` would refuse.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The simulation config.
 
     Returns
     -------
@@ -281,7 +255,7 @@ def validate_run(path: Any) -> list[Any]:
         if not isinstance(cfg, SimulationConfig) or cfg.circuit is None:
             return []
         net = Network.from_config(cfg)
-        built: dict[str, Any] = {}
+        built: dict[str, Selection] = {}
         types: set[str] = set()
         for name, pop in net.nodes.items():
             if "model_type" not in pop.attribute_names:
@@ -292,11 +266,11 @@ def validate_run(path: Any) -> list[Any]:
                     built[name] = sel if name not in built else built[name] | sel
     except ModelkitError:
         return []  # the sonata checks report why the config or network cannot be read
-    backend = None
+    backend: type[Backend] | None = None
     target = str(cfg.target_simulator or "").lower()
     out: list[Problem] = []
     try:
-        backend = backend_for(types, prefer=TARGET_SIMULATORS.get(target), hint=TARGET_HINTS.get(target)).name
+        backend = backend_for(types, prefer=TARGET_SIMULATORS.get(target), hint=TARGET_HINTS.get(target))
     except UnknownModelError as e:
         from modelkit.simulator.registry import known_model_types
         located = model_type_error(net, types - known_model_types(), e)

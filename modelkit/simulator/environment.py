@@ -166,9 +166,12 @@ def create_environment(network_dir: str | os.PathLike, sim_dir: str | os.PathLik
     part = cfg_path.with_suffix(".json.tmp")
     part.write_text(json.dumps(config, indent=2) + "\n")
     os.replace(part, cfg_path)
-    if backend == "neuron" and compile_mechanisms and "mechanisms_dir" in comp_keys:
-        from modelkit.simulator.neuron.mechanisms import compile_mechanisms as compile_mods
-        compile_mods(str(final / "mechanisms" / "modfiles"))
+    if compile_mechanisms:  # the backend finishes its components (NEURON compiles the mechanisms)
+        from modelkit.simulator.abilities import PreparesEnvironment
+        from modelkit.simulator.registry import get_backend
+        cls = get_backend(backend)
+        if isinstance(cls, PreparesEnvironment):
+            cls.prepare_environment(str(final))
     return str(cfg_path)
 
 

@@ -12,18 +12,24 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataFormatError
-from modelkit.simulator.base import SimulatorModule
+from modelkit._typing import PathLike
+from modelkit.simulator.abilities import DefaultClampUnits
+from modelkit.simulator.base import SimulatorModule, declared_input_modules
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
 from modelkit.sonata.spikes import SpikePopulation
 from modelkit.sonata.nwb import read_nwb_sweep
 from modelkit.sonata.nwb import read_nwb_spikes
 from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
+
+if TYPE_CHECKING:
+    from modelkit.simulator.base import Backend
+    from modelkit.sonata.config import InputSpec
 
 __all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current",
            "MAX_POISSON_SPIKES", "poisson_spike_count", "check_poisson_count"]
@@ -273,10 +279,10 @@ class CurrentClampInput(SimulatorModule):
         from modelkit.options import OPTIONS
         if OPTIONS["clamp_units"] is not None:
             return str(OPTIONS["clamp_units"]), "the clamp_units option"
-        default = getattr(sim.backend, "default_clamp_units", "nA")
+        default = sim.backend.default_clamp_units if isinstance(sim.backend, DefaultClampUnits) else "nA"
         why = ("as bmtk, which passes amp to NEST unchanged; amp_units: \"nA\" or --clamp-units nA reads nA"
                if default == "pA" else "SONATA's unit")
-        return default, f"{getattr(sim.backend, 'name', 'the backend')}'s default, {why}"
+        return default, f"{sim.backend.name}'s default, {why}"
 
     def initialize(self, sim: Any) -> None:
         times, amps = self.schedule(sim)
@@ -284,7 +290,7 @@ class CurrentClampInput(SimulatorModule):
         log.info("input %s: current clamp amplitudes in %s (%s)", self.name, units, why)
         extra: dict[str, str] = {}
         if units != "nA":
-            if getattr(sim.backend, "default_clamp_units", "nA") == units:
+            if isinstance(sim.backend, DefaultClampUnits) and sim.backend.default_clamp_units == units:
                 extra = {"units": units}  # the backend takes them as they are (NEST: pA, bit for bit as bmtk)
             else:
                 amps = np.asarray(amps, dtype=float) * CLAMP_UNITS[units]
@@ -340,39 +346,20 @@ class PoissonInput(SimulatorModule):
                 gen.to_sonata(sim.output_path(p["output_file"]))
 
 
-def _seclamp_input(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.electrodes import SEClampInput
-    return SEClampInput(name, spec)
-
-
-def _xstim_input(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.electrodes import XStimInput
-    return XStimInput(name, spec)
-
-
-def _ecephys_input(name: str, spec: Any) -> SimulatorModule:
+def _ecephys_input(name: str, spec: InputSpec) -> SimulatorModule:
+    # imported on use: the ecephys tables need the NWB readers, which a run without them need not pay for
     from modelkit.simulator.ecephys import EcephysProbeInput
     return EcephysProbeInput(name, spec)
 
 
-def _syn_activity_input(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.syn_activity import SynActivityInput
-    return SynActivityInput(name, spec)
-
-
-def _comsol_input(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.comsol import ComsolInput
-    return ComsolInput(name, spec)
-
-
-def _rate_input(name: str, spec: Any) -> SimulatorModule:
-    # imported on use: the population backend pulls in scipy, which a NEST run need not pay for
-    from modelkit.simulator.population.modules import RateInput
+def _rate_input(name: str, spec: InputSpec) -> SimulatorModule:
+    from modelkit.simulator.rates import RateInput
     return RateInput(name, spec)
 
 
-#: (input_type, module) -> module class; "*" matches any module
-INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
+#: (input_type, module) -> module class of the inputs every backend runs (they use only the Backend
+#: protocol's primitives); a backend's own inputs are in its ``input_modules``
+INPUT_MODULES: dict[tuple[str, str], Callable[[str, InputSpec], SimulatorModule]] = {
     ("spikes", "sonata"): SpikeFileInput,
     ("spikes", "h5"): SpikeFileInput,
     ("spikes", "hdf5"): SpikeFileInput,
@@ -385,17 +372,8 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
     ("csv", "IClamp"): CurrentClampInput,
     ("nwb", "IClamp"): CurrentClampInput,
     ("allen", "IClamp"): CurrentClampInput,
-    ("current_clamp", "SEClamp"): _seclamp_input,
-    ("voltage_clamp", "SEClamp"): _seclamp_input,
-    ("lfp", "xstim"): _xstim_input,
-    ("xstim", "xstim"): _xstim_input,
-    ("extracellular", "xstim"): _xstim_input,
-    ("lfp", "comsol"): _comsol_input,
-    ("comsol", "comsol"): _comsol_input,
-    ("extracellular", "comsol"): _comsol_input,
     ("spikes", "poisson"): PoissonInput,
     ("spikes", "ecephys_probe"): _ecephys_input,
-    ("syn_activity", "syn_activity"): _syn_activity_input,
     ("poisson", "poisson"): PoissonInput,
     ("rates", "constant"): _rate_input,
     ("rates", "time_series"): _rate_input,
@@ -404,17 +382,48 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, Any], SimulatorModule]] = {
 }
 
 
-def input_module(name: str, spec: Any, path: str | None = None) -> SimulatorModule:
-    """The module for one ``inputs`` entry.
+def input_module(name: str, spec: InputSpec, path: PathLike | None = None,
+                 backend: type[Backend] | None = None) -> SimulatorModule:
+    """The module for one ``inputs`` entry: the backend's own inputs first, then the generic ones.
+
+    Parameters
+    ----------
+    name : str
+        The entry's name (``inputs.<name>``).
+    spec : InputSpec
+        The parsed entry.
+    path : str or PathLike, optional
+        The simulation config (for messages).
+    backend : type[Backend], optional
+        The backend class of the run; None (a config checked without a backend) accepts the inputs of every
+        registered backend.
+
+    Returns
+    -------
+    SimulatorModule
 
     Raises
     ------
     ConfigError
-        Unknown ``(input_type, module)``, listing the known ones.
+        Naming ``inputs.<name>.module``: an input of another backend (which one), or an unknown
+        ``(input_type, module)`` (listing those this backend knows).
     """
-    cls = INPUT_MODULES.get((spec.input_type, spec.module))
-    if cls is None:
-        known = sorted({f"{t}/{m}" for t, m in INPUT_MODULES})
-        raise ConfigError(path, f"inputs.{name}.module", f"a known input_type/module ({', '.join(known)})",
-                          f"{spec.input_type}/{spec.module}")
-    return cls(name, spec)
+    from modelkit.simulator.registry import load_declared, module_providers
+    key = (spec.input_type, spec.module)
+    own = declared_input_modules(backend) if backend is not None else {}
+    if key in own:
+        return load_declared(own[key])(name, spec)
+    if key in INPUT_MODULES:
+        return INPUT_MODULES[key](name, spec)
+    where = f"inputs.{name}.module"
+    found = f"{spec.input_type}/{spec.module}"
+    providers = module_providers("inputs", key, exclude=backend.name if backend is not None else None)
+    if providers and backend is None:
+        from modelkit.simulator.registry import get_backend
+        return load_declared(declared_input_modules(get_backend(providers[0]))[key])(name, spec)
+    known = sorted({f"{t}/{m}" for t, m in [*INPUT_MODULES, *own]})
+    if providers:
+        raise ConfigError(path, where, f"an input of the {backend.name} backend ({', '.join(known)})",
+                          f"{found}, an input of the {' and '.join(providers)} backend; this run uses "
+                          f"{backend.name}")
+    raise ConfigError(path, where, f"a known input_type/module ({', '.join(known)})", found)

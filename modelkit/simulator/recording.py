@@ -9,17 +9,25 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
-from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit._typing import PathLike
+from modelkit.simulator.abilities import RecordsWeights
+from modelkit.simulator.base import SimulatorModule, declared_report_modules, send_frames
 from modelkit.simulator.journal import JOURNAL_NAME, SpikeJournal
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 
-__all__ = ["REPORT_MODULES", "report_module", "SpikesOutput", "MembraneReport", "WeightReport"]
+if TYPE_CHECKING:
+    from modelkit.simulator.base import Backend
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata.config import ReportSpec
+
+__all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "MembraneReport", "WeightReport",
+           "flush_writers", "close_partial"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -44,7 +52,7 @@ class SpikesOutput(SimulatorModule):
         self.n_written = 0  # spikes in the spikes file written (rank 0)
         self._journal: SpikeJournal | None = None
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         self.counts = {p: 0 for p in sim.built}
         if not sim.is_root:
             return
@@ -65,7 +73,7 @@ class SpikesOutput(SimulatorModule):
             return None
         return self._blocks[-1][0] if self._blocks else self._tstart
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         local = sim.backend.collect_spikes()
         if sim.comm.size > 1:  # each rank records its own cells: rank 0 gathers them
             flat = {f"{p}\0{k}": a for p, (ids, times) in local.items() for k, a in (("i", ids), ("t", times))}
@@ -85,7 +93,7 @@ class SpikesOutput(SimulatorModule):
             for s in sim.sinks:
                 s.spikes(pop, ids, times)
 
-    def _write(self, sim: Any, stop_time: float | None) -> None:
+    def _write(self, sim: Simulation, stop_time: float | None) -> None:
         out = sim.config.output
         data = {p: (np.concatenate([b[p][0] for _, b in self._blocks if p in b] or [np.empty(0, np.int64)]),
                     np.concatenate([b[p][1] for _, b in self._blocks if p in b] or [np.empty(0)]))
@@ -103,12 +111,12 @@ class SpikesOutput(SimulatorModule):
         if self._journal is not None:
             self._journal.close(remove=True)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         if not sim.is_root:
             return
         self._write(sim, None)
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> float | None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> float | None:
         """The run ended early: write the spikes of its whole blocks (every spike up to :attr:`stop_time`).
 
         Returns
@@ -124,7 +132,7 @@ class SpikesOutput(SimulatorModule):
         return stop
 
 
-def _in_staging(sim: Any, path: str | None) -> str | None:
+def _in_staging(sim: Simulation, path: str | None) -> str | None:
     """An output file's path relative to the staging folder (outputs are inside ``output_dir``)."""
     return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
@@ -138,12 +146,14 @@ class MembraneReport(SimulatorModule):
     (first sample, last sample + dt, dt).
     """
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: ReportSpec) -> None:
         self.name = name
         self.spec = spec
         self.recorders: list[Any] = []
         self.config_path: str | None = None
         self.writers: dict[str, ReportWriter] = {}
+        #: the config asked for sections that this backend's cells do not have: one value per cell is recorded
+        self.per_cell_note = False
         self._sent: dict[int, int] = {}  # frames handed to the sinks so far, per recorder
 
     def _variables(self) -> list[str]:
@@ -155,7 +165,10 @@ class MembraneReport(SimulatorModule):
         raise ConfigError(self.config_path, f"reports.{self.name}.variable_name", "a variable name (or a list)",
                           repr(v))
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
+        if self.per_cell_note:
+            log.info("report %s: %s has no sections; recording one value per cell", self.name,
+                     type(sim.backend).__name__)
         opts = sim.options
         dt = float(self.spec.dt) if self.spec.dt else opts.dt
         if dt < opts.dt or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
@@ -206,7 +219,7 @@ class MembraneReport(SimulatorModule):
                 self.writers[var] = w
                 sim.outputs[self.name if len(variables) == 1 else f"{self.name}:{var}"] = sim.output_path(path)
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         for k, rec in enumerate(self.recorders):
             frames = merge_frames(sim.comm, rec.collect())
             if frames is None:
@@ -223,11 +236,11 @@ class MembraneReport(SimulatorModule):
                     send_frames(sim.sinks, self.name, rec.population, var, rec.node_ids, times, frames[var])
         flush_writers(self.writers)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         for w in self.writers.values():
             w.close()
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         close_partial(self.name, self.writers, stop_time)
 
 
@@ -259,14 +272,14 @@ class WeightReport(SimulatorModule):
 
     columns = ("source_node_id", "source_population", "target_node_id", "target_population", "time_ms", "weights")
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: ReportSpec) -> None:
         self.name = name
         self.spec = spec
         self.recorder: Any = None
         self.path = ""
         self.count = 0
 
-    def _edges(self, sim: Any) -> dict[str, list[int] | None]:
+    def _edges(self, sim: Simulation) -> dict[str, list[int] | None]:
         e = self.spec.params.get("edges")
         key = f"reports.{self.name}.edges"
         if e is None:
@@ -284,19 +297,19 @@ class WeightReport(SimulatorModule):
                               str(unknown))
         return {k: (None if v is None else [int(x) for x in np.atleast_1d(v)]) for k, v in e.items()}
 
-    def configure(self, sim: Any) -> None:
+    def configure(self, sim: Simulation) -> None:
         p = self.spec.params
         edges = self._edges(sim)
         alias = p.get("model_template")
         if not edges and not (alias and p.get("nest_model")):
             raise ConfigError(sim.config.path, f"reports.{self.name}.edges",
                               "the synapses to record: edges, or nest_model with model_template", "neither")
-        if not hasattr(sim.backend, "record_weights"):
+        if not isinstance(sim.backend, RecordsWeights):
             raise ConfigError(sim.config.path, f"reports.{self.name}.module",
                               "a backend that records synaptic weights", type(sim.backend).__name__)
         self.recorder = sim.backend.record_weights(self.name, edges, p.get("nest_model"), alias)
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.csv")
         self.path = sim.output_path(base)
         if not sim.is_root:
@@ -306,7 +319,7 @@ class WeightReport(SimulatorModule):
             f.write(" ".join(self.columns) + "\n")
         sim.outputs[self.name] = self.path
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         ev = gather_arrays(sim.comm, self.recorder.collect())
         if ev is None:
             return
@@ -324,64 +337,84 @@ class WeightReport(SimulatorModule):
         df.to_csv(self.path, sep=" ", header=False, index=False, mode="a", float_format="%.10g")
         self.count += n
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         if self.recorder is not None and self.recorder.n_types == 0 and not self.recorder.alias:
             log.warning("report %s: no edge type matched; no weights recorded", self.name)
         log.info("report %s: %d weight events", self.name, self.count)
 
 
-def _membrane_report(name: str, spec: Any) -> SimulatorModule:
-    # sections other than the soma: one column per segment (modelkit.simulator.compartments)
-    from modelkit.simulator.compartments import membrane_report
-    return membrane_report(name, spec)
+def membrane_report(name: str, spec: ReportSpec) -> SimulatorModule:
+    """``membrane_report`` on a backend without sections: one value per cell, as bmtk's PointNet reads a
+    membrane_report whatever its ``sections`` say (a backend with sections declares its own).
+
+    Parameters
+    ----------
+    name : str
+        The report's name (``reports.<name>``).
+    spec : ReportSpec
+        The parsed entry.
+
+    Returns
+    -------
+    MembraneReport
+    """
+    report = MembraneReport(name, spec)
+    sections = spec.sections
+    report.per_cell_note = not (sections is None or (isinstance(sections, str)
+                                                     and sections.lower() in ("soma", "somatic")))
+    return report
 
 
-def _synapse_report(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.compartments import SynapseReport
-    return SynapseReport(name, spec)
-
-
-def _clamp_report(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.compartments import ClampReport
-    return ClampReport(name, spec)
-
-
-def _ecp_report(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.electrodes import EcpReport
-    return EcpReport(name, spec)
-
-
-def _population_rates(name: str, spec: Any) -> SimulatorModule:
-    from modelkit.simulator.population.modules import PopulationRatesReport
-    return PopulationRatesReport(name, spec)
-
-
-#: module name -> report class
-REPORT_MODULES: dict[str, Callable[[str, Any], SimulatorModule]] = {
-    "membrane_report": _membrane_report,
-    "netcon_report": _synapse_report,
-    "syn_report": _synapse_report,
-    "clamp_report": _clamp_report,
-    "extracellular": _ecp_report,
-    "ecp": _ecp_report,
+#: module name -> report class of the reports every backend writes (they use only the Backend protocol's
+#: primitives, or an ability they check); a backend's own reports are in its ``report_modules``
+REPORT_MODULES: dict[str, Callable[[str, ReportSpec], SimulatorModule]] = {
+    "membrane_report": membrane_report,
     "multimeter_report": MembraneReport,
     "multimeter": MembraneReport,
     "weight_recorder": WeightReport,
-    "population_rates": _population_rates,
-    "pop_rates": _population_rates,
 }
 
 
-def report_module(name: str, spec: Any, path: str | None = None) -> SimulatorModule:
-    """The module for one ``reports`` entry.
+def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
+                  backend: type[Backend] | None = None) -> SimulatorModule:
+    """The module for one ``reports`` entry: the backend's own reports first, then the generic ones.
+
+    Parameters
+    ----------
+    name : str
+        The entry's name (``reports.<name>``).
+    spec : ReportSpec
+        The parsed entry.
+    path : str or PathLike, optional
+        The simulation config (for messages).
+    backend : type[Backend], optional
+        The backend class of the run; None (a config checked without a backend) accepts the reports of every
+        registered backend.
+
+    Returns
+    -------
+    SimulatorModule
 
     Raises
     ------
     ConfigError
-        An unknown module, listing the known ones.
+        Naming ``reports.<name>.module``: a report of another backend (which one), or an unknown module
+        (listing those this backend knows).
     """
-    cls = REPORT_MODULES.get(spec.module)
-    if cls is None:
-        raise ConfigError(path, f"reports.{name}.module",
-                          f"a known report module ({', '.join(sorted(REPORT_MODULES))})", repr(spec.module))
-    return cls(name, spec)
+    from modelkit.simulator.registry import get_backend, load_declared, module_providers
+    own = declared_report_modules(backend) if backend is not None else {}
+    if spec.module in own:
+        return load_declared(own[spec.module])(name, spec)
+    if spec.module in REPORT_MODULES:
+        return REPORT_MODULES[spec.module](name, spec)
+    if backend is None:  # any backend's report is fine while no backend is chosen
+        for other in module_providers("reports", spec.module):
+            return load_declared(declared_report_modules(get_backend(other))[spec.module])(name, spec)
+    known = sorted({*REPORT_MODULES, *own})
+    providers = module_providers("reports", spec.module, exclude=backend.name) if backend is not None else []
+    if backend is not None and providers:
+        raise ConfigError(path, f"reports.{name}.module", f"a report of the {backend.name} backend "
+                          f"({', '.join(known)})", f"{spec.module!r}, a report of the {' and '.join(providers)} "
+                          f"backend; this run uses {backend.name}")
+    raise ConfigError(path, f"reports.{name}.module", f"a known report module ({', '.join(known)})",
+                      repr(spec.module))

@@ -1,6 +1,8 @@
 """Backend registry: built-in backends by name, outside ones through the ``modelkit.simulators`` entry points.
 
-Adding a backend touches its own folder and one line of ``BUILTIN``.
+Adding a backend touches its own folder and one line of ``BUILTIN``: the backend class declares the inputs,
+reports, checks and outputs it adds (see :class:`~modelkit.simulator.base.Backend`), which
+:func:`load_declared` imports when a config uses them.
 """
 
 from __future__ import annotations
@@ -8,12 +10,16 @@ from __future__ import annotations
 import functools
 import importlib
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import BackendUnavailableError, UnknownModelError
+from modelkit.simulator.base import declared_input_modules, declared_report_modules
+
+if TYPE_CHECKING:
+    from modelkit.simulator.base import Backend
 
 __all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for",
-           "known_model_types"]
+           "known_model_types", "load_declared", "module_providers"]
 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
@@ -52,8 +58,17 @@ def _all_specs() -> dict[str, Any]:
     return specs
 
 
-def get_backend(name: str) -> Any:
+def get_backend(name: str) -> type[Backend]:
     """The backend class registered as ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A registry name (``"nest"``, ``"neuron"``, ``"filter"``, ``"population"``, or an entry point's).
+
+    Returns
+    -------
+    type[Backend]
 
     Raises
     ------
@@ -64,7 +79,8 @@ def get_backend(name: str) -> Any:
     if name not in specs:
         raise UnknownModelError(f"no simulator backend {name!r}; known: {sorted(specs)}")
     spec = specs[name]
-    return spec.load() if hasattr(spec, "load") else _load(spec)
+    cls: type[Backend] = spec.load() if hasattr(spec, "load") else _load(spec)  # an entry point, or "module:Class"
+    return cls
 
 
 def available_backends() -> dict[str, bool]:
@@ -78,10 +94,21 @@ def available_backends() -> dict[str, bool]:
     return out
 
 
-def backend_for(model_types: set[str], prefer: str | None = None, hint: str | None = None) -> Any:
+def backend_for(model_types: set[str], prefer: str | None = None, hint: str | None = None) -> type[Backend]:
     """The backend that simulates every given ``model_type`` (virtual nodes excluded).
 
-    ``prefer`` names the only backend to consider; ``hint`` one to try first.
+    Parameters
+    ----------
+    model_types : set of str
+        The model types of the cells to build.
+    prefer : str, optional
+        The only backend to consider (a registry name).
+    hint : str, optional
+        A backend to try first.
+
+    Returns
+    -------
+    type[Backend]
 
     Raises
     ------
@@ -95,7 +122,7 @@ def backend_for(model_types: set[str], prefer: str | None = None, hint: str | No
     if not prefer and hint in names:
         names.remove(hint)
         names.insert(0, hint)
-    known = {}
+    known: dict[str, list[str]] = {}
     for name in names:
         cls = get_backend(name)
         known[name] = sorted(cls.model_types)
@@ -117,4 +144,51 @@ def known_model_types() -> set[str]:
             out |= set(get_backend(name).model_types)
         except Exception:  # noqa: BLE001 - a broken plugin simulates nothing
             continue
+    return out
+
+
+def load_declared(target: str) -> Any:
+    """The object a backend's module table names: ``"package.module:Factory"``, imported now.
+
+    Parameters
+    ----------
+    target : str
+        ``"package.module:attribute"``.
+
+    Returns
+    -------
+    object
+        The attribute (a :class:`~modelkit.simulator.base.SimulatorModule` class or factory).
+    """
+    return _load(target)
+
+
+def module_providers(kind: str, key: Any, exclude: str | None = None) -> list[str]:
+    """The registered backends that declare an input or report module (a config that names it needs one of them).
+
+    Parameters
+    ----------
+    kind : str
+        ``"inputs"`` (``key`` is ``(input_type, module)``) or ``"reports"`` (``key`` is the module name).
+    key : tuple of str or str
+        The module.
+    exclude : str, optional
+        A backend not to list (the one running).
+
+    Returns
+    -------
+    list of str
+        Registry names, in registry order; backends that cannot be loaded are left out.
+    """
+    out = []
+    for name in _all_specs():
+        if name == exclude:
+            continue
+        try:
+            cls = get_backend(name)
+        except Exception:  # noqa: BLE001 - a broken plugin provides nothing
+            continue
+        table = declared_input_modules(cls) if kind == "inputs" else declared_report_modules(cls)
+        if key in table:
+            out.append(name)
     return out

@@ -30,7 +30,8 @@ from modelkit.errors import (BackendUnavailableError, ConfigError, ModelkitError
 from modelkit.errors import UnknownModelError
 from modelkit.runstatus import RunStatus
 from modelkit.simulator.parallel import SerialComm, check_launch, world
-from modelkit.simulator.base import ReportSink, RunOptions, RunResult, SimulatorModule
+from modelkit.simulator.abilities import AgreesOnErrors, Processes
+from modelkit.simulator.base import Backend, ReportSink, RunOptions, RunResult, SimulatorModule, backend_output_modules
 from modelkit.simulator.inputs import input_module
 from modelkit.simulator.recording import SpikesOutput, report_module
 from modelkit.simulator.checks import check_run, model_type_error
@@ -51,7 +52,7 @@ log = logging.getLogger("modelkit.simulator")
 class Simulation:
     """What modules see during a run: the network, config, backend, options and the output folder."""
 
-    def __init__(self, network: Network, config: SimulationConfig, backend: Any, options: RunOptions,
+    def __init__(self, network: Network, config: SimulationConfig, backend: Backend, options: RunOptions,
                  staging: str, sinks: Sequence[ReportSink], comm: Any = None) -> None:
         self.comm = comm if comm is not None else SerialComm()
         self.network = network
@@ -213,7 +214,7 @@ def _located(cfg: SimulationConfig, module: Any) -> Iterator[None]:
         raise located from e
 
 
-def _choose_backend(net: Network, types: set[str], prefer: str | None, hint: str | None) -> Any:
+def _choose_backend(net: Network, types: set[str], prefer: str | None, hint: str | None) -> type[Backend]:
     """The backend for ``types``; an unknown model type is named with its population and file."""
     try:
         return backend_for(types, prefer=prefer, hint=hint)
@@ -422,7 +423,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
                          progress=OPTIONS["progress"] if progress is None else progress)
-    check_run(cfg, net, cls.name, built, threads)  # what the simulator would refuse, before anything is written
+    check_run(cfg, net, cls, built, threads)  # what the simulator would refuse, before anything is written
     out = cfg.output.output_dir
     comm = world()
     check_launch(comm)  # before anything is written: N ranks that cannot talk would each write the same files
@@ -459,9 +460,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources
-        modules = [input_module(name, spec, cfg.path) for name, spec in cfg.inputs.items() if spec.enabled]
-        modules += [report_module(name, spec, cfg.path) for name, spec in cfg.reports.items() if spec.enabled]
-        modules += list(getattr(cls, "output_modules", lambda c: [])(cfg))  # a backend's own outputs
+        modules = [input_module(name, spec, cfg.path, cls) for name, spec in cfg.inputs.items() if spec.enabled]
+        modules += [report_module(name, spec, cfg.path, cls) for name, spec in cfg.reports.items() if spec.enabled]
+        modules += backend_output_modules(cls, cfg)  # a backend's own outputs
         spikes = SpikesOutput()
         modules.append(spikes)
         tb = time.perf_counter()
@@ -469,13 +470,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
             with _located(cfg, m):
                 m.configure(sim)
         engine.build(net, built, options, cfg)
-        ranks = getattr(engine, "n_processes", 1)
+        ranks = engine.n_processes if isinstance(engine, Processes) else 1
         if ranks != comm.size:
             raise BackendUnavailableError(
                 f"{cls.name}: launched on {comm.size} MPI ranks but the simulator runs on {ranks} process(es): "
                 f"it was built without MPI here (each rank would simulate the whole network); run one process "
                 f"with threads, or install a {cls.name} built with MPI")
-        agree = getattr(engine, "agree_on_errors", None)  # MPI backends: one rank's error stops every rank
+        # MPI backends: one rank's error stops every rank
+        agree = engine.agree_on_errors if isinstance(engine, AgreesOnErrors) else None
         for m in modules:
             if agree is None:
                 with _located(cfg, m):

@@ -340,7 +340,7 @@ def test_other_text_inputs_are_bounded(tmp_path, target):
 from modelkit.errors import ModelkitError
 from modelkit.sonata.spikes import read_spikes
 from modelkit.simulator.paramfiles import read_params_json
-from modelkit.simulator.electrodes import waveform_values
+from modelkit.simulator.neuron.electrode_modules import waveform_values
 from modelkit.simulator.population.modules import read_rates
 import numpy as np
 calls = ((read_spikes, ({str(tmp_path / 'spikes.csv')!r},)),

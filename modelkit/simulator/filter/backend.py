@@ -23,7 +23,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.base import RunOptions
 from modelkit.simulator.filter.lgn import LGNUnits, build_units
 from modelkit.simulator.filter.model import linear_responses, rates_to_spikes, rectify, sample_linear
-from modelkit.simulator.filter.stimuli import Stimulus, StimulusError
+from modelkit.simulator.filter.stimuli import STIMULUS_MODULES, Stimulus, StimulusError
 
 __all__ = ["FilterBackend"]
 
@@ -73,6 +73,10 @@ class FilterBackend:
     name: ClassVar[str] = "filter"
     model_types: ClassVar[frozenset[str]] = frozenset({"virtual", "filter"})
     description: ClassVar[str] = "numpy filter models (LGN cells on movies, bmtk's FilterNet)"
+    #: the ``movie`` inputs (a stimulus for the filter cells; loaded on use)
+    input_modules: ClassVar[dict[tuple[str, str], str]] = {
+        ("movie", m): "modelkit.simulator.filter.inputs:MovieInput" for m in STIMULUS_MODULES}
+    report_modules: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def is_available(cls) -> bool:

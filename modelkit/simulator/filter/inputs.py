@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.abilities import TakesStimulus
 from modelkit.simulator.base import SimulatorModule
-from modelkit.simulator.filter.stimuli import STIMULUS_MODULES, stimulus_from_config
+from modelkit.simulator.filter.stimuli import stimulus_from_config
 from modelkit.sonata.h5 import atomic_output
 
 __all__ = ["MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates"]
@@ -106,7 +107,7 @@ class MovieInput(SimulatorModule):
 
     def initialize(self, sim: Any) -> None:
         where = f"inputs.{self.name}"
-        if not hasattr(sim.backend, "set_stimulus"):
+        if not isinstance(sim.backend, TakesStimulus):
             raise ConfigError(sim.config.path, f"{where}.input_type", "a filter-model run for a movie input "
                               "(target_simulator 'LGNModel' or backend='filter')", f"backend {sim.backend.name!r}")
         params = self.spec.params
@@ -116,13 +117,12 @@ class MovieInput(SimulatorModule):
                  stim.frames.shape[1], stim.frames.shape[2], stim.frame_rate)
 
     def finalize(self, sim: Any) -> None:
-        rates = getattr(sim.backend, "rates", None)
-        if not sim.is_root or not rates:
+        if not isinstance(sim.backend, TakesStimulus) or not sim.is_root or not sim.backend.rates:
             return
         out = sim.config.output
         extra = out.extra
         # bmtk's files, in bmtk's unit (s) and floats
-        rates = {p: (sim.backend.rate_times_s[p], ids, r) for p, (_, ids, r) in rates.items()}
+        rates = {p: (sim.backend.rate_times_s[p], ids, r) for p, (_, ids, r) in sim.backend.rates.items()}
 
         def place(v: str) -> str:
             return sim.output_path(v if os.path.isabs(v) else os.path.join(out.output_dir, v))
@@ -139,9 +139,3 @@ class MovieInput(SimulatorModule):
             write_rates_csv(path, rates)
             sim.outputs["rates_csv"] = path
 
-
-def register() -> None:
-    """Add the movie input to the simulator's input table (idempotent)."""
-    from modelkit.simulator.inputs import INPUT_MODULES
-    for m in STIMULUS_MODULES:
-        INPUT_MODULES.setdefault(("movie", m), MovieInput)

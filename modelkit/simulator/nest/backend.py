@@ -10,9 +10,9 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
+from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError, UnknownModelError
 from modelkit.simulator.base import RunOptions
-from modelkit.simulator.hooks import call_weight_function, get_cell_model, get_weight_function
+from modelkit.simulator.named_functions import call_weight_function, get_cell_model, get_weight_function
 from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Selection
@@ -172,6 +172,16 @@ class NestBackend:
     #: unit of a current clamp's amplitudes unless the input or the ``clamp_units`` option says otherwise:
     #: bmtk hands ``amp`` to NEST unchanged, so every PointNet config is tuned in pA
     default_clamp_units: ClassVar[str] = "pA"
+    #: NEST adds no input or report modules of its own (``weight_recorder`` is generic, for backends that
+    #: record weights)
+    input_modules: ClassVar[dict[tuple[str, str], str]] = {}
+    report_modules: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def check(cls, cfg: Any, net: Any, built: dict[str, Selection]) -> list[ModelkitError]:
+        """What NEST would refuse: see :mod:`modelkit.simulator.nest.checks`."""
+        from modelkit.simulator.nest.checks import check
+        return check(cfg, net, built)
 
     @classmethod
     def is_available(cls) -> bool:

@@ -17,6 +17,7 @@ from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Pla
                                                   perisomatic_plan, processing_steps, read_json)
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
+from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron, known_mechanisms, load_mechanisms,
                                                   no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -93,6 +94,17 @@ class NeuronBackend:
     name: ClassVar[str] = "neuron"
     model_types: ClassVar[frozenset[str]] = frozenset({"biophysical", "point_process", "point_neuron"})
     description: ClassVar[str] = "NEURON (biophysical cells)"
+    #: the inputs and reports only NEURON runs (loaded on use): :mod:`modelkit.simulator.neuron.module_tables`
+    input_modules: ClassVar[dict[tuple[str, str], str]] = INPUT_MODULES
+    report_modules: ClassVar[dict[str, str]] = REPORT_MODULES
+
+    @classmethod
+    def prepare_environment(cls, components_dir: str) -> None:
+        """``modelkit init``: compile the mechanisms copied into ``components_dir/mechanisms/modfiles``."""
+        from modelkit.simulator.neuron.mechanisms import compile_mechanisms
+        mods = os.path.join(components_dir, "mechanisms", "modfiles")
+        if os.path.isdir(mods):
+            compile_mechanisms(mods)
 
     @classmethod
     def is_available(cls) -> bool:
@@ -578,7 +590,7 @@ class NeuronBackend:
         return out
 
     # ------------------------------------------- electrodes, segment and synapse recording (electrodes.py,
-    # recorders.py): thin entry points the generic modules of modelkit.simulator.electrodes/compartments call
+    # recorders.py): thin entry points the modules of electrode_modules.py and compartment_reports.py call
     def add_voltage_clamp(self, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
                           rs: np.ndarray | None = None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
                           section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list:

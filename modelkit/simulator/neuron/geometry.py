@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.simulator.electrodes import euler_matrix, rotation_matrix
+from modelkit.simulator.neuron.electrode_modules import euler_matrix, rotation_matrix
 
 __all__ = ["SegmentGeometry", "table_geometry", "rotation_matrix", "euler_matrix", "node_placement"]
 

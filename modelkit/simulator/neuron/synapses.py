@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError, UnknownModelError
-from modelkit.simulator.hooks import call_weight_function, get_weight_function
+from modelkit.simulator.named_functions import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
 

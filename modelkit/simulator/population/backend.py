@@ -129,6 +129,12 @@ class PopulationBackend:
     name: ClassVar[str] = "population"
     model_types: ClassVar[frozenset[str]] = frozenset({"population"})
     description: ClassVar[str] = "population models (LIF population density, Wilson-Cowan), numpy"
+    #: rate inputs that also read bmtk PopNet's CSVs keyed by node type, and the rate reports (loaded on use)
+    input_modules: ClassVar[dict[tuple[str, str], str]] = dict.fromkeys(
+        [("rates", "constant"), ("rates", "time_series"), ("rates", "pop_rates"), ("csv", "pop_rates")],
+        "modelkit.simulator.population.modules:RateInput")
+    report_modules: ClassVar[dict[str, str]] = dict.fromkeys(
+        ["population_rates", "pop_rates"], "modelkit.simulator.population.modules:PopulationRatesReport")
 
     @classmethod
     def is_available(cls) -> bool:

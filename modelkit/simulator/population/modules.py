@@ -1,20 +1,7 @@
-"""Rate inputs and rate reports: the config modules of population models.
+"""The config modules of population models: PopNet's rate inputs, rate reports and rates file.
 
-Inputs (``inputs`` block, onto virtual nodes that edges connect to the populations, as
-bmtk PopNet's external populations):
-
-* ``input_type: rates, module: constant``: ``rate`` (Hz), optional ``start_time`` and
-  ``stop_time`` (ms; default the whole run);
-* ``input_type: rates, module: time_series``: ``times`` (ms) and ``rates`` (Hz) of equal
-  length, ``interpolation`` ``step`` (default: each rate holds until the next time) or
-  ``linear``;
-* ``input_type: csv, module: pop_rates`` (bmtk PopNet's form; also ``input_type: rates``):
-  ``rates`` (or ``file``) names a CSV (space- or comma-separated) with columns
-  ``node_id`` (or bmtk's ``gid``) and ``firing_rate`` (or ``firing_rates``, Hz), optional
-  ``population`` and ``times`` (or ``timestamps``, ms) for time-varying rates.
-
-On a backend that simulates spiking cells (NEST), the same inputs become seeded Poisson
-spike trains of the virtual nodes (``random_seed``, default the run's seed).
+Inputs: the rate inputs of :mod:`modelkit.simulator.rates`; a bmtk PopNet config's CSV keyed by node type
+(``gid`` = node_type_id, a rate or DiPDE's expression of ``t``) sets the PopNet populations directly.
 
 Report (``reports`` block): ``module: population_rates`` (or ``pop_rates``) writes the
 firing rate of population nodes (``cells``, default all) averaged over windows of ``dt``
@@ -36,162 +23,29 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.abilities import TakesRates
 from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.simulator.rates import RATE_COLS, check_rates, poisson_trains
+from modelkit.simulator.rates import RateInput as GenericRateInput
 from modelkit.sonata.h5 import open_h5
 from modelkit.sonata.h5 import atomic_output
 
-__all__ = ["RateInput", "PopulationRatesReport", "read_rates", "poisson_trains"]
+__all__ = ["RateInput", "PopulationRatesReport", "PopNetRatesFile", "read_rates", "poisson_trains"]
 
 log = logging.getLogger("modelkit.simulator.population")
 
-_ID_COLS = ("node_id", "node_ids", "gid")
-_RATE_COLS = ("firing_rate", "firing_rates", "rate", "rates")
-_TIME_COLS = ("times", "timestamps", "time")
+class RateInput(GenericRateInput):
+    """The rate inputs of :mod:`modelkit.simulator.rates`; in a bmtk PopNet run, a CSV of rates keyed by node type
+    sets the PopNet populations (see :meth:`_popnet_rates`)."""
 
-
-def _check_rates(r: np.ndarray, cfg: Any, key: str) -> None:
-    bad = ~(np.isfinite(r) & (r >= 0))
-    if bad.any():
-        raise ConfigError(cfg, key, "non-negative finite firing rates (Hz)", str(np.asarray(r)[bad][:3].tolist()))
-
-
-def poisson_trains(node_ids: np.ndarray, times: np.ndarray, rates: np.ndarray, stop: float,
-                   rng: np.random.Generator) -> dict[int, np.ndarray]:
-    """Poisson spike trains (ms) of piecewise-constant rates: ``rates[k, i]`` Hz for node ``i`` from ``times[k]``
-    to ``times[k + 1]`` (the last until ``stop``)."""
-    t = np.append(times, max(stop, times[-1]))
-    dur = np.diff(t) / 1000.0
-    out: dict[int, np.ndarray] = {}
-    for i, nid in enumerate(np.asarray(node_ids).tolist()):
-        counts = rng.poisson(rates[:, i] * dur)
-        st = rng.uniform(np.repeat(t[:-1], counts), np.repeat(t[1:], counts))
-        out[int(nid)] = np.sort(st)
-    return out
-
-
-class RateInput(SimulatorModule):
-    """Input rates of virtual nodes (see the module docstring for the config keys)."""
-
-    def __init__(self, name: str, spec: Any) -> None:
-        self.name = name
-        self.spec = spec
-
-    def _key(self, k: str) -> str:
-        return f"inputs.{self.name}.{k}"
-
-    def _file(self, sim: Any) -> str | None:
-        p = self.spec.params
-        v = p.get("rates") if isinstance(p.get("rates"), str) else self.spec.input_file
-        if v is None:
-            return None
-        return v if os.path.isabs(v) else os.path.join(sim.config.base_dir, v)
-
-    def _read_csv(self, sim: Any, path: str) -> pd.DataFrame:
-        if not os.path.exists(path):
-            raise ConfigError(sim.config.path, self._key("rates"), "an existing CSV of node_id and firing_rate", path)
-        from modelkit.sonata.textfile import MAX_CSV_BYTES, check_regular_file
-        check_regular_file(path, "CSV of rates", MAX_CSV_BYTES)  # a FIFO would block read_csv
-        try:
-            df = pd.read_csv(path, sep=r"[\s,]+", engine="python")
-        except (ValueError, OSError) as e:
-            raise ConfigError(path, None, "a CSV of rates (columns node_id/gid, firing_rate)", str(e)) from e
-        idc = next((c for c in _ID_COLS if c in df.columns), None)
-        rc = next((c for c in _RATE_COLS if c in df.columns), None)
-        if idc is None or rc is None:
-            raise ConfigError(path, "columns", "node_id (or gid) and firing_rate (Hz) columns", str(list(df.columns)))
-        tc = next((c for c in _TIME_COLS if c in df.columns), None)
-        out = pd.DataFrame({"node_id": df[idc].astype(np.int64), "rate": df[rc].astype(float),
-                            "time": df[tc].astype(float) if tc else np.nan})
-        if "population" in df.columns:
-            out["population"] = df["population"].astype(str)
-        _check_rates(out["rate"].to_numpy(), path, rc)
-        return out
-
-    def schedule(self, sim: Any, population: str, node_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-        """``(times (ms), rates (len(times), len(node_ids)) Hz, interpolation)`` for some virtual nodes.
-
-        Raises
-        ------
-        ConfigError
-            Missing keys, negative rates, times and rates of different lengths, nodes without a rate.
-        """
-        p = self.spec.params
-        opts = sim.options
-        cfg = sim.config.path
+    def _backend_rates(self, sim: Any, population: str, ids: np.ndarray) -> bool:
+        from modelkit.simulator.population.backend import PopulationBackend
+        popnet = sim.backend.popnet if isinstance(sim.backend, PopulationBackend) else None
         path = self._file(sim)
-        n = len(node_ids)
-        if path is not None:
-            df = self._read_csv(sim, path)
-            if "population" in df.columns:
-                df = df[df["population"] == population]
-            df = df[df["node_id"].isin(node_ids)]
-            missing = np.setdiff1d(node_ids, df["node_id"].to_numpy())
-            if len(missing):
-                raise ConfigError(path, "node_id", f"a rate for every node of the node set in {population}",
-                                  f"none for nodes {missing[:5].tolist()}")
-            if df["time"].isna().all():
-                r = df.groupby("node_id")["rate"].last().reindex(node_ids).to_numpy()
-                return np.array([opts.tstart]), r[None, :], "step"
-            times = np.unique(df["time"].to_numpy())
-            table = df.pivot_table(index="time", columns="node_id", values="rate", aggfunc="last")
-            table = table.reindex(index=times, columns=node_ids).ffill().fillna(0.0)
-            return times, table.to_numpy(), str(p.get("interpolation", "step"))
-        if "rate" in p or (self.spec.module == "constant" and "rates" in p):
-            r = np.asarray(p.get("rate", p.get("rates")), dtype=float)
-            if r.ndim != 0:
-                raise ConfigError(cfg, self._key("rate"), "one rate (Hz)", repr(p.get("rate", p.get("rates"))))
-            _check_rates(np.atleast_1d(r), cfg, self._key("rate"))
-            start = float(p.get("start_time", opts.tstart))
-            stop = p.get("stop_time")
-            if stop is not None and float(stop) <= start:
-                raise ConfigError(cfg, self._key("stop_time"), f"a stop time after start_time ({start} ms)", str(stop))
-            times = np.array([start] if stop is None else [start, float(stop)])
-            vals = np.array([float(r)] if stop is None else [float(r), 0.0])
-            return times, np.broadcast_to(vals[:, None], (len(times), n)).copy(), "step"
-        if "rates" in p:
-            r = np.asarray(p["rates"], dtype=float)
-            if "times" not in p:
-                raise ConfigError(cfg, self._key("times"), "the times (ms) at which the rates apply", "absent")
-            t = np.asarray(p["times"], dtype=float)
-            if r.ndim != 1 or t.shape != r.shape:
-                raise ConfigError(cfg, self._key("rates"), f"one rate (Hz) per time ({t.size} times)",
-                                  f"shape {r.shape}")
-            _check_rates(r, cfg, self._key("rates"))
-            if (np.diff(t) < 0).any() or not np.isfinite(t).all():
-                raise ConfigError(cfg, self._key("times"), "finite non-decreasing times (ms)", str(t[:5].tolist()))
-            interp = str(p.get("interpolation", "step"))
-            if interp not in ("step", "linear"):
-                raise ConfigError(cfg, self._key("interpolation"), "'step' or 'linear'", repr(interp))
-            return t, np.broadcast_to(r[:, None], (len(r), n)).copy(), interp
-        raise ConfigError(cfg, self._key("rate"), "rate (Hz), rates with times (ms), or rates naming a CSV file",
-                          "none of them")
-
-    def initialize(self, sim: Any) -> None:
-        seed = int(self.spec.params.get("random_seed", sim.options.seed))
-        for k, (pop, sel) in enumerate(sim.resolve(self.spec.node_set, self._key("node_set")).items()):
-            src = sim.sources.get(pop)
-            if src is None or not len(src & sel):
-                raise ConfigError(sim.config.path, self._key("node_set"),
-                                  "virtual nodes (external populations) that edges connect to the populations",
-                                  f"no virtual nodes in {pop}")
-            ids = (sel & src).flat
-            popnet = getattr(sim.backend, "popnet", None)
-            path = self._file(sim)
-            if popnet is not None and path is not None:  # bmtk PopNet: the CSV's gid column holds node_type_ids
-                self._popnet_rates(sim, popnet, path, pop, ids)
-                continue
-            times, rates, interp = self.schedule(sim, pop, ids)
-            if hasattr(sim.backend, "add_rates"):
-                sim.backend.add_rates(pop, ids, times, rates, interp)
-            else:  # a spiking backend: seeded Poisson trains with these rates
-                if interp == "linear":
-                    fine = np.arange(times[0], max(sim.options.tstop, times[-1]), sim.options.dt)
-                    rates = np.stack([np.interp(fine, times, rates[:, i]) for i in range(len(ids))], axis=1)
-                    times = fine
-                rng = np.random.default_rng([seed, k])
-                sim.backend.add_spike_trains(pop, ids, poisson_trains(ids, times, rates, sim.options.tstop, rng))
-            log.info("input %s: rates onto %d virtual nodes of %s", self.name, len(ids), pop)
-
+        if popnet is None or path is None:
+            return False
+        self._popnet_rates(sim, popnet, path, population, ids)  # bmtk PopNet: the CSV's gid column: node_type_ids
+        return True
 
     def _popnet_rates(self, sim: Any, popnet: Any, path: str, population: str, ids: np.ndarray) -> None:
         """Rates of external populations from a CSV keyed by node_type_id (``gid`` or ``node_type_id`` column;
@@ -213,7 +67,7 @@ class RateInput(SimulatorModule):
         except (ValueError, OSError) as e:
             raise ConfigError(path, None, "a CSV of rates (columns gid, firing_rate)", str(e)) from e
         idc = next((c for c in ("gid", "node_type_id") if c in df.columns), None)
-        rc = next((c for c in _RATE_COLS if c in df.columns), None)
+        rc = next((c for c in RATE_COLS if c in df.columns), None)
         if idc is None or rc is None:
             raise ConfigError(path, "columns", "gid (node_type_id, as bmtk PopNet reads it) and firing_rate (Hz) "
                               "columns", str(list(df.columns)))
@@ -239,9 +93,10 @@ class RateInput(SimulatorModule):
             except ValueError:
                 popnet.set_function(k, _rate_expression(raw, path, rc))
                 continue
-            _check_rates(np.array([rate]), path, rc)
+            check_rates(np.array([rate]), path, rc)
             popnet.set_constant(k, rate)
         log.info("input %s: PopNet rates of %s by node_type_id from %s", self.name, population, path)
+
 
 
 def _rate_expression(text: str, path: str, key: str) -> Any:
@@ -273,9 +128,10 @@ class PopNetRatesFile(SimulatorModule):
         self._write(sim)
 
     def _write(self, sim: Any) -> None:
-        popnet = getattr(sim.backend, "popnet", None)
+        from modelkit.simulator.population.backend import PopulationBackend
+        popnet = sim.backend.popnet if isinstance(sim.backend, PopulationBackend) else None
         if popnet is None:
-            if sim.backend.name == "population":
+            if isinstance(sim.backend, PopulationBackend):
                 log.warning("output.rates_file is written for PopNet configs only (target_simulator DiPDE); "
                             "use a population_rates report")
             return
@@ -313,7 +169,7 @@ class PopulationRatesReport(SimulatorModule):
                               f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
                               f"[{start}, {stop}]")
         cells = sim.resolve(self.spec.cells, f"{key}.cells") if self.spec.cells is not None else dict(sim.built)
-        if not hasattr(sim.backend, "add_rates"):
+        if not isinstance(sim.backend, TakesRates):
             raise ConfigError(sim.config.path, f"{key}.module", "a backend with population models (population "
                               "rates)", type(sim.backend).__name__)
         for pop, sel in cells.items():

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from modelkit.simulator.electrodes import line_source_transfer, waveform_values
+from modelkit.simulator.neuron.electrode_modules import line_source_transfer, waveform_values
 from modelkit.simulator.neuron.mechanisms import compile_mechanisms
 from modelkit.simulator.run import simulate
 from modelkit.sonata import read_ecp

@@ -53,9 +53,10 @@ class SynActivityInput(SimulatorModule):
         key = f"inputs.{self.name}"
         p = self.spec.params
         path = sim.config.path
-        if getattr(sim.backend, "name", None) != "neuron":
+        from modelkit.simulator.neuron.backend import NeuronBackend
+        if not isinstance(sim.backend, NeuronBackend):  # adds synapses to NEURON's own cells
             raise ConfigError(path, f"{key}.module", "syn_activity on a NEURON (BioNet) network",
-                              f"backend {getattr(sim.backend, 'name', '?')}")
+                              f"backend {sim.backend.name}")
         pre, post = p.get("precell_filter"), p.get("postcell_filter") or {}
         if not isinstance(pre, dict):
             raise ConfigError(path, f"{key}.precell_filter", "node properties of the presynaptic cells (a dict)",

@@ -1,4 +1,5 @@
-"""Named hooks, as bmtk offers them: functions registered by name and referenced from the network files.
+"""Named functions, as bmtk offers them (its "hooks"): functions registered by name and referenced from the
+network files.
 
 * ``weight_function`` (edge-types column): ``f(edges, source_nodes, target_nodes) -> weights`` where the
   arguments are DataFrames aligned per edge (edge columns; the source and target nodes' columns);

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.abilities import RecordsClamps, RecordsSections, RecordsSynapses
 from modelkit.simulator.base import SimulatorModule
-from modelkit.sonata import ReportWriter
 from modelkit.simulator.recording import close_partial, flush_writers
+from modelkit.sonata import ReportWriter
 
 __all__ = ["CompartmentReport", "SynapseReport", "ClampReport"]
 
@@ -91,6 +92,8 @@ class _ElementReport(SimulatorModule):
     """Shared part: one file per variable, one population group per node population."""
 
     method = ""
+    #: the ability of the backend this report needs (it has the method ``method``)
+    ability: type = object
 
     def __init__(self, name: str, spec: Any) -> None:
         self.name = name
@@ -110,7 +113,7 @@ class _ElementReport(SimulatorModule):
 
     def initialize(self, sim: Any) -> None:
         key = f"reports.{self.name}"
-        if not hasattr(sim.backend, self.method):
+        if not isinstance(sim.backend, self.ability):
             raise ConfigError(sim.config.path, f"{key}.module", f"a backend with {self.method} (the NEURON backend)",
                               type(sim.backend).__name__)
         dt, start, stop = _window(sim, self.spec, key)
@@ -167,13 +170,14 @@ class CompartmentReport(_ElementReport):
     ``membrane_report``."""
 
     method = "record_segments"
+    ability = RecordsSections
 
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name, spec)
         self._cell_report: SimulatorModule | None = None
 
     def initialize(self, sim: Any) -> None:
-        if not hasattr(sim.backend, self.method):
+        if not isinstance(sim.backend, RecordsSections):
             # cells without sections (point neurons, rate units): the value per cell, as bmtk's PointNet
             # reads a membrane_report whatever its ``sections`` say
             from modelkit.simulator.recording import MembraneReport
@@ -213,6 +217,7 @@ class SynapseReport(_ElementReport):
     column per synapse in the order they were made (bmtk's ``netcon_report``)."""
 
     method = "record_synapses"
+    ability = RecordsSynapses
 
     def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:
@@ -230,6 +235,7 @@ class ClampReport(_ElementReport):
     reads like any other report."""
 
     method = "record_clamps"
+    ability = RecordsClamps
     KINDS = {"se": "se", "seclamp": "se", "ic": "ic", "iclamp": "ic", "f_ic": "f_ic"}
 
     def _variables(self, key: str) -> list[str]:

@@ -2,9 +2,9 @@
 extracellular potential (``extracellular`` / ``ecp`` report), as bmtk's BioNet configures them.
 
 The physics here is simulator-neutral numpy (waveforms, transfer resistances, the
-line-source approximation); a backend offers the primitives ``add_voltage_clamp``,
-``segment_geometry``, ``play_extracellular`` and ``record_segments`` (the NEURON
-backend does).  Units: mV, ms, MΩ, µm, nA; σ in S/m, ρ in Ω·cm.
+line-source approximation); a backend with the abilities of :mod:`modelkit.simulator.abilities`
+(``add_voltage_clamp``, ``segment_geometry``, ``play_extracellular``, ``record_segments``; the NEURON
+backend has them) runs them.  Units: mV, ms, MΩ, µm, nA; σ in S/m, ρ in Ω·cm.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.abilities import ExtracellularFields, RecordsSections, VoltageClamps
 from modelkit.simulator.base import SimulatorModule
 
 __all__ = ["SEClampInput", "XStimInput", "EcpReport", "waveform_values", "stimulus_transfer", "line_source_transfer",
@@ -33,12 +34,12 @@ RHO = 300.0
 MIN_XSTIM_DISTANCE = 10.0
 
 
-def _need(sim: Any, method: str, key: str) -> Any:
-    fn = getattr(sim.backend, method, None)
-    if fn is None:
+def _need(sim: Any, ability: type, method: str, key: str) -> Any:
+    """The backend's ``method`` where it has the ``ability``; else the ConfigError naming ``key``."""
+    if not isinstance(sim.backend, ability):
         raise ConfigError(sim.config.path, key, f"a backend with {method} (the NEURON backend)",
                           type(sim.backend).__name__)
-    return fn
+    return getattr(sim.backend, method)
 
 
 def _targets(sim: Any, node_set: Any, key: str) -> dict[str, np.ndarray]:
@@ -110,7 +111,7 @@ class SEClampInput(SimulatorModule):
     def initialize(self, sim: Any) -> None:
         p = self.spec.params
         key = f"inputs.{self.name}"
-        add = _need(sim, "add_voltage_clamp", f"{key}.module")
+        add = _need(sim, VoltageClamps, "add_voltage_clamp", f"{key}.module")
         section = (str(p.get("section_name", "soma")), int(p.get("section_index", 0)), float(p.get("section_dist",
                                                                                                     0.5)))
         targets = _targets(sim, self.spec.node_set, f"{key}.node_set")
@@ -249,8 +250,8 @@ class XStimInput(SimulatorModule):
     def initialize(self, sim: Any) -> None:
         p = self.spec.params
         key = f"inputs.{self.name}"
-        geometry = _need(sim, "segment_geometry", f"{key}.module")
-        play = _need(sim, "play_extracellular", f"{key}.module")
+        geometry = _need(sim, ExtracellularFields, "segment_geometry", f"{key}.module")
+        play = _need(sim, ExtracellularFields, "play_extracellular", f"{key}.module")
         path = p.get("positions_file")
         if not path:
             raise ConfigError(sim.config.path, f"{key}.positions_file", "a CSV of electrode positions", "absent")
@@ -311,7 +312,7 @@ class EcpReport(SimulatorModule):
     as a SONATA ECP file (``/ecp/data`` channels x frames; time (tstart, tstop, dt) as bmtk labels it: frame j
     holds the ECP after step j, at tstart + (j + 1) dt).
 
-    ``file_name_nwb`` also writes the ECP as an NWB 2 file (``modelkit.simulator.ecp_nwb``).
+    ``file_name_nwb`` also writes the ECP as an NWB 2 file (``modelkit.simulator.neuron.ecp_nwb``).
     ``contributions_dir`` (bmtk's option) also writes each cell's own contribution, one file per cell named
     by its node id as bmtk names them (``<population>_<node id>.h5`` when the report covers several
     populations), laid out as the ECP file and appended block by block, so no more than a block of them
@@ -331,8 +332,8 @@ class EcpReport(SimulatorModule):
     def initialize(self, sim: Any) -> None:
         p = self.spec.params
         key = f"reports.{self.name}"
-        geometry = _need(sim, "segment_geometry", f"{key}.module")
-        record = _need(sim, "record_segments", f"{key}.module")
+        geometry = _need(sim, ExtracellularFields, "segment_geometry", f"{key}.module")
+        record = _need(sim, RecordsSections, "record_segments", f"{key}.module")
         path = p.get("electrode_positions")
         if not path:
             raise ConfigError(sim.config.path, f"{key}.electrode_positions", "a CSV of x_pos y_pos z_pos (µm)",
@@ -398,7 +399,7 @@ class EcpReport(SimulatorModule):
         sim.outputs[self.name] = path
         nwb = self.spec.params.get("file_name_nwb")
         if nwb:
-            from modelkit.simulator.ecp_nwb import write_ecp_nwb
+            from modelkit.simulator.neuron.ecp_nwb import write_ecp_nwb
             nwb_path = sim.output_path(nwb)
             os.makedirs(os.path.dirname(nwb_path), exist_ok=True)
             write_ecp_nwb(nwb_path, np.arange(len(self.sites)), self.sites, self.time, data[:nf], overwrite=True)

@@ -111,14 +111,16 @@ class ComsolInput(SimulatorModule):
         return out
 
     def initialize(self, sim: Any) -> None:
-        from modelkit.simulator.electrodes import _need, _targets
+        from modelkit.simulator.abilities import ExtracellularFields
+        from modelkit.simulator.neuron.electrode_modules import _need, _targets
         path = sim.config.path
         for e in self.file_problems(sim.config):
             raise e
-        if getattr(sim.backend, "name", None) != "neuron":
+        from modelkit.simulator.neuron.backend import NeuronBackend
+        if not isinstance(sim.backend, NeuronBackend):  # plays the field into NEURON's own segments
             raise ConfigError(path, self._key("module"), "comsol on a NEURON (BioNet) network",
-                              f"backend {getattr(sim.backend, 'name', '?')}")
-        geometry = _need(sim, "segment_geometry", self._key("module"))
+                              f"backend {sim.backend.name}")
+        geometry = _need(sim, ExtracellularFields, "segment_geometry", self._key("module"))
         files, waves = self._paths(sim.config.base_dir)
         amps = _list(self.spec.params.get("amplitude", self.spec.params.get("amplitudes", 1.0)))
         if len(amps) == 1:
@@ -173,7 +175,7 @@ class ComsolInput(SimulatorModule):
     def _stationary(self, sim: Any, fields: list, waves: list, amps: list[float], t: np.ndarray,
                     files: list[str]) -> Any:
         from scipy.interpolate import LinearNDInterpolator
-        from modelkit.simulator.electrodes import waveform_values
+        from modelkit.simulator.neuron.electrode_modules import waveform_values
         interps, ws = [], []
         for k, ((xyz, v, times), wave, a) in enumerate(zip(fields, waves, amps)):
             if times is not None:
