@@ -16,13 +16,14 @@ import numpy as np
 
 from modelkit._typing import PathLike
 from modelkit.errors import MAX_SHOWN, ConfigError, ModelkitError, UnknownModelError
-from modelkit.simulator.base import backend_problems
+from modelkit.simulator.base import SimulatorModule, backend_problems
 from modelkit.sonata.simcheck import RefProblem, attribute_file, check_output_dir, check_parsed_values, check_references
 from modelkit.sonata.simcheck import check_threads
 
 if TYPE_CHECKING:
     from modelkit.simulator.base import Backend
     from modelkit.sonata import Network, Selection, SimulationConfig
+    from modelkit.sonata.config import InputSpec
     from modelkit.sonata.validate import Problem
 
 __all__ = ["check_run", "run_problems", "module_problems", "model_type_error", "model_error", "validate_run"]
@@ -157,7 +158,7 @@ def module_problems(cfg: SimulationConfig, net: Network, built: dict[str, Select
     -------
     list of ModelkitError
     """
-    from modelkit.simulator.inputs import check_poisson_count, input_module
+    from modelkit.simulator.inputs import input_module
     from modelkit.simulator.recording import report_module
     from modelkit.simulator.staging import check_output_paths
     out: list[ModelkitError] = []
@@ -165,46 +166,64 @@ def module_problems(cfg: SimulationConfig, net: Network, built: dict[str, Select
         check_output_paths(cfg)
     except ConfigError as e:
         out.append(e)
-    for kind, make, specs in (("inputs", input_module, cfg.inputs), ("reports", report_module, cfg.reports)):
-        for name, spec in specs.items():
-            if not spec.enabled:
-                continue
+    for name, spec in cfg.inputs.items():
+        if not spec.enabled:
+            continue
+        try:
+            mod = input_module(name, spec, cfg.path, backend)
+        except ConfigError as e:
+            out.append(e)
+            continue
+        out += _file_problems(mod, cfg)
+        if spec.module == "poisson" and spec.input_type in ("spikes", "poisson"):
+            out += _poisson_problems(cfg, net, built, name, spec)
+    for name, rspec in cfg.reports.items():
+        if not rspec.enabled:
+            continue
+        try:
+            out += _file_problems(report_module(name, rspec, cfg.path, backend), cfg)
+        except ConfigError as e:
+            out.append(e)
+    return out
+
+
+def _file_problems(mod: SimulatorModule, cfg: SimulationConfig) -> list[ConfigError]:
+    """Data files a module names that are absent, found before any build (modules with ``file_problems``)."""
+    files = getattr(mod, "file_problems", None)
+    return list(files(cfg)) if files is not None else []
+
+
+def _poisson_problems(cfg: SimulationConfig, net: Network, built: dict[str, Selection] | None, name: str,
+                      spec: InputSpec) -> list[ModelkitError]:
+    """A Poisson input's rates that are no numbers or absent, node sets without virtual nodes, too many spikes."""
+    from modelkit.simulator.inputs import check_poisson_count
+    out: list[ModelkitError] = []
+    key = f"inputs.{name}"
+    for k in ("rate", "rates", "times"):
+        if k in spec.params:
             try:
-                mod = make(name, spec, cfg.path, backend)  # type: ignore[operator]
-            except ConfigError as e:
-                out.append(e)
-                continue
-            files = getattr(mod, "file_problems", None)
-            if files is not None:  # data files named by the input: absent ones are found before any build
-                out += files(cfg)
-            if kind != "inputs" or spec.module != "poisson" or spec.input_type not in ("spikes", "poisson"):
-                continue
-            key = f"inputs.{name}"
-            for k in ("rate", "rates", "times"):
-                if k in spec.params:
-                    try:
-                        np.asarray(spec.params[k], dtype=float)
-                    except (TypeError, ValueError):
-                        out.append(ConfigError(cfg.path, f"{key}.{k}", "numbers (rates in Hz, times in ms)",
-                                               repr(spec.params[k])[:80]))
-            if "rates" not in spec.params and "rate" not in spec.params:
-                out.append(ConfigError(cfg.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent"))
-            try:
-                sel = net.resolve_node_set(spec.node_set)[1]
-            except ModelkitError:
-                continue  # check_references reports it
-            n_virtual = 0
-            for pop, s in sel.items():
-                if not len(s):
-                    continue
-                cells = built.get(pop) if built is not None else None
-                virtual = s if cells is None and built is None else (s - cells if cells is not None else s)
-                if built is not None and not len(virtual):
-                    out.append(ConfigError(cfg.path, f"{key}.node_set", "virtual nodes to drive", f"none in {pop}"))
-                n_virtual += len(virtual)
-            err = check_poisson_count(spec.params, n_virtual, cfg.run.tstart, cfg.run.tstop, cfg.path, key)
-            if err is not None:
-                out.append(err)
+                np.asarray(spec.params[k], dtype=float)
+            except (TypeError, ValueError):
+                out.append(ConfigError(cfg.path, f"{key}.{k}", "numbers (rates in Hz, times in ms)",
+                                       repr(spec.params[k])[:80]))
+    if "rates" not in spec.params and "rate" not in spec.params:
+        out.append(ConfigError(cfg.path, f"{key}.rate", "a rate (Hz) or rates with times (ms)", "absent"))
+    try:
+        sel = net.resolve_node_set(spec.node_set)[1]
+    except ModelkitError:
+        return out  # check_references reports it
+    n_virtual = 0
+    for pop, s in sel.items():
+        if not len(s):
+            continue
+        cells = built.get(pop) if built is not None else None
+        virtual = s if cells is None and built is None else (s - cells if cells is not None else s)
+        if built is not None and not len(virtual):
+            out.append(ConfigError(cfg.path, f"{key}.node_set", "virtual nodes to drive", f"none in {pop}"))
+        n_virtual += len(virtual)
+    err = check_poisson_count(spec.params, n_virtual, cfg.run.tstart, cfg.run.tstop, cfg.path, key)
+    if err is not None:
+        out.append(err)
     return out
 
 

@@ -408,7 +408,7 @@ def input_module(name: str, spec: InputSpec, path: PathLike | None = None,
         Naming ``inputs.<name>.module``: an input of another backend (which one), or an unknown
         ``(input_type, module)`` (listing those this backend knows).
     """
-    from modelkit.simulator.registry import load_declared, module_providers
+    from modelkit.simulator.registry import get_backend, load_declared, module_providers
     key = (spec.input_type, spec.module)
     own = declared_input_modules(backend) if backend is not None else {}
     if key in own:
@@ -417,12 +417,14 @@ def input_module(name: str, spec: InputSpec, path: PathLike | None = None,
         return INPUT_MODULES[key](name, spec)
     where = f"inputs.{name}.module"
     found = f"{spec.input_type}/{spec.module}"
-    providers = module_providers("inputs", key, exclude=backend.name if backend is not None else None)
-    if providers and backend is None:
-        from modelkit.simulator.registry import get_backend
-        return load_declared(declared_input_modules(get_backend(providers[0]))[key])(name, spec)
+    if backend is None:  # any backend's input is fine while no backend is chosen
+        for other in module_providers("inputs", key):
+            return load_declared(declared_input_modules(get_backend(other))[key])(name, spec)
+        providers = []
+    else:
+        providers = module_providers("inputs", key, exclude=backend.name)
     known = sorted({f"{t}/{m}" for t, m in [*INPUT_MODULES, *own]})
-    if providers:
+    if backend is not None and providers:
         raise ConfigError(path, where, f"an input of the {backend.name} backend ({', '.join(known)})",
                           f"{found}, an input of the {' and '.join(providers)} backend; this run uses "
                           f"{backend.name}")

@@ -169,7 +169,8 @@ class PopulationRatesReport(SimulatorModule):
                               f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
                               f"[{start}, {stop}]")
         cells = sim.resolve(self.spec.cells, f"{key}.cells") if self.spec.cells is not None else dict(sim.built)
-        if not isinstance(sim.backend, TakesRates):
+        takes_rates = isinstance(sim.backend, TakesRates)  # (a name: the backend keeps its Backend type)
+        if not takes_rates:
             raise ConfigError(sim.config.path, f"{key}.module", "a backend with population models (population "
                               "rates)", type(sim.backend).__name__)
         for pop, sel in cells.items():
