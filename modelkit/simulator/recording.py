@@ -276,7 +276,7 @@ class WeightReport(SimulatorModule):
         self.name = name
         self.spec = spec
         self.recorder: Any = None
-        self._populations: list[str] = []  # the backend's population names, which the recorder's columns index
+        self._weights_of: RecordsWeights | None = None  # the backend, whose populations the recorder's columns index
         self.path = ""
         self.count = 0
 
@@ -309,7 +309,7 @@ class WeightReport(SimulatorModule):
             raise ConfigError(sim.config.path, f"reports.{self.name}.module",
                               "a backend that records synaptic weights", type(sim.backend).__name__)
         self.recorder = sim.backend.record_weights(self.name, edges, p.get("nest_model"), alias)
-        self._populations = sim.backend.populations
+        self._weights_of = sim.backend
 
     def initialize(self, sim: Simulation) -> None:
         base = self.spec.file_name or os.path.join(sim.config.output.output_dir, f"{self.name}.csv")
@@ -328,7 +328,8 @@ class WeightReport(SimulatorModule):
         n = len(ev["time"])
         if n == 0:
             return
-        pops = np.array(self._populations, dtype=np.object_)
+        assert self._weights_of is not None  # configure() ran
+        pops = np.array(self._weights_of.populations, dtype=np.object_)
         order = np.lexsort((ev["target_node_id"], ev["source_node_id"], ev["time"]))
         import pandas as pd
         df = pd.DataFrame({"source_node_id": ev["source_node_id"][order],

@@ -237,9 +237,11 @@ def test_same_seed_same_spikes_and_backend_choice(tmp_path):
     with h5py.File(r1.reports["rates"]) as f:
         expected = f["firing_rates/lgn/firing_rates_Hz"][:800].sum() / 1000.0
     assert abs(len(s1) - expected) < 5 * np.sqrt(expected)
-    # without target_simulator or backend, virtual-only networks stay with the default backend (no movie modules)
+    # without target_simulator or backend, virtual-only networks stay with the default backend, which is told that
+    # the movie inputs are the filter backend's
     cfg["output"]["output_dir"] = str(tmp_path / "d")
-    with pytest.raises(ModelkitError, match="filter-model run|input_type"):
+    with pytest.raises(ModelkitError, match=r"inputs\.g\.module: .*movie/grating, an input of the filter backend; "
+                                            r"this run uses nest"):
         simulate(cfg, network=net, progress=False)
 
 
