@@ -28,6 +28,8 @@ from modelkit.sonata.nwb import read_nwb_spikes
 from modelkit.sonata.simcheck import dropped_spikes_message, spikes_outside
 
 if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata import SimulationConfig
     from modelkit.simulator.base import Backend
     from modelkit.sonata.config import InputSpec
 
@@ -103,11 +105,11 @@ def _trains(node_ids: np.ndarray, times: np.ndarray) -> dict[int, np.ndarray]:
 class SpikeFileInput(SimulatorModule):
     """Spike trains from a SONATA h5, bmtk CSV or NWB file, onto the virtual nodes of ``node_set``."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
-    def _read(self, sim: Any) -> dict:
+    def _read(self, sim: Simulation) -> dict:
         paths = list(self.spec.input_files)
         key = f"inputs.{self.name}.input_file"
         if not paths:
@@ -131,7 +133,7 @@ class SpikeFileInput(SimulatorModule):
                 out[pop] = sp
         return out
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         try:
             data = self._read(sim)
         except SonataFormatError as e:  # the config that names the file, and the file's own problem
@@ -216,11 +218,11 @@ class CurrentClampInput(SimulatorModule):
     pulses). The run log names the unit of each clamp.
     """
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
-    def file_problems(self, cfg: Any) -> list[ConfigError]:
+    def file_problems(self, cfg: SimulationConfig) -> list[ConfigError]:
         """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds."""
         if self.spec.input_type not in ("nwb", "allen", "csv") and not self.spec.input_file:
             return []
@@ -231,7 +233,7 @@ class CurrentClampInput(SimulatorModule):
             else "an existing CSV of timestamps and amps"
         return [ConfigError(cfg.path, f"inputs.{self.name}.file", what, str(path))]
 
-    def schedule(self, sim: Any) -> tuple[np.ndarray, np.ndarray]:
+    def schedule(self, sim: Simulation) -> tuple[np.ndarray, np.ndarray]:
         p = self.spec.params
         key = f"inputs.{self.name}"
         if self.spec.input_type in ("nwb", "allen"):
@@ -262,7 +264,7 @@ class CurrentClampInput(SimulatorModule):
         times, levels = step_current(p["amp"], p["delay"], p["duration"], key, sim.config.path)
         return times, levels
 
-    def units(self, sim: Any) -> tuple[str, str]:
+    def units(self, sim: Simulation) -> tuple[str, str]:
         """The unit the amplitudes are read in, and what chose it (for the log).
 
         Raises
@@ -284,7 +286,7 @@ class CurrentClampInput(SimulatorModule):
                if default == "pA" else "SONATA's unit")
         return default, f"{sim.backend.name}'s default, {why}"
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         times, amps = self.schedule(sim)
         units, why = self.units(sim)
         log.info("input %s: current clamp amplitudes in %s (%s)", self.name, units, why)
@@ -308,11 +310,11 @@ class PoissonInput(SimulatorModule):
     """Poisson spike trains generated for virtual nodes: ``rate`` (Hz) constant, or ``rates`` with ``times`` (ms)
     for an inhomogeneous process; seeded by ``random_seed`` (default: the run's seed)."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         p = self.spec.params
         seed = int(p.get("random_seed", sim.options.seed))
         key = f"inputs.{self.name}"

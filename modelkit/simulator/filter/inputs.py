@@ -21,24 +21,29 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesStimulus
 from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.filter.stimuli import stimulus_from_config
 from modelkit.sonata.h5 import atomic_output
 
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata.config import InputSpec
+
 __all__ = ["MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates"]
 
 log = logging.getLogger("modelkit.simulator.filter")
 
 
-def write_rates_h5(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def write_rates_h5(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     """Write ``{population: (times s, node_ids, rates (times, nodes) Hz)}`` in bmtk's layout (atomically).
 
     ``/firing_rates/<population>/{node_id, times, firing_rates_Hz (times x nodes)}`` with ``times`` in
@@ -55,7 +60,7 @@ def write_rates_h5(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np.
                                  compression_opts=1).attrs["units"] = "Hz"
 
 
-def write_rates_csv(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def write_rates_csv(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     """Write bmtk's rates CSV, atomically: space-separated ``node_id population timestamps firing_rates``,
     one row per cell and sample (by population, node id, time), ``timestamps`` in seconds and both numbers
     at full precision, as bmtk's ``RecordRates`` (``rates`` as in :func:`write_rates_h5`)."""
@@ -70,7 +75,7 @@ def write_rates_csv(path: Any, rates: dict[str, tuple[np.ndarray, np.ndarray, np
         df.to_csv(tmp, sep=" ", index=False)  # repr of each float: bmtk's str(np.float64), round-trip exact
 
 
-def read_rates_csv(path: Any) -> pd.DataFrame:
+def read_rates_csv(path: PathLike) -> pd.DataFrame:
     """A FilterNet rates CSV (bmtk's or modelkit's) as a frame with ``node_id population timestamps
     firing_rates`` and ``t_ms`` (the timestamps in ms, read as seconds: both write seconds)."""
     df = pd.read_csv(path, sep=" ")
@@ -78,7 +83,7 @@ def read_rates_csv(path: Any) -> pd.DataFrame:
     return df
 
 
-def compare_rates(a: Any, b: Any) -> tuple[float, int]:
+def compare_rates(a: PathLike, b: PathLike) -> tuple[float, int]:
     """Compare two FilterNet rates CSVs on the (node, population, time) samples both have.
 
     Returns
@@ -101,11 +106,11 @@ def compare_rates(a: Any, b: Any) -> tuple[float, int]:
 class MovieInput(SimulatorModule):
     """A stimulus for the filter cells (``input_type: movie``; modules movie, grating, full_field_flash, looming)."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         where = f"inputs.{self.name}"
         if not isinstance(sim.backend, TakesStimulus):
             raise ConfigError(sim.config.path, f"{where}.input_type", "a filter-model run for a movie input "
@@ -116,7 +121,7 @@ class MovieInput(SimulatorModule):
         log.info("input %s: %s of %d frames %dx%d at %g Hz", self.name, stim.kind, stim.n_frames,
                  stim.frames.shape[1], stim.frames.shape[2], stim.frame_rate)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         if not isinstance(sim.backend, TakesStimulus) or not sim.is_root or not sim.backend.rates:
             return
         out = sim.config.output

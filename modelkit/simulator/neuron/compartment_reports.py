@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -22,12 +22,16 @@ from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.recording import close_partial, flush_writers
 from modelkit.sonata import ReportWriter
 
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata.config import ReportSpec
+
 __all__ = ["CompartmentReport", "SynapseReport", "ClampReport"]
 
 log = logging.getLogger("modelkit.simulator")
 
 
-def _window(sim: Any, spec: Any, key: str) -> tuple[float, float, float]:
+def _window(sim: Simulation, spec: Any, key: str) -> tuple[float, float, float]:
     opts = sim.options
     dt = float(spec.dt) if spec.dt else opts.dt
     if dt < opts.dt or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
@@ -95,13 +99,13 @@ class _ElementReport(SimulatorModule):
     #: the ability of the backend this report needs (it has the method ``method``)
     ability: type = object
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: ReportSpec) -> None:
         self.name = name
         self.spec = spec
         self.gathered: list[_Gathered] = []
         self.writers: dict[str, ReportWriter] = {}
 
-    def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
+    def _record(self, sim: Simulation, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:
         raise NotImplementedError
 
@@ -111,7 +115,7 @@ class _ElementReport(SimulatorModule):
     def _cells(self) -> Any:
         return self.spec.cells
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         key = f"reports.{self.name}"
         if not isinstance(sim.backend, self.ability):
             raise ConfigError(sim.config.path, f"{key}.module", f"a backend with {self.method} (the NEURON backend)",
@@ -146,7 +150,7 @@ class _ElementReport(SimulatorModule):
         if not self.writers:
             log.warning("report %s: nothing to record in the chosen cells", self.name)
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         for g in self.gathered:
             frames = g.frames()
             if frames is None or not len(g.node_ids):
@@ -156,11 +160,11 @@ class _ElementReport(SimulatorModule):
                     w.append(frames[var], g.rec.population)
         flush_writers(self.writers)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         for w in self.writers.values():
             w.close()
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         close_partial(self.name, self.writers, stop_time)
 
 
@@ -172,11 +176,11 @@ class CompartmentReport(_ElementReport):
     method = "record_segments"
     ability = RecordsSections
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: ReportSpec) -> None:
         super().__init__(name, spec)
         self._cell_report: SimulatorModule | None = None
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         if not isinstance(sim.backend, RecordsSections):
             # cells without sections (point neurons, rate units): the value per cell, as bmtk's PointNet
             # reads a membrane_report whatever its ``sections`` say
@@ -188,28 +192,28 @@ class CompartmentReport(_ElementReport):
             return
         super().initialize(sim)
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         if self._cell_report is not None:
             self._cell_report.block(sim, t)
         else:
             super().block(sim, t)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         if self._cell_report is not None:
             self._cell_report.finalize(sim)
         else:
             super().finalize(sim)
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         if self._cell_report is not None:
             self._cell_report.salvage(sim, stop_time)
         else:
             super().salvage(sim, stop_time)
 
-    def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
+    def _record(self, sim: Simulation, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:
-        return sim.backend.record_segments(pop, ids, variables, self.spec.sections, dt, start, stop,
-                                           f"reports.{self.name}")
+        return cast(RecordsSections, sim.backend).record_segments(  # initialize() checked the ability
+             pop, ids, variables, self.spec.sections, dt, start, stop, f"reports.{self.name}")
 
 
 class SynapseReport(_ElementReport):
@@ -219,10 +223,11 @@ class SynapseReport(_ElementReport):
     method = "record_synapses"
     ability = RecordsSynapses
 
-    def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
+    def _record(self, sim: Simulation, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:
         syn_type = self.spec.params.get("syn_type", "Exp2Syn")
-        return sim.backend.record_synapses(pop, ids, variables, syn_type, dt, start, stop, f"reports.{self.name}")
+        return cast(RecordsSynapses, sim.backend).record_synapses(  # initialize() checked the ability
+            pop, ids, variables, syn_type, dt, start, stop, f"reports.{self.name}")
 
 
 class ClampReport(_ElementReport):
@@ -249,9 +254,10 @@ class ClampReport(_ElementReport):
     def _cells(self) -> Any:
         return self.spec.cells if self.spec.cells is not None else {}
 
-    def _record(self, sim: Any, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
+    def _record(self, sim: Simulation, pop: str, ids: np.ndarray, variables: list[str], dt: float, start: float,
                 stop: float) -> Any:
-        return sim.backend.record_clamps(pop, ids, self.kind, dt, start, stop, f"reports.{self.name}")
+        return cast(RecordsClamps, sim.backend).record_clamps(  # initialize() checked the ability
+            pop, ids, self.kind, dt, start, stop, f"reports.{self.name}")
 
 
 def membrane_report(name: str, spec: Any) -> SimulatorModule:

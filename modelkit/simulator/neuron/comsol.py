@@ -22,12 +22,17 @@ from __future__ import annotations
 import logging
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.base import SimulatorModule
+
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata import SimulationConfig
+    from modelkit.sonata.config import InputSpec
 
 __all__ = ["ComsolInput", "read_comsol"]
 
@@ -82,7 +87,7 @@ def _list(v: Any) -> list:
 class ComsolInput(SimulatorModule):
     """COMSOL fields on the segments of biophysical cells (see the module docstring; mV, ms, µm)."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
@@ -98,7 +103,7 @@ class ComsolInput(SimulatorModule):
                                          for w in _list(wf)]
         return files, waves
 
-    def file_problems(self, cfg: Any) -> list[ConfigError]:
+    def file_problems(self, cfg: SimulationConfig) -> list[ConfigError]:
         """Absent COMSOL exports and waveform files, found before the run builds anything."""
         files, waves = self._paths(cfg.base_dir)
         out = []
@@ -110,7 +115,7 @@ class ComsolInput(SimulatorModule):
                 out.append(ConfigError(cfg.path, self._key("waveform"), "an existing waveform file (CSV or JSON)", w))
         return out
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         from modelkit.simulator.abilities import ExtracellularFields
         from modelkit.simulator.neuron.electrode_modules import _need, _targets
         path = sim.config.path
@@ -172,7 +177,7 @@ class ComsolInput(SimulatorModule):
         diff = np.any(np.diff(m, axis=1) != 0, axis=0)
         return np.concatenate(([0], np.flatnonzero(diff) + 1))
 
-    def _stationary(self, sim: Any, fields: list, waves: list, amps: list[float], t: np.ndarray,
+    def _stationary(self, sim: Simulation, fields: list, waves: list, amps: list[float], t: np.ndarray,
                     files: list[str]) -> Any:
         from scipy.interpolate import LinearNDInterpolator
         from modelkit.simulator.neuron.electrode_modules import waveform_values

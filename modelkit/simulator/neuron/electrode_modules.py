@@ -13,13 +13,16 @@ import json
 import logging
 import math
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import ExtracellularFields, RecordsSections, VoltageClamps
 from modelkit.simulator.base import SimulatorModule
+
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
 
 __all__ = ["SEClampInput", "XStimInput", "EcpReport", "waveform_values", "stimulus_transfer", "line_source_transfer",
            "read_electrodes", "euler_matrix", "rotation_matrix"]
@@ -34,7 +37,7 @@ RHO = 300.0
 MIN_XSTIM_DISTANCE = 10.0
 
 
-def _need(sim: Any, ability: type, method: str, key: str) -> Any:
+def _need(sim: Simulation, ability: type, method: str, key: str) -> Any:
     """The backend's ``method`` where it has the ``ability``; else the ConfigError naming ``key``."""
     if not isinstance(sim.backend, ability):
         raise ConfigError(sim.config.path, key, f"a backend with {method} (the NEURON backend)",
@@ -42,7 +45,7 @@ def _need(sim: Any, ability: type, method: str, key: str) -> Any:
     return getattr(sim.backend, method)
 
 
-def _targets(sim: Any, node_set: Any, key: str) -> dict[str, np.ndarray]:
+def _targets(sim: Simulation, node_set: Any, key: str) -> dict[str, np.ndarray]:
     """Built node ids per population of a node set (all built cells when None or bmtk's ``"all"``)."""
     if node_set is None or (node_set == "all" and "all" not in sim.network.node_sets.names):
         return {p: s.flat for p, s in sim.built.items() if len(s)}
@@ -108,7 +111,7 @@ class SEClampInput(SimulatorModule):
         self.spec = spec
         self.clamps: list = []
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         p = self.spec.params
         key = f"inputs.{self.name}"
         add = _need(sim, VoltageClamps, "add_voltage_clamp", f"{key}.module")
@@ -247,7 +250,7 @@ class XStimInput(SimulatorModule):
         self.name = name
         self.spec = spec
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         p = self.spec.params
         key = f"inputs.{self.name}"
         geometry = _need(sim, ExtracellularFields, "segment_geometry", f"{key}.module")
@@ -329,7 +332,7 @@ class EcpReport(SimulatorModule):
         self.cell_columns: list[list[tuple[str, int, int, int]]] = []  # per part: (population, node id, columns)
         self.several_populations = False
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         p = self.spec.params
         key = f"reports.{self.name}"
         geometry = _need(sim, ExtracellularFields, "segment_geometry", f"{key}.module")
@@ -361,7 +364,7 @@ class EcpReport(SimulatorModule):
             if sim.is_root:
                 os.makedirs(self.contributions, exist_ok=True)
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         total = None
         cells: list[tuple[str, int, np.ndarray]] = []
         for (rec, tr), columns in zip(self.parts, self.cell_columns):
@@ -384,7 +387,7 @@ class EcpReport(SimulatorModule):
         if got:
             self.blocks.append(np.sum(got, axis=0))
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         if not sim.is_root:
             return
         from modelkit.sonata import write_ecp
@@ -407,7 +410,7 @@ class EcpReport(SimulatorModule):
         if self.contributions is not None:
             sim.outputs[f"{self.name}:contributions"] = self.contributions
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         """The run ended early: write the ECP of its whole blocks (frames at times <= ``stop_time``, ms) as a
         valid ECP file, ``time`` ending there and the stop time recorded. (The NWB copy is left out.)"""
         if not sim.is_root or not self.parts or stop_time is None:

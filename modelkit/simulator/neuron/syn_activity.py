@@ -10,12 +10,16 @@ silenced (weight 0) and synapses from virtual nodes keep their spike inputs.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError, SelectionError
 from modelkit.simulator.base import SimulatorModule
+
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata.config import InputSpec
 
 __all__ = ["SynActivityInput"]
 
@@ -45,11 +49,11 @@ def _cat(arrays: list[np.ndarray]) -> np.ndarray:
 class SynActivityInput(SimulatorModule):
     """Spontaneous synaptic activity at ``timestamps`` (ms) from the presynaptic cells of ``precell_filter``."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         key = f"inputs.{self.name}"
         p = self.spec.params
         path = sim.config.path

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesRates
 from modelkit.simulator.base import SimulatorModule, send_frames
@@ -29,6 +30,9 @@ from modelkit.simulator.rates import RATE_COLS, check_rates, poisson_trains
 from modelkit.simulator.rates import RateInput as GenericRateInput
 from modelkit.sonata.h5 import open_h5
 from modelkit.sonata.h5 import atomic_output
+
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
 
 __all__ = ["RateInput", "PopulationRatesReport", "PopNetRatesFile", "read_rates", "poisson_trains"]
 
@@ -38,7 +42,7 @@ class RateInput(GenericRateInput):
     """The rate inputs of :mod:`modelkit.simulator.rates`; in a bmtk PopNet run, a CSV of rates keyed by node type
     sets the PopNet populations (see :meth:`_popnet_rates`)."""
 
-    def _backend_rates(self, sim: Any, population: str, ids: np.ndarray) -> bool:
+    def _backend_rates(self, sim: Simulation, population: str, ids: np.ndarray) -> bool:
         from modelkit.simulator.population.backend import PopulationBackend
         popnet = sim.backend.popnet if isinstance(sim.backend, PopulationBackend) else None
         path = self._file(sim)
@@ -47,7 +51,7 @@ class RateInput(GenericRateInput):
         self._popnet_rates(sim, popnet, path, population, ids)  # bmtk PopNet: the CSV's gid column: node_type_ids
         return True
 
-    def _popnet_rates(self, sim: Any, popnet: Any, path: str, population: str, ids: np.ndarray) -> None:
+    def _popnet_rates(self, sim: Simulation, popnet: Any, path: str, population: str, ids: np.ndarray) -> None:
         """Rates of external populations from a CSV keyed by node_type_id (``gid`` or ``node_type_id`` column;
         ``firing_rate`` a number, or DiPDE's expression of ``t`` in seconds).
 
@@ -116,18 +120,18 @@ class PopNetRatesFile(SimulatorModule):
 
     name = "rates_file"
 
-    def _path(self, sim: Any) -> str:
+    def _path(self, sim: Simulation) -> str:
         v = str(sim.config.output.extra["rates_file"])
         out = sim.config.output.output_dir
         return sim.output_path(v if os.path.isabs(v) else os.path.join(out, v))
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         self._write(sim)
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         self._write(sim)
 
-    def _write(self, sim: Any) -> None:
+    def _write(self, sim: Simulation) -> None:
         from modelkit.simulator.population.backend import PopulationBackend
         popnet = sim.backend.popnet if isinstance(sim.backend, PopulationBackend) else None
         if popnet is None:
@@ -156,7 +160,7 @@ class PopulationRatesReport(SimulatorModule):
         self.recorders: list[Any] = []
         self.frames: dict[str, list[np.ndarray]] = {}
 
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         opts = sim.options
         key = f"reports.{self.name}"
         dt = float(self.spec.dt) if self.spec.dt else opts.dt
@@ -183,7 +187,7 @@ class PopulationRatesReport(SimulatorModule):
         if not self.recorders:
             log.warning("report %s: no population nodes selected; nothing recorded", self.name)
 
-    def block(self, sim: Any, t: float) -> None:
+    def block(self, sim: Simulation, t: float) -> None:
         for rec in self.recorders:
             f = rec.collect()["firing_rate"]
             if len(f):
@@ -194,16 +198,16 @@ class PopulationRatesReport(SimulatorModule):
                     send_frames(sim.sinks, self.name, rec.population, "firing_rate", rec.node_ids,
                                 t0 + step * (done + np.arange(len(f))), f)
 
-    def finalize(self, sim: Any) -> None:
+    def finalize(self, sim: Simulation) -> None:
         self.block(sim, sim.options.tstop)
         self._write(sim, None)
 
-    def salvage(self, sim: Any, stop_time: float | None = None) -> None:
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         """The run ended early: write the frames of its whole blocks (times <= ``stop_time``, ms), with the
         stop time recorded, as a stopped run's spikes are."""
         self._write(sim, stop_time)
 
-    def _write(self, sim: Any, stop_time: float | None) -> None:
+    def _write(self, sim: Simulation, stop_time: float | None) -> None:
         if not sim.is_root or not self.recorders:
             return
         h5_path = sim.output_path(self.spec.file_name or os.path.join(sim.config.output.output_dir,
@@ -260,7 +264,7 @@ def write_rates_csv(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.
         df.to_csv(tmp, sep=" ", index=False, float_format="%.10g")
 
 
-def read_rates(path: Any) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def read_rates(path: PathLike) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Rates written by :class:`PopulationRatesReport` (HDF5 or CSV):
     ``{population: (node_ids, times (ms), rates (frames x nodes, Hz))}``.
 
