@@ -35,7 +35,19 @@ class RecordsWeights(Protocol):
                        synapse_model: str | None = None, alias: str | None = None) -> Any:
         """Ask, before the build, for a recorder of the weights of the synapses of ``edges``
         (``{edge population: [edge_type_id, ...] or None}``) or of the synapse model ``alias`` copied from
-        ``synapse_model``; its ``collect()`` returns the events since the last call."""
+        ``synapse_model``; its ``collect()`` returns the events since the last call.
+
+        Parameters
+        ----------
+        name : str
+            The report's name.
+        edges : dict of str to list of int or None, optional
+            Edge population -> edge_type_ids to record (None: all of them).
+        synapse_model : str, optional
+            A NEST synapse model (bmtk's ``nest_model``) ...
+        alias : str, optional
+            ... copied under this name (bmtk's ``model_template``), whose synapses are recorded.
+        """
         ...
 
 
@@ -46,7 +58,25 @@ class RecordsSections(Protocol):
     def record_segments(self, population: str, node_ids: np.ndarray, variables: Sequence[str], sections: Any,
                         dt: float, start: float, stop: float, where: str = "reports") -> Any:
         """Record ``variables`` every ``dt`` ms in [start, stop) at every segment of ``sections`` of the local
-        cells among ``node_ids``."""
+        cells among ``node_ids``.
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        variables : sequence of str
+            Range variables (``v``, ``cai``, ...).
+        sections : str or list of str
+            ``all`` or section names (``soma``, ``dend``, ...).
+        dt : float
+            Sampling interval (ms).
+        start, stop : float
+            Recorded window [start, stop) (ms).
+        where : str
+            The config key, for messages.
+        """
         ...
 
 
@@ -56,7 +86,25 @@ class RecordsSynapses(Protocol):
 
     def record_synapses(self, population: str, node_ids: np.ndarray, variables: Sequence[str], syn_type: str | None,
                         dt: float, start: float, stop: float, where: str = "reports") -> Any:
-        """Record ``variables`` of the synapses of kind ``syn_type`` on the local cells among ``node_ids``."""
+        """Record ``variables`` of the synapses of kind ``syn_type`` on the local cells among ``node_ids``.
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        variables : sequence of str
+            Synapse variables.
+        syn_type : str or None
+            The point-process name (``Exp2Syn``).
+        dt : float
+            Sampling interval (ms).
+        start, stop : float
+            Recorded window [start, stop) (ms).
+        where : str
+            The config key, for messages.
+        """
         ...
 
 
@@ -66,7 +114,23 @@ class RecordsClamps(Protocol):
 
     def record_clamps(self, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float, stop: float,
                       where: str = "reports") -> Any:
-        """Record the current (nA) of the clamps of ``kind`` (``se``, ``ic``, ``f_ic``), one column per cell."""
+        """Record the current (nA) of the clamps of ``kind`` (``se``, ``ic``, ``f_ic``), one column per cell.
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        kind : str
+            ``se``, ``ic`` or ``f_ic``.
+        dt : float
+            Sampling interval (ms).
+        start, stop : float
+            Recorded window [start, stop) (ms).
+        where : str
+            The config key, for messages.
+        """
         ...
 
 
@@ -77,7 +141,23 @@ class VoltageClamps(Protocol):
     def add_voltage_clamp(self, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
                           rs: np.ndarray | None = None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
                           section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list:
-        """Three-step clamps: levels ``amps`` (mV) for ``durations`` (ms), series resistance ``rs`` (MΩ)."""
+        """Three-step clamps: levels ``amps`` (mV) for ``durations`` (ms), series resistance ``rs`` (MΩ).
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        amps, durations : numpy.ndarray
+            Levels (mV) and their durations (ms), per cell (rows) and step (columns).
+        rs : numpy.ndarray, optional
+            Series resistance per cell (MΩ).
+        rs_schedule : tuple of numpy.ndarray, optional
+            Times (ms) and values (MΩ) of a changing series resistance.
+        section : tuple of (str, int, float)
+            Section name, index and position of the clamp.
+        """
         ...
 
 
@@ -86,11 +166,31 @@ class ExtracellularFields(Protocol):
     """Segment geometry and extracellular potentials (``xstim`` and ``comsol`` inputs, the ``ecp`` report; NEURON)."""
 
     def segment_geometry(self, population: str, node_ids: np.ndarray) -> dict:
-        """``{node id: SegmentGeometry}`` (µm, placed and rotated) of the local cells among ``node_ids``."""
+        """``{node id: SegmentGeometry}`` (µm, placed and rotated) of the local cells among ``node_ids``.
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        """
         ...
 
     def play_extracellular(self, population: str, coefficients: dict, times: np.ndarray, values: np.ndarray) -> None:
-        """``e_extracellular`` (mV) = coefficient per segment x ``values`` (a step function of ``times``, ms)."""
+        """``e_extracellular`` (mV) = coefficient per segment x ``values`` (a step function of ``times``, ms).
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        coefficients : dict of int to numpy.ndarray
+            Per node id, the coefficient of each segment (mV per unit of ``values``).
+        times : numpy.ndarray
+            Change times (ms).
+        values : numpy.ndarray
+            Values from each time on.
+        """
         ...
 
 
@@ -103,7 +203,21 @@ class TakesRates(Protocol):
 
     def add_rates(self, population: str, node_ids: np.ndarray, times: np.ndarray, rates: np.ndarray,
                   interpolation: str = "step") -> None:
-        """Rates (Hz, ``rates[k, i]`` for node ``i`` from ``times[k]`` ms) of virtual nodes."""
+        """Rates (Hz, ``rates[k, i]`` for node ``i`` from ``times[k]`` ms) of virtual nodes.
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            Its nodes (the backend keeps those it built on this rank).
+        times : numpy.ndarray
+            Times (ms) from which each row of ``rates`` holds.
+        rates : numpy.ndarray
+            ``(len(times), len(node_ids))`` rates (Hz).
+        interpolation : str
+            ``step`` or ``linear`` between the times.
+        """
         ...
 
 
@@ -118,7 +232,19 @@ class TakesStimulus(Protocol):
 
     def set_stimulus(self, stimulus: Any, where: str = "inputs", evaluation_options: dict | None = None,
                      bmtk_compat: bool = False) -> None:
-        """The stimulus (a :class:`~modelkit.simulator.filter.Stimulus`) of the run; ``where`` names the input."""
+        """The stimulus (a :class:`~modelkit.simulator.filter.Stimulus`) of the run; ``where`` names the input.
+
+        Parameters
+        ----------
+        stimulus : Stimulus
+            Frames, frame rate and kind of the stimulus.
+        where : str
+            The config key of the input, for messages.
+        evaluation_options : dict, optional
+            The input's ``evaluation_options``.
+        bmtk_compat : bool
+            Sample the rates as bmtk does.
+        """
         ...
 
 
@@ -146,7 +272,13 @@ class AgreesOnErrors(Protocol):
     one rank is raised on every rank (so that no rank waits for ever in the next collective)."""
 
     def agree_on_errors(self, error: BaseException | None) -> None:
-        """Raise on every rank when ``error`` is not None on some rank."""
+        """Raise on every rank when ``error`` is not None on some rank.
+
+        Parameters
+        ----------
+        error : BaseException or None
+            This rank's error of the step just done, None where it went well.
+        """
         ...
 
 
@@ -158,7 +290,13 @@ class PreparesEnvironment(Protocol):
     """
 
     def prepare_environment(self, components_dir: str) -> None:
-        """Finish the ``components`` folder of a new simulation folder (a classmethod on the backend)."""
+        """Finish the ``components`` folder of a new simulation folder (a classmethod on the backend).
+
+        Parameters
+        ----------
+        components_dir : str
+            The ``components`` folder ``modelkit init`` wrote.
+        """
         ...
 
 

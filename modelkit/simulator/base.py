@@ -117,12 +117,28 @@ class Backend(Protocol):
 
     @classmethod
     def check(cls, cfg: SimulationConfig, net: Network, built: dict[str, Selection]) -> list[ModelkitError]:
-        """What this simulator would refuse in a run of ``cfg`` on ``net`` (``built``: the cells it builds)."""
+        """What this simulator would refuse in a run of ``cfg`` on ``net`` (``built``: the cells it builds).
+
+        Parameters
+        ----------
+        cfg : SimulationConfig
+            The run's config.
+        net : Network
+            The network run.
+        built : dict of str to Selection
+            The cells the backend builds, per population.
+        """
         ...
 
     @classmethod
     def output_modules(cls, cfg: SimulationConfig) -> list[SimulatorModule]:
-        """Modules that write this backend's own outputs for ``cfg``."""
+        """Modules that write this backend's own outputs for ``cfg``.
+
+        Parameters
+        ----------
+        cfg : SimulationConfig
+            The run's config.
+        """
         ...
 
     @classmethod
@@ -132,11 +148,33 @@ class Backend(Protocol):
 
     def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
               config: SimulationConfig) -> None:
-        """Create the cells of ``populations`` ({name: Selection}) and the connections among built cells."""
+        """Create the cells of ``populations`` ({name: Selection}) and the connections among built cells.
+
+        Parameters
+        ----------
+        network : Network
+            The network.
+        populations : dict of str to Selection
+            The cells to build, per population.
+        options : RunOptions
+            Times (ms), threads, seed, conditions.
+        config : SimulationConfig
+            The run's config (components folders, run block).
+        """
         ...
 
     def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
-        """Make nodes of a (virtual) population emit the given spike times (ms) onto their targets."""
+        """Make nodes of a (virtual) population emit the given spike times (ms) onto their targets.
+
+        Parameters
+        ----------
+        population : str
+            The (virtual) node population.
+        node_ids : numpy.ndarray
+            The nodes driven.
+        trains : dict of int to numpy.ndarray
+            Sorted spike times (ms) per node id.
+        """
         ...
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
@@ -144,16 +182,50 @@ class Backend(Protocol):
         """Inject a piecewise-constant current: ``amplitudes[k]`` (nA) from ``times[k]`` (ms).
 
         ``kind`` says where the schedule came from, as bmtk's ``clamp_report`` names them: ``"ic"``
-        (amplitudes and times in the config) or ``"f_ic"`` (a CSV or NWB file)."""
+        (amplitudes and times in the config) or ``"f_ic"`` (a CSV or NWB file).
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            The built cells clamped.
+        times : numpy.ndarray
+            Change times (ms).
+        amplitudes : numpy.ndarray
+            Current from each time on (nA).
+        kind : str
+            ``"ic"`` or ``"f_ic"``.
+        """
         ...
 
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
                          start: float, stop: float) -> VariableRecorder:
-        """Start recording variables (sampled every ``dt`` ms in [start, stop))."""
+        """Start recording variables (sampled every ``dt`` ms in [start, stop)).
+
+        Parameters
+        ----------
+        population : str
+            The node population.
+        node_ids : numpy.ndarray
+            The built cells recorded.
+        variables : sequence of str
+            Variable names (``V_m``, ``v``, ``firing_rate``, ...).
+        dt : float
+            Sampling interval (ms).
+        start, stop : float
+            Recorded window [start, stop) (ms).
+        """
         ...
 
     def run_until(self, t: float) -> None:
-        """Advance the simulation to time ``t`` (ms)."""
+        """Advance the simulation to time ``t`` (ms).
+
+        Parameters
+        ----------
+        t : float
+            The time to reach (ms).
+        """
         ...
 
     def collect_spikes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

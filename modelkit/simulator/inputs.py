@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,7 +44,7 @@ log = logging.getLogger("modelkit.simulator")
 MAX_POISSON_SPIKES = 20_000_000
 
 
-def poisson_spike_count(params: Any, n_nodes: int, tstart: float, tstop: float) -> float:
+def poisson_spike_count(params: Mapping[str, Any], n_nodes: int, tstart: float, tstop: float) -> float:
     """Expected number of spikes a Poisson input draws (before thinning an inhomogeneous rate).
 
     Parameters
@@ -79,9 +79,23 @@ def poisson_spike_count(params: Any, n_nodes: int, tstart: float, tstop: float) 
     return n if np.isfinite(n) else float("inf")
 
 
-def check_poisson_count(params: Any, n_nodes: int, tstart: float, tstop: float, path: str | None,
+def check_poisson_count(params: Mapping[str, Any], n_nodes: int, tstart: float, tstop: float, path: str | None,
                         key: str) -> ConfigError | None:
-    """The error for a Poisson input expected to draw more than :data:`MAX_POISSON_SPIKES`, else None."""
+    """The error for a Poisson input expected to draw more than :data:`MAX_POISSON_SPIKES`, else None.
+
+    Parameters
+    ----------
+    params : mapping
+        The input's config entry (``rate`` or ``rates`` with ``times``, ``start_time``, ``stop_time``).
+    n_nodes : int
+        Virtual nodes driven.
+    tstart, tstop : float
+        The run's window (ms).
+    path : str or None
+        The simulation config, for the message.
+    key : str
+        ``inputs.<name>``.
+    """
     n = poisson_spike_count(params, n_nodes, tstart, tstop)
     if n <= MAX_POISSON_SPIKES:
         return None
@@ -167,9 +181,18 @@ class SpikeFileInput(SimulatorModule):
             log.info("input %s: %d spikes onto %d nodes of %s", self.name, int(keep.sum()), len(trains), pop)
 
 
-def step_current(amps: Any, delays: Any, durations: Any, where: str,
+def step_current(amps: object, delays: object, durations: object, where: str,
                  path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Pulses (nA from ``delay`` for ``duration`` ms each; overlapping pulses add) as change times and levels.
+
+    Parameters
+    ----------
+    amps, delays, durations : float or list of float
+        Pulse amplitudes (nA), onsets and durations (ms), scalars or equal-length lists.
+    where : str
+        The config key of the input (``inputs.<name>``).
+    path : str, optional
+        The simulation config, for messages.
 
     Raises
     ------
@@ -223,7 +246,13 @@ class CurrentClampInput(SimulatorModule):
         self.spec = spec
 
     def file_problems(self, cfg: SimulationConfig) -> list[ConfigError]:
-        """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds."""
+        """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds.
+
+        Parameters
+        ----------
+        cfg : SimulationConfig
+            The run's config.
+        """
         if self.spec.input_type not in ("nwb", "allen", "csv") and not self.spec.input_file:
             return []
         path = self.spec.input_file
@@ -266,6 +295,11 @@ class CurrentClampInput(SimulatorModule):
 
     def units(self, sim: Simulation) -> tuple[str, str]:
         """The unit the amplitudes are read in, and what chose it (for the log).
+
+        Parameters
+        ----------
+        sim : Simulation
+            The run (its backend's default unit).
 
         Raises
         ------

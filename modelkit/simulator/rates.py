@@ -46,7 +46,17 @@ TIME_COLS = ("times", "timestamps", "time")
 
 
 def check_rates(r: np.ndarray, cfg: PathLike | None, key: str | None) -> None:
-    """Raise a ConfigError naming ``cfg`` and ``key`` unless every rate is finite and >= 0 (Hz)."""
+    """Raise a ConfigError naming ``cfg`` and ``key`` unless every rate is finite and >= 0 (Hz).
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        Rates (Hz).
+    cfg : str or PathLike or None
+        The file that holds them.
+    key : str or None
+        Where in it.
+    """
     bad = ~(np.isfinite(r) & (r >= 0))
     if bad.any():
         raise ConfigError(cfg, key, "non-negative finite firing rates (Hz)", str(np.asarray(r)[bad][:3].tolist()))
@@ -124,6 +134,15 @@ class RateInput(SimulatorModule):
 
     def schedule(self, sim: Simulation, population: str, node_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         """``(times (ms), rates (len(times), len(node_ids)) Hz, interpolation)`` for some virtual nodes.
+
+        Parameters
+        ----------
+        sim : Simulation
+            The run.
+        population : str
+            The virtual nodes' population.
+        node_ids : numpy.ndarray
+            The virtual nodes driven.
 
         Raises
         ------

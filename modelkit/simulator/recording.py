@@ -119,6 +119,13 @@ class SpikesOutput(SimulatorModule):
     def salvage(self, sim: Simulation, stop_time: float | None = None) -> float | None:
         """The run ended early: write the spikes of its whole blocks (every spike up to :attr:`stop_time`).
 
+        Parameters
+        ----------
+        sim : Simulation
+            The run.
+        stop_time : float, optional
+            Ignored: the spikes kept are those of the whole blocks run.
+
         Returns
         -------
         float or None
@@ -245,13 +252,29 @@ class MembraneReport(SimulatorModule):
 
 
 def flush_writers(writers: dict[str, ReportWriter]) -> None:
-    """Push a block's frames to disk with their count (what a killed run's report is cut to)."""
+    """Push a block's frames to disk with their count (what a killed run's report is cut to).
+
+    Parameters
+    ----------
+    writers : dict of str to ReportWriter
+        The report's open writers, by variable.
+    """
     for w in writers.values():
         w.flush()
 
 
 def close_partial(name: str, writers: dict[str, ReportWriter], stop_time: float | None) -> None:
-    """The run ended early: close each report file with the frames written so far (a valid, shorter report)."""
+    """The run ended early: close each report file with the frames written so far (a valid, shorter report).
+
+    Parameters
+    ----------
+    name : str
+        The report's name, for the log.
+    writers : dict of str to ReportWriter
+        The report's open writers, by variable.
+    stop_time : float or None
+        The time (ms) up to which the frames are whole.
+    """
     for w in writers.values():
         kept = w.close_partial(stop_time)
         if kept:

@@ -70,14 +70,27 @@ class Simulation:
         """Whether this process writes the files (rank 0; always in a serial run)."""
         return self.comm.rank == 0
 
-    def resolve(self, ref: Any, key: str) -> dict[str, Selection]:
+    def resolve(self, ref: object, key: str) -> dict[str, Selection]:
         """A node-set reference of the config as {population: Selection} (empty ones dropped).
 
-        Raises ConfigError naming ``key`` for an undefined node set or listed node ids that do not exist."""
+        Raises ConfigError naming ``key`` for an undefined node set or listed node ids that do not exist.
+
+        Parameters
+        ----------
+        ref : str, dict, list or None
+            A node-set name, an inline node set, or a list of them.
+        key : str
+            The config key that holds it, for messages.
+        """
         return check_node_ref(self.network, ref, self.config.path, key)
 
     def output_path(self, path: str) -> str:
         """Where to write a file that belongs in ``output_dir`` during the run (the staging folder).
+
+        Parameters
+        ----------
+        path : str
+            A path inside ``output_dir``.
 
         Raises
         ------

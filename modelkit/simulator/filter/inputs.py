@@ -48,6 +48,13 @@ def write_rates_h5(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarray
 
     ``/firing_rates/<population>/{node_id, times, firing_rates_Hz (times x nodes)}`` with ``times`` in
     seconds as bmtk writes them (a ``units`` attribute on ``times`` and ``firing_rates_Hz`` says so).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The HDF5 file.
+    rates : dict of str to tuple of numpy.ndarray
+        ``{population: (times (s), node_ids, rates (times x nodes) Hz)}``.
     """
     with atomic_output(path, overwrite=True) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -63,7 +70,15 @@ def write_rates_h5(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarray
 def write_rates_csv(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
     """Write bmtk's rates CSV, atomically: space-separated ``node_id population timestamps firing_rates``,
     one row per cell and sample (by population, node id, time), ``timestamps`` in seconds and both numbers
-    at full precision, as bmtk's ``RecordRates`` (``rates`` as in :func:`write_rates_h5`)."""
+    at full precision, as bmtk's ``RecordRates`` (``rates`` as in :func:`write_rates_h5`).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV file.
+    rates : dict of str to tuple of numpy.ndarray
+        ``{population: (times (s), node_ids, rates (times x nodes) Hz)}``.
+    """
     frames = []
     for pop, (times, ids, r) in rates.items():
         frames.append(pd.DataFrame({"node_id": np.repeat(ids, len(times)), "population": pop,
@@ -77,7 +92,13 @@ def write_rates_csv(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarra
 
 def read_rates_csv(path: PathLike) -> pd.DataFrame:
     """A FilterNet rates CSV (bmtk's or modelkit's) as a frame with ``node_id population timestamps
-    firing_rates`` and ``t_ms`` (the timestamps in ms, read as seconds: both write seconds)."""
+    firing_rates`` and ``t_ms`` (the timestamps in ms, read as seconds: both write seconds).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV file.
+    """
     df = pd.read_csv(path, sep=" ")
     df["t_ms"] = df["timestamps"].to_numpy(float) * 1000.0
     return df
@@ -85,6 +106,11 @@ def read_rates_csv(path: PathLike) -> pd.DataFrame:
 
 def compare_rates(a: PathLike, b: PathLike) -> tuple[float, int]:
     """Compare two FilterNet rates CSVs on the (node, population, time) samples both have.
+
+    Parameters
+    ----------
+    a, b : str or PathLike
+        Two rates CSVs (``b`` is the reference).
 
     Returns
     -------

@@ -28,6 +28,13 @@ def nest_problems(net: Network, built: dict[str, Selection]) -> list[ModelkitErr
     """NEST models named by ``model_template`` that NEST does not have (and no cell hook provides).
 
     Returns an empty list where NEST cannot be imported.
+
+    Parameters
+    ----------
+    net : Network
+        The network run.
+    built : dict of str to Selection
+        The cells NEST builds, per population.
     """
     try:
         import nest
@@ -74,6 +81,15 @@ def nest_report_problems(cfg: SimulationConfig, net: Network, built: dict[str, S
     """Report variables the NEST model of a recorded cell does not have (NEST's ``recordables``).
 
     Returns an empty list where NEST cannot be imported.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config.
+    net : Network
+        The network run.
+    built : dict of str to Selection
+        The cells NEST builds, per population.
     """
     try:
         import nest
@@ -111,7 +127,13 @@ def nest_report_problems(cfg: SimulationConfig, net: Network, built: dict[str, S
 
 
 def nest_dt_problems(cfg: SimulationConfig) -> list[ModelkitError]:
-    """``run.dt`` off NEST's time grid (a whole number of tics of :data:`NEST_TIC_MS`)."""
+    """``run.dt`` off NEST's time grid (a whole number of tics of :data:`NEST_TIC_MS`).
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config.
+    """
     dt = cfg.run.dt
     k = dt / NEST_TIC_MS
     if dt < NEST_TIC_MS or abs(k - round(k)) > 1e-6 * max(1.0, k):

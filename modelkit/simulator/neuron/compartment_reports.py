@@ -260,8 +260,16 @@ class ClampReport(_ElementReport):
             pop, ids, self.kind, dt, start, stop, f"reports.{self.name}")
 
 
-def membrane_report(name: str, spec: Any) -> SimulatorModule:
-    """``membrane_report``: soma only through the backends' per-cell recorders, more sections per segment."""
+def membrane_report(name: str, spec: ReportSpec) -> SimulatorModule:
+    """``membrane_report``: soma only through the backends' per-cell recorders, more sections per segment.
+
+    Parameters
+    ----------
+    name : str
+        The report's name (``reports.<name>``).
+    spec : ReportSpec
+        The parsed entry.
+    """
     sections = spec.sections
     if sections is None or (isinstance(sections, str) and sections.lower() in ("soma", "somatic")):
         from modelkit.simulator.recording import MembraneReport

@@ -235,7 +235,17 @@ class PopulationRatesReport(SimulatorModule):
 def write_rates(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                 stop_time: float | None = None) -> None:
     """Write ``{population: (node_ids, times (ms), rates (frames x nodes, Hz))}`` in bmtk PopNet's HDF5 layout,
-    atomically; ``stop_time`` (ms), when a run ended early, is recorded as ``/rates@stop_time``."""
+    atomically; ``stop_time`` (ms), when a run ended early, is recorded as ``/rates@stop_time``.
+
+    Parameters
+    ----------
+    path : str
+        The HDF5 file.
+    data : dict of str to tuple of numpy.ndarray
+        ``{population: (node_ids, times (ms), rates (frames x nodes) Hz)}``.
+    stop_time : float, optional
+        A run that ended early: the time (ms) up to which the frames are whole.
+    """
     with atomic_output(path, overwrite=True) as tmp, h5py.File(tmp, "w") as f:
         g = f.create_group("rates")
         if stop_time is not None:
@@ -250,7 +260,15 @@ def write_rates(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def write_rates_csv(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
-    """Write rates as bmtk's space-separated CSV ``population node_id timestamps firing_rates``, atomically."""
+    """Write rates as bmtk's space-separated CSV ``population node_id timestamps firing_rates``, atomically.
+
+    Parameters
+    ----------
+    path : str
+        The CSV file.
+    data : dict of str to tuple of numpy.ndarray
+        As :func:`write_rates`.
+    """
     frames = []
     for pop, (ids, times, rates) in data.items():
         n_t, n_c = np.asarray(rates).shape if np.asarray(rates).ndim == 2 else (0, len(ids))
@@ -267,6 +285,11 @@ def write_rates_csv(path: str, data: dict[str, tuple[np.ndarray, np.ndarray, np.
 def read_rates(path: PathLike) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Rates written by :class:`PopulationRatesReport` (HDF5 or CSV):
     ``{population: (node_ids, times (ms), rates (frames x nodes, Hz))}``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An HDF5 or CSV file of rates.
 
     Raises
     ------
