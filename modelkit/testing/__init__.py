@@ -3,7 +3,8 @@
 ``shared_path()`` finds the read-only conformance data (``shared/sonata`` and
 ``shared/reference``) that lives next to a checkout; ``assert_populations_equal``
 compares two populations column by column; ``intfire_network`` saves a small NEURON
-network of artificial cells for MPI and cluster tests.
+network of artificial cells for MPI and cluster tests; ``check_backend`` runs the conformance suite
+every simulator backend passes (:mod:`modelkit.testing.backend_check`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from modelkit.testing.backend_check import BackendCheckError, BackendReport, check_backend
+
 __all__ = ["shared_path", "copy_bmtk_examples", "assert_populations_equal",
-           "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
+           "assert_spikes_equal", "write_allen_sweep", "intfire_network", "check_backend", "BackendReport",
+           "BackendCheckError"]
 
 
 def shared_path(*parts: str) -> Path:
