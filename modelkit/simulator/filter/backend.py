@@ -263,14 +263,15 @@ class FilterBackend:
     # ------------------------------------------------------------------ primitives filter cells lack
     def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
         """Refused: filter cells are driven by a stimulus."""
-        raise ConfigError(getattr(self._config, "path", None), "inputs",
-                          "movie inputs for filter cells (they take no spike trains)", f"spikes for {population}")
+        # no file or key: simulate() names the config and the input (inputs.<name>) that asked
+        raise ConfigError(None, None, "movie inputs for filter cells (they take no spike trains)",
+                          f"spikes for {population}")
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
                           amplitudes: np.ndarray, kind: str = "ic") -> None:
         """Refused: filter cells have no membrane."""
-        raise ConfigError(getattr(self._config, "path", None), "inputs",
-                          "movie inputs for filter cells (they have no membrane to clamp)", f"a clamp on {population}")
+        raise ConfigError(None, None, "movie inputs for filter cells (they have no membrane to clamp)",
+                          f"a clamp on {population}")
 
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
                          start: float, stop: float) -> _RateRecorder:

@@ -383,7 +383,8 @@ class PopulationBackend:
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
                           amplitudes: np.ndarray, kind: str = "ic") -> None:
-        raise ConfigError(getattr(self._config, "path", None), "inputs (current_clamp)",
+        # no file or key: simulate() names the config and the input (inputs.<name>) that asked
+        raise ConfigError(None, None,
                           "rate inputs for population models (input_type 'rates' or 'csv'/'pop_rates' on virtual "
                           "nodes connected to the populations); a density population takes a constant current as "
                           "its I_e parameter", f"a current clamp on {population}")
