@@ -34,13 +34,16 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError, ModelkitError, RunStoppedError
 from modelkit.testing.backend_cases import BackendCase, NetworkLike, builtin_case
+
+if TYPE_CHECKING:
+    from modelkit.simulator import Backend
 
 __all__ = ["check_backend", "BackendReport", "CheckResult", "BackendCheckError", "CHECKS"]
 
@@ -111,7 +114,8 @@ class BackendReport:
         lines = [f"check_backend({self.backend!r}): {n['passed']} passed, {n['failed']} failed, "
                  f"{n['skipped']} skipped in {self.seconds:.1f} s"]
         for r in self.results:
-            lines.append(f"  {r.status.upper():8s} {r.name} ({r.seconds:.2f} s)" + (f": {r.detail}" if r.detail else ""))
+            detail = f": {r.detail}" if r.detail else ""
+            lines.append(f"  {r.status.upper():8s} {r.name} ({r.seconds:.2f} s){detail}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -165,7 +169,7 @@ def _expect(ok: bool, expected: str, found: Any) -> None:
 class _Context:
     """What the checks share: the backend, its case, the network's populations, and the runs made so far."""
 
-    def __init__(self, cls: type, case: BackendCase, workdir: Path, seed: int) -> None:
+    def __init__(self, cls: type[Backend], case: BackendCase, workdir: Path, seed: int) -> None:
         self.cls = cls
         self.name: str = getattr(cls, "name", "?")
         self.case = case
@@ -195,8 +199,8 @@ class _Context:
             if isinstance(net, (str, os.PathLike)):
                 network = Network.load(os.fspath(net))
             else:
-                parts = net if isinstance(net, (list, tuple)) else [net]
-                built = [p.build() if hasattr(p, "add_nodes") else p for p in parts]
+                parts: Sequence[Any] = net if isinstance(net, (list, tuple)) else [net]
+                built: list[Network] = [p.build() if hasattr(p, "add_nodes") else p for p in parts]
                 network = Network({k: v for p in built for k, v in p.nodes.items()},
                                   {k: v for p in built for k, v in p.edges.items()})
             cells: dict[str, np.ndarray] = {}
@@ -337,7 +341,7 @@ def _same_spikes(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
         na, nb = (0 if sa is None else len(sa)), (0 if sb is None else len(sb))
         if na != nb:
             return f"{pop}: {na} vs {nb} spikes"
-        if na == 0:
+        if sa is None or sb is None or na == 0:
             continue
         oa, ob = np.lexsort((sa.timestamps, sa.node_ids)), np.lexsort((sb.timestamps, sb.node_ids))
         if not (np.array_equal(sa.node_ids[oa], sb.node_ids[ob])
@@ -364,7 +368,7 @@ def _drives_or_refused(ctx: _Context, tag: str, name: str, spec: Mapping[str, An
     try:
         res = ctx.simulate(tag, {name: dict(spec)})
     except ModelkitError as e:
-        _expect(not must_drive, f"the input to drive the cells", f"{type(e).__name__}: {e}")
+        _expect(not must_drive, "the input to drive the cells", f"{type(e).__name__}: {e}")
         _expect(key in str(e), f"a ModelkitError naming {key}", f"{type(e).__name__}: {e}")
         return f"refused: {type(e).__name__} naming {key}"
     except Exception as e:  # noqa: BLE001
@@ -378,7 +382,7 @@ def _drives_or_refused(ctx: _Context, tag: str, name: str, spec: Mapping[str, An
 
 
 # ---------------------------------------------------------------------- the checks
-def check_class_attributes(ctx: _Context) -> str:
+def _check_class_attributes(ctx: _Context) -> str:
     """``name`` (str), ``model_types`` (non-empty frozenset of str) and ``description`` (str)."""
     cls = ctx.cls
     name, types, desc = (getattr(cls, k, None) for k in ("name", "model_types", "description"))
@@ -389,14 +393,14 @@ def check_class_attributes(ctx: _Context) -> str:
     return ""
 
 
-def check_is_available(ctx: _Context) -> str:
+def _check_is_available(ctx: _Context) -> str:
     """``is_available()`` returns True (the checks run the backend; a simulator that is not installed fails)."""
     ok = ctx.cls.is_available()
     _expect(ok is True, "is_available() to return True", repr(ok))
     return ""
 
 
-def check_protocol(ctx: _Context) -> str:
+def _check_protocol(ctx: _Context) -> str:
     """An instance satisfies :class:`modelkit.simulator.Backend` (the runtime-checkable protocol)."""
     from modelkit.simulator import Backend
     inst = ctx.cls()
@@ -407,7 +411,7 @@ def check_protocol(ctx: _Context) -> str:
     return ""
 
 
-def check_registered(ctx: _Context) -> str:
+def _check_registered(ctx: _Context) -> str:
     """``get_backend(name)`` returns the class, and ``available_backends()`` lists it as available."""
     from modelkit.simulator import available_backends, get_backend
     got = get_backend(ctx.name)
@@ -417,7 +421,7 @@ def check_registered(ctx: _Context) -> str:
     return ""
 
 
-def check_spikes_written(ctx: _Context) -> str:
+def _check_spikes_written(ctx: _Context) -> str:
     """A driven run writes a valid SONATA spikes file: populations and ids of the built cells, times in
     [tstart, tstop], sorted as declared; RunResult's counts are the file's."""
     res = ctx.driven()
@@ -448,7 +452,7 @@ def check_spikes_written(ctx: _Context) -> str:
     return f"{total} spikes"
 
 
-def check_sink_spikes(ctx: _Context) -> str:
+def _check_sink_spikes(ctx: _Context) -> str:
     """A sink receives the spikes the file holds."""
     res = ctx.driven()
     from modelkit.sonata import SpikePopulation
@@ -459,7 +463,7 @@ def check_sink_spikes(ctx: _Context) -> str:
     return ""
 
 
-def check_spike_file_input(ctx: _Context) -> str:
+def _check_spike_file_input(ctx: _Context) -> str:
     """A SONATA spike file onto virtual nodes drives the cells (or is refused, naming the input, by cells that
     take no spike trains)."""
     from modelkit.sonata import write_spikes
@@ -468,7 +472,7 @@ def check_spike_file_input(ctx: _Context) -> str:
     target = src if src is not None else (None if ctx.case.spike_inputs else ctx.cell_population)
     if target is None:
         raise _Skipped("the network has no virtual nodes with edges onto cells")
-    ids = (virtual.get(target) if target in virtual else cells[target])
+    ids = virtual[target] if target in virtual else cells[target]
     rng = np.random.default_rng(ctx.seed)
     n = 40 * len(ids)
     times = np.sort(rng.uniform(0.0, ctx.case.tstop, n))
@@ -478,7 +482,7 @@ def check_spike_file_input(ctx: _Context) -> str:
     return _drives_or_refused(ctx, "spike_file", "conformance_spike_file", spec, ctx.case.spike_inputs)
 
 
-def check_poisson_input(ctx: _Context) -> str:
+def _check_poisson_input(ctx: _Context) -> str:
     """A Poisson input onto virtual nodes drives the cells (or is refused, naming the input, by cells that take
     no spike trains)."""
     src = ctx.source_population
@@ -494,7 +498,7 @@ def check_poisson_input(ctx: _Context) -> str:
     return _drives_or_refused(ctx, "poisson", "conformance_poisson", spec, False)
 
 
-def check_current_clamp(ctx: _Context) -> str:
+def _check_current_clamp(ctx: _Context) -> str:
     """A current clamp on the cells takes effect, or is refused with a ModelkitError naming ``inputs.<name>``."""
     c = ctx.case
     spec = {"input_type": "current_clamp", "module": "IClamp", "node_set": ctx.cell_population,
@@ -502,7 +506,7 @@ def check_current_clamp(ctx: _Context) -> str:
     return _drives_or_refused(ctx, "clamp", "conformance_clamp", spec, False)
 
 
-def check_membrane_report(ctx: _Context) -> str:
+def _check_membrane_report(ctx: _Context) -> str:
     """A membrane report of the variable: a SONATA report of the cells, one frame per ``report_dt`` over the
     run (the first at tstart or one ``report_dt`` later), finite values."""
     c = ctx.case
@@ -535,7 +539,7 @@ def check_membrane_report(ctx: _Context) -> str:
     return f"shape {r.shape}"
 
 
-def check_progress(ctx: _Context) -> str:
+def _check_progress(ctx: _Context) -> str:
     """A sink's progress calls: more than one, times rising, the last at tstop, tstop passed as tstop."""
     ctx.driven()
     ts = [t for t, _ in ctx.progress]
@@ -547,7 +551,7 @@ def check_progress(ctx: _Context) -> str:
     return f"{len(ts)} calls"
 
 
-def check_stop(ctx: _Context) -> str:
+def _check_stop(ctx: _Context) -> str:
     """A sink that raises RunStoppedError mid-run: the error reaches the caller, ``<out>.stopped`` holds a valid
     spikes file whose stop time is the sink's, and its spikes are the full run's up to then."""
     from modelkit.sonata import spikes_stop_time
@@ -568,8 +572,8 @@ def check_stop(ctx: _Context) -> str:
     _expect(path.is_file(), f"{path.name} in {stopped.name}", sorted(p.name for p in stopped.iterdir()))
     part = _spikes(str(path))  # raises SonataFormatError when invalid
     stop = spikes_stop_time(path)
-    _expect(stop is not None and sink.stopped_at is not None and abs(stop - sink.stopped_at) < 1e-9,
-            f"/spikes@stop_time = {sink.stopped_at} ms (the sink's stop)", stop)
+    if stop is None or sink.stopped_at is None or abs(stop - sink.stopped_at) > 1e-9:
+        raise _Failed(f"/spikes@stop_time = {sink.stopped_at} ms (the sink's stop)", str(stop))
     late = {p: int((s.timestamps > stop + 1e-9).sum()) for p, s in part.items()}
     _expect(not any(late.values()), f"no spikes after {stop} ms", late)
     full = _spikes(ctx.driven().spikes_file)
@@ -581,14 +585,14 @@ def check_stop(ctx: _Context) -> str:
     return f"stopped at {stop} ms with {sum(len(s) for s in part.values())} spikes"
 
 
-def check_undefined_node_set(ctx: _Context) -> str:
+def _check_undefined_node_set(ctx: _Context) -> str:
     """An input onto an undefined node set raises a ConfigError naming ``inputs.<name>``."""
     name = "conformance_nowhere"
     spec = {"input_type": "spikes", "module": "poisson", "node_set": "conformance_no_such_node_set", "rate": 10.0}
     return _named_error(ctx, "bad_node_set", {name: spec}, {}, f"inputs.{name}")
 
 
-def check_unknown_report_module(ctx: _Context) -> str:
+def _check_unknown_report_module(ctx: _Context) -> str:
     """A report of an unknown module raises a ConfigError naming ``reports.<name>``."""
     name = "conformance_unknown"
     spec = {"module": "conformance_no_such_module", "cells": ctx.cell_population, "variable_name": "v"}
@@ -606,7 +610,7 @@ def _named_error(ctx: _Context, tag: str, inputs: Mapping[str, Any], reports: Ma
     raise _Failed(f"a ConfigError naming {key}", "the run finished")
 
 
-def check_pickling(ctx: _Context) -> str:
+def _check_pickling(ctx: _Context) -> str:
     """The class, a RunResult and the errors the runs raised survive pickle round trips."""
     _expect(pickle.loads(pickle.dumps(ctx.cls)) is ctx.cls, "the class to unpickle as itself", "another object")
     res = ctx.driven()
@@ -624,7 +628,7 @@ def check_pickling(ctx: _Context) -> str:
     return f"{len(ctx.errors)} errors"
 
 
-def check_determinism(ctx: _Context) -> str:
+def _check_determinism(ctx: _Context) -> str:
     """Two runs with the same seed give the same spikes (and the same recorded variable)."""
     a = ctx.driven()
     b = ctx.simulate("driven_again", ctx.poisson_inputs())
@@ -637,38 +641,40 @@ def check_determinism(ctx: _Context) -> str:
     return ""
 
 
-#: the checks in the order they run (the run checks reuse the runs made before them)
+#: check name -> the check, in the order they run (the run checks reuse the runs made before them); each
+#: returns what it found (shown in the report) or raises _Failed (expected, found) or _Skipped (why)
 CHECKS: dict[str, Callable[[_Context], str]] = {
-    "class_attributes": check_class_attributes,
-    "is_available": check_is_available,
-    "protocol": check_protocol,
-    "registered": check_registered,
-    "spikes_written": check_spikes_written,
-    "sink_spikes": check_sink_spikes,
-    "spike_file_input": check_spike_file_input,
-    "poisson_input": check_poisson_input,
-    "current_clamp": check_current_clamp,
-    "membrane_report": check_membrane_report,
-    "progress": check_progress,
-    "stop": check_stop,
-    "undefined_node_set": check_undefined_node_set,
-    "unknown_report_module": check_unknown_report_module,
-    "pickling": check_pickling,
-    "determinism": check_determinism,
+    "class_attributes": _check_class_attributes,
+    "is_available": _check_is_available,
+    "protocol": _check_protocol,
+    "registered": _check_registered,
+    "spikes_written": _check_spikes_written,
+    "sink_spikes": _check_sink_spikes,
+    "spike_file_input": _check_spike_file_input,
+    "poisson_input": _check_poisson_input,
+    "current_clamp": _check_current_clamp,
+    "membrane_report": _check_membrane_report,
+    "progress": _check_progress,
+    "stop": _check_stop,
+    "undefined_node_set": _check_undefined_node_set,
+    "unknown_report_module": _check_unknown_report_module,
+    "pickling": _check_pickling,
+    "determinism": _check_determinism,
 }
 _CLASS_CHECKS = ("class_attributes", "is_available", "protocol", "registered")
 
 
-def _resolve(backend: str | type) -> type:
+def _resolve(backend: str | type[Backend]) -> type[Backend]:
     from modelkit.simulator import get_backend
     if isinstance(backend, str):
-        return get_backend(backend)
+        cls: type[Backend] = get_backend(backend)
+        return cls
     if not isinstance(backend, type):
         raise TypeError(f"check_backend takes a backend name or class, not {type(backend).__name__}")
     return backend
 
 
-def check_backend(backend: str | type, network: NetworkLike | None = None, *, variable: str | None = None,
+def check_backend(backend: str | type[Backend], network: NetworkLike | None = None, *, variable: str | None = None,
                   inputs: Mapping[str, Mapping[str, Any]] | None = None, spike_inputs: bool = True,
                   spiking: bool = True, config: Mapping[str, Any] | None = None, tstop: float = 100.0,
                   dt: float = 0.1, workdir: PathLike | None = None, seed: int = 7,
@@ -730,7 +736,7 @@ def check_backend(backend: str | type, network: NetworkLike | None = None, *, va
     if unknown:
         raise ValueError(f"unknown checks {unknown}; known: {list(CHECKS)}")
     own = workdir is None
-    root = Path(tempfile.mkdtemp(prefix=f"check_backend_{getattr(cls, 'name', 'x')}_") if own
+    root = Path(tempfile.mkdtemp(prefix=f"check_backend_{getattr(cls, 'name', 'x')}_") if workdir is None
                 else os.fspath(workdir))
     root.mkdir(parents=True, exist_ok=True)
     report = BackendReport(backend=str(getattr(cls, "name", cls.__name__)), workdir=str(root))

@@ -17,9 +17,11 @@ from modelkit.builder import FixedInDegree, NetworkBuilder
 from modelkit.simulator import available_backends, get_backend
 from modelkit.simulator import registry
 from modelkit.testing import BackendCheckError, check_backend
+from modelkit.testing.backend_cases import BUILTIN_CASES
 from modelkit.testing.backend_check import CHECKS
 
-BUILTINS = sorted(registry.BUILTIN)
+#: every registered backend (the built-ins; a plug-in installed here must bring its case to BUILTIN_CASES' table)
+BACKENDS = sorted(available_backends())
 
 #: checks a built-in backend fails today, and why (reported to the lead; the check is not weakened). A known
 #: failure that stops failing fails this test, so that its entry is removed.
@@ -30,9 +32,14 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {
 }
 
 
-@pytest.mark.parametrize("name", BUILTINS)
+def test_every_builtin_backend_is_registered_and_has_a_case() -> None:
+    assert {"nest", "neuron", "filter", "population"} <= set(BACKENDS) <= set(BUILTIN_CASES)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
 def test_builtin_backend_passes_check_backend(name: str, tmp_path: Path) -> None:
     assert available_backends()[name] is True, f"built-in backend {name!r} is not available here"
+    assert name in BUILTIN_CASES, f"no conformance network for {name!r} in modelkit.testing.backend_cases"
     t0 = time.perf_counter()
     report = check_backend(name, workdir=tmp_path, raise_on_failure=False)
     print(f"\n{report}\n(wall {time.perf_counter() - t0:.1f} s)")
