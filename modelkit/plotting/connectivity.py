@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import colors, new_axes, node_labels, resolve_network, where
+from modelkit.analysis.sources import node_labels, resolve_network, where
+from modelkit.plotting._axes import colors, new_axes
 
 __all__ = ["connectivity_table", "degrees", "plot_connectivity_matrix", "plot_degree_distribution"]
 

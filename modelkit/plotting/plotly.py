@@ -38,7 +38,7 @@ def _hex(rgb: tuple) -> str:
 
 
 def _palette() -> list[str]:
-    from modelkit.plotting._common import colors
+    from modelkit.plotting._axes import colors
     return [_hex(c) for c in colors()]
 
 
@@ -81,7 +81,7 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
                                                group_by=group_by, population=population, node_ids=node_ids,
                                                time_range=time_range)
     if max_points is not None:
-        from modelkit.plotting._common import check_number
+        from modelkit.analysis.checks import check_number
         check_number(max_points, "max_points", 1, 10**12, integer=True)
     size = marker_size if marker_size is not None else float(np.clip(800.0 / np.sqrt(max(len(t), 1)), 1.5, 5.0))
     pal = _palette()

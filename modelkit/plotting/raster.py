@@ -9,15 +9,9 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import (
-    check_number,
-    check_time_range,
-    colors,
-    new_axes,
-    node_labels,
-    resolve_network,
-    where,
-)
+from modelkit.analysis.checks import check_number, check_time_range
+from modelkit.analysis.sources import node_labels, resolve_network, where
+from modelkit.plotting._axes import colors, new_axes
 
 __all__ = ["plot_raster", "raster_data", "spike_frame", "select_spikes", "stacked_y"]
 

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import colors, new_axes, where
+from modelkit.analysis.sources import where
+from modelkit.plotting._axes import colors, new_axes
 
 __all__ = ["plot_traces", "report_source", "trace_frame"]
 

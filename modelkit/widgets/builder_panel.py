@@ -103,7 +103,7 @@ class BuilderPanel(ipw.VBox):
     def __init__(self, name: str = "net", *, seed: int = 0, models: Any = None, plots: bool = True) -> None:
         if models is None:
             try:
-                from modelkit.widgets.models import nest_models
+                from modelkit.widgets.nest_model_names import nest_models
                 models = nest_models()
             except Exception:  # NEST absent or broken: offer the common models, NEST complains at run time
                 models = _DEFAULT_MODELS
