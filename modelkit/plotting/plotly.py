@@ -75,7 +75,7 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
     BackendUnavailableError
         plotly is not installed.
     """
-    from modelkit.plotting.raster import raster_data
+    from modelkit.analysis.spike_frames import raster_data
     go = _go()
     t, y, codes, groups, offsets = raster_data(spikes, config_file=config_file, network=network,
                                                group_by=group_by, population=population, node_ids=node_ids,
@@ -142,7 +142,7 @@ def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, g
         ``kind="bar"``: one ``go.Bar`` trace (one bar per group, Hz); ``"hist"``: one
         ``go.Histogram`` per group; ``"time"``: one line per group (Hz per node).
     """
-    from modelkit.plotting.rates import rate_data
+    from modelkit.analysis.spike_frames import rate_data
     go = _go()
     data = rate_data(spikes, config_file=config_file, network=network, group_by=group_by, kind=kind,
                      time_range=time_range, bin_ms=bin_ms)
@@ -188,7 +188,7 @@ def traces(report: Any = None, *, config_file: Any = None, report_name: str | No
         One ``go.Scatter`` (``go.Scattergl`` past :data:`WEBGL_POINTS` points) per node,
         named ``"<population> <node id>"``.
     """
-    from modelkit.plotting.traces import trace_frame
+    from modelkit.analysis.traces import trace_frame
     go = _go()
     df = report if isinstance(report, pd.DataFrame) else trace_frame(
         report, config_file=config_file, report_name=report_name, population=population, node_ids=node_ids,
@@ -220,7 +220,7 @@ def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_b
     -------
     plotly.graph_objects.Figure
     """
-    from modelkit.plotting.connectivity import connectivity_table
+    from modelkit.analysis.connectivity import connectivity_table
     go = _go()
     mat = connectivity_table(network, config_file=config_file, group_by=group_by, weight=weight, edges=edges)
     vals = mat.to_numpy(dtype=np.float64)
@@ -249,7 +249,7 @@ def degree_distribution(network: Any = None, *, config_file: Any = None, populat
     plotly.graph_objects.Figure
     """
     from modelkit.errors import ConfigError
-    from modelkit.plotting.connectivity import degrees
+    from modelkit.analysis.connectivity import population_degrees as degrees
     if direction not in ("both", "in", "out"):
         raise ConfigError(None, "direction", "one of both, in, out", repr(direction))
     go = _go()

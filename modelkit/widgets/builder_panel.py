@@ -7,7 +7,7 @@ raises is not kept, and the error is shown.
 
 Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
 3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
-(edges between ``pop_name`` groups, :func:`modelkit.plotting.connectivity.connectivity_table`).
+(edges between ``pop_name`` groups, :func:`modelkit.analysis.connectivity.connectivity_table`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 import keyword
 from typing import Any
 
-from modelkit.plotting.connectivity import connectivity_table
+from modelkit.analysis.connectivity import connectivity_table
 from modelkit.widgets._deps import PALETTE, require
 
 ipw = require("ipywidgets")
