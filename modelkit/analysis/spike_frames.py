@@ -9,19 +9,23 @@ the option (``kind``, ``bin_ms``, ``time_range``, ``group_by``) and the spikes f
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.analysis.checks import check_number, check_time_range
 from modelkit.analysis.sources import node_labels, resolve_network, where
 from modelkit.errors import ConfigError
 
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
+
 __all__ = ["spike_frame", "select_spikes", "stacked_y", "raster_data", "rate_data", "KINDS"]
 
 
-def spike_frame(spikes: Any = None, *, config_file: Any = None) -> pd.DataFrame:
+def spike_frame(spikes: Any = None, *, config_file: PathLike | None = None) -> pd.DataFrame:
     """Spikes as a DataFrame with columns ``population``, ``node_ids`` and ``timestamps`` (ms).
 
     Parameters
@@ -69,7 +73,7 @@ def spike_frame(spikes: Any = None, *, config_file: Any = None) -> pd.DataFrame:
                       type(spikes).__name__)
 
 
-def select_spikes(df: pd.DataFrame, *, population: Any = None, node_ids: Any = None,
+def select_spikes(df: pd.DataFrame, *, population: Any = None, node_ids: NodeIdsLike | None = None,
                   time_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """Rows of a spike table (see :func:`spike_frame`) in some populations, nodes and time window.
 
@@ -164,8 +168,9 @@ def _group_codes(ids: np.ndarray, codes: np.ndarray, names: list[str], group_by:
     return np.asarray(gcodes, dtype=np.int64), [str(g) for g in groups]
 
 
-def raster_data(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
-                population: str | list[str] | None = None, node_ids: Any = None,
+def raster_data(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+                group_by: str = "population",
+                population: str | list[str] | None = None, node_ids: NodeIdsLike | None = None,
                 time_range: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                          list[str], dict[str, int]]:
     """What a raster draws: ``(t, y, group_code, group_names, offsets)``.
@@ -187,7 +192,7 @@ def raster_data(spikes: Any = None, *, config_file: Any = None, network: Any = N
     return df["timestamps"].to_numpy(dtype=np.float64), y, gcodes, groups, offsets
 
 
-def _source_of(spikes: Any, config_file: Any) -> Any:
+def _source_of(spikes: Any, config_file: PathLike | None) -> Any:
     """The file the spikes come from, for error messages."""
     if isinstance(spikes, (str, os.PathLike)):
         return spikes
@@ -200,14 +205,15 @@ def _source_of(spikes: Any, config_file: Any) -> Any:
 KINDS = ("bar", "hist", "time")
 
 
-def _table(spikes: Any, config_file: Any, network: Any) -> Any:
+def _table(spikes: Any, config_file: PathLike | None, network: Any) -> Any:
     from modelkit.analysis import SpikeTable
     if network is not None and isinstance(network, (str, os.PathLike)):
         network = resolve_network(network)
     return SpikeTable.load(spikes, config_file=config_file, network=network)
 
 
-def rate_data(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
+def rate_data(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+              group_by: str = "population",
               kind: str = "bar", time_range: tuple[float, float] | None = None,
               bin_ms: float = 10.0) -> pd.DataFrame:
     """The numbers :func:`plot_rates` draws, from :class:`modelkit.analysis.SpikeTable`.

@@ -31,16 +31,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit._typing import NodeIdsLike
 from modelkit.analysis import spike_stats
 from modelkit.analysis.errors import AnalysisError, NodeIdError
 from modelkit.analysis.spike_nodes import NodeUniverse, build_universe, factorize, group_codes, node_property
 from modelkit.analysis.spike_stats import MAX_BINS, MAX_PSTH_VALUES, NODE_KEYS, GroupBy, as_list  # noqa: F401 - the
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
 # limits stay importable from here, where they were defined before the statistics moved to spike_stats
 
 __all__ = ["SpikeTable"]
@@ -80,7 +84,7 @@ class SpikeTable:
     """
 
     def __init__(self, names: Sequence[str], bounds: Any, node_ids: Any, timestamps: Any, *,
-                 network: Any = None, t_start: float | None = None, t_stop: float | None = None,
+                 network: Network | None = None, t_start: float | None = None, t_stop: float | None = None,
                  source: str | None = None) -> None:
         self._names = [str(n) for n in names]
         self._bounds = np.asarray(bounds, dtype=np.int64)
@@ -151,7 +155,7 @@ class SpikeTable:
         return cls(names, bounds, cat_ids, cat_ts, **kw)
 
     @classmethod
-    def read(cls, path: Any, *, network: Any = None, population: str | None = None,
+    def read(cls, path: PathLike, *, network: Network | None = None, population: str | None = None,
              t_start: float | None = None, t_stop: float | None = None) -> "SpikeTable":
         """Read a spikes file: SONATA HDF5 (any layout), bmtk CSV, or NWB (units table).
 
@@ -186,7 +190,7 @@ class SpikeTable:
         return table
 
     @classmethod
-    def from_config(cls, config_file: Any, *, population: str | None = None) -> "SpikeTable":
+    def from_config(cls, config_file: PathLike, *, population: str | None = None) -> "SpikeTable":
         """The output spikes of a simulation config, with its circuit and its ``run`` window.
 
         Node populations of the circuit that are not virtual (``model_type`` other than ``virtual``)
@@ -230,7 +234,7 @@ class SpikeTable:
         return table
 
     @classmethod
-    def from_frame(cls, frame: Any, *, network: Any = None, t_start: float | None = None,
+    def from_frame(cls, frame: Any, *, network: Network | None = None, t_start: float | None = None,
                    t_stop: float | None = None, source: str | None = None) -> "SpikeTable":
         """A table from a DataFrame (or dict of columns) with ``node_ids`` and ``timestamps`` (ms).
 
@@ -274,7 +278,7 @@ class SpikeTable:
         return cls.from_parts(parts, network=network, t_start=t_start, t_stop=t_stop, source=source)
 
     @classmethod
-    def load(cls, spikes: Any = None, *, config_file: Any = None, network: Any = None,
+    def load(cls, spikes: Any = None, *, config_file: PathLike | None = None, network: Network | None = None,
              population: str | None = None, t_start: float | None = None,
              t_stop: float | None = None) -> "SpikeTable":
         """A table from whatever holds spikes: a file, a config, a DataFrame, a dict, a run result.
@@ -306,7 +310,7 @@ class SpikeTable:
         if spikes is None and config_file is None:
             raise AnalysisError(None, "spikes", "spikes (a file, table or run result) or config_file", "neither")
         if spikes is None:
-            table = cls.from_config(config_file, population=population)
+            table = cls.from_config(cast("PathLike", config_file), population=population)  # not None: checked above
         else:
             if config_file is not None and network is None:
                 from modelkit.sonata import Network, SimulationConfig, load_config
@@ -345,7 +349,7 @@ class SpikeTable:
         return table
 
     def _replace(self, **kw: Any) -> "SpikeTable":
-        args = dict(network=self.network, t_start=self.t_start, t_stop=self.t_stop, source=self.source)
+        args: dict[str, Any] = dict(network=self.network, t_start=self.t_start, t_stop=self.t_stop, source=self.source)
         args.update(kw)
         return SpikeTable(self._names, self._bounds, self._ids, self._ts, **args)
 
@@ -472,7 +476,7 @@ class SpikeTable:
         return group_codes([self.node_labels(b) for b in by], by)
 
     # ------------------------------------------------------------------ selection and joins
-    def select(self, population: str | Sequence[str] | None = None, node_ids: Any = None,
+    def select(self, population: str | Sequence[str] | None = None, node_ids: NodeIdsLike | None = None,
                t_start: float | None = None, t_stop: float | None = None) -> "SpikeTable":
         """The spikes of some populations / nodes / times, as a new table (network and window kept).
 

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.analysis.errors import AnalysisError, ReportSelectionError
 from modelkit.analysis.sources import where
 from modelkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["Traces", "read_traces", "report_frame", "config_reports", "report_source", "trace_frame",
            "one_column_per_node"]
@@ -144,7 +148,7 @@ def _stride(rp: Any, step: int | None, dt: float | None) -> int:
     return 1
 
 
-def read_traces(path_or_report: Any, population: str | None = None, node_ids: Any = None,
+def read_traces(path_or_report: Any, population: str | None = None, node_ids: NodeIdsLike | None = None,
                 t_start: float | None = None, t_stop: float | None = None, step: int | None = None, *,
                 dt: float | None = None) -> Traces:
     """Read some nodes' traces from a SONATA compartment report.
@@ -183,7 +187,7 @@ def read_traces(path_or_report: Any, population: str | None = None, node_ids: An
                   df.columns.get_level_values(1).to_numpy(np.int64), rp.population, rp.units, rp.variable, rp.path)
 
 
-def report_frame(path_or_report: Any, population: str | None = None, node_ids: Any = None,
+def report_frame(path_or_report: Any, population: str | None = None, node_ids: NodeIdsLike | None = None,
                  t_start: float | None = None, t_stop: float | None = None, step: int | None = None, *,
                  dt: float | None = None) -> pd.DataFrame:
     """A compartment report as a DataFrame (see :func:`read_traces` for the parameters).
@@ -205,7 +209,7 @@ def report_frame(path_or_report: Any, population: str | None = None, node_ids: A
     return read_traces(path_or_report, population, node_ids, t_start, t_stop, step, dt=dt).to_frame()
 
 
-def config_reports(config_file: Any, module: str | None = None) -> dict[str, str]:
+def config_reports(config_file: PathLike, module: str | None = None) -> dict[str, str]:
     """The report files a simulation config writes: report name -> path (existing files only).
 
     Parameters
@@ -233,7 +237,7 @@ def config_reports(config_file: Any, module: str | None = None) -> dict[str, str
             and r.file_name.endswith((".h5", ".hdf5"))}
 
 
-def report_source(report: Any = None, *, config_file: Any = None, report_name: str | None = None) -> Any:
+def report_source(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None) -> Any:
     """The compartment report to read: a file path or a :class:`~modelkit.sonata.CompartmentReport`.
 
     Parameters
@@ -279,8 +283,9 @@ def _pick(files: dict[str, Any], name: str | None, path: Any, key: str) -> Any:
     return next(iter(files.values()))
 
 
-def trace_frame(report: Any = None, *, config_file: Any = None, report_name: str | None = None,
-                population: str | None = None, node_ids: Any = None, time_range: tuple[float, float] | None = None,
+def trace_frame(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None,
+                population: str | None = None, node_ids: NodeIdsLike | None = None, time_range: tuple[float,
+                float] | None = None,
                 step: int | None = None) -> pd.DataFrame:
     """Report values as a table: index ``time`` (ms), one column per node.
 

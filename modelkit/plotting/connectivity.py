@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.analysis.connectivity import connectivity_table
 from modelkit.analysis.connectivity import population_degrees as degrees
 from modelkit.analysis.sources import where
 from modelkit.errors import ConfigError
 from modelkit.plotting._axes import colors, new_axes
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from modelkit.sonata import Network
+
 __all__ = ["connectivity_table", "degrees", "plot_connectivity_matrix", "plot_degree_distribution"]
 
 
-def plot_connectivity_matrix(network: Any = None, *, config_file: Any = None, group_by: str = "pop_name",
-                             weight: str | None = None, edges: Any = None, ax: Any = None, title: str | None = None,
+def plot_connectivity_matrix(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                             group_by: str = "pop_name",
+                             weight: str | None = None, edges: str | Sequence[str] | None = None,
+                             ax: Axes | None = None, title: str | None = None,
                              annotate: bool | None = None, cmap: str | None = None) -> Any:
     """Matrix of connections between node groups: sources on rows, targets on columns.
 
@@ -71,8 +79,10 @@ def plot_connectivity_matrix(network: Any = None, *, config_file: Any = None, gr
     return ax
 
 
-def plot_degree_distribution(network: Any = None, *, config_file: Any = None, population: str | None = None,
-                             edges: Any = None, direction: str = "both", bins: Any = None, ax: Any = None,
+def plot_degree_distribution(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                             population: str | None = None,
+                             edges: str | Sequence[str] | None = None, direction: str = "both",
+                             bins: int | Sequence[float] | None = None, ax: Axes | None = None,
                              title: str | None = None) -> Any:
     """Histograms of the in- and out-degrees of the nodes of one population.
 

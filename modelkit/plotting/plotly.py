@@ -12,12 +12,17 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
 
 __all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution"]
 
@@ -42,8 +47,9 @@ def _palette() -> list[str]:
     return [_hex(c) for c in colors()]
 
 
-def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
-           population: str | list[str] | None = None, node_ids: Any = None,
+def raster(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+           group_by: str = "population",
+           population: str | list[str] | None = None, node_ids: NodeIdsLike | None = None,
            time_range: tuple[float, float] | None = None, title: str | None = None,
            marker_size: float | None = None, max_points: int | None = 200_000,
            image_shape: tuple[int, int] = (600, 1600)) -> Any:
@@ -125,9 +131,10 @@ def _raster_image(go: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_gr
                     hovertemplate="%{x:.1f} ms, row %{y:.0f}<extra></extra>")
 
 
-def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
+def rates(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+          group_by: str = "population",
           kind: str = "bar", time_range: tuple[float, float] | None = None, bin_ms: float = 10.0,
-          bins: Any = 30, title: str | None = None) -> Any:
+          bins: int | Sequence[float] = 30, title: str | None = None) -> Any:
     """Firing rates as a plotly figure: bars per group, a histogram of node rates, or PSTH lines.
 
     Parameters
@@ -172,8 +179,9 @@ def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, g
     return fig
 
 
-def traces(report: Any = None, *, config_file: Any = None, report_name: str | None = None,
-           population: str | None = None, node_ids: Any = None, time_range: tuple[float, float] | None = None,
+def traces(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None,
+           population: str | None = None, node_ids: NodeIdsLike | None = None, time_range: tuple[float,
+           float] | None = None,
            step: int | None = None, title: str | None = None) -> Any:
     """Report traces as a plotly figure: one line per node.
 
@@ -207,8 +215,10 @@ def traces(report: Any = None, *, config_file: Any = None, report_name: str | No
     return fig
 
 
-def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_by: str = "pop_name",
-                        weight: str | None = None, edges: Any = None, title: str | None = None) -> Any:
+def connectivity_matrix(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                        group_by: str = "pop_name",
+                        weight: str | None = None, edges: str | Sequence[str] | None = None,
+                        title: str | None = None) -> Any:
     """Group x group connectivity as a plotly heatmap (``go.Heatmap``; sources on rows).
 
     Parameters
@@ -235,8 +245,10 @@ def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_b
     return fig
 
 
-def degree_distribution(network: Any = None, *, config_file: Any = None, population: str | None = None,
-                        edges: Any = None, direction: str = "both", title: str | None = None) -> Any:
+def degree_distribution(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                        population: str | None = None,
+                        edges: str | Sequence[str] | None = None, direction: str = "both",
+                        title: str | None = None) -> Any:
     """In/out-degree histograms as a plotly figure (one ``go.Histogram`` per direction).
 
     Parameters

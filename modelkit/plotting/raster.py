@@ -6,13 +6,18 @@ What a raster shows (:func:`raster_data`, :func:`spike_frame`...) comes from
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.analysis.checks import check_number
 from modelkit.analysis.spike_frames import raster_data, select_spikes, spike_frame, stacked_y
 from modelkit.plotting._axes import colors, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from modelkit.sonata import Network
 
 __all__ = ["plot_raster", "raster_data", "spike_frame", "select_spikes", "stacked_y"]
 
@@ -41,9 +46,10 @@ def _density_image(ax: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_g
               interpolation="nearest", rasterized=True)
 
 
-def plot_raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
-                population: str | list[str] | None = None, node_ids: Any = None,
-                time_range: tuple[float, float] | None = None, ax: Any = None, title: str | None = None,
+def plot_raster(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+                group_by: str = "population",
+                population: str | list[str] | None = None, node_ids: NodeIdsLike | None = None,
+                time_range: tuple[float, float] | None = None, ax: Axes | None = None, title: str | None = None,
                 marker_size: float | None = None, max_points: int | None = 2_000_000) -> Any:
     """Raster plot: one dot per spike, time (ms) against node id, one colour per group.
 

@@ -5,18 +5,25 @@ The statistics come from :class:`modelkit.analysis.SpikeTable`; this module only
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.analysis.spike_frames import KINDS, rate_data
 from modelkit.plotting._axes import colors, new_axes
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from modelkit.sonata import Network
+
 __all__ = ["plot_rates", "rate_data", "KINDS"]
 
-def plot_rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
+def plot_rates(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+               group_by: str = "population",
                kind: str = "bar", time_range: tuple[float, float] | None = None, bin_ms: float = 10.0,
-               bins: Any = 30, ax: Any = None, title: str | None = None) -> Any:
+               bins: int | Sequence[float] = 30, ax: Axes | None = None, title: str | None = None) -> Any:
     """Firing rates per group of nodes: bars, a histogram of node rates, or rates over time.
 
     Nodes that never fire count (0 Hz) when the network is known (``config_file=`` or

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.analysis.traces import one_column_per_node, report_source, trace_frame
 from modelkit.plotting._axes import colors, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_traces", "report_source", "trace_frame"]
 
 
-def plot_traces(report: Any = None, *, config_file: Any = None, report_name: str | None = None,
-                population: str | None = None, node_ids: Any = None, time_range: tuple[float, float] | None = None,
-                step: int | None = None, ax: Any = None, title: str | None = None,
+def plot_traces(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None,
+                population: str | None = None, node_ids: NodeIdsLike | None = None, time_range: tuple[float,
+                float] | None = None,
+                step: int | None = None, ax: Axes | None = None, title: str | None = None,
                 legend: bool | None = None) -> Any:
     """Traces of a compartment report (membrane potential, ...): one line per node against time.
 
