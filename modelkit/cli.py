@@ -261,7 +261,8 @@ def _check_plot_options(*, dpi: Any, bin_ms: Any, time_range: Any, nodes: Any) -
         with start < stop, a negative ``--nodes`` id.
     """
     from modelkit.errors import ConfigError
-    from modelkit.plotting._common import MAX_DPI, check_number, check_time_range
+    from modelkit.analysis.checks import check_number, check_time_range
+    from modelkit.plotting._axes import MAX_DPI
     check_number(dpi, "--dpi", 1, MAX_DPI, integer=True)
     check_number(bin_ms, "--bin-ms", 0.0, 1e12, lo_open=True)
     check_time_range(time_range, "--time")

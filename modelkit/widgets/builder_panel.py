@@ -7,7 +7,7 @@ raises is not kept, and the error is shown.
 
 Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
 3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
-(edges between ``pop_name`` groups, :func:`modelkit.plotting.connectivity.connectivity_table`).
+(edges between ``pop_name`` groups, :func:`modelkit.analysis.connectivity.connectivity_table`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import html
 import keyword
 from typing import Any
 
-from modelkit.plotting.connectivity import connectivity_table
+from modelkit.analysis.connectivity import connectivity_table
 from modelkit.widgets._deps import PALETTE, require
 
 ipw = require("ipywidgets")
@@ -103,7 +103,7 @@ class BuilderPanel(ipw.VBox):
     def __init__(self, name: str = "net", *, seed: int = 0, models: Any = None, plots: bool = True) -> None:
         if models is None:
             try:
-                from modelkit.widgets.models import nest_models
+                from modelkit.widgets.nest_model_names import nest_models
                 models = nest_models()
             except Exception:  # NEST absent or broken: offer the common models, NEST complains at run time
                 models = _DEFAULT_MODELS
