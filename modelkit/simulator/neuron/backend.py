@@ -147,24 +147,6 @@ class NeuronBackend:
     # ----------------------------------------------------------------- build
     def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
               config: SimulationConfig) -> None:
-        """Create the cells of ``populations`` owned by this rank and the synapses onto them.
-
-        Parameters
-        ----------
-        network : Network
-            The loaded circuit.
-        populations : dict of str to Selection
-            The node ids to build, by population (every rank gets the same; each builds the cells it owns).
-        options : RunOptions
-            Run settings (``dt`` in ms, threads, seed, ``conditions``: ``celsius`` °C, ``v_init`` mV).
-        config : SimulationConfig
-            The run's config (components, ``run.dL`` µm, ``run.d_lambda``, rank distribution).
-
-        Raises
-        ------
-        ModelkitError
-            A cell, mechanism or synapse that cannot be built, on every rank (``RankError`` on the others).
-        """
         h = self.h = import_neuron()
         self.pc = h.ParallelContext()
         check_ranks(int(self.pc.nhost()))
@@ -183,13 +165,7 @@ class NeuronBackend:
 
     def agree_on_errors(self, error: BaseException | None) -> None:
         """Collective over the MPI ranks: raise ``error`` here, or a ``RankError`` if another rank failed (the
-        simulation calls it after each input and report module's set-up).
-
-        Parameters
-        ----------
-        error : BaseException or None
-            What failed on this rank, or None when this rank succeeded.
-        """
+        simulation calls it after each input and report module's set-up)."""
         agree_on_errors(self.pc, error)
 
     def _build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
@@ -607,122 +583,38 @@ class NeuronBackend:
     def add_voltage_clamp(self, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
                           rs: np.ndarray | None = None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
                           section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list:
-        """Three-step ``SEClamp`` (mV, ms, MΩ) on the local cells among ``node_ids`` (see electrodes.add_seclamps).
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            Cells to clamp (those not built on this rank are skipped).
-        amps : numpy.ndarray of float
-            The three holding potentials (mV).
-        durations : numpy.ndarray of float
-            The three step durations (ms).
-        rs : numpy.ndarray of float or None
-            Series resistance per cell (MΩ); None: NEURON's default.
-        rs_schedule : tuple of numpy.ndarray, optional
-            ``(times ms, resistances MΩ)`` played into ``rs`` during the run.
-        section : tuple of (str, int, float)
-            Section name, index and position (0-1) of the clamp.
-        """
+        """Three-step ``SEClamp`` (mV, ms, MΩ) on the local cells among ``node_ids`` (see electrodes.add_seclamps)."""
         from modelkit.simulator.neuron.electrodes import add_seclamps
         return add_seclamps(self, population, node_ids, amps, durations, rs, rs_schedule, section)
 
     def segment_geometry(self, population: str, node_ids: np.ndarray) -> dict:
-        """{node id: SegmentGeometry} (µm, placed and rotated) of the local biophysical cells among ``node_ids``.
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            Cells wanted; those not built on this rank are left out.
-        """
+        """{node id: SegmentGeometry} (µm, placed and rotated) of the local biophysical cells among ``node_ids``."""
         from modelkit.simulator.neuron.electrodes import cell_geometry
         return cell_geometry(self, population, node_ids)
 
     def play_extracellular(self, population: str, coefficients: dict, times: np.ndarray, values: np.ndarray) -> None:
-        """``e_extracellular`` (mV) = coefficient per segment x ``values`` (a step function of ``times``, ms).
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        coefficients : dict of int to numpy.ndarray
-            ``{node id: coefficient per segment}`` (mV per unit of ``values``).
-        times : numpy.ndarray of float
-            Step times (ms).
-        values : numpy.ndarray of float
-            Value from each step time on.
-        """
+        """``e_extracellular`` (mV) = coefficient per segment x ``values`` (a step function of ``times``, ms)."""
         from modelkit.simulator.neuron.electrodes import play_extracellular
         play_extracellular(self, population, coefficients, times, values)
 
     def record_segments(self, population: str, node_ids: np.ndarray, variables: Sequence[str],
                         sections: str | Sequence[str] | None, dt: float, start: float, stop: float,
                         where: str = "reports") -> ElementRecorder:
-        """Record range variables at every segment of the chosen section types of the local cells.
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            Cells to record (those not built on this rank are skipped).
-        variables : sequence of str
-            Range variables (``v`` in mV, ``i_membrane_`` in nA, mechanism variables).
-        sections : str, sequence of str or None
-            ``all``, a section name (``soma``, ``dend``, ...) or a list of them; None: all.
-        dt, start, stop : float
-            Sampling interval and window (ms).
-        where : str
-            The config key named in errors.
-        """
+        """Record range variables at every segment of the chosen section types of the local cells."""
         from modelkit.simulator.neuron.recorders import record_segments, section_types
         return record_segments(self, population, node_ids, variables, section_types(sections, where), dt, start,
                                stop, where)
 
     def record_synapses(self, population: str, node_ids: np.ndarray, variables: Sequence[str], syn_type: str | None,
                         dt: float, start: float, stop: float, where: str = "reports") -> ElementRecorder:
-        """Record variables of the synapses of kind ``syn_type`` on the local cells (bmtk's netcon_report).
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            Cells whose synapses are recorded (those not built on this rank are skipped).
-        variables : sequence of str
-            Synapse variables (``i`` in nA, ``g`` in µS, ...).
-        syn_type : str or None
-            Point processes whose name starts with this; None: every synapse.
-        dt, start, stop : float
-            Sampling interval and window (ms).
-        where : str
-            The config key named in errors.
-        """
+        """Record variables of the synapses of kind ``syn_type`` on the local cells (bmtk's netcon_report)."""
         from modelkit.simulator.neuron.recorders import record_synapses
         return record_synapses(self, population, node_ids, variables, syn_type, dt, start, stop, where)
 
     def record_clamps(self, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float, stop: float,
                       where: str = "reports") -> ClampRecorder:
         """Record the current (nA) of the clamps of ``kind`` (``se``, ``ic``, ``f_ic``) on the local cells, one
-        column per cell (bmtk's clamp_report).
-
-        Parameters
-        ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            Cells whose clamps are recorded.
-        kind : str
-            ``se`` (SEClamp), ``ic`` or ``f_ic`` (IClamps from parameters / from files).
-        dt, start, stop : float
-            Sampling interval and window (ms).
-        where : str
-            The config key named in errors.
-        """
+        column per cell (bmtk's clamp_report)."""
         from modelkit.simulator.neuron.recorders import record_clamps
         return record_clamps(self, population, node_ids, kind, dt, start, stop, where)
 
