@@ -49,7 +49,13 @@ class Gate(Protocol):
         ...
 
     def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for every redraw to be acknowledged; whether they were."""
+        """Wait for every redraw to be acknowledged; whether they were.
+
+        Parameters
+        ----------
+        timeout : float
+            Longest wait (s).
+        """
         ...
 
 
@@ -116,16 +122,16 @@ class Feed:
         self._dirty = False
 
     # ------------------------------------------------------------------ input
-    def push(self, population: str, node_ids: np.ndarray, times: np.ndarray, *, generation: int | None = None) -> None:
+    def push(self, population: str, node_ids: NodeIdsLike, times: ArrayLike, *, generation: int | None = None) -> None:
         """Queue one block (called from any thread); blocks of a replaced source are dropped.
 
         Parameters
         ----------
         population : str
             Population of the block.
-        node_ids : ndarray of int
+        node_ids : array of int
             Node id of each spike.
-        times : ndarray of float
+        times : array of float
             Spike times (ms).
         generation : int, optional
             The source's generation (from :meth:`new_source`): the block is dropped when a newer source
