@@ -298,7 +298,7 @@ class FedView:
         Raises
         ------
         TypeError
-            ``source`` is neither.
+            ``source`` has no ``stream`` and ``done`` (not a run), and is not iterable.
         """
         if hasattr(source, "stream") and hasattr(source, "done"):
             run = cast("LiveRun", source)  # duck-typed: anything with a stream and done

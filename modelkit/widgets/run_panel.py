@@ -219,7 +219,7 @@ class RunPanel(ipw.VBox):
         Parameters
         ----------
         timeout : float, optional
-            Longest wait (s); default no limit.
+            As in :meth:`wait`: the longest wait (s), default none.
 
         Returns
         -------
