@@ -246,11 +246,9 @@ def edge_histogram(edges: EdgePopulation | str, prop: str = "total_weight", bins
         An edge property (``syn_weight``, ``delay`` ms, ...) or ``total_weight``.
     bins : int or array of float
         Number of equal bins between the smallest and largest value, or the bin edges.
-    by : str or None
-        Edge property to group by; None: all edges.
-    network : Network, optional
-        Needed when ``edges`` is a name.
-    chunk_size : int, optional
+    by, network, chunk_size
+        As in :func:`edge_stats`: the grouping property (None: all edges), the network ``edges`` is
+        named in, the edges read at a time.
 
     Returns
     -------

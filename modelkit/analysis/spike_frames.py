@@ -234,8 +234,7 @@ def rate_data(spikes: Any = None, *, config_file: PathLike | None = None, networ
     Raises
     ------
     ConfigError
-        An unknown ``kind``, a ``bin_ms`` that is not positive and finite, a ``time_range``
-        that is not finite with start < stop.
+        A bad ``kind``, ``bin_ms`` or ``time_range``, as :func:`plot_rates` says.
     AnalysisError
         See :meth:`SpikeTable.load`, :meth:`SpikeTable.rates`, :meth:`SpikeTable.psth`.
     """

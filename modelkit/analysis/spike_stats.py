@@ -128,19 +128,13 @@ def _psth_edges(table: SpikeTable, bin_ms: float, t0: float, t1: float) -> np.nd
 
 def psth(table: SpikeTable, bin_ms: float = 10.0, by: GroupBy = "population", t_start: float | None = None,
          t_stop: float | None = None, per_node: bool = True) -> pd.DataFrame:
-    """Peri-stimulus time histogram, the rate of each group in time bins: see :meth:`SpikeTable.psth`.
+    """Peri-stimulus time histogram, the rate of each group in time bins: :meth:`SpikeTable.psth` as a function.
 
     Parameters
     ----------
     table : SpikeTable
-    bin_ms : float
-        Bin width (ms).
-    by : str or list of str or None
-        Groups; None: all nodes together.
-    t_start, t_stop : float, optional
-        Window (ms).
-    per_node : bool
-        Rate per node (Hz per node) or of the whole group (Hz).
+    bin_ms, by, t_start, t_stop, per_node
+        As in :meth:`SpikeTable.psth` (``bin_ms``, ``t_start``, ``t_stop`` in ms).
 
     Returns
     -------
@@ -197,13 +191,13 @@ def intervals(table: SpikeTable, t_start: float | None = None, t_stop: float | N
 
 
 def isi(table: SpikeTable, t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
-    """Inter-spike interval statistics and coefficient of variation per node: see :meth:`SpikeTable.isi`.
+    """Inter-spike interval statistics and coefficient of variation per node: :meth:`SpikeTable.isi` as a function.
 
     Parameters
     ----------
     table : SpikeTable
-    t_start, t_stop : float, optional
-        Window (ms).
+    t_start, t_stop
+        As in :meth:`SpikeTable.isi` (ms).
 
     Returns
     -------
@@ -251,17 +245,13 @@ def _binned_spikes(table: SpikeTable, bin_ms: float, nb: int, t0: float,
 
 def fano(table: SpikeTable, bin_ms: float, by: GroupBy = "node", t_start: float | None = None,
          t_stop: float | None = None) -> pd.DataFrame:
-    """Fano factor of spike counts in consecutive bins, variance / mean: see :meth:`SpikeTable.fano`.
+    """Fano factor of spike counts in consecutive bins, variance / mean: :meth:`SpikeTable.fano` as a function.
 
     Parameters
     ----------
     table : SpikeTable
-    bin_ms : float
-        Counting window (ms).
-    by : str or list of str or None
-        ``"node"``, or groups.
-    t_start, t_stop : float, optional
-        Window (ms).
+    bin_ms, by, t_start, t_stop
+        As in :meth:`SpikeTable.fano` (``bin_ms``, ``t_start``, ``t_stop`` in ms).
 
     Returns
     -------
@@ -356,17 +346,13 @@ def _selected_counts(table: SpikeTable, bin_ms: float, population: str | None,
 def binned_counts(table: SpikeTable, bin_ms: float, population: str | None = None,
                   node_ids: NodeIdsLike | None = None, t_start: float | None = None,
                   t_stop: float | None = None) -> pd.DataFrame:
-    """Spike counts of selected nodes in time bins: see :meth:`SpikeTable.binned_counts`.
+    """Spike counts of selected nodes in time bins: :meth:`SpikeTable.binned_counts` as a function.
 
     Parameters
     ----------
     table : SpikeTable
-    bin_ms : float
-        Bin width (ms).
-    population : str, optional
-    node_ids : array of int, optional
-    t_start, t_stop : float, optional
-        Window (ms).
+    bin_ms, population, node_ids, t_start, t_stop
+        As in :meth:`SpikeTable.binned_counts` (``bin_ms``, ``t_start``, ``t_stop`` in ms).
 
     Returns
     -------
@@ -380,14 +366,11 @@ def binned_counts(table: SpikeTable, bin_ms: float, population: str | None = Non
 def correlations(table: SpikeTable, bin_ms: float, population: str | None = None,
                  node_ids: NodeIdsLike | None = None, t_start: float | None = None,
                  t_stop: float | None = None) -> pd.DataFrame:
-    """Pearson correlation of binned spike counts between selected nodes: see :meth:`SpikeTable.correlations`.
+    """Pearson correlation of binned spike counts between selected nodes: :meth:`SpikeTable.correlations`.
 
     Parameters
     ----------
-    table : SpikeTable
-    bin_ms : float
-        Counting bin (ms).
-    population, node_ids, t_start, t_stop
+    table, bin_ms, population, node_ids, t_start, t_stop
         As in :func:`binned_counts`.
 
     Returns
@@ -401,21 +384,13 @@ def correlations(table: SpikeTable, bin_ms: float, population: str | None = None
 
 def mean_correlation(table: SpikeTable, bin_ms: float, by: GroupBy = "population", max_nodes: int = 500,
                      seed: int = 0, t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
-    """Mean pairwise spike-count correlation within each group: see :meth:`SpikeTable.mean_correlation`.
+    """Mean pairwise spike-count correlation within each group: :meth:`SpikeTable.mean_correlation`.
 
     Parameters
     ----------
     table : SpikeTable
-    bin_ms : float
-        Counting bin (ms).
-    by : str or list of str or None
-        Groups; None: all nodes.
-    max_nodes : int
-        Larger groups are sampled to this many nodes.
-    seed : int
-        Seed of the sampling.
-    t_start, t_stop : float, optional
-        Window (ms).
+    bin_ms, by, max_nodes, seed, t_start, t_stop
+        As in :meth:`SpikeTable.mean_correlation` (``bin_ms``, ``t_start``, ``t_stop`` in ms).
 
     Returns
     -------

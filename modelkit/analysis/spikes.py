@@ -709,10 +709,8 @@ class SpikeTable:
 
         Parameters
         ----------
-        bin_ms : float
-            Counting bin (ms).
-        population, node_ids, t_start, t_stop
-            As in :meth:`binned_counts`.
+        bin_ms, population, node_ids, t_start, t_stop
+            As in :meth:`binned_counts`: the counting bin (ms), the nodes, and the window (ms).
 
         Returns
         -------
