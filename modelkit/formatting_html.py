@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from modelkit._typing import PathLike
+
 __all__ = ["population_html", "network_html", "config_html", "table_html"]
 
 _STYLE = ("<style>.mk-box{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px}"
@@ -46,7 +48,7 @@ def population_html(s: dict[str, Any]) -> str:
             f"<details><summary>attributes</summary>{attrs}</details></div>")
 
 
-def network_html(path: Any, s: dict[str, Any]) -> str:
+def network_html(path: PathLike | None, s: dict[str, Any]) -> str:
     """Summary of a whole network (from ``Network.summary()``)."""
     nrows = [[n, f"{d['count']:,}", len(d["node_types"]),
               ", ".join(f"{k}: {v}" for k, v in d.get("model_types", {}).items())] for n, d in s["nodes"].items()]
@@ -60,7 +62,7 @@ def network_html(path: Any, s: dict[str, Any]) -> str:
             f"<div>Node sets: {ns}</div></div>")
 
 
-def config_html(title: str, path: Any, fields: dict[str, Any]) -> str:
+def config_html(title: str, path: PathLike | None, fields: dict[str, Any]) -> str:
     """Summary of a config: a title, its file, and a few fields (lists and dicts shown as tables)."""
     parts = [f"{_STYLE}<div class='mk-box'><div><b>{_e(title)}</b> <code>{_e(path)}</code></div>"]
     for k, v in fields.items():

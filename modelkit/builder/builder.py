@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.builder.connection_map import ConnectionMap
 from modelkit.builder.compression import copy_compressed, normalize_compression
 from modelkit.builder.connectors import as_rule
@@ -516,7 +517,7 @@ class NetworkBuilder:
         return TypesTable(None, "node_type_id", ids, data)
 
     # ----------------------------------------------------------------- save
-    def save(self, output_dir: Any = ".", force_overwrite: bool = True, mode: str = "w", compression: Any = None,
+    def save(self, output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w", compression: Any = None,
              **opts: Any) -> None:
         """Write ``<name>_nodes.h5``, ``<name>_node_types.csv`` and every ``<src>_<tgt>_edges.h5`` /
         ``_edge_types.csv`` into ``output_dir``, all or nothing (builds first if needed).
@@ -576,7 +577,7 @@ class NetworkBuilder:
         self._workdir = out
         self._built = self._network()
 
-    def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: Any = ".",
+    def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: PathLike = ".",
                    force_overwrite: bool = True, mode: str = "w", compression: Any = None, **opts: Any) -> None:
         """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
         both or neither (see :meth:`save`, also for ``compression``)."""
@@ -589,7 +590,7 @@ class NetworkBuilder:
                        _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
                      self.name, force_overwrite, compression)
 
-    def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: Any = ".",
+    def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: PathLike = ".",
                    src_network: str | None = None, trg_network: str | None = None, name: str | None = None,
                    force_build: bool = True, force_overwrite: bool = True, compression: Any = None,
                    **opts: Any) -> None:

@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
@@ -404,7 +405,7 @@ class LiveRun:
                 f"{html.escape(str(p))}{err}")
 
 
-def simulate_arguments(config: Any, network: Any, threads: int | None, output_dir: Any,
+def simulate_arguments(config: Any, network: Any, threads: int | None, output_dir: PathLike | None,
                        simulate_kwargs: dict) -> tuple[Any, str | None, dict]:
     """``(config, output_dir, kwargs)`` for a ``simulate`` in another process: paths made absolute (the
     other process may have another working directory), the progress bar off."""
@@ -419,7 +420,7 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
 
 
 def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: Any = None,
-                   threads: int | None = None, output_dir: Any = None, stream_ip: str = "127.0.0.1",
+                   threads: int | None = None, output_dir: PathLike | None = None, stream_ip: str = "127.0.0.1",
                    stream_host: str | None = None, hwm: int = DEFAULT_HWM,
                    send_timeout: float = DEFAULT_SEND_TIMEOUT, **simulate_kwargs: Any) -> LiveRun:
     """Start :func:`~modelkit.simulator.simulate` on cluster engines and return at once.

@@ -20,6 +20,7 @@ from importlib import resources
 import sys
 from typing import TYPE_CHECKING, Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.sonata.simcheck import check_simulation_values
 from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
@@ -64,7 +65,7 @@ MAX_MANIFEST_DEPTH = 64
 
 
 # ------------------------------------------------------------------ json + manifest
-def read_json(path: Any, what: str = "JSON config") -> dict:
+def read_json(path: PathLike, what: str = "JSON config") -> dict:
     """Read a JSON object from a file, with errors that name the file and the position.
 
     Only a regular file of at most :data:`MAX_JSON_BYTES` is read (a FIFO or ``/dev/zero``
@@ -92,7 +93,7 @@ def _builtins(config_path: str | None, base_dir: str) -> dict[str, str]:
             "datetime": now.strftime("%Y-%m-%d_%H-%M-%S")}
 
 
-def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> dict[str, str]:
+def expand_manifest(manifest: object, config_path: str | None, base_dir: str) -> dict[str, str]:
     """Resolve manifest variables against each other (text substitution, cycles are errors).
 
     Returns
@@ -324,7 +325,7 @@ class CircuitConfig:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_file(cls, path: Any) -> "CircuitConfig":
+    def from_file(cls, path: PathLike) -> "CircuitConfig":
         """Read a circuit config (or the circuit part of a combined config)."""
         p = os.path.abspath(os.fspath(path))
         data = read_json(p, "circuit config")
@@ -530,7 +531,7 @@ class SimulationConfig:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_file(cls, path: Any, network: str | None = None) -> "SimulationConfig":
+    def from_file(cls, path: PathLike, network: str | None = None) -> "SimulationConfig":
         """Read a simulation config; ``network`` overrides its circuit config path."""
         p = os.path.abspath(os.fspath(path))
         return cls.from_dict(read_json(p, "simulation config"), os.path.dirname(p), p, network=network)
@@ -633,7 +634,7 @@ def _merge_circuits(a: CircuitConfig, b: CircuitConfig) -> CircuitConfig:
                          node_sets={**a.node_sets, **b.node_sets}, raw=b.raw)
 
 
-def load_config(path: Any) -> CircuitConfig | SimulationConfig:
+def load_config(path: PathLike) -> CircuitConfig | SimulationConfig:
     """Read any SONATA config file: circuit, simulation, combined, or a
     ``{"network": ..., "simulation": ...}`` wrapper.
 

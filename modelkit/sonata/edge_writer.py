@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import DTypeLike, IdsLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import column_for_h5
@@ -27,7 +28,7 @@ __all__ = ["EdgeWriter", "PopulationWriter"]
 _CHUNK = 1 << 20  # elements per HDF5 chunk of the growing datasets
 
 
-def _growing(g: h5py.Group, name: str, dtype: Any, shape_tail: tuple = ()) -> h5py.Dataset:
+def _growing(g: h5py.Group, name: str, dtype: DTypeLike, shape_tail: tuple = ()) -> h5py.Dataset:
     return g.create_dataset(name, shape=(0,) + shape_tail, maxshape=(None,) + shape_tail, dtype=dtype,
                             chunks=(max(1, _CHUNK // max(1, int(np.prod(shape_tail or (1,))))),) + shape_tail)
 
@@ -114,7 +115,7 @@ class PopulationWriter:
             c = self._cols[path] = _Column(self.group[path])
         return c
 
-    def append(self, source_ids: Any, target_ids: Any, edge_type_ids: Any, group_ids: Any,
+    def append(self, source_ids: IdsLike, target_ids: IdsLike, edge_type_ids: IdsLike, group_ids: IdsLike,
                columns: Mapping[int, Mapping[str, Any]] | None = None) -> None:
         """Append a chunk of edges.
 
@@ -258,7 +259,7 @@ class EdgeWriter:
         Replace an existing file (default: refuse).
     """
 
-    def __init__(self, path: Any, *, overwrite: bool = False) -> None:
+    def __init__(self, path: PathLike, *, overwrite: bool = False) -> None:
         self.path = path
         self.overwrite = overwrite
         self._stack: contextlib.ExitStack | None = None

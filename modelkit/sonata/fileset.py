@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, OutputExistsError
 
 __all__ = ["FileSet", "recover", "owner_tag", "owner_alive", "parse_owner", "STAGING_INFIX"]
@@ -147,7 +148,7 @@ def _apply(folder: str, staging: str, names: Iterable[str]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def recover(folder: Any) -> None:
+def recover(folder: PathLike) -> None:
     """Finish or undo the interrupted saves in ``folder`` (see the module docstring).
 
     Raises
@@ -204,7 +205,7 @@ class FileSet:
     ...     fs.commit()
     """
 
-    def __init__(self, folder: Any, name: str, *, overwrite: bool) -> None:
+    def __init__(self, folder: PathLike, name: str, *, overwrite: bool) -> None:
         self.folder = os.path.abspath(os.fspath(folder))
         self.name = name
         self.overwrite = overwrite

@@ -8,6 +8,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import STR_DTYPE
 
@@ -51,7 +52,7 @@ class GroupData:
         return int(self.size or 0)
 
 
-def column_for_h5(values: Any, where: str) -> np.ndarray:
+def column_for_h5(values: ArrayLike, where: str) -> np.ndarray:
     """Convert a column to a dtype HDF5 stores as SONATA expects (strings as UTF-8, bool as int8)."""
     a = np.asarray(values)
     if a.dtype.kind == "b":

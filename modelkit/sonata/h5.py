@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata.textfile import file_kind
@@ -49,7 +50,7 @@ _LOW_LEVEL = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError
               AttributeError, OverflowError, MemoryError, UnicodeDecodeError, SystemError)
 
 
-def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
+def open_h5(path: PathLike, kind: str = "SONATA HDF5 file") -> h5py.File:
     """Open an HDF5 file read-only.
 
     Raises
@@ -78,7 +79,7 @@ def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
 
 
 @contextlib.contextmanager
-def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
+def guard(path: PathLike, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
     """Translate any low-level h5py/numpy failure inside the block into SonataFormatError."""
     try:
         yield
@@ -88,13 +89,13 @@ def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") 
         raise SonataFormatError(path, dataset, expected, f"{type(e).__name__}: {e}") from e
 
 
-def has(parent: h5py.Group, name: str, path: Any) -> bool:
+def has(parent: h5py.Group, name: str, path: PathLike) -> bool:
     """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError)."""
     with guard(path, _join(parent.name, name), "a readable link table"):
         return name in parent
 
 
-def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group") -> h5py.Group:
+def require_group(parent: h5py.Group, name: str, path: PathLike, what: str = "a group") -> h5py.Group:
     """Return ``parent[name]`` and check that it is a group."""
     full = _join(parent.name, name)
     with guard(path, full, what):
@@ -106,7 +107,7 @@ def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group
         return obj
 
 
-def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "any",
+def require_dataset(parent: h5py.Group, name: str, path: PathLike, *, kind: str = "any",
                     ndim: int | None = 1, length: int | None = None) -> h5py.Dataset:
     """Return ``parent[name]`` checked to be a dataset of the given kind.
 
@@ -154,7 +155,7 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
 STORAGE_CHECK_BYTES = 1 << 16
 
 
-def check_storage(ds: h5py.Dataset, path: Any) -> None:
+def check_storage(ds: h5py.Dataset, path: PathLike) -> None:
     """Refuse a dataset whose declared shape is not backed by data stored in the file.
 
     HDF5 lets a few-KB file declare a dataset of 10**12 rows that was never written:
@@ -231,7 +232,7 @@ def _text(name: Any) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
-def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarray:
+def read_array(ds: h5py.Dataset, path: PathLike, sl: slice | None = None) -> np.ndarray:
     """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays.
 
     The declared size is checked against the stored one first (:func:`check_storage`).
@@ -245,7 +246,7 @@ def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarr
         return np.asarray(out)
 
 
-def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
+def as_ids(a: np.ndarray, path: PathLike, dataset: str) -> np.ndarray:
     """Convert an id array read from a file to int64, checking it is integral and non-negative."""
     a = np.asarray(a)
     if a.dtype == np.int64:
@@ -269,7 +270,7 @@ def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
     return out
 
 
-def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: Any) -> np.ndarray:
+def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: PathLike) -> np.ndarray:
     """Read the rows ``ds[a:b]`` for every ``(a, b)`` in sorted disjoint ``ranges``, concatenated.
 
     Nearby ranges are coalesced into one hyperslab (gap below ``coalesce_gap``) so that
@@ -303,7 +304,7 @@ def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: Any) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: Any) -> np.ndarray:
+def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: PathLike) -> np.ndarray:
     """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array."""
     idx = np.asarray(idx, dtype=np.int64)
     size = ds.shape[0]
@@ -329,7 +330,7 @@ def write_root_attrs(f: h5py.File) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Any, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[str]:
+def atomic_output(path: PathLike, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[str]:
     """Yield a fresh temporary path next to ``path``; on success rename it onto ``path``.
 
     ``suffix`` ends the temporary name (writers that insist on an extension: pynwb wants ``.nwb``).

@@ -8,11 +8,13 @@ both are read, only the spec names are written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.selection import Selection
@@ -114,7 +116,7 @@ class IndexRuns:
         """All rows, (n_rows, 2) uint64."""
         return self._table if self._table is not None else self.rows(0, self.n_rows)
 
-    def write_to(self, ds: Any, block: int = _BLOCK, executor: Any = None) -> None:
+    def write_to(self, ds: h5py.Dataset, block: int = _BLOCK, executor: Any = None) -> None:
         """Fill the (n_rows, 2) dataset ``ds`` block by block through reused buffers.
 
         With an ``executor`` (a ``concurrent.futures`` pool), block k + 1 is decoded
@@ -226,7 +228,7 @@ _READ_BLOCK = 1 << 22
 _KEEP_STARTS = 1 << 22
 
 
-def index_runs_chunked(read: Any, n_edges: int, n_nodes: int, block: int = _READ_BLOCK,
+def index_runs_chunked(read: Callable[[int, int], np.ndarray], n_edges: int, n_nodes: int, block: int = _READ_BLOCK,
                        key_bits: int = 64) -> tuple[np.ndarray, IndexRuns]:
     """:func:`index_runs` of ids read piece by piece: the ids are never held whole.
 
@@ -405,7 +407,7 @@ def build_index(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray
     return n2r, runs.array()
 
 
-def find_index_group(pop_group: h5py.Group, path: Any) -> tuple[h5py.Group | None, str | None]:
+def find_index_group(pop_group: h5py.Group, path: PathLike) -> tuple[h5py.Group | None, str | None]:
     """The index group of an edge population (spec name or a known misspelling)."""
     with h5.guard(path, pop_group.name, "a readable edge population"):
         for nm in INDEX_GROUPS:
@@ -432,7 +434,8 @@ class EdgeIndex:
         Population size, to check edge ranges.
     """
 
-    def __init__(self, node_to_ranges: np.ndarray, ranges: Any, path: Any, dataset: str, n_edges: int) -> None:
+    def __init__(self, node_to_ranges: np.ndarray, ranges: np.ndarray | h5py.Dataset, path: PathLike, dataset: str,
+                 n_edges: int) -> None:
         self.node_to_ranges = node_to_ranges
         self.ranges = ranges
         self.path = path
@@ -444,7 +447,7 @@ class EdgeIndex:
         self._mem_tried = self._mem is not None
 
     @classmethod
-    def from_file(cls, g: h5py.Group, direction: str, path: Any, n_edges: int) -> "EdgeIndex":
+    def from_file(cls, g: h5py.Group, direction: str, path: PathLike, n_edges: int) -> "EdgeIndex":
         """Read one direction from an index group (``node_id_to_ranges`` or ``node_id_to_range``)."""
         d = h5.require_group(g, direction, path, "an index direction group")
         name = next((nm for nm in NODE_TO_RANGES_NAMES if h5.has(d, nm, path)), NODE_TO_RANGES_NAMES[0])
@@ -462,7 +465,7 @@ class EdgeIndex:
         return cls(n2r, r2e_ds, path, r2e_ds.name, n_edges)
 
     @classmethod
-    def in_memory(cls, ids: np.ndarray, n_edges: int, path: Any, dataset: str) -> "EdgeIndex":
+    def in_memory(cls, ids: np.ndarray, n_edges: int, path: PathLike, dataset: str) -> "EdgeIndex":
         n2r, r2e = build_index(ids)
         return cls(n2r.view(np.int64), r2e.view(np.int64), path, dataset, n_edges)
 

@@ -11,6 +11,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import ConfigError, ModelkitError, NodeSetError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
@@ -62,7 +63,7 @@ class Populations(Mapping):
         return f"{self._kind} populations: " + ", ".join(f"{k} ({len(v)})" for k, v in self._items.items())
 
 
-def classify_h5(path: Any) -> str:
+def classify_h5(path: PathLike) -> str:
     """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``."""
     f = h5.open_h5(path)
     try:
@@ -170,7 +171,7 @@ class Network:
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: Any) -> "Network":
+    def load(cls, path: PathLike) -> "Network":
         """Load a network from a circuit/simulation config, a folder of SONATA files, or one h5 file.
 
         Raises
@@ -260,7 +261,7 @@ class Network:
         return cls(nodes, edges, None, NodeSets(), path, unreadable)
 
     # ------------------------------------------------------------- node sets
-    def resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+    def resolve_node_set(self, ref: NodeSetRef) -> tuple[str, dict[str, Selection]]:
         """Materialise a node-set reference as used in configs.
 
         ``ref`` may be a name from the node-sets file, a bare population name (bmtk's
@@ -290,7 +291,7 @@ class Network:
             raise NodeSetError(self.path, e.key or f"node set reference {_short_repr(ref)}", e.expected,
                                e.found) from e
 
-    def _resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+    def _resolve_node_set(self, ref: NodeSetRef) -> tuple[str, dict[str, Selection]]:
         inline = NodeSets()  # no file: errors in an inline definition get the config's path above
         if self.nodes.unreadable:  # a reference to a population that cannot be opened: its error says why
             for name in sorted(named_populations(ref, self.node_sets) & set(self.nodes.unreadable)):
@@ -334,7 +335,7 @@ class Network:
             return "inline(list)", {n: named_or_inline(list(ref), p) for n, p in self.nodes.items()}
         raise NodeSetError(None, None, "a node set name, dict or list", type(ref).__name__)
 
-    def with_dynamics(self, target: Any, params: Mapping[str, Any]) -> "Network":
+    def with_dynamics(self, target: NodeSetRef, params: Mapping[str, Any]) -> "Network":
         """This network with per-node ``dynamics_params`` overridden in memory for the nodes of ``target``.
 
         The SONATA files are not touched; pass the result to ``simulate(config, network=...)``.  This is
@@ -375,7 +376,7 @@ class Network:
         return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path,
                        {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
 
-    def materialize(self, ref: Any) -> dict[str, Selection]:
+    def materialize(self, ref: NodeSetRef) -> dict[str, Selection]:
         """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
         return self.resolve_node_set(ref)[1]
 
@@ -421,7 +422,7 @@ class Network:
         return network_html(self.path, self.summary())
 
     # ------------------------------------------------------------- writing
-    def save(self, output_dir: Any, *, overwrite: bool = False) -> str:
+    def save(self, output_dir: PathLike, *, overwrite: bool = False) -> str:
         """Write every population as SONATA files plus a ``circuit_config.json``, all or nothing.
 
         One nodes file (and types CSV) per node population, one edges file per edge

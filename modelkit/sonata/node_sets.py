@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import NodeSetError, SelectionError
 from modelkit.sonata.config import read_json
 from modelkit.sonata.query import check_rule_value
 from modelkit.sonata.selection import Selection
+
+if TYPE_CHECKING:  # nodes and config are read by network, which imports this module
+    from modelkit.sonata.config import CircuitConfig, SimulationConfig
+    from modelkit.sonata.nodes import NodePopulation
 
 __all__ = ["NodeSets", "materialize_rule", "named_populations"]
 
@@ -59,7 +64,7 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
             raise NodeSetError(path, k, err, repr(value)[:80])
 
 
-def materialize_rule(defn: Mapping, population: Any) -> Selection:
+def materialize_rule(defn: Mapping, population: NodePopulation) -> Selection:
     """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation."""
     for key in POPULATION_KEYS:
         pops = defn.get(key)
@@ -80,7 +85,8 @@ def materialize_rule(defn: Mapping, population: Any) -> Selection:
     return sel
 
 
-def named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> set[str]:
+def named_populations(ref: NodeSetRef, node_sets: Mapping[str, Any] | NodeSets,
+                      chain: tuple[str, ...] = ()) -> set[str]:
     """Population names a node-set reference names: under ``population``/``populations`` of its
     definitions, following node set names (a bare name that is no node set may be a population)."""
     out: set[str] = set()
@@ -128,7 +134,7 @@ class NodeSets:
             _check_definition(defn, path, key_prefix + name)
 
     @classmethod
-    def from_file(cls, path: Any) -> "NodeSets":
+    def from_file(cls, path: PathLike) -> "NodeSets":
         """Read a node-sets JSON file.
 
         Raises
@@ -140,7 +146,7 @@ class NodeSets:
         return cls(read_json(p, "node sets file"), p)
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "NodeSets":
+    def from_config(cls, cfg: CircuitConfig | SimulationConfig) -> "NodeSets":
         """The node sets of a parsed circuit or simulation config: its ``node_sets_file`` and, on top, the
         sets it defines inline (bmtk's ``"node_sets": {name: definition}``, which win on a name in both).
 
@@ -191,7 +197,7 @@ class NodeSets:
         out.sources = list(dict.fromkeys(self.sources + other.sources))
         return out
 
-    def materialize(self, node_set: Any, population: Any) -> Selection:
+    def materialize(self, node_set: NodeSetRef, population: NodePopulation) -> Selection:
         """Sorted ids of ``population`` in a node set.
 
         Parameters

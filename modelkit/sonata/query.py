@@ -30,7 +30,7 @@ _CMP: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def check_rule_value(value: Any) -> str | None:
+def check_rule_value(value: object) -> str | None:
     """Return an error description if ``value`` is not a valid rule value, else None."""
     if value is None:
         return "a number, string, boolean, list of them, or one $-operator (null is not allowed)"
@@ -118,7 +118,7 @@ def _eq(col: np.ndarray, v: Any) -> np.ndarray:
     return _numeric_view(col) == v
 
 
-def rule_mask(col: np.ndarray, value: Any) -> np.ndarray:
+def rule_mask(col: np.ndarray, value: object) -> np.ndarray:
     """Boolean mask of the elements of ``col`` that satisfy one rule value."""
     if isinstance(value, Mapping):
         (op, arg), = value.items()

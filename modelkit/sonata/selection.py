@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import ArrayLike, DTypeLike
+
 __all__ = ["Selection"]
 
 
@@ -43,7 +45,7 @@ class Selection:
 
     __slots__ = ("_ranges",)
 
-    def __init__(self, ranges: Any = ()) -> None:
+    def __init__(self, ranges: ArrayLike = ()) -> None:
         r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
         self._ranges = _normalize(r)
 
@@ -83,7 +85,7 @@ class Selection:
         return s
 
     @classmethod
-    def from_ranges(cls, ranges: Any) -> "Selection":
+    def from_ranges(cls, ranges: ArrayLike) -> "Selection":
         """Selection of the union of ``[start, stop)`` ranges."""
         return cls(ranges)
 
@@ -111,7 +113,7 @@ class Selection:
         offs = np.repeat(r[:, 0] - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
         return offs + np.arange(lens.sum(), dtype=np.int64)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: DTypeLike | None = None, copy: Any = None) -> np.ndarray:
         a = self.flat
         return a if dtype is None else a.astype(dtype)
 

@@ -17,11 +17,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import ConfigError, ModelkitError
+
+if TYPE_CHECKING:  # config imports this module, and network imports config
+    from modelkit.sonata.config import SimulationConfig
+    from modelkit.sonata.network import Network
+    from modelkit.sonata.nodes import NodePopulation
+    from modelkit.sonata.population import GroupedPopulation
 
 __all__ = ["MAX_TIME_MS", "max_threads", "check_threads", "check_simulation_values", "check_parsed_values",
            "check_references", "check_node_ref", "check_output_dir", "RefProblem", "attribute_file"]
@@ -44,7 +51,7 @@ def max_threads() -> int:
     return int(min(1024, max(64, 8 * cores)))
 
 
-def check_threads(value: Any, path: str | None, key: str) -> int:
+def check_threads(value: object, path: str | None, key: str) -> int:
     """``value`` as a thread count in ``[1, max_threads()]``.
 
     Raises
@@ -224,7 +231,7 @@ def check_simulation_values(d: Mapping, path: str | None) -> None:
         _check_report(name, e, path, tstart, tstop)
 
 
-def check_parsed_values(cfg: Any) -> None:
+def check_parsed_values(cfg: SimulationConfig) -> None:
     """:func:`check_simulation_values` on a parsed ``SimulationConfig`` (one changed in code by
     ``dataclasses.replace``, or built without a file, gets the same checks as one read from JSON).
 
@@ -263,7 +270,7 @@ def check_output_dir(output_dir: str, path: str | None, key: str = "output.outpu
         p = parent
 
 
-def attribute_file(pop: Any, column: str) -> str:
+def attribute_file(pop: GroupedPopulation, column: str) -> str:
     """The file a node or edge attribute comes from, for messages: the types CSV when the column is there and in
     no HDF5 group (group values override the types table), else the population's HDF5 file."""
     types = getattr(pop, "types", None)
@@ -277,7 +284,7 @@ def attribute_file(pop: Any, column: str) -> str:
 class RefProblem(ConfigError):
     """A :class:`ConfigError` from :func:`check_references`, with ``severity`` ``error`` or ``warning``."""
 
-    def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None,
+    def __init__(self, path: PathLike | None, key: str | None, expected: str, found: str | None = None,
                  severity: str = "error"):
         self.severity = severity
         super().__init__(path, key, expected, found)
@@ -341,7 +348,7 @@ def _missing_ids(net: Any, ref: Any) -> tuple[list[int], list[str]]:
     return sorted(missing), sorted(targets)
 
 
-def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, Any]:
+def check_node_ref(net: Network, ref: NodeSetRef, path: str | None, key: str) -> dict[str, Any]:
     """Resolve a node-set reference of the config; every id it lists must exist.
 
     Returns
@@ -372,7 +379,7 @@ def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, 
     return {p: s for p, s in sel.items() if len(s)}
 
 
-def spikes_outside(node_ids: np.ndarray, population: Any) -> tuple[int, int]:
+def spikes_outside(node_ids: np.ndarray, population: NodePopulation) -> tuple[int, int]:
     """(spikes, distinct node ids) of a spike train whose ids are not nodes of ``population``."""
     ids = np.asarray(node_ids, dtype=np.int64)
     if len(ids) == 0:
@@ -387,7 +394,7 @@ def dropped_spikes_message(n_spikes: int, n_ids: int, population: str, spike_fil
             f"(spike file {spike_file})")
 
 
-def check_references(cfg: Any, net: Any) -> list[RefProblem]:
+def check_references(cfg: SimulationConfig, net: Network) -> list[RefProblem]:
     """Every problem of the inputs' and reports' references to the network's nodes.
 
     Parameters

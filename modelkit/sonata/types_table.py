@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import atomic_output
 from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
@@ -214,7 +215,7 @@ class TypesTable:
         return f"TypesTable({self.id_column}, {len(self)} rows, columns={self.names})"
 
 
-def read_types_csv(path: Any, id_column: str) -> TypesTable:
+def read_types_csv(path: PathLike, id_column: str) -> TypesTable:
     """Read a SONATA types CSV.
 
     Parameters
@@ -292,7 +293,7 @@ def _fmt(v: Any) -> str:
     return s
 
 
-def write_types_csv(path: Any, table: TypesTable, *, overwrite: bool = False) -> None:
+def write_types_csv(path: PathLike, table: TypesTable, *, overwrite: bool = False) -> None:
     """Write a types table as a SONATA CSV (space separated, quoted where needed), atomically.
 
     Raises

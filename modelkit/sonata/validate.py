@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
@@ -69,7 +70,7 @@ def _from_error(e: ModelkitError, default_path: str | None = None) -> Problem:
     return Problem(path, key, expected, getattr(e, "found", None))
 
 
-def validate(path: Any) -> list[Problem]:
+def validate(path: PathLike) -> list[Problem]:
     """Every problem found in a config, network folder, or SONATA file.
 
     Parameters

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
+
 __all__ = ["shared_path", "copy_bmtk_examples", "assert_populations_equal",
            "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
 
@@ -114,7 +116,7 @@ def assert_spikes_equal(a: Any, b: Any) -> None:
     assert np.array_equal(a.timestamps[oa], b.timestamps[ob]), "spike times differ"
 
 
-def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse: tuple[float, float] = (0.1, 0.3),
+def write_allen_sweep(path: PathLike, sweep: int = 55, rate: float = 200_000.0, pulse: tuple[float, float] = (0.1, 0.3),
                       amp_a: float = 2e-10, duration_s: float = 0.5) -> np.ndarray:
     """Write a square-pulse sweep in the Allen Cell Types ephys NWB (version 1) layout.
 
@@ -148,7 +150,7 @@ def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse
     return data
 
 
-def intfire_network(folder: Any, *, n_exc: int = 60, n_inh: int = 20, n_input: int = 30,
+def intfire_network(folder: PathLike, *, n_exc: int = 60, n_inh: int = 20, n_input: int = 30,
                     indegree: tuple[int, int, int] = (8, 4, 6), seed: int = 3, tstop: float = 300.0,
                     rate: float = 40.0) -> dict[str, Any]:
     """A small NEURON network of IntFire1 cells, saved by modelkit's builder, and its simulation config.

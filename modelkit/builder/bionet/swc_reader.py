@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import BuilderError
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
@@ -105,7 +106,7 @@ class SWCReader:
 
     sec_type_swc = SEC_TYPE_SWC
 
-    def __init__(self, swc_path: Any, rng_seed: int | None = None) -> None:
+    def __init__(self, swc_path: PathLike, rng_seed: int | None = None) -> None:
         self.swc_path = os.fspath(swc_path)
         if not os.path.isfile(self.swc_path):
             raise BuilderError("SWCReader(swc_path)", "an existing SWC file", self.swc_path)
