@@ -8,17 +8,18 @@ import shutil
 import tempfile
 import types
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from modelkit._typing import PathLike
+from modelkit._typing import IdsLike, PathLike
 from modelkit.builder.connection_map import ConnectionMap
-from modelkit.builder.compression import copy_compressed, normalize_compression
-from modelkit.builder.connectors import as_rule
+from modelkit.builder.compression import CompressionLike, copy_compressed, normalize_compression
+from modelkit.builder.connectors import RuleLike, as_rule
 from modelkit.builder.edge_view import Edge, select_edges
 from modelkit.builder.generate import generate_edges, global_rng_state
-from modelkit.builder.nodes import NodePool, NodeSetSpec, NodeTable, resolve_pool
+from modelkit.builder.nodes import NodePool, NodeSelector, NodeSetSpec, NodeTable, resolve_pool
 from modelkit.errors import BuilderError, OutputExistsError
 from modelkit.sonata import Network, NodePopulationData, TypesTable, write_nodes, write_types_csv
 from modelkit.sonata.fileset import FileSet, owner_alive, owner_tag, parse_owner
@@ -216,14 +217,15 @@ class NetworkBuilder:
         """
         return NodePool(self, properties)
 
-    def nodes_iter(self, nids: Any = None) -> list:
+    def nodes_iter(self, nids: IdsLike | None = None) -> list:
         views = self._table().views()
         if nids is None:
             return views
         want = set(np.atleast_1d(np.asarray(nids)).tolist())
         return [v for v in views if v.node_id in want]
 
-    def import_nodes(self, nodes_file_name: Any, node_types_file_name: Any, population: str | None = None) -> None:
+    def import_nodes(self, nodes_file_name: PathLike, node_types_file_name: PathLike,
+                     population: str | None = None) -> None:
         """Add the nodes of an existing SONATA population (ids, types and per-node columns kept).
 
         Raises
@@ -263,7 +265,7 @@ class NetworkBuilder:
         self._invalidate()
 
     # ---------------------------------------------------------------- edges
-    def add_edges(self, source: Any = None, target: Any = None, connection_rule: Any = 1,
+    def add_edges(self, source: NodeSelector = None, target: NodeSelector = None, connection_rule: RuleLike = 1,
                   connection_params: dict | None = None, iterator: str = "one_to_one",
                   **edge_type_properties: Any) -> ConnectionMap:
         """Connect ``source`` nodes to ``target`` nodes; one call is one edge type.
@@ -323,9 +325,10 @@ class NetworkBuilder:
         self._built = None
         return cm
 
-    def add_gap_junctions(self, source: Any = None, target: Any = None, resistance: float = 1.0,
-                          conductance: float | None = None, distance_range: Any = (0.0, 300.0),
-                          target_sections: Any = ("somatic",), connection_rule: Any = 1, iterator: str = "one_to_one",
+    def add_gap_junctions(self, source: NodeSelector = None, target: NodeSelector = None, resistance: float = 1.0,
+                          conductance: float | None = None, distance_range: tuple[float, float] = (0.0, 300.0),
+                          target_sections: Sequence[str] = ("somatic",), connection_rule: RuleLike = 1,
+                          iterator: str = "one_to_one",
                           **edge_type_properties: Any) -> ConnectionMap:
         """Electrical synapses between nodes of this network (``syn_weight`` = conductance in µS).
 
@@ -347,7 +350,8 @@ class NetworkBuilder:
                               syn_weight=syn_weight, is_gap_junction=True, distance_range=list(distance_range),
                               target_sections=list(target_sections), **edge_type_properties)
 
-    def edges(self, target_nodes: Any = None, source_nodes: Any = None, target_network: str | None = None,
+    def edges(self, target_nodes: NodeSelector = None, source_nodes: NodeSelector = None,
+              target_network: str | None = None,
               source_network: str | None = None, **properties: Any) -> list[Edge]:
         """Built edges that match, as a list of bmtk-style :class:`~modelkit.builder.edge_view.Edge` objects.
 
@@ -517,7 +521,8 @@ class NetworkBuilder:
         return TypesTable(None, "node_type_id", ids, data)
 
     # ----------------------------------------------------------------- save
-    def save(self, output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w", compression: Any = None,
+    def save(self, output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w",
+             compression: CompressionLike = None,
              **opts: Any) -> None:
         """Write ``<name>_nodes.h5``, ``<name>_node_types.csv`` and every ``<src>_<tgt>_edges.h5`` /
         ``_edge_types.csv`` into ``output_dir``, all or nothing (builds first if needed).
@@ -577,8 +582,9 @@ class NetworkBuilder:
         self._workdir = out
         self._built = self._network()
 
-    def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: PathLike = ".",
-                   force_overwrite: bool = True, mode: str = "w", compression: Any = None, **opts: Any) -> None:
+    def save_nodes(self, nodes_file_name: PathLike | None = None, node_types_file_name: PathLike | None = None,
+                   output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w",
+                   compression: CompressionLike = None, **opts: Any) -> None:
         """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
         both or neither (see :meth:`save`, also for ``compression``)."""
         normalize_compression(compression)
@@ -590,9 +596,10 @@ class NetworkBuilder:
                        _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
                      self.name, force_overwrite, compression)
 
-    def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: PathLike = ".",
+    def save_edges(self, edges_file_name: PathLike | None = None, edge_types_file_name: PathLike | None = None,
+                   output_dir: PathLike = ".",
                    src_network: str | None = None, trg_network: str | None = None, name: str | None = None,
-                   force_build: bool = True, force_overwrite: bool = True, compression: Any = None,
+                   force_build: bool = True, force_overwrite: bool = True, compression: CompressionLike = None,
                    **opts: Any) -> None:
         """Write the edges files (default names ``<src>_<tgt>_edges.h5`` / ``_edge_types.csv``), all or
         none (see :meth:`save`, also for ``compression``).

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelkit.builder.nodes import NodePool
+from modelkit.builder.nodes import NodePool, NodeSelector
 from modelkit.errors import BuilderError
+
+if TYPE_CHECKING:  # the builder imports this module
+    from modelkit.builder.builder import NetworkBuilder
+    from modelkit.sonata import Network
 
 __all__ = ["Edge", "select_edges"]
 
@@ -78,7 +82,7 @@ def _equal(x: Any, v: Any) -> bool:
         return False
 
 
-def node_filter(nodes: Any, network: str | None, own: Any, networks: Mapping[str, Any],
+def node_filter(nodes: NodeSelector, network: str | None, own: NetworkBuilder, networks: Mapping[str, Any],
                 argument: str) -> tuple[np.ndarray | None, str | None]:
     """bmtk's ``nodes2gids``: node ids (None: any) and the network they belong to (None: any).
 
@@ -107,7 +111,8 @@ def node_filter(nodes: Any, network: str | None, own: Any, networks: Mapping[str
     raise BuilderError(argument, "node ids, a dict of properties or builder.nodes(...)", type(nodes).__name__)
 
 
-def select_edges(net: Any, own: Any, networks: Mapping[str, Any], target_nodes: Any, source_nodes: Any,
+def select_edges(net: Network, own: NetworkBuilder, networks: Mapping[str, Any], target_nodes: NodeSelector,
+                 source_nodes: NodeSelector,
                  target_network: str | None, source_network: str | None,
                  properties: Mapping[str, Any]) -> list[Edge]:
     """The built edges of ``net`` that match, in file order (by target), as bmtk's ``edges()`` does.

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from modelkit._typing import IdsLike
 from modelkit.errors import BuilderError
 
-__all__ = ["NodeSetSpec", "NodeTable", "NodeView", "NodePool", "NodeArrays", "filter_string"]
+if TYPE_CHECKING:  # the builder imports this module
+    from modelkit.builder.builder import NetworkBuilder
+
+__all__ = ["NodeSetSpec", "NodeTable", "NodeView", "NodePool", "NodeArrays", "NodeSelector", "filter_string"]
 
 
 @dataclass
@@ -296,7 +300,7 @@ class NodePool:
     Iterating yields :class:`NodeView` dicts (bmtk's ``Node``); ``ids`` gives the node ids.
     """
 
-    def __init__(self, network: Any, query: Mapping[str, Any] | None = None,
+    def __init__(self, network: NetworkBuilder, query: Mapping[str, Any] | None = None,
                  ids: np.ndarray | None = None) -> None:
         self.network = network
         self.query = dict(query or {})
@@ -339,7 +343,13 @@ class NodePool:
         return f"<NodePool {self.network.name} {self.filter_str}: {len(self)} nodes>"
 
 
-def resolve_pool(selector: Any, network: Any, argument: str) -> NodePool:
+#: which nodes ``add_edges(source=..., target=...)`` and ``edges(...)`` take: None (all), a property query
+#: ``{"ei": "e"}`` (a value, a list of values or a predicate per property), ``other.nodes(...)`` of a builder,
+#: node ids or a :class:`~modelkit.sonata.Selection`
+NodeSelector = Union[None, Mapping[str, Any], NodePool, IdsLike]
+
+
+def resolve_pool(selector: NodeSelector, network: NetworkBuilder, argument: str) -> NodePool:
     """A NodePool from a selector: None (all), dict query, NodePool, node ids, or a Selection."""
     if selector is None:
         return NodePool(network)
