@@ -281,6 +281,21 @@ class EdgeWriter:
 
         A dtype may be ``str`` for strings, or None to take it from the first values appended
         (float64 for numbers, strings for strings).
+
+        Parameters
+        ----------
+        name : str
+            Edge population name.
+        source_population : str
+            Node population of the sources.
+        target_population : str
+            Node population of the targets.
+        source_node_count : int
+            Nodes in the source population (sizes the source index).
+        target_node_count : int
+            Nodes in the target population (sizes the target index).
+        groups : mapping
+            ``{group_id: {column: dtype}}``; a dtype of ``str`` for strings, None to take it from the first values.
         """
         if self._file is None:
             raise RuntimeError("EdgeWriter is not open")
@@ -320,7 +335,13 @@ class EdgeWriter:
         stack.close()
 
     def abort(self, exc: BaseException | None = None) -> None:
-        """Discard the temporary file."""
+        """Discard the temporary file.
+
+        Parameters
+        ----------
+        exc : BaseException, optional
+            The error that stopped the writing, if any (not used beyond the signature of ``__exit__``).
+        """
         if self._file is not None:
             with contextlib.suppress(Exception):
                 self._file.close()

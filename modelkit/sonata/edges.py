@@ -241,15 +241,33 @@ class EdgePopulation(GroupedPopulation):
         return h5.as_ids(a, self.path, self._ds_name(name))
 
     def source_ids(self, selection: IdsLike | None = None) -> np.ndarray:
-        """``source_node_id`` of the selected edges (all when omitted), int64."""
+        """``source_node_id`` of the selected edges (all when omitted), int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("source_node_id", selection)
 
     def target_ids(self, selection: IdsLike | None = None) -> np.ndarray:
-        """``target_node_id`` of the selected edges (all when omitted), int64."""
+        """``target_node_id`` of the selected edges (all when omitted), int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("target_node_id", selection)
 
     def type_ids(self, selection: IdsLike | None = None) -> np.ndarray:
-        """``edge_type_id`` of the selected edges, int64."""
+        """``edge_type_id`` of the selected edges, int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("edge_type_id", selection)
 
     @property
@@ -296,7 +314,15 @@ class EdgePopulation(GroupedPopulation):
         return self._frame(names, rows, "edge_id", special)
 
     def column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
-        """One merged attribute (or source/target/type id) of the selected edges."""
+        """One merged attribute (or source/target/type id) of the selected edges.
+
+        Parameters
+        ----------
+        name : str
+            Attribute name, or ``source_node_id`` / ``target_node_id`` / ``edge_type_id``.
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         rows = self._rows(selection)
         if name in self._SPECIAL:
             return self._pop_array(name, rows)
@@ -305,6 +331,13 @@ class EdgePopulation(GroupedPopulation):
     def simulation_column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
         """:meth:`column` of a value a run uses, checked by :func:`check_edge_values` (NEST and NEURON read
         ``syn_weight``, ``nsyns`` and ``delay`` through here).
+
+        Parameters
+        ----------
+        name : str
+            ``syn_weight``, ``nsyns``, ``delay`` (ms) or another value a run reads.
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
 
         Raises
         ------
@@ -398,25 +431,61 @@ class EdgePopulation(GroupedPopulation):
         return rows
 
     def afferent_edges(self, node_ids: IdsLike) -> Selection:
-        """Edges whose target is one of ``node_ids`` (incoming edges)."""
+        """Edges whose target is one of ``node_ids`` (incoming edges).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Target node ids.
+        """
         return self._edges_of("target_to_source", node_ids)
 
     def efferent_edges(self, node_ids: IdsLike) -> Selection:
-        """Edges whose source is one of ``node_ids`` (outgoing edges)."""
+        """Edges whose source is one of ``node_ids`` (outgoing edges).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Source node ids.
+        """
         return self._edges_of("source_to_target", node_ids)
 
     def afferent_nodes(self, node_ids: IdsLike, unique: bool = True) -> np.ndarray:
-        """Source node ids of the edges onto ``node_ids`` (sorted unique by default)."""
+        """Source node ids of the edges onto ``node_ids`` (sorted unique by default).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Target node ids.
+        unique : bool, optional
+            Sorted unique ids (else one per edge, in edge order).
+        """
         s = self.source_ids(self.afferent_edges(node_ids))
         return np.unique(s) if unique else s
 
     def efferent_nodes(self, node_ids: IdsLike, unique: bool = True) -> np.ndarray:
-        """Target node ids of the edges from ``node_ids`` (sorted unique by default)."""
+        """Target node ids of the edges from ``node_ids`` (sorted unique by default).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Source node ids.
+        unique : bool, optional
+            Sorted unique ids (else one per edge, in edge order).
+        """
         t = self.target_ids(self.efferent_edges(node_ids))
         return np.unique(t) if unique else t
 
     def connecting_edges(self, source_ids: IdsLike, target_ids: IdsLike) -> Selection:
-        """Edges from any of ``source_ids`` to any of ``target_ids``."""
+        """Edges from any of ``source_ids`` to any of ``target_ids``.
+
+        Parameters
+        ----------
+        source_ids : array-like of int or Selection
+            Source node ids.
+        target_ids : array-like of int or Selection
+            Target node ids.
+        """
         aff = self.afferent_edges(target_ids)
         if not aff:
             return aff
@@ -502,7 +571,27 @@ class EdgePopulationData:
     def from_columns(cls, name: str, source_population: str, target_population: str, source_node_id: ArrayLike,
                      target_node_id: ArrayLike, edge_type_id: ArrayLike, columns: Mapping[str, Any] | None = None,
                      **kw: Any) -> "EdgePopulationData":
-        """One-group edge population from per-edge columns."""
+        """One-group edge population from per-edge columns.
+
+        Parameters
+        ----------
+        name : str
+            Edge population name.
+        source_population : str
+            Node population of the sources.
+        target_population : str
+            Node population of the targets.
+        source_node_id : array-like
+            Source node id of each edge.
+        target_node_id : array-like
+            Target node id of each edge.
+        edge_type_id : array-like
+            Edge type id of each edge.
+        columns : mapping, optional
+            Per-edge columns of the single group (``syn_weight``, ``delay`` in ms...).
+        **kw
+            Other fields of :class:`EdgePopulationData`.
+        """
         s = np.asarray(source_node_id, dtype=np.int64)
         return cls(name, source_population, target_population, s, np.asarray(target_node_id, dtype=np.int64),
                    np.asarray(edge_type_id, dtype=np.int64),

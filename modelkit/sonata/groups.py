@@ -53,7 +53,15 @@ class GroupData:
 
 
 def column_for_h5(values: ArrayLike, where: str) -> np.ndarray:
-    """Convert a column to a dtype HDF5 stores as SONATA expects (strings as UTF-8, bool as int8)."""
+    """Convert a column to a dtype HDF5 stores as SONATA expects (strings as UTF-8, bool as int8).
+
+    Parameters
+    ----------
+    values : array-like
+        One value per element.
+    where : str
+        Column and population, for messages.
+    """
     a = np.asarray(values)
     if a.dtype.kind == "b":
         return a.astype(np.int8)
@@ -79,7 +87,19 @@ def column_for_h5(values: ArrayLike, where: str) -> np.ndarray:
 
 
 def write_group(parent: h5py.Group, gid: int, data: GroupData, where: str) -> None:
-    """Write ``data`` as subgroup ``str(gid)`` of ``parent``."""
+    """Write ``data`` as subgroup ``str(gid)`` of ``parent``.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The population group.
+    gid : int
+        Group id (the subgroup's name).
+    data : GroupData
+        Columns and dynamics params of the group.
+    where : str
+        Population, for messages.
+    """
     g = parent.create_group(str(gid))
     for name, vals in data.columns.items():
         arr = column_for_h5(vals, f"{where}/{gid}/{name}")

@@ -53,6 +53,13 @@ _LOW_LEVEL = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError
 def open_h5(path: PathLike, kind: str = "SONATA HDF5 file") -> h5py.File:
     """Open an HDF5 file read-only.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The HDF5 file.
+    kind : str, optional
+        What the file should be, for messages.
+
     Raises
     ------
     SonataFormatError
@@ -80,7 +87,17 @@ def open_h5(path: PathLike, kind: str = "SONATA HDF5 file") -> h5py.File:
 
 @contextlib.contextmanager
 def guard(path: PathLike, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
-    """Translate any low-level h5py/numpy failure inside the block into SonataFormatError."""
+    """Translate any low-level h5py/numpy failure inside the block into SonataFormatError.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, for messages.
+    dataset : str, optional
+        Dataset read in the block, for messages.
+    expected : str, optional
+        What the dataset should be, for messages.
+    """
     try:
         yield
     except ModelkitError:
@@ -90,13 +107,35 @@ def guard(path: PathLike, dataset: str | None, expected: str = "a readable datas
 
 
 def has(parent: h5py.Group, name: str, path: PathLike) -> bool:
-    """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError)."""
+    """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError).
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The group to look in.
+    name : str
+        Link name.
+    path : str or PathLike
+        The file, for messages.
+    """
     with guard(path, _join(parent.name, name), "a readable link table"):
         return name in parent
 
 
 def require_group(parent: h5py.Group, name: str, path: PathLike, what: str = "a group") -> h5py.Group:
-    """Return ``parent[name]`` and check that it is a group."""
+    """Return ``parent[name]`` and check that it is a group.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The group to look in.
+    name : str
+        Link name.
+    path : str or PathLike
+        The file, for messages.
+    what : str, optional
+        What the group should be, for messages.
+    """
     full = _join(parent.name, name)
     with guard(path, full, what):
         obj = parent.get(name)
@@ -236,6 +275,15 @@ def read_array(ds: h5py.Dataset, path: PathLike, sl: slice | None = None) -> np.
     """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays.
 
     The declared size is checked against the stored one first (:func:`check_storage`).
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    path : str or PathLike
+        The file, for messages.
+    sl : slice, optional
+        Rows to read; all when omitted.
     """
     check_storage(ds, path)
     with guard(path, ds.name):
@@ -247,7 +295,17 @@ def read_array(ds: h5py.Dataset, path: PathLike, sl: slice | None = None) -> np.
 
 
 def as_ids(a: np.ndarray, path: PathLike, dataset: str) -> np.ndarray:
-    """Convert an id array read from a file to int64, checking it is integral and non-negative."""
+    """Convert an id array read from a file to int64, checking it is integral and non-negative.
+
+    Parameters
+    ----------
+    a : ndarray
+        Ids as read.
+    path : str or PathLike
+        The file, for messages.
+    dataset : str
+        Dataset path inside the file, for messages.
+    """
     a = np.asarray(a)
     if a.dtype == np.int64:
         out = a
@@ -275,6 +333,15 @@ def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: PathLike) -> np.ndar
 
     Nearby ranges are coalesced into one hyperslab (gap below ``coalesce_gap``) so that
     many small ranges cost a few HDF5 calls, not one each.
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    ranges : ndarray
+        (n, 2) int array of sorted disjoint ``[start, stop)`` row ranges.
+    path : str or PathLike
+        The file, for messages.
     """
     ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
     n = int((ranges[:, 1] - ranges[:, 0]).sum()) if len(ranges) else 0
@@ -305,7 +372,17 @@ def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: PathLike) -> np.ndar
 
 
 def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: PathLike) -> np.ndarray:
-    """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array."""
+    """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array.
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    idx : ndarray
+        Row indices, any order, repeats allowed.
+    path : str or PathLike
+        The file, for messages.
+    """
     idx = np.asarray(idx, dtype=np.int64)
     size = ds.shape[0]
     if idx.size == 0:
@@ -324,7 +401,13 @@ def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: PathLike) -> np.ndarra
 
 
 def write_root_attrs(f: h5py.File) -> None:
-    """Write the SONATA root attributes ``version`` = [0, 1] and ``magic`` = 0x0A7A (uint32)."""
+    """Write the SONATA root attributes ``version`` = [0, 1] and ``magic`` = 0x0A7A (uint32).
+
+    Parameters
+    ----------
+    f : h5py.File
+        A file open for writing.
+    """
     f.attrs.create("version", VERSION, dtype=np.uint32)
     f.attrs.create("magic", MAGIC, dtype=np.uint32)
 
@@ -339,6 +422,15 @@ def atomic_output(path: PathLike, *, overwrite: bool = False, suffix: str = ".tm
     existing empty file instead makes ext4 allocate its blocks synchronously on
     close, about 0.3 s per GB.)  A crash or exception leaves ``path`` untouched
     and removes the temporary file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to write.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
+    suffix : str, optional
+        End of the temporary file's name.
 
     Raises
     ------

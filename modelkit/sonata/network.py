@@ -64,7 +64,13 @@ class Populations(Mapping):
 
 
 def classify_h5(path: PathLike) -> str:
-    """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``."""
+    """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The HDF5 file.
+    """
     f = h5.open_h5(path)
     try:
         with h5.guard(path, "/", "a readable HDF5 root group"):
@@ -78,7 +84,15 @@ def classify_h5(path: PathLike) -> str:
 
 
 def types_csv_for(h5_path: str, kind: str) -> str | None:
-    """Types CSV that bmtk's naming pairs with a nodes/edges file (``x_nodes.h5`` -> ``x_node_types.csv``)."""
+    """Types CSV that bmtk's naming pairs with a nodes/edges file (``x_nodes.h5`` -> ``x_node_types.csv``).
+
+    Parameters
+    ----------
+    h5_path : str
+        A nodes or edges file.
+    kind : str
+        ``nodes`` or ``edges``.
+    """
     d, base = os.path.split(h5_path)
     stem = os.path.splitext(base)[0]
     word = "nodes" if kind == "nodes" else "edges"
@@ -100,6 +114,13 @@ def scan_populations(path: str, root: str) -> tuple[list[str], dict[str, SonataF
     As libsonata does, a file whose other populations are malformed still opens: the valid names are
     returned, and each child of ``/<root>`` that cannot be a population (a dataset, a dangling link)
     is returned with the error that a use of it raises.
+
+    Parameters
+    ----------
+    path : str
+        A nodes or edges file.
+    root : str
+        ``nodes`` or ``edges``.
 
     Returns
     -------
@@ -174,6 +195,11 @@ class Network:
     def load(cls, path: PathLike) -> "Network":
         """Load a network from a circuit/simulation config, a folder of SONATA files, or one h5 file.
 
+        Parameters
+        ----------
+        path : str or PathLike
+            A circuit or simulation config JSON, a folder of SONATA files, or one nodes/edges file.
+
         Raises
         ------
         ConfigError, SonataFormatError
@@ -193,7 +219,13 @@ class Network:
 
     @classmethod
     def from_config(cls, cfg: CircuitConfig | SimulationConfig) -> "Network":
-        """Populations of every enabled network entry of a parsed config."""
+        """Populations of every enabled network entry of a parsed config.
+
+        Parameters
+        ----------
+        cfg : CircuitConfig or SimulationConfig
+            A parsed config.
+        """
         circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
         if circuit is None:
             raise ConfigError(cfg.path, "network", "a circuit (a 'network' file or inline 'networks')", "none")
@@ -267,6 +299,12 @@ class Network:
         ``ref`` may be a name from the node-sets file, a bare population name (bmtk's
         fallback), an inline dict (``{"population": "v1", "node_id": [...]}``), a list
         of node ids (applied to every population) or a list of names.
+
+        Parameters
+        ----------
+        ref : str, dict or list
+            A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids,
+            or a list of names and dicts.
 
         Returns
         -------
@@ -377,7 +415,14 @@ class Network:
                        {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
 
     def materialize(self, ref: NodeSetRef) -> dict[str, Selection]:
-        """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
+        """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`).
+
+        Parameters
+        ----------
+        ref : str, dict or list
+            A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids,
+            or a list of names and dicts.
+        """
         return self.resolve_node_set(ref)[1]
 
     # ------------------------------------------------------------- summaries
@@ -430,6 +475,13 @@ class Network:
         folder ``output_dir/.circuit_config.saving-<pid>-...`` first, then moved over the old files once
         all are written; a kill at any point leaves the old network or (after the next load or save of
         the folder) the new one, and no other file of ``output_dir`` is touched.
+
+        Parameters
+        ----------
+        output_dir : str or PathLike
+            Folder to write into (created when missing).
+        overwrite : bool, optional
+            Replace files of an earlier save (else refuse them).
 
         Returns
         -------

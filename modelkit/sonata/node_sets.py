@@ -65,7 +65,16 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
 
 
 def materialize_rule(defn: Mapping, population: NodePopulation) -> Selection:
-    """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation."""
+    """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation.
+
+    Parameters
+    ----------
+    defn : mapping
+        A basic node-set definition: property -> value, list of values or operator dict, plus ``population`` /
+        ``node_id``.
+    population : NodePopulation
+        The population to evaluate it on.
+    """
     for key in POPULATION_KEYS:
         pops = defn.get(key)
         if pops is not None:
@@ -88,7 +97,18 @@ def materialize_rule(defn: Mapping, population: NodePopulation) -> Selection:
 def named_populations(ref: NodeSetRef, node_sets: Mapping[str, Any] | NodeSets,
                       chain: tuple[str, ...] = ()) -> set[str]:
     """Population names a node-set reference names: under ``population``/``populations`` of its
-    definitions, following node set names (a bare name that is no node set may be a population)."""
+    definitions, following node set names (a bare name that is no node set may be a population).
+
+    Parameters
+    ----------
+    ref : str, dict or list
+        A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids, or a
+        list of names and dicts.
+    node_sets : mapping
+        The node sets that names in ``ref`` refer to.
+    chain : (str, ...), optional
+        Names being expanded (cycles stop here).
+    """
     out: set[str] = set()
     if isinstance(ref, str):
         if ref in node_sets and ref not in chain:
@@ -136,6 +156,11 @@ class NodeSets:
     @classmethod
     def from_file(cls, path: PathLike) -> "NodeSets":
         """Read a node-sets JSON file.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The node-sets JSON.
 
         Raises
         ------
@@ -191,7 +216,13 @@ class NodeSets:
         return self.definitions[name]
 
     def update(self, other: "NodeSets") -> "NodeSets":
-        """A new NodeSets with ``other``'s definitions added (they win on clashes)."""
+        """A new NodeSets with ``other``'s definitions added (they win on clashes).
+
+        Parameters
+        ----------
+        other : NodeSets
+            Node sets whose definitions win.
+        """
         out = NodeSets(None, other.path or self.path)
         out.definitions = {**self.definitions, **other.definitions}
         out.sources = list(dict.fromkeys(self.sources + other.sources))

@@ -134,6 +134,13 @@ class NodePopulation(GroupedPopulation):
     def split_by(self, name: str, selection: IdsLike | None = None) -> dict[Any, Selection]:
         """Group node ids by the value of one attribute (e.g. ``model_type``).
 
+        Parameters
+        ----------
+        name : str
+            Attribute to group by (e.g. ``model_type``).
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+
         Returns
         -------
         dict
@@ -172,7 +179,15 @@ class NodePopulation(GroupedPopulation):
                            {"node_type_id": lambda r: self._pop_array("node_type_id", r)})
 
     def column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
-        """One merged attribute as a numpy array (selection order)."""
+        """One merged attribute as a numpy array (selection order).
+
+        Parameters
+        ----------
+        name : str
+            Attribute name (group column or node-types column).
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+        """
         rows = self._rows(selection)
         if name == "node_type_id":
             return self._pop_array("node_type_id", rows)
@@ -200,6 +215,13 @@ class NodePopulation(GroupedPopulation):
         """Per-node ``dynamics_params/<name>`` overrides from the HDF5 groups (and :meth:`with_dynamics`).
 
         Nodes whose group lacks a parameter get NaN (numeric) or None.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+        names : str or Sequence[str], optional
+            Parameters to read; all when omitted.
         """
         rows = self._rows(selection)
         cols = check_names(names, self.name) if names is not None else self.dynamics_attribute_names
@@ -294,6 +316,11 @@ class NodePopulation(GroupedPopulation):
     def positions(self, selection: IdsLike | None = None) -> np.ndarray:
         """Soma positions in µm, shape (n, 3); missing coordinates are NaN (z is 0 for 2-D layouts).
 
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+
         Raises
         ------
         SelectionError
@@ -337,6 +364,11 @@ class NodePopulation(GroupedPopulation):
         From the ``orientation_w/x/y/z`` quaternion when present, else from
         ``rotation_angle_x/y/zaxis`` (radians; applied about z, then y, then x; a
         missing axis is 0).  Identity for nodes with neither.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
         """
         rows = self._rows(selection)
         n = len(self._ids_at(rows))
@@ -438,7 +470,19 @@ class NodePopulationData:
     @classmethod
     def from_columns(cls, name: str, node_type_id: ArrayLike, columns: Mapping[str, Any] | None = None,
                      dynamics_params: Mapping[str, Any] | None = None) -> "NodePopulationData":
-        """One-group population from per-node columns."""
+        """One-group population from per-node columns.
+
+        Parameters
+        ----------
+        name : str
+            Node population name.
+        node_type_id : array-like
+            Node type id of each node.
+        columns : mapping, optional
+            Per-node columns of the single group (``x``, ``y``, ``z`` in µm, ``model_type``...).
+        dynamics_params : mapping, optional
+            Per-node parameter overrides: name -> one value per node, in the model's units (mV, ms, pA...).
+        """
         t = np.asarray(node_type_id, dtype=np.int64)
         g = GroupData({k: np.asarray(v) for k, v in (columns or {}).items()},
                       {k: np.asarray(v) for k, v in (dynamics_params or {}).items()}, size=len(t))
@@ -457,6 +501,15 @@ def write_nodes(path: PathLike, populations: Iterable[NodePopulationData], *, ov
     Layout and dtypes follow the SONATA guide: ``node_type_id`` / ``node_id`` /
     ``node_group_index`` uint64, ``node_group_id`` uint32, group columns as given
     (strings UTF-8, booleans int8), root attributes ``version`` and ``magic``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The nodes file to write.
+    populations : iterable of NodePopulationData
+        The populations to put in it.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
 
     Raises
     ------

@@ -71,6 +71,13 @@ def combine_parts(n: int, parts: list[tuple[Any, np.ndarray]]) -> np.ndarray:
 
     Positions covered by no part are missing: NaN for numeric columns (ints are
     promoted to float), ``None`` for object columns.
+
+    Parameters
+    ----------
+    n : int
+        Length of the column.
+    parts : list of tuple[Any, np.ndarray]
+        ``(positions, values)`` per group.
     """
     covered = sum(n if isinstance(p, slice) else len(p) for p, _ in parts)
     vals = [v for _, v in parts if len(v)]
@@ -97,7 +104,15 @@ def combine_parts(n: int, parts: list[tuple[Any, np.ndarray]]) -> np.ndarray:
 
 
 def check_names(names: str | Sequence[str] | None, what: str) -> list[str]:
-    """Normalise a ``properties`` argument (str or list of str) to a list."""
+    """Normalise a ``properties`` argument (str or list of str) to a list.
+
+    Parameters
+    ----------
+    names : str or Sequence[str], optional
+        A property name or a list of them; None for none.
+    what : str
+        Population, for messages.
+    """
     if names is None:
         return []
     if isinstance(names, str):

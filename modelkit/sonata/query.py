@@ -31,7 +31,13 @@ _CMP: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 
 
 def check_rule_value(value: object) -> str | None:
-    """Return an error description if ``value`` is not a valid rule value, else None."""
+    """Return an error description if ``value`` is not a valid rule value, else None.
+
+    Parameters
+    ----------
+    value : object
+        A rule value from a node-set definition or ``select(**rules)``.
+    """
     if value is None:
         return "a number, string, boolean, list of them, or one $-operator (null is not allowed)"
     if isinstance(value, Mapping):
@@ -119,7 +125,15 @@ def _eq(col: np.ndarray, v: Any) -> np.ndarray:
 
 
 def rule_mask(col: np.ndarray, value: object) -> np.ndarray:
-    """Boolean mask of the elements of ``col`` that satisfy one rule value."""
+    """Boolean mask of the elements of ``col`` that satisfy one rule value.
+
+    Parameters
+    ----------
+    col : ndarray
+        One attribute, one value per node.
+    value : object
+        A value, a list of values, or an operator dict (``{"$gt": 3}``).
+    """
     if isinstance(value, Mapping):
         (op, arg), = value.items()
         if op == "$regex":

@@ -44,7 +44,17 @@ _FRAMES_ATTR = "modelkit_frames_written"
 
 
 def n_frames(start: float, stop: float, dt: float) -> int:
-    """Frames of a report from ``start`` to ``stop`` (excluded) every ``dt`` ms."""
+    """Frames of a report from ``start`` to ``stop`` (excluded) every ``dt`` ms.
+
+    Parameters
+    ----------
+    start : float
+        Start time in ms.
+    stop : float
+        Stop time in ms (excluded).
+    dt : float
+        Step in ms.
+    """
     if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(dt)) or dt <= 0 or stop < start:
         raise ValueError(f"invalid time window start={start}, stop={stop}, dt={dt}")
     return int(round((stop - start) / dt))
@@ -88,6 +98,11 @@ class ReportPopulation:
 
     def columns_of(self, node_ids: IdsLike) -> np.ndarray:
         """Data columns of the given nodes (in the order given).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Node ids, any order.
 
         Raises
         ------
@@ -155,7 +170,19 @@ class ReportPopulation:
 
     def to_frame(self, node_ids: IdsLike | None = None, t_start: float | None = None, t_stop: float | None = None,
                  stride: int = 1) -> pd.DataFrame:
-        """Values as a DataFrame: index ``time`` (ms), columns MultiIndex (``node_id``, ``element_id``)."""
+        """Values as a DataFrame: index ``time`` (ms), columns MultiIndex (``node_id``, ``element_id``).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection, optional
+            Node ids; all when omitted.
+        t_start : float, optional
+            First time (ms) to read; the report's start when omitted.
+        t_stop : float, optional
+            Time (ms) to read up to (excluded); the report's end when omitted.
+        stride : int, optional
+            Read every ``stride``-th frame.
+        """
         ids = self.node_ids if node_ids is None else np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
         cols, owner = self._columns(ids)
         vals = self.data(ids, t_start, t_stop, stride)
@@ -318,7 +345,23 @@ class ReportWriter:
 
     def add_population(self, population: str, node_ids: IdsLike, index_pointers: ArrayLike, element_ids: ArrayLike,
                        time: tuple[float, float, float], element_pos: ArrayLike | None = None) -> None:
-        """Declare another population of the same report."""
+        """Declare another population of the same report.
+
+        Parameters
+        ----------
+        population : str
+            Node population name.
+        node_ids : array-like of int or Selection
+            Recorded node ids.
+        index_pointers : array-like
+            Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
+        element_ids : array-like
+            Compartment (section) id of each data column.
+        time : (float, float, float)
+            ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+        element_pos : array-like, optional
+            Position (0-1) of each column along its section; 0.5 when omitted.
+        """
         if self._f is None:
             self._pending.append((population, node_ids, index_pointers, element_ids, time, element_pos))
         else:
@@ -366,7 +409,15 @@ class ReportWriter:
         self._pops[population] = _PopState((ids, ip, el, pos, t), data, 0, nf)
 
     def append(self, frames: ArrayLike, population: str | None = None) -> None:
-        """Write the next frames of a population (the first declared by default), shape (k, n_elements)."""
+        """Write the next frames of a population (the first declared by default), shape (k, n_elements).
+
+        Parameters
+        ----------
+        frames : array-like
+            (k, n_elements) values in the report's units (mV for ``v``).
+        population : str, optional
+            Population; the first declared when omitted.
+        """
         st = self._pops.get(population or self.population)
         if st is None or self._f is None:
             raise RuntimeError("ReportWriter is not open" if self._f is None else f"no population {population!r}")
@@ -533,7 +584,27 @@ def recover_report(tmp_path: PathLike, path: PathLike, stop_time: float | None =
 def write_compartment_report(path: PathLike, population: str, node_ids: IdsLike, index_pointers: ArrayLike,
                              element_ids: ArrayLike,
                              time: tuple[float, float, float], data: ArrayLike, **kw: Any) -> None:
-    """Write a whole one-population compartment report (see :class:`ReportWriter` for the keywords)."""
+    """Write a whole one-population compartment report (see :class:`ReportWriter` for the keywords).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The report file to write.
+    population : str
+        Node population name.
+    node_ids : array-like of int or Selection
+        Recorded node ids.
+    index_pointers : array-like
+        Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
+    element_ids : array-like
+        Compartment (section) id of each data column.
+    time : (float, float, float)
+        ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+    data : array-like
+        (n_frames, n_elements) values in the report's units (mV for ``v``).
+    **kw
+        Keywords of :class:`ReportWriter` (``units``, ``variable``, ``dtype``, ``overwrite``).
+    """
     with ReportWriter(path, population, node_ids, index_pointers, element_ids, time, **kw) as w:
         w.append(data)
 
@@ -557,7 +628,13 @@ class EcpReport:
 
 def read_ecp(path: PathLike) -> EcpReport:
     """Read ``/ecp/{data,channel_id,time}``; data may be (channels, frames) as the guide
-    says or (frames, channels) as bmtk writes: the time window decides."""
+    says or (frames, channels) as bmtk writes: the time window decides.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An ECP report file.
+    """
     p = os.fspath(path)
     f = h5.open_h5(p, "SONATA ECP report")
     try:

@@ -51,7 +51,13 @@ class Selection:
 
     @classmethod
     def from_values(cls, values: Iterable[int] | np.ndarray) -> "Selection":
-        """Selection of the given ids (any order, repeats allowed)."""
+        """Selection of the given ids (any order, repeats allowed).
+
+        Parameters
+        ----------
+        values : iterable of int
+            Ids, any order, repeats allowed.
+        """
         v = np.asarray(values if not isinstance(values, range) else np.arange(values.start, values.stop,
                                                                                 values.step))
         if v.size and v.dtype.kind not in "iu":
@@ -86,12 +92,24 @@ class Selection:
 
     @classmethod
     def from_ranges(cls, ranges: ArrayLike) -> "Selection":
-        """Selection of the union of ``[start, stop)`` ranges."""
+        """Selection of the union of ``[start, stop)`` ranges.
+
+        Parameters
+        ----------
+        ranges : array-like
+            ``[start, stop)`` pairs, shape (n, 2); overlapping or unsorted ones are merged.
+        """
         return cls(ranges)
 
     @classmethod
     def all(cls, n: int) -> "Selection":
-        """Selection of ``0 .. n-1``."""
+        """Selection of ``0 .. n-1``.
+
+        Parameters
+        ----------
+        n : int
+            Population size.
+        """
         return cls([(0, n)] if n > 0 else [])
 
     @property

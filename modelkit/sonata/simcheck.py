@@ -54,6 +54,15 @@ def max_threads() -> int:
 def check_threads(value: object, path: str | None, key: str) -> int:
     """``value`` as a thread count in ``[1, max_threads()]``.
 
+    Parameters
+    ----------
+    value : object
+        The config's value.
+    path : str, optional
+        The config, for messages.
+    key : str
+        Config key of the value, for messages.
+
     Raises
     ------
     ConfigError
@@ -235,6 +244,11 @@ def check_parsed_values(cfg: SimulationConfig) -> None:
     """:func:`check_simulation_values` on a parsed ``SimulationConfig`` (one changed in code by
     ``dataclasses.replace``, or built without a file, gets the same checks as one read from JSON).
 
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        A parsed (possibly edited) simulation config.
+
     Raises
     ------
     ConfigError
@@ -250,6 +264,15 @@ def check_parsed_values(cfg: SimulationConfig) -> None:
 
 def check_output_dir(output_dir: str, path: str | None, key: str = "output.output_dir") -> None:
     """Refuse an output folder that is, or lies under, an existing non-folder.
+
+    Parameters
+    ----------
+    output_dir : str
+        The config's ``output.output_dir``.
+    path : str, optional
+        The config, for messages.
+    key : str, optional
+        Config key of the value, for messages.
 
     Raises
     ------
@@ -272,7 +295,15 @@ def check_output_dir(output_dir: str, path: str | None, key: str = "output.outpu
 
 def attribute_file(pop: GroupedPopulation, column: str) -> str:
     """The file a node or edge attribute comes from, for messages: the types CSV when the column is there and in
-    no HDF5 group (group values override the types table), else the population's HDF5 file."""
+    no HDF5 group (group values override the types table), else the population's HDF5 file.
+
+    Parameters
+    ----------
+    pop : GroupedPopulation
+        A node or edge population.
+    column : str
+        Attribute name.
+    """
     types = getattr(pop, "types", None)
     in_groups = any(column in gi.attributes for gi in pop.layout.groups.values())
     if types is not None and column in types.names and not in_groups and getattr(types, "path", None):
@@ -351,6 +382,18 @@ def _missing_ids(net: Any, ref: Any) -> tuple[list[int], list[str]]:
 def check_node_ref(net: Network, ref: NodeSetRef, path: str | None, key: str) -> dict[str, Any]:
     """Resolve a node-set reference of the config; every id it lists must exist.
 
+    Parameters
+    ----------
+    net : Network
+        The network the reference is resolved in.
+    ref : str, dict or list
+        A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids, or a
+        list of names and dicts.
+    path : str, optional
+        The config, for messages.
+    key : str
+        Config key of the value, for messages.
+
     Returns
     -------
     dict
@@ -380,7 +423,15 @@ def check_node_ref(net: Network, ref: NodeSetRef, path: str | None, key: str) ->
 
 
 def spikes_outside(node_ids: np.ndarray, population: NodePopulation) -> tuple[int, int]:
-    """(spikes, distinct node ids) of a spike train whose ids are not nodes of ``population``."""
+    """(spikes, distinct node ids) of a spike train whose ids are not nodes of ``population``.
+
+    Parameters
+    ----------
+    node_ids : ndarray
+        Node id of each spike.
+    population : NodePopulation
+        The node population the spikes claim.
+    """
     ids = np.asarray(node_ids, dtype=np.int64)
     if len(ids) == 0:
         return 0, 0
@@ -389,7 +440,19 @@ def spikes_outside(node_ids: np.ndarray, population: NodePopulation) -> tuple[in
 
 
 def dropped_spikes_message(n_spikes: int, n_ids: int, population: str, spike_file: str) -> str:
-    """The words of the warning about spikes of unknown node ids (bmtk drops them silently)."""
+    """The words of the warning about spikes of unknown node ids (bmtk drops them silently).
+
+    Parameters
+    ----------
+    n_spikes : int
+        Spikes dropped.
+    n_ids : int
+        Distinct node ids dropped.
+    population : str
+        Node population name.
+    spike_file : str
+        The spike file.
+    """
     return (f"{n_spikes} spikes of {n_ids} node ids not in population {population!r} dropped "
             f"(spike file {spike_file})")
 

@@ -222,7 +222,17 @@ def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:
 
 
 def sort_spikes(node_ids: np.ndarray, timestamps: np.ndarray, sort: str) -> tuple[np.ndarray, np.ndarray]:
-    """Order spikes ``by_time`` (then id), ``by_id`` (then time) or leave them (``none``)."""
+    """Order spikes ``by_time`` (then id), ``by_id`` (then time) or leave them (``none``).
+
+    Parameters
+    ----------
+    node_ids : ndarray
+        Node id of each spike.
+    timestamps : ndarray
+        Spike times in ms.
+    sort : str
+        ``by_time``, ``by_id`` or ``none``.
+    """
     s = _SORTING_ALIASES.get(sort)
     if s is None:
         raise ValueError(f"sort must be one of by_time, by_id, none; got {sort!r}")
@@ -297,6 +307,11 @@ def write_spikes(path: PathLike, spikes: SpikesLike, *, sort: str = "by_time", o
 def spikes_stop_time(path: PathLike) -> float | None:
     """The time (ms) up to which a run that ended early recorded the spikes of an HDF5 spikes file.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        A spike file written by modelkit.
+
     Returns
     -------
     float or None
@@ -325,7 +340,19 @@ def spikes_stop_time(path: PathLike) -> float | None:
 
 
 def write_spikes_csv(path: PathLike, spikes: SpikesLike, *, sort: str = "by_time", overwrite: bool = False) -> None:
-    """Write spikes as bmtk's CSV (``timestamps population node_ids``, space separated), atomically."""
+    """Write spikes as bmtk's CSV (``timestamps population node_ids``, space separated), atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV to write.
+    spikes : mapping or iterable of SpikePopulation
+        ``{population: (node_ids, timestamps_ms)}``, ``{population: SpikePopulation}`` or SpikePopulations.
+    sort : str, optional
+        ``by_time``, ``by_id`` or ``none``.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
+    """
     data = _normalize_input(spikes)
     frames = []
     for name, (ids, ts) in data.items():

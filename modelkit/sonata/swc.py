@@ -156,6 +156,13 @@ def check_swc(path: PathLike, data: bytes | None = None) -> np.ndarray:
     -1), it is a soma sample, and a soma sample's parent is a soma sample; every sample reaches the
     root (no cycles).
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The SWC file.
+    data : bytes, optional
+        Its bytes, when already read.
+
     Raises
     ------
     SonataFormatError

@@ -87,6 +87,17 @@ def check_regular_file(path: PathLike, what: str, max_bytes: int, error: type = 
     For inputs handed to a reader that opens the file itself (``pandas.read_csv``): a FIFO
     would block it, ``/dev/zero`` would feed it for ever.
 
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    what : str
+        What the file is, for messages ("circuit config").
+    max_bytes : int
+        Largest size accepted.
+    error : type, optional
+        The ModelkitError class to raise.
+
     Returns
     -------
     str
@@ -114,7 +125,13 @@ def check_regular_file(path: PathLike, what: str, max_bytes: int, error: type = 
 
 
 def file_kind(mode: int) -> str:
-    """What a non-regular ``st_mode`` is, in words ("a FIFO", "a character device", ...)."""
+    """What a non-regular ``st_mode`` is, in words ("a FIFO", "a character device", ...).
+
+    Parameters
+    ----------
+    mode : int
+        ``st_mode`` of ``os.stat``.
+    """
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
