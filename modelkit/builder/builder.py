@@ -127,6 +127,14 @@ class NetworkBuilder:
         gives one value per node and goes to the HDF5 group.  ``positions`` may be
         an (N, 3) array (µm); ``node_type_id`` and ``node_id`` may be given.
 
+        Parameters
+        ----------
+        N : int, optional
+            Number of nodes.
+        **properties
+            Node properties: a scalar (shared, to the node-types CSV) or one value per node (a list, array, range,
+            generator or Distribution); ``positions`` (N, 3) in µm.
+
         Raises
         ------
         BuilderError
@@ -214,6 +222,11 @@ class NetworkBuilder:
         """Nodes matching every property (a value, a list of values, or a predicate); all when empty.
 
         Iterating gives dict-like nodes with ``node_id``; ``.ids`` gives the ids.
+
+        Parameters
+        ----------
+        **properties
+            Property query: a value, a list of values or a predicate per property; all nodes when empty.
         """
         return NodePool(self, properties)
 
@@ -227,6 +240,15 @@ class NetworkBuilder:
     def import_nodes(self, nodes_file_name: PathLike, node_types_file_name: PathLike,
                      population: str | None = None) -> None:
         """Add the nodes of an existing SONATA population (ids, types and per-node columns kept).
+
+        Parameters
+        ----------
+        nodes_file_name : str or PathLike
+            A SONATA nodes file.
+        node_types_file_name : str or PathLike
+            Its node-types CSV.
+        population : str, optional
+            Population to import; the file's only one when omitted.
 
         Raises
         ------
@@ -408,6 +430,11 @@ class NetworkBuilder:
         folders a killed process left there are removed by the next build.  (:meth:`save` without a
         build before builds in its staging folder, next to the target, instead.)
 
+        Parameters
+        ----------
+        force : bool, optional
+            Build again even when built.
+
         Raises
         ------
         BuilderError
@@ -539,6 +566,19 @@ class NetworkBuilder:
         every dataset of the HDF5 files as bmtk does; modelkit's default is uncompressed (bmtk's is
         gzip), faster to write and to read.
 
+        Parameters
+        ----------
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        mode : str, optional
+            bmtk's file mode; accepted for compatibility, files are always written anew.
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
+
         Raises
         ------
         OutputExistsError
@@ -586,7 +626,25 @@ class NetworkBuilder:
                    output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w",
                    compression: CompressionLike = None, **opts: Any) -> None:
         """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
-        both or neither (see :meth:`save`, also for ``compression``)."""
+        both or neither (see :meth:`save`, also for ``compression``).
+
+        Parameters
+        ----------
+        nodes_file_name : str or PathLike, optional
+            Nodes file name; ``<name>_nodes.h5`` when omitted.
+        node_types_file_name : str or PathLike, optional
+            Node-types CSV name; ``<name>_node_types.csv`` when omitted.
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        mode : str, optional
+            bmtk's file mode; accepted for compatibility, files are always written anew.
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
+        """
         normalize_compression(compression)
         if self._built is None:
             self.build()
@@ -606,6 +664,29 @@ class NetworkBuilder:
 
         ``src_network`` / ``trg_network`` restrict which network pairs are written; with
         explicit file names exactly one pair must remain.  ``name`` renames the edge population.
+
+        Parameters
+        ----------
+        edges_file_name : str or PathLike, optional
+            Edges file name; ``<src>_<tgt>_edges.h5`` when omitted.
+        edge_types_file_name : str or PathLike, optional
+            Edge-types CSV name; ``<src>_<tgt>_edge_types.csv`` when omitted.
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        src_network : str, optional
+            Write only edges from this network.
+        trg_network : str, optional
+            Write only edges onto this network.
+        name : str, optional
+            Edge population name (one network pair only).
+        force_build : bool, optional
+            Build first when not built.
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
         """
         normalize_compression(compression)
         if not self._maps:

@@ -87,6 +87,15 @@ def _copy_group(src: h5py.Group, dst: h5py.Group, compression: str, opts: int | 
 def copy_compressed(src: PathLike, dst: PathLike, compression: CompressionLike) -> None:
     """Write ``dst`` as a copy of the HDF5 file ``src`` with every non-empty dataset compressed.
 
+    Parameters
+    ----------
+    src : str or PathLike
+        The HDF5 file to copy.
+    dst : str or PathLike
+        The copy to write.
+    compression : str or int
+        ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+
     Raises
     ------
     BuilderError

@@ -77,6 +77,15 @@ class ConnectionRule:
     def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
         """Connections among ``sources`` x ``targets``.
 
+        Parameters
+        ----------
+        sources : NodeArrays
+            Candidate source nodes (columns, positions in µm, ids).
+        targets : NodeArrays
+            Candidate target nodes of this block.
+        rng : numpy.random.Generator
+            Seeded generator of this block.
+
         Returns
         -------
         source_index, target_index, nsyns : ndarray of int64
@@ -191,7 +200,13 @@ class DistanceProbability(ConnectionRule):
         self.allow_autapses = allow_autapses
 
     def probability(self, d: np.ndarray) -> np.ndarray:
-        """Connection probability at distances ``d`` (µm)."""
+        """Connection probability at distances ``d`` (µm).
+
+        Parameters
+        ----------
+        d : ndarray
+            Distances, µm.
+        """
         d = np.asarray(d, dtype=np.float64)
         if d.ndim == 0:
             return self.probability(d.reshape(1)).reshape(())
@@ -763,6 +778,15 @@ RuleLike = Union[int, Callable[..., Any], ArrayLike, ConnectionRule, None]
 
 def as_rule(connection_rule: RuleLike, connection_params: dict | None, iterator: str) -> ConnectionRule:
     """The rule object behind ``add_edges(connection_rule=..., connection_params=..., iterator=...)``.
+
+    Parameters
+    ----------
+    connection_rule : int, callable, list or ConnectionRule
+        The ``add_edges`` argument.
+    connection_params : dict, optional
+        Keyword arguments of a callable rule.
+    iterator : str
+        ``one_to_one``, ``one_to_all`` or ``all_to_one``.
 
     Raises
     ------

@@ -88,6 +88,19 @@ def node_filter(nodes: NodeSelector, network: str | None, own: NetworkBuilder, n
 
     A dict is a property query on ``network`` (this builder when not given); a NodePool
     names its own network; ids and an int leave the network as given.
+
+    Parameters
+    ----------
+    nodes : dict, NodePool, array-like of int or Selection
+        The ``edges(target_nodes=...)`` argument.
+    network : str, optional
+        Network the ids belong to; this builder's when omitted.
+    own : NetworkBuilder
+        The builder asked.
+    networks : mapping
+        Network name -> builder, for other networks' pools.
+    argument : str
+        Argument name, for messages.
     """
     if nodes is None:
         return None, network
@@ -118,6 +131,25 @@ def select_edges(net: Network, own: NetworkBuilder, networks: Mapping[str, Any],
     """The built edges of ``net`` that match, in file order (by target), as bmtk's ``edges()`` does.
 
     An edge lacking a property of ``properties`` does not match (bmtk's ``filter_edges``).
+
+    Parameters
+    ----------
+    net : Network
+        The built network.
+    own : NetworkBuilder
+        The builder asked.
+    networks : mapping
+        Network name -> builder.
+    target_nodes : dict, NodePool, array-like of int or Selection
+        Target nodes; any when omitted.
+    source_nodes : dict, NodePool, array-like of int or Selection
+        Source nodes; any when omitted.
+    target_network : str, optional
+        Only edges onto this network.
+    source_network : str, optional
+        Only edges from this network.
+    properties : mapping
+        Edge properties every edge must have, with these values.
     """
     tgt_ids, tgt_net = node_filter(target_nodes, target_network, own, networks, "edges(target_nodes)")
     src_ids, src_net = node_filter(source_nodes, source_network, own, networks, "edges(source_nodes)")

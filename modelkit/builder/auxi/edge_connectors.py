@@ -56,5 +56,19 @@ def distance_connector(source: Any, target: Any, d_weight_min: float, d_weight_m
 
 def connect_random(source: Any, target: Any, nsyn_min: int = 0, nsyn_max: int = 10,
                    distribution: Any = None) -> int:
-    """``numpy.random.randint(nsyn_min, nsyn_max)`` synapses for every pair (upper bound excluded, as bmtk)."""
+    """``numpy.random.randint(nsyn_min, nsyn_max)`` synapses for every pair (upper bound excluded, as bmtk).
+
+    Parameters
+    ----------
+    source : dict
+        A source node (bmtk's per-pair call; unused).
+    target : dict
+        A target node (unused).
+    nsyn_min : int, optional
+        Least synapses per pair.
+    nsyn_max : int, optional
+        Upper bound of synapses per pair (excluded).
+    distribution : object, optional
+        bmtk's argument, ignored.
+    """
     return int(np.random.randint(nsyn_min, nsyn_max))

@@ -67,7 +67,15 @@ def _neuron() -> Any:
 
 
 def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
-    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it."""
+    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it.
+
+    Parameters
+    ----------
+    axis : array-like of float
+        Rotation axis (x, y, z); need not be unit length.
+    theta : float
+        Angle in radians.
+    """
     ax = np.asarray(axis, dtype=float)
     ax = ax / np.sqrt(ax @ ax)
     a = np.cos(theta / 2.0)
@@ -241,7 +249,13 @@ class SWCReader:
         self._axon_deleted = True
 
     def set_segment_dl(self, dl: float) -> None:
-        """Segments of at most ``dl`` µm (an odd number per section)."""
+        """Segments of at most ``dl`` µm (an odd number per section).
+
+        Parameters
+        ----------
+        dl : float
+            Longest segment, µm.
+        """
         if self._seg_coords is not None:
             raise BuilderError("set_segment_dl", "a call before the segment coordinates are read",
                                "coordinates already computed")
@@ -253,7 +267,15 @@ class SWCReader:
     # ------------------------------------------------------------ queries
     def find_sections(self, section_names: Any, distance_range: Any) -> tuple[np.ndarray, np.ndarray]:
         """Segments of the given types overlapping ``distance_range`` (µm from the soma), and the probability of
-        each, proportional to its length inside the range."""
+        each, proportional to its length inside the range.
+
+        Parameters
+        ----------
+        section_names : object
+            Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
+        distance_range : object
+            ``(min, max)`` distance from the soma, µm.
+        """
         dmin, dmax = float(distance_range[0]), float(distance_range[1])
         sp = self.seg_props
         overlap = np.maximum(0.0, np.minimum(sp.dist1, dmax) - np.maximum(sp.dist0, dmin)) / sp.length
@@ -269,7 +291,17 @@ class SWCReader:
 
     def choose_sections(self, section_names: Any, distance_range: Any,
                         n_sections: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """``n_sections`` (section id, x) pairs drawn by :meth:`find_sections`' probabilities (with replacement)."""
+        """``n_sections`` (section id, x) pairs drawn by :meth:`find_sections`' probabilities (with replacement).
+
+        Parameters
+        ----------
+        section_names : object
+            Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
+        distance_range : object
+            ``(min, max)`` distance from the soma, µm.
+        n_sections : int, optional
+            Pairs to draw.
+        """
         segs, probs = self.find_sections(section_names, distance_range)
         if segs.size == 0:
             raise BuilderError("choose_sections", f"segments of {list(section_names)} within {list(distance_range)} "
@@ -280,7 +312,17 @@ class SWCReader:
     def move_and_rotate(self, soma_coords: Any = None, rotation_angles: Any = None,
                         inplace: bool = False) -> "SWCReader":
         """Segment coordinates rotated about the soma (x, then y, then z angles, radians) and moved to
-        ``soma_coords`` (µm); a new reader unless ``inplace``."""
+        ``soma_coords`` (µm); a new reader unless ``inplace``.
+
+        Parameters
+        ----------
+        soma_coords : array-like of float
+            Where the soma goes, (x, y, z) in µm.
+        rotation_angles : array-like of float
+            Angles about x, y and z, radians.
+        inplace : bool, optional
+            Change this reader (else return a new one).
+        """
         old = self.seg_coords
         p0, p1, p05 = old.p0.copy(), old.p1.copy(), old.p05.copy()
         soma = self.soma_position.copy()
@@ -311,14 +353,30 @@ class SWCReader:
         return new
 
     def get_coords(self, sec_id: int, sec_x: float) -> np.ndarray:
-        """Middle of the segment of section ``sec_id`` nearest ``sec_x`` (µm)."""
+        """Middle of the segment of section ``sec_id`` nearest ``sec_x`` (µm).
+
+        Parameters
+        ----------
+        sec_id : int
+            Section id.
+        sec_x : float
+            Position along the section, 0-1.
+        """
         segs = np.flatnonzero(self.seg_props.sec_id == sec_id)
         k = segs[np.argmin(np.abs(sec_x - self.seg_props.x[segs]))]
         return self.seg_coords.p05[:, k]
 
     def get_swc_id(self, sec_id: int, sec_x: float) -> tuple[int, float]:
         """The SWC sample nearest ``sec_x`` along section ``sec_id``, and the fraction left to it (as bmtk:
-        the samples of a section are taken as evenly spaced)."""
+        the samples of a section are taken as evenly spaced).
+
+        Parameters
+        ----------
+        sec_id : int
+            Section id.
+        sec_x : float
+            Position along the section, 0-1.
+        """
         sec = self.sections[sec_id]
         name = sec.hname().split(".")[-1]
         kind = SEC_TYPE_SWC[name.split("[")[0]]
