@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit._typing import PathLike
+
+if TYPE_CHECKING:  # modelkit.testing stays light to import
+    from modelkit.sonata import SpikePopulation
 
 __all__ = ["shared_path", "copy_bmtk_examples", "assert_populations_equal",
            "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
@@ -108,7 +111,7 @@ def assert_populations_equal(a: Any, b: Any) -> None:
             assert _eq_col(da[c].to_numpy(), db[c].to_numpy()), f"dynamics_params {c!r} differs"
 
 
-def assert_spikes_equal(a: Any, b: Any) -> None:
+def assert_spikes_equal(a: SpikePopulation, b: SpikePopulation) -> None:
     """Assert two spike populations hold the same multiset of (node_id, time) pairs."""
     oa = np.lexsort((a.timestamps, a.node_ids))
     ob = np.lexsort((b.timestamps, b.node_ids))

@@ -15,12 +15,13 @@ from __future__ import annotations
 import os
 import re
 from collections import namedtuple
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from modelkit._typing import PathLike
+from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import BuilderError
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
@@ -66,7 +67,7 @@ def _neuron() -> Any:
     return h
 
 
-def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
+def rotation_matrix(axis: ArrayLike, theta: float) -> np.ndarray:
     """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it.
 
     Parameters
@@ -265,15 +266,16 @@ class SWCReader:
         self._seg_props = None
 
     # ------------------------------------------------------------ queries
-    def find_sections(self, section_names: Any, distance_range: Any) -> tuple[np.ndarray, np.ndarray]:
+    def find_sections(self, section_names: Sequence[str], distance_range: Sequence[float]) -> tuple[np.ndarray,
+                      np.ndarray]:
         """Segments of the given types overlapping ``distance_range`` (µm from the soma), and the probability of
         each, proportional to its length inside the range.
 
         Parameters
         ----------
-        section_names : object
+        section_names : list of str
             Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
-        distance_range : object
+        distance_range : (float, float)
             ``(min, max)`` distance from the soma, µm.
         """
         dmin, dmax = float(distance_range[0]), float(distance_range[1])
@@ -289,15 +291,15 @@ class SWCReader:
         weight = sp.length[idx] * overlap[idx]
         return idx, weight / weight.sum()
 
-    def choose_sections(self, section_names: Any, distance_range: Any,
+    def choose_sections(self, section_names: Sequence[str], distance_range: Sequence[float],
                         n_sections: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """``n_sections`` (section id, x) pairs drawn by :meth:`find_sections`' probabilities (with replacement).
 
         Parameters
         ----------
-        section_names : object
+        section_names : list of str
             Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
-        distance_range : object
+        distance_range : (float, float)
             ``(min, max)`` distance from the soma, µm.
         n_sections : int, optional
             Pairs to draw.
@@ -309,16 +311,16 @@ class SWCReader:
         pick = self._prng.choice(segs, n_sections, p=probs)
         return self.seg_props.sec_id[pick], self.seg_props.x[pick]
 
-    def move_and_rotate(self, soma_coords: Any = None, rotation_angles: Any = None,
+    def move_and_rotate(self, soma_coords: ArrayLike | None = None, rotation_angles: Sequence[float] | None = None,
                         inplace: bool = False) -> "SWCReader":
         """Segment coordinates rotated about the soma (x, then y, then z angles, radians) and moved to
         ``soma_coords`` (µm); a new reader unless ``inplace``.
 
         Parameters
         ----------
-        soma_coords : array-like of float
+        soma_coords : array-like of float, optional
             Where the soma goes, (x, y, z) in µm.
-        rotation_angles : array-like of float
+        rotation_angles : (float, float, float), optional
             Angles about x, y and z, radians.
         inplace : bool, optional
             Change this reader (else return a new one).
@@ -395,7 +397,8 @@ class SWCReader:
 swc_cache: dict[str, dict[int, SWCReader]] = {}
 
 
-def get_swc(cell: Any, morphology_dir: Any = None, use_cache: bool = False, dL: float | None = None) -> SWCReader:
+def get_swc(cell: Mapping[str, Any], morphology_dir: PathLike | None = None, use_cache: bool = False,
+            dL: float | None = None) -> SWCReader:
     """The morphology of a node (its ``morphology`` property), placed at its ``x, y, z`` and rotated by its
     ``rotation_angle_[xyz]axis`` (µm, radians); Allen ``aibs_perisomatic`` cells get the axon stub.
 
