@@ -70,7 +70,7 @@ def plot_connectivity_matrix(network: Network | PathLike | None = None, *, confi
         for i in range(vals.shape[0]):
             for j in range(vals.shape[1]):
                 v = vals[i, j]
-                x = float(norm(v))
+                x = float(np.asarray(norm(v)))
                 dark = x < 0.5 if kw["cmap"] == "viridis" else (x < 0.15 or x > 0.85)
                 ax.text(j, i, f"{int(v):,}" if weight is None else f"{v:.4g}", ha="center", va="center",
                         fontsize="small", color="white" if dark else "black")
@@ -117,7 +117,7 @@ def plot_degree_distribution(network: Network | PathLike | None = None, *, confi
     vmax = int(deg[cols].to_numpy().max()) if len(deg) else 0
     if bins is None:
         width = max(1, int(np.ceil((vmax + 1) / 50)))
-        bins = np.arange(0, vmax + width + 1, width) - 0.5
+        bins = (np.arange(0, vmax + width + 1, width) - 0.5).tolist()
     palette = colors()
     for k, c in enumerate(cols):
         v = deg[c].to_numpy()

@@ -95,7 +95,7 @@ def plot_rates(spikes: Any = None, *, config_file: PathLike | None = None, netwo
         groups = list(dict.fromkeys(data["group"].tolist()))
         for k, g in enumerate(groups):
             v = rates[(data["group"] == g).to_numpy()]
-            ax.hist(v, bins=edges, histtype="bar", alpha=0.55 if len(groups) > 1 else 0.85,
+            ax.hist(v, bins=edges.tolist(), histtype="bar", alpha=0.55 if len(groups) > 1 else 0.85,
                     color=palette[k % len(palette)], label=f"{g} ({len(v):,} nodes)")
         ax.set_xlabel("firing rate (Hz)")
         ax.set_ylabel("nodes")
