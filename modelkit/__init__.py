@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError
 from modelkit.options import get_options as get_options  # noqa: PLC0414 - importable, not in __all__
 from modelkit.options import set_options
@@ -41,7 +42,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-def load(path: Any) -> Network:
+def load(path: PathLike) -> Network:
     """Load a SONATA network from a circuit/simulation config, a folder of SONATA files, or one h5 file.
 
     Parameters
@@ -60,7 +61,7 @@ def load(path: Any) -> Network:
     return Network.load(path)
 
 
-def validate(path: Any) -> list[Any]:
+def validate(path: PathLike) -> list[Any]:
     """Every problem of a config, network folder or SONATA file, and, for a simulation config, what ``simulate``
     would refuse (node ids and node sets inputs and reports name, models and a dt the simulator refuses, an
     output folder blocked by a file, spikes of unknown node ids as warnings).

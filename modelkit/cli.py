@@ -16,6 +16,11 @@ __all__ = ["main", "info", "plot"]
 def info(path: str) -> dict[str, Any]:
     """What ``modelkit info PATH --json`` prints: populations, counts, types and problems.
 
+    Parameters
+    ----------
+    path : str
+        A config, a folder of SONATA files, or a nodes, edges, spikes or report file.
+
     Returns
     -------
     dict
@@ -81,6 +86,15 @@ def demo(path: str | None, output: str, overwrite: bool = False) -> int:
     Without ``path``: build the example network with the builder (SONATA files), simulate it
     in NEST, write spikes, a membrane report and a raster PNG, and print a summary.  With
     ``path``: summarise that network and round-trip it through modelkit's writers.
+
+    Parameters
+    ----------
+    path : str, optional
+        A network (config or folder) to summarise; the built-in example when None.
+    output : str
+        Folder for the files written.
+    overwrite : bool, optional
+        Replace an earlier demo's files.
     """
     import shutil
     import time
@@ -261,7 +275,8 @@ def _check_plot_options(*, dpi: Any, bin_ms: Any, time_range: Any, nodes: Any) -
         with start < stop, a negative ``--nodes`` id.
     """
     from modelkit.errors import ConfigError
-    from modelkit.plotting._common import MAX_DPI, check_number, check_time_range
+    from modelkit.analysis.checks import check_number, check_time_range
+    from modelkit.plotting._axes import MAX_DPI
     check_number(dpi, "--dpi", 1, MAX_DPI, integer=True)
     check_number(bin_ms, "--bin-ms", 0.0, 1e12, lo_open=True)
     check_time_range(time_range, "--time")
@@ -278,7 +293,13 @@ def _number(key: str, text: str) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``modelkit`` console script."""
+    """Entry point of the ``modelkit`` console script.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments; ``sys.argv[1:]`` when None.
+    """
     ap = argparse.ArgumentParser(prog="modelkit", description="Build, simulate and analyze SONATA network models.")
     sub = ap.add_subparsers(dest="command", required=True)
     a = sub.add_parser("info", help="populations, counts, types and problems of a config, folder or file")

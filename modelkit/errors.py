@@ -7,7 +7,10 @@ and what was expected there.  Leaf module: imports nothing from modelkit.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Union
+
+#: a file path as errors take it (modelkit._typing.PathLike; this leaf module imports nothing from modelkit)
+_Path = Union[str, "os.PathLike[str]"]
 
 __all__ = [
     "ModelkitError",
@@ -24,7 +27,7 @@ __all__ = [
 ]
 
 
-def _where(path: Any, key: str | None) -> str:
+def _where(path: object, key: str | None) -> str:
     parts = []
     if path is not None:
         parts.append(os.fspath(path) if isinstance(path, (str, os.PathLike)) else str(path))
@@ -43,21 +46,43 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text):,} characters)"
 
 
+def _message(where: str, expected: str, found: str | None, found_word: str = "found",
+             clip: bool = True) -> str:
+    """``<where>: expected <expected>[, <found_word> <found>]``, each part clipped to MAX_SHOWN characters."""
+    show = _clip if clip else str
+    msg = f"{show(where)}: expected {show(expected)}"
+    return msg if found is None else f"{msg}, {found_word} {show(found)}"
+
+
 class ModelkitError(Exception):
     """Base class of every error modelkit raises on purpose."""
 
 
 class _LocatedError(ModelkitError):
-    """An error at a place in a file: ``path``, ``where`` inside it, what was ``expected``, what was ``found``."""
+    """An error at a place in a file: ``path``, ``where`` inside it, what was ``expected``, what was ``found``.
 
-    def __init__(self, path: Any, where: str | None, expected: str, found: str | None = None):
+    Subclasses name ``where`` after what it is in their files (``dataset``, ``key``) with a property, so
+    construction, messages and pickling (across ipyparallel engines) are written once, here.
+    """
+
+    def __init__(self, path: _Path | None, where: str | None, expected: str, found: str | None = None):
         self.path = os.fspath(path) if isinstance(path, (str, os.PathLike)) else path
+        self._where = where
         self.expected = expected
         self.found = found
-        msg = f"{_clip(_where(path, where))}: expected {_clip(expected)}"
-        if found is not None:
-            msg += f", found {_clip(found)}"
-        super().__init__(msg)
+        super().__init__(_message(_where(path, where), expected, found))
+
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:  # picklable across ipyparallel engines
+        return (type(self), (self.path, self._where, self.expected, self.found))
+
+
+class _KeyedError(_LocatedError):
+    """A located error whose place in the file is a ``key`` (a config key, a column, an argument)."""
+
+    @property
+    def key(self) -> str | None:
+        """The key at fault (``run.tstop``, ``by``...), or None."""
+        return self._where
 
 
 class SonataFormatError(_LocatedError):
@@ -75,15 +100,16 @@ class SonataFormatError(_LocatedError):
         What was there instead.
     """
 
-    def __init__(self, path: Any, dataset: str | None, expected: str, found: str | None = None):
-        self.dataset = dataset
+    def __init__(self, path: _Path | None, dataset: str | None, expected: str, found: str | None = None):
         super().__init__(path, dataset, expected, found)
 
-    def __reduce__(self):  # keep picklable across ipyparallel engines
-        return (type(self), (self.path, self.dataset, self.expected, self.found))
+    @property
+    def dataset(self) -> str | None:
+        """The dataset, group, attribute or CSV column at fault, or None."""
+        return self._where
 
 
-class ConfigError(_LocatedError):
+class ConfigError(_KeyedError):
     """A circuit / simulation config or node-sets file is malformed or unresolvable.
 
     Parameters
@@ -98,12 +124,8 @@ class ConfigError(_LocatedError):
         What was there instead.
     """
 
-    def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None):
-        self.key = key
+    def __init__(self, path: _Path | None, key: str | None, expected: str, found: str | None = None):
         super().__init__(path, key, expected, found)
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.key, self.expected, self.found))
 
 
 class NodeSetError(ConfigError):
@@ -142,12 +164,9 @@ class BuilderError(ModelkitError, ValueError):
         self.argument = argument
         self.expected = expected
         self.found = found
-        msg = f"{argument}: expected {expected}"
-        if found is not None:
-            msg += f", got {found}"
-        super().__init__(msg)
+        super().__init__(_message(argument, expected, found, "got", clip=False))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type, tuple[object, ...]]:
         return (type(self), (self.argument, self.expected, self.found))
 
 

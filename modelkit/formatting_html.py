@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from modelkit._typing import PathLike
+
 __all__ = ["population_html", "network_html", "config_html", "table_html"]
 
 _STYLE = ("<style>.mk-box{font-family:var(--jp-ui-font-family,sans-serif);font-size:12px}"
@@ -18,7 +20,15 @@ def _e(x: Any) -> str:
 
 
 def table_html(rows: list[list[Any]], header: list[str]) -> str:
-    """An HTML table from rows of cells (escaped)."""
+    """An HTML table from rows of cells (escaped).
+
+    Parameters
+    ----------
+    rows : list of list[Any]
+        Cells, row by row (any value; shown escaped).
+    header : list of str
+        Column titles.
+    """
     h = "".join(f"<th>{_e(c)}</th>" for c in header)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{h}</tr>{body}</table>"
@@ -32,7 +42,13 @@ def _types_table(counts: dict[Any, int], label: str, limit: int = 30) -> str:
 
 
 def population_html(s: dict[str, Any]) -> str:
-    """Summary of one node or edge population (from its ``summary()`` dict)."""
+    """Summary of one node or edge population (from its ``summary()`` dict).
+
+    Parameters
+    ----------
+    s : dict
+        A population's ``summary()``.
+    """
     if s["kind"] == "nodes":
         title = f"Node population <b>{_e(s['name'])}</b>: {s['count']:,} nodes"
         body = _types_table(s["node_types"], "node_type_id")
@@ -46,8 +62,16 @@ def population_html(s: dict[str, Any]) -> str:
             f"<details><summary>attributes</summary>{attrs}</details></div>")
 
 
-def network_html(path: Any, s: dict[str, Any]) -> str:
-    """Summary of a whole network (from ``Network.summary()``)."""
+def network_html(path: PathLike | None, s: dict[str, Any]) -> str:
+    """Summary of a whole network (from ``Network.summary()``).
+
+    Parameters
+    ----------
+    path : str or PathLike, optional
+        The network's config or folder; none for one built in memory.
+    s : dict
+        ``Network.summary()``.
+    """
     nrows = [[n, f"{d['count']:,}", len(d["node_types"]),
               ", ".join(f"{k}: {v}" for k, v in d.get("model_types", {}).items())] for n, d in s["nodes"].items()]
     erows = [[n, f"{d['count']:,}", d.get("source"), d.get("target"), len(d["edge_types"])]
@@ -60,8 +84,18 @@ def network_html(path: Any, s: dict[str, Any]) -> str:
             f"<div>Node sets: {ns}</div></div>")
 
 
-def config_html(title: str, path: Any, fields: dict[str, Any]) -> str:
-    """Summary of a config: a title, its file, and a few fields (lists and dicts shown as tables)."""
+def config_html(title: str, path: PathLike | None, fields: dict[str, Any]) -> str:
+    """Summary of a config: a title, its file, and a few fields (lists and dicts shown as tables).
+
+    Parameters
+    ----------
+    title : str
+        Heading (the config's class).
+    path : str or PathLike, optional
+        The config file; none for one built in code.
+    fields : dict
+        Field name -> value to show.
+    """
     parts = [f"{_STYLE}<div class='mk-box'><div><b>{_e(title)}</b> <code>{_e(path)}</code></div>"]
     for k, v in fields.items():
         if isinstance(v, dict):

@@ -133,7 +133,19 @@ class RunStatus:
 
     def update(self, *, t: float | None = None, tstop: float | None = None, status: str | None = None,
                n_spikes: int | None = None) -> None:
-        """Record progress (``t``, ms) and/or a new status; progress alone is written at most every 0.5 s."""
+        """Record progress (``t``, ms) and/or a new status; progress alone is written at most every 0.5 s.
+
+        Parameters
+        ----------
+        t : float, optional
+            Model time reached, ms.
+        tstop : float, optional
+            Model time the run ends at, ms.
+        status : str, optional
+            New status (``running``...).
+        n_spikes : int, optional
+            Spikes so far.
+        """
         changed = status is not None and status != self.record["status"]
         if status is not None:
             self.record["status"] = status
@@ -149,7 +161,15 @@ class RunStatus:
             self._flush()
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """Record the final state (``"done"``, ``"stopped"`` or ``"failed"``) and why it failed."""
+        """Record the final state (``"done"``, ``"stopped"`` or ``"failed"``) and why it failed.
+
+        Parameters
+        ----------
+        status : str
+            ``done``, ``stopped`` or ``failed``.
+        error : str, optional
+            Why it failed.
+        """
         self.record.update(status=status, error=error, finished=time.time())
         if status == "done":
             self.record["fraction"] = 1.0
@@ -182,6 +202,13 @@ class RunStatus:
 
     def progress(self, t: float, tstop: float) -> None:
         """The end of a block: record it; stop the run here when the Run monitor asked to.
+
+        Parameters
+        ----------
+        t : float
+            Model time reached, ms.
+        tstop : float
+            Model time the run ends at, ms.
 
         Raises
         ------
@@ -300,6 +327,11 @@ def list_runs(folder: str | None = None) -> list[dict[str, Any]]:
 
     A run still ``"starting"``/``"running"`` whose process is gone (a kernel restarted mid-run) is
     reported as ``"lost"``.
+
+    Parameters
+    ----------
+    folder : str, optional
+        Folder of the status files; :func:`runs_dir` when None.
     """
     folder = folder or runs_dir()
     if not folder or not os.path.isdir(folder):

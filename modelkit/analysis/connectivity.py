@@ -23,19 +23,26 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.analysis.errors import AnalysisError, UnknownPropertyError
+from modelkit.analysis.sources import node_labels, resolve_network
+from modelkit.errors import ConfigError
 
-__all__ = ["degrees", "edge_stats", "edge_histogram", "connection_probability"]
+if TYPE_CHECKING:
+    from modelkit.sonata import EdgePopulation, Network
+
+__all__ = ["degrees", "population_degrees", "edge_stats", "edge_histogram", "connection_probability",
+           "connectivity_table"]
 
 _DERIVED = ("total_weight",)
 
 
-def _edges(network: Any, edges: Any) -> Any:
+def _edges(network: Network | None, edges: EdgePopulation | str) -> EdgePopulation:
     if isinstance(edges, str):
         if network is None:
             raise AnalysisError(None, "edges", "an EdgePopulation, or a name with network=", repr(edges))
@@ -46,13 +53,20 @@ def _edges(network: Any, edges: Any) -> Any:
     return edges
 
 
-def _has(edges: Any, name: str) -> bool:
+def _has(edges: EdgePopulation, name: str) -> bool:
     if name == "edge_type_id":
         return bool(edges.layout.has_type_id)
     return name in edges.attribute_names or name in ("source_node_id", "target_node_id")
 
 
-def _columns_for(edges: Any, props: Sequence[str]) -> list[str]:
+def _check_by(edges: EdgePopulation, by: str | None) -> None:
+    """Refuse a ``by`` that is not a property of the edges."""
+    if by and not _has(edges, by):
+        raise UnknownPropertyError(edges.path, by, f"a property of edges {edges.name!r} to group by",
+                                   f"properties {['edge_type_id'] + edges.attribute_names}")
+
+
+def _columns_for(edges: EdgePopulation, props: Sequence[str]) -> list[str]:
     """Edge columns to stream for the wanted properties (``total_weight`` needs syn_weight and nsyns)."""
     need: list[str] = []
     for p in props:
@@ -76,7 +90,8 @@ def _value(chunk: pd.DataFrame, prop: str) -> np.ndarray:
     return chunk[prop].to_numpy()
 
 
-def degrees(edges: Any, direction: str = "in", *, network: Any = None, by_type: bool = False,
+def degrees(edges: EdgePopulation | str, direction: str = "in", *, network: Network | None = None,
+            by_type: bool = False,
             chunk_size: int | None = None) -> pd.DataFrame:
     """In- or out-degree of every node of the edges' target (in) or source (out) population.
 
@@ -129,7 +144,7 @@ def degrees(edges: Any, direction: str = "in", *, network: Any = None, by_type: 
                 per_type[tv] = _grow(per_type.get(tv, np.zeros(0, np.int64)), n) + np.bincount(ids[m], minlength=n)
     node_ids = None
     if network is not None and pop_name in network.nodes:
-        pop = network.nodes[pop_name]
+        pop = network.nodes[str(pop_name)]
         node_ids = pop.node_ids
         top = int(node_ids.max()) + 1 if len(node_ids) else 0
         if len(deg) > top:
@@ -160,8 +175,9 @@ def _agg_of(columns: Any) -> dict[str, str]:
     return {c: (c.rsplit("|", 1)[1] if c.endswith(("|min", "|max")) else "sum") for c in columns if c != "key"}
 
 
-def edge_stats(edges: Any, properties: Sequence[str] = ("syn_weight", "total_weight", "delay", "nsyns"),
-               by: str | None = "edge_type_id", *, network: Any = None,
+def edge_stats(edges: EdgePopulation | str, properties: Sequence[str] = ("syn_weight", "total_weight", "delay",
+               "nsyns"),
+               by: str | None = "edge_type_id", *, network: Network | None = None,
                chunk_size: int | None = None) -> pd.DataFrame:
     """Count, mean, std (ddof=0), min and max of edge properties per edge type (or per ``by`` value).
 
@@ -191,9 +207,7 @@ def edge_stats(edges: Any, properties: Sequence[str] = ("syn_weight", "total_wei
     defaults = properties == ("syn_weight", "total_weight", "delay", "nsyns")
     props = [p for p in properties if not defaults or p in _DERIVED and _has(edges, "syn_weight") or _has(edges, p)]
     cols = _columns_for(edges, props) + ([by] if by else [])
-    if by and not _has(edges, by):
-        raise UnknownPropertyError(edges.path, by, f"a property of edges {edges.name!r} to group by",
-                                   f"properties {['edge_type_id'] + edges.attribute_names}")
+    _check_by(edges, by)
     parts = []
     for ch in edges.iter_chunks(list(dict.fromkeys(cols)), chunk_size):
         d: dict[str, Any] = {"key": ch[by].to_numpy() if by else np.zeros(len(ch), np.int64),
@@ -220,8 +234,9 @@ def edge_stats(edges: Any, properties: Sequence[str] = ("syn_weight", "total_wei
     return res
 
 
-def edge_histogram(edges: Any, prop: str = "total_weight", bins: Any = 50, by: str | None = "edge_type_id", *,
-                   network: Any = None, chunk_size: int | None = None) -> pd.DataFrame:
+def edge_histogram(edges: EdgePopulation | str, prop: str = "total_weight", bins: int | Sequence[float] = 50,
+                   by: str | None = "edge_type_id", *,
+                   network: Network | None = None, chunk_size: int | None = None) -> pd.DataFrame:
     """Histogram of one edge property per edge type (or per ``by`` value).
 
     Parameters
@@ -231,11 +246,9 @@ def edge_histogram(edges: Any, prop: str = "total_weight", bins: Any = 50, by: s
         An edge property (``syn_weight``, ``delay`` ms, ...) or ``total_weight``.
     bins : int or array of float
         Number of equal bins between the smallest and largest value, or the bin edges.
-    by : str or None
-        Edge property to group by; None: all edges.
-    network : Network, optional
-        Needed when ``edges`` is a name.
-    chunk_size : int, optional
+    by, network, chunk_size
+        As in :func:`edge_stats`: the grouping property (None: all edges), the network ``edges`` is
+        named in, the edges read at a time.
 
     Returns
     -------
@@ -254,13 +267,11 @@ def edge_histogram(edges: Any, prop: str = "total_weight", bins: Any = 50, by: s
         lo, hi = (float(st[(prop, "min")].iloc[0]), float(st[(prop, "max")].iloc[0])) if len(st) else (0.0, 1.0)
         if hi <= lo:
             hi = lo + 1.0
-        edges_arr = np.linspace(lo, hi, int(bins) + 1)
+        edges_arr = np.linspace(lo, hi, int(np.asarray(bins)) + 1)
     else:
         edges_arr = np.asarray(bins, dtype=np.float64)
     nb = len(edges_arr) - 1
-    if by and not _has(edges, by):
-        raise UnknownPropertyError(edges.path, by, f"a property of edges {edges.name!r} to group by",
-                                   f"properties {['edge_type_id'] + edges.attribute_names}")
+    _check_by(edges, by)
     cols = _columns_for(edges, [prop]) + ([by] if by else [])
     counts: dict[Any, np.ndarray] = {}
     for ch in edges.iter_chunks(list(dict.fromkeys(cols)), chunk_size):
@@ -280,7 +291,8 @@ def edge_histogram(edges: Any, prop: str = "total_weight", bins: Any = 50, by: s
     return out
 
 
-def connection_probability(network: Any, edges: Any, bins: Any = 10, *, max_nodes: int = 5000, seed: int = 0,
+def connection_probability(network: Network, edges: EdgePopulation | str, bins: int | Sequence[float] = 10, *,
+                           max_nodes: int = 5000, seed: int = 0,
                            chunk_size: int | None = None) -> pd.DataFrame:
     """Probability that a source node connects to a target node, in bins of soma distance.
 
@@ -313,7 +325,7 @@ def connection_probability(network: Any, edges: Any, bins: Any = 10, *, max_node
     from scipy.spatial import cKDTree
 
     e = _edges(network, edges)
-    src_pop, tgt_pop = network.nodes[e.source], network.nodes[e.target]
+    src_pop, tgt_pop = network.nodes[str(e.source)], network.nodes[str(e.target)]
     rng = np.random.default_rng(seed)
     same = e.source == e.target
 
@@ -338,7 +350,7 @@ def connection_probability(network: Any, edges: Any, bins: Any = 10, *, max_node
     if np.ndim(bins) == 0:
         span = np.concatenate([s_pos, t_pos])
         far = float(np.linalg.norm(span.max(axis=0) - span.min(axis=0))) if len(span) else 1.0
-        edges_arr = np.linspace(0.0, far * (1 + 1e-9) or 1.0, int(bins) + 1)
+        edges_arr = np.linspace(0.0, far * (1 + 1e-9) or 1.0, int(np.asarray(bins)) + 1)
     else:
         edges_arr = np.asarray(bins, dtype=np.float64)
     cum = cKDTree(s_pos).count_neighbors(cKDTree(t_pos), edges_arr).astype(np.int64)
@@ -377,4 +389,157 @@ def _lookup(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
     out = np.full(len(ids), -1, dtype=np.int64)
     ok = ids < len(table)
     out[ok] = table[ids[ok]]
+    return out
+
+
+# ---------------------------------------------------------------------- between groups, per population
+def _network(network: Network | PathLike | None, config_file: PathLike | None) -> Network:
+    net = resolve_network(network, config_file)
+    if net is None:
+        raise ConfigError(None, "network", "a network (Network, circuit/simulation config or folder) or config_file",
+                          "neither")
+    return net
+
+
+def _edge_names(net: Network, edges: str | Sequence[str] | None) -> list[str]:
+    names = list(net.edges) if edges is None else ([edges] if isinstance(edges, str) else list(edges))
+    for n in names:
+        if n not in net.edges:
+            raise ConfigError(net.path, "edges", f"an edge population of the network ({sorted(net.edges)})", n)
+        net.edges[n].check_node_populations(net.nodes)  # a damaged node_population names the edges file
+    return names
+
+
+def _labels_of_population(net: Any, population: str, group_by: str, cache: dict) -> np.ndarray:
+    """``group_by`` of every node of a population, indexed by node id (ids are 0..n-1 in SONATA)."""
+    if population not in cache:
+        if population not in net.nodes:
+            raise ConfigError(net.path, "edges", f"node populations of the network ({sorted(net.nodes)})", population)
+        nodes = net.nodes[population]
+        cache[population] = node_labels(net, population, nodes.node_ids, group_by)
+    return cache[population]
+
+
+def connectivity_table(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                       group_by: str = "pop_name",
+                       weight: str | None = None, edges: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Edge counts (or summed edge property) between groups of nodes.
+
+    Edges are streamed chunk by chunk (:meth:`EdgePopulation.iter_chunks`), so networks of
+    10^8 edges fit in memory.
+
+    Parameters
+    ----------
+    network : Network, str or PathLike, optional
+        The network (or a config / folder to load).
+    config_file : str or PathLike, optional
+        A circuit or simulation config, used when ``network`` is None.
+    group_by : str
+        A node property (``pop_name``, ``ei``, ``model_type``, ...) or ``"population"``.
+    weight : str, optional
+        An edge property to sum (``syn_weight``, ``nsyns``); edges are counted when omitted.
+    edges : str or list of str, optional
+        Edge populations to include (default: all).
+
+    Returns
+    -------
+    DataFrame
+        Index: source groups, columns: target groups (both sorted), values the edge count
+        (int) or the summed ``weight`` (float).
+
+    Raises
+    ------
+    ConfigError
+        No network, an unknown edge population, node property or edge property.
+    """
+    net = _network(network, config_file)
+    cache: dict[str, np.ndarray] = {}
+    parts: list[pd.DataFrame] = []
+    for name in _edge_names(net, edges):
+        ep = net.edges[name]
+        if weight is not None and weight not in ep.attribute_names:
+            raise ConfigError(ep.path, f"/edges/{name}", f"an edge property {weight!r}",
+                              f"properties {sorted(ep.attribute_names)}")
+        src = _labels_of_population(net, ep.source, group_by, cache)
+        tgt = _labels_of_population(net, ep.target, group_by, cache)
+        props = ["source_node_id", "target_node_id"] + ([weight] if weight else [])
+        for chunk in ep.iter_chunks(props):
+            if len(chunk) == 0:
+                continue
+            s_ids = chunk["source_node_id"].to_numpy()
+            t_ids = chunk["target_node_id"].to_numpy()
+            for ids, lab, pop in ((s_ids, src, ep.source), (t_ids, tgt, ep.target)):
+                if ids.max() >= len(lab):
+                    raise ConfigError(ep.path, f"/edges/{name}", f"node ids of population {pop!r} (< {len(lab)})",
+                                      str(int(ids.max())))
+            val = chunk[weight].to_numpy(dtype=np.float64) if weight else np.ones(len(chunk), dtype=np.int64)
+            part = pd.DataFrame({"source": src[s_ids], "target": tgt[t_ids], "value": val})
+            parts.append(part.groupby(["source", "target"], sort=False)["value"].sum().reset_index())
+    if not parts:
+        return pd.DataFrame(dtype=np.float64 if weight else np.int64)
+    tab = pd.concat(parts, ignore_index=True).groupby(["source", "target"])["value"].sum()
+    mat = tab.unstack("target", fill_value=0)
+    groups_src, groups_tgt = sorted(mat.index), sorted(mat.columns)
+    mat = mat.reindex(index=groups_src, columns=groups_tgt, fill_value=0)
+    mat.index.name, mat.columns.name = "source", "target"
+    return mat.astype(np.float64 if weight else np.int64)
+
+
+def population_degrees(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                       population: str | None = None,
+            edges: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """In- and out-degree of every node of one population.
+
+    Parameters
+    ----------
+    network, config_file
+        See :func:`connectivity_table`.
+    population : str, optional
+        The node population (default: the one targeted by the most edges).
+    edges : str or list of str, optional
+        Edge populations counted (default: all); in-degree counts those targeting
+        ``population``, out-degree those leaving it.
+
+    Returns
+    -------
+    DataFrame
+        Index ``node_id`` (every node, zeros included), columns ``in_degree`` and ``out_degree``;
+        ``attrs["population"]`` names the population.
+
+    Raises
+    ------
+    ConfigError
+        No network, or an unknown node or edge population.
+    """
+    net = _network(network, config_file)
+    names = _edge_names(net, edges)
+    if population is None:
+        incoming: dict[str, int] = {}
+        for name in names:
+            tgt = net.edges[name].target
+            incoming[tgt] = incoming.get(tgt, 0) + net.edges[name].size
+        if not incoming:
+            raise ConfigError(net.path, "population", "a node population (the network has no edges to choose by)",
+                              "none")
+        population = max(incoming, key=lambda k: incoming[k])
+    if population not in net.nodes:
+        raise ConfigError(net.path, "population", f"a node population of the network ({sorted(net.nodes)})",
+                          population)
+    ids = net.nodes[population].node_ids
+    n = int(ids.max()) + 1 if len(ids) else 0
+    deg_in = np.zeros(n, dtype=np.int64)
+    deg_out = np.zeros(n, dtype=np.int64)
+    for name in names:
+        ep = net.edges[name]
+        for side, counts in (("target", deg_in), ("source", deg_out)):
+            if getattr(ep, side) != population:
+                continue
+            for chunk in ep.iter_chunks([f"{side}_node_id"]):
+                c = np.bincount(chunk[f"{side}_node_id"].to_numpy(), minlength=n)
+                if len(c) > n:
+                    raise ConfigError(ep.path, f"/edges/{name}/{side}_node_id",
+                                      f"node ids of population {population!r} (< {n})", str(len(c) - 1))
+                counts += c
+    out = pd.DataFrame({"in_degree": deg_in[ids], "out_degree": deg_out[ids]}, index=pd.Index(ids, name="node_id"))
+    out.attrs["population"] = population
     return out

@@ -6,14 +6,12 @@ message as :class:`~modelkit.errors.SonataFormatError` and :class:`~modelkit.err
 
 from __future__ import annotations
 
-from typing import Any
-
-from modelkit.errors import _LocatedError
+from modelkit.errors import _KeyedError
 
 __all__ = ["AnalysisError", "UnknownPropertyError", "NodeIdError", "ReportSelectionError"]
 
 
-class AnalysisError(_LocatedError):
+class AnalysisError(_KeyedError):
     """Input to an analysis does not fit what it needs.
 
     Parameters
@@ -27,13 +25,6 @@ class AnalysisError(_LocatedError):
     found : str, optional
         What was there instead.
     """
-
-    def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None):
-        self.key = key
-        super().__init__(path, key, expected, found)
-
-    def __reduce__(self):  # picklable across ipyparallel engines
-        return (type(self), (self.path, self.key, self.expected, self.found))
 
 
 class UnknownPropertyError(AnalysisError):

@@ -32,19 +32,15 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.analysis.errors import AnalysisError
 from modelkit.analysis.spikes import SpikeTable
 from modelkit.analysis.traces import Traces
 from modelkit.errors import SonataFormatError
-from modelkit.sonata.h5 import check_storage, open_h5
+from modelkit.sonata.h5 import open_h5
+# the core NWB reader reads a dataset only once its declared size is known to be stored: the same check here
+from modelkit.sonata.nwb import _data
 
-
-def _data(p: str, ds: Any) -> Any:
-    """All of ``ds``, once its declared size is known to be stored in the file (a few-KB NWB
-    file may declare 10**12 unwritten values: reading them would take hours and GB)."""
-    if isinstance(ds, h5py.Dataset):
-        check_storage(ds, p)
-    return ds[()]
 
 __all__ = ["write_nwb", "read_nwb_traces"]
 
@@ -71,7 +67,7 @@ def _traces_list(traces: Any) -> list[tuple[str, Traces]]:
     return out
 
 
-def write_nwb(path: Any, *, spikes: Any = None, traces: Any = None, overwrite: bool = False,
+def write_nwb(path: PathLike, *, spikes: Any = None, traces: Any = None, overwrite: bool = False,
               session_description: str = "modelkit simulation", identifier: str | None = None,
               session_start_time: datetime | None = None) -> str:
     """Write spike trains and/or traces to an NWB 2 file.
@@ -162,7 +158,7 @@ def _s(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def read_nwb_traces(path: Any, name: str | None = None) -> dict[str, Traces]:
+def read_nwb_traces(path: PathLike, name: str | None = None) -> dict[str, Traces]:
     """Traces written by :func:`write_nwb` (or any NWB ``TimeSeries`` with a ``<name>_columns`` table).
 
     Parameters

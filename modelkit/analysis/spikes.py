@@ -31,38 +31,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from modelkit.analysis.errors import AnalysisError, NodeIdError, UnknownPropertyError
-from modelkit.analysis.spike_stats import NODE_KEYS, SpikeStatistics, as_list
+from modelkit._typing import PathLike
+from modelkit._typing import NodeIdsLike
+from modelkit.analysis import spike_stats
+from modelkit.analysis.errors import AnalysisError, NodeIdError
+from modelkit.analysis.spike_nodes import NodeUniverse, build_universe, factorize, group_codes, node_property
+from modelkit.analysis.spike_stats import MAX_BINS, MAX_PSTH_VALUES, NODE_KEYS, GroupBy, as_list  # noqa: F401 - the
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
+# limits stay importable from here, where they were defined before the statistics moved to spike_stats
 
 __all__ = ["SpikeTable"]
 
-#: most time bins of one PSTH: a tiny bin over a long window would allocate without bound
-MAX_BINS = 10**7
-#: most values (groups x bins) of one PSTH table (each value is several 8-byte arrays)
-MAX_PSTH_VALUES = 5 * 10**7
 UNNAMED = "unnamed"  #: population name given to spikes whose file names none (legacy layout, bare CSV)
 
 
-class _Universe:
-    """The nodes of a table, concatenated over populations, and each spike's row among them."""
-
-    def __init__(self, pop: np.ndarray, ids: np.ndarray, offsets: np.ndarray, spike_node: np.ndarray):
-        self.pop = pop                # population index of each node
-        self.ids = ids                # node id of each node
-        self.offsets = offsets        # nodes of population k are rows offsets[k]:offsets[k+1]
-        self.spike_node = spike_node  # row of each spike's node
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-
-class SpikeTable(SpikeStatistics):
+class SpikeTable:
     """The spikes of a simulation as columns, with the network to join node properties from.
 
     Build one with :meth:`read` (a SONATA h5, bmtk CSV or NWB file), :meth:`from_config` (a simulation
@@ -94,7 +84,7 @@ class SpikeTable(SpikeStatistics):
     """
 
     def __init__(self, names: Sequence[str], bounds: Any, node_ids: Any, timestamps: Any, *,
-                 network: Any = None, t_start: float | None = None, t_stop: float | None = None,
+                 network: Network | None = None, t_start: float | None = None, t_stop: float | None = None,
                  source: str | None = None) -> None:
         self._names = [str(n) for n in names]
         self._bounds = np.asarray(bounds, dtype=np.int64)
@@ -104,7 +94,7 @@ class SpikeTable(SpikeStatistics):
         self.t_start = None if t_start is None else float(t_start)
         self.t_stop = None if t_stop is None else float(t_stop)
         self.source = source
-        self._uni: _Universe | None = None
+        self._uni: NodeUniverse | None = None
         self._labels: dict[str, np.ndarray] = {}
         self._frame: pd.DataFrame | None = None
 
@@ -165,7 +155,7 @@ class SpikeTable(SpikeStatistics):
         return cls(names, bounds, cat_ids, cat_ts, **kw)
 
     @classmethod
-    def read(cls, path: Any, *, network: Any = None, population: str | None = None,
+    def read(cls, path: PathLike, *, network: Network | None = None, population: str | None = None,
              t_start: float | None = None, t_stop: float | None = None) -> "SpikeTable":
         """Read a spikes file: SONATA HDF5 (any layout), bmtk CSV, or NWB (units table).
 
@@ -200,7 +190,7 @@ class SpikeTable(SpikeStatistics):
         return table
 
     @classmethod
-    def from_config(cls, config_file: Any, *, population: str | None = None) -> "SpikeTable":
+    def from_config(cls, config_file: PathLike, *, population: str | None = None) -> "SpikeTable":
         """The output spikes of a simulation config, with its circuit and its ``run`` window.
 
         Node populations of the circuit that are not virtual (``model_type`` other than ``virtual``)
@@ -244,7 +234,7 @@ class SpikeTable(SpikeStatistics):
         return table
 
     @classmethod
-    def from_frame(cls, frame: Any, *, network: Any = None, t_start: float | None = None,
+    def from_frame(cls, frame: Any, *, network: Network | None = None, t_start: float | None = None,
                    t_stop: float | None = None, source: str | None = None) -> "SpikeTable":
         """A table from a DataFrame (or dict of columns) with ``node_ids`` and ``timestamps`` (ms).
 
@@ -288,7 +278,7 @@ class SpikeTable(SpikeStatistics):
         return cls.from_parts(parts, network=network, t_start=t_start, t_stop=t_stop, source=source)
 
     @classmethod
-    def load(cls, spikes: Any = None, *, config_file: Any = None, network: Any = None,
+    def load(cls, spikes: Any = None, *, config_file: PathLike | None = None, network: Network | None = None,
              population: str | None = None, t_start: float | None = None,
              t_stop: float | None = None) -> "SpikeTable":
         """A table from whatever holds spikes: a file, a config, a DataFrame, a dict, a run result.
@@ -320,7 +310,7 @@ class SpikeTable(SpikeStatistics):
         if spikes is None and config_file is None:
             raise AnalysisError(None, "spikes", "spikes (a file, table or run result) or config_file", "neither")
         if spikes is None:
-            table = cls.from_config(config_file, population=population)
+            table = cls.from_config(cast("PathLike", config_file), population=population)  # not None: checked above
         else:
             if config_file is not None and network is None:
                 from modelkit.sonata import Network, SimulationConfig, load_config
@@ -359,7 +349,7 @@ class SpikeTable(SpikeStatistics):
         return table
 
     def _replace(self, **kw: Any) -> "SpikeTable":
-        args = dict(network=self.network, t_start=self.t_start, t_stop=self.t_stop, source=self.source)
+        args: dict[str, Any] = dict(network=self.network, t_start=self.t_start, t_stop=self.t_stop, source=self.source)
         args.update(kw)
         return SpikeTable(self._names, self._bounds, self._ids, self._ts, **args)
 
@@ -449,59 +439,10 @@ class SpikeTable(SpikeStatistics):
         return (self._ts >= t0) & (self._ts <= t1)
 
     # ------------------------------------------------------------------ nodes
-    def _universe(self) -> _Universe:
+    def _universe(self) -> NodeUniverse:
         if self._uni is None:
-            pops, ids, rows_all = [], [], []
-            off = 0
-            offsets = [0]
-            for k, name in enumerate(self._names):
-                a, b = int(self._bounds[k]), int(self._bounds[k + 1])
-                nodes, rows = self._population_nodes(name, self._ids[a:b])
-                if off:
-                    rows = rows + off
-                rows_all.append(rows)
-                ids.append(nodes)
-                pops.append(np.full(len(nodes), k, dtype=np.int32))
-                off += len(nodes)
-                offsets.append(off)
-            spike_node = rows_all[0] if len(rows_all) == 1 else (
-                np.concatenate(rows_all) if rows_all else np.empty(0, np.int64))
-            self._uni = _Universe(np.concatenate(pops) if pops else np.empty(0, np.int32),
-                                  np.concatenate(ids) if ids else np.empty(0, np.int64),
-                                  np.asarray(offsets, dtype=np.int64), spike_node)
+            self._uni = build_universe(self._names, self._bounds, self._ids, self.network, self.source)
         return self._uni
-
-    def _population_nodes(self, name: str, sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(node ids of the population, row of each spike's node among them)."""
-        if self.network is not None:
-            if name not in self.network.nodes:
-                raise NodeIdError(self.source, f"/spikes/{name}",
-                                  f"a node population of the network ({sorted(self.network.nodes)})", repr(name))
-            pop = self.network.nodes[name]
-            nodes = pop.node_ids
-            if pop.layout.ids is None:
-                rows = sids
-                bad = (sids < 0) | (sids >= len(nodes))
-            else:
-                order = np.argsort(nodes, kind="stable")
-                k = np.minimum(np.searchsorted(nodes, sids, sorter=order), max(len(nodes) - 1, 0))
-                rows = order[k] if len(nodes) else np.zeros(len(sids), np.int64)
-                bad = nodes[rows] != sids if len(nodes) else np.ones(len(sids), bool)
-            if bad.any():
-                wrong = np.unique(sids[bad])
-                raise NodeIdError(self.source, f"/spikes/{name}/node_ids",
-                                  f"ids of the {len(nodes)} nodes of population {name!r} in {pop.path}",
-                                  f"{len(wrong)} unknown ids, e.g. {wrong[:5].tolist()}")
-            return nodes, rows.astype(np.int64, copy=False)
-        if not len(sids):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        top = int(sids.max())
-        if top < 4 * len(sids) + 1_000_000:  # dense ids: a bincount is O(n)
-            present = np.bincount(sids, minlength=top + 1) > 0
-            rank = np.cumsum(present) - 1
-            return np.flatnonzero(present).astype(np.int64), rank[sids]
-        nodes, rows = np.unique(sids, return_inverse=True)
-        return nodes, rows.astype(np.int64)
 
     def nodes(self) -> pd.MultiIndex:
         """Every node of the table (see the module docstring), as a ``(population, node_id)`` index."""
@@ -523,24 +464,7 @@ class SpikeTable(SpikeStatistics):
         """
         if by in self._labels:
             return self._labels[by]
-        u = self._universe()
-        if by == "population":
-            out = np.asarray(self._names, dtype=object)[u.pop] if u.n else np.empty(0, dtype=object)
-        elif by in NODE_KEYS:
-            out = u.ids
-        else:
-            if self.network is None:
-                raise UnknownPropertyError(self.source, by, "'population' or 'node_id' (node properties need the "
-                                           "network: pass network= or use SpikeTable.from_config)", repr(by))
-            parts = []
-            for name in self._names:
-                pop = self.network.nodes[name]
-                if by != "node_type_id" and by not in pop.attribute_names:
-                    raise UnknownPropertyError(pop.path, by, f"a node property of population {name!r}, or "
-                                               "'population'/'node_id'",
-                                               f"properties {['node_type_id'] + pop.attribute_names}")
-                parts.append(pop.column(by))
-            out = _concat_labels(parts)
+        out = node_property(self._universe(), self._names, self.network, by, self.source)
         self._labels[by] = out
         return out
 
@@ -549,16 +473,10 @@ class SpikeTable(SpikeStatistics):
         if not by:
             u = self._universe()
             return np.zeros(u.n, dtype=np.int64), pd.Index(["all"], name="group")
-        cols = [self.node_labels(b) for b in by]
-        if len(cols) == 1:
-            codes, uniq = _factorize(cols[0])
-            return codes, pd.Index(uniq, name=by[0])
-        mi = pd.MultiIndex.from_arrays(cols, names=by)
-        codes, uniq = mi.factorize(sort=True) if _sortable(cols) else mi.factorize()
-        return np.asarray(codes, dtype=np.int64), pd.MultiIndex.from_tuples(list(uniq), names=by)
+        return group_codes([self.node_labels(b) for b in by], by)
 
     # ------------------------------------------------------------------ selection and joins
-    def select(self, population: str | Sequence[str] | None = None, node_ids: Any = None,
+    def select(self, population: str | Sequence[str] | None = None, node_ids: NodeIdsLike | None = None,
                t_start: float | None = None, t_stop: float | None = None) -> "SpikeTable":
         """The spikes of some populations / nodes / times, as a new table (network and window kept).
 
@@ -627,23 +545,19 @@ class SpikeTable(SpikeStatistics):
                 continue
             lab = self.node_labels(prop)
             if lab.dtype == object:
-                codes, uniq = _factorize(lab)
+                codes, uniq = factorize(lab)
                 df[prop] = pd.Categorical.from_codes(codes[u.spike_node], categories=pd.Index(uniq, dtype=object)) \
                     if not pd.isna(uniq).any() else pd.Series(lab[u.spike_node], dtype=object)
             else:
                 df[prop] = lab[u.spike_node]
         return df
 
-    # ------------------------------------------------------------------ rates
+    # ------------------------------------------------------------------ statistics (modelkit.analysis.spike_stats)
     def counts(self, t_start: float | None = None, t_stop: float | None = None) -> np.ndarray:
         """Spike count of every node of :meth:`nodes` in the window (int64)."""
-        t0, t1 = self.window(t_start, t_stop)
-        u = self._universe()
-        m = self._in_window(t0, t1)
-        sn = u.spike_node if m is None else u.spike_node[m]
-        return np.bincount(sn, minlength=u.n).astype(np.int64)
+        return spike_stats.counts(self, t_start, t_stop)
 
-    def rates(self, by: str | Sequence[str] | None = "node", t_start: float | None = None,
+    def rates(self, by: GroupBy = "node", t_start: float | None = None,
               t_stop: float | None = None) -> pd.DataFrame:
         """Firing rates (Hz) per node or per group of nodes.
 
@@ -673,47 +587,9 @@ class SpikeTable(SpikeStatistics):
         --------
         >>> st.rates(by=["population", "ei"], t_start=500.0)   # doctest: +SKIP
         """
-        t0, t1 = self.window(t_start, t_stop)
-        n = self.counts(t0, t1)
-        rate = n / ((t1 - t0) / 1000.0)
-        keys = as_list(by)
-        if len(keys) == 1 and keys[0] in NODE_KEYS:
-            u = self._universe()
-            return pd.DataFrame({"n_spikes": n, "rate": rate}, index=self._node_index(np.arange(u.n)))
-        codes, labels = self._group_codes(keys)
-        g = len(labels)
-        n_nodes = np.bincount(codes, minlength=g)
-        n_spk = np.bincount(codes, weights=n, minlength=g).astype(np.int64)
-        mean = np.divide(np.bincount(codes, weights=rate, minlength=g), n_nodes,
-                         out=np.full(g, np.nan), where=n_nodes > 0)
-        dev = np.bincount(codes, weights=(rate - mean[codes]) ** 2, minlength=g) if len(codes) else np.zeros(g)
-        std = np.sqrt(np.divide(dev, n_nodes - 1, out=np.full(g, np.nan), where=n_nodes > 1))
-        return pd.DataFrame({"n_nodes": n_nodes, "n_spikes": n_spk, "rate": mean, "rate_std": std}, index=labels)
+        return spike_stats.rates(self, by, t_start, t_stop)
 
-    def _bins(self, bin_ms: float, t0: float, t1: float) -> np.ndarray:
-        if not (np.isfinite(bin_ms) and bin_ms > 0):
-            raise AnalysisError(self.source, "bin_ms", "a positive bin width (ms)", repr(bin_ms))
-        if not (np.isfinite(t0) and np.isfinite(t1)):
-            raise AnalysisError(self.source, "time window", "finite start and stop (ms)", f"{t0!r}, {t1!r}")
-        nbf = np.ceil((t1 - t0) / bin_ms - 1e-9)
-        if not nbf <= MAX_BINS:
-            raise AnalysisError(self.source, "bin_ms", f"at most {MAX_BINS:,} bins over the window "
-                                f"{t0:g}..{t1:g} ms (a bin of at least {(t1 - t0) / MAX_BINS:g} ms)", repr(bin_ms))
-        nb = int(nbf)
-        edges = t0 + bin_ms * np.arange(nb + 1)
-        edges[-1] = t1
-        return edges
-
-    def _spike_bins(self, edges: np.ndarray, bin_ms: float) -> tuple[np.ndarray, np.ndarray | None]:
-        """(bin of each spike in the window, window mask or None)."""
-        t0, t1 = float(edges[0]), float(edges[-1])
-        m = self._in_window(t0, t1)
-        ts = self._ts if m is None else self._ts[m]
-        b = np.floor((ts - t0) / bin_ms).astype(np.int64)
-        np.clip(b, 0, len(edges) - 2, out=b)
-        return b, m
-
-    def psth(self, bin_ms: float = 10.0, by: str | Sequence[str] | None = "population",
+    def psth(self, bin_ms: float = 10.0, by: GroupBy = "population",
              t_start: float | None = None, t_stop: float | None = None, per_node: bool = True) -> pd.DataFrame:
         """Peri-stimulus time histogram: the rate of each group in time bins.
 
@@ -737,24 +613,142 @@ class SpikeTable(SpikeStatistics):
         ------
         UnknownPropertyError, AnalysisError
         """
-        t0, t1 = self.window(t_start, t_stop)
-        edges = self._bins(bin_ms, t0, t1)
-        nb = len(edges) - 1
-        b, m = self._spike_bins(edges, bin_ms)
-        codes, labels = self._group_codes(as_list(by))
-        g = len(labels)
-        if g * nb > MAX_PSTH_VALUES:
-            raise AnalysisError(self.source, "bin_ms", f"at most {MAX_PSTH_VALUES:,} values (groups x bins)",
-                                f"{g:,} groups x {nb:,} bins")
-        u = self._universe()
-        sn = u.spike_node if m is None else u.spike_node[m]
-        sc = codes[sn]
-        counts = np.bincount(sc * nb + b, minlength=g * nb).reshape(g, nb)
-        width_s = np.diff(edges) / 1000.0
-        denom = width_s[None, :] * (np.bincount(codes, minlength=g)[:, None] if per_node else 1.0)
-        vals = np.divide(counts, denom, out=np.full((g, nb), np.nan), where=denom > 0)
-        out = pd.DataFrame(vals.T, index=pd.Index(edges[:-1], name="time"), columns=labels)
-        return out
+        return spike_stats.psth(self, bin_ms, by, t_start, t_stop, per_node)
+
+    def intervals(self, t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
+        """Every inter-spike interval: columns ``population``, ``node_id``, ``isi`` (ms).
+
+        Parameters
+        ----------
+        t_start, t_stop : float, optional
+            Only spikes in this window (ms) count.
+
+        Returns
+        -------
+        DataFrame
+            One row per interval between consecutive spikes of a node (unsorted input is sorted first).
+        """
+        return spike_stats.intervals(self, t_start, t_stop)
+
+    def isi(self, t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
+        """Inter-spike interval statistics and coefficient of variation per node.
+
+        Parameters
+        ----------
+        t_start, t_stop : float, optional
+            Window (ms).
+
+        Returns
+        -------
+        DataFrame
+            Index (``population``, ``node_id``); columns ``n_spikes``, ``n_isi``, ``isi_mean`` (ms),
+            ``isi_std`` (ms, ddof=0) and ``cv`` (``isi_std / isi_mean``).  ``isi_mean``/``isi_std`` are NaN
+            for nodes with fewer than 2 spikes; ``cv`` is NaN with fewer than 2 intervals.
+        """
+        return spike_stats.isi(self, t_start, t_stop)
+
+    def fano(self, bin_ms: float, by: GroupBy = "node", t_start: float | None = None,
+             t_stop: float | None = None) -> pd.DataFrame:
+        """Fano factor of spike counts in consecutive bins: variance / mean (ddof=0).
+
+        Parameters
+        ----------
+        bin_ms : float
+            Counting window (ms).  A last bin shorter than ``bin_ms`` is dropped.
+        by : str or list of str or None
+            ``"node"``: each node's counts.  A group: the group's pooled count per bin (plus
+            ``fano_node_mean``, the mean of its nodes' Fano factors).
+        t_start, t_stop : float, optional
+            Window (ms).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``mean_count``, ``var_count``, ``fano`` (NaN where the mean is 0); per node indexed
+            (``population``, ``node_id``), per group by the group values.
+
+        Raises
+        ------
+        AnalysisError
+            A window shorter than one bin.
+        """
+        return spike_stats.fano(self, bin_ms, by, t_start, t_stop)
+
+    def binned_counts(self, bin_ms: float, population: str | None = None, node_ids: NodeIdsLike | None = None,
+                      t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
+        """Spike counts of selected nodes in time bins (a last partial bin is dropped).
+
+        Parameters
+        ----------
+        bin_ms : float
+            Bin width (ms).
+        population : str, optional
+            Restrict to a population (needed with ``node_ids`` when the table has several).
+        node_ids : array of int, optional
+            Nodes, in the order wanted; all nodes of the table (or population) when omitted.
+        t_start, t_stop : float, optional
+            Window (ms).
+
+        Returns
+        -------
+        DataFrame
+            Index (``population``, ``node_id``); columns the bin starts (ms); int64 counts.
+
+        Raises
+        ------
+        NodeIdError
+            Nodes not in the table.
+        AnalysisError
+            More than 4e8 cells, or a window shorter than one bin.
+        """
+        return spike_stats.binned_counts(self, bin_ms, population, node_ids, t_start, t_stop)
+
+    def correlations(self, bin_ms: float, population: str | None = None, node_ids: NodeIdsLike | None = None,
+                     t_start: float | None = None, t_stop: float | None = None) -> pd.DataFrame:
+        """Pearson correlation of binned spike counts between every pair of selected nodes.
+
+        Parameters
+        ----------
+        bin_ms, population, node_ids, t_start, t_stop
+            As in :meth:`binned_counts`: the counting bin (ms), the nodes, and the window (ms).
+
+        Returns
+        -------
+        DataFrame
+            Square, index and columns (``population``, ``node_id``); NaN rows/columns for nodes whose
+            count never varies (silent nodes); 1 on the diagonal otherwise.
+
+        Raises
+        ------
+        NodeIdError, AnalysisError
+        """
+        return spike_stats.correlations(self, bin_ms, population, node_ids, t_start, t_stop)
+
+    def mean_correlation(self, bin_ms: float, by: GroupBy = "population",
+                         max_nodes: int = 500, seed: int = 0, t_start: float | None = None,
+                         t_stop: float | None = None) -> pd.DataFrame:
+        """Mean pairwise spike-count correlation within each group.
+
+        Parameters
+        ----------
+        bin_ms : float
+            Counting bin (ms).
+        by : str or list of str or None
+            Groups (``population``, a node property, a list); None: all nodes.
+        max_nodes : int
+            Groups larger than this are sampled (seeded, without replacement) to this many nodes.
+        seed : int
+            Seed of the sampling.
+        t_start, t_stop : float, optional
+            Window (ms).
+
+        Returns
+        -------
+        DataFrame
+            Index the groups; columns ``n_nodes``, ``n_sampled``, ``n_pairs`` (pairs of nodes whose counts
+            vary, the ones averaged) and ``mean_correlation`` (NaN without pairs).
+        """
+        return spike_stats.mean_correlation(self, bin_ms, by, max_nodes, seed, t_start, t_stop)
 
 # ---------------------------------------------------------------------- helpers
 def _name(name: Any, network: Any) -> str:
@@ -773,28 +767,3 @@ def _is_virtual(pop: Any) -> bool:
     except Exception:  # noqa: BLE001 - an unreadable column: treat as simulated, the ids check still runs
         return False
     return bool(len(mt)) and bool(np.all(mt.astype(str) == "virtual"))
-
-
-def _concat_labels(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.empty(0, dtype=object)
-    if all(p.dtype.kind in "biuf" for p in parts):
-        return np.concatenate(parts)
-    return np.concatenate([p.astype(object) for p in parts])
-
-
-def _sortable(cols: list[np.ndarray]) -> bool:
-    for c in cols:
-        if c.dtype == object:
-            kinds = {type(v) for v in c[: 1000].tolist() if v is not None and not (isinstance(v, float) and v != v)}
-            if len(kinds) > 1 or any(v is None for v in c[:1000].tolist()):
-                return False
-    return True
-
-
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        codes, uniq = pd.factorize(values, sort=True, use_na_sentinel=False)
-    except TypeError:  # mixed types that do not sort
-        codes, uniq = pd.factorize(values, sort=False, use_na_sentinel=False)
-    return np.asarray(codes, dtype=np.int64), np.asarray(uniq)

@@ -18,14 +18,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.analysis.errors import AnalysisError, ReportSelectionError
+from modelkit.analysis.sources import where
+from modelkit.errors import ConfigError
 
-__all__ = ["Traces", "read_traces", "report_frame", "config_reports"]
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Traces", "read_traces", "report_frame", "config_reports", "report_source", "trace_frame",
+           "one_column_per_node"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +148,7 @@ def _stride(rp: Any, step: int | None, dt: float | None) -> int:
     return 1
 
 
-def read_traces(path_or_report: Any, population: str | None = None, node_ids: Any = None,
+def read_traces(path_or_report: Any, population: str | None = None, node_ids: NodeIdsLike | None = None,
                 t_start: float | None = None, t_stop: float | None = None, step: int | None = None, *,
                 dt: float | None = None) -> Traces:
     """Read some nodes' traces from a SONATA compartment report.
@@ -180,7 +187,7 @@ def read_traces(path_or_report: Any, population: str | None = None, node_ids: An
                   df.columns.get_level_values(1).to_numpy(np.int64), rp.population, rp.units, rp.variable, rp.path)
 
 
-def report_frame(path_or_report: Any, population: str | None = None, node_ids: Any = None,
+def report_frame(path_or_report: Any, population: str | None = None, node_ids: NodeIdsLike | None = None,
                  t_start: float | None = None, t_stop: float | None = None, step: int | None = None, *,
                  dt: float | None = None) -> pd.DataFrame:
     """A compartment report as a DataFrame (see :func:`read_traces` for the parameters).
@@ -202,7 +209,7 @@ def report_frame(path_or_report: Any, population: str | None = None, node_ids: A
     return read_traces(path_or_report, population, node_ids, t_start, t_stop, step, dt=dt).to_frame()
 
 
-def config_reports(config_file: Any, module: str | None = None) -> dict[str, str]:
+def config_reports(config_file: PathLike, module: str | None = None) -> dict[str, str]:
     """The report files a simulation config writes: report name -> path (existing files only).
 
     Parameters
@@ -228,3 +235,105 @@ def config_reports(config_file: Any, module: str | None = None) -> dict[str, str
     return {name: r.file_name for name, r in cfg.reports.items()
             if r.enabled and r.file_name and os.path.isfile(r.file_name) and (module is None or r.module == module)
             and r.file_name.endswith((".h5", ".hdf5"))}
+
+
+def report_source(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None) -> Any:
+    """The compartment report to read: a file path or a :class:`~modelkit.sonata.CompartmentReport`.
+
+    Parameters
+    ----------
+    report : str, PathLike, CompartmentReport or run result, optional
+        A SONATA report file, an opened report, or anything with a ``reports`` dict
+        (a ``RunResult``: report name -> file).
+    config_file : str or PathLike, optional
+        A simulation config: the file of its report ``report_name``.
+    report_name : str, optional
+        Which report of the config or run result; needed only when it has several
+        compartment reports.
+
+    Returns
+    -------
+    str or CompartmentReport
+
+    Raises
+    ------
+    ConfigError
+        Neither given, no such report, several and none chosen.
+    """
+    if report is not None and not isinstance(report, (str, os.PathLike)) and isinstance(
+            getattr(report, "reports", None), dict):
+        files = dict(report.reports)
+        return _pick(files, report_name, getattr(report, "output_dir", None), "reports")
+    if report is not None:
+        return report
+    if config_file is None:
+        raise ConfigError(None, "report", "a report (file, CompartmentReport or run result) or config_file", "neither")
+    return _pick(config_reports(config_file), report_name, where(config_file), "reports")
+
+
+def _pick(files: dict[str, Any], name: str | None, path: Any, key: str) -> Any:
+    if name is not None:
+        if name not in files:
+            raise ConfigError(path, f"{key}.{name}", "a report of that name whose file exists",
+                          f"reports {sorted(files)}")
+        return files[name]
+    if len(files) != 1:
+        raise ConfigError(path, key, "exactly one report file (has the simulation run?), or report_name= to "
+                          "choose one", f"reports {sorted(files)}" if files else "none")
+    return next(iter(files.values()))
+
+
+def trace_frame(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None,
+                population: str | None = None, node_ids: NodeIdsLike | None = None, time_range: tuple[float,
+                float] | None = None,
+                step: int | None = None) -> pd.DataFrame:
+    """Report values as a table: index ``time`` (ms), one column per node.
+
+    Reads through :func:`modelkit.analysis.report_frame`; a node with several
+    compartments (elements) is represented by its first one (the soma, bmtk's
+    ``sections='origin'``).
+
+    Parameters
+    ----------
+    report, config_file, report_name
+        See :func:`report_source`.
+    population : str, optional
+        Needed when the report holds several populations.
+    node_ids : array of int, optional
+        Reported nodes to keep (default: all).
+    time_range : (float, float), optional
+        Window [start, stop) in ms.
+    step : int, optional
+        Keep every ``step``-th frame.
+
+    Returns
+    -------
+    DataFrame
+        Index ``time`` (ms), columns node ids (``attrs``: ``population``, ``variable``, ``units``,
+        ``source``).
+
+    Raises
+    ------
+    ConfigError
+        No report given or found in the config; several and none chosen.
+    SonataFormatError, ReportSelectionError
+        A malformed report, nodes it does not record, several populations and none chosen.
+    """
+    src = report_source(report, config_file=config_file, report_name=report_name)
+    t0, t1 = (None, None) if time_range is None else time_range
+    df = report_frame(src, population, node_ids, t0, t1, step)
+    df = one_column_per_node(df)
+    df.attrs["source"] = getattr(src, "path", None) or os.fspath(src)
+    return df
+
+
+def one_column_per_node(df: pd.DataFrame) -> pd.DataFrame:
+    """Keep each node's first element (column) of a (``node_id``, ``element_id``) table."""
+    if not isinstance(df.columns, pd.MultiIndex):
+        return df
+    attrs = dict(df.attrs)
+    first = ~df.columns.get_level_values(0).duplicated()
+    out = df.loc[:, first]
+    out.columns = pd.Index(out.columns.get_level_values(0), name="node_id")
+    out.attrs.update(attrs)
+    return out

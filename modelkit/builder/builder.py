@@ -8,16 +8,18 @@ import shutil
 import tempfile
 import types
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from modelkit._typing import IdsLike, PathLike
 from modelkit.builder.connection_map import ConnectionMap
-from modelkit.builder.compression import copy_compressed, normalize_compression
-from modelkit.builder.connectors import as_rule
+from modelkit.builder.compression import CompressionLike, copy_compressed, normalize_compression
+from modelkit.builder.connectors import RuleLike, as_rule
 from modelkit.builder.edge_view import Edge, select_edges
 from modelkit.builder.generate import generate_edges, global_rng_state
-from modelkit.builder.nodes import NodePool, NodeSetSpec, NodeTable, resolve_pool
+from modelkit.builder.nodes import NodePool, NodeSelector, NodeSetSpec, NodeTable, resolve_pool
 from modelkit.errors import BuilderError, OutputExistsError
 from modelkit.sonata import Network, NodePopulationData, TypesTable, write_nodes, write_types_csv
 from modelkit.sonata.fileset import FileSet, owner_alive, owner_tag, parse_owner
@@ -125,6 +127,14 @@ class NetworkBuilder:
         gives one value per node and goes to the HDF5 group.  ``positions`` may be
         an (N, 3) array (µm); ``node_type_id`` and ``node_id`` may be given.
 
+        Parameters
+        ----------
+        N : int, optional
+            Number of nodes.
+        **properties
+            Node properties: a scalar (shared, to the node-types CSV) or one value per node (a list, array, range,
+            generator or Distribution); ``positions`` (N, 3) in µm.
+
         Raises
         ------
         BuilderError
@@ -212,18 +222,33 @@ class NetworkBuilder:
         """Nodes matching every property (a value, a list of values, or a predicate); all when empty.
 
         Iterating gives dict-like nodes with ``node_id``; ``.ids`` gives the ids.
+
+        Parameters
+        ----------
+        **properties
+            Property query: a value, a list of values or a predicate per property; all nodes when empty.
         """
         return NodePool(self, properties)
 
-    def nodes_iter(self, nids: Any = None) -> list:
+    def nodes_iter(self, nids: IdsLike | None = None) -> list:
         views = self._table().views()
         if nids is None:
             return views
         want = set(np.atleast_1d(np.asarray(nids)).tolist())
         return [v for v in views if v.node_id in want]
 
-    def import_nodes(self, nodes_file_name: Any, node_types_file_name: Any, population: str | None = None) -> None:
+    def import_nodes(self, nodes_file_name: PathLike, node_types_file_name: PathLike,
+                     population: str | None = None) -> None:
         """Add the nodes of an existing SONATA population (ids, types and per-node columns kept).
+
+        Parameters
+        ----------
+        nodes_file_name : str or PathLike
+            A SONATA nodes file.
+        node_types_file_name : str or PathLike
+            Its node-types CSV.
+        population : str, optional
+            Population to import; the file's only one when omitted.
 
         Raises
         ------
@@ -262,7 +287,7 @@ class NetworkBuilder:
         self._invalidate()
 
     # ---------------------------------------------------------------- edges
-    def add_edges(self, source: Any = None, target: Any = None, connection_rule: Any = 1,
+    def add_edges(self, source: NodeSelector = None, target: NodeSelector = None, connection_rule: RuleLike = 1,
                   connection_params: dict | None = None, iterator: str = "one_to_one",
                   **edge_type_properties: Any) -> ConnectionMap:
         """Connect ``source`` nodes to ``target`` nodes; one call is one edge type.
@@ -322,9 +347,10 @@ class NetworkBuilder:
         self._built = None
         return cm
 
-    def add_gap_junctions(self, source: Any = None, target: Any = None, resistance: float = 1.0,
-                          conductance: float | None = None, distance_range: Any = (0.0, 300.0),
-                          target_sections: Any = ("somatic",), connection_rule: Any = 1, iterator: str = "one_to_one",
+    def add_gap_junctions(self, source: NodeSelector = None, target: NodeSelector = None, resistance: float = 1.0,
+                          conductance: float | None = None, distance_range: tuple[float, float] = (0.0, 300.0),
+                          target_sections: Sequence[str] = ("somatic",), connection_rule: RuleLike = 1,
+                          iterator: str = "one_to_one",
                           **edge_type_properties: Any) -> ConnectionMap:
         """Electrical synapses between nodes of this network (``syn_weight`` = conductance in µS).
 
@@ -346,7 +372,8 @@ class NetworkBuilder:
                               syn_weight=syn_weight, is_gap_junction=True, distance_range=list(distance_range),
                               target_sections=list(target_sections), **edge_type_properties)
 
-    def edges(self, target_nodes: Any = None, source_nodes: Any = None, target_network: str | None = None,
+    def edges(self, target_nodes: NodeSelector = None, source_nodes: NodeSelector = None,
+              target_network: str | None = None,
               source_network: str | None = None, **properties: Any) -> list[Edge]:
         """Built edges that match, as a list of bmtk-style :class:`~modelkit.builder.edge_view.Edge` objects.
 
@@ -402,6 +429,11 @@ class NetworkBuilder:
         The work folder is ``$TMPDIR/modelkit-build-<name>-<pid>-...``, removed with the builder; the
         folders a killed process left there are removed by the next build.  (:meth:`save` without a
         build before builds in its staging folder, next to the target, instead.)
+
+        Parameters
+        ----------
+        force : bool, optional
+            Build again even when built.
 
         Raises
         ------
@@ -516,7 +548,8 @@ class NetworkBuilder:
         return TypesTable(None, "node_type_id", ids, data)
 
     # ----------------------------------------------------------------- save
-    def save(self, output_dir: Any = ".", force_overwrite: bool = True, mode: str = "w", compression: Any = None,
+    def save(self, output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w",
+             compression: CompressionLike = None,
              **opts: Any) -> None:
         """Write ``<name>_nodes.h5``, ``<name>_node_types.csv`` and every ``<src>_<tgt>_edges.h5`` /
         ``_edge_types.csv`` into ``output_dir``, all or nothing (builds first if needed).
@@ -532,6 +565,19 @@ class NetworkBuilder:
         ``compression`` (``'gzip'``, ``'lzf'``, a gzip level 0-9, or ``None`` / ``'none'``) compresses
         every dataset of the HDF5 files as bmtk does; modelkit's default is uncompressed (bmtk's is
         gzip), faster to write and to read.
+
+        Parameters
+        ----------
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        mode : str, optional
+            bmtk's file mode; accepted for compatibility, files are always written anew.
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
 
         Raises
         ------
@@ -576,10 +622,29 @@ class NetworkBuilder:
         self._workdir = out
         self._built = self._network()
 
-    def save_nodes(self, nodes_file_name: Any = None, node_types_file_name: Any = None, output_dir: Any = ".",
-                   force_overwrite: bool = True, mode: str = "w", compression: Any = None, **opts: Any) -> None:
+    def save_nodes(self, nodes_file_name: PathLike | None = None, node_types_file_name: PathLike | None = None,
+                   output_dir: PathLike = ".", force_overwrite: bool = True, mode: str = "w",
+                   compression: CompressionLike = None, **opts: Any) -> None:
         """Write the nodes file and node-types CSV (default names ``<name>_nodes.h5`` / ``_node_types.csv``),
-        both or neither (see :meth:`save`, also for ``compression``)."""
+        both or neither (see :meth:`save`, also for ``compression``).
+
+        Parameters
+        ----------
+        nodes_file_name : str or PathLike, optional
+            Nodes file name; ``<name>_nodes.h5`` when omitted.
+        node_types_file_name : str or PathLike, optional
+            Node-types CSV name; ``<name>_node_types.csv`` when omitted.
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        mode : str, optional
+            bmtk's file mode; accepted for compatibility, files are always written anew.
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
+        """
         normalize_compression(compression)
         if self._built is None:
             self.build()
@@ -589,15 +654,39 @@ class NetworkBuilder:
                        _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
                      self.name, force_overwrite, compression)
 
-    def save_edges(self, edges_file_name: Any = None, edge_types_file_name: Any = None, output_dir: Any = ".",
+    def save_edges(self, edges_file_name: PathLike | None = None, edge_types_file_name: PathLike | None = None,
+                   output_dir: PathLike = ".",
                    src_network: str | None = None, trg_network: str | None = None, name: str | None = None,
-                   force_build: bool = True, force_overwrite: bool = True, compression: Any = None,
+                   force_build: bool = True, force_overwrite: bool = True, compression: CompressionLike = None,
                    **opts: Any) -> None:
         """Write the edges files (default names ``<src>_<tgt>_edges.h5`` / ``_edge_types.csv``), all or
         none (see :meth:`save`, also for ``compression``).
 
         ``src_network`` / ``trg_network`` restrict which network pairs are written; with
         explicit file names exactly one pair must remain.  ``name`` renames the edge population.
+
+        Parameters
+        ----------
+        edges_file_name : str or PathLike, optional
+            Edges file name; ``<src>_<tgt>_edges.h5`` when omitted.
+        edge_types_file_name : str or PathLike, optional
+            Edge-types CSV name; ``<src>_<tgt>_edge_types.csv`` when omitted.
+        output_dir : str or PathLike, optional
+            Folder to write into (created when missing).
+        src_network : str, optional
+            Write only edges from this network.
+        trg_network : str, optional
+            Write only edges onto this network.
+        name : str, optional
+            Edge population name (one network pair only).
+        force_build : bool, optional
+            Build first when not built.
+        force_overwrite : bool, optional
+            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
+        compression : str or int, optional
+            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
+        **opts
+            Other bmtk keywords, accepted and ignored.
         """
         normalize_compression(compression)
         if not self._maps:

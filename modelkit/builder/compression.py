@@ -8,19 +8,23 @@ gets it: the built file is copied dataset by dataset with the filter applied.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Union
 
 import h5py
 
+from modelkit._typing import PathLike
 from modelkit.errors import BuilderError
 
-__all__ = ["normalize_compression", "copy_compressed"]
+__all__ = ["normalize_compression", "copy_compressed", "CompressionLike"]
+
+#: bmtk's ``compression`` argument: None or ``"none"`` (none), ``"gzip"``, ``"lzf"``, or a gzip level 0-9
+CompressionLike = Union[str, int, None]
 
 #: bytes of a dataset copied at a time
 _BLOCK_BYTES = 1 << 24
 
 
-def normalize_compression(compression: Any, argument: str = "compression") -> tuple[str | None, int | None]:
+def normalize_compression(compression: CompressionLike, argument: str = "compression") -> tuple[str | None, int | None]:
     """bmtk's compression argument as h5py's ``(compression, compression_opts)``.
 
     Parameters
@@ -80,8 +84,17 @@ def _copy_group(src: h5py.Group, dst: h5py.Group, compression: str, opts: int | 
         _copy_attrs(obj, ds)
 
 
-def copy_compressed(src: Any, dst: Any, compression: Any) -> None:
+def copy_compressed(src: PathLike, dst: PathLike, compression: CompressionLike) -> None:
     """Write ``dst`` as a copy of the HDF5 file ``src`` with every non-empty dataset compressed.
+
+    Parameters
+    ----------
+    src : str or PathLike
+        The HDF5 file to copy.
+    dst : str or PathLike
+        The copy to write.
+    compression : str or int
+        ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
 
     Raises
     ------

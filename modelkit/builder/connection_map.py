@@ -12,12 +12,13 @@ Property rules come in three forms, all evaluated on the edges of one block:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from modelkit._typing import ArrayLike, DTypeLike
 from modelkit.builder.connectors import ConnectionRule
 from modelkit.builder.nodes import NodeArrays, NodePool
 from modelkit.errors import BuilderError
@@ -32,6 +33,12 @@ def vectorized(func: Callable[..., Any]) -> Callable[..., Any]:
     ``sources``/``targets`` being node-column views aligned with the edges
     (``sources["x"]``, ``sources.positions``, ``sources.ids``); it returns one array
     (or a tuple of arrays, one per property name) of the edges' length.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(sources, targets, rng, **rule_params)`` returning one array (or a tuple of arrays) of the edges'
+        length.
 
     Examples
     --------
@@ -68,7 +75,19 @@ class PropertyRule:
 
     def evaluate(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator,
                  order: np.ndarray | None = None) -> list[np.ndarray]:
-        """Values of every name for the edges (``sources``/``targets`` aligned per edge)."""
+        """Values of every name for the edges (``sources``/``targets`` aligned per edge).
+
+        Parameters
+        ----------
+        sources : NodeArrays
+            Source node columns, one row per edge.
+        targets : NodeArrays
+            Target node columns, one row per edge.
+        rng : numpy.random.Generator
+            Seeded generator of the builder.
+        order : ndarray, optional
+            bmtk's edge position of each edge (for ``values``); edge order when omitted.
+        """
         n = len(sources)
         kind = self.kind
         label = f"add_properties({', '.join(self.names)})"
@@ -174,8 +193,9 @@ class ConnectionMap:
         names = [n for p in self.params for n in p.names]
         return names or ["nsyns"]
 
-    def add_properties(self, names: Any, rule: Any = None, rule_params: dict | None = None, values: Any = None,
-                       dtypes: Any = None) -> "ConnectionMap":
+    def add_properties(self, names: str | Sequence[str], rule: object = None, rule_params: dict | None = None,
+                       values: ArrayLike | None = None,
+                       dtypes: DTypeLike | Sequence[DTypeLike] | None = None) -> "ConnectionMap":
         """Per-edge properties computed by ``rule`` (or given as ``values``).
 
         Once a connection map has properties, every synapse is its own edge row (as

@@ -16,12 +16,16 @@ import types
 from collections.abc import Callable
 from functools import partial
 from itertools import repeat
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.builder.nodes import NodeArrays
 from modelkit.errors import BuilderError
+
+if TYPE_CHECKING:
+    from modelkit.builder.distributions import Distribution
 
 __all__ = ["ConnectionRule", "FixedProbability", "DistanceProbability", "FixedInDegree", "FixedOutDegree",
            "OneToOne", "AllToAll", "ArrayRule", "PairCallable", "ListRule", "as_rule"]
@@ -73,6 +77,15 @@ class ConnectionRule:
     def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
         """Connections among ``sources`` x ``targets``.
 
+        Parameters
+        ----------
+        sources : NodeArrays
+            Candidate source nodes (columns, positions in µm, ids).
+        targets : NodeArrays
+            Candidate target nodes of this block.
+        rng : numpy.random.Generator
+            Seeded generator of this block.
+
         Returns
         -------
         source_index, target_index, nsyns : ndarray of int64
@@ -101,7 +114,7 @@ class FixedProbability(ConnectionRule):
         Allow a node to connect to itself (same population only).
     """
 
-    def __init__(self, p: float, nsyns: Any = 1, allow_autapses: bool = False) -> None:
+    def __init__(self, p: float, nsyns: int | Distribution = 1, allow_autapses: bool = False) -> None:
         if not (isinstance(p, (int, float)) and 0.0 <= p <= 1.0):
             raise BuilderError("FixedProbability(p)", "a probability in [0, 1]", repr(p))
         _check_nsyns_spec(nsyns, "FixedProbability(nsyns)")
@@ -166,7 +179,7 @@ class DistanceProbability(ConnectionRule):
     """
 
     def __init__(self, p_max: float = 1.0, sigma: float | None = None, length: float | None = None,
-                 kind: str = "gaussian", cutoff: float | None = None, nsyns: Any = 1,
+                 kind: str = "gaussian", cutoff: float | None = None, nsyns: int | Distribution = 1,
                  allow_autapses: bool = False) -> None:
         if kind not in ("gaussian", "exponential"):
             raise BuilderError("DistanceProbability(kind)", "'gaussian' or 'exponential'", repr(kind))
@@ -187,7 +200,13 @@ class DistanceProbability(ConnectionRule):
         self.allow_autapses = allow_autapses
 
     def probability(self, d: np.ndarray) -> np.ndarray:
-        """Connection probability at distances ``d`` (µm)."""
+        """Connection probability at distances ``d`` (µm).
+
+        Parameters
+        ----------
+        d : ndarray
+            Distances, µm.
+        """
         d = np.asarray(d, dtype=np.float64)
         if d.ndim == 0:
             return self.probability(d.reshape(1)).reshape(())
@@ -302,7 +321,8 @@ class FixedInDegree(ConnectionRule):
         Draw sources with replacement; repeated sources add synapses to one connection.
     """
 
-    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
+    def __init__(self, k: int, nsyns: int | Distribution = 1, allow_autapses: bool = False,
+                 multapses: bool = False) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise BuilderError("FixedInDegree(k)", "a non-negative int", repr(k))
         _check_nsyns_spec(nsyns, "FixedInDegree(nsyns)")
@@ -320,7 +340,8 @@ class FixedOutDegree(ConnectionRule):
 
     blockwise = False
 
-    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
+    def __init__(self, k: int, nsyns: int | Distribution = 1, allow_autapses: bool = False,
+                 multapses: bool = False) -> None:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
             raise BuilderError("FixedOutDegree(k)", "a non-negative int", repr(k))
         _check_nsyns_spec(nsyns, "FixedOutDegree(nsyns)")
@@ -379,7 +400,7 @@ class OneToOne(ConnectionRule):
 
     blockwise = False
 
-    def __init__(self, nsyns: Any = 1) -> None:
+    def __init__(self, nsyns: int | Distribution = 1) -> None:
         _check_nsyns_spec(nsyns, "OneToOne(nsyns)")
         self.nsyns = nsyns
 
@@ -400,7 +421,7 @@ class AllToAll(ConnectionRule):
     allow_autapses : bool
     """
 
-    def __init__(self, nsyns: Any = 1, allow_autapses: bool = False) -> None:
+    def __init__(self, nsyns: int | Distribution = 1, allow_autapses: bool = False) -> None:
         _check_nsyns_spec(nsyns, "AllToAll(nsyns)")
         self.nsyns = nsyns
         self.allow_autapses = allow_autapses
@@ -725,7 +746,7 @@ class ListRule(ConnectionRule):
 
     blockwise = False
 
-    def __init__(self, values: Any, iterator: str) -> None:
+    def __init__(self, values: ArrayLike, iterator: str) -> None:
         self.values = np.asarray(values)
         self.iterator = iterator
 
@@ -750,8 +771,22 @@ class ListRule(ConnectionRule):
 ITERATORS = ("one_to_one", "one_to_all", "all_to_one")
 
 
-def as_rule(connection_rule: Any, connection_params: dict | None, iterator: str) -> ConnectionRule:
+#: what ``add_edges(connection_rule=...)`` takes: synapses per pair (int), bmtk's per-pair callable, a list of
+#: counts in bmtk's pair order, a vectorised :class:`ConnectionRule`, or None (no edges)
+RuleLike = Union[int, Callable[..., Any], ArrayLike, ConnectionRule, None]
+
+
+def as_rule(connection_rule: RuleLike, connection_params: dict | None, iterator: str) -> ConnectionRule:
     """The rule object behind ``add_edges(connection_rule=..., connection_params=..., iterator=...)``.
+
+    Parameters
+    ----------
+    connection_rule : int, callable, list or ConnectionRule
+        The ``add_edges`` argument.
+    connection_params : dict, optional
+        Keyword arguments of a callable rule.
+    iterator : str
+        ``one_to_one``, ``one_to_all`` or ``all_to_one``.
 
     Raises
     ------

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.builder._rng import RngLike, as_generator, check_count, check_real
 from modelkit.errors import BuilderError
 
@@ -132,7 +133,7 @@ class Constant(Distribution):
     _fields = ("value",)
     value: Any
 
-    def __init__(self, value: Any):
+    def __init__(self, value: str | float | bool | np.generic):
         if np.ndim(value) != 0 or value is None:
             raise BuilderError("Constant(value)", "a scalar (number, bool or string)", repr(value))
         self._freeze(value=value.item() if isinstance(value, np.generic) else value)
@@ -371,7 +372,7 @@ class Choice(Distribution):
     _array: np.ndarray
     _prob: np.ndarray | None
 
-    def __init__(self, values: Any, p: Any = None):
+    def __init__(self, values: ArrayLike, p: ArrayLike | None = None):
         arr = np.asarray(values)
         if arr.ndim != 1 or arr.size == 0:
             raise BuilderError("Choice(values)", "a non-empty 1-D sequence", repr(values))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelkit.builder.nodes import NodePool
+from modelkit.builder.nodes import NodePool, NodeSelector
 from modelkit.errors import BuilderError
+
+if TYPE_CHECKING:  # the builder imports this module
+    from modelkit.builder.builder import NetworkBuilder
+    from modelkit.sonata import Network
 
 __all__ = ["Edge", "select_edges"]
 
@@ -78,12 +82,25 @@ def _equal(x: Any, v: Any) -> bool:
         return False
 
 
-def node_filter(nodes: Any, network: str | None, own: Any, networks: Mapping[str, Any],
+def node_filter(nodes: NodeSelector, network: str | None, own: NetworkBuilder, networks: Mapping[str, Any],
                 argument: str) -> tuple[np.ndarray | None, str | None]:
     """bmtk's ``nodes2gids``: node ids (None: any) and the network they belong to (None: any).
 
     A dict is a property query on ``network`` (this builder when not given); a NodePool
     names its own network; ids and an int leave the network as given.
+
+    Parameters
+    ----------
+    nodes : dict, NodePool, array-like of int or Selection
+        The ``edges(target_nodes=...)`` argument.
+    network : str, optional
+        Network the ids belong to; this builder's when omitted.
+    own : NetworkBuilder
+        The builder asked.
+    networks : mapping
+        Network name -> builder, for other networks' pools.
+    argument : str
+        Argument name, for messages.
     """
     if nodes is None:
         return None, network
@@ -107,12 +124,32 @@ def node_filter(nodes: Any, network: str | None, own: Any, networks: Mapping[str
     raise BuilderError(argument, "node ids, a dict of properties or builder.nodes(...)", type(nodes).__name__)
 
 
-def select_edges(net: Any, own: Any, networks: Mapping[str, Any], target_nodes: Any, source_nodes: Any,
+def select_edges(net: Network, own: NetworkBuilder, networks: Mapping[str, Any], target_nodes: NodeSelector,
+                 source_nodes: NodeSelector,
                  target_network: str | None, source_network: str | None,
                  properties: Mapping[str, Any]) -> list[Edge]:
     """The built edges of ``net`` that match, in file order (by target), as bmtk's ``edges()`` does.
 
     An edge lacking a property of ``properties`` does not match (bmtk's ``filter_edges``).
+
+    Parameters
+    ----------
+    net : Network
+        The built network.
+    own : NetworkBuilder
+        The builder asked.
+    networks : mapping
+        Network name -> builder.
+    target_nodes : dict, NodePool, array-like of int or Selection
+        Target nodes; any when omitted.
+    source_nodes : dict, NodePool, array-like of int or Selection
+        Source nodes; any when omitted.
+    target_network : str, optional
+        Only edges onto this network.
+    source_network : str, optional
+        Only edges from this network.
+    properties : mapping
+        Edge properties every edge must have, with these values.
     """
     tgt_ids, tgt_net = node_filter(target_nodes, target_network, own, networks, "edges(target_nodes)")
     src_ids, src_net = node_filter(source_nodes, source_network, own, networks, "edges(source_nodes)")

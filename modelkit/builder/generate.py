@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.builder.connection_map import ConnectionMap
 from modelkit.builder.connectors import (AllToAll, DistanceProbability, FixedInDegree, FixedProbability,
                                          PairCallable)
@@ -396,7 +397,7 @@ class _Ahead:
         return fut.result()
 
 
-def generate_edges(path: Any, population: str, maps: list[ConnectionMap], src_table: NodeTable,
+def generate_edges(path: PathLike, population: str, maps: list[ConnectionMap], src_table: NodeTable,
                    tgt_table: NodeTable, src_name: str, tgt_name: str, seed: np.random.SeedSequence,
                    targets_per_block: int = 1024, reseed_globals: bool = False,
                    junction_ids: bool = False, junction_start: int = 0) -> GenerationResult:
@@ -448,7 +449,7 @@ def generate_edges(path: Any, population: str, maps: list[ConnectionMap], src_ta
             pool.shutdown()
 
 
-def _generate(path: Any, population: str, states: list[_MapState], map_group: list[int],
+def _generate(path: PathLike, population: str, states: list[_MapState], map_group: list[int],
               groups: dict[int, dict[str, Any]], src_table: NodeTable, tgt_table: NodeTable, src_name: str,
               tgt_name: str, bounds: list[tuple[int, int, int]], junction_ids: bool,
               junction_start: int) -> GenerationResult:

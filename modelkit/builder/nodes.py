@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
+from modelkit._typing import IdsLike
 from modelkit.errors import BuilderError
 
-__all__ = ["NodeSetSpec", "NodeTable", "NodeView", "NodePool", "NodeArrays", "filter_string"]
+if TYPE_CHECKING:  # the builder imports this module
+    from modelkit.builder.builder import NetworkBuilder
+
+__all__ = ["NodeSetSpec", "NodeTable", "NodeView", "NodePool", "NodeArrays", "NodeSelector", "filter_string"]
 
 
 @dataclass
@@ -131,7 +135,13 @@ class NodeTable:
                                                              for s in self.sets)
 
     def present(self, name: str) -> np.ndarray:
-        """Whether each node has the property (per-node or from its node type)."""
+        """Whether each node has the property (per-node or from its node type).
+
+        Parameters
+        ----------
+        name : str
+            Property name.
+        """
         if name in ("node_id", "node_type_id"):
             return np.ones(self.size, dtype=bool)
         m = np.zeros(self.size, dtype=bool)
@@ -141,7 +151,13 @@ class NodeTable:
         return m
 
     def column(self, name: str) -> np.ndarray:
-        """Merged values of a property for every node (per-node value, else the node type's)."""
+        """Merged values of a property for every node (per-node value, else the node type's).
+
+        Parameters
+        ----------
+        name : str
+            Property name.
+        """
         if name == "node_id":
             return self.ids
         if name == "node_type_id":
@@ -178,7 +194,15 @@ class NodeTable:
 
     # ------------------------------------------------------------ queries
     def rows_of(self, ids: np.ndarray, argument: str) -> np.ndarray:
-        """Rows of the given node ids (in the order given)."""
+        """Rows of the given node ids (in the order given).
+
+        Parameters
+        ----------
+        ids : ndarray
+            Node ids.
+        argument : str
+            Argument name, for messages.
+        """
         ids = np.asarray(ids, dtype=np.int64).ravel()
         if ids.size == 0:
             return np.empty(0, dtype=np.int64)
@@ -189,7 +213,13 @@ class NodeTable:
         return self._order[k]
 
     def mask(self, query: Mapping[str, Any]) -> np.ndarray:
-        """Nodes matching every property of ``query`` (value, list of values, or a predicate)."""
+        """Nodes matching every property of ``query`` (value, list of values, or a predicate).
+
+        Parameters
+        ----------
+        query : mapping
+            Property -> value, list of values, or predicate.
+        """
         m = np.ones(self.size, dtype=bool)
         for key, want in query.items():
             if not self.has(key):
@@ -244,7 +274,13 @@ def _equals(col: np.ndarray, want: Any) -> np.ndarray:
 
 
 def filter_string(query: Mapping[str, Any] | None) -> str:
-    """bmtk's text form of a selector, stored in the edge-types CSV (``*`` for all nodes)."""
+    """bmtk's text form of a selector, stored in the edge-types CSV (``*`` for all nodes).
+
+    Parameters
+    ----------
+    query : mapping, optional
+        Property query; all nodes when empty.
+    """
     if not query:
         return "*"
     return "&".join(f"{k}=='{v}'" for k, v in query.items())
@@ -283,7 +319,13 @@ class NodeArrays:
         return self._pos
 
     def take(self, idx: np.ndarray) -> "NodeArrays":
-        """The subset ``idx`` (positions into this one)."""
+        """The subset ``idx`` (positions into this one).
+
+        Parameters
+        ----------
+        idx : ndarray
+            Positions into this subset.
+        """
         out = NodeArrays(self.table, self.rows[idx], self.network)
         if self._pos is not None:
             out._pos = self._pos[idx]
@@ -296,7 +338,7 @@ class NodePool:
     Iterating yields :class:`NodeView` dicts (bmtk's ``Node``); ``ids`` gives the node ids.
     """
 
-    def __init__(self, network: Any, query: Mapping[str, Any] | None = None,
+    def __init__(self, network: NetworkBuilder, query: Mapping[str, Any] | None = None,
                  ids: np.ndarray | None = None) -> None:
         self.network = network
         self.query = dict(query or {})
@@ -339,8 +381,24 @@ class NodePool:
         return f"<NodePool {self.network.name} {self.filter_str}: {len(self)} nodes>"
 
 
-def resolve_pool(selector: Any, network: Any, argument: str) -> NodePool:
-    """A NodePool from a selector: None (all), dict query, NodePool, node ids, or a Selection."""
+#: which nodes ``add_edges(source=..., target=...)`` and ``edges(...)`` take: None (all), a property query
+#: ``{"ei": "e"}`` (a value, a list of values or a predicate per property), ``other.nodes(...)`` of a builder,
+#: node ids or a :class:`~modelkit.sonata.Selection`
+NodeSelector = Union[None, Mapping[str, Any], NodePool, IdsLike]
+
+
+def resolve_pool(selector: NodeSelector, network: NetworkBuilder, argument: str) -> NodePool:
+    """A NodePool from a selector: None (all), dict query, NodePool, node ids, or a Selection.
+
+    Parameters
+    ----------
+    selector : dict, NodePool, array-like of int or Selection
+        None (all), a property query, a NodePool, node ids or a Selection.
+    network : NetworkBuilder
+        The builder the nodes belong to (unless a pool names another).
+    argument : str
+        Argument name, for messages.
+    """
     if selector is None:
         return NodePool(network)
     if isinstance(selector, NodePool):

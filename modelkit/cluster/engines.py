@@ -190,6 +190,11 @@ def attach(cluster_id: str = "", *, profile_dir: str | os.PathLike | None = None
 def client_of(cluster: Any) -> Any:
     """The :class:`ipyparallel.Client` behind a client, a view or an :class:`ipyparallel.Cluster`.
 
+    Parameters
+    ----------
+    cluster : ipyparallel.Client, view or Cluster
+        What a user has at hand.
+
     Raises
     ------
     ClusterError

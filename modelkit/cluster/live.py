@@ -35,6 +35,7 @@ import threading
 import time
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
@@ -78,6 +79,13 @@ def _engine_task(config: Any, kwargs: dict, address: str, control: str, run_id: 
 
 def pick_engines(client: Any, engines: Any = None) -> list[int]:
     """Engine ids for a run: the given ones, all (``"all"``), or the first idle engine (None).
+
+    Parameters
+    ----------
+    client : ipyparallel.Client
+        The cluster's client.
+    engines : int, list of int, "all" or None
+        Engine ids; the first idle engine when None.
 
     Raises
     ------
@@ -319,6 +327,11 @@ class LiveRun:
     async def wait_async(self, timeout: float | None = None) -> str:
         """:meth:`wait` for ``await run.wait_async()`` in a cell: the kernel's event loop runs meanwhile.
 
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait; no limit when None.
+
         Returns
         -------
         str
@@ -404,10 +417,24 @@ class LiveRun:
                 f"{html.escape(str(p))}{err}")
 
 
-def simulate_arguments(config: Any, network: Any, threads: int | None, output_dir: Any,
+def simulate_arguments(config: Any, network: Any, threads: int | None, output_dir: PathLike | None,
                        simulate_kwargs: dict) -> tuple[Any, str | None, dict]:
     """``(config, output_dir, kwargs)`` for a ``simulate`` in another process: paths made absolute (the
-    other process may have another working directory), the progress bar off."""
+    other process may have another working directory), the progress bar off.
+
+    Parameters
+    ----------
+    config : str, PathLike or SimulationConfig
+        The simulation config.
+    network : Network, str or None
+        A network that replaces the config's.
+    threads : int, optional
+        Threads of the run.
+    output_dir : str or PathLike, optional
+        Output folder that replaces the config's.
+    simulate_kwargs : dict
+        Other keywords of ``simulate``.
+    """
     if isinstance(config, (str, os.PathLike)):
         config = os.path.abspath(os.fspath(config))
     out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
@@ -419,7 +446,7 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
 
 
 def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: Any = None,
-                   threads: int | None = None, output_dir: Any = None, stream_ip: str = "127.0.0.1",
+                   threads: int | None = None, output_dir: PathLike | None = None, stream_ip: str = "127.0.0.1",
                    stream_host: str | None = None, hwm: int = DEFAULT_HWM,
                    send_timeout: float = DEFAULT_SEND_TIMEOUT, **simulate_kwargs: Any) -> LiveRun:
     """Start :func:`~modelkit.simulator.simulate` on cluster engines and return at once.

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.cluster.errors import ClusterError
 from modelkit.cluster.live import LiveRun, simulate_arguments
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, SpikeStream
@@ -82,7 +83,7 @@ class _ProcessResult:
             shutil.rmtree(self.job_dir, ignore_errors=True)
 
 
-def run_local(config: Any, *, network: Any = None, threads: int | None = None, output_dir: Any = None,
+def run_local(config: Any, *, network: Any = None, threads: int | None = None, output_dir: PathLike | None = None,
               hwm: int = DEFAULT_HWM, send_timeout: float = DEFAULT_SEND_TIMEOUT,
               **simulate_kwargs: Any) -> LiveRun:
     """Start :func:`~modelkit.simulator.simulate` in a child process and return at once.

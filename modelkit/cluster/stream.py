@@ -159,6 +159,15 @@ class StreamSink:
     def spikes(self, population: str, node_ids: np.ndarray, times: np.ndarray) -> None:
         """Send one population's spikes of the block just simulated (``times`` in ms).
 
+        Parameters
+        ----------
+        population : str
+            Node population name.
+        node_ids : ndarray
+            Node id of each spike.
+        times : ndarray
+            Spike times, ms.
+
         Raises
         ------
         StreamError
@@ -180,6 +189,21 @@ class StreamSink:
 
         ``values`` has one row per time (ms) and one column per node of ``node_ids``.
 
+        Parameters
+        ----------
+        report : str
+            Report name.
+        population : str
+            Node population name.
+        variable : str
+            Recorded variable (``v``, ``rate``...).
+        node_ids : ndarray
+            Node of each column.
+        times : ndarray
+            Time of each row, ms.
+        values : ndarray
+            (times, nodes) values in the report's units (mV, Hz).
+
         Raises
         ------
         StreamError
@@ -198,6 +222,13 @@ class StreamSink:
 
     def progress(self, t: float, tstop: float) -> None:
         """Send the end of a block (``t`` of ``tstop`` ms) and stop the run if the client asked to.
+
+        Parameters
+        ----------
+        t : float
+            Model time reached, ms.
+        tstop : float
+            Model time the run ends at, ms.
 
         Raises
         ------
@@ -254,7 +285,13 @@ class StreamSink:
                             n_spikes={str(k): int(v) for k, v in counts.items()}, sent=time.time())])
 
     def fail(self, error: BaseException) -> None:
-        """Tell the client the run failed (or was stopped) and why; never raises."""
+        """Tell the client the run failed (or was stopped) and why; never raises.
+
+        Parameters
+        ----------
+        error : BaseException
+            Why the run ended.
+        """
         try:
             self._send([_header(v=PROTOCOL_VERSION, run=self.run_id, seq=self.seq, kind="error",
                                 ename=type(error).__name__, evalue=str(error), n_messages=self.seq,
@@ -368,6 +405,11 @@ class SpikeStream:
     def start(self, timeout: float = 10.0) -> "SpikeStream":
         """Bind the sockets and start draining.
 
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for the sockets.
+
         Returns
         -------
         SpikeStream
@@ -388,6 +430,11 @@ class SpikeStream:
         """Stop draining and release the sockets (what was delivered stays available).
 
         Messages still queued are read out without being stored or delivered and count in :attr:`lost`.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait for the draining thread.
         """
         self._discarding.set()
         self._closing.set()
@@ -453,7 +500,15 @@ class SpikeStream:
         frames that arrives (traces: ``values`` is times x nodes; population rates in Hz).
 
         ``replay``: first call it with the frames that already arrived (one call per report, population and
-        variable), so a view attached mid-run sees every frame exactly once (as :meth:`add_listener`)."""
+        variable), so a view attached mid-run sees every frame exactly once (as :meth:`add_listener`).
+
+        Parameters
+        ----------
+        callback : callable
+            ``callback(report, population, variable, node_ids, times, values)``.
+        replay : bool, optional
+            First call it with the frames already received.
+        """
         with self._deliver:
             if replay:
                 for (report, pop, var), (ids, ts, vals) in self.traces().items():
@@ -622,7 +677,13 @@ class SpikeStream:
         return {k: (ids, np.concatenate(ts), np.concatenate(vs)) for k, (ids, ts, vs) in parts.items()}
 
     def spike_table(self, **kw: Any) -> Any:
-        """Spikes received as a :class:`~modelkit.analysis.SpikeTable` (``**kw`` as in ``from_parts``)."""
+        """Spikes received as a :class:`~modelkit.analysis.SpikeTable` (``**kw`` as in ``from_parts``).
+
+        Parameters
+        ----------
+        **kw
+            Keywords of ``SpikeTable.from_parts``.
+        """
         from modelkit.analysis import SpikeTable
         return SpikeTable.from_parts(self.arrays(), **kw)
 

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.cluster.engines import client_of
 from modelkit.cluster.errors import ClusterError
 from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
@@ -96,7 +97,7 @@ def _sweep_task(data: dict, base_dir: str, path: str, kwargs: dict, dynamics: di
             "seconds": time.perf_counter() - t0}
 
 
-def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, output_dir: Any,
+def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, output_dir: PathLike,
           engines: Any = None, product: bool = True, timeout: float | None = None) -> Any:
     """Run variants of one simulation across the engines and return a table of results.
 

@@ -6,6 +6,7 @@ import json
 import os
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import OutputExistsError
 
 
@@ -17,7 +18,7 @@ def write_json(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def fresh_folder(directory: Any, subfolders: tuple[str, ...]) -> str:
+def fresh_folder(directory: PathLike, subfolders: tuple[str, ...]) -> str:
     """The absolute folder, created with its subfolders; refuses one that already holds a network."""
     d = os.path.abspath(os.fspath(directory))
     if os.path.exists(os.path.join(d, "network")):

@@ -8,10 +8,10 @@ file uses the Allen all-active layout that bmtk's BioNet also reads (``aibs_alla
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["bio_network"]
@@ -52,7 +52,7 @@ def _swc() -> str:
     return "\n".join(lines) + "\n"
 
 
-def bio_network(directory: Any, *, n_exc: int = 8, n_inh: int = 2, n_input: int = 40, input_rate: float = 20.0,
+def bio_network(directory: PathLike, *, n_exc: int = 8, n_inh: int = 2, n_input: int = 40, input_rate: float = 20.0,
                 input_weight: float = 0.0006, tstop: float = 500.0, dt: float = 0.025, seed: int = 0) -> str:
     """Write a network of biophysical ball-and-stick cells driven by Poisson inputs, for NEURON.
 

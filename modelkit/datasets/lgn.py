@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.datasets._files import fresh_folder, write_json
 
 __all__ = ["lgn_network"]
@@ -22,7 +22,7 @@ _V1_CELL = {"V_th": -55.0, "E_L": -70.0, "V_m": -70.0, "V_reset": -70.0, "C_m": 
             "t_ref": 2.0}
 
 
-def lgn_network(directory: Any, *, n_lgn: int = 60, n_v1: int = 40, tstop: float = 1000.0,
+def lgn_network(directory: PathLike, *, n_lgn: int = 60, n_v1: int = 40, tstop: float = 1000.0,
                 temporal_frequency: float = 4.0, seed: int = 0) -> str:
     """Write LGN filter units (ON and OFF) on a 120 × 80 degree screen, and a V1 layer they drive.
 

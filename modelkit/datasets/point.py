@@ -7,10 +7,10 @@ spike file, circuit and simulation configs) that modelkit and bmtk's PointNet bo
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["balanced_network"]
@@ -19,7 +19,7 @@ __all__ = ["balanced_network"]
 _CELL = {"V_th": -50.0, "V_reset": -65.0, "E_L": -65.0, "V_m": -65.0, "C_m": 250.0, "tau_m": 20.0, "t_ref": 2.0}
 
 
-def balanced_network(directory: Any, *, n_exc: int = 800, n_inh: int = 200, n_input: int = 200,
+def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200, n_input: int = 200,
                      input_rate: float = 15.0, tstop: float = 1000.0, dt: float = 0.1, seed: int = 0) -> str:
     """Write a Brunel-style excitatory/inhibitory network of point neurons driven by Poisson inputs.
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.datasets._files import fresh_folder, network_files, write_json
 
 __all__ = ["population_network"]
@@ -13,7 +13,7 @@ _EXC = {"tau_m": 20.0, "V_th": -50.0, "V_reset": -70.0, "E_L": -70.0, "t_ref": 2
 _INH = {"tau_m": 10.0, "V_th": -50.0, "V_reset": -70.0, "E_L": -70.0, "t_ref": 1.0}
 
 
-def population_network(directory: Any, *, tstop: float = 500.0, dt: float = 0.1) -> str:
+def population_network(directory: PathLike, *, tstop: float = 500.0, dt: float = 0.1) -> str:
     """Write an E/I pair of leaky integrate-and-fire population densities driven by a stepped input rate.
 
     ``cortex`` holds two ``lif_density`` populations (``exc``: tau_m 20 ms; ``inh``: tau_m 10 ms);

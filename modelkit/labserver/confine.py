@@ -74,6 +74,13 @@ def scrub(text: str, root: str) -> str:
 
     A ``/``-word counts as a file-system path when its first part exists at ``/`` (``/tmp/...``,
     ``/home/...``); others, such as HDF5 dataset names (``/nodes/v1/node_type_id``), are kept.
+
+    Parameters
+    ----------
+    text : str
+        A message that may name files.
+    root : str
+        The folder the server serves (the Jupyter root).
     """
     real = os.path.realpath(root)
     for r in sorted({real, os.path.abspath(root)}, key=len, reverse=True):

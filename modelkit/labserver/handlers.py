@@ -372,7 +372,15 @@ def _copy_new(src: Path, dest: Path) -> list[str]:
 
 
 def setup_handlers(web_app: Any, *, runs_dir: str) -> None:
-    """Add the routes under the server's ``base_url``."""
+    """Add the routes under the server's ``base_url``.
+
+    Parameters
+    ----------
+    web_app : tornado.web.Application
+        The Jupyter server's web application.
+    runs_dir : str
+        Folder of the run status files.
+    """
     base = url_path_join(web_app.settings["base_url"], "modelkit")
     web_app.settings["modelkit_runs_dir"] = runs_dir
     web_app.add_handlers(".*$", [

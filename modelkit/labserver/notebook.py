@@ -82,6 +82,17 @@ def write_new_notebook(folder: str, stem: str, cells: list[dict[str, Any]], *, a
     The notebook is written to a temporary file and linked to its name, which fails if the name
     exists, so two concurrent requests cannot clobber each other or an existing notebook.
 
+    Parameters
+    ----------
+    folder : str
+        Folder to write into.
+    stem : str
+        File name without ``.ipynb``.
+    cells : list of dict[str, Any]
+        nbformat cells.
+    attempts : int, optional
+        Names tried before giving up.
+
     Returns
     -------
     str

@@ -23,6 +23,17 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 def resolve(root: str, path: str | None, *, must_exist: bool = True, what: str = "path") -> str:
     """The real absolute path of ``path`` (relative to ``root``, ``/``-separated).
 
+    Parameters
+    ----------
+    root : str
+        The folder the server serves (the Jupyter root).
+    path : str, optional
+        A ``/``-separated path relative to ``root``, as the browser sends it.
+    must_exist : bool, optional
+        Refuse a path that does not exist (404).
+    what : str, optional
+        What the path is, for messages.
+
     Raises
     ------
     PathRefused
@@ -49,5 +60,13 @@ def resolve(root: str, path: str | None, *, must_exist: bool = True, what: str =
 
 
 def relative(root: str, path: str) -> str:
-    """``path`` relative to ``root`` with ``/`` separators (the form the browser uses)."""
+    """``path`` relative to ``root`` with ``/`` separators (the form the browser uses).
+
+    Parameters
+    ----------
+    root : str
+        The folder the server serves (the Jupyter root).
+    path : str
+        An absolute path under ``root``.
+    """
     return os.path.relpath(path, os.path.realpath(root)).replace(os.sep, "/")

@@ -20,6 +20,14 @@ def preview_source(path: str, kind: str | None) -> tuple[str, str] | None:
     """The ``(file, "raster" | "traces")`` to preview for a described file, or None.
 
     A simulation config previews its output spikes when the run's output exists.
+
+    Parameters
+    ----------
+    path : str
+        A described file (config, spikes or report).
+    kind : str or None
+        What ``describe`` found it to be (``spikes``, ``report``, ``simulation_config``...); None previews
+        nothing.
     """
     if kind == "spikes":
         return path, "raster"
@@ -124,7 +132,19 @@ def preview_data(path: str, what: str, *, max_points: int = 20_000, max_traces: 
 
 
 def preview_png(path: str, what: str, *, max_traces: int = 10, dpi: int = 100) -> bytes:
-    """The preview drawn by :func:`modelkit.plotting.plot_raster` / :func:`~modelkit.plotting.plot_traces`."""
+    """The preview drawn by :func:`modelkit.plotting.plot_raster` / :func:`~modelkit.plotting.plot_traces`.
+
+    Parameters
+    ----------
+    path : str
+        A spikes or report file.
+    what : str
+        ``raster`` or ``traces``.
+    max_traces : int, optional
+        Most traces drawn.
+    dpi : int, optional
+        Resolution of the PNG.
+    """
     max_traces = _bounded("max_traces", max_traces, MAX_TRACES)
     dpi = _bounded("dpi", dpi, MAX_DPI)
     import matplotlib

@@ -2,110 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from modelkit._typing import PathLike
+from modelkit.analysis.connectivity import connectivity_table
+from modelkit.analysis.connectivity import population_degrees as degrees
+from modelkit.analysis.sources import where
 from modelkit.errors import ConfigError
-from modelkit.plotting._common import colors, new_axes, node_labels, resolve_network, where
+from modelkit.plotting._axes import colors, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from modelkit.sonata import Network
 
 __all__ = ["connectivity_table", "degrees", "plot_connectivity_matrix", "plot_degree_distribution"]
 
 
-def _network(network: Any, config_file: Any) -> Any:
-    net = resolve_network(network, config_file)
-    if net is None:
-        raise ConfigError(None, "network", "a network (Network, circuit/simulation config or folder) or config_file",
-                          "neither")
-    return net
-
-
-def _edge_names(net: Any, edges: Any) -> list[str]:
-    names = list(net.edges) if edges is None else ([edges] if isinstance(edges, str) else list(edges))
-    for n in names:
-        if n not in net.edges:
-            raise ConfigError(net.path, "edges", f"an edge population of the network ({sorted(net.edges)})", n)
-        net.edges[n].check_node_populations(net.nodes)  # a damaged node_population names the edges file
-    return names
-
-
-def _labels_of_population(net: Any, population: str, group_by: str, cache: dict) -> np.ndarray:
-    """``group_by`` of every node of a population, indexed by node id (ids are 0..n-1 in SONATA)."""
-    if population not in cache:
-        if population not in net.nodes:
-            raise ConfigError(net.path, "edges", f"node populations of the network ({sorted(net.nodes)})", population)
-        nodes = net.nodes[population]
-        cache[population] = node_labels(net, population, nodes.node_ids, group_by)
-    return cache[population]
-
-
-def connectivity_table(network: Any = None, *, config_file: Any = None, group_by: str = "pop_name",
-                       weight: str | None = None, edges: Any = None) -> pd.DataFrame:
-    """Edge counts (or summed edge property) between groups of nodes.
-
-    Edges are streamed chunk by chunk (:meth:`EdgePopulation.iter_chunks`), so networks of
-    10^8 edges fit in memory.
-
-    Parameters
-    ----------
-    network : Network, str or PathLike, optional
-        The network (or a config / folder to load).
-    config_file : str or PathLike, optional
-        A circuit or simulation config, used when ``network`` is None.
-    group_by : str
-        A node property (``pop_name``, ``ei``, ``model_type``, ...) or ``"population"``.
-    weight : str, optional
-        An edge property to sum (``syn_weight``, ``nsyns``); edges are counted when omitted.
-    edges : str or list of str, optional
-        Edge populations to include (default: all).
-
-    Returns
-    -------
-    DataFrame
-        Index: source groups, columns: target groups (both sorted), values the edge count
-        (int) or the summed ``weight`` (float).
-
-    Raises
-    ------
-    ConfigError
-        No network, an unknown edge population, node property or edge property.
-    """
-    net = _network(network, config_file)
-    cache: dict[str, np.ndarray] = {}
-    parts: list[pd.DataFrame] = []
-    for name in _edge_names(net, edges):
-        ep = net.edges[name]
-        if weight is not None and weight not in ep.attribute_names:
-            raise ConfigError(ep.path, f"/edges/{name}", f"an edge property {weight!r}",
-                              f"properties {sorted(ep.attribute_names)}")
-        src = _labels_of_population(net, ep.source, group_by, cache)
-        tgt = _labels_of_population(net, ep.target, group_by, cache)
-        props = ["source_node_id", "target_node_id"] + ([weight] if weight else [])
-        for chunk in ep.iter_chunks(props):
-            if len(chunk) == 0:
-                continue
-            s_ids = chunk["source_node_id"].to_numpy()
-            t_ids = chunk["target_node_id"].to_numpy()
-            for ids, lab, pop in ((s_ids, src, ep.source), (t_ids, tgt, ep.target)):
-                if ids.max() >= len(lab):
-                    raise ConfigError(ep.path, f"/edges/{name}", f"node ids of population {pop!r} (< {len(lab)})",
-                                      str(int(ids.max())))
-            val = chunk[weight].to_numpy(dtype=np.float64) if weight else np.ones(len(chunk), dtype=np.int64)
-            part = pd.DataFrame({"source": src[s_ids], "target": tgt[t_ids], "value": val})
-            parts.append(part.groupby(["source", "target"], sort=False)["value"].sum().reset_index())
-    if not parts:
-        return pd.DataFrame(dtype=np.float64 if weight else np.int64)
-    tab = pd.concat(parts, ignore_index=True).groupby(["source", "target"])["value"].sum()
-    mat = tab.unstack("target", fill_value=0)
-    groups_src, groups_tgt = sorted(mat.index), sorted(mat.columns)
-    mat = mat.reindex(index=groups_src, columns=groups_tgt, fill_value=0)
-    mat.index.name, mat.columns.name = "source", "target"
-    return mat.astype(np.float64 if weight else np.int64)
-
-
-def plot_connectivity_matrix(network: Any = None, *, config_file: Any = None, group_by: str = "pop_name",
-                             weight: str | None = None, edges: Any = None, ax: Any = None, title: str | None = None,
+def plot_connectivity_matrix(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                             group_by: str = "pop_name",
+                             weight: str | None = None, edges: str | Sequence[str] | None = None,
+                             ax: Axes | None = None, title: str | None = None,
                              annotate: bool | None = None, cmap: str | None = None) -> Any:
     """Matrix of connections between node groups: sources on rows, targets on columns.
 
@@ -151,7 +70,7 @@ def plot_connectivity_matrix(network: Any = None, *, config_file: Any = None, gr
         for i in range(vals.shape[0]):
             for j in range(vals.shape[1]):
                 v = vals[i, j]
-                x = float(norm(v))
+                x = float(np.asarray(norm(v)))
                 dark = x < 0.5 if kw["cmap"] == "viridis" else (x < 0.15 or x > 0.85)
                 ax.text(j, i, f"{int(v):,}" if weight is None else f"{v:.4g}", ha="center", va="center",
                         fontsize="small", color="white" if dark else "black")
@@ -160,67 +79,10 @@ def plot_connectivity_matrix(network: Any = None, *, config_file: Any = None, gr
     return ax
 
 
-def degrees(network: Any = None, *, config_file: Any = None, population: str | None = None,
-            edges: Any = None) -> pd.DataFrame:
-    """In- and out-degree of every node of one population.
-
-    Parameters
-    ----------
-    network, config_file
-        See :func:`connectivity_table`.
-    population : str, optional
-        The node population (default: the one targeted by the most edges).
-    edges : str or list of str, optional
-        Edge populations counted (default: all); in-degree counts those targeting
-        ``population``, out-degree those leaving it.
-
-    Returns
-    -------
-    DataFrame
-        Index ``node_id`` (every node, zeros included), columns ``in_degree`` and ``out_degree``;
-        ``attrs["population"]`` names the population.
-
-    Raises
-    ------
-    ConfigError
-        No network, or an unknown node or edge population.
-    """
-    net = _network(network, config_file)
-    names = _edge_names(net, edges)
-    if population is None:
-        incoming: dict[str, int] = {}
-        for name in names:
-            tgt = net.edges[name].target
-            incoming[tgt] = incoming.get(tgt, 0) + net.edges[name].size
-        if not incoming:
-            raise ConfigError(net.path, "population", "a node population (the network has no edges to choose by)",
-                              "none")
-        population = max(incoming, key=lambda k: incoming[k])
-    if population not in net.nodes:
-        raise ConfigError(net.path, "population", f"a node population of the network ({sorted(net.nodes)})",
-                          population)
-    ids = net.nodes[population].node_ids
-    n = int(ids.max()) + 1 if len(ids) else 0
-    deg_in = np.zeros(n, dtype=np.int64)
-    deg_out = np.zeros(n, dtype=np.int64)
-    for name in names:
-        ep = net.edges[name]
-        for side, counts in (("target", deg_in), ("source", deg_out)):
-            if getattr(ep, side) != population:
-                continue
-            for chunk in ep.iter_chunks([f"{side}_node_id"]):
-                c = np.bincount(chunk[f"{side}_node_id"].to_numpy(), minlength=n)
-                if len(c) > n:
-                    raise ConfigError(ep.path, f"/edges/{name}/{side}_node_id",
-                                      f"node ids of population {population!r} (< {n})", str(len(c) - 1))
-                counts += c
-    out = pd.DataFrame({"in_degree": deg_in[ids], "out_degree": deg_out[ids]}, index=pd.Index(ids, name="node_id"))
-    out.attrs["population"] = population
-    return out
-
-
-def plot_degree_distribution(network: Any = None, *, config_file: Any = None, population: str | None = None,
-                             edges: Any = None, direction: str = "both", bins: Any = None, ax: Any = None,
+def plot_degree_distribution(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                             population: str | None = None,
+                             edges: str | Sequence[str] | None = None, direction: str = "both",
+                             bins: int | Sequence[float] | None = None, ax: Axes | None = None,
                              title: str | None = None) -> Any:
     """Histograms of the in- and out-degrees of the nodes of one population.
 
@@ -255,7 +117,7 @@ def plot_degree_distribution(network: Any = None, *, config_file: Any = None, po
     vmax = int(deg[cols].to_numpy().max()) if len(deg) else 0
     if bins is None:
         width = max(1, int(np.ceil((vmax + 1) / 50)))
-        bins = np.arange(0, vmax + width + 1, width) - 0.5
+        bins = (np.arange(0, vmax + width + 1, width) - 0.5).tolist()
     palette = colors()
     for k, c in enumerate(cols):
         v = deg[c].to_numpy()

@@ -12,12 +12,17 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
 
 __all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution"]
 
@@ -38,12 +43,13 @@ def _hex(rgb: tuple) -> str:
 
 
 def _palette() -> list[str]:
-    from modelkit.plotting._common import colors
+    from modelkit.plotting._axes import colors
     return [_hex(c) for c in colors()]
 
 
-def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
-           population: str | list[str] | None = None, node_ids: Any = None,
+def raster(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+           group_by: str = "population",
+           population: str | list[str] | None = None, node_ids: NodeIdsLike | None = None,
            time_range: tuple[float, float] | None = None, title: str | None = None,
            marker_size: float | None = None, max_points: int | None = 200_000,
            image_shape: tuple[int, int] = (600, 1600)) -> Any:
@@ -75,13 +81,13 @@ def raster(spikes: Any = None, *, config_file: Any = None, network: Any = None, 
     BackendUnavailableError
         plotly is not installed.
     """
-    from modelkit.plotting.raster import raster_data
+    from modelkit.analysis.spike_frames import raster_data
     go = _go()
     t, y, codes, groups, offsets = raster_data(spikes, config_file=config_file, network=network,
                                                group_by=group_by, population=population, node_ids=node_ids,
                                                time_range=time_range)
     if max_points is not None:
-        from modelkit.plotting._common import check_number
+        from modelkit.analysis.checks import check_number
         check_number(max_points, "max_points", 1, 10**12, integer=True)
     size = marker_size if marker_size is not None else float(np.clip(800.0 / np.sqrt(max(len(t), 1)), 1.5, 5.0))
     pal = _palette()
@@ -125,9 +131,10 @@ def _raster_image(go: Any, t: np.ndarray, y: np.ndarray, codes: np.ndarray, n_gr
                     hovertemplate="%{x:.1f} ms, row %{y:.0f}<extra></extra>")
 
 
-def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
+def rates(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+          group_by: str = "population",
           kind: str = "bar", time_range: tuple[float, float] | None = None, bin_ms: float = 10.0,
-          bins: Any = 30, title: str | None = None) -> Any:
+          bins: int | Sequence[float] = 30, title: str | None = None) -> Any:
     """Firing rates as a plotly figure: bars per group, a histogram of node rates, or PSTH lines.
 
     Parameters
@@ -142,7 +149,7 @@ def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, g
         ``kind="bar"``: one ``go.Bar`` trace (one bar per group, Hz); ``"hist"``: one
         ``go.Histogram`` per group; ``"time"``: one line per group (Hz per node).
     """
-    from modelkit.plotting.rates import rate_data
+    from modelkit.analysis.spike_frames import rate_data
     go = _go()
     data = rate_data(spikes, config_file=config_file, network=network, group_by=group_by, kind=kind,
                      time_range=time_range, bin_ms=bin_ms)
@@ -172,8 +179,9 @@ def rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, g
     return fig
 
 
-def traces(report: Any = None, *, config_file: Any = None, report_name: str | None = None,
-           population: str | None = None, node_ids: Any = None, time_range: tuple[float, float] | None = None,
+def traces(report: Any = None, *, config_file: PathLike | None = None, report_name: str | None = None,
+           population: str | None = None, node_ids: NodeIdsLike | None = None, time_range: tuple[float,
+           float] | None = None,
            step: int | None = None, title: str | None = None) -> Any:
     """Report traces as a plotly figure: one line per node.
 
@@ -188,7 +196,7 @@ def traces(report: Any = None, *, config_file: Any = None, report_name: str | No
         One ``go.Scatter`` (``go.Scattergl`` past :data:`WEBGL_POINTS` points) per node,
         named ``"<population> <node id>"``.
     """
-    from modelkit.plotting.traces import trace_frame
+    from modelkit.analysis.traces import trace_frame
     go = _go()
     df = report if isinstance(report, pd.DataFrame) else trace_frame(
         report, config_file=config_file, report_name=report_name, population=population, node_ids=node_ids,
@@ -207,8 +215,10 @@ def traces(report: Any = None, *, config_file: Any = None, report_name: str | No
     return fig
 
 
-def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_by: str = "pop_name",
-                        weight: str | None = None, edges: Any = None, title: str | None = None) -> Any:
+def connectivity_matrix(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                        group_by: str = "pop_name",
+                        weight: str | None = None, edges: str | Sequence[str] | None = None,
+                        title: str | None = None) -> Any:
     """Group x group connectivity as a plotly heatmap (``go.Heatmap``; sources on rows).
 
     Parameters
@@ -220,7 +230,7 @@ def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_b
     -------
     plotly.graph_objects.Figure
     """
-    from modelkit.plotting.connectivity import connectivity_table
+    from modelkit.analysis.connectivity import connectivity_table
     go = _go()
     mat = connectivity_table(network, config_file=config_file, group_by=group_by, weight=weight, edges=edges)
     vals = mat.to_numpy(dtype=np.float64)
@@ -235,8 +245,10 @@ def connectivity_matrix(network: Any = None, *, config_file: Any = None, group_b
     return fig
 
 
-def degree_distribution(network: Any = None, *, config_file: Any = None, population: str | None = None,
-                        edges: Any = None, direction: str = "both", title: str | None = None) -> Any:
+def degree_distribution(network: Network | PathLike | None = None, *, config_file: PathLike | None = None,
+                        population: str | None = None,
+                        edges: str | Sequence[str] | None = None, direction: str = "both",
+                        title: str | None = None) -> Any:
     """In/out-degree histograms as a plotly figure (one ``go.Histogram`` per direction).
 
     Parameters
@@ -249,7 +261,7 @@ def degree_distribution(network: Any = None, *, config_file: Any = None, populat
     plotly.graph_objects.Figure
     """
     from modelkit.errors import ConfigError
-    from modelkit.plotting.connectivity import degrees
+    from modelkit.analysis.connectivity import population_degrees as degrees
     if direction not in ("both", "in", "out"):
         raise ConfigError(None, "direction", "one of both, in, out", repr(direction))
     go = _go()

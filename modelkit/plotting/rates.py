@@ -5,77 +5,25 @@ The statistics come from :class:`modelkit.analysis.SpikeTable`; this module only
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from modelkit.errors import ConfigError
-from modelkit.plotting._common import check_number, check_time_range, colors, new_axes, resolve_network, where
+from modelkit._typing import PathLike
+from modelkit.analysis.spike_frames import KINDS, rate_data
+from modelkit.plotting._axes import colors, new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from modelkit.sonata import Network
 
 __all__ = ["plot_rates", "rate_data", "KINDS"]
 
-#: what :func:`plot_rates` can draw
-KINDS = ("bar", "hist", "time")
-
-
-def _table(spikes: Any, config_file: Any, network: Any) -> Any:
-    from modelkit.analysis import SpikeTable
-    if network is not None and isinstance(network, (str, os.PathLike)):
-        network = resolve_network(network)
-    return SpikeTable.load(spikes, config_file=config_file, network=network)
-
-
-def rate_data(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
-              kind: str = "bar", time_range: tuple[float, float] | None = None,
-              bin_ms: float = 10.0) -> pd.DataFrame:
-    """The numbers :func:`plot_rates` draws, from :class:`modelkit.analysis.SpikeTable`.
-
-    Parameters
-    ----------
-    spikes, config_file, network, group_by, kind, time_range, bin_ms
-        See :func:`plot_rates`.
-
-    Returns
-    -------
-    DataFrame
-        ``kind="bar"``: index the groups, columns ``n_nodes``, ``n_spikes``, ``mean``, ``std``
-        and ``sem`` (Hz, over the group's nodes).  ``"hist"``: one row per node, columns
-        ``group`` and ``rate`` (Hz).  ``"time"``: index ``time`` (bin start, ms), one column
-        per group, rate per node (Hz).
-
-    Raises
-    ------
-    ConfigError
-        An unknown ``kind``, a ``bin_ms`` that is not positive and finite, a ``time_range``
-        that is not finite with start < stop.
-    AnalysisError
-        See :meth:`SpikeTable.load`, :meth:`SpikeTable.rates`, :meth:`SpikeTable.psth`.
-    """
-    if kind not in KINDS:
-        raise ConfigError(where(config_file), "kind", f"one of {', '.join(KINDS)}", repr(kind))
-    # checked before any file is read; the number of bins is bounded by SpikeTable.psth
-    check_number(bin_ms, "bin_ms", 0.0, 1e12, lo_open=True)
-    check_time_range(time_range)
-    table = _table(spikes, config_file, network)
-    t0, t1 = (None, None) if time_range is None else time_range
-    if kind == "bar":
-        r = table.rates(by=group_by, t_start=t0, t_stop=t1)
-        n = r["n_nodes"].to_numpy()
-        std = r["rate_std"].to_numpy()
-        sem = np.divide(std, np.sqrt(n), out=np.full(len(n), np.nan), where=n > 0)
-        return pd.DataFrame({"n_nodes": n, "n_spikes": r["n_spikes"].to_numpy(), "mean": r["rate"].to_numpy(),
-                             "std": std, "sem": sem}, index=r.index)
-    if kind == "hist":
-        r = table.rates(by="node", t_start=t0, t_stop=t1)
-        return pd.DataFrame({"group": table.node_labels(group_by), "rate": r["rate"].to_numpy()}, index=r.index)
-    return table.psth(bin_ms=bin_ms, by=group_by, t_start=t0, t_stop=t1)
-
-
-def plot_rates(spikes: Any = None, *, config_file: Any = None, network: Any = None, group_by: str = "population",
+def plot_rates(spikes: Any = None, *, config_file: PathLike | None = None, network: Network | PathLike | None = None,
+               group_by: str = "population",
                kind: str = "bar", time_range: tuple[float, float] | None = None, bin_ms: float = 10.0,
-               bins: Any = 30, ax: Any = None, title: str | None = None) -> Any:
+               bins: int | Sequence[float] = 30, ax: Axes | None = None, title: str | None = None) -> Any:
     """Firing rates per group of nodes: bars, a histogram of node rates, or rates over time.
 
     Nodes that never fire count (0 Hz) when the network is known (``config_file=`` or
@@ -147,7 +95,7 @@ def plot_rates(spikes: Any = None, *, config_file: Any = None, network: Any = No
         groups = list(dict.fromkeys(data["group"].tolist()))
         for k, g in enumerate(groups):
             v = rates[(data["group"] == g).to_numpy()]
-            ax.hist(v, bins=edges, histtype="bar", alpha=0.55 if len(groups) > 1 else 0.85,
+            ax.hist(v, bins=edges.tolist(), histtype="bar", alpha=0.55 if len(groups) > 1 else 0.85,
                     color=palette[k % len(palette)], label=f"{g} ({len(v):,} nodes)")
         ax.set_xlabel("firing rate (Hz)")
         ax.set_ylabel("nodes")

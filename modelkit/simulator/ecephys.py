@@ -31,13 +31,18 @@ import logging
 import operator
 import os
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError, ModelkitWarning, SonataFormatError
 from modelkit.simulator.base import SimulatorModule
+
+if TYPE_CHECKING:
+    from modelkit.simulator.run import Simulation
+    from modelkit.sonata import SimulationConfig
+    from modelkit.sonata.config import InputSpec
 
 __all__ = ["EcephysProbeInput", "filter_table"]
 
@@ -51,6 +56,19 @@ _MAPPINGS = ("sample", "sample_without_replacement", "sample_with_replacement", 
 def filter_table(df: pd.DataFrame, filters: dict, path: str | None, key: str, what: str) -> pd.DataFrame:
     """Rows of ``df`` passing bmtk's column filters (a value: equal; a list: one of; a dict: ``operation``
     with ``value`` on ``column``, default the key).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table (units, or a stimulus/intervals table).
+    filters : dict
+        ``{column: value, list of values, or {"operation": "<", "value": v, "column": c}}``.
+    path : str or None
+        The config, named in errors.
+    key : str
+        The config key of the filters, named in errors.
+    what : str
+        The table, named in errors.
 
     Raises
     ------
@@ -80,7 +98,7 @@ class EcephysProbeInput(SimulatorModule):
     """Spike trains of ecephys/Neuropixels units onto the virtual nodes of ``node_set`` (see the module
     docstring for the keys; times in ms)."""
 
-    def __init__(self, name: str, spec: Any) -> None:
+    def __init__(self, name: str, spec: InputSpec) -> None:
         self.name = name
         self.spec = spec
 
@@ -88,11 +106,11 @@ class EcephysProbeInput(SimulatorModule):
     def _key(self, k: str) -> str:
         return f"inputs.{self.name}.{k}"
 
-    def _abspath(self, sim: Any, p: str) -> str:
+    def _abspath(self, sim: Simulation, p: str) -> str:
         return p if os.path.isabs(p) else os.path.normpath(os.path.join(sim.config.base_dir, p))
 
-    def _files(self, sim: Any) -> list[str]:
-        raw = self.spec.params.get("input_file")
+    def _files(self, sim: Simulation) -> list[str]:
+        raw: Any = self.spec.params.get("input_file")  # a JSON value, checked below
         files = raw if isinstance(raw, (list, tuple)) else [raw]
         if not raw or not all(isinstance(f, str) and f for f in files):
             raise ConfigError(sim.config.path, self._key("input_file"),
@@ -104,8 +122,14 @@ class EcephysProbeInput(SimulatorModule):
                                   "an existing ecephys session NWB file (units with spike_times)", f)
         return out
 
-    def file_problems(self, cfg: Any) -> list[ConfigError]:
-        """Absent session files (and units map), found before the run builds anything."""
+    def file_problems(self, cfg: SimulationConfig) -> list[ConfigError]:
+        """Absent session files (and units map), found before the run builds anything.
+
+        Parameters
+        ----------
+        cfg : SimulationConfig
+            The run's config (``base_dir`` for relative paths).
+        """
         raw = self.spec.params.get("input_file")
         files = raw if isinstance(raw, (list, tuple)) else [raw]
         out = []
@@ -123,7 +147,7 @@ class EcephysProbeInput(SimulatorModule):
                                        full))
         return out
 
-    def _windows(self, sim: Any, files: list[str]) -> list[tuple[float, float] | None]:
+    def _windows(self, sim: Simulation, files: list[str]) -> list[tuple[float, float] | None]:
         """One [start, stop] (s) per file, or None (no window)."""
         iv = self.spec.params.get("interval")
         if iv is None:
@@ -139,7 +163,7 @@ class EcephysProbeInput(SimulatorModule):
                               f"them per input file ({len(files)})", repr(iv)[:80])
         return [self._window(sim, it, f, key) for it, f in zip(items, files)]
 
-    def _window(self, sim: Any, it: Any, f: str, key: str) -> tuple[float, float]:
+    def _window(self, sim: Simulation, it: Any, f: str, key: str) -> tuple[float, float]:
         from modelkit.sonata.nwb_tables import nwb_interval_names, read_nwb_intervals
         if not isinstance(it, dict):
             try:
@@ -170,7 +194,7 @@ class EcephysProbeInput(SimulatorModule):
         return float(row["start_time"]), float(row["stop_time"])
 
     # ------------------------------------------------------------ run
-    def initialize(self, sim: Any) -> None:
+    def initialize(self, sim: Simulation) -> None:
         from modelkit.sonata.nwb_tables import read_ecephys_units
         p = self.spec.params
         path = sim.config.path
@@ -224,7 +248,7 @@ class EcephysProbeInput(SimulatorModule):
         log.info("input %s: %d spikes of %d units (%s) from %s onto %d nodes", self.name, total, len(units),
                  mapping, ", ".join(os.path.basename(f) for f in files), sum(len(i) for _, i in nodes))
 
-    def _sample(self, sim: Any, units: pd.DataFrame, nodes: list, missing: str, replace: bool) -> list:
+    def _sample(self, sim: Simulation, units: pd.DataFrame, nodes: list, missing: str, replace: bool) -> list:
         """Row of ``units`` per node (-1: none), drawn at random."""
         filters = self.spec.params.get("units") or {}
         if not isinstance(filters, dict):
@@ -247,7 +271,7 @@ class EcephysProbeInput(SimulatorModule):
         rows = np.concatenate([drawn, np.full(n - m, -1, np.int64)])  # bmtk: the first nodes get units
         return np.split(rows, np.cumsum([len(i) for _, i in nodes])[:-1])
 
-    def _units_map(self, sim: Any, units: pd.DataFrame, nodes: list, missing: str) -> tuple[list, dict]:
+    def _units_map(self, sim: Simulation, units: pd.DataFrame, nodes: list, missing: str) -> tuple[list, dict]:
         """Rows of ``units`` per node from the units-map file, and per-unit windows (s) it gives."""
         raw = self.spec.params.get("units")
         key = self._key("units")

@@ -64,7 +64,15 @@ class SpikeJournal:
         self._f: Any = open(path, "ab")
 
     def append(self, t_complete: float, spikes: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Write one block's spikes (``{population: (node_ids, times_ms)}``) as one record."""
+        """Write one block's spikes (``{population: (node_ids, times_ms)}``) as one record.
+
+        Parameters
+        ----------
+        t_complete : float
+            Simulated time the run has completed (ms).
+        spikes : dict of str to (numpy.ndarray, numpy.ndarray)
+            ``{population: (node ids, times in ms)}`` of the block; populations of the header only.
+        """
         if self._f is None:
             return
         parts: list[bytes] = []
@@ -82,7 +90,13 @@ class SpikeJournal:
         self._f.flush()
 
     def close(self, remove: bool = False) -> None:
-        """Close the file; ``remove`` it as well (the run wrote its spikes file)."""
+        """Close the file; ``remove`` it as well (the run wrote its spikes file).
+
+        Parameters
+        ----------
+        remove : bool
+            Delete the journal too.
+        """
         if self._f is not None:
             self._f.close()
             self._f = None
@@ -119,6 +133,11 @@ class JournalContents:
 
 def read_journal(path: str) -> JournalContents:
     """Read a journal written by :class:`SpikeJournal`.
+
+    Parameters
+    ----------
+    path : str
+        The journal file.
 
     Raises
     ------

@@ -13,14 +13,43 @@ modelkit never initialises MPI behind a notebook's back.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-__all__ = ["SerialComm", "world", "launched_ranks", "check_launch", "gather_arrays", "merge_frames"]
+__all__ = ["Comm", "SerialComm", "world", "launched_ranks", "check_launch", "gather_arrays", "merge_frames"]
+
+T = TypeVar("T")
 
 #: environment variables MPI launchers set to the number of ranks (MPICH/Hydra, Open MPI, Slurm, Intel MPI)
 _SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE", "SLURM_NTASKS")
+
+
+class Comm(Protocol):
+    """The part of mpi4py's communicator modelkit uses: mpi4py's ``COMM_WORLD`` or a :class:`SerialComm`."""
+
+    @property
+    def rank(self) -> int: ...
+
+    @property
+    def size(self) -> int: ...
+
+    # positional-only: mpi4py names the first argument ``sendobj`` here and ``obj`` there
+    def gather(self, obj: T, /, root: int = 0) -> Any:
+        """Every rank's ``obj`` as a list on ``root``, None on the other ranks.
+
+        Parameters
+        ----------
+        obj : object
+            This rank's share (pickled).
+        root : int
+            The rank that receives the list.
+        """
+        ...
+
+    def bcast(self, obj: T, /, root: int = 0) -> T: ...
+
+    def barrier(self) -> None: ...
 
 
 class SerialComm:
@@ -35,13 +64,13 @@ class SerialComm:
     def Get_size(self) -> int:  # noqa: N802
         return 1
 
-    def gather(self, obj: Any, root: int = 0) -> list:
+    def gather(self, obj: T, root: int = 0) -> list[T]:
         return [obj]
 
-    def bcast(self, obj: Any, root: int = 0) -> Any:
+    def bcast(self, obj: T, root: int = 0) -> T:
         return obj
 
-    def allreduce(self, obj: Any, op: Any = None) -> Any:
+    def allreduce(self, obj: T, op: object = None) -> T:
         return obj
 
     def Barrier(self) -> None:  # noqa: N802
@@ -60,7 +89,7 @@ def launched_ranks() -> int:
     return 1
 
 
-def world() -> Any:
+def world() -> Comm:
     """mpi4py's ``COMM_WORLD`` when launched on several ranks, else a :class:`SerialComm`."""
     if launched_ranks() <= 1:
         return SerialComm()
@@ -72,8 +101,13 @@ def world() -> Any:
     return comm if comm.Get_size() > 1 else SerialComm()
 
 
-def check_launch(comm: Any) -> None:
+def check_launch(comm: Comm) -> None:
     """Stop a run whose ranks would not see each other: N serial copies writing the same files.
+
+    Parameters
+    ----------
+    comm : Comm
+        The run's communicator (see :func:`world`).
 
     Raises
     ------
@@ -90,8 +124,16 @@ def check_launch(comm: Any) -> None:
             f"(pip install mpich mpi4py gives both), or run one process")
 
 
-def gather_arrays(comm: Any, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-    """Concatenate each named array over the ranks, in rank order; the result on rank 0, None elsewhere."""
+def gather_arrays(comm: Comm, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Concatenate each named array over the ranks, in rank order; the result on rank 0, None elsewhere.
+
+    Parameters
+    ----------
+    comm : Comm
+        The run's communicator (collective: every rank calls it).
+    arrays : dict of str to numpy.ndarray
+        This rank's share of each array.
+    """
     if comm.size == 1:
         return arrays
     parts = comm.gather(arrays, root=0)
@@ -101,12 +143,19 @@ def gather_arrays(comm: Any, arrays: dict[str, np.ndarray]) -> dict[str, np.ndar
     return {k: np.concatenate([p[k] for p in parts if k in p]) for k in keys}
 
 
-def merge_frames(comm: Any, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+def merge_frames(comm: Comm, frames: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
     """Combine sampled variables recorded on several ranks into full frames on rank 0.
 
     Each rank holds ``{variable: (frames, cells)}`` with NaN in the columns of cells it
     does not own; ranks owning none of the cells may have 0 frames.  Where several ranks
     hold a value (cells owned by one rank only, in practice), the lowest rank wins.
+
+    Parameters
+    ----------
+    comm : Comm
+        The run's communicator (collective: every rank calls it).
+    frames : dict of str to numpy.ndarray
+        ``{variable: (frames, cells)}`` recorded on this rank.
     """
     if comm.size == 1:
         return frames

@@ -27,6 +27,11 @@ def _read(path: str) -> dict:
 def read_params_json(path: str) -> dict:
     """The JSON object in ``path`` (a fresh copy; the file is parsed once per process).
 
+    Parameters
+    ----------
+    path : str
+        The parameter file (a ``dynamics_params`` JSON).
+
     Raises
     ------
     ConfigError

@@ -7,11 +7,12 @@ are stored and written in ms.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import ModelkitError
 from modelkit.sonata import write_spikes, write_spikes_csv
 
@@ -31,6 +32,8 @@ class PoissonSpikeGenerator:
         bmtk (whose generator draws from that state).
     output_units : {"ms", "s"}
         Units of the written and returned timestamps (SONATA: ms).
+    **kwargs
+        Other arguments of bmtk's constructor, accepted and ignored.
 
     Notes
     -----
@@ -45,7 +48,8 @@ class PoissonSpikeGenerator:
     >>> psg.to_sonata("inputs/lgn_spikes.h5")                            # doctest: +SKIP
     """
 
-    def __init__(self, population: str | None = None, seed: Any = None, output_units: str = "ms", **kwargs: Any):
+    def __init__(self, population: str | None = None, seed: int | Sequence[int] | None = None,
+                 output_units: str = "ms", **kwargs: object):
         if output_units not in ("ms", "s"):
             raise ModelkitError(f"PoissonSpikeGenerator(output_units): expected 'ms' or 's', got {output_units!r}")
         self.population = population
@@ -56,8 +60,8 @@ class PoissonSpikeGenerator:
         self._ids: dict[str | None, list[np.ndarray]] = {}
         self._times: dict[str | None, list[np.ndarray]] = {}
 
-    def add(self, node_ids: Any, firing_rate: Any, population: str | None = None, times: Any = (0.0, 1.0),
-            abs_ref: float = 0.0, tau_ref: float = 0.0) -> None:
+    def add(self, node_ids: ArrayLike | PathLike, firing_rate: ArrayLike, population: str | None = None,
+            times: ArrayLike = (0.0, 1.0), abs_ref: float = 0.0, tau_ref: float = 0.0) -> None:
         """Add trains for ``node_ids``.
 
         Parameters
@@ -67,6 +71,7 @@ class PoissonSpikeGenerator:
         firing_rate : float or array
             Hz; an array gives an inhomogeneous process sampled at ``times``.
         population : str, optional
+            Population of the nodes (default: the generator's).
         times : (start, stop) or array
             Seconds; with an array rate, the time of each rate sample.
         abs_ref, tau_ref : float
@@ -118,19 +123,36 @@ class PoissonSpikeGenerator:
         return 1.0 if self.output_units == "ms" else 1e-3
 
     def node_ids(self, population: str | None = None) -> np.ndarray:
-        """Sorted ids of the nodes with at least one spike in ``population`` (default: the generator's)."""
+        """Sorted ids of the nodes with at least one spike in ``population`` (default: the generator's).
+
+        Parameters
+        ----------
+        population : str, optional
+            Default: the generator's.
+        """
         pop = self._pop(population)
         if pop not in self._ids:
             return np.empty(0, np.uint64)
         return np.unique(np.concatenate(self._ids[pop])).astype(np.uint64)
 
     def n_spikes(self, population: str | None = None) -> int:
-        """Number of spikes in ``population`` (default: the generator's)."""
+        """Number of spikes in ``population`` (default: the generator's).
+
+        Parameters
+        ----------
+        population : str, optional
+            Default: the generator's.
+        """
         pop = self._pop(population)
         return int(sum(len(a) for a in self._ids.get(pop, [])))
 
     def time_range(self, population: str | None = None) -> tuple[float, float]:
         """(first, last) spike time of ``population``, or of all populations when it is None (output units).
+
+        Parameters
+        ----------
+        population : str, optional
+            Default: every population.
 
         Raises
         ------
@@ -144,8 +166,19 @@ class PoissonSpikeGenerator:
             raise ModelkitError(f"PoissonSpikeGenerator.time_range({population!r}): there are no spikes")
         return float(allts.min() * self._scale), float(allts.max() * self._scale)
 
-    def get_times(self, node_id: int, population: str | None = None, time_window: Any = None) -> np.ndarray:
-        """Sorted spike times of one node (output units), optionally within ``time_window`` (start, stop)."""
+    def get_times(self, node_id: int, population: str | None = None,
+                  time_window: tuple[float, float] | None = None) -> np.ndarray:
+        """Sorted spike times of one node (output units), optionally within ``time_window`` (start, stop).
+
+        Parameters
+        ----------
+        node_id : int
+            The node.
+        population : str, optional
+            Default: the generator's.
+        time_window : (float, float), optional
+            Inclusive bounds, in the output units (ms or s).
+        """
         ids, ts = self.spikes(population)
         t = ts[ids == int(node_id)] * self._scale
         if time_window is not None:
@@ -153,7 +186,13 @@ class PoissonSpikeGenerator:
         return t
 
     def spikes(self, population: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(node_ids, times in ms) of a population, sorted by time."""
+        """(node_ids, times in ms) of a population, sorted by time.
+
+        Parameters
+        ----------
+        population : str, optional
+            Default: the generator's.
+        """
         pop = population if population is not None else self.population
         if pop not in self._ids:
             return np.empty(0, np.int64), np.empty(0)
@@ -162,8 +201,17 @@ class PoissonSpikeGenerator:
         o = np.lexsort((ids, ts))
         return ids[o], ts[o]
 
-    def to_dataframe(self, populations: Any = None, with_population_col: bool = True) -> pd.DataFrame:
-        """Columns ``timestamps`` (output units), ``population``, ``node_ids``, sorted by time per population."""
+    def to_dataframe(self, populations: str | Iterable[str] | None = None,
+                     with_population_col: bool = True) -> pd.DataFrame:
+        """Columns ``timestamps`` (output units), ``population``, ``node_ids``, sorted by time per population.
+
+        Parameters
+        ----------
+        populations : str or iterable of str, optional
+            Default: every population.
+        with_population_col : bool
+            Keep the ``population`` column.
+        """
         pops = list(self._ids) if populations is None else \
             ([populations] if isinstance(populations, str) else list(populations))
         frames = []
@@ -185,16 +233,36 @@ class PoissonSpikeGenerator:
             out[pop] = (ids, ts * scale)
         return out
 
-    def to_sonata(self, path: Any, sort_order: str = "by_time", overwrite: bool = True) -> None:
-        """Write a SONATA spike file (atomically)."""
+    def to_sonata(self, path: PathLike, sort_order: str = "by_time", overwrite: bool = True) -> None:
+        """Write a SONATA spike file (atomically).
+
+        Parameters
+        ----------
+        path : PathLike
+            The HDF5 file.
+        sort_order : {"by_time", "by_id", "none"}
+            SONATA's ``sorting`` of each population.
+        overwrite : bool
+            Replace an existing file (else an error).
+        """
         write_spikes(path, self._data(), sort=sort_order, overwrite=overwrite)
 
-    def to_csv(self, path: Any, sort_order: str = "by_time", overwrite: bool = True) -> None:
-        """Write bmtk's spike CSV."""
+    def to_csv(self, path: PathLike, sort_order: str = "by_time", overwrite: bool = True) -> None:
+        """Write bmtk's spike CSV.
+
+        Parameters
+        ----------
+        path : PathLike
+            The CSV file.
+        sort_order : {"by_time", "by_id", "none"}
+            Row order.
+        overwrite : bool
+            Replace an existing file (else an error).
+        """
         write_spikes_csv(path, self._data(), sort=sort_order, overwrite=overwrite)
 
 
-def _file_node_ids(path: Any, population: str | None) -> np.ndarray:
+def _file_node_ids(path: PathLike, population: str | None) -> np.ndarray:
     """The node ids of ``population`` in a SONATA nodes file (the only population when None)."""
     import h5py
     p = os.fspath(path)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import NodeSetRef
 from modelkit.errors import (BackendUnavailableError, ConfigError, ModelkitError, OutputExistsError, RunStoppedError,
                              SonataFormatError)
 from modelkit.errors import UnknownModelError
@@ -70,7 +71,7 @@ class Simulation:
         """Whether this process writes the files (rank 0; always in a serial run)."""
         return self.comm.rank == 0
 
-    def resolve(self, ref: object, key: str) -> dict[str, Selection]:
+    def resolve(self, ref: NodeSetRef, key: str) -> dict[str, Selection]:
         """A node-set reference of the config as {population: Selection} (empty ones dropped).
 
         Raises ConfigError naming ``key`` for an undefined node set or listed node ids that do not exist.

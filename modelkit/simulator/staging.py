@@ -42,7 +42,7 @@ import shutil
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import ConfigError, SonataFormatError
 from modelkit.simulator.journal import JOURNAL_NAME, read_journal
@@ -50,6 +50,9 @@ from modelkit.sonata.config import REPORT_OUTPUT_KEYS, EdgesEntry, NodesEntry, S
 from modelkit.sonata.fileset import owner_alive, owner_tag, parse_owner
 from modelkit.sonata.reports import recover_report
 from modelkit.sonata.spikes import write_spikes, write_spikes_csv
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
 
 __all__ = ["OUTPUT_EXTRA_KEYS", "RunTerminated", "output_paths", "check_output_paths", "check_inputs_outside",
            "staging_name", "recover_partials", "salvage", "fail", "swap_in", "run_signals"]
@@ -78,7 +81,13 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def output_paths(cfg: SimulationConfig) -> list[tuple[str, str]]:
-    """``(key, absolute path)`` of every file or folder the config tells a run to write."""
+    """``(key, absolute path)`` of every file or folder the config tells a run to write.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config (``output.output_dir`` and the keys naming outputs).
+    """
     out = cfg.output.output_dir
     o = cfg.output
     found = [(f"output.{k}", v) for k, v in (("log_file", o.log_file), ("spikes_file", o.spikes_file),
@@ -112,6 +121,11 @@ def _refuse_outside(cfg: SimulationConfig, key: str, path: str) -> ConfigError:
 def check_output_paths(cfg: SimulationConfig) -> None:
     """Refuse a config naming an output outside ``output_dir`` (see the module docstring).
 
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config (``output.output_dir`` and the keys naming outputs).
+
     Raises
     ------
     ConfigError
@@ -130,13 +144,21 @@ def check_output_paths(cfg: SimulationConfig) -> None:
 
 
 def refuse_outside(cfg: SimulationConfig, path: str) -> ConfigError:
-    """The error for a write to ``path`` outside ``output_dir``, naming the key that names it if one does."""
+    """The error for a write to ``path`` outside ``output_dir``, naming the key that names it if one does.
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config (``output.output_dir`` and the keys naming outputs).
+    path : str
+        Where the run was about to write.
+    """
     p = os.path.abspath(path)
     key = next((k for k, v in output_paths(cfg) if v == p), "output.output_dir")
     return _refuse_outside(cfg, key, p)
 
 
-def _model_inputs(cfg: SimulationConfig, network: Any) -> list[str]:
+def _model_inputs(cfg: SimulationConfig, network: Network | None) -> list[str]:
     """Every file and folder the run reads: configs, network files, node sets, components, input files."""
     found: list[str | None] = [cfg.path, cfg.network, cfg.node_sets_file]
     circuit = cfg.circuit
@@ -156,8 +178,15 @@ def _model_inputs(cfg: SimulationConfig, network: Any) -> list[str]:
     return [p for p in found if isinstance(p, str) and p]
 
 
-def check_inputs_outside(cfg: SimulationConfig, network: Any = None) -> None:
+def check_inputs_outside(cfg: SimulationConfig, network: Network | None = None) -> None:
     """Refuse an ``output_dir`` that is, or holds, one of the model's inputs (publishing would delete it).
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        The run's config (its files, components and inputs).
+    network : Network, optional
+        The loaded network, whose files count too.
 
     Raises
     ------
@@ -173,7 +202,13 @@ def check_inputs_outside(cfg: SimulationConfig, network: Any = None) -> None:
 
 
 def staging_name(out: str) -> str:
-    """A new staging folder's path for the output folder ``out``."""
+    """A new staging folder's path for the output folder ``out``.
+
+    Parameters
+    ----------
+    out : str
+        The output folder (absolute).
+    """
     return os.path.join(os.path.dirname(out), f".{os.path.basename(out)}{PARTIAL}{owner_tag()}")
 
 
@@ -328,6 +363,15 @@ def fail(staging: str, out: str, stopped: bool = False) -> str:
     """Move a staging folder to ``<out>.stopped`` (``stopped``) or ``<out>.failed``; return that path.
 
     A newer folder of the same name replaces the older one (the output folder itself is never touched).
+
+    Parameters
+    ----------
+    staging : str
+        The run's staging folder.
+    out : str
+        The output folder.
+    stopped : bool
+        The run was stopped (not failed).
     """
     failed = f"{out}.stopped" if stopped else f"{out}.failed"
     if os.path.exists(failed):
@@ -362,6 +406,13 @@ def swap_in(staging: str, out: str) -> None:
     With ``renameat2(RENAME_EXCHANGE)`` readers see the old folder or the new one, never neither; elsewhere
     the old folder is renamed aside first (``.<out>.old-<pid>-...``, removed by the next run if a kill
     leaves it) and ``out`` is missing between the two renames.
+
+    Parameters
+    ----------
+    staging : str
+        The finished staging folder.
+    out : str
+        The output folder it becomes.
     """
     parent, base = os.path.split(out)
     old = os.path.join(parent, f".{base}{OLD}{owner_tag()}")

@@ -20,6 +20,7 @@ from importlib import resources
 import sys
 from typing import TYPE_CHECKING, Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.sonata.simcheck import check_simulation_values
 from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
@@ -64,11 +65,18 @@ MAX_MANIFEST_DEPTH = 64
 
 
 # ------------------------------------------------------------------ json + manifest
-def read_json(path: Any, what: str = "JSON config") -> dict:
+def read_json(path: PathLike, what: str = "JSON config") -> dict:
     """Read a JSON object from a file, with errors that name the file and the position.
 
     Only a regular file of at most :data:`MAX_JSON_BYTES` is read (a FIFO or ``/dev/zero``
     would block or never end).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The JSON file.
+    what : str, optional
+        What the file is, for messages ("circuit config").
     """
     p = os.fspath(path)
     text = read_text(p, what, MAX_JSON_BYTES)
@@ -92,8 +100,17 @@ def _builtins(config_path: str | None, base_dir: str) -> dict[str, str]:
             "datetime": now.strftime("%Y-%m-%d_%H-%M-%S")}
 
 
-def expand_manifest(manifest: Any, config_path: str | None, base_dir: str) -> dict[str, str]:
+def expand_manifest(manifest: object, config_path: str | None, base_dir: str) -> dict[str, str]:
     """Resolve manifest variables against each other (text substitution, cycles are errors).
+
+    Parameters
+    ----------
+    manifest : dict
+        The config's ``manifest``: ``{"$NAME": text}`` (None: empty).
+    config_path : str, optional
+        The config file, for messages (None: built in code).
+    base_dir : str
+        Folder that relative paths are resolved against.
 
     Returns
     -------
@@ -324,15 +341,31 @@ class CircuitConfig:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_file(cls, path: Any) -> "CircuitConfig":
-        """Read a circuit config (or the circuit part of a combined config)."""
+    def from_file(cls, path: PathLike) -> "CircuitConfig":
+        """Read a circuit config (or the circuit part of a combined config).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The circuit (or combined) config JSON.
+        """
         p = os.path.abspath(os.fspath(path))
         data = read_json(p, "circuit config")
         return cls.from_dict(data, os.path.dirname(p), p)
 
     @classmethod
     def from_dict(cls, data: dict, base_dir: str, path: str | None = None) -> "CircuitConfig":
-        """Parse an already-loaded config dict; ``base_dir`` anchors relative paths."""
+        """Parse an already-loaded config dict; ``base_dir`` anchors relative paths.
+
+        Parameters
+        ----------
+        data : dict
+            The parsed config.
+        base_dir : str
+            Folder that relative paths are resolved against.
+        path : str, optional
+            The file it came from, for messages (None: built in code).
+        """
         d = _expand(data, path, base_dir)
         _validate(d, "circuit_config.schema.json", path)
         return cls._from_expanded(d, base_dir, path)
@@ -530,8 +563,16 @@ class SimulationConfig:
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_file(cls, path: Any, network: str | None = None) -> "SimulationConfig":
-        """Read a simulation config; ``network`` overrides its circuit config path."""
+    def from_file(cls, path: PathLike, network: str | None = None) -> "SimulationConfig":
+        """Read a simulation config; ``network`` overrides its circuit config path.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The simulation (or combined) config JSON.
+        network : str, optional
+            Circuit config that replaces the config's ``network`` entry.
+        """
         p = os.path.abspath(os.fspath(path))
         return cls.from_dict(read_json(p, "simulation config"), os.path.dirname(p), p, network=network)
 
@@ -633,9 +674,14 @@ def _merge_circuits(a: CircuitConfig, b: CircuitConfig) -> CircuitConfig:
                          node_sets={**a.node_sets, **b.node_sets}, raw=b.raw)
 
 
-def load_config(path: Any) -> CircuitConfig | SimulationConfig:
+def load_config(path: PathLike) -> CircuitConfig | SimulationConfig:
     """Read any SONATA config file: circuit, simulation, combined, or a
     ``{"network": ..., "simulation": ...}`` wrapper.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The config JSON.
 
     Returns
     -------

@@ -6,6 +6,7 @@ import math
 import os
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError
 from modelkit.sonata.config import SimulationConfig, load_config
 from modelkit.sonata.network import Network, classify_h5
@@ -48,7 +49,7 @@ def _node_type_tables(net: Network, out: dict[str, Any]) -> None:
         out["nodes"][name]["node_types_table"] = {"columns": ["node_type_id", "count", *cols], "rows": rows}
 
 
-def describe(path: Any, *, node_types_table: bool = False) -> dict[str, Any]:
+def describe(path: PathLike, *, node_types_table: bool = False) -> dict[str, Any]:
     """Populations, counts, types and problems of a config, folder or SONATA file.
 
     Parameters

@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import DTypeLike, IdsLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import column_for_h5
@@ -27,7 +28,7 @@ __all__ = ["EdgeWriter", "PopulationWriter"]
 _CHUNK = 1 << 20  # elements per HDF5 chunk of the growing datasets
 
 
-def _growing(g: h5py.Group, name: str, dtype: Any, shape_tail: tuple = ()) -> h5py.Dataset:
+def _growing(g: h5py.Group, name: str, dtype: DTypeLike, shape_tail: tuple = ()) -> h5py.Dataset:
     return g.create_dataset(name, shape=(0,) + shape_tail, maxshape=(None,) + shape_tail, dtype=dtype,
                             chunks=(max(1, _CHUNK // max(1, int(np.prod(shape_tail or (1,))))),) + shape_tail)
 
@@ -114,7 +115,7 @@ class PopulationWriter:
             c = self._cols[path] = _Column(self.group[path])
         return c
 
-    def append(self, source_ids: Any, target_ids: Any, edge_type_ids: Any, group_ids: Any,
+    def append(self, source_ids: IdsLike, target_ids: IdsLike, edge_type_ids: IdsLike, group_ids: IdsLike,
                columns: Mapping[int, Mapping[str, Any]] | None = None) -> None:
         """Append a chunk of edges.
 
@@ -258,7 +259,7 @@ class EdgeWriter:
         Replace an existing file (default: refuse).
     """
 
-    def __init__(self, path: Any, *, overwrite: bool = False) -> None:
+    def __init__(self, path: PathLike, *, overwrite: bool = False) -> None:
         self.path = path
         self.overwrite = overwrite
         self._stack: contextlib.ExitStack | None = None
@@ -280,6 +281,21 @@ class EdgeWriter:
 
         A dtype may be ``str`` for strings, or None to take it from the first values appended
         (float64 for numbers, strings for strings).
+
+        Parameters
+        ----------
+        name : str
+            Edge population name.
+        source_population : str
+            Node population of the sources.
+        target_population : str
+            Node population of the targets.
+        source_node_count : int
+            Nodes in the source population (sizes the source index).
+        target_node_count : int
+            Nodes in the target population (sizes the target index).
+        groups : mapping
+            ``{group_id: {column: dtype}}``; a dtype of ``str`` for strings, None to take it from the first values.
         """
         if self._file is None:
             raise RuntimeError("EdgeWriter is not open")
@@ -319,7 +335,13 @@ class EdgeWriter:
         stack.close()
 
     def abort(self, exc: BaseException | None = None) -> None:
-        """Discard the temporary file."""
+        """Discard the temporary file.
+
+        Parameters
+        ----------
+        exc : BaseException, optional
+            The error that stopped the writing, if any (not used beyond the signature of ``__exit__``).
+        """
         if self._file is not None:
             with contextlib.suppress(Exception):
                 self._file.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, DTypeLike, IdsLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata import h5
@@ -18,6 +19,7 @@ from modelkit.sonata.groups import GroupData, write_group
 from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index_runs
 from modelkit.sonata.population import GroupedPopulation, check_names
 from modelkit.sonata.selection import Selection
+from modelkit.sonata.types_table import TypesTable
 
 __all__ = ["EdgePopulation", "EdgePopulationData", "write_edges", "check_edge_values", "edge_value_problem",
            "SIMULATED_EDGE_VALUES"]
@@ -35,7 +37,7 @@ SIMULATED_EDGE_VALUES = ("syn_weight", "nsyns", "delay", "afferent_section_id", 
                          "sec_x")
 
 
-def edge_value_problem(name: str, values: Any) -> tuple[str, np.ndarray] | None:
+def edge_value_problem(name: str, values: ArrayLike) -> tuple[str, np.ndarray] | None:
     """What a run needs of an edge value column, and which values break it.
 
     NULL (NaN) is allowed for ``syn_weight`` (a weight function may give it; without one the
@@ -93,7 +95,8 @@ def _is_number(v: Any) -> bool:
     return True
 
 
-def check_edge_values(name: str, values: Any, path: Any, dataset: str, ids: Any = None) -> None:
+def check_edge_values(name: str, values: ArrayLike, path: PathLike | None, dataset: str,
+                      ids: IdsLike | None = None) -> None:
     """Raise when an edge value column holds what no simulator can use (see :func:`edge_value_problem`).
 
     Parameters
@@ -150,7 +153,7 @@ class EdgePopulation(GroupedPopulation):
     _prefix = "edge"
     _size_dataset = "source_node_id"
 
-    def __init__(self, path: Any, name: str, types: Any = None) -> None:
+    def __init__(self, path: PathLike, name: str, types: TypesTable | None = None) -> None:
         super().__init__(path, name, types)
         self._index: dict[str, EdgeIndex] = {}
         self._pops: tuple[str | None, str | None] | None = None
@@ -213,7 +216,7 @@ class EdgePopulation(GroupedPopulation):
             self._id_datasets[name] = ds
         return ds
 
-    def _ids(self, name: str, selection: Any) -> np.ndarray:
+    def _ids(self, name: str, selection: IdsLike | None) -> np.ndarray:
         ds = self._id_dataset(name)
         if selection is None:
             a = h5.read_array(ds, self.path)
@@ -237,16 +240,34 @@ class EdgePopulation(GroupedPopulation):
                 a = h5.read_indices(ds, rows, self.path)
         return h5.as_ids(a, self.path, self._ds_name(name))
 
-    def source_ids(self, selection: Any = None) -> np.ndarray:
-        """``source_node_id`` of the selected edges (all when omitted), int64."""
+    def source_ids(self, selection: IdsLike | None = None) -> np.ndarray:
+        """``source_node_id`` of the selected edges (all when omitted), int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("source_node_id", selection)
 
-    def target_ids(self, selection: Any = None) -> np.ndarray:
-        """``target_node_id`` of the selected edges (all when omitted), int64."""
+    def target_ids(self, selection: IdsLike | None = None) -> np.ndarray:
+        """``target_node_id`` of the selected edges (all when omitted), int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("target_node_id", selection)
 
-    def type_ids(self, selection: Any = None) -> np.ndarray:
-        """``edge_type_id`` of the selected edges, int64."""
+    def type_ids(self, selection: IdsLike | None = None) -> np.ndarray:
+        """``edge_type_id`` of the selected edges, int64.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         return self._ids("edge_type_id", selection)
 
     @property
@@ -268,7 +289,7 @@ class EdgePopulation(GroupedPopulation):
     # --------------------------------------------------------------- columns
     _SPECIAL = ("source_node_id", "target_node_id", "edge_type_id")
 
-    def get(self, properties: Any = None, selection: Any = None) -> pd.DataFrame:
+    def get(self, properties: str | Sequence[str] | None = None, selection: IdsLike | None = None) -> pd.DataFrame:
         """Edge attributes as a DataFrame indexed by ``edge_id``.
 
         Parameters
@@ -292,16 +313,31 @@ class EdgePopulation(GroupedPopulation):
         special = {k: (lambda r, k=k: self._pop_array(k, r)) for k in self._SPECIAL}
         return self._frame(names, rows, "edge_id", special)
 
-    def column(self, name: str, selection: Any = None) -> np.ndarray:
-        """One merged attribute (or source/target/type id) of the selected edges."""
+    def column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
+        """One merged attribute (or source/target/type id) of the selected edges.
+
+        Parameters
+        ----------
+        name : str
+            Attribute name, or ``source_node_id`` / ``target_node_id`` / ``edge_type_id``.
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
+        """
         rows = self._rows(selection)
         if name in self._SPECIAL:
             return self._pop_array(name, rows)
         return self._column(name, rows)
 
-    def simulation_column(self, name: str, selection: Any = None) -> np.ndarray:
+    def simulation_column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
         """:meth:`column` of a value a run uses, checked by :func:`check_edge_values` (NEST and NEURON read
         ``syn_weight``, ``nsyns`` and ``delay`` through here).
+
+        Parameters
+        ----------
+        name : str
+            ``syn_weight``, ``nsyns``, ``delay`` (ms) or another value a run reads.
+        selection : array-like of int or Selection, optional
+            Edge ids; all when omitted.
 
         Raises
         ------
@@ -347,7 +383,8 @@ class EdgePopulation(GroupedPopulation):
         for a in range(0, n, step):
             yield slice(a, min(n, a + step))
 
-    def iter_chunks(self, properties: Any = None, chunk_size: int | None = None) -> Iterator[pd.DataFrame]:
+    def iter_chunks(self, properties: str | Sequence[str] | None = None,
+                    chunk_size: int | None = None) -> Iterator[pd.DataFrame]:
         """Stream the population in contiguous chunks of edges, as DataFrames.
 
         Parameters
@@ -382,7 +419,7 @@ class EdgePopulation(GroupedPopulation):
         ig, _ = find_index_group(self._group(), self.path)
         return ig is not None and all(h5.has(ig, d, self.path) for d in DIRECTIONS)
 
-    def _edges_of(self, direction: str, node_ids: Any) -> Selection:
+    def _edges_of(self, direction: str, node_ids: IdsLike) -> Selection:
         idx = self._get_index(direction)
         if isinstance(node_ids, (int, np.integer)) and not isinstance(node_ids, bool):
             rows = idx.edges_of_node(int(node_ids))  # one node: the cheapest path
@@ -393,26 +430,62 @@ class EdgePopulation(GroupedPopulation):
             return Selection.from_values(ids[rows.flat])
         return rows
 
-    def afferent_edges(self, node_ids: Any) -> Selection:
-        """Edges whose target is one of ``node_ids`` (incoming edges)."""
+    def afferent_edges(self, node_ids: IdsLike) -> Selection:
+        """Edges whose target is one of ``node_ids`` (incoming edges).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Target node ids.
+        """
         return self._edges_of("target_to_source", node_ids)
 
-    def efferent_edges(self, node_ids: Any) -> Selection:
-        """Edges whose source is one of ``node_ids`` (outgoing edges)."""
+    def efferent_edges(self, node_ids: IdsLike) -> Selection:
+        """Edges whose source is one of ``node_ids`` (outgoing edges).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Source node ids.
+        """
         return self._edges_of("source_to_target", node_ids)
 
-    def afferent_nodes(self, node_ids: Any, unique: bool = True) -> np.ndarray:
-        """Source node ids of the edges onto ``node_ids`` (sorted unique by default)."""
+    def afferent_nodes(self, node_ids: IdsLike, unique: bool = True) -> np.ndarray:
+        """Source node ids of the edges onto ``node_ids`` (sorted unique by default).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Target node ids.
+        unique : bool, optional
+            Sorted unique ids (else one per edge, in edge order).
+        """
         s = self.source_ids(self.afferent_edges(node_ids))
         return np.unique(s) if unique else s
 
-    def efferent_nodes(self, node_ids: Any, unique: bool = True) -> np.ndarray:
-        """Target node ids of the edges from ``node_ids`` (sorted unique by default)."""
+    def efferent_nodes(self, node_ids: IdsLike, unique: bool = True) -> np.ndarray:
+        """Target node ids of the edges from ``node_ids`` (sorted unique by default).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Source node ids.
+        unique : bool, optional
+            Sorted unique ids (else one per edge, in edge order).
+        """
         t = self.target_ids(self.efferent_edges(node_ids))
         return np.unique(t) if unique else t
 
-    def connecting_edges(self, source_ids: Any, target_ids: Any) -> Selection:
-        """Edges from any of ``source_ids`` to any of ``target_ids``."""
+    def connecting_edges(self, source_ids: IdsLike, target_ids: IdsLike) -> Selection:
+        """Edges from any of ``source_ids`` to any of ``target_ids``.
+
+        Parameters
+        ----------
+        source_ids : array-like of int or Selection
+            Source node ids.
+        target_ids : array-like of int or Selection
+            Target node ids.
+        """
         aff = self.afferent_edges(target_ids)
         if not aff:
             return aff
@@ -449,7 +522,7 @@ class EdgePopulation(GroupedPopulation):
         return population_html(self.summary())
 
 
-def _as_id_array(ids: Any) -> np.ndarray:
+def _as_id_array(ids: IdsLike) -> np.ndarray:
     if isinstance(ids, Selection):
         return ids.flat
     a = np.atleast_1d(np.asarray(ids))
@@ -495,10 +568,30 @@ class EdgePopulationData:
     target_node_count: int | None = None
 
     @classmethod
-    def from_columns(cls, name: str, source_population: str, target_population: str, source_node_id: Any,
-                     target_node_id: Any, edge_type_id: Any, columns: Mapping[str, Any] | None = None,
+    def from_columns(cls, name: str, source_population: str, target_population: str, source_node_id: ArrayLike,
+                     target_node_id: ArrayLike, edge_type_id: ArrayLike, columns: Mapping[str, Any] | None = None,
                      **kw: Any) -> "EdgePopulationData":
-        """One-group edge population from per-edge columns."""
+        """One-group edge population from per-edge columns.
+
+        Parameters
+        ----------
+        name : str
+            Edge population name.
+        source_population : str
+            Node population of the sources.
+        target_population : str
+            Node population of the targets.
+        source_node_id : array-like
+            Source node id of each edge.
+        target_node_id : array-like
+            Target node id of each edge.
+        edge_type_id : array-like
+            Edge type id of each edge.
+        columns : mapping, optional
+            Per-edge columns of the single group (``syn_weight``, ``delay`` in ms...).
+        **kw
+            Other fields of :class:`EdgePopulationData`.
+        """
         s = np.asarray(source_node_id, dtype=np.int64)
         return cls(name, source_population, target_population, s, np.asarray(target_node_id, dtype=np.int64),
                    np.asarray(edge_type_id, dtype=np.int64),
@@ -509,7 +602,7 @@ def _str_attr(ds: h5py.Dataset, name: str, value: str) -> None:
     ds.attrs.create(name, value, dtype=h5.STR_DTYPE)
 
 
-def write_edges(path: Any, populations: Iterable[EdgePopulationData], *, overwrite: bool = False,
+def write_edges(path: PathLike, populations: Iterable[EdgePopulationData], *, overwrite: bool = False,
                 index: bool = True) -> None:
     """Write edge populations to a SONATA edges file with both indices, atomically.
 
@@ -542,7 +635,7 @@ def write_edges(path: Any, populations: Iterable[EdgePopulationData], *, overwri
                 _write_edge_population(root, p, path, index)
 
 
-def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, index: bool) -> None:
+def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: PathLike, index: bool) -> None:
     where = f"/edges/{p.name}"
     src = np.asarray(p.source_node_id)
     tgt = np.asarray(p.target_node_id)
@@ -617,7 +710,7 @@ _THREADED_INDEX_EDGES = 1 << 16
 _BLOCK = 1 << 20
 
 
-def _create_int_dataset(g: h5py.Group, name: str, values: Any, dtype: Any) -> h5py.Dataset:
+def _create_int_dataset(g: h5py.Group, name: str, values: ArrayLike, dtype: DTypeLike) -> h5py.Dataset:
     """``g[name]`` = ``values`` stored as ``dtype``: int64 as uint64 is written through a view; other
     conversions go block by block through one small buffer, never a full-size copy (fresh memory
     is slow to fault in, and 10^8 edges make 800 MB copies)."""
@@ -632,7 +725,7 @@ def _create_int_dataset(g: h5py.Group, name: str, values: Any, dtype: Any) -> h5
                                                                               casting="unsafe"))
 
 
-def _create_blocks(g: h5py.Group, name: str, n: int, dtype: Any, fill: Any) -> h5py.Dataset:
+def _create_blocks(g: h5py.Group, name: str, n: int, dtype: DTypeLike, fill: Any) -> h5py.Dataset:
     """A 1-D dataset of ``n`` elements written in blocks; ``fill(lo, out)`` computes rows ``lo:lo+len(out)``."""
     ds = g.create_dataset(name, shape=(n,), dtype=dtype)
     buf = np.empty(min(n, _BLOCK), dtype=dtype)

@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, OutputExistsError
 
 __all__ = ["FileSet", "recover", "owner_tag", "owner_alive", "parse_owner", "STAGING_INFIX"]
@@ -67,13 +68,25 @@ def owner_tag() -> str:
 
 
 def parse_owner(name: str) -> tuple[int, str] | None:
-    """``(pid, host)`` from a name made with :func:`owner_tag`, or None."""
+    """``(pid, host)`` from a name made with :func:`owner_tag`, or None.
+
+    Parameters
+    ----------
+    name : str
+        A staging name made with :func:`owner_tag`.
+    """
     m = _OWNER.search(name)
     return (int(m.group(1)), m.group(2)) if m else None
 
 
 def owner_alive(name: str) -> bool:
-    """Whether the process that made ``name`` may still run (True when it cannot be told: another host)."""
+    """Whether the process that made ``name`` may still run (True when it cannot be told: another host).
+
+    Parameters
+    ----------
+    name : str
+        A staging name made with :func:`owner_tag`.
+    """
     owner = parse_owner(name)
     if owner is None or owner[1] != host_tag():
         return True
@@ -147,8 +160,13 @@ def _apply(folder: str, staging: str, names: Iterable[str]) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def recover(folder: Any) -> None:
+def recover(folder: PathLike) -> None:
     """Finish or undo the interrupted saves in ``folder`` (see the module docstring).
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        The output folder of a save.
 
     Raises
     ------
@@ -204,7 +222,7 @@ class FileSet:
     ...     fs.commit()
     """
 
-    def __init__(self, folder: Any, name: str, *, overwrite: bool) -> None:
+    def __init__(self, folder: PathLike, name: str, *, overwrite: bool) -> None:
         self.folder = os.path.abspath(os.fspath(folder))
         self.name = name
         self.overwrite = overwrite
@@ -224,7 +242,13 @@ class FileSet:
         return self
 
     def path(self, name: str) -> str:
-        """Staged path of the set's file ``name`` (a bare file name); registers it in the set."""
+        """Staged path of the set's file ``name`` (a bare file name); registers it in the set.
+
+        Parameters
+        ----------
+        name : str
+            Bare file name in the set.
+        """
         if self.staging is None:
             raise RuntimeError("FileSet is not open")
         if os.path.basename(name) != name or name in ("", ".", "..", COMMIT):
@@ -234,7 +258,15 @@ class FileSet:
         return os.path.join(self.staging, name)
 
     def add(self, name: str, src: str) -> None:
-        """Stage an existing file ``src`` as ``name``: a hard link when possible (no copy)."""
+        """Stage an existing file ``src`` as ``name``: a hard link when possible (no copy).
+
+        Parameters
+        ----------
+        name : str
+            Bare file name in the set.
+        src : str
+            An existing file to stage under that name.
+        """
         dst = self.path(name)
         try:
             os.link(src, dst)

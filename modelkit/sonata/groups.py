@@ -8,6 +8,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import STR_DTYPE
 
@@ -51,8 +52,16 @@ class GroupData:
         return int(self.size or 0)
 
 
-def column_for_h5(values: Any, where: str) -> np.ndarray:
-    """Convert a column to a dtype HDF5 stores as SONATA expects (strings as UTF-8, bool as int8)."""
+def column_for_h5(values: ArrayLike, where: str) -> np.ndarray:
+    """Convert a column to a dtype HDF5 stores as SONATA expects (strings as UTF-8, bool as int8).
+
+    Parameters
+    ----------
+    values : array-like
+        One value per element.
+    where : str
+        Column and population, for messages.
+    """
     a = np.asarray(values)
     if a.dtype.kind == "b":
         return a.astype(np.int8)
@@ -78,7 +87,19 @@ def column_for_h5(values: Any, where: str) -> np.ndarray:
 
 
 def write_group(parent: h5py.Group, gid: int, data: GroupData, where: str) -> None:
-    """Write ``data`` as subgroup ``str(gid)`` of ``parent``."""
+    """Write ``data`` as subgroup ``str(gid)`` of ``parent``.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The population group.
+    gid : int
+        Group id (the subgroup's name).
+    data : GroupData
+        Columns and dynamics params of the group.
+    where : str
+        Population, for messages.
+    """
     g = parent.create_group(str(gid))
     for name, vals in data.columns.items():
         arr = column_for_h5(vals, f"{where}/{gid}/{name}")

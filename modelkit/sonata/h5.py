@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, OutputExistsError, SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata.textfile import file_kind
@@ -49,8 +50,15 @@ _LOW_LEVEL = (OSError, KeyError, RuntimeError, ValueError, TypeError, IndexError
               AttributeError, OverflowError, MemoryError, UnicodeDecodeError, SystemError)
 
 
-def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
+def open_h5(path: PathLike, kind: str = "SONATA HDF5 file") -> h5py.File:
     """Open an HDF5 file read-only.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The HDF5 file.
+    kind : str, optional
+        What the file should be, for messages.
 
     Raises
     ------
@@ -78,8 +86,18 @@ def open_h5(path: Any, kind: str = "SONATA HDF5 file") -> h5py.File:
 
 
 @contextlib.contextmanager
-def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
-    """Translate any low-level h5py/numpy failure inside the block into SonataFormatError."""
+def guard(path: PathLike, dataset: str | None, expected: str = "a readable dataset") -> Iterator[None]:
+    """Translate any low-level h5py/numpy failure inside the block into SonataFormatError.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file, for messages.
+    dataset : str, optional
+        Dataset read in the block, for messages.
+    expected : str, optional
+        What the dataset should be, for messages.
+    """
     try:
         yield
     except ModelkitError:
@@ -88,14 +106,36 @@ def guard(path: Any, dataset: str | None, expected: str = "a readable dataset") 
         raise SonataFormatError(path, dataset, expected, f"{type(e).__name__}: {e}") from e
 
 
-def has(parent: h5py.Group, name: str, path: Any) -> bool:
-    """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError)."""
+def has(parent: h5py.Group, name: str, path: PathLike) -> bool:
+    """``name in parent``, a corrupt link table reported as SonataFormatError (h5py raises RuntimeError).
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The group to look in.
+    name : str
+        Link name.
+    path : str or PathLike
+        The file, for messages.
+    """
     with guard(path, _join(parent.name, name), "a readable link table"):
         return name in parent
 
 
-def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group") -> h5py.Group:
-    """Return ``parent[name]`` and check that it is a group."""
+def require_group(parent: h5py.Group, name: str, path: PathLike, what: str = "a group") -> h5py.Group:
+    """Return ``parent[name]`` and check that it is a group.
+
+    Parameters
+    ----------
+    parent : h5py.Group
+        The group to look in.
+    name : str
+        Link name.
+    path : str or PathLike
+        The file, for messages.
+    what : str, optional
+        What the group should be, for messages.
+    """
     full = _join(parent.name, name)
     with guard(path, full, what):
         obj = parent.get(name)
@@ -106,7 +146,7 @@ def require_group(parent: h5py.Group, name: str, path: Any, what: str = "a group
         return obj
 
 
-def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "any",
+def require_dataset(parent: h5py.Group, name: str, path: PathLike, *, kind: str = "any",
                     ndim: int | None = 1, length: int | None = None) -> h5py.Dataset:
     """Return ``parent[name]`` checked to be a dataset of the given kind.
 
@@ -154,7 +194,7 @@ def require_dataset(parent: h5py.Group, name: str, path: Any, *, kind: str = "an
 STORAGE_CHECK_BYTES = 1 << 16
 
 
-def check_storage(ds: h5py.Dataset, path: Any) -> None:
+def check_storage(ds: h5py.Dataset, path: PathLike) -> None:
     """Refuse a dataset whose declared shape is not backed by data stored in the file.
 
     HDF5 lets a few-KB file declare a dataset of 10**12 rows that was never written:
@@ -231,10 +271,19 @@ def _text(name: Any) -> str:
     return name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
 
 
-def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarray:
+def read_array(ds: h5py.Dataset, path: PathLike, sl: slice | None = None) -> np.ndarray:
     """Read a whole dataset (or a slice) as numpy, decoding strings to ``object`` str arrays.
 
     The declared size is checked against the stored one first (:func:`check_storage`).
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    path : str or PathLike
+        The file, for messages.
+    sl : slice, optional
+        Rows to read; all when omitted.
     """
     check_storage(ds, path)
     with guard(path, ds.name):
@@ -245,8 +294,18 @@ def read_array(ds: h5py.Dataset, path: Any, sl: slice | None = None) -> np.ndarr
         return np.asarray(out)
 
 
-def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
-    """Convert an id array read from a file to int64, checking it is integral and non-negative."""
+def as_ids(a: np.ndarray, path: PathLike, dataset: str) -> np.ndarray:
+    """Convert an id array read from a file to int64, checking it is integral and non-negative.
+
+    Parameters
+    ----------
+    a : ndarray
+        Ids as read.
+    path : str or PathLike
+        The file, for messages.
+    dataset : str
+        Dataset path inside the file, for messages.
+    """
     a = np.asarray(a)
     if a.dtype == np.int64:
         out = a
@@ -269,11 +328,20 @@ def as_ids(a: np.ndarray, path: Any, dataset: str) -> np.ndarray:
     return out
 
 
-def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: Any) -> np.ndarray:
+def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: PathLike) -> np.ndarray:
     """Read the rows ``ds[a:b]`` for every ``(a, b)`` in sorted disjoint ``ranges``, concatenated.
 
     Nearby ranges are coalesced into one hyperslab (gap below ``coalesce_gap``) so that
     many small ranges cost a few HDF5 calls, not one each.
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    ranges : ndarray
+        (n, 2) int array of sorted disjoint ``[start, stop)`` row ranges.
+    path : str or PathLike
+        The file, for messages.
     """
     ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
     n = int((ranges[:, 1] - ranges[:, 0]).sum()) if len(ranges) else 0
@@ -303,8 +371,18 @@ def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: Any) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: Any) -> np.ndarray:
-    """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array."""
+def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: PathLike) -> np.ndarray:
+    """Read ``ds[idx]`` for an arbitrary (unsorted, repeated) integer index array.
+
+    Parameters
+    ----------
+    ds : h5py.Dataset
+        The dataset.
+    idx : ndarray
+        Row indices, any order, repeats allowed.
+    path : str or PathLike
+        The file, for messages.
+    """
     idx = np.asarray(idx, dtype=np.int64)
     size = ds.shape[0]
     if idx.size == 0:
@@ -323,13 +401,19 @@ def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: Any) -> np.ndarray:
 
 
 def write_root_attrs(f: h5py.File) -> None:
-    """Write the SONATA root attributes ``version`` = [0, 1] and ``magic`` = 0x0A7A (uint32)."""
+    """Write the SONATA root attributes ``version`` = [0, 1] and ``magic`` = 0x0A7A (uint32).
+
+    Parameters
+    ----------
+    f : h5py.File
+        A file open for writing.
+    """
     f.attrs.create("version", VERSION, dtype=np.uint32)
     f.attrs.create("magic", MAGIC, dtype=np.uint32)
 
 
 @contextlib.contextmanager
-def atomic_output(path: Any, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[str]:
+def atomic_output(path: PathLike, *, overwrite: bool = False, suffix: str = ".tmp") -> Iterator[str]:
     """Yield a fresh temporary path next to ``path``; on success rename it onto ``path``.
 
     ``suffix`` ends the temporary name (writers that insist on an extension: pynwb wants ``.nwb``).
@@ -338,6 +422,15 @@ def atomic_output(path: Any, *, overwrite: bool = False, suffix: str = ".tmp") -
     existing empty file instead makes ext4 allocate its blocks synchronously on
     close, about 0.3 s per GB.)  A crash or exception leaves ``path`` untouched
     and removes the temporary file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file to write.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
+    suffix : str, optional
+        End of the temporary file's name.
 
     Raises
     ------

@@ -54,7 +54,13 @@ class Reference:
 
 
 def is_hdf5(path: str) -> bool:
-    """Whether ``path`` is a regular file with the HDF5 signature (at 0, 512, 1024, ... as HDF5 looks)."""
+    """Whether ``path`` is a regular file with the HDF5 signature (at 0, 512, 1024, ... as HDF5 looks).
+
+    Parameters
+    ----------
+    path : str
+        Any file name.
+    """
     try:
         with open(path, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NONBLOCK)) as fh:
             st = os.fstat(fh.fileno())
@@ -86,6 +92,15 @@ def walk_references(path: str, check: Callable[[Reference], None], *, max_links:
 
     ``check`` raises to refuse a reference; a linked file is walked only after its reference passed, and
     only when it is a regular HDF5 file (so nothing but regular files is ever opened).
+
+    Parameters
+    ----------
+    path : str
+        The HDF5 file.
+    check : callable
+        Called with each reference; raises to refuse it.
+    max_links : int, optional
+        Most references followed in all (a bound on cycles and fan-out).
 
     Raises
     ------
@@ -166,6 +181,11 @@ def check_external_targets(path: str) -> None:
     """Refuse a file that references a FIFO, a device or a folder (a read through it would block or not end).
 
     The result is remembered per file version (inode, size, mtime), so a file opened many times is walked once.
+
+    Parameters
+    ----------
+    path : str
+        The HDF5 file.
 
     Raises
     ------

@@ -8,11 +8,13 @@ both are read, only the spec names are written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.selection import Selection
@@ -48,6 +50,13 @@ def stable_argsort_ids(ids: np.ndarray, max_id: int | None = None) -> np.ndarray
     vectorised quicksort on uint64), which is several times faster than a stable
     argsort; falls back to ``np.argsort(kind="stable")`` when the key needs more
     than 64 bits.
+
+    Parameters
+    ----------
+    ids : ndarray
+        Non-negative integer ids.
+    max_id : int, optional
+        Largest id, when known (saves a pass).
     """
     ids = np.asarray(ids).ravel()
     if ids.size == 0:
@@ -90,7 +99,17 @@ class IndexRuns:
         self._table = table
 
     def rows(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
-        """Rows ``lo:hi`` as a (hi - lo, 2) uint64 array (written into ``out`` when given)."""
+        """Rows ``lo:hi`` as a (hi - lo, 2) uint64 array (written into ``out`` when given).
+
+        Parameters
+        ----------
+        lo : int
+            First row.
+        hi : int
+            Row to stop at (excluded).
+        out : ndarray, optional
+            A (hi - lo, 2) uint64 buffer to fill.
+        """
         if out is None:
             out = np.empty((hi - lo, 2), dtype=np.uint64)
         if hi <= lo:
@@ -114,11 +133,20 @@ class IndexRuns:
         """All rows, (n_rows, 2) uint64."""
         return self._table if self._table is not None else self.rows(0, self.n_rows)
 
-    def write_to(self, ds: Any, block: int = _BLOCK, executor: Any = None) -> None:
+    def write_to(self, ds: h5py.Dataset, block: int = _BLOCK, executor: Any = None) -> None:
         """Fill the (n_rows, 2) dataset ``ds`` block by block through reused buffers.
 
         With an ``executor`` (a ``concurrent.futures`` pool), block k + 1 is decoded
         there while this thread writes block k (numpy and HDF5 release the GIL).
+
+        Parameters
+        ----------
+        ds : h5py.Dataset
+            An (n_rows, 2) uint64 dataset.
+        block : int, optional
+            Rows per write.
+        executor : concurrent.futures.Executor, optional
+            A pool that decodes the next block while this one is written.
         """
         if self._table is not None:
             ds[...] = self._table
@@ -189,7 +217,15 @@ def _sorted_runs(run_node: np.ndarray, starts: np.ndarray, n_edges: int, max_id:
 
 
 def index_runs(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray, IndexRuns]:
-    """:func:`build_index` with ``range_to_edge_id`` as :class:`IndexRuns` (decoded when written)."""
+    """:func:`build_index` with ``range_to_edge_id`` as :class:`IndexRuns` (decoded when written).
+
+    Parameters
+    ----------
+    ids : ndarray
+        Source or target node id of each edge.
+    n_nodes : int, optional
+        Nodes in the indexed population (rows of ``node_id_to_ranges``); max id + 1 when omitted.
+    """
     ids = np.asarray(ids).ravel()
     e = len(ids)
     u = _as_u64(ids)
@@ -226,7 +262,7 @@ _READ_BLOCK = 1 << 22
 _KEEP_STARTS = 1 << 22
 
 
-def index_runs_chunked(read: Any, n_edges: int, n_nodes: int, block: int = _READ_BLOCK,
+def index_runs_chunked(read: Callable[[int, int], np.ndarray], n_edges: int, n_nodes: int, block: int = _READ_BLOCK,
                        key_bits: int = 64) -> tuple[np.ndarray, IndexRuns]:
     """:func:`index_runs` of ids read piece by piece: the ids are never held whole.
 
@@ -405,8 +441,16 @@ def build_index(ids: np.ndarray, n_nodes: int | None = None) -> tuple[np.ndarray
     return n2r, runs.array()
 
 
-def find_index_group(pop_group: h5py.Group, path: Any) -> tuple[h5py.Group | None, str | None]:
-    """The index group of an edge population (spec name or a known misspelling)."""
+def find_index_group(pop_group: h5py.Group, path: PathLike) -> tuple[h5py.Group | None, str | None]:
+    """The index group of an edge population (spec name or a known misspelling).
+
+    Parameters
+    ----------
+    pop_group : h5py.Group
+        The edge population's group.
+    path : str or PathLike
+        The file, for messages.
+    """
     with h5.guard(path, pop_group.name, "a readable edge population"):
         for nm in INDEX_GROUPS:
             obj = pop_group.get(nm)
@@ -432,7 +476,8 @@ class EdgeIndex:
         Population size, to check edge ranges.
     """
 
-    def __init__(self, node_to_ranges: np.ndarray, ranges: Any, path: Any, dataset: str, n_edges: int) -> None:
+    def __init__(self, node_to_ranges: np.ndarray, ranges: np.ndarray | h5py.Dataset, path: PathLike, dataset: str,
+                 n_edges: int) -> None:
         self.node_to_ranges = node_to_ranges
         self.ranges = ranges
         self.path = path
@@ -444,8 +489,20 @@ class EdgeIndex:
         self._mem_tried = self._mem is not None
 
     @classmethod
-    def from_file(cls, g: h5py.Group, direction: str, path: Any, n_edges: int) -> "EdgeIndex":
-        """Read one direction from an index group (``node_id_to_ranges`` or ``node_id_to_range``)."""
+    def from_file(cls, g: h5py.Group, direction: str, path: PathLike, n_edges: int) -> "EdgeIndex":
+        """Read one direction from an index group (``node_id_to_ranges`` or ``node_id_to_range``).
+
+        Parameters
+        ----------
+        g : h5py.Group
+            The index group.
+        direction : str
+            ``source_to_target`` or ``target_to_source``.
+        path : str or PathLike
+            The file, for messages.
+        n_edges : int
+            Edges in the population.
+        """
         d = h5.require_group(g, direction, path, "an index direction group")
         name = next((nm for nm in NODE_TO_RANGES_NAMES if h5.has(d, nm, path)), NODE_TO_RANGES_NAMES[0])
         n2r_ds = h5.require_dataset(d, name, path, kind="integer", ndim=2)
@@ -462,7 +519,7 @@ class EdgeIndex:
         return cls(n2r, r2e_ds, path, r2e_ds.name, n_edges)
 
     @classmethod
-    def in_memory(cls, ids: np.ndarray, n_edges: int, path: Any, dataset: str) -> "EdgeIndex":
+    def in_memory(cls, ids: np.ndarray, n_edges: int, path: PathLike, dataset: str) -> "EdgeIndex":
         n2r, r2e = build_index(ids)
         return cls(n2r.view(np.int64), r2e.view(np.int64), path, dataset, n_edges)
 
@@ -498,7 +555,13 @@ class EdgeIndex:
         return self._mem
 
     def edges_of_node(self, node: int) -> Selection:
-        """Edge ids of one node: a slice of ``range_to_edge_id``, no unique/merge passes."""
+        """Edge ids of one node: a slice of ``range_to_edge_id``, no unique/merge passes.
+
+        Parameters
+        ----------
+        node : int
+            Node id.
+        """
         if node < 0 or node >= len(self.node_to_ranges):
             return Selection()
         a, b = self.node_to_ranges[node].tolist()
@@ -512,7 +575,13 @@ class EdgeIndex:
         return Selection._from_rows(self._edge_ranges(er))
 
     def edges_of(self, node_ids: np.ndarray) -> Selection:
-        """Edge ids of the given nodes (ids past the index's end have none)."""
+        """Edge ids of the given nodes (ids past the index's end have none).
+
+        Parameters
+        ----------
+        node_ids : ndarray
+            Node ids.
+        """
         ids = np.asarray(node_ids, dtype=np.int64).ravel()
         if ids.size == 1:
             return self.edges_of_node(int(ids[0]))

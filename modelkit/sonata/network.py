@@ -11,6 +11,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import ConfigError, ModelkitError, NodeSetError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, EdgesEntry, NodesEntry, SimulationConfig, load_config
@@ -62,8 +63,14 @@ class Populations(Mapping):
         return f"{self._kind} populations: " + ", ".join(f"{k} ({len(v)})" for k, v in self._items.items())
 
 
-def classify_h5(path: Any) -> str:
-    """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``."""
+def classify_h5(path: PathLike) -> str:
+    """What a SONATA HDF5 file holds: ``nodes``, ``edges``, ``spikes``, ``report``, ``ecp`` or ``other``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The HDF5 file.
+    """
     f = h5.open_h5(path)
     try:
         with h5.guard(path, "/", "a readable HDF5 root group"):
@@ -77,7 +84,15 @@ def classify_h5(path: Any) -> str:
 
 
 def types_csv_for(h5_path: str, kind: str) -> str | None:
-    """Types CSV that bmtk's naming pairs with a nodes/edges file (``x_nodes.h5`` -> ``x_node_types.csv``)."""
+    """Types CSV that bmtk's naming pairs with a nodes/edges file (``x_nodes.h5`` -> ``x_node_types.csv``).
+
+    Parameters
+    ----------
+    h5_path : str
+        A nodes or edges file.
+    kind : str
+        ``nodes`` or ``edges``.
+    """
     d, base = os.path.split(h5_path)
     stem = os.path.splitext(base)[0]
     word = "nodes" if kind == "nodes" else "edges"
@@ -99,6 +114,13 @@ def scan_populations(path: str, root: str) -> tuple[list[str], dict[str, SonataF
     As libsonata does, a file whose other populations are malformed still opens: the valid names are
     returned, and each child of ``/<root>`` that cannot be a population (a dataset, a dangling link)
     is returned with the error that a use of it raises.
+
+    Parameters
+    ----------
+    path : str
+        A nodes or edges file.
+    root : str
+        ``nodes`` or ``edges``.
 
     Returns
     -------
@@ -170,8 +192,13 @@ class Network:
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def load(cls, path: Any) -> "Network":
+    def load(cls, path: PathLike) -> "Network":
         """Load a network from a circuit/simulation config, a folder of SONATA files, or one h5 file.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            A circuit or simulation config JSON, a folder of SONATA files, or one nodes/edges file.
 
         Raises
         ------
@@ -192,7 +219,13 @@ class Network:
 
     @classmethod
     def from_config(cls, cfg: CircuitConfig | SimulationConfig) -> "Network":
-        """Populations of every enabled network entry of a parsed config."""
+        """Populations of every enabled network entry of a parsed config.
+
+        Parameters
+        ----------
+        cfg : CircuitConfig or SimulationConfig
+            A parsed config.
+        """
         circuit = cfg.circuit if isinstance(cfg, SimulationConfig) else cfg
         if circuit is None:
             raise ConfigError(cfg.path, "network", "a circuit (a 'network' file or inline 'networks')", "none")
@@ -260,12 +293,18 @@ class Network:
         return cls(nodes, edges, None, NodeSets(), path, unreadable)
 
     # ------------------------------------------------------------- node sets
-    def resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+    def resolve_node_set(self, ref: NodeSetRef) -> tuple[str, dict[str, Selection]]:
         """Materialise a node-set reference as used in configs.
 
         ``ref`` may be a name from the node-sets file, a bare population name (bmtk's
         fallback), an inline dict (``{"population": "v1", "node_id": [...]}``), a list
         of node ids (applied to every population) or a list of names.
+
+        Parameters
+        ----------
+        ref : str, dict or list
+            A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids,
+            or a list of names and dicts.
 
         Returns
         -------
@@ -290,7 +329,7 @@ class Network:
             raise NodeSetError(self.path, e.key or f"node set reference {_short_repr(ref)}", e.expected,
                                e.found) from e
 
-    def _resolve_node_set(self, ref: Any) -> tuple[str, dict[str, Selection]]:
+    def _resolve_node_set(self, ref: NodeSetRef) -> tuple[str, dict[str, Selection]]:
         inline = NodeSets()  # no file: errors in an inline definition get the config's path above
         if self.nodes.unreadable:  # a reference to a population that cannot be opened: its error says why
             for name in sorted(named_populations(ref, self.node_sets) & set(self.nodes.unreadable)):
@@ -334,7 +373,7 @@ class Network:
             return "inline(list)", {n: named_or_inline(list(ref), p) for n, p in self.nodes.items()}
         raise NodeSetError(None, None, "a node set name, dict or list", type(ref).__name__)
 
-    def with_dynamics(self, target: Any, params: Mapping[str, Any]) -> "Network":
+    def with_dynamics(self, target: NodeSetRef, params: Mapping[str, Any]) -> "Network":
         """This network with per-node ``dynamics_params`` overridden in memory for the nodes of ``target``.
 
         The SONATA files are not touched; pass the result to ``simulate(config, network=...)``.  This is
@@ -375,8 +414,15 @@ class Network:
         return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path,
                        {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
 
-    def materialize(self, ref: Any) -> dict[str, Selection]:
-        """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`)."""
+    def materialize(self, ref: NodeSetRef) -> dict[str, Selection]:
+        """Population -> Selection for a node-set reference (see :meth:`resolve_node_set`).
+
+        Parameters
+        ----------
+        ref : str, dict or list
+            A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids,
+            or a list of names and dicts.
+        """
         return self.resolve_node_set(ref)[1]
 
     # ------------------------------------------------------------- summaries
@@ -421,7 +467,7 @@ class Network:
         return network_html(self.path, self.summary())
 
     # ------------------------------------------------------------- writing
-    def save(self, output_dir: Any, *, overwrite: bool = False) -> str:
+    def save(self, output_dir: PathLike, *, overwrite: bool = False) -> str:
         """Write every population as SONATA files plus a ``circuit_config.json``, all or nothing.
 
         One nodes file (and types CSV) per node population, one edges file per edge
@@ -429,6 +475,13 @@ class Network:
         folder ``output_dir/.circuit_config.saving-<pid>-...`` first, then moved over the old files once
         all are written; a kill at any point leaves the old network or (after the next load or save of
         the folder) the new one, and no other file of ``output_dir`` is touched.
+
+        Parameters
+        ----------
+        output_dir : str or PathLike
+            Folder to write into (created when missing).
+        overwrite : bool, optional
+            Replace files of an earlier save (else refuse them).
 
         Returns
         -------

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import NodeSetError, SelectionError
 from modelkit.sonata.config import read_json
 from modelkit.sonata.query import check_rule_value
 from modelkit.sonata.selection import Selection
+
+if TYPE_CHECKING:  # nodes and config are read by network, which imports this module
+    from modelkit.sonata.config import CircuitConfig, SimulationConfig
+    from modelkit.sonata.nodes import NodePopulation
 
 __all__ = ["NodeSets", "materialize_rule", "named_populations"]
 
@@ -59,8 +64,17 @@ def _check_definition(defn: Any, path: str | None, key: str) -> None:
             raise NodeSetError(path, k, err, repr(value)[:80])
 
 
-def materialize_rule(defn: Mapping, population: Any) -> Selection:
-    """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation."""
+def materialize_rule(defn: Mapping, population: NodePopulation) -> Selection:
+    """Evaluate one basic node-set definition (a dict of rules) on a NodePopulation.
+
+    Parameters
+    ----------
+    defn : mapping
+        A basic node-set definition: property -> value, list of values or operator dict, plus ``population`` /
+        ``node_id``.
+    population : NodePopulation
+        The population to evaluate it on.
+    """
     for key in POPULATION_KEYS:
         pops = defn.get(key)
         if pops is not None:
@@ -80,9 +94,21 @@ def materialize_rule(defn: Mapping, population: Any) -> Selection:
     return sel
 
 
-def named_populations(ref: Any, node_sets: Any, chain: tuple[str, ...] = ()) -> set[str]:
+def named_populations(ref: NodeSetRef, node_sets: Mapping[str, Any] | NodeSets,
+                      chain: tuple[str, ...] = ()) -> set[str]:
     """Population names a node-set reference names: under ``population``/``populations`` of its
-    definitions, following node set names (a bare name that is no node set may be a population)."""
+    definitions, following node set names (a bare name that is no node set may be a population).
+
+    Parameters
+    ----------
+    ref : str, dict or list
+        A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids, or a
+        list of names and dicts.
+    node_sets : mapping
+        The node sets that names in ``ref`` refer to.
+    chain : (str, ...), optional
+        Names being expanded (cycles stop here).
+    """
     out: set[str] = set()
     if isinstance(ref, str):
         if ref in node_sets and ref not in chain:
@@ -128,8 +154,13 @@ class NodeSets:
             _check_definition(defn, path, key_prefix + name)
 
     @classmethod
-    def from_file(cls, path: Any) -> "NodeSets":
+    def from_file(cls, path: PathLike) -> "NodeSets":
         """Read a node-sets JSON file.
+
+        Parameters
+        ----------
+        path : str or PathLike
+            The node-sets JSON.
 
         Raises
         ------
@@ -140,7 +171,7 @@ class NodeSets:
         return cls(read_json(p, "node sets file"), p)
 
     @classmethod
-    def from_config(cls, cfg: Any) -> "NodeSets":
+    def from_config(cls, cfg: CircuitConfig | SimulationConfig) -> "NodeSets":
         """The node sets of a parsed circuit or simulation config: its ``node_sets_file`` and, on top, the
         sets it defines inline (bmtk's ``"node_sets": {name: definition}``, which win on a name in both).
 
@@ -185,13 +216,19 @@ class NodeSets:
         return self.definitions[name]
 
     def update(self, other: "NodeSets") -> "NodeSets":
-        """A new NodeSets with ``other``'s definitions added (they win on clashes)."""
+        """A new NodeSets with ``other``'s definitions added (they win on clashes).
+
+        Parameters
+        ----------
+        other : NodeSets
+            Node sets whose definitions win.
+        """
         out = NodeSets(None, other.path or self.path)
         out.definitions = {**self.definitions, **other.definitions}
         out.sources = list(dict.fromkeys(self.sources + other.sources))
         return out
 
-    def materialize(self, node_set: Any, population: Any) -> Selection:
+    def materialize(self, node_set: NodeSetRef, population: NodePopulation) -> Selection:
         """Sorted ids of ``population`` in a node set.
 
         Parameters

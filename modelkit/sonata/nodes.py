@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, IdsLike, PathLike
 from modelkit.errors import SelectionError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import GroupData, write_group
@@ -62,7 +63,7 @@ class NodePopulation(GroupedPopulation):
         """All node ids, in file order (int64)."""
         return self._all_ids()
 
-    def ids(self, group: Any = None) -> Selection:
+    def ids(self, group: IdsLike | Mapping[str, Any] | None = None) -> Selection:
         """Node ids selected by ``group``.
 
         Parameters
@@ -130,8 +131,15 @@ class NodePopulation(GroupedPopulation):
             mask &= rule_mask(col, value)
         return Selection.from_values(self._all_ids()[mask])
 
-    def split_by(self, name: str, selection: Any = None) -> dict[Any, Selection]:
+    def split_by(self, name: str, selection: IdsLike | None = None) -> dict[Any, Selection]:
         """Group node ids by the value of one attribute (e.g. ``model_type``).
+
+        Parameters
+        ----------
+        name : str
+            Attribute to group by (e.g. ``model_type``).
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
 
         Returns
         -------
@@ -148,7 +156,7 @@ class NodePopulation(GroupedPopulation):
         return out
 
     # ---------------------------------------------------------- attributes
-    def get(self, properties: Any = None, selection: Any = None) -> pd.DataFrame:
+    def get(self, properties: str | Sequence[str] | None = None, selection: IdsLike | None = None) -> pd.DataFrame:
         """Node attributes as a DataFrame indexed by ``node_id``.
 
         Parameters
@@ -170,8 +178,16 @@ class NodePopulation(GroupedPopulation):
         return self._frame(names, rows, "node_id",
                            {"node_type_id": lambda r: self._pop_array("node_type_id", r)})
 
-    def column(self, name: str, selection: Any = None) -> np.ndarray:
-        """One merged attribute as a numpy array (selection order)."""
+    def column(self, name: str, selection: IdsLike | None = None) -> np.ndarray:
+        """One merged attribute as a numpy array (selection order).
+
+        Parameters
+        ----------
+        name : str
+            Attribute name (group column or node-types column).
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+        """
         rows = self._rows(selection)
         if name == "node_type_id":
             return self._pop_array("node_type_id", rows)
@@ -194,10 +210,18 @@ class NodePopulation(GroupedPopulation):
             return pd.DataFrame(index=pd.Index([], name="node_type_id"))
         return self.types.to_frame()
 
-    def dynamics_params(self, selection: Any = None, names: Any = None) -> pd.DataFrame:
+    def dynamics_params(self, selection: IdsLike | None = None,
+                        names: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Per-node ``dynamics_params/<name>`` overrides from the HDF5 groups (and :meth:`with_dynamics`).
 
         Nodes whose group lacks a parameter get NaN (numeric) or None.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
+        names : str or Sequence[str], optional
+            Parameters to read; all when omitted.
         """
         rows = self._rows(selection)
         cols = check_names(names, self.name) if names is not None else self.dynamics_attribute_names
@@ -235,7 +259,7 @@ class NodePopulation(GroupedPopulation):
     def _dynamics_overlay(self) -> dict[str, np.ndarray]:
         return self.__dict__.get("_overlay", {})
 
-    def with_dynamics(self, params: Mapping[str, Any], selection: Any = None) -> "NodePopulation":
+    def with_dynamics(self, params: Mapping[str, Any], selection: IdsLike | None = None) -> "NodePopulation":
         """This population with per-node ``dynamics_params`` overridden in memory (the files are untouched).
 
         Every backend that honours the per-node ``dynamics_params`` of SONATA files (NEST, NEURON, population)
@@ -289,8 +313,13 @@ class NodePopulation(GroupedPopulation):
         return any(gi.has_positions for gi in self.layout.groups.values()) or \
             bool({"x", "y"} & set(self.attribute_names))
 
-    def positions(self, selection: Any = None) -> np.ndarray:
+    def positions(self, selection: IdsLike | None = None) -> np.ndarray:
         """Soma positions in µm, shape (n, 3); missing coordinates are NaN (z is 0 for 2-D layouts).
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
 
         Raises
         ------
@@ -329,12 +358,17 @@ class NodePopulation(GroupedPopulation):
                     out[pos, 2] = 0.0
         return out
 
-    def rotations(self, selection: Any = None) -> np.ndarray:
+    def rotations(self, selection: IdsLike | None = None) -> np.ndarray:
         """Rotation matrices, shape (n, 3, 3), local -> world.
 
         From the ``orientation_w/x/y/z`` quaternion when present, else from
         ``rotation_angle_x/y/zaxis`` (radians; applied about z, then y, then x; a
         missing axis is 0).  Identity for nodes with neither.
+
+        Parameters
+        ----------
+        selection : array-like of int or Selection, optional
+            Ids to read, in the order given; all (file order) when omitted.
         """
         rows = self._rows(selection)
         n = len(self._ids_at(rows))
@@ -434,9 +468,21 @@ class NodePopulationData:
     node_id: np.ndarray | None = None
 
     @classmethod
-    def from_columns(cls, name: str, node_type_id: Any, columns: Mapping[str, Any] | None = None,
+    def from_columns(cls, name: str, node_type_id: ArrayLike, columns: Mapping[str, Any] | None = None,
                      dynamics_params: Mapping[str, Any] | None = None) -> "NodePopulationData":
-        """One-group population from per-node columns."""
+        """One-group population from per-node columns.
+
+        Parameters
+        ----------
+        name : str
+            Node population name.
+        node_type_id : array-like
+            Node type id of each node.
+        columns : mapping, optional
+            Per-node columns of the single group (``x``, ``y``, ``z`` in µm, ``model_type``...).
+        dynamics_params : mapping, optional
+            Per-node parameter overrides: name -> one value per node, in the model's units (mV, ms, pA...).
+        """
         t = np.asarray(node_type_id, dtype=np.int64)
         g = GroupData({k: np.asarray(v) for k, v in (columns or {}).items()},
                       {k: np.asarray(v) for k, v in (dynamics_params or {}).items()}, size=len(t))
@@ -449,12 +495,21 @@ def _check_lengths(where: str, n: int, arrays: dict[str, Any]) -> None:
             raise SonataFormatError(None, f"{where}/{k}", f"length {n}", f"length {len(a)}")
 
 
-def write_nodes(path: Any, populations: Iterable[NodePopulationData], *, overwrite: bool = False) -> None:
+def write_nodes(path: PathLike, populations: Iterable[NodePopulationData], *, overwrite: bool = False) -> None:
     """Write node populations to a SONATA nodes file, atomically.
 
     Layout and dtypes follow the SONATA guide: ``node_type_id`` / ``node_id`` /
     ``node_group_index`` uint64, ``node_group_id`` uint32, group columns as given
     (strings UTF-8, booleans int8), root attributes ``version`` and ``magic``.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The nodes file to write.
+    populations : iterable of NodePopulationData
+        The populations to put in it.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
 
     Raises
     ------

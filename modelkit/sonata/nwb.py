@@ -26,6 +26,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.spikes import SpikePopulation
 from modelkit.sonata.h5 import check_storage
@@ -52,7 +53,7 @@ def _strings(a: np.ndarray) -> np.ndarray:
     return a.astype(object)
 
 
-def read_nwb_spikes(path: Any, trial: str | None = None,
+def read_nwb_spikes(path: PathLike, trial: str | None = None,
                     population: str | None = None) -> dict[str | None, SpikePopulation]:
     """Spike trains of an NWB file.
 
@@ -147,7 +148,7 @@ def _legacy(p: str, proc: h5py.Group, trial: str | None, population: str | None
     return {population: SpikePopulation(population, node_ids[order], times[order], "by_time")}
 
 
-def read_nwb_sweep(path: Any, sweep_id: Any, downsample: float | None = None,
+def read_nwb_sweep(path: PathLike, sweep_id: int | str, downsample: float | None = None,
                    window: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The stimulus current of one sweep of an Allen Cell Types NWB file, as steps.
 

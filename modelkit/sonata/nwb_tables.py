@@ -91,6 +91,11 @@ def read_ecephys_units(path: str) -> pd.DataFrame:
     table (``/general/extracellular_ephys/electrodes``) of that id, which brings ``location`` (the brain
     area, e.g. ``LGd``). Columns of the units table win where both tables have one.
 
+    Parameters
+    ----------
+    path : str
+        An ecephys session NWB file.
+
     Returns
     -------
     pandas.DataFrame
@@ -119,7 +124,13 @@ def read_ecephys_units(path: str) -> pd.DataFrame:
 
 
 def nwb_interval_names(path: str) -> list[str]:
-    """Names of the tables in ``/intervals`` (stimulus presentations, trials, epochs)."""
+    """Names of the tables in ``/intervals`` (stimulus presentations, trials, epochs).
+
+    Parameters
+    ----------
+    path : str
+        An NWB file.
+    """
     with open_h5(path, "NWB file") as f:
         g = f.get("intervals")
         return sorted(k for k in g if isinstance(g[k], h5py.Group)) if isinstance(g, h5py.Group) else []
@@ -127,6 +138,13 @@ def nwb_interval_names(path: str) -> list[str]:
 
 def read_nwb_intervals(path: str, name: str) -> pd.DataFrame:
     """The intervals table ``/intervals/<name>`` (``start_time``, ``stop_time`` in s, stimulus columns).
+
+    Parameters
+    ----------
+    path : str
+        An NWB file.
+    name : str
+        Table name under ``/intervals``.
 
     Raises
     ------

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any, Union
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import IdsLike, PathLike
 from modelkit.errors import ModelkitError, SelectionError, SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata import h5
@@ -69,6 +71,13 @@ def combine_parts(n: int, parts: list[tuple[Any, np.ndarray]]) -> np.ndarray:
 
     Positions covered by no part are missing: NaN for numeric columns (ints are
     promoted to float), ``None`` for object columns.
+
+    Parameters
+    ----------
+    n : int
+        Length of the column.
+    parts : list of tuple[Any, np.ndarray]
+        ``(positions, values)`` per group.
     """
     covered = sum(n if isinstance(p, slice) else len(p) for p, _ in parts)
     vals = [v for _, v in parts if len(v)]
@@ -94,8 +103,16 @@ def combine_parts(n: int, parts: list[tuple[Any, np.ndarray]]) -> np.ndarray:
     return out
 
 
-def check_names(names: Any, what: str) -> list[str]:
-    """Normalise a ``properties`` argument (str or list of str) to a list."""
+def check_names(names: str | Sequence[str] | None, what: str) -> list[str]:
+    """Normalise a ``properties`` argument (str or list of str) to a list.
+
+    Parameters
+    ----------
+    names : str or Sequence[str], optional
+        A property name or a list of them; None for none.
+    what : str
+        Population, for messages.
+    """
     if names is None:
         return []
     if isinstance(names, str):
@@ -118,7 +135,7 @@ class GroupedPopulation:
     _prefix = ""        # "node" / "edge"
     _size_dataset = ""  # dataset whose length is the population size
 
-    def __init__(self, path: Any, name: str, types: TypesTable | None = None) -> None:
+    def __init__(self, path: PathLike, name: str, types: TypesTable | None = None) -> None:
         self.path = os.fspath(path)
         self.name = name
         self.types = types
@@ -288,7 +305,7 @@ class GroupedPopulation:
         lay = self.layout
         return np.arange(lay.size, dtype=np.int64) if lay.ids is None else lay.ids
 
-    def _rows(self, selection: Any) -> Rows:
+    def _rows(self, selection: IdsLike | None) -> Rows:
         """Positions for a selection of ids (None = all, in file order)."""
         if selection is None:
             return None

@@ -30,8 +30,14 @@ _CMP: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
 }
 
 
-def check_rule_value(value: Any) -> str | None:
-    """Return an error description if ``value`` is not a valid rule value, else None."""
+def check_rule_value(value: object) -> str | None:
+    """Return an error description if ``value`` is not a valid rule value, else None.
+
+    Parameters
+    ----------
+    value : object
+        A rule value from a node-set definition or ``select(**rules)``.
+    """
     if value is None:
         return "a number, string, boolean, list of them, or one $-operator (null is not allowed)"
     if isinstance(value, Mapping):
@@ -118,8 +124,16 @@ def _eq(col: np.ndarray, v: Any) -> np.ndarray:
     return _numeric_view(col) == v
 
 
-def rule_mask(col: np.ndarray, value: Any) -> np.ndarray:
-    """Boolean mask of the elements of ``col`` that satisfy one rule value."""
+def rule_mask(col: np.ndarray, value: object) -> np.ndarray:
+    """Boolean mask of the elements of ``col`` that satisfy one rule value.
+
+    Parameters
+    ----------
+    col : ndarray
+        One attribute, one value per node.
+    value : object
+        A value, a list of values, or an operator dict (``{"$gt": 3}``).
+    """
     if isinstance(value, Mapping):
         (op, arg), = value.items()
         if op == "$regex":

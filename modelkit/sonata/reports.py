@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, DTypeLike, IdsLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.spikes import _decode_attr
@@ -43,7 +44,17 @@ _FRAMES_ATTR = "modelkit_frames_written"
 
 
 def n_frames(start: float, stop: float, dt: float) -> int:
-    """Frames of a report from ``start`` to ``stop`` (excluded) every ``dt`` ms."""
+    """Frames of a report from ``start`` to ``stop`` (excluded) every ``dt`` ms.
+
+    Parameters
+    ----------
+    start : float
+        Start time in ms.
+    stop : float
+        Stop time in ms (excluded).
+    dt : float
+        Step in ms.
+    """
     if not (np.isfinite(start) and np.isfinite(stop) and np.isfinite(dt)) or dt <= 0 or stop < start:
         raise ValueError(f"invalid time window start={start}, stop={stop}, dt={dt}")
     return int(round((stop - start) / dt))
@@ -85,8 +96,13 @@ class ReportPopulation:
     def n_frames(self) -> int:
         return self.shape[0]
 
-    def columns_of(self, node_ids: Any) -> np.ndarray:
+    def columns_of(self, node_ids: IdsLike) -> np.ndarray:
         """Data columns of the given nodes (in the order given).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection
+            Node ids, any order.
 
         Raises
         ------
@@ -95,7 +111,7 @@ class ReportPopulation:
         """
         return self._columns(node_ids)[0]
 
-    def _columns(self, node_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _columns(self, node_ids: IdsLike) -> tuple[np.ndarray, np.ndarray]:
         ids = np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
         order = np.argsort(self.node_ids, kind="stable")
         if len(order) == 0:
@@ -120,7 +136,7 @@ class ReportPopulation:
         k1 = nf if t_stop is None else int(np.clip(np.ceil((t_stop - start) / dt - 1e-9), 0, nf))
         return slice(k0, max(k0, k1))
 
-    def data(self, node_ids: Any = None, t_start: float | None = None, t_stop: float | None = None,
+    def data(self, node_ids: IdsLike | None = None, t_start: float | None = None, t_stop: float | None = None,
              stride: int = 1) -> np.ndarray:
         """Values, shape (frames, columns), for the given nodes and time window (ms, stop excluded).
 
@@ -152,9 +168,21 @@ class ReportPopulation:
             f.close()
         return np.asarray(out)
 
-    def to_frame(self, node_ids: Any = None, t_start: float | None = None, t_stop: float | None = None,
+    def to_frame(self, node_ids: IdsLike | None = None, t_start: float | None = None, t_stop: float | None = None,
                  stride: int = 1) -> pd.DataFrame:
-        """Values as a DataFrame: index ``time`` (ms), columns MultiIndex (``node_id``, ``element_id``)."""
+        """Values as a DataFrame: index ``time`` (ms), columns MultiIndex (``node_id``, ``element_id``).
+
+        Parameters
+        ----------
+        node_ids : array-like of int or Selection, optional
+            Node ids; all when omitted.
+        t_start : float, optional
+            First time (ms) to read; the report's start when omitted.
+        t_stop : float, optional
+            Time (ms) to read up to (excluded); the report's end when omitted.
+        stride : int, optional
+            Read every ``stride``-th frame.
+        """
         ids = self.node_ids if node_ids is None else np.atleast_1d(np.asarray(node_ids, dtype=np.int64))
         cols, owner = self._columns(ids)
         vals = self.data(ids, t_start, t_stop, stride)
@@ -173,7 +201,7 @@ class CompartmentReport:
     >>> v = rep["cortex"].data([0, 20])                            # doctest: +SKIP
     """
 
-    def __init__(self, path: Any) -> None:
+    def __init__(self, path: PathLike) -> None:
         self.path = os.fspath(path)
         self._pops: dict[str, ReportPopulation] | None = None
 
@@ -281,9 +309,10 @@ class ReportWriter:
     overwrite : bool
     """
 
-    def __init__(self, path: Any, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
-                 time: tuple[float, float, float], *, element_pos: Any = None, units: str = "mV",
-                 variable: str | None = None, dtype: Any = np.float32, overwrite: bool = False) -> None:
+    def __init__(self, path: PathLike, population: str, node_ids: IdsLike, index_pointers: ArrayLike,
+                 element_ids: ArrayLike,
+                 time: tuple[float, float, float], *, element_pos: ArrayLike | None = None, units: str = "mV",
+                 variable: str | None = None, dtype: DTypeLike = np.float32, overwrite: bool = False) -> None:
         self.path = os.fspath(path)
         self.population = population
         self.units = units
@@ -314,16 +343,32 @@ class ReportWriter:
         self._pending = []
         return self
 
-    def add_population(self, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
-                       time: tuple[float, float, float], element_pos: Any = None) -> None:
-        """Declare another population of the same report."""
+    def add_population(self, population: str, node_ids: IdsLike, index_pointers: ArrayLike, element_ids: ArrayLike,
+                       time: tuple[float, float, float], element_pos: ArrayLike | None = None) -> None:
+        """Declare another population of the same report.
+
+        Parameters
+        ----------
+        population : str
+            Node population name.
+        node_ids : array-like of int or Selection
+            Recorded node ids.
+        index_pointers : array-like
+            Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
+        element_ids : array-like
+            Compartment (section) id of each data column.
+        time : (float, float, float)
+            ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+        element_pos : array-like, optional
+            Position (0-1) of each column along its section; 0.5 when omitted.
+        """
         if self._f is None:
             self._pending.append((population, node_ids, index_pointers, element_ids, time, element_pos))
         else:
             self._create(population, node_ids, index_pointers, element_ids, time, element_pos)
 
-    def _create(self, population: str, node_ids: Any, index_pointers: Any, element_ids: Any, time: Any,
-                element_pos: Any) -> None:
+    def _create(self, population: str, node_ids: IdsLike, index_pointers: ArrayLike, element_ids: ArrayLike, time: Any,
+                element_pos: ArrayLike | None) -> None:
         ids = np.asarray(node_ids, dtype=np.int64)
         ip = np.asarray(index_pointers, dtype=np.int64)
         el = np.asarray(element_ids, dtype=np.int64)
@@ -363,8 +408,16 @@ class ReportWriter:
             data.attrs.create("variable", self.variable, dtype=h5.STR_DTYPE)
         self._pops[population] = _PopState((ids, ip, el, pos, t), data, 0, nf)
 
-    def append(self, frames: Any, population: str | None = None) -> None:
-        """Write the next frames of a population (the first declared by default), shape (k, n_elements)."""
+    def append(self, frames: ArrayLike, population: str | None = None) -> None:
+        """Write the next frames of a population (the first declared by default), shape (k, n_elements).
+
+        Parameters
+        ----------
+        frames : array-like
+            (k, n_elements) values in the report's units (mV for ``v``).
+        population : str, optional
+            Population; the first declared when omitted.
+        """
         st = self._pops.get(population or self.population)
         if st is None or self._f is None:
             raise RuntimeError("ReportWriter is not open" if self._f is None else f"no population {population!r}")
@@ -480,7 +533,7 @@ def _trim(f: h5py.File, population: str, k: int, stop_time: float | None = None)
     return k
 
 
-def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> dict[str, int]:
+def recover_report(tmp_path: PathLike, path: PathLike, stop_time: float | None = None) -> dict[str, int]:
     """Make a valid report of a :class:`ReportWriter`'s file left behind by a killed process.
 
     Each population keeps the frames counted by the writer's last :meth:`ReportWriter.flush` (none if it
@@ -528,9 +581,30 @@ def recover_report(tmp_path: Any, path: Any, stop_time: float | None = None) -> 
     return kept
 
 
-def write_compartment_report(path: Any, population: str, node_ids: Any, index_pointers: Any, element_ids: Any,
-                             time: tuple[float, float, float], data: Any, **kw: Any) -> None:
-    """Write a whole one-population compartment report (see :class:`ReportWriter` for the keywords)."""
+def write_compartment_report(path: PathLike, population: str, node_ids: IdsLike, index_pointers: ArrayLike,
+                             element_ids: ArrayLike,
+                             time: tuple[float, float, float], data: ArrayLike, **kw: Any) -> None:
+    """Write a whole one-population compartment report (see :class:`ReportWriter` for the keywords).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The report file to write.
+    population : str
+        Node population name.
+    node_ids : array-like of int or Selection
+        Recorded node ids.
+    index_pointers : array-like
+        Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
+    element_ids : array-like
+        Compartment (section) id of each data column.
+    time : (float, float, float)
+        ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+    data : array-like
+        (n_frames, n_elements) values in the report's units (mV for ``v``).
+    **kw
+        Keywords of :class:`ReportWriter` (``units``, ``variable``, ``dtype``, ``overwrite``).
+    """
     with ReportWriter(path, population, node_ids, index_pointers, element_ids, time, **kw) as w:
         w.append(data)
 
@@ -552,9 +626,15 @@ class EcpReport:
         return self.time[0] + self.time[2] * np.arange(self.data.shape[0])
 
 
-def read_ecp(path: Any) -> EcpReport:
+def read_ecp(path: PathLike) -> EcpReport:
     """Read ``/ecp/{data,channel_id,time}``; data may be (channels, frames) as the guide
-    says or (frames, channels) as bmtk writes: the time window decides."""
+    says or (frames, channels) as bmtk writes: the time window decides.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        An ECP report file.
+    """
     p = os.fspath(path)
     f = h5.open_h5(p, "SONATA ECP report")
     try:
@@ -580,7 +660,8 @@ def read_ecp(path: Any) -> EcpReport:
     return EcpReport(p, ch, (t[0], t[1], t[2]), data, units if isinstance(units, str) else None)
 
 
-def write_ecp(path: Any, channel_ids: Any, time: tuple[float, float, float], data: Any, *, units: str = "mV",
+def write_ecp(path: PathLike, channel_ids: IdsLike, time: tuple[float, float, float], data: ArrayLike, *,
+              units: str = "mV",
               overwrite: bool = False, stop_time: float | None = None) -> None:
     """Write an ECP report as the guide lays it out: ``/ecp/data`` (channels, frames).
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from modelkit._typing import ArrayLike, DTypeLike
+
 __all__ = ["Selection"]
 
 
@@ -43,13 +45,19 @@ class Selection:
 
     __slots__ = ("_ranges",)
 
-    def __init__(self, ranges: Any = ()) -> None:
+    def __init__(self, ranges: ArrayLike = ()) -> None:
         r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
         self._ranges = _normalize(r)
 
     @classmethod
     def from_values(cls, values: Iterable[int] | np.ndarray) -> "Selection":
-        """Selection of the given ids (any order, repeats allowed)."""
+        """Selection of the given ids (any order, repeats allowed).
+
+        Parameters
+        ----------
+        values : iterable of int
+            Ids, any order, repeats allowed.
+        """
         v = np.asarray(values if not isinstance(values, range) else np.arange(values.start, values.stop,
                                                                                 values.step))
         if v.size and v.dtype.kind not in "iu":
@@ -83,13 +91,25 @@ class Selection:
         return s
 
     @classmethod
-    def from_ranges(cls, ranges: Any) -> "Selection":
-        """Selection of the union of ``[start, stop)`` ranges."""
+    def from_ranges(cls, ranges: ArrayLike) -> "Selection":
+        """Selection of the union of ``[start, stop)`` ranges.
+
+        Parameters
+        ----------
+        ranges : array-like
+            ``[start, stop)`` pairs, shape (n, 2); overlapping or unsorted ones are merged.
+        """
         return cls(ranges)
 
     @classmethod
     def all(cls, n: int) -> "Selection":
-        """Selection of ``0 .. n-1``."""
+        """Selection of ``0 .. n-1``.
+
+        Parameters
+        ----------
+        n : int
+            Population size.
+        """
         return cls([(0, n)] if n > 0 else [])
 
     @property
@@ -111,7 +131,7 @@ class Selection:
         offs = np.repeat(r[:, 0] - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
         return offs + np.arange(lens.sum(), dtype=np.int64)
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: DTypeLike | None = None, copy: Any = None) -> np.ndarray:
         a = self.flat
         return a if dtype is None else a.astype(dtype)
 

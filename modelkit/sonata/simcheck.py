@@ -17,11 +17,18 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import NodeSetRef, PathLike
 from modelkit.errors import ConfigError, ModelkitError
+
+if TYPE_CHECKING:  # config imports this module, and network imports config
+    from modelkit.sonata.config import SimulationConfig
+    from modelkit.sonata.network import Network
+    from modelkit.sonata.nodes import NodePopulation
+    from modelkit.sonata.population import GroupedPopulation
 
 __all__ = ["MAX_TIME_MS", "max_threads", "check_threads", "check_simulation_values", "check_parsed_values",
            "check_references", "check_node_ref", "check_output_dir", "RefProblem", "attribute_file"]
@@ -44,8 +51,17 @@ def max_threads() -> int:
     return int(min(1024, max(64, 8 * cores)))
 
 
-def check_threads(value: Any, path: str | None, key: str) -> int:
+def check_threads(value: object, path: str | None, key: str) -> int:
     """``value`` as a thread count in ``[1, max_threads()]``.
+
+    Parameters
+    ----------
+    value : object
+        The config's value.
+    path : str, optional
+        The config, for messages.
+    key : str
+        Config key of the value, for messages.
 
     Raises
     ------
@@ -224,9 +240,14 @@ def check_simulation_values(d: Mapping, path: str | None) -> None:
         _check_report(name, e, path, tstart, tstop)
 
 
-def check_parsed_values(cfg: Any) -> None:
+def check_parsed_values(cfg: SimulationConfig) -> None:
     """:func:`check_simulation_values` on a parsed ``SimulationConfig`` (one changed in code by
     ``dataclasses.replace``, or built without a file, gets the same checks as one read from JSON).
+
+    Parameters
+    ----------
+    cfg : SimulationConfig
+        A parsed (possibly edited) simulation config.
 
     Raises
     ------
@@ -243,6 +264,15 @@ def check_parsed_values(cfg: Any) -> None:
 
 def check_output_dir(output_dir: str, path: str | None, key: str = "output.output_dir") -> None:
     """Refuse an output folder that is, or lies under, an existing non-folder.
+
+    Parameters
+    ----------
+    output_dir : str
+        The config's ``output.output_dir``.
+    path : str, optional
+        The config, for messages.
+    key : str, optional
+        Config key of the value, for messages.
 
     Raises
     ------
@@ -263,9 +293,17 @@ def check_output_dir(output_dir: str, path: str | None, key: str = "output.outpu
         p = parent
 
 
-def attribute_file(pop: Any, column: str) -> str:
+def attribute_file(pop: GroupedPopulation, column: str) -> str:
     """The file a node or edge attribute comes from, for messages: the types CSV when the column is there and in
-    no HDF5 group (group values override the types table), else the population's HDF5 file."""
+    no HDF5 group (group values override the types table), else the population's HDF5 file.
+
+    Parameters
+    ----------
+    pop : GroupedPopulation
+        A node or edge population.
+    column : str
+        Attribute name.
+    """
     types = getattr(pop, "types", None)
     in_groups = any(column in gi.attributes for gi in pop.layout.groups.values())
     if types is not None and column in types.names and not in_groups and getattr(types, "path", None):
@@ -277,7 +315,7 @@ def attribute_file(pop: Any, column: str) -> str:
 class RefProblem(ConfigError):
     """A :class:`ConfigError` from :func:`check_references`, with ``severity`` ``error`` or ``warning``."""
 
-    def __init__(self, path: Any, key: str | None, expected: str, found: str | None = None,
+    def __init__(self, path: PathLike | None, key: str | None, expected: str, found: str | None = None,
                  severity: str = "error"):
         self.severity = severity
         super().__init__(path, key, expected, found)
@@ -341,8 +379,20 @@ def _missing_ids(net: Any, ref: Any) -> tuple[list[int], list[str]]:
     return sorted(missing), sorted(targets)
 
 
-def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, Any]:
+def check_node_ref(net: Network, ref: NodeSetRef, path: str | None, key: str) -> dict[str, Any]:
     """Resolve a node-set reference of the config; every id it lists must exist.
+
+    Parameters
+    ----------
+    net : Network
+        The network the reference is resolved in.
+    ref : str, dict or list
+        A node-set reference as in configs: a node-set name, a population name, an inline rule dict, node ids, or a
+        list of names and dicts.
+    path : str, optional
+        The config, for messages.
+    key : str
+        Config key of the value, for messages.
 
     Returns
     -------
@@ -372,8 +422,16 @@ def check_node_ref(net: Any, ref: Any, path: str | None, key: str) -> dict[str, 
     return {p: s for p, s in sel.items() if len(s)}
 
 
-def spikes_outside(node_ids: np.ndarray, population: Any) -> tuple[int, int]:
-    """(spikes, distinct node ids) of a spike train whose ids are not nodes of ``population``."""
+def spikes_outside(node_ids: np.ndarray, population: NodePopulation) -> tuple[int, int]:
+    """(spikes, distinct node ids) of a spike train whose ids are not nodes of ``population``.
+
+    Parameters
+    ----------
+    node_ids : ndarray
+        Node id of each spike.
+    population : NodePopulation
+        The node population the spikes claim.
+    """
     ids = np.asarray(node_ids, dtype=np.int64)
     if len(ids) == 0:
         return 0, 0
@@ -382,12 +440,24 @@ def spikes_outside(node_ids: np.ndarray, population: Any) -> tuple[int, int]:
 
 
 def dropped_spikes_message(n_spikes: int, n_ids: int, population: str, spike_file: str) -> str:
-    """The words of the warning about spikes of unknown node ids (bmtk drops them silently)."""
+    """The words of the warning about spikes of unknown node ids (bmtk drops them silently).
+
+    Parameters
+    ----------
+    n_spikes : int
+        Spikes dropped.
+    n_ids : int
+        Distinct node ids dropped.
+    population : str
+        Node population name.
+    spike_file : str
+        The spike file.
+    """
     return (f"{n_spikes} spikes of {n_ids} node ids not in population {population!r} dropped "
             f"(spike file {spike_file})")
 
 
-def check_references(cfg: Any, net: Any) -> list[RefProblem]:
+def check_references(cfg: SimulationConfig, net: Network) -> list[RefProblem]:
     """Every problem of the inputs' and reports' references to the network's nodes.
 
     Parameters

@@ -10,14 +10,15 @@ layout with ``sorting`` as the int8 enum libsonata requires and ``units="ms"``.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
@@ -64,6 +65,11 @@ class SpikePopulation:
                              "node_ids": self.node_ids})
 
 
+#: spikes to write: ``{population: (node_ids, timestamps_ms)}`` or ``{population: SpikePopulation}``, or an
+#: iterable of named ``SpikePopulation``
+SpikesLike = Union[Mapping[str, Union[SpikePopulation, tuple[ArrayLike, ArrayLike]]], Iterable[SpikePopulation]]
+
+
 def _decode_attr(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -106,7 +112,7 @@ def _read_pair(path: str, grp: h5py.Group, ids_name: str, population: str | None
     return SpikePopulation(population, ids, ts, sorting)
 
 
-def read_spikes(path: Any, population: str | None = None) -> dict[str | None, SpikePopulation]:
+def read_spikes(path: PathLike, population: str | None = None) -> dict[str | None, SpikePopulation]:
     """Read a spike file (SONATA HDF5 in any seen layout, bmtk CSV, or NWB).
 
     Parameters
@@ -216,7 +222,17 @@ def _read_spikes_csv(p: str) -> dict[str | None, SpikePopulation]:
 
 
 def sort_spikes(node_ids: np.ndarray, timestamps: np.ndarray, sort: str) -> tuple[np.ndarray, np.ndarray]:
-    """Order spikes ``by_time`` (then id), ``by_id`` (then time) or leave them (``none``)."""
+    """Order spikes ``by_time`` (then id), ``by_id`` (then time) or leave them (``none``).
+
+    Parameters
+    ----------
+    node_ids : ndarray
+        Node id of each spike.
+    timestamps : ndarray
+        Spike times in ms.
+    sort : str
+        ``by_time``, ``by_id`` or ``none``.
+    """
     s = _SORTING_ALIASES.get(sort)
     if s is None:
         raise ValueError(f"sort must be one of by_time, by_id, none; got {sort!r}")
@@ -246,7 +262,7 @@ def _normalize_input(spikes: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bool = False,
+def write_spikes(path: PathLike, spikes: SpikesLike, *, sort: str = "by_time", overwrite: bool = False,
                  stop_time: float | None = None) -> None:
     """Write spikes as a spec SONATA file, atomically.
 
@@ -288,8 +304,13 @@ def write_spikes(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bo
                 d.attrs.create("units", "ms", dtype=h5.STR_DTYPE)
 
 
-def spikes_stop_time(path: Any) -> float | None:
+def spikes_stop_time(path: PathLike) -> float | None:
     """The time (ms) up to which a run that ended early recorded the spikes of an HDF5 spikes file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A spike file written by modelkit.
 
     Returns
     -------
@@ -318,8 +339,20 @@ def spikes_stop_time(path: Any) -> float | None:
     return float(raw.ravel()[0])
 
 
-def write_spikes_csv(path: Any, spikes: Any, *, sort: str = "by_time", overwrite: bool = False) -> None:
-    """Write spikes as bmtk's CSV (``timestamps population node_ids``, space separated), atomically."""
+def write_spikes_csv(path: PathLike, spikes: SpikesLike, *, sort: str = "by_time", overwrite: bool = False) -> None:
+    """Write spikes as bmtk's CSV (``timestamps population node_ids``, space separated), atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV to write.
+    spikes : mapping or iterable of SpikePopulation
+        ``{population: (node_ids, timestamps_ms)}``, ``{population: SpikePopulation}`` or SpikePopulations.
+    sort : str, optional
+        ``by_time``, ``by_id`` or ``none``.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
+    """
     data = _normalize_input(spikes)
     frames = []
     for name, (ids, ts) in data.items():

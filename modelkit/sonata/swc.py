@@ -13,10 +13,10 @@ import io
 import os
 import stat
 from array import array
-from typing import Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 
 __all__ = ["read_swc_samples", "check_swc", "morphology_path", "SWC_SOMA", "SWC_TYPES", "MAX_SWC_BYTES"]
@@ -30,7 +30,7 @@ SWC_TYPES = (1, 2, 3, 4)
 MAX_SWC_BYTES = 64 * 1024 * 1024
 
 
-def morphology_path(morphologies_dir: Any, morphology: Any) -> str:
+def morphology_path(morphologies_dir: PathLike, morphology: str) -> str:
     """The file a node's ``morphology`` names: ``morphologies_dir/morphology``, with ``.swc`` added when that
     does not exist and the name does not end in ``.swc`` (SONATA lets the extension go, and Allen names such as
     ``Rbp4-Cre_KL100_Ai14-180747.06.01.01_495335491_m`` hold dots, so a dot is no sign of one: bmtk's rule).
@@ -58,7 +58,7 @@ def morphology_path(morphologies_dir: Any, morphology: Any) -> str:
     return path
 
 
-def read_swc_samples(path: Any, data: bytes | None = None) -> np.ndarray:
+def read_swc_samples(path: PathLike, data: bytes | None = None) -> np.ndarray:
     """The samples of an SWC file as an ``(n, 7)`` float array: id, type, x, y, z, radius (µm), parent.
 
     Parameters
@@ -82,7 +82,7 @@ def read_swc_samples(path: Any, data: bytes | None = None) -> np.ndarray:
     return _parse(path, data)[0]
 
 
-def _parse(path: Any, data: bytes | None) -> tuple[np.ndarray, np.ndarray]:
+def _parse(path: PathLike, data: bytes | None) -> tuple[np.ndarray, np.ndarray]:
     """The samples, and the line number (from 1) of each."""
     p = os.fspath(path)
     try:
@@ -148,13 +148,20 @@ def _parse(path: Any, data: bytes | None) -> tuple[np.ndarray, np.ndarray]:
     return a, line_no
 
 
-def check_swc(path: Any, data: bytes | None = None) -> np.ndarray:
+def check_swc(path: PathLike, data: bytes | None = None) -> np.ndarray:
     """Refuse an SWC file that would make a wrong cell; return its samples (as :func:`read_swc_samples`).
 
     Beyond the per-line rules of :func:`read_swc_samples`: sample ids are unique; every parent is
     -1 or the id of a sample of the file, never the sample itself; there is exactly one root (parent
     -1), it is a soma sample, and a soma sample's parent is a soma sample; every sample reaches the
     root (no cycles).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The SWC file.
+    data : bytes, optional
+        Its bytes, when already read.
 
     Raises
     ------

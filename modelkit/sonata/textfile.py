@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 
 __all__ = ["read_text", "check_regular_file", "file_kind", "MAX_JSON_BYTES", "MAX_CSV_BYTES"]
@@ -22,7 +22,7 @@ MAX_JSON_BYTES = 64 << 20
 MAX_CSV_BYTES = 256 << 20
 
 
-def read_text(path: Any, what: str, max_bytes: int, error: type = ConfigError) -> str:
+def read_text(path: PathLike, what: str, max_bytes: int, error: type = ConfigError) -> str:
     """The UTF-8 text of a regular file of at most ``max_bytes``.
 
     Parameters
@@ -81,11 +81,22 @@ def read_text(path: Any, what: str, max_bytes: int, error: type = ConfigError) -
         raise error(p, None, f"a readable UTF-8 {what}", f"{type(e).__name__}: {e}") from e
 
 
-def check_regular_file(path: Any, what: str, max_bytes: int, error: type = ConfigError) -> str:
+def check_regular_file(path: PathLike, what: str, max_bytes: int, error: type = ConfigError) -> str:
     """Refuse ``path`` unless it is a regular file of at most ``max_bytes``, without opening it.
 
     For inputs handed to a reader that opens the file itself (``pandas.read_csv``): a FIFO
     would block it, ``/dev/zero`` would feed it for ever.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The file.
+    what : str
+        What the file is, for messages ("circuit config").
+    max_bytes : int
+        Largest size accepted.
+    error : type, optional
+        The ModelkitError class to raise.
 
     Returns
     -------
@@ -114,7 +125,13 @@ def check_regular_file(path: Any, what: str, max_bytes: int, error: type = Confi
 
 
 def file_kind(mode: int) -> str:
-    """What a non-regular ``st_mode`` is, in words ("a FIFO", "a character device", ...)."""
+    """What a non-regular ``st_mode`` is, in words ("a FIFO", "a character device", ...).
+
+    Parameters
+    ----------
+    mode : int
+        ``st_mode`` of ``os.stat``.
+    """
     for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):

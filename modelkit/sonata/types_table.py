@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata.h5 import atomic_output
 from modelkit.sonata.textfile import MAX_CSV_BYTES, read_text
@@ -41,7 +42,13 @@ _BOOLS = {"true": True, "false": False}  # pandas' true/false values, any case: 
 
 
 def tokenize_line(line: str) -> list[str]:
-    """Split one CSV line on runs of whitespace, honouring double quotes."""
+    """Split one CSV line on runs of whitespace, honouring double quotes.
+
+    Parameters
+    ----------
+    line : str
+        One line of a types CSV.
+    """
     out: list[str] = []
     pos = 0
     line = line.rstrip("\r\n")
@@ -59,6 +66,11 @@ def tokenize_line(line: str) -> list[str]:
 
 def split_types_line(line: str) -> list[tuple[str, bool]]:
     """Split one types-CSV line on single spaces, as pandas' ``sep=' '`` does, honouring double quotes.
+
+    Parameters
+    ----------
+    line : str
+        One line of a types CSV.
 
     Returns
     -------
@@ -162,6 +174,15 @@ class TypesTable:
                data_path: str | None = None) -> np.ndarray:
         """Row numbers of ``type_ids`` in this table.
 
+        Parameters
+        ----------
+        type_ids : ndarray
+            Type id of each element.
+        dataset : str, optional
+            Dataset the ids come from, for messages.
+        data_path : str, optional
+            HDF5 file the ids come from, for messages.
+
         Raises
         ------
         SonataFormatError
@@ -184,7 +205,13 @@ class TypesTable:
         return self._order[k]
 
     def missing(self, type_ids: np.ndarray) -> np.ndarray:
-        """The distinct ids of ``type_ids`` that this table lacks."""
+        """The distinct ids of ``type_ids`` that this table lacks.
+
+        Parameters
+        ----------
+        type_ids : ndarray
+            Type ids.
+        """
         u = np.unique(np.asarray(type_ids, dtype=np.int64))
         return u[~np.isin(u, self.ids)]
 
@@ -214,7 +241,7 @@ class TypesTable:
         return f"TypesTable({self.id_column}, {len(self)} rows, columns={self.names})"
 
 
-def read_types_csv(path: Any, id_column: str) -> TypesTable:
+def read_types_csv(path: PathLike, id_column: str) -> TypesTable:
     """Read a SONATA types CSV.
 
     Parameters
@@ -292,8 +319,17 @@ def _fmt(v: Any) -> str:
     return s
 
 
-def write_types_csv(path: Any, table: TypesTable, *, overwrite: bool = False) -> None:
+def write_types_csv(path: PathLike, table: TypesTable, *, overwrite: bool = False) -> None:
     """Write a types table as a SONATA CSV (space separated, quoted where needed), atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The CSV to write.
+    table : TypesTable
+        The types.
+    overwrite : bool, optional
+        Replace an existing file (else refuse it).
 
     Raises
     ------

@@ -17,6 +17,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
@@ -69,7 +70,7 @@ def _from_error(e: ModelkitError, default_path: str | None = None) -> Problem:
     return Problem(path, key, expected, getattr(e, "found", None))
 
 
-def validate(path: Any) -> list[Problem]:
+def validate(path: PathLike) -> list[Problem]:
     """Every problem found in a config, network folder, or SONATA file.
 
     Parameters
@@ -261,7 +262,17 @@ def _validate_spikes(p: str) -> list[Problem]:
 
 def validate_nodes_file(p: str, types: TypesTable | None,
                         csv_path: str | None = None) -> tuple[list[Problem], dict[str, NodePopulation]]:
-    """Problems of one nodes file, and its populations (for cross-file checks)."""
+    """Problems of one nodes file, and its populations (for cross-file checks).
+
+    Parameters
+    ----------
+    p : str
+        The nodes file.
+    types : TypesTable, optional
+        Its node types, if read.
+    csv_path : str, optional
+        The node-types CSV, for messages.
+    """
     out = _root_attr_warnings(p)
     from modelkit.sonata.network import scan_populations
     try:
@@ -319,7 +330,19 @@ def _chunks(n: int, step: int = 1 << 22) -> Iterator[slice]:
 
 def validate_edges_file(p: str, types: TypesTable | None, node_sizes: dict[str, int],
                         network_nodes: set[str] | None = None) -> list[Problem]:
-    """Problems of one edges file; ``node_sizes`` (population -> count) enables dangling-id checks."""
+    """Problems of one edges file; ``node_sizes`` (population -> count) enables dangling-id checks.
+
+    Parameters
+    ----------
+    p : str
+        The edges file.
+    types : TypesTable, optional
+        Its edge types, if read.
+    node_sizes : dict
+        Node population name -> size.
+    network_nodes : set[str], optional
+        Node populations of the network (None: not known).
+    """
     out = _root_attr_warnings(p)
     from modelkit.sonata.network import scan_populations
     try:

@@ -3,19 +3,27 @@
 ``shared_path()`` finds the read-only conformance data (``shared/sonata`` and
 ``shared/reference``) that lives next to a checkout; ``assert_populations_equal``
 compares two populations column by column; ``intfire_network`` saves a small NEURON
-network of artificial cells for MPI and cluster tests.
+network of artificial cells for MPI and cluster tests; ``check_backend`` runs the conformance suite
+every simulator backend passes (:mod:`modelkit.testing.backend_check`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelkit._typing import PathLike
+from modelkit.testing.backend_check import BackendCheckError, BackendReport, check_backend
+
+if TYPE_CHECKING:  # modelkit.testing stays light to import
+    from modelkit.sonata import SpikePopulation
+
 __all__ = ["shared_path", "copy_bmtk_examples", "assert_populations_equal",
-           "assert_spikes_equal", "write_allen_sweep", "intfire_network"]
+           "assert_spikes_equal", "write_allen_sweep", "intfire_network", "check_backend", "BackendReport",
+           "BackendCheckError"]
 
 
 def shared_path(*parts: str) -> Path:
@@ -106,7 +114,7 @@ def assert_populations_equal(a: Any, b: Any) -> None:
             assert _eq_col(da[c].to_numpy(), db[c].to_numpy()), f"dynamics_params {c!r} differs"
 
 
-def assert_spikes_equal(a: Any, b: Any) -> None:
+def assert_spikes_equal(a: SpikePopulation, b: SpikePopulation) -> None:
     """Assert two spike populations hold the same multiset of (node_id, time) pairs."""
     oa = np.lexsort((a.timestamps, a.node_ids))
     ob = np.lexsort((b.timestamps, b.node_ids))
@@ -114,7 +122,7 @@ def assert_spikes_equal(a: Any, b: Any) -> None:
     assert np.array_equal(a.timestamps[oa], b.timestamps[ob]), "spike times differ"
 
 
-def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse: tuple[float, float] = (0.1, 0.3),
+def write_allen_sweep(path: PathLike, sweep: int = 55, rate: float = 200_000.0, pulse: tuple[float, float] = (0.1, 0.3),
                       amp_a: float = 2e-10, duration_s: float = 0.5) -> np.ndarray:
     """Write a square-pulse sweep in the Allen Cell Types ephys NWB (version 1) layout.
 
@@ -148,7 +156,7 @@ def write_allen_sweep(path: Any, sweep: int = 55, rate: float = 200_000.0, pulse
     return data
 
 
-def intfire_network(folder: Any, *, n_exc: int = 60, n_inh: int = 20, n_input: int = 30,
+def intfire_network(folder: PathLike, *, n_exc: int = 60, n_inh: int = 20, n_input: int = 30,
                     indegree: tuple[int, int, int] = (8, 4, 6), seed: int = 3, tstop: float = 300.0,
                     rate: float = 40.0) -> dict[str, Any]:
     """A small NEURON network of IntFire1 cells, saved by modelkit's builder, and its simulation config.

@@ -263,6 +263,7 @@ def node_sets_by_id(cfg: ExampleConfig, root: str | os.PathLike) -> dict | None:
             defn = inline.get(ref, ref) if isinstance(ref, str) else ref
             if not isinstance(defn, dict) or not set(defn) - {"population", "populations", "node_id", "node_ids"}:
                 continue
+            assert ref is not None  # defn is a dict, so the entry names a node set or holds one
             sels = {p: sel for p, sel in net.resolve_node_set(ref)[1].items() if len(sel.flat)}
             if len(sels) != 1:
                 continue

@@ -6,14 +6,15 @@ Written through pynwb, so that bmtk's own module (which reads through pynwb) rea
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
+
+from modelkit._typing import PathLike
 
 __all__ = ["write_ecephys_session"]
 
 
-def write_ecephys_session(path: Any, *, n_units: int = 12, duration_s: float = 20.0, seed: int = 0,
+def write_ecephys_session(path: PathLike, *, n_units: int = 12, duration_s: float = 20.0, seed: int = 0,
                           locations: tuple[str, ...] = ("LGd", "VISp", "CA1"),
                           first_unit_id: int = 950_000_000) -> dict:
     """Write a session: units with spike times, quality metrics and a peak channel, and a stimulus table.

@@ -25,7 +25,7 @@ __all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "BuilderPanel", 
 _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
           "LiveTraces": "modelkit.widgets.live_traces",
           "RunPanel": "modelkit.widgets.run_panel", "BuilderPanel": "modelkit.widgets.builder_panel",
-          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.models"}
+          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names"}
 
 
 def __getattr__(name: str) -> Any:

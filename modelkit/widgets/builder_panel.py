@@ -7,17 +7,23 @@ raises is not kept, and the error is shown.
 
 Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
 3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
-(edges between ``pop_name`` groups, :func:`modelkit.plotting.connectivity.connectivity_table`).
+(edges between ``pop_name`` groups, :func:`modelkit.analysis.connectivity.connectivity_table`).
 """
 
 from __future__ import annotations
 
 import html
 import keyword
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from modelkit.plotting.connectivity import connectivity_table
+from modelkit._typing import PathLike
+from modelkit.analysis.connectivity import connectivity_table
 from modelkit.widgets._deps import PALETTE, require
+
+if TYPE_CHECKING:
+    from modelkit.builder import NetworkBuilder
+    from modelkit.sonata import Network
 
 ipw = require("ipywidgets")
 traitlets = require("traitlets")
@@ -78,7 +84,7 @@ class BuilderPanel(ipw.VBox):
         Network (node population) name.
     seed : int
         Seed of the builder and of the position helpers (same seed, same network).
-    models : sequence of str, optional
+    models : iterable of str, optional
         NEST neuron models to offer (default: :func:`~modelkit.widgets.nest_models`, read in a child
         process; a short built-in list if NEST is not installed).
     plots : bool
@@ -100,10 +106,11 @@ class BuilderPanel(ipw.VBox):
     error = traitlets.Unicode("", help="the error of the last action ('' if it worked)").tag(sync=True)
     n_nodes = traitlets.Int(0, help="nodes added so far").tag(sync=True)
 
-    def __init__(self, name: str = "net", *, seed: int = 0, models: Any = None, plots: bool = True) -> None:
+    def __init__(self, name: str = "net", *, seed: int = 0, models: Iterable[str] | None = None,
+                 plots: bool = True) -> None:
         if models is None:
             try:
-                from modelkit.widgets.models import nest_models
+                from modelkit.widgets.nest_model_names import nest_models
                 models = nest_models()
             except Exception:  # NEST absent or broken: offer the common models, NEST complains at run time
                 models = _DEFAULT_MODELS
@@ -204,7 +211,7 @@ class BuilderPanel(ipw.VBox):
         return True
 
     @property
-    def builder(self) -> Any:
+    def builder(self) -> NetworkBuilder:
         """The :class:`~modelkit.builder.NetworkBuilder` the code made."""
         return self.namespace["net"]
 
@@ -267,7 +274,7 @@ class BuilderPanel(ipw.VBox):
         self._preview()
         return True
 
-    def build(self) -> Any:
+    def build(self) -> Network | None:
         """``network = net.build()`` and draw the connection matrix (what "Build" does); the Network or None."""
         if not self._run(["network = net.build()"]):
             return None
@@ -286,8 +293,20 @@ class BuilderPanel(ipw.VBox):
                                                   yaxis_autorange="reversed")
         return network
 
-    def save(self, folder: str | None = None) -> bool:
-        """``net.save(folder, force_overwrite=False)`` (what "Save SONATA" does); False if it raised."""
+    def save(self, folder: PathLike | None = None) -> bool:
+        """``net.save(folder, force_overwrite=False)`` (what "Save SONATA" does); False if it raised.
+
+        Parameters
+        ----------
+        folder : str or PathLike, optional
+            Where the SONATA files go (an existing network there is not overwritten); default the
+            "folder" field.
+
+        Returns
+        -------
+        bool
+            Whether it saved; if not, :attr:`error` says why.
+        """
         folder = self.save_dir.value if folder is None else str(folder)
         if not self._run([f"net.save({folder!r}, force_overwrite=False)"]):
             return False
@@ -305,7 +324,22 @@ class BuilderPanel(ipw.VBox):
         self._preview()
 
     def expected_edges(self, source: str, target: str, rule: str, params: dict[str, float]) -> float | None:
-        """Expected edge count of a rule between two pop_name groups (None where it depends on positions)."""
+        """Expected edge count of a rule between two pop_name groups.
+
+        Parameters
+        ----------
+        source, target : str
+            ``pop_name`` values of populations added so far (an unknown one counts 0 nodes).
+        rule : str
+            A key of :data:`RULES` (``"fixed probability"``, ...).
+        params : dict of str to float
+            The rule's parameters (``p``, ``k``, ...), as in :data:`RULES`.
+
+        Returns
+        -------
+        float or None
+            The expected number of edges; None where it depends on positions (distance rules).
+        """
         ns = self._pops.get(source, {}).get("n", 0)
         nt = self._pops.get(target, {}).get("n", 0)
         same = source == target

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.sonata import CompartmentReport, Network, SimulationConfig, load_config
 from modelkit.widgets._deps import require
 
@@ -59,7 +60,7 @@ class NetworkExplorer(ipw.VBox):
     selected = traitlets.Unicode("", help="the population shown: 'nodes/<name>' or 'edges/<name>'").tag(sync=True)
     prop = traitlets.Unicode("", help="the property shown").tag(sync=True)
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Network | PathLike) -> None:
         self.network: Network = source if isinstance(source, Network) else Network.load(source)
         cfg = self.network.config
         self.config: SimulationConfig | None = cfg if isinstance(cfg, SimulationConfig) else None

@@ -18,23 +18,51 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 
+from modelkit._typing import ArrayLike, NodeIdsLike
 from modelkit.errors import ModelkitError
 
-__all__ = ["Feed", "Grow", "Block", "node_groups"]
+if TYPE_CHECKING:
+    from modelkit.cluster import LiveRun
+    from modelkit.sonata import Network
+
+__all__ = ["Feed", "Grow", "Block", "BlockLike", "Gate", "node_groups", "groups_and_sizes"]
 
 #: (population, node_ids, times_ms)
 Block = tuple[str, np.ndarray, np.ndarray]
+#: a block as a source gives it: (population, node ids, times in ms), any array-likes
+BlockLike = tuple[str, NodeIdsLike, ArrayLike]
+#: what a live view follows: a run, or an iterable of blocks
+Source = Union["LiveRun", Iterable[BlockLike]]
+
+
+class Gate(Protocol):
+    """The page side of a view, as a :class:`Feed` waits on it (:class:`~modelkit.widgets._frame.FramePage`)."""
+
+    def pending(self) -> bool:
+        """A redraw was sent that the page has not acknowledged yet."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for every redraw to be acknowledged; whether they were.
+
+        Parameters
+        ----------
+        timeout : float
+            Longest wait (s).
+        """
+        ...
 
 
 class Grow:
     """A 1-D numpy array that grows by appending, with amortised O(1) appends (capacity doubles)."""
 
-    def __init__(self, dtype: Any) -> None:
+    def __init__(self, dtype: npt.DTypeLike) -> None:
         self._a = np.empty(1024, dtype=dtype)
         self.n = 0
 
@@ -64,7 +92,7 @@ class Feed:
         Redraws per second at most (Hz).
     byte_rate : float
         Bytes per second to the browser at most, on average (bytes/s).
-    gate : object, optional
+    gate : Gate, optional
         Has ``pending() -> bool`` (a redraw is not yet acknowledged by the page) and ``wait(timeout)``:
         redraws wait while one is pending, up to ``ack_timeout`` seconds.
     ack_timeout : float
@@ -72,7 +100,7 @@ class Feed:
     """
 
     def __init__(self, apply: Callable[[list[Block]], int], *, max_rate: float = 30.0,
-                 byte_rate: float = 500_000.0, gate: Any = None, ack_timeout: float = 2.0) -> None:
+                 byte_rate: float = 500_000.0, gate: Gate | None = None, ack_timeout: float = 2.0) -> None:
         if not max_rate > 0 or not byte_rate > 0:
             raise ModelkitError(f"live view: max_rate (Hz) and byte_rate (bytes/s) must be positive, got "
                                 f"{max_rate!r} and {byte_rate!r}")
@@ -94,8 +122,21 @@ class Feed:
         self._dirty = False
 
     # ------------------------------------------------------------------ input
-    def push(self, population: str, node_ids: np.ndarray, times: np.ndarray, *, generation: int | None = None) -> None:
-        """Queue one block (called from any thread); blocks of a replaced source are dropped."""
+    def push(self, population: str, node_ids: NodeIdsLike, times: ArrayLike, *, generation: int | None = None) -> None:
+        """Queue one block (called from any thread); blocks of a replaced source are dropped.
+
+        Parameters
+        ----------
+        population : str
+            Population of the block.
+        node_ids : array of int
+            Node id of each spike.
+        times : array of float
+            Spike times (ms).
+        generation : int, optional
+            The source's generation (from :meth:`new_source`): the block is dropped when a newer source
+            replaced it. None: always kept.
+        """
         with self._lock:
             if generation is not None and generation != self._generation:
                 return
@@ -103,7 +144,19 @@ class Feed:
         self._wake.set()
 
     def new_source(self, done: Callable[[], bool]) -> int:
-        """Forget queued blocks, follow a new source; returns its generation (tags its blocks)."""
+        """Forget queued blocks, follow a new source; returns its generation (tags its blocks).
+
+        Parameters
+        ----------
+        done : callable
+            ``done() -> bool``: the source has sent its last block (the feed then draws once more and
+            its thread ends).
+
+        Returns
+        -------
+        int
+            The generation to pass to :meth:`push` with the source's blocks.
+        """
         with self._lock:
             self._generation += 1
             self._pending.clear()
@@ -112,16 +165,37 @@ class Feed:
         self._ensure_thread()
         return gen
 
-    def attach_run(self, run: Any, on_attach: Callable[[], None] | None = None) -> None:
-        """Follow a :class:`~modelkit.cluster.LiveRun`: its spikes so far, then every block as it arrives."""
+    def attach_run(self, run: LiveRun, on_attach: Callable[[], None] | None = None) -> None:
+        """Follow a :class:`~modelkit.cluster.LiveRun`: its spikes so far, then every block as it arrives.
+
+        Parameters
+        ----------
+        run : LiveRun
+            The run; followed until ``run.done``.
+        on_attach : callable, optional
+            Called once the run's source replaced the previous one, before its first block is queued (a
+            view clears itself there).
+        """
         gen = self.new_source(lambda: bool(run.done))
         if on_attach is not None:
             on_attach()
         run.stream.add_listener(lambda p, i, t: self.push(p, i, t, generation=gen), replay=True)
         self._wake.set()
 
-    def attach_iterable(self, blocks: Iterable[Any]) -> threading.Thread:
-        """Follow an iterable of ``(population, node_ids, times_ms)`` blocks, consumed in a thread."""
+    def attach_iterable(self, blocks: Iterable[BlockLike]) -> threading.Thread:
+        """Follow an iterable of ``(population, node_ids, times_ms)`` blocks, consumed in a thread.
+
+        Parameters
+        ----------
+        blocks : iterable of (str, array of int, array of float)
+            Population, node ids and spike times (ms) of each block; an error raised while iterating is
+            kept in :attr:`error`.
+
+        Returns
+        -------
+        threading.Thread
+            The (daemon) thread consuming ``blocks``.
+        """
         finished = threading.Event()
         gen = self.new_source(finished.is_set)
 
@@ -209,15 +283,27 @@ class FedView:
     def clear(self) -> None:
         raise NotImplementedError
 
-    def _attached(self, run: Any) -> None:
+    def _attached(self, run: LiveRun | None) -> None:
         """Hook: called with the run (or None for an iterable) before its spikes arrive."""
 
-    def attach(self, source: Any) -> None:
-        """Follow a :class:`~modelkit.cluster.LiveRun` (every spike it received so far, then each block as it
-        arrives) or an iterable of ``(population, node_ids, times_ms)`` blocks, consumed in a thread."""
+    def attach(self, source: Source) -> None:
+        """Follow a run, or an iterable of spike blocks consumed in a thread; the view is cleared first.
+
+        Parameters
+        ----------
+        source : LiveRun or iterable of (population, node_ids, times_ms)
+            A :class:`~modelkit.cluster.LiveRun` (every spike it received so far, then each block as it
+            arrives), or blocks of a population name, node ids and spike times (ms).
+
+        Raises
+        ------
+        TypeError
+            ``source`` has no ``stream`` and ``done`` (not a run), and is not iterable.
+        """
         if hasattr(source, "stream") and hasattr(source, "done"):
-            self._attached(source)
-            self.feed.attach_run(source, on_attach=self.clear)
+            run = cast("LiveRun", source)  # duck-typed: anything with a stream and done
+            self._attached(run)
+            self.feed.attach_run(run, on_attach=self.clear)
         elif isinstance(source, Iterable):
             self.clear()
             self._attached(None)
@@ -226,16 +312,46 @@ class FedView:
             raise TypeError(f"{type(self).__name__}.attach: expected a LiveRun or an iterable of (population, "
                             f"node_ids, times) blocks, got {type(source).__name__}")
 
-    def push(self, population: str, node_ids: Any, times: Any) -> None:
-        """Add one block of spikes by hand (``times`` in ms); drawn at the next redraw."""
+    def push(self, population: str, node_ids: NodeIdsLike, times: ArrayLike) -> None:
+        """Add one block of spikes by hand; drawn at the next redraw.
+
+        Parameters
+        ----------
+        population : str
+            Population of the spikes.
+        node_ids : array of int
+            Node id of each spike.
+        times : array of float
+            Spike times (ms), as many as ``node_ids``.
+        """
         self.feed.push(population, np.asarray(node_ids), np.asarray(times))
         self.feed._ensure_thread()
 
 
 
-def node_groups(network: Any, attribute: str, who: str) -> dict[str, tuple[np.ndarray, list[str]]]:
-    """``{population: (code per node id, labels)}`` of a node attribute (populations that have it); code -1
-    where a node id is not in the table. ``who`` names the view in the error."""
+def node_groups(network: Network, attribute: str, who: str) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """The value of a node attribute for every node, as codes into the attribute's sorted values.
+
+    Parameters
+    ----------
+    network : Network
+        The network the spikes come from.
+    attribute : str
+        A node attribute (``pop_name``, ``ei``, ...).
+    who : str
+        The view, as the error names it (``"LiveRaster"``).
+
+    Returns
+    -------
+    dict of str to (ndarray of int, list of str)
+        ``{population: (code per node id, labels)}`` for the populations that have the attribute; code -1
+        where a node id is not in the population's table.
+
+    Raises
+    ------
+    ValueError
+        No population has the attribute.
+    """
     out = {}
     for name, pop in network.nodes.items():
         if attribute not in pop.attribute_names:
@@ -249,3 +365,39 @@ def node_groups(network: Any, attribute: str, who: str) -> dict[str, tuple[np.nd
     if not out:
         raise ValueError(f"{who}(group_by={attribute!r}): no population of the network has that attribute")
     return out
+
+
+def groups_and_sizes(network: Network | None, group_by: str | None, sizes: Mapping[str, int] | None,
+                     who: str) -> tuple[dict[str, tuple[np.ndarray, list[str]]], dict[str, int]]:
+    """The ``group_by`` codes and the population sizes a view of ``network``'s spikes starts from.
+
+    Parameters
+    ----------
+    network : Network, optional
+        The network the spikes come from.
+    group_by : str, optional
+        A node attribute (see :func:`node_groups`); needs ``network``.
+    sizes : mapping of str to int, optional
+        Nodes per population as the caller gives them; default the network's population sizes.
+    who : str
+        The view, as the errors name it (``"LiveRaster"``).
+
+    Returns
+    -------
+    groups : dict of str to (ndarray of int, list of str)
+        :func:`node_groups` of ``group_by``; empty without it.
+    sizes : dict of str to int
+        Nodes per population (empty when neither ``sizes`` nor ``network`` is given).
+
+    Raises
+    ------
+    ValueError
+        ``group_by`` without ``network``, or an attribute no population has.
+    """
+    if group_by is not None and network is None:
+        raise ValueError(f"{who}(group_by=...) reads the attribute from the network: pass "
+                         "network=modelkit.load(config) too")
+    groups = node_groups(network, group_by, who) if network is not None and group_by is not None else {}
+    if network is not None and sizes is None:
+        sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
+    return groups, dict(sizes or {})

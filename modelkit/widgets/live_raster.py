@@ -22,15 +22,19 @@ import html
 import struct
 import threading
 import zlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.analysis.binning import density_rgb, raster_counts
 from modelkit.widgets._deps import PALETTE, require
 from modelkit.widgets._frame import FramePage
-from modelkit.widgets.feed import Block, FedView, Feed, Grow, node_groups
+from modelkit.widgets.feed import Block, FedView, Feed, Grow, Source, groups_and_sizes
+
+if TYPE_CHECKING:
+    from modelkit.cluster import LiveRun
+    from modelkit.sonata import Network
 
 ipw = require("ipywidgets")
 bq = require("bqplot")
@@ -50,7 +54,18 @@ MAX_SIDE = 4096
 
 
 def png_rgb(rgb: np.ndarray) -> bytes:
-    """Encode an ``(h, w, 3)`` uint8 image as PNG (zlib level 1: fast, and raster images compress well)."""
+    """Encode an RGB image as PNG (zlib level 1: fast, and raster images compress well).
+
+    Parameters
+    ----------
+    rgb : ndarray of uint8, shape (h, w, 3)
+        The image, row 0 at the top.
+
+    Returns
+    -------
+    bytes
+        The PNG file's bytes (8-bit RGB, no filter).
+    """
     h, w, _ = rgb.shape
     raw = np.empty((h, 1 + 3 * w), np.uint8)
     raw[:, 0] = 0  # filter type None per row
@@ -141,14 +156,10 @@ class LiveRaster(ipw.VBox, FedView):
             raise traitlets.TraitError(f"{proposal['trait'].name} must be positive, got {v}")
         return v
 
-    def __init__(self, source: Any = None, *, sizes: Mapping[str, int] | None = None, title: str = "Spikes",
-                 network: Any = None, group_by: str | None = None, **traits: Any) -> None:
-        if group_by is not None and network is None:
-            raise ValueError("LiveRaster(group_by=...) reads the attribute from the network: pass "
-                             "network=modelkit.load(config) too")
-        self._groups = node_groups(network, group_by, "LiveRaster") if group_by is not None else {}
-        if network is not None and sizes is None:
-            sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
+    def __init__(self, source: Source | None = None, *, sizes: Mapping[str, int] | None = None,
+                 title: str = "Spikes", network: Network | None = None, group_by: str | None = None,
+                 **traits: Any) -> None:
+        self._groups, sizes = groups_and_sizes(network, group_by, sizes, "LiveRaster")
         self._x = bq.LinearScale(allow_padding=False)
         self._y = bq.LinearScale(allow_padding=False)
         self._axes = [bq.Axis(scale=self._x, label="time (ms)"),
@@ -172,7 +183,7 @@ class LiveRaster(ipw.VBox, FedView):
                                             layout=ipw.Layout(margin="0 0 0 60px", align_items="center")),
                                    self.page], **traits)
         self.add_class("mk-live-raster")
-        self._sizes = dict(sizes or {})
+        self._sizes = sizes
         self._lock = threading.RLock()
         self._ids: dict[str, Grow] = {}
         self._ts: dict[str, Grow] = {}
@@ -183,7 +194,7 @@ class LiveRaster(ipw.VBox, FedView):
         self._keys: list[str] = []
         self._marks: dict[str, Any] = {}
         self._t_max = -np.inf
-        self._tstop: Any = None  # () -> ms, the run's end, when following a run
+        self._tstop: Callable[[], float] | None = None  # the run's end (ms), when following a run
         self._interval: tuple[float, float] | None = None
         self._zoom: tuple[float, float, float, float] | None = None
         self._setting_scales = False
@@ -209,7 +220,7 @@ class LiveRaster(ipw.VBox, FedView):
             self.feed.flush()
 
     # ------------------------------------------------------------------ sources
-    def _attached(self, run: Any) -> None:
+    def _attached(self, run: LiveRun | None) -> None:
         self._tstop = (lambda: run.progress.tstop) if run is not None else None
 
     def clear(self) -> None:
@@ -229,7 +240,14 @@ class LiveRaster(ipw.VBox, FedView):
             self._label()
 
     def show(self, t0: float | None = None, t1: float | None = None) -> None:
-        """Show spikes in ``[t0, t1)`` ms, in full (binned above ``max_points``); ``show()``: the whole run."""
+        """Show the spikes of a time interval, in full (binned above ``max_points``); ``show()``: the whole run.
+
+        Parameters
+        ----------
+        t0, t1 : float, optional
+            The interval ``[t0, t1)`` (ms); an omitted end is open (from 0, up to the latest spike).
+            Both omitted: follow the run again (what "Follow run" does).
+        """
         with self._lock:
             self._zoom = None
             self._interval = None if t0 is None and t1 is None else (

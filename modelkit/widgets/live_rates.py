@@ -7,25 +7,27 @@ redraw, at <= ``max_rate`` Hz (see :mod:`modelkit.widgets.feed`).
 
 from __future__ import annotations
 
-import html
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets._frame import FramePage
-from modelkit.widgets.feed import Block, FedView, Feed, node_groups
+from modelkit.widgets._lines import FedLines, line_figure, line_legend
+from modelkit.widgets.feed import Block, FedView, Feed, Source, groups_and_sizes
+
+if TYPE_CHECKING:
+    from modelkit.cluster import LiveRun
+    from modelkit.sonata import Network
 
 ipw = require("ipywidgets")
-bq = require("bqplot")
 traitlets = require("traitlets")
 
 __all__ = ["LiveRates"]
 
 
-class LiveRates(ipw.VBox, FedView):
+class LiveRates(ipw.VBox, FedView, FedLines):
     """Mean firing rate per cell of each population in bins of ``bin_ms`` (Hz), as lines, fed live.
 
     Parameters
@@ -37,6 +39,8 @@ class LiveRates(ipw.VBox, FedView):
         as its largest node id seen + 1 (and the label says so).
     bin_ms : float
         Bin width (ms).
+    title : str
+        Figure title.
     network : Network, optional
         The network the spikes come from: gives population sizes, and the attribute ``group_by`` reads.
     group_by : str, optional
@@ -58,7 +62,7 @@ class LiveRates(ipw.VBox, FedView):
     n_received = traitlets.Int(0, help="spikes received from the source").tag(sync=True)
     n_bins = traitlets.Int(0, help="bins drawn").tag(sync=True)
 
-    @traitlets.validate("bin_ms", "max_rate")
+    @traitlets.validate("bin_ms")
     def _positive(self, proposal: Any) -> float:
         if not proposal["value"] > 0:
             raise traitlets.TraitError(f"{proposal['trait'].name} must be positive, got {proposal['value']}")
@@ -70,50 +74,28 @@ class LiveRates(ipw.VBox, FedView):
             raise traitlets.TraitError(f"max_bins must be at least 1, got {proposal['value']}")
         return proposal["value"]
 
-    def __init__(self, source: Any = None, *, sizes: Mapping[str, int] | None = None, bin_ms: float = 10.0,
-                 title: str = "Population rates", network: Any = None, group_by: str | None = None,
-                 **traits: Any) -> None:
-        if group_by is not None and network is None:
-            raise ValueError("LiveRates(group_by=...) reads the attribute from the network: pass "
-                             "network=modelkit.load(config) too")
-        self._groups = node_groups(network, group_by, "LiveRates") if group_by is not None else {}
-        if network is not None and sizes is None:
-            sizes = {name: int(pop.size) for name, pop in network.nodes.items()}
+    def __init__(self, source: Source | None = None, *, sizes: Mapping[str, int] | None = None,
+                 bin_ms: float = 10.0, title: str = "Population rates", network: Network | None = None,
+                 group_by: str | None = None, **traits: Any) -> None:
+        self._groups, sizes = groups_and_sizes(network, group_by, sizes, "LiveRates")
         # cells per legend entry of a grouped population: its rate is per cell of that value
         self._group_sizes = {f"{pop}: {label}": int(np.count_nonzero(codes == c))
                              for pop, (codes, labels) in self._groups.items() for c, label in enumerate(labels)}
-        self._x = bq.LinearScale()
-        self._y = bq.LinearScale(min=0.0)
-        self.lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros((0, 0), np.float32),
-                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=False,
-                              labels=[], stroke_width=1.5)
-        self.figure = bq.Figure(marks=[self.lines], title=title, animation_duration=0,
-                                axes=[bq.Axis(scale=self._x, label="time (ms)"),
-                                      bq.Axis(scale=self._y, side="left", label="rate (Hz)")],
-                                fig_margin={"top": 30, "bottom": 40, "left": 60, "right": 16},
-                                interaction=bq.interacts.PanZoom(scales={"x": [self._x]}),
-                                layout=ipw.Layout(width="100%", height="280px"))
-        self.label = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
-        self.label.add_class("mk-live-rates-info")
-        self.legend = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
-        self.legend.add_class("mk-live-rates-legend")
-        self.page = FramePage()
-        super().__init__(children=[self.figure, self.legend, self.label, self.page], bin_ms=bin_ms, **traits)
+        fig = line_figure(title, y_label="rate (Hz)", y=np.zeros((0, 0), np.float32), stroke_width=1.5,
+                          css="mk-live-rates", y_min=0.0)
+        self._x, self._y, self.lines, self.figure = fig.x, fig.y, fig.lines, fig.figure
+        self.label, self.legend, self.page = fig.label, fig.legend, fig.page
+        super().__init__(children=fig.children, bin_ms=bin_ms, **traits)
         self.add_class("mk-live-rates")
-        self._sizes = dict(sizes or {})
+        self._sizes = sizes
         self._lock = threading.RLock()
         self._counts: dict[str, np.ndarray] = {}
         self._max_id: dict[str, int] = {}
-        self._t_done: Any = None
+        self._t_done: Callable[[], float] | None = None
         self._keys: list[str] = []  # legend entries in colour order (as LiveRaster's)
         self.feed = Feed(self._apply, max_rate=self.max_rate, gate=self.page)
         if source is not None:
             self.attach(source)
-
-    @traitlets.observe("max_rate")
-    def _rate_changed(self, change: Any) -> None:
-        if hasattr(self, "feed"):
-            self.feed.max_rate = float(change["new"])
 
     @traitlets.observe("bin_ms")
     def _rebin(self, change: Any) -> None:
@@ -121,7 +103,7 @@ class LiveRates(ipw.VBox, FedView):
             raise traitlets.TraitError("LiveRates.bin_ms can only change before spikes arrive (or after clear())")
 
     # ------------------------------------------------------------------ sources
-    def _attached(self, run: Any) -> None:
+    def _attached(self, run: LiveRun | None) -> None:
         # with a run, only bins the run has fully simulated are drawn (the last one fills as blocks arrive)
         self._t_done = (lambda: run.progress.t) if run is not None else None
 
@@ -205,10 +187,6 @@ class LiveRates(ipw.VBox, FedView):
         note = f"; sizes taken from the largest node id seen: {', '.join(guessed)}" if guessed else ""
         self.label.value = (f"<span class='mk-rates-count' data-received='{self.n_received}'>{self.n_received:,} "
                             f"spikes</span>, {self.n_bins} bins of {self.bin_ms:g} ms{note}")
-        items = "".join(
-            f"<span class='mk-legend-item' style='margin-right:14px;white-space:nowrap'><span style='display:"
-            f"inline-block;width:14px;height:3px;background:{PALETTE[k % len(PALETTE)]};vertical-align:middle;"
-            f"margin-right:4px'></span>{html.escape(p)}</span>" for k, p in enumerate(pops))
-        self.legend.value = f"<div style='display:flex;flex-wrap:wrap;font-size:12px'>{items}</div>"
+        self.legend.value = line_legend(pops)
         self.page.frame()
         return x.nbytes + y.nbytes

@@ -11,19 +11,21 @@ potential never disappears between two kept samples.  Redraws are coalesced by a
 
 from __future__ import annotations
 
-import html
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from modelkit.widgets._deps import PALETTE, require
-from modelkit.widgets._frame import FramePage
+from modelkit._typing import ArrayLike, NodeIdsLike
+from modelkit.widgets._deps import require
+from modelkit.widgets._lines import FedLines, line_figure, line_legend
 from modelkit.widgets.feed import Block, Feed, Grow
 
+if TYPE_CHECKING:
+    from modelkit.cluster import LiveRun
+
 ipw = require("ipywidgets")
-bq = require("bqplot")
 traitlets = require("traitlets")
 
 __all__ = ["LiveTraces", "UNITS"]
@@ -35,6 +37,8 @@ UNITS = {"v": "mV", "V_m": "mV", "vm": "mV", "i_membrane": "nA", "i_membrane_": 
 
 #: (report, population, variable, node_ids, times_ms, values)
 Frames = tuple[str, str, str, np.ndarray, np.ndarray, np.ndarray]
+#: frames as a source gives them: any array-likes
+FramesLike = tuple[str, str, str, NodeIdsLike, ArrayLike, ArrayLike]
 
 
 def envelope(times: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +80,7 @@ def envelope(times: np.ndarray, values: np.ndarray, max_points: int) -> tuple[np
     return x, y
 
 
-def _argreduce(values: np.ndarray, starts: np.ndarray, arg: Any) -> np.ndarray:
+def _argreduce(values: np.ndarray, starts: np.ndarray, arg: Callable[..., np.ndarray]) -> np.ndarray:
     """Index of ``arg`` (argmin/argmax) within each run of columns, runs of nearly equal length."""
     k, n = values.shape
     lengths = np.diff(np.append(starts, n))
@@ -101,7 +105,7 @@ class _Trace:
             g.extend(np.asarray(values[:, c], np.float32))
 
 
-class LiveTraces(ipw.VBox):
+class LiveTraces(ipw.VBox, FedLines):
     """The traces of a few cells of a report (membrane potential by default), as lines, fed live.
 
     Parameters
@@ -116,6 +120,8 @@ class LiveTraces(ipw.VBox):
         The variable to show (``"V_m"``, ``"v"``); default that of the first frames of ``report``.
     window : float, optional
         Show only the last ``window`` ms (default the whole run so far).
+    title : str
+        Figure title.
     **traits
         ``max_points`` (points per trace sent to the browser at most), ``max_rate`` (redraws per second).
 
@@ -136,44 +142,24 @@ class LiveTraces(ipw.VBox):
             raise traitlets.TraitError(f"max_points must be at least 2, got {proposal['value']}")
         return proposal["value"]
 
-    @traitlets.validate("max_rate")
-    def _positive(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise traitlets.TraitError(f"max_rate must be positive, got {proposal['value']}")
-        return proposal["value"]
-
     @traitlets.validate("window")
     def _positive_window(self, proposal: Any) -> float | None:
         if proposal["value"] is not None and not proposal["value"] > 0:
             raise traitlets.TraitError(f"window (ms) must be positive or None, got {proposal['value']}")
         return proposal["value"]
 
-    def __init__(self, source: Any = None, *, cells: int | Sequence[int] = 4, report: str | None = None,
-                 variable: str | None = None, window: float | None = None, title: str = "Membrane traces",
-                 **traits: Any) -> None:
+    def __init__(self, source: LiveRun | Iterable[FramesLike] | None = None, *, cells: int | Sequence[int] = 4,
+                 report: str | None = None, variable: str | None = None, window: float | None = None,
+                 title: str = "Membrane traces", **traits: Any) -> None:
         if isinstance(cells, (int, np.integer)):
             if cells < 1:
                 raise ValueError(f"LiveTraces: cells must be at least 1 (a count) or a list of node ids, got {cells}")
         elif not len(cells):
             raise ValueError("LiveTraces: cells is an empty list of node ids")
-        self._x = bq.LinearScale()
-        self._y = bq.LinearScale()
-        self.lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                              scales={"x": self._x, "y": self._y}, colors=list(PALETTE), display_legend=False,
-                              labels=[], stroke_width=1.2)
-        self._y_axis = bq.Axis(scale=self._y, side="left", label="value")
-        self.figure = bq.Figure(marks=[self.lines], title=title, animation_duration=0,
-                                axes=[bq.Axis(scale=self._x, label="time (ms)"), self._y_axis],
-                                fig_margin={"top": 30, "bottom": 40, "left": 60, "right": 16},
-                                interaction=bq.interacts.PanZoom(scales={"x": [self._x]}),
-                                layout=ipw.Layout(width="100%", height="280px"))
-        self.label = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
-        self.label.add_class("mk-live-traces-info")
-        # the legend beside the data, as LiveRaster's and LiveRates' (bqplot's own covers the lines)
-        self.legend = ipw.HTML(layout=ipw.Layout(margin="0 0 0 60px"))
-        self.legend.add_class("mk-live-traces-legend")
-        self.page = FramePage()
-        super().__init__(children=[self.figure, self.legend, self.label, self.page], window=window, **traits)
+        fig = line_figure(title, y_label="value", y=np.zeros(0, np.float32), stroke_width=1.2, css="mk-live-traces")
+        self._x, self._y, self.lines, self._y_axis = fig.x, fig.y, fig.lines, fig.y_axis
+        self.figure, self.label, self.legend, self.page = fig.figure, fig.label, fig.legend, fig.page
+        super().__init__(children=fig.children, window=window, **traits)
         self.add_class("mk-live-traces")
         self._cells = cells
         self.report, self.variable = report, variable
@@ -185,19 +171,25 @@ class LiveTraces(ipw.VBox):
         if source is not None:
             self.attach(source)
 
-    @traitlets.observe("max_rate")
-    def _rate_changed(self, change: Any) -> None:
-        if hasattr(self, "feed"):
-            self.feed.max_rate = float(change["new"])
-
     # ------------------------------------------------------------------ sources
-    def attach(self, source: Any) -> None:
-        """Follow a :class:`~modelkit.cluster.LiveRun` (the frames it received so far, then each block as it
-        arrives) or an iterable of ``(report, population, variable, node_ids, times_ms, values)``, consumed in
-        a thread."""
+    def attach(self, source: LiveRun | Iterable[FramesLike]) -> None:
+        """Follow a run's report frames, or an iterable of frames consumed in a thread; the view is cleared first.
+
+        Parameters
+        ----------
+        source : LiveRun or iterable of (report, population, variable, node_ids, times_ms, values)
+            A :class:`~modelkit.cluster.LiveRun` (the frames it received so far, then each block as it
+            arrives), or frames: ``values`` has one row per time (ms) and one column per node id.
+
+        Raises
+        ------
+        TypeError
+            ``source`` is neither.
+        """
         if hasattr(source, "stream") and hasattr(source, "done"):
-            gen = self._new_source(lambda: bool(source.done))
-            source.stream.add_frames_listener(lambda *f: self._receive(f, gen), replay=True)
+            run = cast("LiveRun", source)  # duck-typed: anything with a stream and done
+            gen = self._new_source(lambda: bool(run.done))
+            run.stream.add_frames_listener(lambda *f: self._receive(f, gen), replay=True)
         elif isinstance(source, Iterable):
             finished = threading.Event()
             gen = self._new_source(finished.is_set)
@@ -216,12 +208,34 @@ class LiveTraces(ipw.VBox):
             raise TypeError(f"LiveTraces.attach: expected a LiveRun or an iterable of (report, population, "
                             f"variable, node_ids, times, values), got {type(source).__name__}")
 
-    def push(self, report: str, population: str, variable: str, node_ids: Any, times: Any, values: Any) -> None:
-        """Add one block of frames by hand (``times`` in ms, ``values`` times x nodes); drawn at the next redraw."""
+    def push(self, report: str, population: str, variable: str, node_ids: NodeIdsLike, times: ArrayLike,
+             values: ArrayLike) -> None:
+        """Add one block of frames by hand; drawn at the next redraw.
+
+        Parameters
+        ----------
+        report : str
+            Report name.
+        population : str
+            Population of the nodes.
+        variable : str
+            Variable recorded (``"V_m"``, ``"v"``); its unit (mV for membrane potentials) labels the y axis.
+        node_ids : array of int, shape (k,)
+            Node ids of the columns of ``values``.
+        times : array of float, shape (n,)
+            Sample times (ms).
+        values : array of float, shape (n, k)
+            One row per time, one column per node.
+
+        Raises
+        ------
+        ValueError
+            ``values`` not of shape (len(times), len(node_ids)).
+        """
         self._receive((report, population, variable, node_ids, times, values), self._generation)
         self.feed._ensure_thread()
 
-    def _new_source(self, done: Any) -> int:
+    def _new_source(self, done: Callable[[], bool]) -> int:
         with self._lock:
             self._pending.clear()
             self._generation = self.feed.new_source(done)
@@ -318,10 +332,7 @@ class LiveTraces(ipw.VBox):
         unit = UNITS.get(var)
         self._y_axis.label = f"{var} ({unit})" if unit else var
         window = f", last {self.window:g} ms" if self.window is not None else ""
-        self.legend.value = "<div style='display:flex;flex-wrap:wrap;font-size:12px'>" + "".join(
-            f"<span class='mk-legend-item' style='margin-right:14px;white-space:nowrap'><span style='display:"
-            f"inline-block;width:14px;height:3px;background:{PALETTE[k % len(PALETTE)]};vertical-align:middle;"
-            f"margin-right:4px'></span>{html.escape(label)}</span>" for k, label in enumerate(labels)) + "</div>"
+        self.legend.value = line_legend(labels)
         self.page.frame()
         self.label.value = (f"<span class='mk-count' data-received='{self.n_received}' data-shown='{self.n_shown}'>"
                             f"{len(labels)} traces of {self.report or '(no report yet)'}: {self.n_received} samples "

@@ -12,16 +12,36 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelkit._kernelwait import wait_until, wait_until_async
+from modelkit._typing import PathLike
 from modelkit.cluster import EngineDiedError, LiveRun, run_local, run_on_cluster, start_cluster, stop_cluster
 from modelkit.widgets._deps import require
+
+if TYPE_CHECKING:
+    import ipyparallel
+
+    from modelkit.sonata import SimulationConfig
 
 ipw = require("ipywidgets")
 traitlets = require("traitlets")
 
-__all__ = ["RunPanel"]
+__all__ = ["RunPanel", "View"]
+
+
+class View(Protocol):
+    """A live view the panel attaches its runs to (:class:`~modelkit.widgets.LiveRaster`, ...)."""
+
+    def attach(self, source: LiveRun) -> None:
+        """Follow a run from now on.
+
+        Parameters
+        ----------
+        source : LiveRun
+            The run the panel started.
+        """
+        ...
 
 _COLORS = {"idle": "#555", "starting": "#555", "running": "#1f77b4", "stopping": "#ff7f0e", "done": "#2ca02c",
            "stopped": "#ff7f0e", "failed": "#d62728", "restarting": "#555"}
@@ -44,13 +64,13 @@ class RunPanel(ipw.VBox):
     cluster : ipyparallel.Client, optional
         Run on this cluster (:func:`~modelkit.cluster.run_on_cluster`); default: a child process
         (:func:`~modelkit.cluster.run_local`).
-    views : sequence
+    views : sequence of View
         Live views (:class:`~modelkit.widgets.LiveRaster`, :class:`~modelkit.widgets.LiveRates`, anything
         with ``attach(run)``) attached to every run the panel starts.
     restart : callable, optional
         ``restart() -> Client`` for "Restart cluster" (default: ``start_cluster(n)`` with the number of
         engines ``cluster`` had and ``cluster_kwargs``).
-    cluster_kwargs : dict, optional
+    cluster_kwargs : dict of str, optional
         Keyword arguments of :func:`~modelkit.cluster.start_cluster` for the default restart.
     poll_s : float
         Refresh period of progress, elapsed and ETA (s).
@@ -72,9 +92,10 @@ class RunPanel(ipw.VBox):
                                              "restarting").tag(sync=True)
     error = traitlets.Unicode("", help="why the last run failed or stopped ('' if it did not)").tag(sync=True)
 
-    def __init__(self, config: Any, *, cluster: Any = None, views: Sequence[Any] = (),
-                 restart: Callable[[], Any] | None = None, cluster_kwargs: dict | None = None,
-                 poll_s: float = 0.25, **run_kwargs: Any) -> None:
+    def __init__(self, config: PathLike | SimulationConfig | dict[str, Any], *,
+                 cluster: ipyparallel.Client | None = None, views: Sequence[View] = (),
+                 restart: Callable[[], ipyparallel.Client] | None = None,
+                 cluster_kwargs: dict[str, Any] | None = None, poll_s: float = 0.25, **run_kwargs: Any) -> None:
         self.run_button = ipw.Button(description="Run", icon="play", button_style="success",
                                      tooltip="start the simulation")
         self.stop_button = ipw.Button(description="Stop", icon="stop", button_style="warning", disabled=True,
@@ -194,6 +215,11 @@ class RunPanel(ipw.VBox):
 
     async def wait_async(self, timeout: float | None = None) -> str:
         """:meth:`wait` for ``await panel.wait_async()`` in a cell: the kernel's event loop runs meanwhile.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            As in :meth:`wait`: the longest wait (s), default none.
 
         Returns
         -------

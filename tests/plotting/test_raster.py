@@ -103,7 +103,7 @@ def test_a_million_spikes_draw_quickly(tmp_path):
 
 
 def test_past_max_points_the_raster_is_one_image_with_the_same_legend(tmp_path):
-    from modelkit.plotting._common import colors
+    from modelkit.plotting._axes import colors
     from modelkit.sonata import Network, load_config
     net = Network.from_config(load_config(P120 / "config.simulation.json"))
     dots = plot_raster(REF / "spikes.h5", network=net, group_by="pop_name")

@@ -83,7 +83,7 @@ def test_bad_input_is_shown_and_not_kept():
 def test_nest_models_come_from_a_child_process():
     import subprocess
     import sys
-    code = ("import sys; from modelkit.widgets.models import _read, _nest_version; _read.cache_clear(); "
+    code = ("import sys; from modelkit.widgets.nest_model_names import _read, _nest_version; _read.cache_clear(); "
             "from modelkit.widgets import nest_models; m = nest_models(); "
             "assert 'iaf_psc_alpha' in m and 'aeif_cond_exp' in m and 'spike_recorder' not in m, m; "
             "assert 'static_synapse' in nest_models('synapse'); "

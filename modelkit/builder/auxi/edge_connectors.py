@@ -7,14 +7,15 @@ same connections (modelkit's builder seeds those states per block when given ``s
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import numpy as np
+
+from modelkit.builder.nodes import NodeView
 
 __all__ = ["distance_connector", "connect_random"]
 
 
-def distance_connector(source: Any, target: Any, d_weight_min: float, d_weight_max: float, d_max: float,
+def distance_connector(source: NodeView, target: NodeView, d_weight_min: float, d_weight_max: float, d_max: float,
                        nsyn_min: int, nsyn_max: int) -> int | None:
     """Synapses between two nodes, with a connection probability falling linearly with distance.
 
@@ -54,7 +55,21 @@ def distance_connector(source: Any, target: Any, d_weight_min: float, d_weight_m
     return random.randint(nsyn_min, nsyn_max)
 
 
-def connect_random(source: Any, target: Any, nsyn_min: int = 0, nsyn_max: int = 10,
-                   distribution: Any = None) -> int:
-    """``numpy.random.randint(nsyn_min, nsyn_max)`` synapses for every pair (upper bound excluded, as bmtk)."""
+def connect_random(source: NodeView, target: NodeView, nsyn_min: int = 0, nsyn_max: int = 10,
+                   distribution: object = None) -> int:
+    """``numpy.random.randint(nsyn_min, nsyn_max)`` synapses for every pair (upper bound excluded, as bmtk).
+
+    Parameters
+    ----------
+    source : NodeView
+        A source node (bmtk's per-pair call; unused).
+    target : NodeView
+        A target node (unused).
+    nsyn_min : int, optional
+        Least synapses per pair.
+    nsyn_max : int, optional
+        Upper bound of synapses per pair (excluded).
+    distribution : object, optional
+        bmtk's argument, ignored.
+    """
     return int(np.random.randint(nsyn_min, nsyn_max))

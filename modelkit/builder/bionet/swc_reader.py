@@ -15,11 +15,13 @@ from __future__ import annotations
 import os
 import re
 from collections import namedtuple
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import BuilderError
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
@@ -65,8 +67,16 @@ def _neuron() -> Any:
     return h
 
 
-def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
-    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it."""
+def rotation_matrix(axis: ArrayLike, theta: float) -> np.ndarray:
+    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it.
+
+    Parameters
+    ----------
+    axis : array-like of float
+        Rotation axis (x, y, z); need not be unit length.
+    theta : float
+        Angle in radians.
+    """
     ax = np.asarray(axis, dtype=float)
     ax = ax / np.sqrt(ax @ ax)
     a = np.cos(theta / 2.0)
@@ -105,7 +115,7 @@ class SWCReader:
 
     sec_type_swc = SEC_TYPE_SWC
 
-    def __init__(self, swc_path: Any, rng_seed: int | None = None) -> None:
+    def __init__(self, swc_path: PathLike, rng_seed: int | None = None) -> None:
         self.swc_path = os.fspath(swc_path)
         if not os.path.isfile(self.swc_path):
             raise BuilderError("SWCReader(swc_path)", "an existing SWC file", self.swc_path)
@@ -240,7 +250,13 @@ class SWCReader:
         self._axon_deleted = True
 
     def set_segment_dl(self, dl: float) -> None:
-        """Segments of at most ``dl`` µm (an odd number per section)."""
+        """Segments of at most ``dl`` µm (an odd number per section).
+
+        Parameters
+        ----------
+        dl : float
+            Longest segment, µm.
+        """
         if self._seg_coords is not None:
             raise BuilderError("set_segment_dl", "a call before the segment coordinates are read",
                                "coordinates already computed")
@@ -250,9 +266,18 @@ class SWCReader:
         self._seg_props = None
 
     # ------------------------------------------------------------ queries
-    def find_sections(self, section_names: Any, distance_range: Any) -> tuple[np.ndarray, np.ndarray]:
+    def find_sections(self, section_names: Sequence[str], distance_range: Sequence[float]) -> tuple[np.ndarray,
+                      np.ndarray]:
         """Segments of the given types overlapping ``distance_range`` (µm from the soma), and the probability of
-        each, proportional to its length inside the range."""
+        each, proportional to its length inside the range.
+
+        Parameters
+        ----------
+        section_names : list of str
+            Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
+        distance_range : (float, float)
+            ``(min, max)`` distance from the soma, µm.
+        """
         dmin, dmax = float(distance_range[0]), float(distance_range[1])
         sp = self.seg_props
         overlap = np.maximum(0.0, np.minimum(sp.dist1, dmax) - np.maximum(sp.dist0, dmin)) / sp.length
@@ -266,9 +291,19 @@ class SWCReader:
         weight = sp.length[idx] * overlap[idx]
         return idx, weight / weight.sum()
 
-    def choose_sections(self, section_names: Any, distance_range: Any,
+    def choose_sections(self, section_names: Sequence[str], distance_range: Sequence[float],
                         n_sections: int = 1) -> tuple[np.ndarray, np.ndarray]:
-        """``n_sections`` (section id, x) pairs drawn by :meth:`find_sections`' probabilities (with replacement)."""
+        """``n_sections`` (section id, x) pairs drawn by :meth:`find_sections`' probabilities (with replacement).
+
+        Parameters
+        ----------
+        section_names : list of str
+            Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
+        distance_range : (float, float)
+            ``(min, max)`` distance from the soma, µm.
+        n_sections : int, optional
+            Pairs to draw.
+        """
         segs, probs = self.find_sections(section_names, distance_range)
         if segs.size == 0:
             raise BuilderError("choose_sections", f"segments of {list(section_names)} within {list(distance_range)} "
@@ -276,10 +311,20 @@ class SWCReader:
         pick = self._prng.choice(segs, n_sections, p=probs)
         return self.seg_props.sec_id[pick], self.seg_props.x[pick]
 
-    def move_and_rotate(self, soma_coords: Any = None, rotation_angles: Any = None,
+    def move_and_rotate(self, soma_coords: ArrayLike | None = None, rotation_angles: Sequence[float] | None = None,
                         inplace: bool = False) -> "SWCReader":
         """Segment coordinates rotated about the soma (x, then y, then z angles, radians) and moved to
-        ``soma_coords`` (µm); a new reader unless ``inplace``."""
+        ``soma_coords`` (µm); a new reader unless ``inplace``.
+
+        Parameters
+        ----------
+        soma_coords : array-like of float, optional
+            Where the soma goes, (x, y, z) in µm.
+        rotation_angles : (float, float, float), optional
+            Angles about x, y and z, radians.
+        inplace : bool, optional
+            Change this reader (else return a new one).
+        """
         old = self.seg_coords
         p0, p1, p05 = old.p0.copy(), old.p1.copy(), old.p05.copy()
         soma = self.soma_position.copy()
@@ -310,14 +355,30 @@ class SWCReader:
         return new
 
     def get_coords(self, sec_id: int, sec_x: float) -> np.ndarray:
-        """Middle of the segment of section ``sec_id`` nearest ``sec_x`` (µm)."""
+        """Middle of the segment of section ``sec_id`` nearest ``sec_x`` (µm).
+
+        Parameters
+        ----------
+        sec_id : int
+            Section id.
+        sec_x : float
+            Position along the section, 0-1.
+        """
         segs = np.flatnonzero(self.seg_props.sec_id == sec_id)
         k = segs[np.argmin(np.abs(sec_x - self.seg_props.x[segs]))]
         return self.seg_coords.p05[:, k]
 
     def get_swc_id(self, sec_id: int, sec_x: float) -> tuple[int, float]:
         """The SWC sample nearest ``sec_x`` along section ``sec_id``, and the fraction left to it (as bmtk:
-        the samples of a section are taken as evenly spaced)."""
+        the samples of a section are taken as evenly spaced).
+
+        Parameters
+        ----------
+        sec_id : int
+            Section id.
+        sec_x : float
+            Position along the section, 0-1.
+        """
         sec = self.sections[sec_id]
         name = sec.hname().split(".")[-1]
         kind = SEC_TYPE_SWC[name.split("[")[0]]
@@ -336,7 +397,8 @@ class SWCReader:
 swc_cache: dict[str, dict[int, SWCReader]] = {}
 
 
-def get_swc(cell: Any, morphology_dir: Any = None, use_cache: bool = False, dL: float | None = None) -> SWCReader:
+def get_swc(cell: Mapping[str, Any], morphology_dir: PathLike | None = None, use_cache: bool = False,
+            dL: float | None = None) -> SWCReader:
     """The morphology of a node (its ``morphology`` property), placed at its ``x, y, z`` and rotated by its
     ``rotation_angle_[xyz]axis`` (µm, radians); Allen ``aibs_perisomatic`` cells get the axon stub.
 

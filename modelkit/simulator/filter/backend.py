@@ -24,6 +24,7 @@ from modelkit.simulator.base import RunOptions
 from modelkit.simulator.filter.lgn import LGNUnits, build_units
 from modelkit.simulator.filter.model import linear_responses, rates_to_spikes, rectify, sample_linear
 from modelkit.simulator.filter.stimuli import STIMULUS_MODULES, Stimulus, StimulusError
+from modelkit.sonata import Network, Selection, SimulationConfig
 
 __all__ = ["FilterBackend"]
 
@@ -98,8 +99,21 @@ class FilterBackend:
         self._evaluated = False
 
     # ------------------------------------------------------------------ build
-    def build(self, network: Any, populations: dict[str, Any], options: RunOptions, config: Any) -> None:
-        """Build the filter units of every cell of ``populations`` ({name: Selection})."""
+    def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
+              config: SimulationConfig) -> None:
+        """Build the filter units of every cell of ``populations`` ({name: Selection}).
+
+        Parameters
+        ----------
+        network : Network
+            The loaded circuit (node properties: spatial and temporal filter parameters, positions).
+        populations : dict of str to Selection
+            The node ids to build, by population.
+        options : RunOptions
+            Run settings (``tstart``, ``tstop``, ``dt`` in ms, seed).
+        config : SimulationConfig
+            The run's config (``components.filter_models_dir``).
+        """
         self._options, self._config = options, config
         self.t = options.tstart
         comps = getattr(config, "components", {}) or {}
@@ -249,7 +263,13 @@ class FilterBackend:
         return np.where(one, stim.frame_dt, 1.0)
 
     def run_until(self, t: float) -> None:
-        """Advance to ``t`` (ms); the first call evaluates the rates and draws the spikes of the whole run."""
+        """Advance to ``t`` (ms); the first call evaluates the rates and draws the spikes of the whole run.
+
+        Parameters
+        ----------
+        t : float
+            Simulated time to reach (ms).
+        """
         if not self._evaluated:
             self._evaluate()
         self.t = float(t)
@@ -266,19 +286,65 @@ class FilterBackend:
 
     # ------------------------------------------------------------------ primitives filter cells lack
     def add_spike_trains(self, population: str, node_ids: np.ndarray, trains: dict[int, np.ndarray]) -> None:
-        """Refused: filter cells are driven by a stimulus."""
-        raise ConfigError(getattr(self._config, "path", None), "inputs",
-                          "movie inputs for filter cells (they take no spike trains)", f"spikes for {population}")
+        """Refused: filter cells are driven by a stimulus.
+
+        Parameters
+        ----------
+        population : str
+            Node population of the cells.
+        node_ids : numpy.ndarray of int
+            The cells.
+        trains : dict of int to numpy.ndarray
+            Spike times (ms) by node id.
+
+        Raises
+        ------
+        ConfigError
+            Always; simulate() names the config and the input (``inputs.<name>``) that asked.
+        """
+        raise ConfigError(None, None, "movie inputs for filter cells (they take no spike trains)",
+                          f"spikes for {population}")
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
                           amplitudes: np.ndarray, kind: str = "ic") -> None:
-        """Refused: filter cells have no membrane."""
-        raise ConfigError(getattr(self._config, "path", None), "inputs",
-                          "movie inputs for filter cells (they have no membrane to clamp)", f"a clamp on {population}")
+        """Refused: filter cells have no membrane.
+
+        Parameters
+        ----------
+        population : str
+            Node population of the cells.
+        node_ids : numpy.ndarray of int
+            The cells.
+        times : numpy.ndarray of float
+            Step times (ms).
+        amplitudes : numpy.ndarray of float
+            Currents (nA).
+        kind : str
+            ``ic`` or ``f_ic``.
+
+        Raises
+        ------
+        ConfigError
+            Always; simulate() names the config and the input (``inputs.<name>``) that asked.
+        """
+        raise ConfigError(None, None, "movie inputs for filter cells (they have no membrane to clamp)",
+                          f"a clamp on {population}")
 
     def record_variables(self, population: str, node_ids: np.ndarray, variables: Sequence[str], dt: float,
                          start: float, stop: float) -> _RateRecorder:
-        """Record the cells' ``rate`` (Hz) every ``dt`` ms in ``[start, stop)``."""
+        """Record the cells' ``rate`` (Hz) every ``dt`` ms in ``[start, stop)``.
+
+        Parameters
+        ----------
+        population : str
+            Node population of the cells.
+        node_ids : numpy.ndarray of int
+            The cells.
+        variables : sequence of str
+            ``rate`` (Hz) only.
+        dt, start, stop : float
+            Sampling interval and window (ms).
+        """
         bad = [v for v in variables if v not in _RATE_VARIABLES]
         if bad:
             raise ConfigError(getattr(self._config, "path", None), "reports.variable_name",

@@ -52,7 +52,19 @@ def bump_basis(kpeaks: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def check_temporal(weights: np.ndarray, kpeaks: np.ndarray, delays: np.ndarray, where: str) -> None:
-    """Raise ConfigError unless every row is a valid biphasic filter (arrays (n, 2); ms for kpeaks and delays)."""
+    """Raise ConfigError unless every row is a valid biphasic filter (arrays (n, 2); ms for kpeaks and delays).
+
+    Parameters
+    ----------
+    weights : numpy.ndarray, shape (n, 2)
+        Weights of the two bumps (the first positive).
+    kpeaks : numpy.ndarray, shape (n, 2)
+        Peak times of the two bumps (ms), ``0 < kpeaks[0] < kpeaks[1]``.
+    delays : numpy.ndarray, shape (n, 2)
+        Delays of the two bumps (ms).
+    where : str
+        The node properties' key, named in errors.
+    """
     for name, a in (("weights", weights), ("kpeaks", kpeaks), ("delays", delays)):
         if a.ndim != 2 or a.shape[1] != 2 or not np.isfinite(a).all():
             raise ConfigError(None, f"{where}.{name}", "two finite numbers per filter (a biphasic filter)",
@@ -150,7 +162,18 @@ def sample_kernels(kernels_ms: np.ndarray, frame_rate: float, n_frames: int) -> 
 
 def time_to_cross(kernels_ms: np.ndarray) -> np.ndarray:
     """Lag (ms) where each filter first crosses zero from above between its maximum and its minimum
-    (bmtk's ``get_tcross_from_temporal_kernel`` on lags 0..599 ms)."""
+    (bmtk's ``get_tcross_from_temporal_kernel`` on lags 0..599 ms).
+
+    Parameters
+    ----------
+    kernels_ms : numpy.ndarray, shape (n, lags)
+        Temporal kernels sampled every 1 ms.
+
+    Raises
+    ------
+    ConfigError
+        A kernel that does not cross zero between its peak and trough.
+    """
     k = kernels_ms[:, :NKT]
     out = np.empty(len(k), dtype=int)
     for i, row in enumerate(k):  # once per filter type at build time, not per frame

@@ -105,7 +105,15 @@ def _check_norm(norm: np.ndarray, units: LGNUnits, idx: np.ndarray, where: str) 
 
 
 def temporal_filter(signal: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """Causal convolution of each column of ``signal`` (frames, units) with its kernel row (units, lags)."""
+    """Causal convolution of each column of ``signal`` (frames, units) with its kernel row (units, lags).
+
+    Parameters
+    ----------
+    signal : numpy.ndarray, shape (frames, units)
+        Spatial responses per frame.
+    kernels : numpy.ndarray, shape (units, lags)
+        Temporal kernels sampled at the frame interval.
+    """
     t, n = signal.shape
     k = kernels.shape[1]
     if t == 0 or n == 0:
@@ -154,7 +162,19 @@ def evaluate(units: LGNUnits, stim: Stimulus, n_frames: int | None = None, where
 
 def linear_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = None, where: str = "filter"
                      ) -> np.ndarray:
-    """Every unit's linear response (Hz, before offset and rectification) at every frame, shape (frames, units)."""
+    """Every unit's linear response (Hz, before offset and rectification) at every frame, shape (frames, units).
+
+    Parameters
+    ----------
+    units : LGNUnits
+        The filter units (spatial and temporal filters, amplitudes).
+    stim : Stimulus
+        The movie (frames, ``frame_rate`` Hz).
+    n_frames : int, optional
+        Frames to evaluate (default: all).
+    where : str
+        The config key, named in errors.
+    """
     s = spatial_responses(units, stim, n_frames, where)
     kern = sample_kernels(units.temporal_kernels_ms(), stim.frame_rate, s.shape[0])
     lin = temporal_filter(s, kern)
@@ -167,6 +187,15 @@ def rectify(units: LGNUnits, lin: np.ndarray, scale_after: np.ndarray | None = N
 
     ``scale_after`` (per unit, optional) reproduces bmtk's sampled evaluation of one-unit cells, which scales by
     ``1000 / frame_rate`` after the nonlinearity: ``max(0, L_u / s + offset_u) * s``.
+
+    Parameters
+    ----------
+    units : LGNUnits
+        The filter units (``offset`` Hz, ``cell`` of each unit, units of a cell adjacent).
+    lin : numpy.ndarray, shape (samples, units)
+        Linear responses (Hz).
+    scale_after : numpy.ndarray, optional
+        Per unit, see above.
     """
     if scale_after is None:
         per_unit = np.maximum(lin + units.offset[None, :], 0.0)

@@ -14,8 +14,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
+
+from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import ConfigError
 
 __all__ = ["Stimulus", "StimulusError", "movie", "grating", "full_field_flash", "looming", "stimulus_from_config",
@@ -92,7 +96,8 @@ def _grid(values: Any, n: int, where: str, source: Any) -> np.ndarray:
     return g
 
 
-def movie(data: Any, frame_rate: Any, *, row_range: Any = None, col_range: Any = None, normalize: Any = False,
+def movie(data: ArrayLike | PathLike, frame_rate: float, *, row_range: ArrayLike | None = None,
+          col_range: ArrayLike | None = None, normalize: bool | Sequence[float] | None = False,
           expected_shape: tuple[int | None, int | None] | None = None, where: str = "movie") -> Stimulus:
     """A movie from an array or a ``.npy`` / ``.npz`` file.
 
@@ -220,6 +225,23 @@ def full_field_flash(row_size: int, col_size: int, t_on: float, t_off: float, du
     given, as bmtk's ``FullFieldFlashMovie``).  ``timing='bmtk'``: bmtk's frames, float for float (frame
     times in seconds; one frame past ``duration`` when ``duration * frame_rate / 1000`` is not whole);
     ``'exact'``: frames at ``k * 1000 / frame_rate`` ms up to ``duration``.
+
+    Parameters
+    ----------
+    row_size, col_size : int
+        Screen size (pixels).
+    t_on, t_off : float
+        The flash's start and end (ms).
+    duration : float
+        The movie's length (ms).
+    max_intensity : float
+        Contrast during the flash.
+    frame_rate : float
+        Frames per second (Hz).
+    timing : {"bmtk", "exact"}
+        Frame times as bmtk makes them, or exact.
+    where : str
+        The config key, named in errors.
     """
     fr = _check_rate(frame_rate, where)
     r, c = _size(row_size, "row_size", where), _size(col_size, "col_size", where)
@@ -239,7 +261,7 @@ def full_field_flash(row_size: int, col_size: int, t_on: float, t_off: float, du
 def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0.05, temporal_f: float = 4.0,
             theta: float = 45.0, phase: float = 0.0, contrast: float = 1.0, gray_screen_dur: float = 0.0,
             frame_rate: float = 1000.0, degrees_per_pixel: float | None = None, y_dir: str = "down",
-            timing: str = "bmtk", dtype: Any = np.float64, where: str = "grating") -> Stimulus:
+            timing: str = "bmtk", dtype: npt.DTypeLike = np.float64, where: str = "grating") -> Stimulus:
     """A sinusoidal grating, drifting at ``temporal_f`` Hz (0: static), after ``gray_screen_dur`` ms of gray.
 
     ``contrast * sin(2 pi (cpd * (x cos th + y sin th) - temporal_f * tt) + phase)`` with ``th = -theta``
@@ -254,6 +276,37 @@ def grating(row_size: float, col_size: float, duration: float, *, cpd: float = 0
     a frame after ``duration`` (all reproduced: bmtk's configs give bmtk's rates).  ``timing='exact'``:
     frames at ``t = k * 1000 / frame_rate`` ms up to ``duration``, gray while ``t <= gray_screen_dur``,
     ``tt = t - gray_screen_dur``.
+
+    Parameters
+    ----------
+    row_size, col_size : float
+        Screen size (degrees).
+    duration : float
+        The movie's length (ms), gray screen included.
+    cpd : float
+        Spatial frequency (cycles per degree).
+    temporal_f : float
+        Drift frequency (Hz); 0: static.
+    theta : float
+        Orientation (degrees).
+    phase : float
+        Spatial phase (degrees).
+    contrast : float
+        Amplitude, in [0, 1].
+    gray_screen_dur : float
+        Gray screen before the grating (ms).
+    frame_rate : float
+        Frames per second (Hz).
+    degrees_per_pixel : float, optional
+        Pixel size (degrees); default ``1 / (10 cpd)``.
+    y_dir : {"down", "up"}
+        Direction of the row axis.
+    timing : {"bmtk", "exact"}
+        Frame times as bmtk makes them, or exact.
+    dtype : numpy dtype
+        Of the frames (float32 halves the memory).
+    where : str
+        The config key, named in errors.
     """
     fr = _check_rate(frame_rate, where)
     if not 0.0 <= float(contrast) <= 1.0:
@@ -307,6 +360,27 @@ def looming(row_size: int, col_size: int, *, t_looming: float = 1000.0, gray_scr
     time since then in ms (the same at bmtk's 1000 frames/s).  Times here are in ms; bmtk's config keys
     ``t_looming`` and ``gray_screen_dur`` are in seconds (:func:`stimulus_from_config` converts them).
     The movie lasts ``gray_screen_dur + t_looming`` whatever the run's length, as bmtk's.
+
+    Parameters
+    ----------
+    row_size, col_size : int
+        Screen size (pixels).
+    t_looming : float
+        Length of the looming phase (ms).
+    gray_screen_dur : float
+        Gray screen before it (ms).
+    frame_rate : float
+        Frames per second (Hz).
+    radius : float
+        The disk's largest radius (pixels).
+    expansion_rate : float
+        Growth of the disk's squared radius per frame (bmtk) or per ms (``exact``), pixels².
+    intensity : float
+        Contrast inside the disk.
+    timing : {"bmtk", "exact"}
+        See above.
+    where : str
+        The config key, named in errors.
     """
     fr = _check_rate(frame_rate, where)
     timing = _check_timing(timing, where)
@@ -338,8 +412,8 @@ def _params(p: dict, names: tuple[str, ...]) -> dict:
     return {k: p[k] for k in names if k in p}
 
 
-def stimulus_from_config(module: str, params: dict, duration: float, where: str, config_path: Any = None
-                         ) -> Stimulus:
+def stimulus_from_config(module: str, params: dict, duration: float, where: str,
+                         config_path: PathLike | None = None) -> Stimulus:
     """The stimulus of one ``inputs`` entry (``input_type: movie``), made for a run of ``duration`` ms.
 
     Modules and keys are bmtk's, in bmtk's units: ``movie`` (``data_file`` .npy/.npz or ``data``,
@@ -356,6 +430,19 @@ def stimulus_from_config(module: str, params: dict, duration: float, where: str,
       looming ignores ``gray_screen_dur`` (its code reads a misspelt ``gray_sceen_dur`` and otherwise
       shows 0.5 s of gray); modelkit honours ``gray_screen_dur`` unless this is set.  (The same switch
       keeps the rates bmtk writes after ``tstop``, see :class:`~modelkit.simulator.filter.FilterBackend`.)
+
+    Parameters
+    ----------
+    module : str
+        The input's ``module`` (``movie``, ``grating``, ``full_field_flash``, ``looming``); empty: ``movie``.
+    params : dict
+        The input's keys, in bmtk's units (see above).
+    duration : float
+        The run's length (ms).
+    where : str
+        The config key (``inputs.<name>``), named in errors.
+    config_path : PathLike, optional
+        The config file, named in errors.
 
     Raises
     ------

@@ -15,7 +15,7 @@ from modelkit.simulator.base import RunOptions
 from modelkit.simulator.named_functions import call_weight_function, get_cell_model, get_weight_function
 from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, legacy_glif
 from modelkit.simulator.nest.params import load_params, model_name
-from modelkit.sonata import Selection
+from modelkit.sonata import Network, Selection, SimulationConfig
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
 from modelkit.sonata.edges import check_edge_values
 
@@ -228,7 +228,27 @@ class NestBackend:
         return int(self.nest.NumProcesses()) if self.nest is not None else 1
 
     # ----------------------------------------------------------------- build
-    def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+    def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
+              config: SimulationConfig) -> None:
+        """Create the NEST nodes of ``populations`` (and spike generators for virtual ones) and connect them.
+
+        Parameters
+        ----------
+        network : Network
+            The loaded circuit.
+        populations : dict of str to Selection
+            The node ids to build, by population.
+        options : RunOptions
+            Run settings (``dt`` in ms, threads, seed).
+        config : SimulationConfig
+            The run's config (``components``: ``point_neuron_models_dir``, ``synaptic_models_dir``,
+            ``nest_modules``).
+
+        Raises
+        ------
+        ModelkitError
+            An unknown model, a parameter NEST refuses or a bad edge column, naming the file.
+        """
         _check_main_thread()
         nest = self.nest = _import_nest()
         self._network, self._config, self._options = network, config, options
@@ -550,6 +570,21 @@ class NestBackend:
 
         Connected with a delay of one time step, as bmtk does (NEST's default of 1 ms would start every
         pulse 1 ms late); a change before one step is moved to one step (NEST refuses earlier ones).
+
+        Parameters
+        ----------
+        population : str
+            Node population of the cells.
+        node_ids : numpy.ndarray of int
+            Cells that receive the current.
+        times : numpy.ndarray of float
+            When each amplitude starts (ms).
+        amplitudes : numpy.ndarray of float
+            Current from each time on (nA, or pA).
+        kind : str
+            ``ic`` (from the config) or ``f_ic`` (from a file), as bmtk's clamp reports name them.
+        units : {"nA", "pA"}
+            Units of ``amplitudes``.
         """
         nest = self.nest
         assert self._options is not None
@@ -623,7 +658,13 @@ class NestBackend:
         return model
 
     def nest_to_nodes(self, nest_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(population index into ``populations``, node id) of NEST ids of cells and spike generators."""
+        """(population index into ``populations``, node id) of NEST ids of cells and spike generators.
+
+        Parameters
+        ----------
+        nest_ids : numpy.ndarray of int
+            NEST node ids (from spike recorders).
+        """
         top = max([int(g.max()) for m in (self._gid, self._gen, self._relay) for g in m.values() if g.size] + [0])
         if len(self._nest2any_node) != top + 1:  # spike generators were added since the last call
             self._nest2any_node = np.full(top + 1, -1, dtype=np.int64)

@@ -27,7 +27,18 @@ _LEGACY = re.compile(r"^glif_lif(?P<r>_r)?(?P<asc>_asc)?(?P<a>_a)?_(?P<kind>psc|
 
 def legacy_glif(model: str) -> tuple[str, dict[str, bool]] | None:
     """NEST 2's GLIF model names (``glif_lif_r_asc_psc``, ...; still in bmtk's and the Allen V1
-    models' node types) -> NEST 3's model (``glif_psc`` / ``glif_cond``) and its variant flags."""
+    models' node types) -> NEST 3's model (``glif_psc`` / ``glif_cond``) and its variant flags.
+
+    Parameters
+    ----------
+    model : str
+        A node type's ``model_template`` without its ``nest:`` prefix.
+
+    Returns
+    -------
+    (str, dict) or None
+        NEST 3's model and its flags, or None when ``model`` is no legacy GLIF name.
+    """
     m = _LEGACY.match(model)
     if m is None or (m["a"] and not (m["r"] and m["asc"])):
         return None
@@ -36,7 +47,13 @@ def legacy_glif(model: str) -> tuple[str, dict[str, bool]] | None:
 
 
 def is_allen_glif(params: dict) -> bool:
-    """Whether a parameter dict is an Allen GLIF file (SI units, ``coeffs``) rather than NEST parameters."""
+    """Whether a parameter dict is an Allen GLIF file (SI units, ``coeffs``) rather than NEST parameters.
+
+    Parameters
+    ----------
+    params : dict
+        A ``dynamics_params`` JSON's content.
+    """
     return isinstance(params, dict) and "coeffs" in params and "El_reference" in params
 
 

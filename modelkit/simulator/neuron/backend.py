@@ -22,10 +22,10 @@ from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron
                                                   no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
-from modelkit.simulator.neuron.recorders import CellRecorder, Sampling, range_ref
+from modelkit.simulator.neuron.recorders import CellRecorder, ClampRecorder, ElementRecorder, Sampling, range_ref
 from modelkit.simulator.neuron.synapses import is_null as _null
 from modelkit.simulator.neuron.templates import template_cell
-from modelkit.sonata import Selection
+from modelkit.sonata import Network, Selection, SimulationConfig
 from modelkit.sonata.swc import morphology_path
 
 __all__ = ["NeuronBackend"]
@@ -157,7 +157,8 @@ class NeuronBackend:
         return int(self.pc.id()) if self.pc is not None else 0
 
     # ----------------------------------------------------------------- build
-    def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+    def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
+              config: SimulationConfig) -> None:
         h = self.h = import_neuron()
         self.pc = h.ParallelContext()
         check_ranks(int(self.pc.nhost()))
@@ -608,21 +609,22 @@ class NeuronBackend:
         from modelkit.simulator.neuron.electrodes import play_extracellular
         play_extracellular(self, population, coefficients, times, values)
 
-    def record_segments(self, population: str, node_ids: np.ndarray, variables: Sequence[str], sections: Any,
-                        dt: float, start: float, stop: float, where: str = "reports") -> Any:
+    def record_segments(self, population: str, node_ids: np.ndarray, variables: Sequence[str],
+                        sections: str | Sequence[str] | None, dt: float, start: float, stop: float,
+                        where: str = "reports") -> ElementRecorder:
         """Record range variables at every segment of the chosen section types of the local cells."""
         from modelkit.simulator.neuron.recorders import record_segments, section_types
         return record_segments(self, population, node_ids, variables, section_types(sections, where), dt, start,
                                stop, where)
 
     def record_synapses(self, population: str, node_ids: np.ndarray, variables: Sequence[str], syn_type: str | None,
-                        dt: float, start: float, stop: float, where: str = "reports") -> Any:
+                        dt: float, start: float, stop: float, where: str = "reports") -> ElementRecorder:
         """Record variables of the synapses of kind ``syn_type`` on the local cells (bmtk's netcon_report)."""
         from modelkit.simulator.neuron.recorders import record_synapses
         return record_synapses(self, population, node_ids, variables, syn_type, dt, start, stop, where)
 
     def record_clamps(self, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float, stop: float,
-                      where: str = "reports") -> Any:
+                      where: str = "reports") -> ClampRecorder:
         """Record the current (nA) of the clamps of ``kind`` (``se``, ``ic``, ``f_ic``) on the local cells, one
         column per cell (bmtk's clamp_report)."""
         from modelkit.simulator.neuron.recorders import record_clamps

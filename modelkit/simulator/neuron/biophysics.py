@@ -19,10 +19,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelkit.errors import ConfigError, UnknownModelError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.paramfiles import read_params_json
+
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.morphology import Cell
 
 __all__ = ["Op", "Plan", "SECTION_TYPES", "perisomatic_plan", "allactive_plan", "nml_plan", "read_json",
            "apply_plan", "check_plan", "override_plan", "OVERRIDABLE"]
@@ -69,6 +73,11 @@ class Plan:
 def read_json(path: str) -> dict:
     """A JSON object from a file, parsed once per process (the shared reader of every backend's parameter files).
 
+    Parameters
+    ----------
+    path : str
+        The JSON file.
+
     Raises
     ------
     ConfigError
@@ -94,6 +103,11 @@ def _first(d: dict, k: str, path: str) -> dict:
 
 def perisomatic_plan(path: str) -> Plan:
     """The plan of an Allen perisomatic fit (bmtk's ``set_params_peri``).
+
+    Parameters
+    ----------
+    path : str
+        The fit's JSON file (``passive``: ``ra`` Ω·cm, ``cm`` µF/cm², ``e_pas`` mV; ``genome``; ``conditions``).
 
     Raises
     ------
@@ -144,7 +158,18 @@ def _genome(path: str, genome: list, plan: Plan) -> list[Op]:
 
 
 def allactive_plan(path: str) -> Plan:
-    """The plan of an Allen all-active fit (bmtk's ``set_params_allactive``)."""
+    """The plan of an Allen all-active fit (bmtk's ``set_params_allactive``).
+
+    Parameters
+    ----------
+    path : str
+        The fit's JSON file (``passive``, ``genome``, ``conditions``).
+
+    Raises
+    ------
+    ConfigError
+        Missing blocks or keys, an unknown section name.
+    """
     d = read_json(path)
     passive = _first(d, "passive", path)
     conditions = _first(d, "conditions", path) if "conditions" in d else {}
@@ -182,6 +207,11 @@ def _nml_value(path: str, key: str, text: str | None) -> float:
 @lru_cache(maxsize=64)
 def nml_plan(path: str) -> Plan:
     """The plan of a NeuroML2 cell file, as bmtk's ``NMLLoad`` reads it (morphology ignored; axon stub).
+
+    Parameters
+    ----------
+    path : str
+        The NeuroML2 file (values with their units, ``1.0 uF_per_cm2``).
 
     Raises
     ------
@@ -249,6 +279,15 @@ def override_plan(plan: Plan, values: dict[str, float], where: str) -> Plan:
     biophysics of the file with these values, and nothing else changes (an override equal to the
     file's value leaves the cell as it was).
 
+    Parameters
+    ----------
+    plan : Plan
+        The node type's plan.
+    values : dict of str to float
+        ``{name: value}`` in the file's units (``cm`` µF/cm², ``Ra`` Ω·cm, ``e_pas`` mV, ``gbar_*`` S/cm²).
+    where : str
+        The cells, named in errors.
+
     Raises
     ------
     ConfigError
@@ -268,7 +307,16 @@ def override_plan(plan: Plan, values: dict[str, float], where: str) -> Plan:
 def check_plan(plan: Plan, known: set[str], where: str, note: str = "") -> None:
     """Every mechanism a plan inserts exists in NEURON.
 
-    ``note`` (where the mechanisms were looked for, see ``MechanismSource.describe``) ends the error message.
+    Parameters
+    ----------
+    plan : Plan
+        The node type's plan.
+    known : set of str
+        Mechanisms NEURON knows (see ``known_mechanisms``).
+    where : str
+        The cells, named in errors.
+    note : str
+        Where the mechanisms were looked for (see ``MechanismSource.describe``); ends the error message.
 
     Raises
     ------
@@ -287,8 +335,19 @@ def check_plan(plan: Plan, known: set[str], where: str, note: str = "") -> None:
             raise err
 
 
-def apply_plan(h: Any, plan: Plan, groups: dict[str, list[Any]], where: str) -> None:
+def apply_plan(h: HocObject, plan: Plan, groups: dict[str, list[HocObject]], where: str) -> None:
     """Apply a plan to one cell whose sections are grouped by type (``{"soma": [sec, ...], ...}``).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    plan : Plan
+        The operations.
+    groups : dict of str to list of HocObject
+        The cell's sections by type (``Cell.groups()``).
+    where : str
+        The cell, named in errors.
 
     Raises
     ------
@@ -332,9 +391,16 @@ PROCESSING = ("aibs_perisomatic", "aibs_perisomatic_directed", "aibs_allactive",
               "extracellular")
 
 
-def processing_steps(value: Any, where: str) -> tuple[str | None, bool]:
+def processing_steps(value: object, where: str) -> tuple[str | None, bool]:
     """A ``model_processing`` value split as bmtk splits it (on commas): (the biophysics loader or None, whether
     ``extracellular`` is asked).
+
+    Parameters
+    ----------
+    value : object
+        The node type's ``model_processing`` (text, or a null value).
+    where : str
+        The node type, named in errors.
 
     Raises
     ------
@@ -356,8 +422,14 @@ def processing_steps(value: Any, where: str) -> tuple[str | None, bool]:
     return (loaders[0] if loaders else None), "extracellular" in steps
 
 
-def insert_extracellular(cell: Any) -> None:
-    """bmtk's ``set_extracellular``: the ``extracellular`` mechanism in every section of a cell."""
+def insert_extracellular(cell: Cell) -> None:
+    """bmtk's ``set_extracellular``: the ``extracellular`` mechanism in every section of a cell.
+
+    Parameters
+    ----------
+    cell : Cell
+        A built cell.
+    """
     from modelkit.simulator.neuron.electrodes import _mark_extracellular_used
     for sec in cell.sections:
         sec.insert("extracellular")

@@ -10,7 +10,7 @@ make_synapses`).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,10 @@ from modelkit.simulator.neuron.synapses import (edge_weights, is_null, make_syna
                                                 segment_candidates, synapse_class, synapse_params,
                                                 synapse_settings)
 
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.backend import NeuronBackend
+    from modelkit.sonata import EdgePopulation
+
 __all__ = ["connect_edges"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
@@ -30,13 +34,36 @@ _EDGE_PROPS = ("syn_weight", "nsyns", "delay", "model_template", "dynamics_param
                "target_sections", "distance_range", "afferent_section_id", "afferent_section_pos", "sec_id", "sec_x")
 
 
-def connect_edges(backend: Any, ename: str, epop: Any, comps: dict) -> int:
+def connect_edges(backend: NeuronBackend, ename: str, epop: EdgePopulation, comps: dict) -> int:
     """Make the synapses (or NetCons onto artificial cells) of the edges onto this rank's cells.
 
     Columns are read as arrays; a property the edge-types table holds is looked up once per
     edge type, never broadcast through the types table per edge (a DataFrame per edge type cost
     more than the synapses of a small network).
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend, its cells of this rank built.
+    ename : str
+        Name of the edge population (in errors and in the short-delay counts).
+    epop : EdgePopulation
+        The edges (``syn_weight``, ``nsyns``, ``delay`` ms, ``model_template``, ``dynamics_params``, placement).
+    comps : dict
+        The config's ``components`` (``synaptic_models_dir``, ...).
+
+    Returns
+    -------
+    int
+        Number of synapses (or NetCons onto artificial cells) made on this rank.
+
+    Raises
+    ------
+    ConfigError
+        A synapse model, parameter file, section or weight function that does not fit, naming the edge file.
     """
+    if epop.target is None or epop.source is None:  # the backend connects only edges between its populations
+        return 0
     pc = backend.pc
     cells = backend._cells.get(epop.target, {})
     if not cells or not epop.size:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import heapq
 import os
 import sys
-from typing import Any
 
 import numpy as np
 
 from modelkit.errors import BackendUnavailableError, ConfigError, ModelkitError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.parallel import launched_ranks
 
 __all__ = ["DISTRIBUTIONS", "prepare_mpi", "start_mpi", "mpi_library", "check_ranks", "assign_ranks",
@@ -73,14 +73,25 @@ def prepare_mpi() -> bool:
     return True
 
 
-def start_mpi(h: Any) -> None:
-    """After ``import neuron``: bring NEURON's MPI up (a no-op where it is up, or in a serial launch)."""
+def start_mpi(h: HocObject) -> None:
+    """After ``import neuron``: bring NEURON's MPI up (a no-op where it is up, or in a serial launch).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    """
     if launched_ranks() > 1:
         h.nrnmpi_init()
 
 
 def check_ranks(nhost: int) -> None:
     """Stop a launch where NEURON would run the whole network on every rank.
+
+    Parameters
+    ----------
+    nhost : int
+        The ranks NEURON's ParallelContext sees.
 
     Raises
     ------
@@ -143,11 +154,18 @@ def assign_ranks(cost: np.ndarray, nhost: int, method: str = "balanced", where: 
     return rank
 
 
-def agree_on_errors(pc: Any, error: BaseException | None) -> None:
+def agree_on_errors(pc: HocObject, error: BaseException | None) -> None:
     """Collective: re-raise ``error`` here, or a :class:`RankError` if another rank failed.
 
     A rank that raises alone would leave the others waiting forever in the next collective
     call (spike exchange, gathering); every rank must call this at the same point.
+
+    Parameters
+    ----------
+    pc : HocObject
+        NEURON's ParallelContext.
+    error : BaseException or None
+        What failed on this rank, or None.
     """
     if int(pc.nhost()) <= 1:
         if error is not None:

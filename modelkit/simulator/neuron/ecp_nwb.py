@@ -13,28 +13,34 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timezone
-from typing import Any
-
 import numpy as np
 
+from modelkit._typing import PathLike
 from modelkit.sonata.h5 import atomic_output
 
 __all__ = ["write_ecp_nwb"]
 
 
-def write_ecp_nwb(path: Any, channel_ids: np.ndarray, positions: np.ndarray, time: tuple[float, float, float],
+def write_ecp_nwb(path: PathLike, channel_ids: np.ndarray, positions: np.ndarray, time: tuple[float, float, float],
                   data: np.ndarray, *, overwrite: bool = False, description: str = "modelkit simulation") -> str:
     """Write extracellular potentials to an NWB 2 file.
 
     Parameters
     ----------
+    path : PathLike
+        The NWB file.
     channel_ids : array of int
+        One id per electrode.
     positions : array, shape (channels, 3)
         Electrode positions (µm).
     time : (start, stop, dt)
         ms: the first frame is at ``start``, frames every ``dt``.
     data : array, shape (frames, channels)
         Potentials (mV).
+    overwrite : bool
+        Replace an existing file (else an error).
+    description : str
+        The NWB ``session_description``.
 
     Returns
     -------

@@ -6,13 +6,17 @@ Only the cells this rank owns are touched, so every function works the same unde
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.geometry import SegmentGeometry, euler_matrix, node_placement, table_geometry
 from modelkit.simulator.neuron.morphology import Cell
+
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.backend import NeuronBackend
 
 __all__ = ["add_seclamps", "cell_geometry", "play_extracellular", "extracellular_guard"]
 
@@ -20,7 +24,7 @@ __all__ = ["add_seclamps", "cell_geometry", "play_extracellular", "extracellular
 OFF_RESISTANCE = 1e20
 
 
-def _local_cells(backend: Any, population: str, node_ids: np.ndarray, what: str,
+def _local_cells(backend: NeuronBackend, population: str, node_ids: np.ndarray, what: str,
                  skip_artificial: bool = False) -> list[tuple[int, Cell]]:
     """(node id, cell) of the biophysical cells among ``node_ids`` built on this rank (artificial cells are an
     error, or skipped: they have no segments for a field to act on or currents to add up, as in bmtk)."""
@@ -38,13 +42,19 @@ def _local_cells(backend: Any, population: str, node_ids: np.ndarray, what: str,
     return out
 
 
-def add_seclamps(backend: Any, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
+def add_seclamps(backend: NeuronBackend, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
                  rs: np.ndarray | None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
-                 section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list[tuple[int, Any]]:
+                 section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list[tuple[int, HocObject]]:
     """One three-step ``SEClamp`` per cell.
 
     Parameters
     ----------
+    backend : NeuronBackend
+        The run's backend (its ``h`` and cells).
+    population : str
+        Node population of the cells.
+    node_ids : numpy.ndarray of int
+        Cells wanted; those not built on this rank are skipped.
     amps, durations : array, shape (n_cells, 3)
         Holding potentials (mV) and durations (ms) of the three steps, row per node of ``node_ids``.
     rs : array (n_cells,) or None
@@ -84,9 +94,19 @@ def add_seclamps(backend: Any, population: str, node_ids: np.ndarray, amps: np.n
     return made
 
 
-def cell_geometry(backend: Any, population: str, node_ids: np.ndarray) -> dict[int, SegmentGeometry]:
+def cell_geometry(backend: NeuronBackend, population: str, node_ids: np.ndarray) -> dict[int, SegmentGeometry]:
     """Segment ends (µm) of the biophysical cells among ``node_ids`` built on this rank, placed and rotated by
-    their node properties."""
+    their node properties (artificial cells are left out).
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h`` and cells).
+    population : str
+        Node population of the cells.
+    node_ids : numpy.ndarray of int
+        Cells wanted; those not built on this rank are skipped.
+    """
     h = backend.h
     cache = backend.__dict__.setdefault("_geometry_cache", {})
     local = _local_cells(backend, population, node_ids, "extracellular electrode", skip_artificial=True)
@@ -103,7 +123,7 @@ def cell_geometry(backend: Any, population: str, node_ids: np.ndarray) -> dict[i
     return out
 
 
-def play_extracellular(backend: Any, population: str, coefficients: dict[int, np.ndarray], times: np.ndarray,
+def play_extracellular(backend: NeuronBackend, population: str, coefficients: dict[int, np.ndarray], times: np.ndarray,
                        values: np.ndarray) -> None:
     """Set ``e_extracellular`` (mV) of every segment to ``coefficient x value(t)``.
 
@@ -111,6 +131,24 @@ def play_extracellular(backend: Any, population: str, coefficients: dict[int, np
     ``extracellular`` mechanism.  Changes are NEURON events (``cvode.event``) at the given
     times only, so a DC pulse costs two events however long the run, and the value set at
     ``t`` acts on the step that starts at ``t``.
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h`` and cells).
+    population : str
+        Node population of the cells.
+    coefficients : dict of int to numpy.ndarray
+        ``{node id: one coefficient per segment}`` (``all`` order; mV per unit of ``values``), cells of this rank.
+    times : numpy.ndarray of float
+        Step times (ms), ascending.
+    values : numpy.ndarray of float
+        Value from each step time on.
+
+    Raises
+    ------
+    ValueError
+        A cell given a number of coefficients other than its number of segments.
     """
     h = backend.h
     times = np.asarray(times, dtype=float)
@@ -155,20 +193,25 @@ def _mark_extracellular_used() -> None:
         _USED.append(True)
 
 
-def extracellular_guard(h: Any) -> Any:
+def extracellular_guard(h: HocObject) -> HocObject | None:
     """An idle section for a run that has no section at all, if ``extracellular`` was used in this process before
     (else None).
 
     NEURON 9.0 crashes (segfault in ``psolve``) when a run has no section after sections with the
     ``extracellular`` mechanism were deleted (an xstim run, then a run of artificial cells only, in one
     process); one section for the length of that run avoids it.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
     """
     if not _USED or next(iter(h.allsec()), None) is not None:
         return None
     return h.Section(name="modelkit_extracellular_guard")
 
 
-def _setter(h: Any, vectors: list, values: np.ndarray, times: np.ndarray, t: float) -> Any:
+def _setter(h: HocObject, vectors: list, values: np.ndarray, times: np.ndarray, t: float) -> Any:
     value = float(values[int(np.searchsorted(times, t, side="right")) - 1])
 
     def set_values() -> None:

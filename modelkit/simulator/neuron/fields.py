@@ -8,17 +8,32 @@ NEURON event (``cvode.event``), so it acts on the step that starts then, as xsti
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.simulator.neuron.electrodes import _mark_extracellular_used
 
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.backend import NeuronBackend
+
 __all__ = ["play_field_matrix"]
 
 
-def play_field_matrix(backend: Any, population: str, fields: dict[int, np.ndarray], times: np.ndarray) -> None:
+def play_field_matrix(backend: NeuronBackend, population: str, fields: dict[int, np.ndarray],
+                      times: np.ndarray) -> None:
     """Set ``e_extracellular`` (mV) of every segment of each cell to ``fields[node_id][:, k]`` from ``times[k]`` (ms).
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h`` and cells).
+    population : str
+        Node population of the cells.
+    fields : dict of int to numpy.ndarray
+        ``{node id: (segments, times) matrix}`` of potentials (mV), segments in ``all`` order, cells of this rank.
+    times : numpy.ndarray of float
+        When each column starts to act (ms), ascending.
 
     Raises
     ------

@@ -12,11 +12,16 @@ soma's 3-d points); each cell then gets ``R_x R_y R_z p + position`` with its no
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.electrode_modules import euler_matrix, rotation_matrix
+
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.morphology import MorphologyTable
+    from modelkit.sonata import NodePopulation
 
 __all__ = ["SegmentGeometry", "table_geometry", "rotation_matrix", "euler_matrix", "node_placement"]
 
@@ -38,16 +43,31 @@ class SegmentGeometry:
         return self.p05
 
     def placed(self, rotation: np.ndarray, position: np.ndarray) -> "SegmentGeometry":
-        """The segments rotated by the 3x3 ``rotation`` about the soma centre and moved to ``position``."""
+        """The segments rotated by the 3x3 ``rotation`` about the soma centre and moved to ``position``.
+
+        Parameters
+        ----------
+        rotation : numpy.ndarray, shape (3, 3)
+            Rotation matrix (see :func:`euler_matrix`).
+        position : numpy.ndarray, shape (3,)
+            Where the soma centre goes (µm).
+        """
         return SegmentGeometry(self.p0 @ rotation.T + position, self.p1 @ rotation.T + position,
                                self.p05 @ rotation.T + position, self.diam)
 
 
-def table_geometry(h: Any, table: Any) -> SegmentGeometry:
+def table_geometry(h: HocObject, table: MorphologyTable) -> SegmentGeometry:
     """Segment ends of cells cloned from ``table`` relative to their soma centre (µm).
 
     Calls ``define_shape`` once (it visits every section in the process, so this runs
     once per morphology table, never per cell).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    table : MorphologyTable
+        The segmented morphology a probe cell is cloned from.
     """
     probe = table.instantiate(h, "modelkit_geometry_probe")
     h.define_shape()
@@ -70,18 +90,25 @@ def table_geometry(h: Any, table: Any) -> SegmentGeometry:
                            np.asarray(diam, dtype=float))
 
 
-def _points(h: Any, sec: Any) -> tuple[np.ndarray, np.ndarray]:
+def _points(h: HocObject, sec: HocObject) -> tuple[np.ndarray, np.ndarray]:
     n = int(sec.n3d())
     p = np.array([[sec.x3d(i), sec.y3d(i), sec.z3d(i)] for i in range(n)]).reshape(n, 3)
     arc = np.array([sec.arc3d(i) for i in range(n)]) / (sec.L or 1.0)
     return p, arc
 
 
-def node_placement(pop: Any, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def node_placement(pop: NodePopulation, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Soma positions (µm) and rotation angles (radians), both shape (n, 3), of nodes ``ids``.
 
     Positions come from ``x``/``y``/``z`` (missing ones 0) or a ``positions`` column, else the origin;
     angles from ``rotation_angle_xaxis``/``yaxis``/``zaxis`` (missing or null: 0), as bmtk reads them.
+
+    Parameters
+    ----------
+    pop : NodePopulation
+        The nodes' population.
+    ids : numpy.ndarray of int
+        Node ids.
     """
     names = set(pop.attribute_names)
     n = len(ids)

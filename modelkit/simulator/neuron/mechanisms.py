@@ -29,11 +29,11 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 import re2
 
 from modelkit.errors import BackendUnavailableError, ConfigError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
@@ -70,7 +70,7 @@ def no_display_options() -> None:
         os.environ["NEURON_MODULE_OPTIONS"] = f"{opts} -nogui".strip()
 
 
-def import_neuron() -> Any:
+def import_neuron() -> HocObject:
     """NEURON's ``h`` with the standard run system loaded (Import3d is loaded when a morphology is first read).
 
     Raises
@@ -106,6 +106,11 @@ def cache_dir() -> str:
 def mod_files(directory: str) -> list[str]:
     """The ``.mod`` files of a folder, sorted by name (absolute paths).
 
+    Parameters
+    ----------
+    directory : str
+        ``components.mechanisms_dir`` (or its ``modfiles/`` subfolder).
+
     Raises
     ------
     ConfigError
@@ -121,7 +126,13 @@ def mod_files(directory: str) -> list[str]:
 
 
 def mechanism_names(paths: list[str]) -> dict[str, str]:
-    """Mechanism names (``SUFFIX``, ``POINT_PROCESS``, ``ARTIFICIAL_CELL``) declared by mod files -> the file."""
+    """Mechanism names (``SUFFIX``, ``POINT_PROCESS``, ``ARTIFICIAL_CELL``) declared by mod files -> the file.
+
+    Parameters
+    ----------
+    paths : list of str
+        ``.mod`` files, checked by :func:`mod_files`.
+    """
     out: dict[str, str] = {}
     for p in paths:
         with open(p, "rb") as f:  # mod_files checked it is a regular file of bounded size
@@ -133,8 +144,14 @@ def mechanism_names(paths: list[str]) -> dict[str, str]:
     return out
 
 
-def known_mechanisms(h: Any) -> set[str]:
-    """Names of every density mechanism and point process NEURON knows in this process."""
+def known_mechanisms(h: HocObject) -> set[str]:
+    """Names of every density mechanism and point process NEURON knows in this process.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    """
     out: set[str] = set()
     s = h.ref("")
     for kind in (0, 1):
@@ -261,6 +278,11 @@ def find_mechanisms(directory: str) -> MechanismSource:
     ``.mod`` files directly in ``directory``, else in its first subfolder of :data:`SOURCE_SUBDIRS` that has
     some; a library compiled for this machine in ``directory/<arch>/`` (as ``neuron.load_mechanisms`` finds
     it); folders compiled for other machines.
+
+    Parameters
+    ----------
+    directory : str
+        ``components.mechanisms_dir``.
 
     Raises
     ------
@@ -393,13 +415,20 @@ def _compile_paths(paths: list[str], directory: str) -> str:
     return lib
 
 
-def load_mechanisms(h: Any, directory: str) -> MechanismSource:
+def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
     """Load the mechanisms of ``directory`` into this process (see the module's text for where they are found).
 
     ``.mod`` files are compiled (or taken from the cache); without them, a library compiled for this machine
     in ``directory/<arch>/`` is loaded if a trial load in a child process succeeds (else a warning; the run
     goes on as bmtk's does, and a missing mechanism is reported later with :meth:`MechanismSource.describe`).
     Mechanisms NEURON already knows (loaded before, by modelkit or anyone else) are not loaded again.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    directory : str
+        ``components.mechanisms_dir``.
 
     Returns
     -------
@@ -459,7 +488,7 @@ def _file_digest(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def _not_yet_loaded(h: Any, names: dict[str, str]) -> list[str] | None:
+def _not_yet_loaded(h: HocObject, names: dict[str, str]) -> list[str] | None:
     """The ``.mod`` files still to load when every mechanism of the folder that NEURON knows was loaded by
     modelkit from a file with the same content (one example's mechanisms are often a subset of another's: a
     session that ran one can run the other); None when a known one came from elsewhere or differs."""
@@ -475,7 +504,7 @@ def _not_yet_loaded(h: Any, names: dict[str, str]) -> list[str] | None:
     return todo
 
 
-def _load_once(h: Any, key: str, names: set[str], origin: dict[str, str], where: str) -> bool:
+def _load_once(h: HocObject, key: str, names: set[str], origin: dict[str, str], where: str) -> bool:
     """Whether a library declaring ``names`` must be loaded: False when NEURON knows all of them already.
 
     Raises

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError, SonataFormatError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.biophysics import SECTION_TYPES
 from modelkit.sonata.swc import MAX_SWC_BYTES, check_swc
 
@@ -95,10 +96,16 @@ class MorphologyTable:
         return len(self.names)
 
     def has_type(self, name: str) -> bool:
-        """Whether the morphology has a section of type ``name`` (soma, axon, dend, apic)."""
+        """Whether the morphology has a section of type ``name`` (soma, axon, dend, apic).
+
+        Parameters
+        ----------
+        name : str
+            A key of ``SECTION_TYPES``.
+        """
         return bool(np.any(self.types == SECTION_TYPES[name]))
 
-    def with_axon_stub(self, h: Any, kind: str, diams: tuple[float, float], directed: bool = False
+    def with_axon_stub(self, h: HocObject, kind: str, diams: tuple[float, float], directed: bool = False
                        ) -> "MorphologyTable":
         """The table with the axon replaced by two 30-µm sections, appended last (bmtk's fix_axon_peri /
         fix_axon_allactive: attached at soma(0.5) with diameter 1 µm, or at soma(1) with the diameters of the
@@ -108,6 +115,17 @@ class MorphologyTable:
         ``aibs_*_directed``) gives it 3-d points instead, from the end of the soma along the first
         principal axis of the soma's middle point and the last axon section's points, pointing
         the way the reconstructed axon goes (bmtk's ``get_axon_direction``).
+
+        Parameters
+        ----------
+        h : HocObject
+            NEURON's ``h``.
+        kind : str
+            ``perisomatic`` (stub at soma(0.5), 1 µm thick) or ``allactive`` (at soma(1), ``diams``).
+        diams : (float, float)
+            Diameters (µm) of the reconstructed axon's first and last sections.
+        directed : bool
+            Give the stub 3-d points along the reconstructed axon's direction.
 
         Raises
         ------
@@ -159,8 +177,16 @@ class MorphologyTable:
         ends = [soma_end + k * STUB_LENGTH * u for k in range(3)]
         return [np.column_stack([np.vstack(ends[k:k + 2]), np.full(2, diams[k])]) for k in range(2)]
 
-    def instantiate(self, h: Any, label: str) -> "Cell":
-        """A new cell with these sections (named ``<label>.<name>``)."""
+    def instantiate(self, h: HocObject, label: str) -> "Cell":
+        """A new cell with these sections (named ``<label>.<name>``).
+
+        Parameters
+        ----------
+        h : HocObject
+            NEURON's ``h``.
+        label : str
+            The cell's name (``population[node id]``).
+        """
         if not self._vectors:
             # sliced in hoc from one Vector per coordinate: a Vector made from a numpy array per section
             # and coordinate cost ~10 µs each, more than all the sections of a cell take to make
@@ -222,12 +248,21 @@ class Cell:
                 for name, code in SECTION_TYPES.items()}
 
 
-def read_swc(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
+def read_swc(h: HocObject, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
     """Read an SWC file with Import3d into a table (and the diameters of its first and last axon sections, µm).
 
     Import3d takes ~0.1 s per file, so its result is kept in ``<cache_root>/morphology/<hash>.mkm``
     (hash of the file's bytes, the NEURON version and the table layout): later runs, and the other
     MPI ranks, load the table instead.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    path : str
+        The SWC file.
+    where : str
+        The cells that use it, named in errors.
 
     Raises
     ------
@@ -266,6 +301,15 @@ _CACHE_FORMAT = 3
 def check_morphology(path: str, where: str, data: bytes | None = None) -> None:
     """:func:`~modelkit.sonata.swc.check_swc` for a file Import3d is about to read (``.swc`` only; other
     formats are Import3d's), with ``where`` (the cells) added to the error.
+
+    Parameters
+    ----------
+    path : str
+        The morphology file.
+    where : str
+        The cells that use it, added to the error.
+    data : bytes, optional
+        The file's bytes, when already read.
 
     Raises
     ------
@@ -350,7 +394,7 @@ def _store_cached(cached: str, table: MorphologyTable, axon_diams: tuple[float, 
             os.remove(tmp)
 
 
-def _import3d(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
+def _import3d(h: HocObject, path: str, where: str) -> tuple[MorphologyTable, tuple[float, float]]:
     if not hasattr(h, "ModelkitSWC"):
         h.load_file("import3d.hoc")  # ~50 ms, only paid when a morphology is not in the cache
         h(_TEMPLATE)
@@ -366,9 +410,20 @@ def _import3d(h: Any, path: str, where: str) -> tuple[MorphologyTable, tuple[flo
     return table, axon_diams
 
 
-def table_from_sections(h: Any, secs: list[Any], path: str, where: str
+def table_from_sections(h: HocObject, secs: list[HocObject], path: str, where: str
                         ) -> tuple[MorphologyTable, tuple[float, float]]:
     """The table of existing sections (a cell's ``all`` list, in order), and its first and last axon diameters.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    secs : list of HocObject
+        The sections, in ``all`` order.
+    path : str
+        The morphology file or template, kept in the table and named in errors.
+    where : str
+        The cells, named in errors.
 
     Raises
     ------
@@ -449,9 +504,17 @@ def segments_per_section(table: MorphologyTable, d_l: float | None, d_lambda: fl
     return np.maximum(n, by_lambda) if d_l else by_lambda
 
 
-def segment_props(h: Any, cell: Cell) -> dict[str, np.ndarray]:
+def segment_props(h: HocObject, cell: Cell) -> dict[str, np.ndarray]:
     """Per segment (all sections in order): section index, x, length (µm), type, path distance from the soma
-    (µm, to the centre, start and end), as bmtk's ``SegmentProps``."""
+    (µm, to the centre, start and end), as bmtk's ``SegmentProps``.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    cell : Cell
+        A built cell.
+    """
     sec_i, xs, length, types, dist = [], [], [], [], []
     h.distance(sec=cell.soma)
     for i, sec in enumerate(cell.sections):

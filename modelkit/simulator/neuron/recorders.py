@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES
 from modelkit.simulator.neuron.morphology import Cell
+
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.backend import NeuronBackend
 
 __all__ = ["range_ref", "Sampling", "CellRecorder", "ElementRecorder", "ClampRecorder", "record_segments",
            "record_synapses", "record_clamps", "section_types"]
@@ -27,10 +31,17 @@ UNITS = {"v": "mV", "cai": "mM", "cao": "mM", "nai": "mM", "ki": "mM", "ina": "m
          "ica": "mA/cm2", "i_membrane_": "nA", "i": "nA", "g": "uS", "tau1": "ms", "tau2": "ms", "e": "mV"}
 
 
-def range_ref(seg: Any, var: str) -> Any:
+def range_ref(seg: HocObject, var: str) -> HocObject:
     """The pointer to range variable ``var`` at a segment; an array variable (``vext``, one value per layer of
     ``extracellular``) gives its first element, what bmtk records with ``"transform": "first_element"`` (the
     only transform bmtk has; a report of the whole array fails in bmtk).
+
+    Parameters
+    ----------
+    seg : HocObject
+        A NEURON segment (``sec(x)``).
+    var : str
+        Range variable name (``v``, ``cai``, ``i_membrane_``, ``vext``, ...).
 
     Raises
     ------
@@ -58,7 +69,7 @@ class Sampling:
     multiples of ``dt``; there every step is recorded and every m-th kept: the same samples, to the last bit.
     """
 
-    def __init__(self, backend: Any, dt: float) -> None:
+    def __init__(self, backend: NeuronBackend, dt: float) -> None:
         sim_dt = float(backend.h.dt)
         self.stride = max(1, int(round(dt / sim_dt)))
         threads = int(backend.pc.nthread()) > 1 if backend.pc is not None else False
@@ -66,9 +77,24 @@ class Sampling:
         self.sim_dt = sim_dt
         self.step = sim_dt if self.every_step else dt  # ms between the samples a Vector holds
 
-    def record(self, vec: Any, ref: Any, dt: float, *, sec: Any = None, owner: Any = None) -> None:
+    def record(self, vec: HocObject, ref: HocObject, dt: float, *, sec: HocObject = None,
+               owner: HocObject = None) -> None:
         """``vec.record`` of ``ref``, in the thread of ``sec`` (a range variable) or ``owner`` (a point process
-        or artificial cell)."""
+        or artificial cell).
+
+        Parameters
+        ----------
+        vec : HocObject
+            The NEURON Vector that records.
+        ref : HocObject
+            Pointer to the variable (``seg._ref_v``, ``syn._ref_i``).
+        dt : float
+            The report's sampling interval (ms).
+        sec : HocObject, optional
+            Section of a range variable.
+        owner : HocObject, optional
+            Point process or artificial cell that owns the variable.
+        """
         args = (ref,) if owner is None else (owner, ref)
         kw = {} if sec is None else {"sec": sec}
         if self.every_step:
@@ -78,7 +104,22 @@ class Sampling:
 
     def keep(self, first: int, n: int, start: float, stop: float) -> np.ndarray:
         """Which of samples ``first .. first + n - 1`` are frames of the window [start, stop) (ms): bmtk's
-        steps ``start_step <= k - 1 < stop_step`` that are multiples of the report's stride."""
+        steps ``start_step <= k - 1 < stop_step`` that are multiples of the report's stride.
+
+        Parameters
+        ----------
+        first : int
+            Index of the first sample since the run began.
+        n : int
+            Number of samples.
+        start, stop : float
+            The report window (ms).
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One flag per sample.
+        """
         step = (first + np.arange(n)) * int(round(self.step / self.sim_dt)) - 1  # the step that sample ended
         lo, hi = int(round(start / self.sim_dt)), int(round(stop / self.sim_dt))
         return (step >= lo) & (step < hi) & (step % self.stride == 0)
@@ -163,8 +204,21 @@ class ElementRecorder(_Recorded):
         return self._drain(width, range(width))
 
 
-def section_types(value: Any, where: str) -> set[int] | None:
-    """SWC type codes of a report's ``sections`` (``all``, a name or a list of names); None = every type."""
+def section_types(value: str | Sequence[str] | None, where: str) -> set[int] | None:
+    """SWC type codes of a report's ``sections`` (``all``, a name or a list of names); None = every type.
+
+    Parameters
+    ----------
+    value : str, sequence of str or None
+        The report's ``sections``; None: ``all``.
+    where : str
+        The config key named in errors.
+
+    Raises
+    ------
+    ConfigError
+        An unknown section name.
+    """
     names = [value] if isinstance(value, str) else list(value or ["all"])
     if any(str(n).lower() == "all" for n in names):
         return None
@@ -178,15 +232,38 @@ def section_types(value: Any, where: str) -> set[int] | None:
     return out
 
 
-def _cells(backend: Any, population: str, node_ids: np.ndarray) -> list[tuple[int, Cell]]:
+def _cells(backend: NeuronBackend, population: str, node_ids: np.ndarray) -> list[tuple[int, Cell]]:
     cells = backend._cells.get(population, {})
     return [(n, cells[n]) for n in np.unique(np.asarray(node_ids, dtype=np.int64)).tolist()
             if isinstance(cells.get(n), Cell)]
 
 
-def record_segments(backend: Any, population: str, node_ids: np.ndarray, variables: Sequence[str],
+def record_segments(backend: NeuronBackend, population: str, node_ids: np.ndarray, variables: Sequence[str],
                     types: set[int] | None, dt: float, start: float, stop: float, where: str) -> ElementRecorder:
-    """Record range variables at every segment (of the section ``types``; None: all) of the local cells."""
+    """Record range variables at every segment (of the section ``types``; None: all) of the local cells.
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h``, cells and synapses).
+    population : str
+        Node population of the cells.
+    node_ids : numpy.ndarray of int
+        Cells to record; those not built on this rank are skipped.
+    variables : sequence of str
+        Range variables (``v`` mV, ``i_membrane_`` nA, ...).
+    types : set of int or None
+        SWC type codes of the sections recorded (see :func:`section_types`); None: all.
+    dt, start, stop : float
+        Sampling interval and report window (ms).
+    where : str
+        The config key named in errors.
+
+    Raises
+    ------
+    ConfigError
+        A variable missing at a recorded segment.
+    """
     h = backend.h
     sampling = Sampling(backend, dt)
     if "i_membrane_" in variables:
@@ -219,10 +296,33 @@ def record_segments(backend: Any, population: str, node_ids: np.ndarray, variabl
                            vectors, dt, start, stop, sampling)
 
 
-def record_synapses(backend: Any, population: str, node_ids: np.ndarray, variables: Sequence[str],
+def record_synapses(backend: NeuronBackend, population: str, node_ids: np.ndarray, variables: Sequence[str],
                     syn_type: str | None, dt: float, start: float, stop: float, where: str) -> ElementRecorder:
     """Record variables of the synapses (point processes whose name starts with ``syn_type``; None: all) on
-    the local cells, in the order they were made; element = (section index, x) of each synapse."""
+    the local cells, in the order they were made; element = (section index, x) of each synapse.
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h``, cells and synapses).
+    population : str
+        Node population of the cells.
+    node_ids : numpy.ndarray of int
+        Cells to record; those not built on this rank are skipped.
+    variables : sequence of str
+        Synapse variables (``i`` nA, ``g`` µS, ...).
+    syn_type : str or None
+        Prefix of the point-process name; None: every synapse.
+    dt, start, stop : float
+        Sampling interval and report window (ms).
+    where : str
+        The config key named in errors.
+
+    Raises
+    ------
+    ConfigError
+        A variable a recorded synapse does not have.
+    """
     h = backend.h
     sampling = Sampling(backend, dt)
     local = _cells(backend, population, node_ids)
@@ -287,10 +387,25 @@ class ClampRecorder(ElementRecorder):
         return {"i": out}
 
 
-def record_clamps(backend: Any, population: str, node_ids: np.ndarray, kind: str, dt: float, start: float,
-                  stop: float, where: str) -> ClampRecorder:
+def record_clamps(backend: NeuronBackend, population: str, node_ids: np.ndarray, kind: str, dt: float,
+                  start: float, stop: float, where: str) -> ClampRecorder:
     """Record the current ``i`` (nA) of the clamps of ``kind`` (``se``: SEClamp; ``ic``/``f_ic``: IClamps from
     parameters / from files) on the local cells among ``node_ids`` (bmtk's ``clamp_report``).
+
+    Parameters
+    ----------
+    backend : NeuronBackend
+        The run's backend (its ``h``, cells and synapses).
+    population : str
+        Node population of the cells.
+    node_ids : numpy.ndarray of int
+        Cells to record; those not built on this rank are skipped.
+    kind : str
+        ``se``, ``ic`` or ``f_ic``.
+    dt, start, stop : float
+        Sampling interval and report window (ms).
+    where : str
+        The config key named in errors.
 
     Raises
     ------

@@ -11,9 +11,15 @@ same synapse takes its weight and delay (NEURON cannot change a NetCon's source)
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from modelkit.simulator.neuron._hoc import HocObject
+
+if TYPE_CHECKING:
+    from modelkit.simulator.neuron.backend import NeuronBackend
 
 __all__ = ["add_spontaneous_synapses"]
 
@@ -31,7 +37,8 @@ def _netcons(kept: list[Any]) -> list[Any]:
     return out
 
 
-def add_spontaneous_synapses(backend: Any, pre_gids: np.ndarray, post_ok: Any, timestamps: np.ndarray,
+def add_spontaneous_synapses(backend: NeuronBackend, pre_gids: np.ndarray,
+                             post_ok: Callable[[HocObject], bool] | None, timestamps: np.ndarray,
                              silence_gids: np.ndarray) -> tuple[int, int]:
     """Rewire the NetCons of the built network for spontaneous activity.
 

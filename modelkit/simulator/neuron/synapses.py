@@ -9,36 +9,54 @@ from __future__ import annotations
 
 import ast
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from modelkit._typing import PathLike
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.named_functions import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
+
+if TYPE_CHECKING:
+    from modelkit.sonata import EdgePopulation, Network
 
 __all__ = ["edge_weights", "synapse_class", "synapse_settings", "make_synapses",
            "parse_sections", "parse_range", "segment_candidates"]
 
 
-def is_null(v: Any) -> bool:
+def is_null(v: object) -> bool:
+    """Whether an edge column's value means "not given": None, NaN, ``""``, ``"NULL"`` or ``"None"``.
+
+    Parameters
+    ----------
+    v : object
+        A value of an edge group column or of an edge-types CSV cell.
+    """
     return v is None or (isinstance(v, float) and np.isnan(v)) or (isinstance(v, str) and v in ("", "NULL", "None"))
 
 
-def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_ids: np.ndarray,
+def edge_weights(network: Network, epop: EdgePopulation, cols: dict[str, np.ndarray], source_ids: np.ndarray,
                  target_ids: np.ndarray, edge_ids: np.ndarray, where: str,
                  node_frames: dict[str, pd.DataFrame] | None = None) -> np.ndarray:
     """Weight of each synapse of one edge type: its ``weight_function`` or ``syn_weight``.
 
     Parameters
     ----------
+    network : Network
+        The circuit (node tables the weight functions read).
+    epop : EdgePopulation
+        The edges' population (named in errors).
     cols : dict
         The edge type's columns: arrays per edge, or of length 1 for a value the edge-types
         table holds.
     source_ids, target_ids, edge_ids : numpy.ndarray
         The edges, in the order of the weights returned.
+    where : str
+        The edge file and type, named in errors.
     node_frames : dict, optional
         Caches the node tables weight functions read, across edge types.
 
@@ -61,8 +79,25 @@ def edge_weights(network: Any, epop: Any, cols: dict[str, np.ndarray], source_id
     return w
 
 
-def synapse_params(value: Any, directory: str | None, path: Any, where: str) -> dict:
-    """The synaptic-model parameters an edge type names (a JSON file in ``synaptic_models_dir``)."""
+def synapse_params(value: object, directory: str | None, path: PathLike | None, where: str) -> dict:
+    """The synaptic-model parameters an edge type names (a JSON file in ``synaptic_models_dir``).
+
+    Parameters
+    ----------
+    value : object
+        The edge type's ``dynamics_params``: a file name, a dict of parameters, or a null value (``{}``).
+    directory : str or None
+        ``components.synaptic_models_dir``, for relative file names.
+    path : PathLike or None
+        The edge file, named in errors.
+    where : str
+        The edge population and type, named in errors.
+
+    Raises
+    ------
+    ConfigError
+        The JSON file does not exist.
+    """
     if is_null(value):
         return {}
     if isinstance(value, dict):
@@ -94,11 +129,28 @@ BMTK_SYNAPSES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
 }
 
 
-def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") -> tuple[str, Any]:
+def synapse_class(h: HocObject, template: str, path: PathLike | None, where: str,
+                  note: str = "") -> tuple[str, HocObject]:
     """The NEURON point process an edge type's ``model_template`` names: one of bmtk's built-in synapse models
     (:data:`BMTK_SYNAPSES`: ``exp2syn``, ``expsyn`` = ``ExpSyn``, ``stp2syn``, ...) or a mechanism by name.
 
-    ``note`` (where the mechanisms were looked for) ends the error message.
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    template : str
+        The edge type's ``model_template``.
+    path : PathLike or None
+        The edge file, named in errors.
+    where : str
+        The edge population and type, named in errors.
+    note : str
+        Where the mechanisms were looked for; ends the error message.
+
+    Returns
+    -------
+    (str, HocObject)
+        The point process's name and its class in ``h``.
 
     Raises
     ------
@@ -114,12 +166,24 @@ def synapse_class(h: Any, template: str, path: Any, where: str, note: str = "") 
     return name, cls
 
 
-def synapse_settings(name: str, params: dict, probe: Any, template: str | None = None) -> list[tuple[str, float]]:
+def synapse_settings(name: str, params: dict, probe: HocObject,
+                     template: str | None = None) -> list[tuple[str, float]]:
     """The (attribute, value) pairs of a synaptic-model JSON that a point process of kind ``name`` gets.
 
     For bmtk's built-in models (``template`` in :data:`BMTK_SYNAPSES`) the attributes bmtk sets, from its keys
     (``erev`` -> ``e`` mV, ``tau1`` -> ``tau`` for ``expsyn``, ...); for other point processes every numeric key
     it has as an attribute, ``erev`` as ``e`` where it has no ``erev`` (bmtk's naming); keys it lacks are ignored.
+
+    Parameters
+    ----------
+    name : str
+        The point process's name (``Exp2Syn``, ...).
+    params : dict
+        The synaptic-model JSON (``erev`` mV, ``tau1``/``tau2`` ms, ...).
+    probe : HocObject
+        One point process of that kind, asked which attributes it has.
+    template : str, optional
+        The edge type's ``model_template`` (selects bmtk's rule for a built-in model).
     """
     rule = BMTK_SYNAPSES.get(template or "") or (BMTK_SYNAPSES["exp2syn"] if name == "Exp2Syn" else None)
     out = []
@@ -143,15 +207,36 @@ def synapse_settings(name: str, params: dict, probe: Any, template: str | None =
 _MAKE_PROCS: dict[tuple[str, tuple[str, ...]], str] = {}
 
 
-def make_synapses(h: Any, pc: Any, name: str, settings: list[tuple[str, float]], sections: list[Any],
-                  sec_index: np.ndarray, x: np.ndarray, src_gid: np.ndarray, weight: np.ndarray,
-                  delay: np.ndarray) -> tuple[Any, Any]:
+def make_synapses(h: HocObject, pc: HocObject, name: str, settings: list[tuple[str, float]],
+                  sections: list[HocObject], sec_index: np.ndarray, x: np.ndarray, src_gid: np.ndarray,
+                  weight: np.ndarray, delay: np.ndarray) -> tuple[HocObject, HocObject]:
     """Point processes of kind ``name``, synapse i at ``sections[sec_index[i]](x[i])``, with the parameters
     ``settings``, connected to source gid ``src_gid[i]`` with ``weight[i]`` (µS) and ``delay[i]`` (ms).
 
     One generated hoc loop makes, sets and connects them all: per synapse, Python would make ~8 calls into
     hoc (the segment, the point process, its parameters, the NetCon and its fields), which cost 5x more
     than the loop does.
+
+    Parameters
+    ----------
+    h, pc : HocObject
+        NEURON's ``h`` and the run's ParallelContext.
+    name : str
+        The point process.
+    settings : list of (str, float)
+        Attributes every synapse gets (see :func:`synapse_settings`).
+    sections : list of HocObject
+        The target cell's sections.
+    sec_index : numpy.ndarray of int
+        Section of each synapse (index into ``sections``).
+    x : numpy.ndarray of float
+        Position of each synapse along its section (0-1).
+    src_gid : numpy.ndarray of int
+        Source gid of each synapse.
+    weight : numpy.ndarray of float
+        NetCon weights (µS).
+    delay : numpy.ndarray of float
+        NetCon delays (ms).
 
     Returns
     -------
@@ -186,15 +271,24 @@ def make_synapses(h: Any, pc: Any, name: str, settings: list[tuple[str, float]],
     return syns, ncs
 
 
-def parse_sections(value: Any, path: Any, where: str) -> list[str]:
+def parse_sections(value: object, path: PathLike | None, where: str) -> list[str]:
     """``target_sections`` (``"['basal', 'apical']"``) as section types (``dend``, ``apic``).
+
+    Parameters
+    ----------
+    value : object
+        The edge type's ``target_sections``: a list of names, or its text.
+    path : PathLike or None
+        The edge file, named in errors.
+    where : str
+        The edge population and type, named in errors.
 
     Raises
     ------
     ConfigError
         Not a list of known section names.
     """
-    v = value
+    v: Any = value  # whatever the column holds: checked by use, a misfit is the ConfigError below
     if isinstance(v, str):
         try:
             v = ast.literal_eval(v)
@@ -210,11 +304,26 @@ def parse_sections(value: Any, path: Any, where: str) -> list[str]:
     return out
 
 
-def parse_range(value: Any, path: Any, where: str) -> tuple[float, float]:
-    """``distance_range`` (µm from the soma) as a pair."""
+def parse_range(value: object, path: PathLike | None, where: str) -> tuple[float, float]:
+    """``distance_range`` (µm from the soma) as a pair.
+
+    Parameters
+    ----------
+    value : object
+        The edge type's ``distance_range``: ``[min, max]`` or its text; null: ``(0, inf)``.
+    path : PathLike or None
+        The edge file, named in errors.
+    where : str
+        The edge population and type, named in errors.
+
+    Raises
+    ------
+    ConfigError
+        Not a pair of numbers.
+    """
     if is_null(value):
         return (0.0, float("inf"))
-    v = ast.literal_eval(value) if isinstance(value, str) else value
+    v: Any = ast.literal_eval(value) if isinstance(value, str) else value  # checked by use below
     try:
         a, b = (float(x) for x in v)
     except (TypeError, ValueError) as e:
@@ -225,7 +334,22 @@ def parse_range(value: Any, path: Any, where: str) -> tuple[float, float]:
 def segment_candidates(props: dict[str, np.ndarray], sections: list[str],
                        distance_range: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Segments of the given section types overlapping a distance range, and their probabilities
-    (proportional to the overlapping length, as bmtk's ``find_sections``)."""
+    (proportional to the overlapping length, as bmtk's ``find_sections``).
+
+    Parameters
+    ----------
+    props : dict of str to numpy.ndarray
+        Per-segment ``type`` (SWC code), ``dist0``/``dist1`` (µm from the soma) and ``length`` (µm).
+    sections : list of str
+        Section types (``soma``, ``dend``, ``apic``, ``axon``).
+    distance_range : (float, float)
+        µm from the soma.
+
+    Returns
+    -------
+    (numpy.ndarray of int, numpy.ndarray of float)
+        Indices of the candidate segments and their probabilities.
+    """
     dmin, dmax = distance_range
     frac = np.maximum(0.0, np.minimum(props["dist1"], dmax) - np.maximum(props["dist0"], dmin)) / props["length"]
     codes = [SECTION_TYPES[s] for s in sections]

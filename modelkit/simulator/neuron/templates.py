@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
-
 from modelkit.errors import ConfigError
+from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.morphology import Cell, MorphologyTable, table_from_sections
 
 __all__ = ["load_templates", "template_factory", "template_sections", "template_table", "template_cell"]
@@ -24,8 +23,15 @@ __all__ = ["load_templates", "template_factory", "template_sections", "template_
 _LOADED: set[str] = set()
 
 
-def load_templates(h: Any, directory: str) -> None:
+def load_templates(h: HocObject, directory: str) -> None:
     """Load every ``.hoc`` file of ``directory`` (name order), once per process.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    directory : str
+        ``components.templates_dir``.
 
     Raises
     ------
@@ -52,9 +58,24 @@ def load_templates(h: Any, directory: str) -> None:
     _LOADED.add(directory)
 
 
-def template_factory(h: Any, name: str, params: Any, morphology: str | None, where: str,
-                     directory: str | None) -> Callable[[], Any]:
+def template_factory(h: HocObject, name: str, params: object, morphology: str | None, where: str,
+                     directory: str | None) -> Callable[[], HocObject]:
     """``f() -> hoc object``: a new instance of template ``name`` (bmtk's loadHOC arguments).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    name : str
+        The template (``model_template`` ``hoc:<name>``).
+    params : object
+        The node type's ``dynamics_params`` JSON content (a list: the arguments; else the one argument), or None.
+    morphology : str or None
+        The morphology file, the argument when there are no ``params``.
+    where : str
+        The node type, named in errors.
+    directory : str or None
+        ``components.templates_dir``, named in errors.
 
     Raises
     ------
@@ -72,7 +93,7 @@ def template_factory(h: Any, name: str, params: Any, morphology: str | None, whe
     else:
         args = ()
 
-    def make() -> Any:
+    def make() -> HocObject:
         try:
             return cls(*args)
         except RuntimeError as e:
@@ -81,8 +102,19 @@ def template_factory(h: Any, name: str, params: Any, morphology: str | None, whe
     return make
 
 
-def template_sections(h: Any, obj: Any, label: str, where: str) -> list[Any]:
+def template_sections(h: HocObject, obj: HocObject, label: str, where: str) -> list[HocObject]:
     """The sections of a template instance (its ``all`` list).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    obj : HocObject
+        The template instance.
+    label : str
+        The cell or template, named in errors.
+    where : str
+        The node type, named in errors.
 
     Raises
     ------
@@ -99,13 +131,39 @@ def template_sections(h: Any, obj: Any, label: str, where: str) -> list[Any]:
     return secs
 
 
-def template_table(h: Any, obj: Any, name: str, where: str) -> MorphologyTable:
-    """The section table of a template instance (its ``path`` names the template)."""
+def template_table(h: HocObject, obj: HocObject, name: str, where: str) -> MorphologyTable:
+    """The section table of a template instance (its ``path`` names the template).
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    obj : HocObject
+        The template instance.
+    name : str
+        The template's name.
+    where : str
+        The node type, named in errors.
+    """
     return table_from_sections(h, template_sections(h, obj, f"hoc:{name}", where), f"hoc:{name}", where)[0]
 
 
-def template_cell(h: Any, factory: Callable[[], Any], table: MorphologyTable, label: str, where: str) -> Cell:
+def template_cell(h: HocObject, factory: Callable[[], HocObject], table: MorphologyTable, label: str,
+                  where: str) -> Cell:
     """A cell from a new instance of a node type's hoc template, segmented as the type's table says.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    factory : callable
+        Makes a new instance (see :func:`template_factory`).
+    table : MorphologyTable
+        The node type's section table (segment counts).
+    label : str
+        The cell, named in errors.
+    where : str
+        The node type, named in errors.
 
     Raises
     ------

@@ -28,7 +28,7 @@ from modelkit.simulator.population.density import LIFDensity
 from modelkit.simulator.population.popnet import PopNet, is_popnet
 from modelkit.simulator.population.params import PopulationModel, load_params, model_parameters, resolve_template
 from modelkit.simulator.population.rate_model import WilsonCowan
-from modelkit.sonata import Selection
+from modelkit.sonata import Network, Selection, SimulationConfig
 
 __all__ = ["PopulationBackend", "RateRecorder", "RATE_VARIABLES"]
 
@@ -63,7 +63,15 @@ class RateRecorder:
         self._frames: list[np.ndarray] = []
 
     def feed(self, step0: int, rates: np.ndarray) -> None:
-        """Take the rates of steps ``step0, step0 + 1, ...`` (rows of ``rates``, all units)."""
+        """Take the rates of steps ``step0, step0 + 1, ...`` (rows of ``rates``, all units).
+
+        Parameters
+        ----------
+        step0 : int
+            Index of the first step (run steps of ``dt`` ms).
+        rates : numpy.ndarray, shape (steps, units)
+            Rates (Hz) of every unit of the backend.
+        """
         a = max(step0, self._first)
         b = min(step0 + len(rates), self._last)
         if a >= b:
@@ -174,7 +182,26 @@ class PopulationBackend:
         return 1
 
     # ----------------------------------------------------------------- build
-    def build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
+    def build(self, network: Network, populations: dict[str, Selection], options: RunOptions,
+              config: SimulationConfig) -> None:
+        """Create the population units of ``populations`` and read the connections among them.
+
+        Parameters
+        ----------
+        network : Network
+            The loaded circuit (node types name the model and its ``dynamics_params``).
+        populations : dict of str to Selection
+            The node ids to build, by population.
+        options : RunOptions
+            Run settings (``tstart``, ``tstop``, ``dt`` in ms).
+        config : SimulationConfig
+            The run's config (``components``; a PopNet config's ``run.dt`` in s, ``target_simulator``).
+
+        Raises
+        ------
+        ConfigError
+            A missing or bad model file, bad edge values, naming the file.
+        """
         self._network, self._options, self._config = network, options, config
         if is_popnet(config, network, populations):
             sources: dict[str, Selection] = {}
@@ -369,7 +396,22 @@ class PopulationBackend:
         """Spike trains of virtual nodes, delivered as their rate binned per step (each spike counts once).
 
         Under PopNet semantics an external population gets bmtk's constant rate: the mean spike count of its
-        nodes that spike, over the span (first to last spike) of their spikes."""
+        nodes that spike, over the span (first to last spike) of their spikes.
+
+        Parameters
+        ----------
+        population : str
+            The virtual population.
+        node_ids : numpy.ndarray of int
+            Its nodes that get trains.
+        trains : dict of int to numpy.ndarray
+            Spike times (ms) by node id.
+
+        Raises
+        ------
+        ConfigError
+            Under PopNet semantics, all spikes of an external population at one time.
+        """
         if self.popnet is not None:
             ext = self.popnet.externals_of(population, node_ids)
             for k in np.unique(ext[ext >= 0]).tolist():
@@ -389,7 +431,8 @@ class PopulationBackend:
 
     def add_current_clamp(self, population: str, node_ids: np.ndarray, times: np.ndarray,
                           amplitudes: np.ndarray, kind: str = "ic") -> None:
-        raise ConfigError(getattr(self._config, "path", None), "inputs (current_clamp)",
+        # no file or key: simulate() names the config and the input (inputs.<name>) that asked
+        raise ConfigError(None, None,
                           "rate inputs for population models (input_type 'rates' or 'csv'/'pop_rates' on virtual "
                           "nodes connected to the populations); a density population takes a constant current as "
                           "its I_e parameter", f"a current clamp on {population}")

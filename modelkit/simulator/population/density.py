@@ -25,11 +25,11 @@ Units: ms, mV, pA, pF; rates in Hz at the interface.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from scipy.linalg.lapack import dgttrf, dgttrs
 
+from modelkit._typing import ArrayLike
 from modelkit.errors import ConfigError
 
 __all__ = ["LIFDensity", "max_density_dt"]
@@ -40,6 +40,11 @@ _MAX_JUMP_PROB = 0.5
 
 def max_density_dt(tau_m: float) -> float:
     """The coarsest time step (ms) the density solver accepts for membrane time constant ``tau_m`` (ms).
+
+    Parameters
+    ----------
+    tau_m : float
+        Membrane time constant (ms).
 
     The implicit step is stable for any ``dt`` but it damps every mode faster than
     ``1/dt``: with ``dt = tau_m/10`` the rate's response to a step in input lags by
@@ -192,7 +197,7 @@ class LIFDensity:
         """The membrane-potential density (1/mV) at :attr:`centers`."""
         return self.p / self.dv
 
-    def step(self, input_rates: Any) -> float:
+    def step(self, input_rates: ArrayLike) -> float:
         """Advance one ``dt``.
 
         Parameters
@@ -246,11 +251,20 @@ class LIFDensity:
         self.rate = fired / dt * 1000.0
         return self.rate
 
-    def steady_state(self, input_rates: Any, t_max: float = 5000.0, tol: float = 1e-6) -> float:
+    def steady_state(self, input_rates: ArrayLike, t_max: float = 5000.0, tol: float = 1e-6) -> float:
         """Run with constant input until the rate settles; returns it (Hz).
 
         Runs at least ``10 tau_m``, then until the rate changes by less than ``tol``
         (relative) over ``tau_m``, at most ``t_max`` ms.
+
+        Parameters
+        ----------
+        input_rates : array of float
+            Input spike rate (Hz) per weight, as for :meth:`step`.
+        t_max : float
+            Longest simulated time (ms).
+        tol : float
+            Relative change of the rate over ``tau_m`` taken as settled.
         """
         per = max(1, int(round(self.tau_m / self.dt)))
         last = None

@@ -46,7 +46,13 @@ UPDATE_METHODS = ("approx", "exact", "gmres")
 
 def dipde_edges(v_min: float, v_max: float, dv: float) -> np.ndarray:
     """DiPDE's bin edges (V): ``arange(v_min, v_max, dv)``, then ``v_max``; edges within one float epsilon of
-    0 are 0 (so that 0 V is an edge when the grid reaches it)."""
+    0 are 0 (so that 0 V is an edge when the grid reaches it).
+
+    Parameters
+    ----------
+    v_min, v_max, dv : float
+        Range and bin width of the membrane-potential grid (V, DiPDE's units).
+    """
     edges = np.concatenate((np.arange(v_min, v_max, dv), [v_max]))
     edges[np.abs(edges) < np.finfo(float).eps] = 0.0
     return edges
@@ -217,7 +223,13 @@ class DipdePopulation:
 
     def step(self, lam: np.ndarray) -> float:
         """Advance one ``dt`` with input rates ``lam`` (Hz, one per weight; source rate x nsyns summed);
-        returns the firing rate (Hz) after the step."""
+        returns the firing rate (Hz) after the step.
+
+        Parameters
+        ----------
+        lam : numpy.ndarray of float
+            Input rate (Hz) per weight of the population.
+        """
         lam = np.asarray(lam, dtype=float)
         dt, kl, ku = self.dt, self.kl, self.ku
         g = lam @ self.f  # re-injection row: Q = band + u g^T

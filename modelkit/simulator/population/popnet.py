@@ -24,21 +24,23 @@ population`` keeps modelkit's per-node semantics.  Then, as bmtk 1.2.0 with DiPD
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.population.dipde import DipdePopulation
 from modelkit.simulator.population.params import TEMPLATES, load_params
-from modelkit.sonata import Selection
+from modelkit.sonata import Network, Selection, SimulationConfig
 
 __all__ = ["is_popnet", "PopNet"]
 
 log = logging.getLogger("modelkit.simulator.population")
 
 
-def _templates(network: Any, built: dict[str, Selection]) -> set[str]:
+def _templates(network: Network, built: dict[str, Selection]) -> set[str]:
     out: set[str] = set()
     for name, sel in built.items():
         pop = network.nodes[name]
@@ -49,8 +51,18 @@ def _templates(network: Any, built: dict[str, Selection]) -> set[str]:
     return out
 
 
-def is_popnet(config: Any, network: Any, built: dict[str, Selection]) -> bool:
-    """Whether the run follows bmtk PopNet's semantics (see the module docstring)."""
+def is_popnet(config: SimulationConfig, network: Network, built: dict[str, Selection]) -> bool:
+    """Whether the run follows bmtk PopNet's semantics (see the module docstring).
+
+    Parameters
+    ----------
+    config : SimulationConfig
+        The run's config (``target_simulator``).
+    network : Network
+        The loaded circuit (node types' ``model_template``).
+    built : dict of str to Selection
+        The populations the backend builds.
+    """
     target = str(getattr(config, "target_simulator", None) or "").lower()
     if target == "population":
         return False
@@ -108,8 +120,8 @@ class PopNet:
         A missing or bad model file (naming the node-types file and node_type_id), bad edge values.
     """
 
-    def __init__(self, network: Any, built: dict[str, Selection], sources: dict[str, Selection], config: Any,
-                 tstart: float, tstop: float) -> None:
+    def __init__(self, network: Network, built: dict[str, Selection], sources: dict[str, Selection],
+                 config: SimulationConfig, tstart: float, tstop: float) -> None:
         self.dt = float(config.run.dt)  # s
         self.dt_ms = self.dt * 1000.0
         self.tstart = float(tstart)
@@ -183,7 +195,7 @@ class PopNet:
                  ", ".join(str(k) for k in self.keys), len(self.ext), len(c["target"]), self.dt, self.n_steps)
 
     # ------------------------------------------------------------- network
-    def _read_connections(self, network: Any) -> None:
+    def _read_connections(self, network: Network) -> None:
         found: dict[tuple[int, int, int], tuple[float, float, float, str]] = {}
         order: list[tuple[int, int, int]] = []
         differ: list[str] = []
@@ -265,12 +277,24 @@ class PopNet:
     def set_constant(self, k: int, rate: float) -> None:
         self.ext[k].const, self.ext[k].pieces, self.ext[k].fn = float(rate), None, None
 
-    def set_function(self, k: int, fn: Any) -> None:
+    def set_function(self, k: int, fn: Callable[[np.ndarray], ArrayLike]) -> None:
         self.ext[k].const, self.ext[k].pieces, self.ext[k].fn = None, None, fn
 
     def set_schedule(self, k: int, times_ms: np.ndarray, rates: np.ndarray, interp: str) -> None:
         """Rates (Hz) from ``times_ms`` on; a rate that starts with the run holds before it too (DiPDE fills
-        its delay queues with the source's rate at negative times)."""
+        its delay queues with the source's rate at negative times).
+
+        Parameters
+        ----------
+        k : int
+            The external population.
+        times_ms : numpy.ndarray of float
+            When each rate starts (ms).
+        rates : numpy.ndarray of float
+            Rates (Hz).
+        interp : {"step", "linear"}
+            Between the times.
+        """
         r = np.asarray(rates, dtype=float)
         starts = times_ms[0] <= self.tstart + 1e-9
         if starts and np.all(r == r[0]):
@@ -287,7 +311,13 @@ class PopNet:
 
     # ---------------------------------------------------------------- time
     def run_until(self, t_ms: float) -> np.ndarray:
-        """Advance to ``t_ms``; returns the rates (Hz) of the steps done, ``(steps, populations)``."""
+        """Advance to ``t_ms``; returns the rates (Hz) of the steps done, ``(steps, populations)``.
+
+        Parameters
+        ----------
+        t_ms : float
+            Simulated time to reach (ms).
+        """
         n1 = min(self.n_steps, int(round((t_ms - self.tstart) / self.dt_ms)))
         n0 = self.step_index
         if n1 <= n0:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 
+from modelkit._typing import ArrayLike
 from modelkit.errors import ConfigError
 
 __all__ = ["WilsonCowan", "TRANSFER_FUNCTIONS", "max_rate_dt"]
@@ -20,6 +21,11 @@ def max_rate_dt(tau: float) -> float:
     The exponential Euler step is stable for any ``dt`` (it is exact for constant input)
     but the input is held constant over the step: with recurrent coupling the loop
     delay of one step must stay small against ``tau``.
+
+    Parameters
+    ----------
+    tau : float
+        The population's time constant (ms).
     """
     return tau / 5.0
 
@@ -52,8 +58,8 @@ class WilsonCowan:
         A non-positive ``tau``, an unknown transfer function or a ``dt`` too coarse.
     """
 
-    def __init__(self, tau: Any, r_max: Any, theta: Any, gain: Any, I_ext: Any, r0: Any, transfer: Any,
-                 dt: float, where: Any) -> None:
+    def __init__(self, tau: ArrayLike, r_max: ArrayLike, theta: ArrayLike, gain: ArrayLike, I_ext: ArrayLike,
+                 r0: ArrayLike, transfer: ArrayLike, dt: float, where: Iterable[str]) -> None:
         self.tau = np.asarray(tau, dtype=float)
         n = len(self.tau)
         self.r_max, self.theta, self.gain, self.I_ext, self.r = (
@@ -82,14 +88,26 @@ class WilsonCowan:
         self._sig = self.transfer == "sigmoid"
 
     def f(self, x: np.ndarray) -> np.ndarray:
-        """The transfer function (Hz) at total input ``x``."""
+        """The transfer function (Hz) at total input ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Total input per population (Hz x weight).
+        """
         z = x - self.theta
         sig = self.r_max / (1.0 + np.exp(-np.clip(self.gain * z, -700, 700)))
         lin = np.minimum(self.r_max, self.gain * np.maximum(z, 0.0))
         return np.where(self._sig, sig, lin)
 
     def step(self, x: np.ndarray) -> np.ndarray:
-        """Advance one ``dt`` with input ``x`` (held over the step); returns the rates (Hz)."""
+        """Advance one ``dt`` with input ``x`` (held over the step); returns the rates (Hz).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Summed input per population (Hz x weight), ``I_ext`` not included.
+        """
         target = self.f(np.asarray(x, dtype=float) + self.I_ext)
         self.r = target + (self.r - target) * self._decay
         return self.r

@@ -371,6 +371,18 @@ def test_negative_or_bad_rates():
     assert issubclass(RateError, ModelkitError)
 
 
+def test_a_clamp_on_filter_cells_is_refused_naming_the_input(tmp_path):
+    """check_backend's current_clamp check: the refusal names inputs.<name>, as every backend's errors about an
+    input do."""
+    cfg = {"target_simulator": "LGNModel", "run": {"tstop": 50.0, "dt": 1.0},
+           "inputs": {"g": _GRATING, "clamp": {"input_type": "current_clamp", "module": "IClamp", "node_set": "lgn",
+                                               "amp": 0.1, "delay": 1.0, "duration": 5.0}},
+           "output": {"output_dir": str(tmp_path / "out")}}
+    with pytest.raises(ConfigError, match="inputs.clamp: expected movie inputs for filter cells") as e:
+        simulate(cfg, network=_lgn(3), progress=False)
+    assert e.value.key == "inputs.clamp"
+
+
 def test_filter_cells_refuse_spike_and_clamp_inputs():
     b = FilterBackend()
     with pytest.raises(ConfigError, match="movie inputs for filter cells"):

@@ -1,6 +1,7 @@
 """bmtk's BioNet examples as shipped (``shared/bmtk-examples``, copied writable): mechanisms in bmtk's layout
 (``mechanisms/modfiles/``, a compiled ``x86_64/``), zero delays, bmtk's report time axis, comma-separated
-``model_processing``.  bmtk runs in a child process where numbers are compared (tests/simulator/neuron/bmtk_child.py)."""
+``model_processing``.  bmtk runs in a child process where numbers are compared
+(tests/simulator/neuron/bmtk_child.py)."""
 
 from __future__ import annotations
 

@@ -182,6 +182,17 @@ def test_bad_rate_inputs_are_config_errors(tmp_path, inputs, match):
         simulate(_write_ei(tmp_path, inputs=inputs, tstop=20.0), progress=False)
 
 
+def test_a_current_clamp_is_refused_naming_the_input(tmp_path):
+    """check_backend's current_clamp check: the refusal names the config and inputs.<name>, as every
+    backend's errors about an input do."""
+    clamp = {"clamp": {"input_type": "current_clamp", "module": "IClamp", "node_set": "cortex", "amp": 0.1,
+                       "delay": 1.0, "duration": 5.0}}
+    cfg = _write_ei(tmp_path, inputs=clamp, tstop=20.0)
+    with pytest.raises(ConfigError, match=r"config\.simulation\.json: inputs\.clamp: expected rate inputs") as e:
+        simulate(cfg, progress=False)
+    assert e.value.key == "inputs.clamp"
+
+
 def test_negative_rates_in_a_bmtk_rates_file(tmp_path):
     (tmp_path / "r.csv").write_text("gid firing_rate\n0 -3.0\n")
     inputs = {"bg": {"input_type": "csv", "module": "pop_rates", "node_set": "bg", "rates": str(tmp_path / "r.csv")}}
