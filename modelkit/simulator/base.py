@@ -104,7 +104,10 @@ class Backend(Protocol):
 
     The declarations are read with their defaults through :func:`declared_input_modules`,
     :func:`declared_report_modules`, :func:`backend_problems` and :func:`backend_output_modules`, so a
-    backend that declares nothing has empty tables and no checks.
+    backend that declares nothing has empty tables and no checks.  ``check`` and ``output_modules`` are
+    optional, so they are not members of this protocol (``isinstance(engine, Backend)`` holds without them);
+    their signatures are ``check(cfg: SimulationConfig, net: Network, built: dict[str, Selection]) ->
+    list[ModelkitError]`` and ``output_modules(cfg: SimulationConfig) -> list[SimulatorModule]``.
     """
 
     name: ClassVar[str]
@@ -114,32 +117,6 @@ class Backend(Protocol):
     input_modules: ClassVar[dict[tuple[str, str], str]]
     #: report module -> "package.module:Factory" of the reports this backend adds
     report_modules: ClassVar[dict[str, str]]
-
-    @classmethod
-    def check(cls, cfg: SimulationConfig, net: Network, built: dict[str, Selection]) -> list[ModelkitError]:
-        """What this simulator would refuse in a run of ``cfg`` on ``net`` (``built``: the cells it builds).
-
-        Parameters
-        ----------
-        cfg : SimulationConfig
-            The run's config.
-        net : Network
-            The network run.
-        built : dict of str to Selection
-            The cells the backend builds, per population.
-        """
-        ...
-
-    @classmethod
-    def output_modules(cls, cfg: SimulationConfig) -> list[SimulatorModule]:
-        """Modules that write this backend's own outputs for ``cfg``.
-
-        Parameters
-        ----------
-        cfg : SimulationConfig
-            The run's config.
-        """
-        ...
 
     @classmethod
     def is_available(cls) -> bool:

@@ -122,7 +122,9 @@ ABILITIES = {
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_builtin_backends_have_their_abilities(name):
+    from modelkit.simulator.base import Backend
     engine = get_backend(name)()
+    assert isinstance(engine, Backend)  # the optional declarations are no protocol members
     have = {a for a in abilities.ABILITIES if isinstance(engine, a)}
     assert have == ABILITIES[name]
     assert isinstance(get_backend("neuron"), abilities.PreparesEnvironment)
