@@ -104,8 +104,9 @@ class Backend(Protocol):
 
     The declarations are read with their defaults through :func:`declared_input_modules`,
     :func:`declared_report_modules`, :func:`backend_problems` and :func:`backend_output_modules`, so a
-    backend that declares nothing has empty tables and no checks.  ``check`` and ``output_modules`` are
-    optional, so they are not members of this protocol (``isinstance(engine, Backend)`` holds without them);
+    backend that declares nothing has empty tables and no checks.  The tables, ``check`` and ``output_modules``
+    are optional, so they are not members of this protocol (``isinstance(engine, Backend)`` holds without them:
+    a backend written before they existed, or one that adds nothing, is still a backend);
     their signatures are ``check(cfg: SimulationConfig, net: Network, built: dict[str, Selection]) ->
     list[ModelkitError]`` and ``output_modules(cfg: SimulationConfig) -> list[SimulatorModule]``.
     """
@@ -113,11 +114,6 @@ class Backend(Protocol):
     name: ClassVar[str]
     model_types: ClassVar[frozenset[str]]
     description: ClassVar[str]
-    #: (input_type, module) -> "package.module:Factory" of the inputs this backend adds
-    input_modules: ClassVar[dict[tuple[str, str], str]]
-    #: report module -> "package.module:Factory" of the reports this backend adds
-    report_modules: ClassVar[dict[str, str]]
-
     @classmethod
     def is_available(cls) -> bool:
         """Whether the simulator can be imported here."""

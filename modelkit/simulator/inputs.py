@@ -154,6 +154,14 @@ class SpikeFileInput(SimulatorModule):
             raise ConfigError(sim.config.path, f"inputs.{self.name}.input_file", "a readable spike file",
                               str(e)) from e
         targets = sim.resolve(self.spec.node_set, f"inputs.{self.name}.node_set")
+        driven = {pop: sel & sim.sources[pop] for pop, sel in targets.items() if pop in sim.sources}
+        if not any(len(s) for s in driven.values()) and any(len(s) for s in targets.values()):
+            # the whole input would drive nothing: its spikes would be lost without a word (a node set of
+            # simulated cells, or a backend such as the filter one that simulates its virtual nodes)
+            found = ", ".join(f"{len(s)} simulated cells of {pop}" for pop, s in targets.items() if len(s))
+            raise ConfigError(sim.config.path, f"inputs.{self.name}.node_set",
+                              f"virtual nodes to drive (spike trains go onto virtual nodes; the {sim.backend.name} "
+                              f"backend simulates these nodes)", found)
         for pop, sel in targets.items():
             src = sim.sources.get(pop)
             if src is None or not len(src & sel):

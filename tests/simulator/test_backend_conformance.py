@@ -25,11 +25,7 @@ BACKENDS = sorted(available_backends())
 
 #: checks a built-in backend fails today, and why (reported to the lead; the check is not weakened). A known
 #: failure that stops failing fails this test, so that its entry is removed.
-KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "filter": {"spike_file_input": "a spike file onto filter cells is ignored with a log line (SpikeFileInput "
-                                   "skips node sets without virtual nodes, and the filter backend builds its "
-                                   "virtual nodes as cells), neither driving them nor refused"},
-}
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 
 
 def test_every_builtin_backend_is_registered_and_has_a_case() -> None:

@@ -182,6 +182,14 @@ def test_input_spikes_of_unknown_node_ids_are_a_warning_naming_what_was_dropped(
                 input_file=str(tmp_path / "spikes.h5")), name="strict.json"), output_dir=tmp_path / "strict")
 
 
+def test_a_spike_input_onto_simulated_cells_only_is_refused_not_dropped(model, tmp_path):
+    # every node of the set is a NEST cell: the spikes would drive nothing (main logged a line and ran on)
+    path = _config(model, tmp_path, lambda d: d["inputs"]["input_spikes"].update(node_set={"population": "cortex"}))
+    with pytest.raises(ConfigError, match="virtual nodes to drive") as ei:
+        _run(path)
+    assert ei.value.key == "inputs.input_spikes.node_set" and "simulated cells of cortex" in str(ei.value)
+
+
 # ------------------------------------------------------------------------ run options and output
 @pytest.mark.parametrize("threads", [0, -3, 100_000])
 def test_absurd_threads_are_config_errors(model, tmp_path, threads):
