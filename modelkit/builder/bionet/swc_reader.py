@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import BuilderError
+from modelkit.sonata.swc import import3d_template
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
 
@@ -31,26 +32,7 @@ SegmentCoords = namedtuple("SegmentCoords", ["p0", "p1", "p05"])
 SEC_TYPE_SWC = {"soma": 1, "somatic": 1, "axon": 2, "axonal": 2, "dend": 3, "basal": 3, "apic": 4, "apical": 4}
 
 #: a cell template reading one SWC file with Import3d (the same reading the simulators do)
-_TEMPLATE = """
-begintemplate ModelkitBuilderSWC
-public soma, dend, apic, axon, all, somatic, basal, apical, axonal, nl
-objref all, somatic, basal, apical, axonal, nl, this
-create soma[1], dend[1], apic[1], axon[1]
-proc init() { localobj i3d
-    all = new SectionList()
-    somatic = new SectionList()
-    basal = new SectionList()
-    apical = new SectionList()
-    axonal = new SectionList()
-    forall delete_section()
-    nl = new Import3d_SWC_read()
-    nl.quiet = 1
-    nl.input($s1)
-    i3d = new Import3d_GUI(nl, 0)
-    i3d.instantiate(this)
-}
-endtemplate ModelkitBuilderSWC
-"""
+_TEMPLATE = import3d_template("ModelkitBuilderSWC", keep_reader=True)
 
 
 def _neuron() -> Any:
