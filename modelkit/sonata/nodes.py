@@ -13,19 +13,11 @@ import pandas as pd
 from modelkit.errors import SelectionError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import GroupData, write_group
-from modelkit.sonata.population import GroupedPopulation, Rows, check_names
+from modelkit.sonata.population import GroupedPopulation, Rows, _n_rows, check_names
 from modelkit.sonata.query import check_rule_value, rule_mask
 from modelkit.sonata.selection import Selection
 
 __all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices"]
-
-def _n_sel(rows: Rows, size: int) -> int:
-    if rows is None:
-        return size
-    if isinstance(rows, slice):
-        return len(range(*rows.indices(size)))
-    return len(rows)
-
 
 _ROT = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 _QUAT = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
@@ -177,6 +169,33 @@ class NodePopulation(GroupedPopulation):
             return self._pop_array("node_type_id", rows)
         return self._column(name, rows)
 
+    def column_or(self, name: str, selection: Any = None, default: Any = None) -> np.ndarray:
+        """One merged attribute as :meth:`column` gives it, or ``default`` for every selected node when the
+        population has no attribute ``name`` (an optional column such as ``dynamics_params``).
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        selection : Selection, array of int or None
+            Node ids (None: all, file order).
+        default : object
+            The value of every node when the attribute is absent.
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per selected node (selection order); an object array of ``default`` when absent.
+
+        Examples
+        --------
+        >>> pop.column_or("dynamics_params", [0, 1])    # doctest: +SKIP
+        array([None, None], dtype=object)
+        """
+        if name in self.attribute_names:
+            return self.column(name, selection)
+        return np.full(_n_rows(self._rows(selection), self.size), default, dtype=object)
+
     @property
     def node_type_ids(self) -> np.ndarray:
         """``node_type_id`` of every node, file order."""
@@ -268,7 +287,7 @@ class NodePopulation(GroupedPopulation):
         import copy
 
         rows = self._rows(selection)
-        n = _n_sel(rows, self.size)
+        n = _n_rows(rows, self.size)
         overlay = {k: v.copy() for k, v in self._dynamics_overlay.items()}
         for name, value in params.items():
             try:

@@ -251,10 +251,8 @@ class NestBackend:
         ids = sel.flat
         self._gid.setdefault(name, np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64))
         tids = pop.column("node_type_id", ids)
-        templates = pop.column("model_template", ids) if "model_template" in pop.attribute_names else \
-            np.full(len(ids), None, dtype=object)
-        dyn = pop.column("dynamics_params", ids) if "dynamics_params" in pop.attribute_names else \
-            np.full(len(ids), None, dtype=object)
+        templates = pop.column_or("model_template", ids)
+        dyn = pop.column_or("dynamics_params", ids)
         overrides = pop.dynamics_params(ids) if pop.dynamics_attribute_names else None
         _, first = np.unique(tids, return_index=True)
         for t in tids[np.sort(first)].tolist():  # node types in order of first appearance (as bmtk)

@@ -195,10 +195,8 @@ class PopulationBackend:
             self._unit_of[name] = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
             self._unit_of[name][ids] = np.arange(len(nodes), len(nodes) + len(ids))
             tids = pop.column("node_type_id", ids)
-            tmpl = pop.column("model_template", ids) if "model_template" in pop.attribute_names else \
-                np.full(len(ids), None, dtype=object)
-            dyn = pop.column("dynamics_params", ids) if "dynamics_params" in pop.attribute_names else \
-                np.full(len(ids), None, dtype=object)
+            tmpl = pop.column_or("model_template", ids)
+            dyn = pop.column_or("dynamics_params", ids)
             over = pop.dynamics_params(ids) if pop.dynamics_attribute_names else None
             for r, nid in enumerate(ids.tolist()):
                 where = f"{pop.path}: /nodes/{name} node {nid} (node_type_id {tids[r]})"

@@ -127,8 +127,7 @@ class PopNet:
             tids = np.asarray(pop.column("node_type_id", ids), dtype=np.int64)
             m = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
             u, first = np.unique(tids, return_index=True)
-            dyn = pop.column("dynamics_params", ids[first]) if "dynamics_params" in pop.attribute_names else \
-                [None] * len(u)
+            dyn = pop.column_or("dynamics_params", ids[first])
             src = getattr(getattr(pop, "types", None), "path", None) or pop.path
             for k in np.argsort(first, kind="stable"):
                 t = int(u[k])
