@@ -15,7 +15,7 @@ from modelkit.errors import SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata import h5
 from modelkit.sonata.groups import GroupData, write_group
-from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index_runs
+from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index_runs, write_index
 from modelkit.sonata.population import GroupedPopulation, check_names
 from modelkit.sonata.selection import Selection
 
@@ -597,14 +597,7 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: Any, i
             except ValueError as err:
                 raise SonataFormatError(path, f"{where}/{direction}", "node ids below the node population size",
                                         str(err)) from err
-            d = ig.create_group(direction)
-            d.create_dataset("node_id_to_ranges", data=n2r)
-            # bmtk's reader (<= 1.2) accepts only the misspelt name and libsonata only the spec one:
-            # a hard link serves both without storing the index twice.
-            d["node_id_to_range"] = d["node_id_to_ranges"]
-            # decoded block by block: the (R, 2) array (160 MB for 10^7 unsorted ids) is never made whole
-            runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64),
-                          executor=pool)
+            write_index(ig, direction, n2r, runs, executor=pool)
             del n2r, runs
     finally:
         if pool is not None:
