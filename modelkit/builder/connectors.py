@@ -289,7 +289,28 @@ def _hash_uniform(key: np.ndarray, seed: int) -> np.ndarray:
     return np.multiply(x, 2.0 ** -53)
 
 
-class FixedInDegree(ConnectionRule):
+class _FixedDegree(ConnectionRule):
+    """``k`` connections per target (:class:`FixedInDegree`) or per source (:class:`FixedOutDegree`)."""
+
+    #: the public class's name, in error messages
+    _name: ClassVar[str]
+    #: True: ``k`` per target; False: ``k`` per source
+    _by_target: ClassVar[bool]
+
+    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise BuilderError(f"{self._name}(k)", "a non-negative int", repr(k))
+        _check_nsyns_spec(nsyns, f"{self._name}(nsyns)")
+        self.k = int(k)
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+        self.multapses = multapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        return _fixed_degree(self, sources, targets, rng, self._name, by_target=self._by_target)
+
+
+class FixedInDegree(_FixedDegree):
     """Every target receives ``k`` connections from distinct sources chosen uniformly.
 
     Parameters
@@ -302,35 +323,16 @@ class FixedInDegree(ConnectionRule):
         Draw sources with replacement; repeated sources add synapses to one connection.
     """
 
-    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise BuilderError("FixedInDegree(k)", "a non-negative int", repr(k))
-        _check_nsyns_spec(nsyns, "FixedInDegree(nsyns)")
-        self.k = int(k)
-        self.nsyns = nsyns
-        self.allow_autapses = allow_autapses
-        self.multapses = multapses
-
-    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
-        return _fixed_degree(self, sources, targets, rng, "FixedInDegree", by_target=True)
+    _name = "FixedInDegree"
+    _by_target = True
 
 
-class FixedOutDegree(ConnectionRule):
+class FixedOutDegree(_FixedDegree):
     """Every source makes ``k`` connections onto distinct targets chosen uniformly (see FixedInDegree)."""
 
     blockwise = False
-
-    def __init__(self, k: int, nsyns: Any = 1, allow_autapses: bool = False, multapses: bool = False) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise BuilderError("FixedOutDegree(k)", "a non-negative int", repr(k))
-        _check_nsyns_spec(nsyns, "FixedOutDegree(nsyns)")
-        self.k = int(k)
-        self.nsyns = nsyns
-        self.allow_autapses = allow_autapses
-        self.multapses = multapses
-
-    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
-        return _fixed_degree(self, sources, targets, rng, "FixedOutDegree", by_target=False)
+    _name = "FixedOutDegree"
+    _by_target = False
 
 
 def _fixed_degree(rule: Any, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator, name: str,
