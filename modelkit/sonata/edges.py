@@ -318,6 +318,37 @@ class EdgePopulation(GroupedPopulation):
                 check_edge_values(name, vals, self.types.path, f"column {name} (edges {self._ds_name('')})", ids)
         return vals
 
+    def type_values(self, type_id: int, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """Values of the edge-types table for one edge type, checked by :func:`check_edge_values` (the
+        per-type ``syn_weight``, ``delay``, ``dynamics_params``, ... that NEST and NEURON broadcast to its edges).
+
+        Parameters
+        ----------
+        type_id : int
+            The ``edge_type_id``.
+        names : iterable of str
+            Columns of the edge-types table.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each column's value as a one-element array.
+
+        Raises
+        ------
+        SonataFormatError
+            The type id is not in the table, or a value no simulator can use (naming the CSV column and type).
+        """
+        assert self.types is not None
+        row = int(self.types.row_of(np.asarray([type_id]), dataset=self._ds_name("edge_type_id"),
+                                    data_path=self.path)[0])
+        out = {}
+        for c in names:
+            value = self.types.columns[c][row:row + 1]
+            check_edge_values(c, value, self.types.path, f"column {c}, edge_type_id {type_id}")
+            out[c] = value
+        return out
+
     def check_node_populations(self, node_populations: Iterable[str]) -> None:
         """Raise unless both ends name a node population of the network (bmtk refuses such edges too;
         a backend would skip them and their targets would never receive a spike).
