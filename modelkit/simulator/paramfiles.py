@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from functools import lru_cache
 from typing import Any
 
 from modelkit.errors import ConfigError
 from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
 
-__all__ = ["read_params_json", "params_value"]
+__all__ = ["read_params_json", "params_value", "finite_float"]
 
 
 @lru_cache(maxsize=256)
@@ -84,3 +85,36 @@ def params_value(value: Any, where: str) -> dict | str:
     if not isinstance(d, dict):
         raise ConfigError(None, where, "an object of parameters", type(d).__name__)
     return dict(d)
+
+
+def finite_float(value: Any, where: str) -> float:
+    """A parameter's value as a finite float.
+
+    Parameters
+    ----------
+    value : object
+        The value read from a parameter file or column.
+    where : str
+        Names it in errors (file, node type, key).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ConfigError
+        Not a number, or NaN or infinite.
+
+    Examples
+    --------
+    >>> finite_float("2.5", "exc.json: tau_m")
+    2.5
+    """
+    try:
+        x = float(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(None, where, "a number", repr(value)) from e
+    if not math.isfinite(x):
+        raise ConfigError(None, where, "a finite number", repr(value))
+    return x

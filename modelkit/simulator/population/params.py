@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
-from modelkit.simulator.paramfiles import params_value, read_params_json
+from modelkit.simulator.paramfiles import finite_float, params_value, read_params_json
 
 __all__ = ["TEMPLATES", "PopulationModel", "resolve_template", "load_params", "model_parameters"]
 
@@ -117,13 +117,7 @@ def _numbers(params: dict, names: Any, where: str) -> dict:
         if v is None:
             out[k] = None
             continue
-        try:
-            x = float(v)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(None, f"{where}: dynamics_params.{k}", "a number", repr(v)) from e
-        if not np.isfinite(x):
-            raise ConfigError(None, f"{where}: dynamics_params.{k}", "a finite number", repr(v))
-        out[k] = x
+        out[k] = finite_float(v, f"{where}: dynamics_params.{k}")
     return out
 
 
