@@ -17,7 +17,8 @@ from modelkit.sonata.population import GroupedPopulation, Rows, _n_rows, check_n
 from modelkit.sonata.query import check_rule_value, rule_mask
 from modelkit.sonata.selection import Selection
 
-__all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices"]
+__all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices", "rotation_matrix",
+           "euler_matrix"]
 
 _ROT = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 _QUAT = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
@@ -414,6 +415,55 @@ def rotation_matrices(angles: np.ndarray) -> np.ndarray:
     ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], axis=1).reshape(n, 3, 3)
     rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], axis=1).reshape(n, 3, 3)
     return rx @ ry @ rz
+
+
+def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
+    """Counterclockwise rotation by ``theta`` about ``axis`` (bmtk's Euler-Rodrigues form, bit for bit).
+
+    Parameters
+    ----------
+    axis : 3 floats
+        The axis (any length but 0).
+    theta : float
+        The angle (radians).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, 3)``.
+
+    Examples
+    --------
+    >>> np.round(rotation_matrix([0, 0, 1], np.pi / 2) @ [1.0, 0.0, 0.0], 12)
+    array([0., 1., 0.])
+    """
+    axis = np.asarray(axis, dtype=float)
+    axis = axis / np.sqrt(axis @ axis)
+    a = np.cos(theta / 2.0)
+    b, c, d = -axis * np.sin(theta / 2.0)
+    aa, bb, cc, dd = a * a, b * b, c * c, d * d
+    bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
+    return np.array([[aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
+                     [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
+                     [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc]])
+
+
+def euler_matrix(angles: Any) -> np.ndarray:
+    """``R_x R_y R_z`` for rotation angles about x, y and z, composed as bmtk composes them for cells,
+    morphologies and electrodes (one node at a time; :func:`rotation_matrices` is the columnar form).
+
+    Parameters
+    ----------
+    angles : 3 floats
+        Rotation about the x, y and z axes (radians).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, 3)``.
+    """
+    ax, ay, az = (float(a) for a in angles)
+    return rotation_matrix([1, 0, 0], ax) @ (rotation_matrix([0, 1, 0], ay) @ rotation_matrix([0, 0, 1], az))
 
 
 def _quat_to_matrix(q: np.ndarray) -> np.ndarray:

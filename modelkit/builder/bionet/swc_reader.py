@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import BuilderError
+from modelkit.sonata.nodes import euler_matrix, rotation_matrix
 from modelkit.sonata.swc import import3d_template
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
@@ -45,17 +46,6 @@ def _neuron() -> Any:
         h.load_file("import3d.hoc")
         h(_TEMPLATE)
     return h
-
-
-def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
-    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it."""
-    ax = np.asarray(axis, dtype=float)
-    ax = ax / np.sqrt(ax @ ax)
-    a = np.cos(theta / 2.0)
-    b, c, d = -ax * np.sin(theta / 2.0)
-    return np.array([[a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-                     [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
-                     [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c]])
 
 
 def _sec_kind(sec: Any) -> str:
@@ -269,8 +259,7 @@ class SWCReader:
             if len(rotation_angles) != 3:
                 raise BuilderError("rotation_angles", "3 angles (radians)", repr(rotation_angles))
             c = soma.reshape(3, 1)
-            rot = rotation_matrix([1, 0, 0], rotation_angles[0]) @ (
-                rotation_matrix([0, 1, 0], rotation_angles[1]) @ rotation_matrix([0, 0, 1], rotation_angles[2]))
+            rot = euler_matrix(rotation_angles)
             p0, p1, p05 = (rot @ (p - c) + c for p in (p0, p1, p05))
         if soma_coords is not None:
             target = np.asarray(soma_coords, dtype=float)
