@@ -285,30 +285,50 @@ def _hash_uniform(key: np.ndarray, seed: int) -> np.ndarray:
     if key.dtype == np.uint32:
         h = key * np.uint32((int(ss[0]) | 1) & 0xFFFFFFFF)
         h += np.uint32(int(ss[1]) & 0xFFFFFFFF)
-        s = h >> np.uint32(16)
-        h ^= s
-        h *= np.uint32(0x85EBCA6B)
-        np.right_shift(h, np.uint32(13), out=s)
-        h ^= s
-        h *= np.uint32(0xC2B2AE35)
-        np.right_shift(h, np.uint32(16), out=s)
-        h ^= s
+        _fmix(h, (16, 13, 16), (0x85EBCA6B, 0xC2B2AE35))
         return np.multiply(h, 2.0 ** -32)
     x = key * np.uint64(int(ss[0]) | 1)
     x += np.uint64(ss[1])
-    t = x >> np.uint64(30)
-    x ^= t
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    np.right_shift(x, np.uint64(27), out=t)
-    x ^= t
-    x *= np.uint64(0x94D049BB133111EB)
-    np.right_shift(x, np.uint64(31), out=t)
-    x ^= t
+    _fmix(x, (30, 27, 31), (0xBF58476D1CE4E5B9, 0x94D049BB133111EB))
     x >>= np.uint64(11)
     return np.multiply(x, 2.0 ** -53)
 
 
-class FixedInDegree(ConnectionRule):
+def _fmix(h: np.ndarray, shifts: tuple[int, int, int], multipliers: tuple[int, int]) -> None:
+    """Mix ``h`` in place: xor-shift, multiply, xor-shift, multiply, xor-shift (murmur3's fmix32 and
+    splitmix64's finaliser are this with their own shifts and multipliers; arithmetic wraps in h's dtype)."""
+    u = h.dtype.type
+    t = h >> u(shifts[0])
+    h ^= t
+    for shift, mult in zip(shifts[1:], multipliers):
+        h *= u(mult)
+        np.right_shift(h, u(shift), out=t)
+        h ^= t
+
+
+class _FixedDegree(ConnectionRule):
+    """``k`` connections per target (:class:`FixedInDegree`) or per source (:class:`FixedOutDegree`)."""
+
+    #: the public class's name, in error messages
+    _name: ClassVar[str]
+    #: True: ``k`` per target; False: ``k`` per source
+    _by_target: ClassVar[bool]
+
+    def __init__(self, k: int, nsyns: int | Distribution = 1, allow_autapses: bool = False,
+                 multapses: bool = False) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise BuilderError(f"{self._name}(k)", "a non-negative int", repr(k))
+        _check_nsyns_spec(nsyns, f"{self._name}(nsyns)")
+        self.k = int(k)
+        self.nsyns = nsyns
+        self.allow_autapses = allow_autapses
+        self.multapses = multapses
+
+    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
+        return _fixed_degree(self, sources, targets, rng, self._name, by_target=self._by_target)
+
+
+class FixedInDegree(_FixedDegree):
     """Every target receives ``k`` connections from distinct sources chosen uniformly.
 
     Parameters
@@ -321,37 +341,16 @@ class FixedInDegree(ConnectionRule):
         Draw sources with replacement; repeated sources add synapses to one connection.
     """
 
-    def __init__(self, k: int, nsyns: int | Distribution = 1, allow_autapses: bool = False,
-                 multapses: bool = False) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise BuilderError("FixedInDegree(k)", "a non-negative int", repr(k))
-        _check_nsyns_spec(nsyns, "FixedInDegree(nsyns)")
-        self.k = int(k)
-        self.nsyns = nsyns
-        self.allow_autapses = allow_autapses
-        self.multapses = multapses
-
-    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
-        return _fixed_degree(self, sources, targets, rng, "FixedInDegree", by_target=True)
+    _name = "FixedInDegree"
+    _by_target = True
 
 
-class FixedOutDegree(ConnectionRule):
+class FixedOutDegree(_FixedDegree):
     """Every source makes ``k`` connections onto distinct targets chosen uniformly (see FixedInDegree)."""
 
     blockwise = False
-
-    def __init__(self, k: int, nsyns: int | Distribution = 1, allow_autapses: bool = False,
-                 multapses: bool = False) -> None:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise BuilderError("FixedOutDegree(k)", "a non-negative int", repr(k))
-        _check_nsyns_spec(nsyns, "FixedOutDegree(nsyns)")
-        self.k = int(k)
-        self.nsyns = nsyns
-        self.allow_autapses = allow_autapses
-        self.multapses = multapses
-
-    def connect(self, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator) -> Pairs:
-        return _fixed_degree(self, sources, targets, rng, "FixedOutDegree", by_target=False)
+    _name = "FixedOutDegree"
+    _by_target = False
 
 
 def _fixed_degree(rule: Any, sources: NodeArrays, targets: NodeArrays, rng: np.random.Generator, name: str,
@@ -574,24 +573,19 @@ class PairCallable(ConnectionRule):
             for b in tgts:  # bmtk's order within the block: targets outer, sources inner
                 add(list(map(g, srcs, repeat(b), *reps)))
             return counts.pairs(s, target_major=True)
-        if self.iterator == "all_to_one":
-            counts = _CountRows(where)
-            for b in tgts:
-                v = f(srcs, b, **params)
-                if v is None or len(v) != s:
-                    raise BuilderError(f"{where} (all_to_one)", f"a list of {s} synapse counts",
-                                       "None" if v is None else f"{len(v)} values")
-                counts.add(v if type(v) is list else list(v))
-            return counts.pairs(s, target_major=True)
-        t = len(tgts)
+        # all_to_one: one call per target with every source; one_to_all: one per source with every target
+        all_to_one = self.iterator == "all_to_one"
+        rows, others = (tgts, srcs) if all_to_one else (srcs, tgts)
+        label = "all_to_one" if all_to_one else "one_to_all"
+        n = len(others)
         counts = _CountRows(where)
-        for a in srcs:
-            v = f(a, tgts, **params)
-            if v is None or len(v) != t:
-                raise BuilderError(f"{where} (one_to_all)", f"a list of {t} synapse counts",
+        for x in rows:
+            v = f(others, x, **params) if all_to_one else f(x, others, **params)
+            if v is None or len(v) != n:
+                raise BuilderError(f"{where} ({label})", f"a list of {n} synapse counts",
                                    "None" if v is None else f"{len(v)} values")
             counts.add(v if type(v) is list else list(v))
-        return counts.pairs(t, target_major=False)
+        return counts.pairs(n, target_major=all_to_one)
 
 
 class _CountRows:

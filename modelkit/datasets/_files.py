@@ -1,10 +1,13 @@
-"""Small file helpers shared by the dataset writers (atomic JSON, a fresh target folder)."""
+"""Small file helpers shared by the dataset writers (atomic JSON, a fresh target folder, the saved networks,
+the Poisson input spikes, the config pair)."""
 
 from __future__ import annotations
 
 import json
 import os
 from typing import Any
+
+import numpy as np
 
 from modelkit._typing import PathLike
 from modelkit.errors import OutputExistsError
@@ -37,3 +40,42 @@ def network_files(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, l
                        "node_types_file": f"$NETWORK_DIR/{n}_node_types.csv"} for n in nodes],
             "edges": [{"edges_file": f"$NETWORK_DIR/{s}_{t}_edges.h5",
                        "edge_types_file": f"$NETWORK_DIR/{s}_{t}_edge_types.csv"} for s, t in edges]}
+
+
+def save_networks(d: str, *builders: Any) -> None:
+    """Save each ``NetworkBuilder`` in ``d/network`` (refusing to overwrite a file)."""
+    for b in builders:
+        b.save(os.path.join(d, "network"), force_overwrite=False)
+
+
+def write_poisson_input(d: str, population: str, n: int, rate: float, tstop: float, seed: int) -> None:
+    """``d/inputs/input_spikes.h5``: Poisson spikes of nodes ``0..n-1`` of ``population``.
+
+    Parameters
+    ----------
+    d : str
+        The dataset folder.
+    population : str
+        The virtual population the spikes belong to.
+    n : int
+        Number of its nodes.
+    rate : float
+        Firing rate of each node (Hz).
+    tstop : float
+        End of the spike trains (ms); they start at 0.
+    seed : int
+        Seeds the generator.
+    """
+    from modelkit.simulator import PoissonSpikeGenerator
+
+    gen = PoissonSpikeGenerator(population=population, seed=seed)
+    gen.add(np.arange(n), rate, times=(0.0, tstop / 1000.0))
+    gen.to_sonata(os.path.join(d, "inputs", "input_spikes.h5"), overwrite=False)
+
+
+def write_configs(d: str, circuit: dict, simulation: dict) -> str:
+    """Write ``d/config.circuit.json`` and ``d/config.simulation.json``; the path of the second."""
+    write_json(os.path.join(d, "config.circuit.json"), circuit)
+    path = os.path.join(d, "config.simulation.json")
+    write_json(path, simulation)
+    return path

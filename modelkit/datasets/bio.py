@@ -12,7 +12,8 @@ import os
 import numpy as np
 
 from modelkit._typing import PathLike
-from modelkit.datasets._files import fresh_folder, network_files, write_json
+from modelkit.datasets._files import (fresh_folder, network_files, save_networks, write_configs, write_json,
+                                      write_poisson_input)
 
 __all__ = ["bio_network"]
 
@@ -93,7 +94,6 @@ def bio_network(directory: PathLike, *, n_exc: int = 8, n_inh: int = 2, n_input:
     >>> modelkit.simulate(cfg).rates()                  # doctest: +SKIP
     """
     from modelkit.builder import FixedInDegree, FixedProbability, NetworkBuilder, placement
-    from modelkit.simulator import PoissonSpikeGenerator
 
     d = fresh_folder(directory, ("inputs", "components/morphologies", "components/biophysical_neuron_models",
                                  "components/synaptic_models"))
@@ -129,12 +129,8 @@ def bio_network(directory: PathLike, *, n_exc: int = 8, n_inh: int = 2, n_input:
                      syn_weight=float(input_weight), delay=2.0, target_sections=["dend", "apic"],
                      distance_range=[0.0, 200.0],
                      dynamics_params="exc_syn.json", model_template="exp2syn")
-    net.save(os.path.join(d, "network"), force_overwrite=False)
-    inputs.save(os.path.join(d, "network"), force_overwrite=False)
-
-    gen = PoissonSpikeGenerator(population="input", seed=seed)
-    gen.add(np.arange(n_input), input_rate, times=(0.0, tstop / 1000.0))
-    gen.to_sonata(os.path.join(d, "inputs", "input_spikes.h5"), overwrite=False)
+    save_networks(d, net, inputs)
+    write_poisson_input(d, "input", n_input, input_rate, tstop, seed)
 
     circuit = {
         "manifest": {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network", "$COMPONENTS_DIR": "$BASE_DIR/components"},
@@ -158,7 +154,4 @@ def bio_network(directory: PathLike, *, n_exc: int = 8, n_inh: int = 2, n_input:
                    "overwrite_output_dir": False},
         "network": "config.circuit.json",
     }
-    write_json(os.path.join(d, "config.circuit.json"), circuit)
-    path = os.path.join(d, "config.simulation.json")
-    write_json(path, simulation)
-    return path
+    return write_configs(d, circuit, simulation)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from modelkit._typing import PathLike
-from modelkit.datasets._files import fresh_folder, write_json
+from modelkit.datasets._files import fresh_folder, save_networks, write_json
 
 __all__ = ["lgn_network"]
 
@@ -78,8 +78,7 @@ def lgn_network(directory: PathLike, *, n_lgn: int = 60, n_v1: int = 40, tstop: 
     lgn.add_edges(target=v1.nodes(), connection_rule=FixedProbability(0.3), syn_weight=250.0, delay=2.0,
                   model_template="static_synapse", dynamics_params="static.json")
     write_json(os.path.join(d, "components/point_neuron_models/static.json"), {})
-    lgn.save(os.path.join(d, "network"), force_overwrite=False)
-    v1.save(os.path.join(d, "network"), force_overwrite=False)
+    save_networks(d, lgn, v1)
 
     manifest = {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network", "$COMPONENTS_DIR": "$BASE_DIR/components"}
     lgn_nodes = {"nodes_file": "$NETWORK_DIR/lgn_nodes.h5", "node_types_file": "$NETWORK_DIR/lgn_node_types.csv"}

@@ -11,7 +11,8 @@ import os
 import numpy as np
 
 from modelkit._typing import PathLike
-from modelkit.datasets._files import fresh_folder, network_files, write_json
+from modelkit.datasets._files import (fresh_folder, network_files, save_networks, write_configs, write_json,
+                                      write_poisson_input)
 
 __all__ = ["balanced_network"]
 
@@ -54,7 +55,6 @@ def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200,
         ``directory`` already holds a ``network`` folder.
     """
     from modelkit.builder import FixedInDegree, NetworkBuilder, placement
-    from modelkit.simulator import PoissonSpikeGenerator
 
     d = fresh_folder(directory, ("inputs", "components/cell_models", "components/synaptic_models"))
     write_json(os.path.join(d, "components/cell_models/lif_exc.json"), _CELL)
@@ -77,12 +77,8 @@ def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200,
     inputs.add_nodes(N=n_input, model_type="virtual", pop_name="poisson_input", ei="e")
     inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(min(50, n_input)), syn_weight=1.2,
                      delay=1.0, dynamics_params="input_syn.json", model_template="static_synapse")
-    net.save(os.path.join(d, "network"), force_overwrite=False)
-    inputs.save(os.path.join(d, "network"), force_overwrite=False)
-
-    gen = PoissonSpikeGenerator(population="input", seed=seed)
-    gen.add(np.arange(n_input), input_rate, times=(0.0, tstop / 1000.0))
-    gen.to_sonata(os.path.join(d, "inputs", "input_spikes.h5"), overwrite=False)
+    save_networks(d, net, inputs)
+    write_poisson_input(d, "input", n_input, input_rate, tstop, seed)
 
     circuit = {
         "manifest": {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network", "$COMPONENTS_DIR": "$BASE_DIR/components"},
@@ -102,7 +98,4 @@ def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200,
                    "spikes_file_csv": "spikes.csv", "overwrite_output_dir": False},
         "network": "config.circuit.json",
     }
-    write_json(os.path.join(d, "config.circuit.json"), circuit)
-    path = os.path.join(d, "config.simulation.json")
-    write_json(path, simulation)
-    return path
+    return write_configs(d, circuit, simulation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from modelkit._typing import PathLike
-from modelkit.datasets._files import fresh_folder, network_files, write_json
+from modelkit.datasets._files import fresh_folder, save_networks, network_files, write_json
 
 __all__ = ["population_network"]
 
@@ -53,8 +53,7 @@ def population_network(directory: PathLike, *, tstop: float = 500.0, dt: float =
     drive = NetworkBuilder("drive")
     drive.add_nodes(pop_name="poisson", model_type="virtual")
     drive.add_edges(target=net.nodes(), connection_rule=100, syn_weight=1.0, delay=1.0)
-    net.save(os.path.join(d, "network"), force_overwrite=False)
-    drive.save(os.path.join(d, "network"), force_overwrite=False)
+    save_networks(d, net, drive)
     half = float(tstop) / 2
     cfg = {
         "manifest": {"$BASE_DIR": ".", "$NETWORK_DIR": "$BASE_DIR/network", "$COMPONENTS_DIR": "$BASE_DIR/components"},

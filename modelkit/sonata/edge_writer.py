@@ -21,7 +21,7 @@ from modelkit._typing import DTypeLike, IdsLike, PathLike
 from modelkit.errors import SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import column_for_h5
-from modelkit.sonata.index import index_runs_chunked
+from modelkit.sonata.index import index_runs_chunked, write_index
 
 __all__ = ["EdgeWriter", "PopulationWriter"]
 
@@ -234,12 +234,7 @@ class PopulationWriter:
                                                 ("source_to_target", "source_node_id", self.source_node_count)):
                 job = jobs.pop(direction, None)
                 n2r, runs = job.result() if job is not None else build(ds_name, n_nodes)
-                d = ig.create_group(direction)
-                d.create_dataset("node_id_to_ranges", data=n2r)
-                # bmtk's reader (<= 1.2) opens only the misspelt name, libsonata only the spec one
-                d["node_id_to_range"] = d["node_id_to_ranges"]
-                runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64),
-                              executor=ex)
+                write_index(ig, direction, n2r, runs, executor=ex)
                 del n2r, runs
 
 

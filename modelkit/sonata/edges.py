@@ -16,7 +16,7 @@ from modelkit.errors import SonataFormatError
 from modelkit.options import OPTIONS
 from modelkit.sonata import h5
 from modelkit.sonata.groups import GroupData, write_group
-from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index_runs
+from modelkit.sonata.index import DIRECTIONS, EdgeIndex, find_index_group, index_runs, write_index
 from modelkit.sonata.population import GroupedPopulation, check_names
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.types_table import TypesTable
@@ -354,6 +354,37 @@ class EdgePopulation(GroupedPopulation):
                 check_edge_values(name, vals, self.types.path, f"column {name} (edges {self._ds_name('')})", ids)
         return vals
 
+    def type_values(self, type_id: int, names: Iterable[str]) -> dict[str, np.ndarray]:
+        """Values of the edge-types table for one edge type, checked by :func:`check_edge_values` (the
+        per-type ``syn_weight``, ``delay``, ``dynamics_params``, ... that NEST and NEURON broadcast to its edges).
+
+        Parameters
+        ----------
+        type_id : int
+            The ``edge_type_id``.
+        names : iterable of str
+            Columns of the edge-types table.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Each column's value as a one-element array.
+
+        Raises
+        ------
+        SonataFormatError
+            The type id is not in the table, or a value no simulator can use (naming the CSV column and type).
+        """
+        assert self.types is not None
+        row = int(self.types.row_of(np.asarray([type_id]), dataset=self._ds_name("edge_type_id"),
+                                    data_path=self.path)[0])
+        out = {}
+        for c in names:
+            value = self.types.columns[c][row:row + 1]
+            check_edge_values(c, value, self.types.path, f"column {c}, edge_type_id {type_id}")
+            out[c] = value
+        return out
+
     def check_node_populations(self, node_populations: Iterable[str]) -> None:
         """Raise unless both ends name a node population of the network (bmtk refuses such edges too;
         a backend would skip them and their targets would never receive a spike).
@@ -690,14 +721,7 @@ def _write_edge_population(root: h5py.Group, p: EdgePopulationData, path: PathLi
             except ValueError as err:
                 raise SonataFormatError(path, f"{where}/{direction}", "node ids below the node population size",
                                         str(err)) from err
-            d = ig.create_group(direction)
-            d.create_dataset("node_id_to_ranges", data=n2r)
-            # bmtk's reader (<= 1.2) accepts only the misspelt name and libsonata only the spec one:
-            # a hard link serves both without storing the index twice.
-            d["node_id_to_range"] = d["node_id_to_ranges"]
-            # decoded block by block: the (R, 2) array (160 MB for 10^7 unsorted ids) is never made whole
-            runs.write_to(d.create_dataset("range_to_edge_id", shape=(runs.n_rows, 2), dtype=np.uint64),
-                          executor=pool)
+            write_index(ig, direction, n2r, runs, executor=pool)
             del n2r, runs
     finally:
         if pool is not None:

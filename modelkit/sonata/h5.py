@@ -138,12 +138,17 @@ def require_group(parent: h5py.Group, name: str, path: PathLike, what: str = "a 
     """
     full = _join(parent.name, name)
     with guard(path, full, what):
-        obj = parent.get(name)
-        if obj is None:
-            raise SonataFormatError(path, full, what, "nothing")
-        if not isinstance(obj, h5py.Group):
-            raise SonataFormatError(path, full, what, type(obj).__name__)
-        return obj
+        return _get(parent, name, h5py.Group, path, full, what)
+
+
+def _get(parent: h5py.Group, name: str, kind: type, path: Any, full: str, expected: str) -> Any:
+    """``parent[name]``, refused unless it exists and is a ``kind`` (h5py.Group or h5py.Dataset)."""
+    obj = parent.get(name)
+    if obj is None:
+        raise SonataFormatError(path, full, expected, "nothing")
+    if not isinstance(obj, kind):
+        raise SonataFormatError(path, full, expected, type(obj).__name__)
+    return obj
 
 
 def require_dataset(parent: h5py.Group, name: str, path: PathLike, *, kind: str = "any",
@@ -164,11 +169,7 @@ def require_dataset(parent: h5py.Group, name: str, path: PathLike, *, kind: str 
     full = _join(parent.name, name)
     expected = _describe(kind, ndim, length)
     with guard(path, full, expected):
-        obj = parent.get(name)
-        if obj is None:
-            raise SonataFormatError(path, full, expected, "nothing")
-        if not isinstance(obj, h5py.Dataset):
-            raise SonataFormatError(path, full, expected, type(obj).__name__)
+        obj = _get(parent, name, h5py.Dataset, path, full, expected)
         dt = obj.dtype
         ok = {
             "any": True,

@@ -14,19 +14,12 @@ from modelkit._typing import ArrayLike, IdsLike, PathLike
 from modelkit.errors import SelectionError, SonataFormatError
 from modelkit.sonata import h5
 from modelkit.sonata.groups import GroupData, write_group
-from modelkit.sonata.population import GroupedPopulation, Rows, check_names
+from modelkit.sonata.population import GroupedPopulation, Rows, _n_rows, check_names
 from modelkit.sonata.query import check_rule_value, rule_mask
 from modelkit.sonata.selection import Selection
 
-__all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices"]
-
-def _n_sel(rows: Rows, size: int) -> int:
-    if rows is None:
-        return size
-    if isinstance(rows, slice):
-        return len(range(*rows.indices(size)))
-    return len(rows)
-
+__all__ = ["NodePopulation", "NodePopulationData", "write_nodes", "rotation_matrices", "rotation_matrix",
+           "euler_matrix"]
 
 _ROT = ("rotation_angle_xaxis", "rotation_angle_yaxis", "rotation_angle_zaxis")
 _QUAT = ("orientation_w", "orientation_x", "orientation_y", "orientation_z")
@@ -193,6 +186,33 @@ class NodePopulation(GroupedPopulation):
             return self._pop_array("node_type_id", rows)
         return self._column(name, rows)
 
+    def column_or(self, name: str, selection: Any = None, default: Any = None) -> np.ndarray:
+        """One merged attribute as :meth:`column` gives it, or ``default`` for every selected node when the
+        population has no attribute ``name`` (an optional column such as ``dynamics_params``).
+
+        Parameters
+        ----------
+        name : str
+            The attribute.
+        selection : Selection, array of int or None
+            Node ids (None: all, file order).
+        default : object
+            The value of every node when the attribute is absent.
+
+        Returns
+        -------
+        numpy.ndarray
+            One value per selected node (selection order); an object array of ``default`` when absent.
+
+        Examples
+        --------
+        >>> pop.column_or("dynamics_params", [0, 1])    # doctest: +SKIP
+        array([None, None], dtype=object)
+        """
+        if name in self.attribute_names:
+            return self.column(name, selection)
+        return np.full(_n_rows(self._rows(selection), self.size), default, dtype=object)
+
     @property
     def node_type_ids(self) -> np.ndarray:
         """``node_type_id`` of every node, file order."""
@@ -292,7 +312,7 @@ class NodePopulation(GroupedPopulation):
         import copy
 
         rows = self._rows(selection)
-        n = _n_sel(rows, self.size)
+        n = _n_rows(rows, self.size)
         overlay = {k: v.copy() for k, v in self._dynamics_overlay.items()}
         for name, value in params.items():
             try:
@@ -429,6 +449,55 @@ def rotation_matrices(angles: np.ndarray) -> np.ndarray:
     ry = np.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], axis=1).reshape(n, 3, 3)
     rz = np.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], axis=1).reshape(n, 3, 3)
     return rx @ ry @ rz
+
+
+def rotation_matrix(axis: ArrayLike, theta: float) -> np.ndarray:
+    """Counterclockwise rotation by ``theta`` about ``axis`` (bmtk's Euler-Rodrigues form, bit for bit).
+
+    Parameters
+    ----------
+    axis : 3 floats
+        The axis (any length but 0).
+    theta : float
+        The angle (radians).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, 3)``.
+
+    Examples
+    --------
+    >>> np.round(rotation_matrix([0, 0, 1], np.pi / 2) @ [1.0, 0.0, 0.0], 12)
+    array([0., 1., 0.])
+    """
+    ax = np.asarray(axis, dtype=float)
+    ax = ax / np.sqrt(ax @ ax)
+    a = np.cos(theta / 2.0)
+    b, c, d = -ax * np.sin(theta / 2.0)
+    aa, bb, cc, dd = a * a, b * b, c * c, d * d
+    bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
+    return np.array([[aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
+                     [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
+                     [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc]])
+
+
+def euler_matrix(angles: Sequence[float]) -> np.ndarray:
+    """``R_x R_y R_z`` for rotation angles about x, y and z, composed as bmtk composes them for cells,
+    morphologies and electrodes (one node at a time; :func:`rotation_matrices` is the columnar form).
+
+    Parameters
+    ----------
+    angles : 3 floats
+        Rotation about the x, y and z axes (radians).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(3, 3)``.
+    """
+    ax, ay, az = (float(a) for a in angles)
+    return rotation_matrix([1, 0, 0], ax) @ (rotation_matrix([0, 1, 0], ay) @ rotation_matrix([0, 0, 1], az))
 
 
 def _quat_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -19,7 +19,8 @@ import numpy as np
 from modelkit._typing import PathLike
 from modelkit.errors import SonataFormatError
 
-__all__ = ["read_swc_samples", "check_swc", "morphology_path", "SWC_SOMA", "SWC_TYPES", "MAX_SWC_BYTES"]
+__all__ = ["read_swc_samples", "check_swc", "morphology_path", "import3d_template", "SWC_SOMA", "SWC_TYPES",
+           "MAX_SWC_BYTES"]
 
 #: SWC type code of the soma
 SWC_SOMA = 1
@@ -56,6 +57,55 @@ def morphology_path(morphologies_dir: PathLike, morphology: str) -> str:
     if not os.path.exists(path) and not path.lower().endswith(".swc"):
         path += ".swc"
     return path
+
+
+def import3d_template(name: str, *, keep_reader: bool = False) -> str:
+    """The HOC text of a cell template that reads one SWC file (its ``$s1`` argument) with NEURON's Import3d.
+
+    The builder's ``SWCReader`` and the NEURON backend both read morphologies through it, so that the order of
+    the cell's ``all`` list, which ``afferent_section_id`` indexes, is the same when a network is built and when
+    it runs.  The text is only a string here: whoever instantiates it loads ``import3d.hoc`` first.
+
+    Parameters
+    ----------
+    name : str
+        The template's name (a HOC identifier, defined once per process).
+    keep_reader : bool
+        Keep the ``Import3d_SWC_read`` object as the public ``nl`` of every cell (for the map from SWC samples to
+        sections); without it the reader goes away after the cell is built.
+
+    Returns
+    -------
+    str
+        ``begintemplate name ... endtemplate name``.
+
+    Examples
+    --------
+    >>> "Import3d_SWC_read" in import3d_template("MySWC")
+    True
+    """
+    nl = ", nl" if keep_reader else ""
+    local = "i3d" if keep_reader else "nl, i3d"
+    return f"""
+begintemplate {name}
+public soma, dend, apic, axon, all, somatic, basal, apical, axonal{nl}
+objref all, somatic, basal, apical, axonal{nl}, this
+create soma[1], dend[1], apic[1], axon[1]
+proc init() {{ localobj {local}
+    all = new SectionList()
+    somatic = new SectionList()
+    basal = new SectionList()
+    apical = new SectionList()
+    axonal = new SectionList()
+    forall delete_section()
+    nl = new Import3d_SWC_read()
+    nl.quiet = 1
+    nl.input($s1)
+    i3d = new Import3d_GUI(nl, 0)
+    i3d.instantiate(this)
+}}
+endtemplate {name}
+"""
 
 
 def read_swc_samples(path: PathLike, data: bytes | None = None) -> np.ndarray:

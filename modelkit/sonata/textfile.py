@@ -53,13 +53,7 @@ def read_text(path: PathLike, what: str, max_bytes: int, error: type = ConfigErr
     except OSError as e:
         raise error(p, None, f"a readable {what}", f"{type(e).__name__}: {e}") from e
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise error(p, None, f"a {what} file", "a directory")
-        if not stat.S_ISREG(st.st_mode):
-            raise error(p, None, f"a {what} that is a regular file", file_kind(st.st_mode))
-        if st.st_size > max_bytes:
-            raise error(p, None, f"a {what} of at most {max_bytes:,} bytes", f"{st.st_size:,} bytes")
+        _check_stat(os.fstat(fd), p, what, max_bytes, error)
         chunks = []
         left = max_bytes + 1  # the file may grow between fstat and read
         while left > 0:
@@ -115,13 +109,18 @@ def check_regular_file(path: PathLike, what: str, max_bytes: int, error: type = 
         raise error(p, None, f"an existing {what}", "no such file") from e
     except OSError as e:
         raise error(p, None, f"a readable {what}", f"{type(e).__name__}: {e}") from e
+    _check_stat(st, p, what, max_bytes, error)
+    return p
+
+
+def _check_stat(st: os.stat_result, p: str, what: str, max_bytes: int, error: type) -> None:
+    """Refuse a directory, a file that is not regular (FIFO, device, socket) or one over ``max_bytes``."""
     if stat.S_ISDIR(st.st_mode):
         raise error(p, None, f"a {what} file", "a directory")
     if not stat.S_ISREG(st.st_mode):
         raise error(p, None, f"a {what} that is a regular file", file_kind(st.st_mode))
     if st.st_size > max_bytes:
         raise error(p, None, f"a {what} of at most {max_bytes:,} bytes", f"{st.st_size:,} bytes")
-    return p
 
 
 def file_kind(mode: int) -> str:

@@ -23,6 +23,8 @@ import pandas as pd
 
 from modelkit._typing import ArrayLike, PathLike
 from modelkit.errors import BuilderError
+from modelkit.sonata.nodes import euler_matrix, rotation_matrix
+from modelkit.sonata.swc import import3d_template
 
 __all__ = ["SWCReader", "get_swc", "rotation_matrix", "SegmentProps", "SegmentCoords"]
 
@@ -33,26 +35,7 @@ SegmentCoords = namedtuple("SegmentCoords", ["p0", "p1", "p05"])
 SEC_TYPE_SWC = {"soma": 1, "somatic": 1, "axon": 2, "axonal": 2, "dend": 3, "basal": 3, "apic": 4, "apical": 4}
 
 #: a cell template reading one SWC file with Import3d (the same reading the simulators do)
-_TEMPLATE = """
-begintemplate ModelkitBuilderSWC
-public soma, dend, apic, axon, all, somatic, basal, apical, axonal, nl
-objref all, somatic, basal, apical, axonal, nl, this
-create soma[1], dend[1], apic[1], axon[1]
-proc init() { localobj i3d
-    all = new SectionList()
-    somatic = new SectionList()
-    basal = new SectionList()
-    apical = new SectionList()
-    axonal = new SectionList()
-    forall delete_section()
-    nl = new Import3d_SWC_read()
-    nl.quiet = 1
-    nl.input($s1)
-    i3d = new Import3d_GUI(nl, 0)
-    i3d.instantiate(this)
-}
-endtemplate ModelkitBuilderSWC
-"""
+_TEMPLATE = import3d_template("ModelkitBuilderSWC", keep_reader=True)
 
 
 def _neuron() -> Any:
@@ -65,25 +48,6 @@ def _neuron() -> Any:
         h.load_file("import3d.hoc")
         h(_TEMPLATE)
     return h
-
-
-def rotation_matrix(axis: ArrayLike, theta: float) -> np.ndarray:
-    """Rotation by ``theta`` radians about ``axis`` (Euler-Rodrigues), as bmtk builds it.
-
-    Parameters
-    ----------
-    axis : array-like of float
-        Rotation axis (x, y, z); need not be unit length.
-    theta : float
-        Angle in radians.
-    """
-    ax = np.asarray(axis, dtype=float)
-    ax = ax / np.sqrt(ax @ ax)
-    a = np.cos(theta / 2.0)
-    b, c, d = -ax * np.sin(theta / 2.0)
-    return np.array([[a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-                     [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
-                     [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c]])
 
 
 def _sec_kind(sec: Any) -> str:
@@ -332,8 +296,7 @@ class SWCReader:
             if len(rotation_angles) != 3:
                 raise BuilderError("rotation_angles", "3 angles (radians)", repr(rotation_angles))
             c = soma.reshape(3, 1)
-            rot = rotation_matrix([1, 0, 0], rotation_angles[0]) @ (
-                rotation_matrix([0, 1, 0], rotation_angles[1]) @ rotation_matrix([0, 0, 1], rotation_angles[2]))
+            rot = euler_matrix(rotation_angles)
             p0, p1, p05 = (rot @ (p - c) + c for p in (p0, p1, p05))
         if soma_coords is not None:
             target = np.asarray(soma_coords, dtype=float)

@@ -22,7 +22,6 @@ column names) or the ``dynamics_params`` JSON (``opt_wts``, ``opt_kpeaks``, ``op
 from __future__ import annotations
 
 import ast
-import json
 import os
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,7 +29,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from modelkit.simulator.paramfiles import read_params_json
+from modelkit.simulator.paramfiles import params_value, read_params_json
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.filter.kernels import check_temporal, temporal_kernels, time_to_cross
 
@@ -125,19 +124,9 @@ def _split(name: str) -> tuple[str, str]:
 
 
 def _read_params(value: Any, directory: str | None, where: str) -> dict:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    s = str(value).strip()
-    if s.startswith("{"):
-        try:
-            return dict(json.loads(s))
-        except (json.JSONDecodeError, TypeError):
-            try:
-                return dict(ast.literal_eval(s))
-            except (ValueError, SyntaxError, TypeError) as e:
-                raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
+    s = params_value(value, where)
+    if isinstance(s, dict):
+        return s
     if directory is None:
         raise ConfigError(None, where, f"a components directory (filter_models_dir) to find {s!r} in",
                           "none configured")

@@ -17,7 +17,6 @@ from modelkit.simulator.nest.glif import convert_allen_glif, is_allen_glif, lega
 from modelkit.simulator.nest.params import load_params, model_name
 from modelkit.sonata import Network, Selection, SimulationConfig
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
-from modelkit.sonata.edges import check_edge_values
 
 __all__ = ["NestBackend"]
 
@@ -281,10 +280,8 @@ class NestBackend:
         ids = sel.flat
         self._gid.setdefault(name, np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64))
         tids = pop.column("node_type_id", ids)
-        templates = pop.column("model_template", ids) if "model_template" in pop.attribute_names else \
-            np.full(len(ids), None, dtype=object)
-        dyn = pop.column("dynamics_params", ids) if "dynamics_params" in pop.attribute_names else \
-            np.full(len(ids), None, dtype=object)
+        templates = pop.column_or("model_template", ids)
+        dyn = pop.column_or("dynamics_params", ids)
         overrides = pop.dynamics_params(ids) if pop.dynamics_attribute_names else None
         _, first = np.unique(tids, return_index=True)
         for t in tids[np.sort(first)].tolist():  # node types in order of first appearance (as bmtk)
@@ -402,12 +399,7 @@ class NestBackend:
                 k = len(src) if isinstance(m, slice) else int(np.count_nonzero(m))
                 tcols = {c: v[m] for c, v in cols.items()}
                 if per_type:
-                    row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
-                                           data_path=epop.path)[0])
-                    for c in per_type:
-                        value = types.columns[c][row:row + 1]  # type: ignore[union-attr]
-                        check_edge_values(c, value, types.path, f"column {c}, edge_type_id {t}")  # type: ignore[union-attr]
-                        tcols[c] = np.broadcast_to(value, (k,))
+                    tcols.update({c: np.broadcast_to(v, (k,)) for c, v in epop.type_values(t, per_type).items()})
                 where = f"/edges/{ename} edge_type_id {t}"
                 n += self._connect_type(epop, ename, src[m], tgt[m], tcols, src_map, tgt_map, where, eids[m],
                                         type_id=int(t))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import numpy as np
 
 from modelkit.errors import ConfigError
-from modelkit.simulator.paramfiles import read_params_json
+from modelkit.simulator.paramfiles import params_value, read_params_json
 
 __all__ = ["load_params", "model_name"]
 
@@ -25,23 +24,9 @@ def load_params(value: Any, directory: str | None, where: str) -> dict:
     ConfigError
         A named file that does not exist (the message gives the full path) or is not a JSON object.
     """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    s = str(value).strip()
-    if s.startswith("{"):  # inline: JSON, or a Python dict literal as bmtk's builder writes it
-        try:
-            d = json.loads(s)
-        except json.JSONDecodeError:
-            import ast
-            try:
-                d = ast.literal_eval(s)
-            except (ValueError, SyntaxError) as e:
-                raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
-        if not isinstance(d, dict):
-            raise ConfigError(None, where, "an object of parameters", type(d).__name__)
-        return dict(d)
+    s = params_value(value, where)
+    if isinstance(s, dict):
+        return s
     if directory is None:
         raise ConfigError(None, where, f"a components directory to find {s!r} in", "none configured")
     path = os.path.normpath(s if os.path.isabs(s) else os.path.join(directory, s))

@@ -220,7 +220,7 @@ class NeuronBackend:
         h = self.h
         ids = sel.flat
         cells = self._cells.setdefault(name, {})
-        cols = {c: (pop.column(c, ids) if c in pop.attribute_names else np.full(len(ids), None, dtype=object))
+        cols = {c: pop.column_or(c, ids)
                 for c in ("model_type", "model_template", "morphology", "dynamics_params", "model_processing")}
         tids = pop.column("node_type_id", ids)
         overrides = _overrides(pop, ids)
@@ -296,8 +296,8 @@ class NeuronBackend:
             self._is_bio[name][ids] = mt == "biophysical"
             cost = np.ones(len(ids))
             if nhost > 1 and (mt == "biophysical").any():
-                cols = {c: (pop.column(c, ids) if c in pop.attribute_names else np.full(len(ids), None, dtype=object))
-                        for c in ("model_template", "morphology", "dynamics_params", "model_processing")}
+                cols = {c: pop.column_or(c, ids) for c in ("model_template", "morphology", "dynamics_params",
+                                                            "model_processing")}
                 tids = pop.column("node_type_id", ids)
                 for t in np.unique(tids[mt == "biophysical"]).tolist():
                     rows = np.flatnonzero((tids == t) & (mt == "biophysical"))

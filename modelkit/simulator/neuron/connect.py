@@ -16,7 +16,6 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron.morphology import Cell
-from modelkit.sonata.edges import check_edge_values
 from modelkit.simulator.neuron.synapses import (edge_weights, is_null, make_synapses, parse_range, parse_sections,
                                                 segment_candidates, synapse_class, synapse_params,
                                                 synapse_settings)
@@ -96,12 +95,7 @@ def connect_edges(backend: NeuronBackend, ename: str, epop: EdgePopulation, comp
         where = f"/edges/{ename} edge_type_id {t}"
         cols = {c: v[m] for c, v in per_edge.items()}
         if per_type:
-            row = int(types.row_of(np.asarray([t]), dataset=f"/edges/{ename}/edge_type_id",  # type: ignore[union-attr]
-                                   data_path=epop.path)[0])
-            for c in per_type:
-                value = types.columns[c][row:row + 1]  # type: ignore[union-attr]
-                check_edge_values(c, value, types.path, f"column {c}, edge_type_id {t}")  # type: ignore[union-attr]
-                cols[c] = value
+            cols.update(epop.type_values(t, per_type))
         k = int(np.count_nonzero(m))
         src_ids, tgt_ids = src[m], tgt[m]
         w = edge_weights(backend._network, epop, cols, src_ids, tgt_ids, eids[m], where, backend._node_frames)

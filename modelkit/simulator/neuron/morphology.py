@@ -20,31 +20,12 @@ import numpy as np
 from modelkit.errors import ConfigError, SonataFormatError
 from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.biophysics import SECTION_TYPES
-from modelkit.sonata.swc import MAX_SWC_BYTES, check_swc
+from modelkit.sonata.swc import MAX_SWC_BYTES, check_swc, import3d_template
 
 __all__ = ["MorphologyTable", "read_swc", "check_morphology", "segments_per_section", "table_from_sections",
            "segment_props", "Cell"]
 
-_TEMPLATE = """
-begintemplate ModelkitSWC
-public soma, dend, apic, axon, all, somatic, basal, apical, axonal
-objref all, somatic, basal, apical, axonal, this
-create soma[1], dend[1], apic[1], axon[1]
-proc init() { localobj nl, i3d
-    all = new SectionList()
-    somatic = new SectionList()
-    basal = new SectionList()
-    apical = new SectionList()
-    axonal = new SectionList()
-    forall delete_section()
-    nl = new Import3d_SWC_read()
-    nl.quiet = 1
-    nl.input($s1)
-    i3d = new Import3d_GUI(nl, 0)
-    i3d.instantiate(this)
-}
-endtemplate ModelkitSWC
-"""
+_TEMPLATE = import3d_template("ModelkitSWC")
 #: axon stub of the Allen models (bmtk's fix_axon_*): two sections of 30 µm
 STUB_LENGTH = 30.0
 

@@ -228,10 +228,8 @@ class PopulationBackend:
             self._unit_of[name] = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
             self._unit_of[name][ids] = np.arange(len(nodes), len(nodes) + len(ids))
             tids = pop.column("node_type_id", ids)
-            tmpl = pop.column("model_template", ids) if "model_template" in pop.attribute_names else \
-                np.full(len(ids), None, dtype=object)
-            dyn = pop.column("dynamics_params", ids) if "dynamics_params" in pop.attribute_names else \
-                np.full(len(ids), None, dtype=object)
+            tmpl = pop.column_or("model_template", ids)
+            dyn = pop.column_or("dynamics_params", ids)
             over = pop.dynamics_params(ids) if pop.dynamics_attribute_names else None
             for r, nid in enumerate(ids.tolist()):
                 where = f"{pop.path}: /nodes/{name} node {nid} (node_type_id {tids[r]})"
@@ -443,21 +441,17 @@ class PopulationBackend:
         assert self._options is not None
         bad = [v for v in variables if v not in RATE_VARIABLES]
         if self.popnet is not None and not bad:  # a node reports the rate of its node type's population
-            cols = self.popnet.node_pop[population][np.asarray(node_ids, dtype=np.int64)]
-            if (cols < 0).any():
-                raise ConfigError(None, f"reports: cells of {population}", "population nodes", "other nodes")
-            rec = RateRecorder(population, np.asarray(node_ids, dtype=np.int64), cols, variables, dt, start, stop,
-                               self.popnet.dt_ms, self._options.tstart)
-            self._recorders.append(rec)
-            return rec
-        if bad:
+            unit_of, model_dt = self.popnet.node_pop[population], self.popnet.dt_ms
+        elif bad:
             raise ConfigError(getattr(self._config, "path", None), f"reports: variable_name {bad}",
                               f"a variable of population models ({', '.join(RATE_VARIABLES)}: rate in Hz)", str(bad))
-        cols = self._unit_of[population][np.asarray(node_ids, dtype=np.int64)]
+        else:
+            unit_of, model_dt = self._unit_of[population], self._options.dt
+        cols = unit_of[np.asarray(node_ids, dtype=np.int64)]
         if (cols < 0).any():
             raise ConfigError(None, f"reports: cells of {population}", "population nodes", "other nodes")
         rec = RateRecorder(population, np.asarray(node_ids, dtype=np.int64), cols, variables, dt, start, stop,
-                           self._options.dt, self._options.tstart)
+                           model_dt, self._options.tstart)
         self._recorders.append(rec)
         return rec
 

@@ -35,6 +35,7 @@ import numpy as np
 from scipy.linalg.lapack import dgbsv
 
 from modelkit.errors import ConfigError
+from modelkit.simulator.paramfiles import finite_float
 
 __all__ = ["DipdePopulation", "dipde_edges", "DIPDE_KEYS", "UPDATE_METHODS"]
 
@@ -73,13 +74,7 @@ def _delta_value(value: Any, where: str, key: str) -> float:
             raise ConfigError(None, f"{where}: {key}", "a number or {'distribution': 'delta', 'weight': x} "
                               "(other DiPDE distributions are not supported)", repr(value))
         value = value["weight"]
-    try:
-        x = float(value)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(None, f"{where}: {key}", "a number", repr(value)) from e
-    if not np.isfinite(x):
-        raise ConfigError(None, f"{where}: {key}", "a finite number", repr(value))
-    return x
+    return finite_float(value, f"{where}: {key}")
 
 
 class _Banded:

@@ -17,7 +17,6 @@ Templates (``model_template``, an optional ``modelkit:`` / ``population:`` prefi
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
-from modelkit.simulator.paramfiles import read_params_json
+from modelkit.simulator.paramfiles import finite_float, params_value, read_params_json
 
 __all__ = ["TEMPLATES", "PopulationModel", "resolve_template", "load_params", "model_parameters"]
 
@@ -99,22 +98,9 @@ def load_params(value: Any, directories: list[str], where: str) -> dict:
     """
     if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) in ("", "None", "NULL"):
         return {}
-    if isinstance(value, dict):
-        return dict(value)
-    s = str(value).strip()
-    if s.startswith("{"):
-        try:
-            d = json.loads(s)
-        except json.JSONDecodeError:
-            import ast
-            try:  # a Python dict literal, as builders write a dict property
-                d = ast.literal_eval(s)
-            except (ValueError, SyntaxError) as e:
-                raise ConfigError(None, f"{where}: dynamics_params", "a JSON file name or an inline JSON object",
-                                  s[:60]) from e
-        if not isinstance(d, dict):
-            raise ConfigError(None, f"{where}: dynamics_params", "an object of parameters", type(d).__name__)
-        return d
+    s = params_value(value, f"{where}: dynamics_params")
+    if isinstance(s, dict):
+        return s
     candidates = [s] if os.path.isabs(s) else [os.path.join(d, s) for d in directories]
     for c in candidates:
         if os.path.isfile(c):
@@ -131,13 +117,7 @@ def _numbers(params: dict, names: Any, where: str) -> dict:
         if v is None:
             out[k] = None
             continue
-        try:
-            x = float(v)
-        except (TypeError, ValueError) as e:
-            raise ConfigError(None, f"{where}: dynamics_params.{k}", "a number", repr(v)) from e
-        if not np.isfinite(x):
-            raise ConfigError(None, f"{where}: dynamics_params.{k}", "a finite number", repr(v))
-        out[k] = x
+        out[k] = finite_float(v, f"{where}: dynamics_params.{k}")
     return out
 
 

@@ -74,6 +74,33 @@ def is_popnet(config: SimulationConfig, network: Network, built: dict[str, Selec
     return bool(dipde) or target == "dipde"
 
 
+def _node_types(pop: Any, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The node types of the nodes ``ids`` of ``pop``, and an empty map from node id to internal index.
+
+    Parameters
+    ----------
+    pop : NodePopulation
+        The population.
+    ids : numpy.ndarray
+        Its built (or source) node ids.
+
+    Returns
+    -------
+    tids : numpy.ndarray
+        ``node_type_id`` per node (int64).
+    types : numpy.ndarray
+        The distinct type ids (sorted).
+    first : numpy.ndarray
+        Position in ``ids`` of the first node of each type.
+    index : numpy.ndarray
+        -1 for every node id of the population (int64), to be filled with the index of each node's population.
+    """
+    tids = np.asarray(pop.column("node_type_id", ids), dtype=np.int64)
+    index = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
+    types, first = np.unique(tids, return_index=True)
+    return tids, types, first, index
+
+
 class _External:
     """The rate of one external population (Hz) as a function of time (s)."""
 
@@ -136,11 +163,8 @@ class PopNet:
         for name, sel in built.items():
             pop = network.nodes[name]
             ids = sel.flat
-            tids = np.asarray(pop.column("node_type_id", ids), dtype=np.int64)
-            m = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
-            u, first = np.unique(tids, return_index=True)
-            dyn = pop.column("dynamics_params", ids[first]) if "dynamics_params" in pop.attribute_names else \
-                [None] * len(u)
+            tids, u, first, m = _node_types(pop, ids)
+            dyn = pop.column_or("dynamics_params", ids[first])
             src = getattr(getattr(pop, "types", None), "path", None) or pop.path
             for k in np.argsort(first, kind="stable"):
                 t = int(u[k])
@@ -159,9 +183,7 @@ class PopNet:
         for name, sel in sources.items():
             pop = network.nodes[name]
             ids = sel.flat
-            tids = np.asarray(pop.column("node_type_id", ids), dtype=np.int64)
-            m = np.full(int(pop.node_ids.max()) + 1 if pop.size else 0, -1, dtype=np.int64)
-            u, first = np.unique(tids, return_index=True)
+            tids, u, first, m = _node_types(pop, ids)
             for k in np.argsort(first, kind="stable"):
                 t = int(u[k])
                 m[ids[tids == t]] = len(self.ext)
