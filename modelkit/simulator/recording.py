@@ -16,7 +16,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit._typing import PathLike
 from modelkit.simulator.abilities import RecordsWeights
-from modelkit.simulator.base import SimulatorModule, declared_report_modules, send_frames
+from modelkit.simulator.base import SimulatorModule, send_frames
 from modelkit.simulator.journal import JOURNAL_NAME, SpikeJournal
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
@@ -407,15 +407,9 @@ def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
 
     Parameters
     ----------
-    name : str
-        The entry's name (``reports.<name>``).
-    spec : ReportSpec
-        The parsed entry.
-    path : str or PathLike, optional
-        The simulation config (for messages).
-    backend : type[Backend], optional
-        The backend class of the run; None (a config checked without a backend) accepts the reports of every
-        registered backend.
+    name, spec, path, backend
+        The entry's name (``reports.<name>``) and parsed entry, the simulation config and the run's backend
+        class, as :func:`~modelkit.simulator.registry.module_for` takes them.
 
     Returns
     -------
@@ -427,20 +421,5 @@ def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
         Naming ``reports.<name>.module``: a report of another backend (which one), or an unknown module
         (listing those this backend knows).
     """
-    from modelkit.simulator.registry import get_backend, load_declared, module_providers
-    own = declared_report_modules(backend) if backend is not None else {}
-    if spec.module in own:
-        return load_declared(own[spec.module])(name, spec)
-    if spec.module in REPORT_MODULES:
-        return REPORT_MODULES[spec.module](name, spec)
-    if backend is None:  # any backend's report is fine while no backend is chosen
-        for other in module_providers("reports", spec.module):
-            return load_declared(declared_report_modules(get_backend(other))[spec.module])(name, spec)
-    known = sorted({*REPORT_MODULES, *own})
-    providers = module_providers("reports", spec.module, exclude=backend.name) if backend is not None else []
-    if backend is not None and providers:
-        raise ConfigError(path, f"reports.{name}.module", f"a report of the {backend.name} backend "
-                          f"({', '.join(known)})", f"{spec.module!r}, a report of the {' and '.join(providers)} "
-                          f"backend; this run uses {backend.name}")
-    raise ConfigError(path, f"reports.{name}.module", f"a known report module ({', '.join(known)})",
-                      repr(spec.module))
+    from modelkit.simulator.registry import module_for
+    return module_for("reports", spec.module, name, spec, REPORT_MODULES, path, backend)
