@@ -428,23 +428,14 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, InputSpec], SimulatorModule]
 
 def input_module(name: str, spec: InputSpec, path: PathLike | None = None,
                  backend: type[Backend] | None = None) -> SimulatorModule:
-    """The module for one ``inputs`` entry: the backend's own inputs first, then the generic ones.
+    """The module for the ``inputs`` entry ``name`` (``spec``): the backend's own inputs first, then
+    :data:`INPUT_MODULES`; an unknown module, or one of another backend, raises a ConfigError naming
+    ``inputs.<name>.module``.
 
     Parameters
     ----------
     name, spec, path, backend
-        The entry's name (``inputs.<name>``) and parsed entry, the simulation config and the run's backend
-        class, as :func:`~modelkit.simulator.registry.module_for` takes them.
-
-    Returns
-    -------
-    SimulatorModule
-
-    Raises
-    ------
-    ConfigError
-        Naming ``inputs.<name>.module``: an input of another backend (which one), or an unknown
-        ``(input_type, module)`` (listing those this backend knows).
+        As :func:`~modelkit.simulator.registry.module_for` takes them.
     """
     from modelkit.simulator.registry import module_for
     return module_for("inputs", (spec.input_type, spec.module), name, spec, INPUT_MODULES, path, backend)

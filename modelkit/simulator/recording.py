@@ -403,23 +403,14 @@ REPORT_MODULES: dict[str, Callable[[str, ReportSpec], SimulatorModule]] = {
 
 def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
                   backend: type[Backend] | None = None) -> SimulatorModule:
-    """The module for one ``reports`` entry: the backend's own reports first, then the generic ones.
+    """The module for the ``reports`` entry ``name`` (``spec``): the backend's own reports first, then
+    :data:`REPORT_MODULES`; an unknown module, or one of another backend, raises a ConfigError naming
+    ``reports.<name>.module``.
 
     Parameters
     ----------
     name, spec, path, backend
-        The entry's name (``reports.<name>``) and parsed entry, the simulation config and the run's backend
-        class, as :func:`~modelkit.simulator.registry.module_for` takes them.
-
-    Returns
-    -------
-    SimulatorModule
-
-    Raises
-    ------
-    ConfigError
-        Naming ``reports.<name>.module``: a report of another backend (which one), or an unknown module
-        (listing those this backend knows).
+        As :func:`~modelkit.simulator.registry.module_for` takes them.
     """
     from modelkit.simulator.registry import module_for
     return module_for("reports", spec.module, name, spec, REPORT_MODULES, path, backend)
