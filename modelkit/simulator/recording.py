@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from modelkit.sonata.config import ReportSpec
 
 __all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "MembraneReport", "WeightReport",
-           "flush_writers", "close_partial"]
+           "report_window", "flush_writers", "close_partial"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -176,17 +176,7 @@ class MembraneReport(SimulatorModule):
         if self.per_cell_note:
             log.info("report %s: %s has no sections; recording one value per cell", self.name,
                      type(sim.backend).__name__)
-        opts = sim.options
-        dt = float(self.spec.dt) if self.spec.dt else opts.dt
-        if dt < opts.dt or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
-            raise ConfigError(sim.config.path, f"reports.{self.name}.dt",
-                              f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
-        start = float(self.spec.start_time) if self.spec.start_time is not None else opts.tstart
-        stop = float(self.spec.end_time) if self.spec.end_time is not None else opts.tstop
-        if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
-            raise ConfigError(sim.config.path, f"reports.{self.name}.start_time",
-                              f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
-                              f"[{start}, {stop}]")
+        dt, start, stop = report_window(sim, self.spec, f"reports.{self.name}")
         self.config_path = sim.config.path
         variables = self._variables()
         cells = sim.resolve(self.spec.cells, f"reports.{self.name}.cells")
@@ -249,6 +239,43 @@ class MembraneReport(SimulatorModule):
 
     def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
         close_partial(self.name, self.writers, stop_time)
+
+
+def report_window(sim: Simulation, spec: ReportSpec, key: str, dt_slack: float = 0.0) -> tuple[float, float, float]:
+    """A report's sampling interval and window: ``dt``, ``start_time`` and ``end_time``, by default the run's.
+
+    Parameters
+    ----------
+    sim : Simulation
+        The run (its options and config path).
+    spec : ReportSpec
+        The report's entry.
+    key : str
+        ``reports.<name>``, named in errors.
+    dt_slack : float
+        How far (ms) below the run's dt the report's may be (population reports allow 1e-12).
+
+    Returns
+    -------
+    dt, start, stop : float
+        Sampling interval and window [start, stop) (ms).
+
+    Raises
+    ------
+    ConfigError
+        ``dt`` not a whole multiple of the run's dt, or a window outside the run or empty.
+    """
+    opts = sim.options
+    dt = float(spec.dt) if spec.dt else opts.dt
+    if dt < opts.dt - dt_slack or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
+        raise ConfigError(sim.config.path, f"{key}.dt", f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
+    start = float(spec.start_time) if spec.start_time is not None else opts.tstart
+    stop = float(spec.end_time) if spec.end_time is not None else opts.tstop
+    if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
+        raise ConfigError(sim.config.path, f"{key}.start_time",
+                          f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
+                          f"[{start}, {stop}]")
+    return dt, start, stop
 
 
 def flush_writers(writers: dict[str, ReportWriter]) -> None:
