@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
     from modelkit.sonata.config import ReportSpec
 
-__all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "MembraneReport", "WeightReport",
-           "report_window", "flush_writers", "close_partial"]
+__all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "WriterReport", "MembraneReport",
+           "WeightReport", "report_window", "flush_writers", "close_partial"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -144,7 +144,22 @@ def _in_staging(sim: Simulation, path: str | None) -> str | None:
     return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
 
-class MembraneReport(SimulatorModule):
+class WriterReport(SimulatorModule):
+    """A report written through one :class:`~modelkit.sonata.ReportWriter` per variable (``writers``): the run's
+    end closes them, an early end cuts them at the stop time (:func:`close_partial`)."""
+
+    name: str
+    writers: dict[str, ReportWriter]
+
+    def finalize(self, sim: Simulation) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
+        close_partial(self.name, self.writers, stop_time)
+
+
+class MembraneReport(WriterReport):
     """Variables of cells (``V_m``, ``v``, ...) sampled every ``dt`` ms, written as a SONATA report.
 
     One file per variable (``file_name``, or ``<report>.h5``; with several variables
@@ -232,13 +247,6 @@ class MembraneReport(SimulatorModule):
                 for var in self.writers:
                     send_frames(sim.sinks, self.name, rec.population, var, rec.node_ids, times, frames[var])
         flush_writers(self.writers)
-
-    def finalize(self, sim: Simulation) -> None:
-        for w in self.writers.values():
-            w.close()
-
-    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
-        close_partial(self.name, self.writers, stop_time)
 
 
 def report_window(sim: Simulation, spec: ReportSpec, key: str, dt_slack: float = 0.0) -> tuple[float, float, float]:

@@ -19,7 +19,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import RecordsClamps, RecordsSections, RecordsSynapses
 from modelkit.simulator.base import SimulatorModule
-from modelkit.simulator.recording import close_partial, flush_writers, report_window
+from modelkit.simulator.recording import WriterReport, flush_writers, report_window
 from modelkit.sonata import ReportWriter
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class _Gathered:
         return out
 
 
-class _ElementReport(SimulatorModule):
+class _ElementReport(WriterReport):
     """Shared part: one file per variable, one population group per node population."""
 
     method = ""
@@ -145,13 +145,6 @@ class _ElementReport(SimulatorModule):
                 if frames[var].size:
                     w.append(frames[var], g.rec.population)
         flush_writers(self.writers)
-
-    def finalize(self, sim: Simulation) -> None:
-        for w in self.writers.values():
-            w.close()
-
-    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
-        close_partial(self.name, self.writers, stop_time)
 
 
 class CompartmentReport(_ElementReport):
@@ -251,10 +244,8 @@ def membrane_report(name: str, spec: ReportSpec) -> SimulatorModule:
 
     Parameters
     ----------
-    name : str
-        The report's name (``reports.<name>``).
-    spec : ReportSpec
-        The parsed entry.
+    name, spec
+        As :func:`modelkit.simulator.recording.membrane_report` takes them.
     """
     sections = spec.sections
     if sections is None or (isinstance(sections, str) and sections.lower() in ("soma", "somatic")):
