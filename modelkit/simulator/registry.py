@@ -19,6 +19,7 @@ from modelkit.simulator.base import declared_input_modules, declared_report_modu
 if TYPE_CHECKING:
     from modelkit._typing import PathLike
     from modelkit.simulator.base import Backend, SimulatorModule
+    from modelkit.sonata.config import InputSpec, ReportSpec
 
 __all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for",
            "known_model_types", "load_declared", "module_providers", "module_for"]
@@ -201,8 +202,9 @@ def module_providers(kind: str, key: Any, exclude: str | None = None) -> list[st
 _MODULE_WORDS = {"inputs": ("an input", "input_type/module"), "reports": ("a report", "report module")}
 
 
-def module_for(kind: str, key: Any, name: str, spec: Any, generic: Mapping[Any, Callable[[str, Any], SimulatorModule]],
-               path: PathLike | None = None, backend: type[Backend] | None = None) -> SimulatorModule:
+def module_for(kind: str, key: tuple[str, str] | str, name: str, spec: InputSpec | ReportSpec,
+               generic: Mapping[Any, Callable[[str, Any], SimulatorModule]], path: PathLike | None = None,
+               backend: type[Backend] | None = None) -> SimulatorModule:
     """The module for one ``inputs`` or ``reports`` entry: the backend's own modules first, then ``generic``.
 
     Parameters
@@ -233,7 +235,8 @@ def module_for(kind: str, key: Any, name: str, spec: Any, generic: Mapping[Any, 
         Naming ``<kind>.<name>.module``: a module of another backend (which one), or an unknown one (listing
         those this backend knows).
     """
-    declared = declared_input_modules if kind == "inputs" else declared_report_modules
+    declared: Callable[[type], Mapping[Any, str]] = (declared_input_modules if kind == "inputs"
+                                                     else declared_report_modules)
     own: Mapping[Any, str] = declared(backend) if backend is not None else {}
     if key in own:
         return load_declared(own[key])(name, spec)
