@@ -7,7 +7,16 @@ lacks it, raises a :class:`~modelkit.errors.ConfigError` naming the config key: 
 report of another backend by defining the methods of the ability, nothing else.
 
 ``isinstance`` checks only that the members exist (a runtime-checkable protocol does not check signatures);
-the signatures below are what the modules call.
+the signatures below are what the modules call. The methods share these parameters:
+
+population : str
+    The node population.
+node_ids : numpy.ndarray
+    Its nodes (the backend keeps those it built on this rank).
+dt, start, stop : float
+    Sampling interval and recorded window [start, stop) (ms).
+where : str
+    The config key, for messages.
 """
 
 from __future__ import annotations
@@ -62,20 +71,14 @@ class RecordsSections(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         variables : sequence of str
             Range variables (``v``, ``cai``, ...).
         sections : str or list of str
             ``all`` or section names (``soma``, ``dend``, ...).
-        dt : float
-            Sampling interval (ms).
-        start, stop : float
-            Recorded window [start, stop) (ms).
-        where : str
-            The config key, for messages.
+        dt, start, stop, where
+            As in the module docstring.
         """
         ...
 
@@ -90,20 +93,14 @@ class RecordsSynapses(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         variables : sequence of str
             Synapse variables.
         syn_type : str or None
             The point-process name (``Exp2Syn``).
-        dt : float
-            Sampling interval (ms).
-        start, stop : float
-            Recorded window [start, stop) (ms).
-        where : str
-            The config key, for messages.
+        dt, start, stop, where
+            As in the module docstring.
         """
         ...
 
@@ -118,18 +115,12 @@ class RecordsClamps(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         kind : str
             ``se``, ``ic`` or ``f_ic``.
-        dt : float
-            Sampling interval (ms).
-        start, stop : float
-            Recorded window [start, stop) (ms).
-        where : str
-            The config key, for messages.
+        dt, start, stop, where
+            As in the module docstring.
         """
         ...
 
@@ -145,10 +136,8 @@ class VoltageClamps(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         amps, durations : numpy.ndarray
             Levels (mV) and their durations (ms), per cell (rows) and step (columns).
         rs : numpy.ndarray, optional
@@ -170,10 +159,8 @@ class ExtracellularFields(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         """
         ...
 
@@ -182,8 +169,8 @@ class ExtracellularFields(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
+        population
+            As in the module docstring.
         coefficients : dict of int to numpy.ndarray
             Per node id, the coefficient of each segment (mV per unit of ``values``).
         times : numpy.ndarray
@@ -207,10 +194,8 @@ class TakesRates(Protocol):
 
         Parameters
         ----------
-        population : str
-            The node population.
-        node_ids : numpy.ndarray
-            Its nodes (the backend keeps those it built on this rank).
+        population, node_ids
+            As in the module docstring.
         times : numpy.ndarray
             Times (ms) from which each row of ``rates`` holds.
         rates : numpy.ndarray

@@ -213,17 +213,13 @@ class Backend(Protocol):
 # the declarations of a backend class with their documented defaults: a backend that declares nothing (an
 # outside one written before the declarations existed) has empty tables, no checks and no outputs of its own
 def declared_input_modules(cls: type) -> dict[tuple[str, str], str]:
-    """The inputs backend class ``cls`` adds: ``{(input_type, module): "package.module:Factory"}``.
+    """The inputs backend class ``cls`` adds: ``{(input_type, module): "package.module:Factory"}``, empty where it
+    declares none.
 
     Parameters
     ----------
     cls : type[Backend]
-        A backend class.
-
-    Returns
-    -------
-    dict
-        Empty where the backend declares none.
+        A backend class (here and in the three functions below).
     """
     return dict(getattr(cls, "input_modules", None) or {})
 
@@ -234,11 +230,6 @@ def declared_report_modules(cls: type) -> dict[str, str]:
     Parameters
     ----------
     cls : type[Backend]
-        A backend class.
-
-    Returns
-    -------
-    dict
     """
     return dict(getattr(cls, "report_modules", None) or {})
 
@@ -250,11 +241,8 @@ def backend_problems(cls: type, cfg: SimulationConfig, net: Network,
     Parameters
     ----------
     cls : type[Backend]
-        A backend class.
-    cfg : SimulationConfig
-        The run's config.
-    net : Network
-        The network run.
+    cfg, net : SimulationConfig, Network
+        The run's config and network.
     built : dict of str to Selection
         The cells the backend builds, per population.
 
@@ -272,7 +260,6 @@ def backend_output_modules(cls: type, cfg: SimulationConfig) -> list[SimulatorMo
     Parameters
     ----------
     cls : type[Backend]
-        A backend class.
     cfg : SimulationConfig
         The run's config.
 

@@ -93,8 +93,8 @@ def run_problems(cfg: SimulationConfig, net: Network, backend: type[Backend] | N
 
     Parameters
     ----------
-    cfg : SimulationConfig
-    net : Network
+    cfg, net : SimulationConfig, Network
+        The run's config and network.
     backend : type[Backend] or None
         The backend class of the run: its input and report modules are the ones known, and its ``check`` runs
         (NEST's models and time step). None: every backend's modules are known and no backend check runs.
@@ -145,10 +145,8 @@ def module_problems(cfg: SimulationConfig, net: Network, built: dict[str, Select
 
     Parameters
     ----------
-    cfg : SimulationConfig
-        The run's config.
-    net : Network
-        The network run.
+    cfg, net
+        See :func:`run_problems`.
     built : dict of str to Selection or None
         The cells the backend builds (None: not known).
     backend : type[Backend], optional
@@ -233,16 +231,8 @@ def check_run(cfg: SimulationConfig, net: Network, backend: type[Backend], built
 
     Parameters
     ----------
-    cfg : SimulationConfig
-        The run's config.
-    net : Network
-        The network run.
-    backend : type[Backend]
-        The backend class of the run.
-    built : dict of str to Selection
-        The cells it builds.
-    threads : int, optional
-        Threads asked for by the caller.
+    cfg, net, backend, built, threads
+        See :func:`run_problems`; here ``backend`` and ``built`` are known.
 
     Raises
     ------

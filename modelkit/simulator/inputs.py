@@ -19,7 +19,7 @@ import numpy as np
 from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataFormatError
 from modelkit._typing import PathLike
 from modelkit.simulator.abilities import DefaultClampUnits
-from modelkit.simulator.base import SimulatorModule, declared_input_modules
+from modelkit.simulator.base import SimulatorModule
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
 from modelkit.sonata.spikes import SpikePopulation
@@ -428,48 +428,14 @@ INPUT_MODULES: dict[tuple[str, str], Callable[[str, InputSpec], SimulatorModule]
 
 def input_module(name: str, spec: InputSpec, path: PathLike | None = None,
                  backend: type[Backend] | None = None) -> SimulatorModule:
-    """The module for one ``inputs`` entry: the backend's own inputs first, then the generic ones.
+    """The module for the ``inputs`` entry ``name`` (``spec``): the backend's own inputs first, then
+    :data:`INPUT_MODULES`; an unknown module, or one of another backend, raises a ConfigError naming
+    ``inputs.<name>.module``.
 
     Parameters
     ----------
-    name : str
-        The entry's name (``inputs.<name>``).
-    spec : InputSpec
-        The parsed entry.
-    path : str or PathLike, optional
-        The simulation config (for messages).
-    backend : type[Backend], optional
-        The backend class of the run; None (a config checked without a backend) accepts the inputs of every
-        registered backend.
-
-    Returns
-    -------
-    SimulatorModule
-
-    Raises
-    ------
-    ConfigError
-        Naming ``inputs.<name>.module``: an input of another backend (which one), or an unknown
-        ``(input_type, module)`` (listing those this backend knows).
+    name, spec, path, backend
+        As :func:`~modelkit.simulator.registry.module_for` takes them.
     """
-    from modelkit.simulator.registry import get_backend, load_declared, module_providers
-    key = (spec.input_type, spec.module)
-    own = declared_input_modules(backend) if backend is not None else {}
-    if key in own:
-        return load_declared(own[key])(name, spec)
-    if key in INPUT_MODULES:
-        return INPUT_MODULES[key](name, spec)
-    where = f"inputs.{name}.module"
-    found = f"{spec.input_type}/{spec.module}"
-    if backend is None:  # any backend's input is fine while no backend is chosen
-        for other in module_providers("inputs", key):
-            return load_declared(declared_input_modules(get_backend(other))[key])(name, spec)
-        providers = []
-    else:
-        providers = module_providers("inputs", key, exclude=backend.name)
-    known = sorted({f"{t}/{m}" for t, m in [*INPUT_MODULES, *own]})
-    if backend is not None and providers:
-        raise ConfigError(path, where, f"an input of the {backend.name} backend ({', '.join(known)})",
-                          f"{found}, an input of the {' and '.join(providers)} backend; this run uses "
-                          f"{backend.name}")
-    raise ConfigError(path, where, f"a known input_type/module ({', '.join(known)})", found)
+    from modelkit.simulator.registry import module_for
+    return module_for("inputs", (spec.input_type, spec.module), name, spec, INPUT_MODULES, path, backend)

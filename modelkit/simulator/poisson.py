@@ -254,10 +254,8 @@ class PoissonSpikeGenerator:
         ----------
         path : PathLike
             The CSV file.
-        sort_order : {"by_time", "by_id", "none"}
-            Row order.
-        overwrite : bool
-            Replace an existing file (else an error).
+        sort_order, overwrite
+            As in :meth:`to_sonata` (``sort_order`` orders the rows).
         """
         write_spikes_csv(path, self._data(), sort=sort_order, overwrite=overwrite)
 

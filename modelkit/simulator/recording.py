@@ -16,7 +16,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit._typing import PathLike
 from modelkit.simulator.abilities import RecordsWeights
-from modelkit.simulator.base import SimulatorModule, declared_report_modules, send_frames
+from modelkit.simulator.base import SimulatorModule, send_frames
 from modelkit.simulator.journal import JOURNAL_NAME, SpikeJournal
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
     from modelkit.sonata.config import ReportSpec
 
-__all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "MembraneReport", "WeightReport",
-           "flush_writers", "close_partial"]
+__all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "WriterReport", "MembraneReport",
+           "WeightReport", "report_window", "flush_writers", "close_partial"]
 
 log = logging.getLogger("modelkit.simulator")
 
@@ -144,7 +144,22 @@ def _in_staging(sim: Simulation, path: str | None) -> str | None:
     return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
 
-class MembraneReport(SimulatorModule):
+class WriterReport(SimulatorModule):
+    """A report written through one :class:`~modelkit.sonata.ReportWriter` per variable (``writers``): the run's
+    end closes them, an early end cuts them at the stop time (:func:`close_partial`)."""
+
+    name: str
+    writers: dict[str, ReportWriter]
+
+    def finalize(self, sim: Simulation) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
+        close_partial(self.name, self.writers, stop_time)
+
+
+class MembraneReport(WriterReport):
     """Variables of cells (``V_m``, ``v``, ...) sampled every ``dt`` ms, written as a SONATA report.
 
     One file per variable (``file_name``, or ``<report>.h5``; with several variables
@@ -176,17 +191,7 @@ class MembraneReport(SimulatorModule):
         if self.per_cell_note:
             log.info("report %s: %s has no sections; recording one value per cell", self.name,
                      type(sim.backend).__name__)
-        opts = sim.options
-        dt = float(self.spec.dt) if self.spec.dt else opts.dt
-        if dt < opts.dt or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
-            raise ConfigError(sim.config.path, f"reports.{self.name}.dt",
-                              f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
-        start = float(self.spec.start_time) if self.spec.start_time is not None else opts.tstart
-        stop = float(self.spec.end_time) if self.spec.end_time is not None else opts.tstop
-        if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
-            raise ConfigError(sim.config.path, f"reports.{self.name}.start_time",
-                              f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
-                              f"[{start}, {stop}]")
+        dt, start, stop = report_window(sim, self.spec, f"reports.{self.name}")
         self.config_path = sim.config.path
         variables = self._variables()
         cells = sim.resolve(self.spec.cells, f"reports.{self.name}.cells")
@@ -243,12 +248,42 @@ class MembraneReport(SimulatorModule):
                     send_frames(sim.sinks, self.name, rec.population, var, rec.node_ids, times, frames[var])
         flush_writers(self.writers)
 
-    def finalize(self, sim: Simulation) -> None:
-        for w in self.writers.values():
-            w.close()
 
-    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
-        close_partial(self.name, self.writers, stop_time)
+def report_window(sim: Simulation, spec: ReportSpec, key: str, dt_slack: float = 0.0) -> tuple[float, float, float]:
+    """A report's sampling interval and window: ``dt``, ``start_time`` and ``end_time``, by default the run's.
+
+    Parameters
+    ----------
+    sim : Simulation
+        The run (its options and config path).
+    spec : ReportSpec
+        The report's entry.
+    key : str
+        ``reports.<name>``, named in errors.
+    dt_slack : float
+        How far (ms) below the run's dt the report's may be (population reports allow 1e-12).
+
+    Returns
+    -------
+    dt, start, stop : float
+        Sampling interval and window [start, stop) (ms).
+
+    Raises
+    ------
+    ConfigError
+        ``dt`` not a whole multiple of the run's dt, or a window outside the run or empty.
+    """
+    opts = sim.options
+    dt = float(spec.dt) if spec.dt else opts.dt
+    if dt < opts.dt - dt_slack or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
+        raise ConfigError(sim.config.path, f"{key}.dt", f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
+    start = float(spec.start_time) if spec.start_time is not None else opts.tstart
+    stop = float(spec.end_time) if spec.end_time is not None else opts.tstop
+    if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
+        raise ConfigError(sim.config.path, f"{key}.start_time",
+                          f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
+                          f"[{start}, {stop}]")
+    return dt, start, stop
 
 
 def flush_writers(writers: dict[str, ReportWriter]) -> None:
@@ -403,44 +438,14 @@ REPORT_MODULES: dict[str, Callable[[str, ReportSpec], SimulatorModule]] = {
 
 def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
                   backend: type[Backend] | None = None) -> SimulatorModule:
-    """The module for one ``reports`` entry: the backend's own reports first, then the generic ones.
+    """The module for the ``reports`` entry ``name`` (``spec``): the backend's own reports first, then
+    :data:`REPORT_MODULES`; an unknown module, or one of another backend, raises a ConfigError naming
+    ``reports.<name>.module``.
 
     Parameters
     ----------
-    name : str
-        The entry's name (``reports.<name>``).
-    spec : ReportSpec
-        The parsed entry.
-    path : str or PathLike, optional
-        The simulation config (for messages).
-    backend : type[Backend], optional
-        The backend class of the run; None (a config checked without a backend) accepts the reports of every
-        registered backend.
-
-    Returns
-    -------
-    SimulatorModule
-
-    Raises
-    ------
-    ConfigError
-        Naming ``reports.<name>.module``: a report of another backend (which one), or an unknown module
-        (listing those this backend knows).
+    name, spec, path, backend
+        As :func:`~modelkit.simulator.registry.module_for` takes them.
     """
-    from modelkit.simulator.registry import get_backend, load_declared, module_providers
-    own = declared_report_modules(backend) if backend is not None else {}
-    if spec.module in own:
-        return load_declared(own[spec.module])(name, spec)
-    if spec.module in REPORT_MODULES:
-        return REPORT_MODULES[spec.module](name, spec)
-    if backend is None:  # any backend's report is fine while no backend is chosen
-        for other in module_providers("reports", spec.module):
-            return load_declared(declared_report_modules(get_backend(other))[spec.module])(name, spec)
-    known = sorted({*REPORT_MODULES, *own})
-    providers = module_providers("reports", spec.module, exclude=backend.name) if backend is not None else []
-    if backend is not None and providers:
-        raise ConfigError(path, f"reports.{name}.module", f"a report of the {backend.name} backend "
-                          f"({', '.join(known)})", f"{spec.module!r}, a report of the {' and '.join(providers)} "
-                          f"backend; this run uses {backend.name}")
-    raise ConfigError(path, f"reports.{name}.module", f"a known report module ({', '.join(known)})",
-                      repr(spec.module))
+    from modelkit.simulator.registry import module_for
+    return module_for("reports", spec.module, name, spec, REPORT_MODULES, path, backend)

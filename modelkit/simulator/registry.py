@@ -10,16 +10,19 @@ from __future__ import annotations
 import functools
 import importlib
 from importlib.metadata import entry_points
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelkit.errors import BackendUnavailableError, UnknownModelError
+from modelkit.errors import BackendUnavailableError, ConfigError, UnknownModelError
 from modelkit.simulator.base import declared_input_modules, declared_report_modules
 
 if TYPE_CHECKING:
-    from modelkit.simulator.base import Backend
+    from modelkit._typing import PathLike
+    from modelkit.simulator.base import Backend, SimulatorModule
+    from modelkit.sonata.config import InputSpec, ReportSpec
 
 __all__ = ["BUILTIN", "TARGET_SIMULATORS", "TARGET_HINTS", "get_backend", "available_backends", "backend_for",
-           "known_model_types", "load_declared", "module_providers"]
+           "known_model_types", "load_declared", "module_providers", "module_for"]
 
 #: name -> "module:Class" of the built-in backends
 BUILTIN: dict[str, str] = {
@@ -69,6 +72,7 @@ def get_backend(name: str) -> type[Backend]:
     Returns
     -------
     type[Backend]
+        The class, imported now.
 
     Raises
     ------
@@ -192,3 +196,65 @@ def module_providers(kind: str, key: Any, exclude: str | None = None) -> list[st
         if key in table:
             out.append(name)
     return out
+
+
+#: per kind of module: the words of its messages (one of them, the known ones)
+_MODULE_WORDS = {"inputs": ("an input", "input_type/module"), "reports": ("a report", "report module")}
+
+
+def module_for(kind: str, key: tuple[str, str] | str, name: str, spec: InputSpec | ReportSpec,
+               generic: Mapping[Any, Callable[[str, Any], SimulatorModule]], path: PathLike | None = None,
+               backend: type[Backend] | None = None) -> SimulatorModule:
+    """The module for one ``inputs`` or ``reports`` entry: the backend's own modules first, then ``generic``.
+
+    Parameters
+    ----------
+    kind : str
+        ``"inputs"`` or ``"reports"``.
+    key : tuple of str or str
+        ``(input_type, module)`` of an input, ``module`` of a report.
+    name : str
+        The entry's name (``<kind>.<name>``).
+    spec : InputSpec or ReportSpec
+        The parsed entry.
+    generic : mapping
+        ``key`` -> factory ``(name, spec)`` of the modules every backend runs.
+    path : str or PathLike, optional
+        The simulation config (for messages).
+    backend : type[Backend], optional
+        The backend class of the run; None (a config checked without a backend) accepts the modules of every
+        registered backend.
+
+    Returns
+    -------
+    SimulatorModule
+
+    Raises
+    ------
+    ConfigError
+        Naming ``<kind>.<name>.module``: a module of another backend (which one), or an unknown one (listing
+        those this backend knows).
+    """
+    declared: Callable[[type], Mapping[Any, str]] = (declared_input_modules if kind == "inputs"
+                                                     else declared_report_modules)
+    own: Mapping[Any, str] = declared(backend) if backend is not None else {}
+    if key in own:
+        return load_declared(own[key])(name, spec)
+    if key in generic:
+        return generic[key](name, spec)
+    if backend is None:  # any backend's module is fine while no backend is chosen
+        for other in module_providers(kind, key):
+            return load_declared(declared(get_backend(other))[key])(name, spec)
+    if kind == "inputs":
+        known = sorted({f"{t}/{m}" for t, m in [*generic, *own]})
+        found = f"{key[0]}/{key[1]}"
+    else:
+        known = sorted({*generic, *own})
+        found = repr(key)
+    one, known_kind = _MODULE_WORDS[kind]
+    where = f"{kind}.{name}.module"
+    providers = module_providers(kind, key, exclude=backend.name) if backend is not None else []
+    if backend is not None and providers:
+        raise ConfigError(path, where, f"{one} of the {backend.name} backend ({', '.join(known)})",
+                          f"{found}, {one} of the {' and '.join(providers)} backend; this run uses {backend.name}")
+    raise ConfigError(path, where, f"a known {known_kind} ({', '.join(known)})", found)

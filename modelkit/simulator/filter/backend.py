@@ -290,12 +290,9 @@ class FilterBackend:
 
         Parameters
         ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            The cells.
-        trains : dict of int to numpy.ndarray
-            Spike times (ms) by node id.
+        population, node_ids, trains
+            As :meth:`Backend.add_spike_trains <modelkit.simulator.base.Backend.add_spike_trains>` takes them;
+            the error names ``population``.
 
         Raises
         ------
@@ -311,21 +308,14 @@ class FilterBackend:
 
         Parameters
         ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            The cells.
-        times : numpy.ndarray of float
-            Step times (ms).
-        amplitudes : numpy.ndarray of float
-            Currents (nA).
-        kind : str
-            ``ic`` or ``f_ic``.
+        population, node_ids, times, amplitudes, kind
+            As :meth:`Backend.add_current_clamp <modelkit.simulator.base.Backend.add_current_clamp>` takes them;
+            the error names ``population``.
 
         Raises
         ------
         ConfigError
-            Always; simulate() names the config and the input (``inputs.<name>``) that asked.
+            Always, as :meth:`add_spike_trains`.
         """
         raise ConfigError(None, None, "movie inputs for filter cells (they have no membrane to clamp)",
                           f"a clamp on {population}")
@@ -336,10 +326,8 @@ class FilterBackend:
 
         Parameters
         ----------
-        population : str
-            Node population of the cells.
-        node_ids : numpy.ndarray of int
-            The cells.
+        population, node_ids : str, numpy.ndarray of int
+            The cells' population and node ids.
         variables : sequence of str
             ``rate`` (Hz) only.
         dt, start, stop : float

@@ -77,7 +77,7 @@ def write_rates_csv(path: PathLike, rates: dict[str, tuple[np.ndarray, np.ndarra
     path : str or PathLike
         The CSV file.
     rates : dict of str to tuple of numpy.ndarray
-        ``{population: (times (s), node_ids, rates (times x nodes) Hz)}``.
+        As in :func:`write_rates_h5`.
     """
     frames = []
     for pop, (times, ids, r) in rates.items():

@@ -43,12 +43,8 @@ def spatial_responses(units: LGNUnits, stim: Stimulus, n_frames: int | None = No
 
     Parameters
     ----------
-    units : LGNUnits
-    stim : Stimulus
-    n_frames : int, optional
-        Use the first ``n_frames`` frames only.
-    where : str
-        Named in errors.
+    units, stim, n_frames, where
+        See :func:`evaluate`.
 
     Returns
     -------
@@ -134,12 +130,12 @@ def evaluate(units: LGNUnits, stim: Stimulus, n_frames: int | None = None, where
 
     Parameters
     ----------
-    units : LGNUnits
-    stim : Stimulus
+    units, stim : LGNUnits, Stimulus
+        The cells' filters, and the stimulus they watch.
     n_frames : int, optional
         Evaluate the first ``n_frames`` frames only.
     where : str
-        Named in errors.
+        The config key, named in errors.
     return_linear : bool
         Also return the units' linear responses (Hz, before offset and rectification).
 

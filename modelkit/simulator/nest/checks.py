@@ -31,16 +31,12 @@ def nest_problems(net: Network, built: dict[str, Selection]) -> list[ModelkitErr
 
     Parameters
     ----------
-    net : Network
-        The network run.
-    built : dict of str to Selection
-        The cells NEST builds, per population.
+    net, built
+        See :func:`check`.
     """
-    try:
-        import nest
-    except ImportError:
+    models = _node_models()
+    if models is None:
         return []
-    models = set(nest.node_models)
     out: list[ModelkitError] = []
     for name, sel in built.items():
         pop = net.nodes[name]
@@ -58,6 +54,15 @@ def nest_problems(net: Network, built: dict[str, Selection]) -> list[ModelkitErr
                                    f"a model NEST has (close names: {close})",
                                    f"{tmpl!r} in population {name!r}"))
     return out
+
+
+def _node_models() -> set[str] | None:
+    """NEST's node models; None where NEST cannot be imported (nothing is checked then)."""
+    try:
+        import nest
+    except ImportError:
+        return None
+    return set(nest.node_models)
 
 
 def _nest_model(tmpl: str) -> str | None:
@@ -84,18 +89,13 @@ def nest_report_problems(cfg: SimulationConfig, net: Network, built: dict[str, S
 
     Parameters
     ----------
-    cfg : SimulationConfig
-        The run's config.
-    net : Network
-        The network run.
-    built : dict of str to Selection
-        The cells NEST builds, per population.
+    cfg, net, built
+        See :func:`check`.
     """
-    try:
-        import nest
-    except ImportError:
+    models = _node_models()
+    if models is None:
         return []
-    models = set(nest.node_models)
+    import nest  # imported by _node_models
     out: list[ModelkitError] = []
     for name, spec in cfg.reports.items():
         if not spec.enabled or spec.module not in _VARIABLE_REPORTS:
@@ -151,7 +151,7 @@ def check(cfg: SimulationConfig, net: Network, built: dict[str, Selection]) -> l
     net : Network
         The network run.
     built : dict of str to Selection
-        The cells NEST builds, per population.
+        The cells NEST builds, per population (the arguments of every ``Backend.check``).
 
     Returns
     -------

@@ -19,7 +19,7 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import RecordsClamps, RecordsSections, RecordsSynapses
 from modelkit.simulator.base import SimulatorModule
-from modelkit.simulator.recording import close_partial, flush_writers
+from modelkit.simulator.recording import WriterReport, flush_writers, report_window
 from modelkit.sonata import ReportWriter
 
 if TYPE_CHECKING:
@@ -29,20 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["CompartmentReport", "SynapseReport", "ClampReport"]
 
 log = logging.getLogger("modelkit.simulator")
-
-
-def _window(sim: Simulation, spec: Any, key: str) -> tuple[float, float, float]:
-    opts = sim.options
-    dt = float(spec.dt) if spec.dt else opts.dt
-    if dt < opts.dt or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
-        raise ConfigError(sim.config.path, f"{key}.dt", f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
-    start = float(spec.start_time) if spec.start_time is not None else opts.tstart
-    stop = float(spec.end_time) if spec.end_time is not None else opts.tstop
-    if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
-        raise ConfigError(sim.config.path, f"{key}.start_time",
-                          f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
-                          f"[{start}, {stop}]")
-    return dt, start, stop
 
 
 def _variables(spec: Any, key: str) -> list[str]:
@@ -92,7 +78,7 @@ class _Gathered:
         return out
 
 
-class _ElementReport(SimulatorModule):
+class _ElementReport(WriterReport):
     """Shared part: one file per variable, one population group per node population."""
 
     method = ""
@@ -120,7 +106,7 @@ class _ElementReport(SimulatorModule):
         if not isinstance(sim.backend, self.ability):
             raise ConfigError(sim.config.path, f"{key}.module", f"a backend with {self.method} (the NEURON backend)",
                               type(sim.backend).__name__)
-        dt, start, stop = _window(sim, self.spec, key)
+        dt, start, stop = report_window(sim, self.spec, key)
         variables = self._variables(key)
         for pop, sel in sim.resolve(self._cells(), f"{key}.cells").items():
             built = sim.built.get(pop)
@@ -159,13 +145,6 @@ class _ElementReport(SimulatorModule):
                 if frames[var].size:
                     w.append(frames[var], g.rec.population)
         flush_writers(self.writers)
-
-    def finalize(self, sim: Simulation) -> None:
-        for w in self.writers.values():
-            w.close()
-
-    def salvage(self, sim: Simulation, stop_time: float | None = None) -> None:
-        close_partial(self.name, self.writers, stop_time)
 
 
 class CompartmentReport(_ElementReport):
@@ -265,10 +244,8 @@ def membrane_report(name: str, spec: ReportSpec) -> SimulatorModule:
 
     Parameters
     ----------
-    name : str
-        The report's name (``reports.<name>``).
-    spec : ReportSpec
-        The parsed entry.
+    name, spec
+        As :func:`modelkit.simulator.recording.membrane_report` takes them.
     """
     sections = spec.sections
     if sections is None or (isinstance(sections, str) and sections.lower() in ("soma", "somatic")):

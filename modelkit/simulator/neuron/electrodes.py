@@ -6,6 +6,7 @@ Only the cells this rank owns are touched, so every function works the same unde
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from modelkit.simulator.neuron.morphology import Cell
 if TYPE_CHECKING:
     from modelkit.simulator.neuron.backend import NeuronBackend
 
-__all__ = ["add_seclamps", "cell_geometry", "play_extracellular", "extracellular_guard"]
+__all__ = ["add_seclamps", "cell_geometry", "play_extracellular", "play_segment_values", "extracellular_guard"]
 
 #: MΩ: the series resistance that switches a clamp off (bmtk's value)
 OFF_RESISTANCE = 1e20
@@ -100,12 +101,8 @@ def cell_geometry(backend: NeuronBackend, population: str, node_ids: np.ndarray)
 
     Parameters
     ----------
-    backend : NeuronBackend
-        The run's backend (its ``h`` and cells).
-    population : str
-        Node population of the cells.
-    node_ids : numpy.ndarray of int
-        Cells wanted; those not built on this rank are skipped.
+    backend, population, node_ids
+        See :func:`add_seclamps`.
     """
     h = backend.h
     cache = backend.__dict__.setdefault("_geometry_cache", {})
@@ -134,10 +131,8 @@ def play_extracellular(backend: NeuronBackend, population: str, coefficients: di
 
     Parameters
     ----------
-    backend : NeuronBackend
-        The run's backend (its ``h`` and cells).
-    population : str
-        Node population of the cells.
+    backend, population
+        See :func:`add_seclamps`.
     coefficients : dict of int to numpy.ndarray
         ``{node id: one coefficient per segment}`` (``all`` order; mV per unit of ``values``), cells of this rank.
     times : numpy.ndarray of float
@@ -150,36 +145,66 @@ def play_extracellular(backend: NeuronBackend, population: str, coefficients: di
     ValueError
         A cell given a number of coefficients other than its number of segments.
     """
-    h = backend.h
     times = np.asarray(times, dtype=float)
     values = np.asarray(values, dtype=float)
-    cells = backend._cells.get(population, {})
-    ptrs: list[tuple[Any, np.ndarray]] = []
-    for nid, coef in coefficients.items():
-        cell = cells[int(nid)]
-        n = sum(int(sec.nseg) for sec in cell.sections)
+    at = values[np.searchsorted(times, times, side="right") - 1]  # the value from each step time on
+
+    def check(cell: Cell, coef: np.ndarray, n: int) -> None:
         if len(coef) != n:
             raise ValueError(f"{cell.label}: {len(coef)} coefficients for {n} segments")
+
+    play_segment_values(backend, population, {nid: np.asarray(coef, dtype=float) for nid, coef in coefficients.items()},
+                        times, check, lambda coef, k: coef * at[k])
+
+
+def play_segment_values(backend: NeuronBackend, population: str, per_cell: dict[int, np.ndarray], times: np.ndarray,
+                        check: Callable[[Cell, np.ndarray, int], None],
+                        column: Callable[[np.ndarray, int], np.ndarray]) -> None:
+    """Give the cells of ``per_cell`` the ``extracellular`` mechanism and, at each ``times[k]`` (ms), set the
+    ``e_extracellular`` (mV) of their segments (``all`` order) to ``column(per_cell[node id], k)``.
+
+    The pointers to the segments are taken at init (segment data move when mechanisms are inserted), and each
+    change is a NEURON event (``cvode.event``) that acts on the step starting then.
+
+    Parameters
+    ----------
+    backend, population
+        See :func:`add_seclamps`.
+    per_cell : dict of int to numpy.ndarray
+        ``{node id: array with one row per segment}``, cells of this rank.
+    times : numpy.ndarray of float
+        Change times (ms), ascending.
+    check : callable
+        ``check(cell, array, n_segments)`` raises ValueError where the array does not fit the cell.
+    column : callable
+        ``column(array, k)``: the potentials (mV) of the cell's segments from ``times[k]`` on.
+    """
+    h = backend.h
+    cells = backend._cells.get(population, {})
+    items: list[tuple[Any, np.ndarray]] = []
+    for nid, arr in per_cell.items():
+        cell = cells[int(nid)]
+        check(cell, arr, sum(int(sec.nseg) for sec in cell.sections))
         for sec in cell.sections:
             sec.insert("extracellular")
-        ptrs.append((cell, np.asarray(coef, dtype=float)))
-    if not ptrs:
+        items.append((cell, arr))
+    if not items:
         return
     _mark_extracellular_used()
     vectors: list[tuple[Any, np.ndarray]] = []
 
     def pointers() -> None:  # segment data move when mechanisms are inserted: take the pointers at init
         vectors.clear()
-        for cell, coef in ptrs:
-            pv = h.PtrVector(len(coef))
+        for cell, arr in items:
+            pv = h.PtrVector(len(arr))
             j = 0
             for sec in cell.sections:
                 for seg in sec:
                     pv.pset(j, seg._ref_e_extracellular)
                     j += 1
-            vectors.append((pv, coef))
-        for t in times.tolist():
-            h.cvode.event(t, _setter(h, vectors, values, times, t))
+            vectors.append((pv, arr))
+        for k, t in enumerate(times.tolist()):
+            h.cvode.event(t, _setter(h, vectors, column, k))
 
     backend._keep.append(h.FInitializeHandler(1, pointers))
 
@@ -211,10 +236,8 @@ def extracellular_guard(h: HocObject) -> HocObject | None:
     return h.Section(name="modelkit_extracellular_guard")
 
 
-def _setter(h: HocObject, vectors: list, values: np.ndarray, times: np.ndarray, t: float) -> Any:
-    value = float(values[int(np.searchsorted(times, t, side="right")) - 1])
-
+def _setter(h: HocObject, vectors: list, column: Callable[[np.ndarray, int], np.ndarray], k: int) -> Any:
     def set_values() -> None:
-        for pv, coef in vectors:
-            pv.scatter(h.Vector(coef * value))
+        for pv, arr in vectors:
+            pv.scatter(h.Vector(column(arr, k)))
     return set_values

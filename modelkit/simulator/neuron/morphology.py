@@ -240,10 +240,8 @@ def read_swc(h: HocObject, path: str, where: str) -> tuple[MorphologyTable, tupl
     ----------
     h : HocObject
         NEURON's ``h``.
-    path : str
-        The SWC file.
-    where : str
-        The cells that use it, named in errors.
+    path, where : str
+        The SWC file, and the cells that use it (named in errors).
 
     Raises
     ------

@@ -303,20 +303,14 @@ def record_synapses(backend: NeuronBackend, population: str, node_ids: np.ndarra
 
     Parameters
     ----------
-    backend : NeuronBackend
-        The run's backend (its ``h``, cells and synapses).
-    population : str
-        Node population of the cells.
-    node_ids : numpy.ndarray of int
-        Cells to record; those not built on this rank are skipped.
+    backend, population, node_ids
+        See :func:`record_segments`.
     variables : sequence of str
         Synapse variables (``i`` nA, ``g`` µS, ...).
     syn_type : str or None
         Prefix of the point-process name; None: every synapse.
-    dt, start, stop : float
-        Sampling interval and report window (ms).
-    where : str
-        The config key named in errors.
+    dt, start, stop, where
+        See :func:`record_segments`.
 
     Raises
     ------
@@ -394,18 +388,12 @@ def record_clamps(backend: NeuronBackend, population: str, node_ids: np.ndarray,
 
     Parameters
     ----------
-    backend : NeuronBackend
-        The run's backend (its ``h``, cells and synapses).
-    population : str
-        Node population of the cells.
-    node_ids : numpy.ndarray of int
-        Cells to record; those not built on this rank are skipped.
+    backend, population, node_ids
+        See :func:`record_segments`.
     kind : str
         ``se``, ``ic`` or ``f_ic``.
-    dt, start, stop : float
-        Sampling interval and report window (ms).
-    where : str
-        The config key named in errors.
+    dt, start, stop, where
+        See :func:`record_segments`.
 
     Raises
     ------

@@ -140,10 +140,8 @@ def synapse_class(h: HocObject, template: str, path: PathLike | None, where: str
         NEURON's ``h``.
     template : str
         The edge type's ``model_template``.
-    path : PathLike or None
-        The edge file, named in errors.
-    where : str
-        The edge population and type, named in errors.
+    path, where
+        See :func:`synapse_params`.
     note : str
         Where the mechanisms were looked for; ends the error message.
 
@@ -278,10 +276,8 @@ def parse_sections(value: object, path: PathLike | None, where: str) -> list[str
     ----------
     value : object
         The edge type's ``target_sections``: a list of names, or its text.
-    path : PathLike or None
-        The edge file, named in errors.
-    where : str
-        The edge population and type, named in errors.
+    path, where
+        See :func:`synapse_params`.
 
     Raises
     ------
@@ -311,10 +307,8 @@ def parse_range(value: object, path: PathLike | None, where: str) -> tuple[float
     ----------
     value : object
         The edge type's ``distance_range``: ``[min, max]`` or its text; null: ``(0, inf)``.
-    path : PathLike or None
-        The edge file, named in errors.
-    where : str
-        The edge population and type, named in errors.
+    path, where
+        See :func:`synapse_params`.
 
     Raises
     ------

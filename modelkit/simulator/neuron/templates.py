@@ -107,14 +107,10 @@ def template_sections(h: HocObject, obj: HocObject, label: str, where: str) -> l
 
     Parameters
     ----------
-    h : HocObject
-        NEURON's ``h``.
-    obj : HocObject
-        The template instance.
-    label : str
-        The cell or template, named in errors.
-    where : str
-        The node type, named in errors.
+    h, obj : HocObject
+        NEURON's ``h`` and the template instance.
+    label, where : str
+        The cell or template, and the node type, named in errors.
 
     Raises
     ------
@@ -136,14 +132,10 @@ def template_table(h: HocObject, obj: HocObject, name: str, where: str) -> Morph
 
     Parameters
     ----------
-    h : HocObject
-        NEURON's ``h``.
-    obj : HocObject
-        The template instance.
+    h, obj, where
+        See :func:`template_sections`.
     name : str
         The template's name.
-    where : str
-        The node type, named in errors.
     """
     return table_from_sections(h, template_sections(h, obj, f"hoc:{name}", where), f"hoc:{name}", where)[0]
 

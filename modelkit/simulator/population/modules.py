@@ -27,6 +27,7 @@ from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesRates
 from modelkit.simulator.base import SimulatorModule, send_frames
 from modelkit.simulator.rates import RATE_COLS, check_rates, poisson_trains
+from modelkit.simulator.recording import report_window
 from modelkit.simulator.rates import RateInput as GenericRateInput
 from modelkit.sonata.h5 import open_h5
 from modelkit.sonata.h5 import atomic_output
@@ -161,17 +162,8 @@ class PopulationRatesReport(SimulatorModule):
         self.frames: dict[str, list[np.ndarray]] = {}
 
     def initialize(self, sim: Simulation) -> None:
-        opts = sim.options
         key = f"reports.{self.name}"
-        dt = float(self.spec.dt) if self.spec.dt else opts.dt
-        if dt < opts.dt - 1e-12 or abs(dt / opts.dt - round(dt / opts.dt)) > 1e-9:
-            raise ConfigError(sim.config.path, f"{key}.dt", f"a multiple of the simulation dt ({opts.dt} ms)", str(dt))
-        start = float(self.spec.start_time) if self.spec.start_time is not None else opts.tstart
-        stop = float(self.spec.end_time) if self.spec.end_time is not None else opts.tstop
-        if not opts.tstart <= start < stop <= opts.tstop + 1e-9:
-            raise ConfigError(sim.config.path, f"{key}.start_time",
-                              f"start_time < end_time within the run [{opts.tstart}, {opts.tstop}] ms",
-                              f"[{start}, {stop}]")
+        dt, start, stop = report_window(sim, self.spec, key, dt_slack=1e-12)
         cells = sim.resolve(self.spec.cells, f"{key}.cells") if self.spec.cells is not None else dict(sim.built)
         takes_rates = isinstance(sim.backend, TakesRates)  # (a name: the backend keeps its Backend type)
         if not takes_rates:
