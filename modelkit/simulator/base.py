@@ -18,7 +18,7 @@ import html
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from modelkit.errors import ModelkitError
     from modelkit.simulator.run import Simulation
     from modelkit.sonata import Network, Selection, SimulationConfig
+    from modelkit.sonata.config import InputSpec, ReportSpec  # noqa: F401 - the bound of SpecT
 
-__all__ = ["send_frames", "Backend", "SimulatorModule", "ReportSink", "RunOptions", "RunResult", "VariableRecorder",
-           "declared_input_modules", "declared_report_modules", "backend_problems", "backend_output_modules"]
+__all__ = ["send_frames", "Backend", "SimulatorModule", "ConfigModule", "ReportSink", "RunOptions", "RunResult",
+           "VariableRecorder", "declared_input_modules", "declared_report_modules", "backend_problems",
+           "backend_output_modules"]
 
 
 @dataclass(frozen=True)
@@ -336,6 +338,27 @@ class SimulatorModule:
 
     def salvage(self, sim: Simulation, stop_time: float | None = None) -> Any:
         return None
+
+
+#: the config entry of a module: an ``inputs`` entry or a ``reports`` entry
+SpecT = TypeVar("SpecT", bound="InputSpec | ReportSpec")
+
+
+class ConfigModule(SimulatorModule, Generic[SpecT]):
+    """A module made from one entry of the config: an input (``ConfigModule[InputSpec]``) or a report
+    (``ConfigModule[ReportSpec]``), looked up by its ``module`` name and built as ``Module(name, spec)``.
+
+    Parameters
+    ----------
+    name : str
+        The entry's key under ``inputs`` or ``reports`` (errors name ``inputs.<name>`` / ``reports.<name>``).
+    spec : InputSpec or ReportSpec
+        The parsed entry.
+    """
+
+    def __init__(self, name: str, spec: SpecT) -> None:
+        self.name = name
+        self.spec = spec
 
 
 @dataclass

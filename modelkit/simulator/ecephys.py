@@ -37,12 +37,12 @@ import numpy as np
 import pandas as pd
 
 from modelkit.errors import ConfigError, ModelkitWarning, SonataFormatError
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
     from modelkit.sonata import SimulationConfig
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["EcephysProbeInput", "filter_table"]
 
@@ -94,13 +94,9 @@ def filter_table(df: pd.DataFrame, filters: dict, path: str | None, key: str, wh
     return df[mask]
 
 
-class EcephysProbeInput(SimulatorModule):
+class EcephysProbeInput(ConfigModule[InputSpec]):
     """Spike trains of ecephys/Neuropixels units onto the virtual nodes of ``node_set`` (see the module
     docstring for the keys; times in ms)."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     # ------------------------------------------------------------ config
     def _key(self, k: str) -> str:

@@ -19,7 +19,8 @@ import numpy as np
 from modelkit.errors import ConfigError, ModelkitError, ModelkitWarning, SonataFormatError
 from modelkit._typing import PathLike
 from modelkit.simulator.abilities import DefaultClampUnits
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule, SimulatorModule
+from modelkit.sonata.config import InputSpec
 from modelkit.simulator.poisson import PoissonSpikeGenerator
 from modelkit.sonata import read_spikes
 from modelkit.sonata.spikes import SpikePopulation
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
     from modelkit.sonata import SimulationConfig
     from modelkit.simulator.base import Backend
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["INPUT_MODULES", "input_module", "SpikeFileInput", "CurrentClampInput", "PoissonInput", "step_current",
            "MAX_POISSON_SPIKES", "poisson_spike_count", "check_poisson_count"]
@@ -116,12 +116,8 @@ def _trains(node_ids: np.ndarray, times: np.ndarray) -> dict[int, np.ndarray]:
     return {int(ids[a]): t for a, t in zip(starts, np.split(ts, cut))}
 
 
-class SpikeFileInput(SimulatorModule):
+class SpikeFileInput(ConfigModule[InputSpec]):
     """Spike trains from a SONATA h5, bmtk CSV or NWB file, onto the virtual nodes of ``node_set``."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def _read(self, sim: Simulation) -> dict:
         paths = list(self.spec.input_files)
@@ -235,7 +231,7 @@ def step_current(amps: object, delays: object, durations: object, where: str,
 CLAMP_UNITS = {"nA": 1.0, "pA": 1e-3}
 
 
-class CurrentClampInput(SimulatorModule):
+class CurrentClampInput(ConfigModule[InputSpec]):
     """Current clamps onto built cells: ``amp``, ``delay`` and ``duration`` (ms) as scalars or equal-length
     lists (module ``IClamp``), a CSV of ``timestamps amps`` steps (``input_type: csv``), or the stimulus of
     one sweep of an Allen Cell Types NWB file (``input_type: nwb`` or ``allen``: ``file``, ``sweep_id``,
@@ -248,10 +244,6 @@ class CurrentClampInput(SimulatorModule):
     ``step_current_generator`` unchanged and every PointNet config is tuned so (``point_stdp``'s 380 pA
     pulses). The run log names the unit of each clamp.
     """
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def file_problems(self, cfg: SimulationConfig) -> list[ConfigError]:
         """The clamp's data file (``file``: NWB sweep or CSV) when it is absent, found before the run builds.
@@ -348,13 +340,9 @@ class CurrentClampInput(SimulatorModule):
                                           **extra)
 
 
-class PoissonInput(SimulatorModule):
+class PoissonInput(ConfigModule[InputSpec]):
     """Poisson spike trains generated for virtual nodes: ``rate`` (Hz) constant, or ``rates`` with ``times`` (ms)
     for an inhomogeneous process; seeded by ``random_seed`` (default: the run's seed)."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def initialize(self, sim: Simulation) -> None:
         p = self.spec.params

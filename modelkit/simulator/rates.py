@@ -30,11 +30,11 @@ import pandas as pd
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesRates
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["RateInput", "poisson_trains", "check_rates"]
 
@@ -94,12 +94,8 @@ def poisson_trains(node_ids: np.ndarray, times: np.ndarray, rates: np.ndarray, s
     return out
 
 
-class RateInput(SimulatorModule):
+class RateInput(ConfigModule[InputSpec]):
     """Input rates of virtual nodes (see the module docstring for the config keys)."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def _key(self, k: str) -> str:
         return f"inputs.{self.name}.{k}"

@@ -16,7 +16,8 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit._typing import PathLike
 from modelkit.simulator.abilities import RecordsWeights
-from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.simulator.base import ConfigModule, SimulatorModule, send_frames
+from modelkit.sonata.config import ReportSpec
 from modelkit.simulator.journal import JOURNAL_NAME, SpikeJournal
 from modelkit.simulator.parallel import gather_arrays, merge_frames
 from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
@@ -24,7 +25,6 @@ from modelkit.sonata import ReportWriter, write_spikes, write_spikes_csv
 if TYPE_CHECKING:
     from modelkit.simulator.base import Backend
     from modelkit.simulator.run import Simulation
-    from modelkit.sonata.config import ReportSpec
 
 __all__ = ["REPORT_MODULES", "report_module", "membrane_report", "SpikesOutput", "WriterReport", "MembraneReport",
            "WeightReport", "report_window", "flush_writers", "close_partial"]
@@ -144,7 +144,7 @@ def _in_staging(sim: Simulation, path: str | None) -> str | None:
     return os.path.relpath(sim.output_path(path), sim.staging) if path else None
 
 
-class WriterReport(SimulatorModule):
+class WriterReport(ConfigModule[ReportSpec]):
     """A report written through one :class:`~modelkit.sonata.ReportWriter` per variable (``writers``): the run's
     end closes them, an early end cuts them at the stop time (:func:`close_partial`)."""
 
@@ -169,8 +169,7 @@ class MembraneReport(WriterReport):
     """
 
     def __init__(self, name: str, spec: ReportSpec) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.recorders: list[Any] = []
         self.config_path: str | None = None
         self.writers: dict[str, ReportWriter] = {}
@@ -316,7 +315,7 @@ def close_partial(name: str, writers: dict[str, ReportWriter], stop_time: float 
             log.info("report %s: kept %s frames in %s", name, kept, os.path.basename(w.path))
 
 
-class WeightReport(SimulatorModule):
+class WeightReport(ConfigModule[ReportSpec]):
     """Synaptic weights at every spike transmitted through chosen synapses (plastic ones, typically).
 
     Which synapses: ``edges`` (an edge population name, a list of them, or
@@ -331,8 +330,7 @@ class WeightReport(SimulatorModule):
     columns = ("source_node_id", "source_population", "target_node_id", "target_population", "time_ms", "weights")
 
     def __init__(self, name: str, spec: ReportSpec) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.recorder: Any = None
         self._weights_of: RecordsWeights | None = None  # the backend, whose populations the recorder's columns index
         self.path = ""

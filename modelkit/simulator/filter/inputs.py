@@ -30,13 +30,13 @@ import pandas as pd
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesStimulus
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec
 from modelkit.simulator.filter.stimuli import stimulus_from_config
 from modelkit.sonata.h5 import atomic_output
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["MovieInput", "write_rates_h5", "write_rates_csv", "read_rates_csv", "compare_rates"]
 
@@ -129,12 +129,8 @@ def compare_rates(a: PathLike, b: PathLike) -> tuple[float, int]:
     return float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-12))), len(m)
 
 
-class MovieInput(SimulatorModule):
+class MovieInput(ConfigModule[InputSpec]):
     """A stimulus for the filter cells (``input_type: movie``; modules movie, grating, full_field_flash, looming)."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def initialize(self, sim: Simulation) -> None:
         where = f"inputs.{self.name}"

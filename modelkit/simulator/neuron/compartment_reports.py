@@ -86,8 +86,7 @@ class _ElementReport(WriterReport):
     ability: type = object
 
     def __init__(self, name: str, spec: ReportSpec) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.gathered: list[_Gathered] = []
         self.writers: dict[str, ReportWriter] = {}
 

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.errors import ConfigError
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
     from modelkit.sonata import SimulationConfig
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["ComsolInput", "read_comsol"]
 
@@ -84,12 +84,8 @@ def _list(v: Any) -> list:
     return list(v) if isinstance(v, (list, tuple)) else [v]
 
 
-class ComsolInput(SimulatorModule):
+class ComsolInput(ConfigModule[InputSpec]):
     """COMSOL fields on the segments of biophysical cells (see the module docstring; mV, ms, µm)."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def _key(self, k: str) -> str:
         return f"inputs.{self.name}.{k}"

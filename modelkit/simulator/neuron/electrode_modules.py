@@ -19,7 +19,9 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import ExtracellularFields, RecordsSections, VoltageClamps
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec, ReportSpec
+from modelkit.sonata.nodes import euler_matrix, rotation_matrix
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
@@ -57,26 +59,6 @@ def _targets(sim: Simulation, node_set: Any, key: str) -> dict[str, np.ndarray]:
     return out
 
 
-def rotation_matrix(axis: Any, theta: float) -> np.ndarray:
-    """Counterclockwise rotation by ``theta`` (radians) about ``axis`` (bmtk's Euler-Rodrigues form)."""
-    axis = np.asarray(axis, dtype=float)
-    axis = axis / np.sqrt(axis @ axis)
-    a = np.cos(theta / 2.0)
-    b, c, d = -axis * np.sin(theta / 2.0)
-    aa, bb, cc, dd = a * a, b * b, c * c, d * d
-    bc, ad, ac, ab, bd, cd = b * c, a * d, a * c, a * b, b * d, c * d
-    return np.array([[aa + bb - cc - dd, 2 * (bc + ad), 2 * (bd - ac)],
-                     [2 * (bc - ad), aa + cc - bb - dd, 2 * (cd + ab)],
-                     [2 * (bd + ac), 2 * (cd - ab), aa + dd - bb - cc]])
-
-
-def euler_matrix(angles: Any) -> np.ndarray:
-    """``R_x R_y R_z`` for rotation angles (radians) about x, y and z, as bmtk composes them (cells and
-    stimulating electrodes alike)."""
-    ax, ay, az = (float(a) for a in angles)
-    return rotation_matrix([1, 0, 0], ax) @ (rotation_matrix([0, 1, 0], ay) @ rotation_matrix([0, 0, 1], az))
-
-
 # ------------------------------------------------------------------------------------------------ SEClamp
 def _three(value: Any, n: int, key: str, path: Any) -> np.ndarray:
     """(n, 3) from a scalar, one 3-list shared by all cells, or one scalar / 3-list per cell (bmtk's rules)."""
@@ -94,7 +76,7 @@ def _three(value: Any, n: int, key: str, path: Any) -> np.ndarray:
     raise ConfigError(path, key, f"a value, a list of 3, or one of those per cell ({n} cells)", f"shape {a.shape}")
 
 
-class SEClampInput(SimulatorModule):
+class SEClampInput(ConfigModule[InputSpec]):
     """Single-electrode voltage clamps (NEURON's ``SEClamp``) at the soma (or ``section_name[section_index]``
     at ``section_dist``).
 
@@ -107,8 +89,7 @@ class SEClampInput(SimulatorModule):
     """
 
     def __init__(self, name: str, spec: Any) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.clamps: list = []
 
     def initialize(self, sim: Simulation) -> None:
@@ -239,16 +220,12 @@ def stimulus_transfer(sites: list[np.ndarray], mid: np.ndarray, rho: float, wher
     return coef * rho / (4 * math.pi) * 0.01 * 1e6
 
 
-class XStimInput(SimulatorModule):
+class XStimInput(ConfigModule[InputSpec]):
     """Extracellular stimulation (bmtk's ``xstim``): electrodes from ``positions_file`` (``pos_x pos_y pos_z``,
     optional ``rotation_x/y/z`` and ``electrode_mesh_file`` for extended, e.g. line, electrodes, found in
     ``mesh_files_dir``), driven by ``waveform`` in a homogeneous medium of resistivity ``resistance``
     (Ω·cm, default 300); sets ``e_extracellular`` of every segment of the cells of ``node_set`` (default:
     every biophysical cell)."""
-
-    def __init__(self, name: str, spec: Any) -> None:
-        self.name = name
-        self.spec = spec
 
     def initialize(self, sim: Simulation) -> None:
         p = self.spec.params
@@ -307,7 +284,7 @@ def line_source_transfer(sites: np.ndarray, p0: np.ndarray, p1: np.ndarray, diam
     return np.log(num / den) / length / (4 * math.pi * sigma)
 
 
-class EcpReport(SimulatorModule):
+class EcpReport(ConfigModule[ReportSpec]):
     """Extracellular potential (mV) at ``electrode_positions`` (CSV ``x_pos y_pos z_pos``; channel k = row k)
     from the membrane currents of the cells of ``cells`` (default all biophysical cells), by the line-source
     approximation with σ = 0.3 S/m (``sigma`` overrides); ``minimum_distance`` as bmtk's.  Each rank sums the
@@ -322,8 +299,7 @@ class EcpReport(SimulatorModule):
     is held in memory."""
 
     def __init__(self, name: str, spec: Any) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.parts: list[tuple[Any, np.ndarray]] = []
         self.blocks: list[np.ndarray] = []
         self.sites = np.empty((0, 3))

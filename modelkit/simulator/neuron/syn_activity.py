@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.errors import ConfigError, SelectionError
-from modelkit.simulator.base import SimulatorModule
+from modelkit.simulator.base import ConfigModule
+from modelkit.sonata.config import InputSpec
 
 if TYPE_CHECKING:
     from modelkit.simulator.run import Simulation
-    from modelkit.sonata.config import InputSpec
 
 __all__ = ["SynActivityInput"]
 
@@ -46,12 +46,8 @@ def _cat(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.empty(0, np.int64)
 
 
-class SynActivityInput(SimulatorModule):
+class SynActivityInput(ConfigModule[InputSpec]):
     """Spontaneous synaptic activity at ``timestamps`` (ms) from the presynaptic cells of ``precell_filter``."""
-
-    def __init__(self, name: str, spec: InputSpec) -> None:
-        self.name = name
-        self.spec = spec
 
     def initialize(self, sim: Simulation) -> None:
         key = f"inputs.{self.name}"

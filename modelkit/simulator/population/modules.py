@@ -25,7 +25,8 @@ import pandas as pd
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.simulator.abilities import TakesRates
-from modelkit.simulator.base import SimulatorModule, send_frames
+from modelkit.simulator.base import ConfigModule, SimulatorModule, send_frames
+from modelkit.sonata.config import ReportSpec
 from modelkit.simulator.rates import RATE_COLS, check_rates, poisson_trains
 from modelkit.simulator.recording import report_window
 from modelkit.simulator.rates import RateInput as GenericRateInput
@@ -152,12 +153,11 @@ class PopNetRatesFile(SimulatorModule):
         sim.outputs["rates_file"] = path
 
 
-class PopulationRatesReport(SimulatorModule):
+class PopulationRatesReport(ConfigModule[ReportSpec]):
     """Firing rates of population nodes to HDF5 (bmtk PopNet layout) and CSV (see the module docstring)."""
 
     def __init__(self, name: str, spec: Any) -> None:
-        self.name = name
-        self.spec = spec
+        super().__init__(name, spec)
         self.recorders: list[Any] = []
         self.frames: dict[str, list[np.ndarray]] = {}
 
