@@ -29,12 +29,13 @@ def pid_exists(pid: int) -> bool:
 
 
 def zombie(pid: int) -> bool:
-    """A child killed but not yet reaped still answers ``kill(pid, 0)``; /proc tells it is dead.
+    """Whether ``pid`` is a zombie: a child killed but not yet reaped still answers ``kill(pid, 0)``, and
+    /proc tells it is dead (False where there is no /proc).
 
     Parameters
     ----------
     pid : int
-        A process id of this host.
+        As in :func:`pid_exists`.
     """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
