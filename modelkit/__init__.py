@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelkit._lazy import lazy_attribute
 from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError
 from modelkit.options import get_options as get_options  # noqa: PLC0414 - importable, not in __all__
@@ -30,12 +31,7 @@ _LAZY = {"NetworkBuilder": "modelkit.builder", "simulate": "modelkit.simulator",
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modelkit' has no attribute {name!r}")
+    return lazy_attribute("modelkit", _LAZY, globals(), name)
 
 
 def __dir__() -> list[str]:

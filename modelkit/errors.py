@@ -94,10 +94,8 @@ class SonataFormatError(_LocatedError):
         The file.
     dataset : str or None
         The HDF5 dataset / group / attribute, or the CSV column or row, at fault.
-    expected : str
-        What should have been there.
-    found : str, optional
-        What was there instead.
+    expected, found : str
+        What should have been there, and what was there instead (``found`` is optional).
     """
 
     def __init__(self, path: _Path | None, dataset: str | None, expected: str, found: str | None = None):
@@ -118,10 +116,8 @@ class ConfigError(_KeyedError):
         The JSON file.
     key : str or None
         Dotted path of the offending key (``run.tstop``, ``networks.nodes[0].nodes_file``).
-    expected : str
-        What was expected there.
-    found : str, optional
-        What was there instead.
+    expected, found : str
+        As in :class:`SonataFormatError`.
     """
 
     def __init__(self, path: _Path | None, key: str | None, expected: str, found: str | None = None):

@@ -31,6 +31,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from modelkit._process import pid_exists
 from modelkit.errors import ModelkitError, RunStoppedError
 
 __all__ = ["ENV", "RunStatus", "StopRefused", "list_runs", "request_stop", "runs_dir", "suppressed"]
@@ -205,10 +206,8 @@ class RunStatus:
 
         Parameters
         ----------
-        t : float
-            Model time reached, ms.
-        tstop : float
-            Model time the run ends at, ms.
+        t, tstop : float
+            Model time reached, and the time the run ends at (ms): the record's ``t`` and ``tstop``.
 
         Raises
         ------
@@ -239,16 +238,6 @@ class StopRefused(ModelkitError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _owned_here(rec: dict[str, Any], path: str) -> str | None:
@@ -348,7 +337,7 @@ def list_runs(folder: str | None = None) -> list[dict[str, Any]]:
             continue  # removed between listdir and open, or not ours
         if not isinstance(rec, dict) or "run_id" not in rec:
             continue
-        if rec.get("status") not in FINAL and rec.get("host") == host and not _alive(int(rec.get("pid", 0))):
+        if rec.get("status") not in FINAL and rec.get("host") == host and not pid_exists(int(rec.get("pid", 0))):
             rec["status"] = "lost"
             rec["error"] = rec.get("error") or "the process running it ended before the run finished"
         out.append(rec)

@@ -111,10 +111,6 @@ class SpikeTable:
         **kw
             ``network``, ``t_start``, ``t_stop``, ``source`` as in the constructor.
 
-        Returns
-        -------
-        SpikeTable
-
         Raises
         ------
         AnalysisError
@@ -169,10 +165,6 @@ class SpikeTable:
         t_start, t_stop : float, optional
             The default window (ms); ``t_stop`` defaults to a stopped run's ``/spikes@stop_time``.
 
-        Returns
-        -------
-        SpikeTable
-
         Raises
         ------
         SonataFormatError
@@ -202,10 +194,6 @@ class SpikeTable:
             A SONATA simulation config.
         population : str, optional
             Keep only this population.
-
-        Returns
-        -------
-        SpikeTable
 
         Raises
         ------
@@ -245,10 +233,6 @@ class SpikeTable:
             (spikes without one belong to population ``"all"``, or to the network's only population).
         network, t_start, t_stop, source
             As in the constructor.
-
-        Returns
-        -------
-        SpikeTable
 
         Raises
         ------
@@ -297,10 +281,6 @@ class SpikeTable:
             Keep only this population.
         t_start, t_stop : float, optional
             Default window (ms); overrides the config's.
-
-        Returns
-        -------
-        SpikeTable
 
         Raises
         ------
@@ -487,10 +467,6 @@ class SpikeTable:
             Node ids (in every selected population).
         t_start, t_stop : float, optional
             Keep spikes in [t_start, t_stop] ms; the new table's window becomes that.
-
-        Returns
-        -------
-        SpikeTable
 
         Raises
         ------

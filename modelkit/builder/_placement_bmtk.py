@@ -6,6 +6,19 @@ same calls in the same order and the same arithmetic as bmtk, so after the same
 Generator, a seed or a legacy RandomState) to use another source.  ``plot=True``
 is ignored with a warning (nothing is drawn).  Re-exported by
 :mod:`modelkit.builder.placement`.
+
+Parameters shared by the functions below:
+
+N : int, default 1
+    Number of points.
+plot : bool, default False
+    Ignored (with a warning when True).
+rng : Generator, RandomState, int or None
+    None: numpy's global state, reproducing bmtk exactly.
+
+Each ``positions_*`` function returns an ``(N, 3)`` float64 array of positions
+(µm) and raises :class:`~modelkit.errors.BuilderError` for a negative ``N`` or a
+non-finite argument.
 """
 
 from __future__ import annotations
@@ -56,28 +69,14 @@ def positions_columinar(N: int = 1, center: Vec3 = (0.0, 50.0, 0.0), height: flo
 
     Parameters
     ----------
-    N : int, default 1
-        Number of points.
     center : 3 floats, default (0, 50, 0)
         Centre (µm); y spans ``center[1] ± height / 2``.
     height : float, default 100
         Length along y (µm).
     min_radius, max_radius : float, default 0 and 1
         Radii in the x-z plane (µm).
-    plot : bool, default False
-        Ignored (with a warning when True).
-    rng : Generator, RandomState, int or None
-        None: numpy's global state, reproducing bmtk exactly.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
-
-    Raises
-    ------
-    BuilderError
-        A negative ``N`` or a non-finite argument.
+    N, plot, rng
+        See the module docstring.
 
     Examples
     --------
@@ -105,26 +104,12 @@ def positions_rect_prism(N: int = 1, center: Vec3 = (0.0, 50.0, 0.0), height: fl
 
     Parameters
     ----------
-    N : int, default 1
-        Number of points.
     center : 3 floats, default (0, 50, 0)
         Centre of the prism (µm).
     height, x_length, z_length : float, default 20, 100, 100
         Side lengths along y, x, z (µm).
-    plot : bool, default False
-        Ignored (with a warning when True).
-    rng : Generator, RandomState, int or None
-        None: numpy's global state, reproducing bmtk exactly.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
-
-    Raises
-    ------
-    BuilderError
-        A negative ``N`` or a non-finite argument.
+    N, plot, rng
+        See the module docstring.
 
     Examples
     --------
@@ -146,21 +131,12 @@ def positions_ellipsoid(N: int = 1, center: Vec3 = (0.0, 50.0, 0.0), height: flo
 
     Parameters
     ----------
-    N : int, default 1
-        Number of points.
     center : 3 floats, default (0, 50, 0)
         Centre (µm).
     height, x_length, z_length : float, default 50, 100, 200
         Diameters along y, x, z (µm, > 0).
-    plot : bool, default False
-        Ignored (with a warning when True).
-    rng : Generator, RandomState, int or None
-        None: numpy's global state, reproducing bmtk exactly.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+    N, plot, rng
+        See the module docstring.
 
     Raises
     ------
@@ -211,15 +187,8 @@ def positions_cuboid(N: int = 1, center: Vec3 = (0.0, 0.0, 0.0), height: float =
         Upper ends of z, x, y (µm).
     min_dist : float, default 20
         Lattice step (µm, > 0).
-    plot : bool, default False
-        Ignored (with a warning when True).
-    rng : Generator, RandomState, int or None
-        None: numpy's global state, reproducing bmtk exactly.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+    plot, rng
+        See the module docstring.
 
     Raises
     ------

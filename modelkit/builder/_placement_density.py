@@ -88,7 +88,7 @@ def positions_density_matrix(mat: npt.ArrayLike, position_scale: npt.ArrayLike =
     Returns
     -------
     numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+        ``(N, 3)`` float64 positions (µm), N drawn as the module docstring says.
 
     Raises
     ------
@@ -197,12 +197,7 @@ def positions_nrrd(nrrd_filename: Any, max_dens_per_mm3: float, split_bilateral:
     split_bilateral : {"x", "y", "z"} or None
         Keep the first half of the volume along that axis (one hemisphere).
     dmin, CCF_orientation, plot, method, existing_positions, verbose, rng
-        As :func:`positions_density_matrix`.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+        As :func:`positions_density_matrix`, which places the cells and whose positions this returns.
 
     Raises
     ------

@@ -561,10 +561,8 @@ class NetworkBuilder:
         the builder is not built yet, the build itself happens inside the staging folder (its edge streams
         never go to TMPDIR), and the builder then reads the published files.
 
-        ``force_overwrite`` defaults to True as in bmtk; replaced files are logged.
-        ``compression`` (``'gzip'``, ``'lzf'``, a gzip level 0-9, or ``None`` / ``'none'``) compresses
-        every dataset of the HDF5 files as bmtk does; modelkit's default is uncompressed (bmtk's is
-        gzip), faster to write and to read.
+        ``compression`` applies to every dataset of the HDF5 files, as in bmtk; modelkit's default is
+        uncompressed (bmtk's is gzip), faster to write and to read.
 
         Parameters
         ----------
@@ -634,16 +632,8 @@ class NetworkBuilder:
             Nodes file name; ``<name>_nodes.h5`` when omitted.
         node_types_file_name : str or PathLike, optional
             Node-types CSV name; ``<name>_node_types.csv`` when omitted.
-        output_dir : str or PathLike, optional
-            Folder to write into (created when missing).
-        force_overwrite : bool, optional
-            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
-        mode : str, optional
-            bmtk's file mode; accepted for compatibility, files are always written anew.
-        compression : str or int, optional
-            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
-        **opts
-            Other bmtk keywords, accepted and ignored.
+        output_dir, force_overwrite, mode, compression, **opts
+            As :meth:`save`.
         """
         normalize_compression(compression)
         if self._built is None:
@@ -671,8 +661,6 @@ class NetworkBuilder:
             Edges file name; ``<src>_<tgt>_edges.h5`` when omitted.
         edge_types_file_name : str or PathLike, optional
             Edge-types CSV name; ``<src>_<tgt>_edge_types.csv`` when omitted.
-        output_dir : str or PathLike, optional
-            Folder to write into (created when missing).
         src_network : str, optional
             Write only edges from this network.
         trg_network : str, optional
@@ -681,12 +669,8 @@ class NetworkBuilder:
             Edge population name (one network pair only).
         force_build : bool, optional
             Build first when not built.
-        force_overwrite : bool, optional
-            Replace existing files of the network (logged); else refuse them (bmtk's default is True).
-        compression : str or int, optional
-            ``"gzip"``, ``"lzf"``, a gzip level 0-9, or None / ``"none"`` (uncompressed, the default).
-        **opts
-            Other bmtk keywords, accepted and ignored.
+        output_dir, force_overwrite, compression, **opts
+            As :meth:`save`.
         """
         normalize_compression(compression)
         if not self._maps:

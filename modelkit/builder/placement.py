@@ -62,7 +62,7 @@ def column(N: int, center: Vec3 = (0.0, 0.0, 0.0), height: float = 100.0, min_ra
     axis : {"x", "y", "z"} or {0, 1, 2}, default "y"
         Axis of the cylinder.
     rng : Generator, int or None
-        Source of randomness.
+        Source of randomness: this generator only, or a seed for a new one.
 
     Returns
     -------
@@ -94,8 +94,6 @@ def sphere(N: int, center: Vec3 = (0.0, 0.0, 0.0), radius: float = 100.0, min_ra
 
     Parameters
     ----------
-    N : int
-        Number of points.
     center : 3 floats, default (0, 0, 0)
         Centre (µm).
     radius : float, default 100
@@ -103,13 +101,8 @@ def sphere(N: int, center: Vec3 = (0.0, 0.0, 0.0), radius: float = 100.0, min_ra
     min_radius : float, default 0
         Inner radius (µm, ``0 <= min_radius <= radius``); the radius is distributed as
         a cube root so the density is uniform, the direction is isotropic.
-    rng : Generator, int or None
-        Source of randomness.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+    N, rng
+        As in :func:`column`.
 
     Raises
     ------
@@ -139,17 +132,10 @@ def box(N: int, low: Vec3 = (0.0, 0.0, 0.0), high: Vec3 = (100.0, 100.0, 100.0),
 
     Parameters
     ----------
-    N : int
-        Number of points.
     low, high : 3 floats
         Opposite corners (µm), ``low <= high`` on every axis (equal gives a flat box).
-    rng : Generator, int or None
-        Source of randomness.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, 3)`` float64 positions (µm).
+    N, rng
+        As in :func:`column`.
 
     Raises
     ------
@@ -243,7 +229,7 @@ def layers(counts: Sequence[int], bounds: Sequence[tuple[float, float]], radius:
     axis : {"x", "y", "z"} or {0, 1, 2}, default "y"
         Depth axis.
     rng : Generator, int or None
-        Source of randomness.
+        As in :func:`column`.
 
     Returns
     -------
@@ -295,7 +281,7 @@ def random_rotations(N: int, axes: str | Sequence[Axis] = ("y",), rng: RngLike =
         Axes to rotate about: names (``"x"``, ``"y"``, ``"z"``, or a string such as
         ``"xz"``) or indices.  The draws do not depend on the order given.
     rng : Generator, int or None
-        Source of randomness.
+        As in :func:`column`.
 
     Returns
     -------

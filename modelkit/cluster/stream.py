@@ -225,10 +225,8 @@ class StreamSink:
 
         Parameters
         ----------
-        t : float
-            Model time reached, ms.
-        tstop : float
-            Model time the run ends at, ms.
+        t, tstop : float
+            Model time reached, and the time the run ends at (ms).
 
         Raises
         ------

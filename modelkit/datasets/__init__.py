@@ -2,7 +2,9 @@
 
 Each function writes a complete SONATA model (nodes, edges, parameter files, inputs, circuit and
 simulation configs) into a folder and returns the path of its ``config.simulation.json``; nothing is
-downloaded and nothing is overwritten.
+downloaded and nothing is overwritten.  The folder, each function's ``directory`` (str or PathLike), is
+created if needed; one that already holds a ``network`` folder is refused with an
+:class:`~modelkit.errors.OutputExistsError`.
 
 * :func:`balanced_network`: point neurons in NEST (a Brunel-style E/I network with Poisson inputs);
 * :func:`bio_network`: biophysical ball-and-stick cells in NEURON (built-in ``hh``/``pas``, ``Exp2Syn``);

@@ -65,28 +65,17 @@ def bio_network(directory: PathLike, *, n_exc: int = 8, n_inh: int = 2, n_input:
 
     Parameters
     ----------
-    directory : str or PathLike
-        Created if needed; must not already hold a network.
-    n_exc, n_inh, n_input : int
-        Cell counts.
+    directory, n_exc, n_inh, n_input, tstop, dt, seed
+        As in :func:`~modelkit.datasets.balanced_network` (times in ms).
     input_rate : float
         Poisson rate of each input node (Hz); spikes are written to ``inputs/input_spikes.h5``.
     input_weight : float
         Peak conductance of each input synapse (µS).
-    tstop, dt : float
-        Simulated time and time step (ms).
-    seed : int
-        Seeds the positions, the connections and the input spikes.
 
     Returns
     -------
     str
         Path of ``config.simulation.json``; outputs go to ``output/``.
-
-    Raises
-    ------
-    OutputExistsError
-        ``directory`` already holds a ``network`` folder.
 
     Examples
     --------

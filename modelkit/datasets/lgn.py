@@ -38,7 +38,7 @@ def lgn_network(directory: PathLike, *, n_lgn: int = 60, n_v1: int = 40, tstop: 
     Parameters
     ----------
     directory : str or PathLike
-        Created if needed; must not already hold a network.
+        The folder to write (see :mod:`modelkit.datasets`).
     n_lgn, n_v1 : int
         Unit and cell counts.
     tstop : float
@@ -52,11 +52,6 @@ def lgn_network(directory: PathLike, *, n_lgn: int = 60, n_v1: int = 40, tstop: 
     -------
     str
         Path of ``config.lgn.json``.
-
-    Raises
-    ------
-    OutputExistsError
-        ``directory`` already holds a ``network`` folder.
     """
     from modelkit.builder import FixedProbability, NetworkBuilder
 

@@ -33,7 +33,7 @@ def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200,
     Parameters
     ----------
     directory : str or PathLike
-        Created if needed; must not already hold a network (nothing is overwritten).
+        The folder to write (see :mod:`modelkit.datasets`).
     n_exc, n_inh, n_input : int
         Cell counts.
     input_rate : float
@@ -48,11 +48,6 @@ def balanced_network(directory: PathLike, *, n_exc: int = 800, n_inh: int = 200,
     str
         Path of ``config.simulation.json`` (its circuit is ``config.circuit.json``); outputs
         go to ``output/``.
-
-    Raises
-    ------
-    OutputExistsError
-        ``directory`` already holds a ``network`` folder.
     """
     from modelkit.builder import FixedInDegree, NetworkBuilder, placement
 

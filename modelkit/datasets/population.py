@@ -25,7 +25,7 @@ def population_network(directory: PathLike, *, tstop: float = 500.0, dt: float =
     Parameters
     ----------
     directory : str or PathLike
-        Created if needed; must not already hold a network.
+        The folder to write (see :mod:`modelkit.datasets`).
     tstop, dt : float
         Simulated time and time step (ms).
 
@@ -33,11 +33,6 @@ def population_network(directory: PathLike, *, tstop: float = 500.0, dt: float =
     -------
     str
         Path of ``config.simulation.json``.
-
-    Raises
-    ------
-    OutputExistsError
-        ``directory`` already holds a ``network`` folder.
     """
     from modelkit.builder import NetworkBuilder
 

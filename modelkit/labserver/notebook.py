@@ -96,7 +96,7 @@ def write_new_notebook(folder: str, stem: str, cells: list[dict[str, Any]], *, a
     Returns
     -------
     str
-        The absolute path written.
+        The notebook's path: ``folder`` joined with the name taken.
 
     Raises
     ------

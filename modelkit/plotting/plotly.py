@@ -225,10 +225,6 @@ def connectivity_matrix(network: Network | PathLike | None = None, *, config_fil
     ----------
     network, config_file, group_by, weight, edges, title
         As in :func:`modelkit.plotting.plot_connectivity_matrix`.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
     """
     from modelkit.analysis.connectivity import connectivity_table
     go = _go()
@@ -255,10 +251,6 @@ def degree_distribution(network: Network | PathLike | None = None, *, config_fil
     ----------
     network, config_file, population, edges, direction, title
         As in :func:`modelkit.plotting.plot_degree_distribution`.
-
-    Returns
-    -------
-    plotly.graph_objects.Figure
     """
     from modelkit.errors import ConfigError
     from modelkit.analysis.connectivity import population_degrees as degrees

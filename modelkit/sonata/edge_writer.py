@@ -281,14 +281,10 @@ class EdgeWriter:
         ----------
         name : str
             Edge population name.
-        source_population : str
-            Node population of the sources.
-        target_population : str
-            Node population of the targets.
-        source_node_count : int
-            Nodes in the source population (sizes the source index).
-        target_node_count : int
-            Nodes in the target population (sizes the target index).
+        source_population, target_population : str
+            Node populations the edges come from and go to.
+        source_node_count, target_node_count : int
+            Sizes of those populations (they size the source and target indexes).
         groups : mapping
             ``{group_id: {column: dtype}}``; a dtype of ``str`` for strings, None to take it from the first values.
         """

@@ -256,7 +256,7 @@ class EdgePopulation(GroupedPopulation):
         Parameters
         ----------
         selection : array-like of int or Selection, optional
-            Edge ids; all when omitted.
+            As in :meth:`source_ids`.
         """
         return self._ids("target_node_id", selection)
 
@@ -266,7 +266,7 @@ class EdgePopulation(GroupedPopulation):
         Parameters
         ----------
         selection : array-like of int or Selection, optional
-            Edge ids; all when omitted.
+            As in :meth:`source_ids`.
         """
         return self._ids("edge_type_id", selection)
 
@@ -502,7 +502,7 @@ class EdgePopulation(GroupedPopulation):
         node_ids : array-like of int or Selection
             Source node ids.
         unique : bool, optional
-            Sorted unique ids (else one per edge, in edge order).
+            As in :meth:`afferent_nodes`.
         """
         t = self.target_ids(self.efferent_edges(node_ids))
         return np.unique(t) if unique else t
@@ -608,16 +608,10 @@ class EdgePopulationData:
         ----------
         name : str
             Edge population name.
-        source_population : str
-            Node population of the sources.
-        target_population : str
-            Node population of the targets.
-        source_node_id : array-like
-            Source node id of each edge.
-        target_node_id : array-like
-            Target node id of each edge.
-        edge_type_id : array-like
-            Edge type id of each edge.
+        source_population, target_population : str
+            Node populations of the sources and of the targets.
+        source_node_id, target_node_id, edge_type_id : array-like
+            Per edge: its source node id, target node id and edge type id.
         columns : mapping, optional
             Per-edge columns of the single group (``syn_weight``, ``delay`` in ms...).
         **kw

@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from modelkit._process import pid_exists, zombie
 from modelkit._typing import PathLike
 from modelkit.errors import ModelkitError, OutputExistsError
 
@@ -93,22 +94,7 @@ def owner_alive(name: str) -> bool:
     pid = owner[0]
     if pid == os.getpid():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    """A child killed but not yet reaped still answers ``kill(pid, 0)``; /proc tells it is dead."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
+    return pid_exists(pid) and not zombie(pid)
 
 
 def _fsync_path(path: str, directory: bool = False) -> None:

@@ -3,6 +3,15 @@
 Everything that touches h5py directly and is shared by nodes, edges, spikes and
 reports lives here, so that every low-level failure is translated into a
 :class:`~modelkit.errors.SonataFormatError` that names the file and dataset.
+
+Parameters shared by the functions below:
+
+path : str or PathLike
+    The file, named in messages (it is not opened again).
+parent : h5py.Group
+    The group to look in; ``name`` is a link name in it.
+ds : h5py.Dataset
+    The dataset to read.
 """
 
 from __future__ import annotations
@@ -111,12 +120,8 @@ def has(parent: h5py.Group, name: str, path: PathLike) -> bool:
 
     Parameters
     ----------
-    parent : h5py.Group
-        The group to look in.
-    name : str
-        Link name.
-    path : str or PathLike
-        The file, for messages.
+    parent, name, path
+        See the module docstring.
     """
     with guard(path, _join(parent.name, name), "a readable link table"):
         return name in parent
@@ -127,12 +132,8 @@ def require_group(parent: h5py.Group, name: str, path: PathLike, what: str = "a 
 
     Parameters
     ----------
-    parent : h5py.Group
-        The group to look in.
-    name : str
-        Link name.
-    path : str or PathLike
-        The file, for messages.
+    parent, name, path
+        See the module docstring.
     what : str, optional
         What the group should be, for messages.
     """
@@ -157,6 +158,8 @@ def require_dataset(parent: h5py.Group, name: str, path: PathLike, *, kind: str 
 
     Parameters
     ----------
+    parent, name, path
+        See the module docstring.
     kind : {'any', 'integer', 'number', 'string', 'column'}
         ``integer`` also accepts integral floats (seen in the wild for edge_group_id);
         ``column`` is any attribute type SONATA stores: numbers, booleans, strings (not
@@ -279,10 +282,8 @@ def read_array(ds: h5py.Dataset, path: PathLike, sl: slice | None = None) -> np.
 
     Parameters
     ----------
-    ds : h5py.Dataset
-        The dataset.
-    path : str or PathLike
-        The file, for messages.
+    ds, path
+        See the module docstring.
     sl : slice, optional
         Rows to read; all when omitted.
     """
@@ -302,8 +303,8 @@ def as_ids(a: np.ndarray, path: PathLike, dataset: str) -> np.ndarray:
     ----------
     a : ndarray
         Ids as read.
-    path : str or PathLike
-        The file, for messages.
+    path
+        See the module docstring.
     dataset : str
         Dataset path inside the file, for messages.
     """
@@ -337,12 +338,10 @@ def read_ranges(ds: h5py.Dataset, ranges: np.ndarray, path: PathLike) -> np.ndar
 
     Parameters
     ----------
-    ds : h5py.Dataset
-        The dataset.
     ranges : ndarray
         (n, 2) int array of sorted disjoint ``[start, stop)`` row ranges.
-    path : str or PathLike
-        The file, for messages.
+    ds, path
+        See the module docstring.
     """
     ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
     n = int((ranges[:, 1] - ranges[:, 0]).sum()) if len(ranges) else 0
@@ -377,12 +376,10 @@ def read_indices(ds: h5py.Dataset, idx: np.ndarray, path: PathLike) -> np.ndarra
 
     Parameters
     ----------
-    ds : h5py.Dataset
-        The dataset.
     idx : ndarray
         Row indices, any order, repeats allowed.
-    path : str or PathLike
-        The file, for messages.
+    ds, path
+        See the module docstring.
     """
     idx = np.asarray(idx, dtype=np.int64)
     size = ds.shape[0]

@@ -88,10 +88,8 @@ def types_csv_for(h5_path: str, kind: str) -> str | None:
 
     Parameters
     ----------
-    h5_path : str
-        A nodes or edges file.
-    kind : str
-        ``nodes`` or ``edges``.
+    h5_path, kind : str
+        A nodes or edges file, and which of the two it is (``nodes`` or ``edges``).
     """
     d, base = os.path.split(h5_path)
     stem = os.path.splitext(base)[0]
@@ -117,10 +115,8 @@ def scan_populations(path: str, root: str) -> tuple[list[str], dict[str, SonataF
 
     Parameters
     ----------
-    path : str
-        A nodes or edges file.
-    root : str
-        ``nodes`` or ``edges``.
+    path, root : str
+        A nodes or edges file, and its root group (``nodes`` or ``edges``).
 
     Returns
     -------

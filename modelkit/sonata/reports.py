@@ -294,12 +294,19 @@ class ReportWriter:
     Parameters
     ----------
     path : str or PathLike
+        The report file to write.
     population : str
-    node_ids : array of int
-    index_pointers : array of int, length n+1
-    element_ids : array of int
-    time : (start, stop, dt) in ms
-    element_pos : array of float, optional
+        Node population name.
+    node_ids : array-like of int or Selection
+        Recorded node ids.
+    index_pointers : array-like of int
+        Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
+    element_ids : array-like of int
+        Compartment (section) id of each data column.
+    time : (float, float, float)
+        ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+    element_pos : array-like of float, optional
+        Position (0-1) of each column along its section; 0.5 when omitted.
     units : str
         Units of the data (e.g. ``mV``).
     variable : str, optional
@@ -349,18 +356,8 @@ class ReportWriter:
 
         Parameters
         ----------
-        population : str
-            Node population name.
-        node_ids : array-like of int or Selection
-            Recorded node ids.
-        index_pointers : array-like
-            Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
-        element_ids : array-like
-            Compartment (section) id of each data column.
-        time : (float, float, float)
-            ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
-        element_pos : array-like, optional
-            Position (0-1) of each column along its section; 0.5 when omitted.
+        population, node_ids, index_pointers, element_ids, time, element_pos
+            As in :class:`ReportWriter`, for this population.
         """
         if self._f is None:
             self._pending.append((population, node_ids, index_pointers, element_ids, time, element_pos))
@@ -588,18 +585,8 @@ def write_compartment_report(path: PathLike, population: str, node_ids: IdsLike,
 
     Parameters
     ----------
-    path : str or PathLike
-        The report file to write.
-    population : str
-        Node population name.
-    node_ids : array-like of int or Selection
-        Recorded node ids.
-    index_pointers : array-like
-        Per node, where its elements start in ``element_ids`` (length n_nodes + 1).
-    element_ids : array-like
-        Compartment (section) id of each data column.
-    time : (float, float, float)
-        ``(start, stop, dt)`` in ms; frames at start, start + dt, ... before stop.
+    path, population, node_ids, index_pointers, element_ids, time
+        As in :class:`ReportWriter`.
     data : array-like
         (n_frames, n_elements) values in the report's units (mV for ``v``).
     **kw

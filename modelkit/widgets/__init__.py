@@ -17,8 +17,9 @@ ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first use
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from modelkit._lazy import lazy_attribute
 
 __all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
 
@@ -29,11 +30,7 @@ _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.w
 
 
 def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'modelkit.widgets' has no attribute {name!r}")
+    return lazy_attribute("modelkit.widgets", _WHERE, globals(), name)
 
 
 def __dir__() -> list[str]:

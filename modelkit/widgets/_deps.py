@@ -11,7 +11,7 @@ from typing import Any
 
 from modelkit.errors import BackendUnavailableError
 
-__all__ = ["require", "PALETTE"]
+__all__ = ["require", "PALETTE", "checked"]
 
 _HINT = "pip install 'modelkit[jupyter]' (ipywidgets, bqplot, bqplot-gl, plotly, anywidget)"
 
@@ -32,3 +32,20 @@ def require(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError as e:
         raise BackendUnavailableError(f"modelkit.widgets needs {module.split('.')[0]}: {_HINT}") from e
+
+
+def checked(proposal: Any, ok: bool, must: str) -> Any:
+    """The value a ``@traitlets.validate`` method is proposed, or a TraitError "<trait> must be <must>, got <value>".
+
+    Parameters
+    ----------
+    proposal : traitlets.Bunch
+        The validator's argument (``trait`` and ``value``).
+    ok : bool
+        Whether the value is valid.
+    must : str
+        What the value must be, for the message (``"positive"``, ``"at least 1"``).
+    """
+    if not ok:
+        raise require("traitlets").TraitError(f"{proposal['trait'].name} must be {must}, got {proposal['value']}")
+    return proposal["value"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelkit.widgets._deps import PALETTE, require
+from modelkit.widgets._deps import PALETTE, checked, require
 from modelkit.widgets._frame import FramePage
 from modelkit.widgets.feed import Feed
 
@@ -33,9 +33,7 @@ class FedLines(traitlets.HasTraits):
 
     @traitlets.validate("max_rate")
     def _positive_rate(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise traitlets.TraitError(f"max_rate must be positive, got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, proposal["value"] > 0, "positive")
 
     @traitlets.observe("max_rate")
     def _rate_changed(self, change: Any) -> None:

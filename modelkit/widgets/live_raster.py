@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.analysis.binning import density_rgb, raster_counts
-from modelkit.widgets._deps import PALETTE, require
+from modelkit.widgets._deps import PALETTE, checked, require
 from modelkit.widgets._frame import FramePage
 from modelkit.widgets.feed import Block, FedView, Feed, Grow, Source, groups_and_sizes
 
@@ -138,23 +138,16 @@ class LiveRaster(ipw.VBox, FedView):
 
     @traitlets.validate("max_points")
     def _positive_int(self, proposal: Any) -> int:
-        if not 1 <= proposal["value"] <= MAX_POINTS:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be in [1, {MAX_POINTS:,}], "
-                                       f"got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, 1 <= proposal["value"] <= MAX_POINTS, f"in [1, {MAX_POINTS:,}]")
 
     @traitlets.validate("gl_threshold")
     def _non_negative_int(self, proposal: Any) -> int:
-        if not 0 <= proposal["value"] <= MAX_POINTS:
-            raise traitlets.TraitError(f"gl_threshold must be in [0, {MAX_POINTS:,}], got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, 0 <= proposal["value"] <= MAX_POINTS, f"in [0, {MAX_POINTS:,}]")
 
     @traitlets.validate("window", "max_rate", "byte_rate")
     def _non_negative(self, proposal: Any) -> float:
         v = proposal["value"]
-        if v < 0 or (proposal["trait"].name != "window" and v == 0):
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be positive, got {v}")
-        return v
+        return checked(proposal, not (v < 0 or (proposal["trait"].name != "window" and v == 0)), "positive")
 
     def __init__(self, source: Source | None = None, *, sizes: Mapping[str, int] | None = None,
                  title: str = "Spikes", network: Network | None = None, group_by: str | None = None,

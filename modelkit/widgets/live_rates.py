@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelkit.widgets._deps import PALETTE, require
+from modelkit.widgets._deps import PALETTE, checked, require
 from modelkit.widgets._lines import FedLines, line_figure, line_legend
 from modelkit.widgets.feed import Block, FedView, Feed, Source, groups_and_sizes
 
@@ -64,15 +64,11 @@ class LiveRates(ipw.VBox, FedView, FedLines):
 
     @traitlets.validate("bin_ms")
     def _positive(self, proposal: Any) -> float:
-        if not proposal["value"] > 0:
-            raise traitlets.TraitError(f"{proposal['trait'].name} must be positive, got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, proposal["value"] > 0, "positive")
 
     @traitlets.validate("max_bins")
     def _positive_int(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise traitlets.TraitError(f"max_bins must be at least 1, got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, proposal["value"] >= 1, "at least 1")
 
     def __init__(self, source: Source | None = None, *, sizes: Mapping[str, int] | None = None,
                  bin_ms: float = 10.0, title: str = "Population rates", network: Network | None = None,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from modelkit._typing import ArrayLike, NodeIdsLike
-from modelkit.widgets._deps import require
+from modelkit.widgets._deps import checked, require
 from modelkit.widgets._lines import FedLines, line_figure, line_legend
 from modelkit.widgets.feed import Block, Feed, Grow
 
@@ -138,9 +138,7 @@ class LiveTraces(ipw.VBox, FedLines):
 
     @traitlets.validate("max_points")
     def _enough_points(self, proposal: Any) -> int:
-        if proposal["value"] < 2:
-            raise traitlets.TraitError(f"max_points must be at least 2, got {proposal['value']}")
-        return proposal["value"]
+        return checked(proposal, proposal["value"] >= 2, "at least 2")
 
     @traitlets.validate("window")
     def _positive_window(self, proposal: Any) -> float | None:

@@ -261,10 +261,8 @@ class SWCReader:
 
         Parameters
         ----------
-        section_names : list of str
-            Section types (``"soma"``, ``"basal"``, ``"apical"``, ``"axon"``, or ``"somatic"``...).
-        distance_range : (float, float)
-            ``(min, max)`` distance from the soma, µm.
+        section_names, distance_range
+            As :meth:`find_sections`.
         n_sections : int, optional
             Pairs to draw.
         """
@@ -337,10 +335,8 @@ class SWCReader:
 
         Parameters
         ----------
-        sec_id : int
-            Section id.
-        sec_x : float
-            Position along the section, 0-1.
+        sec_id, sec_x
+            As :meth:`get_coords`.
         """
         sec = self.sections[sec_id]
         name = sec.hname().split(".")[-1]
