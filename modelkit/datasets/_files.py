@@ -49,23 +49,8 @@ def save_networks(d: str, *builders: Any) -> None:
 
 
 def write_poisson_input(d: str, population: str, n: int, rate: float, tstop: float, seed: int) -> None:
-    """``d/inputs/input_spikes.h5``: Poisson spikes of nodes ``0..n-1`` of ``population``.
-
-    Parameters
-    ----------
-    d : str
-        The dataset folder.
-    population : str
-        The virtual population the spikes belong to.
-    n : int
-        Number of its nodes.
-    rate : float
-        Firing rate of each node (Hz).
-    tstop : float
-        End of the spike trains (ms); they start at 0.
-    seed : int
-        Seeds the generator.
-    """
+    """``d/inputs/input_spikes.h5``: Poisson spikes of nodes ``0..n-1`` of the virtual ``population`` of dataset
+    folder ``d``, each firing at ``rate`` (Hz) from 0 to ``tstop`` (ms), drawn with ``seed``."""
     from modelkit.simulator import PoissonSpikeGenerator
 
     gen = PoissonSpikeGenerator(population=population, seed=seed)

@@ -436,14 +436,12 @@ REPORT_MODULES: dict[str, Callable[[str, ReportSpec], SimulatorModule]] = {
 
 def report_module(name: str, spec: ReportSpec, path: PathLike | None = None,
                   backend: type[Backend] | None = None) -> SimulatorModule:
-    """The module for the ``reports`` entry ``name`` (``spec``): the backend's own reports first, then
-    :data:`REPORT_MODULES`; an unknown module, or one of another backend, raises a ConfigError naming
-    ``reports.<name>.module``.
+    """:func:`~modelkit.simulator.inputs.input_module` for the ``reports`` entry ``name`` (``spec``), keyed by its
+    ``module`` alone and looked up in the backend's ``report_modules``, then in :data:`REPORT_MODULES`.
 
     Parameters
     ----------
-    name, spec, path, backend
-        As :func:`~modelkit.simulator.registry.module_for` takes them.
+    name, spec, path, backend : see :func:`~modelkit.simulator.registry.module_for`
     """
     from modelkit.simulator.registry import module_for
     return module_for("reports", spec.module, name, spec, REPORT_MODULES, path, backend)

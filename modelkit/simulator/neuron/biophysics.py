@@ -76,7 +76,7 @@ def read_json(path: str) -> dict:
     Parameters
     ----------
     path : str
-        The JSON file.
+        A regular file of at most the JSON size cap holding one object (``dynamics_params``).
 
     Raises
     ------

@@ -28,10 +28,8 @@ def load_templates(h: HocObject, directory: str) -> None:
 
     Parameters
     ----------
-    h : HocObject
-        NEURON's ``h``.
-    directory : str
-        ``components.templates_dir``.
+    h, directory : HocObject, str
+        NEURON's ``h``, and the config's ``components.templates_dir``.
 
     Raises
     ------
