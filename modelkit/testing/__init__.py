@@ -18,6 +18,9 @@ import numpy as np
 from modelkit._typing import PathLike
 from modelkit.testing.backend_check import BackendCheckError, BackendReport, check_backend
 
+from modelkit.sonata.edges import EdgePopulation
+from modelkit.sonata.nodes import NodePopulation
+
 if TYPE_CHECKING:  # modelkit.testing stays light to import
     from modelkit.sonata import SpikePopulation
 
@@ -92,8 +95,13 @@ def _eq_col(a: np.ndarray, b: np.ndarray) -> bool:
     return norm(a) == norm(b)
 
 
-def assert_populations_equal(a: Any, b: Any) -> None:
+def assert_populations_equal(a: NodePopulation | EdgePopulation, b: NodePopulation | EdgePopulation) -> None:
     """Assert two node or edge populations hold the same ids and merged attributes.
+
+    Parameters
+    ----------
+    a, b : NodePopulation or EdgePopulation
+        Two populations of the same kind; their per-element ``dynamics_params`` are compared too.
 
     Raises
     ------
@@ -108,10 +116,16 @@ def assert_populations_equal(a: Any, b: Any) -> None:
     for c in fa.columns:
         assert _eq_col(fa[c].to_numpy(), fb[c].to_numpy()), f"column {c!r} differs"
     assert sorted(a.dynamics_attribute_names) == sorted(b.dynamics_attribute_names)
-    if a.dynamics_attribute_names:
-        da, db = a.dynamics_params(), b.dynamics_params()
-        for c in da.columns:
-            assert _eq_col(da[c].to_numpy(), db[c].to_numpy()), f"dynamics_params {c!r} differs"
+    for c in a.dynamics_attribute_names:
+        assert _eq_col(_dynamics_column(a, c), _dynamics_column(b, c)), f"dynamics_params {c!r} differs"
+
+
+def _dynamics_column(pop: NodePopulation | EdgePopulation, name: str) -> np.ndarray:
+    """Per-element ``dynamics_params/<name>`` in file order: node populations add :meth:`with_dynamics` overlays;
+    edge populations have only the groups' values."""
+    if isinstance(pop, NodePopulation):
+        return pop.dynamics_params(names=[name])[name].to_numpy()
+    return pop._column(name, None, dynamics=True)
 
 
 def assert_spikes_equal(a: SpikePopulation, b: SpikePopulation) -> None:

@@ -276,3 +276,27 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(SonataFormatError, match="strings or numbers"):
         write_nodes(tmp_path / "bad.h5", [bad])
     assert os.listdir(tmp_path) == []
+
+
+def test_edge_populations_with_dynamics_params_compare(tmp_path):
+    # assert_populations_equal says it takes edge populations; with per-edge dynamics_params it called
+    # NodePopulation.dynamics_params(), which edges lack (AttributeError instead of a comparison)
+    from modelkit.builder import NetworkBuilder
+    net = NetworkBuilder("v1")
+    net.add_nodes(N=5, model_type="point_neuron")
+    net.add_edges(source={"model_type": "point_neuron"}, target={"model_type": "point_neuron"},
+                  connection_rule=1, syn_weight=2.0, dynamics_params="exc.json")
+    net.save(tmp_path / "a")
+    for name, scale in (("b", 1.5), ("c", 2.5)):
+        import shutil
+        shutil.copytree(tmp_path / "a", tmp_path / name)
+        with h5py.File(tmp_path / name / "v1_v1_edges.h5", "r+") as f:
+            grp = f["edges/v1_to_v1/0"]
+            grp.create_dataset("dynamics_params/weight_scale", data=np.full(len(f["edges/v1_to_v1/edge_type_id"]),
+                                                                           scale))
+    b = Network.load(tmp_path / "b").edges["v1_to_v1"]
+    c = Network.load(tmp_path / "c").edges["v1_to_v1"]
+    assert b.dynamics_attribute_names == ["weight_scale"]
+    assert_populations_equal(b, Network.load(tmp_path / "b").edges["v1_to_v1"])
+    with pytest.raises(AssertionError, match="weight_scale"):
+        assert_populations_equal(b, c)
