@@ -1,7 +1,8 @@
 """Example networks made on demand with the builder, small enough for a laptop and a CI run.
 
 Each function writes a complete SONATA model (nodes, edges, parameter files, inputs, circuit and
-simulation configs) into a folder and returns the path of its ``config.simulation.json``; nothing is
+simulation configs) into a folder and returns the path of the simulation config to run first (its
+``config.simulation.json``; ``lgn_network``'s ``config.lgn.json``, whose rates drive ``config.v1.json``); nothing is
 downloaded and nothing is overwritten.  The folder, each function's ``directory`` (str or PathLike), is
 created if needed; one that already holds a ``network`` folder is refused with an
 :class:`~modelkit.errors.OutputExistsError`.
