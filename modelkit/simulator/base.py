@@ -56,6 +56,8 @@ class RunOptions:
         ``celsius`` (°C), ``v_init`` (mV), ...
     progress : bool
         Show a tqdm progress bar.
+    coreneuron : bool
+        NEURON builds the model and CoreNEURON integrates it in memory (``run.coreneuron``).
     """
 
     tstart: float
@@ -68,6 +70,7 @@ class RunOptions:
     spike_threshold: float | None = None
     conditions: dict = field(default_factory=dict)
     progress: bool = True
+    coreneuron: bool = False
 
     @property
     def n_steps(self) -> int:

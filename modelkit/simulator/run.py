@@ -256,6 +256,22 @@ def _check_edge_targets(network: Network, built: dict[str, Selection], backend: 
 THREADS_FROM_CELLS = 10_000
 
 
+def _coreneuron_asked(cfg: SimulationConfig, asked: bool | None) -> bool:
+    """``simulate(coreneuron=...)``, else the config's ``run.coreneuron`` (true or false), else False.
+
+    Raises
+    ------
+    ConfigError
+        ``run.coreneuron`` is not true or false.
+    """
+    if asked is not None:
+        return bool(asked)
+    v = cfg.run.extra.get("coreneuron")
+    if v is not None and not isinstance(v, bool):
+        raise ConfigError(cfg.path, "run.coreneuron", "true or false", repr(v)[:80])
+    return bool(v)
+
+
 def _default_threads(n_cells: int) -> int:
     """Threads for a run of ``n_cells`` built cells when neither the caller nor the config says."""
     if n_cells < THREADS_FROM_CELLS:
@@ -350,7 +366,7 @@ def _salvage(sim: Simulation | None, modules: list[SimulatorModule], spikes: Spi
 def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
              seed: int | None = None, output_dir: Any = None, overwrite: bool | None = None,
              progress: bool | None = None, sinks: Sequence[ReportSink] = (),
-             tstop: float | None = None) -> RunResult:
+             tstop: float | None = None, coreneuron: bool | None = None) -> RunResult:
     """Run a SONATA simulation.
 
     Parameters
@@ -384,6 +400,9 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     tstop : float, optional
         Run until this time (ms) instead of the config's ``run.tstop`` (report windows that end later end
         here); the log says so.
+    coreneuron : bool, optional
+        NEURON builds the model and CoreNEURON integrates it in memory, on one process (default:
+        ``run.coreneuron``, else False).  What CoreNEURON cannot run is refused before anything is written.
 
     Returns
     -------
@@ -436,7 +455,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          threads_requested=threads is not None or bool(run.extra.get("n_thread")),
                          seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
-                         progress=OPTIONS["progress"] if progress is None else progress)
+                         progress=OPTIONS["progress"] if progress is None else progress,
+                         coreneuron=_coreneuron_asked(cfg, coreneuron))
+    if options.coreneuron:  # what CoreNEURON cannot run, before anything is written
+        check = getattr(cls, "check_coreneuron", None)
+        if check is None:
+            raise ConfigError(cfg.path, "run.coreneuron (or simulate(coreneuron=...))",
+                              "a network of biophysical cells (NEURON's backend)", f"the {cls.name} backend")
+        check(cfg, net, built)
     check_run(cfg, net, cls, built, threads)  # what the simulator would refuse, before anything is written
     out = cfg.output.output_dir
     comm = world()

@@ -37,7 +37,8 @@ from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
-           "load_mechanisms", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource", "SOURCE_SUBDIRS"]
+           "load_mechanisms", "coreneuron_library", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource",
+           "SOURCE_SUBDIRS"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -481,6 +482,29 @@ def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
         log.info("loaded the compiled mechanisms %s (%d mechanisms)", src.compiled, len(added))
         _LOADED[key] = src.compiled
     return src
+
+
+#: the CoreNEURON library ``nrnivmodl -coreneuron`` leaves beside ``libnrnmech.so``
+CORENEURON_LIBRARY = "libcorenrnmech.so"
+
+
+def coreneuron_library(src: MechanismSource) -> str | None:
+    """The CoreNEURON build of the mechanisms ``src`` loaded (``libcorenrnmech.so`` beside their
+    ``libnrnmech.so``, from ``nrnivmodl -coreneuron``), or None when there is none.
+
+    In-memory CoreNEURON finds it only through ``$CORENEURONLIB`` (or ``./x86_64/`` of the working
+    directory): loading ``libnrnmech.so`` is not enough, and a mechanism CoreNEURON lacks aborts the process.
+
+    Parameters
+    ----------
+    src : MechanismSource
+        What :func:`load_mechanisms` returned.
+    """
+    lib = _LOADED.get(_content_hash(src.mod_paths)) if src.mod_paths else src.compiled
+    if lib is None:
+        return None
+    path = os.path.join(os.path.dirname(lib), CORENEURON_LIBRARY)
+    return path if os.path.isfile(path) else None
 
 
 def _file_digest(path: str) -> str:

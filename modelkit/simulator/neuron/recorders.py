@@ -73,7 +73,9 @@ class Sampling:
         sim_dt = float(backend.h.dt)
         self.stride = max(1, int(round(dt / sim_dt)))
         threads = int(backend.pc.nthread()) > 1 if backend.pc is not None else False
-        self.every_step = threads or self.stride > 1
+        # CoreNEURON gives one sample of a fixed-interval Vector.record (silently): record every step there
+        core = backend._options is not None and backend._options.coreneuron
+        self.every_step = threads or self.stride > 1 or core
         self.sim_dt = sim_dt
         self.step = sim_dt if self.every_step else dt  # ms between the samples a Vector holds
 
