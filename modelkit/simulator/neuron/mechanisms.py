@@ -37,7 +37,7 @@ from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
-           "load_mechanisms", "coreneuron_library", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource",
+           "coreneuron_library", "load_mechanisms", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource",
            "SOURCE_SUBDIRS"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
@@ -164,16 +164,20 @@ def known_mechanisms(h: HocObject) -> set[str]:
     return out
 
 
-def _content_hash(paths: list[str]) -> str:
+def _content_hash(paths: list[str], coreneuron: bool = False) -> str:
     d = hashlib.sha256()
     no_display_options()
     import neuron
     d.update(f"{neuron.__version__}|{sys.platform}|{platform.machine()}".encode())
+    if coreneuron:  # a CoreNEURON build is another library, and a change of the build step makes a new one
+        from modelkit.simulator.neuron import nmodl_patch
+        with open(nmodl_patch.__file__, "rb") as f:
+            d.update(b"coreneuron\0" + hashlib.sha256(f.read()).digest())
     for p in paths:
         d.update(os.path.basename(p).encode() + b"\0")
         with open(p, "rb") as f:
             d.update(hashlib.sha256(f.read()).digest())
-    return d.hexdigest()[:24]
+    return d.hexdigest()[:24] + ("-coreneuron" if coreneuron else "")
 
 
 def _find_library(folder: str) -> str | None:
@@ -359,13 +363,29 @@ def _probe_library(lib: str) -> tuple[list[str] | None, str | None]:
     return result
 
 
-def compile_mechanisms(directory: str) -> str:
+def _nmodl_bin_dir() -> str:
+    """The folder of the ``neuron`` wheel's real ``nmodl`` and ``nocmodl`` (``neuron/.data/bin``)."""
+    no_display_options()
+    import neuron
+    folder = os.path.join(os.path.dirname(neuron.__file__), ".data", "bin")
+    if not (os.path.isfile(os.path.join(folder, "nmodl")) and os.path.isfile(os.path.join(folder, "nocmodl"))):
+        raise BackendUnavailableError(f"nmodl and nocmodl (they come with `pip install neuron`) are not in {folder}; "
+                                      "they are needed to compile .mod files for CoreNEURON")
+    return folder
+
+
+def compile_mechanisms(directory: str, coreneuron: bool = False) -> str:
     """Compile the ``.mod`` files of ``directory`` (or find them compiled in the cache).
 
     Parameters
     ----------
     directory : str
         ``components.mechanisms_dir``: a folder of ``.mod`` files, or one with a ``modfiles/`` subfolder.
+    coreneuron : bool
+        Build for CoreNEURON too (``nrnivmodl -coreneuron``, both libraries in one cache folder, under its
+        own key): :func:`coreneuron_library` of the result is ``libcorenrnmech.so``.  The C++ nmodl
+        generates passes through :mod:`modelkit.simulator.neuron.nmodl_patch` (Allen's ``NaV.mod``
+        compiles and runs under CoreNEURON only with it).
 
     Returns
     -------
@@ -377,12 +397,12 @@ def compile_mechanisms(directory: str) -> str:
     ConfigError
         No folder, or ``nrnivmodl`` failed (the message carries the compiler's output).
     """
-    return _compile_paths(find_mechanisms(directory).mod_paths, directory)
+    return _compile_paths(find_mechanisms(directory).mod_paths, directory, coreneuron)
 
 
-def _compile_paths(paths: list[str], directory: str) -> str:
+def _compile_paths(paths: list[str], directory: str, coreneuron: bool = False) -> str:
     """The shared library of these ``.mod`` files, compiled once into the cache (by content)."""
-    key = _content_hash(paths)
+    key = _content_hash(paths, coreneuron)
     final = os.path.join(cache_dir(), key)
     lib = _find_library(final) if os.path.isdir(final) else None
     if lib is not None:
@@ -393,16 +413,24 @@ def _compile_paths(paths: list[str], directory: str) -> str:
     os.makedirs(src)
     for p in paths:
         shutil.copy2(p, src)
-    log.info("compiling %d mechanisms of %s with nrnivmodl (cached as %s)", len(paths), directory, final)
+    log.info("compiling %d mechanisms of %s with nrnivmodl%s (cached as %s)", len(paths), directory,
+             " -coreneuron" if coreneuron else "", final)
+    cmd, env = [_nrnivmodl(), "mod"], None
+    if coreneuron:
+        from modelkit.simulator.neuron.nmodl_patch import write_wrapper
+        # nrnivmodl-core's makefile runs $(NMODL_BINARY) on each .mod and takes it from the environment:
+        # the wrapper runs the real nmodl, then the patch; relative, as make runs in the build folder
+        write_wrapper(os.path.join(build, "nmodl-modelkit"), os.path.join(_nmodl_bin_dir(), "nmodl"))
+        cmd, env = [_nrnivmodl(), "-coreneuron", "mod"], {**os.environ, "NMODL_BINARY": "./nmodl-modelkit"}
     try:
-        proc = subprocess.run([_nrnivmodl(), "mod"], cwd=build, capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env,
                               timeout=_NRNIVMODL_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
         shutil.rmtree(build, ignore_errors=True)
         raise ConfigError(directory, "components.mechanisms_dir", "mod files nrnivmodl compiles",
                           f"no result after {_NRNIVMODL_TIMEOUT_S} s") from e
     lib = _find_library(build)
-    if proc.returncode != 0 or lib is None:
+    if proc.returncode != 0 or lib is None or (coreneuron and coreneuron_library(lib) is None):
         shutil.rmtree(build, ignore_errors=True)
         out = (proc.stdout + "\n" + proc.stderr).strip()
         raise ConfigError(directory, "components.mechanisms_dir", "mod files nrnivmodl compiles",
@@ -488,23 +516,30 @@ def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
 CORENEURON_LIBRARY = "libcorenrnmech.so"
 
 
-def coreneuron_library(src: MechanismSource) -> str | None:
-    """The CoreNEURON build of the mechanisms ``src`` loaded (``libcorenrnmech.so`` beside their
-    ``libnrnmech.so``, from ``nrnivmodl -coreneuron``), or None when there is none.
+def coreneuron_library(src: MechanismSource | str) -> str | None:
+    """The CoreNEURON build of some mechanisms (``libcorenrnmech.so`` beside their ``libnrnmech.so``, from
+    ``nrnivmodl -coreneuron``), or None when there is none.
 
     In-memory CoreNEURON finds it only through ``$CORENEURONLIB`` (or ``./x86_64/`` of the working
     directory): loading ``libnrnmech.so`` is not enough, and a mechanism CoreNEURON lacks aborts the process.
 
     Parameters
     ----------
-    src : MechanismSource
-        What :func:`load_mechanisms` returned.
+    src : MechanismSource or str
+        What :func:`load_mechanisms` returned, or the path of a NEURON library (what
+        :func:`compile_mechanisms` returns).
     """
-    lib = _LOADED.get(_content_hash(src.mod_paths)) if src.mod_paths else src.compiled
+    if isinstance(src, str):
+        lib: str | None = src
+    else:
+        lib = _LOADED.get(_content_hash(src.mod_paths)) if src.mod_paths else src.compiled
     if lib is None:
         return None
-    path = os.path.join(os.path.dirname(lib), CORENEURON_LIBRARY)
-    return path if os.path.isfile(path) else None
+    for name in (CORENEURON_LIBRARY, "libcorenrnmech.dylib"):
+        path = os.path.join(os.path.dirname(lib), name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def _file_digest(path: str) -> str:
