@@ -197,7 +197,8 @@ class NeuronBackend:
     def _build(self, network: Any, populations: dict[str, Selection], options: RunOptions, config: Any) -> None:
         h = self.h
         comps = dict(getattr(config, "components", {}) or {})
-        self._mechanisms = load_mechanisms(h, str(comps["mechanisms_dir"])) if comps.get("mechanisms_dir") else None
+        self._mechanisms = load_mechanisms(h, str(comps["mechanisms_dir"]), coreneuron=options.coreneuron) \
+            if comps.get("mechanisms_dir") else None
         if options.coreneuron and self._mechanisms is not None and self._mechanisms.loaded \
                 and coreneuron_library(self._mechanisms) is None:
             # CoreNEURON would abort the process on the first mechanism it lacks (SIGABRT, no exception)

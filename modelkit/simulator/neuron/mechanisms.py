@@ -444,7 +444,7 @@ def _compile_paths(paths: list[str], directory: str, coreneuron: bool = False) -
     return lib
 
 
-def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
+def load_mechanisms(h: HocObject, directory: str, coreneuron: bool = False) -> MechanismSource:
     """Load the mechanisms of ``directory`` into this process (see the module's text for where they are found).
 
     ``.mod`` files are compiled (or taken from the cache); without them, a library compiled for this machine
@@ -458,6 +458,10 @@ def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
         NEURON's ``h``.
     directory : str
         ``components.mechanisms_dir``.
+    coreneuron : bool
+        Compile ``.mod`` files for CoreNEURON too (:func:`compile_mechanisms`), so that
+        :func:`coreneuron_library` finds the CoreNEURON build of what was loaded.  A process that loaded the
+        NEURON-only build of the same files keeps it (NEURON cannot load a mechanism twice).
 
     Returns
     -------
@@ -485,7 +489,8 @@ def load_mechanisms(h: HocObject, directory: str) -> MechanismSource:
             if todo is not None and len(todo) < len(paths):  # the rest was loaded before from the same sources
                 paths = todo
             if paths and _load_once(h, key, {n for n, p in names.items() if p in paths}, origin, src.mod_dir):
-                lib = compile_mechanisms(directory) if paths == src.mod_paths else _compile_paths(paths, directory)
+                lib = compile_mechanisms(directory, coreneuron) if paths == src.mod_paths \
+                    else _compile_paths(paths, directory, coreneuron)
                 if not h.nrn_load_dll(lib):
                     raise ConfigError(lib, None, "a mechanism library NEURON loads", "nrn_load_dll failed")
                 _LOADED[key] = lib
