@@ -18,6 +18,8 @@ from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Pla
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
+from modelkit.simulator.neuron.coreneuron import (CORENEURON_CAN, WITHOUT_CORENEURON, coreneuron_refusal,
+                                                  disable_coreneuron, enable_coreneuron)
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, coreneuron_library, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -124,9 +126,9 @@ class NeuronBackend:
         ConfigError
             What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON.
         """
-        refusal = _coreneuron_refusal(config, network, populations)
+        refusal = coreneuron_refusal(config, network, populations)
         if refusal is not None:
-            raise ConfigError(getattr(config, "path", None), refusal[0], _CORENEURON_CAN, refusal[1])
+            raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
 
     def __init__(self) -> None:
         self.h: Any = None
@@ -202,10 +204,11 @@ class NeuronBackend:
         if options.coreneuron and self._mechanisms is not None and self._mechanisms.loaded \
                 and coreneuron_library(self._mechanisms) is None:
             # CoreNEURON would abort the process on the first mechanism it lacks (SIGABRT, no exception)
-            raise ConfigError(self._config_path, "components.mechanisms_dir", _CORENEURON_CAN,
+            raise ConfigError(self._config_path, "components.mechanisms_dir", CORENEURON_CAN,
                               f"mechanisms ({', '.join(self._mechanisms.loaded[:5])}, ...) without a CoreNEURON "
-                              "build (libcorenrnmech.so from nrnivmodl -coreneuron beside libnrnmech.so); "
-                              f"{_WITHOUT}")
+                              "build (libcorenrnmech.so from nrnivmodl -coreneuron beside libnrnmech.so; this "
+                              "process loaded them before without it: a new process compiles both); "
+                              f"{WITHOUT_CORENEURON}")
         self._known = known_mechanisms(h)
         run = getattr(config, "run", None)
         d_l = getattr(run, "dL", None)
@@ -364,9 +367,9 @@ class NeuronBackend:
         assert self._options is not None
         if self._options.coreneuron:
             first = names[int(np.flatnonzero(counts[:, 1])[0])]
-            raise ConfigError(network.edges[first].path, f"/edges/{first}: delay", _CORENEURON_CAN,
+            raise ConfigError(network.edges[first].path, f"/edges/{first}: delay", CORENEURON_CAN,
                               f"delays below one time step ({dt} ms), which NEURON steps with fadvance and "
-                              f"CoreNEURON (psolve only) cannot; {_WITHOUT}")
+                              f"CoreNEURON (psolve only) cannot; {WITHOUT_CORENEURON}")
         self._fadvance = True
         n = int(self.pc.nthread())
         if n > 1:  # threads would deliver the events that cross them a step late: not one thread's result
@@ -627,8 +630,9 @@ class NeuronBackend:
         """Three-step ``SEClamp`` (mV, ms, MΩ) on the local cells among ``node_ids`` (see electrodes.add_seclamps)."""
         from modelkit.simulator.neuron.electrodes import add_seclamps
         if rs_schedule is not None and self._options is not None and self._options.coreneuron:
-            raise ConfigError(self._config_path, "inputs: SEClamp rs schedule", _CORENEURON_CAN,
-                              f"a series resistance played as a step function, which aborts CoreNEURON; {_WITHOUT}")
+            raise ConfigError(self._config_path, "inputs: SEClamp rs schedule", CORENEURON_CAN,
+                              "a series resistance played as a step function, which aborts CoreNEURON; "
+                              + WITHOUT_CORENEURON)
         return add_seclamps(self, population, node_ids, amps, durations, rs, rs_schedule, section)
 
     def segment_geometry(self, population: str, node_ids: np.ndarray) -> dict:
@@ -709,33 +713,13 @@ class NeuronBackend:
             pc.psolve(t)
 
     def _enable_coreneuron(self) -> None:
-        """Hand the integration to CoreNEURON (in memory): NEURON's data in CoreNEURON's layout
-        (``cache_efficient``), and ``$CORENEURONLIB`` naming the CoreNEURON build of the loaded mechanisms,
-        the only way in-memory CoreNEURON finds it; ``close`` restores all three."""
-        from neuron import coreneuron
-        h = self.h
         lib = coreneuron_library(self._mechanisms) if self._mechanisms is not None else None
-        self._coreneuron = {"cache_efficient": int(h.cvode.cache_efficient()),
-                            "CORENEURONLIB": os.environ.get("CORENEURONLIB"), "verbose": coreneuron.verbose}
-        if lib is not None:
-            os.environ["CORENEURONLIB"] = lib
-        h.cvode.cache_efficient(1)
-        coreneuron.verbose = 0  # its banner and statistics on stdout at every block
-        coreneuron.enable = True
-        log.info("CoreNEURON integrates (in memory%s)", f", mechanisms {lib}" if lib else "")
+        self._coreneuron = enable_coreneuron(self.h, lib)
 
     def _disable_coreneuron(self) -> None:
-        from neuron import coreneuron
         saved, self._coreneuron = self._coreneuron, None
-        if saved is None:
-            return
-        coreneuron.enable = False
-        coreneuron.verbose = saved["verbose"]
-        self.h.cvode.cache_efficient(saved["cache_efficient"])
-        if saved["CORENEURONLIB"] is None:
-            os.environ.pop("CORENEURONLIB", None)
-        else:
-            os.environ["CORENEURONLIB"] = saved["CORENEURONLIB"]
+        if saved is not None:
+            disable_coreneuron(self.h, saved)
 
     def _set_threads(self, config: Any, network: Any, populations: dict[str, Selection]) -> None:
         """NEURON threads (``pc.nthread``), set before any cell is made: cells are spread over them and the
@@ -841,45 +825,6 @@ def _thread_blocker(config: Any, network: Any, populations: dict[str, Selection]
     for name, i in (getattr(config, "inputs", None) or {}).items():
         if i.enabled and i.module == "xstim":
             return f"inputs.{name} (module xstim)"
-    return None
-
-
-#: what in-memory CoreNEURON runs (the ``expected`` of its refusals)
-_CORENEURON_CAN = ("what in-memory CoreNEURON integrates: biophysical cells with NEURON's built-in mechanisms or "
-                   "ones compiled for CoreNEURON, spike inputs, current clamps, spikes and variable reports")
-_WITHOUT = "run it with NEURON alone: drop run.coreneuron (or pass simulate(coreneuron=False))"
-
-
-def _coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selection]) -> tuple[str, str] | None:
-    """(key, what and why) of the first thing in the config in-memory CoreNEURON cannot run, or None.
-
-    Found with the ``neuron`` 9.0.2 wheel (``notes/coreneuron-run.md``): ``extracellular`` raises "CoreNEURON
-    cannot simulate a model that contains the extracellular mechanism", and xstim/COMSOL schedule their values
-    with Python ``cvode.event`` callbacks, which CoreNEURON skips without a word; NEURON's artificial cells
-    (IntFire1/2/4) are not in CoreNEURON's library and abort the process; ``VecStim`` (syn_activity) is not
-    built in and bmtk's ``vecevent.mod`` does not compile for CoreNEURON."""
-    for name, sel in populations.items():
-        pop = network.nodes[name]
-        if not len(sel) or "model_type" not in pop.attribute_names:
-            continue
-        kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist()) - {"biophysical"}
-        if kinds:
-            return (f"/nodes/{name}: model_type",
-                    f"{sorted(kinds)[0]} cells (NEURON's artificial cells, IntFire1/2/4, are not in CoreNEURON and "
-                    f"abort it); {_WITHOUT}")
-        if "model_processing" in pop.attribute_names and any(
-                "extracellular" in str(p) for p in set(pop.column("model_processing", sel.flat).tolist())):
-            return (f"/nodes/{name}: model_processing",
-                    f"extracellular (CoreNEURON cannot simulate the extracellular mechanism); {_WITHOUT}")
-    for name, i in (getattr(config, "inputs", None) or {}).items():
-        if not i.enabled:
-            continue
-        if i.module in ("xstim", "comsol"):
-            return (f"inputs.{name}.module", f"{i.module} (the extracellular mechanism, which CoreNEURON cannot "
-                                             f"simulate, with values set by Python events it skips); {_WITHOUT}")
-        if i.module == "syn_activity":
-            return (f"inputs.{name}.module", f"syn_activity (VecStim: not in CoreNEURON, and bmtk's vecevent.mod "
-                                             f"does not compile for it); {_WITHOUT}")
     return None
 
 

@@ -138,7 +138,8 @@ BREAKPOINT { i = g * (v - e) }
 
 
 def test_mechanisms_without_coreneuron_build_refused(bio_config: Path, tmp_path: Path) -> None:
-    """Mechanisms compiled for NEURON only: CoreNEURON would abort on the first one in use; refused."""
+    """A process that loaded the NEURON-only build of some mechanisms cannot load their CoreNEURON build (NEURON
+    loads a mechanism once), and CoreNEURON would abort on the first one in use: refused before it runs."""
     mech = tmp_path / "mech"
     mech.mkdir()
     (mech / "leak_core18.mod").write_text(LEAK_MOD)
@@ -146,5 +147,6 @@ def test_mechanisms_without_coreneuron_build_refused(bio_config: Path, tmp_path:
     c.setdefault("components", {})["mechanisms_dir"] = str(mech)
     cfg = bio_config.with_name("config.mech.json")
     cfg.write_text(json.dumps(c))
+    simulate(str(cfg), output_dir=tmp_path / "neuron", progress=False)  # loads the NEURON-only build
     with pytest.raises(ConfigError, match=r"mechanisms_dir.*leak_core18.*nrnivmodl -coreneuron.*drop run\.coreneuron"):
         simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)

@@ -1,0 +1,110 @@
+"""In-memory CoreNEURON for the NEURON backend: what it cannot run, and handing it the integration.
+
+NEURON builds the model as always; with ``run.coreneuron`` (``simulate(coreneuron=True)``) CoreNEURON then
+integrates it in memory, block by block (``pc.psolve``).  What the ``neuron`` 9.0.2 wheel does and does not do
+under CoreNEURON is recorded in ``notes/coreneuron-run.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+from modelkit.simulator.neuron._hoc import HocObject
+from modelkit.sonata import Selection
+
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "enable_coreneuron", "disable_coreneuron"]
+
+log = logging.getLogger("modelkit.simulator.neuron")
+
+#: what in-memory CoreNEURON runs (the ``expected`` of its refusals)
+CORENEURON_CAN = ("what in-memory CoreNEURON integrates: biophysical cells with NEURON's built-in mechanisms or "
+                   "ones compiled for CoreNEURON, spike inputs, current clamps, spikes and variable reports")
+WITHOUT_CORENEURON = "run it with NEURON alone: drop run.coreneuron (or pass simulate(coreneuron=False))"
+
+
+def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selection]) -> tuple[str, str] | None:
+    """(key, what and why) of the first thing in the config in-memory CoreNEURON cannot run, or None.
+
+    Found with the ``neuron`` 9.0.2 wheel (``notes/coreneuron-run.md``): ``extracellular`` raises "CoreNEURON
+    cannot simulate a model that contains the extracellular mechanism", and xstim/COMSOL schedule their values
+    with Python ``cvode.event`` callbacks, which CoreNEURON skips without a word; NEURON's artificial cells
+    (IntFire1/2/4) are not in CoreNEURON's library and abort the process; ``VecStim`` (syn_activity) is not
+    built in and bmtk's ``vecevent.mod`` does not compile for CoreNEURON."""
+    for name, sel in populations.items():
+        pop = network.nodes[name]
+        if not len(sel) or "model_type" not in pop.attribute_names:
+            continue
+        kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist()) - {"biophysical"}
+        if kinds:
+            return (f"/nodes/{name}: model_type",
+                    f"{sorted(kinds)[0]} cells (NEURON's artificial cells, IntFire1/2/4, are not in CoreNEURON and "
+                    f"abort it); {WITHOUT_CORENEURON}")
+        if "model_processing" in pop.attribute_names and any(
+                "extracellular" in str(p) for p in set(pop.column("model_processing", sel.flat).tolist())):
+            return (f"/nodes/{name}: model_processing",
+                    f"extracellular (CoreNEURON cannot simulate the extracellular mechanism); {WITHOUT_CORENEURON}")
+    for name, i in (getattr(config, "inputs", None) or {}).items():
+        if not i.enabled:
+            continue
+        if i.module in ("xstim", "comsol"):
+            return (f"inputs.{name}.module", f"{i.module} (the extracellular mechanism, which CoreNEURON cannot "
+                                             "simulate, with values set by Python events it skips); "
+                                             + WITHOUT_CORENEURON)
+        if i.module == "syn_activity":
+            return (f"inputs.{name}.module", f"syn_activity (VecStim: not in CoreNEURON, and bmtk's vecevent.mod "
+                                             f"does not compile for it); {WITHOUT_CORENEURON}")
+    return None
+
+
+def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
+    """Hand the integration to CoreNEURON (in memory).
+
+    NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
+    build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    lib : str or None
+        ``libcorenrnmech.so`` of the loaded mechanisms (None: NEURON's built-in mechanisms only).
+
+    Returns
+    -------
+    dict
+        The settings :func:`disable_coreneuron` restores.
+    """
+    from neuron import coreneuron
+    saved = {"cache_efficient": int(h.cvode.cache_efficient()), "CORENEURONLIB": os.environ.get("CORENEURONLIB"),
+             "verbose": coreneuron.verbose}
+    if lib is not None:
+        os.environ["CORENEURONLIB"] = lib
+    h.cvode.cache_efficient(1)
+    coreneuron.verbose = 0  # its banner and statistics on stdout at every block
+    coreneuron.enable = True
+    log.info("CoreNEURON integrates (in memory%s)", f", mechanisms {lib}" if lib else "")
+    return saved
+
+
+def disable_coreneuron(h: HocObject, saved: dict[str, Any]) -> None:
+    """Give the integration back to NEURON and restore the settings :func:`enable_coreneuron` changed.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    saved : dict
+        What :func:`enable_coreneuron` returned.
+    """
+    from neuron import coreneuron
+    coreneuron.enable = False
+    coreneuron.verbose = saved["verbose"]
+    h.cvode.cache_efficient(saved["cache_efficient"])
+    if saved["CORENEURONLIB"] is None:
+        os.environ.pop("CORENEURONLIB", None)
+    else:
+        os.environ["CORENEURONLIB"] = saved["CORENEURONLIB"]
