@@ -14,15 +14,17 @@ from typing import Any
 import numpy as np
 
 from modelkit._typing import IdsLike, PathLike
+from modelkit.builder._files import WORK_PREFIX, compress_in_place, publish_set, safe_name, sweep_dead_workdirs, \
+    target_path
 from modelkit.builder.connection_map import ConnectionMap
-from modelkit.builder.compression import CompressionLike, copy_compressed, normalize_compression
+from modelkit.builder.compression import CompressionLike, normalize_compression
 from modelkit.builder.connectors import RuleLike, as_rule
 from modelkit.builder.edge_view import Edge, select_edges
 from modelkit.builder.generate import generate_edges, global_rng_state
 from modelkit.builder.nodes import NodePool, NodeSelector, NodeSetSpec, NodeTable, resolve_pool
 from modelkit.errors import BuilderError, OutputExistsError
 from modelkit.sonata import Network, NodePopulationData, TypesTable, write_nodes, write_types_csv
-from modelkit.sonata.fileset import FileSet, owner_alive, owner_tag, parse_owner
+from modelkit.sonata.fileset import FileSet, owner_tag
 from modelkit.sonata.groups import GroupData
 
 __all__ = ["NetworkBuilder"]
@@ -506,8 +508,8 @@ class NetworkBuilder:
             self._workdir = workdir
             return
         tmp = tempfile.gettempdir()
-        _sweep_dead_workdirs(tmp)
-        self._workdir = os.path.join(tmp, f"{_WORK_PREFIX}{_safe(self.name)}-{owner_tag()}")
+        sweep_dead_workdirs(tmp)
+        self._workdir = os.path.join(tmp, f"{WORK_PREFIX}{safe_name(self.name)}-{owner_tag()}")
         os.mkdir(self._workdir, 0o700)
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._workdir, True)
 
@@ -589,7 +591,7 @@ class NetworkBuilder:
         if self._built is not None:
             items: list[tuple[str, str, str | None]] = [(v, os.path.join(out, os.path.basename(v)), None)
                                                         for v in self._files.values()]
-            _publish_set(items, self.name, force_overwrite, compression)
+            publish_set(items, self.name, force_overwrite, compression)
             return
         names = [f"{self.name}_nodes.h5", f"{self.name}_node_types.csv"]
         for stem in self._edge_groups_by_stem():
@@ -608,7 +610,7 @@ class NetworkBuilder:
                 if normalize_compression(compression)[0] is not None:
                     for n in names:
                         if n.endswith(".h5"):
-                            _compress_in_place(fs.path(n), compression)
+                            compress_in_place(fs.path(n), compression)
                 fs.commit()
             except BaseException:
                 self._close_built()
@@ -639,9 +641,9 @@ class NetworkBuilder:
         if self._built is None:
             self.build()
         out = os.fspath(output_dir)
-        _publish_set([(self._files["nodes"], _target(nodes_file_name, out, f"{self.name}_nodes.h5"), None),
+        publish_set([(self._files["nodes"], target_path(nodes_file_name, out, f"{self.name}_nodes.h5"), None),
                       (self._files["node_types"],
-                       _target(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
+                       target_path(node_types_file_name, out, f"{self.name}_node_types.csv"), None)],
                      self.name, force_overwrite, compression)
 
     def save_edges(self, edges_file_name: PathLike | None = None, edge_types_file_name: PathLike | None = None,
@@ -690,10 +692,10 @@ class NetworkBuilder:
                                f"{len(pairs)} pairs")
         items: list[tuple[str, str, str | None]] = []
         for stem, _ in pairs:
-            items.append((self._files[f"edges:{stem}"], _target(edges_file_name, out, f"{stem}_edges.h5"), name))
+            items.append((self._files[f"edges:{stem}"], target_path(edges_file_name, out, f"{stem}_edges.h5"), name))
             items.append((self._files[f"edge_types:{stem}"],
-                          _target(edge_types_file_name, out, f"{stem}_edge_types.csv"), None))
-        _publish_set(items, self.name, force_overwrite, compression)
+                          target_path(edge_types_file_name, out, f"{stem}_edge_types.csv"), None))
+        publish_set(items, self.name, force_overwrite, compression)
 
     def _edge_groups_by_stem(self) -> dict[str, tuple[str, str]]:
         out = {}
@@ -707,25 +709,6 @@ class NetworkBuilder:
 
 
 # ------------------------------------------------------------------- helpers
-#: work folders of builds in TMPDIR: ``modelkit-build-<name>-<pid>-<host>-<random>``
-_WORK_PREFIX = "modelkit-build-"
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "_." else "_" for c in name)[:64]
-
-
-def _sweep_dead_workdirs(tmp: str) -> None:
-    """Remove the build work folders that killed processes left in ``tmp`` (their pid is gone)."""
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        return
-    for n in names:
-        if n.startswith(_WORK_PREFIX) and parse_owner(n) is not None and not owner_alive(n):
-            shutil.rmtree(os.path.join(tmp, n), ignore_errors=True)
-
-
 def _as_column(value: Any, where: str) -> np.ndarray:
     a = np.asarray(value)
     if a.dtype.kind == "U":
@@ -767,49 +750,3 @@ def _py(v: Any) -> Any:
 
 def _is_null(v: Any) -> bool:
     return v is None or (isinstance(v, float) and np.isnan(v))
-
-
-def _target(name: Any, out_dir: str, default: str) -> str:
-    if name is None:
-        return os.path.join(out_dir, default)
-    p = os.fspath(name)
-    return p if os.path.isabs(p) else os.path.join(out_dir, p)
-
-
-def _compress_in_place(path: str, compression: Any) -> None:
-    tmp = path + ".compressing"
-    copy_compressed(path, tmp, compression)
-    os.replace(tmp, path)
-
-
-def _publish_set(items: list[tuple[str, str, str | None]], name: str, overwrite: bool,
-                 compression: Any = None) -> None:
-    """Publish built files ``(source, target, new edge population name)`` as one set per target folder,
-    HDF5 files compressed when ``compression`` asks for it."""
-    compress = normalize_compression(compression)[0] is not None
-    by_folder: dict[str, list[tuple[str, str, str | None]]] = {}
-    for src, dst, rename in items:
-        d, base = os.path.split(os.path.abspath(dst))
-        by_folder.setdefault(d, []).append((src, base, rename))
-    for folder, group in by_folder.items():
-        with FileSet(folder, name, overwrite=overwrite) as fs:
-            for src, base, rename in group:
-                if compress and base.endswith(".h5"):
-                    copy_compressed(src, fs.path(base), compression)
-                elif rename:
-                    shutil.copyfile(src, fs.path(base))
-                else:
-                    fs.add(base, src)
-                if rename:
-                    import h5py
-                    with h5py.File(fs.path(base), "r+") as f:
-                        (old,) = list(f["edges"].keys())
-                        if old != rename:
-                            f["edges"].move(old, rename)
-            existing = fs.existing()
-            if existing and not overwrite:
-                raise OutputExistsError(f"{folder}: {existing} exist; refusing to overwrite them "
-                                        f"(pass force_overwrite=True)")
-            for n in existing:
-                log.warning("replacing %s", os.path.join(folder, n))
-            fs.commit()
