@@ -19,7 +19,7 @@ from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
 from modelkit.simulator.neuron.coreneuron import (CORENEURON_CAN, WITHOUT_CORENEURON, coreneuron_refusal,
-                                                  disable_coreneuron, enable_coreneuron)
+                                                  disable_coreneuron, enable_coreneuron, gpu_refusal)
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, coreneuron_library, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -118,7 +118,8 @@ class NeuronBackend:
             return False
 
     @classmethod
-    def check_coreneuron(cls, config: SimulationConfig, network: Network, populations: dict[str, Selection]) -> None:
+    def check_coreneuron(cls, config: SimulationConfig, network: Network, populations: dict[str, Selection],
+                         gpu: bool = False) -> None:
         """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``).
 
         Raises
@@ -126,6 +127,11 @@ class NeuronBackend:
         ConfigError
             What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON.
         """
+        if gpu:
+            why = gpu_refusal(import_neuron())
+            if why is not None:
+                raise ConfigError(getattr(config, "path", None), "run.coreneuron_gpu (or simulate(coreneuron_gpu=...))",
+                                  "a NEURON built with GPU support", why)
         refusal = coreneuron_refusal(config, network, populations)
         if refusal is not None:
             raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
@@ -714,7 +720,8 @@ class NeuronBackend:
 
     def _enable_coreneuron(self) -> None:
         lib = coreneuron_library(self._mechanisms) if self._mechanisms is not None else None
-        self._coreneuron = enable_coreneuron(self.h, lib)
+        gpu = self._options is not None and self._options.coreneuron_gpu
+        self._coreneuron = enable_coreneuron(self.h, lib, gpu=gpu)
 
     def _disable_coreneuron(self) -> None:
         saved, self._coreneuron = self._coreneuron, None

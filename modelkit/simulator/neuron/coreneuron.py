@@ -16,7 +16,8 @@ import numpy as np
 from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata import Selection
 
-__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "enable_coreneuron", "disable_coreneuron"]
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "enable_coreneuron", "disable_coreneuron",
+           "gpu_refusal", "neuron_gpu_build"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -60,7 +61,26 @@ def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selecti
     return None
 
 
-def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
+def neuron_gpu_build(h: HocObject) -> bool:
+    """Whether this NEURON's CoreNEURON was built for GPUs (``CORENRN_ENABLE_GPU=ON``).
+
+    NEURON names its build options that differ from their defaults in ``nrnversion(6)``; the wheels from PyPI
+    say ``'CORENRN_ENABLE_GPU=OFF'`` there."""
+    return "CORENRN_ENABLE_GPU=ON" in str(h.nrnversion(6))
+
+
+def gpu_refusal(h: HocObject) -> str | None:
+    """Why ``run.coreneuron_gpu`` cannot run with this NEURON, or None when it can."""
+    if neuron_gpu_build(h):
+        return None
+    import neuron
+    return (f"neuron {neuron.__version__} whose CoreNEURON is built without GPU support (CORENRN_ENABLE_GPU is "
+            "not ON in h.nrnversion(6); the neuron wheels from PyPI are CPU-only): use a NEURON built with "
+            "-DCORENRN_ENABLE_GPU=ON (and nrnivmodl -coreneuron mechanisms from it), or drop run.coreneuron_gpu "
+            "to run CoreNEURON on the CPU")
+
+
+def enable_coreneuron(h: HocObject, lib: str | None, gpu: bool = False) -> dict[str, Any]:
     """Hand the integration to CoreNEURON (in memory).
 
     NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
@@ -72,6 +92,9 @@ def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
         NEURON's ``h``.
     lib : str or None
         ``libcorenrnmech.so`` of the loaded mechanisms (None: NEURON's built-in mechanisms only).
+    gpu : bool
+        CoreNEURON integrates on a GPU (``coreneuron.gpu``; NEURON must be built for it, see
+        :func:`gpu_refusal`).
 
     Returns
     -------
@@ -80,13 +103,14 @@ def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
     """
     from neuron import coreneuron
     saved = {"cache_efficient": int(h.cvode.cache_efficient()), "CORENEURONLIB": os.environ.get("CORENEURONLIB"),
-             "verbose": coreneuron.verbose}
+             "verbose": coreneuron.verbose, "gpu": coreneuron.gpu}
     if lib is not None:
         os.environ["CORENEURONLIB"] = lib
     h.cvode.cache_efficient(1)
     coreneuron.verbose = 0  # its banner and statistics on stdout at every block
+    coreneuron.gpu = bool(gpu)  # its cell permutation follows (1 on a GPU, 0 on CPUs)
     coreneuron.enable = True
-    log.info("CoreNEURON integrates (in memory%s)", f", mechanisms {lib}" if lib else "")
+    log.info("CoreNEURON integrates (in memory%s%s)", ", on a GPU" if gpu else "", f", mechanisms {lib}" if lib else "")
     return saved
 
 
@@ -102,6 +126,7 @@ def disable_coreneuron(h: HocObject, saved: dict[str, Any]) -> None:
     """
     from neuron import coreneuron
     coreneuron.enable = False
+    coreneuron.gpu = saved["gpu"]
     coreneuron.verbose = saved["verbose"]
     h.cvode.cache_efficient(saved["cache_efficient"])
     if saved["CORENEURONLIB"] is None:
