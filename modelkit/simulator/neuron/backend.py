@@ -19,7 +19,8 @@ from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
 from modelkit.simulator.neuron.coreneuron import (CORENEURON_CAN, WITHOUT_CORENEURON, coreneuron_refusal,
-                                                  disable_coreneuron, enable_coreneuron, gpu_refusal)
+                                                  disable_coreneuron, enable_coreneuron, gpu_refusal,
+                                                  refuse_left_out_in_use, refuse_without_library)
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, coreneuron_library, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -207,14 +208,8 @@ class NeuronBackend:
         comps = dict(getattr(config, "components", {}) or {})
         self._mechanisms = load_mechanisms(h, str(comps["mechanisms_dir"]), coreneuron=options.coreneuron) \
             if comps.get("mechanisms_dir") else None
-        if options.coreneuron and self._mechanisms is not None and self._mechanisms.loaded \
-                and coreneuron_library(self._mechanisms) is None:
-            # CoreNEURON would abort the process on the first mechanism it lacks (SIGABRT, no exception)
-            raise ConfigError(self._config_path, "components.mechanisms_dir", CORENEURON_CAN,
-                              f"mechanisms ({', '.join(self._mechanisms.loaded[:5])}, ...) without a CoreNEURON "
-                              "build (libcorenrnmech.so from nrnivmodl -coreneuron beside libnrnmech.so; this "
-                              "process loaded them before without it: a new process compiles both); "
-                              f"{WITHOUT_CORENEURON}")
+        if options.coreneuron:
+            refuse_without_library(self._mechanisms, self._config_path)
         self._known = known_mechanisms(h)
         run = getattr(config, "run", None)
         d_l = getattr(run, "dL", None)
@@ -239,6 +234,8 @@ class NeuronBackend:
         for ename, epop in network.edges.items():
             if epop.target in populations and epop.source in network.nodes:
                 n_syn += connect_edges(self, ename, epop, comps)
+        if options.coreneuron:  # CoreNEURON aborts on a mechanism its library lacks: refused before it runs
+            refuse_left_out_in_use(h, self._mechanisms, self._config_path)
         log.info("built %d cells and %d synapses%s", sum(len(c) for c in self._cells.values()), n_syn,
                  f" on rank {self.rank} of {self.n_processes}" if self.n_processes > 1 else "")
         h.dt = options.dt

@@ -13,11 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from modelkit.errors import ConfigError
 from modelkit.simulator.neuron._hoc import HocObject
+from modelkit.simulator.neuron.coreneuron_build import LeftOut, coreneuron_left_out, coreneuron_library
+from modelkit.simulator.neuron.mechanisms import MechanismSource
 from modelkit.sonata import Selection
 
-__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "enable_coreneuron", "disable_coreneuron",
-           "gpu_refusal", "neuron_gpu_build"]
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "refuse_without_library", "left_out_in_use",
+           "refuse_left_out_in_use", "enable_coreneuron", "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -59,6 +62,109 @@ def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selecti
             return (f"inputs.{name}.module", f"syn_activity (VecStim: not in CoreNEURON, and bmtk's vecevent.mod "
                                              f"does not compile for it); {WITHOUT_CORENEURON}")
     return None
+
+
+def _first_lines(reason: str, n: int = 2) -> str:
+    """The compiler's first error lines (what a message shows of a :class:`LeftOut` reason)."""
+    lines = [x.strip() for x in reason.splitlines() if x.strip()]
+    errors = [x for x in lines if "error" in x.lower() and not x.startswith("make:")]
+    return " / ".join((errors or lines)[:n])
+
+
+def refuse_without_library(src: MechanismSource | None, path: Any) -> None:
+    """Refuse a CoreNEURON run whose mechanisms folder has no CoreNEURON library (CoreNEURON would abort the
+    process on the first mechanism it lacks: SIGABRT, no exception).
+
+    Parameters
+    ----------
+    src : MechanismSource or None
+        What :func:`~modelkit.simulator.neuron.mechanisms.load_mechanisms` returned (None: no
+        ``components.mechanisms_dir``).
+    path : str or None
+        The simulation config (for the message).
+
+    Raises
+    ------
+    ConfigError
+        None of the folder's ``.mod`` files compiles for CoreNEURON (with the compiler's first words on one),
+        or a compiled folder without ``libcorenrnmech.so``.
+    """
+    if src is None or not src.loaded or coreneuron_library(src) is not None:
+        return
+    left = coreneuron_left_out(src)
+    if left:
+        name, first = next(iter(sorted(left.items())))
+        raise ConfigError(path, "components.mechanisms_dir", CORENEURON_CAN,
+                          f"none of the {len(src.mod_paths)} .mod files of {src.mod_dir} compiles for CoreNEURON "
+                          f"({first.file}: {_first_lines(first.reason)}); {WITHOUT_CORENEURON}")
+    raise ConfigError(path, "components.mechanisms_dir", CORENEURON_CAN,
+                      f"mechanisms ({', '.join(src.loaded[:5])}, ...) without a CoreNEURON build (libcorenrnmech.so "
+                      "from nrnivmodl -coreneuron beside the compiled libnrnmech.so, or .mod files modelkit "
+                      f"compiles); {WITHOUT_CORENEURON}")
+
+
+def left_out_in_use(h: HocObject, left: dict[str, LeftOut]) -> tuple[str, str] | None:
+    """(name, where) of the first mechanism of ``left`` this process's model instantiates, or None.
+
+    Point processes and artificial cells are counted by NEURON (``List(name).count()``, no Python loop over
+    them); density mechanisms are looked for section by section (``has_membrane``), only when some were left
+    out.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``, the model built.
+    left : dict
+        What :func:`~modelkit.simulator.neuron.coreneuron_build.coreneuron_left_out` returned.
+    """
+    if not left:
+        return None
+    mt, s = h.MechanismType(1), h.ref("")
+    points = set()
+    for i in range(int(mt.count())):
+        mt.select(i)
+        mt.selected(s)
+        points.add(str(s[0]))
+    for name in sorted(n for n in left if n in points):
+        instances = h.List(name)
+        count = int(instances.count())
+        if count:
+            seg = instances.o(0).get_segment() if hasattr(instances.o(0), "get_segment") else None
+            return name, f"{count} instances" + (f", one on {seg.sec.name()}" if seg is not None else "")
+    density = sorted(n for n in left if n not in points)
+    if density:
+        for sec in h.allsec():
+            for name in density:
+                if sec.has_membrane(name):
+                    return name, f"section {sec.name()}"
+    return None
+
+
+def refuse_left_out_in_use(h: HocObject, src: MechanismSource | None, path: Any) -> None:
+    """Refuse a CoreNEURON run whose model instantiates a mechanism its CoreNEURON library left out.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``, the model built.
+    src : MechanismSource or None
+        What :func:`~modelkit.simulator.neuron.mechanisms.load_mechanisms` returned.
+    path : str or None
+        The simulation config (for the message).
+
+    Raises
+    ------
+    ConfigError
+        Naming the mechanism, where it is, its ``.mod`` file and the compiler's first words on it.
+    """
+    left = coreneuron_left_out(src) if src is not None and src.mod_paths else {}
+    found = left_out_in_use(h, left)
+    if found is None:
+        return
+    name, where = found
+    raise ConfigError(path, "components.mechanisms_dir", CORENEURON_CAN,
+                      f"mechanism {name} ({where}) of {left[name].file}, which does not compile for CoreNEURON "
+                      f"and is not in its library ({_first_lines(left[name].reason)}); {WITHOUT_CORENEURON}")
 
 
 def neuron_gpu_build(h: HocObject) -> bool:

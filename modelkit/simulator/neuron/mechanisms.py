@@ -37,8 +37,8 @@ from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.sonata.textfile import check_regular_file
 
 __all__ = ["import_neuron", "mod_files", "mechanism_names", "known_mechanisms", "compile_mechanisms",
-           "coreneuron_library", "load_mechanisms", "cache_dir", "cache_root", "find_mechanisms", "MechanismSource",
-           "SOURCE_SUBDIRS"]
+           "coreneuron_library", "coreneuron_left_out", "load_mechanisms", "cache_dir", "cache_root",
+           "find_mechanisms", "MechanismSource", "SOURCE_SUBDIRS"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -164,20 +164,16 @@ def known_mechanisms(h: HocObject) -> set[str]:
     return out
 
 
-def _content_hash(paths: list[str], coreneuron: bool = False) -> str:
+def _content_hash(paths: list[str]) -> str:
     d = hashlib.sha256()
     no_display_options()
     import neuron
     d.update(f"{neuron.__version__}|{sys.platform}|{platform.machine()}".encode())
-    if coreneuron:  # a CoreNEURON build is another library, and a change of the build step makes a new one
-        from modelkit.simulator.neuron import nmodl_patch
-        with open(nmodl_patch.__file__, "rb") as f:
-            d.update(b"coreneuron\0" + hashlib.sha256(f.read()).digest())
     for p in paths:
         d.update(os.path.basename(p).encode() + b"\0")
         with open(p, "rb") as f:
             d.update(hashlib.sha256(f.read()).digest())
-    return d.hexdigest()[:24] + ("-coreneuron" if coreneuron else "")
+    return d.hexdigest()[:24]
 
 
 def _find_library(folder: str) -> str | None:
@@ -363,17 +359,6 @@ def _probe_library(lib: str) -> tuple[list[str] | None, str | None]:
     return result
 
 
-def _nmodl_bin_dir() -> str:
-    """The folder of the ``neuron`` wheel's real ``nmodl`` and ``nocmodl`` (``neuron/.data/bin``)."""
-    no_display_options()
-    import neuron
-    folder = os.path.join(os.path.dirname(neuron.__file__), ".data", "bin")
-    if not (os.path.isfile(os.path.join(folder, "nmodl")) and os.path.isfile(os.path.join(folder, "nocmodl"))):
-        raise BackendUnavailableError(f"nmodl and nocmodl (they come with `pip install neuron`) are not in {folder}; "
-                                      "they are needed to compile .mod files for CoreNEURON")
-    return folder
-
-
 def compile_mechanisms(directory: str, coreneuron: bool = False) -> str:
     """Compile the ``.mod`` files of ``directory`` (or find them compiled in the cache).
 
@@ -382,27 +367,33 @@ def compile_mechanisms(directory: str, coreneuron: bool = False) -> str:
     directory : str
         ``components.mechanisms_dir``: a folder of ``.mod`` files, or one with a ``modfiles/`` subfolder.
     coreneuron : bool
-        Build for CoreNEURON too (``nrnivmodl -coreneuron``, both libraries in one cache folder, under its
-        own key): :func:`coreneuron_library` of the result is ``libcorenrnmech.so``.  The C++ nmodl
-        generates passes through :mod:`modelkit.simulator.neuron.nmodl_patch` (Allen's ``NaV.mod``
-        compiles and runs under CoreNEURON only with it).
+        Build for CoreNEURON too (:func:`~modelkit.simulator.neuron.coreneuron_build.build_coreneuron`, cached
+        under its own key): every file nmodl compiles goes in ``libcorenrnmech.so``
+        (:func:`coreneuron_library` of the result), the others are left out and recorded
+        (:func:`coreneuron_left_out`).  NEURON's library stays whole and is the same either way.
 
     Returns
     -------
     str
-        Path of the shared library (``libnrnmech.so``).
+        Path of NEURON's shared library (``libnrnmech.so``).
 
     Raises
     ------
     ConfigError
-        No folder, or ``nrnivmodl`` failed (the message carries the compiler's output).
+        No folder, or ``nrnivmodl`` failed (the message carries the compiler's output), or the CoreNEURON
+        build failed in a way that names no mod file.
     """
-    return _compile_paths(find_mechanisms(directory).mod_paths, directory, coreneuron)
+    paths = find_mechanisms(directory).mod_paths
+    lib = _compile_paths(paths, directory)
+    if coreneuron and paths:
+        from modelkit.simulator.neuron.coreneuron_build import build_coreneuron
+        build_coreneuron(paths, directory)
+    return lib
 
 
-def _compile_paths(paths: list[str], directory: str, coreneuron: bool = False) -> str:
+def _compile_paths(paths: list[str], directory: str) -> str:
     """The shared library of these ``.mod`` files, compiled once into the cache (by content)."""
-    key = _content_hash(paths, coreneuron)
+    key = _content_hash(paths)
     final = os.path.join(cache_dir(), key)
     lib = _find_library(final) if os.path.isdir(final) else None
     if lib is not None:
@@ -413,24 +404,16 @@ def _compile_paths(paths: list[str], directory: str, coreneuron: bool = False) -
     os.makedirs(src)
     for p in paths:
         shutil.copy2(p, src)
-    log.info("compiling %d mechanisms of %s with nrnivmodl%s (cached as %s)", len(paths), directory,
-             " -coreneuron" if coreneuron else "", final)
-    cmd, env = [_nrnivmodl(), "mod"], None
-    if coreneuron:
-        from modelkit.simulator.neuron.nmodl_patch import write_wrapper
-        # nrnivmodl-core's makefile runs $(NMODL_BINARY) on each .mod and takes it from the environment:
-        # the wrapper runs the real nmodl, then the patch; relative, as make runs in the build folder
-        write_wrapper(os.path.join(build, "nmodl-modelkit"), os.path.join(_nmodl_bin_dir(), "nmodl"))
-        cmd, env = [_nrnivmodl(), "-coreneuron", "mod"], {**os.environ, "NMODL_BINARY": "./nmodl-modelkit"}
+    log.info("compiling %d mechanisms of %s with nrnivmodl (cached as %s)", len(paths), directory, final)
     try:
-        proc = subprocess.run(cmd, cwd=build, capture_output=True, text=True, env=env,
+        proc = subprocess.run([_nrnivmodl(), "mod"], cwd=build, capture_output=True, text=True,
                               timeout=_NRNIVMODL_TIMEOUT_S)
     except subprocess.TimeoutExpired as e:
         shutil.rmtree(build, ignore_errors=True)
         raise ConfigError(directory, "components.mechanisms_dir", "mod files nrnivmodl compiles",
                           f"no result after {_NRNIVMODL_TIMEOUT_S} s") from e
     lib = _find_library(build)
-    if proc.returncode != 0 or lib is None or (coreneuron and coreneuron_library(lib) is None):
+    if proc.returncode != 0 or lib is None:
         shutil.rmtree(build, ignore_errors=True)
         out = (proc.stdout + "\n" + proc.stderr).strip()
         raise ConfigError(directory, "components.mechanisms_dir", "mod files nrnivmodl compiles",
@@ -459,9 +442,9 @@ def load_mechanisms(h: HocObject, directory: str, coreneuron: bool = False) -> M
     directory : str
         ``components.mechanisms_dir``.
     coreneuron : bool
-        Compile ``.mod`` files for CoreNEURON too (:func:`compile_mechanisms`), so that
-        :func:`coreneuron_library` finds the CoreNEURON build of what was loaded.  A process that loaded the
-        NEURON-only build of the same files keeps it (NEURON cannot load a mechanism twice).
+        Build ``.mod`` files for CoreNEURON too (:func:`compile_mechanisms`), so that
+        :func:`coreneuron_library` finds the CoreNEURON build of what was loaded (NEURON's library is the same
+        either way, so a process that loaded it before for NEURON can run them under CoreNEURON).
 
     Returns
     -------
@@ -489,12 +472,14 @@ def load_mechanisms(h: HocObject, directory: str, coreneuron: bool = False) -> M
             if todo is not None and len(todo) < len(paths):  # the rest was loaded before from the same sources
                 paths = todo
             if paths and _load_once(h, key, {n for n, p in names.items() if p in paths}, origin, src.mod_dir):
-                lib = compile_mechanisms(directory, coreneuron) if paths == src.mod_paths \
-                    else _compile_paths(paths, directory, coreneuron)
+                lib = _compile_paths(paths, directory)
                 if not h.nrn_load_dll(lib):
                     raise ConfigError(lib, None, "a mechanism library NEURON loads", "nrn_load_dll failed")
                 _LOADED[key] = lib
                 _SOURCES.update({n: _file_digest(p) for n, p in names.items() if p in paths})
+        if coreneuron:  # of the whole folder, whatever this process loaded before
+            from modelkit.simulator.neuron.coreneuron_build import build_coreneuron
+            build_coreneuron(src.mod_paths, directory)
         return src
     if src.compiled is None:
         log.warning("%s", f"components.mechanisms_dir {directory}: no mechanisms found ({src.describe()})")
@@ -517,34 +502,18 @@ def load_mechanisms(h: HocObject, directory: str, coreneuron: bool = False) -> M
     return src
 
 
-#: the CoreNEURON library ``nrnivmodl -coreneuron`` leaves beside ``libnrnmech.so``
-CORENEURON_LIBRARY = "libcorenrnmech.so"
-
-
 def coreneuron_library(src: MechanismSource | str) -> str | None:
-    """The CoreNEURON build of some mechanisms (``libcorenrnmech.so`` beside their ``libnrnmech.so``, from
-    ``nrnivmodl -coreneuron``), or None when there is none.
+    """The CoreNEURON library of some mechanisms (``libcorenrnmech.so``), or None when there is none: see
+    :func:`modelkit.simulator.neuron.coreneuron_build.coreneuron_library`."""
+    from modelkit.simulator.neuron import coreneuron_build
+    return coreneuron_build.coreneuron_library(src)
 
-    In-memory CoreNEURON finds it only through ``$CORENEURONLIB`` (or ``./x86_64/`` of the working
-    directory): loading ``libnrnmech.so`` is not enough, and a mechanism CoreNEURON lacks aborts the process.
 
-    Parameters
-    ----------
-    src : MechanismSource or str
-        What :func:`load_mechanisms` returned, or the path of a NEURON library (what
-        :func:`compile_mechanisms` returns).
-    """
-    if isinstance(src, str):
-        lib: str | None = src
-    else:
-        lib = _LOADED.get(_content_hash(src.mod_paths)) if src.mod_paths else src.compiled
-    if lib is None:
-        return None
-    for name in (CORENEURON_LIBRARY, "libcorenrnmech.dylib"):
-        path = os.path.join(os.path.dirname(lib), name)
-        if os.path.isfile(path):
-            return path
-    return None
+def coreneuron_left_out(src: MechanismSource | str) -> dict:
+    """Mechanisms the CoreNEURON build left out, by name: see
+    :func:`modelkit.simulator.neuron.coreneuron_build.coreneuron_left_out`."""
+    from modelkit.simulator.neuron import coreneuron_build
+    return coreneuron_build.coreneuron_left_out(src)
 
 
 def _file_digest(path: str) -> str:

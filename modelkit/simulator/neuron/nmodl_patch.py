@@ -182,21 +182,28 @@ def _output_cpp(args: list[str]) -> str | None:
 def main(argv: list[str]) -> int:
     """``nmodl_patch.py REAL_NMODL ARGS...``: run ``REAL_NMODL ARGS...``, then patch the ``.cpp`` it wrote.
 
-    Returns nmodl's exit status (1 when the arguments name no single ``.mod`` file to patch after it).
+    Returns nmodl's exit status (1 when the arguments name no single ``.mod`` file to patch after it).  When
+    nmodl fails, each line of its output goes to stderr as ``[modelkit] nmodl failed on FILE.mod: LINE``.
     """
     if len(argv) < 2:
         print("usage: nmodl_patch.py REAL_NMODL FILE.mod -o DIR [FLAGS...]", file=sys.stderr)
         return 2
-    rc = subprocess.call(argv)
-    if rc != 0:
-        return rc
+    mod = next((a for a in argv[1:] if a.endswith(".mod")), "?")
+    proc = subprocess.run(argv, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        # make runs several nmodl at once and their outputs interleave: each line names its file, so the
+        # CoreNEURON build (coreneuron_build) can tell which mod file nmodl refused and why
+        for line in (proc.stdout + proc.stderr).splitlines() or [""]:
+            print(f"[modelkit] nmodl failed on {os.path.basename(mod)}: {line}", file=sys.stderr)
+        return proc.returncode if proc.returncode > 0 else 1
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
     cpp = _output_cpp(argv[1:])
     if cpp is None or not os.path.isfile(cpp):
         print(f"nmodl_patch.py: no generated .cpp found for {argv[1:]}", file=sys.stderr)
         return 1
     nocmodl = os.path.join(os.path.dirname(os.path.realpath(argv[0])), "nocmodl")
-    mod = next(a for a in argv[1:] if a.endswith(".mod"))
-    layout = neuron_layout(mod, nocmodl) if os.path.isfile(nocmodl) else None
+    layout = neuron_layout(mod, nocmodl) if mod.endswith(".mod") and os.path.isfile(nocmodl) else None
     floats = layout[1] if layout is not None and not layout[0] else None
     if patch_file(cpp, floats):
         print(f"[modelkit] {cpp}: patched for CoreNEURON (Crout solver guarded"

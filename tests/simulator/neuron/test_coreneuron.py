@@ -9,6 +9,7 @@ cannot do is refused before anything is written (``notes/coreneuron-run.md`` say
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -137,18 +138,56 @@ BREAKPOINT { i = g * (v - e) }
 """
 
 
-def test_mechanisms_without_coreneuron_build_refused(bio_config: Path, tmp_path: Path) -> None:
-    """A process that loaded the NEURON-only build of some mechanisms cannot load their CoreNEURON build (NEURON
-    loads a mechanism once), and CoreNEURON would abort on the first one in use: refused before it runs."""
+NEURON_THEN_CORE = """
+import sys
+from modelkit.simulator import simulate
+cfg, out = sys.argv[1], sys.argv[2]
+simulate(cfg, output_dir=out + "/neuron", progress=False)  # loads NEURON's library of the folder
+simulate(cfg, output_dir=out + "/core", progress=False, coreneuron=True)  # the same library, and CoreNEURON's
+"""
+
+
+def _with_mechanisms(bio_config: Path, mech: Path, name: str) -> Path:
+    c = json.loads(bio_config.read_text())
+    c.setdefault("components", {})["mechanisms_dir"] = str(mech)
+    cfg = bio_config.with_name(name)
+    cfg.write_text(json.dumps(c))
+    return cfg
+
+
+def test_a_process_that_loaded_mechanisms_for_neuron_runs_them_under_coreneuron(bio_config: Path,
+                                                                                 tmp_path: Path) -> None:
+    """NEURON's library of a folder is the same for both runs (``nrnivmodl -coreneuron`` differs only in
+    ``special``): a process that ran NEURON first gets the CoreNEURON build beside it, same spikes."""
     mech = tmp_path / "mech"
     mech.mkdir()
     (mech / "leak_core18.mod").write_text(LEAK_MOD)
-    c = json.loads(bio_config.read_text())
-    c.setdefault("components", {})["mechanisms_dir"] = str(mech)
-    cfg = bio_config.with_name("config.mech.json")
-    cfg.write_text(json.dumps(c))
-    simulate(str(cfg), output_dir=tmp_path / "neuron", progress=False)  # loads the NEURON-only build
-    with pytest.raises(ConfigError, match=r"mechanisms_dir.*leak_core18.*nrnivmodl -coreneuron.*drop run\.coreneuron"):
+    cfg = _with_mechanisms(bio_config, mech, "config.mech.json")
+    proc = subprocess.run([sys.executable, "-c", NEURON_THEN_CORE, str(cfg), str(tmp_path)], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    assert len(ref["spikes.h5:spikes/bio/timestamps"]) > 50
+    for k in ("spikes.h5:spikes/bio/timestamps", "spikes.h5:spikes/bio/node_ids"):
+        assert np.array_equal(ref[k], got[k]), k
+
+
+#: another leak: this one is loaded into the test process
+LEAK2_MOD = LEAK_MOD.replace("leak_core18", "leak2_core18")
+
+
+def test_a_compiled_folder_without_coreneuron_library_refused(bio_config: Path, tmp_path: Path) -> None:
+    """Only ``x86_64/libnrnmech.so`` (``nrnivmodl`` without ``-coreneuron``): CoreNEURON would abort on the
+    first mechanism it lacks, so the run is refused before it starts."""
+    from modelkit.simulator.neuron.mechanisms import compile_mechanisms
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "leak2_core18.mod").write_text(LEAK2_MOD)
+    mech = tmp_path / "mech"
+    (mech / "x86_64").mkdir(parents=True)
+    shutil.copy(compile_mechanisms(str(src)), mech / "x86_64" / "libnrnmech.so")
+    cfg = _with_mechanisms(bio_config, mech, "config.compiled.json")
+    with pytest.raises(ConfigError, match=r"mechanisms_dir.*leak2_core18.*nrnivmodl -coreneuron.*drop run\.coreneuron"):
         simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
 
 
