@@ -67,6 +67,9 @@ _FAILED_RE = re2.compile(r"(?m)^make: \*\*\* \[[^\n]*?corenrn/(?:build|mod2c)/([
 #: words of failures that are the machine's, not the mod file's: never recorded as a file left out
 _TRANSIENT = ("Killed signal", "internal compiler error", "No space left on device", "Cannot allocate memory",
               "virtual memory exhausted", "command not found")
+#: version of what this module does to build and record (part of the cache key): raise it when a change of
+#: the build or of :data:`LEFT_OUT_JSON`'s content must not reuse builds made before
+BUILD_STEP = 1
 #: lines of compiler output kept per file left out
 _REASON_LINES = 40
 #: records of folders none of whose files compiled for CoreNEURON (not cached on disk): key -> record
@@ -89,12 +92,11 @@ class LeftOut(NamedTuple):
 
 
 def _step_key() -> str:
-    """Digest of the build step's code (this module and the nmodl patch): a change of either rebuilds."""
+    """Digest of the build step: the nmodl patch's code (it makes the C++) and :data:`BUILD_STEP`."""
     from modelkit.simulator.neuron import nmodl_patch
-    d = hashlib.sha256()
-    for mod in (nmodl_patch.__file__, __file__):
-        with open(mod, "rb") as f:
-            d.update(hashlib.sha256(f.read()).digest())
+    d = hashlib.sha256(f"{BUILD_STEP}\0".encode())
+    with open(nmodl_patch.__file__, "rb") as f:
+        d.update(hashlib.sha256(f.read()).digest())
     return d.hexdigest()[:12]
 
 

@@ -158,3 +158,24 @@ def test_bmtk_examples_folder_builds_for_coreneuron_without_vecevent(bmtk_exampl
                         .read_text())
     assert len(record["compiled"]) == 24 and "NaV.mod" in record["compiled"]
     assert os.listdir(folder / "modfiles") and not (folder / "x86_64").exists()  # nothing written there
+
+
+def test_failures_of_make_k_are_told_apart_by_file(capfd: pytest.CaptureFixture) -> None:
+    """make -j runs several files at once and their messages interleave: each failing target and the lines
+    about it are found by name (nmodl's own failures come prefixed with the file's name by the wrapper)."""
+    from modelkit.simulator.neuron import coreneuron_build as cb
+    from modelkit.simulator.neuron.nmodl_patch import main
+    assert main(["/bin/sh", "-c", "echo 'Re-declaration of f'; exit 3", "mod/dup_sub18.mod"]) == 3
+    nmodl_lines = capfd.readouterr().err
+    assert nmodl_lines.strip() == "[modelkit] nmodl failed on dup_sub18.mod: Re-declaration of f"
+    out = ("x86_64/corenrn/mod2c/a_sub18.cpp: In function 'int f()':\n"
+           + nmodl_lines
+           + "x86_64/corenrn/mod2c/a_sub18.cpp:3:1: error: 'ifarg' was not declared in this scope\n"
+           "    3 |   ifarg(1)\n"
+           "make: *** [/x/nrnivmodl_core_makefile:181: x86_64/corenrn/build/a_sub18.o] Error 1\n"
+           "make: *** [/x/nrnivmodl_core_makefile:190: x86_64/corenrn/mod2c/dup_sub18.cpp] Error 1\n"
+           "make: Target 'x86_64/special-core' not remade because of errors.\n")
+    assert cb._FAILED_RE.findall(out) == ["a_sub18", "dup_sub18"]
+    a = cb._reason(out, "a_sub18").splitlines()
+    assert len(a) == 4 and "ifarg" in a[1] and a[2].startswith("    3 |") and "dup_sub18" not in "".join(a)
+    assert cb._reason(out, "dup_sub18").splitlines()[0].endswith("Re-declaration of f")
