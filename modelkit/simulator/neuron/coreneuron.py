@@ -13,10 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from modelkit.errors import ConfigError
 from modelkit.simulator.neuron._hoc import HocObject
+from modelkit.simulator.neuron.mechanisms import MechanismSource, coreneuron_library
 from modelkit.sonata import Selection
 
-__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "enable_coreneuron", "disable_coreneuron"]
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "check_coreneuron", "check_mechanisms",
+           "short_delays_refused", "steps_as_continuous", "enable_coreneuron", "disable_coreneuron"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -60,18 +63,89 @@ def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selecti
     return None
 
 
-def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
+def check_coreneuron(config: Any, network: Any, populations: dict[str, Selection]) -> None:
+    """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``).
+
+    Raises
+    ------
+    ConfigError
+        What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON
+        (:func:`coreneuron_refusal`).
+    """
+    refusal = coreneuron_refusal(config, network, populations)
+    if refusal is not None:
+        raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
+
+
+def check_mechanisms(config_path: str | None, mechanisms: MechanismSource | None) -> None:
+    """Refuse loaded mechanisms that have no CoreNEURON build beside them: CoreNEURON would abort the process on
+    the first one it lacks (SIGABRT, no exception).
+
+    Raises
+    ------
+    ConfigError
+        ``components.mechanisms_dir``: a library without ``libcorenrnmech.so``.
+    """
+    if mechanisms is None or not mechanisms.loaded or coreneuron_library(mechanisms) is not None:
+        return
+    raise ConfigError(config_path, "components.mechanisms_dir", CORENEURON_CAN,
+                      f"mechanisms ({', '.join(mechanisms.loaded[:5])}, ...) without a CoreNEURON build "
+                      "(libcorenrnmech.so from nrnivmodl -coreneuron beside libnrnmech.so; this process loaded "
+                      f"them before without it: a new process compiles both); {WITHOUT_CORENEURON}")
+
+
+def short_delays_refused(path: str | None, edges: str, dt: float) -> ConfigError:
+    """The error for delays below one step (ms), which NEURON steps with ``fadvance`` and CoreNEURON cannot."""
+    return ConfigError(path, f"/edges/{edges}: delay", CORENEURON_CAN,
+                       f"delays below one time step ({dt} ms), which NEURON steps with fadvance and CoreNEURON "
+                       f"(psolve only) cannot; {WITHOUT_CORENEURON}")
+
+
+def steps_as_continuous(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A step function (``values[i]`` from ``times[i]`` until ``times[i + 1]``, the last held) as the points of
+    a continuous ``Vector.play`` with each switch time repeated, for CoreNEURON, which aborts on a Vector played
+    as steps (``nrnthread_dat2_vecplay: Assertion '0' failed``) and plays continuous ones.
+
+    NEURON (and CoreNEURON) treat a repeated time as a discontinuity: the values are those of the step play,
+    to the last bit in NEURON (a SEClamp's ``rs``, switch times on and off the dt grid; ``notes/coreneuron-mpi.md``).
+    Steps of no length are left out, so a switch at t = 0 holds from t = 0 as with the step play.
+
+    Parameters
+    ----------
+    times : array of float
+        Switch times (ms), ascending, from 0 (before its first point a continuous play holds the first value,
+        where a step play leaves the variable alone).
+    values : array of float
+        The value from each switch on.
+
+    Returns
+    -------
+    (times, values)
+        The points to play with ``continuous=1``.
+    """
+    times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    keep = np.append(times[1:] > times[:-1], True)  # a step that ends where it starts is never in force
+    times, values = times[keep], values[keep]
+    ends = np.append(times[1:], times[-1])
+    t = np.column_stack([times, ends]).ravel()[:-1]  # each step's start and end; the last: its start only
+    v = np.repeat(values, 2)[:-1]
+    return t, v
+
+
+def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None) -> dict[str, Any]:
     """Hand the integration to CoreNEURON (in memory).
 
     NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
-    build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.
+    build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.  NEURON's threads
+    (``pc.nthread``) and MPI ranks need nothing more: CoreNEURON takes each NEURON thread's cells as one of its
+    threads (run with OpenMP) and exchanges spikes over NEURON's MPI (``notes/coreneuron-mpi.md``).
 
     Parameters
     ----------
     h : HocObject
         NEURON's ``h``.
-    lib : str or None
-        ``libcorenrnmech.so`` of the loaded mechanisms (None: NEURON's built-in mechanisms only).
+    mechanisms : MechanismSource or None
+        Where ``components.mechanisms_dir``'s mechanisms came from (None: NEURON's built-in mechanisms only).
 
     Returns
     -------
@@ -79,6 +153,7 @@ def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
         The settings :func:`disable_coreneuron` restores.
     """
     from neuron import coreneuron
+    lib = coreneuron_library(mechanisms) if mechanisms is not None else None
     saved = {"cache_efficient": int(h.cvode.cache_efficient()), "CORENEURONLIB": os.environ.get("CORENEURONLIB"),
              "verbose": coreneuron.verbose}
     if lib is not None:
@@ -90,16 +165,18 @@ def enable_coreneuron(h: HocObject, lib: str | None) -> dict[str, Any]:
     return saved
 
 
-def disable_coreneuron(h: HocObject, saved: dict[str, Any]) -> None:
+def disable_coreneuron(h: HocObject, saved: dict[str, Any] | None) -> None:
     """Give the integration back to NEURON and restore the settings :func:`enable_coreneuron` changed.
 
     Parameters
     ----------
     h : HocObject
         NEURON's ``h``.
-    saved : dict
-        What :func:`enable_coreneuron` returned.
+    saved : dict or None
+        What :func:`enable_coreneuron` returned (None: CoreNEURON was not enabled, nothing to do).
     """
+    if saved is None:
+        return
     from neuron import coreneuron
     coreneuron.enable = False
     coreneuron.verbose = saved["verbose"]

@@ -150,3 +150,26 @@ def test_mechanisms_without_coreneuron_build_refused(bio_config: Path, tmp_path:
     simulate(str(cfg), output_dir=tmp_path / "neuron", progress=False)  # loads the NEURON-only build
     with pytest.raises(ConfigError, match=r"mechanisms_dir.*leak_core18.*nrnivmodl -coreneuron.*drop run\.coreneuron"):
         simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
+
+
+def test_voltage_clamp_with_a_delay(bio_config: Path, tmp_path: Path) -> None:
+    """bmtk's SEClamp of ``amp``, ``delay`` and ``duration`` (free before and after: its series resistance is a
+    step function of time, which NEURON plays as a step Vector and CoreNEURON cannot): under CoreNEURON the same
+    steps played as a continuous Vector with repeated times give NEURON's spikes, soma v and clamp current."""
+    cfg = _variant(bio_config, "config.seclamp.json", {
+        "inputs": {"vc": {"input_type": "current_clamp", "module": "SEClamp", "node_set": {"node_ids": [3, 7]},
+                          "amp": -20.0, "delay": 40.01, "duration": 30.0, "resistance": 0.5}},
+        "reports": {"se": {"module": "clamp_report", "variable_name": "se"}}})
+    _run(cfg, tmp_path / "neuron", "0")
+    _run(cfg, tmp_path / "core", "1")
+    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    assert sorted(ref) == sorted(got)
+    for k in ref:
+        if k.endswith("/data"):  # soma v (mV) and the clamp current (nA)
+            print(f"{k}: max |CoreNEURON - NEURON| = {np.abs(got[k] - ref[k]).max():.2e}")
+            np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-6, err_msg=k)
+        else:
+            assert np.array_equal(ref[k], got[k]), k
+    i = ref["se.h5:report/bio/data"]
+    t = 0.025 * np.arange(len(i))
+    assert np.abs(i[(t > 41) & (t < 69)]).max() > 1.0 and np.abs(i[(t < 40) | (t > 71)]).max() < 1e-9
