@@ -173,3 +173,13 @@ def test_voltage_clamp_with_a_delay(bio_config: Path, tmp_path: Path) -> None:
     i = ref["se.h5:report/bio/data"]
     t = 0.025 * np.arange(len(i))
     assert np.abs(i[(t > 41) & (t < 69)]).max() > 1.0 and np.abs(i[(t < 40) | (t > 71)]).max() < 1e-9
+
+
+def test_delays_below_one_step_refused(tmp_path: Path) -> None:
+    """NEURON runs delays below dt by stepping with fadvance (as bmtk); CoreNEURON integrates with psolve only,
+    which refuses them: a ConfigError naming the edges, at build (before CoreNEURON is reached)."""
+    cfg = Path(bio_network(tmp_path / "bio", n_exc=4, n_inh=2, n_input=5, tstop=20.0))
+    types = cfg.parent / "network" / "bio_bio_edge_types.csv"
+    types.write_text(types.read_text().replace(" 0.0005 2.0 ", " 0.0005 0.01 "))
+    with pytest.raises(ConfigError, match=r"/edges/bio_to_bio: delay.*below one time step.*drop run\.coreneuron"):
+        simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
