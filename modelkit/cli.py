@@ -318,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--tstop", type=float, help="run until this time (ms) instead of the config's run.tstop")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--coreneuron", action="store_true", default=None,
+                   help="NEURON builds the model, CoreNEURON integrates it (the config's run.coreneuron: true)")
     r.add_argument("--clamp-units", choices=("nA", "pA"), help="unit of current-clamp amplitudes of inputs "
                    "without amp_units (default: the backend's, pA in NEST as bmtk, nA in NEURON)")
     ini = sub.add_parser("init", help="make a runnable simulation folder for a network (bmtk's create_environment)",
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             with set_options(**({"clamp_units": args.clamp_units} if args.clamp_units else {})):
                 res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
                                backend=args.backend, overwrite=True if args.overwrite else None,
-                               progress=not args.quiet, tstop=args.tstop)
+                               progress=not args.quiet, tstop=args.tstop, coreneuron=args.coreneuron)
             from modelkit.simulator.parallel import world
             if world().rank != 0:  # under mpiexec rank 0 speaks for the run
                 return 0

@@ -160,16 +160,17 @@ def test_threads(rich_config: Path, reference: tuple[Path, list], tmp_path: Path
 
 @pytest.mark.skipif(not os.path.exists(MPIEXEC), reason="mpiexec (pip install mpich) is not installed")
 def test_mpi_ranks(rich_config: Path, reference: tuple[Path, list], tmp_path: Path) -> None:
-    """``mpiexec -n N modelkit run`` with ``run.coreneuron: true`` on 1, 2 and 4 ranks (4 oversubscribe a
-    2-core machine): the one-process NEURON run's spikes and reports, cells and synapses split over ranks."""
-    cfg = _with(rich_config, "config.core.json", run={"coreneuron": True})
+    """``mpiexec -n N modelkit run`` with ``run.coreneuron: true`` on 1 and 4 ranks (4 oversubscribe a 2-core
+    machine), and with ``--coreneuron`` on 2: the one-process NEURON run's spikes and reports, cells and
+    synapses split over ranks."""
+    core = _with(rich_config, "config.core.json", run={"coreneuron": True})
     env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
                                                             "PMIX_SIZE", "MPI_LIB_NRN_PATH")}
     env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
-    for n in (1, 2, 4):
+    for n, cfg, flag in ((1, core, []), (2, rich_config, ["--coreneuron"]), (4, core, [])):
         out = tmp_path / f"n{n}"
         proc = subprocess.run([MPIEXEC, "-n", str(n), sys.executable, "-m", "modelkit", "run", str(cfg), "--output",
-                               str(out), "--quiet", "--backend", "neuron"], capture_output=True, text=True,
+                               str(out), "--quiet", "--backend", "neuron", *flag], capture_output=True, text=True,
                               timeout=300, env=env)
         assert proc.returncode == 0, proc.stderr[-3000:]
         log = (out / "log.txt").read_text()
