@@ -18,8 +18,8 @@ from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Pla
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
-from modelkit.simulator.neuron.coreneuron import (check_coreneuron, check_mechanisms, disable_coreneuron,
-                                                  enable_coreneuron, short_delays_refused)
+from modelkit.simulator.neuron.coreneuron import (check_coreneuron, check_mechanisms, coreneuron_threads,
+                                                  disable_coreneuron, enable_coreneuron, short_delays_refused)
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -679,6 +679,8 @@ class NeuronBackend:
                     raise
                 self._threads_refused(e)
                 h.finitialize(self._v_init)
+            if self._coreneuron is not None:
+                coreneuron_threads(self._coreneuron, int(pc.nthread()))
         assert self._options is not None
         if t >= self._options.tstop - 0.5 * self._options.dt:
             # one step past the end, so the sample at exactly tstop is recorded however t accumulated in

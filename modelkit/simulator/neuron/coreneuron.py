@@ -19,7 +19,8 @@ from modelkit.simulator.neuron.mechanisms import MechanismSource, coreneuron_lib
 from modelkit.sonata import Selection
 
 __all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "check_coreneuron", "check_mechanisms",
-           "short_delays_refused", "steps_as_continuous", "enable_coreneuron", "disable_coreneuron"]
+           "short_delays_refused", "steps_as_continuous", "enable_coreneuron", "coreneuron_threads",
+           "disable_coreneuron"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -132,13 +133,52 @@ def steps_as_continuous(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarr
     return t, v
 
 
+def _openmp_threads(n: int) -> int | None:
+    """Make ``n`` the size of the OpenMP teams the calling thread starts next; returns the size before, or None
+    where no ``libgomp.so.1`` loads (then nothing changes).
+
+    CoreNEURON (``libcorenrnmech*.so``, built with ``-fopenmp`` against the system's ``libgomp.so.1``) runs its
+    threads (NEURON's ``pc.nthread``, at least 2, the second empty for one) in an ``omp parallel for`` on a team
+    of ``OMP_NUM_THREADS`` (default: every core), so idle members spin at each region's barrier; under MPI every
+    rank does.  ``omp_set_num_threads`` sets the team size of the regions the calling thread starts: the one
+    that calls ``pc.psolve``.
+    """
+    import ctypes
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")  # the soname CoreNEURON's library needs: the same library once loaded
+    except OSError:
+        return None
+    before = int(gomp.omp_get_max_threads())
+    gomp.omp_set_num_threads(ctypes.c_int(max(1, int(n))))
+    return before
+
+
+def coreneuron_threads(saved: dict[str, Any], threads: int) -> None:
+    """Make CoreNEURON's OpenMP team NEURON's thread count (``pc.nthread`` once ``finitialize`` has settled it:
+    NEURON may fall back to one thread there), for the ``pc.psolve`` calls of the calling thread.
+
+    Parameters
+    ----------
+    saved : dict
+        What :func:`enable_coreneuron` returned (the team size before is kept there for
+        :func:`disable_coreneuron`).
+    threads : int
+        NEURON's threads.
+    """
+    before = _openmp_threads(threads)
+    saved.setdefault("openmp", before)
+    log.info("CoreNEURON runs %d thread%s (OpenMP team)%s", threads, "s" if threads > 1 else "",
+             "" if before is not None else "; no libgomp.so.1 found: the team is left as OMP_NUM_THREADS says")
+
+
 def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None) -> dict[str, Any]:
     """Hand the integration to CoreNEURON (in memory).
 
     NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
     build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.  NEURON's threads
     (``pc.nthread``) and MPI ranks need nothing more: CoreNEURON takes each NEURON thread's cells as one of its
-    threads (run with OpenMP) and exchanges spikes over NEURON's MPI (``notes/coreneuron-mpi.md``).
+    threads (run with OpenMP: :func:`coreneuron_threads` sizes the team) and exchanges spikes over
+    NEURON's MPI (``notes/coreneuron-mpi.md``).
 
     Parameters
     ----------
@@ -180,6 +220,8 @@ def disable_coreneuron(h: HocObject, saved: dict[str, Any] | None) -> None:
     from neuron import coreneuron
     coreneuron.enable = False
     coreneuron.verbose = saved["verbose"]
+    if saved.get("openmp") is not None:
+        _openmp_threads(saved["openmp"])
     h.cvode.cache_efficient(saved["cache_efficient"])
     if saved["CORENEURONLIB"] is None:
         os.environ.pop("CORENEURONLIB", None)

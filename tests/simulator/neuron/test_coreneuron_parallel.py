@@ -202,3 +202,39 @@ def test_stream_gets_every_blocks_spikes_and_frames(rich_config: Path, reference
                                atol=1e-9)
     np.testing.assert_allclose(np.concatenate([e[6] for e in frames]), np.concatenate([e[6] for e in ref_frames]),
                                rtol=0, atol=1e-6)
+
+
+TASKS = """
+import os, sys
+from modelkit.simulator import simulate
+seen = set()
+
+class Sink:  # the process's threads between blocks (libgomp keeps its team's threads for the next region)
+    def spikes(self, population, node_ids, times):
+        pass
+    def progress(self, t, tstop):
+        seen.add(len(os.listdir("/proc/self/task")))
+
+simulate(sys.argv[1], output_dir=sys.argv[2], progress=False, coreneuron=sys.argv[3] == "1",
+         threads=int(sys.argv[4]), sinks=[Sink()])
+print("threads", max(seen))
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_openmp_team_is_neurons_threads(rich_config: Path, tmp_path: Path) -> None:
+    """CoreNEURON runs its threads in an OpenMP team whose size libgomp takes from ``OMP_NUM_THREADS`` (default:
+    every core), not from ``pc.nthread``: on 2 MPI ranks of a 2-core machine the idle members spun and the run took
+    twice as long (``notes/coreneuron-mpi.md``).  The team is NEURON's thread count: one thread, no OpenMP
+    worker; two threads, one (NEURON's own worker thread is there in both runs)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "4"}
+    count = {}
+    for core in (False, True):
+        for n in (1, 2):
+            out = tmp_path / f"{int(core)}{n}"
+            proc = subprocess.run([sys.executable, "-c", TASKS, str(rich_config), str(out), str(int(core)), str(n)],
+                                  capture_output=True, text=True, timeout=600, env=env)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            count[core, n] = int(proc.stdout.split("threads")[-1])
+    assert count[True, 1] == count[False, 1], count
+    assert count[True, 2] == count[False, 2] + 1, count
