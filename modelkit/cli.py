@@ -317,9 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--backend", help="force a backend (e.g. nest)")
     r.add_argument("--tstop", type=float, help="run until this time (ms) instead of the config's run.tstop")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--coreneuron", action="store_true", default=None,
-                   help="NEURON builds the model, CoreNEURON integrates it (the config's run.coreneuron: true)")
+                   help="NEURON builds the model, CoreNEURON integrates it (run.coreneuron)")
+    r.add_argument("--gpu", action="store_true", default=None,
+                   help="CoreNEURON integrates on a GPU (run.coreneuron_gpu; needs NEURON built with GPU support)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--clamp-units", choices=("nA", "pA"), help="unit of current-clamp amplitudes of inputs "
                    "without amp_units (default: the backend's, pA in NEST as bmtk, nA in NEURON)")
     ini = sub.add_parser("init", help="make a runnable simulation folder for a network (bmtk's create_environment)",
@@ -390,11 +392,13 @@ def main(argv: list[str] | None = None) -> int:
             with set_options(**({"clamp_units": args.clamp_units} if args.clamp_units else {})):
                 res = simulate(args.config, output_dir=args.output, threads=args.threads, seed=args.seed,
                                backend=args.backend, overwrite=True if args.overwrite else None,
-                               progress=not args.quiet, tstop=args.tstop, coreneuron=args.coreneuron)
+                               progress=not args.quiet, tstop=args.tstop, coreneuron=args.coreneuron,
+                               coreneuron_gpu=args.gpu)
             from modelkit.simulator.parallel import world
             if world().rank != 0:  # under mpiexec rank 0 speaks for the run
                 return 0
-            print(f"{res.backend}: {res.tstop:g} ms simulated in {res.timings['total']:.2f} s "
+            how = " (CoreNEURON)" if res.coreneuron else ""
+            print(f"{res.backend}{how}: {res.tstop:g} ms simulated in {res.timings['total']:.2f} s "
                   f"(build {res.timings['build']:.2f} s) -> {res.output_dir}")
             for pop, n in res.n_cells.items():
                 print(f"  {pop}: {n} cells, {res.n_spikes.get(pop, 0)} spikes, {res.rates()[pop]:.2f} Hz")

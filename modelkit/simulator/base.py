@@ -58,6 +58,8 @@ class RunOptions:
         Show a tqdm progress bar.
     coreneuron : bool
         NEURON builds the model and CoreNEURON integrates it in memory (``run.coreneuron``).
+    coreneuron_gpu : bool
+        CoreNEURON integrates on a GPU (``run.coreneuron_gpu``).
     """
 
     tstart: float
@@ -71,6 +73,7 @@ class RunOptions:
     conditions: dict = field(default_factory=dict)
     progress: bool = True
     coreneuron: bool = False
+    coreneuron_gpu: bool = False
 
     @property
     def n_steps(self) -> int:
@@ -380,6 +383,8 @@ class RunResult:
     timings : dict
         Seconds: ``build``, ``run``, ``total``.
     backend : str
+    coreneuron : bool
+        CoreNEURON integrated the run (NEURON built it).
     """
 
     output_dir: str
@@ -392,6 +397,7 @@ class RunResult:
     log_file: str | None = None
     spikes_csv: str | None = None
     tstop: float = 0.0
+    coreneuron: bool = False
 
     def spikes(self) -> Any:
         """The spikes written, as ``{population: SpikePopulation}``."""
@@ -410,6 +416,7 @@ class RunResult:
                        f"</td><td>{r:.2f}</td></tr>" for p, r in self.rates().items())
         files = "".join(f"<div><code>{html.escape(os.path.basename(v))}</code> ({html.escape(k)})</div>"
                         for k, v in self.reports.items())
-        return (f"<div><b>Run</b> ({html.escape(self.backend)}) in <code>{html.escape(self.output_dir)}</code>, "
+        how = ", CoreNEURON" if self.coreneuron else ""
+        return (f"<div><b>Run</b> ({html.escape(self.backend)}{how}) in <code>{html.escape(self.output_dir)}</code>, "
                 f"{self.timings.get('total', 0):.2f} s</div><table><tr><th>population</th><th>cells</th>"
                 f"<th>spikes</th><th>rate (Hz)</th></tr>{rows}</table>{files}")

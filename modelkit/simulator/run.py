@@ -256,20 +256,27 @@ def _check_edge_targets(network: Network, built: dict[str, Selection], backend: 
 THREADS_FROM_CELLS = 10_000
 
 
-def _coreneuron_asked(cfg: SimulationConfig, asked: bool | None) -> bool:
-    """``simulate(coreneuron=...)``, else the config's ``run.coreneuron`` (true or false), else False.
+def _coreneuron_asked(cfg: SimulationConfig, asked: bool | None, gpu: bool | None) -> tuple[bool, bool]:
+    """(CoreNEURON, on a GPU) from ``simulate(coreneuron=..., coreneuron_gpu=...)``, else the config's
+    ``run.coreneuron`` and ``run.coreneuron_gpu`` (true or false), else False; the GPU implies CoreNEURON.
 
     Raises
     ------
     ConfigError
-        ``run.coreneuron`` is not true or false.
+        ``run.coreneuron`` or ``run.coreneuron_gpu`` is not true or false, or CoreNEURON is turned off while
+        its GPU is asked for.
     """
-    if asked is not None:
-        return bool(asked)
-    v = cfg.run.extra.get("coreneuron")
-    if v is not None and not isinstance(v, bool):
-        raise ConfigError(cfg.path, "run.coreneuron", "true or false", repr(v)[:80])
-    return bool(v)
+    flags = {}
+    for key, value in (("coreneuron", asked), ("coreneuron_gpu", gpu)):
+        if value is None:
+            value = cfg.run.extra.get(key)
+            if value is not None and not isinstance(value, bool):
+                raise ConfigError(cfg.path, f"run.{key}", "true or false", repr(value)[:80])
+        flags[key] = value
+    if flags["coreneuron_gpu"] and flags["coreneuron"] is False:
+        raise ConfigError(cfg.path, "run.coreneuron", "true (or left out) when run.coreneuron_gpu is true: the GPU "
+                          "runs CoreNEURON", "false")
+    return bool(flags["coreneuron"] or flags["coreneuron_gpu"]), bool(flags["coreneuron_gpu"])
 
 
 def _default_threads(n_cells: int) -> int:
@@ -366,7 +373,8 @@ def _salvage(sim: Simulation | None, modules: list[SimulatorModule], spikes: Spi
 def simulate(config: Any, *, network: Any = None, backend: str | None = None, threads: int | None = None,
              seed: int | None = None, output_dir: Any = None, overwrite: bool | None = None,
              progress: bool | None = None, sinks: Sequence[ReportSink] = (),
-             tstop: float | None = None, coreneuron: bool | None = None) -> RunResult:
+             tstop: float | None = None, coreneuron: bool | None = None,
+             coreneuron_gpu: bool | None = None) -> RunResult:
     """Run a SONATA simulation.
 
     Parameters
@@ -403,6 +411,10 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     coreneuron : bool, optional
         NEURON builds the model and CoreNEURON integrates it in memory, on one process (default:
         ``run.coreneuron``, else False).  What CoreNEURON cannot run is refused before anything is written.
+    coreneuron_gpu : bool, optional
+        CoreNEURON integrates on a GPU (default: ``run.coreneuron_gpu``, else False; implies ``coreneuron``).
+        NEURON must be built with GPU support (``CORENRN_ENABLE_GPU=ON``); otherwise a ``ConfigError`` says so
+        before anything is written.
 
     Returns
     -------
@@ -456,13 +468,14 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                          seed=int(seed if seed is not None else (run.random_seed or 0)),
                          spike_threshold=run.spike_threshold, conditions=dict(cfg.conditions),
                          progress=OPTIONS["progress"] if progress is None else progress,
-                         coreneuron=_coreneuron_asked(cfg, coreneuron))
+                         **dict(zip(("coreneuron", "coreneuron_gpu"),
+                                    _coreneuron_asked(cfg, coreneuron, coreneuron_gpu), strict=True)))
     if options.coreneuron:  # what CoreNEURON cannot run, before anything is written
         check = getattr(cls, "check_coreneuron", None)
         if check is None:
             raise ConfigError(cfg.path, "run.coreneuron (or simulate(coreneuron=...))",
                               "a network of biophysical cells (NEURON's backend)", f"the {cls.name} backend")
-        check(cfg, net, built)
+        check(cfg, net, built, gpu=options.coreneuron_gpu)
     check_run(cfg, net, cls, built, threads)  # what the simulator would refuse, before anything is written
     out = cfg.output.output_dir
     comm = world()
@@ -596,7 +609,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                      reports=reports, n_spikes=spikes.counts, n_cells={k: len(v) for k, v in built.items()},
                      timings={"load": t_load, "build": t_build, "run": t_run,
                               "total": time.perf_counter() - t0}, backend=cls.name,
-                     log_file=cfg.output.log_file, tstop=options.tstop - options.tstart)
+                     log_file=cfg.output.log_file, tstop=options.tstop - options.tstart,
+                     coreneuron=options.coreneuron)
 
 
 def _run_blocks(sim: Simulation, modules: list[SimulatorModule], options: RunOptions,

@@ -668,7 +668,7 @@ class NeuronBackend:
             if guard is not None:
                 self._keep.append(guard)
             if self._options is not None and self._options.coreneuron:
-                self._coreneuron = enable_coreneuron(h, self._mechanisms)
+                self._coreneuron = enable_coreneuron(h, self._mechanisms, gpu=self._options.coreneuron_gpu)
             pc.set_maxstep(10)
             try:
                 h.finitialize(self._v_init)

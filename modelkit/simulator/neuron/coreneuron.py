@@ -15,12 +15,12 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron._hoc import HocObject
-from modelkit.simulator.neuron.mechanisms import MechanismSource, coreneuron_library
+from modelkit.simulator.neuron.mechanisms import MechanismSource, coreneuron_library, import_neuron
 from modelkit.sonata import Selection
 
 __all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "check_coreneuron", "check_mechanisms",
            "short_delays_refused", "steps_as_continuous", "enable_coreneuron", "coreneuron_threads",
-           "disable_coreneuron"]
+           "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -64,15 +64,40 @@ def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selecti
     return None
 
 
-def check_coreneuron(config: Any, network: Any, populations: dict[str, Selection]) -> None:
-    """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``).
+def neuron_gpu_build(h: HocObject) -> bool:
+    """Whether this NEURON's CoreNEURON was built for GPUs (``CORENRN_ENABLE_GPU=ON``).
+
+    NEURON names its build options that differ from their defaults in ``nrnversion(6)``; the wheels from PyPI
+    say ``'CORENRN_ENABLE_GPU=OFF'`` there."""
+    return "CORENRN_ENABLE_GPU=ON" in str(h.nrnversion(6))
+
+
+def gpu_refusal(h: HocObject) -> str | None:
+    """Why ``run.coreneuron_gpu`` cannot run with this NEURON, or None when it can."""
+    if neuron_gpu_build(h):
+        return None
+    import neuron
+    return (f"neuron {neuron.__version__} whose CoreNEURON is built without GPU support (CORENRN_ENABLE_GPU is "
+            "not ON in h.nrnversion(6); the neuron wheels from PyPI are CPU-only): use a NEURON built with "
+            "-DCORENRN_ENABLE_GPU=ON (and nrnivmodl -coreneuron mechanisms from it), or drop run.coreneuron_gpu "
+            "to run CoreNEURON on the CPU")
+
+
+def check_coreneuron(config: Any, network: Any, populations: dict[str, Selection], gpu: bool = False) -> None:
+    """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``), or
+    on a GPU (``run.coreneuron_gpu``) with a NEURON built without GPU support.
 
     Raises
     ------
     ConfigError
         What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON
-        (:func:`coreneuron_refusal`).
+        (:func:`coreneuron_refusal`, :func:`gpu_refusal`).
     """
+    if gpu:
+        why = gpu_refusal(import_neuron())
+        if why is not None:
+            raise ConfigError(getattr(config, "path", None), "run.coreneuron_gpu (or simulate(coreneuron_gpu=...))",
+                              "a NEURON built with GPU support", why)
     refusal = coreneuron_refusal(config, network, populations)
     if refusal is not None:
         raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
@@ -171,7 +196,7 @@ def coreneuron_threads(saved: dict[str, Any], threads: int) -> None:
              "" if before is not None else "; no libgomp.so.1 found: the team is left as OMP_NUM_THREADS says")
 
 
-def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None) -> dict[str, Any]:
+def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None, gpu: bool = False) -> dict[str, Any]:
     """Hand the integration to CoreNEURON (in memory).
 
     NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
@@ -186,6 +211,9 @@ def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None) -> dict[
         NEURON's ``h``.
     mechanisms : MechanismSource or None
         Where ``components.mechanisms_dir``'s mechanisms came from (None: NEURON's built-in mechanisms only).
+    gpu : bool
+        CoreNEURON integrates on a GPU (``coreneuron.gpu``; NEURON must be built for it, see
+        :func:`gpu_refusal`).
 
     Returns
     -------
@@ -195,13 +223,14 @@ def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None) -> dict[
     from neuron import coreneuron
     lib = coreneuron_library(mechanisms) if mechanisms is not None else None
     saved = {"cache_efficient": int(h.cvode.cache_efficient()), "CORENEURONLIB": os.environ.get("CORENEURONLIB"),
-             "verbose": coreneuron.verbose}
+             "verbose": coreneuron.verbose, "gpu": coreneuron.gpu}
     if lib is not None:
         os.environ["CORENEURONLIB"] = lib
     h.cvode.cache_efficient(1)
     coreneuron.verbose = 0  # its banner and statistics on stdout at every block
+    coreneuron.gpu = bool(gpu)  # its cell permutation follows (1 on a GPU, 0 on CPUs)
     coreneuron.enable = True
-    log.info("CoreNEURON integrates (in memory%s)", f", mechanisms {lib}" if lib else "")
+    log.info("CoreNEURON integrates (in memory%s%s)", ", on a GPU" if gpu else "", f", mechanisms {lib}" if lib else "")
     return saved
 
 
@@ -219,6 +248,7 @@ def disable_coreneuron(h: HocObject, saved: dict[str, Any] | None) -> None:
         return
     from neuron import coreneuron
     coreneuron.enable = False
+    coreneuron.gpu = saved["gpu"]
     coreneuron.verbose = saved["verbose"]
     if saved.get("openmp") is not None:
         _openmp_threads(saved["openmp"])

@@ -183,3 +183,38 @@ def test_delays_below_one_step_refused(tmp_path: Path) -> None:
     types.write_text(types.read_text().replace(" 0.0005 2.0 ", " 0.0005 0.01 "))
     with pytest.raises(ConfigError, match=r"/edges/bio_to_bio: delay.*below one time step.*drop run\.coreneuron"):
         simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
+
+
+def test_gpu_refused_without_a_gpu_build(bio_config: Path, tmp_path: Path) -> None:
+    """``run.coreneuron_gpu`` needs a NEURON built with GPU support; the wheels here are CPU-only, so it is
+    refused before anything is written, saying what is missing and how to run on the CPU."""
+    from neuron import h
+    assert "CORENRN_ENABLE_GPU=ON" not in h.nrnversion(6)  # the premise: this machine's NEURON has no GPU build
+    message = r"run\.coreneuron_gpu.*GPU support.*CORENRN_ENABLE_GPU.*drop run\.coreneuron_gpu"
+    with pytest.raises(ConfigError, match=message):
+        simulate(str(bio_config), output_dir=tmp_path / "out", progress=False, coreneuron_gpu=True)
+    cfg = _variant(bio_config, "config.gpu.json", {"run": {"coreneuron_gpu": True}})
+    with pytest.raises(ConfigError, match=message):
+        simulate(str(cfg), output_dir=tmp_path / "out", progress=False)
+    with pytest.raises(ConfigError, match=r"run\.coreneuron.*true \(or left out\) when run\.coreneuron_gpu"):
+        simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=False)
+    bad = _variant(bio_config, "config.gpu-bad.json", {"run": {"coreneuron_gpu": 1}})
+    with pytest.raises(ConfigError, match=r"run\.coreneuron_gpu.*true or false"):
+        simulate(str(bad), output_dir=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    proc = subprocess.run([sys.executable, "-m", "modelkit", "run", str(bio_config), "--gpu", "--quiet",
+                           "--output", str(tmp_path / "cli")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "CORENRN_ENABLE_GPU" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "cli").exists()
+
+
+def test_command_line_flag(bio_config: Path, tmp_path: Path) -> None:
+    """``modelkit run CONFIG --coreneuron`` integrates with CoreNEURON, with the spikes of ``simulate``."""
+    proc = subprocess.run([sys.executable, "-m", "modelkit", "run", str(bio_config), "--coreneuron", "--quiet",
+                           "--output", str(tmp_path / "cli")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("neuron (CoreNEURON): 150 ms simulated"), proc.stdout
+    _run(bio_config, tmp_path / "neuron", "0")
+    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "cli")
+    for k in ("spikes.h5:spikes/bio/timestamps", "spikes.h5:spikes/bio/node_ids"):
+        assert np.array_equal(ref[k], got[k]), k
