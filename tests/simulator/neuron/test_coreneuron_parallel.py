@@ -195,7 +195,7 @@ def test_stream_gets_every_blocks_spikes_and_frames(rich_config: Path, reference
         np.testing.assert_array_equal(a[3], b[3])
     frames = [e for e in got if e[0] == "frames"]
     assert {e[1:4] for e in frames} == {("membrane_potential", "bio", "v")}
-    for k, e in enumerate(frames):  # whole blocks: CoreNEURON stops at the block's end exactly
+    for k, e in enumerate(frames):  # whole blocks (every step recorded; NEURON: 999, then 1001 at fixed intervals)
         np.testing.assert_allclose(e[5], BLOCK * k + 0.025 * np.arange(1000), atol=1e-9)
     ref_frames = [e for e in ref if e[0] == "frames"]
     np.testing.assert_allclose(np.concatenate([e[5] for e in frames]), np.concatenate([e[5] for e in ref_frames]),
