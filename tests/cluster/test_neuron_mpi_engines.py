@@ -81,3 +81,41 @@ def test_a_slow_listener_gets_every_spike_from_mpi_engines(mpi_cluster, tmp_path
     assert len(delivered) >= 18  # a drain well beyond any fixed grace
     stream_equals_file(run, run.result)
     assert sum(delivered) == len(run.spikes) and run.stream.lost == 0 and run.stream.lost_spikes == 0
+
+
+def test_coreneuron_on_two_mpi_engines(mpi_cluster, tmp_path, stream_equals_file):
+    """``run.coreneuron: true`` on 2 MPI engines: CoreNEURON integrates on both ranks, rank 0 streams every spike
+    and report frame block by block, and the results are those of NEURON on the same engines (which run NEURON
+    again afterwards: the engines keep no CoreNEURON setting)."""
+    import numpy as np
+
+    from modelkit.datasets import bio_network
+    from modelkit.sonata import CompartmentReport, read_spikes
+
+    cfg = Path(bio_network(tmp_path / "bio", n_exc=12, n_inh=4, n_input=20, tstop=150.0))
+    d = json.loads(cfg.read_text())
+    d["run"].update(block_size=25.0, coreneuron=True)
+    core_cfg = cfg.with_name("config.core.json")
+    core_cfg.write_text(json.dumps(d))
+    blocks = []
+    run = run_on_cluster(core_cfg, cluster=mpi_cluster, engines="all", output_dir=tmp_path / "core")
+    run.stream.add_frames_listener(lambda *a: blocks.append(len(a[4])), replay=True)
+    assert run.wait(300) == "done", run.error
+    stream_equals_file(run, run.result)
+    log = (tmp_path / "core" / "log.txt").read_text()
+    assert "CoreNEURON integrates" in log and "distribution over 2 ranks" in log
+    (key, (ids, times, values)), = run.traces.items()
+    rep = CompartmentReport(run.result.reports["membrane_potential"])["bio"]
+    np.testing.assert_array_equal(ids, rep.node_ids)
+    np.testing.assert_allclose(values, rep.data(), rtol=1e-6)  # the file holds float32
+    assert len(blocks) >= 2 and sum(blocks) == 6000  # block by block, every frame
+
+    ref = run_on_cluster(cfg, cluster=mpi_cluster, engines="all", output_dir=tmp_path / "neuron")
+    assert ref.wait(300) == "done", ref.error
+    assert "CoreNEURON" not in (tmp_path / "neuron" / "log.txt").read_text()
+    a, b = read_spikes(ref.result.spikes_file)["bio"], read_spikes(run.result.spikes_file)["bio"]
+    assert len(a.node_ids) > 50
+    np.testing.assert_array_equal(a.node_ids, b.node_ids)
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    ra = CompartmentReport(ref.result.reports["membrane_potential"])["bio"]
+    np.testing.assert_allclose(rep.data(), ra.data(), rtol=0, atol=1e-6)

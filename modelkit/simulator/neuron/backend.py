@@ -18,10 +18,10 @@ from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Pla
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
-from modelkit.simulator.neuron.coreneuron import (CORENEURON_CAN, WITHOUT_CORENEURON, coreneuron_refusal,
-                                                  disable_coreneuron, enable_coreneuron, gpu_refusal,
-                                                  refuse_left_out_in_use, refuse_without_library)
-from modelkit.simulator.neuron.mechanisms import (MechanismSource, coreneuron_library, import_neuron,
+from modelkit.simulator.neuron.coreneuron import (check_coreneuron, coreneuron_threads, disable_coreneuron,
+                                                  enable_coreneuron, refuse_left_out_in_use, refuse_without_library,
+                                                  short_delays_refused)
+from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
@@ -118,24 +118,8 @@ class NeuronBackend:
         except ImportError:
             return False
 
-    @classmethod
-    def check_coreneuron(cls, config: SimulationConfig, network: Network, populations: dict[str, Selection],
-                         gpu: bool = False) -> None:
-        """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``).
-
-        Raises
-        ------
-        ConfigError
-            What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON.
-        """
-        if gpu:
-            why = gpu_refusal(import_neuron())
-            if why is not None:
-                raise ConfigError(getattr(config, "path", None), "run.coreneuron_gpu (or simulate(coreneuron_gpu=...))",
-                                  "a NEURON built with GPU support", why)
-        refusal = coreneuron_refusal(config, network, populations)
-        if refusal is not None:
-            raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
+    #: refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``)
+    check_coreneuron = staticmethod(check_coreneuron)
 
     def __init__(self) -> None:
         self.h: Any = None
@@ -370,9 +354,7 @@ class NeuronBackend:
         assert self._options is not None
         if self._options.coreneuron:
             first = names[int(np.flatnonzero(counts[:, 1])[0])]
-            raise ConfigError(network.edges[first].path, f"/edges/{first}: delay", CORENEURON_CAN,
-                              f"delays below one time step ({dt} ms), which NEURON steps with fadvance and "
-                              f"CoreNEURON (psolve only) cannot; {WITHOUT_CORENEURON}")
+            raise short_delays_refused(network.edges[first].path, first, dt)
         self._fadvance = True
         n = int(self.pc.nthread())
         if n > 1:  # threads would deliver the events that cross them a step late: not one thread's result
@@ -632,11 +614,8 @@ class NeuronBackend:
                           section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list:
         """Three-step ``SEClamp`` (mV, ms, MΩ) on the local cells among ``node_ids`` (see electrodes.add_seclamps)."""
         from modelkit.simulator.neuron.electrodes import add_seclamps
-        if rs_schedule is not None and self._options is not None and self._options.coreneuron:
-            raise ConfigError(self._config_path, "inputs: SEClamp rs schedule", CORENEURON_CAN,
-                              "a series resistance played as a step function, which aborts CoreNEURON; "
-                              + WITHOUT_CORENEURON)
-        return add_seclamps(self, population, node_ids, amps, durations, rs, rs_schedule, section)
+        core = self._options is not None and self._options.coreneuron  # CoreNEURON plays no step Vector
+        return add_seclamps(self, population, node_ids, amps, durations, rs, rs_schedule, section, continuous=core)
 
     def segment_geometry(self, population: str, node_ids: np.ndarray) -> dict:
         """{node id: SegmentGeometry} (µm, placed and rotated) of the local biophysical cells among ``node_ids``."""
@@ -692,7 +671,7 @@ class NeuronBackend:
             if guard is not None:
                 self._keep.append(guard)
             if self._options is not None and self._options.coreneuron:
-                self._enable_coreneuron()
+                self._coreneuron = enable_coreneuron(h, self._mechanisms, gpu=self._options.coreneuron_gpu)
             pc.set_maxstep(10)
             try:
                 h.finitialize(self._v_init)
@@ -703,6 +682,8 @@ class NeuronBackend:
                     raise
                 self._threads_refused(e)
                 h.finitialize(self._v_init)
+            if self._coreneuron is not None:
+                coreneuron_threads(self._coreneuron, int(pc.nthread()))
         assert self._options is not None
         if t >= self._options.tstop - 0.5 * self._options.dt:
             # one step past the end, so the sample at exactly tstop is recorded however t accumulated in
@@ -714,16 +695,6 @@ class NeuronBackend:
                 h.fadvance()
         else:
             pc.psolve(t)
-
-    def _enable_coreneuron(self) -> None:
-        lib = coreneuron_library(self._mechanisms) if self._mechanisms is not None else None
-        gpu = self._options is not None and self._options.coreneuron_gpu
-        self._coreneuron = enable_coreneuron(self.h, lib, gpu=gpu)
-
-    def _disable_coreneuron(self) -> None:
-        saved, self._coreneuron = self._coreneuron, None
-        if saved is not None:
-            disable_coreneuron(self.h, saved)
 
     def _set_threads(self, config: Any, network: Any, populations: dict[str, Selection]) -> None:
         """NEURON threads (``pc.nthread``), set before any cell is made: cells are spread over them and the
@@ -765,7 +736,8 @@ class NeuronBackend:
         log.warning("NEURON runs 1 thread, not %d: %s", n, reason)
 
     def close(self) -> None:
-        self._disable_coreneuron()  # the next run in this process is NEURON's unless it asks again
+        disable_coreneuron(self.h, self._coreneuron)  # the next run in this process is NEURON's unless it asks
+        self._coreneuron = None
         if self.pc is not None:
             if int(self.pc.nthread()) != 1:  # the next run in this process starts from one thread
                 self.pc.nthread(1)

@@ -16,11 +16,12 @@ import numpy as np
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron._hoc import HocObject
 from modelkit.simulator.neuron.coreneuron_build import LeftOut, coreneuron_left_out, coreneuron_library
-from modelkit.simulator.neuron.mechanisms import MechanismSource
+from modelkit.simulator.neuron.mechanisms import MechanismSource, import_neuron
 from modelkit.sonata import Selection
 
-__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "refuse_without_library", "left_out_in_use",
-           "refuse_left_out_in_use", "enable_coreneuron", "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "check_coreneuron", "refuse_without_library",
+           "left_out_in_use", "refuse_left_out_in_use", "short_delays_refused", "steps_as_continuous",
+           "enable_coreneuron", "coreneuron_threads", "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -186,18 +187,117 @@ def gpu_refusal(h: HocObject) -> str | None:
             "to run CoreNEURON on the CPU")
 
 
-def enable_coreneuron(h: HocObject, lib: str | None, gpu: bool = False) -> dict[str, Any]:
+def check_coreneuron(config: Any, network: Any, populations: dict[str, Selection], gpu: bool = False) -> None:
+    """Refuse, before anything is written, a run CoreNEURON cannot integrate in memory (``run.coreneuron``), or
+    on a GPU (``run.coreneuron_gpu``) with a NEURON built without GPU support.
+
+    Raises
+    ------
+    ConfigError
+        What the config asks for that CoreNEURON cannot do, why, and how to run it without CoreNEURON
+        (:func:`coreneuron_refusal`, :func:`gpu_refusal`).
+    """
+    if gpu:
+        why = gpu_refusal(import_neuron())
+        if why is not None:
+            raise ConfigError(getattr(config, "path", None), "run.coreneuron_gpu (or simulate(coreneuron_gpu=...))",
+                              "a NEURON built with GPU support", why)
+    refusal = coreneuron_refusal(config, network, populations)
+    if refusal is not None:
+        raise ConfigError(getattr(config, "path", None), refusal[0], CORENEURON_CAN, refusal[1])
+
+
+def short_delays_refused(path: str | None, edges: str, dt: float) -> ConfigError:
+    """The error for delays below one step (ms), which NEURON steps with ``fadvance`` and CoreNEURON cannot."""
+    return ConfigError(path, f"/edges/{edges}: delay", CORENEURON_CAN,
+                       f"delays below one time step ({dt} ms), which NEURON steps with fadvance and CoreNEURON "
+                       f"(psolve only) cannot; {WITHOUT_CORENEURON}")
+
+
+def steps_as_continuous(times: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A step function (``values[i]`` from ``times[i]`` until ``times[i + 1]``, the last held) as the points of
+    a continuous ``Vector.play`` with each switch time repeated, for CoreNEURON, which aborts on a Vector played
+    as steps (``nrnthread_dat2_vecplay: Assertion '0' failed``) and plays continuous ones.
+
+    NEURON (and CoreNEURON) treat a repeated time as a discontinuity: the values are those of the step play,
+    to the last bit in NEURON (a SEClamp's ``rs``, switch times on and off the dt grid; ``notes/coreneuron-mpi.md``).
+    Steps of no length are left out, so a switch at t = 0 holds from t = 0 as with the step play.
+
+    Parameters
+    ----------
+    times : array of float
+        Switch times (ms), ascending, from 0 (before its first point a continuous play holds the first value,
+        where a step play leaves the variable alone).
+    values : array of float
+        The value from each switch on.
+
+    Returns
+    -------
+    (times, values)
+        The points to play with ``continuous=1``.
+    """
+    times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    keep = np.append(times[1:] > times[:-1], True)  # a step that ends where it starts is never in force
+    times, values = times[keep], values[keep]
+    ends = np.append(times[1:], times[-1])
+    t = np.column_stack([times, ends]).ravel()[:-1]  # each step's start and end; the last: its start only
+    v = np.repeat(values, 2)[:-1]
+    return t, v
+
+
+def _openmp_threads(n: int) -> int | None:
+    """Make ``n`` the size of the OpenMP teams the calling thread starts next; returns the size before, or None
+    where no ``libgomp.so.1`` loads (then nothing changes).
+
+    CoreNEURON (``libcorenrnmech*.so``, built with ``-fopenmp`` against the system's ``libgomp.so.1``) runs its
+    threads (NEURON's ``pc.nthread``, at least 2, the second empty for one) in an ``omp parallel for`` on a team
+    of ``OMP_NUM_THREADS`` (default: every core), so idle members spin at each region's barrier; under MPI every
+    rank does.  ``omp_set_num_threads`` sets the team size of the regions the calling thread starts: the one
+    that calls ``pc.psolve``.
+    """
+    import ctypes
+    try:
+        gomp = ctypes.CDLL("libgomp.so.1")  # the soname CoreNEURON's library needs: the same library once loaded
+    except OSError:
+        return None
+    before = int(gomp.omp_get_max_threads())
+    gomp.omp_set_num_threads(ctypes.c_int(max(1, int(n))))
+    return before
+
+
+def coreneuron_threads(saved: dict[str, Any], threads: int) -> None:
+    """Make CoreNEURON's OpenMP team NEURON's thread count (``pc.nthread`` once ``finitialize`` has settled it:
+    NEURON may fall back to one thread there), for the ``pc.psolve`` calls of the calling thread.
+
+    Parameters
+    ----------
+    saved : dict
+        What :func:`enable_coreneuron` returned (the team size before is kept there for
+        :func:`disable_coreneuron`).
+    threads : int
+        NEURON's threads.
+    """
+    before = _openmp_threads(threads)
+    saved.setdefault("openmp", before)
+    log.info("CoreNEURON runs %d thread%s (OpenMP team)%s", threads, "s" if threads > 1 else "",
+             "" if before is not None else "; no libgomp.so.1 found: the team is left as OMP_NUM_THREADS says")
+
+
+def enable_coreneuron(h: HocObject, mechanisms: MechanismSource | None, gpu: bool = False) -> dict[str, Any]:
     """Hand the integration to CoreNEURON (in memory).
 
     NEURON's data go in CoreNEURON's layout (``cache_efficient``), and ``$CORENEURONLIB`` names the CoreNEURON
-    build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.
+    build of the loaded mechanisms, the only way in-memory CoreNEURON finds it.  NEURON's threads
+    (``pc.nthread``) and MPI ranks need nothing more: CoreNEURON takes each NEURON thread's cells as one of its
+    threads (run with OpenMP: :func:`coreneuron_threads` sizes the team) and exchanges spikes over
+    NEURON's MPI (``notes/coreneuron-mpi.md``).
 
     Parameters
     ----------
     h : HocObject
         NEURON's ``h``.
-    lib : str or None
-        ``libcorenrnmech.so`` of the loaded mechanisms (None: NEURON's built-in mechanisms only).
+    mechanisms : MechanismSource or None
+        Where ``components.mechanisms_dir``'s mechanisms came from (None: NEURON's built-in mechanisms only).
     gpu : bool
         CoreNEURON integrates on a GPU (``coreneuron.gpu``; NEURON must be built for it, see
         :func:`gpu_refusal`).
@@ -208,6 +308,7 @@ def enable_coreneuron(h: HocObject, lib: str | None, gpu: bool = False) -> dict[
         The settings :func:`disable_coreneuron` restores.
     """
     from neuron import coreneuron
+    lib = coreneuron_library(mechanisms) if mechanisms is not None else None
     saved = {"cache_efficient": int(h.cvode.cache_efficient()), "CORENEURONLIB": os.environ.get("CORENEURONLIB"),
              "verbose": coreneuron.verbose, "gpu": coreneuron.gpu}
     if lib is not None:
@@ -220,20 +321,24 @@ def enable_coreneuron(h: HocObject, lib: str | None, gpu: bool = False) -> dict[
     return saved
 
 
-def disable_coreneuron(h: HocObject, saved: dict[str, Any]) -> None:
+def disable_coreneuron(h: HocObject, saved: dict[str, Any] | None) -> None:
     """Give the integration back to NEURON and restore the settings :func:`enable_coreneuron` changed.
 
     Parameters
     ----------
     h : HocObject
         NEURON's ``h``.
-    saved : dict
-        What :func:`enable_coreneuron` returned.
+    saved : dict or None
+        What :func:`enable_coreneuron` returned (None: CoreNEURON was not enabled, nothing to do).
     """
+    if saved is None:
+        return
     from neuron import coreneuron
     coreneuron.enable = False
     coreneuron.gpu = saved["gpu"]
     coreneuron.verbose = saved["verbose"]
+    if saved.get("openmp") is not None:
+        _openmp_threads(saved["openmp"])
     h.cvode.cache_efficient(saved["cache_efficient"])
     if saved["CORENEURONLIB"] is None:
         os.environ.pop("CORENEURONLIB", None)

@@ -13,6 +13,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron._hoc import HocObject
+from modelkit.simulator.neuron.coreneuron import steps_as_continuous
 from modelkit.simulator.neuron.geometry import SegmentGeometry, euler_matrix, node_placement, table_geometry
 from modelkit.simulator.neuron.morphology import Cell
 
@@ -45,7 +46,8 @@ def _local_cells(backend: NeuronBackend, population: str, node_ids: np.ndarray, 
 
 def add_seclamps(backend: NeuronBackend, population: str, node_ids: np.ndarray, amps: np.ndarray, durations: np.ndarray,
                  rs: np.ndarray | None, rs_schedule: tuple[np.ndarray, np.ndarray] | None = None,
-                 section: tuple[str, int, float] = ("soma", 0, 0.5)) -> list[tuple[int, HocObject]]:
+                 section: tuple[str, int, float] = ("soma", 0, 0.5),
+                 continuous: bool = False) -> list[tuple[int, HocObject]]:
     """One three-step ``SEClamp`` per cell.
 
     Parameters
@@ -64,6 +66,9 @@ def add_seclamps(backend: NeuronBackend, population: str, node_ids: np.ndarray, 
         Play the series resistance (MΩ) as a step function of time (ms) instead.
     section : (type, index, x)
         Where: the ``index``-th section of that type, at ``x``.
+    continuous : bool
+        Play ``rs_schedule`` as a continuous Vector with repeated switch times (the same values), as CoreNEURON
+        needs (:func:`~modelkit.simulator.neuron.coreneuron.steps_as_continuous`).
 
     Returns
     -------
@@ -87,8 +92,9 @@ def add_seclamps(backend: NeuronBackend, population: str, node_ids: np.ndarray, 
             clamp.rs = float(rs[k])
         backend._keep.append(clamp)
         if rs_schedule is not None:
-            tv, rv = h.Vector(rs_schedule[0]), h.Vector(rs_schedule[1])
-            rv.play(clamp, clamp._ref_rs, tv, 0)  # the point process says which NEURON thread plays it
+            times, values = steps_as_continuous(*rs_schedule) if continuous else rs_schedule
+            tv, rv = h.Vector(times), h.Vector(values)
+            rv.play(clamp, clamp._ref_rs, tv, int(continuous))  # the point process says which thread plays it
             backend._keep += [tv, rv]
         backend._clamps.append(("se", population, nid, clamp))
         made.append((nid, clamp))

@@ -191,6 +191,39 @@ def test_a_compiled_folder_without_coreneuron_library_refused(bio_config: Path, 
         simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
 
 
+def test_voltage_clamp_with_a_delay(bio_config: Path, tmp_path: Path) -> None:
+    """bmtk's SEClamp of ``amp``, ``delay`` and ``duration`` (free before and after: its series resistance is a
+    step function of time, which NEURON plays as a step Vector and CoreNEURON cannot): under CoreNEURON the same
+    steps played as a continuous Vector with repeated times give NEURON's spikes, soma v and clamp current."""
+    cfg = _variant(bio_config, "config.seclamp.json", {
+        "inputs": {"vc": {"input_type": "current_clamp", "module": "SEClamp", "node_set": {"node_ids": [3, 7]},
+                          "amp": -20.0, "delay": 40.01, "duration": 30.0, "resistance": 0.5}},
+        "reports": {"se": {"module": "clamp_report", "variable_name": "se"}}})
+    _run(cfg, tmp_path / "neuron", "0")
+    _run(cfg, tmp_path / "core", "1")
+    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    assert sorted(ref) == sorted(got)
+    for k in ref:
+        if k.endswith("/data"):  # soma v (mV) and the clamp current (nA)
+            print(f"{k}: max |CoreNEURON - NEURON| = {np.abs(got[k] - ref[k]).max():.2e}")
+            np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-6, err_msg=k)
+        else:
+            assert np.array_equal(ref[k], got[k]), k
+    i = ref["se.h5:report/bio/data"]
+    t = 0.025 * np.arange(len(i))
+    assert np.abs(i[(t > 41) & (t < 69)]).max() > 1.0 and np.abs(i[(t < 40) | (t > 71)]).max() < 1e-9
+
+
+def test_delays_below_one_step_refused(tmp_path: Path) -> None:
+    """NEURON runs delays below dt by stepping with fadvance (as bmtk); CoreNEURON integrates with psolve only,
+    which refuses them: a ConfigError naming the edges, at build (before CoreNEURON is reached)."""
+    cfg = Path(bio_network(tmp_path / "bio", n_exc=4, n_inh=2, n_input=5, tstop=20.0))
+    types = cfg.parent / "network" / "bio_bio_edge_types.csv"
+    types.write_text(types.read_text().replace(" 0.0005 2.0 ", " 0.0005 0.01 "))
+    with pytest.raises(ConfigError, match=r"/edges/bio_to_bio: delay.*below one time step.*drop run\.coreneuron"):
+        simulate(str(cfg), output_dir=tmp_path / "out", progress=False, coreneuron=True)
+
+
 def test_gpu_refused_without_a_gpu_build(bio_config: Path, tmp_path: Path) -> None:
     """``run.coreneuron_gpu`` needs a NEURON built with GPU support; the wheels here are CPU-only, so it is
     refused before anything is written, saying what is missing and how to run on the CPU."""
