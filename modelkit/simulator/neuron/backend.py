@@ -18,9 +18,9 @@ from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Pla
 from modelkit.simulator.neuron.connect import connect_edges
 from modelkit.simulator.neuron.distribute import DISTRIBUTIONS, agree_on_errors, assign_ranks, check_ranks
 from modelkit.simulator.neuron.module_tables import INPUT_MODULES, REPORT_MODULES
-from modelkit.simulator.neuron.coreneuron import (check_coreneuron, coreneuron_threads, disable_coreneuron,
-                                                  enable_coreneuron, refuse_left_out_in_use, refuse_without_library,
-                                                  short_delays_refused)
+from modelkit.simulator.neuron.coreneuron import (STAND_INS, check_coreneuron, coreneuron_threads,
+                                                  disable_coreneuron, enable_coreneuron, refuse_left_out_in_use,
+                                                  refuse_without_library, short_delays_refused, stand_in)
 from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron,
                                                   known_mechanisms, load_mechanisms, no_display_options)
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
@@ -43,8 +43,8 @@ DEFAULT_DL = 20.0
 DEFAULT_CELSIUS, DEFAULT_V_INIT = 34.0, -80.0
 #: at most this many IClamp pulses per cell for a step schedule; longer schedules play a vector
 _MAX_PULSES = 16
-_ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"), "IntFire4": ("taue", "taui1",
-                                                                                                 "taui2", "taum")}
+_ARTIFICIAL_SECONDS = {"IntFire1": ("tau", "refrac"), "mkIntFire1": ("tau", "refrac"), "IntFire2": ("taum", "taus"),
+                       "IntFire4": ("taue", "taui1", "taui2", "taum")}
 
 
 @dataclass
@@ -142,6 +142,7 @@ class NeuronBackend:
         self._v_init = DEFAULT_V_INIT
         self._known: set[str] = set()
         self._mechanisms: MechanismSource | None = None  # where components.mechanisms_dir's mechanisms came from
+        self._own_mechanisms: MechanismSource | None = None  # modelkit's own, loaded for a CoreNEURON stand-in
         self._d_lambda: float | None = None
         self._d_lambda_freq = 100.0
         self._bounds = np.empty(0, np.int64)
@@ -501,10 +502,12 @@ class NeuronBackend:
             raise UnknownModelError(f"{pop.path}: {where}: model_template {template!r}: expected nrn:<artificial "
                                     f"cell> (nrn:IntFire1, nrn:IntFire2, nrn:IntFire4, nrn:NetStim)")
         params: dict = {}
+        sec = _ARTIFICIAL_SECONDS.get(name, ())
+        if self._options is not None and self._options.coreneuron and name in STAND_INS:
+            name, self._own_mechanisms = stand_in(self.h, name, self._mechanisms, self._config_path)
         if not _null(dynamics):
             path = os.path.join(comps.get("point_neuron_models_dir", ""), str(dynamics))
             raw = read_json(path)
-            sec = _ARTIFICIAL_SECONDS.get(name, ())
             for k, v in raw.items():  # bmtk's IntFire files give time constants in s
                 if isinstance(v, (int, float)):
                     params[k] = float(v) * (1000.0 if k in sec else 1.0)
@@ -671,7 +674,8 @@ class NeuronBackend:
             if guard is not None:
                 self._keep.append(guard)
             if self._options is not None and self._options.coreneuron:
-                self._coreneuron = enable_coreneuron(h, self._mechanisms, gpu=self._options.coreneuron_gpu)
+                self._coreneuron = enable_coreneuron(h, self._mechanisms or self._own_mechanisms,
+                                                     gpu=self._options.coreneuron_gpu)
             pc.set_maxstep(10)
             try:
                 h.finitialize(self._v_init)

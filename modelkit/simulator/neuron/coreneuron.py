@@ -19,9 +19,10 @@ from modelkit.simulator.neuron.coreneuron_build import LeftOut, coreneuron_left_
 from modelkit.simulator.neuron.mechanisms import MechanismSource, import_neuron
 from modelkit.sonata import Selection
 
-__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "coreneuron_refusal", "check_coreneuron", "refuse_without_library",
-           "left_out_in_use", "refuse_left_out_in_use", "short_delays_refused", "steps_as_continuous",
-           "enable_coreneuron", "coreneuron_threads", "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
+__all__ = ["CORENEURON_CAN", "WITHOUT_CORENEURON", "STAND_INS", "coreneuron_refusal", "check_coreneuron",
+           "refuse_without_library", "left_out_in_use", "refuse_left_out_in_use", "stand_in",
+           "short_delays_refused", "steps_as_continuous", "enable_coreneuron", "coreneuron_threads",
+           "disable_coreneuron", "gpu_refusal", "neuron_gpu_build"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -31,23 +32,37 @@ CORENEURON_CAN = ("what in-memory CoreNEURON integrates: biophysical cells with 
 WITHOUT_CORENEURON = "run it with NEURON alone: drop run.coreneuron (or pass simulate(coreneuron=False))"
 
 
+#: NEURON's artificial cells a CoreNEURON run builds as modelkit's own mechanism of the same dynamics (in every
+#: CoreNEURON library modelkit builds: :data:`~modelkit.simulator.neuron.coreneuron_build.OWN_MODS_DIR`).
+#: CoreNEURON has no IntFire1, and NEURON 9.0 crashes returning to NEURON a self-event with a weight pending on
+#: an ARTIFICIAL_CELL (``core2nrn_SelfEvent_event``), which is how IntFire1 ends its refractory period;
+#: ``mkIntFire1`` sends itself nothing and gives IntFire1's spikes (its file says how).
+STAND_INS = {"IntFire1": "mkIntFire1"}
+
+
 def coreneuron_refusal(config: Any, network: Any, populations: dict[str, Selection]) -> tuple[str, str] | None:
     """(key, what and why) of the first thing in the config in-memory CoreNEURON cannot run, or None.
 
     Found with the ``neuron`` 9.0.2 wheel (``notes/coreneuron-run.md``): ``extracellular`` raises "CoreNEURON
     cannot simulate a model that contains the extracellular mechanism", and xstim/COMSOL schedule their values
     with Python ``cvode.event`` callbacks, which CoreNEURON skips without a word; NEURON's artificial cells
-    (IntFire1/2/4) are not in CoreNEURON's library and abort the process; ``VecStim`` (syn_activity) is not
+    (IntFire1/2/4) are not in CoreNEURON's library and abort the process (IntFire1 has a stand-in,
+    :data:`STAND_INS`); ``VecStim`` (syn_activity) is not
     built in and bmtk's ``vecevent.mod`` does not compile for CoreNEURON."""
     for name, sel in populations.items():
         pop = network.nodes[name]
         if not len(sel) or "model_type" not in pop.attribute_names:
             continue
-        kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist()) - {"biophysical"}
-        if kinds:
-            return (f"/nodes/{name}: model_type",
-                    f"{sorted(kinds)[0]} cells (NEURON's artificial cells, IntFire1/2/4, are not in CoreNEURON and "
-                    f"abort it); {WITHOUT_CORENEURON}")
+        types = pop.column("model_type", sel.flat).astype(str)
+        other = types != "biophysical"
+        if other.any():
+            templates = pop.column_or("model_template", sel.flat[other], "").astype(str)
+            bad = sorted(set(np.char.strip(templates).tolist()) - {f"nrn:{n}" for n in STAND_INS})
+            if bad:
+                return (f"/nodes/{name}: model_template",
+                        f"{bad[0] or 'no model_template'} for {types[other][0]} cells (of NEURON's artificial cells, "
+                        f"CoreNEURON runs {', '.join(f'nrn:{n}' for n in STAND_INS)} only: the others are not in "
+                        f"its library and abort it); {WITHOUT_CORENEURON}")
         if "model_processing" in pop.attribute_names and any(
                 "extracellular" in str(p) for p in set(pop.column("model_processing", sel.flat).tolist())):
             return (f"/nodes/{name}: model_processing",
@@ -70,6 +85,43 @@ def _first_lines(reason: str, n: int = 2) -> str:
     lines = [x.strip() for x in reason.splitlines() if x.strip()]
     errors = [x for x in lines if "error" in x.lower() and not x.startswith("make:")]
     return " / ".join((errors or lines)[:n])
+
+
+def stand_in(h: HocObject, name: str, mechanisms: MechanismSource | None, path: Any) -> tuple[str, MechanismSource]:
+    """The mechanism that stands for NEURON's artificial cell ``name`` in a CoreNEURON run, loaded into NEURON.
+
+    Parameters
+    ----------
+    h : HocObject
+        NEURON's ``h``.
+    name : str
+        A key of :data:`STAND_INS`.
+    mechanisms : MechanismSource or None
+        What ``components.mechanisms_dir`` loaded (its CoreNEURON library holds the stand-ins when modelkit
+        compiled it from ``.mod`` files).
+    path : str or None
+        The simulation config (for the message).
+
+    Returns
+    -------
+    (str, MechanismSource)
+        The stand-in's name, and where modelkit's own mechanisms were loaded from (the CoreNEURON library to
+        use when there is no ``mechanisms_dir``).
+
+    Raises
+    ------
+    ConfigError
+        ``mechanisms_dir`` is a folder compiled elsewhere, whose CoreNEURON library lacks the stand-in.
+    """
+    from modelkit.simulator.neuron.coreneuron_build import OWN_MODS_DIR
+    from modelkit.simulator.neuron.mechanisms import load_mechanisms
+    if mechanisms is not None and mechanisms.loaded and not mechanisms.mod_paths:
+        raise ConfigError(path, "components.mechanisms_dir", CORENEURON_CAN,
+                          f"nrn:{name} cells with mechanisms compiled outside modelkit ({mechanisms.compiled}): "
+                          f"CoreNEURON has no {name}, and modelkit adds its stand-in ({STAND_INS[name]}) only to the "
+                          "CoreNEURON libraries it compiles from .mod files (point mechanisms_dir at the .mod "
+                          f"files); {WITHOUT_CORENEURON}")
+    return STAND_INS[name], load_mechanisms(h, OWN_MODS_DIR, coreneuron=mechanisms is None)
 
 
 def refuse_without_library(src: MechanismSource | None, path: Any) -> None:

@@ -50,8 +50,8 @@ from modelkit.simulator.neuron.mechanisms import (
     no_display_options,
 )
 
-__all__ = ["LeftOut", "LEFT_OUT_JSON", "CORENEURON_LIBRARY", "build_coreneuron", "coreneuron_folder",
-           "coreneuron_library", "coreneuron_left_out"]
+__all__ = ["LeftOut", "LEFT_OUT_JSON", "CORENEURON_LIBRARY", "OWN_MODS_DIR", "build_coreneuron", "coreneuron_folder",
+           "coreneuron_library", "coreneuron_left_out", "with_own_mods"]
 
 log = logging.getLogger("modelkit.simulator.neuron")
 
@@ -91,6 +91,18 @@ class LeftOut(NamedTuple):
     reason: str
 
 
+#: modelkit's own mechanisms, in every CoreNEURON library modelkit builds: ``mkIntFire1`` (NEURON's IntFire1 for
+#: runs CoreNEURON integrates; its file says why)
+OWN_MODS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "modfiles")
+
+
+def with_own_mods(paths: list[str]) -> list[str]:
+    """``paths`` and modelkit's own ``.mod`` files (:data:`OWN_MODS_DIR`) whose names are not among them."""
+    taken = {os.path.basename(p) for p in paths}
+    own = sorted(os.path.join(OWN_MODS_DIR, f) for f in os.listdir(OWN_MODS_DIR) if f.endswith(".mod"))
+    return list(paths) + [p for p in own if os.path.basename(p) not in taken]
+
+
 def _step_key() -> str:
     """Digest of the build step: the nmodl patch's code (it makes the C++) and :data:`BUILD_STEP`."""
     from modelkit.simulator.neuron import nmodl_patch
@@ -108,7 +120,7 @@ def coreneuron_folder(paths: list[str]) -> str:
     paths : list of str
         The ``.mod`` files of one folder (:func:`~modelkit.simulator.neuron.mechanisms.mod_files`).
     """
-    return os.path.join(cache_dir(), f"{_content_hash(paths)}-coreneuron-{_step_key()}")
+    return os.path.join(cache_dir(), f"{_content_hash(with_own_mods(paths))}-coreneuron-{_step_key()}")
 
 
 def _nmodl_bin_dir() -> str:
@@ -170,6 +182,8 @@ def build_coreneuron(paths: list[str], directory: str) -> str | None:
         The build failed in a way that names no mod file (its output in the message); nothing is cached.
     """
     final = coreneuron_folder(paths)
+    user = {os.path.basename(p)[:-4] for p in paths}
+    paths = with_own_mods(paths)
     key = os.path.basename(final)
     if os.path.isfile(os.path.join(final, LEFT_OUT_JSON)):
         return final
@@ -219,7 +233,7 @@ def build_coreneuron(paths: list[str], directory: str) -> str | None:
                               os.path.join(mod2c, f"{b}.cpp")):
                     if os.path.lexists(stale):
                         os.remove(stale)
-            if len(left) == len(by_base):  # nothing left to build: not cached (a broken compiler, most often)
+            if user <= set(left):  # none of the folder's files: not cached (a broken compiler, most often)
                 _ALL_FAILED[key] = _record(left, by_base)
                 return None
         record = _record(left, by_base)

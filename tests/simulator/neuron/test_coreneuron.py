@@ -121,11 +121,32 @@ def test_refused_before_anything_is_written(bio_config: Path, tmp_path: Path, wh
     assert not (tmp_path / "out").exists()
 
 
-def test_artificial_cells_refused(tmp_path: Path) -> None:
-    """IntFire1 is not in CoreNEURON (it aborts the process): refused, with the way to run it."""
-    cfg = intfire_network(tmp_path / "net")
-    with pytest.raises(ConfigError, match=r"model_type.*IntFire1/2/4.*drop run\.coreneuron"):
-        simulate(cfg, output_dir=tmp_path / "out", progress=False, coreneuron=True)
+def test_intfire1_cells_give_neurons_spikes(tmp_path: Path) -> None:
+    """IntFire1 is not in CoreNEURON, and NEURON crashes taking back a pending refractory self-event of an
+    artificial cell: under CoreNEURON the cells are modelkit's mkIntFire1 (no self-events), with IntFire1's
+    spikes, across block ends that fall inside refractory periods."""
+    cfg = tmp_path / "config.json"
+    c = intfire_network(tmp_path / "net", tstop=400.0)
+    c["run"]["nsteps_block"] = 1001  # 50.05 ms blocks: block ends off the spike grid
+    cfg.write_text(json.dumps(c))
+    _run(cfg, tmp_path / "neuron", "0")
+    proc = _run(cfg, tmp_path / "core", "1")
+    assert "CoreNEURON integrates" in proc.stderr
+    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    assert len(ref["spikes.h5:spikes/cortex/timestamps"]) > 500
+    for k in ref:
+        assert np.array_equal(ref[k], got[k]), k
+
+
+@pytest.mark.parametrize("template", ["nrn:IntFire2", "nrn:IntFire4"])
+def test_other_artificial_cells_refused(tmp_path: Path, template: str) -> None:
+    """IntFire2/4 are not in CoreNEURON (it aborts the process) and have no stand-in: refused, with the way to
+    run them."""
+    c = intfire_network(tmp_path / "net")
+    types = tmp_path / "net" / "network" / "cortex_node_types.csv"
+    types.write_text(types.read_text().replace("nrn:IntFire1", template))
+    with pytest.raises(ConfigError, match=rf"model_template.*{template}.*nrn:IntFire1 only.*drop run\.coreneuron"):
+        simulate(c, output_dir=tmp_path / "out", progress=False, coreneuron=True)
     assert not (tmp_path / "out").exists()
 
 
