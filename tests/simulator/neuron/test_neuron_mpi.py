@@ -32,9 +32,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def mk_run(n: int, config: Path, out: Path, *, env: dict[str, str] | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess:
+           timeout: float = 300, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     """``mpiexec -n N python -m modelkit run CONFIG --output OUT`` (n = 0: no launcher at all)."""
-    cmd = [sys.executable, "-m", "modelkit", "run", str(config), "--output", str(out), "--quiet", "--backend", "neuron"]
+    cmd = [sys.executable, "-m", "modelkit", "run", str(config), "--output", str(out), "--quiet", "--backend", "neuron",
+           *extra]
     if n:
         cmd = [MPIEXEC, "-n", str(n), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env or _env())
@@ -148,6 +149,23 @@ def test_bio_14cells_same_spikes_and_reports_on_1_and_2_ranks(bio14: Path, tmp_p
             total += b
     np.testing.assert_allclose(total, e2.data, rtol=0, atol=1e-9 * np.abs(e2.data).max())
     assert np.abs(e2.data).max() > 1e-5  # a signal, not zeros
+
+
+@pytest.mark.slow  # the first CoreNEURON build of bmtk's 25 mechanisms: ~1-2 min on 2 cores, then cached
+def test_bio_14cells_under_coreneuron_on_1_and_2_ranks(bio14: Path, tmp_path: Path) -> None:
+    """bmtk's bio_14cells unchanged (its IntFire1 cells, NaV in its PV cells, vecevent.mod in its mechanisms
+    folder): CoreNEURON gives NEURON's spikes and reports on one process and on 2 MPI ranks."""
+    r = mk_run(0, bio14, tmp_path / "neuron")
+    assert r.returncode == 0, r.stderr[-3000:]
+    for n in (1, 2):  # one rank first: it compiles the CoreNEURON library that both ranks then load
+        r = mk_run(n, bio14, tmp_path / f"core{n}", extra=("--coreneuron",), timeout=900)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "neuron (CoreNEURON): 500 ms simulated" in r.stdout, r.stdout
+        spikes = assert_same_outputs(tmp_path / "neuron", tmp_path / f"core{n}",
+                                     ("membrane_potential", "calcium_concentration", "all_v"))
+        assert spikes > 30
+        e1, e2 = read_ecp(tmp_path / "neuron" / "ecp.h5"), read_ecp(tmp_path / f"core{n}" / "ecp.h5")
+        np.testing.assert_allclose(e1.data, e2.data, rtol=0, atol=1e-9)
 
 
 # --------------------------------------------------------------------------- launches that cannot run
