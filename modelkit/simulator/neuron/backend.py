@@ -26,6 +26,7 @@ from modelkit.simulator.neuron.mechanisms import (MechanismSource, import_neuron
 from modelkit.simulator.neuron.morphology import (Cell, MorphologyTable, check_morphology, read_swc, segment_props,
                                                   segments_per_section)
 from modelkit.simulator.neuron.recorders import CellRecorder, ClampRecorder, ElementRecorder, Sampling, range_ref
+from modelkit.simulator.neuron.threads import set_threads, threads_refused
 from modelkit.simulator.neuron.synapses import is_null as _null
 from modelkit.simulator.neuron.templates import template_cell
 from modelkit.sonata import Network, Selection, SimulationConfig
@@ -176,7 +177,7 @@ class NeuronBackend:
         error: BaseException | None = None
         try:  # every rank reaches agree_on_errors, so one rank's bad cell cannot leave the others waiting
             # before any cell: recordings made before a change of threads read stale memory
-            self._set_threads(config, network, populations)
+            set_threads(self.pc, self._options, self._config_path, config, network, populations)
             self._build(network, populations, options, config)
         except Exception as e:
             error = e
@@ -684,7 +685,8 @@ class NeuronBackend:
                 # process) "NrnDAE only one thread allowed"
                 if int(pc.nthread()) == 1 or not ("thread safe" in str(e) or "one thread" in str(e)):
                     raise
-                self._threads_refused(e)
+                assert self._options is not None
+                threads_refused(self.pc, self._options, self._config_path, e)
                 h.finitialize(self._v_init)
             if self._coreneuron is not None:
                 coreneuron_threads(self._coreneuron, int(pc.nthread()))
@@ -699,45 +701,6 @@ class NeuronBackend:
                 h.fadvance()
         else:
             pc.psolve(t)
-
-    def _set_threads(self, config: Any, network: Any, populations: dict[str, Selection]) -> None:
-        """NEURON threads (``pc.nthread``), set before any cell is made: cells are spread over them and the
-        results stay those of one thread (recordings sample every step then, see ``recorders.Sampling``).
-
-        Some runs need one thread: ECP reports and xstim inputs (NEURON cannot record ``i_membrane_`` in threads,
-        "unable to associate a PlayRecord item with a thread", and its ``extracellular`` allows one thread
-        only), and networks with artificial cells (their variables are recorded only at fixed intervals, which
-        threads corrupt)."""
-        assert self._options is not None
-        n = int(self._options.threads)
-        blocker = _thread_blocker(config, network, populations) if n > 1 else None
-        if blocker is not None:
-            if self._options.threads_requested:
-                raise ConfigError(self._config_path, "run.n_thread (or simulate(threads=...))",
-                                  "one thread with extracellular fields (ECP reports, xstim inputs) or "
-                                  "artificial cells", f"{n} threads and {blocker}")
-            log.warning("NEURON runs 1 thread, not %d: %s needs one", n, blocker)
-            n = 1
-        if n == int(self.pc.nthread()):
-            return
-        try:
-            self.pc.nthread(n, 1)
-        except RuntimeError as e:
-            self._threads_refused(e)
-
-    def _threads_refused(self, error: RuntimeError) -> None:
-        """NEURON refuses threads when a mechanism in use is not thread safe (it assigns GLOBAL variables, as
-        the Allen models' ``NaV.mod`` does; found at ``finitialize``): an explicit request stops with NEURON's
-        reason, modelkit's own default goes on in one thread."""
-        assert self._options is not None
-        n = int(self.pc.nthread())
-        self.pc.nthread(1)
-        reason = str(error).split("hoc_execerror: ")[-1].strip()
-        if self._options.threads_requested:
-            raise ConfigError(self._config_path, "run.n_thread (or simulate(threads=...))",
-                              "mechanisms NEURON can run in threads (THREADSAFE, no GLOBAL assigned)",
-                              f"{reason} ({n} threads asked)") from error
-        log.warning("NEURON runs 1 thread, not %d: %s", n, reason)
 
     def close(self) -> None:
         disable_coreneuron(self.h, self._coreneuron)  # the next run in this process is NEURON's unless it asks
@@ -785,27 +748,6 @@ def _overrides(pop: Any, ids: np.ndarray) -> dict[str, np.ndarray]:
             raise ConfigError(pop.path, f"/nodes/{pop.name}: dynamics_params/{name}", "numbers (per-node overrides)",
                               f"{type(e).__name__}: {e}") from e
     return out
-
-
-def _thread_blocker(config: Any, network: Any, populations: dict[str, Selection]) -> str | None:
-    """What makes a run need one NEURON thread (an ECP report, an xstim input, artificial cells), or None."""
-    for name, sel in populations.items():
-        pop = network.nodes[name]
-        if len(sel) and "model_type" in pop.attribute_names:
-            kinds = set(np.unique(pop.column("model_type", sel.flat).astype(str)).tolist())
-            if kinds - {"biophysical"}:
-                return f"the artificial cells of population {name}"
-            if "model_processing" in pop.attribute_names:
-                procs = pop.column("model_processing", sel.flat)
-                if any("extracellular" in str(p) for p in set(procs.tolist())):
-                    return f"model_processing extracellular in population {name}"
-    for name, r in (getattr(config, "reports", None) or {}).items():
-        if r.enabled and r.module in ("extracellular", "ecp"):
-            return f"reports.{name} (module {r.module})"
-    for name, i in (getattr(config, "inputs", None) or {}).items():
-        if i.enabled and i.module == "xstim":
-            return f"inputs.{name} (module xstim)"
-    return None
 
 
 def _positive(v: Any, key: str, unit: str) -> float | None:
