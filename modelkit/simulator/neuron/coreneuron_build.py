@@ -104,11 +104,13 @@ def with_own_mods(paths: list[str]) -> list[str]:
 
 
 def _step_key() -> str:
-    """Digest of the build step: the nmodl patch's code (it makes the C++) and :data:`BUILD_STEP`."""
+    """Digest of the build step: the nmodl patch's code (it makes the C++), modelkit's own mod files (they go in
+    every CoreNEURON library) and :data:`BUILD_STEP`."""
     from modelkit.simulator.neuron import nmodl_patch
     d = hashlib.sha256(f"{BUILD_STEP}\0".encode())
-    with open(nmodl_patch.__file__, "rb") as f:
-        d.update(hashlib.sha256(f.read()).digest())
+    for path in [nmodl_patch.__file__, *with_own_mods([])]:
+        with open(path, "rb") as f:
+            d.update(os.path.basename(path).encode() + b"\0" + hashlib.sha256(f.read()).digest())
     return d.hexdigest()[:12]
 
 
@@ -120,7 +122,7 @@ def coreneuron_folder(paths: list[str]) -> str:
     paths : list of str
         The ``.mod`` files of one folder (:func:`~modelkit.simulator.neuron.mechanisms.mod_files`).
     """
-    return os.path.join(cache_dir(), f"{_content_hash(with_own_mods(paths))}-coreneuron-{_step_key()}")
+    return os.path.join(cache_dir(), f"{_content_hash(paths)}-coreneuron-{_step_key()}")
 
 
 def _nmodl_bin_dir() -> str:
@@ -252,9 +254,11 @@ def build_coreneuron(paths: list[str], directory: str) -> str | None:
 
 def _record(left: dict[str, str], by_base: dict[str, str]) -> dict:
     names = mechanism_names(list(by_base.values()))
+    own = {b for b, p in by_base.items() if os.path.dirname(p) == OWN_MODS_DIR}
     return {"left_out": {f"{b}.mod": {"mechanisms": sorted(n for n, p in names.items() if p == by_base[b]),
                                       "reason": r} for b, r in sorted(left.items())},
-            "compiled": sorted(f"{b}.mod" for b in by_base if b not in left)}
+            "compiled": sorted(f"{b}.mod" for b in by_base if b not in left and b not in own),
+            "modelkit": sorted(f"{b}.mod" for b in own if b not in left)}
 
 
 def _folder_of(source: MechanismSource | str) -> tuple[str | None, str | None]:

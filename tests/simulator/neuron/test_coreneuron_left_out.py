@@ -157,6 +157,7 @@ def test_bmtk_examples_folder_builds_for_coreneuron_without_vecevent(bmtk_exampl
     record = json.loads((Path(coreneuron_folder(find_mechanisms(str(folder)).mod_paths)) / LEFT_OUT_JSON)
                         .read_text())
     assert len(record["compiled"]) == 24 and "NaV.mod" in record["compiled"]
+    assert record["modelkit"] == ["mkIntFire1.mod"]  # modelkit's stand-in for IntFire1, in every such library
     assert os.listdir(folder / "modfiles") and not (folder / "x86_64").exists()  # nothing written there
 
 
