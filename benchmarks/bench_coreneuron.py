@@ -12,6 +12,10 @@ Every program runs the *same* config file, each in its own process (peak RSS is 
   from modelkit's cache, compiled before any timed run);
 * ``bmtk``: BioNet (one thread: BioNet has no thread option), as ``bench_neuron`` runs it.
 
+On 2 cores the runs go on 1 and 2 threads (``--threads``; NEURON refuses threads for a mechanism that is not
+thread safe, as the Allen PV fits' ``NaV.mod`` is, and the table says so) and on 2 MPI ranks (``--ranks``:
+``mpiexec -n 2``, the ``mpich`` wheel; peak RSS is rank 0's).
+
 Integration is ``RunResult.timings["run"]`` for modelkit (every block's ``psolve``, with CoreNEURON's copy of
 the model in and its results out) and the part of BioNet's ``sim.run()`` after its modules' ``initialize``;
 total is the child's wall time, the import of Python and NEURON included.  NEURON and CoreNEURON must give the
@@ -99,6 +103,9 @@ def run_child(args: argparse.Namespace) -> int:
         res = bn.child_bmtk(args.config, args.out)
     else:
         res = child_modelkit(args.config, args.out, args.threads, args.child)
+        from modelkit.simulator.parallel import world
+        if world().rank != 0:  # under mpiexec rank 0 writes the result
+            return 0
     res["inside_s"] = time.perf_counter() - t0
     res["peak_mib"] = _harness.peak_rss_mib()
     with open(args.result, "w") as f:
@@ -107,8 +114,24 @@ def run_child(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ parent
-def spawn(child: str, workdir: str, tag: str, extra: list[str]) -> dict[str, Any]:
-    return _harness.spawn(__file__, child, workdir, tag, extra, cwd=workdir)
+def spawn(child: str, workdir: str, tag: str, extra: list[str], ranks: int = 0) -> dict[str, Any]:
+    """A child run (``ranks`` > 0: under ``mpiexec -n ranks``)."""
+    if not ranks:
+        return _harness.spawn(__file__, child, workdir, tag, extra, cwd=workdir)
+    import subprocess
+    result = os.path.join(workdir, f"{tag}.json")
+    mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    cmd = [mpiexec, "-n", str(ranks), sys.executable, os.path.abspath(__file__), "--child", child, "--result", result,
+           *extra]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir,
+                       env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ.get('PATH', '')}"})
+    if r.returncode != 0 or not os.path.exists(result):
+        return {"error": f"exit status {r.returncode}", "log": "\n".join((r.stdout + r.stderr).splitlines()[-15:])}
+    with open(result) as f:
+        res = json.load(f)
+    res["total"] = time.perf_counter() - t0
+    return res
 
 
 def spikes_of(path: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -135,17 +158,18 @@ def agreement(ref: dict[str, Any], got: dict[str, Any]) -> tuple[bool, float]:
     return same, dv
 
 
-def run_network(name: str, config: str, workdir: str, threads: list[int], gpu: bool, with_bmtk: bool,
-                targets: list, quick: bool) -> bool:
+def run_network(name: str, config: str, workdir: str, threads: list[int], ranks: int, gpu: bool, with_bmtk: bool,
+                targets: list) -> bool:
     """Every program on one network; the table and the targets.  True when something failed or disagreed."""
     runs: dict[str, dict[str, Any]] = {}
-    plan = [("bmtk", 1)] if with_bmtk else []
-    for t in threads:
+    plan = [("bmtk", "1")] if with_bmtk else []
+    for t in [str(t) for t in threads] + ([f"{ranks}r"] if ranks > 1 else []):
         plan += [("none", t), ("cpu", t)] + ([("gpu", t)] if gpu else [])
     for prog, t in plan:
         key = f"{prog}-{t}"
+        n_ranks = int(t[:-1]) if t.endswith("r") else 0
         r = spawn(prog, workdir, f"{name}-{key}", ["--config", config, "--out", os.path.join(workdir, f"{name}-{key}"),
-                                                   "--threads", str(t)])
+                                                   "--threads", "1" if n_ranks else t], ranks=n_ranks)
         if "refused" in r:
             print(f"  {name} {key}: refused by modelkit: {r['refused']}", flush=True)
             continue
@@ -174,16 +198,17 @@ def run_network(name: str, config: str, workdir: str, threads: list[int], gpu: b
             failed |= not ok or not d <= V_TOLERANCE
             if prog == "cpu":
                 sx, rx = ref["integrate"] / r["integrate"], r["peak_mib"] / ref["peak_mib"]
-                targets.append((f"{name}, {t} thread(s): CoreNEURON integration >= {TARGET_SPEEDUP:g}x faster than "
+                how = f"{t[:-1]} MPI ranks" if t.endswith("r") else f"{t} thread(s)"
+                targets.append((f"{name}, {how}: CoreNEURON integration >= {TARGET_SPEEDUP:g}x faster than "
                                 f"NEURON's", sx, sx >= TARGET_SPEEDUP, "x"))
-                targets.append((f"{name}, {t} thread(s): CoreNEURON peak RSS / NEURON's <= {TARGET_RSS:g}", rx,
+                targets.append((f"{name}, {how}: CoreNEURON peak RSS / NEURON's <= {TARGET_RSS:g}", rx,
                                 rx <= TARGET_RSS, ""))
         rows.append([label[prog], t, f"{r['setup']:.2f}", f"{r['integrate']:.2f}", f"{r['total']:.2f}",
                      f"{r['peak_mib']:,.0f}", f"{r['spikes']:,}", same, dv + (f" ({speed})" if speed else "")])
     print()
     print(name)
-    _harness.print_table(["program", "threads", "setup s", "integrate s", "total s", "peak RSS MiB", "spikes",
-                          "same spikes", "max |dv| mV (speed-up)"], rows)
+    _harness.print_table(["program", "threads (r: MPI ranks)", "setup s", "integrate s", "total s", "peak RSS MiB",
+                          "spikes", "same spikes", "max |dv| mV (speed-up)"], rows)
     for t in threads:
         bm, ne, co = runs.get("bmtk-1"), runs.get(f"none-{t}"), runs.get(f"cpu-{t}")
         if bm and ne and co and not any("error" in r for r in (bm, ne, co)):
@@ -201,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tstop-large", type=float, default=100.0, help="ms of the 2,000-cell network (default 100)")
     ap.add_argument("--sizes", default=None, help="cell counts (default 450,2000)")
     ap.add_argument("--threads", default=None, help="thread counts (default 1,2)")
+    ap.add_argument("--ranks", type=int, default=None, help="MPI ranks of the MPI runs (default 2; 0: none)")
     ap.add_argument("--gpu", action="store_true", help="also CoreNEURON on a GPU (run.coreneuron_gpu)")
     ap.add_argument("--skip-bmtk", action="store_true", help="no bmtk runs")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary folder, removed)")
@@ -217,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_child(args)
     sizes = [int(s) for s in (args.sizes or ("100" if args.quick else "450,2000")).split(",")]
     threads = [int(t) for t in (args.threads or ("1" if args.quick else "1,2")).split(",")]
+    ranks = args.ranks if args.ranks is not None else (0 if args.quick else 2)
     failed, targets = False, []
     with _harness.scratch("bench_coreneuron-", args.dir, args.keep) as workdir:
         print(f"# bench_coreneuron: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}; each program its own "
@@ -242,8 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{time.perf_counter() - t0:.1f} s (not timed below)", flush=True)
             print(f"# bio_{n}: {n:,} biophysical cells, {b['edges']:,} recurrent + {b['input_edges']:,} LGN edges, "
                   f"{tstop:g} ms", flush=True)
-            failed |= run_network(f"bio_{n}", config, workdir, threads, args.gpu,
-                                  not args.skip_bmtk and not args.quick, targets, args.quick)
+            failed |= run_network(f"bio_{n}", config, workdir, threads, ranks, args.gpu,
+                                  not args.skip_bmtk and not args.quick, targets)
         return _harness.verdict(targets, failed=failed, quick=args.quick,
                                 failure="a run failed or CoreNEURON's results differ from NEURON's")
 
