@@ -10,7 +10,9 @@ Every program runs the *same* config file, each in its own process (peak RSS is 
 * ``coreneuron``: ``simulate(config, threads=T, coreneuron=True)``: modelkit builds the model in NEURON, then
   CoreNEURON integrates it in memory (the mechanisms' CoreNEURON build, ``nrnivmodl -coreneuron``, comes
   from modelkit's cache, compiled before any timed run);
-* ``bmtk``: BioNet (one thread: BioNet has no thread option), as ``bench_neuron`` runs it.
+* ``bmtk``: BioNet (one thread: BioNet has no thread option), as ``bench_neuron`` runs it, on the networks of
+  ``--bmtk-sizes`` (default 450: BioNet's setup grows with the square of the cells, 107 s at 450 cells here,
+  about half an hour predicted at 2,000; ``--bmtk-sizes 450,2000`` runs it there too).
 
 On 2 cores the runs go on 1 and 2 threads (``--threads``; NEURON refuses threads for a mechanism that is not
 thread safe, as the Allen PV fits' ``NaV.mod`` is, and the table says so) and on 2 MPI ranks (``--ranks``:
@@ -229,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ranks", type=int, default=None, help="MPI ranks of the MPI runs (default 2; 0: none)")
     ap.add_argument("--gpu", action="store_true", help="also CoreNEURON on a GPU (run.coreneuron_gpu)")
     ap.add_argument("--skip-bmtk", action="store_true", help="no bmtk runs")
+    ap.add_argument("--bmtk-sizes", default="450", help="cell counts BioNet runs too (default 450)")
     ap.add_argument("--dir", default=None, help="work folder (default: a temporary folder, removed)")
     ap.add_argument("--keep", action="store_true", help="keep the files written")
     ap.add_argument("--child", choices=("build", "warm", "bmtk", "none", "cpu", "gpu"), help=argparse.SUPPRESS)
@@ -270,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"# bio_{n}: {n:,} biophysical cells, {b['edges']:,} recurrent + {b['input_edges']:,} LGN edges, "
                   f"{tstop:g} ms", flush=True)
             failed |= run_network(f"bio_{n}", config, workdir, threads, ranks, args.gpu,
-                                  not args.skip_bmtk and not args.quick, targets)
+                                  not args.skip_bmtk and not args.quick
+                                  and n in {int(x) for x in args.bmtk_sizes.split(",")}, targets)
         return _harness.verdict(targets, failed=failed, quick=args.quick,
                                 failure="a run failed or CoreNEURON's results differ from NEURON's")
 
