@@ -48,6 +48,7 @@ from modelkit.simulator.neuron.mechanisms import (
     find_mechanisms,
     mechanism_names,
     no_display_options,
+    tool_env,
 )
 
 __all__ = ["LeftOut", "LEFT_OUT_JSON", "CORENEURON_LIBRARY", "OWN_MODS_DIR", "build_coreneuron", "coreneuron_folder",
@@ -205,8 +206,7 @@ def build_coreneuron(paths: list[str], directory: str) -> str | None:
         # wrapper runs the real nmodl, then the patch; relative, as make runs in the build folder.  -k: every
         # file that fails is found in one pass
         write_wrapper(os.path.join(build, "nmodl-modelkit"), os.path.join(_nmodl_bin_dir(), "nmodl"))
-        env = {**os.environ, "NMODL_BINARY": "./nmodl-modelkit",
-               "MAKEFLAGS": f"{os.environ.get('MAKEFLAGS', '')} -k".strip()}
+        env = tool_env(NMODL_BINARY="./nmodl-modelkit", MAKEFLAGS=f"{os.environ.get('MAKEFLAGS', '')} -k".strip())
         log.info("compiling %d mechanisms of %s for CoreNEURON with nrnivmodl-core (cached as %s)", len(paths),
                  directory, final)
         left: dict[str, str] = {}  # base name -> reason

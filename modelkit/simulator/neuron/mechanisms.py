@@ -164,6 +164,22 @@ def known_mechanisms(h: HocObject) -> set[str]:
     return out
 
 
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment for the ``neuron`` wheel's ``nrnivmodl``/``nrnivmodl-core``: this process's, without an
+    ``NMODLHOME`` that has no ``share/nmodl/nrnunits.lib`` (and with ``extra``).
+
+    The wheel's launcher sets ``NMODLHOME`` only when it is unset, and ``import neuron.nmodl`` (neuron 9.0.2)
+    sets it to ``<neuron>/.data/share/nrn``, where nmodl does not find its units ("Could not find nrnunits.lib"):
+    after that import, in this process or a parent, every CoreNEURON build would fail.
+    """
+    env = dict(os.environ)
+    home = env.get("NMODLHOME")
+    if home is not None and not os.path.isfile(os.path.join(home, "share", "nmodl", "nrnunits.lib")):
+        del env["NMODLHOME"]
+    env.update(extra)
+    return env
+
+
 def _content_hash(paths: list[str]) -> str:
     d = hashlib.sha256()
     no_display_options()
@@ -407,7 +423,7 @@ def _compile_paths(paths: list[str], directory: str) -> str:
     log.info("compiling %d mechanisms of %s with nrnivmodl (cached as %s)", len(paths), directory, final)
     try:
         proc = subprocess.run([_nrnivmodl(), "mod"], cwd=build, capture_output=True, text=True,
-                              timeout=_NRNIVMODL_TIMEOUT_S)
+                              timeout=_NRNIVMODL_TIMEOUT_S, env=tool_env())
     except subprocess.TimeoutExpired as e:
         shutil.rmtree(build, ignore_errors=True)
         raise ConfigError(directory, "components.mechanisms_dir", "mod files nrnivmodl compiles",

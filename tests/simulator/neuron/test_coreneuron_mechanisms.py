@@ -21,7 +21,7 @@ import pytest
 
 from modelkit.errors import ConfigError
 from modelkit.simulator.neuron import nmodl_patch
-from modelkit.simulator.neuron.mechanisms import compile_mechanisms, coreneuron_left_out, coreneuron_library
+from modelkit.simulator.neuron.mechanisms import compile_mechanisms, coreneuron_left_out, coreneuron_library, tool_env
 
 
 MODFILES = Path(bmtk.__file__).parent / "utils" / "scripts" / "bionet" / "mechanisms" / "modfiles"
@@ -48,7 +48,7 @@ def test_nmodl_pastes_the_crout_solver_twice_and_the_guard_keeps_one(tmp_path):
     (tmp_path / "kinlin.mod").write_text(KINLIN)
     # the wheel's nmodl launcher (it sets up the environment the real binary needs)
     nmodl = os.path.join(os.path.dirname(sys.executable), "nmodl")
-    subprocess.run([nmodl, "kinlin.mod", "-o", "out"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([nmodl, "kinlin.mod", "-o", "out"], cwd=tmp_path, check=True, capture_output=True, env=tool_env())
     cpp = (tmp_path / "out" / "kinlin.cpp").read_text()
     assert nmodl_patch.crout_copies(cpp) == 2  # the defect; if nmodl is fixed, this says so
     fixed = nmodl_patch.guard_crout_copies(cpp)
@@ -141,3 +141,17 @@ def test_a_folder_where_no_file_compiles_for_coreneuron_loads_for_neuron(tmp_pat
     assert list(left) == ["VecStim"] and left["VecStim"].file == "vecevent.mod"
     assert re.search(r"ifarg.{1,3} was not declared", left["VecStim"].reason)  # g++ quotes by locale
     assert not any("-coreneuron-" in p.name for p in (tmp_path / "cache" / "nrnmech").iterdir())
+
+
+def test_builds_after_import_neuron_nmodl(tmp_path, monkeypatch):
+    """``import neuron.nmodl`` (neuron 9.0.2) sets ``NMODLHOME`` to ``<neuron>/.data/share/nrn``, where nmodl
+    finds no ``nrnunits.lib``, and the wheel's launchers keep a ``NMODLHOME`` that is set: CI's whole suite met
+    it (every CoreNEURON build after some test had imported it failed).  The builds set it aside."""
+    import neuron
+    monkeypatch.setenv("NMODLHOME", os.path.join(os.path.dirname(neuron.__file__), ".data", "share", "nrn"))
+    monkeypatch.setenv("MODELKIT_CACHE_DIR", str(tmp_path / "cache"))
+    mech = tmp_path / "mech"
+    mech.mkdir()
+    (mech / "kinlin.mod").write_text(KINLIN)
+    lib = compile_mechanisms(str(mech), coreneuron=True)
+    assert coreneuron_library(lib) is not None and coreneuron_left_out(lib) == {}
