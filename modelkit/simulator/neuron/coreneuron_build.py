@@ -64,7 +64,9 @@ LEFT_OUT_JSON = "coreneuron_left_out.json"
 #: what ``nrnivmodl-core`` prints last when the library is made
 _BUILT = "MOD files built successfully for CoreNEURON"
 # make -k's line for each target that failed: an object (g++ refused nmodl's C++) or a .cpp (nmodl refused)
-_FAILED_RE = re2.compile(r"(?m)^make: \*\*\* \[[^\n]*?corenrn/(?:build|mod2c)/([^/\]\n]+)\.(?:o|cpp)\] Error")
+# "make[2]: ***" when the build runs under another make (MAKELEVEL), "make: ***" otherwise
+_FAILED_RE = re2.compile(
+    r"(?m)^make(?:\[\d+\])?: \*\*\* \[[^\n]*?corenrn/(?:build|mod2c)/([^/\]\n]+)\.(?:o|cpp)\] Error")
 #: words of failures that are the machine's, not the mod file's: never recorded as a file left out
 _TRANSIENT = ("Killed signal", "internal compiler error", "No space left on device", "Cannot allocate memory",
               "virtual memory exhausted", "command not found")
@@ -206,7 +208,7 @@ def build_coreneuron(paths: list[str], directory: str) -> str | None:
         # wrapper runs the real nmodl, then the patch; relative, as make runs in the build folder.  -k: every
         # file that fails is found in one pass
         write_wrapper(os.path.join(build, "nmodl-modelkit"), os.path.join(_nmodl_bin_dir(), "nmodl"))
-        env = tool_env(NMODL_BINARY="./nmodl-modelkit", MAKEFLAGS=f"{os.environ.get('MAKEFLAGS', '')} -k".strip())
+        env = tool_env(NMODL_BINARY="./nmodl-modelkit", MAKEFLAGS="-k")
         log.info("compiling %d mechanisms of %s for CoreNEURON with nrnivmodl-core (cached as %s)", len(paths),
                  directory, final)
         left: dict[str, str] = {}  # base name -> reason

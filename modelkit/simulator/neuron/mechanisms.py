@@ -164,15 +164,21 @@ def known_mechanisms(h: HocObject) -> set[str]:
     return out
 
 
+#: what a make that runs this process passes down: the builds run their own make, not a sub-make of it
+_OUTER_MAKE = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+
+
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for the ``neuron`` wheel's ``nrnivmodl``/``nrnivmodl-core``: this process's, without an
-    ``NMODLHOME`` that has no ``share/nmodl/nrnunits.lib`` (and with ``extra``).
+    ``NMODLHOME`` that has no ``share/nmodl/nrnunits.lib`` nor an outer make's variables (and with ``extra``).
 
     The wheel's launcher sets ``NMODLHOME`` only when it is unset, and ``import neuron.nmodl`` (neuron 9.0.2)
     sets it to ``<neuron>/.data/share/nrn``, where nmodl does not find its units ("Could not find nrnunits.lib"):
-    after that import, in this process or a parent, every CoreNEURON build would fail.
+    after that import, in this process or a parent, every CoreNEURON build would fail.  Under ``make`` (``make
+    test``) the build's make would be a sub-make (its messages say ``make[2]:``) and take the outer make's
+    flags (a jobserver whose pipes it does not have).
     """
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
     home = env.get("NMODLHOME")
     if home is not None and not os.path.isfile(os.path.join(home, "share", "nmodl", "nrnunits.lib")):
         del env["NMODLHOME"]

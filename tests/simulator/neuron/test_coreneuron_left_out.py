@@ -177,6 +177,22 @@ def test_failures_of_make_k_are_told_apart_by_file(capfd: pytest.CaptureFixture)
            "make: *** [/x/nrnivmodl_core_makefile:190: x86_64/corenrn/mod2c/dup_sub18.cpp] Error 1\n"
            "make: Target 'x86_64/special-core' not remade because of errors.\n")
     assert cb._FAILED_RE.findall(out) == ["a_sub18", "dup_sub18"]
+    assert cb._FAILED_RE.findall(out.replace("make: ***", "make[2]: ***")) == ["a_sub18", "dup_sub18"]  # sub-make
     a = cb._reason(out, "a_sub18").splitlines()
     assert len(a) == 4 and "ifarg" in a[1] and a[2].startswith("    3 |") and "dup_sub18" not in "".join(a)
     assert cb._reason(out, "dup_sub18").splitlines()[0].endswith("Re-declaration of f")
+
+
+def test_builds_under_an_outer_make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``make test`` runs pytest under make: its MAKELEVEL made the build's make a sub-make whose failures read
+    "make[2]: *** ..." (not found: the whole folder was refused in CI) and its MAKEFLAGS went down too."""
+    monkeypatch.setenv("MAKELEVEL", "1")
+    monkeypatch.setenv("MAKEFLAGS", "w -j2 --jobserver-auth=fifo:/nonexistent")
+    monkeypatch.setenv("MODELKIT_CACHE_DIR", str(tmp_path / "cache"))
+    mech = tmp_path / "mech"
+    mech.mkdir()
+    (mech / "leak_make18.mod").write_text(LEAK.replace("leak_sub18", "leak_make18"))
+    (mech / "ifleak_make18.mod").write_text(IFLEAK.replace("ifleak_sub18", "ifleak_make18"))
+    lib = compile_mechanisms(str(mech), coreneuron=True)
+    assert coreneuron_library(lib) is not None
+    assert list(coreneuron_left_out(lib)) == ["ifleak_make18"]
