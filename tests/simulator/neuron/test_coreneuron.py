@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
+
+from _h5_outputs import h5_datasets
 
 from modelkit.datasets import bio_network
 from modelkit.errors import ConfigError
@@ -39,15 +40,6 @@ def _run(cfg: Path, out: Path, core: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def _datasets(folder: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in sorted(folder.glob("*.h5")):
-        with h5py.File(f) as h:
-            h.visititems(lambda k, o, f=f: out.__setitem__(f"{f.name}:{k}", o[()]) if isinstance(o, h5py.Dataset)
-                         else None)
-    return out
-
-
 @pytest.fixture(scope="module")
 def bio_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """16 ball-and-stick cells (hh, pas, Exp2Syn: CoreNEURON's built-in mechanisms), Poisson inputs, a soma v
@@ -68,7 +60,7 @@ def test_same_spikes_and_soma_v(bio_config: Path, tmp_path: Path) -> None:
     _run(bio_config, tmp_path / "neuron", "0")
     proc = _run(bio_config, tmp_path / "core", "1")
     assert "CoreNEURON integrates" in proc.stderr
-    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    ref, got = h5_datasets(tmp_path / "neuron"), h5_datasets(tmp_path / "core")
     assert sorted(ref) == sorted(got)
     assert len(ref["spikes.h5:spikes/bio/timestamps"]) > 50
     for k in ref:
@@ -132,7 +124,7 @@ def test_intfire1_cells_give_neurons_spikes(tmp_path: Path) -> None:
     _run(cfg, tmp_path / "neuron", "0")
     proc = _run(cfg, tmp_path / "core", "1")
     assert "CoreNEURON integrates" in proc.stderr
-    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    ref, got = h5_datasets(tmp_path / "neuron"), h5_datasets(tmp_path / "core")
     assert len(ref["spikes.h5:spikes/cortex/timestamps"]) > 500
     for k in ref:
         assert np.array_equal(ref[k], got[k]), k
@@ -187,7 +179,7 @@ def test_a_process_that_loaded_mechanisms_for_neuron_runs_them_under_coreneuron(
     proc = subprocess.run([sys.executable, "-c", NEURON_THEN_CORE, str(cfg), str(tmp_path)], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    ref, got = h5_datasets(tmp_path / "neuron"), h5_datasets(tmp_path / "core")
     assert len(ref["spikes.h5:spikes/bio/timestamps"]) > 50
     for k in ("spikes.h5:spikes/bio/timestamps", "spikes.h5:spikes/bio/node_ids"):
         assert np.array_equal(ref[k], got[k]), k
@@ -222,7 +214,7 @@ def test_voltage_clamp_with_a_delay(bio_config: Path, tmp_path: Path) -> None:
         "reports": {"se": {"module": "clamp_report", "variable_name": "se"}}})
     _run(cfg, tmp_path / "neuron", "0")
     _run(cfg, tmp_path / "core", "1")
-    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "core")
+    ref, got = h5_datasets(tmp_path / "neuron"), h5_datasets(tmp_path / "core")
     assert sorted(ref) == sorted(got)
     for k in ref:
         if k.endswith("/data"):  # soma v (mV) and the clamp current (nA)
@@ -275,6 +267,6 @@ def test_command_line_flag(bio_config: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("neuron (CoreNEURON): 150 ms simulated"), proc.stdout
     _run(bio_config, tmp_path / "neuron", "0")
-    ref, got = _datasets(tmp_path / "neuron"), _datasets(tmp_path / "cli")
+    ref, got = h5_datasets(tmp_path / "neuron"), h5_datasets(tmp_path / "cli")
     for k in ("spikes.h5:spikes/bio/timestamps", "spikes.h5:spikes/bio/node_ids"):
         assert np.array_equal(ref[k], got[k]), k

@@ -16,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
+
+from _h5_outputs import h5_datasets
 
 from modelkit.datasets import bio_network
 
@@ -59,18 +60,9 @@ def _run(cfg: Path, out: Path, core: bool, threads: int = 1) -> list:
         return pickle.load(f)
 
 
-def _datasets(folder: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in sorted(folder.glob("*.h5")):
-        with h5py.File(f) as h:
-            h.visititems(lambda k, o, f=f: out.__setitem__(f"{f.name}:{k}", o[()]) if isinstance(o, h5py.Dataset)
-                         else None)
-    return out
-
-
 def assert_same_results(ref: Path, got: Path) -> dict[str, np.ndarray]:
     """Spikes and report mappings identical, report data (mV, nA, µS, ECP mV) within 1e-6."""
-    a, b = _datasets(ref), _datasets(got)
+    a, b = h5_datasets(ref), h5_datasets(got)
     assert sorted(a) == sorted(b)
     assert len(a["spikes.h5:spikes/bio/timestamps"]) > 50
     for k in a:

@@ -21,6 +21,8 @@ import h5py
 import numpy as np
 import pytest
 
+from _h5_outputs import h5_datasets
+
 from modelkit.datasets import bio_network
 from modelkit.errors import ConfigError
 from modelkit.simulator import simulate
@@ -44,15 +46,6 @@ def _run(cfg: Path, out: Path, threads: str) -> subprocess.CompletedProcess:
                           text=True, timeout=600)
 
 
-def _datasets(folder: Path) -> dict[str, np.ndarray]:
-    out = {}
-    for f in sorted(folder.glob("*.h5")):
-        with h5py.File(f) as h:
-            h.visititems(lambda k, o, f=f: out.__setitem__(f"{f.name}:{k}", o[()]) if isinstance(o, h5py.Dataset)
-                         else None)
-    return out
-
-
 @pytest.fixture(scope="module")
 def bio_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("threads")
@@ -74,7 +67,7 @@ def test_two_threads_give_the_results_of_one(bio_config: Path, tmp_path: Path) -
     for n in ("1", "2"):
         r = _run(bio_config, tmp_path / n, n)
         assert r.returncode == 0, r.stderr[-3000:]
-    a, b = _datasets(tmp_path / "1"), _datasets(tmp_path / "2")
+    a, b = h5_datasets(tmp_path / "1"), h5_datasets(tmp_path / "2")
     assert set(a) == set(b) and len(a) > 20
     assert len(a["spikes.h5:spikes/bio/timestamps"]) > 20
     for k in a:
@@ -133,7 +126,7 @@ def test_threads_with_a_mechanism_neuron_cannot_thread(corpus: Path, mechanisms_
     for name in ("default", "1"):
         r = _run(path, tmp_path / name, name)
         assert r.returncode == 0, r.stderr[-3000:]
-    a, b = _datasets(tmp_path / "default"), _datasets(tmp_path / "1")
+    a, b = h5_datasets(tmp_path / "default"), h5_datasets(tmp_path / "1")
     assert set(a) == set(b)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
