@@ -209,14 +209,12 @@ class BuilderPanel(ipw.VBox):
         self._edges: list[dict[str, Any]] = []
         self._pops: dict[str, dict[str, Any]] = {}
         self._rules: dict[str, str | None] = {}  # NEST model -> sign rule ("weight", "receptor", None: unknown)
-        self._weight_auto = True  # the weight's sign follows the source until the user types a weight
-        self._setting_weight = False
         self.placement.observe(self._placement_changed, "value")
         self.rule.observe(self._rule_changed, "value")
         self.model_type.observe(self._model_changed, "value")
         self.model.observe(self._model_changed, "value")
         self.synapse.observe(self._synapse_changed, "value")
-        self.syn_weight.observe(self._weight_typed, "value")
+        self.syn_weight.observe(lambda _c: self._show_sign(), "value")
         for w in (self.source, self.target):
             w.observe(lambda _c: self._sign_default(), "value")
         for w in (self.pop_name, self.n, self.model, self.model_type, self.source, self.target, self.rule):
@@ -323,7 +321,7 @@ class BuilderPanel(ipw.VBox):
             return False
         self._edges.append({"source": src, "target": tgt, "rule": self.rule.value, "params": params})
         if warning:  # the user's choice stands, but not silently
-            self.message.value = f"<span class='mk-sign-warning' style='color:#a60'>&#9888; {html.escape(warning)}" \
+            self.message.value = f"<span class='mk-sign-warning' style='color:#a60'>&#9888; {html.escape(warning, quote=False)}" \
                                  "</span>"
         self._preview()
         return True
@@ -437,28 +435,20 @@ class BuilderPanel(ipw.VBox):
                 self._rules[m] = neuron_info(m)[1]
         return [(m, self._rules[m]) for m in models]
 
-    def _weight_typed(self, _change: Any) -> None:
-        if not self._setting_weight:
-            self._weight_auto = False
-        self._show_sign()
-
     def _sign_default(self) -> None:
-        """An inhibitory source onto a model whose weight sign decides: the default weight turns negative."""
+        """A new source or target sets the weight's sign by NEST's rule (negative from an inhibitory
+        population onto a model whose weight sign decides); a weight typed afterwards is the user's (warned)."""
         src = self.source.value
-        if self._weight_auto and src in self._pops:
+        if src in self._pops:
             rules = [r for _m, r in self._target_rules(self.target.value)]
             negative = self._pops[src]["ei"] == "i" and "weight" in rules and "receptor" not in rules
-            self._setting_weight = True
-            try:
-                self.syn_weight.value = -abs(self.syn_weight.value) if negative else abs(self.syn_weight.value)
-            finally:
-                self._setting_weight = False
+            self.syn_weight.value = -abs(self.syn_weight.value) if negative else abs(self.syn_weight.value)
         self._show_sign()
 
     def _show_sign(self) -> None:
         warning = self.sign_warning() if hasattr(self, "_pops") else ""
         self.sign_note.value = "" if not warning else \
-            f"<div class='mk-sign-warning' style='color:#a60;white-space:normal'>&#9888; {html.escape(warning)}</div>"
+            f"<div class='mk-sign-warning' style='color:#a60;white-space:normal'>&#9888; {html.escape(warning, quote=False)}</div>"
 
     def _rule_changed(self, _change: Any = None) -> None:
         self.rule_params.set_spec(RULES[self.rule.value][1])
