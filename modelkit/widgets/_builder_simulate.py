@@ -88,7 +88,9 @@ class SimulateForm(ipw.VBox):
         self.button = ipw.Button(description="Simulate", icon="play", button_style="success",
                                  tooltip="run the network built in memory (nothing saved but the run's output)")
         self.button.add_class("mk-builder-simulate")
-        self.slot = ipw.VBox(layout=ipw.Layout(width="100%"))  # the RunPanel and its raster go here
+        # the RunPanel and its raster go here; 4 px narrower than the panel, since LiveRaster's figure is
+        # 100% of its box wide plus the widgets' 2 px margin, which would reach past the cell's edge
+        self.slot = ipw.VBox(layout=ipw.Layout(width="calc(100% - 4px)"))
         self.slot.add_class("mk-builder-run")
         wrap = ipw.Layout(flex_flow="row wrap", width="100%")
         super().__init__(children=[

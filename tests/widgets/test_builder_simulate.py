@@ -177,11 +177,13 @@ def test_simulate_refuses_while_a_run_goes(tmp_path, monkeypatch):
     assert panel.simulate() is not None and panel.namespace["run_panel"].wait(120) == "done"
 
 
-def test_the_kernel_never_imports_nest():
+def test_the_kernel_never_imports_nest(tmp_path):
     code = ("import sys; from modelkit.widgets import BuilderPanel; p = BuilderPanel('v1', plots=False); "
             "p.model.value = 'iaf_cond_alpha'; p.synapse.value = 'stdp_synapse'; p.add_population(); "
             "p.source.value = p.target.value = 'exc'; p.add_edges(); "
             "assert p.neuron_params.fields and p.error == '', p.error; "
             "assert 'nest' not in sys.modules, 'NEST was imported in the kernel'; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))  # no cached defaults: they are read afresh
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    assert os.listdir(tmp_path / "modelkit")  # read in a child process, cached for the next panel
