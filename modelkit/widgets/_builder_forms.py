@@ -38,7 +38,7 @@ class ParamGrid(ipw.VBox):
 
     def __init__(self, title: str, css: str) -> None:
         self.title = ipw.HTML()
-        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns="repeat(auto-fill, minmax(150px, 1fr))",
+        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns="repeat(auto-fill, minmax(170px, 1fr))",
                                                   grid_gap="2px 8px", width="100%"))
         super().__init__(children=[self.title, self.grid], layout=ipw.Layout(width="100%"))
         self.add_class(css)
@@ -66,8 +66,9 @@ class ParamGrid(ipw.VBox):
             v = defaults[k]
             cls = ipw.IntText if isinstance(v, int) and not isinstance(v, bool) else ipw.FloatText
             unit = units.get(k, "")
-            w = cls(value=v, description=f"{k} ({unit})" if unit else k, style={"description_width": "initial"},
-                    tooltip=f"NEST's default: {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
+            # labels share 55% of the cell (a long name ends in an ellipsis, the tooltip has it whole)
+            w = cls(value=v, description=f"{k} ({unit})" if unit else k, style={"description_width": "55%"},
+                    tooltip=f"{k}: NEST's default {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
             w.add_class(f"mk-param-{k}")
             if self._callback is not None:
                 w.observe(self._callback, "value")

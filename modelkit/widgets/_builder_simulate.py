@@ -14,7 +14,12 @@ from modelkit.widgets._deps import require
 
 ipw = require("ipywidgets")
 
-__all__ = ["SimulateForm", "simulate_lines"]
+__all__ = ["SimulateForm", "simulate_lines", "INPUT_WEIGHT"]
+
+#: default input weights: about 16 Hz in iaf_psc_alpha (pA) and 7 Hz in iaf_cond_alpha (nS) with NEST's
+#: defaults, 20 inputs at 50 Hz per cell (measured with the panel: 40/50/60/70 pA gave 0.1/4.7/16/31 Hz,
+#: 6/8/10 nS gave 6.7/29/51 Hz)
+INPUT_WEIGHT = {"current": 60.0, "conductance": 6.0}
 
 
 def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float, n_inputs: int, k: int,
@@ -80,8 +85,9 @@ class SimulateForm(ipw.VBox):
         self.rate = num(ipw.BoundedFloatText, 50.0, "input rate (Hz)", "mk-sim-rate", min=0.0, max=1e5)
         self.n_inputs = num(ipw.BoundedIntText, 100, "inputs N", "mk-sim-n-inputs", min=1, max=10**7)
         self.k = num(ipw.BoundedIntText, 20, "inputs per cell", "mk-sim-k", min=1, max=10**6)
-        self.weight = num(ipw.FloatText, 100.0, "input weight", "mk-sim-weight",
+        self.weight = num(ipw.FloatText, INPUT_WEIGHT["current"], "input weight", "mk-sim-weight",
                           tooltip="pA for current-based NEST models, nS for conductance-based ones")
+        self._suggested = self.weight.value
         self.delay = num(ipw.BoundedFloatText, 1.0, "input delay (ms)", "mk-sim-delay", min=0.001, max=1e4)
         self.output_dir = ipw.Text(value="output", description="output", style=style,
                                    layout=ipw.Layout(width="200px"))
@@ -99,6 +105,17 @@ class SimulateForm(ipw.VBox):
                       self.output_dir], layout=wrap),
             self.button, self.slot], layout=ipw.Layout(width="100%"))
         self.add_class("mk-builder-sim")
+
+    def suggest_weight(self, conductance: bool) -> None:
+        """Set the input weight for current- or conductance-based targets, unless the user typed one.
+
+        Parameters
+        ----------
+        conductance : bool
+            Every population built so far has conductance-based synapses (weights in nS, not pA).
+        """
+        if self.weight.value == self._suggested:
+            self.weight.value = self._suggested = INPUT_WEIGHT["conductance" if conductance else "current"]
 
     def values(self) -> dict[str, Any]:
         """The keyword arguments of :func:`simulate_lines` the fields give (name and seed aside)."""

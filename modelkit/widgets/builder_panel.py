@@ -60,6 +60,11 @@ def _identifier(name: str) -> str:
     return f"{s}_" if keyword.iskeyword(s) else s
 
 
+def _warning_html(text: str, tag: str) -> str:
+    return (f"<{tag} class='mk-sign-warning' style='color:#a60;white-space:normal;line-height:1.3'>&#9888; "
+            f"{html.escape(text, quote=False)}</{tag}>")
+
+
 def _num(v: float) -> str:
     return repr(int(v)) if isinstance(v, int) else repr(float(v))
 
@@ -292,6 +297,7 @@ class BuilderPanel(ipw.VBox):
             info["ei"] = self.ei.value
         if self.model_type.value != "virtual":
             info["models"].add(self.model.value)
+        self.sim.suggest_weight(self._all_conductance_based())
         if var is not None:
             info["positions"].append(self.namespace[var])
         self.n_nodes = sum(p["n"] for p in self._pops.values())
@@ -325,8 +331,7 @@ class BuilderPanel(ipw.VBox):
             return False
         self._edges.append({"source": src, "target": tgt, "rule": self.rule.value, "params": params})
         if warning:  # the user's choice stands, but not silently
-            self.message.value = f"<span class='mk-sign-warning' style='color:#a60'>&#9888; {html.escape(warning, quote=False)}" \
-                                 "</span>"
+            self.message.value = _warning_html(warning, "span")
         self._preview()
         return True
 
@@ -432,6 +437,14 @@ class BuilderPanel(ipw.VBox):
         self.synapse_params.set_defaults(defaults, {k: unit_of(k) for k in defaults},
                                          note or ("" if defaults else "none but weight and delay"))
 
+    def _all_conductance_based(self) -> bool:
+        from modelkit.widgets.nest_model_params import conductance_based
+        models = {m for p in self._pops.values() for m in p["models"]}
+        try:
+            return bool(models) and all(conductance_based(m) for m in models)
+        except Exception:  # NEST cannot say: keep the current-based default
+            return False
+
     def _target_rules(self, target: str) -> list[tuple[str, str | None]]:
         models = sorted(self._pops.get(target, {}).get("models", ()))
         for m in models:
@@ -451,8 +464,7 @@ class BuilderPanel(ipw.VBox):
 
     def _show_sign(self) -> None:
         warning = self.sign_warning() if hasattr(self, "_pops") else ""
-        self.sign_note.value = "" if not warning else \
-            f"<div class='mk-sign-warning' style='color:#a60;white-space:normal'>&#9888; {html.escape(warning, quote=False)}</div>"
+        self.sign_note.value = _warning_html(warning, "div") if warning else ""
 
     def _rule_changed(self, _change: Any = None) -> None:
         self.rule_params.set_spec(RULES[self.rule.value][1])

@@ -30,7 +30,7 @@ from typing import Any
 from modelkit.errors import BackendUnavailableError
 from modelkit.widgets.nest_model_names import _nest_version
 
-__all__ = ["nest_defaults", "sign_rule", "unit_of"]
+__all__ = ["nest_defaults", "sign_rule", "conductance_based", "unit_of"]
 
 _SCRIPT = r"""
 import json, math, nest
@@ -184,3 +184,31 @@ def sign_rule(model: str, *, timeout: float = 120.0) -> str:
     ('weight', 'receptor')
     """
     return str(_entry(model, "neuron", timeout)["sign"])
+
+
+def conductance_based(model: str, *, timeout: float = 120.0) -> bool:
+    """Whether a NEST neuron model's synapses are conductances (weights in nS) rather than currents (pA).
+
+    Parameters
+    ----------
+    model : str
+        A NEST neuron model name.
+    timeout : float
+        As in :func:`nest_defaults` (s).
+
+    Returns
+    -------
+    bool
+        True for models with reversal potentials (``E_ex``, ``E_rev``, ``ht_neuron``'s receptors).
+
+    Raises
+    ------
+    BackendUnavailableError
+        As :func:`nest_defaults`.
+
+    Examples
+    --------
+    >>> conductance_based("iaf_cond_alpha"), conductance_based("iaf_psc_alpha")    # doctest: +SKIP
+    (True, False)
+    """
+    return bool(_entry(model, "neuron", timeout)["conductance"])

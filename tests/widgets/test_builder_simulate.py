@@ -17,6 +17,7 @@ from modelkit.simulator import simulate
 from modelkit.sonata import read_spikes
 from modelkit.testing import assert_populations_equal
 from modelkit.widgets import BuilderPanel
+from modelkit.widgets._builder_simulate import INPUT_WEIGHT
 from modelkit.widgets.nest_model_params import nest_defaults, sign_rule, unit_of
 
 pytest.importorskip("nest", reason="the Simulate step runs NEST: pip install nest-simulator")
@@ -81,6 +82,8 @@ def test_inhibitory_weights_default_negative_and_a_positive_one_is_warned(model)
     panel.add_population()
     panel.pop_name.value, panel.ei.value = "inh", "i"
     panel.add_population()
+    # the Poisson input's weight suits the model: pA onto current-based, nS onto conductance-based synapses
+    assert panel.sim.weight.value == INPUT_WEIGHT["conductance" if model == "iaf_cond_alpha" else "current"]
     panel.source.value, panel.target.value = "exc", "inh"
     assert panel.syn_weight.value == 1.0 and panel.sign_note.value == ""
     panel.source.value = "inh"
