@@ -7,8 +7,9 @@
 * :class:`LiveTraces` — membrane traces of a few cells from a run's report frames (``run.traces``), live.
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
   "restart cluster" after an engine died.
-* :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
-  Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
+* :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` (NEST's model and synapse
+  parameters, weights' sign checked) that show (and run) the Python code they stand for; counts, 3D
+  positions, connection matrix; saves SONATA; "Simulate" runs the network built in memory in a RunPanel.
 * :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
 
 ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first used; install them with

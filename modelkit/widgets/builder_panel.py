@@ -8,6 +8,16 @@ raises is not kept, and the error is shown.
 Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
 3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
 (edges between ``pop_name`` groups, :func:`modelkit.analysis.connectivity.connectivity_table`).
+
+Parameters: the neuron form shows NEST's defaults of the chosen model and the synapse form those of the
+synapse model (read in a child process: the kernel never imports NEST); values changed from NEST's
+defaults go into ``dynamics_params``. Weights follow NEST's sign rule (:mod:`.nest_model_params`): from an
+inhibitory population (``ei='i'``) onto a model whose weight sign decides, the weight turns negative when
+the source is chosen, and a positive one typed afterwards is warned about (and kept).
+
+"Simulate" hands the network built in memory to a :class:`~modelkit.widgets.RunPanel` with a
+:class:`~modelkit.widgets.LiveRaster`, shown under the button, with a Poisson input (see
+:mod:`._builder_simulate`); nothing is saved but the run's output folder.
 """
 
 from __future__ import annotations
