@@ -366,6 +366,10 @@ class BuilderPanel(ipw.VBox):
             The panel running the simulation, or None if the code raised (see :attr:`error`) or a run
             started here is still going.
         """
+        if not any(p["models"] for p in self._pops.values()):
+            self.error = "simulate: add a point_neuron population first (the Poisson input drives NEST models)"
+            self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
+            return None
         old = self.namespace.get("run_panel")
         if old is not None and old.status in ("starting", "running", "stopping"):
             self.error = "simulate: a run is still going; press its Stop button or wait for it to end"

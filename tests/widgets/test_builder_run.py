@@ -165,8 +165,13 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     np.testing.assert_array_equal(again.timestamps, ts)
 
 
-def test_simulate_refuses_while_a_run_goes(tmp_path, monkeypatch):
+def test_simulate_refuses_without_neurons_and_while_a_run_goes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    panel = BuilderPanel("v1", seed=0, plots=False)
+    assert panel.simulate() is None and "add a point_neuron population first" in panel.error  # nothing built
+    panel.model_type.value = "virtual"
+    panel.add_population()
+    assert panel.simulate() is None and "add a point_neuron population first" in panel.error  # nothing to drive
     panel = BuilderPanel("v1", seed=0, plots=False)
     _two_populations(panel)
     panel.sim.tstop.value = 200_000.0  # 200 s: long enough to stop it
