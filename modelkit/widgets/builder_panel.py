@@ -356,9 +356,10 @@ class BuilderPanel(ipw.VBox):
         """Hand the network built in memory to a RunPanel with a LiveRaster and start it (what "Simulate" does).
 
         Runs :func:`~modelkit.widgets._builder_simulate.simulate_lines` (shown in the code): ``net.build()``
-        in memory, a Poisson input builder, ``RunPanel(sim_config, network=[network, inputs],
-        views=[raster])`` and ``run_panel.start()``; the RunPanel and the raster are shown under the
-        Simulate button. Nothing is written but the run's output folder.
+        in memory, a Poisson input builder, both as one in-memory ``sim_network``,
+        ``RunPanel(sim_config, network=sim_network, views=[raster])`` and ``run_panel.start()``; the
+        RunPanel and the raster are shown under the Simulate button. Nothing is written but the run's
+        output folder.
 
         Returns
         -------

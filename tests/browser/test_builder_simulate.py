@@ -136,7 +136,7 @@ def test_build_two_populations_and_simulate_at_1000px(page, jupyter_lab: Jupyter
     time.sleep(0.5)  # the raster's last redraw after the end of the run
     m = re.search(r"(\d+) spikes received", status.locator("xpath=..").inner_text())
     assert m and int(m.group(1)) == int(count.get_attribute("data-received")) > 0
-    expect(code).to_contain_text("run_panel = RunPanel(sim_config, network=[network, inputs]")
+    expect(code).to_contain_text("run_panel = RunPanel(sim_config, network=sim_network")
     expect(builder.locator(".mk-builder-run .mk-live-raster .bqplot.figure")).to_have_count(1)
     report = _layout(builder)
     print("layout at 1000 px:", report)

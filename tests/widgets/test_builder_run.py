@@ -150,7 +150,7 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     spikes = read_spikes(run_panel.run.result.spikes_file)["v1"]
     assert len(spikes) > 50 and raster.n_received == len(spikes) == len(run_panel.run.spikes)
     assert sorted(os.listdir(tmp_path)) == ["output"]  # the hand-over wrote nothing but the run's output
-    assert "run_panel = RunPanel(sim_config, network=[network, inputs], views=[raster]" in panel.code
+    assert "run_panel = RunPanel(sim_config, network=sim_network, views=[raster]" in panel.code
     assert panel.matrix_fig.data and "network = net.build()" in panel.code
 
     ids, ts = np.array(spikes.node_ids), np.array(spikes.timestamps)  # the next run replaces the folder
