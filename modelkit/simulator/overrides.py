@@ -157,7 +157,11 @@ def apply_overrides(cfg: SimulationConfig, net: Network,
         except ConfigError as e:
             if e.key and e.key.startswith("overrides["):
                 raise
-            raise ConfigError(cfg.path, _where(key), e.expected, e.found) from e
+            try:  # keep the subclass (NodeSetError)
+                located = type(e)(cfg.path, _where(key), e.expected, e.found)
+            except TypeError:
+                located = ConfigError(cfg.path, _where(key), e.expected, e.found)
+            raise located from e
         except ModelkitError as e:
             raise ConfigError(cfg.path, _where(key), "a key that names what the network has", str(e)) from e
     return cfg, net
@@ -269,7 +273,8 @@ def _node_rows(net: Network, cfg: Any, labels_taken: set[str]) -> list[dict[str,
 
 def _edge_rows(net: Network) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    counts = {e: (p.type_counts() if p.types is not None and p.layout.has_type_id else {}) for e, p in net.edges.items()}
+    counts = {e: (p.type_counts() if p.types is not None and p.layout.has_type_id else {})
+              for e, p in net.edges.items()}
     used: dict[int, int] = {}
     for c in counts.values():
         for t, n in c.items():
