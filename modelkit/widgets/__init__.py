@@ -6,7 +6,8 @@
   binned to the plot's pixels (its cost follows the screen, not the run).
 * :class:`LiveTraces` — membrane traces of a few cells from a run's report frames (``run.traces``), live.
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
-  "restart cluster" after an engine died.
+  "restart cluster" after an engine died; sliders for the network's parameters (:class:`ParamControls`),
+  passed as ``overrides``, the code of each run, and a table comparing the runs' rates.
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
   Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
 * :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
@@ -21,11 +22,13 @@ from typing import Any
 
 from modelkit._lazy import lazy_attribute
 
-__all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
+__all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "ParamControls", "BuilderPanel", "NetworkExplorer",
+           "nest_models"]
 
 _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
           "LiveTraces": "modelkit.widgets.live_traces",
-          "RunPanel": "modelkit.widgets.run_panel", "BuilderPanel": "modelkit.widgets.builder_panel",
+          "RunPanel": "modelkit.widgets.run_panel", "ParamControls": "modelkit.widgets.param_controls",
+          "BuilderPanel": "modelkit.widgets.builder_panel",
           "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names"}
 
 
