@@ -106,9 +106,9 @@ def read_params(value: Any, directory: str | None, where: str) -> tuple[dict, st
 def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested parameters as ``{dotted name: value}``.
 
-    Dicts nest by key; a list of dicts with a ``name`` is keyed by ``[section.]name`` (bmtk's genome, whose
-    ``value`` becomes the parameter's value); other lists are keyed by index (none for a one-item list);
-    lists of numbers stay lists.
+    Dicts nest by key; a list of dicts with a ``name`` or ``section`` is keyed by ``[section.]name`` (bmtk's
+    genome and per-section ``cm``; an item's one remaining value, ``value`` or ``cm``, becomes the parameter's
+    value); other lists are keyed by index (none for a one-item list); lists of numbers stay lists.
 
     Parameters
     ----------
@@ -124,6 +124,8 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     --------
     >>> flatten_params({"genome": [{"section": "soma", "name": "gbar_na", "value": 0.1}], "tau": 2.0})
     {'genome.soma.gbar_na': 0.1, 'tau': 2.0}
+    >>> flatten_params({"passive": [{"ra": 100.0, "cm": [{"section": "soma", "cm": 1.0}]}]})
+    {'passive.ra': 100.0, 'passive.cm.soma': 1.0}
     """
     out: dict[str, Any] = {}
     for k, v in params.items():
@@ -132,11 +134,11 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
             out.update(flatten_params(v, name))
         elif isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
             for i, item in enumerate(v):
-                if "name" in item:
-                    key = ".".join(str(p) for p in (item.get("section"), item["name"]) if p is not None)
+                if "name" in item or "section" in item:
+                    key = ".".join(str(p) for p in (item.get("section"), item.get("name")) if p is not None)
                     rest = {kk: vv for kk, vv in item.items() if kk not in ("name", "section")}
-                    if set(rest) == {"value"}:
-                        out[f"{name}.{key}"] = rest["value"]
+                    if len(rest) == 1 and not isinstance(next(iter(rest.values())), (Mapping, list)):
+                        out[f"{name}.{key}"] = next(iter(rest.values()))
                     else:
                         out.update(flatten_params(rest, f"{name}.{key}"))
                 else:
