@@ -107,7 +107,7 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
     """Nested parameters as ``{dotted name: value}``.
 
     Dicts nest by key; a list of dicts with a ``name`` or ``section`` is keyed by ``[section.]name`` (bmtk's
-    genome and per-section ``cm``; an item's one remaining value, ``value`` or ``cm``, becomes the parameter's
+    genome and per-section ``cm``; an item's ``value``, or its one other value such as ``cm``, becomes the parameter's
     value); other lists are keyed by index (none for a one-item list); lists of numbers stay lists.
 
     Parameters
@@ -137,7 +137,9 @@ def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any
                 if "name" in item or "section" in item:
                     key = ".".join(str(p) for p in (item.get("section"), item.get("name")) if p is not None)
                     rest = {kk: vv for kk, vv in item.items() if kk not in ("name", "section")}
-                    if len(rest) == 1 and not isinstance(next(iter(rest.values())), (Mapping, list)):
+                    if "value" in rest:  # bmtk's genome: the value; its mechanism is implied by the name
+                        out[f"{name}.{key}"] = rest["value"]
+                    elif len(rest) == 1 and not isinstance(next(iter(rest.values())), (Mapping, list)):
                         out[f"{name}.{key}"] = next(iter(rest.values()))
                     else:
                         out.update(flatten_params(rest, f"{name}.{key}"))
