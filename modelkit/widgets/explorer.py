@@ -114,7 +114,8 @@ class NetworkExplorer(ipw.VBox):
         self.property_picker.observe(lambda c: setattr(self, "prop", c["new"] or ""), "value")
         self.tabs.observe(self._tab_shown, "selected_index")
         self.reports.value = self._reports_html()
-        if self.config is not None and self.config.output.spikes_file and os.path.exists(self.config.output.spikes_file):
+        spikes = self.config.output.spikes_file if self.config is not None else None
+        if spikes and os.path.exists(spikes) and self.config is not None:
             self.activity.attach(self.config.path)
         if options:
             self.populations.value = options[0]

@@ -20,8 +20,8 @@ def _network(tmp_path, types_csv: str, components: dict | None = None):
     d.mkdir(parents=True)
     write_nodes(d / "a_nodes.h5", [NodePopulationData.from_columns("a", [1, 2, 3], {})])
     (d / "a_node_types.csv").write_text(types_csv)
-    cfg = {"networks": {"nodes": [{"nodes_file": str(d / "a_nodes.h5"), "node_types_file": str(d / "a_node_types.csv")}],
-                        "edges": []}, "components": components or {}}
+    nodes = [{"nodes_file": str(d / "a_nodes.h5"), "node_types_file": str(d / "a_node_types.csv")}]
+    cfg = {"networks": {"nodes": nodes, "edges": []}, "components": components or {}}
     (d / "config.circuit.json").write_text(json.dumps(cfg))
     return Network.load(d / "config.circuit.json")
 

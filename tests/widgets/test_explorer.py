@@ -89,7 +89,8 @@ def test_dynamics_params_are_values_not_file_names(ran):
     assert ">tau_m<" in details and ">C_m<" in details and ">250<" in details
     assert details.count("lif_exc.json") == 1 and "(from lif_exc.json, lif_inh.json)" in details
     assert ex.params.loc[100, "tau_m"] == 20.0
-    assert "params = type_params(net, 'cortex')" in ex.code and "type_params(net, &#x27;cortex&#x27;)" in ex.code_view.value
+    assert "params = type_params(net, 'cortex')" in ex.code
+    assert "type_params(net, &#x27;cortex&#x27;)" in ex.code_view.value
 
 
 def test_views_draw_when_first_shown(ran):
