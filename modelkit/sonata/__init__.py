@@ -13,6 +13,7 @@ from modelkit.sonata.reports import (CompartmentReport, EcpReport, ReportWriter,
                                      write_ecp)
 from modelkit.sonata.selection import Selection
 from modelkit.sonata.spikes import SpikePopulation, read_spikes, spikes_stop_time, write_spikes, write_spikes_csv
+from modelkit.sonata.type_params import type_params
 from modelkit.sonata.types_table import TypesTable, read_types_csv, write_types_csv
 from modelkit.sonata.validate import Problem, validate
 
@@ -23,6 +24,6 @@ __all__ = [
     "NodePopulation", "NodePopulationData", "write_nodes",
     "CompartmentReport", "EcpReport", "ReportWriter", "read_ecp", "write_compartment_report", "write_ecp",
     "Selection", "SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "spikes_stop_time",
-    "TypesTable", "read_types_csv", "write_types_csv",
+    "TypesTable", "read_types_csv", "write_types_csv", "type_params",
     "Problem", "validate",
 ]
