@@ -15,7 +15,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -95,10 +94,27 @@ def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | Pa
     else:
         raise ConfigError(None, "morph", "a morphology (file or Morphology) or a network and population", "none")
     if decimate is None:
-        total = sum(len(m.points) + m.n_sections for m in morphs)
-        decimate = max(1, math.ceil(total / max_points))
+        decimate = _decimation(morphs, max_points)
     return morphology_scene(morphs, positions=pos, rotations=rot, node_ids=ids, population=population,
                             decimate=decimate)
+
+
+def _decimation(morphs: Sequence[Morphology], max_points: int) -> int:
+    """The smallest k whose rows (every k-th point, each section's last, a gap) fit ``max_points``."""
+    uses: dict[int, int] = {}
+    by_id: dict[int, Morphology] = {}
+    for m in morphs:
+        uses[id(m)] = uses.get(id(m), 0) + 1
+        by_id[id(m)] = m
+    sizes = [(np.diff(by_id[i].offsets), n) for i, n in uses.items()]
+
+    def rows(k: int) -> int:
+        return sum(n * int(np.sum(-(-c // k) + ((c - 1) % k != 0) + 1)) for c, n in sizes)
+
+    k = 1
+    while rows(k) > max_points and k < 1_000_000:
+        k = max(k + 1, int(k * 1.25))
+    return k
 
 
 def frame_values(scene: MorphologyScene, columns: np.ndarray, frame: np.ndarray, fill: float) -> np.ndarray:

@@ -51,6 +51,8 @@ class MorphologyScene:
         Each cell's morphology (shared objects for cells of the same file).
     positions, rotations : numpy.ndarray
         Soma positions (n, 3) µm and rotation matrices (n, 3, 3).
+    centres : numpy.ndarray
+        Each cell's soma centre in its morphology's frame (n, 3) µm: the point moved to its position.
     """
 
     xyz: np.ndarray
@@ -63,6 +65,7 @@ class MorphologyScene:
     morphologies: tuple[Morphology, ...]
     positions: np.ndarray
     rotations: np.ndarray
+    centres: np.ndarray
 
     @property
     def n_rows(self) -> int:
@@ -71,8 +74,7 @@ class MorphologyScene:
     def place(self, cell: np.ndarray, points: np.ndarray) -> np.ndarray:
         """Morphology-frame points (µm, shape (k, 3)) of cells ``cell`` (indices) in the scene's frame."""
         cell = np.asarray(cell, dtype=np.int64)
-        centre = np.stack([self.morphologies[int(c)].soma_center() for c in cell]) if len(cell) else np.zeros((0, 3))
-        rel = points - centre
+        rel = points - self.centres[cell]
         return np.einsum("kij,kj->ki", self.rotations[cell], rel) + self.positions[cell]
 
     def report_columns(self, report: ReportPopulation) -> np.ndarray:
@@ -188,7 +190,11 @@ def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarra
     if decimate < 1:
         raise ConfigError(None, "decimate", "an integer >= 1", repr(decimate))
     ids = np.arange(n) if node_ids is None else np.asarray(node_ids, dtype=np.int64)
-    centres = np.stack([m.soma_center() for m in morphologies]) if n else np.zeros((0, 3))
+    centre_of: dict[int, np.ndarray] = {}
+    for m in morphologies:
+        if id(m) not in centre_of:
+            centre_of[id(m)] = m.soma_center()
+    centres = np.stack([centre_of[id(m)] for m in morphologies]) if n else np.zeros((0, 3))
     pos = centres if positions is None else np.asarray(positions, dtype=float).reshape(n, 3)
     rot = np.broadcast_to(np.eye(3), (n, 3, 3)).copy() if rotations is None else np.asarray(rotations, float)
     cache: dict[int, tuple[np.ndarray, ...]] = {}
@@ -204,10 +210,11 @@ def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarra
     if not parts:
         empty = np.empty(0)
         return MorphologyScene(np.empty((0, 3)), empty.astype(np.int64), empty.astype(np.int64), empty,
-                               empty.astype(np.int64), ids, population, tuple(morphologies), pos, rot)
+                               empty.astype(np.int64), ids, population, tuple(morphologies), pos, rot, centres)
     return MorphologyScene(np.concatenate([p[0] for p in parts]), np.concatenate(cells),
                            np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
-                           np.concatenate([p[3] for p in parts]), ids, population, tuple(morphologies), pos, rot)
+                           np.concatenate([p[3] for p in parts]), ids, population, tuple(morphologies), pos, rot,
+                           centres)
 
 
 def network_cells(network: Network, population: str, node_ids: Sequence[int] | None = None
