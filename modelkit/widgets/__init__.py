@@ -11,6 +11,8 @@
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
   Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
 * :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
+* :class:`MorphologyViewer` — biophysical cells in 3D, coloured by section type or by an all-segment report
+  over time (a slider plays the membrane-potential movie), synapses as markers.
 
 ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first used; install them with
 ``pip install 'modelkit[jupyter]'``.
@@ -23,13 +25,14 @@ from typing import Any
 from modelkit._lazy import lazy_attribute
 
 __all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "ParamControls", "BuilderPanel", "NetworkExplorer",
-           "nest_models"]
+           "nest_models", "MorphologyViewer"]
 
 _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
           "LiveTraces": "modelkit.widgets.live_traces",
           "RunPanel": "modelkit.widgets.run_panel", "ParamControls": "modelkit.widgets.param_controls",
           "BuilderPanel": "modelkit.widgets.builder_panel",
-          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names"}
+          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names",
+          "MorphologyViewer": "modelkit.widgets.morphology_viewer"}
 
 
 def __getattr__(name: str) -> Any:
