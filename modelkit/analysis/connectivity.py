@@ -5,6 +5,8 @@ per-node and per-type sums are ``np.bincount`` over integer codes.
 
 * :func:`degrees` — in- or out-degree of every node (edges, and synapses when ``nsyns`` is set),
   optionally one column per edge type.
+* :func:`degree_histogram` — how many nodes have each in- or out-degree, per edge type (the degree
+  distribution).
 * :func:`edge_stats` — count, mean, std, min, max of ``syn_weight``, ``delay``, ``nsyns`` and
   ``total_weight`` (``syn_weight * nsyns``) per edge type (or any edge property).
 * :func:`edge_histogram` — histogram of one of these per edge type.
@@ -36,8 +38,8 @@ from modelkit.errors import ConfigError
 if TYPE_CHECKING:
     from modelkit.sonata import EdgePopulation, Network
 
-__all__ = ["degrees", "population_degrees", "edge_stats", "edge_histogram", "connection_probability",
-           "connectivity_table"]
+__all__ = ["degrees", "population_degrees", "degree_histogram", "edge_stats", "edge_histogram",
+           "connection_probability", "connectivity_table"]
 
 _DERIVED = ("total_weight",)
 
@@ -160,6 +162,58 @@ def degrees(edges: EdgePopulation | str, direction: str = "in", *, network: Netw
     for tv in sorted(per_type):
         data[f"degree_{tv}"] = _grow(per_type[tv], n)[node_ids]
     return pd.DataFrame(data, index=pd.Index(node_ids, name="node_id"))
+
+
+def degree_histogram(edges: EdgePopulation | str, direction: str = "in", *, network: Network | None = None,
+                     by_type: bool = True, chunk_size: int | None = None) -> pd.DataFrame:
+    """The degree distribution: how many nodes have each in- (or out-) degree, in all and per edge type.
+
+    Parameters
+    ----------
+    edges : EdgePopulation or str
+        The edges (a name needs ``network``).
+    direction : {'in', 'out'}
+        ``in``: edges onto each node of the target population; ``out``: edges from each source node.
+    network : Network, optional
+        Gives the node population, so nodes without edges count at degree 0.
+    by_type : bool
+        Besides ``all``, one column per ``edge_type_id`` (a node's degree counting that type's edges only).
+    chunk_size : int, optional
+        Edges per streamed chunk.
+
+    Returns
+    -------
+    DataFrame
+        Index ``degree`` (0 to the largest degree, every value); columns ``all`` and, with ``by_type``, the
+        edge type ids (int); values the number of nodes.  ``attrs``: ``population`` (the nodes counted),
+        ``direction``, ``edges`` (the edge population's name), ``mean`` (column -> mean degree).
+
+    Raises
+    ------
+    AnalysisError
+        A bad direction, an unknown edge population, or edges naming nodes the population lacks.
+
+    Examples
+    --------
+    >>> degree_histogram("cortex_to_cortex", "in", network=net)     # doctest: +SKIP
+            all  100  101
+    degree
+    0         0   20    0
+    ...
+    """
+    edges = _edges(network, edges)
+    deg = degrees(edges, direction, network=network, by_type=by_type, chunk_size=chunk_size)
+    cols: dict[Any, np.ndarray] = {"all": deg["degree"].to_numpy(np.int64)}
+    for c in deg.columns:
+        if c.startswith("degree_"):
+            cols[int(c.split("_", 1)[1])] = deg[c].to_numpy(np.int64)
+    top = max((int(v.max()) for v in cols.values() if len(v)), default=0)
+    out = pd.DataFrame({k: np.bincount(v, minlength=top + 1) for k, v in cols.items()},
+                       index=pd.Index(np.arange(top + 1), name="degree"))
+    out.attrs.update({"population": str(edges.target if direction == "in" else edges.source),
+                      "direction": direction, "edges": edges.name,
+                      "mean": {k: float(v.mean()) if len(v) else 0.0 for k, v in cols.items()}})
+    return out
 
 
 def _grow(a: np.ndarray, n: int) -> np.ndarray:

@@ -20,11 +20,12 @@ import pandas as pd
 
 from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.errors import BackendUnavailableError
+from modelkit.plotting.network3d import degree_histogram, positions
 
 if TYPE_CHECKING:
     from modelkit.sonata import Network
 
-__all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution"]
+__all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution", "degree_histogram", "positions"]
 
 #: above this many points a line trace switches from SVG ``Scatter`` to WebGL ``Scattergl``
 WEBGL_POINTS = 20_000

@@ -1,8 +1,11 @@
-"""NetworkExplorer: browse a network's populations, node/edge types and properties, and a run's reports.
+"""NetworkExplorer: a network's populations, types and their parameters, its layout in 3D, its connectivity,
+and a run's spikes and reports.
 
 Reads through the public API only (:meth:`modelkit.Network.load`, ``NodePopulation.get`` /
-``node_types``, ``EdgePopulation`` properties, :class:`~modelkit.analysis.SpikeTable`,
-:class:`~modelkit.sonata.CompartmentReport`); property columns are read on demand when picked.
+``node_types``, :func:`modelkit.sonata.type_params`, ``EdgePopulation`` properties,
+:class:`~modelkit.analysis.SpikeTable`, :class:`~modelkit.sonata.CompartmentReport`, and the figures of
+:mod:`modelkit.plotting.plotly`); property columns are read on demand when picked, and each figure tab
+draws when first shown. Every view shows the code of what it shows (see :mod:`modelkit.widgets.explorer_views`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import numpy as np
 import pandas as pd
 
 from modelkit._typing import PathLike
-from modelkit.sonata import CompartmentReport, Network, SimulationConfig, load_config
+from modelkit.sonata import CompartmentReport, Network, SimulationConfig, load_config, type_params
+from modelkit.widgets._code import Call, Sym, code_html, network_prelude
 from modelkit.widgets._deps import require
+from modelkit.widgets.explorer_views import ActivityView, ConnectivityView, PositionsView
 
 ipw = require("ipywidgets")
 traitlets = require("traitlets")
@@ -43,30 +48,44 @@ def _describe(values: np.ndarray, name: str) -> str:
 
 
 class NetworkExplorer(ipw.VBox):
-    """Populations, types, properties of a network, and the reports of a simulation config.
+    """Populations, types and parameters, 3D positions, connectivity and a run's activity and reports.
+
+    Tabs: "Network" (populations, node/edge types with their ``dynamics_params`` as values, property
+    summaries), "3D" (:class:`~modelkit.widgets.explorer_views.PositionsView`), "Connectivity"
+    (:class:`~modelkit.widgets.explorer_views.ConnectivityView`), "Activity"
+    (:class:`~modelkit.widgets.explorer_views.ActivityView`) and "Reports". Each view shows the code of what
+    it shows (``explorer.positions.code``, ...); that code, run in a fresh interpreter, gives the same figure.
 
     Parameters
     ----------
     source : Network, str or PathLike
         A network, or a circuit/simulation config, folder or h5 file to load. With a simulation config
-        whose output exists, the "Reports" tab lists its spikes (counts and rates per population) and
-        report files.
+        whose output has spikes, the "Activity" tab shows them (raster and rates) and "Reports" lists them.
+    max_points : int
+        Nodes drawn at most in 3D; above it a seeded sample, said in the figure's title.
 
     Examples
     --------
-    >>> NetworkExplorer("config.simulation.json")          # doctest: +SKIP
+    >>> ex = NetworkExplorer("config.simulation.json")          # doctest: +SKIP
+    >>> ex.positions.color_by = "model_name"                     # doctest: +SKIP
+    >>> ex.attach(simulate("config.simulation.json"))            # doctest: +SKIP
     """
 
     selected = traitlets.Unicode("", help="the population shown: 'nodes/<name>' or 'edges/<name>'").tag(sync=True)
     prop = traitlets.Unicode("", help="the property shown").tag(sync=True)
+    code = traitlets.Unicode("", help="the code of the Network tab's parameter table (runs fresh)").tag(sync=True)
 
-    def __init__(self, source: Network | PathLike) -> None:
+    #: tab titles, in order
+    TABS = ("Network", "3D", "Connectivity", "Activity", "Reports")
+
+    def __init__(self, source: Network | PathLike, *, max_points: int = 50_000) -> None:
         self.network: Network = source if isinstance(source, Network) else Network.load(source)
         cfg = self.network.config
         self.config: SimulationConfig | None = cfg if isinstance(cfg, SimulationConfig) else None
         if self.config is None and isinstance(source, (str, os.PathLike)) and os.fspath(source).endswith(".json"):
             c = load_config(source)
             self.config = c if isinstance(c, SimulationConfig) else None
+        self.params: pd.DataFrame | None = None
         options = [f"nodes/{n}" for n in self.network.nodes] + [f"edges/{n}" for n in self.network.edges]
         self.populations = ipw.Select(options=options, rows=min(12, max(4, len(options))),
                                       layout=ipw.Layout(width="260px"))
@@ -76,21 +95,61 @@ class NetworkExplorer(ipw.VBox):
                                             style={"description_width": "initial"})
         self.property_view = ipw.HTML()
         self.property_view.add_class("mk-explorer-property")
-        browse = ipw.HBox([self.populations, ipw.VBox([self.details, self.property_picker, self.property_view],
+        self.code_view = ipw.HTML()
+        self.code_view.add_class("mk-explorer-code")
+        browse = ipw.HBox([self.populations, ipw.VBox([self.details, self.property_picker, self.property_view,
+                                                       self.code_view],
                                                       layout=ipw.Layout(margin="0 0 0 12px"))])
+        self.positions = PositionsView(self.network, max_points=max_points)
+        self.connectivity = ConnectivityView(self.network)
+        self.activity = ActivityView(self.network)
         self.reports = ipw.HTML()
         self.reports.add_class("mk-explorer-reports")
-        self.tabs = ipw.Tab(children=[browse, self.reports])
-        self.tabs.set_title(0, "Network")
-        self.tabs.set_title(1, "Reports")
+        self.tabs = ipw.Tab(children=[browse, self.positions, self.connectivity, self.activity, self.reports])
+        for k, title in enumerate(self.TABS):
+            self.tabs.set_title(k, title)
         super().__init__(children=[ipw.HTML(self._header()), self.tabs])
         self.add_class("mk-network-explorer")
         self.populations.observe(lambda c: setattr(self, "selected", c["new"] or ""), "value")
         self.property_picker.observe(lambda c: setattr(self, "prop", c["new"] or ""), "value")
+        self.tabs.observe(self._tab_shown, "selected_index")
         self.reports.value = self._reports_html()
+        spikes = self.config.output.spikes_file if self.config is not None else None
+        if spikes and os.path.exists(spikes) and self.config is not None:
+            self.activity.attach(self.config.path)
         if options:
             self.populations.value = options[0]
             self.selected = options[0]  # Select starts on its first option without a change event
+
+    def show(self, tab: str) -> None:
+        """Select a tab by title (``"3D"``, ``"Connectivity"``, ...); a figure tab draws when first shown.
+
+        Raises
+        ------
+        ValueError
+            An unknown title.
+        """
+        if tab not in self.TABS:
+            raise ValueError(f"tab must be one of {self.TABS}, got {tab!r}")
+        self.tabs.selected_index = self.TABS.index(tab)
+        self._tab_shown({"new": self.tabs.selected_index})
+
+    def _tab_shown(self, change: Any) -> None:
+        view = self.tabs.children[change["new"]] if change["new"] is not None else None
+        if isinstance(view, (PositionsView, ConnectivityView, ActivityView)) and not view.drawn:
+            view.draw()
+
+    def attach(self, run: Any) -> None:
+        """Show a run's spikes in the "Activity" tab (raster and rates) and select it.
+
+        Parameters
+        ----------
+        run : str, PathLike, RunResult or SpikeTable
+            A simulation config (path), a spikes file, the result of :func:`modelkit.simulate` (anything with
+            a ``spikes_file``) or a :class:`~modelkit.analysis.SpikeTable`.
+        """
+        self.activity.attach(run)
+        self.tabs.selected_index = self.TABS.index("Activity")
 
     def _header(self) -> str:
         n = sum(len(p) for p in self.network.nodes.values())
@@ -98,22 +157,47 @@ class NetworkExplorer(ipw.VBox):
         return (f"<b>{html.escape(str(self.network.path or 'network'))}</b>: {len(self.network.nodes)} node "
                 f"population(s), {n} nodes; {len(self.network.edges)} edge population(s), {e} edges")
 
+    def _params_html(self, kind: str, name: str) -> str:
+        """The types' ``dynamics_params`` as values (:func:`modelkit.sonata.type_params`), and its code."""
+        call = Call("params", type_params, "", (Sym("net", self.network), name),
+                    {} if kind == "nodes" else {"kind": "edges"})
+        self.params = None
+        self.code = "\n".join(["from modelkit.sonata import type_params", *network_prelude(self.network),
+                                call.line]) + "\n"
+        self.code_view.value = code_html(self.code)
+        try:
+            self.params = call.run()
+        except Exception as e:  # a broken types table is reported, not raised in a callback
+            return f"<span style='color:#b00'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
+        p = self.params
+        if not p.shape[1]:
+            return "<i>no dynamics parameters</i>"
+        files = sorted({os.path.basename(v) for v in p.attrs["sources"].values() if v and v != "inline"})
+        head = "<b>dynamics parameters</b>" + (f" (from {html.escape(', '.join(files))})" if files else "")
+        errors = "".join(f"<div style='color:#b00'>type {t}: {html.escape(m)}</div>"
+                         for t, m in p.attrs["errors"].items())
+        return f"{head}<br>{_table(p)}{errors}"
+
     @traitlets.observe("selected")
     def _show_population(self, change: Any) -> None:
         kind, _, name = change["new"].partition("/")
         if kind == "nodes":
             pop = self.network.nodes[name]
-            types = pop.node_types
+            types = pop.node_types.drop(columns=["dynamics_params"], errors="ignore")
             counts = pd.Series(pop.type_counts(), name="nodes")
             types = types.join(counts.rename_axis(types.index.name), how="left")
+            overrides = pop.dynamics_attribute_names
+            per_node = (f"<br>per-node dynamics_params: {html.escape(', '.join(overrides))} (pick one below)"
+                        if overrides else "")
             self.details.value = (f"<b>node population {html.escape(name)}</b>: {len(pop)} nodes, "
-                                  f"positions: {'yes' if pop.has_positions else 'no'}<br>{_table(types)}")
-            names = sorted(pop.attribute_names)
+                                  f"positions: {'yes' if pop.has_positions() else 'no'}<br>{_table(types)}"
+                                  f"{self._params_html(kind, name)}{per_node}")
+            names = sorted(pop.attribute_names) + [f"dynamics_params/{d}" for d in overrides]
         elif kind == "edges":
             pop = self.network.edges[name]
             self.details.value = (f"<b>edge population {html.escape(name)}</b>: {len(pop)} edges, "
                                   f"{html.escape(str(pop.source))} &rarr; {html.escape(str(pop.target))}<br>"
-                                  f"{_table(self._edge_types(pop))}")
+                                  f"{_table(self._edge_types(pop))}{self._params_html(kind, name)}")
             names = sorted(pop.attribute_names)
         else:
             self.details.value, names = "", []
@@ -127,7 +211,7 @@ class NetworkExplorer(ipw.VBox):
         counts = pd.Series(pop.type_counts(), name="edges")
         if pop.types is None:
             return counts.to_frame()
-        types = pop.types.to_frame()
+        types = pop.types.to_frame().drop(columns=["dynamics_params"], errors="ignore")
         return types.join(counts.rename_axis(types.index.name), how="left")
 
     @traitlets.observe("prop")
@@ -137,7 +221,10 @@ class NetworkExplorer(ipw.VBox):
             return
         pop = (self.network.nodes if kind == "nodes" else self.network.edges)[name]
         try:
-            if kind == "nodes":
+            if kind == "nodes" and change["new"].startswith("dynamics_params/"):
+                p = change["new"].split("/", 1)[1]
+                values = pop.dynamics_params(names=[p])[p].to_numpy()
+            elif kind == "nodes":
                 values = pop.get([change["new"]])[change["new"]].to_numpy()
             else:
                 values = pd.concat([c[change["new"]] for c in pop.iter_chunks([change["new"]])]).to_numpy() \
