@@ -138,6 +138,8 @@ def test_build_two_populations_and_simulate_at_1000px(page, jupyter_lab: Jupyter
     assert m and int(m.group(1)) == int(count.get_attribute("data-received")) > 0
     expect(code).to_contain_text("run_panel = RunPanel(sim_config, network=sim_network")
     expect(builder.locator(".mk-builder-run .mk-live-raster .bqplot.figure")).to_have_count(1)
+    # the loop goes on in the RunPanel: sliders for what was built (exc's tau_m, the weights, the input rate)
+    expect(builder.locator(".mk-builder-run .mk-param-controls")).to_contain_text("tau_m")
     report = _layout(builder)
     print("layout at 1000 px:", report)
     raster = builder.locator(".mk-builder-run")

@@ -152,6 +152,10 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     assert sorted(os.listdir(tmp_path)) == ["output"]  # the hand-over wrote nothing but the run's output
     assert "run_panel = RunPanel(sim_config, network=sim_network, views=[raster]" in panel.code
     assert panel.matrix_fig.data and "network = net.build()" in panel.code
+    # RunPanel's parameter controls read the network built here: exc's tau_m, the weights, the input rate
+    keys = set(run_panel.controls.sliders)
+    assert any(k.endswith(".tau_m") for k in keys) and "inputs.poisson.rate" in keys, keys
+    assert sum(k.endswith(".syn_weight") for k in keys) == 3, keys  # exc->inh, inh->exc, input->all
 
     ids, ts = np.array(spikes.node_ids), np.array(spikes.timestamps)  # the next run replaces the folder
     ns: dict = {}
