@@ -145,5 +145,13 @@ def test_build_two_populations_and_simulate_at_1000px(page, jupyter_lab: Jupyter
     raster = builder.locator(".mk-builder-run")
     raster.evaluate("el => el.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(artifacts / "builder_simulated_1000px.png"), clip=raster.bounding_box())
+
+    # the file browser closed: the cell is wider (forms side by side), and still nothing reaches past it
+    page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+    expect(page.locator("#jp-left-stack")).to_be_hidden(timeout=30_000)
+    wide = _layout(builder)
+    assert wide["cell"][1] - wide["cell"][0] > report["cell"][1] - report["cell"][0] + 150, (wide, report)
+    print("layout at 1000 px, no side panel:", wide)
+    _shot(page, builder, artifacts / "builder_forms_1000px_wide.png")
     assert sorted(p.name for p in (jupyter_lab.root / "builder_sim").iterdir()
                   if not p.name.startswith(".")) == ["builder.ipynb", "output"]  # no files but the run's
