@@ -40,12 +40,15 @@ export function formatDateTime(t: number): string {
 }
 
 /**
- * A wall-clock duration: "4.2 s", "42 s", "3 min 05 s", "2 h 03 min".
+ * A wall-clock duration: "0.04 s", "4.2 s", "42 s", "3 min 05 s", "2 h 03 min".
  *
  * @param seconds - duration (s); negative (clocks apart) counts as 0
  */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, seconds);
+  if (s < 1) {
+    return `${(Math.floor(s * 100) / 100).toFixed(2)} s`;
+  }
   if (s < 10) {
     return `${(Math.floor(s * 10) / 10).toFixed(1)} s`;
   }

@@ -36,7 +36,9 @@ test('start time: the time of day on the same day, else the date and minute', ()
 });
 
 test('durations', () => {
-  assert.equal(formatDuration(0), '0.0 s');
+  assert.equal(formatDuration(0), '0.00 s');
+  assert.equal(formatDuration(0.047), '0.04 s');
+  assert.equal(formatDuration(1), '1.0 s');
   assert.equal(formatDuration(4.26), '4.2 s');
   assert.equal(formatDuration(9.99), '9.9 s');
   assert.equal(formatDuration(10), '10 s');
@@ -45,7 +47,7 @@ test('durations', () => {
   assert.equal(formatDuration(185), '3 min 05 s');
   assert.equal(formatDuration(3599), '59 min 59 s');
   assert.equal(formatDuration(3600 * 2 + 3 * 60 + 59), '2 h 03 min');
-  assert.equal(formatDuration(-3), '0.0 s', 'clocks apart never show a negative duration');
+  assert.equal(formatDuration(-3), '0.00 s', 'clocks apart never show a negative duration');
 });
 
 test('a run lasts to its end, to now while it goes, to its last update when lost', () => {

@@ -51,7 +51,7 @@ def extension_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterL
     lab = start_lab(root, tmp_path_factory.mktemp("extstate"), env={"MODELKIT_RUNS_DIR": ""})
     try:
         # the server extension must be on, or every viewer request fails
-        assert lab.api("modelkit/runs") == {"runs": []}, lab.log[-3000:]
+        assert lab.api("modelkit/runs")["runs"] == [], lab.log[-3000:]
         yield lab
     finally:
         lab.stop()
