@@ -109,12 +109,16 @@ def test_run_monitor_times_stop_open_and_clear(page, monitor_lab: JupyterLab, ar
     second = _seconds(duration)
     assert 1.5 <= second - first <= 6, (first, second)  # ticks every second between polls
     assert abs(second - (time.time() - rec["started"])) < 3, (second, rec)
-    # long paths: shortened in the middle, the whole path on hover
-    for cls, full in (("output", f"{FOLDER}/out"), ("notebook", nb_path)):
-        shown = long_run.locator(f".jp-mk-run-{cls}-path")
+    # long paths: shortened in the middle to the sidebar's width, the whole path on hover
+    for cls, full in (("output", f"{FOLDER}/out"), ("notebook", nb_path),
+                      ("config", f"{FOLDER}/net/config.simulation.json")):
+        shown = long_run.locator(f".jp-mk-run-{cls}-path" if cls != "config" else ".jp-mk-run-config")
         expect(shown).to_have_attribute("title", full)
         text = shown.inner_text()
-        assert "…" in text and len(text) == 40 and full.endswith(text.split("…")[1]), text
+        head, tail = text.split("…")
+        assert full.startswith(head) and full.endswith(tail) and len(head) >= 8 and len(text) < len(full), text
+        row = long_run.locator(f".jp-mk-run-{cls}")
+        assert row.evaluate("e => e.scrollWidth <= e.clientWidth"), f"{cls}: {text!r} is cut at the end"
     expect(long_run.locator("button.jp-mk-run-open-output")).to_have_count(0)  # nothing published yet
     monitor.screenshot(path=str(artifacts / "monitor_1_running.png"))
 
