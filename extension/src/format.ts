@@ -96,3 +96,16 @@ export function middleEllipsis(text: string, max = MAX_PATH_CHARS): string {
   const tail = Math.max(Math.ceil(budget / 2), Math.min(base + 1, budget - Math.floor(budget / 3)));
   return `${chars.slice(0, budget - tail).join('')}…${chars.slice(chars.length - tail).join('')}`;
 }
+
+/** What a title says before the Python equivalent of a button (the browser test runs what follows it). */
+export const IN_PYTHON = 'In Python, in a kernel of this server: ';
+
+/** The Python equivalent of Stop (the same request the server makes: a stop file the run reads). */
+export function stopCode(runId: string): string {
+  return `from modelkit.runstatus import request_stop; request_stop(${JSON.stringify(runId)})`;
+}
+
+/** The Python equivalent of Clear finished. */
+export function clearCode(): string {
+  return 'from modelkit.runstatus import clear_finished; clear_finished()';
+}

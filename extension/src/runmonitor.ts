@@ -4,7 +4,17 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { formatDateTime, formatDuration, formatStart, MAX_PATH_CHARS, middleEllipsis, runDuration } from './format';
+import {
+  clearCode,
+  formatDateTime,
+  formatDuration,
+  formatStart,
+  IN_PYTHON,
+  MAX_PATH_CHARS,
+  middleEllipsis,
+  runDuration,
+  stopCode
+} from './format';
 import { formatCount, isActive, progressLabel, RunsModel } from './model';
 import { IRun } from './tokens';
 
@@ -144,7 +154,8 @@ export class RunMonitorPanel extends Widget {
     node.replaceChildren();
     this._measure();
     const head = el('div', 'jp-mk-runs-header');
-    const clear = button('jp-mk-runs-clear', 'Clear finished', 'forget the runs that are over (their files stay)',
+    const clear = button('jp-mk-runs-clear', 'Clear finished',
+      `Forget the runs that are over (their files stay).\n${IN_PYTHON}${clearCode()}`,
       () => void this.model.clearFinished());
     clear.disabled = !this.model.anyFinished;
     head.append(el('h2', '', 'modelkit runs'), clear);
@@ -227,7 +238,8 @@ export class RunMonitorPanel extends Widget {
     const actions = el('div', 'jp-mk-run-actions');
     if (live) {
       const stop = button('jp-mk-run-stop jp-mod-warn', stopping ? 'Stopping…' : 'Stop',
-        'stop this run after the block it is simulating', () => void this.model.stopRun(r.run_id));
+        `Stop this run after the block it is simulating (its files are kept).\n${IN_PYTHON}${stopCode(r.run_id)}`,
+        () => void this.model.stopRun(r.run_id));
       stop.disabled = stopping;
       actions.append(stop);
     }

@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  clearCode,
   formatDateTime,
   formatDuration,
   formatStart,
   isActive,
   MAX_PATH_CHARS,
   middleEllipsis,
-  runDuration
+  runDuration,
+  stopCode
 } from '../src/format';
 import { IRun } from '../src/tokens';
 
@@ -83,4 +85,9 @@ test('long paths are shortened in the middle, keeping the file name', () => {
   const e = middleEllipsis(emoji, 20);
   assert.equal(Array.from(e).length, 20);
   assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(e), 'no lone surrogate');
+});
+
+test('the Python equivalents of Stop and Clear finished', () => {
+  assert.equal(stopCode('5caabf0273ff'), 'from modelkit.runstatus import request_stop; request_stop("5caabf0273ff")');
+  assert.equal(clearCode(), 'from modelkit.runstatus import clear_finished; clear_finished()');
 });

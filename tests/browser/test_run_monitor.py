@@ -5,7 +5,8 @@ simulation to the end, then a long ``modelkit.simulate`` in its kernel (the cell
 behind it, a ``run_local`` in the background.  The test watches the long run's duration advance, stops it
 from the monitor (the kernel's cell reports ``stopped`` and reads the spikes kept in ``out.stopped``),
 opens its output in the SONATA viewer and its notebook, then clears the finished runs while the
-background run stays, stops that one too and clears it.  Screenshots: ``test-artifacts/browser/monitor_*.png``.
+background run stays; the Python that the Stop and Clear buttons name in their titles, run in new cells of
+the notebook, stops that one too and clears it.  Screenshots: ``test-artifacts/browser/monitor_*.png``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ REPO = Path(__file__).resolve().parents[2]
 LONG = 3_600_000.0  # ms: only the Stop ends it within the test (100,000 ms take a few seconds here)
 #: long enough that the sidebar shortens the paths under it (it keeps 40 characters)
 FOLDER = "a_rather_long_folder_for_the_run_monitor/experiment_2026_12_05"
+#: what a button's title says before its Python equivalent (extension/src/format.ts)
+IN_PYTHON = "In Python, in a kernel of this server: "
 
 SHORT = """import json, os, h5py
 import modelkit
@@ -67,6 +70,26 @@ def monitor_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab
         yield lab
     finally:
         lab.stop()
+
+
+def _code(button) -> str:
+    """The Python equivalent a Run monitor button names in its title."""
+    title = button.get_attribute("title")
+    assert IN_PYTHON in title, title
+    return title.split(IN_PYTHON, 1)[1]
+
+
+def _run_in_new_cell(page, code: str):
+    """Append a code cell to the current notebook, run it, and return its output area."""
+    n = page.evaluate("""code => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        const cells = nb.model.sharedModel;
+        cells.insertCell(cells.cells.length, {cell_type: 'code', source: code});
+        nb.activeCellIndex = nb.widgets.length - 1;
+        void window.jupyterapp.commands.execute('notebook:run-cell');
+        return nb.widgets.length;
+    }""", code)
+    return page.locator(".jp-NotebookPanel:visible .jp-Cell").nth(n - 1).locator(".jp-OutputArea-output")
 
 
 def _seconds(duration) -> float:
@@ -166,9 +189,15 @@ def test_run_monitor_times_stop_open_and_clear(page, monitor_lab: JupyterLab, ar
     expect(monitor.locator("button.jp-mk-runs-clear")).to_be_disabled()
     assert (folder / "out.stopped" / "spikes.h5").is_file() and (folder / "short_out" / "spikes.h5").is_file()
     monitor.screenshot(path=str(artifacts / "monitor_4_cleared.png"))
-    bg.locator("button.jp-mk-run-stop").click()
+
+    # the Python each button names (its title), run in a new cell, does what the button does
+    bg_id = bg.get_attribute("data-run-id")
+    out = _run_in_new_cell(page, _code(bg.locator("button.jp-mk-run-stop")))
+    assert f"request_stop(\"{bg_id}\")" in _code(bg.locator("button.jp-mk-run-stop"))
+    expect(out).to_contain_text("'stop': 'requested'", timeout=30_000)
     expect(monitor.locator("li.jp-mk-run")).to_have_attribute("data-status", "stopped", timeout=60_000)
-    monitor.locator("button.jp-mk-runs-clear").click()
+    out = _run_in_new_cell(page, _code(monitor.locator("button.jp-mk-runs-clear")))
+    expect(out).to_have_text(f"['{bg_id}']", timeout=30_000)
     expect(monitor.locator(".jp-mk-no-runs")).to_be_visible(timeout=30_000)
     assert monitor_lab.api("modelkit/runs")["runs"] == []
     page.screenshot(path=str(artifacts / "monitor_5_all_cleared.png"))
