@@ -46,17 +46,21 @@ class ExplorerView(ipw.VBox):
     code = traitlets.Unicode("", help="the Python code of what the view shows (runs fresh)").tag(sync=True)
     error = traitlets.Unicode("", help="the error of the last redraw ('' if it worked)").tag(sync=True)
 
-    def __init__(self, network: Network, controls: list, figures: list, css: str) -> None:
+    def __init__(self, network: Network, controls: list, figures: list[tuple[Any, str]], css: str) -> None:
         self.network = network
         self.net = Sym("net", network)
         self.message = ipw.HTML()
         self.message.add_class("mk-explorer-message")
         self.code_view = ipw.HTML()
         self.code_view.add_class("mk-explorer-code")
-        self.figures = figures
+        self.figures = [f for f, _ in figures]
         self.drawn = False
+        boxes = []
+        for f, box_css in figures:  # a box carries the class: the plot's own element is plotly's
+            boxes.append(ipw.Box([f]))
+            boxes[-1].add_class(box_css)
         super().__init__(children=[ipw.HBox(controls, layout=ipw.Layout(flex_flow="row wrap")), self.message,
-                                   *figures, self.code_view])
+                                   *boxes, self.code_view])
         self.add_class(css)
 
     def calls(self) -> list[Call]:  # pragma: no cover - every view defines it
@@ -121,10 +125,10 @@ class PositionsView(ExplorerView):
         self.set_picker = ipw.Dropdown(options=sets, value="", description="select", style=_WIDE)
         self.set_picker.add_class("mk-explorer-nodeset")
         self.others_picker = ipw.ToggleButtons(options=[("others faint", "faint"), ("others hidden", "hide")],
-                                               value="faint", style={"button_width": "110px"})
+                                               value="faint", style={"button_width": "130px"})
         self.figure = _figure(520)
-        super().__init__(network, [self.color_picker, self.set_picker, self.others_picker], [self.figure],
-                         "mk-explorer-positions")
+        super().__init__(network, [self.color_picker, self.set_picker, self.others_picker],
+                         [(self.figure, "mk-explorer-scene")], "mk-explorer-positions")
         for picker, trait in ((self.color_picker, "color_by"), (self.set_picker, "node_set"),
                               (self.others_picker, "others")):
             traitlets.link((picker, "value"), (self, trait))
@@ -175,13 +179,12 @@ class ConnectivityView(ExplorerView):
         self.edges_picker = ipw.Dropdown(options=names, value=names[0] if names else None,
                                          description="degrees of", style=_WIDE)
         self.direction_picker = ipw.ToggleButtons(options=[("in-degree", "in"), ("out-degree", "out")], value="in",
-                                                  style={"button_width": "90px"})
+                                                  style={"button_width": "110px"})
         self.matrix_figure = _figure(420)
-        self.matrix_figure.add_class("mk-explorer-matrix")
         self.degree_figure = _figure(340)
-        self.degree_figure.add_class("mk-explorer-degrees")
         super().__init__(network, [self.group_picker, self.weight_picker, self.edges_picker, self.direction_picker],
-                         [self.matrix_figure, self.degree_figure], "mk-explorer-connectivity")
+                         [(self.matrix_figure, "mk-explorer-matrix"), (self.degree_figure, "mk-explorer-degrees")],
+                         "mk-explorer-connectivity")
         for picker, trait in ((self.group_picker, "group_by"), (self.weight_picker, "weight"),
                               (self.edges_picker, "edges"), (self.direction_picker, "direction")):
             traitlets.link((picker, "value"), (self, trait))
@@ -218,15 +221,14 @@ class ActivityView(ExplorerView):
         self.group_picker = ipw.Dropdown(options=groups, value=default, description="group by", style=_WIDE)
         self.kind_picker = ipw.ToggleButtons(options=[("mean rates", "bar"), ("rate histogram", "hist"),
                                                       ("rates in time", "time")], value="bar",
-                                             style={"button_width": "110px"})
+                                             style={"button_width": "130px"})
         self.raster_figure = _figure(380)
-        self.raster_figure.add_class("mk-explorer-raster")
         self.rates_figure = _figure(300)
-        self.rates_figure.add_class("mk-explorer-rates")
         self.spikes: Any = None
         self._kw: dict[str, Any] = {}
         self._prelude: list[str] = []
-        super().__init__(network, [self.group_picker, self.kind_picker], [self.raster_figure, self.rates_figure],
+        super().__init__(network, [self.group_picker, self.kind_picker],
+                         [(self.raster_figure, "mk-explorer-raster"), (self.rates_figure, "mk-explorer-rates")],
                          "mk-explorer-activity")
         for picker, trait in ((self.group_picker, "group_by"), (self.kind_picker, "kind")):
             traitlets.link((picker, "value"), (self, trait))
