@@ -36,6 +36,15 @@ def show_figure(widget: Any, fig: Any) -> None:
         widget.update_layout(fig.layout.to_plotly_json(), overwrite=True)
 
 
+def _link(picker: Any, view: Any, trait: str) -> None:
+    """Keep a control's value and a view's string trait equal (an empty dropdown's None is '')."""
+    def to_picker(v: str) -> Any:
+        values = [o[1] if isinstance(o, tuple) else o for o in picker.options]
+        return v if v in values else None
+
+    traitlets.link((picker, "value"), (view, trait), transform=(lambda v: "" if v is None else v, to_picker))
+
+
 def _error_html(e: BaseException) -> str:
     return f"<span style='color:#b00'>{html.escape(f'{type(e).__name__}: {e}')}</span>"
 
@@ -131,7 +140,7 @@ class PositionsView(ExplorerView):
                          [(self.figure, "mk-explorer-scene")], "mk-explorer-positions")
         for picker, trait in ((self.color_picker, "color_by"), (self.set_picker, "node_set"),
                               (self.others_picker, "others")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.color_by = default
         self.observe(self.redraw, ["color_by", "node_set", "others"])
         if not self.populations:
@@ -187,7 +196,7 @@ class ConnectivityView(ExplorerView):
                          "mk-explorer-connectivity")
         for picker, trait in ((self.group_picker, "group_by"), (self.weight_picker, "weight"),
                               (self.edges_picker, "edges"), (self.direction_picker, "direction")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.group_by, self.edges = default, names[0] if names else ""
         self.observe(self.redraw, ["group_by", "weight", "edges", "direction"])
         if not names:
@@ -231,7 +240,7 @@ class ActivityView(ExplorerView):
                          [(self.raster_figure, "mk-explorer-raster"), (self.rates_figure, "mk-explorer-rates")],
                          "mk-explorer-activity")
         for picker, trait in ((self.group_picker, "group_by"), (self.kind_picker, "kind")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.group_by = default
         self.observe(self.redraw, ["group_by", "kind"])
         self.message.value = ("<i>no run attached: open the explorer on a simulation config whose output has "

@@ -153,3 +153,31 @@ def test_attach_a_table_in_memory(ran):
     assert ex.activity.error == "" and len(ex.activity.raster_figure.data)
     assert "# spikes: the SpikeTable you attached" in ex.activity.code
     assert "raster = mkp.raster(spikes, network=net" in ex.activity.code
+
+
+def test_traits_drive_the_controls_and_errors_are_shown_not_raised(ran, tmp_path):
+    cfg, _ = ran
+    ex = NetworkExplorer(cfg)
+    ex.show("3D")
+    ex.positions.node_set = "cortex"
+    assert ex.positions.set_picker.value == "cortex"
+    ex.positions.node_set = ""  # back to all nodes: the dropdown's "all nodes" option
+    assert ex.positions.set_picker.value == "" and "node_set" not in ex.positions.code
+    ex.show("Connectivity")
+    code = ex.connectivity.code
+    ex.connectivity.group_by = "model_template"  # the virtual input population has no model_template
+    assert "model_template" in ex.connectivity.error and "input" in ex.connectivity.message.value
+    assert ex.connectivity.code == code  # the code stays that of what is drawn
+    ex.connectivity.group_by = "pop_name"
+    assert ex.connectivity.error == ""
+
+
+def test_a_network_without_edges_or_positions(tmp_path):
+    from modelkit.sonata import Network, NodePopulationData, write_nodes
+    write_nodes(tmp_path / "a_nodes.h5", [NodePopulationData.from_columns("a", [1, 1], {})])
+    (tmp_path / "a_node_types.csv").write_text("node_type_id model_type\n1 virtual\n")
+    ex = NetworkExplorer(Network.load(tmp_path))
+    ex.show("3D")
+    assert "no node population has positions" in ex.positions.message.value
+    ex.show("Connectivity")
+    assert "no edges" in ex.connectivity.message.value and ex.connectivity.edges == ""
