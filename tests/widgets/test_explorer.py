@@ -181,3 +181,17 @@ def test_a_network_without_edges_or_positions(tmp_path):
     assert "no node population has positions" in ex.positions.message.value
     ex.show("Connectivity")
     assert "no edges" in ex.connectivity.message.value and ex.connectivity.edges == ""
+
+
+def test_node_sets_of_the_config_select_nodes_in_3d(tmp_path):
+    cfg = balanced_network(tmp_path / "net", n_exc=80, n_inh=20, n_input=30, tstop=100.0)
+    (tmp_path / "net" / "node_sets.json").write_text(json.dumps({"exc": {"population": "cortex", "ei": "e"}}))
+    sim = json.loads(open(cfg).read())
+    sim["node_sets_file"] = "node_sets.json"
+    open(cfg, "w").write(json.dumps(sim))
+    ex = NetworkExplorer(cfg)
+    assert ("node set exc", "exc") in ex.positions.set_picker.options
+    ex.show("3D")
+    ex.positions.set_picker.value = "exc"
+    assert [t.name for t in ex.positions.figure.data] == ["LIF_exc (80)", "other nodes (20)"]
+    assert "node_set='exc'" in ex.positions.code
