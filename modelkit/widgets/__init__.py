@@ -9,7 +9,9 @@
   "restart cluster" after an engine died.
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
   Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
-* :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
+* :class:`NetworkExplorer` — populations, node types and their parameters (as values), cells in 3D coloured by
+  any property with a node set highlighted, connectivity matrix and degree distributions, a run's raster and
+  rates, reports; each view shows the code it runs.
 
 ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first used; install them with
 ``pip install 'modelkit[jupyter]'``.
