@@ -2,8 +2,8 @@
 
 Each view is a box of controls over plotly ``FigureWidget``\\ s and the code of what it shows. A control
 change builds one :class:`~modelkit.widgets._code.Call` per figure (a function of
-:mod:`modelkit.plotting.plotly`), runs it, copies the figure into the widget (the 3D camera a user set is
-kept) and shows the calls as code that, pasted in a cell, draws the same figures. Views draw on first
+:mod:`modelkit.plotting.plotly`), runs it, shows the figure as a new ``FigureWidget`` (the 3D camera a user
+set is kept) and shows the calls as code that, pasted in a cell, draws the same figures. Views draw on first
 show (:meth:`ExplorerView.draw`), so opening an explorer on a large network reads nothing it does not show.
 """
 
@@ -28,12 +28,19 @@ _IMPORT = "from modelkit.plotting import plotly as mkp"
 _WIDE = {"description_width": "initial"}
 
 
-def show_figure(widget: Any, fig: Any) -> None:
-    """Replace the traces and layout of a ``FigureWidget`` by a figure's, keeping the camera a user set."""
-    with widget.batch_update():
-        widget.data = ()
-        widget.add_traces(list(fig.data))
-        widget.update_layout(fig.layout.to_plotly_json(), overwrite=True)
+def replace_figure(old: Any, fig: Any) -> Any:
+    """A new ``FigureWidget`` of ``fig`` with the old one's height and 3D camera (a rotation the user made).
+
+    A new widget reaches the page as one state message, drawn once; emptying and refilling the old one
+    (delete traces, add traces, relayout) made plotly.js draw 50,000 WebGL points two or three times.
+    """
+    go = require("plotly.graph_objects")
+    new = go.FigureWidget(data=fig.data, layout=fig.layout)
+    new.layout.height = old.layout.height
+    scene = getattr(old.layout, "scene", None)
+    if scene is not None and scene.camera.eye is not None and "scene" in new.layout:
+        new.layout.scene.camera = scene.camera
+    return new
 
 
 def _link(picker: Any, view: Any, trait: str) -> None:
@@ -55,19 +62,20 @@ class ExplorerView(ipw.VBox):
     code = traitlets.Unicode("", help="the Python code of what the view shows (runs fresh)").tag(sync=True)
     error = traitlets.Unicode("", help="the error of the last redraw ('' if it worked)").tag(sync=True)
 
-    def __init__(self, network: Network, controls: list, figures: list[tuple[Any, str]], css: str) -> None:
+    def __init__(self, network: Network, controls: list, figures: list[tuple[str, int, str]], css: str) -> None:
         self.network = network
         self.net = Sym("net", network)
         self.message = ipw.HTML()
         self.message.add_class("mk-explorer-message")
         self.code_view = ipw.HTML()
         self.code_view.add_class("mk-explorer-code")
-        self.figures = [f for f, _ in figures]
         self.drawn = False
-        boxes = []
-        for f, box_css in figures:  # a box carries the class: the plot's own element is plotly's
-            boxes.append(ipw.Box([f]))
-            boxes[-1].add_class(box_css)
+        self.boxes: dict[str, Any] = {}
+        for attr, height, box_css in figures:  # a box carries the class: the plot's own element is plotly's
+            setattr(self, attr, _figure(height))
+            self.boxes[attr] = ipw.Box([getattr(self, attr)])
+            self.boxes[attr].add_class(box_css)
+        boxes = list(self.boxes.values())
         super().__init__(children=[ipw.HBox(controls, layout=ipw.Layout(flex_flow="row wrap")), self.message,
                                    *boxes, self.code_view])
         self.add_class(css)
@@ -90,8 +98,12 @@ class ExplorerView(ipw.VBox):
             self.error = f"{type(e).__name__}: {e}"
             self.message.value = _error_html(e)
             return
-        for w, f in zip(self.figures, figs):
-            show_figure(w, f)
+        for (attr, box), f in zip(self.boxes.items(), figs):
+            old = getattr(self, attr)
+            new = replace_figure(old, f)
+            setattr(self, attr, new)
+            box.children = (new,)
+            old.close()
         self.error = ""
         self.message.value = self.describe(figs)
         self.code = "\n".join(self.prelude() + [c.line for c in calls]) + "\n"
@@ -135,9 +147,8 @@ class PositionsView(ExplorerView):
         self.set_picker.add_class("mk-explorer-nodeset")
         self.others_picker = ipw.ToggleButtons(options=[("others faint", "faint"), ("others hidden", "hide")],
                                                value="faint", style={"button_width": "130px"})
-        self.figure = _figure(520)
         super().__init__(network, [self.color_picker, self.set_picker, self.others_picker],
-                         [(self.figure, "mk-explorer-scene")], "mk-explorer-positions")
+                         [("figure", 520, "mk-explorer-scene")], "mk-explorer-positions")
         for picker, trait in ((self.color_picker, "color_by"), (self.set_picker, "node_set"),
                               (self.others_picker, "others")):
             _link(picker, self, trait)
@@ -189,10 +200,8 @@ class ConnectivityView(ExplorerView):
                                          description="degrees of", style=_WIDE)
         self.direction_picker = ipw.ToggleButtons(options=[("in-degree", "in"), ("out-degree", "out")], value="in",
                                                   style={"button_width": "110px"})
-        self.matrix_figure = _figure(420)
-        self.degree_figure = _figure(340)
         super().__init__(network, [self.group_picker, self.weight_picker, self.edges_picker, self.direction_picker],
-                         [(self.matrix_figure, "mk-explorer-matrix"), (self.degree_figure, "mk-explorer-degrees")],
+                         [("matrix_figure", 420, "mk-explorer-matrix"), ("degree_figure", 340, "mk-explorer-degrees")],
                          "mk-explorer-connectivity")
         for picker, trait in ((self.group_picker, "group_by"), (self.weight_picker, "weight"),
                               (self.edges_picker, "edges"), (self.direction_picker, "direction")):
@@ -231,13 +240,11 @@ class ActivityView(ExplorerView):
         self.kind_picker = ipw.ToggleButtons(options=[("mean rates", "bar"), ("rate histogram", "hist"),
                                                       ("rates in time", "time")], value="bar",
                                              style={"button_width": "130px"})
-        self.raster_figure = _figure(380)
-        self.rates_figure = _figure(300)
         self.spikes: Any = None
         self._kw: dict[str, Any] = {}
         self._prelude: list[str] = []
         super().__init__(network, [self.group_picker, self.kind_picker],
-                         [(self.raster_figure, "mk-explorer-raster"), (self.rates_figure, "mk-explorer-rates")],
+                         [("raster_figure", 380, "mk-explorer-raster"), ("rates_figure", 300, "mk-explorer-rates")],
                          "mk-explorer-activity")
         for picker, trait in ((self.group_picker, "group_by"), (self.kind_picker, "kind")):
             _link(picker, self, trait)

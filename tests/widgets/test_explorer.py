@@ -195,3 +195,15 @@ def test_node_sets_of_the_config_select_nodes_in_3d(tmp_path):
     ex.positions.set_picker.value = "exc"
     assert [t.name for t in ex.positions.figure.data] == ["LIF_exc (80)", "other nodes (20)"]
     assert "node_set='exc'" in ex.positions.code
+
+
+def test_a_redraw_keeps_the_camera_the_user_set(ran):
+    cfg, _ = ran
+    ex = NetworkExplorer(cfg)
+    ex.show("3D")
+    first = ex.positions.figure
+    first.layout.scene.camera.eye = {"x": 0.3, "y": -2.0, "z": 0.7}  # what a drag in the page sends back
+    ex.positions.color_by = "ei"
+    assert ex.positions.figure is not first and ex.positions.boxes["figure"].children == (ex.positions.figure,)
+    assert ex.positions.figure.layout.scene.camera.eye.to_plotly_json() == {"x": 0.3, "y": -2.0, "z": 0.7}
+    assert ex.positions.figure.layout.height == 520
