@@ -225,14 +225,41 @@ class ConnectivityView(ExplorerView):
         super().draw()
 
 
+def _same_file(a: str, b: str | None) -> bool:
+    try:
+        return b is not None and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _window(run: Any) -> dict[str, Any]:
+    """``time_range`` of a run whose spikes file alone would not give it (rates count the whole run, ms):
+    a RunResult's ``tstop``, a SpikeTable's ``t_start`` / ``t_stop``."""
+    if getattr(run, "spikes_file", None) is not None and getattr(run, "tstop", 0.0):
+        return {"time_range": (0.0, float(run.tstop))}
+    t0, t1 = getattr(run, "t_start", None), getattr(run, "t_stop", None)
+    if t1 is not None:
+        return {"time_range": (float(t0 or 0.0), float(t1))}
+    return {}
+
+
 class ActivityView(ExplorerView):
-    """A run's raster and rates (:func:`modelkit.plotting.plotly.raster` / ``rates``), once a run is attached."""
+    """A run's raster and rates (:func:`modelkit.plotting.plotly.raster` / ``rates``), once a run is attached.
+
+    Parameters
+    ----------
+    network : Network
+    config : (str, str or None), optional
+        The explorer's simulation config and the spikes file it writes: a run that wrote that file is shown
+        through the config (its window, its network).
+    """
 
     group_by = traitlets.Unicode("population", help="node property grouping spikes").tag(sync=True)
     kind = traitlets.Unicode("bar", help="rates as 'bar', 'hist' or 'time'").tag(sync=True)
     source = traitlets.Unicode("", help="what the spikes come from (a config or spikes file)").tag(sync=True)
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, config: tuple[str, str | None] | None = None) -> None:
+        self.config = config
         attrs = sorted({a for p in network.nodes.values() for a in p.attribute_names} - {"x", "y", "z"})
         groups = ["population", "node_type_id"] + attrs
         default = "pop_name" if "pop_name" in groups else "population"
@@ -268,10 +295,13 @@ class ActivityView(ExplorerView):
             path = os.path.abspath(os.fspath(path))
             if path.endswith(".json"):
                 self._kw, self.spikes = {"config_file": path}, None
+            elif self.config is not None and _same_file(path, self.config[1]):
+                # the explorer's own config wrote these spikes: it gives the run's window and network
+                self._kw, self.spikes = {"config_file": self.config[0]}, None
             else:
-                self._kw, self.spikes = {"network": self.net}, path
+                self._kw, self.spikes = {"network": self.net, **_window(run)}, path
         else:  # a table in memory: the code names it, it cannot load it
-            self._kw, self.spikes = {"network": self.net}, Sym("spikes", run)
+            self._kw, self.spikes = {"network": self.net, **_window(run)}, Sym("spikes", run)
             self._prelude = ["# spikes: the SpikeTable you attached"]
         self.source = str(path) if path is not None else "a table in memory"
         self.drawn = True  # attaching draws now: the user asked to see this run

@@ -2,9 +2,10 @@
 connectivity tab's heatmap.
 
 One notebook: cell 1 writes a small balanced network and shows a NetworkExplorer; cell 2 prints the camera
-the kernel's FigureWidget holds (the browser sends the rotation back). The test clicks the "3D" tab, picks
-"ei" in the colour dropdown, drags the scene with the mouse and checks that the camera changed in the page
-and in the kernel, then opens "Connectivity" and finds the heatmap. Screenshots:
+the kernel's FigureWidget holds (the browser sends the rotation back); cell 3 runs the network in NEST and
+attaches the run. The test clicks the "3D" tab, picks "ei" in the colour dropdown, drags the scene with the
+mouse and checks that the camera changed in the page and in the kernel, opens "Connectivity" and finds the
+heatmap, then runs cell 3 and finds the raster in "Activity". Screenshots:
 ``test-artifacts/browser/explorer_*.png``.
 """
 
@@ -29,6 +30,8 @@ explorer""",
     """import json
 cam = explorer.positions.figure.layout.scene.camera
 print("CAMERA", json.dumps(cam.eye.to_plotly_json() if cam.eye is not None else None))""",
+    """import modelkit
+explorer.attach(modelkit.simulate(cfg, progress=False))""",
 ]
 
 #: the camera eye plotly.js is using for the 3D scene of the explorer's positions figure
@@ -47,6 +50,12 @@ def _tab(explorer, title: str):
 def _shot(page, locator, path: Path) -> None:
     locator.evaluate("el => el.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(path), clip=locator.bounding_box())
+
+
+def _run_cell(page, k: int) -> None:
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(k).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")
 
 
 def test_explorer_3d_rotate_and_connectivity(page, jupyter_lab: JupyterLab, artifacts: Path) -> None:
@@ -88,9 +97,7 @@ def test_explorer_3d_rotate_and_connectivity(page, jupyter_lab: JupyterLab, arti
     _shot(page, view, artifacts / "explorer_3d_rotated.png")
 
     # the kernel's figure got the new camera (plotly's relayout comes back to the FigureWidget)
-    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("Shift+Enter")
+    _run_cell(page, 1)
     out = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-OutputArea-output")
     expect(out).to_contain_text("CAMERA", timeout=60_000)
     eye = json.loads(out.inner_text().split("CAMERA", 1)[1].strip())
@@ -107,3 +114,13 @@ def test_explorer_3d_rotate_and_connectivity(page, jupyter_lab: JupyterLab, arti
     expect(conn.locator(".mk-explorer-degrees .js-plotly-plot")).to_be_visible()
     expect(conn.locator(".mk-explorer-code")).to_contain_text("mkp.connectivity_matrix(net, group_by='pop_name')")
     _shot(page, conn, artifacts / "explorer_connectivity.png")
+
+    # a run attached: the Activity tab shows its raster (grouped by pop_name) and rates
+    _run_cell(page, 2)
+    activity = explorer.locator(".mk-explorer-activity")
+    expect(activity).to_be_visible(timeout=120_000)  # attach selects the tab
+    raster = activity.locator(".mk-explorer-raster .js-plotly-plot")
+    expect(raster.locator(".legendtext", has_text="LIF_exc")).to_be_visible(timeout=60_000)
+    expect(activity.locator(".mk-explorer-rates .js-plotly-plot")).to_be_visible()
+    expect(activity.locator(".mk-explorer-code")).to_contain_text("raster = mkp.raster(")
+    _shot(page, activity, artifacts / "explorer_activity.png")

@@ -4,6 +4,7 @@ and reports; every view's code, run in a fresh interpreter, draws the same figur
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from modelkit import simulate
 from modelkit.analysis import SpikeTable
 from modelkit.datasets import balanced_network
+from modelkit.sonata import Network
 from modelkit.widgets import NetworkExplorer
 
 pio = pytest.importorskip("plotly.io", reason="plotly is not installed: pip install 'modelkit[jupyter]'")
@@ -130,10 +132,17 @@ def test_every_view_shows_code_that_draws_the_same_fresh(ran):
     codes = {"positions": (ex.positions.code, ["fig"]), "connectivity": (ex.connectivity.code, ["matrix", "degrees"]),
              "activity": (ex.activity.code, ["raster", "rates"]), "params": (ex.code, ["params"])}
     attached = NetworkExplorer(cfg)
-    attached.attach(result)  # a RunResult: its spikes file, with the network
+    attached.attach(result)  # the run of the explorer's own config: shown through the config (its window)
     assert attached.tabs.selected_index == attached.TABS.index("Activity")
-    assert "raster = mkp.raster(" in attached.activity.code and "network=net" in attached.activity.code
-    codes["attached"] = (attached.activity.code, ["raster", "rates"])
+    assert f"raster = mkp.raster(config_file={cfg!r}, group_by='pop_name')" in attached.activity.code
+    on_files = NetworkExplorer(Network.load(os.path.join(os.path.dirname(cfg), "network")))
+    on_files.attach(result)  # a network without a config: the spikes file, the run's window from the result
+    assert f"raster = mkp.raster({result.spikes_file!r}, network=net, time_range=(0.0, 200.0), group_by=" \
+        in on_files.activity.code
+    codes["attached"] = (on_files.activity.code, ["raster", "rates"])
+    # the same rates either way (Hz over the run's 200 ms, not over the span of its spikes)
+    rates = attached.activity.rates_figure.data[0].y
+    assert list(on_files.activity.rates_figure.data[0].y) == pytest.approx(list(rates))
 
     fresh = _run_fresh(codes)
     assert fresh["positions"]["fig"] == _data(ex.positions.figure)
@@ -141,7 +150,8 @@ def test_every_view_shows_code_that_draws_the_same_fresh(ran):
     assert fresh["connectivity"]["degrees"] == _data(ex.connectivity.degree_figure)
     assert fresh["activity"]["raster"] == _data(ex.activity.raster_figure)
     assert fresh["activity"]["rates"] == _data(ex.activity.rates_figure)
-    assert fresh["attached"]["raster"] == _data(attached.activity.raster_figure)
+    assert fresh["attached"]["raster"] == _data(on_files.activity.raster_figure)
+    assert fresh["attached"]["rates"] == _data(on_files.activity.rates_figure)
     assert fresh["params"]["params"] == json.loads(ex.params.to_json())
 
 
