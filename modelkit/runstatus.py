@@ -15,6 +15,10 @@ record written by a modelkit that does not read stop requests (no ``stop_request
 SIGTERM, which ``simulate`` already turns into a stop, when it is a plain ``simulate`` of this user on this
 host.  Runs of another user or host are refused.
 
+**The notebook of a run.**  A kernel started by the server for a notebook has ``JPY_SESSION_NAME`` (jupyter_server
+sets it to the notebook's path); a run started there records it as ``notebook``, for the Run monitor's Open
+notebook.  :func:`clear_finished` (``POST modelkit/runs/clear``) removes the records of runs that are over.
+
 Leaf module: imports nothing from modelkit but its errors (the simulator and cluster layers both use it).
 """
 
@@ -34,10 +38,13 @@ from typing import Any
 from modelkit._process import pid_exists
 from modelkit.errors import ModelkitError, RunStoppedError
 
-__all__ = ["ENV", "RunStatus", "StopRefused", "list_runs", "request_stop", "runs_dir", "suppressed"]
+__all__ = ["ENV", "RunStatus", "StopRefused", "clear_finished", "list_runs", "request_stop", "runs_dir",
+           "suppressed"]
 
 #: environment variable naming the folder of status files
 ENV = "MODELKIT_RUNS_DIR"
+#: set by jupyter_server in the environment of a kernel it starts for a notebook: the notebook's path
+SESSION_ENV = "JPY_SESSION_NAME"
 #: states a run ends in; the others are "starting" and "running"
 FINAL = ("done", "stopped", "failed", "lost")
 #: seconds between two progress writes of one run (status changes are always written)
@@ -111,11 +118,13 @@ class RunStatus:
             return None
         rid = run_id or secrets.token_hex(6)
         now = time.time()
+        # another process (the server) reads the record: paths relative to this process's folder mean nothing there
+        config, output_dir = (os.path.abspath(p) if p else p for p in (config, output_dir))
         record = {"run_id": rid, "kind": kind, "status": "starting", "config": config, "output_dir": output_dir,
                   "backend": backend, "engines": engines, "tstart": float(tstart), "tstop": float(tstop),
                   "t": float(tstart), "fraction": 0.0, "n_spikes": 0, "pid": os.getpid(),
                   "host": socket.gethostname(), "uid": _uid(), "user": _user(), "started": now, "updated": now,
-                  "finished": None, "error": None,
+                  "finished": None, "error": None, "notebook": os.environ.get(SESSION_ENV) or None,
                   # this run reads <run_id>.stop at every block; None until a stop request was seen (time, s)
                   "stop_requests": True, "stop_requested": None}
         try:
@@ -343,3 +352,33 @@ def list_runs(folder: str | None = None) -> list[dict[str, Any]]:
         out.append(rec)
     out.sort(key=lambda r: r.get("started", 0.0), reverse=True)
     return out
+
+
+def clear_finished(folder: str | None = None, run_id: str | None = None) -> list[str]:
+    """Remove the records of runs that are over (done, stopped, failed, lost); running ones stay.
+
+    Parameters
+    ----------
+    folder : str, optional
+        Folder of the status files; :func:`runs_dir` when None.
+    run_id : str, optional
+        Remove this run's record only (when it is over); default: every finished run's.
+
+    Returns
+    -------
+    list of str
+        The ids of the runs removed, newest first.
+    """
+    folder = folder or runs_dir()
+    cleared = []
+    for rec in list_runs(folder):
+        if rec.get("status") not in FINAL or (run_id is not None and rec["run_id"] != run_id):
+            continue
+        rid = str(rec["run_id"])
+        if not rid or not all(c.isalnum() or c in "-_" for c in rid):
+            continue  # not a name this module writes: leave the file alone
+        for ext in (".json", ".stop"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(str(folder), rid + ext))
+        cleared.append(rid)
+    return cleared

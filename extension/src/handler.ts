@@ -4,7 +4,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IInfo, IModelkitAPI, IPreview, IRun, IStopAnswer } from './tokens';
+import { IInfo, IModelkitAPI, IPreview, IRunOutput, IRunsAnswer, IStopAnswer } from './tokens';
 
 /**
  * Call a modelkit route (under `<base_url>/modelkit/`) and parse its JSON answer.
@@ -48,9 +48,15 @@ export const serverAPI: IModelkitAPI = {
   preview: (path: string) => requestAPI<IPreview>(`preview?${q(path)}`),
   openInNotebook: (path: string) =>
     requestAPI<{ path: string; kind: string }>('notebook', { method: 'POST', body: JSON.stringify({ path }) }),
-  runs: () => requestAPI<{ runs: IRun[] }>('runs'),
+  runs: () => requestAPI<IRunsAnswer>('runs'),
   stopRun: (runId: string) =>
     requestAPI<IStopAnswer>('runs/stop', { method: 'POST', body: JSON.stringify({ run_id: runId }) }),
+  clearRuns: (runId?: string) =>
+    requestAPI<{ cleared: string[] }>('runs/clear', {
+      method: 'POST',
+      body: JSON.stringify(runId === undefined ? {} : { run_id: runId })
+    }),
+  runOutput: (runId: string) => requestAPI<IRunOutput>(`runs/output?run_id=${encodeURIComponent(runId)}`),
   copyTutorials: () =>
     requestAPI<{ folder: string; notebooks: string[]; copied: string[] }>('tutorials', {
       method: 'POST',

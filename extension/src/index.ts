@@ -107,7 +107,17 @@ const plugin: JupyterFrontEndPlugin<IRunsModelLike> = {
 
     // ---- Run monitor sidebar
     const runs = new RunsModel(serverAPI);
-    const panel = new RunMonitorPanel(runs);
+    const panel = new RunMonitorPanel(runs, {
+      openViewer: async path => {
+        await commands.execute('docmanager:open', { path, factory: VIEWER_FACTORY });
+      },
+      openFolder: async path => {
+        await commands.execute('filebrowser:go-to-path', { path });
+      },
+      openNotebook: async path => {
+        await commands.execute('docmanager:open', { path });
+      }
+    });
     panel.title.icon = modelkitIcon;
     shell.add(panel, 'right', { rank: 600 });
     if (restorer) {

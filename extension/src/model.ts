@@ -6,7 +6,10 @@
  */
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { IInfo, IModelkitAPI, IPreview, IRun, IRunsModelLike } from './tokens';
+import { isActive } from './format';
+import { IInfo, IModelkitAPI, IPreview, IRun, IRunOutput, IRunsModelLike } from './tokens';
+
+export { isActive };
 
 /** Names the viewer opens by default: bmtk and SONATA config names (any other JSON: "Open With"). */
 export const SONATA_CONFIG_PATTERN =
@@ -146,11 +149,6 @@ export function anyActive(runs: ReadonlyArray<IRun>): boolean {
   return runs.some(r => r.status === 'starting' || r.status === 'running');
 }
 
-/** Whether a run is still going (it may be stopped). */
-export function isActive(run: IRun): boolean {
-  return run.status === 'starting' || run.status === 'running';
-}
-
 /** The Run monitor's model: polls the runs route while started. */
 export class RunsModel implements IRunsModelLike {
   /**
@@ -176,6 +174,70 @@ export class RunsModel implements IRunsModelLike {
   /** Emitted after every poll that changed the list (or its error). */
   get changed(): ISignal<this, ReadonlyArray<IRun>> {
     return this._changed;
+  }
+
+  /** Whether any run is over (Clear finished has something to clear). */
+  get anyFinished(): boolean {
+    return this._runs.some(r => !isActive(r));
+  }
+
+  /** Now on the server's clock (s since the epoch): running runs' durations count from their server-side start. */
+  serverNow(): number {
+    return Date.now() / 1000 + this._skew;
+  }
+
+  /** Why the last Open output, Open notebook or Clear of this run (or of all: '') failed, or null. */
+  actionError(runId: string): string | null {
+    return this._actionErrors.get(runId) ?? null;
+  }
+
+  /** Keep (or, with null, forget) why an action on a run failed, and re-render. */
+  setActionError(runId: string, message: string | null): void {
+    if (message === null) {
+      this._actionErrors.delete(runId);
+    } else {
+      this._actionErrors.set(runId, message);
+    }
+    this._changed.emit(this._runs);
+  }
+
+  /**
+   * Where a finished run's files are (GET modelkit/runs/output); a refusal is kept as `actionError(runId)`
+   * and resolves to null.
+   */
+  async output(runId: string): Promise<IRunOutput | null> {
+    try {
+      const o = await this._api.runOutput(runId);
+      if (this._actionErrors.has(runId)) {
+        this.setActionError(runId, null);
+      }
+      return o;
+    } catch (e) {
+      this.setActionError(runId, `Open output: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
+  /**
+   * Forget the runs that are over (POST modelkit/runs/clear), all or the one named; running runs stay.
+   * Resolves to the ids cleared (none when the server refused: the message is `actionError('')`).
+   */
+  async clearFinished(runId?: string): Promise<string[]> {
+    let cleared: string[] = [];
+    try {
+      cleared = (await this._api.clearRuns(runId)).cleared;
+      this._actionErrors.delete(runId ?? '');
+    } catch (e) {
+      this._actionErrors.set(runId ?? '', `Clear: ${(e as Error).message}`);
+    }
+    for (const id of cleared) {
+      this._actionErrors.delete(id);
+      this._stopErrors.delete(id);
+      this._stopping.delete(id);
+    }
+    this._key = ''; // re-render with the answer even if the list did not change
+    await this.refresh();
+    return cleared;
   }
 
   /** Whether a stop was asked for this run (here, or seen by the run's owner) and it still goes on. */
@@ -213,7 +275,11 @@ export class RunsModel implements IRunsModelLike {
   async refresh(): Promise<void> {
     let runs: IRun[];
     try {
-      runs = (await this._api.runs()).runs;
+      const answer = await this._api.runs();
+      runs = answer.runs;
+      if (typeof answer.now === 'number') {
+        this._skew = answer.now - Date.now() / 1000;
+      }
     } catch (e) {
       const msg = (e as Error).message;
       if (msg !== this._error) {
@@ -255,6 +321,9 @@ export class RunsModel implements IRunsModelLike {
   private _api: IModelkitAPI;
   private _stopping = new Set<string>();
   private _stopErrors = new Map<string, string>();
+  private _actionErrors = new Map<string, string>();
+  /** server clock minus the browser's (s) */
+  private _skew = 0;
   private _runs: IRun[] = [];
   private _key = '[]';
   private _error: string | null = null;

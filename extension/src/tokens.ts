@@ -124,6 +124,23 @@ export interface IRun {
   stop_requested?: number | null;
   host?: string;
   user?: string | null;
+  /** the notebook whose kernel started the run, relative to the server root, when it is a file there */
+  notebook?: string | null;
+}
+
+/** GET modelkit/runs: the runs, newest first, and the server's clock (s since the epoch). */
+export interface IRunsAnswer {
+  runs: IRun[];
+  now?: number;
+}
+
+/** GET modelkit/runs/output: where a finished run's files are (relative to the server root). */
+export interface IRunOutput {
+  run_id: string;
+  status: string;
+  folder: string;
+  /** its spikes file, or null when the folder holds none */
+  spikes: string | null;
 }
 
 /** POST modelkit/runs/stop: the request was accepted (the run stops after its current block). */
@@ -138,8 +155,11 @@ export interface IModelkitAPI {
   info(path: string): Promise<IInfo>;
   preview(path: string): Promise<IPreview>;
   openInNotebook(path: string): Promise<{ path: string; kind: string }>;
-  runs(): Promise<{ runs: IRun[] }>;
+  runs(): Promise<IRunsAnswer>;
   stopRun(runId: string): Promise<IStopAnswer>;
+  /** forget the runs that are over (all, or the one named) */
+  clearRuns(runId?: string): Promise<{ cleared: string[] }>;
+  runOutput(runId: string): Promise<IRunOutput>;
   copyTutorials(): Promise<{ folder: string; notebooks: string[]; copied: string[] }>;
 }
 

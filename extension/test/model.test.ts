@@ -17,7 +17,7 @@ import {
   SonataModel,
   totals
 } from '../src/model';
-import { IInfo, IModelkitAPI, IPreview, IRun, IStopAnswer } from '../src/tokens';
+import { IInfo, IModelkitAPI, IPreview, IRun, IRunOutput, IRunsAnswer, IStopAnswer } from '../src/tokens';
 
 function info(over: Partial<IInfo> = {}): IInfo {
   return {
@@ -49,6 +49,7 @@ class Api implements IModelkitAPI {
   calls: string[] = [];
   infos: Array<IInfo | Error> = [];
   runLists: Array<IRun[] | Error> = [];
+  now: number | undefined = undefined;
   async info(path: string): Promise<IInfo> {
     this.calls.push(`info ${path}`);
     const x = this.infos.shift() ?? new Error('no more answers');
@@ -65,13 +66,31 @@ class Api implements IModelkitAPI {
     this.calls.push(`notebook ${path}`);
     return { path: path.replace(/\.json$/, '.ipynb'), kind: 'circuit_config' };
   }
-  async runs(): Promise<{ runs: IRun[] }> {
+  async runs(): Promise<IRunsAnswer> {
     this.calls.push('runs');
     const x = this.runLists.shift() ?? new Error('no more answers');
     if (x instanceof Error) {
       throw x;
     }
-    return { runs: x };
+    return this.now === undefined ? { runs: x } : { runs: x, now: this.now };
+  }
+  clearAnswers: Array<string[] | Error> = [];
+  async clearRuns(runId?: string): Promise<{ cleared: string[] }> {
+    this.calls.push(`clear ${runId ?? '*'}`);
+    const x = this.clearAnswers.shift() ?? new Error('no more answers');
+    if (x instanceof Error) {
+      throw x;
+    }
+    return { cleared: x };
+  }
+  outputs: Array<IRunOutput | Error> = [];
+  async runOutput(runId: string): Promise<IRunOutput> {
+    this.calls.push(`output ${runId}`);
+    const x = this.outputs.shift() ?? new Error('no more answers');
+    if (x instanceof Error) {
+      throw x;
+    }
+    return x;
   }
   stopAnswers: Array<IStopAnswer | Error> = [];
   async stopRun(runId: string): Promise<IStopAnswer> {
@@ -222,4 +241,36 @@ test('RunsModel.stopRun keeps a refusal as the run\'s stop error', async () => {
   assert.equal(m.stopError('r2'), "run r2 runs on host 'elsewhere'");
   assert.ok(!m.isStopping(m.runs[0]), 'a refused stop does not leave the run stopping');
   assert.equal(m.stopError('r1'), null);
+});
+
+test('RunsModel.clearFinished asks the server, forgets what it kept of the cleared runs, and lists again', async () => {
+  const api = new Api();
+  const stopped = run({ run_id: 'r2', status: 'stopped', finished: 5 });
+  api.runLists.push([run(), stopped], [run()], [run()]);
+  api.clearAnswers.push(['r2'], new Error('the runs folder is gone'));
+  const m = new RunsModel(api, 5);
+  await m.refresh();
+  assert.ok(m.anyFinished);
+  assert.deepEqual(await m.clearFinished(), ['r2']);
+  assert.deepEqual(api.calls.slice(-2), ['clear *', 'runs']);
+  assert.deepEqual(m.runs.map(r => r.run_id), ['r1']);
+  assert.ok(!m.anyFinished, 'nothing left to clear: the button is disabled');
+  assert.deepEqual(await m.clearFinished('r1'), []);
+  assert.equal(m.actionError('r1'), 'Clear: the runs folder is gone');
+});
+
+test('RunsModel.output keeps a refusal as the run\'s action error; the server clock drives durations', async () => {
+  const api = new Api();
+  api.outputs.push(new Error('run r2 (stopped): its output folder \'out.stopped\' is gone'),
+    { run_id: 'r2', status: 'stopped', folder: 'out.stopped', spikes: 'out.stopped/spikes.h5' });
+  const m = new RunsModel(api, 5);
+  assert.equal(await m.output('r2'), null);
+  assert.match(m.actionError('r2') ?? '', /^Open output: .* is gone$/);
+  assert.equal((await m.output('r2'))?.spikes, 'out.stopped/spikes.h5');
+  assert.equal(m.actionError('r2'), null, 'a later success clears the error');
+  // a server clock an hour ahead of the browser's: running runs count from the server's now
+  api.now = Date.now() / 1000 + 3600;
+  api.runLists.push([run()]);
+  await m.refresh();
+  assert.ok(Math.abs(m.serverNow() - (Date.now() / 1000 + 3600)) < 5);
 });

@@ -3,8 +3,9 @@
 The SONATA files are never rebuilt: every variant is the same simulation config with some keys
 overridden (``run.tstop``, ``run.dt``, ``inputs.<name>.<key>`` such as an input file or rate,
 ``conditions.celsius``, ...), plus ``seed`` for the simulator's random streams, plus model parameters
-``dynamics.<node set or population>.<param>``, applied in memory through
-:meth:`~modelkit.sonata.Network.with_dynamics` (the backend sees them as per-node ``dynamics_params``).
+``dynamics.<node set or population>.<param>``, ``node_types.<target>.<param>`` and
+``edge_types.<edge_type_id>.<syn_weight or delay>``, applied in memory as ``simulate``'s ``overrides``
+(:mod:`modelkit.simulator.overrides`: the backend sees per-node ``dynamics_params`` and the new edge values).
 Each variant runs :func:`~modelkit.simulator.simulate` in an engine (load-balanced) and writes to its own folder.
 """
 
@@ -26,6 +27,8 @@ __all__ = ["sweep", "variants"]
 
 #: keys that are arguments of simulate() rather than config paths
 _SIMULATE_KEYS = ("seed", "threads")
+#: keys applied to the network in memory (simulate's ``overrides``)
+_MODEL_KEYS = ("dynamics.", "node_types.", "edge_types.")
 
 
 def variants(grid: Mapping[str, Sequence[Any]], *, product: bool = True) -> list[dict[str, Any]]:
@@ -78,21 +81,16 @@ def _split_dynamics_key(key: str, source: str) -> tuple[str, str]:
     return ".".join(parts[1:-1]), parts[-1]
 
 
-def _sweep_task(data: dict, base_dir: str, path: str, kwargs: dict, dynamics: dict | None = None) -> dict:
+def _sweep_task(data: dict, base_dir: str, path: str, kwargs: dict, overrides: dict | None = None) -> dict:
     """Runs in an engine: one variant, summarised (the RunResult's numbers)."""
     import time
 
     from modelkit.simulator import simulate
-    from modelkit.sonata import Network, SimulationConfig
+    from modelkit.sonata import SimulationConfig
 
     t0 = time.perf_counter()
     cfg = SimulationConfig.from_dict(data, base_dir, path)
-    if dynamics:
-        net = Network.from_config(cfg)
-        for target, params in dynamics.items():
-            net = net.with_dynamics(target, params)
-        kwargs = {**kwargs, "network": net}
-    r = simulate(cfg, **kwargs)
+    r = simulate(cfg, overrides=overrides or None, **kwargs)
     return {"n_spikes": sum(r.n_spikes.values()), "rates": r.rates(), "output_dir": r.output_dir,
             "seconds": time.perf_counter() - t0}
 
@@ -130,8 +128,9 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
     ------
     ClusterError
         A key that names no section of the config, or an invalid grid (before anything runs).
-    NodeSetError
-        A ``dynamics.<target>`` that names no node set or population (before anything runs).
+    ConfigError
+        A ``dynamics.*``, ``node_types.*`` or ``edge_types.*`` key that names nothing in the network (before
+        anything runs).
 
     Examples
     --------
@@ -154,21 +153,24 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
         data = copy.deepcopy(base)
         kwargs: dict[str, Any] = {"progress": False, "output_dir": os.path.join(out_root, f"variant_{k}"),
                                   "overwrite": True}
-        dynamics: dict[str, dict[str, Any]] = {}
+        model: dict[str, Any] = {}
         for key, value in params.items():
             if key in _SIMULATE_KEYS:
                 kwargs[key] = value
-            elif key.startswith("dynamics."):
-                target, param = _split_dynamics_key(key, path)
-                dynamics.setdefault(target, {})[param] = value
+            elif key.startswith(_MODEL_KEYS):
+                if key.startswith("dynamics."):
+                    _split_dynamics_key(key, path)
+                model[key] = value
             else:
                 _set_path(data, key, value, path)
-        jobs.append((params, data, kwargs, dynamics))
+        jobs.append((params, data, kwargs, model))
     if any(d for *_, d in jobs):  # bad targets fail here, before anything runs
-        from modelkit.sonata import Network, load_config
-        net = Network.from_config(load_config(path))
-        for target, ps in jobs[0][3].items():
-            net.with_dynamics(target, ps)
+        from modelkit.simulator.overrides import apply_overrides
+        from modelkit.sonata import Network, SimulationConfig, load_config
+        cfg = load_config(path)
+        if not isinstance(cfg, SimulationConfig):
+            raise ClusterError(f"{path}: sweep needs a simulation config (it has no run section)")
+        apply_overrides(cfg, Network.from_config(cfg), jobs[0][3])
     view = client.load_balanced_view(engines if engines is not None else client.ids)
     ars = [view.apply_async(_sweep_task, data, os.path.dirname(path), path, kwargs, dyn)
            for _, data, kwargs, dyn in jobs]

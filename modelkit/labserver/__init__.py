@@ -8,6 +8,8 @@ relative to the server root and never leave it (see :mod:`modelkit.labserver.pat
 ``POST modelkit/notebook``           ``{"path"}``: a new notebook that loads (and simulates) the file
 ``GET  modelkit/runs``               runs started from this server's kernels (:mod:`modelkit.runstatus`)
 ``POST modelkit/runs/stop``          ``{"run_id"}``: stop a running run of this user on this host
+``POST modelkit/runs/clear``         ``{"run_id"?}``: forget the runs that are over (all, or one)
+``GET  modelkit/runs/output?run_id=`` a finished run's output folder and spikes file (Open output)
 ``GET|POST modelkit/tutorials``      the tutorial notebooks; POST copies them into the server root
 
 Installed with the package and enabled by ``etc/jupyter/jupyter_server_config.d/modelkit.json``.

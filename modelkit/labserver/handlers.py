@@ -269,48 +269,6 @@ class NotebookHandler(_Base):
         self.reply({"path": self.rel(out), "kind": kind})
 
 
-class RunsHandler(_Base):
-    """``GET modelkit/runs``: runs started from this server's kernels, newest first."""
-
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        from modelkit.runstatus import list_runs
-        folder = self.settings["modelkit_runs_dir"]
-        runs = await self.run(list_runs, folder)
-        for r in runs:
-            for key in ("config", "output_dir"):
-                p, shown = r.get(key), self.rel(r.get(key))
-                # a run of the user's kernels may use files outside the root: its name alone tells them apart
-                r[key] = f"{shown}/{os.path.basename(p)}" if p and shown == OUTSIDE else shown
-        self.reply({"runs": runs})
-
-
-class StopRunHandler(_Base):
-    """``POST modelkit/runs/stop {"run_id"}``: ask a running run of this user on this host to stop.
-
-    The run stops after the block it is simulating (see :func:`modelkit.runstatus.request_stop`); answers
-    202 with the run's record and ``"stop": "requested"`` (or ``"signalled"``), 404 for an unknown run, 409
-    for a run that is over, 403 for another user's or host's run.
-    """
-
-    @tornado.web.authenticated
-    async def post(self) -> None:
-        from modelkit.runstatus import StopRefused, request_stop
-        try:
-            body = self.body()
-            run_id = body.get("run_id")
-            if not isinstance(run_id, str):
-                raise PathRefused(400, f"'run_id' must be a string (a run id of GET modelkit/runs), not "
-                                       f"{'missing' if run_id is None else type(run_id).__name__}")
-            rec = await self.run(request_stop, run_id, self.settings["modelkit_runs_dir"])
-        except PathRefused as e:
-            return self.fail(e.status, e.message)
-        except StopRefused as e:
-            return self.fail(e.status, str(e))
-        self.set_status(202)
-        self.reply({"run_id": rec["run_id"], "status": rec["status"], "stop": rec["stop"]})
-
-
 class TutorialsHandler(_Base):
     """``GET modelkit/tutorials``: the tutorial notebooks; ``POST``: copy them into the server root."""
 
@@ -381,13 +339,13 @@ def setup_handlers(web_app: Any, *, runs_dir: str) -> None:
     runs_dir : str
         Folder of the run status files.
     """
+    from modelkit.labserver.runs import RUN_ROUTES  # the Run monitor's handlers (they build on _Base here)
     base = url_path_join(web_app.settings["base_url"], "modelkit")
     web_app.settings["modelkit_runs_dir"] = runs_dir
     web_app.add_handlers(".*$", [
         (url_path_join(base, "info"), InfoHandler),
         (url_path_join(base, "preview"), PreviewHandler),
         (url_path_join(base, "notebook"), NotebookHandler),
-        (url_path_join(base, "runs"), RunsHandler),
-        (url_path_join(base, "runs", "stop"), StopRunHandler),
+        *((url_path_join(base, route), handler) for route, handler in RUN_ROUTES),
         (url_path_join(base, "tutorials"), TutorialsHandler),
     ])

@@ -20,7 +20,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from modelkit.simulator.parallel import SerialComm, check_launch, world
 from modelkit.simulator.abilities import AgreesOnErrors, Processes
 from modelkit.simulator.base import Backend, ReportSink, RunOptions, RunResult, SimulatorModule, backend_output_modules
 from modelkit.simulator.inputs import input_module
+from modelkit.simulator.overrides import apply_overrides
 from modelkit.simulator.recording import SpikesOutput, report_module
 from modelkit.simulator.checks import check_run, model_type_error
 from modelkit.simulator.registry import SOURCE_MODEL_TYPES, TARGET_HINTS, TARGET_SIMULATORS, backend_for
@@ -374,7 +375,7 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
              seed: int | None = None, output_dir: Any = None, overwrite: bool | None = None,
              progress: bool | None = None, sinks: Sequence[ReportSink] = (),
              tstop: float | None = None, coreneuron: bool | None = None,
-             coreneuron_gpu: bool | None = None) -> RunResult:
+             coreneuron_gpu: bool | None = None, overrides: Mapping[str, Any] | None = None) -> RunResult:
     """Run a SONATA simulation.
 
     Parameters
@@ -415,6 +416,10 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
         CoreNEURON integrates on a GPU (default: ``run.coreneuron_gpu``, else False; implies ``coreneuron``).
         NEURON must be built with GPU support (``CORENRN_ENABLE_GPU=ON``); otherwise a ``ConfigError`` says so
         before anything is written.
+    overrides : mapping of str to value, optional
+        Model parameters changed for this run, in memory (no file is written):
+        ``{"node_types.LIF_exc.tau_m": 15.0, "edge_types.100.syn_weight": 1.2, "inputs.bg.rate": 20.0}``
+        (see :mod:`modelkit.simulator.overrides`; :func:`~modelkit.simulator.tunable_parameters` lists them).
 
     Returns
     -------
@@ -446,6 +451,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     if output_dir is not None:
         cfg = _relocate_output(cfg, os.path.abspath(os.fspath(output_dir)))
     net = _as_network(network, cfg)
+    if overrides:
+        cfg, net = apply_overrides(cfg, net, overrides)
     cfg, rates_note = _rates_file_inside(cfg)
     check_output_paths(cfg)  # before anything is written: outputs inside output_dir only,
     check_inputs_outside(cfg, net)  # and an output_dir that publishing cannot delete inputs from
@@ -510,6 +517,8 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
                      (cfg.raw.get("run") or {}).get("tstop", (cfg.raw.get("run") or {}).get("duration")))
         if rates_note:
             log.warning(rates_note)
+        if overrides:
+            log.info("overrides: %s", dict(overrides))
         engine = cls()
         sim = Simulation(net, cfg, engine, options, staging, sinks if comm.rank == 0 else (), comm)
         sim.built, sim.sources = built, sources

@@ -6,6 +6,7 @@ Imports numpy, h5py, pandas and jsonschema only: no simulator, widget or plottin
 from modelkit.sonata.config import CircuitConfig, SimulationConfig, load_config
 from modelkit.sonata.edges import EdgePopulation, EdgePopulationData, write_edges
 from modelkit.sonata.groups import GroupData
+from modelkit.sonata.morphology import Morphology, read_morphology
 from modelkit.sonata.network import Network
 from modelkit.sonata.node_sets import NodeSets
 from modelkit.sonata.nodes import NodePopulation, NodePopulationData, write_nodes
@@ -20,7 +21,7 @@ from modelkit.sonata.validate import Problem, validate
 __all__ = [
     "CircuitConfig", "SimulationConfig", "load_config",
     "EdgePopulation", "EdgePopulationData", "write_edges",
-    "GroupData", "Network", "NodeSets",
+    "GroupData", "Network", "NodeSets", "Morphology", "read_morphology",
     "NodePopulation", "NodePopulationData", "write_nodes",
     "CompartmentReport", "EcpReport", "ReportWriter", "read_ecp", "write_compartment_report", "write_ecp",
     "Selection", "SpikePopulation", "read_spikes", "write_spikes", "write_spikes_csv", "spikes_stop_time",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import h5py
@@ -408,6 +408,67 @@ class Network:
         nodes = {n: (p.with_dynamics(params, sels[n]) if len(sels.get(n, Selection())) else p)
                  for n, p in self.nodes.items()}
         return Network(nodes, dict(self.edges.items()), self.config, self.node_sets, self.path,
+                       {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
+
+    def with_edge_params(self, edge_type_id: int | Sequence[int], params: Mapping[str, Any], *,
+                         population: str | None = None) -> "Network":
+        """This network with the properties of some edge types (``syn_weight``, ``delay``, ...) replaced in memory.
+
+        The SONATA files are not touched: every backend reads the new values (NEST and NEURON through
+        ``simulation_column`` / ``type_values``), whether the files hold the property per edge or in the
+        edge-types CSV.  :func:`modelkit.simulator.simulate`'s ``overrides`` key
+        ``edge_types.<edge_type_id>.<property>`` calls this.
+
+        Parameters
+        ----------
+        edge_type_id : int or sequence of int
+            The edge type(s) to change.
+        params : mapping
+            Property -> number, in the property's own units (``{"syn_weight": 1.6, "delay": 2.0}``: ``delay`` ms,
+            ``syn_weight`` as the synapse model reads it, e.g. mV for NEST's ``iaf_psc_delta``).
+        population : str, optional
+            Only this edge population (default: every population whose edge-types table has the type).
+
+        Returns
+        -------
+        Network
+            A new network sharing files, nodes and node sets with this one.
+
+        Raises
+        ------
+        SelectionError
+            No edge population has such an edge type (the message lists those there are), or a property it
+            does not have, or a value that is not a finite number.
+
+        Examples
+        --------
+        >>> stronger = net.with_edge_params(100, {"syn_weight": 1.6})          # doctest: +SKIP
+        >>> simulate("config.simulation.json", network=stronger)               # doctest: +SKIP
+        """
+        from modelkit.errors import SelectionError
+        from modelkit.sonata.edge_overlay import with_edge_type_values
+
+        ids = [int(edge_type_id)] if isinstance(edge_type_id, (int, np.integer)) else [int(t) for t in edge_type_id]
+        if population is not None and population not in self.edges:
+            raise SelectionError(f"{self.path}: no edge population {population!r}; have {sorted(self.edges)}")
+        edges = dict(self.edges.items())
+        have: dict[str, list[int]] = {}
+        hit = set()
+        for name, epop in self.edges.items():
+            if population is not None and name != population:
+                continue
+            types = epop.types.ids.tolist() if epop.types is not None else []
+            have[name] = types
+            mine = [t for t in ids if t in types]
+            if mine:
+                hit.update(mine)
+                edges[name] = with_edge_type_values(epop, {t: params for t in mine})
+        missing = [t for t in ids if t not in hit]
+        if missing:
+            raise SelectionError(f"{self.path}: no edge type {missing} in "
+                                 f"{'edge population ' + repr(population) if population else 'the network'}; "
+                                 f"edge types: {have}")
+        return Network(dict(self.nodes.items()), edges, self.config, self.node_sets, self.path,
                        {"nodes": self.nodes.unreadable, "edges": self.edges.unreadable})
 
     def materialize(self, ref: NodeSetRef) -> dict[str, Selection]:

@@ -6,12 +6,15 @@
   binned to the plot's pixels (its cost follows the screen, not the run).
 * :class:`LiveTraces` — membrane traces of a few cells from a run's report frames (``run.traces``), live.
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
-  "restart cluster" after an engine died.
+  "restart cluster" after an engine died; sliders for the network's parameters (:class:`ParamControls`),
+  passed as ``overrides``, the code of each run, and a table comparing the runs' rates.
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
   Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
 * :class:`NetworkExplorer` — populations, node types and their parameters (as values), cells in 3D coloured by
   any property with a node set highlighted, connectivity matrix and degree distributions, a run's raster and
   rates, reports; each view shows the code it runs.
+* :class:`MorphologyViewer` — biophysical cells in 3D, coloured by section type or by an all-segment report
+  over time (a slider plays the membrane-potential movie), synapses as markers.
 
 ipywidgets, bqplot, bqplot-gl and plotly are imported when a widget is first used; install them with
 ``pip install 'modelkit[jupyter]'``.
@@ -23,12 +26,15 @@ from typing import Any
 
 from modelkit._lazy import lazy_attribute
 
-__all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "BuilderPanel", "NetworkExplorer", "nest_models"]
+__all__ = ["LiveRaster", "LiveRates", "LiveTraces", "RunPanel", "ParamControls", "BuilderPanel", "NetworkExplorer",
+           "nest_models", "MorphologyViewer"]
 
 _WHERE = {"LiveRaster": "modelkit.widgets.live_raster", "LiveRates": "modelkit.widgets.live_rates",
           "LiveTraces": "modelkit.widgets.live_traces",
-          "RunPanel": "modelkit.widgets.run_panel", "BuilderPanel": "modelkit.widgets.builder_panel",
-          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names"}
+          "RunPanel": "modelkit.widgets.run_panel", "ParamControls": "modelkit.widgets.param_controls",
+          "BuilderPanel": "modelkit.widgets.builder_panel",
+          "NetworkExplorer": "modelkit.widgets.explorer", "nest_models": "modelkit.widgets.nest_model_names",
+          "MorphologyViewer": "modelkit.widgets.morphology_viewer"}
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelkit._typing import PathLike
 from modelkit.analysis.connectivity import connectivity_table
+from modelkit.widgets._builder_forms import ParamGrid, neuron_info, sign_warning
+from modelkit.widgets._builder_simulate import SimulateForm, simulate_lines
 from modelkit.widgets._deps import PALETTE, require
 
 if TYPE_CHECKING:
@@ -49,12 +51,18 @@ RULES: dict[str, tuple[str, list[tuple[str, float, str]]]] = {
 }
 
 _DEFAULT_MODELS = ("iaf_psc_alpha", "iaf_psc_delta", "iaf_psc_exp", "iaf_cond_alpha", "aeif_cond_exp")
+_DEFAULT_SYNAPSES = ("static_synapse", "stdp_synapse", "tsodyks2_synapse")
 
 
 def _identifier(name: str) -> str:
     s = "".join(c if c.isalnum() else "_" for c in name)
     s = s if s and not s[0].isdigit() else f"p_{s}"
     return f"{s}_" if keyword.iskeyword(s) else s
+
+
+def _warning_html(text: str, tag: str) -> str:
+    return (f"<{tag} class='mk-sign-warning' style='color:#a60;white-space:normal;line-height:1.3'>&#9888; "
+            f"{html.escape(text, quote=False)}</{tag}>")
 
 
 def _num(v: float) -> str:
@@ -115,6 +123,11 @@ class BuilderPanel(ipw.VBox):
             except Exception:  # NEST absent or broken: offer the common models, NEST complains at run time
                 models = _DEFAULT_MODELS
         models = list(models)
+        try:
+            from modelkit.widgets.nest_model_names import nest_models
+            synapses = list(nest_models("synapse"))
+        except Exception:  # as for the neuron models
+            synapses = list(_DEFAULT_SYNAPSES)
         style = {"description_width": "initial"}
         # --- population form
         self.pop_name = ipw.Text(value="exc", description="pop_name", style=style, layout=ipw.Layout(width="200px"))
@@ -129,6 +142,7 @@ class BuilderPanel(ipw.VBox):
         self.placement = ipw.Dropdown(options=list(PLACEMENTS), value="column", description="positions",
                                       style=style, layout=ipw.Layout(width="190px"))
         self.placement_params = _Params()
+        self.neuron_params = ParamGrid("NEST parameters", "mk-builder-neuron-params")
         self.add_nodes_button = ipw.Button(description="Add population", icon="plus", button_style="primary")
         # --- edge form
         self.source = ipw.Dropdown(options=[], description="source", style=style, layout=ipw.Layout(width="200px"))
@@ -138,12 +152,25 @@ class BuilderPanel(ipw.VBox):
         self.rule_params = _Params()
         self.syn_weight = ipw.FloatText(value=1.0, description="syn_weight", style=style,
                                         layout=ipw.Layout(width="170px"))
+        self.syn_weight.add_class("mk-builder-weight")
         self.delay = ipw.FloatText(value=1.5, description="delay (ms)", style=style, layout=ipw.Layout(width="170px"))
+        self.synapse = ipw.Dropdown(options=synapses, description="synapse",
+                                    value="static_synapse" if "static_synapse" in synapses else synapses[0],
+                                    style=style, layout=ipw.Layout(width="260px"))
+        self.synapse_params = ParamGrid("synapse parameters", "mk-builder-synapse-params")
+        self.sign_note = ipw.HTML()
+        self.sign_note.add_class("mk-builder-sign")
         self.add_edges_button = ipw.Button(description="Add edges", icon="link", button_style="primary")
         # --- build / save
         self.build_button = ipw.Button(description="Build", icon="cogs")
         self.save_dir = ipw.Text(value="network", description="folder", style=style, layout=ipw.Layout(width="260px"))
         self.save_button = ipw.Button(description="Save SONATA", icon="save")
+        self.sim = SimulateForm()
+        for w, css in ((self.pop_name, "pop-name"), (self.n, "n"), (self.ei, "ei"), (self.model, "model"),
+                       (self.source, "source"), (self.target, "target"), (self.rule, "rule"),
+                       (self.synapse, "synapse"), (self.delay, "delay")):
+            w.add_class(f"mk-builder-{css}")  # what the browser tests click
+        self.sim.button.on_click(lambda _b: self.simulate())
         # --- views
         self.preview = ipw.HTML()
         self.preview.add_class("mk-builder-preview")
@@ -156,32 +183,49 @@ class BuilderPanel(ipw.VBox):
         figs: list[Any] = []
         if plots:
             go = require("plotly.graph_objects")
-            self.positions_fig = go.FigureWidget(layout=dict(title="positions (µm)", height=380, width=460,
+            self.positions_fig = go.FigureWidget(layout=dict(title="positions (µm)", height=380, width=400,
                                                              margin=dict(l=0, r=0, t=30, b=0),
                                                              scene=dict(aspectmode="data")))
             self.matrix_fig = go.FigureWidget(layout=dict(title="edges between pop_name groups", height=380,
-                                                          width=420, margin=dict(l=60, r=0, t=30, b=40)))
-            figs = [ipw.HBox([self.positions_fig, self.matrix_fig])]
-        nodes_box = ipw.VBox([ipw.HTML("<b>Add nodes</b>"),
-                              ipw.HBox([self.pop_name, self.n, self.ei]), ipw.HBox([self.model_type, self.model]),
-                              ipw.HBox([self.placement, self.placement_params]), self.add_nodes_button])
-        edges_box = ipw.VBox([ipw.HTML("<b>Add edges</b>"), ipw.HBox([self.source, self.target]),
-                              ipw.HBox([self.rule, self.rule_params]), ipw.HBox([self.syn_weight, self.delay]),
-                              self.add_edges_button])
+                                                          width=400, margin=dict(l=60, r=0, t=30, b=40)))
+            figs = [ipw.HBox([self.positions_fig, self.matrix_fig], layout=ipw.Layout(flex_flow="row wrap"))]
+        # every row wraps and every column may shrink: the panel fits a 1,000 px window (no overflow)
+        wrap = ipw.Layout(flex_flow="row wrap", width="100%")
+
+        def column(children: list[Any], css: str, basis: str) -> Any:
+            box = ipw.VBox(children, layout=ipw.Layout(flex=f"1 1 {basis}", min_width="0", max_width="100%",
+                                                       margin="0 12px 8px 0"))
+            box.add_class(css)
+            return box
+        nodes_box = column([ipw.HTML("<b>Add nodes</b>"),
+                            ipw.HBox([self.pop_name, self.n, self.ei], layout=wrap),
+                            ipw.HBox([self.model_type, self.model], layout=wrap),
+                            ipw.HBox([self.placement, self.placement_params], layout=wrap), self.neuron_params,
+                            self.add_nodes_button], "mk-builder-nodes", "340px")
+        edges_box = column([ipw.HTML("<b>Add edges</b>"), ipw.HBox([self.source, self.target], layout=wrap),
+                            ipw.HBox([self.rule, self.rule_params], layout=wrap),
+                            ipw.HBox([self.syn_weight, self.delay], layout=wrap), self.synapse,
+                            self.synapse_params, self.sign_note, self.add_edges_button], "mk-builder-edges", "340px")
+        preview_box = column([self.preview], "mk-builder-preview-col", "180px")
         super().__init__(children=[
-            ipw.HBox([nodes_box, edges_box, self.preview]),
-            ipw.HBox([self.build_button, self.save_dir, self.save_button]), self.message, *figs,
-            ipw.HTML("<b>Code</b>"), self.code_view])
+            ipw.HBox([nodes_box, edges_box, preview_box], layout=wrap),
+            ipw.HBox([self.build_button, self.save_dir, self.save_button], layout=wrap), self.message, *figs,
+            self.sim, ipw.HTML("<b>Code</b>"), self.code_view], layout=ipw.Layout(width="100%", max_width="100%"))
         self.add_class("mk-builder-panel")
         self.name = name
         self.seed = int(seed)
         self.namespace: dict[str, Any] = {}
         self._edges: list[dict[str, Any]] = []
         self._pops: dict[str, dict[str, Any]] = {}
+        self._rules: dict[str, str | None] = {}  # NEST model -> sign rule ("weight", "receptor", None: unknown)
         self.placement.observe(self._placement_changed, "value")
         self.rule.observe(self._rule_changed, "value")
-        self.model_type.observe(lambda _c: setattr(self.model, "disabled", self.model_type.value == "virtual"),
-                                "value")
+        self.model_type.observe(self._model_changed, "value")
+        self.model.observe(self._model_changed, "value")
+        self.synapse.observe(self._synapse_changed, "value")
+        self.syn_weight.observe(lambda _c: self._show_sign(), "value")
+        for w in (self.source, self.target):
+            w.observe(lambda _c: self._sign_default(), "value")
         for w in (self.pop_name, self.n, self.model, self.model_type, self.source, self.target, self.rule):
             w.observe(lambda _c: self._preview(), "value")
         self.add_nodes_button.on_click(lambda _b: self.add_population())
@@ -190,6 +234,8 @@ class BuilderPanel(ipw.VBox):
         self.save_button.on_click(lambda _b: self.save())
         self._placement_changed()
         self._rule_changed()
+        self._model_changed()
+        self._synapse_changed()
         self._run(["import numpy as np", "from modelkit.builder import NetworkBuilder, placement",
                    "from modelkit.builder import " + ", ".join(sorted({c for c, _ in RULES.values()})),
                    f"net = NetworkBuilder({name!r}, seed={self.seed})"])
@@ -207,7 +253,9 @@ class BuilderPanel(ipw.VBox):
         self.error = ""
         self.message.value = ""
         self.code = f"{self.code}{src}\n"
-        self.code_view.value = f"<pre style='font-size:12px;line-height:1.3'>{html.escape(self.code)}</pre>"
+        # long lines wrap: the code never widens the panel beyond its cell
+        self.code_view.value = (f"<pre style='font-size:12px;line-height:1.3;white-space:pre-wrap;"
+                                f"overflow-wrap:anywhere;margin:0'>{html.escape(self.code)}</pre>")
         return True
 
     @property
@@ -229,6 +277,8 @@ class BuilderPanel(ipw.VBox):
             props.append(f"ei={self.ei.value!r}")
         if self.model_type.value != "virtual":
             props.append(f"model_template={'nest:' + self.model.value!r}")
+            if self.neuron_params.changed:
+                props.append(f"dynamics_params={self.neuron_params.changed!r}")
         lines = []
         func, _spec = PLACEMENTS[self.placement.value]
         var = None
@@ -241,8 +291,13 @@ class BuilderPanel(ipw.VBox):
         lines.append(f"net.add_nodes({', '.join(props)})")
         if not self._run(lines):
             return False
-        info = self._pops.setdefault(pop, {"n": 0, "positions": []})
+        info = self._pops.setdefault(pop, {"n": 0, "positions": [], "models": set(), "ei": None})
         info["n"] += n
+        if self.ei.value != "-":
+            info["ei"] = self.ei.value
+        if self.model_type.value != "virtual":
+            info["models"].add(self.model.value)
+        self.sim.suggest_weight(self._all_conductance_based())
         if var is not None:
             info["positions"].append(self.namespace[var])
         self.n_nodes = sum(p["n"] for p in self._pops.values())
@@ -251,6 +306,7 @@ class BuilderPanel(ipw.VBox):
             keep = w.value
             w.options = names
             w.value = keep if keep in names else names[0]
+        self._sign_default()
         self._preview()
         self._draw_positions()
         return True
@@ -265,22 +321,64 @@ class BuilderPanel(ipw.VBox):
         cls, _spec = RULES[self.rule.value]
         params = self.rule_params.values
         rule = f"{cls}({', '.join(f'{k}={_num(v)}' for k, v in params.items())})"
+        syn = self.synapse_params.changed
         line = (f"net.add_edges(source={{'pop_name': {src!r}}}, target={{'pop_name': {tgt!r}}}, "
                 f"connection_rule={rule}, syn_weight={_num(self.syn_weight.value)}, "
-                f"delay={_num(self.delay.value)}, model_template='static_synapse')")
+                f"delay={_num(self.delay.value)}, model_template={self.synapse.value!r}"
+                + (f", dynamics_params={syn!r})" if syn else ")"))
+        warning = self.sign_warning()
         if not self._run([line]):
             return False
         self._edges.append({"source": src, "target": tgt, "rule": self.rule.value, "params": params})
+        if warning:  # the user's choice stands, but not silently
+            self.message.value = _warning_html(warning, "span")
         self._preview()
         return True
+
+    def sign_warning(self) -> str:
+        """Why the edge form's weight has the wrong sign for NEST (see :func:`sign_warning`), or ''."""
+        src, tgt = self.source.value, self.target.value
+        if src not in self._pops or tgt not in self._pops:
+            return ""
+        return sign_warning(src, self._pops[src]["ei"], self._target_rules(tgt), float(self.syn_weight.value))
+
+    def simulate(self) -> Any:
+        """Hand the network built in memory to a RunPanel with a LiveRaster and start it (what "Simulate" does).
+
+        Runs :func:`~modelkit.widgets._builder_simulate.simulate_lines` (shown in the code): ``net.build()``
+        in memory, a Poisson input builder, ``RunPanel(sim_config, network=[network, inputs],
+        views=[raster])`` and ``run_panel.start()``; the RunPanel and the raster are shown under the
+        Simulate button. Nothing is written but the run's output folder.
+
+        Returns
+        -------
+        RunPanel or None
+            The panel running the simulation, or None if the code raised (see :attr:`error`) or a run
+            started here is still going.
+        """
+        old = self.namespace.get("run_panel")
+        if old is not None and old.status in ("starting", "running", "stopping"):
+            self.error = "simulate: a run is still going; press its Stop button or wait for it to end"
+            self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
+            return None
+        if not self._run(simulate_lines(self.name, self.seed, **self.sim.values())):
+            return None
+        run_panel, raster = self.namespace["run_panel"], self.namespace["raster"]
+        self.sim.slot.children = [run_panel, raster]
+        self._draw_matrix(self.namespace["network"])
+        return run_panel
 
     def build(self) -> Network | None:
         """``network = net.build()`` and draw the connection matrix (what "Build" does); the Network or None."""
         if not self._run(["network = net.build()"]):
             return None
         network = self.namespace["network"]
-        n_edges = sum(len(e) for e in network.edges.values())
+        n_edges = self._draw_matrix(network)
         self.message.value = f"built: {self.builder.nnodes} nodes, {n_edges} edges"
+        return network
+
+    def _draw_matrix(self, network: Network) -> int:
+        n_edges = sum(len(e) for e in network.edges.values())
         if self.matrix_fig is not None:
             mat = connectivity_table(network, group_by="pop_name") if n_edges else None
             with self.matrix_fig.batch_update():
@@ -291,7 +389,7 @@ class BuilderPanel(ipw.VBox):
                                                 texttemplate="%{z}")
                     self.matrix_fig.update_layout(xaxis_title="target", yaxis_title="source",
                                                   yaxis_autorange="reversed")
-        return network
+        return n_edges
 
     def save(self, folder: PathLike | None = None) -> bool:
         """``net.save(folder, force_overwrite=False)`` (what "Save SONATA" does); False if it raised.
@@ -316,6 +414,57 @@ class BuilderPanel(ipw.VBox):
     # ------------------------------------------------------------------ views
     def _placement_changed(self, _change: Any = None) -> None:
         self.placement_params.set_spec(PLACEMENTS[self.placement.value][1])
+
+    def _model_changed(self, _change: Any = None) -> None:
+        virtual = self.model_type.value == "virtual"
+        self.model.disabled = virtual
+        self.neuron_params.layout.display = "none" if virtual else ""
+        if virtual:
+            return
+        from modelkit.widgets.nest_model_params import unit_of
+        defaults, rule, note = neuron_info(self.model.value)
+        self._rules[self.model.value] = rule
+        self.neuron_params.set_defaults(defaults, {k: unit_of(k) for k in defaults},
+                                        note or f"{self.model.value}: NEST's defaults; changed values go into "
+                                                 f"dynamics_params")
+
+    def _synapse_changed(self, _change: Any = None) -> None:
+        from modelkit.widgets.nest_model_params import nest_defaults, unit_of
+        try:
+            defaults, note = nest_defaults(self.synapse.value, "synapse"), ""
+        except Exception as e:  # NEST absent: weight and delay only
+            defaults, note = {}, f"no defaults: {e}".splitlines()[0]
+        self.synapse_params.set_defaults(defaults, {k: unit_of(k) for k in defaults},
+                                         note or ("" if defaults else "none but weight and delay"))
+
+    def _all_conductance_based(self) -> bool:
+        from modelkit.widgets.nest_model_params import conductance_based
+        models = {m for p in self._pops.values() for m in p["models"]}
+        try:
+            return bool(models) and all(conductance_based(m) for m in models)
+        except Exception:  # NEST cannot say: keep the current-based default
+            return False
+
+    def _target_rules(self, target: str) -> list[tuple[str, str | None]]:
+        models = sorted(self._pops.get(target, {}).get("models", ()))
+        for m in models:
+            if m not in self._rules:
+                self._rules[m] = neuron_info(m)[1]
+        return [(m, self._rules[m]) for m in models]
+
+    def _sign_default(self) -> None:
+        """A new source or target sets the weight's sign by NEST's rule (negative from an inhibitory
+        population onto a model whose weight sign decides); a weight typed afterwards is the user's (warned)."""
+        src = self.source.value
+        if src in self._pops:
+            rules = [r for _m, r in self._target_rules(self.target.value)]
+            negative = self._pops[src]["ei"] == "i" and "weight" in rules and "receptor" not in rules
+            self.syn_weight.value = -abs(self.syn_weight.value) if negative else abs(self.syn_weight.value)
+        self._show_sign()
+
+    def _show_sign(self) -> None:
+        warning = self.sign_warning() if hasattr(self, "_pops") else ""
+        self.sign_note.value = _warning_html(warning, "div") if warning else ""
 
     def _rule_changed(self, _change: Any = None) -> None:
         self.rule_params.set_spec(RULES[self.rule.value][1])

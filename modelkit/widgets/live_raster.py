@@ -40,7 +40,7 @@ ipw = require("ipywidgets")
 bq = require("bqplot")
 traitlets = require("traitlets")
 
-__all__ = ["LiveRaster", "MAX_POINTS", "png_rgb"]
+__all__ = ["LiveRaster", "MAX_POINTS", "png_rgb", "png_rgba", "KEPT_COLORS"]
 
 #: bound of ``max_points`` and ``gl_threshold``
 MAX_POINTS = 10_000_000
@@ -76,6 +76,37 @@ def png_rgb(rgb: np.ndarray) -> bytes:
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+def png_rgba(rgba: np.ndarray) -> bytes:
+    """Encode an RGBA image as PNG, as :func:`png_rgb` (a faint overlay: transparent where alpha is 0).
+
+    Parameters
+    ----------
+    rgba : ndarray of uint8, shape (h, w, 4)
+        The image, row 0 at the top.
+
+    Returns
+    -------
+    bytes
+        The PNG file's bytes (8-bit RGBA, no filter).
+    """
+    h, w, _ = rgba.shape
+    raw = np.empty((h, 1 + 4 * w), np.uint8)
+    raw[:, 0] = 0
+    raw[:, 1:] = rgba.reshape(h, 4 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+#: colours of the earlier runs kept on a view (``keep``), drawn with :data:`KEPT_ALPHA`
+KEPT_COLORS = ("#555555", "#8c564b", "#9467bd", "#bcbd22", "#17becf")
+#: opacity of an earlier run's overlay
+KEPT_ALPHA = 0.3
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -135,6 +166,9 @@ class LiveRaster(ipw.VBox, FedView):
     gl_threshold = traitlets.Int(0, help="points drawn with SVG at most where the page has WebGL").tag(sync=True)
     max_rate = traitlets.Float(10.0, help="redraws per second at most (Hz)").tag(sync=True)
     byte_rate = traitlets.Float(2_000_000.0, help="bytes per second sent to the browser at most").tag(sync=True)
+    keep = traitlets.Int(0, help="earlier runs kept under the current one as faint overlays").tag(sync=True)
+    run_label = traitlets.Unicode("", help="what the next run attached is (the legend of its overlay once "
+                                           "it is an earlier run)").tag(sync=True)
 
     @traitlets.validate("max_points")
     def _positive_int(self, proposal: Any) -> int:
@@ -143,6 +177,10 @@ class LiveRaster(ipw.VBox, FedView):
     @traitlets.validate("gl_threshold")
     def _non_negative_int(self, proposal: Any) -> int:
         return checked(proposal, 0 <= proposal["value"] <= MAX_POINTS, f"in [0, {MAX_POINTS:,}]")
+
+    @traitlets.validate("keep")
+    def _keep_range(self, proposal: Any) -> int:
+        return checked(proposal, 0 <= proposal["value"] <= len(KEPT_COLORS), f"in [0, {len(KEPT_COLORS)}]")
 
     @traitlets.validate("window", "max_rate", "byte_rate")
     def _non_negative(self, proposal: Any) -> float:
@@ -193,6 +231,8 @@ class LiveRaster(ipw.VBox, FedView):
         self._setting_scales = False
         self._bins: dict[str, Any] = {}
         self.view: dict[str, Any] = {}
+        self.kept: list[dict[str, Any]] = []  # earlier runs: label, t_range, row_range, n spikes, image mark
+        self._label_now = ""
         self.feed = Feed(self._apply, max_rate=self.max_rate, byte_rate=self.byte_rate, gate=self.page)
         for scale in (self._x, self._y):
             scale.observe(self._zoomed, names=["min", "max"])
@@ -214,10 +254,50 @@ class LiveRaster(ipw.VBox, FedView):
 
     # ------------------------------------------------------------------ sources
     def _attached(self, run: LiveRun | None) -> None:
+        with self._lock:
+            self._keep_current()
+            self._label_now = self.run_label
         self._tstop = (lambda: run.progress.tstop) if run is not None else None
 
+    def _keep_current(self) -> None:
+        """The spikes shown become a faint overlay (``keep`` > 0): one RGBA image, whatever the spike count."""
+        n = int(sum(g.n for g in self._ids.values()))
+        if self.keep <= 0 or n == 0:
+            return
+        offsets = self._offsets()
+        t0, t1, r0, r1, _ = self._ranges(offsets)
+        shape = self._shape()
+        counts = np.zeros((1, *shape), np.int64)
+        for pop in self._ids:
+            raster_counts(self._ts[pop].values, self._ids[pop].values.astype(np.int64) + offsets[pop],
+                          n_groups=1, t_range=(t0, t1), row_range=(r0, r1), shape=shape, out=counts)
+        color = KEPT_COLORS[len(self.kept) % len(KEPT_COLORS)] if len(self.kept) < self.keep else \
+            self.kept[0]["color"]
+        rgba = np.zeros((*shape, 4), np.uint8)
+        rgba[..., :3] = _rgb(color)
+        rgba[..., 3] = np.where(counts[0] > 0, int(255 * KEPT_ALPHA), 0).astype(np.uint8)
+        image = bq.Image(image=ipw.Image(format="png", value=png_rgba(np.ascontiguousarray(rgba[::-1]))),
+                         scales={"x": self._x, "y": self._y}, x=[t0, t1], y=[r0, r1])
+        self.kept.append({"label": self._label_now or f"run {len(self.kept) + 1}", "color": color, "n": n,
+                          "t_range": (t0, t1), "row_range": (r0, r1), "mark": image})
+        while len(self.kept) > self.keep:
+            old = self.kept.pop(0)
+            old["mark"].image.close()
+            old["mark"].close()
+
+    def forget_kept(self) -> None:
+        """Drop the overlays of earlier runs."""
+        with self._lock:
+            while self.kept:
+                old = self.kept.pop(0)
+                old["mark"].image.close()
+                old["mark"].close()
+            self.figure.marks = [m for m in self.figure.marks if m is self._image or m in self._marks.values()]
+            self._legend(np.zeros(0))
+
     def clear(self) -> None:
-        """Forget every spike and mark (the next source starts from an empty figure)."""
+        """Forget every spike and mark (the next source starts from an empty figure, but for the overlays of
+        earlier runs that ``keep`` keeps: :meth:`forget_kept` drops them)."""
         with self._lock:
             for d in (self._ids, self._ts, self._keys_of, self._block_end, self._block_tmax, self._max_id,
                       self._marks, self._bins):
@@ -227,9 +307,10 @@ class LiveRaster(ipw.VBox, FedView):
             self._interval = None
             self._zoom = None
             with self.hold_sync():
-                self.figure.marks = []
+                self.figure.marks = [k["mark"] for k in self.kept]
                 self.n_received = 0
                 self.n_shown = 0
+            self._legend(np.zeros(0))
             self._label()
 
     def show(self, t0: float | None = None, t1: float | None = None) -> None:
@@ -410,8 +491,9 @@ class LiveRaster(ipw.VBox, FedView):
                     self._image.x = np.array([t0, t1])
                     self._image.y = np.array([r0, r1])
                 old.close()
-                if list(self.figure.marks) != [self._image]:
-                    self.figure.marks = [self._image]
+                marks = [self._image] + [k["mark"] for k in self.kept]
+                if list(self.figure.marks) != marks:
+                    self.figure.marks = marks
                 self._finish(renderer, n_view)
         else:
             gl = webgl and n_view > self.gl_threshold
@@ -428,7 +510,7 @@ class LiveRaster(ipw.VBox, FedView):
                     with m.hold_sync():
                         m.x, m.y = xs[key], ys[key]
                     sent += xs[key].nbytes + ys[key].nbytes
-                marks = [self._marks[k] for k in keys]
+                marks = [self._marks[k] for k in keys] + [k["mark"] for k in self.kept]
                 if list(self.figure.marks) != marks:
                     self.figure.marks = marks
                 self._finish(renderer, n_view)
@@ -492,6 +574,12 @@ class LiveRaster(ipw.VBox, FedView):
                          f"style='margin-right:14px;white-space:nowrap'><span style='display:inline-block;"
                          f"width:10px;height:10px;border-radius:5px;background:{color};margin-right:4px'></span>"
                          f"{html.escape(key)} <span style='color:#888'>({n:,})</span></span>")
+        for k in reversed(self.kept):  # the latest earlier run first
+            items.append(f"<span class='mk-legend-item mk-legend-kept' data-key='{html.escape(k['label'], True)}' "
+                         f"style='margin-right:14px;white-space:nowrap;opacity:0.75'><span style='display:"
+                         f"inline-block;width:10px;height:10px;background:{k['color']};opacity:{KEPT_ALPHA};"
+                         f"margin-right:4px'></span>earlier: {html.escape(k['label'])} <span style='color:#888'>"
+                         f"({k['n']:,})</span></span>")
         self.legend.value = f"<div style='display:flex;flex-wrap:wrap;font-size:12px'>{''.join(items)}</div>"
 
     def _label(self) -> None:

@@ -7,6 +7,7 @@ redraw, at <= ``max_rate`` Hz (see :mod:`modelkit.widgets.feed`).
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,12 @@ if TYPE_CHECKING:
     from modelkit.sonata import Network
 
 ipw = require("ipywidgets")
+bq = require("bqplot")
 traitlets = require("traitlets")
+
+#: line styles of the earlier runs kept (``keep``), drawn with opacity :data:`KEPT_ALPHA`
+KEPT_DASHES = ("dashed", "dotted", "dash_dotted")
+KEPT_ALPHA = 0.45
 
 __all__ = ["LiveRates"]
 
@@ -61,10 +67,17 @@ class LiveRates(ipw.VBox, FedView, FedLines):
     max_rate = traitlets.Float(10.0, help="redraws per second at most (Hz)").tag(sync=True)
     n_received = traitlets.Int(0, help="spikes received from the source").tag(sync=True)
     n_bins = traitlets.Int(0, help="bins drawn").tag(sync=True)
+    keep = traitlets.Int(0, help="earlier runs kept under the current one as faint lines").tag(sync=True)
+    run_label = traitlets.Unicode("", help="what the next run attached is (the legend of its lines once it is "
+                                           "an earlier run)").tag(sync=True)
 
     @traitlets.validate("bin_ms")
     def _positive(self, proposal: Any) -> float:
         return checked(proposal, proposal["value"] > 0, "positive")
+
+    @traitlets.validate("keep")
+    def _keep_range(self, proposal: Any) -> int:
+        return checked(proposal, 0 <= proposal["value"] <= len(KEPT_DASHES), f"in [0, {len(KEPT_DASHES)}]")
 
     @traitlets.validate("max_bins")
     def _positive_int(self, proposal: Any) -> int:
@@ -89,6 +102,8 @@ class LiveRates(ipw.VBox, FedView, FedLines):
         self._max_id: dict[str, int] = {}
         self._t_done: Callable[[], float] | None = None
         self._keys: list[str] = []  # legend entries in colour order (as LiveRaster's)
+        self.kept: list[dict[str, Any]] = []  # earlier runs: label, their rates per legend entry, lines mark
+        self._label_now = ""
         self.feed = Feed(self._apply, max_rate=self.max_rate, gate=self.page)
         if source is not None:
             self.attach(source)
@@ -100,8 +115,43 @@ class LiveRates(ipw.VBox, FedView, FedLines):
 
     # ------------------------------------------------------------------ sources
     def _attached(self, run: LiveRun | None) -> None:
+        with self._lock:
+            self._keep_current()
+            self._label_now = self.run_label
         # with a run, only bins the run has fully simulated are drawn (the last one fills as blocks arrive)
         self._t_done = (lambda: run.progress.t) if run is not None else None
+
+    def _keep_current(self) -> None:
+        """The rates drawn become faint dashed lines (``keep`` > 0), in the colour each population has."""
+        if self.keep <= 0 or not self.n_received:
+            return
+        rates = self.rates()
+        keys = list(rates)
+        n = max(len(r) for r in rates.values())
+        y = np.zeros((len(keys), n), np.float32)
+        for k, key in enumerate(keys):
+            y[k, :len(rates[key])] = rates[key]
+        x = ((np.arange(n) + 0.5) * self.bin_ms).astype(np.float32)
+        dash = KEPT_DASHES[len(self.kept) % len(KEPT_DASHES)]
+        mark = bq.Lines(x=x, y=y if len(keys) > 1 else y[0], scales=dict(self.lines.scales), labels=keys,
+                        colors=[PALETTE[self._keys_order(key) % len(PALETTE)] for key in keys],
+                        opacities=[KEPT_ALPHA] * len(keys), stroke_width=1.5, line_style=dash)
+        self.kept.append({"label": self._label_now or f"run {len(self.kept) + 1}", "rates": rates, "mark": mark,
+                          "dash": dash})
+        while len(self.kept) > self.keep:
+            self.kept.pop(0)["mark"].close()
+        self.figure.marks = [k["mark"] for k in self.kept] + [self.lines]
+
+    def _keys_order(self, key: str) -> int:
+        return list(self._counts).index(key) if key in self._counts else 0
+
+    def forget_kept(self) -> None:
+        """Drop the lines of earlier runs."""
+        with self._lock:
+            while self.kept:
+                self.kept.pop(0)["mark"].close()
+            self.figure.marks = [self.lines]
+            self._draw()
 
     def clear(self) -> None:
         """Forget every count."""
@@ -183,6 +233,9 @@ class LiveRates(ipw.VBox, FedView, FedLines):
         note = f"; sizes taken from the largest node id seen: {', '.join(guessed)}" if guessed else ""
         self.label.value = (f"<span class='mk-rates-count' data-received='{self.n_received}'>{self.n_received:,} "
                             f"spikes</span>, {self.n_bins} bins of {self.bin_ms:g} ms{note}")
-        self.legend.value = line_legend(pops)
+        self.legend.value = line_legend(pops) + "".join(
+            f"<span class='mk-legend-item mk-legend-kept' style='margin-left:60px;font-size:12px;opacity:0.75'>"
+            f"<span style='display:inline-block;width:14px;border-top:2px {k['dash']} #555;vertical-align:middle;"
+            f"margin-right:4px'></span>earlier: {html.escape(k['label'])}</span>" for k in reversed(self.kept))
         self.page.frame()
         return x.nbytes + y.nbytes

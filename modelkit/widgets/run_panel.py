@@ -1,5 +1,9 @@
 """RunPanel: run and stop a simulation from a notebook, locally or on a cluster, and watch it.
 
+With parameter controls (:class:`~modelkit.widgets.param_controls.ParamControls`), Run passes the sliders
+moved as ``overrides`` (in memory, nothing written but the run's output); the panel shows the code each run
+is, and a table of the runs' rates per population; views with ``keep`` keep the earlier runs as overlays.
+
 The panel only calls the public API a script would: :func:`modelkit.cluster.run_local` (a child
 process of the kernel, so the kernel never holds simulator state) or
 :func:`modelkit.cluster.run_on_cluster`, then ``LiveRun.stop()`` / ``.progress`` / ``.status``; after an
@@ -18,6 +22,7 @@ from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit._typing import PathLike
 from modelkit.cluster import EngineDiedError, LiveRun, run_local, run_on_cluster, start_cluster, stop_cluster
 from modelkit.widgets._deps import require
+from modelkit.widgets.param_controls import ParamControls, rates_table, run_code
 
 if TYPE_CHECKING:
     import ipyparallel
@@ -74,6 +79,9 @@ class RunPanel(ipw.VBox):
         Keyword arguments of :func:`~modelkit.cluster.start_cluster` for the default restart.
     poll_s : float
         Refresh period of progress, elapsed and ETA (s).
+    parameters : bool or sequence of str
+        Sliders for the network's parameters (:func:`~modelkit.simulator.tunable_parameters`): all (True),
+        these override keys, or none (False). Run passes those moved as ``overrides``.
     **run_kwargs
         Passed to ``run_on_cluster`` / ``run_local`` (``network``, ``output_dir``, ``overwrite``, ``threads``, ...).
 
@@ -81,11 +89,20 @@ class RunPanel(ipw.VBox):
     ----------
     run : LiveRun or None
         The latest run (its spikes stay available after a failure: ``panel.run.spikes``).
+    controls : ParamControls or None
+        The parameter sliders.
+    runs : list of dict
+        Every run started: ``label`` (what changed), ``overrides``, ``code`` (the equivalent Python),
+        ``rates`` (Hz per population once done), ``status`` and ``run``.
+    code : str
+        The code of the latest run, as shown.
 
     Examples
     --------
     >>> raster = LiveRaster()                                                    # doctest: +SKIP
     >>> RunPanel("config.simulation.json", cluster=rc, views=[raster]), raster    # doctest: +SKIP
+    >>> raster, rates = LiveRaster(keep=2), LiveRates(keep=2)                     # doctest: +SKIP
+    >>> RunPanel(cfg, views=[raster, rates], overwrite=True), raster, rates      # doctest: +SKIP
     """
 
     status = traitlets.Unicode("idle", help="idle, starting, running, stopping, done, stopped, failed, "
@@ -95,7 +112,8 @@ class RunPanel(ipw.VBox):
     def __init__(self, config: PathLike | SimulationConfig | dict[str, Any], *,
                  cluster: ipyparallel.Client | None = None, views: Sequence[View] = (),
                  restart: Callable[[], ipyparallel.Client] | None = None,
-                 cluster_kwargs: dict[str, Any] | None = None, poll_s: float = 0.25, **run_kwargs: Any) -> None:
+                 cluster_kwargs: dict[str, Any] | None = None, poll_s: float = 0.25,
+                 parameters: bool | Sequence[str] = True, **run_kwargs: Any) -> None:
         self.run_button = ipw.Button(description="Run", icon="play", button_style="success",
                                      tooltip="start the simulation")
         self.stop_button = ipw.Button(description="Stop", icon="stop", button_style="warning", disabled=True,
@@ -110,15 +128,24 @@ class RunPanel(ipw.VBox):
         self.time_label.add_class("mk-run-time")
         self.error_box = ipw.HTML(layout=ipw.Layout(display="none"))
         self.error_box.add_class("mk-run-error")
+        self.controls, note = self._controls(config, parameters, run_kwargs.get("network"))
+        self.compare = ipw.HTML()
+        self.compare.add_class("mk-run-compare")
+        self.code_box = ipw.HTML()
+        self.code_box.add_class("mk-run-code")
+        extra = [self.controls] if self.controls is not None else [ipw.HTML(note)] if note else []
         super().__init__(children=[
-            ipw.HBox([self.run_button, self.stop_button, self.restart_button]),
-            ipw.HBox([self.progress_bar, self.status_label]), self.time_label, self.error_box])
+            *extra, ipw.HBox([self.run_button, self.stop_button, self.restart_button]),
+            ipw.HBox([self.progress_bar, self.status_label]), self.time_label, self.error_box, self.compare,
+            self.code_box])
         self.add_class("mk-run-panel")
         self.config = config
         self.cluster = cluster
         self.views = list(views)
         self.run_kwargs = run_kwargs
         self.run: LiveRun | None = None
+        self.runs: list[dict[str, Any]] = []
+        self.code = ""
         self.poll_s = float(poll_s)
         self._n_engines = len(cluster.ids) if cluster is not None and hasattr(cluster, "ids") else 1
         self._restart = restart or (lambda: start_cluster(self._n_engines, **(cluster_kwargs or {})))
@@ -130,27 +157,60 @@ class RunPanel(ipw.VBox):
         self.restart_button.on_click(lambda _b: self.restart_cluster())
         self._show()
 
+    @staticmethod
+    def _controls(config: Any, parameters: bool | Sequence[str], network: Any) -> tuple[ParamControls | None, str]:
+        """The sliders, or None and why there are none (a note; '' when none were asked for)."""
+        if parameters is False:
+            return None, ""
+        from modelkit.sonata import Network
+        try:
+            return ParamControls(config, network=network if isinstance(network, Network) else None,
+                                 parameters=None if parameters is True else list(parameters)), ""
+        except Exception as e:  # the panel still runs the config as it is
+            return None, (f"<span style='color:#888'>no parameter controls: {html.escape(type(e).__name__)}: "
+                          f"{html.escape(str(e))}</span>")
+
     # ------------------------------------------------------------------ actions (the buttons call these)
     def start(self) -> LiveRun | None:
-        """Start a run (what "Run" does); returns it, or None when it could not start (see :attr:`error`)."""
+        """Start a run (what "Run" does); returns it, or None when it could not start (see :attr:`error`).
+
+        The sliders moved are passed as ``overrides`` (with any given in ``run_kwargs``, the sliders winning).
+        """
         with self._lock:
             if self.run is not None and not self.run.done:
                 return self.run
             self.error = ""
             self.status = "starting"
             self._show()
+            kwargs = dict(self.run_kwargs)
+            moved = self.controls.overrides if self.controls is not None else {}
+            overrides = {**(kwargs.pop("overrides", None) or {}), **moved}
+            label = self.controls.describe(overrides) if self.controls is not None else \
+                (", ".join(f"{k} = {v}" for k, v in overrides.items()) or "as configured")
+            self.code = run_code(self.config, cluster=self.cluster is not None, run_kwargs=kwargs,
+                                 overrides=overrides)
+            self.code_box.value = (f"<details open><summary style='font-size:12px;color:#555'>the code of this run"
+                                   f"</summary><pre style='font-size:11px;white-space:pre-wrap'>"
+                                   f"{html.escape(self.code)}</pre></details>")
+            if overrides:
+                kwargs["overrides"] = overrides
             try:
                 if self.cluster is None:
-                    run = run_local(self.config, **self.run_kwargs)
+                    run = run_local(self.config, **kwargs)
                 else:
-                    run = run_on_cluster(self.config, cluster=self.cluster, **self.run_kwargs)
+                    run = run_on_cluster(self.config, cluster=self.cluster, **kwargs)
             except Exception as e:  # shown in the panel: a notebook user reads it there
                 self.status = "failed"
                 self.error = f"{type(e).__name__}: {e}"
                 self._show()
                 return None
             self.run = run
+            self.runs.append({"label": label, "overrides": overrides, "code": self.code, "rates": None,
+                              "status": "running", "run": run})
+            self.compare.value = rates_table(self.runs) if len(self.runs) > 1 or overrides else ""
             for view in self.views:
+                if hasattr(view, "run_label"):  # the legend of its overlay once it is an earlier run
+                    view.run_label = f"run {len(self.runs)}: {label}"
                 view.attach(run)
             self._watcher = threading.Thread(target=self._watch, args=(run,), name="modelkit-run-panel",
                                              daemon=True)
@@ -246,6 +306,16 @@ class RunPanel(ipw.VBox):
             run.wait(self.poll_s)
         err = run.error
         self._broken = self.cluster is not None and isinstance(err, EngineDiedError)
+        for entry in self.runs:
+            if entry["run"] is run:
+                entry["status"] = run.status
+                if err is None:
+                    try:
+                        entry["rates"] = run.result.rates()
+                    except Exception:  # noqa: BLE001 - a result without rates leaves its row empty
+                        pass
+        if len(self.runs) > 1 or self.runs[-1]["overrides"]:
+            self.compare.value = rates_table(self.runs)
         self.status = run.status
         self.error = "" if err is None else f"{type(err).__name__}: {err}"
         self._show()

@@ -1,0 +1,326 @@
+"""Biophysical cells in 3D with plotly: sections as lines coloured by type or by a compartment report.
+
+One ``Scatter3d`` line trace per section type (or one for a report's values), the sections of every
+cell in it separated by gaps (:mod:`modelkit.plotting.morphology_data`), so a figure of 300 cells
+has a handful of traces.  Cells of a network sit at their node's position and rotation as bmtk
+places them; synapses (``afferent_section_id``/``afferent_section_pos`` of the edges, or the
+mapping of a ``netcon_report``) are markers.
+
+Examples
+--------
+>>> from modelkit.plotting.morphology import plot_morphology                      # doctest: +SKIP
+>>> plot_morphology(network=net, population="v1", node_ids=[0, 1]).show()         # doctest: +SKIP
+>>> plot_morphology(network=net, population="v1", report="output/v_all.h5", time=12.0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelkit._typing import PathLike
+from modelkit.errors import ConfigError
+from modelkit.plotting.morphology_data import (MorphologyScene, edge_synapses, morphology_scene, network_cells,
+                                               synapse_locations)
+from modelkit.sonata.morphology import SECTION_TYPE_NAMES, Morphology, read_morphology
+from modelkit.sonata.reports import CompartmentReport, ReportPopulation
+
+if TYPE_CHECKING:
+    from modelkit.sonata import Network
+
+__all__ = ["plot_morphology", "morphology_scene_for", "report_population", "frame_values", "TYPE_COLORS",
+           "MAX_POINTS"]
+
+#: line colour of each section type (soma, axon, dend, apic)
+TYPE_COLORS = {1: "#222222", 2: "#1f77b4", 3: "#d62728", 4: "#ff7f0e"}
+#: above this many points a figure keeps every k-th point of each section (and its ends)
+MAX_POINTS = 250_000
+
+
+def _go() -> Any:
+    from modelkit.plotting.plotly import _go as go
+    return go()
+
+
+def report_population(report: Any, population: str | None) -> ReportPopulation:
+    """The population of a compartment report (a path, :class:`CompartmentReport` or population).
+
+    Parameters
+    ----------
+    report : str, PathLike, CompartmentReport or ReportPopulation
+        The report.
+    population : str, optional
+        Its population (the only one when omitted).
+
+    Raises
+    ------
+    ConfigError
+        Several populations and none named.
+    """
+    if isinstance(report, ReportPopulation):
+        return report
+    rep = report if isinstance(report, CompartmentReport) else CompartmentReport(report)
+    names = rep.populations
+    if population is not None and population in names:
+        return rep[population]
+    if len(names) == 1:
+        return rep[names[0]]
+    raise ConfigError(rep.path, "population", f"one of the report's populations {names}", repr(population))
+
+
+def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | PathLike] | None = None, *,
+                         network: Network | None = None, population: str | None = None,
+                         node_ids: Sequence[int] | None = None, decimate: int | None = None,
+                         max_points: int = MAX_POINTS) -> MorphologyScene:
+    """The scene :func:`plot_morphology` draws (same arguments).
+
+    Parameters
+    ----------
+    morph, network, population, node_ids, decimate, max_points
+        As :func:`plot_morphology`.
+    """
+    if network is not None:
+        if population is None:
+            raise ConfigError(getattr(network.config, "path", None), "population",
+                              "the node population of the cells to draw", "none")
+        ids, morphs, pos, rot = network_cells(network, population, node_ids)
+    elif morph is not None:
+        items = [morph] if isinstance(morph, (Morphology, str, os.PathLike)) else list(morph)
+        morphs = [m if isinstance(m, Morphology) else read_morphology(m) for m in items]
+        ids, pos, rot = np.arange(len(morphs)), None, None
+    else:
+        raise ConfigError(None, "morph", "a morphology (file or Morphology) or a network and population", "none")
+    if decimate is None:
+        decimate = _decimation(morphs, max_points)
+    return morphology_scene(morphs, positions=pos, rotations=rot, node_ids=ids, population=population,
+                            decimate=decimate)
+
+
+def _decimation(morphs: Sequence[Morphology], max_points: int) -> int:
+    """The smallest k whose rows (every k-th point, each section's last, a gap) fit ``max_points``."""
+    uses: dict[int, int] = {}
+    by_id: dict[int, Morphology] = {}
+    for m in morphs:
+        uses[id(m)] = uses.get(id(m), 0) + 1
+        by_id[id(m)] = m
+    sizes = [(np.diff(by_id[i].offsets), n) for i, n in uses.items()]
+
+    def rows(k: int) -> int:
+        return sum(n * int(np.sum(-(-c // k) + ((c - 1) % k != 0) + 1)) for c, n in sizes)
+
+    k = 1
+    while rows(k) > max_points and k < 1_000_000:
+        k = max(k + 1, int(k * 1.25))
+    return k
+
+
+def frame_values(scene: MorphologyScene, columns: np.ndarray, frame: np.ndarray, fill: float) -> np.ndarray:
+    """One value per scene row from one report frame (``fill`` where the row has no column: gaps, sections
+    the report leaves out).
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    columns : numpy.ndarray of int
+        :meth:`MorphologyScene.report_columns` of the report.
+    frame : numpy.ndarray
+        The frame's values, one per report column.
+    fill : float
+        Value of rows without a column.
+    """
+    out = np.full(scene.n_rows, float(fill))
+    has = columns >= 0
+    out[has] = frame[columns[has]]
+    return out
+
+
+def _frame_index(rp: ReportPopulation, time: float | None) -> int:
+    start, _, dt = rp.time
+    if time is None:
+        return 0
+    return int(np.clip(round((float(time) - start) / dt), 0, rp.n_frames - 1))
+
+
+def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLike] | None = None, *,
+                    network: Network | None = None, population: str | None = None,
+                    node_ids: Sequence[int] | None = None, color_by: str = "type", report: Any = None,
+                    time: float | None = None, cmin: float | None = None, cmax: float | None = None,
+                    colorscale: str = "RdBu_r", synapses: Any = None, decimate: int | None = None,
+                    max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None) -> Any:
+    """Sections of biophysical cells in 3D, coloured by section type or by a compartment report's values.
+
+    Parameters
+    ----------
+    morph : Morphology, path or sequence of them, optional
+        Cells drawn where their files put them (when no ``network`` is given).
+    network : Network, optional
+        A network loaded from a config: cells of ``population`` at their positions and rotations.
+    population : str, optional
+        Node population (with ``network``).
+    node_ids : sequence of int, optional
+        Cells to draw (every cell with a morphology when omitted).
+    color_by : {"type", "report"}
+        Colour by section type (one trace per type) or by ``report`` at ``time``.
+    report : str, PathLike, CompartmentReport or ReportPopulation, optional
+        An all-segment compartment report (``element_ids`` section indices, ``element_pos`` 0-1).
+    time : float, optional
+        Time (ms) of the frame shown (the nearest frame; the first when omitted).
+    cmin, cmax : float, optional
+        Colour range (the report's units, e.g. mV); the range of the cells' values when omitted.
+    colorscale : str
+        A plotly colour scale.
+    synapses : "edges", str, PathLike or ReportPopulation, optional
+        Markers where synapses sit: ``"edges"`` reads ``afferent_section_id``/``afferent_section_pos`` of the
+        network's edges onto the cells; a ``netcon_report`` file (or its population) gives the
+        section and position of every synapse it recorded.
+    decimate : int, optional
+        Keep every ``decimate``-th point of a section (and its ends); chosen so that at most
+        ``max_points`` rows are drawn when omitted.
+    max_points : int
+        Row budget of the automatic decimation.
+    line_width : float
+        Line width (px).
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Traces named by section type (or ``report``) and ``synapses``.
+
+    Raises
+    ------
+    ConfigError
+        No cells given, an unknown ``color_by``, or ``color_by="report"`` without a report.
+    SonataFormatError
+        A morphology or report file is wrong (named with the line or dataset).
+
+    Examples
+    --------
+    >>> fig = plot_morphology("Scnn1a_473845048_m.swc")                # doctest: +SKIP
+    """
+    if color_by not in ("type", "report"):
+        raise ConfigError(None, "color_by", "'type' or 'report'", repr(color_by))
+    if color_by == "report" and report is None:
+        raise ConfigError(None, "report", "a compartment report to colour by", "none")
+    scene = morphology_scene_for(morph, network=network, population=population, node_ids=node_ids,
+                                 decimate=decimate, max_points=max_points)
+    go = _go()
+    fig = go.Figure()
+    if color_by == "type":
+        for trace in type_traces(scene, line_width):
+            fig.add_trace(trace)
+    else:
+        rp = report_population(report, population)
+        columns = scene.report_columns(rp)
+        k = _frame_index(rp, time)
+        frame = rp.data(t_start=rp.times[k], t_stop=rp.times[k] + rp.time[2] / 2)[0]
+        used = frame[columns[columns >= 0]]
+        lo = float(np.min(used)) if cmin is None and used.size else (cmin if cmin is not None else 0.0)
+        hi = float(np.max(used)) if cmax is None and used.size else (cmax if cmax is not None else 1.0)
+        fig.add_trace(report_trace(scene, frame_values(scene, columns, frame, lo), lo, hi, colorscale, line_width,
+                                   f"{rp.variable or 'value'} ({rp.units or ''})".replace(" ()", "")))
+        fig.layout.title = title or f"{rp.variable or 'value'} at t = {rp.times[k]:g} ms"
+    if synapses is not None:
+        fig.add_trace(synapse_trace(scene, synapses, network))
+    fig.update_layout(scene=dict(aspectmode="data", xaxis_title="x (µm)", yaxis_title="y (µm)",
+                                 zaxis_title="z (µm)"), margin=dict(l=0, r=0, t=40, b=0),
+                      legend=dict(itemsizing="constant"))
+    if title is not None:
+        fig.layout.title = title
+    return fig
+
+
+def type_traces(scene: MorphologyScene, line_width: float = 3.0) -> list[Any]:
+    """One ``Scatter3d`` line trace per section type present in ``scene``.
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    line_width : float
+        px.
+    """
+    go = _go()
+    out = []
+    for code in np.unique(scene.types).tolist():
+        on = scene.types == code
+        name = SECTION_TYPE_NAMES.get(int(code), f"type {code}")
+        xyz = scene.xyz[on]
+        out.append(go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", name=name,
+                                line=dict(color=TYPE_COLORS.get(int(code), "#7f7f7f"), width=line_width),
+                                hoverinfo="name"))
+    return out
+
+
+def report_trace(scene: MorphologyScene, values: np.ndarray, cmin: float, cmax: float, colorscale: str,
+                 line_width: float, label: str) -> Any:
+    """The one line trace of every section coloured by ``values`` (one per scene row).
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    values : numpy.ndarray
+        One per row (:func:`frame_values`).
+    cmin, cmax : float
+        Colour range.
+    colorscale : str
+        plotly colour scale.
+    line_width : float
+        px.
+    label : str
+        Colour bar title.
+    """
+    go = _go()
+    return go.Scatter3d(x=scene.xyz[:, 0], y=scene.xyz[:, 1], z=scene.xyz[:, 2], mode="lines", name="report",
+                        line=dict(color=values, colorscale=colorscale, cmin=cmin, cmax=cmax, width=line_width,
+                                  showscale=True, colorbar=dict(title=dict(text=label))),
+                        hoverinfo="skip")
+
+
+def synapse_points(scene: MorphologyScene, synapses: Any, network: Network | None = None) -> np.ndarray:
+    """Placed synapse locations (µm, shape (k, 3)) for :func:`plot_morphology`'s ``synapses``.
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    synapses : "edges", str, PathLike or ReportPopulation
+        See :func:`plot_morphology`.
+    network : Network, optional
+        Needed for ``"edges"``.
+
+    Raises
+    ------
+    ConfigError
+        ``"edges"`` without a network.
+    """
+    if isinstance(synapses, str) and synapses == "edges":
+        if network is None:
+            raise ConfigError(None, "synapses", "a network whose edges place the synapses", "none")
+        cell, sec, pos = edge_synapses(network, scene)
+    else:
+        rp = report_population(synapses, scene.population)
+        index = {int(n): k for k, n in enumerate(scene.node_ids.tolist())}
+        counts = np.diff(rp.index_pointers)
+        owner = np.repeat(rp.node_ids, counts)
+        take = np.isin(owner, scene.node_ids)
+        cell = np.array([index[int(n)] for n in owner[take].tolist()], dtype=np.int64)
+        sec = rp.element_ids[take]
+        pos = rp.element_pos[take] if rp.element_pos is not None else np.full(int(take.sum()), 0.5)
+    return synapse_locations(scene, sec, pos, cell)
+
+
+def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None = None) -> Any:
+    """Markers at the synapses (see :func:`synapse_points`).
+
+    Parameters
+    ----------
+    scene, synapses, network
+        As :func:`synapse_points`.
+    """
+    go = _go()
+    p = synapse_points(scene, synapses, network)
+    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name="synapses",
+                        marker=dict(size=3, color="#2ca02c", symbol="circle"), hoverinfo="name")

@@ -1,0 +1,124 @@
+"""The BuilderPanel's "Simulate" step: the code that hands the network built in memory to a RunPanel.
+
+Nothing is saved: the network is ``net.build()`` in memory, a second builder holds the virtual nodes of
+a Poisson input (``module: poisson`` in a config dict), and :class:`~modelkit.widgets.RunPanel` runs
+both in a child process (:func:`~modelkit.cluster.run_local`, ``network=[network, inputs]``), feeding a
+:class:`~modelkit.widgets.LiveRaster`. The run's output folder is the only thing written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelkit.widgets._deps import require
+
+ipw = require("ipywidgets")
+
+__all__ = ["SimulateForm", "simulate_lines", "INPUT_WEIGHT"]
+
+#: default input weights: about 16 Hz in iaf_psc_alpha (pA) and 7 Hz in iaf_cond_alpha (nS) with NEST's
+#: defaults, 20 inputs at 50 Hz per cell (measured with the panel: 40/50/60/70 pA gave 0.1/4.7/16/31 Hz,
+#: 6/8/10 nS gave 6.7/29/51 Hz)
+INPUT_WEIGHT = {"current": 60.0, "conductance": 6.0}
+
+
+def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float, n_inputs: int, k: int,
+                   weight: float, delay: float, output_dir: str) -> list[str]:
+    """The Python lines of "Simulate" (they run in the panel's namespace, where ``net`` is the builder).
+
+    Parameters
+    ----------
+    name : str
+        The network's population name (the input population is ``<name>_input``).
+    seed : int
+        Seed of the input builder and of the run (same seed, same spikes).
+    tstop, dt : float
+        Run length and time step (ms).
+    rate : float
+        Rate of each Poisson input node (Hz).
+    n_inputs : int
+        Virtual input nodes.
+    k : int
+        Input nodes per target node (``FixedInDegree``).
+    weight, delay : float
+        Input synapses' weight (pA for current-based NEST models, nS for conductance-based) and delay (ms).
+    output_dir : str
+        The run's output folder (replaced at each run).
+
+    Returns
+    -------
+    list of str
+        Code lines; they define ``network``, ``inputs``, ``sim_config``, ``raster`` and ``run_panel``.
+    """
+    inp = f"{name}_input"
+    config = {"run": {"tstop": float(tstop), "dt": float(dt)},
+              "inputs": {"poisson": {"input_type": "spikes", "module": "poisson", "node_set": inp,
+                                     "rate": float(rate)}},
+              "output": {"output_dir": output_dir}}
+    return [
+        "# Simulate: the network built in memory, a Poisson input, a run in a child process (no files but its output)",
+        "from modelkit.widgets import LiveRaster, RunPanel",
+        "network = net.build()",
+        f"inputs = NetworkBuilder({inp!r}, seed={seed})",
+        f"inputs.add_nodes(N={int(n_inputs)}, model_type='virtual', pop_name='poisson')",
+        f"inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(k={int(k)}), "
+        f"syn_weight={float(weight)!r}, delay={float(delay)!r}, model_template='static_synapse')",
+        f"sim_config = {config!r}",
+        "raster = LiveRaster(network=network, group_by='pop_name')",
+        f"run_panel = RunPanel(sim_config, network=[network, inputs], views=[raster], seed={seed}, overwrite=True)",
+        "run_panel.start()  # what its Run button does; display(run_panel, raster) shows them in a cell",
+    ]
+
+
+class SimulateForm(ipw.VBox):
+    """Fields of the "Simulate" step: run length, time step, Poisson input, output folder."""
+
+    def __init__(self) -> None:
+        style = {"description_width": "initial"}
+
+        def num(cls: Any, value: float, desc: str, css: str, **kw: Any) -> Any:
+            w = cls(value=value, description=desc, style=style, layout=ipw.Layout(width="150px"), **kw)
+            w.add_class(css)
+            return w
+        self.tstop = num(ipw.BoundedFloatText, 1000.0, "tstop (ms)", "mk-sim-tstop", min=1.0, max=1e9)
+        self.dt = num(ipw.BoundedFloatText, 0.1, "dt (ms)", "mk-sim-dt", min=0.001, max=10.0)
+        self.rate = num(ipw.BoundedFloatText, 50.0, "input rate (Hz)", "mk-sim-rate", min=0.0, max=1e5)
+        self.n_inputs = num(ipw.BoundedIntText, 100, "inputs N", "mk-sim-n-inputs", min=1, max=10**7)
+        self.k = num(ipw.BoundedIntText, 20, "inputs per cell", "mk-sim-k", min=1, max=10**6)
+        self.weight = num(ipw.FloatText, INPUT_WEIGHT["current"], "input weight", "mk-sim-weight",
+                          tooltip="pA for current-based NEST models, nS for conductance-based ones")
+        self._suggested = self.weight.value
+        self.delay = num(ipw.BoundedFloatText, 1.0, "input delay (ms)", "mk-sim-delay", min=0.001, max=1e4)
+        self.output_dir = ipw.Text(value="output", description="output", style=style,
+                                   layout=ipw.Layout(width="200px"))
+        self.button = ipw.Button(description="Simulate", icon="play", button_style="success",
+                                 tooltip="run the network built in memory (nothing saved but the run's output)")
+        self.button.add_class("mk-builder-simulate")
+        # the RunPanel and its raster go here; 4 px narrower than the panel, since LiveRaster's figure is
+        # 100% of its box wide plus the widgets' 2 px margin, which would reach past the cell's edge
+        self.slot = ipw.VBox(layout=ipw.Layout(width="calc(100% - 4px)"))
+        self.slot.add_class("mk-builder-run")
+        wrap = ipw.Layout(flex_flow="row wrap", width="100%")
+        super().__init__(children=[
+            ipw.HTML("<b>Simulate</b> <span style='color:#888'>(a Poisson input drives every node)</span>"),
+            ipw.HBox([self.tstop, self.dt, self.rate, self.n_inputs, self.k, self.weight, self.delay,
+                      self.output_dir], layout=wrap),
+            self.button, self.slot], layout=ipw.Layout(width="100%"))
+        self.add_class("mk-builder-sim")
+
+    def suggest_weight(self, conductance: bool) -> None:
+        """Set the input weight for current- or conductance-based targets, unless the user typed one.
+
+        Parameters
+        ----------
+        conductance : bool
+            Every population built so far has conductance-based synapses (weights in nS, not pA).
+        """
+        if self.weight.value == self._suggested:
+            self.weight.value = self._suggested = INPUT_WEIGHT["conductance" if conductance else "current"]
+
+    def values(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`simulate_lines` the fields give (name and seed aside)."""
+        return {"tstop": self.tstop.value, "dt": self.dt.value, "rate": self.rate.value,
+                "n_inputs": self.n_inputs.value, "k": self.k.value, "weight": self.weight.value,
+                "delay": self.delay.value, "output_dir": self.output_dir.value.strip() or "output"}

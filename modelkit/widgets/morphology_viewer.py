@@ -1,0 +1,193 @@
+"""MorphologyViewer: biophysical cells in 3D (plotly), coloured by section type or by an all-segment report,
+with a time slider that plays the report as a movie, and synapses as markers.
+
+The figure is :func:`modelkit.plotting.morphology.plot_morphology`'s, made once; moving the slider
+only assigns the report trace's colour array (one value per drawn point), never rebuilds a trace.
+Every action shows the ``plot_morphology`` call that draws the same figure (:attr:`MorphologyViewer.code`).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from modelkit.plotting.morphology import (MAX_POINTS, frame_values, morphology_scene_for, plot_morphology,
+                                          report_population, report_trace)
+from modelkit.sonata import Network
+from modelkit.widgets._deps import require
+
+if TYPE_CHECKING:
+    from modelkit.sonata.reports import ReportPopulation
+
+ipw = require("ipywidgets")
+traitlets = require("traitlets")
+
+__all__ = ["MorphologyViewer"]
+
+
+class MorphologyViewer(ipw.VBox):
+    """Sections of biophysical cells in 3D; colour by type or by a report variable over time.
+
+    Parameters
+    ----------
+    network : Network, str or PathLike
+        The network (or its config file) whose cells are drawn.
+    population : str
+        Node population.
+    node_ids : sequence of int, optional
+        Cells to draw (every cell with a morphology when omitted).
+    report : str or PathLike, optional
+        An all-segment compartment report file (e.g. ``membrane_report`` with ``sections: all``).
+    synapses : "edges", str or PathLike, optional
+        Synapse markers: from the edges' ``afferent_section_id``/``pos``, or a ``netcon_report`` file.
+    cmin, cmax : float, optional
+        Colour range of the report (its units); the report's range over the cells when omitted.
+    decimate : int, optional
+        Keep every ``decimate``-th point of each section (automatic above ``MAX_POINTS`` points).
+
+    Examples
+    --------
+    >>> MorphologyViewer("config.json", "v1", [0, 1], report="output/v_all.h5")   # doctest: +SKIP
+    """
+
+    code = traitlets.Unicode("", help="the plot_morphology call that draws the figure shown").tag(sync=True)
+    color_by = traitlets.Unicode("type", help="'type' or 'report'").tag(sync=True)
+    frame = traitlets.Int(0, help="frame of the report shown (index from its start)").tag(sync=True)
+
+    def __init__(self, network: Network | str | os.PathLike, population: str, node_ids: Sequence[int] | None = None,
+                 *, report: str | os.PathLike | None = None, synapses: str | os.PathLike | None = None,
+                 cmin: float | None = None, cmax: float | None = None, decimate: int | None = None) -> None:
+        go = require("plotly.graph_objects")
+        self.net = network if isinstance(network, Network) else Network.load(network)
+        self.net_path = os.fspath(network) if not isinstance(network, Network) else self.net.path
+        self.population = population
+        self.scene = morphology_scene_for(network=self.net, population=population, node_ids=node_ids,
+                                          decimate=decimate, max_points=MAX_POINTS)
+        self.node_ids = [int(n) for n in self.scene.node_ids.tolist()]
+        self.decimate = decimate
+        self.report_path = None if report is None else os.fspath(report)
+        self.synapses = synapses if synapses is None or synapses == "edges" else os.fspath(synapses)
+        fig = plot_morphology(network=self.net, population=population, node_ids=self.node_ids,
+                              synapses=self.synapses, decimate=decimate)
+        self._n_type = sum(1 for t in fig.data if t.name != "synapses")
+        self.rp: ReportPopulation | None = None
+        self.cmin, self.cmax = cmin, cmax
+        if self.report_path is not None:
+            self.rp = report_population(self.report_path, population)
+            self._columns = self.scene.report_columns(self.rp)
+            if cmin is None or cmax is None:
+                used = self._columns[self._columns >= 0]
+                lo, hi = self._range(used)
+                self.cmin = lo if cmin is None else cmin
+                self.cmax = hi if cmax is None else cmax
+            label = f"{self.rp.variable or 'value'} ({self.rp.units or ''})".replace(" ()", "")
+            trace = report_trace(self.scene, self._values(0), float(self.cmin), float(self.cmax),  # type: ignore[arg-type]
+                                 "RdBu_r", 3.0, label)
+            trace.visible = False
+            fig.add_trace(trace)
+        self.fig = go.FigureWidget(fig)
+        self.fig.layout.height = 560
+        self._report_index = len(self.fig.data) - 1 if self.rp is not None else None
+        self.color_toggle = ipw.ToggleButtons(options=["type", "report"] if self.rp is not None else ["type"],
+                                              value="type", description="colour by")
+        n_frames = self.rp.n_frames if self.rp is not None else 1
+        self.slider = ipw.IntSlider(0, min=0, max=max(0, n_frames - 1), description="frame",
+                                    continuous_update=True, disabled=self.rp is None,
+                                    layout=ipw.Layout(width="60%"))
+        self.slider.add_class("mk-morph-slider")
+        self.play = ipw.Play(0, min=0, max=max(0, n_frames - 1), interval=100, disabled=self.rp is None)
+        ipw.jslink((self.play, "value"), (self.slider, "value"))
+        self.time_label = ipw.HTML(self._time_text(0))
+        self.time_label.add_class("mk-morph-time")
+        self.code_view = ipw.HTML()
+        self.code_view.add_class("mk-morph-code")
+        self.color_toggle.observe(lambda ch: setattr(self, "color_by", ch["new"]), "value")
+        self.slider.observe(lambda ch: setattr(self, "frame", int(ch["new"])), "value")
+        super().__init__([ipw.HBox([self.color_toggle]), ipw.HBox([self.play, self.slider, self.time_label]),
+                          self.fig, ipw.HTML("<b>Code</b>"), self.code_view])
+        self.add_class("mk-morphology-viewer")
+        self._show_code()
+
+    # ------------------------------------------------------------------ data
+    def _range(self, used: np.ndarray) -> tuple[float, float]:
+        """Smallest and largest value of the drawn columns over every frame (read in blocks of frames)."""
+        assert self.rp is not None
+        if not used.size:
+            return 0.0, 1.0
+        lo, hi = np.inf, -np.inf
+        cols = np.unique(used)
+        t = self.rp.times
+        step = max(1, 2_000_000 // max(1, self.rp.shape[1]))
+        for k in range(0, len(t), step):
+            block = self.rp.data(t_start=t[k], t_stop=t[min(k + step, len(t) - 1)] if k + step < len(t) else None)
+            v = block[:, cols]
+            lo, hi = min(lo, float(np.nanmin(v))), max(hi, float(np.nanmax(v)))
+        return round(lo, 3), round(hi, 3)
+
+    def _values(self, k: int) -> np.ndarray:
+        assert self.rp is not None
+        t = self.rp.times
+        frame = self.rp.data(t_start=t[k], t_stop=t[k] + self.rp.time[2] / 2)[0]
+        return frame_values(self.scene, self._columns, frame, float(self.cmin))  # type: ignore[arg-type]
+
+    def _time_text(self, k: int) -> str:
+        if self.rp is None:
+            return ""
+        return f"t = {self.rp.times[k]:g} ms"
+
+    # ------------------------------------------------------------------ actions
+    @traitlets.observe("color_by")
+    def _on_color(self, change: Any) -> None:
+        report = change["new"] == "report" and self._report_index is not None
+        with self.fig.batch_update():
+            for i in range(self._n_type):
+                self.fig.data[i].visible = not report
+            if self._report_index is not None:
+                self.fig.data[self._report_index].visible = report
+                if report:
+                    self.fig.data[self._report_index].line.color = self._values(self.frame)
+        if self.color_toggle.value != change["new"]:
+            self.color_toggle.value = change["new"]
+        self._show_code()
+
+    @traitlets.observe("frame")
+    def _on_frame(self, change: Any) -> None:
+        if self.rp is None:
+            return
+        k = int(np.clip(change["new"], 0, self.rp.n_frames - 1))
+        if self.slider.value != k:
+            self.slider.value = k
+        self.time_label.value = self._time_text(k)
+        if self.color_by == "report" and self._report_index is not None:
+            # only the colour array goes to the page: the trace and its points stay
+            self.fig.data[self._report_index].line.color = self._values(k)
+        self._show_code()
+
+    def _show_code(self) -> None:
+        args = [f"network=net, population={self.population!r}, node_ids={self.node_ids!r}"]
+        if self.color_by == "report" and self.rp is not None:
+            args.append(f"color_by='report', report={self.report_path!r}, time={float(self.rp.times[self.frame])!r}, "
+                        f"cmin={float(self.cmin)!r}, cmax={float(self.cmax)!r}")  # type: ignore[arg-type]
+        if self.synapses is not None:
+            args.append(f"synapses={self.synapses!r}")
+        if self.decimate is not None:
+            args.append(f"decimate={self.decimate!r}")
+        self.code = ("from modelkit.sonata import Network\n"
+                     "from modelkit.plotting.morphology import plot_morphology\n"
+                     f"net = Network.load({self.net_path!r})\n"
+                     f"fig = plot_morphology({', '.join(args)})\n")
+        self.code_view.value = f"<pre style='font-size:12px;line-height:1.3'>{html.escape(self.code)}</pre>"
+
+    def drawn(self) -> dict[str, Any]:
+        """The visible line traces' names and colours (the report trace's colour array as a list), for checks."""
+        out: dict[str, Any] = {}
+        for t in self.fig.data:
+            if t.visible is False or t.mode != "lines":
+                continue
+            c = t.line.color
+            out[t.name] = np.asarray(c).tolist() if not isinstance(c, str) else c
+        return out

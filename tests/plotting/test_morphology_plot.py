@@ -1,0 +1,144 @@
+"""plot_morphology and its scene: sections of bio_14cells' Allen cells placed as the NEURON backend places them,
+an all-segment report of a real run mapped onto the right sections, synapses, one trace per type, and the
+300 cells of bio_300cells_nosurround in one figure (timed)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelkit.errors import ConfigError, SonataFormatError
+from modelkit.plotting.morphology import morphology_scene_for, plot_morphology, synapse_points
+from modelkit.sonata import CompartmentReport, Network
+from modelkit.testing import shared_path
+
+from _bio_run import run_bio14
+
+pytest.importorskip("plotly", reason="plotly is not installed")
+
+
+@pytest.fixture(scope="module")
+def bio14(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bio_14cells run 40 ms by modelkit's NEURON backend: v at every segment of cells 0-9, synapses of 0-3."""
+    pytest.importorskip("neuron", reason="NEURON is not installed")
+    return run_bio14(tmp_path_factory.mktemp("bio14") / "out")
+
+
+def test_report_columns_fall_on_the_right_sections(bio14: Path) -> None:
+    net = Network.load(bio14)
+    rp = CompartmentReport(bio14.parent / "out" / "v_all.h5")["v1"]
+    scene = morphology_scene_for(network=net, population="v1", node_ids=list(range(10)))
+    for c, nid in enumerate(range(10)):
+        m = scene.morphologies[c]
+        a, b = rp.index_pointers[nid], rp.index_pointers[nid + 1]
+        el = rp.element_ids[a:b]
+        # segments per section in the report = bmtk's dL rule (20 µm) on the lengths read here: the sections
+        # are the same ones, in the same order, axon stub (two 30-µm sections, last) included
+        assert np.bincount(el, minlength=m.n_sections).tolist() == (1 + 2 * (m.lengths // 40.0)).astype(int).tolist()
+        assert m.names[-2:] == ("axon[0]", "axon[1]") and np.allclose(m.lengths[-2:], 30.0)
+    cols = scene.report_columns(rp)
+    on = cols >= 0
+    assert on.sum() == np.isfinite(scene.frac).sum()  # every drawn point has its segment
+    assert np.array_equal(rp.element_ids[cols[on]], scene.section[on])
+    # the segment found contains the point: |x - element_pos| <= half a segment
+    pos = rp.element_pos[cols[on]]
+    per = {}
+    for nid in range(10):
+        a, b = rp.index_pointers[nid], rp.index_pointers[nid + 1]
+        per.update({k: np.sum(rp.element_ids[a:b] == rp.element_ids[k]) for k in range(a, b)})
+    half = 0.5 / np.array([per[int(k)] for k in cols[on]])
+    assert np.all(np.abs(scene.frac[on] - pos) <= half + 1e-6)  # element_pos is float32
+
+
+def test_cells_placed_as_the_neuron_backend_places_them(bio14: Path) -> None:
+    neuron = pytest.importorskip("neuron")
+    from modelkit.simulator.neuron.geometry import euler_matrix, node_placement, table_geometry
+    from modelkit.simulator.neuron.morphology import read_swc
+    net = Network.load(bio14)
+    pop = net.nodes["v1"]
+    ids = np.array([0, 2, 4])
+    scene = morphology_scene_for(network=net, population="v1", node_ids=ids)
+    pos, ang = node_placement(pop, ids)
+    assert np.abs(ang).max() > 1.0  # the cells are rotated (about z)
+    mdir = net.config.components["morphologies_dir"]
+    for c, nid in enumerate(ids.tolist()):
+        table, diams = read_swc(neuron.h, f"{mdir}/{pop.column('morphology', [nid])[0]}", "test")
+        table = table.with_axon_stub(neuron.h, "perisomatic", diams)
+        g = table_geometry(neuron.h, table).placed(euler_matrix(ang[c]), pos[c])
+        m = scene.morphologies[c]
+        keep = np.flatnonzero(m.types != 2)  # the stub: laid out by define_shape in NEURON, drawn here
+        first = scene.place(np.full(len(keep), c), m.points[m.offsets[keep], :3])
+        last = scene.place(np.full(len(keep), c), m.points[m.offsets[keep + 1] - 1, :3])
+        np.testing.assert_allclose(first, g.p0[keep], atol=1e-3)
+        np.testing.assert_allclose(last, g.p1[keep], atol=1e-3)
+
+
+def test_type_traces_and_gaps(bio14: Path) -> None:
+    net = Network.load(bio14)
+    fig = plot_morphology(network=net, population="v1", node_ids=[0, 4])
+    names = [t.name for t in fig.data]
+    assert names == ["soma", "axon", "dend", "apic"]  # one trace per type, not per section
+    scene = morphology_scene_for(network=net, population="v1", node_ids=[0, 4])
+    n_sec = sum(m.n_sections for m in scene.morphologies)
+    gaps = sum(int(np.isnan(np.asarray(t.x, dtype=float)).sum()) for t in fig.data)
+    assert gaps == n_sec  # one gap after each section
+    assert fig.layout.scene.aspectmode == "data"
+
+
+def test_report_colours_and_synapses(bio14: Path) -> None:
+    net = Network.load(bio14)
+    out = bio14.parent / "out"
+    rp = CompartmentReport(out / "v_all.h5")["v1"]
+    fig = plot_morphology(network=net, population="v1", node_ids=[0, 1], color_by="report", report=out / "v_all.h5",
+                          time=20.0, synapses=out / "syn.h5")
+    assert [t.name for t in fig.data] == ["report", "synapses"]
+    c = np.asarray(fig.data[0].line.color)
+    k = int(round((20.0 - rp.time[0]) / rp.time[2]))
+    frame = rp.data()[k]
+    scene = morphology_scene_for(network=net, population="v1", node_ids=[0, 1])
+    cols = scene.report_columns(rp)
+    on = cols >= 0
+    np.testing.assert_array_equal(c[on], frame[cols[on]])  # each point: its segment's v at 20 ms
+    mine = frame[rp.columns_of([0, 1])]
+    assert fig.data[0].line.cmin == pytest.approx(mine.min()) and fig.data[0].line.cmax == pytest.approx(mine.max())
+    syn = CompartmentReport(out / "syn.h5")["v1"]
+    n_syn = int(np.diff(syn.index_pointers)[np.isin(syn.node_ids, [0, 1])].sum())
+    assert len(fig.data[1].x) == n_syn > 0
+    # each synapse marker lies on its cell's drawn sections (the polyline between two drawn points)
+    p = synapse_points(scene, out / "syn.h5")
+    pts = scene.xyz[np.isfinite(scene.xyz[:, 0])]
+    d = np.min(np.linalg.norm(pts[None, :] - p[:100, None], axis=2), axis=1)
+    assert np.all(d < 25.0)  # µm: within a drawn segment of a drawn point
+
+
+def test_bad_arguments(bio14: Path, tmp_path: Path) -> None:
+    net = Network.load(bio14)
+    with pytest.raises(ConfigError, match="color_by"):
+        plot_morphology(network=net, population="v1", node_ids=[0], color_by="voltage")
+    with pytest.raises(ConfigError, match="report"):
+        plot_morphology(network=net, population="v1", node_ids=[0], color_by="report")
+    with pytest.raises(ConfigError, match="population"):
+        plot_morphology(network=net)
+    # a report made from other sections (no axon stub: a different section count) is refused, named
+    bad = tmp_path / "other.swc"
+    bad.write_text("1 1 0 0 0 5 -1\n2 3 0 5 0 1 1\n")
+    with pytest.raises(SonataFormatError, match="element_ids"):
+        plot_morphology(bad, color_by="report", report=bio14.parent / "out" / "v_all.h5")
+
+
+def test_300_cells_in_one_figure() -> None:
+    """bio_300cells_nosurround: 300 Allen cells at their positions, synapses from afferent_section_id/pos."""
+    cfg = shared_path("bmtk-examples", "bio_300cells_nosurround", "config.simulation.json")
+    net = Network.load(cfg)
+    t0 = time.perf_counter()
+    fig = plot_morphology(network=net, population="internal", synapses="edges")
+    took = time.perf_counter() - t0
+    rows = sum(len(t.x) for t in fig.data if t.mode == "lines")
+    print(f"300 cells: {took:.2f} s, {rows} rows, {len(fig.data[-1].x)} synapses")
+    assert len(fig.data) == 5  # four types and the synapses
+    assert rows <= 260_000  # decimated to the point budget
+    assert len(fig.data[-1].x) > 1000
+    assert took < 60.0  # shared CPUs; measured ~ (see notes/issue19-morphology.md)
