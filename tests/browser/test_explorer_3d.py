@@ -65,6 +65,7 @@ def test_explorer_3d_rotate_and_connectivity(page, jupyter_lab: JupyterLab, arti
     explorer = page.locator(".mk-network-explorer")
     expect(explorer).to_be_visible(timeout=120_000)
     expect(explorer.locator(".mk-explorer-details")).to_contain_text("tau_m")  # parameters as values
+    _shot(page, explorer, artifacts / "explorer_network.png")
 
     # the 3D tab draws when first shown
     _tab(explorer, "3D").click()

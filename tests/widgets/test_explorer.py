@@ -91,6 +91,7 @@ def test_dynamics_params_are_values_not_file_names(ran):
     assert ">tau_m<" in details and ">C_m<" in details and ">250<" in details
     assert details.count("lif_exc.json") == 1 and "(from lif_exc.json, lif_inh.json)" in details
     assert ex.params.loc[100, "tau_m"] == 20.0
+    assert "dynamics_params" not in ex.property_picker.options  # the file names are not offered as a property
     assert "params = type_params(net, 'cortex')" in ex.code
     assert "type_params(net, &#x27;cortex&#x27;)" in ex.code_view.value
 
