@@ -8,8 +8,9 @@
 * :class:`RunPanel` — run / stop a local or cluster run: progress, status, elapsed time, ETA, errors,
   "restart cluster" after an engine died; sliders for the network's parameters (:class:`ParamControls`),
   passed as ``overrides``, the code of each run, and a table comparing the runs' rates.
-* :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` that show (and run) the
-  Python code they stand for; counts, 3D positions, connection matrix; saves SONATA.
+* :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` (NEST's model and synapse
+  parameters, weights' sign checked) that show (and run) the Python code they stand for; counts, 3D
+  positions, connection matrix; saves SONATA; "Simulate" runs the network built in memory in a RunPanel.
 * :class:`NetworkExplorer` — populations, node types and their parameters (as values), cells in 3D coloured by
   any property with a node set highlighted, connectivity matrix and degree distributions, a run's raster and
   rates, reports; each view shows the code it runs.

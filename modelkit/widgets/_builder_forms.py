@@ -45,7 +45,6 @@ class ParamGrid(ipw.VBox):
         self._title = title
         self.defaults: dict[str, float] = {}
         self.fields: dict[str, Any] = {}
-        self._callback: Any = None
 
     def set_defaults(self, defaults: Mapping[str, float], units: Mapping[str, str], note: str = "") -> None:
         """Show one field per parameter, set to its default (the common parameters first).
@@ -70,8 +69,6 @@ class ParamGrid(ipw.VBox):
             w = cls(value=v, description=f"{k} ({unit})" if unit else k, style={"description_width": "55%"},
                     tooltip=f"{k}: NEST's default {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
             w.add_class(f"mk-param-{k}")
-            if self._callback is not None:
-                w.observe(self._callback, "value")
             self.fields[k] = w
         self.grid.children = list(self.fields.values())
         self.title.value = f"<i>{html.escape(self._title)}</i>" + (
@@ -81,12 +78,6 @@ class ParamGrid(ipw.VBox):
     def changed(self) -> dict[str, float]:
         """Parameters whose field differs from the default: what goes into ``dynamics_params``."""
         return {k: w.value for k, w in self.fields.items() if w.value != self.defaults[k]}
-
-    def observe_values(self, callback: Any) -> None:
-        """Call ``callback(change)`` when any field changes (fields made later included)."""
-        self._callback = callback
-        for w in self.fields.values():
-            w.observe(callback, "value")
 
 
 def neuron_info(model: str) -> tuple[dict[str, float], str | None, str]:

@@ -2,7 +2,8 @@
 
 Nothing is saved: the network is ``net.build()`` in memory, a second builder holds the virtual nodes of
 a Poisson input (``module: poisson`` in a config dict), and :class:`~modelkit.widgets.RunPanel` runs
-both in a child process (:func:`~modelkit.cluster.run_local`, ``network=[network, inputs]``), feeding a
+both in a child process (:func:`~modelkit.cluster.run_local`, ``network=`` the two merged in memory, as
+``simulate`` merges a list, so that the RunPanel sees one network), feeding a
 :class:`~modelkit.widgets.LiveRaster`. The run's output folder is the only thing written.
 """
 
@@ -48,7 +49,8 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
     Returns
     -------
     list of str
-        Code lines; they define ``network``, ``inputs``, ``sim_config``, ``raster`` and ``run_panel``.
+        Code lines; they define ``network``, ``inputs``, ``sim_config``, ``sim_network``, ``raster`` and
+        ``run_panel``.
     """
     inp = f"{name}_input"
     config = {"run": {"tstop": float(tstop), "dt": float(dt)},
@@ -57,6 +59,7 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
               "output": {"output_dir": output_dir}}
     return [
         "# Simulate: the network built in memory, a Poisson input, a run in a child process (no files but its output)",
+        "from modelkit.sonata import Network",
         "from modelkit.widgets import LiveRaster, RunPanel",
         "network = net.build()",
         f"inputs = NetworkBuilder({inp!r}, seed={seed})",
@@ -64,8 +67,11 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
         f"inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(k={int(k)}), "
         f"syn_weight={float(weight)!r}, delay={float(delay)!r}, model_template='static_synapse')",
         f"sim_config = {config!r}",
+        "# one in-memory network of both (what simulate does with a list): RunPanel reads its parameters",
+        "input_network = inputs.build()",
+        "sim_network = Network({**network.nodes, **input_network.nodes}, {**network.edges, **input_network.edges})",
         "raster = LiveRaster(network=network, group_by='pop_name')",
-        f"run_panel = RunPanel(sim_config, network=[network, inputs], views=[raster], seed={seed}, overwrite=True)",
+        f"run_panel = RunPanel(sim_config, network=sim_network, views=[raster], seed={seed}, overwrite=True)",
         "run_panel.start()  # what its Run button does; display(run_panel, raster) shows them in a cell",
     ]
 

@@ -8,6 +8,16 @@ raises is not kept, and the error is shown.
 Views: a live preview of node and expected edge counts (updated as the form changes), the positions in
 3D (plotly ``FigureWidget``, coloured by ``pop_name``), and after "Build" the connection matrix
 (edges between ``pop_name`` groups, :func:`modelkit.analysis.connectivity.connectivity_table`).
+
+Parameters: the neuron form shows NEST's defaults of the chosen model and the synapse form those of the
+synapse model (read in a child process: the kernel never imports NEST); values changed from NEST's
+defaults go into ``dynamics_params``. Weights follow NEST's sign rule (:mod:`.nest_model_params`): from an
+inhibitory population (``ei='i'``) onto a model whose weight sign decides, the weight turns negative when
+the source is chosen, and a positive one typed afterwards is warned about (and kept).
+
+"Simulate" hands the network built in memory to a :class:`~modelkit.widgets.RunPanel` with a
+:class:`~modelkit.widgets.LiveRaster`, shown under the button, with a Poisson input (see
+:mod:`._builder_simulate`); nothing is saved but the run's output folder.
 """
 
 from __future__ import annotations
@@ -346,9 +356,10 @@ class BuilderPanel(ipw.VBox):
         """Hand the network built in memory to a RunPanel with a LiveRaster and start it (what "Simulate" does).
 
         Runs :func:`~modelkit.widgets._builder_simulate.simulate_lines` (shown in the code): ``net.build()``
-        in memory, a Poisson input builder, ``RunPanel(sim_config, network=[network, inputs],
-        views=[raster])`` and ``run_panel.start()``; the RunPanel and the raster are shown under the
-        Simulate button. Nothing is written but the run's output folder.
+        in memory, a Poisson input builder, both as one in-memory ``sim_network``,
+        ``RunPanel(sim_config, network=sim_network, views=[raster])`` and ``run_panel.start()``; the
+        RunPanel and the raster are shown under the Simulate button. Nothing is written but the run's
+        output folder.
 
         Returns
         -------
@@ -356,6 +367,10 @@ class BuilderPanel(ipw.VBox):
             The panel running the simulation, or None if the code raised (see :attr:`error`) or a run
             started here is still going.
         """
+        if not any(p["models"] for p in self._pops.values()):
+            self.error = "simulate: add a point_neuron population first (the Poisson input drives NEST models)"
+            self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
+            return None
         old = self.namespace.get("run_panel")
         if old is not None and old.status in ("starting", "running", "stopping"):
             self.error = "simulate: a run is still going; press its Stop button or wait for it to end"

@@ -136,12 +136,22 @@ def test_build_two_populations_and_simulate_at_1000px(page, jupyter_lab: Jupyter
     time.sleep(0.5)  # the raster's last redraw after the end of the run
     m = re.search(r"(\d+) spikes received", status.locator("xpath=..").inner_text())
     assert m and int(m.group(1)) == int(count.get_attribute("data-received")) > 0
-    expect(code).to_contain_text("run_panel = RunPanel(sim_config, network=[network, inputs]")
+    expect(code).to_contain_text("run_panel = RunPanel(sim_config, network=sim_network")
     expect(builder.locator(".mk-builder-run .mk-live-raster .bqplot.figure")).to_have_count(1)
+    # the loop goes on in the RunPanel: sliders for what was built (exc's tau_m, the weights, the input rate)
+    expect(builder.locator(".mk-builder-run .mk-param-controls")).to_contain_text("tau_m")
     report = _layout(builder)
     print("layout at 1000 px:", report)
     raster = builder.locator(".mk-builder-run")
     raster.evaluate("el => el.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(artifacts / "builder_simulated_1000px.png"), clip=raster.bounding_box())
+
+    # the file browser closed: the cell is wider (forms side by side), and still nothing reaches past it
+    page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+    expect(page.locator("#jp-left-stack")).to_be_hidden(timeout=30_000)
+    wide = _layout(builder)
+    assert wide["cell"][1] - wide["cell"][0] > report["cell"][1] - report["cell"][0] + 150, (wide, report)
+    print("layout at 1000 px, no side panel:", wide)
+    _shot(page, builder, artifacts / "builder_forms_1000px_wide.png")
     assert sorted(p.name for p in (jupyter_lab.root / "builder_sim").iterdir()
                   if not p.name.startswith(".")) == ["builder.ipynb", "output"]  # no files but the run's

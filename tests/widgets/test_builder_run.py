@@ -150,8 +150,12 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     spikes = read_spikes(run_panel.run.result.spikes_file)["v1"]
     assert len(spikes) > 50 and raster.n_received == len(spikes) == len(run_panel.run.spikes)
     assert sorted(os.listdir(tmp_path)) == ["output"]  # the hand-over wrote nothing but the run's output
-    assert "run_panel = RunPanel(sim_config, network=[network, inputs], views=[raster]" in panel.code
+    assert "run_panel = RunPanel(sim_config, network=sim_network, views=[raster]" in panel.code
     assert panel.matrix_fig.data and "network = net.build()" in panel.code
+    # RunPanel's parameter controls read the network built here: exc's tau_m, the weights, the input rate
+    keys = set(run_panel.controls.sliders)
+    assert any(k.endswith(".tau_m") for k in keys) and "inputs.poisson.rate" in keys, keys
+    assert sum(k.endswith(".syn_weight") for k in keys) == 3, keys  # exc->inh, inh->exc, input->all
 
     ids, ts = np.array(spikes.node_ids), np.array(spikes.timestamps)  # the next run replaces the folder
     ns: dict = {}
@@ -165,8 +169,13 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     np.testing.assert_array_equal(again.timestamps, ts)
 
 
-def test_simulate_refuses_while_a_run_goes(tmp_path, monkeypatch):
+def test_simulate_refuses_without_neurons_and_while_a_run_goes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    panel = BuilderPanel("v1", seed=0, plots=False)
+    assert panel.simulate() is None and "add a point_neuron population first" in panel.error  # nothing built
+    panel.model_type.value = "virtual"
+    panel.add_population()
+    assert panel.simulate() is None and "add a point_neuron population first" in panel.error  # nothing to drive
     panel = BuilderPanel("v1", seed=0, plots=False)
     _two_populations(panel)
     panel.sim.tstop.value = 200_000.0  # 200 s: long enough to stop it
