@@ -104,9 +104,9 @@ def png_rgba(rgba: np.ndarray) -> bytes:
 
 
 #: colours of the earlier runs kept on a view (``keep``), drawn with :data:`KEPT_ALPHA`
-KEPT_COLORS = ("#555555", "#8c564b", "#9467bd", "#bcbd22", "#17becf")
+KEPT_COLORS = ("#7f7f7f", "#8c564b", "#9467bd", "#bcbd22", "#17becf")
 #: opacity of an earlier run's overlay
-KEPT_ALPHA = 0.3
+KEPT_ALPHA = 0.5
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -275,7 +275,14 @@ class LiveRaster(ipw.VBox, FedView):
             self.kept[0]["color"]
         rgba = np.zeros((*shape, 4), np.uint8)
         rgba[..., :3] = _rgb(color)
-        rgba[..., 3] = np.where(counts[0] > 0, int(255 * KEPT_ALPHA), 0).astype(np.uint8)
+        hit = counts[0] > 0
+        # a spike's pixel and its 8 neighbours: a dot about the size of the points drawn (4 px), not one pixel
+        grown = hit.copy()
+        grown[1:] |= hit[:-1]
+        grown[:-1] |= hit[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        rgba[..., 3] = np.where(grown, int(255 * KEPT_ALPHA), 0).astype(np.uint8)
         image = bq.Image(image=ipw.Image(format="png", value=png_rgba(np.ascontiguousarray(rgba[::-1]))),
                          scales={"x": self._x, "y": self._y}, x=[t0, t1], y=[r0, r1])
         self.kept.append({"label": self._label_now or f"run {len(self.kept) + 1}", "color": color, "n": n,
