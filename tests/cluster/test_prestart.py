@@ -52,3 +52,11 @@ def test_dead_prestarted_child_is_replaced(tmp_path):
     run = run_local(cfg, output_dir=tmp_path / "out", overwrite=True)  # a fresh child instead
     assert run._ar.proc is not proc
     assert run.wait(120) == "done", run.error
+
+
+def test_malformed_override_key_is_refused_before_the_run(tmp_path):
+    import pytest
+
+    from modelkit.errors import ConfigError
+    with pytest.raises(ConfigError, match="node_types"):
+        run_local(str(tmp_path / "config.json"), overrides={"tau_m": 10.0})
