@@ -73,7 +73,9 @@ def test_run_with_changed_tau_m(cfg: str, tmp_path) -> None:
     assert raster.n_received == rates.n_received == n1
     # the first run stays as a faint overlay, named in the legends
     assert [k["label"] for k in raster.kept] == ["run 1: as built"] and raster.kept[0]["n"] == n0
-    assert raster.kept[0]["mark"] in raster.figure.marks and "earlier: run 1: as built" in raster.legend.value
+    ghost = raster.figure.marks[0]  # under the current run's points
+    assert len(ghost.x) == n0 and list(ghost.opacities) == [0.35] and "earlier: run 1: as built" in raster.legend.value
+    assert raster.figure.marks[-1] is not ghost
     assert [k["label"] for k in rates.kept] == ["run 1: as built"] and rates.kept[0]["mark"] in rates.figure.marks
     assert "earlier: run 1: as built" in rates.legend.value
     # the rates table: one row per run, the rates differ
@@ -103,6 +105,10 @@ def test_run_with_changed_tau_m(cfg: str, tmp_path) -> None:
     assert panel.wait(180) == "done", panel.error
     wait_idle(raster, rates)
     assert len(raster.kept) == len(rates.kept) == 2 and raster.kept[0]["label"].startswith("run 2:")
+    # binned to an image (more spikes than max_points): the earlier runs are blended into its empty pixels
+    raster.max_points = 100
+    raster.feed.flush()
+    assert raster.renderer == "image" and raster.figure.marks == [raster._image]
     raster.forget_kept()
     rates.forget_kept()
     assert raster.kept == rates.kept == [] and "earlier" not in raster.legend.value
