@@ -131,3 +131,21 @@ def test_rates_table_html() -> None:
     t = rates_table([{"label": "as built", "rates": {"cortex": 3.25}, "status": "done"},
                      {"label": "<b>", "rates": None, "status": "running"}])
     assert "3.25" in t and "&lt;b&gt;" in t and "running" in t and t.index("data-run='2'") < t.index("data-run='1'")
+
+
+def test_keep_earlier_sources(blocks) -> None:
+    """Any source: each attach makes the spikes shown an earlier run (at most ``keep``), under the new ones."""
+    raster, rates = LiveRaster(keep=1, sizes={"exc": 800, "inh": 200}), LiveRates(keep=1, bin_ms=10.0)
+    for k, label in enumerate(["first", "second", "third"]):
+        for v in (raster, rates):
+            v.run_label = label
+            v.attach(blocks(5, 200, seed=k))
+        wait_idle(raster, rates)
+    assert [r["label"] for r in raster.kept] == [r["label"] for r in rates.kept] == ["second"]
+    assert raster.kept[0]["n"] == sum(len(ids) for _, ids, _ in blocks(5, 200, seed=1))
+    assert raster.figure.marks[0].labels == ["second"] and len(raster.figure.marks) == 3  # earlier, exc, inh
+    assert "earlier: second" in raster.legend.value and "earlier: second" in rates.legend.value
+    assert rates.figure.marks[0].line_style != "solid" and rates.figure.marks[-1] is rates.lines
+    LiveRaster(keep=0).attach(blocks(1, 10))  # nothing kept, nothing drawn under
+    with pytest.raises(Exception, match="keep"):
+        LiveRaster(keep=99)
