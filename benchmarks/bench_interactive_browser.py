@@ -63,6 +63,9 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="one run as built and one with tau_m changed")
     ap.add_argument("--runs", type=int, default=4, help="runs with tau_m changed (default 4; --quick: 1)")
     ap.add_argument("--cold", action="store_true", help="also a run in a fresh process (no prestart)")
+    ap.add_argument("--keep", type=int, default=2, help="earlier runs the views keep (default 2)")
+    ap.add_argument("--failure-screenshot", default="bench_interactive_failure.png",
+                    help="where the page is saved when a run is not shown in time")
     args = ap.parse_args()
     n_changed = 1 if args.quick else max(1, args.runs)
     if not os.path.exists(CHROMIUM):
@@ -82,7 +85,7 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 page = browser.new_page()
-                cells = [SETUP] + (["from modelkit.cluster import discard_prestarted\ndiscard_prestarted()"]
+                cells = [SETUP.replace("keep=2", f"keep={args.keep}")] + (["from modelkit.cluster import discard_prestarted\ndiscard_prestarted()"]
                                    if args.cold else [])
                 write_notebook(root / "bench" / "interactive.ipynb", cells)
                 open_notebook(page, lab, "bench/interactive.ipynb", height=1400)
@@ -115,9 +118,14 @@ def main() -> int:
                         got = run_and_time(page)
                         rows.append(("cold (a fresh process)", float("nan"), got))
                         print(f"cold run: first spikes {got['first']:.2f} s, done {got['done']:.2f} s", flush=True)
-                    page.screenshot(path=str(Path(tmp) / "last.png"))
-                except Exception as e:  # the figures measured so far are printed
-                    print(f"FAILED: {type(e).__name__}: {e}", flush=True)
+                except Exception as e:  # the figures measured so far are printed, and what the page showed
+                    print(f"FAILED: {type(e).__name__}: {str(e).splitlines()[0]}", flush=True)
+                    for what in (".mk-run-panel .mk-status", ".mk-run-error", ".mk-live-raster .mk-count"):
+                        loc = page.locator(what)
+                        print(f"  {what}: {loc.first.inner_text() if loc.count() else '-'}"[:400], flush=True)
+                    shot = Path(args.failure_screenshot).resolve()
+                    page.screenshot(path=str(shot), full_page=True)
+                    print(f"  screenshot: {shot}", flush=True)
                     failed = True
                 browser.close()
         finally:

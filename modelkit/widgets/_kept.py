@@ -1,15 +1,18 @@
-"""The earlier runs a LiveRaster keeps (``keep``): faint points under the current run's, named in its legend.
+"""The earlier runs a LiveRaster keeps (``keep``): faint dots with the current run's, named in its legend.
 
 Each kept run is its spikes as raster coordinates (time ms, stacked row), at most :data:`KEPT_POINTS` of them
-(an even stride over a larger run). They are drawn under the current run whatever its renderer: as points of
-the same kind (SVG ``Scatter`` or WebGL ``ScatterGL``: a WebGL canvas sits under the figure's SVG, so an SVG
-overlay would cover WebGL points) placed before the current marks, or, when the current run is binned to an
-image, blended into that image's empty pixels in the kernel.
+(an even stride over a larger run), drawn as one light, transparent image (a dot per spike, the points' size)
+whatever the spike count: placed before the current marks, it is under SVG points; WebGL points are drawn in a
+canvas under the figure's SVG, so there the faint image lies over them (drawing the earlier runs as WebGL
+points instead made every redraw of the page slower, run after run). When the current run is binned to an
+image, the earlier runs are blended into that image's empty pixels in the kernel.
 """
 
 from __future__ import annotations
 
 import html
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -18,12 +21,39 @@ from modelkit.analysis.binning import raster_counts
 from modelkit.widgets._deps import require
 
 bq = require("bqplot")
+ipw = require("ipywidgets")
 
 #: colours of the earlier runs, drawn with opacity :data:`KEPT_ALPHA`
 KEPT_COLORS = ("#a0a0a0", "#c49c94", "#c5b0d5", "#dbdb8d", "#9edae5")  # light: under the current run
-KEPT_ALPHA = 0.35
+KEPT_ALPHA = 0.4
 #: points kept of an earlier run at most
 KEPT_POINTS = 200_000
+
+
+def png_rgba(rgba: np.ndarray) -> bytes:
+    """An RGBA image (uint8, shape (h, w, 4), row 0 at the top) as PNG bytes (zlib level 1, no filter)."""
+    h, w, _ = rgba.shape
+    raw = np.empty((h, 1 + 4 * w), np.uint8)
+    raw[:, 0] = 0
+    raw[:, 1:] = rgba.reshape(h, 4 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+def _dots(x: np.ndarray, y: np.ndarray, t_range: tuple[float, float], row_range: tuple[float, float],
+          shape: tuple[int, int]) -> np.ndarray:
+    """Pixels (row 0 at the top) with a spike, each grown to its 8 neighbours: dots about as large as points."""
+    hit = raster_counts(x, y, n_groups=1, t_range=t_range, row_range=row_range, shape=shape)[0][::-1] > 0
+    grown = hit.copy()
+    grown[1:] |= hit[:-1]
+    grown[:-1] |= hit[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    return grown
 
 
 def _rgb(color: str) -> np.ndarray:
@@ -37,14 +67,15 @@ class KeptRuns:
         self.scales = scales
         self.runs: list[dict[str, Any]] = []
 
-    def add(self, label: str, ts: np.ndarray, rows: np.ndarray, limit: int) -> None:
-        """Keep a run (its spike times, ms, and raster rows), dropping the oldest beyond ``limit`` runs."""
+    def add(self, label: str, ts: np.ndarray, rows: np.ndarray, limit: int, view: tuple) -> None:
+        """Keep a run (its spike times, ms, and raster rows, and the view ``(t_range, row_range, shape)`` it was
+        shown in), dropping the oldest beyond ``limit`` runs."""
         n = len(ts)
         step = max(1, int(np.ceil(n / KEPT_POINTS)))
         used = {r["color"] for r in self.runs[-(limit - 1):]} if limit > 1 else set()
         color = next((c for c in KEPT_COLORS if c not in used), KEPT_COLORS[0])
         self.runs.append({"label": label, "n": n, "color": color, "x": np.asarray(ts[::step], np.float32),
-                          "y": np.asarray(rows[::step], np.float32), "marks": {}})
+                          "y": np.asarray(rows[::step], np.float32), "marks": {}, "home": view})
         while len(self.runs) > limit:
             self._close(self.runs.pop(0))
 
@@ -56,19 +87,33 @@ class KeptRuns:
     @staticmethod
     def _close(run: dict[str, Any]) -> None:
         for m in run["marks"].values():
+            m.image.close()
             m.close()
 
-    def marks(self, gl: bool) -> list[Any]:
-        """The kept runs' marks of one kind (WebGL or SVG points), oldest first: what goes under the current run."""
+    def marks(self, view: tuple | None = None) -> list[Any]:
+        """The kept runs' images for the view ``(t_range, row_range, shape)`` (default: each run's own), oldest
+        first, remade when the view changed: they go before the current marks."""
         out = []
         for run in self.runs:
-            m = run["marks"].get(gl)
-            if m is None:
-                kw = dict(scales=self.scales, colors=[run["color"]], default_size=4, opacities=[KEPT_ALPHA],
-                          labels=[run["label"]], display_legend=False, x=run["x"], y=run["y"])
-                m = run["marks"][gl] = require("bqplot_gl").ScatterGL(**kw) if gl else \
-                    bq.Scatter(stroke_width=0, marker="circle", **kw)
-            out.append(m)
+            t_range, row_range, shape = view if view is not None else run["home"]
+            key = (tuple(t_range), tuple(row_range), tuple(shape))
+            mark = run["marks"].get("image")
+            if mark is None or run.get("view") != key:
+                rgba = np.zeros((*shape, 4), np.uint8)
+                rgba[..., :3] = _rgb(run["color"]).astype(np.uint8)
+                rgba[..., 3] = np.where(_dots(run["x"], run["y"], t_range, row_range, shape), int(255 * KEPT_ALPHA),
+                                        0).astype(np.uint8)
+                png = ipw.Image(format="png", value=png_rgba(rgba))
+                if mark is None:
+                    mark = run["marks"]["image"] = bq.Image(image=png, scales=self.scales, x=list(t_range),
+                                                            y=list(row_range))
+                else:  # bqplot redraws an Image mark when its image widget is replaced
+                    old = mark.image
+                    with mark.hold_sync():
+                        mark.image, mark.x, mark.y = png, list(t_range), list(row_range)
+                    old.close()
+                run["view"] = key
+            out.append(mark)
         return out
 
     def under_image(self, rgb: np.ndarray, t_range: tuple[float, float], row_range: tuple[float, float],
@@ -80,15 +125,7 @@ class KeptRuns:
         empty = np.all(rgb == np.asarray(background, np.uint8), axis=2)
         out = rgb.astype(np.float64)
         for run in self.runs:
-            counts = raster_counts(run["x"], run["y"], n_groups=1, t_range=t_range, row_range=row_range,
-                                   shape=shape)[0][::-1]
-            hit = counts > 0
-            grown = hit.copy()  # a dot about as large as the points (4 px), not one pixel
-            grown[1:] |= hit[:-1]
-            grown[:-1] |= hit[1:]
-            grown[:, 1:] |= grown[:, :-1].copy()
-            grown[:, :-1] |= grown[:, 1:].copy()
-            m = grown & empty
+            m = _dots(run["x"], run["y"], t_range, row_range, shape) & empty
             out[m] = out[m] * (1 - KEPT_ALPHA) + _rgb(run["color"]) * KEPT_ALPHA
         return np.ascontiguousarray(np.rint(out).astype(np.uint8))
 

@@ -244,7 +244,9 @@ class LiveRaster(ipw.VBox, FedView):
         pops = list(self._ids)
         ts = np.concatenate([self._ts[p].values for p in pops])
         rows = np.concatenate([self._ids[p].values.astype(np.int64) + offsets[p] for p in pops])
-        self._kept.add(self._label_now or f"run {len(self._kept.runs) + 1}", ts, rows, self.keep)
+        t0, t1, r0, r1, _ = self._ranges(offsets)
+        self._kept.add(self._label_now or f"run {len(self._kept.runs) + 1}", ts, rows, self.keep,
+                       ((t0, t1), (r0, r1), self._shape()))
 
     def forget_kept(self) -> None:
         """Drop the earlier runs drawn under the current one."""
@@ -257,14 +259,14 @@ class LiveRaster(ipw.VBox, FedView):
         earlier runs that ``keep`` keeps: :meth:`forget_kept` drops them)."""
         with self._lock:
             for d in (self._ids, self._ts, self._keys_of, self._block_end, self._block_tmax, self._max_id,
-                      self._marks, self._bins):
+                      self._bins):  # the marks stay, for the next run's points
                 d.clear()
             self._keys = []
             self._t_max = -np.inf
             self._interval = None
             self._zoom = None
             with self.hold_sync():
-                self.figure.marks = self._kept.marks(bool(self.page.webgl))
+                self.figure.marks = self._kept.marks()  # as they were shown, until the next draw
                 self.n_received = 0
                 self.n_shown = 0
             self._legend(np.zeros(0))
@@ -462,13 +464,19 @@ class LiveRaster(ipw.VBox, FedView):
                 keys = [k for k in self._keys if k in xs]
                 for key in keys:
                     m = self._marks.get(key)
-                    if m is None or (type(m).__name__ == "ScatterGL") != gl:
-                        m = self._marks[key] = self._new_mark(key, colors[self._keys.index(key)], gl)
+                    color = colors[self._keys.index(key)]
+                    # a mark lives as long as the view (reused by the next run), and changes kind only to draw
+                    # points: each new WebGL mark costs the page buffers that it may not give back
+                    if m is None or ((type(m).__name__ == "ScatterGL") != gl and len(xs[key])):
+                        if m is not None:
+                            m.close()
+                        m = self._marks[key] = self._new_mark(key, color, gl)
                     with m.hold_sync():
+                        if list(m.colors) != [color]:
+                            m.colors = [color]
                         m.x, m.y = xs[key], ys[key]
                     sent += xs[key].nbytes + ys[key].nbytes
-                # earlier runs under the current one (WebGL where the page has it: its canvas is under the SVG)
-                marks = self._kept.marks(webgl) + [self._marks[k] for k in keys]
+                marks = self._kept.marks(((t0, t1), (r0, r1), self._shape())) + [self._marks[k] for k in keys]
                 if list(self.figure.marks) != marks:
                     self.figure.marks = marks
                 self._finish(renderer, n_view)

@@ -73,9 +73,9 @@ def test_run_with_changed_tau_m(cfg: str, tmp_path) -> None:
     assert raster.n_received == rates.n_received == n1
     # the first run stays as a faint overlay, named in the legends
     assert [k["label"] for k in raster.kept] == ["run 1: as built"] and raster.kept[0]["n"] == n0
-    ghost = raster.figure.marks[0]  # under the current run's points
-    assert len(ghost.x) == n0 and list(ghost.opacities) == [0.35] and "earlier: run 1: as built" in raster.legend.value
-    assert raster.figure.marks[-1] is not ghost
+    ghost = raster.figure.marks[0]  # before the current run's points: under them in SVG
+    assert type(ghost).__name__ == "Image" and bytes(ghost.image.value).startswith(b"\x89PNG")
+    assert "earlier: run 1: as built" in raster.legend.value and raster.figure.marks[-1] is not ghost
     assert [k["label"] for k in rates.kept] == ["run 1: as built"] and rates.kept[0]["mark"] in rates.figure.marks
     assert "earlier: run 1: as built" in rates.legend.value
     # the rates table: one row per run, the rates differ
@@ -143,7 +143,7 @@ def test_keep_earlier_sources(blocks) -> None:
         wait_idle(raster, rates)
     assert [r["label"] for r in raster.kept] == [r["label"] for r in rates.kept] == ["second"]
     assert raster.kept[0]["n"] == sum(len(ids) for _, ids, _ in blocks(5, 200, seed=1))
-    assert raster.figure.marks[0].labels == ["second"] and len(raster.figure.marks) == 3  # earlier, exc, inh
+    assert len(raster.figure.marks) == 3  # earlier, exc, inh
     assert "earlier: second" in raster.legend.value and "earlier: second" in rates.legend.value
     assert rates.figure.marks[0].line_style != "solid" and rates.figure.marks[-1] is rates.lines
     LiveRaster(keep=0).attach(blocks(1, 10))  # nothing kept, nothing drawn under
