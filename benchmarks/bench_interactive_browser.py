@@ -85,8 +85,9 @@ def main() -> int:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
                 page = browser.new_page()
-                cells = [SETUP.replace("keep=2", f"keep={args.keep}")] + (["from modelkit.cluster import discard_prestarted\ndiscard_prestarted()"]
-                                   if args.cold else [])
+                cells = [SETUP.replace("keep=2", f"keep={args.keep}")]
+                if args.cold:
+                    cells.append("from modelkit.cluster import discard_prestarted\ndiscard_prestarted()")
                 write_notebook(root / "bench" / "interactive.ipynb", cells)
                 open_notebook(page, lab, "bench/interactive.ipynb", height=1400)
                 t0 = time.perf_counter()
