@@ -6,19 +6,21 @@
 * :func:`run_on_cluster` -> :class:`LiveRun` — ``simulate`` on an engine; spikes stream back losslessly
   (:mod:`modelkit.cluster.stream`) with progress, ``stop()`` within one block, and a clear status when
   the engine dies (spikes received are kept).
-* :func:`run_local` -> :class:`LiveRun` — the same, in a child process of the notebook (no cluster).
+* :func:`run_local` -> :class:`LiveRun` — the same, in a child process of the notebook (no cluster);
+  :func:`prestart_local` starts that process ahead (imports done), so the next run starts at once.
 * :func:`sweep` — variants of one network (parameters, input rates, seeds) across the engines, as a table.
 """
 
 from modelkit.cluster.engines import attach, start_cluster, stop_cluster, write_slurm_profile
 from modelkit.cluster.errors import ClusterError, EngineDiedError, RemoteRunError, RunStoppedError, StreamError
 from modelkit.cluster.live import LiveRun, run_on_cluster
-from modelkit.cluster.local import run_local
+from modelkit.cluster.local import discard_prestarted, prestart_local, prestarted_ready, run_local
 from modelkit.cluster.stream import Progress, SpikeStream, StreamSink
 from modelkit.cluster.sweep import sweep, variants
 
 __all__ = [
     "start_cluster", "attach", "stop_cluster", "write_slurm_profile",
-    "run_on_cluster", "run_local", "LiveRun", "Progress", "SpikeStream", "StreamSink", "sweep", "variants",
+    "run_on_cluster", "run_local", "prestart_local", "prestarted_ready", "discard_prestarted", "LiveRun",
+    "Progress", "SpikeStream", "StreamSink", "sweep", "variants",
     "ClusterError", "StreamError", "RunStoppedError", "EngineDiedError", "RemoteRunError",
 ]

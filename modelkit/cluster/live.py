@@ -439,6 +439,9 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
         config = os.path.abspath(os.fspath(config))
     out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
     kwargs = dict(simulate_kwargs, progress=False)
+    if kwargs.get("overrides"):  # a malformed key is refused here, not after the other process started
+        from modelkit.simulator.overrides import check_override_keys
+        kwargs["overrides"] = check_override_keys(kwargs["overrides"])
     for k, v in (("network", network), ("threads", threads), ("output_dir", out)):
         if v is not None:
             kwargs[k] = v

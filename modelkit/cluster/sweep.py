@@ -166,10 +166,8 @@ def sweep(config: Any, grid: Mapping[str, Sequence[Any]], *, cluster: Any, outpu
         jobs.append((params, data, kwargs, model))
     if any(d for *_, d in jobs):  # bad targets fail here, before anything runs
         from modelkit.simulator.overrides import apply_overrides
-        from modelkit.sonata import Network, SimulationConfig, load_config
-        cfg = load_config(path)
-        if not isinstance(cfg, SimulationConfig):
-            raise ClusterError(f"{path}: sweep needs a simulation config (it has no run section)")
+        from modelkit.sonata import Network, SimulationConfig
+        cfg = SimulationConfig.from_dict(copy.deepcopy(base), os.path.dirname(path), path)
         apply_overrides(cfg, Network.from_config(cfg), jobs[0][3])
     view = client.load_balanced_view(engines if engines is not None else client.ids)
     ars = [view.apply_async(_sweep_task, data, os.path.dirname(path), path, kwargs, dyn)

@@ -168,7 +168,8 @@ def apply_overrides(cfg: SimulationConfig, net: Network,
 
 
 # ----------------------------------------------------------------------------------------- tunable parameters
-_UNITS = {"C_m": "pF", "I_e": "pA", "t_ref": "ms", "syn_weight": "", "delay": "ms", "nsyns": ""}
+_UNITS = {"C_m": "pF", "I_e": "pA", "t_ref": "ms", "syn_weight": "", "delay": "ms", "nsyns": "", "cm": "µF/cm²",
+          "Ra": "Ω·cm", "e_pas": "mV", "g_pas": "S/cm²"}
 
 
 def _unit(name: str) -> str:
@@ -176,8 +177,10 @@ def _unit(name: str) -> str:
         return _UNITS[name]
     if name.startswith(("tau", "t_")):
         return "ms"
-    if name.startswith(("V_", "E_", "v_")):
+    if name.startswith(("V_", "E_", "v_", "e_", "el_")):
         return "mV"
+    if name.startswith(("gbar", "gnabar", "gkbar", "gl_")):  # NEURON mechanism densities
+        return "S/cm²"
     if name.startswith("g_"):
         return "nS"
     return ""
@@ -231,6 +234,29 @@ def _cell_file_params(cfg: Any, value: Any, where: str) -> dict[str, Any]:
     return {}
 
 
+def _cell_numbers(params: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers of a cell parameter file: its top-level numbers, and for an Allen-style biophysical file the
+    ``genome`` values and ``passive`` ones (``ra``, ``e_pas``, ``cm``) by name (the mean where sections differ:
+    an override sets every section)."""
+    out = {n: float(v) for n, v in params.items() if _is_number(v)}
+    found: dict[str, list[float]] = {}
+    for g in params.get("genome") or []:
+        if isinstance(g, Mapping) and isinstance(g.get("name"), str) and _is_number(g.get("value")):
+            found.setdefault(g["name"], []).append(float(g["value"]))
+    for p in params.get("passive") or []:
+        if not isinstance(p, Mapping):
+            continue
+        for n, v in p.items():
+            name = "Ra" if n == "ra" else n  # the section's attribute, as NEURON's backend names it
+            if _is_number(v):
+                found.setdefault(name, []).append(float(v))
+            elif isinstance(v, list):  # "cm": [{"section": "soma", "cm": 1.0}, ...]
+                found.setdefault(name, []).extend(float(x[n]) for x in v
+                                                  if isinstance(x, Mapping) and _is_number(x.get(n)))
+    out.update({n: float(np.mean(vs)) for n, vs in found.items() if vs})
+    return out
+
+
 def _node_rows(net: Network, cfg: Any, labels_taken: set[str]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     names: dict[str, int] = {}
@@ -252,7 +278,7 @@ def _node_rows(net: Network, cfg: Any, labels_taken: set[str]) -> list[dict[str,
                 and not pop_name.lstrip("-").isdigit() else str(tid)
             params = _cell_file_params(cfg, cols["dynamics_params"][k] if "dynamics_params" in cols else None,
                                        f"{pop.path}: node_type_id {tid}")
-            values = {n: float(v) for n, v in params.items() if _is_number(v)}
+            values = _cell_numbers(params)
             if per_node:
                 sel = pop.select(node_type_id=tid)
                 if len(sel):

@@ -305,8 +305,8 @@ class FedView:
             self._attached(run)
             self.feed.attach_run(run, on_attach=self.clear)
         elif isinstance(source, Iterable):
+            self._attached(None)  # before the clear: a view that keeps earlier runs keeps what it shows
             self.clear()
-            self._attached(None)
             self.feed.attach_iterable(source)
         else:
             raise TypeError(f"{type(self).__name__}.attach: expected a LiveRun or an iterable of (population, "

@@ -30,6 +30,7 @@ import numpy as np
 from modelkit.analysis.binning import density_rgb, raster_counts
 from modelkit.widgets._deps import PALETTE, checked, require
 from modelkit.widgets._frame import FramePage
+from modelkit.widgets._kept import KEPT_COLORS, KeptRuns
 from modelkit.widgets.feed import Block, FedView, Feed, Grow, Source, groups_and_sizes
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ ipw = require("ipywidgets")
 bq = require("bqplot")
 traitlets = require("traitlets")
 
-__all__ = ["LiveRaster", "MAX_POINTS", "png_rgb", "png_rgba", "KEPT_COLORS"]
+__all__ = ["LiveRaster", "MAX_POINTS", "png_rgb"]
 
 #: bound of ``max_points`` and ``gl_threshold``
 MAX_POINTS = 10_000_000
@@ -76,37 +77,6 @@ def png_rgb(rgb: np.ndarray) -> bytes:
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
-
-
-def png_rgba(rgba: np.ndarray) -> bytes:
-    """Encode an RGBA image as PNG, as :func:`png_rgb` (a faint overlay: transparent where alpha is 0).
-
-    Parameters
-    ----------
-    rgba : ndarray of uint8, shape (h, w, 4)
-        The image, row 0 at the top.
-
-    Returns
-    -------
-    bytes
-        The PNG file's bytes (8-bit RGBA, no filter).
-    """
-    h, w, _ = rgba.shape
-    raw = np.empty((h, 1 + 4 * w), np.uint8)
-    raw[:, 0] = 0
-    raw[:, 1:] = rgba.reshape(h, 4 * w)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)) + chunk(b"IEND", b""))
-
-
-#: colours of the earlier runs kept on a view (``keep``), drawn with :data:`KEPT_ALPHA`
-KEPT_COLORS = ("#555555", "#8c564b", "#9467bd", "#bcbd22", "#17becf")
-#: opacity of an earlier run's overlay
-KEPT_ALPHA = 0.3
 
 
 def _rgb(color: str) -> tuple[int, int, int]:
@@ -231,7 +201,7 @@ class LiveRaster(ipw.VBox, FedView):
         self._setting_scales = False
         self._bins: dict[str, Any] = {}
         self.view: dict[str, Any] = {}
-        self.kept: list[dict[str, Any]] = []  # earlier runs: label, t_range, row_range, n spikes, image mark
+        self._kept = KeptRuns({"x": self._x, "y": self._y})
         self._label_now = ""
         self.feed = Feed(self._apply, max_rate=self.max_rate, byte_rate=self.byte_rate, gate=self.page)
         for scale in (self._x, self._y):
@@ -259,55 +229,44 @@ class LiveRaster(ipw.VBox, FedView):
             self._label_now = self.run_label
         self._tstop = (lambda: run.progress.tstop) if run is not None else None
 
+    @property
+    def kept(self) -> list[dict[str, Any]]:
+        """The earlier runs drawn under the current one (``keep``), oldest first: ``label``, ``n`` (spikes),
+        ``color``."""
+        return [{k: r[k] for k in ("label", "n", "color")} for r in self._kept.runs]
+
     def _keep_current(self) -> None:
-        """The spikes shown become a faint overlay (``keep`` > 0): one RGBA image, whatever the spike count."""
+        """The spikes received become an earlier run, drawn faint under the next ones (``keep`` > 0)."""
         n = int(sum(g.n for g in self._ids.values()))
         if self.keep <= 0 or n == 0:
             return
         offsets = self._offsets()
+        pops = list(self._ids)
+        ts = np.concatenate([self._ts[p].values for p in pops])
+        rows = np.concatenate([self._ids[p].values.astype(np.int64) + offsets[p] for p in pops])
         t0, t1, r0, r1, _ = self._ranges(offsets)
-        shape = self._shape()
-        counts = np.zeros((1, *shape), np.int64)
-        for pop in self._ids:
-            raster_counts(self._ts[pop].values, self._ids[pop].values.astype(np.int64) + offsets[pop],
-                          n_groups=1, t_range=(t0, t1), row_range=(r0, r1), shape=shape, out=counts)
-        color = KEPT_COLORS[len(self.kept) % len(KEPT_COLORS)] if len(self.kept) < self.keep else \
-            self.kept[0]["color"]
-        rgba = np.zeros((*shape, 4), np.uint8)
-        rgba[..., :3] = _rgb(color)
-        rgba[..., 3] = np.where(counts[0] > 0, int(255 * KEPT_ALPHA), 0).astype(np.uint8)
-        image = bq.Image(image=ipw.Image(format="png", value=png_rgba(np.ascontiguousarray(rgba[::-1]))),
-                         scales={"x": self._x, "y": self._y}, x=[t0, t1], y=[r0, r1])
-        self.kept.append({"label": self._label_now or f"run {len(self.kept) + 1}", "color": color, "n": n,
-                          "t_range": (t0, t1), "row_range": (r0, r1), "mark": image})
-        while len(self.kept) > self.keep:
-            old = self.kept.pop(0)
-            old["mark"].image.close()
-            old["mark"].close()
+        self._kept.add(self._label_now or f"run {len(self._kept.runs) + 1}", ts, rows, self.keep,
+                       ((t0, t1), (r0, r1), self._shape()))
 
     def forget_kept(self) -> None:
-        """Drop the overlays of earlier runs."""
+        """Drop the earlier runs drawn under the current one."""
         with self._lock:
-            while self.kept:
-                old = self.kept.pop(0)
-                old["mark"].image.close()
-                old["mark"].close()
-            self.figure.marks = [m for m in self.figure.marks if m is self._image or m in self._marks.values()]
-            self._legend(np.zeros(0))
+            self._kept.forget()
+        self.feed.flush()
 
     def clear(self) -> None:
         """Forget every spike and mark (the next source starts from an empty figure, but for the overlays of
         earlier runs that ``keep`` keeps: :meth:`forget_kept` drops them)."""
         with self._lock:
             for d in (self._ids, self._ts, self._keys_of, self._block_end, self._block_tmax, self._max_id,
-                      self._marks, self._bins):
+                      self._bins):  # the marks stay, for the next run's points
                 d.clear()
             self._keys = []
             self._t_max = -np.inf
             self._interval = None
             self._zoom = None
             with self.hold_sync():
-                self.figure.marks = [k["mark"] for k in self.kept]
+                self.figure.marks = self._kept.marks()  # as they were shown, until the next draw
                 self.n_received = 0
                 self.n_shown = 0
             self._legend(np.zeros(0))
@@ -478,7 +437,8 @@ class LiveRaster(ipw.VBox, FedView):
         webgl = bool(self.page.webgl)
         if n_view > self.max_points:
             renderer = "image"
-            rgb = density_rgb(counts, [_rgb(c) for c in colors] or [_rgb(PALETTE[0])])
+            rgb = self._kept.under_image(density_rgb(counts, [_rgb(c) for c in colors] or [_rgb(PALETTE[0])]),
+                                         (t0, t1), (r0, r1))
             data = png_rgb(rgb)
             sent = len(data)
             with self.hold_sync():
@@ -491,9 +451,8 @@ class LiveRaster(ipw.VBox, FedView):
                     self._image.x = np.array([t0, t1])
                     self._image.y = np.array([r0, r1])
                 old.close()
-                marks = [self._image] + [k["mark"] for k in self.kept]
-                if list(self.figure.marks) != marks:
-                    self.figure.marks = marks
+                if list(self.figure.marks) != [self._image]:
+                    self.figure.marks = [self._image]
                 self._finish(renderer, n_view)
         else:
             gl = webgl and n_view > self.gl_threshold
@@ -505,12 +464,19 @@ class LiveRaster(ipw.VBox, FedView):
                 keys = [k for k in self._keys if k in xs]
                 for key in keys:
                     m = self._marks.get(key)
-                    if m is None or (type(m).__name__ == "ScatterGL") != gl:
-                        m = self._marks[key] = self._new_mark(key, colors[self._keys.index(key)], gl)
+                    color = colors[self._keys.index(key)]
+                    # a mark lives as long as the view (reused by the next run), and changes kind only to draw
+                    # points: each new WebGL mark costs the page buffers that it may not give back
+                    if m is None or ((type(m).__name__ == "ScatterGL") != gl and len(xs[key])):
+                        if m is not None:
+                            m.close()
+                        m = self._marks[key] = self._new_mark(key, color, gl)
                     with m.hold_sync():
+                        if list(m.colors) != [color]:
+                            m.colors = [color]
                         m.x, m.y = xs[key], ys[key]
                     sent += xs[key].nbytes + ys[key].nbytes
-                marks = [self._marks[k] for k in keys] + [k["mark"] for k in self.kept]
+                marks = self._kept.marks(((t0, t1), (r0, r1), self._shape())) + [self._marks[k] for k in keys]
                 if list(self.figure.marks) != marks:
                     self.figure.marks = marks
                 self._finish(renderer, n_view)
@@ -574,12 +540,7 @@ class LiveRaster(ipw.VBox, FedView):
                          f"style='margin-right:14px;white-space:nowrap'><span style='display:inline-block;"
                          f"width:10px;height:10px;border-radius:5px;background:{color};margin-right:4px'></span>"
                          f"{html.escape(key)} <span style='color:#888'>({n:,})</span></span>")
-        for k in reversed(self.kept):  # the latest earlier run first
-            items.append(f"<span class='mk-legend-item mk-legend-kept' data-key='{html.escape(k['label'], True)}' "
-                         f"style='margin-right:14px;white-space:nowrap;opacity:0.75'><span style='display:"
-                         f"inline-block;width:10px;height:10px;background:{k['color']};opacity:{KEPT_ALPHA};"
-                         f"margin-right:4px'></span>earlier: {html.escape(k['label'])} <span style='color:#888'>"
-                         f"({k['n']:,})</span></span>")
+        items += self._kept.legend_items()
         self.legend.value = f"<div style='display:flex;flex-wrap:wrap;font-size:12px'>{''.join(items)}</div>"
 
     def _label(self) -> None:

@@ -14,13 +14,15 @@ cluster. A background thread refreshes the progress bar, elapsed time and ETA a 
 from __future__ import annotations
 
 import html
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from modelkit._kernelwait import wait_until, wait_until_async
 from modelkit._typing import PathLike
-from modelkit.cluster import EngineDiedError, LiveRun, run_local, run_on_cluster, start_cluster, stop_cluster
+from modelkit.cluster import (EngineDiedError, LiveRun, prestart_local, run_local, run_on_cluster, start_cluster,
+                              stop_cluster)
 from modelkit.widgets._deps import require
 from modelkit.widgets.param_controls import ParamControls, rates_table, run_code
 
@@ -152,6 +154,8 @@ class RunPanel(ipw.VBox):
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self._broken = False  # an engine died: the cluster needs a restart
+        self._preload = self._simulator_modules(config)
+        self._prestart()
         self.run_button.on_click(lambda _b: self.start())
         self.stop_button.on_click(lambda _b: self.stop())
         self.restart_button.on_click(lambda _b: self.restart_cluster())
@@ -169,6 +173,23 @@ class RunPanel(ipw.VBox):
         except Exception as e:  # the panel still runs the config as it is
             return None, (f"<span style='color:#888'>no parameter controls: {html.escape(type(e).__name__)}: "
                           f"{html.escape(str(e))}</span>")
+
+    @staticmethod
+    def _simulator_modules(config: Any) -> tuple[str, ...]:
+        """The simulator a local run of ``config`` imports (its ``target_simulator``), to import ahead."""
+        try:
+            from modelkit.sonata import SimulationConfig, load_config
+            cfg = config if isinstance(config, SimulationConfig) else load_config(config) \
+                if isinstance(config, (str, os.PathLike)) else None
+            target = str(getattr(cfg, "target_simulator", "") or "").lower()
+        except Exception:  # the run itself says what is wrong with the config
+            return ()
+        return {"nest": ("nest",), "neuron": ("neuron",)}.get(target, ())
+
+    def _prestart(self) -> None:
+        """The next local run's process, started now (imports done while nobody waits: Run starts at once)."""
+        if self.cluster is None:
+            prestart_local(self._preload)
 
     # ------------------------------------------------------------------ actions (the buttons call these)
     def start(self) -> LiveRun | None:
@@ -316,6 +337,7 @@ class RunPanel(ipw.VBox):
                         pass
         if len(self.runs) > 1 or self.runs[-1]["overrides"]:
             self.compare.value = rates_table(self.runs)
+        self._prestart()  # after the run: its start-up would have taken CPU from the run
         self.status = run.status
         self.error = "" if err is None else f"{type(err).__name__}: {err}"
         self._show()

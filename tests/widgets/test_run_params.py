@@ -73,7 +73,9 @@ def test_run_with_changed_tau_m(cfg: str, tmp_path) -> None:
     assert raster.n_received == rates.n_received == n1
     # the first run stays as a faint overlay, named in the legends
     assert [k["label"] for k in raster.kept] == ["run 1: as built"] and raster.kept[0]["n"] == n0
-    assert raster.kept[0]["mark"] in raster.figure.marks and "earlier: run 1: as built" in raster.legend.value
+    ghost = raster.figure.marks[0]  # before the current run's points: under them in SVG
+    assert type(ghost).__name__ == "Image" and bytes(ghost.image.value).startswith(b"\x89PNG")
+    assert "earlier: run 1: as built" in raster.legend.value and raster.figure.marks[-1] is not ghost
     assert [k["label"] for k in rates.kept] == ["run 1: as built"] and rates.kept[0]["mark"] in rates.figure.marks
     assert "earlier: run 1: as built" in rates.legend.value
     # the rates table: one row per run, the rates differ
@@ -103,6 +105,10 @@ def test_run_with_changed_tau_m(cfg: str, tmp_path) -> None:
     assert panel.wait(180) == "done", panel.error
     wait_idle(raster, rates)
     assert len(raster.kept) == len(rates.kept) == 2 and raster.kept[0]["label"].startswith("run 2:")
+    # binned to an image (more spikes than max_points): the earlier runs are blended into its empty pixels
+    raster.max_points = 100
+    raster.feed.flush()
+    assert raster.renderer == "image" and raster.figure.marks == [raster._image]
     raster.forget_kept()
     rates.forget_kept()
     assert raster.kept == rates.kept == [] and "earlier" not in raster.legend.value
@@ -125,3 +131,21 @@ def test_rates_table_html() -> None:
     t = rates_table([{"label": "as built", "rates": {"cortex": 3.25}, "status": "done"},
                      {"label": "<b>", "rates": None, "status": "running"}])
     assert "3.25" in t and "&lt;b&gt;" in t and "running" in t and t.index("data-run='2'") < t.index("data-run='1'")
+
+
+def test_keep_earlier_sources(blocks) -> None:
+    """Any source: each attach makes the spikes shown an earlier run (at most ``keep``), under the new ones."""
+    raster, rates = LiveRaster(keep=1, sizes={"exc": 800, "inh": 200}), LiveRates(keep=1, bin_ms=10.0)
+    for k, label in enumerate(["first", "second", "third"]):
+        for v in (raster, rates):
+            v.run_label = label
+            v.attach(blocks(5, 200, seed=k))
+        wait_idle(raster, rates)
+    assert [r["label"] for r in raster.kept] == [r["label"] for r in rates.kept] == ["second"]
+    assert raster.kept[0]["n"] == sum(len(ids) for _, ids, _ in blocks(5, 200, seed=1))
+    assert len(raster.figure.marks) == 3  # earlier, exc, inh
+    assert "earlier: second" in raster.legend.value and "earlier: second" in rates.legend.value
+    assert rates.figure.marks[0].line_style != "solid" and rates.figure.marks[-1] is rates.lines
+    LiveRaster(keep=0).attach(blocks(1, 10))  # nothing kept, nothing drawn under
+    with pytest.raises(Exception, match="keep"):
+        LiveRaster(keep=99)
