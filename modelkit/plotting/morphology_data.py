@@ -162,7 +162,7 @@ def _template(m: Morphology, decimate: int) -> tuple[np.ndarray, ...]:
 
 
 def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarray | None = None,
-                     rotations: np.ndarray | None = None, node_ids: Sequence[int] | None = None,
+                     rotations: np.ndarray | None = None, node_ids: Sequence[int] | np.ndarray | None = None,
                      population: str | None = None, decimate: int = 1) -> MorphologyScene:
     """Place cells: each morphology's soma centre (mean of its soma points) moved to its position after
     rotating the cell about it (``R @ (p - soma) + position``, bmtk's rule).
