@@ -85,7 +85,7 @@ class MorphologyViewer(ipw.VBox):
                 self.cmax = hi if cmax is None else cmax
             label = f"{self.rp.variable or 'value'} ({self.rp.units or ''})".replace(" ()", "")
             trace = report_trace(self.scene, self._values(0), float(self.cmin), float(self.cmax),  # type: ignore[arg-type]
-                                 "RdBu_r", 3.0, label)
+                                 "Viridis", 3.0, label)
             trace.visible = False
             fig.add_trace(trace)
         self._report_index = len(fig.data) - 1 if self.rp is not None else None
