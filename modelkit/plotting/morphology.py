@@ -148,7 +148,7 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
                     network: Network | None = None, population: str | None = None,
                     node_ids: Sequence[int] | None = None, color_by: str = "type", report: Any = None,
                     time: float | None = None, cmin: float | None = None, cmax: float | None = None,
-                    colorscale: str = "RdBu_r", synapses: Any = None, decimate: int | None = None,
+                    colorscale: str = "Viridis", synapses: Any = None, decimate: int | None = None,
                     max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None) -> Any:
     """Sections of biophysical cells in 3D, coloured by section type or by a compartment report's values.
 
@@ -228,7 +228,7 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
         fig.add_trace(synapse_trace(scene, synapses, network))
     fig.update_layout(scene=dict(aspectmode="data", xaxis_title="x (µm)", yaxis_title="y (µm)",
                                  zaxis_title="z (µm)"), margin=dict(l=0, r=0, t=40, b=0),
-                      legend=dict(itemsizing="constant"))
+                      legend=dict(itemsizing="constant", orientation="h", x=0.0, y=1.0))
     if title is not None:
         fig.layout.title = title
     return fig
@@ -276,7 +276,7 @@ def report_trace(scene: MorphologyScene, values: np.ndarray, cmin: float, cmax: 
     go = _go()
     return go.Scatter3d(x=scene.xyz[:, 0], y=scene.xyz[:, 1], z=scene.xyz[:, 2], mode="lines", name="report",
                         line=dict(color=values, colorscale=colorscale, cmin=cmin, cmax=cmax, width=line_width,
-                                  showscale=True, colorbar=dict(title=dict(text=label))),
+                                  showscale=True, colorbar=dict(title=dict(text=label), x=1.0, len=0.8)),
                         hoverinfo="skip")
 
 
@@ -323,4 +323,5 @@ def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None
     go = _go()
     p = synapse_points(scene, synapses, network)
     return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name="synapses",
-                        marker=dict(size=3, color="#2ca02c", symbol="circle"), hoverinfo="name")
+                        marker=dict(size=2, color="#2ca02c", opacity=0.7, symbol="circle"),
+                        hoverinfo="name")

@@ -422,12 +422,12 @@ def _import3d(path: str, a: np.ndarray) -> Morphology:
     for t, ni, k in seq:
         s = secs[k]
         rows = s.pts[s.first:]
-        sec_pts = np.column_stack([xyz[rows], np.asarray(s.d[s.first:])])
-        if len(sec_pts) == 1:  # sphere_rep: a one-point soma is a 3-point cylinder along x, length = diameter
-            c = sec_pts[0]
-            sec_pts = np.array([[c[0] - c[3] / 2, c[1], c[2], c[3]], c, [c[0] + c[3] / 2, c[1], c[2], c[3]]])
-        pts_out.append(sec_pts)
-        counts.append(len(sec_pts))
+        arr = np.column_stack([xyz[rows], np.asarray(s.d[s.first:])])
+        if len(arr) == 1:  # sphere_rep: a one-point soma is a 3-point cylinder along x, length = diameter
+            c = arr[0]
+            arr = np.array([[c[0] - c[3] / 2, c[1], c[2], c[3]], c, [c[0] + c[3] / 2, c[1], c[2], c[3]]])
+        pts_out.append(arr)
+        counts.append(len(arr))
         types.append(t)
         parent.append(-1 if s.parent is None else new_of[s.parent])
         parent_x.append(s.parentx if s.parent is not None else 0.0)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.plotting.morphology import (MAX_POINTS, frame_values, morphology_scene_for, plot_morphology,
-                                          report_population, report_trace)
+                                          report_population, report_trace, synapse_trace)
 from modelkit.sonata import Network
 from modelkit.widgets._deps import require
 
@@ -71,9 +71,8 @@ class MorphologyViewer(ipw.VBox):
         self.decimate = decimate
         self.report_path = None if report is None else os.fspath(report)
         self.synapses = synapses if synapses is None or synapses == "edges" else os.fspath(synapses)
-        fig = plot_morphology(network=self.net, population=population, node_ids=self.node_ids,
-                              synapses=self.synapses, decimate=decimate)
-        self._n_type = sum(1 for t in fig.data if t.name != "synapses")
+        fig = plot_morphology(network=self.net, population=population, node_ids=self.node_ids, decimate=decimate)
+        self._n_type = len(fig.data)
         self.rp: ReportPopulation | None = None
         self.cmin, self.cmax = cmin, cmax
         if self.report_path is not None:
@@ -86,12 +85,14 @@ class MorphologyViewer(ipw.VBox):
                 self.cmax = hi if cmax is None else cmax
             label = f"{self.rp.variable or 'value'} ({self.rp.units or ''})".replace(" ()", "")
             trace = report_trace(self.scene, self._values(0), float(self.cmin), float(self.cmax),  # type: ignore[arg-type]
-                                 "RdBu_r", 3.0, label)
+                                 "Viridis", 3.0, label)
             trace.visible = False
             fig.add_trace(trace)
+        self._report_index = len(fig.data) - 1 if self.rp is not None else None
+        if self.synapses is not None:  # last, as plot_morphology puts it
+            fig.add_trace(synapse_trace(self.scene, self.synapses, self.net))
         self.fig = go.FigureWidget(fig)
         self.fig.layout.height = 560
-        self._report_index = len(self.fig.data) - 1 if self.rp is not None else None
         self.color_toggle = ipw.ToggleButtons(options=["type", "report"] if self.rp is not None else ["type"],
                                               value="type", description="colour by")
         n_frames = self.rp.n_frames if self.rp is not None else 1

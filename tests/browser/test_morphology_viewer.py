@@ -1,0 +1,132 @@
+"""MorphologyViewer in a real JupyterLab: bio_14cells' Allen cells after a real NEURON run, coloured by section
+type, then by the membrane potential at every segment; the time slider is scrubbed by a click on its track and by
+the arrow keys, and the colours plotly draws in the page change with each move (the points do not).
+Screenshots: ``test-artifacts/browser/morphology_*.png``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+import pytest
+from _jupyter_lab import JupyterLab, open_notebook, write_notebook
+
+pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
+pytest.importorskip("plotly", reason="plotly is not installed")
+from playwright.sync_api import expect  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: the traces plotly draws in the page: name, visible, number of points, a fingerprint of the colour array
+PAGE_TRACES = """el => {
+  const gd = el.querySelector('.js-plotly-plot');
+  if (!gd || !gd.data) return null;
+  return gd.data.map(t => {
+    const c = t.line ? t.line.color : undefined;
+    let colors = null;
+    if (c && typeof c !== 'string') {
+      const a = Array.from(c.length !== undefined ? c : []);
+      colors = a.length ? a.map(v => Math.round(v * 1000) / 1000) : JSON.stringify(c).slice(0, 4000);
+    }
+    return {name: t.name, visible: t.visible, n: t.x ? t.x.length : 0, colors: colors, x0: t.x ? t.x[0] : null};
+  });
+}"""
+
+
+def _bio_run():
+    spec = importlib.util.spec_from_file_location("_bio_run", REPO / "tests" / "plotting" / "_bio_run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(scope="module")
+def bio14(jupyter_lab: JupyterLab) -> Path:
+    pytest.importorskip("neuron", reason="NEURON is not installed")
+    return _bio_run().run_bio14(jupyter_lab.root / "morph" / "out")
+
+
+def _traces(viewer) -> list[dict]:
+    return viewer.evaluate(PAGE_TRACES)
+
+
+def _report(viewer) -> dict | None:
+    got = _traces(viewer) or []
+    return next((t for t in got if t["name"] == "report"), None)
+
+
+def _wait(cond, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _shot(page, locator, path: Path) -> None:
+    locator.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)  # plotly's WebGL scene paints after the layout settles
+    page.screenshot(path=str(path), clip=locator.bounding_box())
+
+
+def test_scrub_the_membrane_potential_movie(page, jupyter_lab: JupyterLab, bio14: Path, artifacts: Path) -> None:
+    out = bio14.parent / "out"
+    cells = [f"""from modelkit.widgets import MorphologyViewer
+viewer = MorphologyViewer({str(bio14)!r}, "v1", [0, 1, 2], report={str(out / 'v_all.h5')!r},
+                          synapses={str(out / 'syn.h5')!r})
+viewer""", """import json, numpy as np
+k = viewer._report_index
+print("KERNEL", json.dumps({"frame": viewer.frame, "first": np.round(np.asarray(viewer.fig.data[k].line.color[:50], float), 3).tolist()}))"""]
+    write_notebook(jupyter_lab.root / "morph" / "viewer.ipynb", cells)
+    open_notebook(page, jupyter_lab, "morph/viewer.ipynb", width=1400, height=1100)
+    page.keyboard.press("Shift+Enter")
+    viewer = page.locator(".mk-morphology-viewer")
+    expect(viewer.locator(".js-plotly-plot")).to_be_visible(timeout=180_000)
+    _wait(lambda: _traces(viewer) is not None and len(_traces(viewer)) == 6, 60, "the figure's traces in the page")
+    names = {t["name"]: t for t in _traces(viewer)}
+    assert set(names) == {"soma", "axon", "dend", "apic", "synapses", "report"}
+    assert names["report"]["visible"] is False and names["synapses"]["n"] > 0
+    _shot(page, viewer, artifacts / "morphology_type.png")
+
+    # colour by the report: a click on the toggle
+    viewer.locator("button.widget-toggle-button", has_text="report").click()
+    _wait(lambda: (_report(viewer) or {}).get("visible") is True, 60, "the report trace to show")
+    shown = {t["name"]: t["visible"] for t in _traces(viewer)}
+    assert shown["dend"] is False and shown["synapses"] is not False
+    label = viewer.locator(".mk-morph-time")
+    expect(label).to_contain_text("t = 0 ms")
+    start = _report(viewer)
+    assert isinstance(start["colors"], list) and len(start["colors"]) == start["n"]
+
+    # scrub: a click on the slider's track at ~ 60 %, then arrow keys on its handle
+    track = viewer.locator(".mk-morph-slider .noUi-target, .mk-morph-slider .slider").first
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 0.6 * box["width"], box["y"] + box["height"] / 2)
+    _wait(lambda: "t = 0 ms" not in label.inner_text(), 60, "the time label to move")
+    _wait(lambda: _report(viewer)["colors"] != start["colors"], 60, "the colours to change after the click")
+    clicked = _report(viewer)
+    t_click = label.inner_text()
+    assert clicked["n"] == start["n"] and clicked["x0"] == start["x0"]  # same points, new colours
+    _shot(page, viewer, artifacts / "morphology_movie_click.png")
+
+    handle = viewer.locator(".mk-morph-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowLeft")
+    _wait(lambda: label.inner_text() != t_click, 60, "the time label to follow the keys")
+    _wait(lambda: _report(viewer)["colors"] != clicked["colors"], 60, "the colours to change after the keys")
+    keyed = _report(viewer)
+    _shot(page, viewer, artifacts / "morphology_movie_keys.png")
+
+    # the kernel holds what the page draws: same frame, same colours
+    frame_ms = float(label.inner_text().split("=")[1].split("ms")[0])
+    page.locator(".jp-NotebookPanel .jp-Cell").nth(1).click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Shift+Enter")
+    outp = page.locator(".jp-NotebookPanel .jp-Cell").nth(1).locator(".jp-OutputArea-output")
+    expect(outp).to_contain_text("KERNEL", timeout=60_000)
+    kernel = json.loads(outp.inner_text().split("KERNEL", 1)[1].strip())
+    assert kernel["frame"] * 0.5 == pytest.approx(frame_ms)
+    assert kernel["first"] == pytest.approx(keyed["colors"][:50], abs=1e-3)

@@ -1,0 +1,125 @@
+"""MorphologyViewer on a real bio_14cells run: colour by type or by the all-segment membrane potential, a time
+slider that sends only the colour array, synapse markers, and the code it shows run in a fresh interpreter
+drawing the same figure."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("plotly", reason="plotly is not installed")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bio_run():
+    spec = importlib.util.spec_from_file_location("_bio_run", REPO / "tests" / "plotting" / "_bio_run.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(scope="module")
+def bio14(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("neuron", reason="NEURON is not installed")
+    return _bio_run().run_bio14(tmp_path_factory.mktemp("bio14") / "out")
+
+
+@pytest.fixture
+def viewer(bio14: Path):
+    from modelkit.widgets import MorphologyViewer
+    out = bio14.parent / "out"
+    return MorphologyViewer(str(bio14), "v1", [0, 1, 4], report=str(out / "v_all.h5"), synapses=str(out / "syn.h5"))
+
+
+def _fresh(code: str) -> list[dict]:
+    """The figure's traces drawn by ``code`` in a new interpreter (name, x, y, z, line colour, visible)."""
+    probe = code + (
+        "\nimport json, numpy as np\n"
+        "print(json.dumps([{'name': t.name, 'x': np.asarray(t.x, float).tolist(), 'y': np.asarray(t.y, float).tolist(),"
+        " 'z': np.asarray(t.z, float).tolist(), 'color': (t.line.color if isinstance(t.line.color, str) else"
+        " np.asarray(t.line.color, float).tolist()) if t.mode == 'lines' else None,"
+        " 'cmin': t.line.cmin if t.mode == 'lines' else None, 'cmax': t.line.cmax if t.mode == 'lines' else None}"
+        " for t in fig.data]))\n")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _shown(viewer) -> list:
+    return [t for t in viewer.fig.data if t.visible is not False]
+
+
+def _same(viewer, fresh: list[dict]) -> None:
+    shown = _shown(viewer)
+    assert [t.name for t in shown] == [f["name"] for f in fresh]
+    for t, f in zip(shown, fresh):
+        for k in "xyz":
+            np.testing.assert_array_equal(np.asarray(getattr(t, k), float), np.asarray(f[k], float))
+        if t.mode == "lines":
+            c = t.line.color
+            if isinstance(c, str):
+                assert c == f["color"]
+            else:
+                np.testing.assert_array_equal(np.asarray(c, float), np.asarray(f["color"], float))
+                assert (t.line.cmin, t.line.cmax) == (f["cmin"], f["cmax"])
+
+
+def test_slider_sends_only_the_colour_array(viewer) -> None:
+    sent: list[tuple[dict, object]] = []
+    original = viewer.fig._send_restyle_msg
+
+    def record(data, trace_indexes=None, source_view_id=None):
+        sent.append((dict(data), trace_indexes))
+        return original(data, trace_indexes=trace_indexes, source_view_id=source_view_id)
+
+    viewer.fig._send_restyle_msg = record
+    k = viewer._report_index
+    xyz = [np.asarray(getattr(viewer.fig.data[k], a), float).copy() for a in "xyz"]
+    viewer.color_toggle.value = "report"  # as a click on the toggle does
+    assert viewer.color_by == "report"
+    before = np.asarray(viewer.fig.data[k].line.color, float).copy()
+    sent.clear()
+    viewer.slider.value = 40  # t = 20 ms: the cells are depolarised by their inputs
+    assert viewer.frame == 40 and "20 ms" in viewer.time_label.value
+    after = np.asarray(viewer.fig.data[k].line.color, float)
+    assert not np.array_equal(before, after)
+    assert sent and all(set(d) == {"line.color"} for d, _ in sent)  # no points, no new trace
+    for a, old in zip("xyz", xyz):
+        np.testing.assert_array_equal(np.asarray(getattr(viewer.fig.data[k], a), float), old)
+    # the values are the report's at that frame, at each point's segment
+    rp = viewer.rp
+    cols = viewer.scene.report_columns(rp)
+    on = cols >= 0
+    np.testing.assert_array_equal(after[on], rp.data()[40][cols[on]])
+    assert np.all(after[on] >= viewer.cmin) and np.all(after[on] <= viewer.cmax)
+
+
+def test_type_colours_and_synapses(viewer) -> None:
+    names = [t.name for t in _shown(viewer)]
+    assert names == ["soma", "axon", "dend", "apic", "synapses"]
+    assert len(viewer.fig.data[names.index("synapses")].x) > 0
+    assert viewer.slider.disabled is False and viewer.slider.max == viewer.rp.n_frames - 1
+
+
+def test_code_shown_draws_the_same_figure(viewer) -> None:
+    _same(viewer, _fresh(viewer.code))  # colour by type
+    viewer.color_toggle.value = "report"
+    viewer.slider.value = 37
+    assert "time=18.5" in viewer.code and "color_by='report'" in viewer.code
+    _same(viewer, _fresh(viewer.code))
+
+
+def test_without_report_the_slider_is_off(bio14: Path) -> None:
+    from modelkit.widgets import MorphologyViewer
+    v = MorphologyViewer(str(bio14), "v1", [2])
+    assert v.slider.disabled and v.color_toggle.options == ("type",)
+    assert "report" not in v.code
