@@ -12,6 +12,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
+from modelkit.simulator.paramfiles import params_value
 from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Plan, allactive_plan, apply_plan,
                                                   check_plan, insert_extracellular, nml_plan, override_plan,
                                                   perisomatic_plan, processing_steps, read_json)
@@ -419,15 +420,19 @@ class NeuronBackend:
             plan = nml_plan(npath)
         elif kind == "ctdb" and tname in ("Biophys1", "Biophys1.hoc"):
             if not _null(dynamics):
-                ppath = os.path.join(bdir, str(dynamics))
-                if not os.path.exists(ppath):
+                # a file name, or the fit itself (a dict, or its text as a builder saves it): edited in memory
+                value = params_value(dynamics, f"{pop.path}: {where}: dynamics_params")
+                data = value if isinstance(value, dict) else None
+                ppath = f"{pop.path}: {where}: dynamics_params (inline)" if data is not None else \
+                    os.path.join(bdir, str(value))
+                if data is None and not os.path.exists(ppath):
                     raise ConfigError(ppath, f"{pop.path}: {where}: dynamics_params",
                                       "an existing parameter file in components.biophysical_neuron_models_dir",
                                       "no such file")
                 if proc in ("aibs_perisomatic", "aibs_perisomatic_directed"):
-                    plan = perisomatic_plan(ppath)
+                    plan = perisomatic_plan(ppath, data)
                 elif proc in ("aibs_allactive", "aibs_allactive_directed"):
-                    plan = allactive_plan(ppath)
+                    plan = allactive_plan(ppath, data)
                 elif proc is not None:
                     raise UnknownModelError(f"{pop.path}: {where}: model_processing {proc!r} is not known "
                                             f"({', '.join(PROCESSING)})")
