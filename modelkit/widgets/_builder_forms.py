@@ -46,7 +46,8 @@ class ParamGrid(ipw.VBox):
         self.defaults: dict[str, float] = {}
         self.fields: dict[str, Any] = {}
 
-    def set_defaults(self, defaults: Mapping[str, float], units: Mapping[str, str], note: str = "") -> None:
+    def set_defaults(self, defaults: Mapping[str, float], units: Mapping[str, str], note: str = "",
+                     origin: str = "NEST's default") -> None:
         """Show one field per parameter, set to its default (the common parameters first).
 
         Parameters
@@ -57,6 +58,8 @@ class ParamGrid(ipw.VBox):
             Parameter -> unit shown after its name ("ms", "mV"; "" for none).
         note : str
             A line shown under the title (why there are no fields, ...).
+        origin : str
+            What the default is, in each field's tooltip ("NEST's default", "the file's value").
         """
         order = [k for k in _FIRST if k in defaults] + [k for k in defaults if k not in _FIRST]
         self.defaults = {k: defaults[k] for k in order}
@@ -67,8 +70,8 @@ class ParamGrid(ipw.VBox):
             unit = units.get(k, "")
             # labels share 55% of the cell (a long name ends in an ellipsis, the tooltip has it whole)
             w = cls(value=v, description=f"{k} ({unit})" if unit else k, style={"description_width": "55%"},
-                    tooltip=f"{k}: NEST's default {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
-            w.add_class(f"mk-param-{k}")
+                    tooltip=f"{k}: {origin} {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
+            w.add_class("mk-param-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in k))
             self.fields[k] = w
         self.grid.children = list(self.fields.values())
         self.title.value = f"<i>{html.escape(self._title)}</i>" + (
