@@ -185,8 +185,8 @@ class BuilderPanel(ipw.VBox):
         self.save_button = ipw.Button(description="Save SONATA", icon="save")
         self.sim = SimulateForm()
         for w, css in ((self.pop_name, "pop-name"), (self.n, "n"), (self.ei, "ei"), (self.model, "model"),
-                       (self.source, "source"), (self.target, "target"), (self.rule, "rule"),
-                       (self.synapse, "synapse"), (self.delay, "delay")):
+                       (self.model_type, "model-type"), (self.source, "source"), (self.target, "target"),
+                       (self.rule, "rule"), (self.synapse, "synapse"), (self.delay, "delay")):
             w.add_class(f"mk-builder-{css}")  # what the browser tests click
         self.sim.button.on_click(lambda _b: self.simulate())
         # --- views

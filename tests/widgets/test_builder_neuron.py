@@ -89,7 +89,8 @@ def test_edge_form_onto_biophysical_cells():
     assert panel.bio_syn.layout.display == "" and panel.synapse.layout.display == "none"
     assert panel.bio_syn.model.value == "AMPA_ExcToInh.json"
     ampa = json.loads((COMPONENTS / "synaptic_models" / "AMPA_ExcToInh.json").read_text())
-    assert {k: w.value for k, w in panel.bio_syn.params.fields.items()} == {k: ampa[k] for k in ("tau1", "tau2", "erev")}
+    values = {k: w.value for k, w in panel.bio_syn.params.fields.items()}
+    assert values == {k: ampa[k] for k in ("tau1", "tau2", "erev")}
     assert panel.syn_weight.value == 0.0005  # µS, not NEST's 1 pA
     assert panel.add_edges(), panel.error
     assert ("model_template='exp2syn', dynamics_params='AMPA_ExcToInh.json', "
