@@ -153,7 +153,7 @@ class BioCellForm(ipw.VBox):
         wrap = ipw.Layout(flex_flow="row wrap", width="100%")
         self.components = ipw.Text(value=components, description="components", style=style, continuous_update=False,
                                    placeholder="folder with biophysical_neuron_templates/, morphologies/",
-                                   layout=ipw.Layout(width="100%"))
+                                   layout=ipw.Layout(width="calc(100% - 4px)"))  # the widget's 2 px margins
         self.template = ipw.Dropdown(description="template", style=style, layout=ipw.Layout(width="300px"))
         self.morphology = ipw.Dropdown(description="morphology", style=style, layout=ipw.Layout(width="300px"))
         self.processing = ipw.Dropdown(options=["aibs_perisomatic", "aibs_allactive"], description="processing",
