@@ -34,11 +34,14 @@ class ParamGrid(ipw.VBox):
         Shown above the fields.
     css : str
         CSS class of the box (the browser tests find the fields by ``mk-param-<name>`` inside it).
+    cell : str
+        Least width of a field (label and number), CSS; wider for values with many digits (an Allen fit's
+        ``gbar`` of ``0.0012021154978800002`` S/cm² is cut, not rounded, by a narrow field).
     """
 
-    def __init__(self, title: str, css: str) -> None:
+    def __init__(self, title: str, css: str, cell: str = "170px") -> None:
         self.title = ipw.HTML()
-        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns="repeat(auto-fill, minmax(170px, 1fr))",
+        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns=f"repeat(auto-fill, minmax({cell}, 1fr))",
                                                   grid_gap="2px 8px", width="100%"))
         super().__init__(children=[self.title, self.grid], layout=ipw.Layout(width="100%"))
         self.add_class(css)

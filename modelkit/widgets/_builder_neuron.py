@@ -161,8 +161,9 @@ class BioCellForm(ipw.VBox):
         for w, css in ((self.components, "components"), (self.template, "template"),
                        (self.morphology, "morphology"), (self.processing, "processing")):
             w.add_class(f"mk-builder-bio-{css}")
-        self.params = ParamGrid("parameter file", "mk-builder-bio-params")
+        self.params = ParamGrid("parameter file", "mk-builder-bio-params", cell="250px")
         self.fit: dict | None = None
+        self.units: dict[str, str] = {}
         self._paths: dict[str, tuple] = {}
         super().__init__(children=[self.components, ipw.HBox([self.template, self.morphology], layout=wrap),
                                    self.processing, self.params], layout=ipw.Layout(width="100%"))
@@ -206,8 +207,10 @@ class BioCellForm(ipw.VBox):
         self.processing.value = "aibs_perisomatic" if all(k in p for k in ("ra", "cm", "e_pas")) \
             else "aibs_allactive"
         values, self._paths, units = fit_fields(fit)
-        self.params.set_defaults(values, units, f"{t}: changed values go into dynamics_params (in memory)",
-                                 origin="the file's value")
+        # units in the note, not the labels: a field's label stays short enough to read ("soma gbar_Kv3_1")
+        self.params.set_defaults(values, {}, f"{t}: changed values go into dynamics_params (in memory); "
+                                 "g S/cm², cm µF/cm², ra Ω·cm, e_pas/ena/ek mV", origin="the file's value")
+        self.units = units
 
     def node_code(self, var: str) -> tuple[list[str], list[str], str]:
         """``(lines before add_nodes, its keyword arguments, error)`` for the chosen template.
@@ -262,7 +265,8 @@ class BioSynapseForm(ipw.VBox):
         self.sections.add_class("mk-builder-bio-sections")
         self.d_min = ipw.FloatText(value=0.0, description="distance from (µm)", style=style,
                                    layout=ipw.Layout(width="190px"))
-        self.d_max = ipw.FloatText(value=1e20, description="to (µm)", style=style, layout=ipw.Layout(width="190px"))
+        # bmtk's examples write 1e20 for "no limit"; 10 mm is past any dendrite and reads better in a field
+        self.d_max = ipw.FloatText(value=1e4, description="to (µm)", style=style, layout=ipw.Layout(width="190px"))
         self.params = ParamGrid("synaptic model", "mk-builder-bio-syn-params")
         self.data: dict | None = None
         super().__init__(children=[self.model, ipw.HBox([self.sections, ipw.VBox([self.d_min, self.d_max])],

@@ -45,7 +45,7 @@ def test_forms_offer_the_components_and_show_the_fit():
     assert "Scnn1a_473845048_m.swc" in panel.bio.morphology.options
     panel.bio.template.value = FIT
     fit, fields = _fit(), panel.bio.params.fields
-    assert fields["e_pas"].value == fit["passive"][0]["e_pas"] and fields["e_pas"].description == "e_pas (mV)"
+    assert fields["e_pas"].value == fit["passive"][0]["e_pas"] and panel.bio.units["e_pas"] == "mV"
     assert fields["ra"].value == 138.28 and fields["cm apic"].value == 2.12
     nats = [g["value"] for g in fit["genome"] if g["name"] == "gbar_NaTs" and g["section"] == "soma"]
     assert fields["soma gbar_NaTs"].value == nats[0] and fields["soma ena"].value == 53.0
@@ -94,7 +94,7 @@ def test_edge_form_onto_biophysical_cells():
     assert panel.syn_weight.value == 0.0005  # µS, not NEST's 1 pA
     assert panel.add_edges(), panel.error
     assert ("model_template='exp2syn', dynamics_params='AMPA_ExcToInh.json', "
-            "target_sections=['somatic', 'basal'], distance_range=[0.0, 1e+20])") in panel.code
+            "target_sections=['somatic', 'basal'], distance_range=[0.0, 10000.0])") in panel.code
     # from an inhibitory population: GABA, and the weight stays positive (the sign is erev's)
     panel.source.value, panel.target.value = "inh", "exc"
     assert panel.bio_syn.model.value == "GABA_InhToExc.json" and panel.bio_syn.params.fields["erev"].value == -70.0
