@@ -181,8 +181,12 @@ class BioCellForm(ipw.VBox):
     def scan(self) -> None:
         """Offer the templates and morphologies of the components folder."""
         f = self.folder
-        self.template.options = _files(os.path.join(f, _TEMPLATES), (".json", ".nml")) if f else []
-        self.morphology.options = _files(os.path.join(f, _MORPHOLOGIES), (".swc",), 0) if f else []
+        for w, opts in ((self.template, _files(os.path.join(f, _TEMPLATES), (".json", ".nml")) if f else []),
+                        (self.morphology, _files(os.path.join(f, _MORPHOLOGIES), (".swc",), 0) if f else [])):
+            keep = w.value
+            w.options = opts
+            # a Dropdown given options selects nothing: the first is chosen, as the browser shows it
+            w.value = keep if keep in opts else (opts[0] if opts else None)
         self._template_changed()
 
     def _template_changed(self) -> None:

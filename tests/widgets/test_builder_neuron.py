@@ -43,6 +43,9 @@ def test_forms_offer_the_components_and_show_the_fit():
     assert panel.model.layout.display == "none"  # no NEST model for a NEURON cell
     assert FIT in panel.bio.template.options and "nml/Cell_472363762.cell.nml" in panel.bio.template.options
     assert "Scnn1a_473845048_m.swc" in panel.bio.morphology.options
+    # something is chosen from the start, as the browser's dropdowns show
+    assert panel.bio.template.value == panel.bio.template.options[0] and panel.bio.params.fields
+    assert panel.bio.morphology.value == panel.bio.morphology.options[0]
     panel.bio.template.value = FIT
     fit, fields = _fit(), panel.bio.params.fields
     assert fields["e_pas"].value == fit["passive"][0]["e_pas"] and panel.bio.units["e_pas"] == "mV"
@@ -151,3 +154,17 @@ def test_simulate_biophysical_network_in_neuron(tmp_path, monkeypatch):
     again = read_spikes(ns["run_panel"].run.result.spikes_file)["v1"]
     np.testing.assert_array_equal(again.node_ids, ids)
     np.testing.assert_array_equal(again.timestamps, ts)
+
+
+def test_the_forms_never_import_neuron():
+    """Templates, fits and synaptic models are JSON read in the kernel; NEURON runs in the run's child process."""
+    import subprocess
+    import sys
+    code = ("import sys; from modelkit.widgets import BuilderPanel; "
+            f"p = BuilderPanel('v1', plots=False, components={str(COMPONENTS)!r}); "
+            f"p.model_type.value = 'biophysical'; p.bio.template.value = {FIT!r}; "
+            "p.bio.params.fields['e_pas'].value = -70.0; assert p.add_population(), p.error; "
+            "p.source.value = p.target.value = 'exc'; assert p.add_edges(), p.error; "
+            "assert 'neuron' not in sys.modules, 'NEURON was imported in the kernel'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
