@@ -15,6 +15,12 @@ defaults go into ``dynamics_params``. Weights follow NEST's sign rule (:mod:`.ne
 inhibitory population (``ei='i'``) onto a model whose weight sign decides, the weight turns negative when
 the source is chosen, and a positive one typed afterwards is warned about (and kept).
 
+Biophysical cells (NEURON, :mod:`._builder_neuron`): with a components folder in bmtk's layout, the form
+offers its templates (Allen fits, NeuroML cells) and morphologies and shows the fit's values; edited
+values go into an edited copy of the fit passed as ``dynamics_params`` (in memory), and edges onto
+biophysical cells take the folder's synaptic models (``target_sections``, ``distance_range``; weights
+positive, their sign is the synaptic model's ``erev``).
+
 "Simulate" hands the network built in memory to a :class:`~modelkit.widgets.RunPanel` with a
 :class:`~modelkit.widgets.LiveRaster`, shown under the button, with a Poisson input (see
 :mod:`._builder_simulate`); nothing is saved but the run's output folder.

@@ -69,7 +69,9 @@ class NeuronBackend:
     * cells: ``model_template`` ``hoc:<Template>`` (a template of ``components.templates_dir``, one instance
       per cell as bmtk's loadHOC, see :mod:`.templates`), or ``ctdb:Biophys1.hoc`` with an SWC ``morphology`` and
       ``model_processing`` ``aibs_perisomatic`` / ``aibs_allactive`` (the axon replaced by a
-      60-µm stub as bmtk does), or ``nml:<file>`` (NeuroML2 biophysics); every morphology and
+      60-µm stub as bmtk does; ``dynamics_params`` a file of ``components.biophysical_neuron_models_dir`` or the
+      fit itself, inline: a dict or its text, as a builder gives an edited copy in memory), or ``nml:<file>``
+      (NeuroML2 biophysics); every morphology and
       parameter file is read once per node type and cells are cloned from a section table;
       segments by ``run.dL`` (µm, 20 when absent, as bmtk) or NEURON's d_lambda rule (``run.d_lambda``, a
       fraction of the length constant at ``run.d_lambda_freq`` Hz, default 100; the finer of the two when
@@ -83,7 +85,7 @@ class NeuronBackend:
       layout) compiled with nrnivmodl, cached by content; without ``.mod`` files, a folder compiled there for this
       machine (``x86_64/``) loaded after a trial load in a child process (see :mod:`.mechanisms`);
     * synapses: ``model_template`` ``Exp2Syn`` (or a point process from the mod files) with the
-      synaptic-model JSON, at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
+      synaptic-model JSON (a file or an inline dict), at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
       weight ``syn_weight x nsyns``) or ``nsyns`` synapses placed on ``target_sections`` within
       ``distance_range`` (weight ``syn_weight`` or the named ``weight_function`` each), RNG
       seeded by (run seed, target gid); ``delay`` in ms (delays of 0 or below one step run as in bmtk: the run
