@@ -23,10 +23,13 @@ from modelkit.widgets._deps import require
 ipw = require("ipywidgets")
 
 __all__ = ["BioCellForm", "BioSynapseForm", "components_config", "bio_sign_warning", "SECTIONS",
-           "BIO_WEIGHT"]
+           "BIO_WEIGHT", "SYNAPSE_TEMPLATES"]
 
 #: bmtk's target_sections names offered for synapses onto biophysical cells
 SECTIONS = ("somatic", "basal", "apical", "axonal")
+#: bmtk's built-in synapse models (an edge's ``model_template`` onto biophysical cells); a point process of the
+#: mechanisms folder may be typed in the code instead
+SYNAPSE_TEMPLATES = ("exp2syn", "expsyn", "exp1syn", "exp1isyn", "stp2syn", "stp5syn", "tmgsyn")
 #: µS: the default weight of an edge onto biophysical cells (NEURON's Exp2Syn conductance), as bmtk's examples
 BIO_WEIGHT = 0.0005
 _SECTION_NAMES = ("soma", "axon", "dend", "apic")
@@ -263,6 +266,9 @@ class BioSynapseForm(ipw.VBox):
         self.folder = ""
         self.model = ipw.Dropdown(description="synaptic model", style=style, layout=ipw.Layout(width="300px"))
         self.model.add_class("mk-builder-bio-synapse")
+        self.template = ipw.Dropdown(options=SYNAPSE_TEMPLATES, value="exp2syn", description="model_template",
+                                     style=style, layout=ipw.Layout(width="240px"))
+        self.template.add_class("mk-builder-bio-syn-template")
         self.sections = ipw.SelectMultiple(options=list(SECTIONS), value=("somatic", "basal"), rows=4,
                                            description="target_sections", style=style,
                                            layout=ipw.Layout(width="260px"))
@@ -273,8 +279,9 @@ class BioSynapseForm(ipw.VBox):
         self.d_max = ipw.FloatText(value=1e4, description="to (µm)", style=style, layout=ipw.Layout(width="190px"))
         self.params = ParamGrid("synaptic model", "mk-builder-bio-syn-params")
         self.data: dict | None = None
-        super().__init__(children=[self.model, ipw.HBox([self.sections, ipw.VBox([self.d_min, self.d_max])],
-                                                        layout=ipw.Layout(flex_flow="row wrap", width="100%")),
+        wrap = ipw.Layout(flex_flow="row wrap", width="100%")
+        super().__init__(children=[ipw.HBox([self.model, self.template], layout=wrap),
+                                   ipw.HBox([self.sections, ipw.VBox([self.d_min, self.d_max])], layout=wrap),
                                    self.params], layout=ipw.Layout(width="100%"))
         self.add_class("mk-builder-bio-syn")
         self.model.observe(lambda _c: self._model_changed(), "value")
@@ -304,12 +311,10 @@ class BioSynapseForm(ipw.VBox):
         nums = {k: float(v) for k, v in (data or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         units = {k: "mV" if k.startswith("e") else "ms" if k.startswith("tau") else "" for k in nums}
         level = (data or {}).get("level_of_detail", "exp2syn")
+        # bmtk names the synapse by the file's level_of_detail where it is one of its built-in models
+        self.template.value = level if level in SYNAPSE_TEMPLATES else "exp2syn"
         self.params.set_defaults(nums, units, err or f"{m} (level_of_detail {level}); changed values go into "
                                  "dynamics_params (in memory)", origin="the file's value")
-
-    def template(self) -> str:
-        """The edge's ``model_template``: the file's ``level_of_detail`` (bmtk's), ``exp2syn`` if it has none."""
-        return str((self.data or {}).get("level_of_detail", "exp2syn"))
 
     def edge_props(self) -> tuple[list[str], str]:
         """(keyword arguments of add_edges for NEURON, error)."""
@@ -321,7 +326,7 @@ class BioSynapseForm(ipw.VBox):
             return [], "edges onto biophysical cells: choose at least one of target_sections"
         changed = self.params.changed
         params = repr({**self.data, **changed}) if changed else repr(m)
-        return [f"model_template={self.template()!r}", f"dynamics_params={params}",
+        return [f"model_template={self.template.value!r}", f"dynamics_params={params}",
                 f"target_sections={list(self.sections.value)!r}",
                 f"distance_range={[float(self.d_min.value), float(self.d_max.value)]!r}"], ""
 

@@ -107,7 +107,10 @@ def test_edge_form_onto_biophysical_cells():
     panel.syn_weight.value = 0.0005
     panel.bio_syn.params.fields["tau2"].value = 20.0
     panel.bio_syn.sections.value = ("somatic",)
+    assert panel.bio_syn.template.value == "exp2syn"  # the file's level_of_detail
+    panel.bio_syn.template.value = "expsyn"
     assert panel.add_edges(), panel.error
+    assert "model_template='expsyn', dynamics_params={" in panel.code
     assert ("dynamics_params={'level_of_detail': 'exp2syn', 'tau1': 2.7, 'tau2': 20.0, 'erev': -70.0}, "
             "target_sections=['somatic']") in panel.code
     # onto a NEST population the NEST synapse form is back
