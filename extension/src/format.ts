@@ -40,12 +40,15 @@ export function formatDateTime(t: number): string {
 }
 
 /**
- * A wall-clock duration: "4.2 s", "42 s", "3 min 05 s", "2 h 03 min".
+ * A wall-clock duration: "0.04 s", "4.2 s", "42 s", "3 min 05 s", "2 h 03 min".
  *
  * @param seconds - duration (s); negative (clocks apart) counts as 0
  */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, seconds);
+  if (s < 1) {
+    return `${(Math.floor(s * 100) / 100).toFixed(2)} s`;
+  }
   if (s < 10) {
     return `${(Math.floor(s * 10) / 10).toFixed(1)} s`;
   }
@@ -92,4 +95,17 @@ export function middleEllipsis(text: string, max = MAX_PATH_CHARS): string {
   const base = chars.length - 1 - chars.lastIndexOf('/'); // the last part, after its '/'
   const tail = Math.max(Math.ceil(budget / 2), Math.min(base + 1, budget - Math.floor(budget / 3)));
   return `${chars.slice(0, budget - tail).join('')}…${chars.slice(chars.length - tail).join('')}`;
+}
+
+/** What a title says before the Python equivalent of a button (the browser test runs what follows it). */
+export const IN_PYTHON = 'In Python, in a kernel of this server: ';
+
+/** The Python equivalent of Stop (the same request the server makes: a stop file the run reads). */
+export function stopCode(runId: string): string {
+  return `from modelkit.runstatus import request_stop; request_stop(${JSON.stringify(runId)})`;
+}
+
+/** The Python equivalent of Clear finished. */
+export function clearCode(): string {
+  return 'from modelkit.runstatus import clear_finished; clear_finished()';
 }

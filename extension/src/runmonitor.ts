@@ -4,7 +4,17 @@
  */
 import { Widget } from '@lumino/widgets';
 
-import { formatDateTime, formatDuration, formatStart, middleEllipsis, runDuration } from './format';
+import {
+  clearCode,
+  formatDateTime,
+  formatDuration,
+  formatStart,
+  IN_PYTHON,
+  MAX_PATH_CHARS,
+  middleEllipsis,
+  runDuration,
+  stopCode
+} from './format';
 import { formatCount, isActive, progressLabel, RunsModel } from './model';
 import { IRun } from './tokens';
 
@@ -24,12 +34,15 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text = '
   return e;
 }
 
-/** A path shortened in the middle, the whole path on hover. */
-function pathSpan(path: string, cls: string): HTMLSpanElement {
-  const s = el('span', `jp-mk-path ${cls}`, middleEllipsis(path));
+/** A path shortened in the middle to `max` characters, the whole path on hover. */
+function pathSpan(path: string, cls: string, max: number): HTMLSpanElement {
+  const s = el('span', `jp-mk-path ${cls}`, middleEllipsis(path, max));
   s.title = path;
   return s;
 }
+
+/** Typical characters of paths, to measure the panel font's mean character width. */
+const SAMPLE = 'a_rather_long_folder/experiment_2026/out.h5';
 
 function button(cls: string, text: string, title: string, onClick: () => void): HTMLButtonElement {
   const b = el('button', `${cls} jp-Button jp-mod-styled`, text);
@@ -58,7 +71,13 @@ export class RunMonitorPanel extends Widget {
     super.dispose();
   }
 
+  /** The sidebar was resized: paths are shortened to its new width. */
+  protected onResize(): void {
+    this.render();
+  }
+
   protected onAfterShow(): void {
+    this.render(); // measured now that it has a width
     this._resume(); // poll only while visible
   }
 
@@ -101,11 +120,42 @@ export class RunMonitorPanel extends Widget {
     });
   }
 
+  /**
+   * How many characters of a path fit on one line after `prefix` characters: the panel's width over the mean
+   * width of a path character in its font (MAX_PATH_CHARS while the panel is hidden and has no width).
+   */
+  private _fit(prefix: number): number {
+    if (this._lineChars === null) {
+      return MAX_PATH_CHARS;
+    }
+    return Math.max(12, this._lineChars - prefix);
+  }
+
+  private _measure(): void {
+    const width = this.node.clientWidth;
+    if (width === 0) {
+      this._lineChars = null;
+      return;
+    }
+    const probe = el('span', 'jp-mk-path', SAMPLE);
+    probe.style.visibility = 'hidden';
+    probe.style.position = 'absolute';
+    this.node.append(probe);
+    const charWidth = probe.getBoundingClientRect().width / SAMPLE.length;
+    probe.remove();
+    const style = getComputedStyle(this.node);
+    const inner = width - parseFloat(style.paddingLeft || '0') - parseFloat(style.paddingRight || '0');
+    // a character of margin: paths with wider letters than the sample's mean still fit
+    this._lineChars = charWidth > 0 ? Math.floor(inner / charWidth) - 1 : null;
+  }
+
   render(): void {
     const node = this.node;
     node.replaceChildren();
+    this._measure();
     const head = el('div', 'jp-mk-runs-header');
-    const clear = button('jp-mk-runs-clear', 'Clear finished', 'forget the runs that are over (their files stay)',
+    const clear = button('jp-mk-runs-clear', 'Clear finished',
+      `Forget the runs that are over (their files stay).\n${IN_PYTHON}${clearCode()}`,
       () => void this.model.clearFinished());
     clear.disabled = !this.model.anyFinished;
     head.append(el('h2', '', 'modelkit runs'), clear);
@@ -138,10 +188,12 @@ export class RunMonitorPanel extends Widget {
     }
     const live = isActive(r);
 
-    const name = el('div', 'jp-mk-run-name',
-      `${middleEllipsis(r.config ?? r.run_id)} (${r.kind}${r.backend ? `, ${r.backend}` : ''}` +
-      `${r.engines ? `, engines ${r.engines.join(' ')}` : ''})`);
-    name.title = r.config ?? r.run_id;
+    // the config on a line of its own (as wide as the panel), what runs it under it
+    const name = el('div', 'jp-mk-run-name');
+    const config = el('span', 'jp-mk-path jp-mk-run-config', middleEllipsis(r.config ?? r.run_id, this._fit(0)));
+    config.title = r.config ?? r.run_id;
+    name.append(config, el('span', 'jp-mk-run-kind',
+      `(${r.kind}${r.backend ? `, ${r.backend}` : ''}${r.engines ? `, engines ${r.engines.join(' ')}` : ''})`));
     const state = el('span', 'jp-mk-run-state', stopping ? 'stopping' : r.status);
     state.setAttribute('data-state', r.status);
     const started = el('span', 'jp-mk-run-started', formatStart(r.started, now));
@@ -158,24 +210,27 @@ export class RunMonitorPanel extends Widget {
     const bar = document.createElement('progress');
     bar.max = 1;
     bar.value = r.fraction;
+    // the state is on the line above; a finished run's label says it again with where it ended
     const label = el('div', 'jp-mk-run-progress', live
-      ? `${stopping ? 'stopping' : r.status} · ${progressLabel(r)} · ${formatCount(r.n_spikes)} spikes`
-      : progressLabel(r)); // says the final state itself
+      ? `${progressLabel(r)} · ${formatCount(r.n_spikes)} spikes`
+      : progressLabel(r));
     li.append(name, meta, bar, label);
 
     for (const [msg, cls] of [
       [this.model.stopError(r.run_id), 'jp-mk-stop-error'],
       [this.model.actionError(r.run_id), 'jp-mk-action-error'],
-      [r.error, '']
+      // a stopped run's "error" says where it stopped: a note, not an error
+      [r.error, r.status === 'stopped' ? 'jp-mk-run-note' : '']
     ] as const) {
       if (msg) {
-        li.append(el('div', `jp-mk-error ${cls}`, cls === 'jp-mk-stop-error' ? `Stop refused: ${msg}` : msg));
+        li.append(el('div', cls === 'jp-mk-run-note' ? cls : `jp-mk-error ${cls}`,
+          cls === 'jp-mk-stop-error' ? `Stop refused: ${msg}` : msg));
       }
     }
     for (const [key, p] of [['output', r.output_dir], ['notebook', r.notebook]] as const) {
       if (p) {
         const row = el('div', `jp-mk-run-${key}`, `${key}: `);
-        row.append(pathSpan(p, `jp-mk-run-${key}-path`));
+        row.append(pathSpan(p, `jp-mk-run-${key}-path`, this._fit(key.length + 2)));
         li.append(row);
       }
     }
@@ -183,7 +238,8 @@ export class RunMonitorPanel extends Widget {
     const actions = el('div', 'jp-mk-run-actions');
     if (live) {
       const stop = button('jp-mk-run-stop jp-mod-warn', stopping ? 'Stopping…' : 'Stop',
-        'stop this run after the block it is simulating', () => void this.model.stopRun(r.run_id));
+        `Stop this run after the block it is simulating (its files are kept).\n${IN_PYTHON}${stopCode(r.run_id)}`,
+        () => void this.model.stopRun(r.run_id));
       stop.disabled = stopping;
       actions.append(stop);
     }
@@ -217,4 +273,6 @@ export class RunMonitorPanel extends Widget {
 
   private _actions: IRunActions;
   private _ticker: ReturnType<typeof setInterval> | null = null;
+  /** characters of a path that fit on one line of the panel (null: not measured, the panel is hidden) */
+  private _lineChars: number | null = null;
 }

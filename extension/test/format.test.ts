@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
+  clearCode,
   formatDateTime,
   formatDuration,
   formatStart,
   isActive,
   MAX_PATH_CHARS,
   middleEllipsis,
-  runDuration
+  runDuration,
+  stopCode
 } from '../src/format';
 import { IRun } from '../src/tokens';
 
@@ -36,7 +38,9 @@ test('start time: the time of day on the same day, else the date and minute', ()
 });
 
 test('durations', () => {
-  assert.equal(formatDuration(0), '0.0 s');
+  assert.equal(formatDuration(0), '0.00 s');
+  assert.equal(formatDuration(0.047), '0.04 s');
+  assert.equal(formatDuration(1), '1.0 s');
   assert.equal(formatDuration(4.26), '4.2 s');
   assert.equal(formatDuration(9.99), '9.9 s');
   assert.equal(formatDuration(10), '10 s');
@@ -45,7 +49,7 @@ test('durations', () => {
   assert.equal(formatDuration(185), '3 min 05 s');
   assert.equal(formatDuration(3599), '59 min 59 s');
   assert.equal(formatDuration(3600 * 2 + 3 * 60 + 59), '2 h 03 min');
-  assert.equal(formatDuration(-3), '0.0 s', 'clocks apart never show a negative duration');
+  assert.equal(formatDuration(-3), '0.00 s', 'clocks apart never show a negative duration');
 });
 
 test('a run lasts to its end, to now while it goes, to its last update when lost', () => {
@@ -81,4 +85,9 @@ test('long paths are shortened in the middle, keeping the file name', () => {
   const e = middleEllipsis(emoji, 20);
   assert.equal(Array.from(e).length, 20);
   assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(e), 'no lone surrogate');
+});
+
+test('the Python equivalents of Stop and Clear finished', () => {
+  assert.equal(stopCode('5caabf0273ff'), 'from modelkit.runstatus import request_stop; request_stop("5caabf0273ff")');
+  assert.equal(clearCode(), 'from modelkit.runstatus import clear_finished; clear_finished()');
 });

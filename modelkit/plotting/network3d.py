@@ -95,10 +95,12 @@ def positions(network: Network | PathLike, *, color_by: str = "population", node
     Returns
     -------
     plotly.graph_objects.Figure
-        ``go.Scatter3d`` traces (markers), x/y/z in µm: one per category named ``"<value> (<count>)"``, or
-        one named ``color_by`` with ``marker.color`` the values; then ``"other nodes (<count>)"`` when
-        ``node_set`` leaves nodes out and ``others="faint"``.  Each trace's ``customdata`` holds
-        (population, node id).
+        ``go.Scatter3d`` traces (markers), x/y/z in µm, one per population of each group: per category,
+        named ``"<value> (<count>)"`` (one legend entry per category, its ``legendgroup``), or named
+        ``color_by`` with ``marker.color`` the values on the shared ``layout.coloraxis``; then
+        ``"other nodes (<count>)"`` when ``node_set`` leaves nodes out and ``others="faint"``. Each trace's
+        ``customdata`` holds the node ids (the population is in its hover text); every array is numeric, so
+        a ``FigureWidget`` sends them to the page as binary buffers.
 
     Raises
     ------
@@ -124,13 +126,24 @@ def positions(network: Network | PathLike, *, color_by: str = "population", node
     cat = is_categorical(vals[sel]) if categorical is None else categorical
     fig = go.Figure()
     pal = _palette()
-    hover = "%{customdata[0]} %{customdata[1]}<br>x %{x:.1f}, y %{y:.1f}, z %{z:.1f} µm<extra>%{fullData.name}</extra>"
+    pops = df["population"].to_numpy(object)
+    ids = df["node_id"].to_numpy()
+    # node ids as int32 when they fit: a FigureWidget sends 1-D numeric arrays (not int64) as binary buffers
+    ids = ids.astype(np.int32) if len(ids) and ids.max() < 2**31 else ids
+    xyz = df[["x", "y", "z"]].to_numpy(np.float64).T
 
-    def trace(rows: np.ndarray, name: str, marker: dict) -> Any:
-        part = df.iloc[rows]
-        custom = np.column_stack([part["population"].to_numpy(object), part["node_id"].to_numpy(np.int64)])
-        return go.Scatter3d(x=part["x"].to_numpy(), y=part["y"].to_numpy(), z=part["z"].to_numpy(),
-                            mode="markers", name=name, marker=marker, customdata=custom, hovertemplate=hover)
+    def traces(rows: np.ndarray, name: str, marker: dict, legend: bool = True) -> None:
+        """One trace per population of ``rows`` (numbers only: the population is in the hover text)."""
+        for k, p in enumerate(pd.unique(pops[rows])):
+            r = rows[pops[rows] == p]
+            m = dict(marker)
+            if isinstance(m.get("color"), np.ndarray):
+                m["color"] = m["color"][np.searchsorted(rows, r)]
+            fig.add_trace(go.Scatter3d(
+                x=xyz[0, r], y=xyz[1, r], z=xyz[2, r], mode="markers", name=name, legendgroup=name,
+                showlegend=legend and k == 0, marker=m, customdata=ids[r],
+                hovertemplate=f"{p} %{{customdata}}<br>x %{{x:.1f}}, y %{{y:.1f}}, z %{{z:.1f}} µm"
+                              "<extra>%{fullData.name}</extra>"))
 
     chosen = np.flatnonzero(sel)
     if cat:
@@ -138,15 +151,14 @@ def positions(network: Network | PathLike, *, color_by: str = "population", node
         codes, uniq = pd.factorize(labels, sort=True)
         for k, u in enumerate(uniq):
             rows = chosen[codes == k]
-            fig.add_trace(trace(rows, f"{u} ({len(rows):,})", {"size": size, "color": pal[k % len(pal)]}))
+            traces(rows, f"{u} ({len(rows):,})", {"size": size, "color": pal[k % len(pal)]})
     else:
         num = pd.to_numeric(pd.Series(vals[chosen]), errors="coerce").to_numpy(np.float64)
-        fig.add_trace(trace(chosen, color_by, {"size": size, "color": num, "colorscale": "Viridis",
-                                               "showscale": True, "colorbar": {"title": {"text": color_by}}}))
+        traces(chosen, color_by, {"size": size, "color": num, "coloraxis": "coloraxis"}, legend=False)
+        fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": color_by}}})
     rest = np.flatnonzero(~sel)
     if len(rest):
-        fig.add_trace(trace(rest, f"other nodes ({len(rest):,})", {"size": size * 0.7, "color": OTHERS_COLOR,
-                                                                    "opacity": 0.25}))
+        traces(rest, f"other nodes ({len(rest):,})", {"size": size * 0.7, "color": OTHERS_COLOR, "opacity": 0.25})
     shown = f"{len(df):,} of {a['n_nodes']:,} nodes (seeded sample)" if a["sampled"] else f"{len(df):,} nodes"
     where = f", node set {a['node_set']!r}: {a['n_selected']:,} selected" if a["node_set"] is not None else ""
     fig.update_layout(title=title if title is not None else f"{shown}, coloured by {color_by}{where}",

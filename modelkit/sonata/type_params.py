@@ -33,7 +33,7 @@ from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
 if TYPE_CHECKING:
     from modelkit.sonata.network import Network
 
-__all__ = ["type_params", "read_params", "flatten_params", "COMPONENT_DIRS"]
+__all__ = ["type_params", "read_params", "params_value", "flatten_params", "COMPONENT_DIRS"]
 
 #: the ``components`` key whose folder holds a node type's ``dynamics_params`` file, by ``model_type``
 #: (bmtk's folders; edge types use ``synaptic_models_dir``)
@@ -41,6 +41,58 @@ COMPONENT_DIRS = {"biophysical": "biophysical_neuron_models_dir", "point_process
                   "point_neuron": "point_neuron_models_dir", "nrn_point_process": "point_neuron_models_dir",
                   "population": "population_models_dir", "filter": "filter_models_dir"}
 EDGE_DIR = "synaptic_models_dir"
+
+
+def params_value(value: Any, where: str) -> dict | str:
+    """A ``dynamics_params`` value (a node or edge type's column) read as far as it goes without a directory:
+    the parameters when it holds them, else the file name it gives.
+
+    Every backend reads the column through this function (``modelkit.simulator.paramfiles`` re-exports it),
+    and so does :func:`type_params`.
+
+    Parameters
+    ----------
+    value : object
+        The column's value: None or NaN (no parameters), a dict, an inline JSON object or Python dict literal
+        (``"{...}"``, as bmtk's builder writes a dict property), or a file name.
+    where : str
+        Names the value in errors (file, population, node type, key).
+
+    Returns
+    -------
+    dict or str
+        A fresh dict of parameters, or the stripped file name for the caller to look up in its components
+        directories.
+
+    Raises
+    ------
+    ConfigError
+        An inline value that is neither JSON nor a Python literal, or not an object.
+
+    Examples
+    --------
+    >>> params_value('{"tau_m": 10.0}', "node_type_id 100")
+    {'tau_m': 10.0}
+    >>> params_value(" exc.json ", "node_type_id 100")
+    'exc.json'
+    """
+    if value is None or (isinstance(value, float) and value != value):  # NaN: a type without the column
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    s = str(value).strip()
+    if not s.startswith("{"):
+        return s
+    try:
+        d = json.loads(s)
+    except json.JSONDecodeError:
+        try:  # a Python dict literal, as builders write a dict property
+            d = ast.literal_eval(s)
+        except (ValueError, SyntaxError) as e:
+            raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
+    if not isinstance(d, dict):
+        raise ConfigError(None, where, "an object of parameters", type(d).__name__)
+    return dict(d)
 
 
 def read_params(value: Any, directory: str | None, where: str) -> tuple[dict, str | None]:
@@ -68,30 +120,17 @@ def read_params(value: Any, directory: str | None, where: str) -> tuple[dict, st
     ConfigError
         A file name with no folder to look in, a missing or unreadable file, text that is not a JSON object.
     """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    got = params_value(value, where)
+    if isinstance(got, dict):
+        return got, (None if value is None or (isinstance(value, float) and value != value) else "inline")
+    if not got or got.lower() == "nan":
         return {}, None
-    if isinstance(value, Mapping):
-        return dict(value), "inline"
-    s = str(value).strip()
-    if not s or s.lower() == "nan":
-        return {}, None
-    if s.startswith("{"):
-        try:
-            d = json.loads(s)
-        except json.JSONDecodeError:
-            try:  # a Python dict literal, as builders write a dict property
-                d = ast.literal_eval(s)
-            except (ValueError, SyntaxError) as e:
-                raise ConfigError(None, where, "a JSON file name or an inline JSON object", s[:60]) from e
-        if not isinstance(d, dict):
-            raise ConfigError(None, where, "an object of parameters", type(d).__name__)
-        return dict(d), "inline"
-    if os.path.isabs(s):
-        path = s
+    if os.path.isabs(got):
+        path = got
     elif directory:
-        path = os.path.join(directory, s)
+        path = os.path.join(directory, got)
     else:
-        raise ConfigError(None, where, f"a components folder to find {s!r} in (a circuit config's components)",
+        raise ConfigError(None, where, f"a components folder to find {got!r} in (a circuit config's components)",
                           "none")
     text = read_text(path, "dynamics_params JSON file", MAX_JSON_BYTES)
     try:

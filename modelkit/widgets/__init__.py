@@ -11,7 +11,9 @@
 * :class:`BuilderPanel` — forms over ``NetworkBuilder.add_nodes`` / ``add_edges`` (NEST's model and synapse
   parameters, weights' sign checked) that show (and run) the Python code they stand for; counts, 3D
   positions, connection matrix; saves SONATA; "Simulate" runs the network built in memory in a RunPanel.
-* :class:`NetworkExplorer` — populations, node types, properties and reports of a network.
+* :class:`NetworkExplorer` — populations, node types and their parameters (as values), cells in 3D coloured by
+  any property with a node set highlighted, connectivity matrix and degree distributions, a run's raster and
+  rates, reports; each view shows the code it runs.
 * :class:`MorphologyViewer` — biophysical cells in 3D, coloured by section type or by an all-segment report
   over time (a slider plays the membrane-potential movie), synapses as markers.
 

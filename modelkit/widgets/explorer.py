@@ -38,6 +38,11 @@ def _table(df: pd.DataFrame) -> str:
     return df.head(MAX_ROWS).to_html(classes="mk-table", border=0, float_format=lambda v: f"{v:.4g}") + more
 
 
+def _browsable(names: list[str]) -> list[str]:
+    """Properties offered in the picker: not ``dynamics_params``, whose values the parameters table shows."""
+    return sorted(n for n in names if n != "dynamics_params")
+
+
 def _describe(values: np.ndarray, name: str) -> str:
     """Summary of one property column: statistics for numbers, value counts for labels."""
     if values.dtype.kind in "iuf" and len(values):
@@ -102,7 +107,8 @@ class NetworkExplorer(ipw.VBox):
                                                       layout=ipw.Layout(margin="0 0 0 12px"))])
         self.positions = PositionsView(self.network, max_points=max_points)
         self.connectivity = ConnectivityView(self.network)
-        self.activity = ActivityView(self.network)
+        self.activity = ActivityView(self.network, (self.config.path, self.config.output.spikes_file)
+                                     if self.config is not None and self.config.path else None)
         self.reports = ipw.HTML()
         self.reports.add_class("mk-explorer-reports")
         self.tabs = ipw.Tab(children=[browse, self.positions, self.connectivity, self.activity, self.reports])
@@ -192,13 +198,13 @@ class NetworkExplorer(ipw.VBox):
             self.details.value = (f"<b>node population {html.escape(name)}</b>: {len(pop)} nodes, "
                                   f"positions: {'yes' if pop.has_positions() else 'no'}<br>{_table(types)}"
                                   f"{self._params_html(kind, name)}{per_node}")
-            names = sorted(pop.attribute_names) + [f"dynamics_params/{d}" for d in overrides]
+            names = _browsable(pop.attribute_names) + [f"dynamics_params/{d}" for d in overrides]
         elif kind == "edges":
             pop = self.network.edges[name]
             self.details.value = (f"<b>edge population {html.escape(name)}</b>: {len(pop)} edges, "
                                   f"{html.escape(str(pop.source))} &rarr; {html.escape(str(pop.target))}<br>"
                                   f"{_table(self._edge_types(pop))}{self._params_html(kind, name)}")
-            names = sorted(pop.attribute_names)
+            names = _browsable(pop.attribute_names)
         else:
             self.details.value, names = "", []
         self.property_picker.options = names

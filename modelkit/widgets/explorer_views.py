@@ -2,8 +2,8 @@
 
 Each view is a box of controls over plotly ``FigureWidget``\\ s and the code of what it shows. A control
 change builds one :class:`~modelkit.widgets._code.Call` per figure (a function of
-:mod:`modelkit.plotting.plotly`), runs it, copies the figure into the widget (the 3D camera a user set is
-kept) and shows the calls as code that, pasted in a cell, draws the same figures. Views draw on first
+:mod:`modelkit.plotting.plotly`), runs it, shows the figure as a new ``FigureWidget`` (the 3D camera a user
+set is kept) and shows the calls as code that, pasted in a cell, draws the same figures. Views draw on first
 show (:meth:`ExplorerView.draw`), so opening an explorer on a large network reads nothing it does not show.
 """
 
@@ -28,12 +28,28 @@ _IMPORT = "from modelkit.plotting import plotly as mkp"
 _WIDE = {"description_width": "initial"}
 
 
-def show_figure(widget: Any, fig: Any) -> None:
-    """Replace the traces and layout of a ``FigureWidget`` by a figure's, keeping the camera a user set."""
-    with widget.batch_update():
-        widget.data = ()
-        widget.add_traces(list(fig.data))
-        widget.update_layout(fig.layout.to_plotly_json(), overwrite=True)
+def replace_figure(old: Any, fig: Any) -> Any:
+    """A new ``FigureWidget`` of ``fig`` with the old one's height and 3D camera (a rotation the user made).
+
+    A new widget reaches the page as one state message, drawn once; emptying and refilling the old one
+    (delete traces, add traces, relayout) made plotly.js draw 50,000 WebGL points two or three times.
+    """
+    go = require("plotly.graph_objects")
+    new = go.FigureWidget(data=fig.data, layout=fig.layout)
+    new.layout.height = old.layout.height
+    scene = getattr(old.layout, "scene", None)
+    if scene is not None and scene.camera.eye is not None and "scene" in new.layout:
+        new.layout.scene.camera = scene.camera
+    return new
+
+
+def _link(picker: Any, view: Any, trait: str) -> None:
+    """Keep a control's value and a view's string trait equal (an empty dropdown's None is '')."""
+    def to_picker(v: str) -> Any:
+        values = [o[1] if isinstance(o, tuple) else o for o in picker.options]
+        return v if v in values else None
+
+    traitlets.link((picker, "value"), (view, trait), transform=(lambda v: "" if v is None else v, to_picker))
 
 
 def _error_html(e: BaseException) -> str:
@@ -46,17 +62,22 @@ class ExplorerView(ipw.VBox):
     code = traitlets.Unicode("", help="the Python code of what the view shows (runs fresh)").tag(sync=True)
     error = traitlets.Unicode("", help="the error of the last redraw ('' if it worked)").tag(sync=True)
 
-    def __init__(self, network: Network, controls: list, figures: list, css: str) -> None:
+    def __init__(self, network: Network, controls: list, figures: list[tuple[str, int, str]], css: str) -> None:
         self.network = network
         self.net = Sym("net", network)
         self.message = ipw.HTML()
         self.message.add_class("mk-explorer-message")
         self.code_view = ipw.HTML()
         self.code_view.add_class("mk-explorer-code")
-        self.figures = figures
         self.drawn = False
+        self.boxes: dict[str, Any] = {}
+        for attr, height, box_css in figures:  # a box carries the class: the plot's own element is plotly's
+            setattr(self, attr, _figure(height))
+            self.boxes[attr] = ipw.Box([getattr(self, attr)])
+            self.boxes[attr].add_class(box_css)
+        boxes = list(self.boxes.values())
         super().__init__(children=[ipw.HBox(controls, layout=ipw.Layout(flex_flow="row wrap")), self.message,
-                                   *figures, self.code_view])
+                                   *boxes, self.code_view])
         self.add_class(css)
 
     def calls(self) -> list[Call]:  # pragma: no cover - every view defines it
@@ -77,8 +98,12 @@ class ExplorerView(ipw.VBox):
             self.error = f"{type(e).__name__}: {e}"
             self.message.value = _error_html(e)
             return
-        for w, f in zip(self.figures, figs):
-            show_figure(w, f)
+        for (attr, box), f in zip(self.boxes.items(), figs):
+            old = getattr(self, attr)
+            new = replace_figure(old, f)
+            setattr(self, attr, new)
+            box.children = (new,)
+            old.close()
         self.error = ""
         self.message.value = self.describe(figs)
         self.code = "\n".join(self.prelude() + [c.line for c in calls]) + "\n"
@@ -121,13 +146,12 @@ class PositionsView(ExplorerView):
         self.set_picker = ipw.Dropdown(options=sets, value="", description="select", style=_WIDE)
         self.set_picker.add_class("mk-explorer-nodeset")
         self.others_picker = ipw.ToggleButtons(options=[("others faint", "faint"), ("others hidden", "hide")],
-                                               value="faint", style={"button_width": "110px"})
-        self.figure = _figure(520)
-        super().__init__(network, [self.color_picker, self.set_picker, self.others_picker], [self.figure],
-                         "mk-explorer-positions")
+                                               value="faint", style={"button_width": "130px"})
+        super().__init__(network, [self.color_picker, self.set_picker, self.others_picker],
+                         [("figure", 520, "mk-explorer-scene")], "mk-explorer-positions")
         for picker, trait in ((self.color_picker, "color_by"), (self.set_picker, "node_set"),
                               (self.others_picker, "others")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.color_by = default
         self.observe(self.redraw, ["color_by", "node_set", "others"])
         if not self.populations:
@@ -175,16 +199,13 @@ class ConnectivityView(ExplorerView):
         self.edges_picker = ipw.Dropdown(options=names, value=names[0] if names else None,
                                          description="degrees of", style=_WIDE)
         self.direction_picker = ipw.ToggleButtons(options=[("in-degree", "in"), ("out-degree", "out")], value="in",
-                                                  style={"button_width": "90px"})
-        self.matrix_figure = _figure(420)
-        self.matrix_figure.add_class("mk-explorer-matrix")
-        self.degree_figure = _figure(340)
-        self.degree_figure.add_class("mk-explorer-degrees")
+                                                  style={"button_width": "110px"})
         super().__init__(network, [self.group_picker, self.weight_picker, self.edges_picker, self.direction_picker],
-                         [self.matrix_figure, self.degree_figure], "mk-explorer-connectivity")
+                         [("matrix_figure", 420, "mk-explorer-matrix"), ("degree_figure", 340, "mk-explorer-degrees")],
+                         "mk-explorer-connectivity")
         for picker, trait in ((self.group_picker, "group_by"), (self.weight_picker, "weight"),
                               (self.edges_picker, "edges"), (self.direction_picker, "direction")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.group_by, self.edges = default, names[0] if names else ""
         self.observe(self.redraw, ["group_by", "weight", "edges", "direction"])
         if not names:
@@ -204,32 +225,56 @@ class ConnectivityView(ExplorerView):
         super().draw()
 
 
+def _same_file(a: str, b: str | None) -> bool:
+    try:
+        return b is not None and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _window(run: Any) -> dict[str, Any]:
+    """``time_range`` of a run whose spikes file alone would not give it (rates count the whole run, ms):
+    a RunResult's ``tstop``, a SpikeTable's ``t_start`` / ``t_stop``."""
+    if getattr(run, "spikes_file", None) is not None and getattr(run, "tstop", 0.0):
+        return {"time_range": (0.0, float(run.tstop))}
+    t0, t1 = getattr(run, "t_start", None), getattr(run, "t_stop", None)
+    if t1 is not None:
+        return {"time_range": (float(t0 or 0.0), float(t1))}
+    return {}
+
+
 class ActivityView(ExplorerView):
-    """A run's raster and rates (:func:`modelkit.plotting.plotly.raster` / ``rates``), once a run is attached."""
+    """A run's raster and rates (:func:`modelkit.plotting.plotly.raster` / ``rates``), once a run is attached.
+
+    Parameters
+    ----------
+    network : Network
+    config : (str, str or None), optional
+        The explorer's simulation config and the spikes file it writes: a run that wrote that file is shown
+        through the config (its window, its network).
+    """
 
     group_by = traitlets.Unicode("population", help="node property grouping spikes").tag(sync=True)
     kind = traitlets.Unicode("bar", help="rates as 'bar', 'hist' or 'time'").tag(sync=True)
     source = traitlets.Unicode("", help="what the spikes come from (a config or spikes file)").tag(sync=True)
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: Network, config: tuple[str, str | None] | None = None) -> None:
+        self.config = config
         attrs = sorted({a for p in network.nodes.values() for a in p.attribute_names} - {"x", "y", "z"})
         groups = ["population", "node_type_id"] + attrs
         default = "pop_name" if "pop_name" in groups else "population"
         self.group_picker = ipw.Dropdown(options=groups, value=default, description="group by", style=_WIDE)
         self.kind_picker = ipw.ToggleButtons(options=[("mean rates", "bar"), ("rate histogram", "hist"),
                                                       ("rates in time", "time")], value="bar",
-                                             style={"button_width": "110px"})
-        self.raster_figure = _figure(380)
-        self.raster_figure.add_class("mk-explorer-raster")
-        self.rates_figure = _figure(300)
-        self.rates_figure.add_class("mk-explorer-rates")
+                                             style={"button_width": "130px"})
         self.spikes: Any = None
         self._kw: dict[str, Any] = {}
         self._prelude: list[str] = []
-        super().__init__(network, [self.group_picker, self.kind_picker], [self.raster_figure, self.rates_figure],
+        super().__init__(network, [self.group_picker, self.kind_picker],
+                         [("raster_figure", 380, "mk-explorer-raster"), ("rates_figure", 300, "mk-explorer-rates")],
                          "mk-explorer-activity")
         for picker, trait in ((self.group_picker, "group_by"), (self.kind_picker, "kind")):
-            traitlets.link((picker, "value"), (self, trait))
+            _link(picker, self, trait)
         self.group_by = default
         self.observe(self.redraw, ["group_by", "kind"])
         self.message.value = ("<i>no run attached: open the explorer on a simulation config whose output has "
@@ -250,10 +295,13 @@ class ActivityView(ExplorerView):
             path = os.path.abspath(os.fspath(path))
             if path.endswith(".json"):
                 self._kw, self.spikes = {"config_file": path}, None
+            elif self.config is not None and _same_file(path, self.config[1]):
+                # the explorer's own config wrote these spikes: it gives the run's window and network
+                self._kw, self.spikes = {"config_file": self.config[0]}, None
             else:
-                self._kw, self.spikes = {"network": self.net}, path
+                self._kw, self.spikes = {"network": self.net, **_window(run)}, path
         else:  # a table in memory: the code names it, it cannot load it
-            self._kw, self.spikes = {"network": self.net}, Sym("spikes", run)
+            self._kw, self.spikes = {"network": self.net, **_window(run)}, Sym("spikes", run)
             self._prelude = ["# spikes: the SpikeTable you attached"]
         self.source = str(path) if path is not None else "a table in memory"
         self.drawn = True  # attaching draws now: the user asked to see this run

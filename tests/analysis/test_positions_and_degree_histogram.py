@@ -62,3 +62,10 @@ def test_degree_histogram_counts_nodes_per_degree_and_edge_type(tiny):
     assert list(out.columns) == ["all"] and out["all"].tolist() == np.bincount(d).tolist()
     with pytest.raises(AnalysisError, match="'in' or 'out'"):
         degree_histogram("a_to_a", "both", network=tiny)
+
+
+def test_colour_by_a_per_node_parameter_override(tiny):
+    hot = tiny.with_dynamics("a", {"tau_m": 20.0}).with_dynamics({"population": "a", "ei": "i"}, {"tau_m": 5.0})
+    assert "tau_m" in node_properties(hot)
+    df = node_positions(hot, color_by="tau_m")
+    assert df["tau_m"].tolist() == [20.0, 20.0, 5.0, 5.0]

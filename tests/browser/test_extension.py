@@ -51,7 +51,7 @@ def extension_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterL
     lab = start_lab(root, tmp_path_factory.mktemp("extstate"), env={"MODELKIT_RUNS_DIR": ""})
     try:
         # the server extension must be on, or every viewer request fails
-        assert lab.api("modelkit/runs") == {"runs": []}, lab.log[-3000:]
+        assert lab.api("modelkit/runs")["runs"] == [], lab.log[-3000:]
         yield lab
     finally:
         lab.stop()
@@ -115,7 +115,7 @@ def test_viewer_open_in_notebook_and_run_monitor(page, extension_lab: JupyterLab
     _shot(page, artifacts, "3_running")
     expect(run.first).to_have_attribute("data-status", "done", timeout=180_000)
     expect(run.first.locator(".jp-mk-run-progress")).to_contain_text("done: 3000 ms")
-    expect(run.first.locator(".jp-mk-run-name")).to_contain_text(f"point_120cells/{CONFIG}")
+    expect(run.first.locator(".jp-mk-run-config")).to_have_attribute("title", f"point_120cells/{CONFIG}")
 
     # every cell ran without error; the raster image is there
     expect(nb.locator(".jp-InputPrompt").filter(has_text="[*]")).to_have_count(0, timeout=120_000)

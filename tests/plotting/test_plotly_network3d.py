@@ -25,7 +25,8 @@ def test_categories_are_one_trace_each_with_the_node_set_highlighted(net):
     names = [t.name for t in fig.data]
     assert names == ["LIF_exc (80)", "other nodes (40)"], names
     assert all(t.type == "scatter3d" for t in fig.data)
-    assert fig.data[1].marker.opacity < 1 and fig.data[0].customdata.shape == (80, 2)
+    assert fig.data[1].marker.opacity < 1 and fig.data[0].customdata.shape == (80,)
+    assert fig.data[0].customdata.dtype == np.int32 and fig.data[0].hovertemplate.startswith("cortex ")
     assert "80 selected" in fig.layout.title.text
     hidden = mkp.positions(net, color_by="pop_name", node_set={"population": "cortex", "ei": "e"}, others="hide")
     assert [t.name for t in hidden.data] == ["LIF_exc (80)"]
@@ -39,8 +40,25 @@ def test_numbers_go_on_a_colour_scale_and_a_sample_is_said(net):
     scale = mkp.positions(net, color_by="node_type_id", categorical=True, max_points=50)
     assert sum(len(t.x) for t in scale.data) == 50 and "50 of 120 nodes (seeded sample)" in scale.layout.title.text
     cont = mkp.positions(net, color_by="node_type_id", categorical=False)
-    assert len(cont.data) == 1 and cont.data[0].marker.showscale
+    assert len(cont.data) == 1 and cont.data[0].marker.coloraxis == "coloraxis"
+    assert cont.layout.coloraxis.colorbar.title.text == "node_type_id"
     assert np.array_equal(np.unique(cont.data[0].marker.color), [100.0, 101.0])
+
+
+def test_several_populations_share_one_legend_entry_per_category(tmp_path):
+    from modelkit.sonata import NodePopulationData, write_nodes
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        write_nodes(tmp_path / f"{name}_nodes.h5", [NodePopulationData.from_columns(
+            name, [1, 2, 2], {"x": rng.uniform(size=3), "y": rng.uniform(size=3), "z": rng.uniform(size=3),
+                              "tau": [1.0, 2.0, 3.0] if name == "a" else [4.0, 5.0, 6.0]})])
+        (tmp_path / f"{name}_node_types.csv").write_text("node_type_id ei\n1 e\n2 i\n")
+    net = Network.load(tmp_path)
+    fig = mkp.positions(net, color_by="ei")
+    assert [(t.name, t.showlegend, t.hovertemplate.split(" ")[0]) for t in fig.data] == [
+        ("e (2)", True, "a"), ("e (2)", False, "b"), ("i (4)", True, "a"), ("i (4)", False, "b")]
+    cont = mkp.positions(net, color_by="tau")
+    assert [t.marker.color.tolist() for t in cont.data] == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
 
 
 def test_degree_histogram_one_bar_trace_per_edge_type(net):

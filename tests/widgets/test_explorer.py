@@ -4,6 +4,7 @@ and reports; every view's code, run in a fresh interpreter, draws the same figur
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import pytest
 from modelkit import simulate
 from modelkit.analysis import SpikeTable
 from modelkit.datasets import balanced_network
+from modelkit.sonata import Network
 from modelkit.widgets import NetworkExplorer
 
 pio = pytest.importorskip("plotly.io", reason="plotly is not installed: pip install 'modelkit[jupyter]'")
@@ -89,6 +91,7 @@ def test_dynamics_params_are_values_not_file_names(ran):
     assert ">tau_m<" in details and ">C_m<" in details and ">250<" in details
     assert details.count("lif_exc.json") == 1 and "(from lif_exc.json, lif_inh.json)" in details
     assert ex.params.loc[100, "tau_m"] == 20.0
+    assert "dynamics_params" not in ex.property_picker.options  # the file names are not offered as a property
     assert "params = type_params(net, 'cortex')" in ex.code
     assert "type_params(net, &#x27;cortex&#x27;)" in ex.code_view.value
 
@@ -130,10 +133,17 @@ def test_every_view_shows_code_that_draws_the_same_fresh(ran):
     codes = {"positions": (ex.positions.code, ["fig"]), "connectivity": (ex.connectivity.code, ["matrix", "degrees"]),
              "activity": (ex.activity.code, ["raster", "rates"]), "params": (ex.code, ["params"])}
     attached = NetworkExplorer(cfg)
-    attached.attach(result)  # a RunResult: its spikes file, with the network
+    attached.attach(result)  # the run of the explorer's own config: shown through the config (its window)
     assert attached.tabs.selected_index == attached.TABS.index("Activity")
-    assert "raster = mkp.raster(" in attached.activity.code and "network=net" in attached.activity.code
-    codes["attached"] = (attached.activity.code, ["raster", "rates"])
+    assert f"raster = mkp.raster(config_file={cfg!r}, group_by='pop_name')" in attached.activity.code
+    on_files = NetworkExplorer(Network.load(os.path.join(os.path.dirname(cfg), "network")))
+    on_files.attach(result)  # a network without a config: the spikes file, the run's window from the result
+    assert f"raster = mkp.raster({result.spikes_file!r}, network=net, time_range=(0.0, 200.0), group_by=" \
+        in on_files.activity.code
+    codes["attached"] = (on_files.activity.code, ["raster", "rates"])
+    # the same rates either way (Hz over the run's 200 ms, not over the span of its spikes)
+    rates = attached.activity.rates_figure.data[0].y
+    assert list(on_files.activity.rates_figure.data[0].y) == pytest.approx(list(rates))
 
     fresh = _run_fresh(codes)
     assert fresh["positions"]["fig"] == _data(ex.positions.figure)
@@ -141,7 +151,8 @@ def test_every_view_shows_code_that_draws_the_same_fresh(ran):
     assert fresh["connectivity"]["degrees"] == _data(ex.connectivity.degree_figure)
     assert fresh["activity"]["raster"] == _data(ex.activity.raster_figure)
     assert fresh["activity"]["rates"] == _data(ex.activity.rates_figure)
-    assert fresh["attached"]["raster"] == _data(attached.activity.raster_figure)
+    assert fresh["attached"]["raster"] == _data(on_files.activity.raster_figure)
+    assert fresh["attached"]["rates"] == _data(on_files.activity.rates_figure)
     assert fresh["params"]["params"] == json.loads(ex.params.to_json())
 
 
@@ -153,3 +164,57 @@ def test_attach_a_table_in_memory(ran):
     assert ex.activity.error == "" and len(ex.activity.raster_figure.data)
     assert "# spikes: the SpikeTable you attached" in ex.activity.code
     assert "raster = mkp.raster(spikes, network=net" in ex.activity.code
+
+
+def test_traits_drive_the_controls_and_errors_are_shown_not_raised(ran, tmp_path):
+    cfg, _ = ran
+    ex = NetworkExplorer(cfg)
+    ex.show("3D")
+    ex.positions.node_set = "cortex"
+    assert ex.positions.set_picker.value == "cortex"
+    ex.positions.node_set = ""  # back to all nodes: the dropdown's "all nodes" option
+    assert ex.positions.set_picker.value == "" and "node_set" not in ex.positions.code
+    ex.show("Connectivity")
+    code = ex.connectivity.code
+    ex.connectivity.group_by = "model_template"  # the virtual input population has no model_template
+    assert "model_template" in ex.connectivity.error and "input" in ex.connectivity.message.value
+    assert ex.connectivity.code == code  # the code stays that of what is drawn
+    ex.connectivity.group_by = "pop_name"
+    assert ex.connectivity.error == ""
+
+
+def test_a_network_without_edges_or_positions(tmp_path):
+    from modelkit.sonata import Network, NodePopulationData, write_nodes
+    write_nodes(tmp_path / "a_nodes.h5", [NodePopulationData.from_columns("a", [1, 1], {})])
+    (tmp_path / "a_node_types.csv").write_text("node_type_id model_type\n1 virtual\n")
+    ex = NetworkExplorer(Network.load(tmp_path))
+    ex.show("3D")
+    assert "no node population has positions" in ex.positions.message.value
+    ex.show("Connectivity")
+    assert "no edges" in ex.connectivity.message.value and ex.connectivity.edges == ""
+
+
+def test_node_sets_of_the_config_select_nodes_in_3d(tmp_path):
+    cfg = balanced_network(tmp_path / "net", n_exc=80, n_inh=20, n_input=30, tstop=100.0)
+    (tmp_path / "net" / "node_sets.json").write_text(json.dumps({"exc": {"population": "cortex", "ei": "e"}}))
+    sim = json.loads(open(cfg).read())
+    sim["node_sets_file"] = "node_sets.json"
+    open(cfg, "w").write(json.dumps(sim))
+    ex = NetworkExplorer(cfg)
+    assert ("node set exc", "exc") in ex.positions.set_picker.options
+    ex.show("3D")
+    ex.positions.set_picker.value = "exc"
+    assert [t.name for t in ex.positions.figure.data] == ["LIF_exc (80)", "other nodes (20)"]
+    assert "node_set='exc'" in ex.positions.code
+
+
+def test_a_redraw_keeps_the_camera_the_user_set(ran):
+    cfg, _ = ran
+    ex = NetworkExplorer(cfg)
+    ex.show("3D")
+    first = ex.positions.figure
+    first.layout.scene.camera.eye = {"x": 0.3, "y": -2.0, "z": 0.7}  # what a drag in the page sends back
+    ex.positions.color_by = "ei"
+    assert ex.positions.figure is not first and ex.positions.boxes["figure"].children == (ex.positions.figure,)
+    assert ex.positions.figure.layout.scene.camera.eye.to_plotly_json() == {"x": 0.3, "y": -2.0, "z": 0.7}
+    assert ex.positions.figure.layout.height == 520
