@@ -171,3 +171,15 @@ def test_the_forms_never_import_neuron():
             "assert 'neuron' not in sys.modules, 'NEURON was imported in the kernel'; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_without_a_components_folder_the_form_says_what_is_missing(tmp_path):
+    panel = BuilderPanel("v1", seed=1, plots=False)
+    panel.model_type.value = "biophysical"
+    assert "give a components folder" in panel.bio.params.title.value
+    assert not panel.add_population() and "no template chosen" in panel.error and "not given" in panel.error
+    panel.bio.components.value = str(tmp_path)  # a folder without bmtk's layout
+    assert f"no templates in {tmp_path}" in panel.bio.params.title.value
+    assert not panel.add_population() and panel.code.count("add_nodes") == 0
+    panel.bio.components.value = str(COMPONENTS)
+    assert panel.add_population(), panel.error
