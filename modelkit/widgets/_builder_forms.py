@@ -34,11 +34,14 @@ class ParamGrid(ipw.VBox):
         Shown above the fields.
     css : str
         CSS class of the box (the browser tests find the fields by ``mk-param-<name>`` inside it).
+    cell : str
+        Least width of a field (label and number), CSS; wider for values with many digits (an Allen fit's
+        ``gbar`` of ``0.0012021154978800002`` S/cm² is cut, not rounded, by a narrow field).
     """
 
-    def __init__(self, title: str, css: str) -> None:
+    def __init__(self, title: str, css: str, cell: str = "170px") -> None:
         self.title = ipw.HTML()
-        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns="repeat(auto-fill, minmax(170px, 1fr))",
+        self.grid = ipw.GridBox(layout=ipw.Layout(grid_template_columns=f"repeat(auto-fill, minmax({cell}, 1fr))",
                                                   grid_gap="2px 8px", width="100%"))
         super().__init__(children=[self.title, self.grid], layout=ipw.Layout(width="100%"))
         self.add_class(css)
@@ -46,7 +49,8 @@ class ParamGrid(ipw.VBox):
         self.defaults: dict[str, float] = {}
         self.fields: dict[str, Any] = {}
 
-    def set_defaults(self, defaults: Mapping[str, float], units: Mapping[str, str], note: str = "") -> None:
+    def set_defaults(self, defaults: Mapping[str, float], units: Mapping[str, str], note: str = "",
+                     origin: str = "NEST's default") -> None:
         """Show one field per parameter, set to its default (the common parameters first).
 
         Parameters
@@ -57,6 +61,8 @@ class ParamGrid(ipw.VBox):
             Parameter -> unit shown after its name ("ms", "mV"; "" for none).
         note : str
             A line shown under the title (why there are no fields, ...).
+        origin : str
+            What the default is, in each field's tooltip ("NEST's default", "the file's value").
         """
         order = [k for k in _FIRST if k in defaults] + [k for k in defaults if k not in _FIRST]
         self.defaults = {k: defaults[k] for k in order}
@@ -67,8 +73,8 @@ class ParamGrid(ipw.VBox):
             unit = units.get(k, "")
             # labels share 55% of the cell (a long name ends in an ellipsis, the tooltip has it whole)
             w = cls(value=v, description=f"{k} ({unit})" if unit else k, style={"description_width": "55%"},
-                    tooltip=f"{k}: NEST's default {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
-            w.add_class(f"mk-param-{k}")
+                    tooltip=f"{k}: {origin} {v!r}", layout=ipw.Layout(width="auto", min_width="0"))
+            w.add_class("mk-param-" + "".join(c if c.isalnum() or c in "_-" else "-" for c in k))
             self.fields[k] = w
         self.grid.children = list(self.fields.values())
         self.title.value = f"<i>{html.escape(self._title)}</i>" + (

@@ -15,16 +15,20 @@ from modelkit.widgets._deps import require
 
 ipw = require("ipywidgets")
 
-__all__ = ["SimulateForm", "simulate_lines", "INPUT_WEIGHT"]
+__all__ = ["SimulateForm", "simulate_lines", "INPUT_WEIGHT", "BIO_INPUT"]
 
 #: default input weights: about 16 Hz in iaf_psc_alpha (pA) and 7 Hz in iaf_cond_alpha (nS) with NEST's
 #: defaults, 20 inputs at 50 Hz per cell (measured with the panel: 40/50/60/70 pA gave 0.1/4.7/16/31 Hz,
 #: 6/8/10 nS gave 6.7/29/51 Hz)
-INPUT_WEIGHT = {"current": 60.0, "conductance": 6.0}
+INPUT_WEIGHT = {"current": 60.0, "conductance": 6.0, "biophysical": 0.001}
+#: the input synapse onto biophysical cells (NEURON's Exp2Syn, bmtk's AMPA_ExcToExc values; µS weights)
+BIO_INPUT = {"model_template": "exp2syn", "dynamics_params": {"level_of_detail": "exp2syn", "tau1": 1.0,
+                                                                "tau2": 3.0, "erev": 0.0},
+             "target_sections": ["somatic", "basal"], "distance_range": [0.0, 1e20]}
 
 
 def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float, n_inputs: int, k: int,
-                   weight: float, delay: float, output_dir: str) -> list[str]:
+                   weight: float, delay: float, output_dir: str, components: dict[str, str] | None = None) -> list[str]:
     """The Python lines of "Simulate" (they run in the panel's namespace, where ``net`` is the builder).
 
     Parameters
@@ -45,6 +49,9 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
         Input synapses' weight (pA for current-based NEST models, nS for conductance-based) and delay (ms).
     output_dir : str
         The run's output folder (replaced at each run).
+    components : dict of str to str, optional
+        The config's ``components`` (folders of morphologies, parameter files, mechanisms): the network is
+        biophysical (NEURON), and the inputs reach it through :data:`BIO_INPUT` synapses (weight in µS).
 
     Returns
     -------
@@ -57,6 +64,10 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
               "inputs": {"poisson": {"input_type": "spikes", "module": "poisson", "node_set": inp,
                                      "rate": float(rate)}},
               "output": {"output_dir": output_dir}}
+    syn = "model_template='static_synapse'"
+    if components is not None:
+        config["components"] = dict(components)
+        syn = ", ".join(f"{k}={v!r}" for k, v in BIO_INPUT.items())
     return [
         "# Simulate: the network built in memory, a Poisson input, a run in a child process (no files but its output)",
         "from modelkit.sonata import Network",
@@ -65,7 +76,7 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
         f"inputs = NetworkBuilder({inp!r}, seed={seed})",
         f"inputs.add_nodes(N={int(n_inputs)}, model_type='virtual', pop_name='poisson')",
         f"inputs.add_edges(target=net.nodes(), connection_rule=FixedInDegree(k={int(k)}), "
-        f"syn_weight={float(weight)!r}, delay={float(delay)!r}, model_template='static_synapse')",
+        f"syn_weight={float(weight)!r}, delay={float(delay)!r}, {syn})",
         f"sim_config = {config!r}",
         "# one in-memory network of both (what simulate does with a list): RunPanel reads its parameters",
         "input_network = inputs.build()",
@@ -92,7 +103,8 @@ class SimulateForm(ipw.VBox):
         self.n_inputs = num(ipw.BoundedIntText, 100, "inputs N", "mk-sim-n-inputs", min=1, max=10**7)
         self.k = num(ipw.BoundedIntText, 20, "inputs per cell", "mk-sim-k", min=1, max=10**6)
         self.weight = num(ipw.FloatText, INPUT_WEIGHT["current"], "input weight", "mk-sim-weight",
-                          tooltip="pA for current-based NEST models, nS for conductance-based ones")
+                          tooltip="pA for current-based NEST models, nS for conductance-based ones, "
+                                  "µS for biophysical cells (NEURON)")
         self._suggested = self.weight.value
         self.delay = num(ipw.BoundedFloatText, 1.0, "input delay (ms)", "mk-sim-delay", min=0.001, max=1e4)
         self.output_dir = ipw.Text(value="output", description="output", style=style,
@@ -112,16 +124,17 @@ class SimulateForm(ipw.VBox):
             self.button, self.slot], layout=ipw.Layout(width="100%"))
         self.add_class("mk-builder-sim")
 
-    def suggest_weight(self, conductance: bool) -> None:
-        """Set the input weight for current- or conductance-based targets, unless the user typed one.
+    def suggest_weight(self, kind: str) -> None:
+        """Set the input weight for the targets' kind, unless the user typed one.
 
         Parameters
         ----------
-        conductance : bool
-            Every population built so far has conductance-based synapses (weights in nS, not pA).
+        kind : str
+            A key of :data:`INPUT_WEIGHT`: ``"current"`` (NEST, pA), ``"conductance"`` (every NEST population
+            conductance-based, nS) or ``"biophysical"`` (NEURON, µS).
         """
         if self.weight.value == self._suggested:
-            self.weight.value = self._suggested = INPUT_WEIGHT["conductance" if conductance else "current"]
+            self.weight.value = self._suggested = INPUT_WEIGHT[kind]
 
     def values(self) -> dict[str, Any]:
         """The keyword arguments of :func:`simulate_lines` the fields give (name and seed aside)."""

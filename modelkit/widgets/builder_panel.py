@@ -15,6 +15,12 @@ defaults go into ``dynamics_params``. Weights follow NEST's sign rule (:mod:`.ne
 inhibitory population (``ei='i'``) onto a model whose weight sign decides, the weight turns negative when
 the source is chosen, and a positive one typed afterwards is warned about (and kept).
 
+Biophysical cells (NEURON, :mod:`._builder_neuron`): with a components folder in bmtk's layout, the form
+offers its templates (Allen fits, NeuroML cells) and morphologies and shows the fit's values; edited
+values go into an edited copy of the fit passed as ``dynamics_params`` (in memory), and edges onto
+biophysical cells take the folder's synaptic models (``target_sections``, ``distance_range``; weights
+positive, their sign is the synaptic model's ``erev``).
+
 "Simulate" hands the network built in memory to a :class:`~modelkit.widgets.RunPanel` with a
 :class:`~modelkit.widgets.LiveRaster`, shown under the button, with a Poisson input (see
 :mod:`._builder_simulate`); nothing is saved but the run's output folder.
@@ -30,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from modelkit._typing import PathLike
 from modelkit.analysis.connectivity import connectivity_table
 from modelkit.widgets._builder_forms import ParamGrid, neuron_info, sign_warning
+from modelkit.widgets._builder_neuron import (BIO_WEIGHT, BioCellForm, BioSynapseForm, bio_sign_warning,
+                                              components_config)
 from modelkit.widgets._builder_simulate import SimulateForm, simulate_lines
 from modelkit.widgets._deps import PALETTE, require
 
@@ -107,6 +115,10 @@ class BuilderPanel(ipw.VBox):
         process; a short built-in list if NEST is not installed).
     plots : bool
         Show the 3D positions and the connection matrix (plotly ``FigureWidget``).
+    components : str or PathLike, optional
+        A components folder in bmtk's layout (``biophysical_neuron_templates/``, ``morphologies/``,
+        ``synaptic_models/``, ``mechanisms/``): the templates, morphologies and synaptic models the forms
+        offer for ``model_type='biophysical'`` (NEURON); the form's "components" field can change it.
 
     Attributes
     ----------
@@ -125,7 +137,7 @@ class BuilderPanel(ipw.VBox):
     n_nodes = traitlets.Int(0, help="nodes added so far").tag(sync=True)
 
     def __init__(self, name: str = "net", *, seed: int = 0, models: Iterable[str] | None = None,
-                 plots: bool = True) -> None:
+                 plots: bool = True, components: PathLike | None = None) -> None:
         if models is None:
             try:
                 from modelkit.widgets.nest_model_names import nest_models
@@ -143,7 +155,7 @@ class BuilderPanel(ipw.VBox):
         self.pop_name = ipw.Text(value="exc", description="pop_name", style=style, layout=ipw.Layout(width="200px"))
         self.n = ipw.BoundedIntText(value=100, min=1, max=10**8, description="N", style=style,
                                     layout=ipw.Layout(width="150px"))
-        self.model_type = ipw.Dropdown(options=["point_neuron", "virtual"], value="point_neuron",
+        self.model_type = ipw.Dropdown(options=["point_neuron", "biophysical", "virtual"], value="point_neuron",
                                        description="model_type", style=style, layout=ipw.Layout(width="230px"))
         self.model = ipw.Dropdown(options=models, value="iaf_psc_alpha" if "iaf_psc_alpha" in models else models[0],
                                   description="NEST model", style=style, layout=ipw.Layout(width="280px"))
@@ -153,6 +165,7 @@ class BuilderPanel(ipw.VBox):
                                       style=style, layout=ipw.Layout(width="190px"))
         self.placement_params = _Params()
         self.neuron_params = ParamGrid("NEST parameters", "mk-builder-neuron-params")
+        self.bio = BioCellForm("" if components is None else str(components))
         self.add_nodes_button = ipw.Button(description="Add population", icon="plus", button_style="primary")
         # --- edge form
         self.source = ipw.Dropdown(options=[], description="source", style=style, layout=ipw.Layout(width="200px"))
@@ -168,6 +181,7 @@ class BuilderPanel(ipw.VBox):
                                     value="static_synapse" if "static_synapse" in synapses else synapses[0],
                                     style=style, layout=ipw.Layout(width="260px"))
         self.synapse_params = ParamGrid("synapse parameters", "mk-builder-synapse-params")
+        self.bio_syn = BioSynapseForm()
         self.sign_note = ipw.HTML()
         self.sign_note.add_class("mk-builder-sign")
         self.add_edges_button = ipw.Button(description="Add edges", icon="link", button_style="primary")
@@ -177,8 +191,8 @@ class BuilderPanel(ipw.VBox):
         self.save_button = ipw.Button(description="Save SONATA", icon="save")
         self.sim = SimulateForm()
         for w, css in ((self.pop_name, "pop-name"), (self.n, "n"), (self.ei, "ei"), (self.model, "model"),
-                       (self.source, "source"), (self.target, "target"), (self.rule, "rule"),
-                       (self.synapse, "synapse"), (self.delay, "delay")):
+                       (self.model_type, "model-type"), (self.source, "source"), (self.target, "target"),
+                       (self.rule, "rule"), (self.synapse, "synapse"), (self.delay, "delay")):
             w.add_class(f"mk-builder-{css}")  # what the browser tests click
         self.sim.button.on_click(lambda _b: self.simulate())
         # --- views
@@ -211,11 +225,12 @@ class BuilderPanel(ipw.VBox):
                             ipw.HBox([self.pop_name, self.n, self.ei], layout=wrap),
                             ipw.HBox([self.model_type, self.model], layout=wrap),
                             ipw.HBox([self.placement, self.placement_params], layout=wrap), self.neuron_params,
-                            self.add_nodes_button], "mk-builder-nodes", "340px")
+                            self.bio, self.add_nodes_button], "mk-builder-nodes", "340px")
         edges_box = column([ipw.HTML("<b>Add edges</b>"), ipw.HBox([self.source, self.target], layout=wrap),
                             ipw.HBox([self.rule, self.rule_params], layout=wrap),
                             ipw.HBox([self.syn_weight, self.delay], layout=wrap), self.synapse,
-                            self.synapse_params, self.sign_note, self.add_edges_button], "mk-builder-edges", "340px")
+                            self.synapse_params, self.bio_syn, self.sign_note, self.add_edges_button],
+                           "mk-builder-edges", "340px")
         preview_box = column([self.preview], "mk-builder-preview-col", "180px")
         super().__init__(children=[
             ipw.HBox([nodes_box, edges_box, preview_box], layout=wrap),
@@ -235,7 +250,9 @@ class BuilderPanel(ipw.VBox):
         self.synapse.observe(self._synapse_changed, "value")
         self.syn_weight.observe(lambda _c: self._show_sign(), "value")
         for w in (self.source, self.target):
+            w.observe(lambda _c: self._edge_kind(), "value")
             w.observe(lambda _c: self._sign_default(), "value")
+        self.bio.components.observe(lambda _c: self._edge_kind(), "value")
         for w in (self.pop_name, self.n, self.model, self.model_type, self.source, self.target, self.rule):
             w.observe(lambda _c: self._preview(), "value")
         self.add_nodes_button.on_click(lambda _b: self.add_population())
@@ -246,6 +263,7 @@ class BuilderPanel(ipw.VBox):
         self._rule_changed()
         self._model_changed()
         self._synapse_changed()
+        self._edge_kind()
         self._run(["import numpy as np", "from modelkit.builder import NetworkBuilder, placement",
                    "from modelkit.builder import " + ", ".join(sorted({c for c, _ in RULES.values()})),
                    f"net = NetworkBuilder({name!r}, seed={self.seed})"])
@@ -282,17 +300,25 @@ class BuilderPanel(ipw.VBox):
             self.message.value = f"<span style='color:#b00'>{self.error}</span>"
             return False
         n = int(self.n.value)
-        props = [f"N={n}", f"pop_name={pop!r}", f"model_type={self.model_type.value!r}"]
+        mt = self.model_type.value
+        props = [f"N={n}", f"pop_name={pop!r}", f"model_type={mt!r}"]
         if self.ei.value != "-":
             props.append(f"ei={self.ei.value!r}")
-        if self.model_type.value != "virtual":
+        lines: list[str] = []
+        if mt == "biophysical":  # NEURON: a template and morphology of the components folder, an edited fit
+            lines, bio_props, err = self.bio.node_code(f"fit_{_identifier(pop)}")
+            if err:
+                self.error = err
+                self.message.value = f"<span style='color:#b00'>{html.escape(err)}</span>"
+                return False
+            props += bio_props
+        elif mt != "virtual":
             props.append(f"model_template={'nest:' + self.model.value!r}")
             if self.neuron_params.changed:
                 props.append(f"dynamics_params={self.neuron_params.changed!r}")
-        lines = []
         func, _spec = PLACEMENTS[self.placement.value]
         var = None
-        if func is not None and self.model_type.value != "virtual":
+        if func is not None and mt != "virtual":
             var = f"pos_{_identifier(pop)}"
             args = ", ".join(f"{k}={_num(v)}" if k != "high" else f"high=({_num(v)},) * 3"
                              for k, v in self.placement_params.values.items())
@@ -301,13 +327,14 @@ class BuilderPanel(ipw.VBox):
         lines.append(f"net.add_nodes({', '.join(props)})")
         if not self._run(lines):
             return False
-        info = self._pops.setdefault(pop, {"n": 0, "positions": [], "models": set(), "ei": None})
+        info = self._pops.setdefault(pop, {"n": 0, "positions": [], "models": set(), "ei": None, "types": set()})
         info["n"] += n
+        info["types"].add(mt)
         if self.ei.value != "-":
             info["ei"] = self.ei.value
-        if self.model_type.value != "virtual":
+        if mt == "point_neuron":
             info["models"].add(self.model.value)
-        self.sim.suggest_weight(self._all_conductance_based())
+        self.sim.suggest_weight(self._input_kind())
         if var is not None:
             info["positions"].append(self.namespace[var])
         self.n_nodes = sum(p["n"] for p in self._pops.values())
@@ -332,10 +359,17 @@ class BuilderPanel(ipw.VBox):
         params = self.rule_params.values
         rule = f"{cls}({', '.join(f'{k}={_num(v)}' for k, v in params.items())})"
         syn = self.synapse_params.changed
+        tail = f"model_template={self.synapse.value!r}" + (f", dynamics_params={syn!r}" if syn else "")
+        if self._is_bio(tgt):  # NEURON: a synaptic model of the components folder, placed on sections
+            bio_props, err = self.bio_syn.edge_props()
+            if err:
+                self.error = err
+                self.message.value = f"<span style='color:#b00'>{html.escape(err)}</span>"
+                return False
+            tail = ", ".join(bio_props)
         line = (f"net.add_edges(source={{'pop_name': {src!r}}}, target={{'pop_name': {tgt!r}}}, "
                 f"connection_rule={rule}, syn_weight={_num(self.syn_weight.value)}, "
-                f"delay={_num(self.delay.value)}, model_template={self.synapse.value!r}"
-                + (f", dynamics_params={syn!r})" if syn else ")"))
+                f"delay={_num(self.delay.value)}, {tail})")
         warning = self.sign_warning()
         if not self._run([line]):
             return False
@@ -350,6 +384,8 @@ class BuilderPanel(ipw.VBox):
         src, tgt = self.source.value, self.target.value
         if src not in self._pops or tgt not in self._pops:
             return ""
+        if self._is_bio(tgt):
+            return bio_sign_warning(tgt, float(self.syn_weight.value))
         return sign_warning(src, self._pops[src]["ei"], self._target_rules(tgt), float(self.syn_weight.value))
 
     def simulate(self) -> Any:
@@ -367,8 +403,17 @@ class BuilderPanel(ipw.VBox):
             The panel running the simulation, or None if the code raised (see :attr:`error`) or a run
             started here is still going.
         """
-        if not any(p["models"] for p in self._pops.values()):
-            self.error = "simulate: add a point_neuron population first (the Poisson input drives NEST models)"
+        kinds = {t for p in self._pops.values() for t in p["types"]} - {"virtual"}
+        problem = ""
+        if not kinds:
+            problem = "add a point_neuron population first, or a biophysical one (the Poisson input drives them)"
+        elif len(kinds) > 1:
+            problem = ("NEST's point neurons and NEURON's biophysical cells do not run in one simulation "
+                       "(build them in two panels)")
+        elif "biophysical" in kinds and not self.bio.folder:
+            problem = "biophysical cells need the components folder (morphologies, mechanisms, parameter files)"
+        if problem:
+            self.error = f"simulate: {problem}"
             self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
             return None
         old = self.namespace.get("run_panel")
@@ -376,7 +421,8 @@ class BuilderPanel(ipw.VBox):
             self.error = "simulate: a run is still going; press its Stop button or wait for it to end"
             self.message.value = f"<span style='color:#b00'>{html.escape(self.error)}</span>"
             return None
-        if not self._run(simulate_lines(self.name, self.seed, **self.sim.values())):
+        components = components_config(self.bio.folder) if "biophysical" in kinds else None
+        if not self._run(simulate_lines(self.name, self.seed, **self.sim.values(), components=components)):
             return None
         run_panel, raster = self.namespace["run_panel"], self.namespace["raster"]
         self.sim.slot.children = [run_panel, raster]
@@ -431,10 +477,12 @@ class BuilderPanel(ipw.VBox):
         self.placement_params.set_spec(PLACEMENTS[self.placement.value][1])
 
     def _model_changed(self, _change: Any = None) -> None:
-        virtual = self.model_type.value == "virtual"
-        self.model.disabled = virtual
-        self.neuron_params.layout.display = "none" if virtual else ""
-        if virtual:
+        mt = self.model_type.value
+        self.model.disabled = mt == "virtual"
+        self.model.layout.display = "none" if mt == "biophysical" else ""
+        self.neuron_params.layout.display = "" if mt == "point_neuron" else "none"
+        self.bio.layout.display = "" if mt == "biophysical" else "none"
+        if mt != "point_neuron":
             return
         from modelkit.widgets.nest_model_params import unit_of
         defaults, rule, note = neuron_info(self.model.value)
@@ -451,6 +499,34 @@ class BuilderPanel(ipw.VBox):
             defaults, note = {}, f"no defaults: {e}".splitlines()[0]
         self.synapse_params.set_defaults(defaults, {k: unit_of(k) for k in defaults},
                                          note or ("" if defaults else "none but weight and delay"))
+
+    def _is_bio(self, pop: str | None) -> bool:
+        return "biophysical" in self._pops.get(pop or "", {}).get("types", ())
+
+    def _edge_kind(self) -> None:
+        """Onto biophysical cells the edge form offers NEURON's synaptic models (weights in µS), else NEST's."""
+        if not hasattr(self, "_pops"):
+            return
+        bio = self._is_bio(self.target.value)
+        for w in (self.synapse, self.synapse_params):
+            w.layout.display = "none" if bio else ""
+        self.bio_syn.layout.display = "" if bio else "none"
+        w = abs(self.syn_weight.value)
+        if bio:
+            eis = [self._pops.get(p or "", {}).get("ei") for p in (self.source.value, self.target.value)]
+            if self.bio_syn.folder != self.bio.folder:
+                self.bio_syn.scan(self.bio.folder, *eis)
+            else:
+                self.bio_syn.suggest(*eis)
+            if w == 1.0:  # NEST's default weight (pA) is 2,000 times too strong as a conductance (µS)
+                self.syn_weight.value = BIO_WEIGHT
+        elif w == BIO_WEIGHT:
+            self.syn_weight.value = 1.0
+
+    def _input_kind(self) -> str:
+        if any(self._is_bio(p) for p in self._pops):
+            return "biophysical"
+        return "conductance" if self._all_conductance_based() else "current"
 
     def _all_conductance_based(self) -> bool:
         from modelkit.widgets.nest_model_params import conductance_based

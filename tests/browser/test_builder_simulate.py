@@ -18,6 +18,7 @@ from _jupyter_lab import JupyterLab, open_notebook, write_notebook
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 pytest.importorskip("nest", reason="Simulate runs NEST: pip install nest-simulator")
+pytest.importorskip("neuron", reason="the biophysical case runs NEURON: pip install neuron")
 from playwright.sync_api import expect  # noqa: E402
 
 CELL = """from modelkit.widgets import BuilderPanel
@@ -155,3 +156,93 @@ def test_build_two_populations_and_simulate_at_1000px(page, jupyter_lab: Jupyter
     _shot(page, builder, artifacts / "builder_forms_1000px_wide.png")
     assert sorted(p.name for p in (jupyter_lab.root / "builder_sim").iterdir()
                   if not p.name.startswith(".")) == ["builder.ipynb", "output"]  # no files but the run's
+
+
+CELL_BIO = """from modelkit.testing import shared_path
+from modelkit.widgets import BuilderPanel
+builder = BuilderPanel("v1", seed=0, components=shared_path("bmtk-examples", "bio_components"))
+builder"""
+
+
+def _wait_spikes(builder, timeout: float) -> None:
+    count = builder.locator(".mk-builder-run .mk-live-raster .mk-count")
+    deadline = time.monotonic() + timeout
+    while int(count.get_attribute("data-received") or 0) == 0:
+        assert time.monotonic() < deadline, "no spikes reached the raster"
+        time.sleep(0.1)
+
+
+def test_biophysical_network_by_clicks_runs_in_neuron(page, jupyter_lab: JupyterLab, artifacts: Path) -> None:
+    """model_type biophysical, an Allen fit and a morphology of bmtk's components, e_pas changed in the form,
+    edges with bmtk's synaptic models (the weight stays positive from the inhibitory population: NEURON's
+    Exp2Syn takes the sign from erev), Simulate: NEURON runs it and spikes reach the raster."""
+    write_notebook(jupyter_lab.root / "builder_bio" / "builder.ipynb", [CELL_BIO])
+    open_notebook(page, jupyter_lab, "builder_bio/builder.ipynb", width=1000, height=1000)
+    page.keyboard.press("Shift+Enter")
+    builder = page.locator(".mk-builder-panel")
+    expect(builder).to_be_visible(timeout=120_000)
+    code = builder.locator(".mk-builder-code")
+    total = builder.locator(".mk-builder-preview .mk-total")
+
+    def population(name: str, ei: str, template: str, morphology: str, e_pas: float | None) -> None:
+        _set(builder.locator(".mk-builder-pop-name"), name)
+        _set(builder.locator(".mk-builder-n"), 3)
+        builder.locator(".mk-builder-ei select").select_option(ei)
+        builder.locator(".mk-builder-model-type select").select_option("biophysical")
+        expect(builder.locator(".mk-builder-bio")).to_be_visible(timeout=30_000)
+        builder.locator(".mk-builder-bio-template select").select_option(template)
+        builder.locator(".mk-builder-bio-morphology select").select_option(morphology)
+        expect(builder.locator(".mk-builder-bio-params .mk-param-e_pas input")).to_be_visible(timeout=30_000)
+        if e_pas is not None:
+            _set(builder.locator(".mk-builder-bio-params .mk-param-e_pas"), e_pas)
+        _button(builder, "Add population").click()
+
+    population("exc", "e", "ctdb/472363762_fit.json", "Scnn1a_473845048_m.swc", -80)
+    expect(total).to_have_attribute("data-total", "3", timeout=30_000)
+    expect(code).to_contain_text("fit_exc['passive'][0]['e_pas'] = -80.0  # e_pas")
+    expect(code).to_contain_text("dynamics_params=fit_exc")
+    _shot(page, builder.locator(".mk-builder-nodes"), artifacts / "builder_bio_form.png")
+    population("inh", "i", "ctdb/472912177_fit.json", "Pvalb_470522102_m.swc", None)
+    expect(total).to_have_attribute("data-total", "6", timeout=30_000)
+    expect(code).to_contain_text("dynamics_params='ctdb/472912177_fit.json'")
+
+    builder.locator(".mk-builder-source select").select_option("exc")
+    builder.locator(".mk-builder-target select").select_option("inh")
+    expect(builder.locator(".mk-builder-bio-synapse select")).to_have_value("AMPA_ExcToInh.json", timeout=30_000)
+    weight = builder.locator(".mk-builder-weight input")
+    expect(weight).to_have_value("0.0005", timeout=30_000)  # µS
+    _button(builder, "Add edges").click()
+    expect(code).to_contain_text("dynamics_params='AMPA_ExcToInh.json', target_sections=['somatic', 'basal']",
+                                 timeout=30_000)
+    builder.locator(".mk-builder-source select").select_option("inh")
+    builder.locator(".mk-builder-target select").select_option("exc")
+    expect(builder.locator(".mk-builder-bio-synapse select")).to_have_value("GABA_InhToExc.json", timeout=30_000)
+    expect(weight).to_have_value("0.0005", timeout=30_000)  # positive: GABA's erev makes it inhibitory
+    sign = builder.locator(".mk-builder-sign .mk-sign-warning")
+    _set(builder.locator(".mk-builder-weight"), -0.0005)
+    expect(sign).to_contain_text("Exp2Syn", timeout=30_000)
+    _set(builder.locator(".mk-builder-weight"), 0.0005)
+    expect(sign).to_have_count(0, timeout=30_000)
+    _button(builder, "Add edges").click()
+    expect(code).to_contain_text("dynamics_params='GABA_InhToExc.json'", timeout=30_000)
+    _layout(builder)
+    _shot(page, builder.locator(".mk-builder-edges"), artifacts / "builder_bio_edges.png")
+
+    _set(builder.locator(".mk-sim-tstop"), 200)
+    _button(builder, "Simulate").click()
+    run = builder.locator(".mk-builder-run .mk-run-panel")
+    expect(run).to_be_visible(timeout=120_000)
+    status = run.locator(".mk-status")
+    _wait_spikes(builder, 240)
+    expect(status).to_have_attribute("data-status", "done", timeout=240_000)
+    time.sleep(0.5)  # the raster's last redraw after the end of the run
+    count = builder.locator(".mk-builder-run .mk-live-raster .mk-count")
+    m = re.search(r"(\d+) spikes received", status.locator("xpath=..").inner_text())
+    assert m and int(m.group(1)) == int(count.get_attribute("data-received")) > 0
+    expect(code).to_contain_text("'biophysical_neuron_models_dir': ")
+    _layout(builder)
+    raster = builder.locator(".mk-builder-run")
+    raster.evaluate("el => el.scrollIntoView({block: 'center'})")
+    page.screenshot(path=str(artifacts / "builder_bio_simulated_1000px.png"), clip=raster.bounding_box())
+    assert sorted(p.name for p in (jupyter_lab.root / "builder_bio").iterdir()
+                  if not p.name.startswith(".")) == ["builder.ipynb", "output"]  # no parameter file written

@@ -12,6 +12,7 @@ import numpy as np
 
 from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.base import RunOptions
+from modelkit.simulator.paramfiles import params_value
 from modelkit.simulator.neuron.biophysics import (PROCESSING, SECTION_TYPES, Plan, allactive_plan, apply_plan,
                                                   check_plan, insert_extracellular, nml_plan, override_plan,
                                                   perisomatic_plan, processing_steps, read_json)
@@ -68,7 +69,9 @@ class NeuronBackend:
     * cells: ``model_template`` ``hoc:<Template>`` (a template of ``components.templates_dir``, one instance
       per cell as bmtk's loadHOC, see :mod:`.templates`), or ``ctdb:Biophys1.hoc`` with an SWC ``morphology`` and
       ``model_processing`` ``aibs_perisomatic`` / ``aibs_allactive`` (the axon replaced by a
-      60-µm stub as bmtk does), or ``nml:<file>`` (NeuroML2 biophysics); every morphology and
+      60-µm stub as bmtk does; ``dynamics_params`` a file of ``components.biophysical_neuron_models_dir`` or the
+      fit itself, inline: a dict or its text, as a builder gives an edited copy in memory), or ``nml:<file>``
+      (NeuroML2 biophysics); every morphology and
       parameter file is read once per node type and cells are cloned from a section table;
       segments by ``run.dL`` (µm, 20 when absent, as bmtk) or NEURON's d_lambda rule (``run.d_lambda``, a
       fraction of the length constant at ``run.d_lambda_freq`` Hz, default 100; the finer of the two when
@@ -82,7 +85,7 @@ class NeuronBackend:
       layout) compiled with nrnivmodl, cached by content; without ``.mod`` files, a folder compiled there for this
       machine (``x86_64/``) loaded after a trial load in a child process (see :mod:`.mechanisms`);
     * synapses: ``model_template`` ``Exp2Syn`` (or a point process from the mod files) with the
-      synaptic-model JSON, at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
+      synaptic-model JSON (a file or an inline dict), at ``afferent_section_id``/``afferent_section_pos`` (one synapse,
       weight ``syn_weight x nsyns``) or ``nsyns`` synapses placed on ``target_sections`` within
       ``distance_range`` (weight ``syn_weight`` or the named ``weight_function`` each), RNG
       seeded by (run seed, target gid); ``delay`` in ms (delays of 0 or below one step run as in bmtk: the run
@@ -419,15 +422,19 @@ class NeuronBackend:
             plan = nml_plan(npath)
         elif kind == "ctdb" and tname in ("Biophys1", "Biophys1.hoc"):
             if not _null(dynamics):
-                ppath = os.path.join(bdir, str(dynamics))
-                if not os.path.exists(ppath):
+                # a file name, or the fit itself (a dict, or its text as a builder saves it): edited in memory
+                value = params_value(dynamics, f"{pop.path}: {where}: dynamics_params")
+                data = value if isinstance(value, dict) else None
+                ppath = f"{pop.path}: {where}: dynamics_params (inline)" if data is not None else \
+                    os.path.join(bdir, str(value))
+                if data is None and not os.path.exists(ppath):
                     raise ConfigError(ppath, f"{pop.path}: {where}: dynamics_params",
                                       "an existing parameter file in components.biophysical_neuron_models_dir",
                                       "no such file")
                 if proc in ("aibs_perisomatic", "aibs_perisomatic_directed"):
-                    plan = perisomatic_plan(ppath)
+                    plan = perisomatic_plan(ppath, data)
                 elif proc in ("aibs_allactive", "aibs_allactive_directed"):
-                    plan = allactive_plan(ppath)
+                    plan = allactive_plan(ppath, data)
                 elif proc is not None:
                     raise UnknownModelError(f"{pop.path}: {where}: model_processing {proc!r} is not known "
                                             f"({', '.join(PROCESSING)})")

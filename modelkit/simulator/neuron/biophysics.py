@@ -101,20 +101,23 @@ def _first(d: dict, k: str, path: str) -> dict:
     raise ConfigError(path, k, f"a '{k}' block (a list holding one object)", repr(v)[:60])
 
 
-def perisomatic_plan(path: str) -> Plan:
+def perisomatic_plan(path: str, data: dict | None = None) -> Plan:
     """The plan of an Allen perisomatic fit (bmtk's ``set_params_peri``).
 
     Parameters
     ----------
     path : str
-        The fit's JSON file (``passive``: ``ra`` Ω·cm, ``cm`` µF/cm², ``e_pas`` mV; ``genome``; ``conditions``).
+        The fit's JSON file (``passive``: ``ra`` Ω·cm, ``cm`` µF/cm², ``e_pas`` mV; ``genome``; ``conditions``);
+        with ``data``, only the name of the parameters in errors.
+    data : dict, optional
+        The fit itself (an inline ``dynamics_params``, as a builder gives it), instead of reading ``path``.
 
     Raises
     ------
     ConfigError
         Missing blocks or keys, an unknown section name.
     """
-    d = read_json(path)
+    d = read_json(path) if data is None else data
     passive, conditions = _first(d, "passive", path), _first(d, "conditions", path)
     genome = d.get("genome")
     if not isinstance(genome, list):
@@ -157,20 +160,22 @@ def _genome(path: str, genome: list, plan: Plan) -> list[Op]:
     return ops
 
 
-def allactive_plan(path: str) -> Plan:
+def allactive_plan(path: str, data: dict | None = None) -> Plan:
     """The plan of an Allen all-active fit (bmtk's ``set_params_allactive``).
 
     Parameters
     ----------
     path : str
-        The fit's JSON file (``passive``, ``genome``, ``conditions``).
+        The fit's JSON file (``passive``, ``genome``, ``conditions``); with ``data``, only its name in errors.
+    data : dict, optional
+        The fit itself (an inline ``dynamics_params``), instead of reading ``path``.
 
     Raises
     ------
     ConfigError
         Missing blocks or keys, an unknown section name.
     """
-    d = read_json(path)
+    d = read_json(path) if data is None else data
     passive = _first(d, "passive", path)
     conditions = _first(d, "conditions", path) if "conditions" in d else {}
     plan = Plan(path, axon="allactive")

@@ -19,6 +19,7 @@ from modelkit.errors import ConfigError, UnknownModelError
 from modelkit.simulator.named_functions import call_weight_function, get_weight_function
 from modelkit.simulator.neuron.biophysics import SECTION_ALIASES, SECTION_TYPES, read_json
 from modelkit.simulator.neuron._hoc import HocObject
+from modelkit.simulator.paramfiles import params_value
 from modelkit.sonata.simcheck import attribute_file  # NaN in a types CSV: name the CSV
 
 if TYPE_CHECKING:
@@ -100,9 +101,10 @@ def synapse_params(value: object, directory: str | None, path: PathLike | None, 
     """
     if is_null(value):
         return {}
+    value = params_value(value, f"{where}: dynamics_params")  # a dict, or its text as a builder saves it
     if isinstance(value, dict):
-        return dict(value)
-    name = str(value)
+        return value
+    name = value
     full = name if os.path.isabs(name) or directory is None else os.path.join(directory, name)
     if not os.path.exists(full):
         raise ConfigError(path, f"{where}: dynamics_params", "a JSON file in components.synaptic_models_dir",
