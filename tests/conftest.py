@@ -43,3 +43,23 @@ def bmtk_examples_dir() -> Path:
     p = shared_path("bmtk-examples")
     assert p.is_dir(), f"bmtk's example suite not found at {p}"
     return p
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real single-node Slurm cluster (munged, slurmctld, slurmd) for this test session, its files under a
+    temporary folder, ``SLURM_CONF`` set for this process and its children; stopped by pid at the end.
+
+    Installs Debian's slurm-wlm and munge when they are missing (as ``.ci/run`` does); skips only when that
+    is impossible (not root, no apt-get, no package)."""
+    from modelkit.testing.slurm import LocalSlurm, SlurmUnavailable, install_slurm
+
+    try:
+        install_slurm()
+    except SlurmUnavailable as e:
+        pytest.skip(f"no Slurm for the slurm tests: {e}")
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    cluster.activate()
+    yield cluster
+    cluster.stop()

@@ -25,6 +25,7 @@ import os
 import shutil
 import socket
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from modelkit.cluster.errors import ClusterError
@@ -64,17 +65,20 @@ def _mpiexec() -> str:
 
 def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0.0.1",
                   profile_dir: str | os.PathLike | None = None, heartbeat_ms: int = 1000,
-                  timeout: float = 120.0, progress: bool = False, **cluster_kwargs: Any) -> Any:
+                  timeout: float = 120.0, progress: bool = False, mpi: bool = False, partition: str | None = None,
+                  time: str | None = None, account: str | None = None, extra_sbatch: Sequence[str] = (),
+                  cpus_per_engine: int = 1, setup: str = "", run_dir: str | os.PathLike | None = None,
+                  pending_timeout: float | None = None, **cluster_kwargs: Any) -> Any:
     """Start an ipyparallel controller and ``n`` engines, and connect a client.
 
     Parameters
     ----------
     n : int
-        Number of engines (MPI ranks for ``engines="mpi"``).
+        Number of engines (MPI ranks for ``engines="mpi"`` or ``mpi=True``).
     engines : str
-        ``"local"`` (processes on this machine), ``"mpi"`` (launched by ``mpiexec`` as one MPI job) or any
-        ipyparallel launcher name/class (``"slurm"``, normally set by a profile from
-        :func:`write_slurm_profile`).
+        ``"local"`` (processes on this machine), ``"mpi"`` (launched by ``mpiexec`` as one MPI job),
+        ``"slurm"`` (one Slurm job of ``n`` tasks, :mod:`modelkit.cluster.slurm`; the controller stays here)
+        or any other ipyparallel launcher name/class.
     ip : str or None
         Interface the controller listens on; loopback by default. ``"*"`` for engines on other hosts;
         None to take the profile's setting.
@@ -88,6 +92,24 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
     progress : bool
         Show ipyparallel's progress bar while the engines register (useful when a batch queue is slow);
         off by default, so that the cell shows only what the notebook asked for.
+    mpi : bool
+        The engines are the ranks of one ``MPI.COMM_WORLD``: ``mpiexec`` for local engines (the same as
+        ``engines="mpi"``), ``srun --mpi=pmi2`` inside the Slurm job.
+    partition, time, account : str, optional
+        Slurm only: ``#SBATCH --partition``, ``--time`` (``HH:MM:SS`` or minutes) and ``--account``;
+        Slurm's defaults when None.
+    extra_sbatch : sequence of str
+        Slurm only: more ``#SBATCH`` options (``["--mem=8G", "--constraint=cpu"]``).
+    cpus_per_engine : int
+        Slurm only: ``--cpus-per-task``, the threads a simulator may use in each engine.
+    setup : str
+        Slurm only: shell lines run in the job before ``srun`` (``module load ...``, activating a venv).
+    run_dir : str or PathLike, optional
+        Slurm only: folder for the batch script, ``slurm-<job>.out`` and the watchdog's log (default
+        ``<profile_dir>/modelkit-slurm/<cluster_id>``); nothing is written into the working folder.
+    pending_timeout : float, optional
+        Slurm only: seconds the job may wait in the queue before it is cancelled with an error naming
+        ``squeue``'s reason (default ``timeout``, which also covers the queue wait).
     **cluster_kwargs
         Passed to :class:`ipyparallel.Cluster` (``cluster_id``, ``engine_timeout``, ...).
 
@@ -100,7 +122,10 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
     ------
     ClusterError
         The engines did not all register within ``timeout`` (the cluster is then stopped again),
-        or ``mpiexec`` is missing for ``engines="mpi"``.
+        or ``mpiexec`` is missing for ``engines="mpi"``.  For Slurm: ``sbatch`` missing, ``sbatch``
+        refusing the job (its message: no such partition, account, ...), the job pending past
+        ``pending_timeout`` (with ``squeue``'s reason) or ending before its engines registered (with its
+        output); the job is then cancelled and the controller stopped.
 
     Examples
     --------
@@ -109,12 +134,25 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
     >>> rc.ids                                    # doctest: +SKIP
     [0, 1]
     >>> stop_cluster(rc)                          # doctest: +SKIP
+
+    Two MPI engines as a Slurm job, the controller in the notebook:
+
+    >>> rc = start_cluster(2, engines="slurm", mpi=True, partition="compute", time="01:00:00")  # doctest: +SKIP
+    >>> stop_cluster(rc)                          # scancel, and wait until the job left the queue  # doctest: +SKIP
     """
     ipp = _ipp()
     from traitlets.config import Config
 
     if n < 1:
         raise ClusterError(f"start_cluster: n must be at least 1 engine, got {n}")
+    if mpi and engines == "local":
+        engines = "mpi"
+    slurm_only = dict(partition=partition, time=time, account=account, run_dir=run_dir,
+                      pending_timeout=pending_timeout, extra_sbatch=list(extra_sbatch) or None, setup=setup or None,
+                      cpus_per_engine=None if cpus_per_engine == 1 else cpus_per_engine)
+    if engines != "slurm" and any(v is not None for v in slurm_only.values()):
+        given = ", ".join(k for k, v in slurm_only.items() if v is not None)
+        raise ClusterError(f"start_cluster: {given} apply to engines='slurm' only, not engines={engines!r}")
     cfg = Config()
     kwargs: dict[str, Any] = dict(n=n, engine_timeout=int(timeout), **cluster_kwargs)
     if engines != "local" or profile_dir is None:
@@ -124,7 +162,7 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
         # mpiexec ending two ranks that ran NEURON took 4.7 s on 2 busy cores (MPI finalisation), against
         # ipyparallel's 5 s before SIGKILL: a stop after a good run then warned "did not exit" with the log
         cfg.MPIEngineSetLauncher.stop_seconds_until_kill = 30
-    if engines in ("local", "mpi"):
+    if engines in ("local", "mpi", "slurm"):
         cfg.EngineLauncher.engine_cmd = list(ENGINE_CMD)
     kwargs.setdefault("log", log)
     if ip is not None:
@@ -133,6 +171,18 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
         kwargs["profile_dir"] = os.fspath(profile_dir)
     kwargs["controller_args"] = [f"--HeartMonitor.period={int(heartbeat_ms)}",
                                  "--HeartMonitor.max_heartmonitor_misses=5", *kwargs.get("controller_args", [])]
+    if engines == "slurm":
+        from modelkit.cluster.slurm import start_slurm_cluster
+
+        if cpus_per_engine < 1:
+            raise ClusterError(f"start_cluster: cpus_per_engine must be >= 1, got {cpus_per_engine}")
+        kwargs.pop("engines", None)
+        kwargs.pop("n")
+        launcher = dict(mpi=bool(mpi), queue=partition or "", account=account or "", timelimit=time or "",
+                        extra_sbatch=list(extra_sbatch), cpus_per_engine=int(cpus_per_engine), setup=setup,
+                        run_dir=os.fspath(run_dir) if run_dir is not None else "")
+        return start_slurm_cluster(dict(config=cfg, **kwargs), n, timeout=timeout, pending_timeout=pending_timeout,
+                                   launcher_kwargs=launcher)
     try:
         cluster = ipp.Cluster(config=cfg, **kwargs)
         # start_and_connect would show a progress bar in every notebook cell: start, connect, wait apart
