@@ -74,6 +74,7 @@ class MorphologyViewer(ipw.VBox):
         self.scene = morphology_scene_for(network=self.net, population=population, node_ids=node_ids,
                                           decimate=decimate, max_points=MAX_POINTS)
         self.node_ids = [int(n) for n in self.scene.node_ids.tolist()]
+        self._ids_given = node_ids is not None  # the code names them only then (every cell otherwise)
         self.decimate = decimate
         self.report_path = None if report is None else os.fspath(report)
         self.synapses = synapses if synapses is None or synapses == "edges" else os.fspath(synapses)
@@ -182,7 +183,8 @@ class MorphologyViewer(ipw.VBox):
         self.frames_drawn += 1
 
     def _show_code(self) -> None:
-        args = [f"network=net, population={self.population!r}, node_ids={self.node_ids!r}"]
+        args = [f"network=net, population={self.population!r}"
+                + (f", node_ids={self.node_ids!r}" if self._ids_given else "")]
         if self.color_by == "report" and self.rp is not None:
             args.append(f"color_by='report', report={self.report_path!r}, time={float(self.rp.times[self.frame])!r}, "
                         f"cmin={float(self.cmin)!r}, cmax={float(self.cmax)!r}")  # type: ignore[arg-type]

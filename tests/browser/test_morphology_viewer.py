@@ -95,7 +95,8 @@ viewer = MorphologyViewer({str(bio14)!r}, "v1", [0, 1, 2], report={str(out / 'v_
                           synapses={str(out / 'syn.h5')!r})
 viewer""", """import json, numpy as np
 k = viewer._report_index
-print("KERNEL", json.dumps({"frame": viewer.frame, "first": np.round(np.asarray(viewer.fig.data[k].line.color[:50], float), 3).tolist()}))"""]
+first = np.round(np.asarray(viewer.fig.data[k].line.color[:50], float), 3).tolist()
+print("KERNEL", json.dumps({"frame": viewer.frame, "first": first}))"""]
     write_notebook(jupyter_lab.root / "morph" / "viewer.ipynb", cells)
     open_notebook(page, jupyter_lab, "morph/viewer.ipynb", width=1400, height=1100)
     page.keyboard.press("Shift+Enter")
@@ -188,7 +189,7 @@ print("KERNEL", json.dumps({"frame": viewer.frame, "drawn": viewer.frames_drawn,
         before = viewer.evaluate(PAGE_REPORT)["sig"]
         t1 = time.monotonic()
         page.keyboard.press("ArrowRight")
-        _wait(lambda: viewer.evaluate(PAGE_REPORT)["sig"] != before, 60, "the colours of the next frame")
+        _wait(lambda b=before: viewer.evaluate(PAGE_REPORT)["sig"] != b, 60, "the colours of the next frame")
         waits.append(time.monotonic() - t1)
     n = viewer.evaluate(PAGE_REPORT)["n"]
     _shot(page, viewer, artifacts / "morphology_300_movie.png")
