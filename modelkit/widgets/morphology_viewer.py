@@ -3,6 +3,8 @@ with a time slider that plays the report as a movie, and synapses as markers.
 
 The figure is :func:`modelkit.plotting.morphology.plot_morphology`'s, made once; moving the slider
 only assigns the report trace's colour array (one value per drawn point), never rebuilds a trace.
+Every frame asked for is sent (the page draws them in order): the Play button's interval grows with the
+number of points drawn so that playing does not ask for frames faster than a browser redraws them.
 Every action shows the ``plot_morphology`` call that draws the same figure (:attr:`MorphologyViewer.code`).
 """
 
@@ -27,6 +29,10 @@ ipw = require("ipywidgets")
 traitlets = require("traitlets")
 
 __all__ = ["MorphologyViewer"]
+
+#: drawn points per millisecond of the Play button's interval (a browser redraws the colours of ~50,000
+#: points in ~1 s with software WebGL here; at least 100 ms)
+POINTS_PER_MS = 50
 
 
 class MorphologyViewer(ipw.VBox):
@@ -68,6 +74,7 @@ class MorphologyViewer(ipw.VBox):
         self.scene = morphology_scene_for(network=self.net, population=population, node_ids=node_ids,
                                           decimate=decimate, max_points=MAX_POINTS)
         self.node_ids = [int(n) for n in self.scene.node_ids.tolist()]
+        self._ids_given = node_ids is not None  # the code names them only then (every cell otherwise)
         self.decimate = decimate
         self.report_path = None if report is None else os.fspath(report)
         self.synapses = synapses if synapses is None or synapses == "edges" else os.fspath(synapses)
@@ -100,12 +107,14 @@ class MorphologyViewer(ipw.VBox):
                                     continuous_update=True, disabled=self.rp is None,
                                     layout=ipw.Layout(width="60%"))
         self.slider.add_class("mk-morph-slider")
-        self.play = ipw.Play(0, min=0, max=max(0, n_frames - 1), interval=100, disabled=self.rp is None)
+        self.play = ipw.Play(0, min=0, max=max(0, n_frames - 1), interval=max(100, self.scene.n_rows // POINTS_PER_MS),
+                             disabled=self.rp is None)
         ipw.jslink((self.play, "value"), (self.slider, "value"))
         self.time_label = ipw.HTML(self._time_text(0))
         self.time_label.add_class("mk-morph-time")
         self.code_view = ipw.HTML()
         self.code_view.add_class("mk-morph-code")
+        self.frames_drawn = 0
         self.color_toggle.observe(lambda ch: setattr(self, "color_by", ch["new"]), "value")
         self.slider.observe(lambda ch: setattr(self, "frame", int(ch["new"])), "value")
         super().__init__([ipw.HBox([self.color_toggle]), ipw.HBox([self.play, self.slider, self.time_label]),
@@ -150,7 +159,7 @@ class MorphologyViewer(ipw.VBox):
             if self._report_index is not None:
                 self.fig.data[self._report_index].visible = report
                 if report:
-                    self.fig.data[self._report_index].line.color = self._values(self.frame)
+                    self._draw(self.frame)
         if self.color_toggle.value != change["new"]:
             self.color_toggle.value = change["new"]
         self._show_code()
@@ -164,12 +173,18 @@ class MorphologyViewer(ipw.VBox):
             self.slider.value = k
         self.time_label.value = self._time_text(k)
         if self.color_by == "report" and self._report_index is not None:
-            # only the colour array goes to the page: the trace and its points stay
-            self.fig.data[self._report_index].line.color = self._values(k)
+            self._draw(k)
         self._show_code()
 
+    def _draw(self, k: int) -> None:
+        """Send frame ``k``'s colours: only the colour array goes to the page, the trace and its points stay."""
+        assert self._report_index is not None
+        self.fig.data[self._report_index].line.color = self._values(k)
+        self.frames_drawn += 1
+
     def _show_code(self) -> None:
-        args = [f"network=net, population={self.population!r}, node_ids={self.node_ids!r}"]
+        args = [f"network=net, population={self.population!r}"
+                + (f", node_ids={self.node_ids!r}" if self._ids_given else "")]
         if self.color_by == "report" and self.rp is not None:
             args.append(f"color_by='report', report={self.report_path!r}, time={float(self.rp.times[self.frame])!r}, "
                         f"cmin={float(self.cmin)!r}, cmax={float(self.cmax)!r}")  # type: ignore[arg-type]

@@ -123,3 +123,11 @@ def test_without_report_the_slider_is_off(bio14: Path) -> None:
     v = MorphologyViewer(str(bio14), "v1", [2])
     assert v.slider.disabled and v.color_toggle.options == ("type",)
     assert "report" not in v.code
+
+
+def test_every_biophysical_cell_when_no_ids_are_given(bio14: Path) -> None:
+    from modelkit.widgets import MorphologyViewer
+    v = MorphologyViewer(str(bio14), "v1")
+    assert v.node_ids == list(range(10))  # the 4 point neurons (no morphology) are left out
+    assert "node_ids" not in v.code
+    _same(v, _fresh(v.code))
