@@ -68,7 +68,7 @@ def slurm_job_state(job_id: str) -> tuple[str, str]:
     ClusterError
         ``squeue`` is missing or did not answer in time.
     """
-    r = _client(["squeue", "-h", "-j", str(job_id), "-o", "%T|%r"])
+    r = _client(["squeue", "-h", "-t", "all", "-j", str(job_id), "-o", "%T|%r"])
     if r.returncode != 0 or not r.stdout.strip():  # "Invalid job id specified" once it is purged
         return "", ""
     state, _, reason = r.stdout.strip().splitlines()[0].partition("|")

@@ -181,6 +181,17 @@ def test_missing_partition_names_sbatchs_message(slurm, tmp_path, empty_cwd):
     assert _active(slurm) == [] and list(empty_cwd.iterdir()) == []
 
 
+def test_job_that_fails_before_its_engines_register_shows_its_output(slurm, tmp_path):
+    """A job script that fails (a module that does not load, a venv that is not there): the error says so at once,
+    with the job's own output, instead of waiting out the timeout."""
+    t0 = time.monotonic()
+    with pytest.raises(ClusterError, match=r"ended \(FAILED\) before its 1 engine\(s\) registered(.|\n)*no-such-module"):
+        start_cluster(1, engines="slurm", setup="echo 'module: no-such-module not found' >&2; exit 3",
+                      profile_dir=tmp_path / "profile", timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert _active(slurm) == []
+
+
 def test_missing_sbatch_is_a_cluster_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no Slurm client commands on PATH
     with pytest.raises(ClusterError, match="sbatch not found on PATH"):
