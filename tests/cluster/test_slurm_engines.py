@@ -185,7 +185,8 @@ def test_job_that_fails_before_its_engines_register_shows_its_output(slurm, tmp_
     """A job script that fails (a module that does not load, a venv that is not there): the error says so at once,
     with the job's own output, instead of waiting out the timeout."""
     t0 = time.monotonic()
-    with pytest.raises(ClusterError, match=r"ended \(FAILED\) before its 1 engine\(s\) registered(.|\n)*no-such-module"):
+    failed = r"ended \(FAILED\) before its 1 engine\(s\) registered(.|\n)*no-such-module"
+    with pytest.raises(ClusterError, match=failed):
         start_cluster(1, engines="slurm", setup="echo 'module: no-such-module not found' >&2; exit 3",
                       profile_dir=tmp_path / "profile", timeout=60)
     assert time.monotonic() - t0 < 30
