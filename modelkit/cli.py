@@ -1,4 +1,4 @@
-"""The ``modelkit`` command line: ``info``, ``validate``, ``run``, ``plot`` and ``demo``."""
+"""The ``modelkit`` command line: ``info``, ``validate``, ``run``, ``plot``, ``demo`` and ``hpc hub-config``."""
 
 from __future__ import annotations
 
@@ -292,6 +292,71 @@ def _number(key: str, text: str) -> float:
         raise ConfigError(None, key, "a number", text) from None
 
 
+def _add_hpc(sub: Any) -> None:
+    hpc = sub.add_parser("hpc", help="deploy on an HPC cluster (JupyterHub on Slurm)")
+    hsub = hpc.add_subparsers(dest="hpc_command", required=True)
+    h = hsub.add_parser("hub-config", help="write a jupyterhub_config.py that starts JupyterLab as a Slurm job",
+                        description="Write a jupyterhub_config.py for batchspawner.SlurmSpawner: each user's "
+                        "JupyterLab (with modelkit's lab extension) runs as a Slurm job. See docs/hpc.md.")
+    h.add_argument("-o", "--output", default="jupyterhub_config.py", help="the file (default: %(default)s)")
+    h.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    h.add_argument("--python", help="the Python of the venv JupyterLab runs in on the nodes (default: this one)")
+    h.add_argument("--venv", help="that venv's folder instead (its bin/python)")
+    h.add_argument("--partition", help="Slurm partition of the JupyterLab jobs")
+    h.add_argument("--time", help="their time limit (e.g. 8:00:00)")
+    h.add_argument("--account", help="Slurm account charged")
+    h.add_argument("--mem", help="memory per job (e.g. 16G)")
+    h.add_argument("--cpus", type=int, help="CPUs per JupyterLab job")
+    h.add_argument("--ip", default="127.0.0.1", help="where the proxy listens for browsers (default: %(default)s)")
+    h.add_argument("--port", type=int, default=8000, help="its port (default: %(default)s)")
+    h.add_argument("--hub-ip", default="0.0.0.0", help="where the hub API listens; the nodes must reach it "
+                   "(default: %(default)s)")
+    h.add_argument("--server-ip", help="JupyterLab's --ServerApp.ip on the node (default: every interface)")
+    h.add_argument("--authenticator", default="pam", help="pam (default), dummy (tests only), shared-password, "
+                   "null, or a class path")
+    h.add_argument("--user", dest="users", action="append", default=[], metavar="NAME", help="an allowed user")
+    h.add_argument("--admin", dest="admins", action="append", default=[], metavar="NAME", help="an admin user")
+    h.add_argument("--user-dir", default="{homedir}", help="each user's working folder on the nodes; "
+                   "{username} and {homedir} are replaced (default: %(default)s)")
+    h.add_argument("--exec-prefix", default="sudo -E -u {username}",
+                   help="how the hub runs sbatch as the user (default: '%(default)s'; "
+                   "'runuser -u {username} --' without sudo)")
+    h.add_argument("--prologue", action="append", default=[], metavar="LINE",
+                   help="a shell line run in the job before JupyterLab (module load ...)")
+    h.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="an environment variable of JupyterLab and its kernels")
+    h.add_argument("--keep-env", action="append", default=[], metavar="NAME",
+                   help="a hub environment variable passed on to the job (SLURM_CONF is)")
+    h.add_argument("--proxy-command", help="path of configurable-http-proxy if not on PATH")
+    h.add_argument("--allow-root", action="store_true", help="let JupyterLab run as root")
+    h.add_argument("--start-timeout", type=float, default=300.0,
+                   help="seconds to wait for the job and JupyterLab, pending time included (default: %(default)s)")
+    h.add_argument("--no-check", action="store_true",
+                   help="do not check that the venv has jupyterhub, batchspawner and the lab extension")
+
+
+def _hpc(args: argparse.Namespace) -> int:
+    from modelkit.cluster.hub import write_hub_config
+    if args.venv and args.python:
+        raise ConfigError(None, "--venv", "either --venv or --python, not both", args.venv)
+    python = os.path.join(os.path.abspath(args.venv), "bin", "python") if args.venv else args.python
+    env = {}
+    for item in args.env:
+        k, sep, val = item.partition("=")
+        if not sep:
+            raise ConfigError(None, "--env", "NAME=VALUE", item)
+        env[k] = val
+    out = write_hub_config(args.output, overwrite=args.overwrite, python=python, partition=args.partition,
+                           time=args.time, account=args.account, memory=args.mem, cpus=args.cpus, ip=args.ip,
+                           port=args.port, hub_ip=args.hub_ip, server_ip=args.server_ip,
+                           authenticator=args.authenticator, users=args.users, admins=args.admins,
+                           user_dir=args.user_dir, exec_prefix=args.exec_prefix, prologue=args.prologue, env=env,
+                           keep_env=args.keep_env, proxy_command=args.proxy_command, allow_root=args.allow_root,
+                           start_timeout=args.start_timeout, check=not args.no_check)
+    print(f"wrote {out}\nstart the hub with: jupyterhub -f {os.path.relpath(out)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``modelkit`` console script.
 
@@ -366,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     dm.add_argument("path", nargs="?", help="an existing network to summarise and round-trip instead")
     dm.add_argument("--output", default="demo_output")
     dm.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    _add_hpc(sub)
     args = ap.parse_args(argv)
     try:
         if args.command == "info":
@@ -433,6 +499,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             return demo(args.path, args.output, args.overwrite)
+        if args.command == "hpc":
+            return _hpc(args)
     except ModelkitError as e:
         print(f"modelkit: {e}", file=sys.stderr)
         return 2
