@@ -311,6 +311,7 @@ def _add_hpc(sub: Any) -> None:
     h.add_argument("--port", type=int, default=8000, help="its port (default: %(default)s)")
     h.add_argument("--hub-ip", default="0.0.0.0", help="where the hub API listens; the nodes must reach it "
                    "(default: %(default)s)")
+    h.add_argument("--hub-port", type=int, default=8081, help="the hub API's port (default: %(default)s)")
     h.add_argument("--server-ip", help="JupyterLab's --ServerApp.ip on the node (default: every interface)")
     h.add_argument("--authenticator", default="pam", help="pam (default), dummy (tests only), shared-password, "
                    "null, or a class path")
@@ -348,7 +349,7 @@ def _hpc(args: argparse.Namespace) -> int:
         env[k] = val
     out = write_hub_config(args.output, overwrite=args.overwrite, python=python, partition=args.partition,
                            time=args.time, account=args.account, memory=args.mem, cpus=args.cpus, ip=args.ip,
-                           port=args.port, hub_ip=args.hub_ip, server_ip=args.server_ip,
+                           port=args.port, hub_ip=args.hub_ip, hub_port=args.hub_port, server_ip=args.server_ip,
                            authenticator=args.authenticator, users=args.users, admins=args.admins,
                            user_dir=args.user_dir, exec_prefix=args.exec_prefix, prologue=args.prologue, env=env,
                            keep_env=args.keep_env, proxy_command=args.proxy_command, allow_root=args.allow_root,

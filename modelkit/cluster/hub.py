@@ -108,7 +108,7 @@ def _sbatch_value(key: str, value: str | None) -> str:
 
 def hub_config(*, python: str | None = None, partition: str | None = None, time: str | None = None,
                account: str | None = None, memory: str | None = None, cpus: int | None = None,
-               ip: str = "127.0.0.1", port: int = 8000, hub_ip: str = "0.0.0.0", server_ip: str | None = None,
+               ip: str = "127.0.0.1", port: int = 8000, hub_ip: str = "0.0.0.0", hub_port: int = 8081, server_ip: str | None = None,
                authenticator: str = "pam", users: Sequence[str] = (), admins: Sequence[str] = (),
                user_dir: str = "{homedir}", exec_prefix: str = "sudo -E -u {username}",
                prologue: Sequence[str] = (), env: Mapping[str, str] | None = None, keep_env: Sequence[str] = (),
@@ -131,6 +131,8 @@ def hub_config(*, python: str | None = None, partition: str | None = None, time:
     hub_ip : str
         Where the hub's API listens: the single-user servers on the compute nodes call it back, so it must be
         reachable from them (``0.0.0.0``: every interface; ``127.0.0.1`` on a single machine).
+    hub_port : int
+        The hub API's port.
     server_ip : str, optional
         ``--ServerApp.ip`` of JupyterLab on the node (default: every interface, so that the hub reaches it).
     authenticator : str
@@ -181,8 +183,9 @@ def hub_config(*, python: str | None = None, partition: str | None = None, time:
     partition, time, account, memory = (_sbatch_value(k, v) for k, v in opts.items())
     if cpus is not None and (not isinstance(cpus, int) or cpus < 1):
         raise ConfigError(None, "--cpus", "a positive number of CPUs", repr(cpus))
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ConfigError(None, "--port", "a TCP port in 1..65535", repr(port))
+    for key, p in (("--port", port), ("--hub-port", hub_port)):
+        if not isinstance(p, int) or not 0 < p < 65536:
+            raise ConfigError(None, key, "a TCP port in 1..65535", repr(p))
     if authenticator not in AUTHENTICATORS and not re.match(r"^[\w.]+\.\w+$", authenticator):
         raise ConfigError(None, "--authenticator", f"one of {', '.join(AUTHENTICATORS)} or a class path",
                           repr(authenticator))
@@ -222,6 +225,7 @@ def hub_config(*, python: str | None = None, partition: str | None = None, time:
         f"c.JupyterHub.port = {port!r}",
         "# the hub's API: JupyterLab on a compute node calls it back",
         f"c.JupyterHub.hub_ip = {hub_ip!r}",
+        f"c.JupyterHub.hub_port = {hub_port!r}",
     ]
     if proxy_command:
         lines.append(f"c.ConfigurableHTTPProxy.command = [{proxy_command!r}]")
