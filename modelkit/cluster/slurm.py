@@ -134,7 +134,10 @@ class SlurmEngines(SlurmEngineSetLauncher):
         lines.append(f"export OMP_NUM_THREADS={cpus}")
         lines += [_sbatch_escape(s) for s in self.setup.splitlines() if s.strip()]
         mpi = "--mpi=pmi2" if self.mpi else "--mpi=none"
-        lines.append(f"srun {mpi} --cpus-per-task={cpus} {{program_and_args}}" + (" --mpi" if self.mpi else ""))
+        # --export=ALL: a kernel inside a job (JupyterLab under batchspawner) has SLURM_EXPORT_ENV=<its job's
+        # --export list>, which a plain srun would obey, dropping IPP_PROFILE_DIR / IPP_CLUSTER_ID
+        lines.append(f"srun {mpi} --cpus-per-task={cpus} --export=ALL {{program_and_args}}"
+                     + (" --mpi" if self.mpi else ""))
         return "\n".join(lines) + "\n"
 
     def _run_command(self, command: list[str], **kwargs: Any) -> str:
