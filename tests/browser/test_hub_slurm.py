@@ -130,6 +130,8 @@ def test_hub_spawns_lab_as_slurm_job_and_runs_live_on_slurm_engines(page, slurm,
         # the notebook: Slurm engines, a live run into a LiveRaster
         page.goto(f"{hub.url}/user/{USER}/lab/tree/hub.ipynb?reset")
         expect(page.locator("#jp-main-statusbar")).to_contain_text("| Idle", timeout=120_000)
+        page.evaluate("window.jupyterapp.commands.execute('modelkit:show-runs')")  # a reset workspace: reopen it
+        expect(page.locator("#modelkit-run-monitor")).to_be_visible(timeout=30_000)
         page.locator(".jp-NotebookPanel .jp-Cell .jp-InputArea-editor").first.click()
         page.keyboard.press("Escape")
         page.keyboard.press("Shift+Enter")
