@@ -316,6 +316,7 @@ def _add_hpc(sub: Any) -> None:
     h.add_argument("--authenticator", default="pam", help="pam (default), dummy (tests only), shared-password, "
                    "null, or a class path")
     h.add_argument("--user", dest="users", action="append", default=[], metavar="NAME", help="an allowed user")
+    h.add_argument("--allow-all", action="store_true", help="every user the authenticator accepts may log in")
     h.add_argument("--admin", dest="admins", action="append", default=[], metavar="NAME", help="an admin user")
     h.add_argument("--user-dir", default="{homedir}", help="each user's working folder on the nodes; "
                    "{username} and {homedir} are replaced (default: %(default)s)")
@@ -337,7 +338,6 @@ def _add_hpc(sub: Any) -> None:
 
 
 def _hpc(args: argparse.Namespace) -> int:
-    from modelkit.cluster.hub import write_hub_config
     if args.venv and args.python:
         raise ConfigError(None, "--venv", "either --venv or --python, not both", args.venv)
     python = os.path.join(os.path.abspath(args.venv), "bin", "python") if args.venv else args.python
@@ -347,15 +347,27 @@ def _hpc(args: argparse.Namespace) -> int:
         if not sep:
             raise ConfigError(None, "--env", "NAME=VALUE", item)
         env[k] = val
+    try:
+        out = _write_hub_config(args, python, env)
+    except ConfigError as e:
+        if args.venv and e.key == "--python":  # name the option the user gave
+            raise ConfigError(None, "--venv", e.expected, args.venv) from None
+        raise
+    print(f"wrote {out}\nstart the hub with: jupyterhub -f {os.path.relpath(out)}")
+    return 0
+
+
+def _write_hub_config(args: argparse.Namespace, python: str | None, env: dict[str, str]) -> str:
+    from modelkit.cluster.hub import write_hub_config
     out = write_hub_config(args.output, overwrite=args.overwrite, python=python, partition=args.partition,
                            time=args.time, account=args.account, memory=args.mem, cpus=args.cpus, ip=args.ip,
                            port=args.port, hub_ip=args.hub_ip, hub_port=args.hub_port, server_ip=args.server_ip,
                            authenticator=args.authenticator, users=args.users, admins=args.admins,
-                           user_dir=args.user_dir, exec_prefix=args.exec_prefix, prologue=args.prologue, env=env,
+                           allow_all=args.allow_all, user_dir=args.user_dir, exec_prefix=args.exec_prefix,
+                           prologue=args.prologue, env=env,
                            keep_env=args.keep_env, proxy_command=args.proxy_command, allow_root=args.allow_root,
                            start_timeout=args.start_timeout, check=not args.no_check)
-    print(f"wrote {out}\nstart the hub with: jupyterhub -f {os.path.relpath(out)}")
-    return 0
+    return str(out)
 
 
 def main(argv: list[str] | None = None) -> int:

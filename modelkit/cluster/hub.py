@@ -108,8 +108,9 @@ def _sbatch_value(key: str, value: str | None) -> str:
 
 def hub_config(*, python: str | None = None, partition: str | None = None, time: str | None = None,
                account: str | None = None, memory: str | None = None, cpus: int | None = None,
-               ip: str = "127.0.0.1", port: int = 8000, hub_ip: str = "0.0.0.0", hub_port: int = 8081, server_ip: str | None = None,
-               authenticator: str = "pam", users: Sequence[str] = (), admins: Sequence[str] = (),
+               ip: str = "127.0.0.1", port: int = 8000, hub_ip: str = "0.0.0.0", hub_port: int = 8081,
+               server_ip: str | None = None, authenticator: str = "pam", users: Sequence[str] = (),
+               admins: Sequence[str] = (), allow_all: bool = False,
                user_dir: str = "{homedir}", exec_prefix: str = "sudo -E -u {username}",
                prologue: Sequence[str] = (), env: Mapping[str, str] | None = None, keep_env: Sequence[str] = (),
                proxy_command: str | None = None, allow_root: bool = False, start_timeout: float = 300.0,
@@ -140,6 +141,9 @@ def hub_config(*, python: str | None = None, partition: str | None = None, time:
         class path (``oauthenticator.GitHubOAuthenticator``).
     users, admins : sequence of str
         ``Authenticator.allowed_users`` and ``admin_users``.
+    allow_all : bool
+        Let every user the authenticator accepts in (``Authenticator.allow_all``; e.g. every system account with
+        ``pam``).  Without it or ``users``, nobody may log in.
     user_dir : str
         Each user's folder on the nodes: JupyterLab's working folder, and ``.jupyterhub-slurm/`` in it holds
         the jobs' output.  ``{username}`` and ``{homedir}`` are replaced per user (default: the home folder).
@@ -235,6 +239,8 @@ def hub_config(*, python: str | None = None, partition: str | None = None, time:
     ]
     if users:
         lines.append(f"c.Authenticator.allowed_users = {set(users)!r}")
+    if allow_all:
+        lines.append("c.Authenticator.allow_all = True")
     if admins:
         lines.append(f"c.Authenticator.admin_users = {set(admins)!r}")
     lines += [
