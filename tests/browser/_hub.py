@@ -35,7 +35,10 @@ def find_proxy(install: bool = True) -> str | None:
     npm = shutil.which("npm")
     if not install or npm is None:
         return None
-    subprocess.run([npm, "install", "--prefix", str(npm_prefix()), "--no-audit", "--no-fund", "--loglevel=error",
+    prefix = npm_prefix()
+    # npm's cache and logs too stay in the prefix (not ~/.npm)
+    subprocess.run([npm, "install", "--prefix", str(prefix), "--cache", str(prefix / ".npm-cache"),
+                    "--logs-dir", str(prefix / ".npm-logs"), "--no-audit", "--no-fund", "--loglevel=error",
                     PROXY_PACKAGE], check=False, capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
     return str(local) if local.exists() else None
 
