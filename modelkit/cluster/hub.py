@@ -30,9 +30,9 @@ __all__ = ["hub_config", "write_hub_config", "AUTHENTICATORS"]
 #: authenticator classes by the short names JupyterHub knows (``jupyterhub.authenticators`` entry points)
 AUTHENTICATORS = ("pam", "dummy", "shared-password", "null")
 
-#: JupyterHub's default ``Spawner.env_keep``, plus Slurm's configuration and modelkit's own settings
+#: JupyterHub's default ``Spawner.env_keep``, plus Slurm's configuration
 ENV_KEEP = ("PATH", "PYTHONPATH", "CONDA_ROOT", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV", "LANG", "LC_ALL",
-            "JUPYTERHUB_SINGLEUSER_APP", "SLURM_CONF", "MODELKIT_RUNS_DIR")
+            "JUPYTERHUB_SINGLEUSER_APP", "SLURM_CONF")
 
 #: the folder under the per-user folder where Slurm writes each JupyterLab job's output
 LOG_FOLDER = ".jupyterhub-slurm"
