@@ -139,6 +139,8 @@ def test_hub_spawns_lab_as_slurm_job_and_runs_live_on_slurm_engines(page, slurm,
               "the first spikes in the raster")
         first = _received(page)
         _wait(lambda: _received(page) > first, 60, "the raster to grow")
+        # the server's and the kernel's files are under the test's folder (the --env folders), not in ~
+        assert list((state / "rt").glob("kernel-*.json")) and list((state / "rt").glob("jpserver-*.json"))
         jobs = slurm.jobs()
         assert len(jobs) == 2 and lab_job[0] in jobs  # JupyterLab's job and the engines' job
         raster = page.locator(".mk-live-raster")
