@@ -82,7 +82,8 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
         "input_network = inputs.build()",
         "sim_network = Network({**network.nodes, **input_network.nodes}, {**network.edges, **input_network.edges})",
         "raster = LiveRaster(network=network, group_by='pop_name')",
-        f"run_panel = RunPanel(sim_config, network=sim_network, views=[raster], seed={seed}, overwrite=True)",
+        f"run_panel = RunPanel(sim_config, network=sim_network, views=[raster], seed={seed}, overwrite=True,",
+        "                     code_names={'config': 'sim_config', 'network': 'sim_network'})  # the names in its code",
         "run_panel.start()  # what its Run button does; display(run_panel, raster) shows them in a cell",
     ]
 

@@ -208,7 +208,8 @@ def _literal(v: Any) -> bool:
     return False
 
 
-def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overrides: Mapping[str, float]) -> str:
+def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overrides: Mapping[str, float],
+             names: Mapping[str, str] | None = None) -> str:
     """The Python code a RunPanel's run is (``run_local(...)`` or ``run_on_cluster(...)``), to paste in a cell.
 
     Parameters
@@ -221,14 +222,19 @@ def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overr
         The panel's other keywords (a value without a literal form is written by name).
     overrides : mapping
         The changed parameters.
+    names : mapping of str to str, optional
+        The Python names of the objects the code refers to, where the code that made them used others than
+        ``config`` and each keyword's own name (``{"config": "sim_config", "network": "sim_network"}``).
     """
-    cfg = repr(os.path.abspath(os.fspath(config))) if isinstance(config, (str, os.PathLike)) else "config"
+    names = dict(names or {})
+    cfg = repr(os.path.abspath(os.fspath(config))) if isinstance(config, (str, os.PathLike)) else \
+        names.get("config", "config")
     args = [cfg]
     if cluster:
         args.append("cluster=rc")
     for k, v in run_kwargs.items():
         args.append(f"{k}={os.fspath(v)!r}" if isinstance(v, os.PathLike) else
-                    f"{k}={v!r}" if _literal(v) else f"{k}={k}")
+                    f"{k}={v!r}" if _literal(v) else f"{k}={names.get(k, k)}")
     if overrides:
         inner = ", ".join(f"{k!r}: {float(v)!r}" for k, v in overrides.items())
         args.append(f"overrides={{{inner}}}")

@@ -1,0 +1,46 @@
+"""The interactive loop as a new user meets it (issue 19, tutorial 11): BuilderPanel -> Simulate -> a RunPanel
+slider moved -> Run; the code each widget shows, pasted in a new cell after the code that came before it, runs
+and gives the same spikes (real NEST)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelkit.sonata import read_spikes
+from modelkit.widgets import BuilderPanel
+
+pytest.importorskip("nest", reason="the Simulate step runs NEST: pip install nest-simulator")
+
+
+def test_the_run_panels_code_after_simulate_runs_as_pasted_and_gives_the_same_spikes(tmp_path, monkeypatch):
+    """Before: the RunPanel that Simulate made showed ``run_local(config, network=network, ...)``, names that
+    the builder's code does not define (``config``) or defines as another network (``network``: without the
+    Poisson input, so a silent run)."""
+    monkeypatch.chdir(tmp_path)
+    panel = BuilderPanel("v1", seed=2, plots=False)
+    panel.pop_name.value, panel.n.value, panel.ei.value = "exc", 80, "e"
+    panel.neuron_params.fields["tau_m"].value = 20.0
+    panel.add_population()
+    panel.pop_name.value, panel.n.value, panel.ei.value = "inh", 20, "i"
+    panel.add_population()
+    panel.source.value, panel.target.value = "inh", "exc"
+    panel.add_edges()
+    panel.sim.tstop.value = 200.0
+    run_panel = panel.simulate()
+    assert run_panel is not None and run_panel.wait(180) == "done", (panel.error, run_panel and run_panel.error)
+    run_panel.controls.sliders["node_types.exc.tau_m"].value = 10.0  # what dragging the slider does
+    run_panel.start()
+    assert run_panel.wait(180) == "done", run_panel.error
+    spikes = read_spikes(run_panel.run.result.spikes_file)["v1"]
+    ids, ts = np.array(spikes.node_ids), np.array(spikes.timestamps)
+    assert len(ids) > 20
+    assert "overrides={'node_types.exc.tau_m': 10.0}" in run_panel.code
+
+    ns: dict = {}
+    exec(panel.code, ns)  # the builder's code in a new cell (it runs its own RunPanel: wait for it)
+    assert ns["run_panel"].wait(180) == "done"
+    exec(run_panel.code, ns)  # then the RunPanel's, pasted as shown
+    again = read_spikes(ns["run"].result.spikes_file)["v1"]
+    np.testing.assert_array_equal(again.node_ids, ids)
+    np.testing.assert_array_equal(again.timestamps, ts)
