@@ -316,6 +316,10 @@ def _edge_rows(net: Network) -> list[dict[str, Any]]:
                 continue
             # a type id that several edge populations use (each builder numbers from 100) names its population
             target = f"{ename}.{tid}" if used[tid] > 1 else str(tid)
+            cols = epop.types.columns
+            # the builder's queries (bmtk writes them too) say which cells a type connects: inh -> exc
+            between = f": {cols['source_query'][k]} -> {cols['target_query'][k]}" \
+                if "source_query" in cols and "target_query" in cols else ""
             for n in EDGE_PROPERTIES[:2]:
                 if n in in_groups and tids is not None:
                     vals = np.asarray(epop.column(n), dtype=float)[tids == tid]
@@ -332,8 +336,8 @@ def _edge_rows(net: Network) -> list[dict[str, Any]]:
                     lo = max(lo, step)  # a simulator refuses delays below its resolution
                 rows.append(dict(key=f"edge_types.{target}.{n}", section="edge_types", target=target, parameter=n,
                                  value=v, unit=unit, min=lo, max=hi, step=step,
-                                 description=f"{ename}: {epop.source} -> {epop.target}, edge_type_id {tid} "
-                                             f"({counts[ename][tid]:,} edges)"))
+                                 description=f"{ename}: {epop.source} -> {epop.target}, edge_type_id {tid}"
+                                             f"{between} ({counts[ename][tid]:,} edges)"))
     return rows
 
 

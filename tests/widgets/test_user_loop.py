@@ -44,3 +44,18 @@ def test_the_run_panels_code_after_simulate_runs_as_pasted_and_gives_the_same_sp
     again = read_spikes(ns["run"].result.spikes_file)["v1"]
     np.testing.assert_array_equal(again.node_ids, ids)
     np.testing.assert_array_equal(again.timestamps, ts)
+
+
+def test_edge_type_sliders_say_which_cells_they_connect():
+    """Before: every edge type of one edge population read ``v1_to_v1: v1 -> v1, edge_type_id 102``; a user
+    looking for the inhibitory weight had to guess which id was inh -> exc. The builder's queries say it."""
+    from modelkit.builder import FixedProbability, NetworkBuilder
+    from modelkit.simulator import tunable_parameters
+    net = NetworkBuilder("v1", seed=0)
+    net.add_nodes(N=8, pop_name="exc", ei="e", model_type="point_neuron", model_template="nest:iaf_psc_alpha")
+    net.add_nodes(N=2, pop_name="inh", ei="i", model_type="point_neuron", model_template="nest:iaf_psc_alpha")
+    net.add_edges(source={"pop_name": "inh"}, target={"pop_name": "exc"}, connection_rule=FixedProbability(1.0),
+                  syn_weight=-2.0, delay=1.0, model_template="static_synapse")
+    table = tunable_parameters(network=net.build())
+    row = table[table.parameter == "syn_weight"].iloc[0]
+    assert "pop_name=='inh' -> pop_name=='exc'" in row.description, row.description
