@@ -59,3 +59,13 @@ def test_edge_type_sliders_say_which_cells_they_connect():
     table = tunable_parameters(network=net.build())
     row = table[table.parameter == "syn_weight"].iloc[0]
     assert "pop_name=='inh' -> pop_name=='exc'" in row.description, row.description
+
+
+def test_plot_morphology_is_where_the_other_plotly_figures_are():
+    """``mkp.positions`` and ``mkp.degree_histogram`` are in ``modelkit.plotting.plotly``; the morphology figure
+    was only in ``modelkit.plotting.morphology``, and ``modelkit.plotting``'s docstring did not name it."""
+    import modelkit.plotting
+    from modelkit.plotting import plotly as mkp
+    from modelkit.plotting.morphology import plot_morphology
+    assert mkp.plot_morphology is plot_morphology and "plot_morphology" in mkp.__all__
+    assert "plot_morphology" in (modelkit.plotting.__doc__ or "")
