@@ -434,8 +434,8 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
 
     Parameters
     ----------
-    config : str, PathLike or SimulationConfig
-        The simulation config.
+    config : str, PathLike, SimulationConfig or dict
+        The simulation config (a dict is read here, its relative paths against this working directory).
     network : Network, str or None
         A network that replaces the config's.
     threads : int, optional
@@ -447,6 +447,13 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
     """
     if isinstance(config, (str, os.PathLike)):
         config = os.path.abspath(os.fspath(config))
+    elif isinstance(config, dict):  # its relative paths are this folder's, as simulate reads them here
+        from modelkit.errors import ModelkitError
+        from modelkit.sonata import SimulationConfig
+        try:
+            config = SimulationConfig.from_dict(config, os.getcwd(), None)
+        except ModelkitError:  # the run says what is wrong with it, as it does for a file
+            pass
     out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
     kwargs = dict(simulate_kwargs, progress=False)
     if kwargs.get("overrides"):  # a malformed key is refused here, not after the other process started

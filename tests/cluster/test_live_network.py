@@ -32,3 +32,21 @@ def test_a_local_run_of_a_network_in_memory_groups_its_spikes_by_node_properties
     expected = SpikeTable.read(run.result.spikes_file, network=network).rates(by="pop_name")
     assert list(rates.index) == ["exc", "inh"] and rates["n_spikes"].sum() > 0
     np.testing.assert_allclose(rates["rate"].to_numpy(), expected["rate"].to_numpy())
+
+
+def test_a_dict_configs_relative_output_is_where_run_local_was_called(tmp_path, monkeypatch):
+    """A config dict's relative paths (``output_dir: 'output'``) are the caller's: the process started ahead
+    (``prestart_local``, which RunPanel does after each run) may have started in another folder. Before, the run
+    wrote into that folder (found when a test after a test that changed folder wrote into the repository)."""
+    from modelkit.cluster import prestart_local
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    prestart_local()
+    monkeypatch.chdir(second)
+    net = NetworkBuilder("v1", seed=1)
+    net.add_nodes(N=5, model_type="point_neuron", model_template="nest:iaf_psc_alpha", dynamics_params={"I_e": 400.0})
+    run = run_local({"run": {"tstop": 50.0, "dt": 0.1}, "output": {"output_dir": "output"}}, network=net.build())
+    assert run.wait(180) == "done", run.error
+    assert (second / "output" / "spikes.h5").is_file() and not (first / "output").exists()

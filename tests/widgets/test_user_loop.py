@@ -69,3 +69,29 @@ def test_plot_morphology_is_where_the_other_plotly_figures_are():
     from modelkit.plotting.morphology import plot_morphology
     assert mkp.plot_morphology is plot_morphology and "plot_morphology" in mkp.__all__
     assert "plot_morphology" in (modelkit.plotting.__doc__ or "")
+
+
+def test_after_simulate_a_second_run_keeps_the_first_on_the_raster_and_the_table_compares_exc_and_inh(
+        tmp_path, monkeypatch):
+    """Before: Simulate's raster had ``keep=0`` (the earlier run vanished when Run was pressed again), and the
+    rates table had one column, ``v1``: the builder puts exc and inh in one node population."""
+    monkeypatch.chdir(tmp_path)
+    panel = BuilderPanel("v1", seed=4, plots=False)
+    panel.pop_name.value, panel.n.value, panel.ei.value = "exc", 80, "e"
+    panel.neuron_params.fields["tau_m"].value = 20.0
+    panel.add_population()
+    panel.pop_name.value, panel.n.value, panel.ei.value = "inh", 20, "i"
+    panel.add_population()
+    panel.sim.tstop.value = 200.0
+    run_panel = panel.simulate()
+    assert run_panel is not None and run_panel.wait(180) == "done"
+    run_panel.controls.sliders["node_types.exc.tau_m"].value = 10.0
+    run_panel.start()
+    assert run_panel.wait(180) == "done"
+    raster = panel.namespace["raster"]
+    assert [k["label"] for k in raster.kept] == ["run 1: as built"]
+    first, second = (r["rates"] for r in run_panel.runs)
+    assert set(first) == {"exc", "inh"} and first["exc"] > second["exc"] > 0, (first, second)
+    assert "exc (Hz)" in run_panel.compare.value and "inh (Hz)" in run_panel.compare.value
+    spikes = run_panel.run.spikes.rates(by="pop_name")["rate"]
+    assert second == pytest.approx(spikes.to_dict())
