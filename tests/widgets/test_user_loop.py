@@ -95,3 +95,26 @@ def test_after_simulate_a_second_run_keeps_the_first_on_the_raster_and_the_table
     assert "exc (Hz)" in run_panel.compare.value and "inh (Hz)" in run_panel.compare.value
     spikes = run_panel.run.spikes.rates(by="pop_name")["rate"]
     assert second == pytest.approx(spikes.to_dict())
+
+
+def test_a_population_on_nests_defaults_still_gets_cell_parameter_sliders(tmp_path, monkeypatch):
+    """Before: a node type without ``dynamics_params`` (BuilderPanel writes only values changed from NEST's
+    defaults) had no cell-parameter slider at all; now the common ones come at NEST's defaults."""
+    from modelkit.widgets.nest_model_params import nest_defaults
+    monkeypatch.chdir(tmp_path)
+    panel = BuilderPanel("v1", seed=5, plots=False)
+    panel.pop_name.value, panel.n.value, panel.ei.value = "exc", 50, "e"
+    panel.add_population()
+    assert "dynamics_params" not in panel.code
+    panel.sim.tstop.value = 200.0
+    run_panel = panel.simulate()
+    assert run_panel is not None and run_panel.wait(180) == "done"
+    sliders = run_panel.controls.sliders
+    default = nest_defaults("iaf_psc_alpha")
+    for name in ("tau_m", "V_th", "C_m", "I_e"):
+        assert sliders[f"node_types.exc.{name}"].value == pytest.approx(default[name])
+    sliders["node_types.exc.tau_m"].value = 2 * default["tau_m"]  # ms: a longer integration, more spikes
+    run_panel.start()
+    assert run_panel.wait(180) == "done"
+    first, second = (r["rates"]["exc"] for r in run_panel.runs)
+    assert second > first, (first, second)
