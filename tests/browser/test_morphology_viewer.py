@@ -131,10 +131,15 @@ print("KERNEL", json.dumps({"frame": viewer.frame, "first": first}))"""]
 
     handle = viewer.locator(".mk-morph-slider .noUi-handle").first
     handle.focus()
-    for _ in range(6):
+    t0 = time.monotonic()
+    page.keyboard.press("ArrowLeft")
+    _wait(lambda: _report(viewer)["colors"] != clicked["colors"], 60, "the colours to change after a key")
+    print(f"3 cells, {clicked['n']} points: key press to new colours {1000 * (time.monotonic() - t0):.0f} ms")
+    one = _report(viewer)
+    for _ in range(5):
         page.keyboard.press("ArrowLeft")
     _wait(lambda: label.inner_text() != t_click, 60, "the time label to follow the keys")
-    _wait(lambda: _report(viewer)["colors"] != clicked["colors"], 60, "the colours to change after the keys")
+    _wait(lambda: _report(viewer)["colors"] != one["colors"], 60, "the colours to change after the keys")
     keyed = _report(viewer)
     _shot(page, viewer, artifacts / "morphology_movie_keys.png")
 
