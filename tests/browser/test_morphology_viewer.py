@@ -101,7 +101,7 @@ print("KERNEL", json.dumps({"frame": viewer.frame, "first": first}))"""]
     open_notebook(page, jupyter_lab, "morph/viewer.ipynb", width=1400, height=1100)
     page.keyboard.press("Shift+Enter")
     viewer = page.locator(".mk-morphology-viewer")
-    expect(viewer.locator(".js-plotly-plot")).to_be_visible(timeout=180_000)
+    expect(viewer.locator(".js-plotly-plot")).to_be_visible(timeout=300_000)
     _wait(lambda: _traces(viewer) is not None and len(_traces(viewer)) == 6, 60, "the figure's traces in the page")
     names = {t["name"]: t for t in _traces(viewer)}
     assert set(names) == {"soma", "axon", "dend", "apic", "synapses", "report"}
@@ -179,8 +179,8 @@ print("KERNEL", json.dumps({"frame": viewer.frame, "drawn": viewer.frames_drawn,
     t0 = time.monotonic()
     page.keyboard.press("Shift+Enter")
     viewer = page.locator(".mk-morphology-viewer")
-    expect(viewer.locator(".js-plotly-plot")).to_be_visible(timeout=180_000)
-    _wait(lambda: (viewer.evaluate(PAGE_REPORT) or {}).get("traces") == 6, 120, "the 300 cells' traces")
+    expect(viewer.locator(".js-plotly-plot")).to_be_visible(timeout=300_000)
+    _wait(lambda: (viewer.evaluate(PAGE_REPORT) or {}).get("traces") == 6, 300, "the 300 cells' traces")
     page.wait_for_timeout(300)
     loaded = time.monotonic() - t0
     _shot(page, viewer, artifacts / "morphology_300_type.png")
