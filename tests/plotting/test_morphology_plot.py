@@ -142,3 +142,21 @@ def test_300_cells_in_one_figure() -> None:
     assert rows <= 260_000  # decimated to the point budget
     assert len(fig.data[-1].x) > 1000
     assert took < 60.0  # shared CPUs; measured ~ (see notes/issue19-morphology.md)
+
+
+def test_one_file_and_decimation() -> None:
+    """A morphology file alone, where the file puts it; decimation keeps each section's ends and the budget."""
+    swc = shared_path("bmtk-examples", "bio_components", "morphologies", "Scnn1a_473845048_m.swc")
+    full = morphology_scene_for(swc)
+    m = full.morphologies[0]
+    assert full.n_rows == len(m.points) + m.n_sections
+    np.testing.assert_allclose(full.xyz[np.isfinite(full.frac)], m.points[:, :3])  # not moved
+    fig = plot_morphology(swc, max_points=1000)
+    rows = sum(len(t.x) for t in fig.data)
+    assert rows <= 1000
+    thin = morphology_scene_for(swc, decimate=4)
+    on = np.isfinite(thin.frac)
+    for s in range(m.n_sections):  # both ends of every section are still drawn
+        f = thin.frac[on & (thin.section == s)]
+        assert f[0] == 0.0 and f[-1] == pytest.approx(1.0)
+    assert on.sum() < 0.4 * len(m.points)
