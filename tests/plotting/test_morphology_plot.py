@@ -160,3 +160,22 @@ def test_one_file_and_decimation() -> None:
         f = thin.frac[on & (thin.section == s)]
         assert f[0] == 0.0 and f[-1] == pytest.approx(1.0)
     assert on.sum() < 0.4 * len(m.points)
+
+
+def test_sections_a_report_leaves_out_are_grey(bio14: Path, tmp_path: Path) -> None:
+    """A report of cell 0 only, drawn on cells 0 and 1: cell 1 is grey ('not recorded'), not coloured at cmin."""
+    from modelkit.sonata import write_compartment_report
+    out = bio14.parent / "out"
+    rp = CompartmentReport(out / "v_all.h5")["v1"]
+    a, b = rp.index_pointers[0], rp.index_pointers[1]
+    part = tmp_path / "v_cell0.h5"
+    write_compartment_report(part, "v1", [0], [0, b - a], rp.element_ids[a:b], rp.time, rp.data([0]),
+                             element_pos=rp.element_pos[a:b], units="mV", variable="v")
+    net = Network.load(bio14)
+    fig = plot_morphology(network=net, population="v1", node_ids=[0, 1], color_by="report", report=part, time=10.0)
+    assert [t.name for t in fig.data] == ["report", "not recorded"]
+    scene = morphology_scene_for(network=net, population="v1", node_ids=[0, 1])
+    assert len(fig.data[0].x) == int((scene.cell == 0).sum()) and len(fig.data[1].x) == int((scene.cell == 1).sum())
+    assert fig.data[1].line.color == "#c8c8c8"
+    k = int(round(10.0 / rp.time[2]))
+    assert fig.data[0].line.cmin == pytest.approx(rp.data([0])[k].min())
