@@ -105,7 +105,7 @@ def test_job_array_failed_variant_is_reported_and_the_others_run(slurm, net, tmp
             "seed": [1, 2, 3]}
     table = sweep(net, grid, product=False, backend="slurm-array", output_dir=tmp_path / "arr", timeout=240)
     assert list(table["status"]) == ["done", "failed", "done"], table["error"].tolist()
-    assert "missing.h5" in table["error"][1] and table["error"][0] is None
+    assert "missing.h5" in table["error"][1] and table["error"].isna().tolist() == [True, False, True]
     assert table["n_spikes"][0] > 0 and table["n_spikes"][0] == table["n_spikes"][2]  # input from the file
     assert list(table["seed"]) == [1, 2, 3]
     rec = json.loads((tmp_path / "arr" / "variant_1" / "variant.json").read_text())
