@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import sys
 import time as _time
 import uuid
@@ -97,6 +98,9 @@ def submit_array(specs: list[dict], output_dir: str, *, partition: str | None = 
     ClusterError
         ``sbatch`` missing, or refusing the job (its message: no such partition, account, ...).
     """
+    if shutil.which("sbatch") is None:
+        raise ClusterError("sweep(backend='slurm-array'): sbatch not found on PATH; run the sweep from a node with "
+                           "the Slurm client commands (sbatch, squeue, scancel), or load Slurm's module")
     if cpus_per_task < 1:
         raise ClusterError(f"sweep(backend='slurm-array'): cpus_per_task must be >= 1, got {cpus_per_task}")
     if max_parallel is not None and max_parallel < 1:
@@ -147,6 +151,7 @@ class SlurmArraySweep:
         self._specs = specs
         self._sweep_id = sweep_id
         self._states: dict[int, str] = {}  # last squeue state seen per task (ended tasks leave the queue)
+        self._reasons: dict[int, str] = {}  # squeue's reason of the tasks seen pending
 
     @classmethod
     def from_folder(cls, output_dir: str | os.PathLike) -> SlurmArraySweep:
@@ -170,16 +175,18 @@ class SlurmArraySweep:
 
     def _poll(self) -> bool:
         """Refresh the tasks' states from ``squeue``; True while a task is pending or running."""
-        r = _client(["squeue", "-h", "-r", "-t", "all", "-j", self.job_id, "-o", "%i|%T"])
+        r = _client(["squeue", "-h", "-r", "-t", "all", "-j", self.job_id, "-o", "%i|%T|%r"])
         if r.returncode != 0:  # "Invalid job id specified": every task ended and left the queue
             return "invalid job id" not in (r.stderr + r.stdout).lower()  # else ask again at the next poll
         active = False
         for line in r.stdout.splitlines():
-            task, _, state = line.strip().partition("|")
+            task, state, reason = (line.strip().split("|") + ["", ""])[:3]
             job, _, k = task.partition("_")
             if job != self.job_id or not k.isdigit():
                 continue
             self._states[int(k)] = state
+            if state == "PENDING":
+                self._reasons[int(k)] = reason
             active |= state not in _ENDED
         return active
 
@@ -293,6 +300,9 @@ class SlurmArraySweep:
         if timed_out or stopped:
             why = (f"did not finish within {timeout:g} s and was cancelled" if timed_out
                    else "was cancelled or ran past its time limit")
+            waiting = sorted({self._reasons[k] for k in stopped if k in self._reasons and not self._started(k)})
+            if waiting:
+                why += f" (tasks still pending then; squeue's reason: {', '.join(waiting)})"
             err = ClusterError(f"Slurm job array {self.job_id} {why}: variant(s) {stopped} did not run to the end "
                                f"({dict(table['status'].value_counts())}); the table so far is this error's "
                                f"`table`, the tasks' logs are in {os.path.join(self.output_dir, LOG_DIR)}")
@@ -300,6 +310,9 @@ class SlurmArraySweep:
             err.job_id = self.job_id  # type: ignore[attr-defined]
             raise err
         return table
+
+    def _started(self, k: int) -> bool:
+        return self._states.get(k) not in (None, "PENDING", "CANCELLED") or self._record(k) is not None
 
     def _counts_now(self, over: bool) -> dict[str, int]:
         counts: dict[str, int] = {"pending": 0, "running": 0, "done": 0, "failed": 0}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -103,13 +102,15 @@ def test_job_array_failed_variant_is_reported_and_the_others_run(slurm, net, tmp
     grid = {"inputs.input_spikes.input_file": ["$INPUT_DIR/input_spikes.h5", "$INPUT_DIR/missing.h5",
                                                "$INPUT_DIR/input_spikes.h5"],
             "seed": [1, 2, 3]}
-    table = sweep(net, grid, product=False, backend="slurm-array", output_dir=tmp_path / "arr", timeout=240)
+    table = sweep(net, grid, product=False, backend="slurm-array", output_dir=tmp_path / "arr", timeout=240,
+                  progress=True, max_parallel=2)
     assert list(table["status"]) == ["done", "failed", "done"], table["error"].tolist()
     assert "missing.h5" in table["error"][1] and table["error"].isna().tolist() == [True, False, True]
     assert table["n_spikes"][0] > 0 and table["n_spikes"][0] == table["n_spikes"][2]  # input from the file
     assert list(table["seed"]) == [1, 2, 3]
     rec = json.loads((tmp_path / "arr" / "variant_1" / "variant.json").read_text())
     assert rec["status"] == "failed" and "missing.h5" in rec["error"]
+    assert "#SBATCH --array=0-2%2" in (tmp_path / "arr" / "sweep.sbatch").read_text()
     assert list(empty_cwd.iterdir()) == []
 
 
@@ -135,4 +136,26 @@ def test_cancelled_job_array_is_a_cluster_error_with_the_table_so_far(slurm, net
     assert list(table["status"]) == ["done", "stopped"], table["error"].tolist()
     assert table["n_spikes"][0] > 0 and "RunTerminated" in table["error"][1]
     assert job.job_id not in slurm.jobs()
+    assert list(empty_cwd.iterdir()) == []
+
+
+def test_job_array_pending_past_timeout_is_cancelled_with_squeues_reason(slurm, net, tmp_path, empty_cwd):
+    from modelkit.cluster.slurm_array import SlurmArraySweep
+
+    out = tmp_path / "arr"
+    with pytest.raises(ClusterError, match=r"did not finish within 2 s and was cancelled.*PartitionDown") as info:
+        sweep(net, {"seed": [1, 2]}, backend="slurm-array", output_dir=out, partition="held", timeout=2)
+    job = info.value.job_id
+    assert f"job array {job}" in str(info.value) and job not in slurm.jobs()
+    assert list(info.value.table["status"]) == ["cancelled", "cancelled"]
+    assert "#SBATCH --partition=held" in (out / "sweep.sbatch").read_text()
+    # the folder still says what was submitted, for a later session
+    again = SlurmArraySweep.from_folder(out)
+    assert again.job_id == job and list(again.table()["status"]) == ["cancelled", "cancelled"]
+    assert list(empty_cwd.iterdir()) == []
+
+
+def test_job_array_refused_by_sbatch_says_why(slurm, net, tmp_path, empty_cwd):
+    with pytest.raises(ClusterError, match="invalid partition specified: nosuch"):
+        sweep(net, {"seed": [1, 2]}, backend="slurm-array", output_dir=tmp_path / "arr", partition="nosuch")
     assert list(empty_cwd.iterdir()) == []
