@@ -159,3 +159,12 @@ def test_job_array_refused_by_sbatch_says_why(slurm, net, tmp_path, empty_cwd):
     with pytest.raises(ClusterError, match="invalid partition specified: nosuch"):
         sweep(net, {"seed": [1, 2]}, backend="slurm-array", output_dir=tmp_path / "arr", partition="nosuch")
     assert list(empty_cwd.iterdir()) == []
+
+
+def test_job_array_task_that_dies_before_its_variant_is_a_failed_row_with_its_log(slurm, net, tmp_path, empty_cwd):
+    table = sweep(net, {"seed": [1, 2]}, backend="slurm-array", output_dir=tmp_path / "arr", timeout=120,
+                  setup="echo 'module load: no such module' >&2\nexit 3")
+    assert list(table["status"]) == ["failed", "failed"]
+    for k, err in enumerate(table["error"]):
+        assert f"_{k} ended (FAILED) before the variant finished" in err and "no such module" in err
+    assert list(empty_cwd.iterdir()) == []
