@@ -39,7 +39,9 @@ def main(job_dir: str, wait: bool = False, preload: tuple[str, ...] = ()) -> int
                 pass
         sys.stdout.flush()
         open(os.path.join(job_dir, "ready"), "w").close()  # imports done: what prestarted_ready() reads
-        if not sys.stdin.readline().strip():
+        if not sys.stdin.readline().strip():  # not wanted (the notebook ended): its folder goes too
+            import shutil
+            shutil.rmtree(job_dir, ignore_errors=True)
             return 0
 
     with open(os.path.join(job_dir, "job.pkl"), "rb") as f:

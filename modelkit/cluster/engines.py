@@ -3,16 +3,18 @@
 Simulators only ever run in the engines: the notebook kernel never imports NEST or NEURON, so re-running
 a cell always starts a clean simulation and a crashed simulator takes down an engine, not the notebook.
 
-Three ways to get engines:
+Four ways to get engines:
 
 * :func:`start_cluster` ``(n, engines="local")`` — engines as local processes, the controller bound to
   loopback (``ip="127.0.0.1"``) unless told otherwise;
 * :func:`start_cluster` ``(n, engines="mpi")`` — ``n`` engines launched by ``mpiexec`` (the one from the
   ``mpich`` wheel, next to the running Python) as the ranks of one ``MPI.COMM_WORLD``, for backends that
   split a network over MPI ranks;
-* :func:`write_slurm_profile` then ``start_cluster(profile_dir=...)`` — engines submitted with ``sbatch``
-  by ipyparallel's ``SlurmEngineSetLauncher`` (JupyterHub on an HPC system: the notebook and the
-  controller on the login/Hub node, the engines on compute nodes).
+* :func:`start_cluster` ``(n, engines="slurm", mpi=..., partition=..., time=...)`` — the engines as one
+  Slurm job (:mod:`modelkit.cluster.slurm`; JupyterHub on an HPC system: the notebook and the controller on
+  the login/Hub node, the engines on compute nodes), cancelled however the notebook ends;
+* :func:`write_slurm_profile` then ``start_cluster(profile_dir=...)`` — the same Slurm engines from an
+  ipyparallel profile that ``ipcluster`` and other notebooks share.
 
 :func:`attach` connects to a cluster started elsewhere (``ipcluster start``, another notebook), and
 :func:`stop_cluster` stops engines and controller and closes the client.
@@ -150,6 +152,8 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
     slurm_only = dict(partition=partition, time=time, account=account, run_dir=run_dir,
                       pending_timeout=pending_timeout, extra_sbatch=list(extra_sbatch) or None, setup=setup or None,
                       cpus_per_engine=None if cpus_per_engine == 1 else cpus_per_engine)
+    if profile_dir is not None:  # its engines may be a Slurm job (write_slurm_profile): the queue may be slow
+        slurm_only.pop("pending_timeout")
     if engines != "slurm" and any(v is not None for v in slurm_only.values()):
         given = ", ".join(k for k, v in slurm_only.items() if v is not None)
         raise ClusterError(f"start_cluster: {given} apply to engines='slurm' only, not engines={engines!r}")
@@ -183,20 +187,39 @@ def start_cluster(n: int = 1, *, engines: str = "local", ip: str | None = "127.0
                         run_dir=os.fspath(run_dir) if run_dir is not None else "")
         return start_slurm_cluster(dict(config=cfg, **kwargs), n, timeout=timeout, pending_timeout=pending_timeout,
                                    launcher_kwargs=launcher)
+    cluster = None
     try:
         cluster = ipp.Cluster(config=cfg, **kwargs)
         # start_and_connect would show a progress bar in every notebook cell: start, connect, wait apart
         cluster.start_cluster_sync(n=n)
         client = cluster.connect_client_sync()
-        client.wait_for_engines(n, timeout=timeout, interactive=progress)
+        slurm_sets = _slurm_engine_sets(cluster)
+        if slurm_sets:  # a profile from write_slurm_profile: watch the queue while waiting
+            from modelkit.cluster.slurm import wait_for_slurm_engines
+
+            wait_for_slurm_engines(client, slurm_sets[0], n, timeout=timeout, pending_timeout=pending_timeout)
+        else:
+            client.wait_for_engines(n, timeout=timeout, interactive=progress)
     except Exception as e:
         try:
-            cluster.stop_cluster_sync()
+            if cluster is not None:
+                cluster.stop_cluster_sync()
         except Exception:
             pass
+        if isinstance(e, ClusterError):  # says what went wrong already (Slurm's own words)
+            raise
         raise ClusterError(f"start_cluster: {n} {engines} engine(s) did not start within {timeout:g} s "
                            f"({type(e).__name__}: {e}); see the engine logs in the profile's log folder") from e
     return client
+
+
+def _slurm_engine_sets(cluster: Any) -> list[Any]:
+    """The engine sets of ``cluster`` submitted by :class:`modelkit.cluster.slurm.SlurmEngines`."""
+    if not any(type(e).__module__ == "modelkit.cluster.slurm" for e in cluster.engines.values()):
+        return []
+    from modelkit.cluster.slurm import SlurmEngines
+
+    return [e for e in cluster.engines.values() if isinstance(e, SlurmEngines)]
 
 
 def attach(cluster_id: str = "", *, profile_dir: str | os.PathLike | None = None, n: int = 1,
@@ -292,37 +315,37 @@ _SLURM_TEMPLATE = '''\
 #   run = run_on_cluster("config.simulation.json", cluster=rc, stream_ip="0.0.0.0")
 #
 # The controller runs where the notebook runs (login or JupyterHub node) and listens on every
-# interface; the engines are one `srun` job step of {n} tasks (MPI ranks when the simulator and
-# mpi4py use the system MPI through Slurm's PMI), {cpus} CPU(s) per task for simulator threads.
+# interface; the engines are one `srun` job step of {n} tasks (MPI ranks through `srun --mpi=pmi2`
+# when mpi is True), {cpus} CPU(s) per task for simulator threads.  The batch script and slurm-<job>.out
+# go to <this profile>/modelkit-slurm/<cluster id>/, and the job is cancelled when the notebook's
+# kernel stops, exits or is killed (modelkit.cluster.slurm.SlurmEngines).
 c = get_config()  # noqa: F821 - defined by the traitlets config loader
 
-c.Cluster.engine_launcher_class = "ipyparallel.cluster.launcher.SlurmEngineSetLauncher"
+c.Cluster.engine_launcher_class = "modelkit.cluster.slurm.SlurmEngines"
 c.Cluster.controller_launcher_class = "ipyparallel.cluster.launcher.LocalControllerLauncher"
 c.Cluster.n = {n}
 c.Cluster.controller_ip = {controller_ip!r}
 c.Cluster.controller_location = {location!r}
 c.Cluster.engine_timeout = {engine_timeout}
 
-c.SlurmEngineSetLauncher.queue = {partition!r}
-c.SlurmEngineSetLauncher.account = {account!r}
-c.SlurmEngineSetLauncher.timelimit = {time!r}
-c.SlurmEngineSetLauncher.options = {options!r}
-c.SlurmEngineSetLauncher.batch_template = """#!/bin/sh
-#SBATCH --job-name=modelkit-engines-{{cluster_id}}
-#SBATCH --ntasks={{n}}
-#SBATCH --cpus-per-task={cpus}
-#SBATCH --export=ALL
-{sbatch_lines}export OMP_NUM_THREADS={cpus}
-{setup}srun --cpus-per-task={cpus} {{program_and_args}}
-"""
+c.SlurmEngines.queue = {partition!r}
+c.SlurmEngines.account = {account!r}
+c.SlurmEngines.timelimit = {time!r}
+c.SlurmEngines.cpus_per_engine = {cpus}
+c.SlurmEngines.mpi = {mpi!r}
+c.SlurmEngines.extra_sbatch = {extra!r}
+c.SlurmEngines.setup = {setup!r}
 '''
 
 
 def write_slurm_profile(profile_dir: str | os.PathLike, *, n: int = 4, partition: str = "", account: str = "",
                         time: str = "01:00:00", cpus_per_engine: int = 1, setup: str = "",
                         controller_ip: str = "*", location: str | None = None, engine_timeout: int = 600,
-                        options: str = "") -> str:
-    """Write an ipyparallel profile whose engines are submitted to Slurm (``SlurmEngineSetLauncher``).
+                        options: str = "", mpi: bool = False) -> str:
+    """Write an ipyparallel profile whose engines are submitted to Slurm (:class:`modelkit.cluster.slurm.SlurmEngines`).
+
+    The same engines as ``start_cluster(n, engines="slurm", ...)``, as a profile that ``ipcluster`` and other
+    notebooks can use too.
 
     Parameters
     ----------
@@ -347,6 +370,8 @@ def write_slurm_profile(profile_dir: str | os.PathLike, *, n: int = 4, partition
         Seconds to wait for the job to start and the engines to register (queues can be slow).
     options : str
         Extra ``#SBATCH`` options, one per line (``--mem=8G``).
+    mpi : bool
+        The engines are the ranks of one MPI world (``srun --mpi=pmi2``).
 
     Returns
     -------
@@ -368,11 +393,10 @@ def write_slurm_profile(profile_dir: str | os.PathLike, *, n: int = 4, partition
         raise ClusterError(f"write_slurm_profile: n and cpus_per_engine must be >= 1, got {n}, {cpus_per_engine}")
     d = os.path.abspath(os.path.expanduser(os.fspath(profile_dir)))
     os.makedirs(d, exist_ok=True)
-    lines = "".join(f"#SBATCH {o.strip()}\n" for o in options.splitlines() if o.strip())
     text = _SLURM_TEMPLATE.format(
         n=int(n), profile=d, cpus=int(cpus_per_engine), controller_ip=controller_ip,
         location=location or socket.getfqdn(), engine_timeout=int(engine_timeout), partition=partition,
-        account=account, time=time, options="", sbatch_lines=lines,
+        account=account, time=time, mpi=bool(mpi), extra=[o.strip() for o in options.splitlines() if o.strip()],
         setup="".join(f"{s}\n" for s in setup.splitlines() if s.strip()))
     path = os.path.join(d, "ipcluster_config.py")
     tmp = f"{path}.tmp"

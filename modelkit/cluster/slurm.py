@@ -23,13 +23,14 @@ import atexit
 import os
 import shutil
 import subprocess
+import sys
 import time
 import weakref
 from pathlib import Path
 from typing import Any
 
 from ipyparallel.cluster.launcher import SlurmEngineSetLauncher
-from traitlets import Bool, Float, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from modelkit._reaper import Reaper
 from modelkit.cluster.errors import ClusterError
@@ -67,7 +68,7 @@ def slurm_job_state(job_id: str) -> tuple[str, str]:
     ClusterError
         ``squeue`` is missing or did not answer in time.
     """
-    r = _client(["squeue", "-h", "-j", str(job_id), "-o", "%T|%r"])
+    r = _client(["squeue", "-h", "-t", "all", "-j", str(job_id), "-o", "%T|%r"])
     if r.returncode != 0 or not r.stdout.strip():  # "Invalid job id specified" once it is purged
         return "", ""
     state, _, reason = r.stdout.strip().splitlines()[0].partition("|")
@@ -92,14 +93,19 @@ class SlurmEngines(SlurmEngineSetLauncher):
     ``Cluster.start_engines(n, run_dir=..., mpi=..., ...)``; the traits below are those keywords.
     """
 
-    run_dir = Unicode("", help="folder for the batch script, slurm-<job>.out and the watchdog's log").tag(
-        to_dict=True)
-    mpi = Bool(False, help="engines are the ranks of one MPI world (srun --mpi=pmi2)").tag(to_dict=True)
-    cpus_per_engine = Int(1, help="--cpus-per-task: threads a simulator may use in each engine")
-    extra_sbatch = List(Unicode(), help="more #SBATCH options, e.g. ['--mem=4G', '--constraint=cpu']")
-    setup = Unicode("", help="shell lines run before srun (module load ..., source venv/bin/activate)")
-    reap_pids = List(Int(), help="processes the watchdog also stops when the notebook dies (the controller)")
-    stop_timeout = Float(30.0, help="seconds stop() waits for the cancelled job to leave the queue")
+    run_dir = Unicode("", config=True,
+                      help="folder for the batch script, slurm-<job>.out and the watchdog's log").tag(to_dict=True)
+    mpi = Bool(False, config=True, help="engines are the ranks of one MPI world (srun --mpi=pmi2)").tag(to_dict=True)
+    cpus_per_engine = Int(1, config=True, help="--cpus-per-task: threads a simulator may use in each engine")
+    extra_sbatch = List(Unicode(), config=True, help="more #SBATCH options, e.g. ['--mem=4G', '--constraint=cpu']")
+    setup = Unicode("", config=True, help="shell lines run before srun (module load ..., source venv/bin/activate)")
+    reap_pids = List(Int(), help="more processes the watchdog stops when the notebook dies (besides the controller)")
+    stop_timeout = Float(30.0, config=True, help="seconds stop() waits for the cancelled job to leave the queue")
+
+    @default("engine_cmd")
+    def _default_engine_cmd(self) -> list[str]:
+        # ipyparallel's engine exits 1 when asked to stop; modelkit's exits 0 (modelkit.cluster._engine)
+        return [sys.executable, "-m", "modelkit.cluster._engine"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -144,7 +150,11 @@ class SlurmEngines(SlurmEngineSetLauncher):
     def start(self, n: int = 1) -> str:
         """Submit the engines' job; start its watchdog."""
         job_id = super().start(n)
-        self._reaper = Reaper(jobs=[job_id], pids=list(self.reap_pids),
+        pids = list(self.reap_pids)
+        controller = getattr(getattr(self.parent, "controller", None), "pid", None)  # parent: the Cluster
+        if controller and controller not in pids:  # started in a session of its own: it outlives a killed kernel
+            pids.append(int(controller))
+        self._reaper = Reaper(jobs=[job_id], pids=pids,
                               log=os.path.join(self.run_dir, "reaper.log"))
         atexit.register(_cancel_at_exit, weakref.ref(self))
         return job_id
@@ -252,8 +262,7 @@ def start_slurm_cluster(cluster_kwargs: dict[str, Any], n: int, *, timeout: floa
     client = None
     try:
         cluster.start_controller_sync()
-        pid = getattr(cluster.controller, "pid", None)
-        set_id = cluster.start_engines_sync(n=n, reap_pids=[pid] if pid else [], **launcher_kwargs)
+        set_id = cluster.start_engines_sync(n=n, **launcher_kwargs)
         launcher = cluster.engines[set_id]
         client = cluster.connect_client_sync()
         wait_for_slurm_engines(client, launcher, n, timeout=timeout, pending_timeout=pending_timeout)

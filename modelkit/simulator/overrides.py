@@ -163,7 +163,7 @@ def apply_overrides(cfg: SimulationConfig, net: Network,
                 located = ConfigError(cfg.path, _where(key), e.expected, e.found)
             raise located from e
         except ModelkitError as e:
-            raise ConfigError(cfg.path, _where(key), "a key that names what the network has", str(e)) from e
+            raise ConfigError(cfg.path, _where(key), "a value the network takes there", str(e)) from e
     return cfg, net
 
 

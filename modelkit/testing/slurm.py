@@ -22,6 +22,7 @@ Examples
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -107,8 +108,8 @@ ClusterName=modelkit
 SlurmctldHost=localhost
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
-SlurmUser=root
-SlurmdUser=root
+SlurmUser={user}
+SlurmdUser={user}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={munge_socket}
@@ -194,7 +195,8 @@ class LocalSlurm:
             key.write_bytes(os.urandom(1024))
         os.chmod(key, 0o400)
         self.conf.write_text(_CONF.format(d=d, ctld_port=_free_port(), slurmd_port=_free_port(), cpus=self.cpus,
-                                          memory=_real_memory_mb(), munge_socket=self.munge_socket))
+                                          memory=_real_memory_mb(), munge_socket=self.munge_socket,
+                                          user=pwd.getpwuid(os.geteuid()).pw_name))
         try:
             self._spawn("munged", [_which("munged"), "-F", "-f", f"--socket={self.munge_socket}",  # type: ignore[list-item]
                                    f"--key-file={key}", f"--pid-file={d}/run/munged.pid",

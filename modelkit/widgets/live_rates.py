@@ -233,9 +233,11 @@ class LiveRates(ipw.VBox, FedView, FedLines):
         note = f"; sizes taken from the largest node id seen: {', '.join(guessed)}" if guessed else ""
         self.label.value = (f"<span class='mk-rates-count' data-received='{self.n_received}'>{self.n_received:,} "
                             f"spikes</span>, {self.n_bins} bins of {self.bin_ms:g} ms{note}")
-        self.legend.value = line_legend(pops) + "".join(
-            f"<span class='mk-legend-item mk-legend-kept' style='margin-left:60px;font-size:12px;opacity:0.75'>"
+        kept = "".join(
+            f"<span class='mk-legend-item mk-legend-kept' style='margin-right:14px;white-space:nowrap;opacity:0.75'>"
             f"<span style='display:inline-block;width:14px;border-top:2px {k['dash']} #555;vertical-align:middle;"
             f"margin-right:4px'></span>earlier: {html.escape(k['label'])}</span>" for k in reversed(self.kept))
+        legend = line_legend(pops)
+        self.legend.value = legend[:-len("</div>")] + kept + "</div>"  # one row with the current entries
         self.page.frame()
         return x.nbytes + y.nbytes

@@ -3,6 +3,8 @@ with a time slider that plays the report as a movie, and synapses as markers.
 
 The figure is :func:`modelkit.plotting.morphology.plot_morphology`'s, made once; moving the slider
 only assigns the report trace's colour array (one value per drawn point), never rebuilds a trace.
+Every frame asked for is sent (the page draws them in order): the Play button's interval grows with the
+number of points drawn so that playing does not ask for frames faster than a browser redraws them.
 Every action shows the ``plot_morphology`` call that draws the same figure (:attr:`MorphologyViewer.code`).
 """
 
@@ -16,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.plotting.morphology import (MAX_POINTS, frame_values, morphology_scene_for, plot_morphology,
-                                          report_population, report_trace, synapse_trace)
+                                          recorded_rows, report_population, report_trace, synapse_trace,
+                                          unrecorded_trace)
 from modelkit.sonata import Network
 from modelkit.widgets._deps import require
 
@@ -27,6 +30,10 @@ ipw = require("ipywidgets")
 traitlets = require("traitlets")
 
 __all__ = ["MorphologyViewer"]
+
+#: drawn points per millisecond of the Play button's interval (a browser redraws the colours of ~50,000
+#: points in ~1 s with software WebGL here; at least 100 ms)
+POINTS_PER_MS = 50
 
 
 class MorphologyViewer(ipw.VBox):
@@ -68,16 +75,19 @@ class MorphologyViewer(ipw.VBox):
         self.scene = morphology_scene_for(network=self.net, population=population, node_ids=node_ids,
                                           decimate=decimate, max_points=MAX_POINTS)
         self.node_ids = [int(n) for n in self.scene.node_ids.tolist()]
+        self._ids_given = node_ids is not None  # the code names them only then (every cell otherwise)
         self.decimate = decimate
         self.report_path = None if report is None else os.fspath(report)
         self.synapses = synapses if synapses is None or synapses == "edges" else os.fspath(synapses)
         fig = plot_morphology(network=self.net, population=population, node_ids=self.node_ids, decimate=decimate)
         self._n_type = len(fig.data)
         self.rp: ReportPopulation | None = None
+        self._report_index: int | None = None
         self.cmin, self.cmax = cmin, cmax
         if self.report_path is not None:
             self.rp = report_population(self.report_path, population)
             self._columns = self.scene.report_columns(self.rp)
+            self._keep = recorded_rows(self.scene, self._columns)
             if cmin is None or cmax is None:
                 used = self._columns[self._columns >= 0]
                 lo, hi = self._range(used)
@@ -85,10 +95,15 @@ class MorphologyViewer(ipw.VBox):
                 self.cmax = hi if cmax is None else cmax
             label = f"{self.rp.variable or 'value'} ({self.rp.units or ''})".replace(" ()", "")
             trace = report_trace(self.scene, self._values(0), float(self.cmin), float(self.cmax),  # type: ignore[arg-type]
-                                 "Viridis", 3.0, label)
+                                 "Viridis", 3.0, label, rows=self._keep)
             trace.visible = False
             fig.add_trace(trace)
-        self._report_index = len(fig.data) - 1 if self.rp is not None else None
+            self._report_index = len(fig.data) - 1
+            if not self._keep.all():  # as plot_morphology: what the report leaves out, in grey
+                grey = unrecorded_trace(self.scene, ~self._keep, 3.0)
+                grey.visible = False
+                fig.add_trace(grey)
+        self._report_traces = list(range(self._n_type, len(fig.data)))
         if self.synapses is not None:  # last, as plot_morphology puts it
             fig.add_trace(synapse_trace(self.scene, self.synapses, self.net))
         self.fig = go.FigureWidget(fig)
@@ -100,12 +115,14 @@ class MorphologyViewer(ipw.VBox):
                                     continuous_update=True, disabled=self.rp is None,
                                     layout=ipw.Layout(width="60%"))
         self.slider.add_class("mk-morph-slider")
-        self.play = ipw.Play(0, min=0, max=max(0, n_frames - 1), interval=100, disabled=self.rp is None)
+        self.play = ipw.Play(0, min=0, max=max(0, n_frames - 1), interval=max(100, self.scene.n_rows // POINTS_PER_MS),
+                             disabled=self.rp is None)
         ipw.jslink((self.play, "value"), (self.slider, "value"))
         self.time_label = ipw.HTML(self._time_text(0))
         self.time_label.add_class("mk-morph-time")
         self.code_view = ipw.HTML()
         self.code_view.add_class("mk-morph-code")
+        self.frames_drawn = 0
         self.color_toggle.observe(lambda ch: setattr(self, "color_by", ch["new"]), "value")
         self.slider.observe(lambda ch: setattr(self, "frame", int(ch["new"])), "value")
         super().__init__([ipw.HBox([self.color_toggle]), ipw.HBox([self.play, self.slider, self.time_label]),
@@ -133,7 +150,7 @@ class MorphologyViewer(ipw.VBox):
         assert self.rp is not None
         t = self.rp.times
         frame = self.rp.data(t_start=t[k], t_stop=t[k] + self.rp.time[2] / 2)[0]
-        return frame_values(self.scene, self._columns, frame, float(self.cmin))  # type: ignore[arg-type]
+        return frame_values(self.scene, self._columns, frame, float(self.cmin))[self._keep]  # type: ignore[arg-type]
 
     def _time_text(self, k: int) -> str:
         if self.rp is None:
@@ -147,10 +164,10 @@ class MorphologyViewer(ipw.VBox):
         with self.fig.batch_update():
             for i in range(self._n_type):
                 self.fig.data[i].visible = not report
-            if self._report_index is not None:
-                self.fig.data[self._report_index].visible = report
-                if report:
-                    self.fig.data[self._report_index].line.color = self._values(self.frame)
+            for i in self._report_traces:
+                self.fig.data[i].visible = report
+            if report:
+                self._draw(self.frame)
         if self.color_toggle.value != change["new"]:
             self.color_toggle.value = change["new"]
         self._show_code()
@@ -164,12 +181,18 @@ class MorphologyViewer(ipw.VBox):
             self.slider.value = k
         self.time_label.value = self._time_text(k)
         if self.color_by == "report" and self._report_index is not None:
-            # only the colour array goes to the page: the trace and its points stay
-            self.fig.data[self._report_index].line.color = self._values(k)
+            self._draw(k)
         self._show_code()
 
+    def _draw(self, k: int) -> None:
+        """Send frame ``k``'s colours: only the colour array goes to the page, the trace and its points stay."""
+        assert self._report_index is not None
+        self.fig.data[self._report_index].line.color = self._values(k)
+        self.frames_drawn += 1
+
     def _show_code(self) -> None:
-        args = [f"network=net, population={self.population!r}, node_ids={self.node_ids!r}"]
+        args = [f"network=net, population={self.population!r}"
+                + (f", node_ids={self.node_ids!r}" if self._ids_given else "")]
         if self.color_by == "report" and self.rp is not None:
             args.append(f"color_by='report', report={self.report_path!r}, time={float(self.rp.times[self.frame])!r}, "
                         f"cmin={float(self.cmin)!r}, cmax={float(self.cmax)!r}")  # type: ignore[arg-type]

@@ -181,6 +181,8 @@ class RunPanel(ipw.VBox):
             return None, ""
         from modelkit.sonata import Network
         try:
+            if hasattr(network, "build") and hasattr(network, "add_nodes"):  # a NetworkBuilder: its in-memory build
+                network = network.build()
             return ParamControls(config, network=network if isinstance(network, Network) else None,
                                  parameters=None if parameters is True else list(parameters)), ""
         except Exception as e:  # the panel still runs the config as it is

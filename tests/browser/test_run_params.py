@@ -4,7 +4,8 @@ the faint old one and the rates table change.
 The notebook shows RunPanel + LiveRaster + LiveRates on the demo network (``modelkit demo``'s: 1,000 NEST cells,
 1 s). The test presses Run, moves the ``LIF_exc`` tau_m slider with the keyboard (a click on its handle, then
 arrow keys), presses Run again, and reads the page: the raster's legend names the earlier run, its overlay is
-drawn, the rates table has one row per run and the rates differ. Screenshots: ``test-artifacts/browser/
+drawn, the rates table has one row per run and the rates differ; the code the panel shows, pasted in a new
+cell, gives the same spikes. Screenshots: ``test-artifacts/browser/
 params_*.png``. The times from a click to the first spikes shown and to the finished run are printed (the
 targets, < 2 s and < 5 s, are checked by ``benchmarks/bench_interactive_browser.py``; here, on a shared
 machine, only that they are reached at all within generous limits).
@@ -50,7 +51,7 @@ def _rates(page) -> list[tuple[str, float]]:
 
 def test_slider_run_overlay_and_rates_table(page, params_lab: JupyterLab, artifacts: Path) -> None:
     marks = "print('MARKS', [type(m).__name__ for m in raster.figure.marks], raster.kept)"
-    write_notebook(params_lab.root / "params" / "params.ipynb", [SETUP, marks])
+    write_notebook(params_lab.root / "params" / "params.ipynb", [SETUP, marks, ""])
     open_notebook(page, params_lab, "params/params.ipynb", height=1400)
     page.keyboard.press("Shift+Enter")
     panel = page.locator(".mk-run-panel")
@@ -94,6 +95,15 @@ def test_slider_run_overlay_and_rates_table(page, params_lab: JupyterLab, artifa
     assert (label1, label2) == ("as built", "LIF_exc tau_m 20 -> 15")
     assert r2 < r1, (r1, r2)  # a shorter membrane time constant: fewer spikes
     expect(page.locator(".mk-run-code")).to_contain_text("overrides={'node_types.LIF_exc.tau_m': 15.0}")
+    # the code shown, pasted in a new cell, gives the spikes the panel's run gave
+    code = page.locator(".mk-run-code pre").inner_text()
+    new = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
+    new.locator(".jp-InputArea-editor").click()
+    page.keyboard.insert_text(code + "\nsame = lambda s: sorted(zip(s.node_ids.tolist(), s.timestamps.tolist()))"
+                              "\nprint('SAME', same(run.spikes) == same(panel.runs[-1]['run'].spikes), "
+                              "len(run.spikes))")
+    page.keyboard.press("Shift+Enter")
+    expect(new.locator(".jp-OutputArea-output")).to_contain_text(f"SAME True {second['n']:.0f}", timeout=120_000)
     page.locator(".mk-live-raster").first.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "params_run2_overlay.png"), full_page=True)
     page.locator(".mk-live-raster").first.screenshot(path=str(artifacts / "params_raster_overlay.png"))

@@ -41,6 +41,8 @@ def test_discarded_child_runs_nothing(tmp_path):
     ((proc, job_dir),) = local._warm
     discard_prestarted()
     assert proc.wait(10) == 0 and local._warm == []
+    import os
+    assert not os.path.exists(job_dir)
 
 
 def test_dead_prestarted_child_is_replaced(tmp_path):
@@ -60,3 +62,20 @@ def test_malformed_override_key_is_refused_before_the_run(tmp_path):
     from modelkit.errors import ConfigError
     with pytest.raises(ConfigError, match="node_types"):
         run_local(str(tmp_path / "config.json"), overrides={"tau_m": 10.0})
+
+
+def test_prestarted_child_ends_with_its_notebook(tmp_path):
+    """The notebook (here a Python process) ends: its waiting child sees its stdin close, ends, removes its folder."""
+    import os
+    import subprocess
+    import sys
+    code = ("from modelkit.cluster import local, prestart_local; prestart_local(()); "
+            "print(local._warm[0][1], flush=True)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    job_dir = out.stdout.strip()
+    assert job_dir and out.returncode == 0, out.stderr
+    deadline = time.monotonic() + 60
+    while os.path.exists(job_dir):
+        assert time.monotonic() < deadline, f"{job_dir} still there"
+        time.sleep(0.1)

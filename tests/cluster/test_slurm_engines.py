@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from modelkit.cluster import ClusterError, start_cluster, stop_cluster
+from modelkit.cluster import ClusterError, start_cluster, stop_cluster, write_slurm_profile
 
 pytestmark = pytest.mark.slurm
 
@@ -100,6 +100,25 @@ def test_mpi_engines_via_slurm_are_the_ranks_of_one_world(slurm, tmp_path, empty
     assert list(empty_cwd.iterdir()) == []
 
 
+def test_profile_from_write_slurm_profile_starts_mpi_engines_on_slurm(slurm, tmp_path, empty_cwd):
+    """The profile a user on a cluster writes once (and ipcluster can use): the same engines, cleaned up alike."""
+    profile = tmp_path / "profile_slurm"
+    write_slurm_profile(profile, n=2, time="00:05:00", controller_ip="127.0.0.1", location="127.0.0.1", mpi=True)
+    rc = start_cluster(2, profile_dir=profile, ip=None, timeout=60)
+    job = _job_of(rc)
+    controller = rc.cluster.controller.pid
+    try:
+        rc[:].execute("from mpi4py import MPI; r = (MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size())",
+                      block=True)
+        assert sorted(rc[:].pull("r", block=True)) == [(0, 2), (1, 2)]
+    finally:
+        stop_cluster(rc)
+    assert job not in _active(slurm) and _wait_until(lambda: _gone(controller), 10)
+    assert list(empty_cwd.iterdir()) == []
+    run_dir = profile / "modelkit-slurm" / rc.cluster.cluster_id
+    assert "#SBATCH --time=00:05:00" in (run_dir / "engines.sbatch").read_text()
+
+
 _NOTEBOOK = textwrap.dedent("""\
     import sys, time
     from modelkit.cluster import start_cluster
@@ -160,6 +179,18 @@ def test_missing_partition_names_sbatchs_message(slurm, tmp_path, empty_cwd):
     with pytest.raises(ClusterError, match="sbatch failed .*invalid partition specified: nosuch"):
         start_cluster(1, engines="slurm", partition="nosuch", profile_dir=tmp_path / "profile", timeout=30)
     assert _active(slurm) == [] and list(empty_cwd.iterdir()) == []
+
+
+def test_job_that_fails_before_its_engines_register_shows_its_output(slurm, tmp_path):
+    """A job script that fails (a module that does not load, a venv that is not there): the error says so at once,
+    with the job's own output, instead of waiting out the timeout."""
+    t0 = time.monotonic()
+    failed = r"ended \(FAILED\) before its 1 engine\(s\) registered(.|\n)*no-such-module"
+    with pytest.raises(ClusterError, match=failed):
+        start_cluster(1, engines="slurm", setup="echo 'module: no-such-module not found' >&2; exit 3",
+                      profile_dir=tmp_path / "profile", timeout=60)
+    assert time.monotonic() - t0 < 30
+    assert _active(slurm) == []
 
 
 def test_missing_sbatch_is_a_cluster_error(tmp_path, monkeypatch):

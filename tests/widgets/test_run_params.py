@@ -149,3 +149,23 @@ def test_keep_earlier_sources(blocks) -> None:
     LiveRaster(keep=0).attach(blocks(1, 10))  # nothing kept, nothing drawn under
     with pytest.raises(Exception, match="keep"):
         LiveRaster(keep=99)
+
+
+def test_controls_of_a_network_built_in_memory(tmp_path) -> None:
+    """A NetworkBuilder handed to the panel (BuilderPanel's Simulate): sliders from its build, the run uses them."""
+    from modelkit.builder import NetworkBuilder
+    b = NetworkBuilder("cortex")
+    b.add_nodes(N=20, model_type="point_neuron", model_template="nest:iaf_psc_delta", pop_name="mem",
+                dynamics_params={"tau_m": 10.0, "I_e": 500.0, "V_th": -55.0})
+    config = {"target_simulator": "NEST", "run": {"tstop": 300.0, "dt": 0.1},
+              "output": {"output_dir": str(tmp_path / "out")}}
+    panel = RunPanel(config, network=b, overwrite=True)
+    s = panel.controls.sliders["node_types.mem.I_e"]
+    assert (s.value, s.description) == (500.0, "I_e pA")
+    panel.start()
+    assert panel.wait(180) == "done", panel.error
+    n0 = len(panel.run.spikes)
+    s.value = 1000.0  # twice the current: more spikes
+    panel.start()
+    assert panel.wait(180) == "done", panel.error
+    assert 0 < n0 < len(panel.run.spikes) and "network=network" in panel.code
