@@ -95,6 +95,34 @@ def test_public_functions_document_their_parameters() -> None:
         f"section; without: {fig.missing_sections[:20]}")
 
 
+#: the public functions of the interactive loop (issue 19), as a user reaches them: each has Parameters,
+#: Returns and Examples sections (a notebook user reads ``help(f)`` for an example before anything else)
+LOOP_API = ["modelkit.simulator:simulate", "modelkit.simulator:tunable_parameters",
+            "modelkit.sonata:Network.with_edge_params", "modelkit.sonata:Network.with_dynamics",
+            "modelkit.sonata:read_morphology", "modelkit.sonata:type_params",
+            "modelkit.plotting.plotly:plot_morphology", "modelkit.plotting.plotly:positions",
+            "modelkit.plotting.plotly:degree_histogram", "modelkit.analysis:degrees",
+            "modelkit.analysis:degree_histogram", "modelkit.analysis:edge_stats", "modelkit.analysis:edge_histogram",
+            "modelkit.analysis:connection_probability", "modelkit.analysis:node_positions"]
+
+
+def test_the_interactive_loops_functions_have_examples() -> None:
+    import importlib
+    import inspect
+
+    missing = []
+    for entry in LOOP_API:
+        module, name = entry.split(":")
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        doc = inspect.getdoc(obj) or ""
+        lines = [ln.strip() for ln in doc.splitlines()]
+        sections = {a for a, b in zip(lines, lines[1:]) if b.startswith("---")}
+        missing += [f"{entry} {s}" for s in ("Parameters", "Returns", "Examples") if s not in sections]
+    assert missing == []
+
+
 if __name__ == "__main__":
     fig = api_figures(Path(sys.argv[1]) if len(sys.argv) > 1 else PACKAGE)
     print(f"Any: {fig.any_params}/{fig.annotated} = {fig.any_share:.1%} of annotated public parameters")

@@ -120,6 +120,11 @@ def degrees(edges: EdgePopulation | str, direction: str = "in", *, network: Netw
     ------
     AnalysisError
         A bad direction, or edges that name nodes the population does not have.
+
+    Examples
+    --------
+    >>> net = Network.load("config.simulation.json")                          # doctest: +SKIP
+    >>> degrees("cortex_to_cortex", "in", network=net)["degree"].describe()  # doctest: +SKIP
     """
     edges = _edges(network, edges)
     if direction not in ("in", "out"):
@@ -256,6 +261,10 @@ def edge_stats(edges: EdgePopulation | str, properties: Sequence[str] = ("syn_we
     ------
     UnknownPropertyError
         A named property or ``by`` the edges do not have.
+
+    Examples
+    --------
+    >>> edge_stats(net.edges["cortex_to_cortex"], ["syn_weight", "delay"])   # pA or nS, ms   # doctest: +SKIP
     """
     edges = _edges(network, edges)
     defaults = properties == ("syn_weight", "total_weight", "delay", "nsyns")
@@ -314,6 +323,10 @@ def edge_histogram(edges: EdgePopulation | str, prop: str = "total_weight", bins
     Raises
     ------
     UnknownPropertyError
+
+    Examples
+    --------
+    >>> edge_histogram(net.edges["cortex_to_cortex"], "delay", bins=20)       # ms   # doctest: +SKIP
     """
     edges = _edges(network, edges)
     if np.ndim(bins) == 0:
@@ -375,6 +388,10 @@ def connection_probability(network: Network, edges: EdgePopulation | str, bins: 
     ------
     AnalysisError
         Populations without positions.
+
+    Examples
+    --------
+    >>> connection_probability(net, "cortex_to_cortex", bins=[0, 50, 100, 200])   # µm   # doctest: +SKIP
     """
     from scipy.spatial import cKDTree
 

@@ -8,7 +8,8 @@
   the engine dies (spikes received are kept).
 * :func:`run_local` -> :class:`LiveRun` — the same, in a child process of the notebook (no cluster);
   :func:`prestart_local` starts that process ahead (imports done), so the next run starts at once.
-* :func:`sweep` — variants of one network (parameters, input rates, seeds) across the engines, as a table.
+* :func:`sweep` — variants of one network (parameters, input rates, seeds) across the engines, or as one
+  Slurm job array (``backend="slurm-array"``, :mod:`modelkit.cluster.slurm_array`), as a table.
 """
 
 from modelkit.cluster.engines import attach, start_cluster, stop_cluster, write_slurm_profile

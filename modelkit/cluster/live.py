@@ -132,6 +132,12 @@ def _translate(err: BaseException) -> BaseException:
     return RemoteRunError(type(err).__name__, str(err))
 
 
+def network_given(network: Any) -> Any:
+    """The :class:`~modelkit.sonata.Network` a run was given, or None (a builder or a list is not built here)."""
+    from modelkit.sonata import Network
+    return network if isinstance(network, Network) else None
+
+
 class LiveRun:
     """A simulation running on cluster engines, watched from the notebook.
 
@@ -147,11 +153,15 @@ class LiveRun:
         it stopped or failed, with what it recorded up to then).
     stream : SpikeStream
         The client end of the spike stream (``lost``, ``duplicates``, ``latencies``, listeners).
+    network : Network or None
+        The network the run was given (``network=``, a :class:`~modelkit.sonata.Network`), which :attr:`spikes`
+        carries, so that ``run.spikes.rates(by="pop_name")`` groups by node properties; None otherwise.
     """
 
     def __init__(self, stream: SpikeStream, async_result: Any, *, engine_ids: list[int],
-                 output_dir: str | None, run_id: str) -> None:
+                 output_dir: str | None, run_id: str, network: Any = None) -> None:
         self.stream = stream
+        self.network = network
         self.run_id = run_id
         self.engine_ids = engine_ids
         self.output_dir = output_dir
@@ -382,7 +392,7 @@ class LiveRun:
     @property
     def spikes(self) -> Any:
         """Spikes received so far, as a :class:`~modelkit.analysis.SpikeTable` (a snapshot)."""
-        return self.stream.spike_table(source=f"live run {self.run_id}")
+        return self.stream.spike_table(source=f"live run {self.run_id}", network=self.network)
 
     @property
     def traces(self) -> dict[tuple[str, str, str], tuple[Any, Any, Any]]:
@@ -424,8 +434,8 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
 
     Parameters
     ----------
-    config : str, PathLike or SimulationConfig
-        The simulation config.
+    config : str, PathLike, SimulationConfig or dict
+        The simulation config (a dict is read here, its relative paths against this working directory).
     network : Network, str or None
         A network that replaces the config's.
     threads : int, optional
@@ -437,6 +447,13 @@ def simulate_arguments(config: Any, network: Any, threads: int | None, output_di
     """
     if isinstance(config, (str, os.PathLike)):
         config = os.path.abspath(os.fspath(config))
+    elif isinstance(config, dict):  # its relative paths are this folder's, as simulate reads them here
+        from modelkit.errors import ModelkitError
+        from modelkit.sonata import SimulationConfig
+        try:
+            config = SimulationConfig.from_dict(config, os.getcwd(), None)
+        except ModelkitError:  # the run says what is wrong with it, as it does for a file
+            pass
     out = os.path.abspath(os.fspath(output_dir)) if output_dir is not None else None
     kwargs = dict(simulate_kwargs, progress=False)
     if kwargs.get("overrides"):  # a malformed key is refused here, not after the other process started
@@ -510,7 +527,7 @@ def run_on_cluster(config: Any, *, cluster: Any, network: Any = None, engines: A
     except Exception as e:
         stream.close()
         raise ClusterError(f"run_on_cluster: could not submit the run to engines {ids}: {e}") from e
-    run = LiveRun(stream, ar, engine_ids=ids, output_dir=out, run_id=run_id)
+    run = LiveRun(stream, ar, engine_ids=ids, output_dir=out, run_id=run_id, network=network_given(network))
     run._status_file = RunStatus.start(kind="cluster", config=config if isinstance(config, str) else None,
                                        output_dir=out, engines=ids, run_id=run_id)
     run._start_watch()

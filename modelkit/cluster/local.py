@@ -31,7 +31,7 @@ from typing import Any
 
 from modelkit._typing import PathLike
 from modelkit.cluster.errors import ClusterError
-from modelkit.cluster.live import LiveRun, simulate_arguments
+from modelkit.cluster.live import LiveRun, network_given, simulate_arguments
 from modelkit.cluster.stream import DEFAULT_HWM, DEFAULT_SEND_TIMEOUT, SpikeStream
 from modelkit.runstatus import RunStatus
 
@@ -231,7 +231,8 @@ def run_local(config: Any, *, network: Any = None, threads: int | None = None, o
         if job_dir:
             shutil.rmtree(job_dir, ignore_errors=True)
         raise ClusterError(f"run_local: could not start the simulation process ({type(e).__name__}: {e})") from e
-    run = LiveRun(stream, _ProcessResult(proc, job_dir), engine_ids=[], output_dir=out, run_id=run_id)
+    run = LiveRun(stream, _ProcessResult(proc, job_dir), engine_ids=[], output_dir=out, run_id=run_id,
+                  network=network_given(network))
     # the Run monitor shows it (and can stop it) like a cluster run; the child records nothing itself
     run._status_file = RunStatus.start(kind="local", config=config if isinstance(config, str) else None,
                                        output_dir=out, run_id=run_id)

@@ -3,7 +3,9 @@
 Names follow bmtk's (``plot_raster``, ``plot_rates``, ``plot_traces``) and accept a simulation
 config (``config_file=``) as well as files and tables.  Statistics come from
 :mod:`modelkit.analysis`; these functions only draw.  Interactive plotly versions returning a
-``go.Figure`` live in :mod:`modelkit.plotting.plotly` (imported on demand).
+``go.Figure`` live in :mod:`modelkit.plotting.plotly` (imported on demand): ``raster``, ``rates``,
+``traces``, ``positions`` (cells in 3D), ``degree_histogram`` and ``plot_morphology`` (biophysical cells'
+sections in 3D, coloured by section type or by an all-segment report).
 
 * :func:`plot_raster` — one dot per spike, grouped and coloured by population or any node property.
 * :func:`plot_rates` — mean rate per group (bars), node-rate histograms, rates over time (PSTH).

@@ -31,11 +31,14 @@ from modelkit.sonata.reports import CompartmentReport, ReportPopulation
 if TYPE_CHECKING:
     from modelkit.sonata import Network
 
-__all__ = ["plot_morphology", "morphology_scene_for", "report_population", "frame_values", "TYPE_COLORS",
+__all__ = ["plot_morphology", "morphology_scene_for", "report_population", "frame_values", "recorded_rows",
+           "TYPE_COLORS",
            "MAX_POINTS"]
 
 #: line colour of each section type (soma, axon, dend, apic)
 TYPE_COLORS = {1: "#222222", 2: "#1f77b4", 3: "#d62728", 4: "#ff7f0e"}
+#: line colour of the sections a report does not record
+UNRECORDED_COLOR = "#c8c8c8"
 #: above this many points a figure keeps every k-th point of each section (and its ends)
 MAX_POINTS = 250_000
 
@@ -137,6 +140,19 @@ def frame_values(scene: MorphologyScene, columns: np.ndarray, frame: np.ndarray,
     return out
 
 
+def recorded_rows(scene: MorphologyScene, columns: np.ndarray) -> np.ndarray:
+    """Which scene rows belong to sections the report records (their gap rows included), shape (r,) bool.
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    columns : numpy.ndarray of int
+        :meth:`MorphologyScene.report_columns` of the report.
+    """
+    key = scene.cell * (int(scene.section.max(initial=0)) + 1) + scene.section
+    return np.isin(key, np.unique(key[columns >= 0]))
+
+
 def _frame_index(rp: ReportPopulation, time: float | None) -> int:
     start, _, dt = rp.time
     if time is None:
@@ -189,7 +205,8 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
     Returns
     -------
     plotly.graph_objects.Figure
-        Traces named by section type (or ``report``) and ``synapses``.
+        Traces named by section type (or ``report``, and ``not recorded`` for sections the report leaves
+        out, in grey) and ``synapses``.
 
     Raises
     ------
@@ -221,8 +238,12 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
         used = frame[columns[columns >= 0]]
         lo = float(np.min(used)) if cmin is None and used.size else (cmin if cmin is not None else 0.0)
         hi = float(np.max(used)) if cmax is None and used.size else (cmax if cmax is not None else 1.0)
-        fig.add_trace(report_trace(scene, frame_values(scene, columns, frame, lo), lo, hi, colorscale, line_width,
-                                   f"{rp.variable or 'value'} ({rp.units or ''})".replace(" ()", "")))
+        keep = recorded_rows(scene, columns)
+        fig.add_trace(report_trace(scene, frame_values(scene, columns, frame, lo)[keep], lo, hi, colorscale,
+                                   line_width, f"{rp.variable or 'value'} ({rp.units or ''})".replace(" ()", ""),
+                                   rows=keep))
+        if not keep.all():  # cells or sections the report leaves out: grey, not coloured as if at cmin
+            fig.add_trace(unrecorded_trace(scene, ~keep, line_width))
         fig.layout.title = title or f"{rp.variable or 'value'} at t = {rp.times[k]:g} ms"
     if synapses is not None:
         fig.add_trace(synapse_trace(scene, synapses, network))
@@ -256,8 +277,8 @@ def type_traces(scene: MorphologyScene, line_width: float = 3.0) -> list[Any]:
 
 
 def report_trace(scene: MorphologyScene, values: np.ndarray, cmin: float, cmax: float, colorscale: str,
-                 line_width: float, label: str) -> Any:
-    """The one line trace of every section coloured by ``values`` (one per scene row).
+                 line_width: float, label: str, rows: np.ndarray | None = None) -> Any:
+    """The one line trace of the recorded sections coloured by ``values`` (one per drawn row).
 
     Parameters
     ----------
@@ -272,12 +293,32 @@ def report_trace(scene: MorphologyScene, values: np.ndarray, cmin: float, cmax: 
         px.
     label : str
         Colour bar title.
+    rows : numpy.ndarray of bool, optional
+        The rows drawn (:func:`recorded_rows`); all when omitted.
     """
     go = _go()
-    return go.Scatter3d(x=scene.xyz[:, 0], y=scene.xyz[:, 1], z=scene.xyz[:, 2], mode="lines", name="report",
+    xyz = scene.xyz if rows is None else scene.xyz[rows]
+    return go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", name="report",
                         line=dict(color=values, colorscale=colorscale, cmin=cmin, cmax=cmax, width=line_width,
                                   showscale=True, colorbar=dict(title=dict(text=label), x=1.0, len=0.8)),
                         hoverinfo="skip")
+
+
+def unrecorded_trace(scene: MorphologyScene, rows: np.ndarray, line_width: float = 3.0) -> Any:
+    """Grey lines of the rows ``rows`` (the sections a report does not record).
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    rows : numpy.ndarray of bool
+        The rows to draw.
+    line_width : float
+        px.
+    """
+    go = _go()
+    xyz = scene.xyz[rows]
+    return go.Scatter3d(x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], mode="lines", name="not recorded",
+                        line=dict(color=UNRECORDED_COLOR, width=line_width), hoverinfo="name")
 
 
 def synapse_points(scene: MorphologyScene, synapses: Any, network: Network | None = None) -> np.ndarray:

@@ -268,12 +268,13 @@ def network_cells(network: Network, population: str, node_ids: Sequence[int] | N
         if not isinstance(name, str) or name.strip().upper() in ("", "NULL", "NONE"):
             raise ConfigError(pop.path, f"{population}[{nid}]: morphology", "an SWC file name", repr(name))
         stub = axon_stub_kind(template[k], proc[k], dyn[k])
-        key = (name, stub)
+        directed = stub is not None and "_directed" in str(proc[k])
+        key = (name, stub, directed)
         m = cache.get(key)
         if m is None:
             m = read_morphology(morphology_path(mdir, name))
             if stub is not None:
-                m = m.with_axon_stub(stub)
+                m = m.with_axon_stub(stub, directed=directed)
             cache[key] = m
         out.append(m)
     positions = pop.positions(ids) if pop.has_positions() else None

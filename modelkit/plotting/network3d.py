@@ -194,6 +194,11 @@ def degree_histogram(network: Network | PathLike, edges: str, *, direction: str 
     ------
     AnalysisError
         As :func:`modelkit.analysis.degree_histogram`.
+
+    Examples
+    --------
+    >>> from modelkit.plotting import plotly as mkp                               # doctest: +SKIP
+    >>> mkp.degree_histogram(net, "cortex_to_cortex", direction="in")            # doctest: +SKIP
     """
     from modelkit.analysis.connectivity import degree_histogram as histogram
     from modelkit.analysis.sources import resolve_network

@@ -3,6 +3,8 @@
 Spikes and long traces are drawn with ``go.Scattergl`` (WebGL); a raster of more than ``max_points`` spikes
 is one image of spike counts per pixel (:mod:`modelkit.analysis.binning`), which shows the structure of
 10^7 spikes at the cost of its pixels. The data are the same tables the matplotlib functions draw.
+Networks: :func:`positions` (cells in 3D), :func:`degree_histogram`; biophysical cells:
+:func:`~modelkit.plotting.morphology.plot_morphology` (sections in 3D, coloured by type or by a report).
 
 Examples
 --------
@@ -20,12 +22,14 @@ import pandas as pd
 
 from modelkit._typing import NodeIdsLike, PathLike
 from modelkit.errors import BackendUnavailableError
+from modelkit.plotting.morphology import plot_morphology
 from modelkit.plotting.network3d import degree_histogram, positions
 
 if TYPE_CHECKING:
     from modelkit.sonata import Network
 
-__all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution", "degree_histogram", "positions"]
+__all__ = ["raster", "rates", "traces", "connectivity_matrix", "degree_distribution", "degree_histogram", "positions",
+           "plot_morphology"]
 
 #: above this many points a line trace switches from SVG ``Scatter`` to WebGL ``Scattergl``
 WEBGL_POINTS = 20_000

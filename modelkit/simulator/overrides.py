@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -257,7 +257,8 @@ def _cell_numbers(params: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _node_rows(net: Network, cfg: Any, labels_taken: set[str]) -> list[dict[str, Any]]:
+def _node_rows(net: Network, cfg: Any, labels_taken: set[str],
+               defaults: Callable[[str], Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     names: dict[str, int] = {}
     for pop in net.nodes.values():
@@ -288,6 +289,10 @@ def _node_rows(net: Network, cfg: Any, labels_taken: set[str]) -> list[dict[str,
                         if arr is not None and np.isfinite(arr).any():
                             values[c] = float(np.nanmean(arr))
             template = str(cols["model_template"][k]) if "model_template" in cols else ""
+            if defaults is not None and template:
+                for n, v in defaults(template).items():
+                    if n not in values and _is_number(v):
+                        values[n] = float(v)
             what = f"{pop_name or 'node type'} ({pname}, node_type_id {tid}{', ' + template if template else ''})"
             for n, v in values.items():
                 unit = _unit(n)
@@ -316,6 +321,10 @@ def _edge_rows(net: Network) -> list[dict[str, Any]]:
                 continue
             # a type id that several edge populations use (each builder numbers from 100) names its population
             target = f"{ename}.{tid}" if used[tid] > 1 else str(tid)
+            cols = epop.types.columns
+            # the builder's queries (bmtk writes them too) say which cells a type connects: inh -> exc
+            between = f": {cols['source_query'][k]} -> {cols['target_query'][k]}" \
+                if "source_query" in cols and "target_query" in cols else ""
             for n in EDGE_PROPERTIES[:2]:
                 if n in in_groups and tids is not None:
                     vals = np.asarray(epop.column(n), dtype=float)[tids == tid]
@@ -332,8 +341,8 @@ def _edge_rows(net: Network) -> list[dict[str, Any]]:
                     lo = max(lo, step)  # a simulator refuses delays below its resolution
                 rows.append(dict(key=f"edge_types.{target}.{n}", section="edge_types", target=target, parameter=n,
                                  value=v, unit=unit, min=lo, max=hi, step=step,
-                                 description=f"{ename}: {epop.source} -> {epop.target}, edge_type_id {tid} "
-                                             f"({counts[ename][tid]:,} edges)"))
+                                 description=f"{ename}: {epop.source} -> {epop.target}, edge_type_id {tid}"
+                                             f"{between} ({counts[ename][tid]:,} edges)"))
     return rows
 
 
@@ -352,7 +361,8 @@ def _input_rows(cfg: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def tunable_parameters(config: Any = None, *, network: Network | None = None) -> Any:
+def tunable_parameters(config: Any = None, *, network: Network | None = None,
+                       defaults: Callable[[str], Mapping[str, float]] | None = None) -> Any:
     """The parameters ``simulate(config, overrides=...)`` can change, with their current values.
 
     Parameters
@@ -361,6 +371,10 @@ def tunable_parameters(config: Any = None, *, network: Network | None = None) ->
         A simulation config: its network, components (the cell parameter files) and inputs.
     network : Network, optional
         The network instead of the config's (a network built in memory, or without a config).
+    defaults : callable, optional
+        ``defaults(model_template) -> {parameter: value}``: the simulator's own values of a model's parameters
+        (in its units), listed for node types whose parameter files do not set them (a NEST model used with
+        NEST's defaults has no ``dynamics_params``, hence nothing to list without them).
 
     Returns
     -------
@@ -391,6 +405,6 @@ def tunable_parameters(config: Any = None, *, network: Network | None = None) ->
         network = Network.from_config(cfg)
     components = cfg if cfg is not None else network.config
     taken = set(network.nodes) | set(network.node_sets.names)
-    rows = _node_rows(network, components, taken) + _edge_rows(network) + _input_rows(cfg)
+    rows = _node_rows(network, components, taken, defaults) + _edge_rows(network) + _input_rows(cfg)
     cols = ["key", "section", "target", "parameter", "value", "unit", "min", "max", "step", "description"]
     return pd.DataFrame(rows, columns=cols)

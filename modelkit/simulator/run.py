@@ -442,6 +442,15 @@ def simulate(config: Any, *, network: Any = None, backend: str | None = None, th
     -----
     ModelkitWarning
         Spikes of an input file whose node ids are not in the population (dropped, as bmtk does).
+
+    Examples
+    --------
+    >>> result = simulate("config.simulation.json")                                    # doctest: +SKIP
+    >>> result.rates()                           # Hz per population                   # doctest: +SKIP
+    >>> simulate("config.simulation.json", output_dir="faster", overrides={           # doctest: +SKIP
+    ...     "node_types.LIF_exc.tau_m": 10.0,    # ms (each value in its parameter's own unit)
+    ...     "edge_types.101.syn_weight": -8.0,   # pA for NEST's current-based models
+    ...     "inputs.bg.rate": 20.0})             # Hz
     """
     from modelkit.options import OPTIONS
     t0 = time.perf_counter()

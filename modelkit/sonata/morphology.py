@@ -133,19 +133,23 @@ class Morphology:
         t = np.where(span > 0, (q - key[j]) / np.where(span > 0, span, 1.0), 0.0)
         return self.points[j, :3] + t[:, None] * (self.points[k, :3] - self.points[j, :3])
 
-    def with_axon_stub(self, kind: str = "perisomatic") -> "Morphology":
+    def with_axon_stub(self, kind: str = "perisomatic", directed: bool = False) -> "Morphology":
         """The morphology with its axon replaced by two 30-µm sections appended last, as bmtk's
         ``fix_axon_peri`` / ``fix_axon_allactive`` (and modelkit's NEURON backend) do for the Allen models.
 
-        The stub starts at the soma (its middle for ``perisomatic``, its 1 end for ``allactive``) and is
-        drawn along the reconstructed axon's direction (the ``*_directed`` rule); NEURON lays out an
-        undirected stub with ``define_shape`` instead, so its drawing is a guide, its section order exact.
+        ``directed`` (bmtk's ``aibs_*_directed``) gives the stub the 3-d points bmtk gives it: from the
+        soma's last point along the first principal axis of the soma's middle point and the last axon
+        section's points, pointing the way the axon goes.  Otherwise NEURON lays the stub out with
+        ``define_shape``; here it is drawn from the soma (its middle for ``perisomatic``, its 1 end for
+        ``allactive``) towards the reconstructed axon's tip: a guide, with the section order exact.
 
         Parameters
         ----------
         kind : {"perisomatic", "allactive"}
             bmtk's two stubs: 1 µm thick at soma(0.5), or the reconstructed axon's first and last
             diameters at soma(1).
+        directed : bool
+            bmtk's ``*_directed`` rule for the stub's 3-d points.
 
         Returns
         -------
@@ -166,8 +170,18 @@ class Morphology:
             d = self.points[:, 3]
             diams = (float(np.mean(d[self.offsets[axon[0]]:self.offsets[axon[0] + 1]])),
                      float(np.mean(d[self.offsets[axon[-1]]:self.offsets[axon[-1] + 1]])))
-        start = self.positions_at(np.array([keep[soma]]), np.array([at]))[0]
-        direction = self._axon_direction(axon, start)
+        if directed and len(axon) and np.any(self.types == 1):
+            soma_pts = self.points[self.offsets[keep[soma_secs[-1]]]:self.offsets[keep[soma_secs[-1]] + 1], :3]
+            start, mid = soma_pts[-1], soma_pts[len(soma_pts) // 2]
+            tip = self.points[self.offsets[axon[-1]]:self.offsets[axon[-1] + 1], :3]
+            pts = np.vstack([mid, tip])
+            direction = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)[2][0]
+            direction = direction / np.linalg.norm(direction)
+            if np.dot(direction, tip[-1] - mid) < 0:
+                direction = -direction
+        else:
+            start = self.positions_at(np.array([keep[soma]]), np.array([at]))[0]
+            direction = self._axon_direction(axon, start)
         ends = [start + k * STUB_LENGTH * direction for k in range(3)]
         stub = np.vstack([np.column_stack([np.vstack(ends[k:k + 2]), np.full(2, diams[k])]) for k in range(2)])
         parts = [self.points[self.offsets[i]:self.offsets[i + 1]] for i in keep.tolist()]

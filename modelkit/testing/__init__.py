@@ -4,7 +4,8 @@
 ``shared/reference``) that lives next to a checkout; ``assert_populations_equal``
 compares two populations column by column; ``intfire_network`` saves a small NEURON
 network of artificial cells for MPI and cluster tests; ``check_backend`` runs the conformance suite
-every simulator backend passes (:mod:`modelkit.testing.backend_check`).
+every simulator backend passes (:mod:`modelkit.testing.backend_check`). :class:`modelkit.testing.slurm.LocalSlurm`
+starts a real single-node Slurm cluster (munged, slurmctld, slurmd) under one folder for tests of Slurm engines.
 """
 
 from __future__ import annotations

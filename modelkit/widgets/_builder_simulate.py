@@ -81,8 +81,9 @@ def simulate_lines(name: str, seed: int, *, tstop: float, dt: float, rate: float
         "# one in-memory network of both (what simulate does with a list): RunPanel reads its parameters",
         "input_network = inputs.build()",
         "sim_network = Network({**network.nodes, **input_network.nodes}, {**network.edges, **input_network.edges})",
-        "raster = LiveRaster(network=network, group_by='pop_name')",
-        f"run_panel = RunPanel(sim_config, network=sim_network, views=[raster], seed={seed}, overwrite=True)",
+        "raster = LiveRaster(network=network, group_by='pop_name', keep=2)  # the last two runs stay, faint",
+        f"run_panel = RunPanel(sim_config, network=sim_network, views=[raster], seed={seed}, overwrite=True,",
+        "                     rates_by='pop_name', code_names={'config': 'sim_config', 'network': 'sim_network'})",
         "run_panel.start()  # what its Run button does; display(run_panel, raster) shows them in a cell",
     ]
 

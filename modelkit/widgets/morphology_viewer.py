@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelkit.plotting.morphology import (MAX_POINTS, frame_values, morphology_scene_for, plot_morphology,
-                                          report_population, report_trace, synapse_trace)
+                                          recorded_rows, report_population, report_trace, synapse_trace,
+                                          unrecorded_trace)
 from modelkit.sonata import Network
 from modelkit.widgets._deps import require
 
@@ -81,10 +82,12 @@ class MorphologyViewer(ipw.VBox):
         fig = plot_morphology(network=self.net, population=population, node_ids=self.node_ids, decimate=decimate)
         self._n_type = len(fig.data)
         self.rp: ReportPopulation | None = None
+        self._report_index: int | None = None
         self.cmin, self.cmax = cmin, cmax
         if self.report_path is not None:
             self.rp = report_population(self.report_path, population)
             self._columns = self.scene.report_columns(self.rp)
+            self._keep = recorded_rows(self.scene, self._columns)
             if cmin is None or cmax is None:
                 used = self._columns[self._columns >= 0]
                 lo, hi = self._range(used)
@@ -92,10 +95,15 @@ class MorphologyViewer(ipw.VBox):
                 self.cmax = hi if cmax is None else cmax
             label = f"{self.rp.variable or 'value'} ({self.rp.units or ''})".replace(" ()", "")
             trace = report_trace(self.scene, self._values(0), float(self.cmin), float(self.cmax),  # type: ignore[arg-type]
-                                 "Viridis", 3.0, label)
+                                 "Viridis", 3.0, label, rows=self._keep)
             trace.visible = False
             fig.add_trace(trace)
-        self._report_index = len(fig.data) - 1 if self.rp is not None else None
+            self._report_index = len(fig.data) - 1
+            if not self._keep.all():  # as plot_morphology: what the report leaves out, in grey
+                grey = unrecorded_trace(self.scene, ~self._keep, 3.0)
+                grey.visible = False
+                fig.add_trace(grey)
+        self._report_traces = list(range(self._n_type, len(fig.data)))
         if self.synapses is not None:  # last, as plot_morphology puts it
             fig.add_trace(synapse_trace(self.scene, self.synapses, self.net))
         self.fig = go.FigureWidget(fig)
@@ -142,7 +150,7 @@ class MorphologyViewer(ipw.VBox):
         assert self.rp is not None
         t = self.rp.times
         frame = self.rp.data(t_start=t[k], t_stop=t[k] + self.rp.time[2] / 2)[0]
-        return frame_values(self.scene, self._columns, frame, float(self.cmin))  # type: ignore[arg-type]
+        return frame_values(self.scene, self._columns, frame, float(self.cmin))[self._keep]  # type: ignore[arg-type]
 
     def _time_text(self, k: int) -> str:
         if self.rp is None:
@@ -156,10 +164,10 @@ class MorphologyViewer(ipw.VBox):
         with self.fig.batch_update():
             for i in range(self._n_type):
                 self.fig.data[i].visible = not report
-            if self._report_index is not None:
-                self.fig.data[self._report_index].visible = report
-                if report:
-                    self._draw(self.frame)
+            for i in self._report_traces:
+                self.fig.data[i].visible = report
+            if report:
+                self._draw(self.frame)
         if self.color_toggle.value != change["new"]:
             self.color_toggle.value = change["new"]
         self._show_code()

@@ -21,7 +21,7 @@ from modelkit.widgets._deps import require
 ipw = require("ipywidgets")
 traitlets = require("traitlets")
 
-__all__ = ["ParamControls", "rates_table", "run_code", "css_name"]
+__all__ = ["ParamControls", "rates_table", "run_code", "css_name", "nest_common_defaults"]
 
 _TITLES = {"node_types": "Cell parameters (node types)", "edge_types": "Synapses (edge types)",
            "inputs": "Inputs"}
@@ -36,6 +36,34 @@ def css_name(key: str) -> str:
         An override key.
     """
     return "mk-param-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
+
+
+def nest_common_defaults(template: str) -> dict[str, float]:
+    """NEST's defaults of the parameters users set most (``tau_m``, ``V_th``, ``C_m``, ...) of a ``nest:`` model.
+
+    Read in a child process (the kernel never imports NEST) and cached on disk; ``{}`` for other templates,
+    or when NEST cannot say. With them a node type built on NEST's defaults (no ``dynamics_params``) has
+    sliders too.
+
+    Parameters
+    ----------
+    template : str
+        A node type's ``model_template`` (``"nest:iaf_psc_alpha"``).
+
+    Returns
+    -------
+    dict of str to float
+        Parameter -> NEST's default, in NEST's units (ms, mV, pF, pA).
+    """
+    if not template.startswith("nest:"):
+        return {}
+    from modelkit.widgets._builder_forms import _FIRST
+    from modelkit.widgets.nest_model_params import nest_defaults
+    try:
+        found = nest_defaults(template[len("nest:"):])
+    except Exception:  # noqa: BLE001 - NEST absent or no such model: the run says so; no sliders for it
+        return {}
+    return {k: float(found[k]) for k in _FIRST if k in found}
 
 
 def _fmt(v: float) -> str:
@@ -70,7 +98,7 @@ class ParamControls(ipw.VBox):
     changed = traitlets.Dict(help="the keys whose value differs from the network's: {key: value}").tag(sync=True)
 
     def __init__(self, config: Any = None, *, network: Any = None, parameters: Sequence[str] | None = None) -> None:
-        table = tunable_parameters(config, network=network)
+        table = tunable_parameters(config, network=network, defaults=nest_common_defaults)
         if parameters is not None:
             unknown = sorted(set(parameters) - set(table.key))
             if unknown:
@@ -208,7 +236,8 @@ def _literal(v: Any) -> bool:
     return False
 
 
-def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overrides: Mapping[str, float]) -> str:
+def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overrides: Mapping[str, float],
+             names: Mapping[str, str] | None = None) -> str:
     """The Python code a RunPanel's run is (``run_local(...)`` or ``run_on_cluster(...)``), to paste in a cell.
 
     Parameters
@@ -221,14 +250,19 @@ def run_code(config: Any, *, cluster: bool, run_kwargs: Mapping[str, Any], overr
         The panel's other keywords (a value without a literal form is written by name).
     overrides : mapping
         The changed parameters.
+    names : mapping of str to str, optional
+        The Python names of the objects the code refers to, where the code that made them used others than
+        ``config`` and each keyword's own name (``{"config": "sim_config", "network": "sim_network"}``).
     """
-    cfg = repr(os.path.abspath(os.fspath(config))) if isinstance(config, (str, os.PathLike)) else "config"
+    names = dict(names or {})
+    cfg = repr(os.path.abspath(os.fspath(config))) if isinstance(config, (str, os.PathLike)) else \
+        names.get("config", "config")
     args = [cfg]
     if cluster:
         args.append("cluster=rc")
     for k, v in run_kwargs.items():
         args.append(f"{k}={os.fspath(v)!r}" if isinstance(v, os.PathLike) else
-                    f"{k}={v!r}" if _literal(v) else f"{k}={k}")
+                    f"{k}={v!r}" if _literal(v) else f"{k}={names.get(k, k)}")
     if overrides:
         inner = ", ".join(f"{k!r}: {float(v)!r}" for k, v in overrides.items())
         args.append(f"overrides={{{inner}}}")

@@ -84,6 +84,15 @@ class RunPanel(ipw.VBox):
     parameters : bool or sequence of str
         Sliders for the network's parameters (:func:`~modelkit.simulator.tunable_parameters`): all (True),
         these override keys, or none (False). Run passes those moved as ``overrides``.
+    rates_by : str
+        How the table of the runs' rates groups cells: ``"population"`` (node populations, from the run's
+        result) or a node property such as ``"pop_name"`` or ``"ei"`` (mean rate of the group's cells, Hz;
+        it needs the network: the config's, or ``network=``).
+    code_names : dict of str to str, optional
+        The Python names the shown code gives the config (``"config"``) and the keywords whose values have no
+        literal form (``"network"``), where the code that made them used other names: BuilderPanel's Simulate
+        passes ``{"config": "sim_config", "network": "sim_network"}``, so that the code runs as pasted after
+        the builder's. Default: ``config`` and each keyword's own name.
     **run_kwargs
         Passed to ``run_on_cluster`` / ``run_local`` (``network``, ``output_dir``, ``overwrite``, ``threads``, ...).
 
@@ -115,7 +124,9 @@ class RunPanel(ipw.VBox):
                  cluster: ipyparallel.Client | None = None, views: Sequence[View] = (),
                  restart: Callable[[], ipyparallel.Client] | None = None,
                  cluster_kwargs: dict[str, Any] | None = None, poll_s: float = 0.25,
-                 parameters: bool | Sequence[str] = True, **run_kwargs: Any) -> None:
+                 parameters: bool | Sequence[str] = True, rates_by: str = "population",
+                 code_names: dict[str, str] | None = None,
+                 **run_kwargs: Any) -> None:
         self.run_button = ipw.Button(description="Run", icon="play", button_style="success",
                                      tooltip="start the simulation")
         self.stop_button = ipw.Button(description="Stop", icon="stop", button_style="warning", disabled=True,
@@ -145,6 +156,8 @@ class RunPanel(ipw.VBox):
         self.cluster = cluster
         self.views = list(views)
         self.run_kwargs = run_kwargs
+        self.code_names = dict(code_names or {})
+        self.rates_by = rates_by
         self.run: LiveRun | None = None
         self.runs: list[dict[str, Any]] = []
         self.code = ""
@@ -211,7 +224,7 @@ class RunPanel(ipw.VBox):
             label = self.controls.describe(overrides) if self.controls is not None else \
                 (", ".join(f"{k} = {v}" for k, v in overrides.items()) or "as configured")
             self.code = run_code(self.config, cluster=self.cluster is not None, run_kwargs=kwargs,
-                                 overrides=overrides)
+                                 overrides=overrides, names=self.code_names)
             self.code_box.value = (f"<details open><summary style='font-size:12px;color:#555'>the code of this run"
                                    f"</summary><pre style='font-size:11px;white-space:pre-wrap'>"
                                    f"{html.escape(self.code)}</pre></details>")
@@ -334,7 +347,7 @@ class RunPanel(ipw.VBox):
                 entry["status"] = run.status
                 if err is None:
                     try:
-                        entry["rates"] = run.result.rates()
+                        entry["rates"] = self._rates(run)
                     except Exception:  # noqa: BLE001 - a result without rates leaves its row empty
                         pass
         if len(self.runs) > 1 or self.runs[-1]["overrides"]:
@@ -343,6 +356,17 @@ class RunPanel(ipw.VBox):
         self.status = run.status
         self.error = "" if err is None else f"{type(err).__name__}: {err}"
         self._show()
+
+    def _rates(self, run: LiveRun) -> dict[str, float]:
+        """Mean rate (Hz) per group of :attr:`rates_by` of a finished run."""
+        if self.rates_by == "population":
+            return run.result.rates()
+        spikes = run.spikes
+        if spikes.network is None:  # a config's run: its network, from the config
+            from modelkit.analysis import SpikeTable
+            spikes = SpikeTable.load(run.result.spikes_file, config_file=self.config) \
+                if isinstance(self.config, (str, os.PathLike)) else spikes
+        return {str(k): float(v) for k, v in spikes.rates(by=self.rates_by)["rate"].items()}
 
     def _show(self) -> None:
         run = self.run

@@ -100,7 +100,8 @@ def test_slider_run_overlay_and_rates_table(page, params_lab: JupyterLab, artifa
     new = page.locator(".jp-NotebookPanel .jp-Cell").nth(2)
     new.locator(".jp-InputArea-editor").click()
     page.keyboard.insert_text(code + "\nsame = lambda s: sorted(zip(s.node_ids.tolist(), s.timestamps.tolist()))"
-                              "\nprint('SAME', same(run.spikes) == same(panel.runs[-1]['run'].spikes), len(run.spikes))")
+                              "\nprint('SAME', same(run.spikes) == same(panel.runs[-1]['run'].spikes), "
+                              "len(run.spikes))")
     page.keyboard.press("Shift+Enter")
     expect(new.locator(".jp-OutputArea-output")).to_contain_text(f"SAME True {second['n']:.0f}", timeout=120_000)
     page.locator(".mk-live-raster").first.scroll_into_view_if_needed()

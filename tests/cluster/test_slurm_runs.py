@@ -1,5 +1,6 @@
 """Live runs on engines of a real Slurm job (the ``slurm`` fixture): a NEURON network on 2 MPI ranks and a NEST
-network with threads stream exactly their spikes files to the notebook, and a job cancelled mid-run (``scancel``)
+network with threads stream exactly their spikes files to the notebook, a sweep spreads over the job's engines, and
+a job cancelled mid-run (``scancel``)
 is reported like an engine death with the spikes received kept.  NEST from PyPI is not built with MPI: it runs
 with threads in an engine of a job of its own."""
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from modelkit.cluster import EngineDiedError, run_on_cluster, start_cluster, stop_cluster
+from modelkit.cluster import EngineDiedError, run_on_cluster, start_cluster, stop_cluster, sweep
 from modelkit.datasets import balanced_network
 from modelkit.testing import intfire_network
 
@@ -39,11 +40,10 @@ def test_neuron_on_two_slurm_mpi_engines_streams_exactly_the_spikes_file(slurm_m
     assert "distribution over 2 ranks" in (tmp_path / "out" / "log.txt").read_text()
 
 
-def test_nest_with_threads_on_a_slurm_engine_streams_then_scancel_is_an_engine_death(slurm, tmp_path,
-                                                                                     stream_equals_file):
-    """NEST (no MPI build) runs threads in one engine: its own job, not a rank of the MPI one."""
+def test_nest_on_slurm_engines_streams_sweeps_then_scancel_is_an_engine_death(slurm, tmp_path, stream_equals_file):
+    """NEST (no MPI build) runs threads in an engine of a job of its own, not in a rank of the MPI one."""
     pytest.importorskip("nest", reason="NEST is not installed")
-    rc = start_cluster(1, engines="slurm", cpus_per_engine=2, profile_dir=tmp_path / "profile", timeout=60)
+    rc = start_cluster(2, engines="slurm", cpus_per_engine=2, profile_dir=tmp_path / "profile", timeout=60)
     try:
         (launcher,) = rc.cluster.engines.values()
         small = balanced_network(tmp_path / "small", n_exc=160, n_inh=40, tstop=300.0)
@@ -51,6 +51,13 @@ def test_nest_with_threads_on_a_slurm_engine_streams_then_scancel_is_an_engine_d
         assert run.wait(300) == "done", run.error
         assert run.result.backend == "nest"
         stream_equals_file(run, run.result)
+
+        # a sweep over the job's engines: one row per variant, each in its own folder
+        tstops = [75.0, 150.0, 225.0, 300.0]
+        table = sweep(small, {"run.tstop": tstops}, cluster=rc, output_dir=tmp_path / "sweep", timeout=300)
+        assert list(table["run.tstop"]) == tstops and set(table["status"]) == {"done"}, table.get("error")
+        assert table["n_spikes"].is_monotonic_increasing and table["n_spikes"].iloc[-1] == len(run.spikes) > 0
+        assert all((Path(d) / "spikes.h5").exists() for d in table["output_dir"])
 
         # the job cancelled mid-run (by the queue's admin, or its wall-time limit): an engine death
         cfg = balanced_network(tmp_path / "net", n_exc=400, n_inh=100, tstop=1_000_000.0)

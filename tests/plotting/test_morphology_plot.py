@@ -142,3 +142,40 @@ def test_300_cells_in_one_figure() -> None:
     assert rows <= 260_000  # decimated to the point budget
     assert len(fig.data[-1].x) > 1000
     assert took < 60.0  # shared CPUs; measured ~ (see notes/issue19-morphology.md)
+
+
+def test_one_file_and_decimation() -> None:
+    """A morphology file alone, where the file puts it; decimation keeps each section's ends and the budget."""
+    swc = shared_path("bmtk-examples", "bio_components", "morphologies", "Scnn1a_473845048_m.swc")
+    full = morphology_scene_for(swc)
+    m = full.morphologies[0]
+    assert full.n_rows == len(m.points) + m.n_sections
+    np.testing.assert_allclose(full.xyz[np.isfinite(full.frac)], m.points[:, :3])  # not moved
+    fig = plot_morphology(swc, max_points=1000)
+    rows = sum(len(t.x) for t in fig.data)
+    assert rows <= 1000
+    thin = morphology_scene_for(swc, decimate=4)
+    on = np.isfinite(thin.frac)
+    for s in range(m.n_sections):  # both ends of every section are still drawn
+        f = thin.frac[on & (thin.section == s)]
+        assert f[0] == 0.0 and f[-1] == pytest.approx(1.0)
+    assert on.sum() < 0.4 * len(m.points)
+
+
+def test_sections_a_report_leaves_out_are_grey(bio14: Path, tmp_path: Path) -> None:
+    """A report of cell 0 only, drawn on cells 0 and 1: cell 1 is grey ('not recorded'), not coloured at cmin."""
+    from modelkit.sonata import write_compartment_report
+    out = bio14.parent / "out"
+    rp = CompartmentReport(out / "v_all.h5")["v1"]
+    a, b = rp.index_pointers[0], rp.index_pointers[1]
+    part = tmp_path / "v_cell0.h5"
+    write_compartment_report(part, "v1", [0], [0, b - a], rp.element_ids[a:b], rp.time, rp.data([0]),
+                             element_pos=rp.element_pos[a:b], units="mV", variable="v")
+    net = Network.load(bio14)
+    fig = plot_morphology(network=net, population="v1", node_ids=[0, 1], color_by="report", report=part, time=10.0)
+    assert [t.name for t in fig.data] == ["report", "not recorded"]
+    scene = morphology_scene_for(network=net, population="v1", node_ids=[0, 1])
+    assert len(fig.data[0].x) == int((scene.cell == 0).sum()) and len(fig.data[1].x) == int((scene.cell == 1).sum())
+    assert fig.data[1].line.color == "#c8c8c8"
+    k = int(round(10.0 / rp.time[2]))
+    assert fig.data[0].line.cmin == pytest.approx(rp.data([0])[k].min())

@@ -147,6 +147,12 @@ def test_axon_stub_as_the_neuron_backend_makes_it(h) -> None:
             assert ours.parent.tolist() == theirs.parent.tolist()
             np.testing.assert_allclose(ours.parent_x, theirs.parent_x)
             np.testing.assert_allclose(ours.lengths[-2:], [30.0, 30.0])
+            # bmtk's *_directed stub: the same 3-d points as the backend gives it (its soma points are NEURON's
+            # single-precision copies)
+            theirs = table.with_axon_stub(h, kind, (1.0, 1.0), directed=True)
+            ours = read_morphology(path).with_axon_stub(kind, directed=True)
+            np.testing.assert_allclose(ours.points[-4:, :3], np.vstack([p[:, :3] for p in theirs.points[-2:]]),
+                                       atol=1e-3)
 
 
 def test_axon_stub_kind_follows_model_processing() -> None:

@@ -131,3 +131,20 @@ def test_every_biophysical_cell_when_no_ids_are_given(bio14: Path) -> None:
     assert v.node_ids == list(range(10))  # the 4 point neurons (no morphology) are left out
     assert "node_ids" not in v.code
     _same(v, _fresh(v.code))
+
+
+def test_a_report_of_some_cells_leaves_the_others_grey(bio14: Path, tmp_path: Path) -> None:
+    from modelkit.sonata import CompartmentReport, write_compartment_report
+    from modelkit.widgets import MorphologyViewer
+    rp = CompartmentReport(bio14.parent / "out" / "v_all.h5")["v1"]
+    a, b = rp.index_pointers[0], rp.index_pointers[1]
+    part = tmp_path / "v_cell0.h5"
+    write_compartment_report(part, "v1", [0], [0, b - a], rp.element_ids[a:b], rp.time, rp.data([0]),
+                             element_pos=rp.element_pos[a:b], units="mV", variable="v")
+    v = MorphologyViewer(str(bio14), "v1", [0, 1], report=str(part))
+    v.color_toggle.value = "report"
+    v.slider.value = 30
+    assert [t.name for t in _shown(v)] == ["report", "not recorded"]
+    _same(v, _fresh(v.code))
+    v.color_toggle.value = "type"
+    assert [t.name for t in _shown(v)] == ["soma", "axon", "dend", "apic"]
