@@ -26,13 +26,14 @@ import logging
 import os
 import shutil
 import socket
+import subprocess
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from modelkit.cluster.errors import ClusterError
 
-__all__ = ["start_cluster", "attach", "stop_cluster", "write_slurm_profile", "client_of"]
+__all__ = ["start_cluster", "attach", "stop_cluster", "write_slurm_profile", "client_of", "slurm_available"]
 
 #: launcher names accepted by :func:`start_cluster` (ipyparallel's own aliases)
 ENGINE_LAUNCHERS = ("local", "mpi", "slurm")
@@ -54,6 +55,35 @@ def _ipp() -> Any:
     except ImportError as e:  # pragma: no cover - a dependency of modelkit
         raise ClusterError("modelkit.cluster needs ipyparallel: pip install 'ipyparallel>=8.8'") from e
     return ipyparallel
+
+
+def slurm_available(timeout: float = 5.0) -> bool:
+    """Whether a Slurm cluster answers here: ``sbatch`` and ``sinfo`` are on ``PATH``, and ``sinfo`` lists a
+    partition that is up within ``timeout`` seconds.
+
+    A notebook uses it to pick its engines: ``engines="slurm"`` on a cluster (a login node, a JupyterHub
+    server), local or MPI engines elsewhere.  It never raises: no Slurm client, no ``slurm.conf``, or a
+    controller that does not answer (``sinfo`` keeps retrying; it is killed at ``timeout``) all give False.
+
+    Parameters
+    ----------
+    timeout : float
+        Longest wait for ``sinfo`` (s).
+
+    Returns
+    -------
+    bool
+        True when jobs can be submitted to at least one partition that is up.
+    """
+    sinfo = shutil.which("sinfo")
+    if sinfo is None or shutil.which("sbatch") is None:
+        return False
+    try:
+        r = subprocess.run([sinfo, "-h", "-o", "%a"], capture_output=True, text=True, timeout=timeout,
+                           stdin=subprocess.DEVNULL)
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+    return r.returncode == 0 and "up" in r.stdout.split()
 
 
 def _mpiexec() -> str:
