@@ -168,10 +168,13 @@ def test_hub_spawns_lab_as_slurm_job_and_runs_live_on_slurm_engines(page, slurm,
         tutorials = users / USER / "modelkit-tutorials"
         page.locator(".jp-LauncherCard:visible").filter(has_text="modelkit tutorials").click()
         _wait(lambda: (tutorials / TUTORIAL).is_file(), 60, "the tutorials copied into the user's folder")
+        first = sorted(NOTEBOOKS.glob("*.ipynb"))[0].name  # the card opens it: wait, or it may open over 09
+        expect(page.locator(".lm-TabBar-tab.jp-mod-current")).to_contain_text(first.removesuffix(".ipynb"),
+                                                                               timeout=60_000)
         assert (tutorials / TUTORIAL).read_bytes() == (NOTEBOOKS / TUTORIAL).read_bytes()
         shipped = {p.name for p in tutorials.iterdir()}
-        page.evaluate(f"window.jupyterapp.commands.execute('docmanager:open', "
-                      f"{{path: 'modelkit-tutorials/{TUTORIAL}'}})")
+        page.evaluate(f"() => {{ window.jupyterapp.commands.execute('docmanager:open', "
+                      f"{{path: 'modelkit-tutorials/{TUTORIAL}'}}); }}")
         expect(page.locator(".lm-TabBar-tab.jp-mod-current")).to_contain_text(TUTORIAL.removesuffix(".ipynb"),
                                                                                timeout=60_000)
         wait_kernel_idle(page, 120_000)
@@ -212,7 +215,7 @@ def test_hub_spawns_lab_as_slurm_job_and_runs_live_on_slurm_engines(page, slurm,
         _wait(lambda: engines_job not in slurm.jobs(), 60, "the engines' job to leave squeue")
         # saved, the notebook holds no error output either; it wrote only into work/09 (the Slurm job's
         # script and output in the engines' run folder there)
-        page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
+        page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save'); }")
         _wait(lambda: (tutorials / TUTORIAL).read_bytes() != (NOTEBOOKS / TUTORIAL).read_bytes(), 60,
               "the notebook to be saved")
         ran = json.loads((tutorials / TUTORIAL).read_text())
@@ -264,6 +267,7 @@ def test_hub_spawns_lab_as_slurm_job_and_runs_live_on_slurm_engines(page, slurm,
         assert not list((users / USER).glob("slurm-*.out")) and not list((users / USER).glob("*.sbatch"))
     except BaseException:
         print(hub.log[-6000:])
+        page.screenshot(path=str(artifacts / "hub_failed.png"))
         raise
     finally:
         hub.stop()
