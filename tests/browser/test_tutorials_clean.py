@@ -56,7 +56,7 @@ def test_launcher_card_opens_the_tutorials_in_place(page, notebooks_lab: Jupyter
 
 
 @pytest.mark.parametrize("name", ["04_live_run_with_liveraster.ipynb", "05_biophysical_cells_in_neuron.ipynb",
-                                  "11_interactive_loop.ipynb"])
+                                  "09_hpc_mpi_engines.ipynb", "11_interactive_loop.ipynb"])
 def test_opening_a_tutorial_does_not_mark_it_modified(page, notebooks_lab: JupyterLab, name: str) -> None:
     page.goto(notebooks_lab.lab_url(name))
     wait_kernel_idle(page)  # the kernel's language_info has arrived by now
