@@ -24,7 +24,7 @@ import numpy as np
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.plotting.morphology_data import (MorphologyScene, edge_synapses, morphology_scene, network_cells,
-                                               synapse_locations)
+                                               segment_rows, synapse_locations)
 from modelkit.sonata.morphology import SECTION_TYPE_NAMES, Morphology, read_morphology
 from modelkit.sonata.reports import CompartmentReport, ReportPopulation
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from modelkit.sonata import Network
 
 __all__ = ["plot_morphology", "morphology_scene_for", "report_population", "frame_values", "recorded_rows",
-           "TYPE_COLORS",
+           "TYPE_COLORS", "detail_note",
            "MAX_POINTS"]
 
 #: line colour of each section type (soma, axon, dend, apic)
@@ -77,12 +77,12 @@ def report_population(report: Any, population: str | None) -> ReportPopulation:
 def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | PathLike] | None = None, *,
                          network: Network | None = None, population: str | None = None,
                          node_ids: Sequence[int] | None = None, decimate: int | None = None,
-                         max_points: int = MAX_POINTS) -> MorphologyScene:
+                         max_points: int = MAX_POINTS, detail: str = "points") -> MorphologyScene:
     """The scene :func:`plot_morphology` draws (same arguments).
 
     Parameters
     ----------
-    morph, network, population, node_ids, decimate, max_points
+    morph, network, population, node_ids, decimate, max_points, detail
         As :func:`plot_morphology`.
     """
     if network is not None:
@@ -97,9 +97,19 @@ def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | Pa
     else:
         raise ConfigError(None, "morph", "a morphology (file or Morphology) or a network and population", "none")
     if decimate is None:
-        decimate = _decimation(morphs, max_points)
+        decimate = _decimation(morphs, max_points) if detail == "points" else _segment_decimation(morphs, max_points)
     return morphology_scene(morphs, positions=pos, rotations=rot, node_ids=ids, population=population,
-                            decimate=decimate)
+                            decimate=decimate, detail=detail)
+
+
+def _segment_decimation(morphs: Sequence[Morphology], max_points: int) -> int:
+    """The smallest k whose "segments" rows (every k-th segment boundary) fit ``max_points`` (or the
+    coarsest level, one vertex per section, when nothing fits)."""
+    most = max((int(m.lengths.max(initial=0.0) // 40.0) * 2 + 1 for m in morphs), default=1)
+    k = 1
+    while k < most and segment_rows(morphs, k) > max_points:
+        k += 1
+    return k
 
 
 def _decimation(morphs: Sequence[Morphology], max_points: int) -> int:
@@ -165,7 +175,8 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
                     node_ids: Sequence[int] | None = None, color_by: str = "type", report: Any = None,
                     time: float | None = None, cmin: float | None = None, cmax: float | None = None,
                     colorscale: str = "Viridis", synapses: Any = None, decimate: int | None = None,
-                    max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None) -> Any:
+                    max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None,
+                    detail: str = "points") -> Any:
     """Sections of biophysical cells in 3D, coloured by section type or by a compartment report's values.
 
     Parameters
@@ -197,6 +208,11 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
         ``max_points`` rows are drawn when omitted.
     max_points : int
         Row budget of the automatic decimation.
+    detail : {"points", "segments"}
+        ``"points"``: the files' 3-D points (every ``decimate``-th); ``"segments"``: one vertex per segment
+        boundary (bmtk's ``1 + 2 * int(L / 40 µm)`` segments, every ``decimate``-th), sections chained into
+        polylines - a report's colours are one value per segment, so a movie of hundreds of cells needs no
+        more (the figure says so in its corner).
     line_width : float
         Line width (px).
     title : str, optional
@@ -224,9 +240,12 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
     if color_by == "report" and report is None:
         raise ConfigError(None, "report", "a compartment report to colour by", "none")
     scene = morphology_scene_for(morph, network=network, population=population, node_ids=node_ids,
-                                 decimate=decimate, max_points=max_points)
+                                 decimate=decimate, max_points=max_points, detail=detail)
     go = _go()
     fig = go.Figure()
+    if detail == "segments":
+        fig.add_annotation(text=detail_note(scene), xref="paper", yref="paper", x=0.0, y=0.0, showarrow=False,
+                           xanchor="left", yanchor="bottom", font=dict(size=11, color="#555555"))
     if color_by == "type":
         for trace in type_traces(scene, line_width):
             fig.add_trace(trace)
@@ -253,6 +272,14 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
     if title is not None:
         fig.layout.title = title
     return fig
+
+
+def detail_note(scene: MorphologyScene) -> str:
+    """What a ``detail="segments"`` figure draws, for its corner: vertices drawn and the files' points."""
+    pts = sum(len(m.points) for m in scene.morphologies)
+    vert = int(np.count_nonzero(~np.isnan(scene.frac)))
+    return (f"level of detail: {vert:,} vertices at segment boundaries ({scene.n_rows:,} rows with gaps) "
+            f"of {pts:,} 3-D points")
 
 
 def type_traces(scene: MorphologyScene, line_width: float = 3.0) -> list[Any]:
