@@ -27,6 +27,7 @@ from modelkit.plotting.morphology import (MAX_POINTS, frame_values, morphology_s
                                           recorded_rows, report_population, report_trace, synapse_trace,
                                           unrecorded_trace)
 from modelkit.plotting.morphology_data import network_cells
+from modelkit.errors import ConfigError
 from modelkit.sonata import Network
 from modelkit.widgets._deps import require
 from modelkit.widgets._frame import FramePage
@@ -68,6 +69,9 @@ class MorphologyViewer(ipw.VBox):
     decimate : int, optional
         Keep every ``decimate``-th point of each section (automatic: every point for a few cells, one per
         segment boundary within ``MOVIE_POINTS`` rows for hundreds).
+    detail : {"points", "segments"}, optional
+        Force every 3-D point (``"points"``, thinned to ``MAX_POINTS``) or segment boundaries
+        (``"segments"``); chosen from the number of points when omitted.
 
     Examples
     --------
@@ -80,7 +84,8 @@ class MorphologyViewer(ipw.VBox):
 
     def __init__(self, network: Network | str | os.PathLike, population: str, node_ids: Sequence[int] | None = None,
                  *, report: str | os.PathLike | None = None, synapses: str | os.PathLike | None = None,
-                 cmin: float | None = None, cmax: float | None = None, decimate: int | None = None) -> None:
+                 cmin: float | None = None, cmax: float | None = None, decimate: int | None = None,
+                 detail: str | None = None) -> None:
         go = require("plotly.graph_objects")
         self.net = network if isinstance(network, Network) else Network.load(network)
         self.net_path = os.fspath(network) if not isinstance(network, Network) else self.net.path
@@ -91,8 +96,10 @@ class MorphologyViewer(ipw.VBox):
         if self.report_path is not None:
             self.rp = report_population(self.report_path, population)
         #: "points" (the files' 3-D points) or "segments" (one vertex per segment boundary, hundreds of cells)
-        self.detail = "points"
-        if decimate is None:
+        if detail not in (None, "points", "segments"):
+            raise ConfigError(None, "detail", "'points' or 'segments'", repr(detail))
+        self.detail = detail or "points"
+        if detail is None and decimate is None:
             _, morphs, _, _ = network_cells(self.net, population, node_ids)
             if sum(len(m.points) + m.n_sections for m in morphs) > MOVIE_POINTS:
                 self.detail = "segments"
