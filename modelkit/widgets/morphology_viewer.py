@@ -176,7 +176,7 @@ class MorphologyViewer(ipw.VBox):
 
     def _scene(self, node_ids: Sequence[int] | None) -> Any:
         return morphology_scene_for(network=self.net, population=self.population, node_ids=node_ids,
-                                    decimate=self.decimate, max_points=MAX_POINTS, **self._detail_args())
+                                    decimate=self.decimate, **{"max_points": MAX_POINTS, **self._detail_args()})
 
     def _whole_cells(self) -> bool:
         """Whether the report records every section of a cell or none (per cell)."""
