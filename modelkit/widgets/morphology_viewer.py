@@ -9,7 +9,8 @@ a report colours one value per segment anyway), which a browser redraws several 
 Frames are coalesced: a :class:`~modelkit.widgets._frame.FramePage` in the viewer acknowledges each
 frame once the page has drawn it, and slider moves made meanwhile only replace the frame waiting to be
 sent, so scrubbing never queues frames in the page (after :data:`ACK_TIMEOUT` s without an acknowledgement
-the waiting frame goes anyway).
+the waiting frame goes anyway). The page acknowledges plotly's own restyle events (FramePage's
+``follow_plotly``): messages from the kernel to the FramePage were seen not to arrive beside a large figure.
 Every action shows the ``plot_morphology`` call that draws the same figure (:attr:`MorphologyViewer.code`).
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import html
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +47,9 @@ __all__ = ["MorphologyViewer"]
 POINTS_PER_MS = 50
 #: above this many rows of exact geometry the viewer draws one vertex per segment boundary, within this budget
 MOVIE_POINTS = 60_000
-#: seconds a frame waits for the page's acknowledgement of the previous one before it is sent anyway
-ACK_TIMEOUT = 20.0
+#: seconds a frame waits for the page's acknowledgement of the previous one before it is sent anyway (a page
+#: that never answers then gets at most one frame per ACK_TIMEOUT, the newest)
+ACK_TIMEOUT = 3.0
 
 
 class MorphologyViewer(ipw.VBox):
@@ -161,7 +164,8 @@ class MorphologyViewer(ipw.VBox):
         self._waiting: int | None = None
         self._timer: threading.Timer | None = None
         self._lock = threading.RLock()
-        self.page = FramePage()
+        self.page = FramePage(follow_plotly=".mk-morphology-viewer")  # acks plotly's restyles of self.fig
+        self._sent_at = 0.0
         self.page.on_msg(self._on_ack)
         self.color_toggle.observe(lambda ch: setattr(self, "color_by", ch["new"]), "value")
         self.slider.observe(lambda ch: setattr(self, "frame", int(ch["new"])), "value")
@@ -242,10 +246,11 @@ class MorphologyViewer(ipw.VBox):
         """Send frame ``k``'s colours (only the colour array goes to the page, the trace and its points stay),
         or, while the page has not drawn the last frame sent, keep ``k`` as the frame to send next."""
         with self._lock:
-            if self.page.pending():
+            late = time.monotonic() - self._sent_at
+            if self.page.pending() and late < ACK_TIMEOUT:
                 self._waiting = k  # replaces any frame already waiting: the newest is the one to show
                 if self._timer is None:
-                    self._timer = threading.Timer(ACK_TIMEOUT, self._send_waiting)
+                    self._timer = threading.Timer(ACK_TIMEOUT - late, self._send_waiting)
                     self._timer.daemon = True
                     self._timer.start()
                 return
@@ -259,6 +264,7 @@ class MorphologyViewer(ipw.VBox):
             self._timer = None
         self.fig.data[self._report_index].line.color = self._values(k)
         self.frames_drawn += 1
+        self._sent_at = time.monotonic()
         self.page.frame()  # after the restyle message: the page answers once it has handled and painted it
 
     def _send_waiting(self) -> None:
@@ -269,7 +275,7 @@ class MorphologyViewer(ipw.VBox):
     def _on_ack(self, _widget: Any, _content: Any, _buffers: Any) -> None:
         """The page drew a frame: send the one that waited meanwhile, if any."""
         with self._lock:
-            if self._waiting is not None and not self.page.pending():
+            if self._waiting is not None and not self.page.pending():  # (FramePage handled the ack first)
                 self._send_frame(self._waiting)
 
     def _show_code(self) -> None:
