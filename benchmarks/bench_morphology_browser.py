@@ -191,8 +191,9 @@ def main() -> int:
           "(software WebGL), real JupyterLab")
     print_table(["detail", "points", "shown (s)", "key -> colours (median, s)", f"burst of {BURST}: last frame (s)",
                  "frames sent"],
-                [(r["detail"], f"{r['n']:,}", f"{r['shown']:.1f}", f"{statistics.median(r['keys']):.2f} "
-                  f"({min(r['keys']):.2f}-{max(r['keys']):.2f})", f"{r['burst']:.1f}", r["sent"]) for _, r in rows])
+                [(str(r["detail"]), f"{r['n']:,}", f"{r['shown']:.1f}", f"{statistics.median(r['keys']):.2f} "
+                  f"({min(r['keys']):.2f}-{max(r['keys']):.2f})", f"{r['burst']:.1f}", str(r["sent"]))
+                 for _, r in rows])
     print("peer: none (bmtk has no notebook view of a morphology movie)")
     if not rows:
         return verdict([], failed=True, quick=args.quick)
