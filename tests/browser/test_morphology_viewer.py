@@ -185,7 +185,8 @@ def test_300_cells_load_and_scrub(page, jupyter_lab: JupyterLab, bio300: Path, a
     """bio_300cells_nosurround after a 10-ms NEURON run, v at every segment of all 300 cells: drawn at one vertex
     per (every other) segment boundary within 60,000 rows; the times from Shift+Enter to the figure drawn and
     from a key press on the slider to the new colours drawn; a burst of 10 key presses ends on the last frame's
-    colours within 15 s with far fewer than 10 frames sent (coalesced on the page's acknowledgements)."""
+    colours within 15 s with far fewer than 10 frames sent (coalesced on the page's acknowledgements of
+    plotly's restyles)."""
     out = bio300.parent / "out"
     cells = [f"""from modelkit.widgets import MorphologyViewer
 viewer = MorphologyViewer({str(bio300)!r}, "internal", report={str(out / 'v_all.h5')!r}, synapses="edges")
@@ -228,13 +229,14 @@ print("AFTER", json.dumps({"sent": viewer.frames_drawn, "frame": viewer.frame, "
     expect(label).to_contain_text("t = 2.5 ms")
     assert max(waits) < 20.0  # headless chromium draws WebGL in software here; see notes/issue19-morph2.md
 
-    # a burst of 10 key presses while the page draws: later moves replace the waiting frame, and the page ends
+    # 10 key presses while the page draws: later moves replace the waiting frame, and the page ends
     # on the last frame asked for, soon
     want = _cell_json(page, 1, "TARGET")
     handle.focus()
     t_burst = time.monotonic()
-    for _ in range(10):
+    for _ in range(10):  # 0.3 s apart, faster than the page draws (all at once, ipywidgets' throttle coalesces)
         page.keyboard.press("ArrowRight")
+        time.sleep(0.3)
     expect(label).to_contain_text("t = 7.5 ms", timeout=30_000)
     _wait(lambda: viewer.evaluate(PAGE_REPORT)["sig"] == pytest.approx(want["sig"], rel=1e-6), 60,
           "the page to draw the last frame asked for")
@@ -243,4 +245,4 @@ print("AFTER", json.dumps({"sent": viewer.frames_drawn, "frame": viewer.frame, "
     sent = after["sent"] - want["sent"]
     print(f"burst of 10 key presses: the last frame drawn {took:.1f} s after the first press; {sent} frames sent")
     assert after["frame"] == want["target"] == 15 and after["detail"] == "segments"
-    assert sent <= 5 and took < 15.0
+    assert sent <= 6 and took < 15.0
