@@ -176,7 +176,7 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
                     time: float | None = None, cmin: float | None = None, cmax: float | None = None,
                     colorscale: str = "Viridis", synapses: Any = None, decimate: int | None = None,
                     max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None,
-                    detail: str = "points") -> Any:
+                    detail: str = "points", max_synapses: int | None = None) -> Any:
     """Sections of biophysical cells in 3D, coloured by section type or by a compartment report's values.
 
     Parameters
@@ -213,6 +213,9 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
         boundary (bmtk's ``1 + 2 * int(L / 40 µm)`` segments, every ``decimate``-th), sections chained into
         polylines - a report's colours are one value per segment, so a movie of hundreds of cells needs no
         more (the figure says so in its corner).
+    max_synapses : int, optional
+        Draw every k-th synapse marker so that at most this many are drawn (a WebGL scene redraws every
+        marker with each new frame of a movie).
     line_width : float
         Line width (px).
     title : str, optional
@@ -265,7 +268,7 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
             fig.add_trace(unrecorded_trace(scene, ~keep, line_width))
         fig.layout.title = title or f"{rp.variable or 'value'} at t = {rp.times[k]:g} ms"
     if synapses is not None:
-        fig.add_trace(synapse_trace(scene, synapses, network))
+        fig.add_trace(synapse_trace(scene, synapses, network, max_synapses))
     fig.update_layout(scene=dict(aspectmode="data", xaxis_title="x (µm)", yaxis_title="y (µm)",
                                  zaxis_title="z (µm)"), margin=dict(l=0, r=0, t=40, b=0),
                       legend=dict(itemsizing="constant", orientation="h", x=0.0, y=1.0))
@@ -380,16 +383,24 @@ def synapse_points(scene: MorphologyScene, synapses: Any, network: Network | Non
     return synapse_locations(scene, sec, pos, cell)
 
 
-def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None = None) -> Any:
+def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None = None,
+                  max_synapses: int | None = None) -> Any:
     """Markers at the synapses (see :func:`synapse_points`).
 
     Parameters
     ----------
     scene, synapses, network
         As :func:`synapse_points`.
+    max_synapses : int, optional
+        Draw every k-th synapse so that at most this many markers are drawn (named "synapses (1 in k of n)").
     """
     go = _go()
     p = synapse_points(scene, synapses, network)
-    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name="synapses",
+    name = "synapses"
+    if max_synapses is not None and len(p) > max_synapses > 0:
+        k = -(-len(p) // max_synapses)
+        name = f"synapses (1 in {k} of {len(p):,})"
+        p = p[::k]
+    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name=name,
                         marker=dict(size=2, color="#2ca02c", opacity=0.7, symbol="circle"),
                         hoverinfo="name")

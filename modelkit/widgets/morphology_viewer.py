@@ -47,6 +47,8 @@ __all__ = ["MorphologyViewer"]
 POINTS_PER_MS = 50
 #: above this many rows of exact geometry the viewer draws one vertex per segment boundary, within this budget
 MOVIE_POINTS = 60_000
+#: synapse markers drawn at most with the segment level of detail (every k-th; plotly redraws each with a frame)
+MOVIE_SYNAPSES = 5_000
 #: seconds a frame waits for the page's acknowledgement of the previous one before it is sent anyway (a page
 #: that never answers then gets at most one frame per ACK_TIMEOUT, the newest)
 ACK_TIMEOUT = 3.0
@@ -142,7 +144,8 @@ class MorphologyViewer(ipw.VBox):
                 fig.add_trace(grey)
         self._report_traces = list(range(self._n_type, len(fig.data)))
         if self.synapses is not None:  # last, as plot_morphology puts it
-            fig.add_trace(synapse_trace(self.scene, self.synapses, self.net))
+            fig.add_trace(synapse_trace(self.scene, self.synapses, self.net,
+                                        MOVIE_SYNAPSES if self.detail == "segments" else None))
         self.fig = go.FigureWidget(fig)
         self.fig.layout.height = 560
         self.color_toggle = ipw.ToggleButtons(options=["type", "report"] if self.rp is not None else ["type"],
@@ -285,7 +288,8 @@ class MorphologyViewer(ipw.VBox):
             args.append(f"color_by='report', report={self.report_path!r}, time={float(self.rp.times[self.frame])!r}, "
                         f"cmin={float(self.cmin)!r}, cmax={float(self.cmax)!r}")  # type: ignore[arg-type]
         if self.synapses is not None:
-            args.append(f"synapses={self.synapses!r}")
+            args.append(f"synapses={self.synapses!r}"
+                        + (f", max_synapses={MOVIE_SYNAPSES}" if self.detail == "segments" else ""))
         if self.decimate is not None:
             args.append(f"decimate={self.decimate!r}")
         if self.detail == "segments":

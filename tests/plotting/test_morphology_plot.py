@@ -214,6 +214,11 @@ def test_segment_detail_of_300_cells() -> None:
     note = fig.layout.annotations[0].text
     assert "segment boundaries" in note and "703,210" in note
     assert sum(len(t.x) for t in fig.data) == scene.n_rows
+    thin = plot_morphology(network=net, population="internal", detail="segments", max_points=60_000,
+                           synapses="edges", max_synapses=5_000)
+    every = synapse_points(scene, "edges", net)
+    assert thin.data[-1].name == f"synapses (1 in 8 of {len(every):,})" and len(thin.data[-1].x) <= 5_000
+    assert np.allclose(np.c_[thin.data[-1].x, thin.data[-1].y, thin.data[-1].z], every[::8])
     with pytest.raises(ConfigError, match="detail"):
         plot_morphology(network=net, population="internal", detail="sections")
 
