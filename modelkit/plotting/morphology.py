@@ -278,7 +278,12 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
 
 
 def detail_note(scene: MorphologyScene) -> str:
-    """What a ``detail="segments"`` figure draws, for its corner: vertices drawn and the files' points."""
+    """What a ``detail="segments"`` figure draws, for its corner: vertices drawn and the files' points.
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    """
     pts = sum(len(m.points) for m in scene.morphologies)
     vert = int(np.count_nonzero(~np.isnan(scene.frac)))
     return (f"level of detail: {vert:,} vertices at segment boundaries ({scene.n_rows:,} rows with gaps) "

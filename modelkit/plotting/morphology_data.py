@@ -142,7 +142,12 @@ _BEFORE_BOUNDARY = 1e-6
 
 
 def section_segments(m: Morphology) -> np.ndarray:
-    """Segments per section by bmtk's rule ``1 + 2 * int(L / 40 µm)`` (shape (n,), int)."""
+    """Segments per section by bmtk's rule ``1 + 2 * int(L / 40 µm)`` (shape (n,), int).
+
+    Parameters
+    ----------
+    m : Morphology
+    """
     return 1 + 2 * (m.lengths // SEGMENT_UM).astype(np.int64)
 
 
@@ -199,7 +204,15 @@ def _segment_template(m: Morphology, every: int) -> tuple[np.ndarray, ...]:
 
 
 def segment_rows(morphologies: Sequence[Morphology], every: int) -> int:
-    """Rows of a ``detail="segments"`` scene of these cells (each distinct morphology worked out once)."""
+    """Rows of a ``detail="segments"`` scene of these cells (each distinct morphology worked out once).
+
+    Parameters
+    ----------
+    morphologies : sequence of Morphology
+        One per cell.
+    every : int
+        Keep every ``every``-th segment boundary (and each section's end).
+    """
     rows: dict[int, int] = {}
     total = 0
     for m in morphologies:
