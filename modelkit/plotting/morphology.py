@@ -24,7 +24,7 @@ import numpy as np
 from modelkit._typing import PathLike
 from modelkit.errors import ConfigError
 from modelkit.plotting.morphology_data import (MorphologyScene, edge_synapses, morphology_scene, network_cells,
-                                               synapse_locations)
+                                               segment_rows, synapse_locations)
 from modelkit.sonata.morphology import SECTION_TYPE_NAMES, Morphology, read_morphology
 from modelkit.sonata.reports import CompartmentReport, ReportPopulation
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from modelkit.sonata import Network
 
 __all__ = ["plot_morphology", "morphology_scene_for", "report_population", "frame_values", "recorded_rows",
-           "TYPE_COLORS",
+           "TYPE_COLORS", "detail_note",
            "MAX_POINTS"]
 
 #: line colour of each section type (soma, axon, dend, apic)
@@ -77,12 +77,12 @@ def report_population(report: Any, population: str | None) -> ReportPopulation:
 def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | PathLike] | None = None, *,
                          network: Network | None = None, population: str | None = None,
                          node_ids: Sequence[int] | None = None, decimate: int | None = None,
-                         max_points: int = MAX_POINTS) -> MorphologyScene:
+                         max_points: int = MAX_POINTS, detail: str = "points") -> MorphologyScene:
     """The scene :func:`plot_morphology` draws (same arguments).
 
     Parameters
     ----------
-    morph, network, population, node_ids, decimate, max_points
+    morph, network, population, node_ids, decimate, max_points, detail
         As :func:`plot_morphology`.
     """
     if network is not None:
@@ -97,9 +97,19 @@ def morphology_scene_for(morph: Morphology | PathLike | Sequence[Morphology | Pa
     else:
         raise ConfigError(None, "morph", "a morphology (file or Morphology) or a network and population", "none")
     if decimate is None:
-        decimate = _decimation(morphs, max_points)
+        decimate = _decimation(morphs, max_points) if detail == "points" else _segment_decimation(morphs, max_points)
     return morphology_scene(morphs, positions=pos, rotations=rot, node_ids=ids, population=population,
-                            decimate=decimate)
+                            decimate=decimate, detail=detail)
+
+
+def _segment_decimation(morphs: Sequence[Morphology], max_points: int) -> int:
+    """The smallest k whose "segments" rows (every k-th segment boundary) fit ``max_points`` (or the
+    coarsest level, one vertex per section, when nothing fits)."""
+    most = max((int(m.lengths.max(initial=0.0) // 40.0) * 2 + 1 for m in morphs), default=1)
+    k = 1
+    while k < most and segment_rows(morphs, k) > max_points:
+        k += 1
+    return k
 
 
 def _decimation(morphs: Sequence[Morphology], max_points: int) -> int:
@@ -165,7 +175,8 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
                     node_ids: Sequence[int] | None = None, color_by: str = "type", report: Any = None,
                     time: float | None = None, cmin: float | None = None, cmax: float | None = None,
                     colorscale: str = "Viridis", synapses: Any = None, decimate: int | None = None,
-                    max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None) -> Any:
+                    max_points: int = MAX_POINTS, line_width: float = 3.0, title: str | None = None,
+                    detail: str = "points", max_synapses: int | None = None) -> Any:
     """Sections of biophysical cells in 3D, coloured by section type or by a compartment report's values.
 
     Parameters
@@ -197,6 +208,14 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
         ``max_points`` rows are drawn when omitted.
     max_points : int
         Row budget of the automatic decimation.
+    detail : {"points", "segments"}
+        ``"points"``: the files' 3-D points (every ``decimate``-th); ``"segments"``: one vertex per segment
+        boundary (bmtk's ``1 + 2 * int(L / 40 µm)`` segments, every ``decimate``-th), sections chained into
+        polylines - a report's colours are one value per segment, so a movie of hundreds of cells needs no
+        more (the figure says so in its corner).
+    max_synapses : int, optional
+        Draw every k-th synapse marker so that at most this many are drawn (a WebGL scene redraws every
+        marker with each new frame of a movie).
     line_width : float
         Line width (px).
     title : str, optional
@@ -224,9 +243,12 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
     if color_by == "report" and report is None:
         raise ConfigError(None, "report", "a compartment report to colour by", "none")
     scene = morphology_scene_for(morph, network=network, population=population, node_ids=node_ids,
-                                 decimate=decimate, max_points=max_points)
+                                 decimate=decimate, max_points=max_points, detail=detail)
     go = _go()
     fig = go.Figure()
+    if detail == "segments":
+        fig.add_annotation(text=detail_note(scene), xref="paper", yref="paper", x=0.0, y=0.0, showarrow=False,
+                           xanchor="left", yanchor="bottom", font=dict(size=11, color="#555555"))
     if color_by == "type":
         for trace in type_traces(scene, line_width):
             fig.add_trace(trace)
@@ -246,13 +268,26 @@ def plot_morphology(morph: Morphology | PathLike | Sequence[Morphology | PathLik
             fig.add_trace(unrecorded_trace(scene, ~keep, line_width))
         fig.layout.title = title or f"{rp.variable or 'value'} at t = {rp.times[k]:g} ms"
     if synapses is not None:
-        fig.add_trace(synapse_trace(scene, synapses, network))
+        fig.add_trace(synapse_trace(scene, synapses, network, max_synapses))
     fig.update_layout(scene=dict(aspectmode="data", xaxis_title="x (µm)", yaxis_title="y (µm)",
                                  zaxis_title="z (µm)"), margin=dict(l=0, r=0, t=40, b=0),
                       legend=dict(itemsizing="constant", orientation="h", x=0.0, y=1.0))
     if title is not None:
         fig.layout.title = title
     return fig
+
+
+def detail_note(scene: MorphologyScene) -> str:
+    """What a ``detail="segments"`` figure draws, for its corner: vertices drawn and the files' points.
+
+    Parameters
+    ----------
+    scene : MorphologyScene
+    """
+    pts = sum(len(m.points) for m in scene.morphologies)
+    vert = int(np.count_nonzero(~np.isnan(scene.frac)))
+    return (f"level of detail: {vert:,} vertices at segment boundaries ({scene.n_rows:,} rows with gaps) "
+            f"of {pts:,} 3-D points")
 
 
 def type_traces(scene: MorphologyScene, line_width: float = 3.0) -> list[Any]:
@@ -353,16 +388,24 @@ def synapse_points(scene: MorphologyScene, synapses: Any, network: Network | Non
     return synapse_locations(scene, sec, pos, cell)
 
 
-def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None = None) -> Any:
+def synapse_trace(scene: MorphologyScene, synapses: Any, network: Network | None = None,
+                  max_synapses: int | None = None) -> Any:
     """Markers at the synapses (see :func:`synapse_points`).
 
     Parameters
     ----------
     scene, synapses, network
         As :func:`synapse_points`.
+    max_synapses : int, optional
+        Draw every k-th synapse so that at most this many markers are drawn (named "synapses (1 in k of n)").
     """
     go = _go()
     p = synapse_points(scene, synapses, network)
-    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name="synapses",
+    name = "synapses"
+    if max_synapses is not None and len(p) > max_synapses > 0:
+        k = -(-len(p) // max_synapses)
+        name = f"synapses (1 in {k} of {len(p):,})"
+        p = p[::k]
+    return go.Scatter3d(x=p[:, 0], y=p[:, 1], z=p[:, 2], mode="markers", name=name,
                         marker=dict(size=2, color="#2ca02c", opacity=0.7, symbol="circle"),
                         hoverinfo="name")

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from modelkit.sonata import Network
     from modelkit.sonata.reports import ReportPopulation
 
-__all__ = ["MorphologyScene", "morphology_scene", "network_cells", "synapse_locations", "edge_synapses"]
+__all__ = ["MorphologyScene", "morphology_scene", "network_cells", "synapse_locations", "edge_synapses",
+           "section_segments", "segment_rows"]
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,95 @@ class MorphologyScene:
         return out
 
 
+#: bmtk's segment rule (``nseg = 1 + 2 * int(L / 40)``, aibs_perisomatic and allactive): the segment
+#: boundaries a "segments" scene draws a vertex at
+SEGMENT_UM = 40.0
+#: a segment-boundary vertex sits this fraction of its section before the boundary, so that the report
+#: column nearest to it is the segment ending there (never a tie with the next one)
+_BEFORE_BOUNDARY = 1e-6
+
+
+def section_segments(m: Morphology) -> np.ndarray:
+    """Segments per section by bmtk's rule ``1 + 2 * int(L / 40 µm)`` (shape (n,), int).
+
+    Parameters
+    ----------
+    m : Morphology
+    """
+    return 1 + 2 * (m.lengths // SEGMENT_UM).astype(np.int64)
+
+
+def _segment_template(m: Morphology, every: int) -> tuple[np.ndarray, ...]:
+    """One morphology's rows at the level of detail of its segments: a vertex at every ``every``-th
+    segment boundary (and each section's end) instead of every 3-D point.
+
+    Sections are chained into polylines (a child attached at its parent's end, of the parent's type,
+    continues the parent's line: its start is the parent's last vertex), so a branch costs one start
+    vertex and one gap row, not a gap per section; a line ends with a gap row of its last section.
+    Returns xyz, section, frac, type as :func:`_template`.
+    """
+    n = m.n_sections
+    nv = -(-section_segments(m) // every)  # vertices after each section's start
+    children: list[list[int]] = [[] for _ in range(n)]
+    for s, p in enumerate(m.parent.tolist()):
+        if p >= 0:
+            children[p].append(s)
+    secs: list[int] = []
+    fracs: list[float] = []
+    gap_after: list[int] = []  # index in secs after which a gap row goes
+    tail = -1  # section whose end the open line is at (-1: no open line)
+    stack = [s for s in range(n - 1, -1, -1) if m.parent[s] < 0]
+    while stack:
+        s = stack.pop()
+        p = int(m.parent[s])
+        if not (p >= 0 and tail == p and m.parent_x[s] == 1.0 and m.types[s] == m.types[p]):
+            if tail >= 0:
+                gap_after.append(len(secs) - 1)
+            secs.append(s)
+            fracs.append(0.0)
+        k = int(nv[s])
+        secs.extend([s] * k)
+        fracs.extend((np.arange(1, k + 1) / k - _BEFORE_BOUNDARY).tolist())
+        fracs[-1] = 1.0  # the section's end, exactly
+        tail = s
+        stack.extend(reversed(children[s]))
+    if secs:
+        gap_after.append(len(secs) - 1)
+    sec = np.asarray(secs, dtype=np.int64)
+    frac = np.asarray(fracs, dtype=float)
+    xyz = m.positions_at(sec, frac) if sec.size else np.empty((0, 3))
+    total = len(sec) + len(gap_after)
+    is_gap = np.zeros(total, dtype=bool)
+    is_gap[np.asarray(gap_after, dtype=np.int64) + np.arange(1, len(gap_after) + 1)] = True
+    out_xyz = np.full((total, 3), np.nan)
+    out_xyz[~is_gap] = xyz
+    out_sec = np.empty(total, dtype=np.int64)
+    out_sec[~is_gap] = sec
+    out_sec[is_gap] = sec[np.asarray(gap_after, dtype=np.int64)]
+    out_frac = np.full(total, np.nan)
+    out_frac[~is_gap] = frac
+    return out_xyz, out_sec, out_frac, m.types[out_sec]
+
+
+def segment_rows(morphologies: Sequence[Morphology], every: int) -> int:
+    """Rows of a ``detail="segments"`` scene of these cells (each distinct morphology worked out once).
+
+    Parameters
+    ----------
+    morphologies : sequence of Morphology
+        One per cell.
+    every : int
+        Keep every ``every``-th segment boundary (and each section's end).
+    """
+    rows: dict[int, int] = {}
+    total = 0
+    for m in morphologies:
+        if id(m) not in rows:
+            rows[id(m)] = len(_segment_template(m, every)[1])
+        total += rows[id(m)]
+    return total
+
+
 def _template(m: Morphology, decimate: int) -> tuple[np.ndarray, ...]:
     """One morphology's rows (points with a gap row after each section): xyz, section, frac, type."""
     arc = m.arc()
@@ -163,7 +253,7 @@ def _template(m: Morphology, decimate: int) -> tuple[np.ndarray, ...]:
 
 def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarray | None = None,
                      rotations: np.ndarray | None = None, node_ids: Sequence[int] | np.ndarray | None = None,
-                     population: str | None = None, decimate: int = 1) -> MorphologyScene:
+                     population: str | None = None, decimate: int = 1, detail: str = "points") -> MorphologyScene:
     """Place cells: each morphology's soma centre (mean of its soma points) moved to its position after
     rotating the cell about it (``R @ (p - soma) + position``, bmtk's rule).
 
@@ -180,7 +270,13 @@ def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarra
     population : str, optional
         Their population.
     decimate : int
-        Keep every ``decimate``-th point of a section (and its ends), for hundreds of cells.
+        Keep every ``decimate``-th point of a section (and its ends), or with ``detail="segments"`` every
+        ``decimate``-th segment boundary, for hundreds of cells.
+    detail : {"points", "segments"}
+        Draw every 3-D point of the files, or one vertex per segment boundary (bmtk's
+        ``1 + 2 * int(L / 40 µm)`` segments; the colour of a report is one value per segment anyway), with
+        sections chained into polylines (fewer gap rows; the topology is kept, the shape between two
+        boundaries is a straight line).
 
     Returns
     -------
@@ -189,6 +285,9 @@ def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarra
     n = len(morphologies)
     if decimate < 1:
         raise ConfigError(None, "decimate", "an integer >= 1", repr(decimate))
+    if detail not in ("points", "segments"):
+        raise ConfigError(None, "detail", "'points' or 'segments'", repr(detail))
+    make = _template if detail == "points" else _segment_template
     ids = np.arange(n) if node_ids is None else np.asarray(node_ids, dtype=np.int64)
     centre_of: dict[int, np.ndarray] = {}
     for m in morphologies:
@@ -203,7 +302,7 @@ def morphology_scene(morphologies: Sequence[Morphology], *, positions: np.ndarra
     for c, m in enumerate(morphologies):
         t = cache.get(id(m))
         if t is None:
-            t = cache[id(m)] = _template(m, decimate)
+            t = cache[id(m)] = make(m, decimate)
         xyz = (t[0] - centres[c]) @ rot[c].T + pos[c]
         parts.append((xyz,) + t[1:])
         cells.append(np.full(len(t[1]), c, dtype=np.int64))

@@ -6,6 +6,12 @@ the messages before it were handled and the page painted. A :class:`~modelkit.wi
 this as its ``gate`` therefore never has more than one redraw in flight, however slow the browser is.
 The page also says how wide the view is (CSS px), so rasters are binned to the pixels there are, and
 whether it has WebGL.
+
+With ``follow_plotly`` (a CSS selector of a box around a plotly figure) the page also acknowledges each
+restyle of that figure once painted, without a message from the kernel: with a large plotly FigureWidget
+beside it (the 300-cell MorphologyViewer) the kernel's ``frame`` messages were seen never to reach the
+page's FramePage model (its page -> kernel messages still arrive), so a view that redraws a plotly
+figure relies on these.
 """
 
 from __future__ import annotations
@@ -47,7 +53,23 @@ function render({ model, el }) {
   const ro = new ResizeObserver(report);
   ro.observe(el);
   report();
-  return () => ro.disconnect();
+  // a plotly figure beside this view: acknowledge each of its restyles once painted (page -> kernel only)
+  const sel = model.get("follow_plotly");
+  let gd = null, stop = false, drawn = 0;
+  const onRestyle = () => requestAnimationFrame(() => requestAnimationFrame(() => model.send({ drawn: ++drawn })));
+  const hook = () => {
+    if (stop || !sel) return;
+    const root = el.closest(sel);
+    gd = root ? root.querySelector(".js-plotly-plot") : null;
+    if (!gd || typeof gd.on !== "function") { gd = null; setTimeout(hook, 250); return; }
+    gd.on("plotly_restyle", onRestyle);
+  };
+  hook();
+  return () => {
+    stop = true;
+    ro.disconnect();
+    if (gd && gd.removeListener) gd.removeListener("plotly_restyle", onRestyle);
+  };
 }
 export default { initialize, render };
 """
@@ -59,6 +81,8 @@ class FramePage(anywidget.AnyWidget):
     _esm = _ESM
     width_px = traitlets.Int(0, help="width of the view on the page (CSS px; 0 until shown)").tag(sync=True)
     webgl = traitlets.Bool(None, allow_none=True, help="the page has WebGL (None until shown)").tag(sync=True)
+    follow_plotly = traitlets.Unicode("", help="CSS selector of the box around a plotly figure whose restyles the "
+                                      "page acknowledges as drawn ('' for none)").tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -81,6 +105,11 @@ class FramePage(anywidget.AnyWidget):
             with self._cv:
                 self.seen_page = True
                 self._acked = max(self._acked, content["ack"])
+                self._cv.notify_all()
+        elif isinstance(content, dict) and isinstance(content.get("drawn"), int):
+            with self._cv:  # the followed figure painted a restyle: the page handled what was sent before it
+                self.seen_page = True
+                self._acked = self._sent
                 self._cv.notify_all()
 
     def frame(self) -> None:

@@ -179,3 +179,62 @@ def test_sections_a_report_leaves_out_are_grey(bio14: Path, tmp_path: Path) -> N
     assert fig.data[1].line.color == "#c8c8c8"
     k = int(round(10.0 / rp.time[2]))
     assert fig.data[0].line.cmin == pytest.approx(rp.data([0])[k].min())
+
+
+def test_segment_detail_of_300_cells() -> None:
+    """detail="segments": within the point budget, every section's end drawn at its exact point, each line
+    continuing only from a parent's end, one vertex per (every k-th) segment boundary, and the figure says so."""
+    cfg = shared_path("bmtk-examples", "bio_300cells_nosurround", "config.simulation.json")
+    net = Network.load(cfg)
+    full = morphology_scene_for(network=net, population="internal", decimate=1)
+    scene = morphology_scene_for(network=net, population="internal", detail="segments", max_points=60_000)
+    assert scene.n_rows <= 60_000 < full.n_rows / 10
+    gap = np.isnan(scene.frac)
+    assert np.all(np.isnan(scene.xyz[gap])) and not np.isnan(scene.xyz[~gap]).any()
+    for c in (0, 150, 299):
+        m = scene.morphologies[c]
+        rows = np.flatnonzero((scene.cell == c) & ~gap)
+        sec, frac = scene.section[rows], scene.frac[rows]
+        # every section ends on its last 3-D point, placed as the full scene places it
+        ends = rows[frac == 1.0]
+        assert sorted(scene.section[ends].tolist()) == list(range(m.n_sections))
+        want = full.xyz[np.flatnonzero((full.cell == c) & (full.frac == 1.0))]
+        assert np.allclose(scene.xyz[ends][np.argsort(scene.section[ends], kind="stable")], want, atol=1e-6)
+        # vertices per section: its start where a line begins, then ceil(nseg / k) boundaries
+        nseg = 1 + 2 * (m.lengths // 40.0).astype(int)
+        per = np.bincount(sec[frac > 0], minlength=m.n_sections)
+        k = int(np.max(np.ceil(nseg / np.maximum(per, 1))))
+        assert k == 2 and np.array_equal(per, -(-nseg // 2))
+        # a line goes from a section on into another only at the parent's end (same type): no false joins
+        nxt = np.flatnonzero((sec[1:] != sec[:-1]) & ~gap[rows[:-1] + 1])
+        child, parent = sec[nxt + 1], sec[nxt]
+        assert np.all(m.parent[child] == parent) and np.all(m.parent_x[child] == 1.0)
+        assert np.all(m.types[child] == m.types[parent]) and np.all(frac[nxt] == 1.0)
+    fig = plot_morphology(network=net, population="internal", detail="segments", max_points=60_000)
+    note = fig.layout.annotations[0].text
+    assert "segment boundaries" in note and "703,210" in note
+    assert sum(len(t.x) for t in fig.data) == scene.n_rows
+    thin = plot_morphology(network=net, population="internal", detail="segments", max_points=60_000,
+                           synapses="edges", max_synapses=5_000)
+    every = synapse_points(scene, "edges", net)
+    assert thin.data[-1].name == f"synapses (1 in 8 of {len(every):,})" and len(thin.data[-1].x) <= 5_000
+    assert np.allclose(np.c_[thin.data[-1].x, thin.data[-1].y, thin.data[-1].z], every[::8])
+    with pytest.raises(ConfigError, match="detail"):
+        plot_morphology(network=net, population="internal", detail="sections")
+
+
+def test_segment_vertices_take_the_segment_ending_there(bio14: Path) -> None:
+    """On a real report: each boundary vertex's column is the segment that ends at it (its section's)."""
+    net = Network.load(bio14)
+    rp = CompartmentReport(bio14.parent / "out" / "v_all.h5")["v1"]
+    scene = morphology_scene_for(network=net, population="v1", node_ids=[0, 1], detail="segments", decimate=1)
+    cols = scene.report_columns(rp)
+    on = ~np.isnan(scene.frac)
+    assert np.all(cols[on] >= 0) and np.array_equal(rp.element_ids[cols[on]], scene.section[on])
+    pos, frac = rp.element_pos[cols[on]], scene.frac[on]
+    ip = rp.index_pointers
+    per_cell = [np.bincount(rp.element_ids[ip[n]:ip[n + 1]]) for n in scene.node_ids.tolist()]
+    nseg = np.array([per_cell[c][s] for c, s in zip(scene.cell[on], scene.section[on])])
+    # the segment ending at the boundary j / n is the one centred at (j - 0.5) / n (at the start: the first)
+    want = np.maximum(np.round(frac * nseg) - 0.5, 0.5) / nseg
+    assert np.allclose(pos, want, atol=1e-5)

@@ -148,3 +148,39 @@ def test_a_report_of_some_cells_leaves_the_others_grey(bio14: Path, tmp_path: Pa
     _same(v, _fresh(v.code))
     v.color_toggle.value = "type"
     assert [t.name for t in _shown(v)] == ["soma", "axon", "dend", "apic"]
+
+
+def test_frames_coalesce_while_the_page_draws(viewer) -> None:
+    """With a page showing the viewer, a frame is sent only once the page acknowledged the last one; moves made
+    meanwhile replace the waiting frame, so the page gets the newest only (acknowledgements delivered through
+    the FramePage's real message dispatch, as the page sends them)."""
+    viewer.page.width_px = 900  # what the page reports when it shows the viewer
+    viewer.color_by = "report"
+    sent = viewer.frames_drawn
+    assert viewer.page.pending()  # the report's first colours, not yet drawn
+    for k in (3, 4, 5, 6):
+        viewer.frame = k
+    assert viewer.frames_drawn == sent and viewer._waiting == 6
+    colors = np.asarray(viewer.fig.data[viewer._report_index].line.color)
+    viewer.page._handle_custom_msg({"ack": viewer.page._sent}, [])
+    assert viewer.frames_drawn == sent + 1 and viewer._waiting is None  # the newest, once
+    assert np.array_equal(viewer.fig.data[viewer._report_index].line.color, viewer._values(6))
+    assert not np.array_equal(colors, viewer._values(6))
+    viewer.page._handle_custom_msg({"ack": viewer.page._sent}, [])
+    assert viewer.frames_drawn == sent + 1 and not viewer.page.pending()
+    viewer.frame = 7  # nothing in flight: sent at once
+    assert viewer.frames_drawn == sent + 2
+    assert viewer._timer is None
+
+
+def test_segment_detail_chosen_for_many_points(viewer, bio14: Path) -> None:
+    """A few cells keep every 3-D point; past MOVIE_POINTS rows the viewer draws segment boundaries and says so
+    in the code (detail forced here, on the same cells)."""
+    from modelkit.widgets import MorphologyViewer
+    assert viewer.detail == "points" and "detail" not in viewer.code
+    out = bio14.parent / "out"
+    seg = MorphologyViewer(str(bio14), "v1", [0, 1, 4], report=str(out / "v_all.h5"), detail="segments")
+    assert seg.detail == "segments" and "detail='segments', max_points=60000" in seg.code
+    assert seg.scene.n_rows < viewer.scene.n_rows / 3
+    seg.color_by = "report"
+    assert np.array_equal(seg.fig.data[seg._report_index].line.color, seg._values(0))
