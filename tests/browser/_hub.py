@@ -16,6 +16,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from modelkit._process import pid_exists, zombie
+
 #: the npm package and the major version checked (5.3 runs on Node 20 despite its EBADENGINE warning)
 PROXY_PACKAGE = "configurable-http-proxy@5"
 
@@ -44,16 +46,8 @@ def find_proxy(install: bool = True) -> str | None:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     # a zombie is dead for our purpose (init reaps it)
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return pid_exists(pid) and not zombie(pid)
 
 
 class Hub:

@@ -17,6 +17,15 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture
+def empty_cwd(tmp_path, monkeypatch):
+    """The test runs in an empty working folder, as a notebook would."""
+    d = tmp_path / "cwd"
+    d.mkdir()
+    monkeypatch.chdir(d)
+    return d
+
+
+@pytest.fixture
 def stream_equals_file():
     """``check(run, result)``: the streamed spikes are exactly those of the run's spikes file."""
     return assert_stream_equals_file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _cluster_helpers import assert_two_mpi_ranks
 
 from modelkit.cluster import ClusterError, start_cluster, stop_cluster, write_slurm_profile
 
@@ -38,9 +39,7 @@ def test_slurm_profile_loads_and_names_the_slurm_launcher(tmp_path):
 def test_mpi_engines_are_the_ranks_of_one_world(tmp_path):
     rc = start_cluster(2, engines="mpi", profile_dir=tmp_path / "profile")
     try:
-        rc[:].execute("from mpi4py import MPI; r = (MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size())",
-                      block=True)
-        assert sorted(rc[:].pull("r", block=True)) == [(0, 2), (1, 2)]
+        assert_two_mpi_ranks(rc)
     finally:
         stop_cluster(rc)
     stop_cluster(rc)  # twice is harmless

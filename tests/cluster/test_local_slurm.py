@@ -8,37 +8,16 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from _cluster_helpers import gone, wait_until
 
 from modelkit.testing.slurm import LocalSlurm
 
 pytestmark = pytest.mark.slurm
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except OSError:
-        return True
-
-
-def _wait_until(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def test_stop_cancels_the_jobs_and_stops_every_daemon(slurm, tmp_path):
@@ -49,14 +28,14 @@ def test_stop_cancels_the_jobs_and_stops_every_daemon(slurm, tmp_path):
         pidfile = tmp_path / "s" / "jobs" / "pid"
         r = other.run(["sbatch", "--output=/dev/null", f"--wrap=echo $$ > {pidfile}; exec sleep 300"])
         job = r.stdout.split()[-1]
-        assert _wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20), other.run(["squeue"]).stdout
+        assert wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), 20), other.run(["squeue"]).stdout
         step = int(pidfile.read_text())
         assert other.job_state(job) == "RUNNING" and job not in slurm.jobs()  # its queue, not the session's
         daemons = dict(other.pids)
     finally:
         other.stop()
-    assert _wait_until(lambda: _gone(step), 10)
-    assert all(_gone(p) for p in daemons.values()), daemons
+    assert wait_until(lambda: gone(step), 10)
+    assert all(gone(p) for p in daemons.values()), daemons
     assert other.pids == {} and slurm.node_state() == "idle"  # the session's cluster is untouched
     other.stop()  # twice is harmless
 
@@ -77,5 +56,5 @@ def test_killed_test_run_leaves_no_daemon(tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     p.stdout.close()  # type: ignore[union-attr]
-    assert _wait_until(lambda: all(_gone(x) for x in pids), 20), pids
+    assert wait_until(lambda: all(gone(x) for x in pids), 20), pids
     assert "SIGTERM" in (tmp_path / "s" / "log" / "reaper.log").read_text()

@@ -40,14 +40,6 @@ def local_counts(net, tmp_path_factory):
     return counts
 
 
-@pytest.fixture
-def empty_cwd(tmp_path, monkeypatch):
-    d = tmp_path / "cwd"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
-
-
 def _counts(table) -> dict:
     return {(t, v): n for t, v, n in zip(table["run.tstop"], table["dynamics.cortex.V_th"], table["n_spikes"])}
 

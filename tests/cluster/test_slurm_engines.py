@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _cluster_helpers import assert_two_mpi_ranks, gone, wait_until
 
 from modelkit.cluster import ClusterError, start_cluster, stop_cluster, write_slurm_profile
 
@@ -30,36 +31,6 @@ def _active(slurm) -> list[str]:
     return slurm.jobs()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except OSError:
-        return True
-
-
-def _wait_until(cond, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
-@pytest.fixture
-def empty_cwd(tmp_path, monkeypatch):
-    """The test runs in an empty working folder, as a notebook would."""
-    d = tmp_path / "cwd"
-    d.mkdir()
-    monkeypatch.chdir(d)
-    return d
-
-
 def test_slurm_engines_run_code_and_write_nothing_in_the_working_folder(slurm, tmp_path, empty_cwd):
     rc = start_cluster(2, engines="slurm", profile_dir=tmp_path / "profile", timeout=60)
     job = _job_of(rc)
@@ -74,7 +45,7 @@ def test_slurm_engines_run_code_and_write_nothing_in_the_working_folder(slurm, t
     finally:
         stop_cluster(rc)
     assert job not in _active(slurm)  # stop cancels the job and waits until it has left the queue
-    assert _wait_until(lambda: _gone(controller), 10)
+    assert wait_until(lambda: gone(controller), 10)
     assert list(empty_cwd.iterdir()) == []  # no slurm-N.out, no .sbatch in the user's folder
     assert run_dir == tmp_path / "profile" / "modelkit-slurm" / rc.cluster.cluster_id
     assert {"engines.sbatch", f"slurm-{job}.out"} <= {p.name for p in run_dir.iterdir()}
@@ -88,9 +59,7 @@ def test_mpi_engines_via_slurm_are_the_ranks_of_one_world(slurm, tmp_path, empty
                        time="00:10:00", extra_sbatch=["--comment=modelkit-test"], timeout=60)
     job = _job_of(rc)
     try:
-        rc[:].execute("from mpi4py import MPI; r = (MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size())",
-                      block=True)
-        assert sorted(rc[:].pull("r", block=True)) == [(0, 2), (1, 2)]
+        assert_two_mpi_ranks(rc)
     finally:
         stop_cluster(rc)
     assert job not in _active(slurm)
@@ -108,12 +77,10 @@ def test_profile_from_write_slurm_profile_starts_mpi_engines_on_slurm(slurm, tmp
     job = _job_of(rc)
     controller = rc.cluster.controller.pid
     try:
-        rc[:].execute("from mpi4py import MPI; r = (MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size())",
-                      block=True)
-        assert sorted(rc[:].pull("r", block=True)) == [(0, 2), (1, 2)]
+        assert_two_mpi_ranks(rc)
     finally:
         stop_cluster(rc)
-    assert job not in _active(slurm) and _wait_until(lambda: _gone(controller), 10)
+    assert job not in _active(slurm) and wait_until(lambda: gone(controller), 10)
     assert list(empty_cwd.iterdir()) == []
     run_dir = profile / "modelkit-slurm" / rc.cluster.cluster_id
     assert "#SBATCH --time=00:05:00" in (run_dir / "engines.sbatch").read_text()
@@ -149,8 +116,8 @@ def test_killed_kernel_leaves_no_job_nor_controller(slurm, tmp_path):
     p.send_signal(signal.SIGKILL)
     p.wait()
     p.stdout.close()  # type: ignore[union-attr]
-    assert _wait_until(lambda: job not in _active(slurm), 20), slurm.run(["squeue"]).stdout
-    assert _wait_until(lambda: _gone(controller) and _gone(reaper), 20)
+    assert wait_until(lambda: job not in _active(slurm), 20), slurm.run(["squeue"]).stdout
+    assert wait_until(lambda: gone(controller) and gone(reaper), 20)
     log = next((tmp_path / "profile" / "modelkit-slurm").glob("*/reaper.log")).read_text()
     assert f"scancel {job}: exit 0" in log
 
@@ -160,8 +127,8 @@ def test_exiting_kernel_cancels_its_job(slurm, tmp_path):
     p, job, controller, reaper = _notebook(tmp_path, "exit")
     assert p.wait(60) == 0
     p.stdout.close()  # type: ignore[union-attr]
-    assert _wait_until(lambda: job not in _active(slurm), 20), slurm.run(["squeue"]).stdout
-    assert _wait_until(lambda: _gone(controller) and _gone(reaper), 20)
+    assert wait_until(lambda: job not in _active(slurm), 20), slurm.run(["squeue"]).stdout
+    assert wait_until(lambda: gone(controller) and gone(reaper), 20)
     log = next((tmp_path / "profile" / "modelkit-slurm").glob("*/reaper.log"))
     assert "parent" not in log.read_text()  # cancelled by the exit hook; the watchdog was disarmed
 
