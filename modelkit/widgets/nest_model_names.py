@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from modelkit.errors import BackendUnavailableError
 
@@ -25,9 +26,9 @@ print("MODELKIT-NEST-MODELS " + json.dumps({"neuron": sorted(neurons), "synapse"
 """
 
 
-def _cache_file(version: str) -> str:
+def _cache_file(name: str, version: str) -> str:
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "modelkit", f"nest-models-{version}.json")
+    return os.path.join(root, "modelkit", f"nest-{name}-{version}.json")
 
 
 def _nest_version() -> str:
@@ -39,30 +40,40 @@ def _nest_version() -> str:
                                       "nest-simulator") from e
 
 
-@functools.lru_cache(maxsize=None)
-def _read(version: str, timeout: float) -> dict[str, tuple[str, ...]]:
-    path = _cache_file(version)
+def _child_json(script: str, name: str, version: str, timeout: float, what: str) -> Any:
+    """The JSON that ``python -c script`` prints after ``MODELKIT-NEST-<NAME> ``, cached on disk per NEST version.
+
+    ``what`` ("listing NEST's models") starts the :class:`BackendUnavailableError` when the child takes more
+    than ``timeout`` seconds or fails; the cache file is written whole or not at all (renamed into place).
+    """
+    path = _cache_file(name, version)
     try:
         with open(path) as f:
-            data = json.load(f)
-        return {k: tuple(v) for k, v in data.items()}
+            return json.load(f)
     except (OSError, ValueError):
         pass
     try:
-        proc = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=timeout,
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
-        raise BackendUnavailableError(f"listing NEST's models: `import nest` took more than {timeout:g} s") from e
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("MODELKIT-NEST-MODELS ")), None)
+        raise BackendUnavailableError(f"{what}: `import nest` took more than {timeout:g} s") from e
+    marker = f"MODELKIT-NEST-{name.upper()} "
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(marker)), None)
     if proc.returncode != 0 or line is None:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise BackendUnavailableError(f"listing NEST's models failed (exit code {proc.returncode}):\n{tail}")
+        raise BackendUnavailableError(f"{what} failed (exit code {proc.returncode}):\n{tail}")
     data = json.loads(line.split(" ", 1)[1])
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w") as f:
         json.dump(data, f)
     os.replace(tmp, path)
+    return data
+
+
+@functools.lru_cache(maxsize=None)
+def _read(version: str, timeout: float) -> dict[str, tuple[str, ...]]:
+    data = _child_json(_SCRIPT, "models", version, timeout, "listing NEST's models")
     return {k: tuple(v) for k, v in data.items()}
 
 

@@ -21,14 +21,10 @@ The sign rule of a neuron model says how NEST tells an inhibitory input from an 
 from __future__ import annotations
 
 import functools
-import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 from modelkit.errors import BackendUnavailableError
-from modelkit.widgets.nest_model_names import _nest_version
+from modelkit.widgets.nest_model_names import _child_json, _nest_version
 
 __all__ = ["nest_defaults", "sign_rule", "conductance_based", "unit_of"]
 
@@ -82,35 +78,10 @@ def unit_of(name: str) -> str:
     return next((unit for prefix, unit in _UNITS if name.startswith(prefix)), "")
 
 
-def _cache_file(version: str) -> str:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "modelkit", f"nest-params-{version}.json")
-
-
 @functools.lru_cache(maxsize=None)
 def _read(version: str, timeout: float) -> dict[str, dict[str, Any]]:
-    path = _cache_file(version)
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        pass
-    try:
-        proc = subprocess.run([sys.executable, "-c", _SCRIPT], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        raise BackendUnavailableError(f"reading NEST's model defaults: `import nest` took more than {timeout:g} s"
-                                      ) from e
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("MODELKIT-NEST-PARAMS ")), None)
-    if proc.returncode != 0 or line is None:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise BackendUnavailableError(f"reading NEST's model defaults failed (exit code {proc.returncode}):\n{tail}")
-    data = json.loads(line.split(" ", 1)[1])
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    os.replace(tmp, path)
+    data: dict[str, dict[str, Any]] = _child_json(_SCRIPT, "params", version, timeout,
+                                                  "reading NEST's model defaults")
     return data
 
 
