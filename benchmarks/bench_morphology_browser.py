@@ -42,35 +42,12 @@ sys.path.insert(0, str(HERE))
 
 from _harness import print_table, verdict  # noqa: E402
 from _jupyter_lab import CHROMIUM, CHROMIUM_FLAGS, open_notebook, start_lab, write_notebook  # noqa: E402
+from _morphology_page import PAGE_REPORT, SIG  # noqa: E402
 
 BURST = 10
 BURST_TARGET = 15.0  # s: the last frame of a burst drawn
 PACE = 0.3  # s between the presses of a burst
 KEY_TARGET = 3.0  # s: one key press -> new colours (median)
-
-#: the report trace in the page: visible, points, a sum over every 97th colour value (as SIG in the kernel)
-PAGE_REPORT = """el => {
-  const gd = el.querySelector('.js-plotly-plot');
-  if (!gd || !gd.data) return null;
-  const t = gd.data.find(d => d.name === 'report');
-  if (!t) return {traces: gd.data.length};
-  const c = t.line.color;
-  let sig = null;
-  if (c && typeof c !== 'string' && c.length !== undefined) {
-    sig = 0;
-    for (let i = 0; i < c.length; i += 97) { if (Number.isFinite(c[i])) sig += c[i] * (1 + (i % 7)); }
-  }
-  return {visible: t.visible, n: t.x ? t.x.length : 0, sig: sig, traces: gd.data.length};
-}"""
-
-SIG = """import json, numpy as np
-def _sig(c):
-    c = np.asarray(c, float)
-    i = np.arange(0, len(c), 97)
-    ok = np.isfinite(c[i])
-    return float(np.sum(c[i][ok] * (1 + i[ok] % 7)))
-"""
-
 
 def _wait(cond, timeout: float, what: str, poll: float = 0.05) -> float:
     t0 = time.perf_counter()

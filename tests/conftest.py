@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -34,6 +35,16 @@ def expected(corpus: Path) -> dict:
 def reference() -> Path:
     """bmtk's reference outputs (``shared/reference``)."""
     return shared_path("reference")
+
+
+@pytest.fixture(scope="session")
+def bio_run():
+    """``tests/plotting/_bio_run.py`` (bio_14cells and bio_300cells run with NEURON), loaded by its path for the
+    test folders that do not have ``tests/plotting`` on ``sys.path``."""
+    spec = importlib.util.spec_from_file_location("_bio_run", Path(__file__).parent / "plotting" / "_bio_run.py")
+    mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
 
 
 @pytest.fixture(scope="session")

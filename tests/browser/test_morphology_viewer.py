@@ -6,13 +6,13 @@ Screenshots: ``test-artifacts/browser/morphology_*.png``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from pathlib import Path
 
 import pytest
 from _jupyter_lab import JupyterLab, open_notebook, write_notebook
+from _morphology_page import PAGE_REPORT, SIG
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 pytest.importorskip("plotly", reason="plotly is not installed")
@@ -36,34 +36,10 @@ PAGE_TRACES = """el => {
 }"""
 
 
-#: the report trace in the page, cheaply: visible, number of points, a sum over every 97th colour value
-PAGE_REPORT = """el => {
-  const gd = el.querySelector('.js-plotly-plot');
-  if (!gd || !gd.data) return null;
-  const t = gd.data.find(d => d.name === 'report');
-  if (!t) return null;
-  const c = t.line.color;
-  let sig = null;
-  if (c && typeof c !== 'string' && c.length !== undefined) {
-    sig = 0;
-    for (let i = 0; i < c.length; i += 97) { if (Number.isFinite(c[i])) sig += c[i] * (1 + (i % 7)); }
-    sig = Math.round(sig * 1000) / 1000;
-  }
-  return {visible: t.visible, n: t.x ? t.x.length : 0, sig: sig, traces: gd.data.length};
-}"""
-
-
-def _bio_run():
-    spec = importlib.util.spec_from_file_location("_bio_run", REPO / "tests" / "plotting" / "_bio_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
 @pytest.fixture(scope="module")
-def bio14(jupyter_lab: JupyterLab) -> Path:
+def bio14(jupyter_lab: JupyterLab, bio_run) -> Path:
     pytest.importorskip("neuron", reason="NEURON is not installed")
-    return _bio_run().run_bio14(jupyter_lab.root / "morph" / "out")
+    return bio_run.run_bio14(jupyter_lab.root / "morph" / "out")
 
 
 def _traces(viewer) -> list[dict]:
@@ -156,9 +132,9 @@ print("KERNEL", json.dumps({"frame": viewer.frame, "first": first}))"""]
 
 
 @pytest.fixture(scope="module")
-def bio300(jupyter_lab: JupyterLab) -> Path:
+def bio300(jupyter_lab: JupyterLab, bio_run) -> Path:
     pytest.importorskip("neuron", reason="NEURON is not installed")
-    return _bio_run().run_bio300(jupyter_lab.root / "morph300" / "out")
+    return bio_run.run_bio300(jupyter_lab.root / "morph300" / "out")
 
 
 def _cell_json(page, n: int, marker: str) -> dict:
@@ -170,15 +146,6 @@ def _cell_json(page, n: int, marker: str) -> dict:
     outp = cell.locator(".jp-OutputArea-output")
     expect(outp).to_contain_text(marker, timeout=120_000)
     return json.loads(outp.inner_text().split(marker, 1)[1].strip().splitlines()[0])
-
-
-SIG = """import json, numpy as np
-def _sig(c):
-    c = np.asarray(c, float)
-    i = np.arange(0, len(c), 97)
-    ok = np.isfinite(c[i])
-    return float(np.sum(c[i][ok] * (1 + i[ok] % 7)))
-"""
 
 
 def test_300_cells_load_and_scrub(page, jupyter_lab: JupyterLab, bio300: Path, artifacts: Path) -> None:

@@ -4,7 +4,6 @@ drawing the same figure."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -19,17 +18,10 @@ pytest.importorskip("plotly", reason="plotly is not installed")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _bio_run():
-    spec = importlib.util.spec_from_file_location("_bio_run", REPO / "tests" / "plotting" / "_bio_run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)  # type: ignore[union-attr]
-    return mod
-
-
 @pytest.fixture(scope="module")
-def bio14(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bio14(tmp_path_factory: pytest.TempPathFactory, bio_run) -> Path:
     pytest.importorskip("neuron", reason="NEURON is not installed")
-    return _bio_run().run_bio14(tmp_path_factory.mktemp("bio14") / "out")
+    return bio_run.run_bio14(tmp_path_factory.mktemp("bio14") / "out")
 
 
 @pytest.fixture
