@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import math
 from functools import lru_cache
 from typing import Any
 
 from modelkit.errors import ConfigError
-from modelkit.sonata.textfile import MAX_JSON_BYTES, read_text
-from modelkit.sonata.type_params import params_value  # one reader of the column, shared with the core
+from modelkit.sonata.type_params import _read_params_file, params_value  # one reader, shared with the core
 
 __all__ = ["read_params_json", "params_value", "finite_float"]
 
 
 @lru_cache(maxsize=256)
 def _read(path: str) -> dict:
-    # a regular file under the JSON size cap: a FIFO or /dev/zero would block or never end
-    text = read_text(path, "dynamics_params JSON file", MAX_JSON_BYTES)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ConfigError(path, None, "a readable JSON object of parameters", f"{type(e).__name__}: {e}") from e
-    if not isinstance(data, dict):
-        raise ConfigError(path, None, "a JSON object of parameters", type(data).__name__)
-    return data
+    return _read_params_file(path)
 
 
 def read_params_json(path: str) -> dict:

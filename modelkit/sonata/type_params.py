@@ -132,6 +132,17 @@ def read_params(value: Any, directory: str | None, where: str) -> tuple[dict, st
     else:
         raise ConfigError(None, where, f"a components folder to find {got!r} in (a circuit config's components)",
                           "none")
+    return _read_params_file(path), os.path.abspath(path)
+
+
+def _read_params_file(path: str) -> dict[str, Any]:
+    """The JSON object of a dynamics_params file; a ConfigError naming ``path`` when it is not one.
+
+    Parameters
+    ----------
+    path : str
+        A regular file under the JSON size cap (a FIFO or /dev/zero would block or never end).
+    """
     text = read_text(path, "dynamics_params JSON file", MAX_JSON_BYTES)
     try:
         d = json.loads(text)
@@ -139,7 +150,7 @@ def read_params(value: Any, directory: str | None, where: str) -> tuple[dict, st
         raise ConfigError(path, None, "a JSON object of parameters", f"{type(e).__name__}: {e}") from e
     if not isinstance(d, dict):
         raise ConfigError(path, None, "a JSON object of parameters", type(d).__name__)
-    return d, os.path.abspath(path)
+    return d
 
 
 def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
