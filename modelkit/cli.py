@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from modelkit.errors import ConfigError, ModelkitError
@@ -337,16 +338,23 @@ def _add_hpc(sub: Any) -> None:
                    help="do not check that the venv has jupyterhub, batchspawner and the lab extension")
 
 
+def _pairs(items: Sequence[str], sep: str, option: str, expected: str) -> dict[str, str]:
+    """The ``KEY<sep>VALUE`` items of a repeated option as a dict (a later KEY wins); an item without ``sep``
+    is a ConfigError naming ``option`` and the ``expected`` form."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, found, value = item.partition(sep)
+        if not found:
+            raise ConfigError(None, option, expected, item)
+        out[key] = value
+    return out
+
+
 def _hpc(args: argparse.Namespace) -> int:
     if args.venv and args.python:
         raise ConfigError(None, "--venv", "either --venv or --python, not both", args.venv)
     python = os.path.join(os.path.abspath(args.venv), "bin", "python") if args.venv else args.python
-    env = {}
-    for item in args.env:
-        k, sep, val = item.partition("=")
-        if not sep:
-            raise ConfigError(None, "--env", "NAME=VALUE", item)
-        env[k] = val
+    env = _pairs(args.env, "=", "--env", "NAME=VALUE")
     try:
         out = _write_hub_config(args, python, env)
     except ConfigError as e:
@@ -491,12 +499,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise ConfigError(None, "--iclamp", "AMP,DELAY,DURATION (nA, ms, ms)", args.iclamp)
                 amp, delay, dur = (_number("--iclamp", x) for x in parts)
                 clamp = (amp, delay, dur)
-            spikes = {}
-            for item in args.spikes_inputs:
-                pop, sep, path = item.partition(":")
-                if not sep:
-                    raise ConfigError(None, "--spikes-inputs", "POP:FILE", item)
-                spikes[pop] = path
+            spikes: dict[str, str | os.PathLike[Any]] = dict(_pairs(args.spikes_inputs, ":", "--spikes-inputs",
+                                                                   "POP:FILE"))
             path = create_environment(args.network_dir, args.sim_dir, components=args.components, tstop=args.tstop,
                                       dt=args.dt, iclamp=clamp, spikes_inputs=spikes, report_vars=args.report_vars,
                                       report_nodes=args.report_nodes, compile_mechanisms=not args.no_compile,
