@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 import pytest
-from _widget_waits import wait_idle
+from _widget_waits import simulate_and_wait
 
 from modelkit.sonata import read_spikes
 from modelkit.testing import shared_path
@@ -136,15 +136,9 @@ def test_simulate_biophysical_network_in_neuron(tmp_path, monkeypatch):
     assert panel.add_edges(), panel.error
     assert panel.sim.weight.value == INPUT_WEIGHT["biophysical"]
     panel.sim.tstop.value = 200.0
-    run_panel = panel.simulate()
-    assert run_panel is not None, panel.error
-    raster = panel.namespace["raster"]
-    assert list(panel.sim.slot.children) == [run_panel, raster]
-    assert run_panel.wait(300) == "done", run_panel.error
+    run_panel, raster, spikes = simulate_and_wait(panel, 300)
     assert run_panel.run.result.backend == "neuron"
-    wait_idle(raster)
-    spikes = read_spikes(run_panel.run.result.spikes_file)["v1"]
-    assert len(spikes) > 0 and raster.n_received == len(spikes) == len(run_panel.run.spikes)
+    assert len(spikes) > 0
     assert set(np.unique(spikes.node_ids)) & {0, 1, 2} and set(np.unique(spikes.node_ids)) & {3, 4, 5}
     assert sorted(os.listdir(tmp_path)) == ["output"]  # no parameter file written, only the run's output
     assert "'components': {'morphologies_dir': " in panel.code and "fit_inh['passive'][0]['e_pas'] = -75.0" \

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 import pytest
-from _widget_waits import wait_idle
+from _widget_waits import simulate_and_wait
 
 from modelkit.simulator import simulate
 from modelkit.sonata import read_spikes
@@ -141,14 +141,8 @@ def test_simulate_runs_the_network_built_in_memory_and_the_code_gives_the_same_s
     _two_populations(panel)
     assert "syn_weight=-30.0" in panel.code  # inh -> exc: the default sign flipped
     panel.sim.tstop.value = 300.0
-    run_panel = panel.simulate()
-    assert run_panel is not None, panel.error
-    raster = panel.namespace["raster"]
-    assert list(panel.sim.slot.children) == [run_panel, raster]
-    assert run_panel.wait(180) == "done", run_panel.error
-    wait_idle(raster)
-    spikes = read_spikes(run_panel.run.result.spikes_file)["v1"]
-    assert len(spikes) > 50 and raster.n_received == len(spikes) == len(run_panel.run.spikes)
+    run_panel, raster, spikes = simulate_and_wait(panel, 180)
+    assert len(spikes) > 50
     assert sorted(os.listdir(tmp_path)) == ["output"]  # the hand-over wrote nothing but the run's output
     assert "run_panel = RunPanel(sim_config, network=sim_network, views=[raster]" in panel.code
     assert panel.matrix_fig.data and "network = net.build()" in panel.code

@@ -13,17 +13,23 @@ from modelkit.widgets import BuilderPanel
 pytest.importorskip("nest", reason="the Simulate step runs NEST: pip install nest-simulator")
 
 
-def test_the_run_panels_code_after_simulate_runs_as_pasted_and_gives_the_same_spikes(tmp_path, monkeypatch):
-    """Before: the RunPanel that Simulate made showed ``run_local(config, network=network, ...)``, names that
-    the builder's code does not define (``config``) or defines as another network (``network``: without the
-    Poisson input, so a silent run)."""
-    monkeypatch.chdir(tmp_path)
-    panel = BuilderPanel("v1", seed=2, plots=False)
+def _exc_inh(seed: int) -> BuilderPanel:
+    """A builder with exc (80 cells, tau_m 20 ms) and inh (20 cells), added through the form."""
+    panel = BuilderPanel("v1", seed=seed, plots=False)
     panel.pop_name.value, panel.n.value, panel.ei.value = "exc", 80, "e"
     panel.neuron_params.fields["tau_m"].value = 20.0
     panel.add_population()
     panel.pop_name.value, panel.n.value, panel.ei.value = "inh", 20, "i"
     panel.add_population()
+    return panel
+
+
+def test_the_run_panels_code_after_simulate_runs_as_pasted_and_gives_the_same_spikes(tmp_path, monkeypatch):
+    """Before: the RunPanel that Simulate made showed ``run_local(config, network=network, ...)``, names that
+    the builder's code does not define (``config``) or defines as another network (``network``: without the
+    Poisson input, so a silent run)."""
+    monkeypatch.chdir(tmp_path)
+    panel = _exc_inh(2)
     panel.source.value, panel.target.value = "inh", "exc"
     panel.add_edges()
     panel.sim.tstop.value = 200.0
@@ -76,12 +82,7 @@ def test_after_simulate_a_second_run_keeps_the_first_on_the_raster_and_the_table
     """Before: Simulate's raster had ``keep=0`` (the earlier run vanished when Run was pressed again), and the
     rates table had one column, ``v1``: the builder puts exc and inh in one node population."""
     monkeypatch.chdir(tmp_path)
-    panel = BuilderPanel("v1", seed=4, plots=False)
-    panel.pop_name.value, panel.n.value, panel.ei.value = "exc", 80, "e"
-    panel.neuron_params.fields["tau_m"].value = 20.0
-    panel.add_population()
-    panel.pop_name.value, panel.n.value, panel.ei.value = "inh", 20, "i"
-    panel.add_population()
+    panel = _exc_inh(4)
     panel.sim.tstop.value = 200.0
     run_panel = panel.simulate()
     assert run_panel is not None and run_panel.wait(180) == "done"
