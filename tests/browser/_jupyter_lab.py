@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
@@ -113,6 +113,28 @@ def start_lab(root: Path, state: Path, *, token: str | None = None, settings: Ma
             lab.stop()
             raise RuntimeError(f"jupyter lab did not start within {timeout:g} s:\n{lab.log[-3000:]}")
         time.sleep(0.3)
+
+
+def checkout_lab(tmp_path_factory, name: str) -> Iterator[JupyterLab]:
+    """For a module fixture (``yield from``): :func:`start_lab` in fresh ``{name}root`` and ``{name}state`` folders
+    with this checkout's modelkit in the kernels (``PYTHONPATH``), as the server extension (its own runs folder)
+    and, when ``jlpm build`` has built it, as the lab extension (ahead of the venv's copy until reinstalled);
+    stopped when the fixture ends."""
+    repo = Path(__file__).resolve().parents[2]
+    state = tmp_path_factory.mktemp(f"{name}state")
+    env = {"MODELKIT_RUNS_DIR": "",  # the server extension makes its own runs folder
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    built = repo / "modelkit" / "labserver" / "labextension"
+    if (built / "package.json").is_file():
+        ext = state / "jpath" / "labextensions"
+        ext.mkdir(parents=True)
+        (ext / "modelkit-jupyterlab").symlink_to(built)
+        env["JUPYTER_PATH"] = str(state / "jpath")
+    lab = start_lab(tmp_path_factory.mktemp(f"{name}root"), state, env=env)
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
 def wait_kernel_idle(page, timeout_ms: int = 90_000) -> None:

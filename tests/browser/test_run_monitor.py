@@ -12,14 +12,13 @@ the notebook, stops that one too and clears it.  Screenshots: ``test-artifacts/b
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _jupyter_lab import JupyterLab, open_notebook, start_lab, write_notebook
+from _jupyter_lab import JupyterLab, checkout_lab, open_notebook, write_notebook
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 from playwright.sync_api import expect  # noqa: E402
@@ -56,20 +55,7 @@ print("BG", bg.run_id)"""
 @pytest.fixture(scope="module")
 def monitor_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     """A server with this checkout's modelkit (server extension and kernels) and, when built, its lab extension."""
-    state = tmp_path_factory.mktemp("monitorstate")
-    env = {"MODELKIT_RUNS_DIR": "",  # the server extension makes its own runs folder
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    built = REPO / "modelkit" / "labserver" / "labextension"
-    if (built / "package.json").is_file():  # jlpm build output: ahead of the venv's copy until reinstalled
-        ext = state / "jpath" / "labextensions"
-        ext.mkdir(parents=True)
-        (ext / "modelkit-jupyterlab").symlink_to(built)
-        env["JUPYTER_PATH"] = str(state / "jpath")
-    lab = start_lab(tmp_path_factory.mktemp("monitorroot"), state, env=env)
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    yield from checkout_lab(tmp_path_factory, "monitor")
 
 
 def _code(button) -> str:

@@ -10,7 +10,6 @@ the end.  Screenshots: ``test-artifacts/browser/stop_*.png``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -20,12 +19,11 @@ import h5py
 import nbformat
 import numpy as np
 import pytest
-from _jupyter_lab import JupyterLab, start_lab, wait_kernel_idle
+from _jupyter_lab import JupyterLab, checkout_lab, wait_kernel_idle
 
 pytest.importorskip("playwright", reason="playwright is not installed: pip install 'modelkit[test]'")
 from playwright.sync_api import expect  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 TSTOP = 60_000.0  # ms: 60 blocks of 1000 ms, tens of seconds of wall time here
 BLOCK = 1000.0  # ms
 
@@ -46,20 +44,7 @@ print("ENGINE_END", json.dumps({'t': t, 'sent': arrival - s.latencies[-1],
 @pytest.fixture(scope="module")
 def stop_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
     """A server with this checkout's modelkit in its kernels and, when built, this checkout's extension."""
-    state = tmp_path_factory.mktemp("stopstate")
-    env = {"MODELKIT_RUNS_DIR": "",  # the server extension makes its own runs folder
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    built = REPO / "modelkit" / "labserver" / "labextension"
-    if (built / "package.json").is_file():  # jlpm build:prod output: ahead of the venv's copy until reinstalled
-        ext = state / "jpath" / "labextensions"
-        ext.mkdir(parents=True)
-        (ext / "modelkit-jupyterlab").symlink_to(built)
-        env["JUPYTER_PATH"] = str(state / "jpath")
-    lab = start_lab(tmp_path_factory.mktemp("stoproot"), state, env=env)
-    try:
-        yield lab
-    finally:
-        lab.stop()
+    yield from checkout_lab(tmp_path_factory, "stop")
 
 
 def _notebook(folder: Path, name: str, cells: list[str]) -> None:
