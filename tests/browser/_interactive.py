@@ -41,17 +41,20 @@ def run_and_time(page, timeout: float = 120.0) -> dict[str, float]:
     panel = page.locator(".mk-run-panel")
     run = button(panel, "Run")
     run.wait_for(state="visible")
+    before = received(page)
     page.evaluate("() => { window.__mkCleared = false; }")
     t0 = time.perf_counter()
     run.click()
     # the raster is cleared when the new run attaches (an earlier run's count is shown until then): its first
-    # spikes are the first count above 0 after a 0
+    # spikes are the first count above 0 after a 0, or - when the clear and the first block reach the page in
+    # one redraw, so that no 0 is ever shown - the first count below the earlier run's total
     page.wait_for_function(
-        """() => { const e = document.querySelector('.mk-live-raster .mk-count');
+        """(before) => { const e = document.querySelector('.mk-live-raster .mk-count');
                    if (!e) return false;
                    const r = parseInt(e.dataset.received);
+                   if (r > 0 && before > 0 && r < before) return true;
                    if (!window.__mkCleared) { window.__mkCleared = r === 0; return false; }
-                   return r > 0; }""", polling="raf", timeout=timeout * 1000)
+                   return r > 0; }""", arg=before, polling="raf", timeout=timeout * 1000)
     first = time.perf_counter() - t0
     page.wait_for_function(
         """() => { const s = document.querySelector('.mk-run-panel .mk-status');
